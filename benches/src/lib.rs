@@ -1,0 +1,1 @@
+//! Benchmarks for the winmdm crates: see `benches/` and `docs/benchmarks.md`.

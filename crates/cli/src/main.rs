@@ -1,0 +1,47 @@
+//! `winmdm`: command-line tools for Windows MDM built on the winmdm crates.
+//!
+//! Each top-level subcommand lives in its own module: `syncml`, `enroll`, `pki`, `csp`.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod csp;
+mod enroll;
+mod pki;
+mod syncml;
+
+/// Command-line tools for Windows MDM (SyncML, enrollment, PKI, CSPs).
+#[derive(Debug, Parser)]
+#[command(name = "winmdm", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// SyncML (OMA-DM) messages: check, format, convert to JSON.
+    #[command(subcommand)]
+    Syncml(syncml::Cmd),
+    /// MS-MDE2 enrollment messages.
+    #[command(subcommand)]
+    Enroll(enroll::Cmd),
+    /// Certificates for enrollment: issue device certificates, create a dev CA.
+    #[command(subcommand)]
+    Pki(pki::Cmd),
+    /// Configuration service providers: lint profiles, describe nodes.
+    #[command(subcommand)]
+    Csp(csp::Cmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Syncml(cmd) => syncml::run(cmd),
+        Command::Enroll(cmd) => enroll::run(cmd),
+        Command::Pki(cmd) => pki::run(cmd),
+        Command::Csp(cmd) => csp::run(cmd),
+    }
+}
