@@ -1,0 +1,1 @@
+//! PKI for enrollment: CSR parsing and device certificate issuance.

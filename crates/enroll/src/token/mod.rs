@@ -1,0 +1,1 @@
+//! Token helpers: authenticators for enrollment credentials.
