@@ -1,4 +1,144 @@
 //! OMA-DM DDF 1.2 parser with Microsoft's `MSFT:` extensions.
 //!
-//! This crate is under construction; see `docs/` for status.
+//! A DDF (Device Description Framework) file describes the node tree of a Windows
+//! configuration service provider (CSP). [`parse`] turns one into a [`MgmtTree`]:
+//! every `DFProperties` child in any order, every `MSFT:` extension (applicability, allowed
+//! values of each value type, dynamic node naming, conflict resolution, dependencies, GP
+//! mapping, deprecation, atomic-required, reboot behavior, diagnostics). Codes are open enums and
+//! unknown elements are kept (`extra` lists); what cannot be kept is listed in
+//! [`MgmtTree::warnings`].
+//!
+//! Security: the DOCTYPE and its internal subset are skipped and never expanded, only the five
+//! predefined entities and character references are resolved, and input size, nesting depth,
+//! element and attribute counts are bounded by [`Limits`].
+//!
+//! ```
+//! use winmdm_ddf::{parse, DfFormat, AccessKind, ValueType};
+//!
+//! let ddf = br#"<?xml version="1.0" encoding="UTF-8"?>
+//! <!DOCTYPE MgmtTree PUBLIC " -//OMA//DTD-DM-DDF 1.2//EN"
+//!   "http://www.openmobilealliance.org/tech/DTD/DM_DDF-V1_2.dtd"
+//!   [<?oma-dm-ddf-ver supported-versions="1.2"?>]>
+//! <MgmtTree xmlns:MSFT="http://schemas.microsoft.com/MobileDevice/DM">
+//!   <VerDTD>1.2</VerDTD>
+//!   <Node>
+//!     <NodeName>Example</NodeName>
+//!     <Path>./Device/Vendor/MSFT</Path>
+//!     <DFProperties><AccessType><Get/></AccessType><DFFormat><node/></DFFormat>
+//!       <Occurrence><One/></Occurrence><Scope><Permanent/></Scope><DFType><MIME/></DFType>
+//!     </DFProperties>
+//!     <Node>
+//!       <NodeName>Level</NodeName>
+//!       <DFProperties>
+//!         <AccessType><Get/><Replace/></AccessType>
+//!         <DFFormat><int/></DFFormat>
+//!         <DFType><MIME>text/plain</MIME></DFType>
+//!         <DefaultValue>1</DefaultValue>
+//!         <MSFT:AllowedValues ValueType="Range"><MSFT:Value>[0-3]</MSFT:Value></MSFT:AllowedValues>
+//!       </DFProperties>
+//!     </Node>
+//!   </Node>
+//! </MgmtTree>"#;
+//! let tree = parse(ddf).unwrap();
+//! let level = &tree.nodes[0].children[0];
+//! assert_eq!(level.name, "Level");
+//! assert_eq!(level.properties.format, Some(DfFormat::Int));
+//! assert!(level.properties.allows(&AccessKind::Replace));
+//! let allowed = level.properties.allowed_values.as_ref().unwrap();
+//! assert_eq!(allowed.value_type, ValueType::Range);
+//! assert!(allowed.range().unwrap().contains(2));
+//! assert!(tree.warnings.is_empty());
+//! ```
 #![forbid(unsafe_code)]
+
+mod error;
+mod model;
+mod parse;
+mod xml;
+
+pub use error::{ErrorKind, ParseError, Position};
+pub use model::*;
+pub use parse::MSFT_NS;
+pub use xml::{Attribute, Content, Element};
+
+/// Resource limits of the parser. Every limit has its own [`ErrorKind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest input in bytes ([`ErrorKind::InputTooLarge`]). Default 16 MiB (the largest
+    /// published DDF is under 1 MiB).
+    pub max_input_bytes: usize,
+    /// Deepest element nesting ([`ErrorKind::TooDeep`]). Default 256 (published files: < 40).
+    pub max_depth: usize,
+    /// Most elements in one document ([`ErrorKind::TooManyElements`]). Default 2,000,000.
+    pub max_elements: usize,
+    /// Most attributes on one element ([`ErrorKind::TooManyAttributes`]). Default 64.
+    pub max_attributes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_input_bytes: 16 << 20, max_depth: 256, max_elements: 2_000_000, max_attributes: 64 }
+    }
+}
+
+/// What to do with bytes that are invalid in the document's encoding (UTF-8 by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum InvalidBytes {
+    /// Fail with [`ErrorKind::InvalidEncoding`] and the byte's position (default).
+    #[default]
+    Error,
+    /// Read each invalid byte as Windows-1252 (what Microsoft's legacy `PolicyDDF_all.xml`
+    /// needs: a 0x92 apostrophe in a file declared UTF-8). Valid UTF-8 stays as is.
+    Windows1252,
+    /// Replace each invalid byte with U+FFFD.
+    Lossy,
+}
+
+/// Parser configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ParseOptions {
+    /// Resource limits.
+    pub limits: Limits,
+    /// Handling of invalid bytes; [`MgmtTree::used_fallback_decoding`] tells if it was needed.
+    pub invalid_bytes: InvalidBytes,
+}
+
+impl ParseOptions {
+    /// Options with the given limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Options with the given handling of invalid bytes.
+    pub fn with_invalid_bytes(mut self, invalid_bytes: InvalidBytes) -> Self {
+        self.invalid_bytes = invalid_bytes;
+        self
+    }
+}
+
+/// Parses a DDF document with default options.
+pub fn parse(bytes: &[u8]) -> Result<MgmtTree, ParseError> {
+    parse_with(bytes, &ParseOptions::default())
+}
+
+/// Parses a DDF document.
+pub fn parse_with(bytes: &[u8], options: &ParseOptions) -> Result<MgmtTree, ParseError> {
+    let decoded = xml::decode(bytes, options)?;
+    let root = xml::build_tree(&decoded.text, options)?;
+    let mut ctx = parse::Ctx::new(&decoded.text);
+    let mut tree = ctx.tree(root)?;
+    tree.warnings = ctx.warnings;
+    tree.used_fallback_decoding = decoded.fallback_used;
+    Ok(tree)
+}
+
+/// Parses only the XML layer into a generic [`Element`] tree (same decoding and limits as
+/// [`parse_with`]). Useful for tools that need the raw structure.
+pub fn parse_elements(bytes: &[u8], options: &ParseOptions) -> Result<Element, ParseError> {
+    let decoded = xml::decode(bytes, options)?;
+    xml::build_tree(&decoded.text, options)
+}

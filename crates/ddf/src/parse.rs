@@ -1,0 +1,438 @@
+//! Second parsing phase: element tree to [`MgmtTree`].
+
+use crate::error::{ErrorKind, ParseError, Position};
+use crate::model::*;
+use crate::xml::{Content, Element};
+
+/// Microsoft's DDF extension namespace (`xmlns:MSFT`).
+pub const MSFT_NS: &str = "http://schemas.microsoft.com/MobileDevice/DM";
+
+enum Kind<'a> {
+    Ddf(&'a str),
+    Msft(&'a str),
+    Other,
+}
+
+fn kind(e: &Element) -> Kind<'_> {
+    let local = e.local_name();
+    match (e.prefix(), e.namespace.as_deref()) {
+        (_, Some(MSFT_NS)) => Kind::Msft(local),
+        // Undeclared `MSFT:` prefix (seen in legacy files): still Microsoft's extension.
+        (Some("MSFT"), None) => Kind::Msft(local),
+        (None, _) => Kind::Ddf(local),
+        _ => Kind::Other,
+    }
+}
+
+pub(crate) struct Ctx<'t> {
+    text: &'t str,
+    pub(crate) warnings: Vec<Warning>,
+}
+
+impl<'t> Ctx<'t> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        Ctx { text, warnings: Vec::new() }
+    }
+
+    fn warn(&mut self, e: &Element, message: String) {
+        self.warnings.push(Warning { offset: e.offset, element: e.name.clone(), message });
+    }
+
+    fn error(&self, kind: ErrorKind, e: &Element, path: &str) -> ParseError {
+        ParseError::new(kind, Position::locate(self.text, e.offset), path.to_string())
+    }
+
+    /// Warns about attributes not in `known` (namespace declarations are always fine).
+    fn attrs(&mut self, e: &Element, known: &[&str]) {
+        for a in &e.attributes {
+            if a.name == "xmlns" || a.name.starts_with("xmlns:") || known.contains(&a.name.as_str()) {
+                continue;
+            }
+            self.warn(e, format!("attribute {}=\"{}\" not kept", a.name, a.value));
+        }
+    }
+
+    /// Warns about non-whitespace text in an element that only holds elements.
+    fn no_text(&mut self, e: &Element) {
+        for c in &e.children {
+            if let Content::Text(t) = c {
+                if !t.trim().is_empty() {
+                    self.warn(e, format!("text {:?} not kept", t.trim()));
+                }
+            }
+        }
+    }
+
+    /// Text of a leaf element; warns about child elements.
+    fn leaf_text(&mut self, e: &Element, known_attrs: &[&str]) -> String {
+        self.attrs(e, known_attrs);
+        for c in e.elements() {
+            self.warn(e, format!("child <{}> inside a text element not kept", c.name));
+        }
+        e.text()
+    }
+
+    /// The single code element inside `<DFFormat>`, `<Scope>`...: its local name.
+    fn code<'e>(&mut self, e: &'e Element) -> Option<&'e str> {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut found = None;
+        for c in e.elements() {
+            if found.is_none() {
+                found = Some(c.local_name());
+                self.attrs(c, &[]);
+                let n_allowed = matches!(c.local_name(), "ZeroOrN" | "OneOrN");
+                if c.has_content() && !n_allowed {
+                    self.warn(c, "content of a code element not kept".into());
+                }
+            } else {
+                self.warn(c, format!("second code <{}> in <{}> not kept", c.name, e.name));
+            }
+        }
+        if found.is_none() {
+            self.warn(e, format!("empty <{}>", e.name));
+        }
+        found
+    }
+
+    pub(crate) fn tree(&mut self, root: Element) -> Result<MgmtTree, ParseError> {
+        if root.local_name() != "MgmtTree" {
+            return Err(self.error(ErrorKind::NotMgmtTree(root.name.clone()), &root, ""));
+        }
+        self.attrs(&root, &[]);
+        self.no_text(&root);
+        let mut tree = MgmtTree { attributes: root.attributes.clone(), ..MgmtTree::default() };
+        for c in root.elements() {
+            match kind(c) {
+                Kind::Ddf("VerDTD") => tree.ver_dtd = Some(self.leaf_text(c, &[]).trim().to_string()),
+                Kind::Ddf("Man") => tree.man = Some(self.leaf_text(c, &[])),
+                Kind::Ddf("Mod") => tree.model = Some(self.leaf_text(c, &[])),
+                Kind::Ddf("Node") => tree.nodes.push(self.node(c, "")?),
+                Kind::Msft("Diagnostics") if tree.diagnostics.is_none() => {
+                    tree.diagnostics = Some(c.clone())
+                }
+                _ => tree.extra.push(c.clone()),
+            }
+        }
+        Ok(tree)
+    }
+
+    fn node(&mut self, e: &Element, parent_path: &str) -> Result<Node, ParseError> {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut node = Node { offset: e.offset, ..Node::default() };
+        let mut name = None;
+        for c in e.elements() {
+            match kind(c) {
+                Kind::Ddf("NodeName") if name.is_none() => {
+                    name = Some(self.leaf_text(c, &[]).trim().to_string())
+                }
+                Kind::Ddf("Path") if node.path.is_none() => {
+                    node.path = Some(self.leaf_text(c, &[]).trim().to_string())
+                }
+                _ => {}
+            }
+        }
+        let Some(name) = name else {
+            return Err(self.error(ErrorKind::Missing { parent: "Node", child: "NodeName" }, e, parent_path));
+        };
+        node.name = name;
+        let base = node.path.as_deref().unwrap_or(parent_path);
+        let shown = if node.name.is_empty() { "<dynamic>" } else { &node.name };
+        let path = format!("{base}/{shown}");
+        let mut props = None;
+        let mut seen_name = false;
+        let mut seen_path = false;
+        for c in e.elements() {
+            match kind(c) {
+                Kind::Ddf("NodeName") if !seen_name => seen_name = true,
+                Kind::Ddf("Path") if !seen_path => seen_path = true,
+                Kind::Ddf("DFProperties") if props.is_none() => props = Some(self.properties(c)),
+                Kind::Ddf("Node") => node.children.push(self.node(c, &path)?),
+                _ => node.extra.push(c.clone()),
+            }
+        }
+        node.properties = props.ok_or_else(|| {
+            self.error(ErrorKind::Missing { parent: "Node", child: "DFProperties" }, e, &path)
+        })?;
+        Ok(node)
+    }
+
+    fn properties(&mut self, e: &Element) -> DfProperties {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut p = DfProperties::default();
+        for c in e.elements() {
+            match kind(c) {
+                Kind::Ddf("AccessType") if p.access_type.is_empty() => {
+                    self.attrs(c, &[]);
+                    self.no_text(c);
+                    for op in c.elements() {
+                        self.attrs(op, &[]);
+                        p.access_type.push(AccessKind::from_name(op.local_name()));
+                    }
+                }
+                Kind::Ddf("DefaultValue") if p.default_value.is_none() => {
+                    p.default_value = Some(self.leaf_text(c, &[]))
+                }
+                Kind::Ddf("Description") if p.description.is_none() => {
+                    p.description = Some(self.leaf_text(c, &[]))
+                }
+                Kind::Ddf("DFFormat") if p.format.is_none() => {
+                    p.format = self.code(c).map(DfFormat::from_name)
+                }
+                Kind::Ddf("Occurrence") if p.occurrence.is_none() => {
+                    p.occurrence = self.code(c).map(Occurrence::from_name);
+                    p.occurrence_n = c
+                        .elements()
+                        .next()
+                        .filter(|o| matches!(o.local_name(), "ZeroOrN" | "OneOrN") && o.has_content())
+                        .map(|o| o.text().trim().to_string());
+                }
+                Kind::Ddf("Scope") if p.scope.is_none() => p.scope = self.code(c).map(Scope::from_name),
+                Kind::Ddf("DFTitle") if p.title.is_none() => p.title = Some(self.leaf_text(c, &[])),
+                Kind::Ddf("DFType") if p.df_type.is_none() => p.df_type = Some(self.df_type(c)),
+                Kind::Ddf("CaseSense") if p.case_sense.is_none() => {
+                    p.case_sense = self.code(c).map(CaseSense::from_name)
+                }
+                Kind::Msft("Applicability") if p.applicability.is_none() => {
+                    p.applicability = Some(self.applicability(c))
+                }
+                Kind::Msft("AllowedValues") if p.allowed_values.is_none() => {
+                    p.allowed_values = Some(self.allowed_values(c))
+                }
+                Kind::Msft("DynamicNodeNaming") if p.dynamic_node_naming.is_none() => {
+                    p.dynamic_node_naming = Some(self.dynamic_naming(c))
+                }
+                Kind::Msft("ConflictResolution") if p.conflict_resolution.is_none() => {
+                    p.conflict_resolution =
+                        Some(ConflictResolution::from_name(self.leaf_text(c, &[]).trim()))
+                }
+                Kind::Msft("DependencyBehavior") if p.dependency_behavior.is_none() => {
+                    p.dependency_behavior = Some(self.dependency_behavior(c))
+                }
+                Kind::Msft("GpMapping") if p.gp_mapping.is_none() => {
+                    self.no_text(c);
+                    let mut g = GpMapping::default();
+                    for a in &c.attributes {
+                        match a.name.as_str() {
+                            "GpEnglishName" => g.english_name = Some(a.value.clone()),
+                            "GpAreaPath" => g.area_path = Some(a.value.clone()),
+                            "GpElement" => g.element = Some(a.value.clone()),
+                            _ => g.other.push(a.clone()),
+                        }
+                    }
+                    for x in c.elements() {
+                        self.warn(x, "child of MSFT:GpMapping not kept".into());
+                    }
+                    p.gp_mapping = Some(g);
+                }
+                Kind::Msft("Deprecated") if p.deprecated.is_none() => {
+                    let _ = self.leaf_text(c, &["OsBuildDeprecated"]);
+                    if c.has_content() {
+                        self.warn(c, "content of MSFT:Deprecated not kept".into());
+                    }
+                    p.deprecated = Some(Deprecated {
+                        os_build_deprecated: c.attribute("OsBuildDeprecated").map(str::to_string),
+                    });
+                }
+                Kind::Msft("AtomicRequired") if !p.atomic_required => {
+                    self.attrs(c, &[]);
+                    if c.has_content() {
+                        self.warn(c, "content of MSFT:AtomicRequired not kept".into());
+                    }
+                    p.atomic_required = true;
+                }
+                Kind::Msft("RebootBehavior") if p.reboot_behavior.is_none() => {
+                    p.reboot_behavior = Some(RebootBehavior::from_name(self.leaf_text(c, &[]).trim()))
+                }
+                _ => p.extra.push(c.clone()),
+            }
+        }
+        p
+    }
+
+    fn df_type(&mut self, e: &Element) -> DfType {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut t = DfType::default();
+        for c in e.elements() {
+            match kind(c) {
+                Kind::Ddf("MIME") if t.mime.is_none() => t.mime = Some(self.leaf_text(c, &[]).trim().to_string()),
+                Kind::Ddf("DDFName") if t.ddf_name.is_none() => {
+                    t.ddf_name = Some(self.leaf_text(c, &[]).trim().to_string())
+                }
+                _ => self.warn(c, format!("<{}> in <DFType> not kept", c.name)),
+            }
+        }
+        t
+    }
+
+    fn applicability(&mut self, e: &Element) -> Applicability {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut a = Applicability::default();
+        for c in e.elements() {
+            match kind(c) {
+                Kind::Msft("OsBuildVersion") if a.os_build_version.is_none() => {
+                    a.os_build_version = Some(self.leaf_text(c, &[]))
+                }
+                Kind::Msft("CspVersion") if a.csp_version.is_none() => {
+                    a.csp_version = Some(self.leaf_text(c, &[]))
+                }
+                Kind::Msft("EditionAllowList") if a.edition_allow_list.is_none() => {
+                    a.edition_allow_list = Some(self.leaf_text(c, &[]))
+                }
+                Kind::Msft("RequiresAzureAd") if !a.requires_azure_ad => {
+                    let _ = self.leaf_text(c, &[]);
+                    a.requires_azure_ad = true
+                }
+                _ => a.extra.push(c.clone()),
+            }
+        }
+        a
+    }
+
+    fn enum_value(&mut self, e: &Element) -> EnumValue {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut v = EnumValue::default();
+        let mut seen_value = false;
+        for c in e.elements() {
+            match kind(c) {
+                Kind::Msft("Value") if !seen_value => {
+                    seen_value = true;
+                    v.value = self.leaf_text(c, &[]);
+                }
+                Kind::Msft("ValueDescription") if v.description.is_none() => {
+                    v.description = Some(self.leaf_text(c, &[]))
+                }
+                _ => self.warn(c, format!("<{}> in MSFT:Enum not kept", c.name)),
+            }
+        }
+        v
+    }
+
+    fn allowed_values(&mut self, e: &Element) -> AllowedValues {
+        self.attrs(e, &["ValueType"]);
+        self.no_text(e);
+        let mut a = AllowedValues {
+            value_type: ValueType::from_name(e.attribute("ValueType").unwrap_or("").trim()),
+            enums: Vec::new(),
+            value: None,
+            value_description: None,
+            admx_backed: None,
+            list_delimiter: None,
+            extra: Vec::new(),
+        };
+        for c in e.elements() {
+            match kind(c) {
+                Kind::Msft("Enum") => a.enums.push(self.enum_value(c)),
+                Kind::Msft("Value") if a.value.is_none() => a.value = Some(self.leaf_text(c, &[])),
+                Kind::Msft("ValueDescription") if a.value_description.is_none() => {
+                    a.value_description = Some(self.leaf_text(c, &[]))
+                }
+                Kind::Msft("AdmxBacked") if a.admx_backed.is_none() => {
+                    let _ = self.leaf_text(c, &["Area", "Name", "File"]);
+                    a.admx_backed = Some(AdmxBacked {
+                        area: c.attribute("Area").unwrap_or_default().to_string(),
+                        name: c.attribute("Name").unwrap_or_default().to_string(),
+                        file: c.attribute("File").unwrap_or_default().to_string(),
+                    });
+                }
+                Kind::Msft("List") if a.list_delimiter.is_none() => {
+                    let _ = self.leaf_text(c, &["Delimiter"]);
+                    a.list_delimiter = Some(c.attribute("Delimiter").unwrap_or_default().to_string());
+                }
+                _ => a.extra.push(c.clone()),
+            }
+        }
+        a
+    }
+
+    fn dynamic_naming(&mut self, e: &Element) -> DynamicNodeNaming {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut children = e.elements();
+        let first = children.next();
+        for extra in children {
+            self.warn(extra, "second child of MSFT:DynamicNodeNaming not kept".into());
+        }
+        match first.map(|c| (kind(c), c)) {
+            Some((Kind::Msft("UniqueName"), c)) => DynamicNodeNaming::UniqueName(self.leaf_text(c, &[])),
+            Some((Kind::Msft("ClientInventory"), c)) => {
+                DynamicNodeNaming::ClientInventory(self.leaf_text(c, &[]))
+            }
+            Some((Kind::Msft("ServerGeneratedUniqueIdentifier"), c)) => {
+                let _ = self.leaf_text(c, &[]);
+                DynamicNodeNaming::ServerGeneratedUniqueIdentifier
+            }
+            Some((_, c)) => DynamicNodeNaming::Other(Some(c.clone())),
+            None => DynamicNodeNaming::Other(None),
+        }
+    }
+
+    fn dependency_value(&mut self, e: &Element) -> DependencyValue {
+        self.attrs(e, &["ValueType"]);
+        self.no_text(e);
+        let mut v = DependencyValue {
+            value_type: ValueType::from_name(e.attribute("ValueType").unwrap_or("").trim()),
+            value: None,
+            enums: Vec::new(),
+            extra: Vec::new(),
+        };
+        for c in e.elements() {
+            match kind(c) {
+                Kind::Msft("Value") if v.value.is_none() => v.value = Some(self.leaf_text(c, &[])),
+                Kind::Msft("Enum") => v.enums.push(self.enum_value(c)),
+                _ => v.extra.push(c.clone()),
+            }
+        }
+        v
+    }
+
+    fn dependency_behavior(&mut self, e: &Element) -> DependencyBehavior {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut b = DependencyBehavior::default();
+        for g in e.elements() {
+            if !matches!(kind(g), Kind::Msft("DependencyGroup")) {
+                b.extra.push(g.clone());
+                continue;
+            }
+            self.attrs(g, &["FriendlyId"]);
+            self.no_text(g);
+            let mut group = DependencyGroup {
+                friendly_id: g.attribute("FriendlyId").map(str::to_string),
+                ..DependencyGroup::default()
+            };
+            for c in g.elements() {
+                match kind(c) {
+                    Kind::Msft("Dependency") => {
+                        self.attrs(c, &["Type"]);
+                        self.no_text(c);
+                        let mut d = Dependency { kind: c.attribute("Type").map(str::to_string), ..Dependency::default() };
+                        for x in c.elements() {
+                            match kind(x) {
+                                Kind::Msft("DependencyUri") if d.uri.is_none() => {
+                                    d.uri = Some(self.leaf_text(x, &[]).trim().to_string())
+                                }
+                                Kind::Msft("DependencyAllowedValue") if d.allowed_value.is_none() => {
+                                    d.allowed_value = Some(self.dependency_value(x))
+                                }
+                                _ => d.extra.push(x.clone()),
+                            }
+                        }
+                        group.dependencies.push(d);
+                    }
+                    Kind::Msft("DependencyChangedAllowedValues") if group.changed_allowed_values.is_none() => {
+                        group.changed_allowed_values = Some(self.dependency_value(c))
+                    }
+                    _ => group.extra.push(c.clone()),
+                }
+            }
+            b.groups.push(group);
+        }
+        b
+    }
+}
