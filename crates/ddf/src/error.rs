@@ -25,7 +25,11 @@ impl Position {
         let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before[line_start..].chars().count() + 1;
-        Position { offset, line, column }
+        Position {
+            offset,
+            line,
+            column,
+        }
     }
 
     /// Computes line and column of byte `offset` in raw bytes (which need not be valid UTF-8;
@@ -34,18 +38,29 @@ impl Position {
         let offset = offset.min(bytes.len());
         let before = &bytes[..offset];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         let column = match std::str::from_utf8(&before[line_start..]) {
             Ok(s) => s.chars().count() + 1,
             Err(_) => offset - line_start + 1,
         };
-        Position { offset, line, column }
+        Position {
+            offset,
+            line,
+            column,
+        }
     }
 }
 
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {} (byte {})", self.line, self.column, self.offset)
+        write!(
+            f,
+            "line {}, column {} (byte {})",
+            self.line, self.column, self.offset
+        )
     }
 }
 
@@ -135,6 +150,10 @@ pub struct ParseError {
 
 impl ParseError {
     pub(crate) fn new(kind: ErrorKind, position: Position, path: String) -> Self {
-        ParseError { kind, position, path }
+        ParseError {
+            kind,
+            position,
+            path,
+        }
     }
 }

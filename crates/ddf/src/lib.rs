@@ -76,9 +76,37 @@ pub struct Limits {
     pub max_attributes: usize,
 }
 
+impl Limits {
+    /// Sets [`Limits::max_input_bytes`].
+    pub fn with_max_input_bytes(mut self, n: usize) -> Self {
+        self.max_input_bytes = n;
+        self
+    }
+    /// Sets [`Limits::max_depth`].
+    pub fn with_max_depth(mut self, n: usize) -> Self {
+        self.max_depth = n;
+        self
+    }
+    /// Sets [`Limits::max_elements`].
+    pub fn with_max_elements(mut self, n: usize) -> Self {
+        self.max_elements = n;
+        self
+    }
+    /// Sets [`Limits::max_attributes`].
+    pub fn with_max_attributes(mut self, n: usize) -> Self {
+        self.max_attributes = n;
+        self
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_input_bytes: 16 << 20, max_depth: 256, max_elements: 2_000_000, max_attributes: 64 }
+        Limits {
+            max_input_bytes: 16 << 20,
+            max_depth: 256,
+            max_elements: 2_000_000,
+            max_attributes: 64,
+        }
     }
 }
 

@@ -361,8 +361,13 @@ impl Applicability {
 }
 
 fn split_list(s: Option<&str>, sep: char) -> Vec<&str> {
-    s.map(|s| s.split(sep).map(str::trim).filter(|x| !x.is_empty()).collect())
-        .unwrap_or_default()
+    s.map(|s| {
+        s.split(sep)
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Parses `0x1B` (hex) or `27` (decimal).
@@ -456,7 +461,11 @@ impl RangeSpec {
             }
             intervals.push((lo, hi));
         }
-        if intervals.is_empty() { None } else { Some(RangeSpec { intervals }) }
+        if intervals.is_empty() {
+            None
+        } else {
+            Some(RangeSpec { intervals })
+        }
     }
 
     /// True if `v` is in one of the intervals.
@@ -544,6 +553,8 @@ pub struct DependencyValue {
     pub value: Option<String>,
     /// `MSFT:Enum` children.
     pub enums: Vec<EnumValue>,
+    /// `MSFT:AdmxBacked` (ValueType ADMX).
+    pub admx_backed: Option<AdmxBacked>,
     /// Unknown children.
     pub extra: Vec<Element>,
 }

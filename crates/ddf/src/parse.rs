@@ -31,21 +31,33 @@ pub(crate) struct Ctx<'t> {
 
 impl<'t> Ctx<'t> {
     pub(crate) fn new(text: &'t str) -> Self {
-        Ctx { text, warnings: Vec::new() }
+        Ctx {
+            text,
+            warnings: Vec::new(),
+        }
     }
 
     fn warn(&mut self, e: &Element, message: String) {
-        self.warnings.push(Warning { offset: e.offset, element: e.name.clone(), message });
+        self.warnings.push(Warning {
+            offset: e.offset,
+            element: e.name.clone(),
+            message,
+        });
     }
 
     fn error(&self, kind: ErrorKind, e: &Element, path: &str) -> ParseError {
-        ParseError::new(kind, Position::locate(self.text, e.offset), path.to_string())
+        ParseError::new(
+            kind,
+            Position::locate(self.text, e.offset),
+            path.to_string(),
+        )
     }
 
     /// Warns about attributes not in `known` (namespace declarations are always fine).
     fn attrs(&mut self, e: &Element, known: &[&str]) {
         for a in &e.attributes {
-            if a.name == "xmlns" || a.name.starts_with("xmlns:") || known.contains(&a.name.as_str()) {
+            if a.name == "xmlns" || a.name.starts_with("xmlns:") || known.contains(&a.name.as_str())
+            {
                 continue;
             }
             self.warn(e, format!("attribute {}=\"{}\" not kept", a.name, a.value));
@@ -67,7 +79,10 @@ impl<'t> Ctx<'t> {
     fn leaf_text(&mut self, e: &Element, known_attrs: &[&str]) -> String {
         self.attrs(e, known_attrs);
         for c in e.elements() {
-            self.warn(e, format!("child <{}> inside a text element not kept", c.name));
+            self.warn(
+                e,
+                format!("child <{}> inside a text element not kept", c.name),
+            );
         }
         e.text()
     }
@@ -86,7 +101,10 @@ impl<'t> Ctx<'t> {
                     self.warn(c, "content of a code element not kept".into());
                 }
             } else {
-                self.warn(c, format!("second code <{}> in <{}> not kept", c.name, e.name));
+                self.warn(
+                    c,
+                    format!("second code <{}> in <{}> not kept", c.name, e.name),
+                );
             }
         }
         if found.is_none() {
@@ -101,10 +119,15 @@ impl<'t> Ctx<'t> {
         }
         self.attrs(&root, &[]);
         self.no_text(&root);
-        let mut tree = MgmtTree { attributes: root.attributes.clone(), ..MgmtTree::default() };
+        let mut tree = MgmtTree {
+            attributes: root.attributes.clone(),
+            ..MgmtTree::default()
+        };
         for c in root.elements() {
             match kind(c) {
-                Kind::Ddf("VerDTD") => tree.ver_dtd = Some(self.leaf_text(c, &[]).trim().to_string()),
+                Kind::Ddf("VerDTD") => {
+                    tree.ver_dtd = Some(self.leaf_text(c, &[]).trim().to_string())
+                }
                 Kind::Ddf("Man") => tree.man = Some(self.leaf_text(c, &[])),
                 Kind::Ddf("Mod") => tree.model = Some(self.leaf_text(c, &[])),
                 Kind::Ddf("Node") => tree.nodes.push(self.node(c, "")?),
@@ -120,7 +143,10 @@ impl<'t> Ctx<'t> {
     fn node(&mut self, e: &Element, parent_path: &str) -> Result<Node, ParseError> {
         self.attrs(e, &[]);
         self.no_text(e);
-        let mut node = Node { offset: e.offset, ..Node::default() };
+        let mut node = Node {
+            offset: e.offset,
+            ..Node::default()
+        };
         let mut name = None;
         for c in e.elements() {
             match kind(c) {
@@ -134,11 +160,22 @@ impl<'t> Ctx<'t> {
             }
         }
         let Some(name) = name else {
-            return Err(self.error(ErrorKind::Missing { parent: "Node", child: "NodeName" }, e, parent_path));
+            return Err(self.error(
+                ErrorKind::Missing {
+                    parent: "Node",
+                    child: "NodeName",
+                },
+                e,
+                parent_path,
+            ));
         };
         node.name = name;
         let base = node.path.as_deref().unwrap_or(parent_path);
-        let shown = if node.name.is_empty() { "<dynamic>" } else { &node.name };
+        let shown = if node.name.is_empty() {
+            "<dynamic>"
+        } else {
+            &node.name
+        };
         let path = format!("{base}/{shown}");
         let mut props = None;
         let mut seen_name = false;
@@ -153,7 +190,14 @@ impl<'t> Ctx<'t> {
             }
         }
         node.properties = props.ok_or_else(|| {
-            self.error(ErrorKind::Missing { parent: "Node", child: "DFProperties" }, e, &path)
+            self.error(
+                ErrorKind::Missing {
+                    parent: "Node",
+                    child: "DFProperties",
+                },
+                e,
+                &path,
+            )
         })?;
         Ok(node)
     }
@@ -186,10 +230,14 @@ impl<'t> Ctx<'t> {
                     p.occurrence_n = c
                         .elements()
                         .next()
-                        .filter(|o| matches!(o.local_name(), "ZeroOrN" | "OneOrN") && o.has_content())
+                        .filter(|o| {
+                            matches!(o.local_name(), "ZeroOrN" | "OneOrN") && o.has_content()
+                        })
                         .map(|o| o.text().trim().to_string());
                 }
-                Kind::Ddf("Scope") if p.scope.is_none() => p.scope = self.code(c).map(Scope::from_name),
+                Kind::Ddf("Scope") if p.scope.is_none() => {
+                    p.scope = self.code(c).map(Scope::from_name)
+                }
                 Kind::Ddf("DFTitle") if p.title.is_none() => p.title = Some(self.leaf_text(c, &[])),
                 Kind::Ddf("DFType") if p.df_type.is_none() => p.df_type = Some(self.df_type(c)),
                 Kind::Ddf("CaseSense") if p.case_sense.is_none() => {
@@ -244,7 +292,8 @@ impl<'t> Ctx<'t> {
                     p.atomic_required = true;
                 }
                 Kind::Msft("RebootBehavior") if p.reboot_behavior.is_none() => {
-                    p.reboot_behavior = Some(RebootBehavior::from_name(self.leaf_text(c, &[]).trim()))
+                    p.reboot_behavior =
+                        Some(RebootBehavior::from_name(self.leaf_text(c, &[]).trim()))
                 }
                 _ => p.extra.push(c.clone()),
             }
@@ -258,7 +307,9 @@ impl<'t> Ctx<'t> {
         let mut t = DfType::default();
         for c in e.elements() {
             match kind(c) {
-                Kind::Ddf("MIME") if t.mime.is_none() => t.mime = Some(self.leaf_text(c, &[]).trim().to_string()),
+                Kind::Ddf("MIME") if t.mime.is_none() => {
+                    t.mime = Some(self.leaf_text(c, &[]).trim().to_string())
+                }
                 Kind::Ddf("DDFName") if t.ddf_name.is_none() => {
                     t.ddf_name = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
@@ -333,21 +384,26 @@ impl<'t> Ctx<'t> {
                     a.value_description = Some(self.leaf_text(c, &[]))
                 }
                 Kind::Msft("AdmxBacked") if a.admx_backed.is_none() => {
-                    let _ = self.leaf_text(c, &["Area", "Name", "File"]);
-                    a.admx_backed = Some(AdmxBacked {
-                        area: c.attribute("Area").unwrap_or_default().to_string(),
-                        name: c.attribute("Name").unwrap_or_default().to_string(),
-                        file: c.attribute("File").unwrap_or_default().to_string(),
-                    });
+                    a.admx_backed = Some(self.admx(c))
                 }
                 Kind::Msft("List") if a.list_delimiter.is_none() => {
                     let _ = self.leaf_text(c, &["Delimiter"]);
-                    a.list_delimiter = Some(c.attribute("Delimiter").unwrap_or_default().to_string());
+                    a.list_delimiter =
+                        Some(c.attribute("Delimiter").unwrap_or_default().to_string());
                 }
                 _ => a.extra.push(c.clone()),
             }
         }
         a
+    }
+
+    fn admx(&mut self, c: &Element) -> AdmxBacked {
+        let _ = self.leaf_text(c, &["Area", "Name", "File"]);
+        AdmxBacked {
+            area: c.attribute("Area").unwrap_or_default().to_string(),
+            name: c.attribute("Name").unwrap_or_default().to_string(),
+            file: c.attribute("File").unwrap_or_default().to_string(),
+        }
     }
 
     fn dynamic_naming(&mut self, e: &Element) -> DynamicNodeNaming {
@@ -356,10 +412,15 @@ impl<'t> Ctx<'t> {
         let mut children = e.elements();
         let first = children.next();
         for extra in children {
-            self.warn(extra, "second child of MSFT:DynamicNodeNaming not kept".into());
+            self.warn(
+                extra,
+                "second child of MSFT:DynamicNodeNaming not kept".into(),
+            );
         }
         match first.map(|c| (kind(c), c)) {
-            Some((Kind::Msft("UniqueName"), c)) => DynamicNodeNaming::UniqueName(self.leaf_text(c, &[])),
+            Some((Kind::Msft("UniqueName"), c)) => {
+                DynamicNodeNaming::UniqueName(self.leaf_text(c, &[]))
+            }
             Some((Kind::Msft("ClientInventory"), c)) => {
                 DynamicNodeNaming::ClientInventory(self.leaf_text(c, &[]))
             }
@@ -379,12 +440,16 @@ impl<'t> Ctx<'t> {
             value_type: ValueType::from_name(e.attribute("ValueType").unwrap_or("").trim()),
             value: None,
             enums: Vec::new(),
+            admx_backed: None,
             extra: Vec::new(),
         };
         for c in e.elements() {
             match kind(c) {
                 Kind::Msft("Value") if v.value.is_none() => v.value = Some(self.leaf_text(c, &[])),
                 Kind::Msft("Enum") => v.enums.push(self.enum_value(c)),
+                Kind::Msft("AdmxBacked") if v.admx_backed.is_none() => {
+                    v.admx_backed = Some(self.admx(c))
+                }
                 _ => v.extra.push(c.clone()),
             }
         }
@@ -411,13 +476,18 @@ impl<'t> Ctx<'t> {
                     Kind::Msft("Dependency") => {
                         self.attrs(c, &["Type"]);
                         self.no_text(c);
-                        let mut d = Dependency { kind: c.attribute("Type").map(str::to_string), ..Dependency::default() };
+                        let mut d = Dependency {
+                            kind: c.attribute("Type").map(str::to_string),
+                            ..Dependency::default()
+                        };
                         for x in c.elements() {
                             match kind(x) {
                                 Kind::Msft("DependencyUri") if d.uri.is_none() => {
                                     d.uri = Some(self.leaf_text(x, &[]).trim().to_string())
                                 }
-                                Kind::Msft("DependencyAllowedValue") if d.allowed_value.is_none() => {
+                                Kind::Msft("DependencyAllowedValue")
+                                    if d.allowed_value.is_none() =>
+                                {
                                     d.allowed_value = Some(self.dependency_value(x))
                                 }
                                 _ => d.extra.push(x.clone()),
@@ -425,7 +495,9 @@ impl<'t> Ctx<'t> {
                         }
                         group.dependencies.push(d);
                     }
-                    Kind::Msft("DependencyChangedAllowedValues") if group.changed_allowed_values.is_none() => {
+                    Kind::Msft("DependencyChangedAllowedValues")
+                        if group.changed_allowed_values.is_none() =>
+                    {
                         group.changed_allowed_values = Some(self.dependency_value(c))
                     }
                     _ => group.extra.push(c.clone()),

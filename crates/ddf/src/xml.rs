@@ -59,7 +59,10 @@ impl Element {
 
     /// Value of attribute `name` (qualified name as written).
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find(|a| a.name == name).map(|a| a.value.as_str())
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_str())
     }
 
     /// Child elements in order.
@@ -119,7 +122,10 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let end = bytes.windows(2).take(512).position(|w| w == b"?>")?;
     let decl = std::str::from_utf8(&bytes[..end]).ok()?;
     let at = decl.find("encoding")?;
-    let rest = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let quote = rest.chars().next()?;
     if quote != '"' && quote != '\'' {
         return None;
@@ -131,7 +137,10 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
 
 fn invalid(encoding: &str, bytes: &[u8], offset: usize) -> ParseError {
     ParseError::new(
-        ErrorKind::InvalidEncoding { encoding: encoding.to_string(), byte: bytes[offset] },
+        ErrorKind::InvalidEncoding {
+            encoding: encoding.to_string(),
+            byte: bytes[offset],
+        },
         Position::locate_bytes(bytes, offset),
         String::new(),
     )
@@ -142,7 +151,11 @@ fn decode_utf16(bytes: &[u8], little: bool) -> Result<String, ParseError> {
         return Err(invalid("UTF-16", bytes, bytes.len() - 1));
     }
     let units = bytes.chunks_exact(2).map(|c| {
-        if little { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) }
+        if little {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
     });
     let mut out = String::with_capacity(bytes.len() / 2);
     for (i, r) in char::decode_utf16(units).enumerate() {
@@ -156,7 +169,10 @@ fn decode_utf16(bytes: &[u8], little: bool) -> Result<String, ParseError> {
 
 fn decode_utf8_with_fallback(bytes: &[u8], mode: InvalidBytes) -> Result<Decoded<'_>, ParseError> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(Decoded { text: Cow::Borrowed(s), fallback_used: false }),
+        Ok(s) => Ok(Decoded {
+            text: Cow::Borrowed(s),
+            fallback_used: false,
+        }),
         Err(e) => {
             if mode == InvalidBytes::Error {
                 return Err(invalid("UTF-8", bytes, e.valid_up_to()));
@@ -184,7 +200,10 @@ fn decode_utf8_with_fallback(bytes: &[u8], mode: InvalidBytes) -> Result<Decoded
                     }
                 }
             }
-            Ok(Decoded { text: Cow::Owned(out), fallback_used: true })
+            Ok(Decoded {
+                text: Cow::Owned(out),
+                fallback_used: true,
+            })
         }
     }
 }
@@ -192,11 +211,17 @@ fn decode_utf8_with_fallback(bytes: &[u8], mode: InvalidBytes) -> Result<Decoded
 /// Decodes the raw input to UTF-8 text: BOMs (UTF-8, UTF-16), the encoding declaration
 /// (UTF-8, UTF-16 with BOM, Windows-1252, ISO-8859-1, US-ASCII), and the configured handling of
 /// bytes that are invalid for the encoding.
-pub(crate) fn decode<'a>(bytes: &'a [u8], options: &ParseOptions) -> Result<Decoded<'a>, ParseError> {
+pub(crate) fn decode<'a>(
+    bytes: &'a [u8],
+    options: &ParseOptions,
+) -> Result<Decoded<'a>, ParseError> {
     let limit = options.limits.max_input_bytes;
     if bytes.len() > limit {
         return Err(ParseError::new(
-            ErrorKind::InputTooLarge { size: bytes.len(), limit },
+            ErrorKind::InputTooLarge {
+                size: bytes.len(),
+                limit,
+            },
             Position::default(),
             String::new(),
         ));
@@ -205,10 +230,16 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], options: &ParseOptions) -> Result<Deco
         return decode_utf8_with_fallback(rest, options.invalid_bytes);
     }
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
-        return Ok(Decoded { text: Cow::Owned(decode_utf16(rest, true)?), fallback_used: false });
+        return Ok(Decoded {
+            text: Cow::Owned(decode_utf16(rest, true)?),
+            fallback_used: false,
+        });
     }
     if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        return Ok(Decoded { text: Cow::Owned(decode_utf16(rest, false)?), fallback_used: false });
+        return Ok(Decoded {
+            text: Cow::Owned(decode_utf16(rest, false)?),
+            fallback_used: false,
+        });
     }
     let declared = declared_encoding(bytes).unwrap_or_else(|| "UTF-8".to_string());
     match declared.to_ascii_lowercase().as_str() {
@@ -281,10 +312,22 @@ pub(crate) fn build_tree(text: &str, options: &ParseOptions) -> Result<Element, 
             Event::Start(s) => {
                 count += 1;
                 if count > limits.max_elements {
-                    return Err(err(ErrorKind::TooManyElements { limit: limits.max_elements }, start, &stack));
+                    return Err(err(
+                        ErrorKind::TooManyElements {
+                            limit: limits.max_elements,
+                        },
+                        start,
+                        &stack,
+                    ));
                 }
                 if stack.len() >= limits.max_depth {
-                    return Err(err(ErrorKind::TooDeep { limit: limits.max_depth }, start, &stack));
+                    return Err(err(
+                        ErrorKind::TooDeep {
+                            limit: limits.max_depth,
+                        },
+                        start,
+                        &stack,
+                    ));
                 }
                 let scope_len = ns.len();
                 let element = open(&s, start, &mut ns, limits.max_attributes)
@@ -294,10 +337,22 @@ pub(crate) fn build_tree(text: &str, options: &ParseOptions) -> Result<Element, 
             Event::Empty(s) => {
                 count += 1;
                 if count > limits.max_elements {
-                    return Err(err(ErrorKind::TooManyElements { limit: limits.max_elements }, start, &stack));
+                    return Err(err(
+                        ErrorKind::TooManyElements {
+                            limit: limits.max_elements,
+                        },
+                        start,
+                        &stack,
+                    ));
                 }
                 if stack.len() >= limits.max_depth {
-                    return Err(err(ErrorKind::TooDeep { limit: limits.max_depth }, start, &stack));
+                    return Err(err(
+                        ErrorKind::TooDeep {
+                            limit: limits.max_depth,
+                        },
+                        start,
+                        &stack,
+                    ));
                 }
                 let scope_len = ns.len();
                 let element = open(&s, start, &mut ns, limits.max_attributes)
@@ -311,18 +366,24 @@ pub(crate) fn build_tree(text: &str, options: &ParseOptions) -> Result<Element, 
             Event::End(_) => {
                 // quick-xml checks that the name matches the open element.
                 let Some(frame) = stack.pop() else {
-                    return Err(err(ErrorKind::Xml("end tag without start tag".into()), start, &stack));
+                    return Err(err(
+                        ErrorKind::Xml("end tag without start tag".into()),
+                        start,
+                        &stack,
+                    ));
                 };
                 ns.truncate(frame.scope_len);
                 match stack.last_mut() {
-                    Some(parent) => parent.element.children.push(Content::Element(frame.element)),
+                    Some(parent) => parent
+                        .element
+                        .children
+                        .push(Content::Element(frame.element)),
                     None => root = Some(frame.element),
                 }
             }
             Event::Text(t) => {
                 let content = t.xml10_content();
-                push_text(&mut stack, &content, root.is_some())
-                    .map_err(|k| err(k, start, &[]))?;
+                push_text(&mut stack, &content, root.is_some()).map_err(|k| err(k, start, &[]))?;
             }
             Event::CData(c) => {
                 let content = c.xml10_content();
@@ -343,7 +404,11 @@ pub(crate) fn build_tree(text: &str, options: &ParseOptions) -> Result<Element, 
                             "apos" => "'".into(),
                             "quot" => "\"".into(),
                             other => {
-                                return Err(err(ErrorKind::UndefinedEntity(other.to_string()), start, &stack));
+                                return Err(err(
+                                    ErrorKind::UndefinedEntity(other.to_string()),
+                                    start,
+                                    &stack,
+                                ));
                             }
                         }
                     }
@@ -372,7 +437,10 @@ fn push_text(stack: &mut [Frame], content: &str, after_root: bool) -> Result<(),
             if let Some(Content::Text(last)) = frame.element.children.last_mut() {
                 last.push_str(content);
             } else {
-                frame.element.children.push(Content::Text(content.to_string()));
+                frame
+                    .element
+                    .children
+                    .push(Content::Text(content.to_string()));
             }
             Ok(())
         }
@@ -393,10 +461,15 @@ fn open(
     for a in s.attributes() {
         let a = a.map_err(|e| ErrorKind::Xml(e.to_string()))?;
         if attributes.len() >= max_attributes {
-            return Err(ErrorKind::TooManyAttributes { limit: max_attributes });
+            return Err(ErrorKind::TooManyAttributes {
+                limit: max_attributes,
+            });
         }
         let key = String::from_utf8_lossy(a.key.as_ref().as_bytes()).into_owned();
-        let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| ErrorKind::Xml(e.to_string()))?.into_owned();
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| ErrorKind::Xml(e.to_string()))?
+            .into_owned();
         if key == "xmlns" {
             ns.push((String::new(), value.clone()));
         } else if let Some(prefix) = key.strip_prefix("xmlns:") {
@@ -411,5 +484,11 @@ fn open(
         .find(|(p, _)| p == prefix)
         .map(|(_, uri)| uri.clone())
         .filter(|uri| !uri.is_empty());
-    Ok(Element { name, namespace, attributes, children: Vec::new(), offset })
+    Ok(Element {
+        name,
+        namespace,
+        attributes,
+        children: Vec::new(),
+        offset,
+    })
 }
