@@ -1,1 +1,82 @@
-//! PKI for enrollment: CSR parsing and device certificate issuance.
+//! The PKI behind MS-MDE2 enrollment: certificate requests, the device certificate,
+//! renewal (PKCS#7, ROBO) and recovery.
+//!
+//! * [`Csr`] decodes the PKCS#10 request Windows sends in the RequestSecurityToken's
+//!   BinarySecurityToken and verifies its proof of possession (sha256WithRSA and both SHA-1
+//!   OIDs Windows uses). The subject is kept as raw DER because Windows puts `!` and a
+//!   trailing NUL into a PrintableString; the DeviceID extension is read from the
+//!   extensionRequest.
+//! * [`CertificateAuthority`] issues the device certificate with a server-chosen
+//!   [`Subject`], signing through a [`Signer`] ([`RsaSigner`] by default; implement the
+//!   trait for a KMS or HSM). [`CertificateAuthority::generate_dev`] makes a self-signed
+//!   development CA.
+//! * [`CertificateAuthority::verify_renewal`], [`CertificateAuthority::verify_robo_renewal`]
+//!   and [`CertificateAuthority::verify_recovery`] check RequestType Renew and Recovery.
+//!
+//! Everything is sans-IO: the current time is a parameter, randomness comes from the
+//! caller's RNG. See `docs/pki.md` for the choices and the Windows quirks.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use winmdm_enroll::pki::{CertificateAuthority, Csr, CsrPolicy, IssueOptions, Subject};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+//! let mut rng = rand::rng();
+//! let ca = CertificateAuthority::generate_dev(
+//!     &Subject::try_from("CN=winmdm example CA")?,
+//!     2048,
+//!     now,
+//!     Duration::from_secs(10 * 365 * 24 * 3600),
+//!     &mut rng,
+//! )?;
+//!
+//! // A PKCS#10 request captured from Windows 10 (SHA-1 under the OIW OID, `!` and a NUL
+//! // in the PrintableString subject).
+//! let der = include_bytes!("../../tests/data/pki/win10-19045-device-rst.csr.der");
+//! let csr = Csr::from_der(der, &CsrPolicy::default())?;
+//! assert_eq!(csr.device_id(), Some("DB257C3A08778F4FB61E2749066C1F27"));
+//!
+//! let subject = Subject::try_from("CN=DB257C3A08778F4FB61E2749066C1F27")?;
+//! let cert = ca.issue(&csr, &subject, &IssueOptions::default(), now, &mut rng)?;
+//! assert!(ca.issued(cert.certificate()));
+//! assert_eq!(cert.thumbprint().to_string().len(), 40);
+//! # Ok(())
+//! # }
+//! ```
+
+mod csr;
+mod der_util;
+mod error;
+mod issue;
+mod renew;
+mod sig;
+
+pub use csr::{
+    COMMON_NAME, Csr, CsrAttribute, CsrPolicy, DEVICE_ID_EXTENSION, EXTENSION_REQUEST,
+    MS_CERT_EXTENSIONS,
+};
+pub use error::{CaError, CsrError, IssueError, RenewalError, SignError};
+pub use issue::{
+    CertificateAuthority, ID_KP_CLIENT_AUTH, IssueOptions, IssuedCertificate, MAX_BACKDATE,
+    RsaSigner, Signer, Subject, Thumbprint,
+};
+pub use renew::{CurrentCertificate, RenewalPolicy, RenewalRequest, RecoveryRequest};
+pub use sig::{
+    DigestAlgorithm, ID_SHA1, ID_SHA256, ID_SHA384, ID_SHA512, RSA_ENCRYPTION, SHA1_WITH_RSA,
+    SHA1_WITH_RSA_OIW, SHA256_WITH_RSA, SHA384_WITH_RSA, SHA512_WITH_RSA, SignatureAlgorithm,
+};
+
+/// Decodes standard base64 that may contain whitespace (line breaks in a
+/// BinarySecurityToken). `None` if it is not base64 or would decode to more than `max`
+/// bytes.
+pub(crate) fn decode_base64_lenient(text: &str, max: usize) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    if text.len() / 4 * 3 > max.saturating_add(3) {
+        return None;
+    }
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).ok()
+}

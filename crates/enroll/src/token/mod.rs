@@ -1,1 +1,2 @@
-//! Token helpers: authenticators for enrollment credentials.
+//! WS-Security credential checks for enrollment: a pluggable authenticator for
+//! UsernameToken and BinarySecurityToken, and Entra ID JWT validation.

@@ -1,0 +1,170 @@
+//! Errors of the PKI module, one type per phase.
+
+use thiserror::Error;
+
+/// Decoding or verifying a PKCS#10 certificate request failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CsrError {
+    /// The input is larger than [`CsrPolicy::max_len`](super::CsrPolicy::max_len).
+    #[error("certificate request is {len} bytes, the limit is {max}")]
+    TooLarge {
+        /// Input length.
+        len: usize,
+        /// Configured limit.
+        max: usize,
+    },
+    /// The PEM armour could not be decoded or has an unexpected label.
+    #[error("PEM: {0}")]
+    Pem(String),
+    /// The DER structure is broken at `position`.
+    #[error("malformed certificate request at byte {position}: {what}")]
+    Malformed {
+        /// Byte offset in the DER input.
+        position: usize,
+        /// What was wrong.
+        what: String,
+    },
+    /// The version field is not v1 (0).
+    #[error("unsupported certificate request version")]
+    UnsupportedVersion,
+    /// The signature algorithm is not one of those in
+    /// [`SignatureAlgorithm`](super::SignatureAlgorithm).
+    #[error("unsupported signature algorithm {0}")]
+    UnsupportedSignatureAlgorithm(String),
+    /// The request is signed with SHA-1 and the policy forbids it.
+    #[error("SHA-1 signatures are not allowed by the policy")]
+    Sha1NotAllowed,
+    /// The subject public key is not an RSA key (up to 4096 bits) this crate can use.
+    #[error("the public key is not a supported RSA key")]
+    UnsupportedPublicKey,
+    /// The RSA key is shorter than [`CsrPolicy::min_rsa_bits`](super::CsrPolicy::min_rsa_bits).
+    #[error("RSA key of {bits} bits is below the minimum of {min}")]
+    KeyTooSmall {
+        /// Key size.
+        bits: usize,
+        /// Configured minimum.
+        min: usize,
+    },
+    /// Proof of possession failed: the request's signature does not verify with its key.
+    #[error("proof of possession failed: the request signature does not verify")]
+    BadSignature,
+    /// The DeviceID extension (1.3.6.1.4.1.311.66.1.0) is not printable ASCII.
+    #[error("the DeviceID extension is not printable ASCII")]
+    InvalidDeviceId,
+}
+
+/// Loading a CA certificate or key failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CaError {
+    /// The PEM armour could not be decoded or has an unexpected label.
+    #[error("PEM: {0}")]
+    Pem(String),
+    /// The certificate does not decode.
+    #[error("CA certificate: {0}")]
+    Certificate(String),
+    /// The private key does not decode or is not an RSA key.
+    #[error("CA private key: {0}")]
+    Key(String),
+    /// The signer's public key is not the one in the CA certificate.
+    #[error("the signing key does not match the CA certificate")]
+    KeyMismatch,
+    /// Generating a development CA failed.
+    #[error("generating the development CA: {0}")]
+    Generate(String),
+}
+
+/// A [`Signer`](super::Signer) could not produce a signature.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The signing backend (key, KMS, HSM) reported an error.
+    #[error("signing backend: {0}")]
+    Backend(String),
+}
+
+/// Issuing a certificate failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The subject string is not a valid, non-empty RFC 4514 name.
+    #[error("invalid subject: {0}")]
+    InvalidSubject(String),
+    /// The validity or backdating options are out of range.
+    #[error("invalid issuing options: {0}")]
+    InvalidOptions(&'static str),
+    /// `now` is outside the CA certificate's own validity.
+    #[error("the CA certificate is not valid at the given time")]
+    CaNotValid,
+    /// A time could not be represented in a certificate.
+    #[error("time out of range: {0}")]
+    Time(String),
+    /// Encoding the certificate failed.
+    #[error("encoding the certificate: {0}")]
+    Encode(String),
+    /// The signer failed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+}
+
+/// Checking a renewal (or recovery) request failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RenewalError {
+    /// The input is larger than the configured limit.
+    #[error("renewal request is {len} bytes, the limit is {max}")]
+    TooLarge {
+        /// Input length.
+        len: usize,
+        /// Configured limit.
+        max: usize,
+    },
+    /// The PKCS#7 / CMS structure does not decode.
+    #[error("malformed PKCS#7 at byte {position}: {what}")]
+    Malformed {
+        /// Byte offset in the DER input, where known (0 otherwise).
+        position: usize,
+        /// What was wrong.
+        what: String,
+    },
+    /// The ContentInfo is not SignedData, or the encapsulated content is not id-data.
+    #[error("unsupported PKCS#7 content type {0}")]
+    UnsupportedContentType(String),
+    /// There is not exactly one SignerInfo.
+    #[error("expected exactly one signer, found {0}")]
+    SignerCount(usize),
+    /// The SignedData carries no encapsulated content (detached signature).
+    #[error("the PKCS#7 carries no encapsulated certificate request")]
+    NoContent,
+    /// The signer's certificate is not in the SignedData.
+    #[error("the signer's certificate is not in the PKCS#7")]
+    SignerCertificateMissing,
+    /// The signer info's digest or signature algorithm is not supported.
+    #[error("unsupported signer algorithm {0}")]
+    UnsupportedAlgorithm(String),
+    /// The messageDigest signed attribute does not match the content.
+    #[error("the messageDigest attribute does not match the content")]
+    DigestMismatch,
+    /// The PKCS#7 signature does not verify with the signer's certificate.
+    #[error("the PKCS#7 signature does not verify with the current certificate")]
+    BadSignature,
+    /// The current certificate was not issued by this CA.
+    #[error("the current certificate was not issued by this CA")]
+    NotIssuedByUs,
+    /// The current certificate is expired or not yet valid.
+    #[error("the current certificate is not valid at the given time")]
+    CertificateNotValid,
+    /// `now` is before the renewal window of the current certificate.
+    #[error("the current certificate is not yet in its renewal window")]
+    NotInRenewalWindow,
+    /// ROBO: the PKCS#7 signer is not the TLS client certificate.
+    #[error("the request is not signed by the TLS client certificate")]
+    ClientCertificateMismatch,
+    /// A certificate (TLS client or previous) does not decode.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// The encapsulated PKCS#10 request is invalid.
+    #[error(transparent)]
+    Csr(#[from] CsrError),
+}
