@@ -1,0 +1,1795 @@
+//! The decoder: quick-xml events into the borrowed message model.
+
+use std::borrow::Cow;
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::options::{DecodeOptions, Limit, Quirk, QuirkSeen, UnknownElements};
+use crate::types::*;
+
+/// Known structure (`Atomic` in `Atomic`...) is decoded recursively; this caps that
+/// recursion whatever `Limits::max_depth` says, so a huge configured depth cannot overflow
+/// the stack. Unknown elements and `Data` markup are skipped iteratively.
+pub(crate) const MAX_DEPTH_CEILING: usize = 512;
+
+const METINF: &str = "syncml:metinf";
+
+type Result<T> = std::result::Result<T, Raw>;
+
+/// An error before line, column and path are computed.
+pub(crate) struct Raw {
+    kind: DecodeErrorKind,
+    offset: usize,
+}
+
+/// A decoded message and the quirks met while decoding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Decoded<'a> {
+    /// The message.
+    pub message: SyncML<'a>,
+    /// Each quirk met, once, with the offset of its first occurrence, in input order.
+    pub quirks: Vec<QuirkSeen>,
+}
+
+/// Decoded top-level commands (a profile fragment) and the quirks met.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DecodedCommands<'a> {
+    /// The commands in document order.
+    pub commands: Vec<Command<'a>>,
+    /// Each quirk met, once, with the offset of its first occurrence, in input order.
+    pub quirks: Vec<QuirkSeen>,
+}
+
+/// Decodes a SyncML message with the default options (every quirk tolerated, unknown
+/// elements kept, default limits).
+pub fn decode(input: &[u8]) -> std::result::Result<SyncML<'_>, DecodeError> {
+    DecodeOptions::default().decode(input)
+}
+
+/// Decodes a SyncML message from a string with the default options.
+pub fn decode_str(input: &str) -> std::result::Result<SyncML<'_>, DecodeError> {
+    DecodeOptions::default().decode_str(input)
+}
+
+/// Decodes a fragment of top-level commands (`<Replace>...</Replace><Atomic>...`) as admins
+/// write profiles, with the default options.
+pub fn decode_commands(input: &[u8]) -> std::result::Result<Vec<Command<'_>>, DecodeError> {
+    DecodeOptions::default()
+        .decode_commands_report(input)
+        .map(|d| d.commands)
+}
+
+enum Mode {
+    Message,
+    Commands,
+}
+
+enum Out<'a> {
+    Message(SyncML<'a>),
+    Commands(Vec<Command<'a>>),
+}
+
+impl Out<'_> {
+    fn into_owned(self) -> Out<'static> {
+        match self {
+            Out::Message(m) => Out::Message(m.into_owned()),
+            Out::Commands(c) => Out::Commands(c.into_iter().map(Command::into_owned).collect()),
+        }
+    }
+}
+
+impl DecodeOptions {
+    /// Decodes a SyncML message.
+    pub fn decode<'a>(&self, input: &'a [u8]) -> std::result::Result<SyncML<'a>, DecodeError> {
+        self.decode_report(input).map(|d| d.message)
+    }
+
+    /// Decodes a SyncML message from a string.
+    pub fn decode_str<'a>(&self, input: &'a str) -> std::result::Result<SyncML<'a>, DecodeError> {
+        self.decode_report(input.as_bytes()).map(|d| d.message)
+    }
+
+    /// Decodes a SyncML message and reports the quirks it needed.
+    pub fn decode_report<'a>(
+        &self,
+        input: &'a [u8],
+    ) -> std::result::Result<Decoded<'a>, DecodeError> {
+        let (out, quirks) = self.run(input, Mode::Message)?;
+        match out {
+            Out::Message(message) => Ok(Decoded { message, quirks }),
+            Out::Commands(_) => Err(internal()),
+        }
+    }
+
+    /// Decodes top-level commands without a SyncML envelope (profiles as admins write them)
+    /// and reports the quirks they needed.
+    pub fn decode_commands_report<'a>(
+        &self,
+        input: &'a [u8],
+    ) -> std::result::Result<DecodedCommands<'a>, DecodeError> {
+        let (out, quirks) = self.run(input, Mode::Commands)?;
+        match out {
+            Out::Commands(commands) => Ok(DecodedCommands { commands, quirks }),
+            Out::Message(_) => Err(internal()),
+        }
+    }
+
+    fn run<'a>(
+        &self,
+        bytes: &'a [u8],
+        mode: Mode,
+    ) -> std::result::Result<(Out<'a>, Vec<QuirkSeen>), DecodeError> {
+        let fail = |text: &str, base: usize, r: Raw| finish(text, base, r);
+        if bytes.len() > self.limits.max_message_bytes {
+            return Err(fail(
+                "",
+                0,
+                Raw {
+                    kind: DecodeErrorKind::LimitExceeded(Limit::MessageBytes(
+                        self.limits.max_message_bytes,
+                    )),
+                    offset: self.limits.max_message_bytes,
+                },
+            ));
+        }
+        if let Some(big_endian) = utf16_bom_or_pattern(bytes) {
+            if !self.quirks.contains(Quirk::Utf16Transcoded) {
+                return Err(fail(
+                    "",
+                    0,
+                    Raw {
+                        kind: DecodeErrorKind::QuirkDisabled(Quirk::Utf16Transcoded),
+                        offset: 0,
+                    },
+                ));
+            }
+            let text = transcode_utf16(bytes, big_endian).map_err(|offset| {
+                fail(
+                    "",
+                    0,
+                    Raw {
+                        kind: DecodeErrorKind::InvalidUtf8,
+                        offset,
+                    },
+                )
+            })?;
+            let mut p = Parser::new(&text, 0, self);
+            p.note(Quirk::Utf16Transcoded, 0);
+            let out = p.document(mode).map_err(|r| fail(&text, 0, r))?;
+            let quirks = p.seen();
+            return Ok((out.into_owned(), quirks));
+        }
+        let (body, base, bom) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) => (rest, 3, true),
+            None => (bytes, 0, false),
+        };
+        let text = match std::str::from_utf8(body) {
+            Ok(t) => t,
+            Err(e) => {
+                let prefix = std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or("");
+                return Err(fail(
+                    prefix,
+                    base,
+                    Raw {
+                        kind: DecodeErrorKind::InvalidUtf8,
+                        offset: e.valid_up_to(),
+                    },
+                ));
+            }
+        };
+        let mut p = Parser::new(text, base, self);
+        if bom {
+            p.quirk(Quirk::ByteOrderMark, 0)
+                .map_err(|r| fail(text, base, r))?;
+        }
+        let out = p.document(mode).map_err(|r| fail(text, base, r))?;
+        Ok((out, p.seen()))
+    }
+}
+
+/// `run` returns the output matching the mode it was given; this error cannot occur.
+fn internal() -> DecodeError {
+    DecodeError {
+        kind: DecodeErrorKind::Syntax("internal: decoder returned the wrong output kind".into()),
+        offset: 0,
+        line: 1,
+        column: 1,
+        path: String::new(),
+    }
+}
+
+fn finish(text: &str, base: usize, raw: Raw) -> DecodeError {
+    let offset = raw.offset.min(text.len());
+    let (line, column) = line_col(text, offset);
+    DecodeError {
+        kind: raw.kind,
+        offset: offset + base,
+        line,
+        column,
+        path: crate::path::path_at(text, offset),
+    }
+}
+
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut cut = offset.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let before = &text[..cut];
+    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// `Some(big_endian)` when the bytes are UTF-16 (BOM, or `<` followed by NUL).
+fn utf16_bom_or_pattern(b: &[u8]) -> Option<bool> {
+    match b {
+        [0xFF, 0xFE, ..] => Some(false),
+        [0xFE, 0xFF, ..] => Some(true),
+        [b'<', 0, ..] => Some(false),
+        [0, b'<', ..] => Some(true),
+        _ => None,
+    }
+}
+
+fn transcode_utf16(b: &[u8], big_endian: bool) -> std::result::Result<String, usize> {
+    let body = if b.starts_with(&[0xFF, 0xFE]) || b.starts_with(&[0xFE, 0xFF]) {
+        &b[2..]
+    } else {
+        b
+    };
+    if body.len() % 2 != 0 {
+        return Err(body.len());
+    }
+    let units = body.chunks_exact(2).map(|c| {
+        if big_endian {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_le_bytes([c[0], c[1]])
+        }
+    });
+    let mut out = String::with_capacity(body.len() / 2);
+    for (i, r) in char::decode_utf16(units).enumerate() {
+        out.push(r.map_err(|_| i * 2)?);
+    }
+    Ok(out)
+}
+
+/// Whether `c` is allowed by XML 1.0 (`Char` production).
+pub(crate) fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Offset and code of the first character XML 1.0 does not allow.
+fn first_invalid_char(s: &str) -> Option<(usize, u32)> {
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
+            return Some((i, u32::from(b)));
+        }
+        if b == 0xEF
+            && bytes.get(i + 1) == Some(&0xBF)
+            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+        {
+            return Some((i, if bytes[i + 2] == 0xBE { 0xFFFE } else { 0xFFFF }));
+        }
+    }
+    None
+}
+
+fn is_ws(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+fn trim_ws(s: &str) -> &str {
+    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+}
+
+/// A simplified reader event.
+enum Ev<'a> {
+    Start(Child<'a>),
+    End,
+    Text(Cow<'a, str>),
+    CData(Cow<'a, str>),
+    Char(char),
+    Comment,
+    Pi,
+    Decl(Option<String>),
+    DocType,
+    Eof,
+}
+
+/// A child element that was just opened.
+struct Child<'a> {
+    start: BytesStart<'a>,
+    /// Qualified name, borrowed from the input.
+    qname: &'a str,
+    empty: bool,
+    /// Offset of its `<`.
+    off: usize,
+}
+
+impl Child<'_> {
+    fn local(&self) -> &str {
+        match self.qname.rfind(':') {
+            Some(i) => &self.qname[i + 1..],
+            None => self.qname,
+        }
+    }
+
+    fn prefix(&self) -> Option<&str> {
+        self.qname.rfind(':').map(|i| &self.qname[..i])
+    }
+}
+
+/// What an element's attributes hold: every attribute but the default namespace
+/// declaration in document order (`all`), the default namespace and where it stood, the
+/// prefixed declarations, and how many attributes are not namespace declarations.
+#[derive(Default)]
+struct AttrScan<'a> {
+    default_ns: Option<Cow<'a, str>>,
+    default_ns_index: usize,
+    prefixes: Vec<(&'a str, Cow<'a, str>)>,
+    all: Vec<Attr<'a>>,
+    non_ns: usize,
+}
+
+enum Piece<'a> {
+    Lit(Cow<'a, str>),
+    Char(char),
+    CData(Cow<'a, str>),
+}
+
+struct Parser<'a, 'o> {
+    input: &'a str,
+    reader: Reader<&'a [u8]>,
+    opts: &'o DecodeOptions,
+    max_depth: usize,
+    depth: usize,
+    /// Offset just past the last event read.
+    pos: usize,
+    commands: usize,
+    items: usize,
+    seen: [Option<usize>; Quirk::ALL.len()],
+    /// Prefixes bound to `syncml:metinf` on the root or the enclosing `Meta`.
+    metinf_prefixes: Vec<&'a str>,
+}
+
+impl<'a, 'o> Parser<'a, 'o> {
+    fn new(input: &'a str, _base: usize, opts: &'o DecodeOptions) -> Self {
+        let mut reader = Reader::from_str(input);
+        let cfg = reader.config_mut();
+        cfg.check_end_names = true;
+        cfg.check_comments = true;
+        cfg.expand_empty_elements = false;
+        cfg.trim_text_start = false;
+        cfg.trim_text_end = false;
+        Parser {
+            input,
+            reader,
+            opts,
+            max_depth: opts.limits.max_depth.min(MAX_DEPTH_CEILING),
+            depth: 0,
+            pos: 0,
+            commands: 0,
+            items: 0,
+            seen: [None; Quirk::ALL.len()],
+            metinf_prefixes: Vec::new(),
+        }
+    }
+
+    fn seen(&self) -> Vec<QuirkSeen> {
+        let mut v: Vec<QuirkSeen> = Quirk::ALL
+            .iter()
+            .zip(self.seen.iter())
+            .filter_map(|(q, o)| o.map(|offset| QuirkSeen { quirk: *q, offset }))
+            .collect();
+        v.sort_by_key(|q| q.offset);
+        v
+    }
+
+    fn err(&self, kind: DecodeErrorKind, offset: usize) -> Raw {
+        Raw { kind, offset }
+    }
+
+    /// Records a quirk without checking whether it is enabled.
+    fn note(&mut self, q: Quirk, off: usize) {
+        if let Some(i) = Quirk::ALL.iter().position(|x| *x == q) {
+            self.seen[i].get_or_insert(off);
+        }
+    }
+
+    /// Records a quirk, or fails when it is switched off.
+    fn quirk(&mut self, q: Quirk, off: usize) -> Result<()> {
+        if !self.opts.quirks.contains(q) {
+            return Err(self.err(DecodeErrorKind::QuirkDisabled(q), off));
+        }
+        self.note(q, off);
+        Ok(())
+    }
+
+    /// Re-borrows `s` from the input when it is a slice of it.
+    fn reborrow(&self, s: &str) -> Cow<'a, str> {
+        let start = s.as_ptr() as usize;
+        let base = self.input.as_ptr() as usize;
+        if start >= base && start + s.len() <= base + self.input.len() {
+            let off = start - base;
+            if let Some(sub) = self.input.get(off..off + s.len()) {
+                return Cow::Borrowed(sub);
+            }
+        }
+        Cow::Owned(s.to_owned())
+    }
+
+    fn reborrow_cow(&self, c: Cow<'_, str>) -> Cow<'a, str> {
+        match c {
+            Cow::Borrowed(s) => self.reborrow(s),
+            Cow::Owned(s) => Cow::Owned(s),
+        }
+    }
+
+    fn next(&mut self) -> Result<(Ev<'a>, usize)> {
+        let off = self.pos;
+        let ev = match self.reader.read_event() {
+            Ok(ev) => ev,
+            Err(e) => {
+                let at = usize::try_from(self.reader.error_position()).unwrap_or(off);
+                return Err(self.err(DecodeErrorKind::Syntax(e.to_string()), at));
+            }
+        };
+        self.pos = usize::try_from(self.reader.buffer_position()).unwrap_or(self.input.len());
+        let ev = match ev {
+            Event::Start(start) | Event::Empty(start) => {
+                let empty = self.pos >= 2 && self.input.as_bytes()[self.pos - 2] == b'/';
+                if self.depth + 1 > self.max_depth {
+                    return Err(self.err(
+                        DecodeErrorKind::LimitExceeded(Limit::Depth(self.opts.limits.max_depth)),
+                        off,
+                    ));
+                }
+                if !empty {
+                    self.depth += 1;
+                }
+                let len = start.name().as_ref().len();
+                let qname = self.input.get(off + 1..off + 1 + len).unwrap_or("");
+                Ev::Start(Child {
+                    start,
+                    qname,
+                    empty,
+                    off,
+                })
+            }
+            Event::End(_) => {
+                self.depth = self.depth.saturating_sub(1);
+                Ev::End
+            }
+            Event::Text(t) => Ev::Text(self.reborrow_cow(t.into_inner())),
+            Event::CData(c) => Ev::CData(self.reborrow_cow(c.into_inner())),
+            Event::GeneralRef(r) => {
+                let c = match &*r {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    other if other.starts_with('#') => match r.resolve_char_ref() {
+                        Ok(Some(c)) => c,
+                        _ => {
+                            return Err(self.err(
+                                DecodeErrorKind::Syntax(format!(
+                                    "invalid character reference &{other};"
+                                )),
+                                off,
+                            ));
+                        }
+                    },
+                    other => {
+                        return Err(self.err(DecodeErrorKind::UnknownEntity(other.to_owned()), off));
+                    }
+                };
+                if !is_xml_char(c) {
+                    return Err(self.err(DecodeErrorKind::InvalidChar(u32::from(c)), off));
+                }
+                Ev::Char(c)
+            }
+            Event::Comment(_) => Ev::Comment,
+            Event::PI(_) => Ev::Pi,
+            Event::Decl(d) => Ev::Decl(d.encoding().and_then(|e| e.ok()).map(|e| e.into_owned())),
+            Event::DocType(_) => Ev::DocType,
+            Event::Eof => Ev::Eof,
+        };
+        Ok((ev, off))
+    }
+
+    fn check_text(&self, s: &str, off: usize) -> Result<()> {
+        match first_invalid_char(s) {
+            None => Ok(()),
+            Some((i, c)) => Err(self.err(DecodeErrorKind::InvalidChar(c), off + i)),
+        }
+    }
+
+    // ----- document level -------------------------------------------------------------
+
+    fn document(&mut self, mode: Mode) -> Result<Out<'a>> {
+        let mut first = true;
+        let mut out_cmds: Vec<Command<'a>> = Vec::new();
+        let mut msg: Option<SyncML<'a>> = None;
+        loop {
+            let (ev, off) = self.next()?;
+            match ev {
+                Ev::Decl(enc) => {
+                    if !first {
+                        return Err(self.err(
+                            DecodeErrorKind::Syntax("XML declaration not at the start".into()),
+                            off,
+                        ));
+                    }
+                    if let Some(enc) = enc {
+                        self.check_encoding(&enc, off)?;
+                    }
+                }
+                Ev::DocType => return Err(self.err(DecodeErrorKind::DocType, off)),
+                Ev::Comment | Ev::Pi => {}
+                Ev::Text(t) => {
+                    if !is_ws(&t) {
+                        let kind = if msg.is_some() {
+                            DecodeErrorKind::TrailingContent
+                        } else {
+                            DecodeErrorKind::UnexpectedText
+                        };
+                        return Err(self.err(kind, off));
+                    }
+                }
+                Ev::Char(_) | Ev::CData(_) => {
+                    let kind = if msg.is_some() {
+                        DecodeErrorKind::TrailingContent
+                    } else {
+                        DecodeErrorKind::UnexpectedText
+                    };
+                    return Err(self.err(kind, off));
+                }
+                Ev::Start(child) => match mode {
+                    Mode::Message => {
+                        if msg.is_some() {
+                            return Err(self.err(DecodeErrorKind::TrailingContent, off));
+                        }
+                        if child.local() != "SyncML" {
+                            return Err(self.err(
+                                DecodeErrorKind::UnexpectedRoot(child.qname.to_owned()),
+                                off,
+                            ));
+                        }
+                        msg = Some(self.root(child)?);
+                    }
+                    Mode::Commands => match child.local() {
+                        "SyncML" => {
+                            return Err(self.err(
+                                DecodeErrorKind::UnexpectedRoot(child.qname.to_owned()),
+                                off,
+                            ));
+                        }
+                        // A bare `<SyncBody>` wrapper: its commands.
+                        "SyncBody" => out_cmds.extend(self.body(child)?.commands),
+                        _ => {
+                            let cmd = self.command(child)?;
+                            out_cmds.push(cmd);
+                        }
+                    },
+                },
+                Ev::End => {
+                    return Err(self.err(DecodeErrorKind::Syntax("unmatched end tag".into()), off));
+                }
+                Ev::Eof => break,
+            }
+            first = false;
+        }
+        match mode {
+            Mode::Message => match msg {
+                Some(m) => Ok(Out::Message(m)),
+                None => Err(self.err(DecodeErrorKind::Empty, self.input.len())),
+            },
+            Mode::Commands => {
+                if out_cmds.is_empty() {
+                    Err(self.err(DecodeErrorKind::Empty, self.input.len()))
+                } else {
+                    Ok(Out::Commands(out_cmds))
+                }
+            }
+        }
+    }
+
+    fn check_encoding(&mut self, enc: &str, off: usize) -> Result<()> {
+        let e = enc.trim().to_ascii_lowercase();
+        match e.as_str() {
+            "utf-8" | "utf8" => Ok(()),
+            "utf-16" | "utf16" | "unicode" | "utf-16le" | "utf-16be" => {
+                self.quirk(Quirk::Utf16DeclaredUtf8, off)
+            }
+            "us-ascii" | "ascii" | "iso-8859-1" | "latin1" | "windows-1252"
+                if self.input.is_ascii() =>
+            {
+                Ok(())
+            }
+            _ => Err(self.err(DecodeErrorKind::UnsupportedEncoding(enc.to_owned()), off)),
+        }
+    }
+
+    fn root(&mut self, child: Child<'a>) -> Result<SyncML<'a>> {
+        let scan = self.scan_attrs(&child)?;
+        let version = match scan.default_ns.as_deref() {
+            Some("SYNCML:SYNCML1.2") => SyncMlVersion::V1_2,
+            Some("SYNCML:SYNCML1.1") => {
+                self.quirk(Quirk::SyncMl11Namespace, child.off)?;
+                SyncMlVersion::V1_1
+            }
+            Some(ns) if ns.eq_ignore_ascii_case("SYNCML:SYNCML1.2") => {
+                self.quirk(Quirk::NamespaceCase, child.off)?;
+                SyncMlVersion::V1_2
+            }
+            Some(ns) if ns.eq_ignore_ascii_case("SYNCML:SYNCML1.1") => {
+                self.quirk(Quirk::NamespaceCase, child.off)?;
+                self.quirk(Quirk::SyncMl11Namespace, child.off)?;
+                SyncMlVersion::V1_1
+            }
+            None => {
+                self.quirk(Quirk::MissingNamespace, child.off)?;
+                SyncMlVersion::V1_2
+            }
+            Some(other) => {
+                return Err(self.err(
+                    DecodeErrorKind::UnexpectedNamespace(other.to_owned()),
+                    child.off,
+                ));
+            }
+        };
+        for (p, ns) in &scan.prefixes {
+            if ns.trim() == METINF {
+                self.metinf_prefixes.push(p);
+            }
+        }
+        let mut m = SyncML {
+            version,
+            attrs: scan.all,
+            ..SyncML::default()
+        };
+        let mut hdr = None;
+        let mut body = None;
+        self.children(child.empty, |p, c| {
+            match c.local() {
+                "SyncHdr" => {
+                    let off = c.off;
+                    let v = p.hdr(c)?;
+                    p.set(&mut hdr, v, off, Some(&mut m.extra))?;
+                }
+                "SyncBody" => {
+                    let off = c.off;
+                    let v = p.body(c)?;
+                    p.set(&mut body, v, off, Some(&mut m.extra))?;
+                }
+                _ => {
+                    let r = p.unknown(c)?;
+                    m.extra.push(r);
+                }
+            }
+            Ok(())
+        })?;
+        if hdr.is_none() || body.is_none() {
+            self.quirk(Quirk::MissingHdrOrBody, child.off)?;
+        }
+        m.hdr = hdr.unwrap_or_default();
+        m.body = body.unwrap_or_default();
+        Ok(m)
+    }
+
+    /// Iterates over the child elements of the element just opened, skipping whitespace,
+    /// comments and processing instructions.
+    fn children(
+        &mut self,
+        empty: bool,
+        mut on_child: impl FnMut(&mut Self, Child<'a>) -> Result<()>,
+    ) -> Result<()> {
+        if empty {
+            return Ok(());
+        }
+        loop {
+            let (ev, off) = self.next()?;
+            match ev {
+                Ev::Start(c) => on_child(self, c)?,
+                Ev::End => return Ok(()),
+                Ev::Text(t) => {
+                    if !is_ws(&t) {
+                        return Err(self.err(DecodeErrorKind::UnexpectedText, off));
+                    }
+                }
+                Ev::Char(_) | Ev::CData(_) => {
+                    return Err(self.err(DecodeErrorKind::UnexpectedText, off));
+                }
+                Ev::Comment | Ev::Pi => {}
+                Ev::Decl(_) | Ev::DocType => {
+                    return Err(self.err(
+                        DecodeErrorKind::Syntax("declaration inside an element".into()),
+                        off,
+                    ));
+                }
+                Ev::Eof => return Err(self.eof()),
+            }
+        }
+    }
+
+    fn eof(&self) -> Raw {
+        self.err(
+            DecodeErrorKind::Syntax("unexpected end of input: unclosed element".into()),
+            self.input.len(),
+        )
+    }
+
+    /// Stores a single-valued child; a second occurrence is an error, or is kept verbatim in
+    /// `extra` when the element has such a list.
+    fn set<T>(
+        &mut self,
+        slot: &mut Option<T>,
+        v: T,
+        off: usize,
+        extra: Option<&mut Vec<RawElement<'a>>>,
+    ) -> Result<()> {
+        if slot.is_none() {
+            *slot = Some(v);
+            return Ok(());
+        }
+        let raw = self.input.get(off..self.pos).unwrap_or("");
+        let name = raw[1..]
+            .split(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+            .next()
+            .unwrap_or("");
+        match extra {
+            Some(extra) if self.opts.unknown_elements == UnknownElements::Keep => {
+                extra.push(RawElement {
+                    name: Cow::Borrowed(name),
+                    xml: Cow::Borrowed(raw),
+                });
+                Ok(())
+            }
+            _ => Err(self.err(DecodeErrorKind::DuplicateElement(name.to_owned()), off)),
+        }
+    }
+
+    /// Keeps an unknown element verbatim (or rejects it in strict mode).
+    fn unknown(&mut self, c: Child<'a>) -> Result<RawElement<'a>> {
+        if self.opts.unknown_elements == UnknownElements::Reject {
+            return Err(self.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), c.off));
+        }
+        self.scan_attrs(&c)?;
+        self.skip(c.empty)?;
+        Ok(RawElement {
+            name: Cow::Borrowed(c.qname),
+            xml: Cow::Borrowed(self.input.get(c.off..self.pos).unwrap_or("")),
+        })
+    }
+
+    /// Skips to the end of the element just opened, iteratively, checking limits,
+    /// entities and characters on the way.
+    fn skip(&mut self, empty: bool) -> Result<()> {
+        if empty {
+            return Ok(());
+        }
+        let target = self.depth - 1;
+        loop {
+            let (ev, off) = self.next()?;
+            match ev {
+                Ev::Start(c) => {
+                    self.scan_attrs(&c)?;
+                }
+                Ev::End => {
+                    if self.depth == target {
+                        return Ok(());
+                    }
+                }
+                Ev::Text(t) | Ev::CData(t) => self.check_text(&t, off)?,
+                Ev::Decl(_) | Ev::DocType => {
+                    return Err(self.err(
+                        DecodeErrorKind::Syntax("declaration inside an element".into()),
+                        off,
+                    ));
+                }
+                Ev::Char(_) | Ev::Comment | Ev::Pi => {}
+                Ev::Eof => return Err(self.eof()),
+            }
+        }
+    }
+
+    fn scan_attrs(&mut self, c: &Child<'a>) -> Result<AttrScan<'a>> {
+        let mut scan = AttrScan::default();
+        // Fast path: no attributes at all.
+        if c.start
+            .attributes_raw()
+            .bytes()
+            .all(|b| b.is_ascii_whitespace() || b == b'/')
+        {
+            return Ok(scan);
+        }
+        let limits = self.opts.limits;
+        let (mut n, mut ns) = (0usize, 0usize);
+        for a in c.start.attributes() {
+            let a = a.map_err(|e| self.err(DecodeErrorKind::Syntax(e.to_string()), c.off))?;
+            n += 1;
+            if n > limits.max_attributes {
+                return Err(self.err(
+                    DecodeErrorKind::LimitExceeded(Limit::Attributes(limits.max_attributes)),
+                    c.off,
+                ));
+            }
+            let key = self.reborrow(a.key.as_ref());
+            let value = match a.normalized_value(quick_xml::XmlVersion::Explicit1_0) {
+                Ok(v) => self.reborrow_cow(v),
+                Err(e) => {
+                    let msg = e.to_string();
+                    let kind = if msg.contains("entity") || msg.contains("Entity") {
+                        DecodeErrorKind::UnknownEntity(msg)
+                    } else {
+                        DecodeErrorKind::Syntax(msg)
+                    };
+                    return Err(self.err(kind, c.off));
+                }
+            };
+            self.check_text(&value, c.off)?;
+            if key == "xmlns" || key.starts_with("xmlns:") {
+                ns += 1;
+                if ns > limits.max_namespace_declarations {
+                    return Err(self.err(
+                        DecodeErrorKind::LimitExceeded(Limit::NamespaceDeclarations(
+                            limits.max_namespace_declarations,
+                        )),
+                        c.off,
+                    ));
+                }
+                if key == "xmlns" {
+                    scan.default_ns_index = scan.all.len();
+                    scan.default_ns = Some(value);
+                } else {
+                    if let Cow::Borrowed(k) = key {
+                        scan.prefixes.push((&k[6..], value.clone()));
+                    }
+                    scan.all.push(Attr { name: key, value });
+                }
+            } else {
+                scan.non_ns += 1;
+                scan.all.push(Attr { name: key, value });
+            }
+        }
+        Ok(scan)
+    }
+
+    /// Attributes of a SyncML container element: a default namespace equal to SyncML's is
+    /// redundant and dropped, `xmlns=""` is a quirk and dropped, everything else is kept.
+    fn container_attrs(&mut self, c: &Child<'a>) -> Result<Vec<Attr<'a>>> {
+        let mut scan = self.scan_attrs(c)?;
+        if let Some(ns) = scan.default_ns.take() {
+            if ns.is_empty() {
+                self.quirk(Quirk::EmptyDefaultNamespace, c.off)?;
+            } else if !ns.to_ascii_uppercase().starts_with("SYNCML:SYNCML1.") {
+                scan.all
+                    .insert(scan.default_ns_index, Attr::new("xmlns", ns));
+            }
+        }
+        Ok(scan.all)
+    }
+
+    // ----- values ----------------------------------------------------------------------
+
+    /// Reads a value element (anything but `Data`): text, references and CDATA, with
+    /// whitespace around it trimmed under [`Quirk::WhitespaceAroundValues`].
+    fn value(&mut self, c: &Child<'a>) -> Result<Cow<'a, str>> {
+        let scan = self.scan_attrs(c)?;
+        if scan.non_ns > 0 {
+            self.quirk(Quirk::AttributeOnValue, c.off)?;
+        }
+        if let Some(ns) = &scan.default_ns {
+            if ns.is_empty() {
+                self.quirk(Quirk::EmptyDefaultNamespace, c.off)?;
+            }
+        }
+        self.value_content(c)
+    }
+
+    fn value_content(&mut self, c: &Child<'a>) -> Result<Cow<'a, str>> {
+        if c.empty {
+            return Ok(Cow::Borrowed(""));
+        }
+        let trim = self.opts.quirks.contains(Quirk::WhitespaceAroundValues);
+        // Fast path: one text event, then the end tag.
+        let (ev, off) = self.next()?;
+        let first = match ev {
+            Ev::End => return Ok(Cow::Borrowed("")),
+            Ev::Text(t) => {
+                self.check_text(&t, off)?;
+                let (ev2, off2) = self.next()?;
+                match ev2 {
+                    Ev::End => return Ok(self.trimmed(t, trim, off)),
+                    other => {
+                        let mut pieces = vec![Piece::Lit(t)];
+                        self.value_piece(other, off2, &mut pieces)?;
+                        pieces
+                    }
+                }
+            }
+            other => {
+                let mut pieces = Vec::new();
+                self.value_piece(other, off, &mut pieces)?;
+                pieces
+            }
+        };
+        let mut pieces = first;
+        loop {
+            let (ev, off) = self.next()?;
+            if let Ev::End = ev {
+                break;
+            }
+            self.value_piece(ev, off, &mut pieces)?;
+        }
+        if trim {
+            let n = pieces.len();
+            let mut trimmed_any = false;
+            if let Some(Piece::Lit(s)) = pieces.first_mut() {
+                let t = s.trim_start_matches([' ', '\t', '\r', '\n']);
+                if t.len() != s.len() {
+                    trimmed_any = true;
+                    *s = Cow::Owned(t.to_owned());
+                }
+            }
+            if let Some(Piece::Lit(s)) = pieces.get_mut(n.saturating_sub(1)) {
+                let t = s.trim_end_matches([' ', '\t', '\r', '\n']);
+                if t.len() != s.len() {
+                    trimmed_any = true;
+                    *s = Cow::Owned(t.to_owned());
+                }
+            }
+            if trimmed_any {
+                self.note(Quirk::WhitespaceAroundValues, c.off);
+            }
+        }
+        let mut out = String::new();
+        for p in &pieces {
+            match p {
+                Piece::Lit(s) | Piece::CData(s) => out.push_str(s),
+                Piece::Char(ch) => out.push(*ch),
+            }
+        }
+        Ok(Cow::Owned(out))
+    }
+
+    fn trimmed(&mut self, t: Cow<'a, str>, trim: bool, off: usize) -> Cow<'a, str> {
+        if !trim {
+            return t;
+        }
+        let len = t.len();
+        match t {
+            Cow::Borrowed(s) => {
+                let r = trim_ws(s);
+                if r.len() != len {
+                    self.note(Quirk::WhitespaceAroundValues, off);
+                }
+                Cow::Borrowed(r)
+            }
+            Cow::Owned(s) => {
+                let r = trim_ws(&s);
+                if r.len() != len {
+                    self.note(Quirk::WhitespaceAroundValues, off);
+                }
+                Cow::Owned(r.to_owned())
+            }
+        }
+    }
+
+    fn value_piece(&mut self, ev: Ev<'a>, off: usize, pieces: &mut Vec<Piece<'a>>) -> Result<()> {
+        match ev {
+            Ev::Text(t) => {
+                self.check_text(&t, off)?;
+                pieces.push(Piece::Lit(t));
+            }
+            Ev::CData(t) => {
+                self.check_text(&t, off)?;
+                pieces.push(Piece::CData(t));
+            }
+            Ev::Char(ch) => pieces.push(Piece::Char(ch)),
+            Ev::Comment | Ev::Pi => {}
+            Ev::Start(c) => {
+                return Err(self.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), c.off));
+            }
+            Ev::Decl(_) | Ev::DocType => {
+                return Err(self.err(
+                    DecodeErrorKind::Syntax("declaration inside an element".into()),
+                    off,
+                ));
+            }
+            Ev::End => {}
+            Ev::Eof => return Err(self.eof()),
+        }
+        Ok(())
+    }
+
+    /// A flag element such as `<Final/>`, `<NoResp/>`, `<MoreData/>`.
+    fn flag(&mut self, c: &Child<'a>) -> Result<bool> {
+        self.value(c)?;
+        Ok(true)
+    }
+
+    fn data(&mut self, c: Child<'a>) -> Result<Data<'a>> {
+        let scan = self.scan_attrs(&c)?;
+        let mut attrs = scan.all;
+        if let Some(ns) = scan.default_ns {
+            attrs.insert(scan.default_ns_index, Attr::new("xmlns", ns));
+        }
+        if c.empty {
+            return Ok(Data {
+                attrs,
+                content: DataContent::Text(Cow::Borrowed("")),
+            });
+        }
+        let content_start = self.pos;
+        let outer = self.depth;
+        // Fast path: a single text or CDATA event, then the end tag.
+        let (ev, off) = self.next()?;
+        match ev {
+            Ev::End => {
+                return Ok(Data {
+                    attrs,
+                    content: DataContent::Text(Cow::Borrowed("")),
+                });
+            }
+            Ev::Text(t) => {
+                self.check_text(&t, off)?;
+                let (ev2, off2) = self.next()?;
+                if let Ev::End = ev2 {
+                    return Ok(Data {
+                        attrs,
+                        content: DataContent::Text(t),
+                    });
+                }
+                let mut acc = DataAcc::default();
+                acc.text(t);
+                self.data_rest(acc, Some((ev2, off2)), attrs, content_start, outer)
+            }
+            other => self.data_rest(
+                DataAcc::default(),
+                Some((other, off)),
+                attrs,
+                content_start,
+                outer,
+            ),
+        }
+    }
+
+    fn data_rest(
+        &mut self,
+        mut acc: DataAcc<'a>,
+        mut pending: Option<(Ev<'a>, usize)>,
+        attrs: Vec<Attr<'a>>,
+        content_start: usize,
+        outer: usize,
+    ) -> Result<Data<'a>> {
+        let content_end;
+        loop {
+            let (ev, off) = match pending.take() {
+                Some(p) => p,
+                None => self.next()?,
+            };
+            let nested = self.depth > outer || matches!(ev, Ev::Start(_));
+            match ev {
+                Ev::End => {
+                    if self.depth < outer {
+                        content_end = off;
+                        break;
+                    }
+                }
+                Ev::Start(c) => {
+                    acc.markup = true;
+                    self.scan_attrs(&c)?;
+                }
+                Ev::Text(t) => {
+                    self.check_text(&t, off)?;
+                    if !nested {
+                        acc.text(t);
+                    }
+                }
+                Ev::CData(t) => {
+                    self.check_text(&t, off)?;
+                    if !nested {
+                        acc.cdata(t);
+                    }
+                }
+                Ev::Char(ch) => {
+                    if !nested {
+                        acc.char(ch);
+                    }
+                }
+                Ev::Comment | Ev::Pi => acc.markup = true,
+                Ev::Decl(_) | Ev::DocType => {
+                    return Err(self.err(
+                        DecodeErrorKind::Syntax("declaration inside an element".into()),
+                        off,
+                    ));
+                }
+                Ev::Eof => return Err(self.eof()),
+            }
+        }
+        let raw = || Cow::Borrowed(self.input.get(content_start..content_end).unwrap_or(""));
+        let content = if acc.markup || (acc.cdata_seen && (acc.text_not_ws || acc.chars)) {
+            DataContent::Xml(raw())
+        } else if acc.cdata_seen {
+            DataContent::CData(acc.cdata_value.finish())
+        } else {
+            DataContent::Text(acc.text_value.finish())
+        };
+        Ok(Data { attrs, content })
+    }
+
+    // ----- structure ---------------------------------------------------------------------
+
+    fn hdr(&mut self, c: Child<'a>) -> Result<SyncHdr<'a>> {
+        let mut h = SyncHdr {
+            attrs: self.container_attrs(&c)?,
+            ..SyncHdr::default()
+        };
+        let mut extra = Vec::new();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "VerDTD" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut h.ver_dtd, v, off, Some(&mut extra))
+                }
+                "VerProto" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut h.ver_proto, v, off, Some(&mut extra))
+                }
+                "SessionID" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut h.session_id, v, off, Some(&mut extra))
+                }
+                "MsgID" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut h.msg_id, v, off, Some(&mut extra))
+                }
+                "Target" => {
+                    let v = p.location(c)?;
+                    p.set(&mut h.target, v, off, Some(&mut extra))
+                }
+                "Source" => {
+                    let v = p.location(c)?;
+                    p.set(&mut h.source, v, off, Some(&mut extra))
+                }
+                "RespURI" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut h.resp_uri, v, off, Some(&mut extra))
+                }
+                "NoResp" => {
+                    h.no_resp = p.flag(&c)?;
+                    Ok(())
+                }
+                "Cred" => {
+                    let v = p.cred(c)?;
+                    p.set(&mut h.cred, v, off, Some(&mut extra))
+                }
+                "Meta" => {
+                    let v = p.meta(c)?;
+                    p.set(&mut h.meta, v, off, Some(&mut extra))
+                }
+                _ => {
+                    let r = p.unknown(c)?;
+                    extra.push(r);
+                    Ok(())
+                }
+            }
+        })?;
+        h.extra = extra;
+        Ok(h)
+    }
+
+    /// Attributes on elements whose model keeps none: reported as a quirk and dropped.
+    fn drop_attrs(&mut self, c: &Child<'a>) -> Result<()> {
+        if !self.container_attrs(c)?.is_empty() {
+            self.quirk(Quirk::AttributeOnValue, c.off)?;
+        }
+        Ok(())
+    }
+
+    fn location(&mut self, c: Child<'a>) -> Result<Location<'a>> {
+        self.drop_attrs(&c)?;
+        let mut l = Location::default();
+        let mut extra = Vec::new();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "LocURI" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut l.loc_uri, v, off, Some(&mut extra))
+                }
+                "LocName" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut l.loc_name, v, off, Some(&mut extra))
+                }
+                _ => {
+                    let r = p.unknown(c)?;
+                    extra.push(r);
+                    Ok(())
+                }
+            }
+        })?;
+        l.extra = extra;
+        Ok(l)
+    }
+
+    fn cred(&mut self, c: Child<'a>) -> Result<Cred<'a>> {
+        self.drop_attrs(&c)?;
+        let mut cred = Cred::default();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "Meta" => {
+                    let v = p.meta(c)?;
+                    p.set(&mut cred.meta, v, off, None)
+                }
+                "Data" => {
+                    let v = p.data(c)?;
+                    p.set(&mut cred.data, v, off, None)
+                }
+                _ => Err(p.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), off)),
+            }
+        })?;
+        Ok(cred)
+    }
+
+    fn chal(&mut self, c: Child<'a>) -> Result<Chal<'a>> {
+        self.drop_attrs(&c)?;
+        let mut chal = Chal::default();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "Meta" => {
+                    let v = p.meta(c)?;
+                    p.set(&mut chal.meta, v, off, None)
+                }
+                _ => Err(p.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), off)),
+            }
+        })?;
+        Ok(chal)
+    }
+
+    fn meta(&mut self, c: Child<'a>) -> Result<Meta<'a>> {
+        let scan = self.scan_attrs(&c)?;
+        let meta_default_metinf = scan.default_ns.as_deref() == Some(METINF);
+        let prefixes_before = self.metinf_prefixes.len();
+        for (p, ns) in &scan.prefixes {
+            if ns.trim() == METINF {
+                self.metinf_prefixes.push(p);
+            }
+        }
+        let mut m = Meta::default();
+        let mut extra = Vec::new();
+        let r = self.children(c.empty, |p, c| {
+            let off = c.off;
+            let local = c.local();
+            let known = matches!(
+                local,
+                "Format"
+                    | "Type"
+                    | "Mark"
+                    | "Size"
+                    | "NextNonce"
+                    | "Version"
+                    | "MaxMsgSize"
+                    | "MaxObjSize"
+                    | "EMI"
+            );
+            if !known {
+                let r = p.unknown(c)?;
+                extra.push(r);
+                return Ok(());
+            }
+            p.metinf_ns(&c, meta_default_metinf)?;
+            match local {
+                "Format" => {
+                    let v = p.value_content(&c)?;
+                    p.set(&mut m.format, v, off, Some(&mut extra))
+                }
+                "Type" => {
+                    let v = p.value_content(&c)?;
+                    p.set(&mut m.r#type, v, off, Some(&mut extra))
+                }
+                "Mark" => {
+                    let v = p.value_content(&c)?;
+                    p.set(&mut m.mark, v, off, Some(&mut extra))
+                }
+                "NextNonce" => {
+                    let v = p.value_content(&c)?;
+                    p.set(&mut m.next_nonce, v, off, Some(&mut extra))
+                }
+                "Version" => {
+                    let v = p.value_content(&c)?;
+                    p.set(&mut m.version, v, off, Some(&mut extra))
+                }
+                "EMI" => {
+                    let v = p.value_content(&c)?;
+                    m.emi.push(v);
+                    Ok(())
+                }
+                "Size" => {
+                    let v = p.number_content(&c, "Size")?;
+                    p.set(&mut m.size, v, off, Some(&mut extra))
+                }
+                "MaxMsgSize" => {
+                    let v = p.number_content(&c, "MaxMsgSize")?;
+                    p.set(&mut m.max_msg_size, v, off, Some(&mut extra))
+                }
+                _ => {
+                    let v = p.number_content(&c, "MaxObjSize")?;
+                    p.set(&mut m.max_obj_size, v, off, Some(&mut extra))
+                }
+            }
+        });
+        self.metinf_prefixes.truncate(prefixes_before);
+        r?;
+        m.extra = extra;
+        Ok(m)
+    }
+
+    /// Checks the namespace of a `Meta` child (attributes scanned here).
+    fn metinf_ns(&mut self, c: &Child<'a>, parent_default: bool) -> Result<()> {
+        let scan = self.scan_attrs(c)?;
+        if scan.non_ns > 0 {
+            self.quirk(Quirk::AttributeOnValue, c.off)?;
+        }
+        let ok = match (c.prefix(), scan.default_ns.as_deref()) {
+            (None, Some(ns)) => ns == METINF,
+            (None, None) => parent_default,
+            (Some(p), _) => {
+                self.metinf_prefixes.contains(&p)
+                    || scan.prefixes.iter().any(|(q, ns)| *q == p && ns == METINF)
+            }
+        };
+        if !ok {
+            self.quirk(Quirk::MetInfNamespace, c.off)?;
+        }
+        Ok(())
+    }
+
+    fn number_content(&mut self, c: &Child<'a>, element: &'static str) -> Result<u64> {
+        let v = self.value_content(c)?;
+        trim_ws(&v).parse().map_err(|_| {
+            self.err(
+                DecodeErrorKind::InvalidValue {
+                    element,
+                    value: v.clone().into_owned(),
+                },
+                c.off,
+            )
+        })
+    }
+
+    fn body(&mut self, c: Child<'a>) -> Result<SyncBody<'a>> {
+        let mut b = SyncBody {
+            attrs: self.container_attrs(&c)?,
+            ..SyncBody::default()
+        };
+        let mut commands = Vec::new();
+        let mut fin = false;
+        self.children(c.empty, |p, c| {
+            if c.local() == "Final" {
+                fin = p.flag(&c)?;
+                return Ok(());
+            }
+            let cmd = p.command(c)?;
+            commands.push(cmd);
+            Ok(())
+        })?;
+        b.commands = commands;
+        b.r#final = fin;
+        Ok(b)
+    }
+
+    fn count_command(&mut self, off: usize) -> Result<()> {
+        self.commands += 1;
+        if self.commands > self.opts.limits.max_commands {
+            return Err(self.err(
+                DecodeErrorKind::LimitExceeded(Limit::Commands(self.opts.limits.max_commands)),
+                off,
+            ));
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, c: Child<'a>) -> Result<Command<'a>> {
+        let Some(kind) = CommandKind::from_name(c.local()) else {
+            return Ok(Command::Unknown(self.unknown(c)?));
+        };
+        self.count_command(c.off)?;
+        Ok(match kind {
+            CommandKind::Add => Command::Add(self.item_command(c)?),
+            CommandKind::Copy => Command::Copy(self.item_command(c)?),
+            CommandKind::Delete => Command::Delete(self.item_command(c)?),
+            CommandKind::Exec => Command::Exec(self.item_command(c)?),
+            CommandKind::Get => Command::Get(self.item_command(c)?),
+            CommandKind::Replace => Command::Replace(self.item_command(c)?),
+            CommandKind::Alert => Command::Alert(self.alert(c)?),
+            CommandKind::Atomic => Command::Atomic(self.container(c)?),
+            CommandKind::Sequence => Command::Sequence(self.container(c)?),
+            CommandKind::Results => Command::Results(self.results(c)?),
+            CommandKind::Status => Command::Status(self.status(c)?),
+        })
+    }
+
+    fn item_command(&mut self, c: Child<'a>) -> Result<ItemCommand<'a>> {
+        let mut cmd = ItemCommand {
+            attrs: self.container_attrs(&c)?,
+            ..ItemCommand::default()
+        };
+        let mut extra = Vec::new();
+        let mut items = Vec::new();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "CmdID" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut cmd.cmd_id, v, off, Some(&mut extra))
+                }
+                "NoResp" => {
+                    cmd.no_resp = p.flag(&c)?;
+                    Ok(())
+                }
+                "Cred" => {
+                    let v = p.cred(c)?;
+                    p.set(&mut cmd.cred, v, off, Some(&mut extra))
+                }
+                "Meta" => {
+                    let v = p.meta(c)?;
+                    p.set(&mut cmd.meta, v, off, Some(&mut extra))
+                }
+                "Correlator" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut cmd.correlator, v, off, Some(&mut extra))
+                }
+                "Item" => {
+                    items.push(p.item(c)?);
+                    Ok(())
+                }
+                _ => {
+                    let r = p.unknown(c)?;
+                    extra.push(r);
+                    Ok(())
+                }
+            }
+        })?;
+        cmd.items = items;
+        cmd.extra = extra;
+        Ok(cmd)
+    }
+
+    fn alert(&mut self, c: Child<'a>) -> Result<Alert<'a>> {
+        let mut a = Alert {
+            attrs: self.container_attrs(&c)?,
+            ..Alert::default()
+        };
+        let mut extra = Vec::new();
+        let mut items = Vec::new();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "CmdID" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut a.cmd_id, v, off, Some(&mut extra))
+                }
+                "NoResp" => {
+                    a.no_resp = p.flag(&c)?;
+                    Ok(())
+                }
+                "Cred" => {
+                    let v = p.cred(c)?;
+                    p.set(&mut a.cred, v, off, Some(&mut extra))
+                }
+                "Data" => {
+                    let v = p.data(c)?;
+                    p.set(&mut a.data, v, off, Some(&mut extra))
+                }
+                "Correlator" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut a.correlator, v, off, Some(&mut extra))
+                }
+                "Item" => {
+                    items.push(p.item(c)?);
+                    Ok(())
+                }
+                _ => {
+                    let r = p.unknown(c)?;
+                    extra.push(r);
+                    Ok(())
+                }
+            }
+        })?;
+        a.items = items;
+        a.extra = extra;
+        Ok(a)
+    }
+
+    fn container(&mut self, c: Child<'a>) -> Result<Container<'a>> {
+        let mut k = Container {
+            attrs: self.container_attrs(&c)?,
+            ..Container::default()
+        };
+        let mut commands = Vec::new();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "CmdID" => {
+                    let v = p.value(&c)?;
+                    if k.cmd_id.is_none() {
+                        k.cmd_id = Some(v);
+                        Ok(())
+                    } else {
+                        let mut dup = Vec::new();
+                        let mut slot = Some(Cow::Borrowed(""));
+                        p.set(&mut slot, v, off, Some(&mut dup))?;
+                        commands.extend(dup.into_iter().map(Command::Unknown));
+                        Ok(())
+                    }
+                }
+                "NoResp" => {
+                    k.no_resp = p.flag(&c)?;
+                    Ok(())
+                }
+                "Meta" => {
+                    let v = p.meta(c)?;
+                    p.set(&mut k.meta, v, off, None)
+                }
+                _ => {
+                    let cmd = p.command(c)?;
+                    commands.push(cmd);
+                    Ok(())
+                }
+            }
+        })?;
+        k.commands = commands;
+        Ok(k)
+    }
+
+    fn results(&mut self, c: Child<'a>) -> Result<Results<'a>> {
+        let mut r = Results {
+            attrs: self.container_attrs(&c)?,
+            ..Results::default()
+        };
+        let mut extra = Vec::new();
+        let mut items = Vec::new();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "CmdID" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut r.cmd_id, v, off, Some(&mut extra))
+                }
+                "MsgRef" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut r.msg_ref, v, off, Some(&mut extra))
+                }
+                "CmdRef" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut r.cmd_ref, v, off, Some(&mut extra))
+                }
+                "Cmd" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut r.cmd, v, off, Some(&mut extra))
+                }
+                "Meta" => {
+                    let v = p.meta(c)?;
+                    p.set(&mut r.meta, v, off, Some(&mut extra))
+                }
+                "TargetRef" => {
+                    r.target_refs.push(p.value(&c)?);
+                    Ok(())
+                }
+                "SourceRef" => {
+                    r.source_refs.push(p.value(&c)?);
+                    Ok(())
+                }
+                "Item" => {
+                    items.push(p.item(c)?);
+                    Ok(())
+                }
+                _ => {
+                    let x = p.unknown(c)?;
+                    extra.push(x);
+                    Ok(())
+                }
+            }
+        })?;
+        r.items = items;
+        r.extra = extra;
+        Ok(r)
+    }
+
+    fn status(&mut self, c: Child<'a>) -> Result<Status<'a>> {
+        let mut s = Status {
+            attrs: self.container_attrs(&c)?,
+            ..Status::default()
+        };
+        let mut extra = Vec::new();
+        let mut items = Vec::new();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "CmdID" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut s.cmd_id, v, off, Some(&mut extra))
+                }
+                "MsgRef" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut s.msg_ref, v, off, Some(&mut extra))
+                }
+                "CmdRef" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut s.cmd_ref, v, off, Some(&mut extra))
+                }
+                "Cmd" => {
+                    let v = p.value(&c)?;
+                    p.set(&mut s.cmd, v, off, Some(&mut extra))
+                }
+                "TargetRef" => {
+                    s.target_refs.push(p.value(&c)?);
+                    Ok(())
+                }
+                "SourceRef" => {
+                    s.source_refs.push(p.value(&c)?);
+                    Ok(())
+                }
+                "Cred" => {
+                    let v = p.cred(c)?;
+                    p.set(&mut s.cred, v, off, Some(&mut extra))
+                }
+                "Chal" => {
+                    let v = p.chal(c)?;
+                    p.set(&mut s.chal, v, off, Some(&mut extra))
+                }
+                "Data" => {
+                    let v = p.data(c)?;
+                    p.set(&mut s.data, v, off, Some(&mut extra))
+                }
+                "Item" => {
+                    items.push(p.item(c)?);
+                    Ok(())
+                }
+                _ => {
+                    let x = p.unknown(c)?;
+                    extra.push(x);
+                    Ok(())
+                }
+            }
+        })?;
+        s.items = items;
+        s.extra = extra;
+        Ok(s)
+    }
+
+    fn item(&mut self, c: Child<'a>) -> Result<Item<'a>> {
+        self.items += 1;
+        if self.items > self.opts.limits.max_items {
+            return Err(self.err(
+                DecodeErrorKind::LimitExceeded(Limit::Items(self.opts.limits.max_items)),
+                c.off,
+            ));
+        }
+        let mut it = Item {
+            attrs: self.container_attrs(&c)?,
+            ..Item::default()
+        };
+        let mut extra = Vec::new();
+        self.children(c.empty, |p, c| {
+            let off = c.off;
+            match c.local() {
+                "Target" => {
+                    let v = p.location(c)?;
+                    p.set(&mut it.target, v, off, Some(&mut extra))
+                }
+                "Source" => {
+                    let v = p.location(c)?;
+                    p.set(&mut it.source, v, off, Some(&mut extra))
+                }
+                "SourceParent" => {
+                    let v = p.location(c)?;
+                    p.set(&mut it.source_parent, v, off, Some(&mut extra))
+                }
+                "TargetParent" => {
+                    let v = p.location(c)?;
+                    p.set(&mut it.target_parent, v, off, Some(&mut extra))
+                }
+                "Meta" => {
+                    let v = p.meta(c)?;
+                    p.set(&mut it.meta, v, off, Some(&mut extra))
+                }
+                "Data" => {
+                    let v = p.data(c)?;
+                    p.set(&mut it.data, v, off, Some(&mut extra))
+                }
+                "MoreData" => {
+                    it.more_data = p.flag(&c)?;
+                    Ok(())
+                }
+                _ => {
+                    let r = p.unknown(c)?;
+                    extra.push(r);
+                    Ok(())
+                }
+            }
+        })?;
+        it.extra = extra;
+        Ok(it)
+    }
+}
+
+/// Accumulates the content of a `Data` element.
+#[derive(Default)]
+struct DataAcc<'a> {
+    text_value: Acc<'a>,
+    cdata_value: Acc<'a>,
+    markup: bool,
+    cdata_seen: bool,
+    text_not_ws: bool,
+    chars: bool,
+}
+
+impl<'a> DataAcc<'a> {
+    fn text(&mut self, t: Cow<'a, str>) {
+        if !is_ws(&t) {
+            self.text_not_ws = true;
+        }
+        self.text_value.push(t);
+    }
+
+    fn cdata(&mut self, t: Cow<'a, str>) {
+        self.cdata_seen = true;
+        self.cdata_value.push(t);
+    }
+
+    fn char(&mut self, c: char) {
+        self.chars = true;
+        self.text_value.push_char(c);
+    }
+}
+
+/// A string built from pieces that stays borrowed while it has one piece.
+#[derive(Default)]
+struct Acc<'a> {
+    first: Option<Cow<'a, str>>,
+    buf: Option<String>,
+}
+
+impl<'a> Acc<'a> {
+    fn materialize(&mut self) -> &mut String {
+        if self.buf.is_none() {
+            let s = self.first.take().map(Cow::into_owned).unwrap_or_default();
+            self.buf = Some(s);
+        }
+        self.buf.get_or_insert_with(String::new)
+    }
+
+    fn push(&mut self, s: Cow<'a, str>) {
+        if self.first.is_none() && self.buf.is_none() {
+            self.first = Some(s);
+        } else {
+            self.materialize().push_str(&s);
+        }
+    }
+
+    fn push_char(&mut self, c: char) {
+        self.materialize().push(c);
+    }
+
+    fn finish(self) -> Cow<'a, str> {
+        match (self.buf, self.first) {
+            (Some(b), _) => Cow::Owned(b),
+            (None, Some(f)) => f,
+            (None, None) => Cow::Borrowed(""),
+        }
+    }
+}
