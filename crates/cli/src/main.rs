@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod csp;
 mod enroll;
+mod omadm;
 mod pki;
 mod syncml;
 
@@ -25,6 +26,9 @@ enum Command {
     /// SyncML (OMA-DM) messages: check, format, convert to JSON.
     #[command(subcommand)]
     Syncml(syncml::Cmd),
+    /// OMA-DM sessions: replay recorded sessions through the server engine.
+    #[command(subcommand)]
+    Omadm(omadm::Cmd),
     /// MS-MDE2 enrollment messages.
     #[command(subcommand)]
     Enroll(enroll::Cmd),
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Syncml(cmd) => syncml::run(cmd),
+        Command::Omadm(cmd) => omadm::run(cmd),
         Command::Enroll(cmd) => enroll::run(cmd),
         Command::Pki(cmd) => pki::run(cmd),
         Command::Csp(cmd) => csp::run(cmd),
