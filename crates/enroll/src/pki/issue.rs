@@ -145,6 +145,9 @@ impl fmt::Display for Thumbprint {
 
 /// A server-chosen certificate subject: a non-empty RFC 4514 name such as
 /// `CN=DB257C3A08778F4FB61E2749066C1F27`. Built through `TryFrom<&str>` or `TryFrom<Name>`.
+///
+/// As RFC 4514 says, the string lists the most specific RDN first: `CN=device,O=Example`
+/// encodes O before CN (openssl prints it as `O = Example, CN = device`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {
     name: Name,

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use const_oid::ObjectIdentifier;
-use der::{Decode, Encode, Tagged};
+use der::{Decode, Tagged};
 use rsa::pkcs8::DecodePublicKey;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};

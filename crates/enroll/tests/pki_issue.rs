@@ -1,0 +1,321 @@
+//! Issuing device certificates: checked by `openssl verify -purpose sslclient` and
+//! `openssl x509 -text` on the certificates this crate produces for real Windows CSRs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime};
+
+use winmdm_enroll::pki::{
+    CaError, CertificateAuthority, Csr, CsrPolicy, IssueError, IssueOptions, MAX_BACKDATE,
+    RsaSigner, SignError, Signer, Subject, Thumbprint,
+};
+
+const WIN10_19045: &[u8] = include_bytes!("data/pki/win10-19045-device-rst.csr.der");
+const WIN10_19043: &[u8] = include_bytes!("data/pki/win10-19043-device-rst.csr.der");
+const MDMTEST: &[u8] = include_bytes!("data/pki/mdmtest-windows.csr.der");
+const ROOT_19043: &[u8] = include_bytes!("data/pki/win10-19043-provisioningdoc.root-cert.der");
+const CLIENT_19043: &[u8] =
+    include_bytes!("data/pki/win10-19043-provisioningdoc.client-cert.der");
+
+/// 2027-01-15T08:00:00Z: a fixed issuing time; openssl checks at the same time (-attime).
+const NOW_UNIX: u64 = 1_800_000_000;
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_UNIX)
+}
+
+fn dev_ca() -> CertificateAuthority {
+    CertificateAuthority::generate_dev(
+        &Subject::try_from("CN=winmdm test CA,O=winmdm").unwrap(),
+        2048,
+        now() - DAY,
+        3650 * DAY,
+        &mut rand::rng(),
+    )
+    .expect("dev CA")
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "winmdm-pki-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn verify_sslclient(ca_pem: &str, cert_pem: &str, at: u64) -> (bool, String) {
+    let dir = temp_dir("verify");
+    let ca = write(&dir, "ca.pem", ca_pem);
+    let cert = write(&dir, "cert.pem", cert_pem);
+    let at = at.to_string();
+    let r = openssl(&[
+        "verify", "-purpose", "sslclient", "-attime", &at, "-CAfile", &ca, &cert,
+    ]);
+    let _ = std::fs::remove_dir_all(dir);
+    r
+}
+
+fn x509_text(cert_pem: &str) -> String {
+    let dir = temp_dir("text");
+    let cert = write(&dir, "cert.pem", cert_pem);
+    let (ok, text) = openssl(&["x509", "-noout", "-text", "-in", &cert]);
+    let _ = std::fs::remove_dir_all(dir);
+    assert!(ok, "{text}");
+    text
+}
+
+#[test]
+fn issued_for_real_csrs_pass_openssl_verify_sslclient() {
+    let ca = dev_ca();
+    for (der, device_id) in [
+        (WIN10_19045, "DB257C3A08778F4FB61E2749066C1F27"),
+        (WIN10_19043, "B5B954E81FBCB94EB79BD08BE625F4EE"),
+        (MDMTEST, "8090C8B484A0E24EB5C56E806CB4EE5B"),
+    ] {
+        let csr = Csr::from_der(der, &CsrPolicy::default()).unwrap();
+        assert_eq!(csr.device_id(), Some(device_id));
+        let subject = Subject::try_from(format!("CN={device_id}").as_str()).unwrap();
+        let cert = ca
+            .issue(&csr, &subject, &IssueOptions::default(), now(), &mut rand::rng())
+            .unwrap();
+        let (ok, out) = verify_sslclient(&ca.certificate_pem(), &cert.to_pem(), NOW_UNIX);
+        assert!(ok && out.contains("OK"), "openssl verify failed: {out}");
+        assert!(ca.issued(cert.certificate()));
+
+        let text = x509_text(&cert.to_pem());
+        assert!(text.contains("Version: 3 (0x2)"), "{text}");
+        assert!(text.contains("Signature Algorithm: sha256WithRSAEncryption"), "{text}");
+        assert!(text.contains(&format!("Subject: CN = {device_id}\n")), "{text}");
+        assert!(text.contains("Issuer: O = winmdm, CN = winmdm test CA"), "{text}");
+        assert!(text.contains("X509v3 Key Usage: critical\n                Digital Signature, Key Encipherment\n"), "{text}");
+        assert!(text.contains("X509v3 Extended Key Usage: \n                TLS Web Client Authentication\n"), "{text}");
+        assert!(text.contains("X509v3 Basic Constraints: critical\n                CA:FALSE"), "{text}");
+        assert!(text.contains("X509v3 Subject Key Identifier"), "{text}");
+        assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
+        // The CSR's subject (with `!` and NUL) is never copied.
+        assert!(!text.contains('!'), "{text}");
+        // Same public key as the CSR.
+        assert_eq!(
+            der::Encode::to_der(cert.certificate().tbs_certificate().subject_public_key_info())
+                .unwrap(),
+            csr.public_key_der()
+        );
+    }
+}
+
+#[test]
+fn validity_backdated_minutes_not_months_and_configurable() {
+    let ca = dev_ca();
+    let csr = Csr::from_der(MDMTEST, &CsrPolicy::default()).unwrap();
+    let subject = Subject::try_from("CN=device").unwrap();
+    let mut opts = IssueOptions::default();
+    opts.validity = 90 * DAY;
+    let cert = ca.issue(&csr, &subject, &opts, now(), &mut rand::rng()).unwrap();
+    let v = cert.certificate().tbs_certificate().validity();
+    assert_eq!(v.not_before.to_system_time(), now() - Duration::from_secs(300));
+    assert_eq!(v.not_after.to_system_time(), now() + 90 * DAY);
+    // Checked by openssl at the edges: 4 minutes before `now` valid, 6 minutes before not.
+    let (ok, out) = verify_sslclient(&ca.certificate_pem(), &cert.to_pem(), NOW_UNIX - 240);
+    assert!(ok, "{out}");
+    let (ok, out) = verify_sslclient(&ca.certificate_pem(), &cert.to_pem(), NOW_UNIX - 360);
+    assert!(!ok && out.contains("not yet valid"), "{out}");
+    let (ok, _) = verify_sslclient(&ca.certificate_pem(), &cert.to_pem(), NOW_UNIX + 91 * 86400);
+    assert!(!ok);
+
+    // Clamped to the CA's own notAfter.
+    opts.validity = 20 * 3650 * DAY;
+    let cert = ca.issue(&csr, &subject, &opts, now(), &mut rand::rng()).unwrap();
+    assert_eq!(
+        cert.certificate().tbs_certificate().validity().not_after,
+        ca.certificate().tbs_certificate().validity().not_after
+    );
+
+    let mut opts = IssueOptions::default();
+    opts.backdate = MAX_BACKDATE + Duration::from_secs(1);
+    assert!(matches!(
+        ca.issue(&csr, &subject, &opts, now(), &mut rand::rng()),
+        Err(IssueError::InvalidOptions(_))
+    ));
+    let mut opts = IssueOptions::default();
+    opts.validity = Duration::ZERO;
+    assert!(matches!(
+        ca.issue(&csr, &subject, &opts, now(), &mut rand::rng()),
+        Err(IssueError::InvalidOptions(_))
+    ));
+    // Outside the CA's validity.
+    assert_eq!(
+        ca.issue(&csr, &subject, &IssueOptions::default(), now() - 2 * DAY, &mut rand::rng()),
+        Err(IssueError::CaNotValid)
+    );
+}
+
+#[test]
+fn serial_numbers_random_positive_at_least_64_bits() {
+    let ca = dev_ca();
+    let csr = Csr::from_der(MDMTEST, &CsrPolicy::default()).unwrap();
+    let subject = Subject::try_from("CN=device").unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let cert = ca
+            .issue(&csr, &subject, &IssueOptions::default(), now(), &mut rand::rng())
+            .unwrap();
+        let serial = cert.certificate().tbs_certificate().serial_number().as_bytes().to_vec();
+        assert_eq!(serial.len(), 16);
+        assert!(serial[0] & 0x80 == 0 && serial[0] != 0);
+        assert_eq!(cert.serial_hex().len(), 32);
+        assert!(seen.insert(serial));
+    }
+}
+
+#[test]
+fn thumbprints_are_uppercase_sha1_hex() {
+    assert_eq!(
+        Thumbprint::of(ROOT_19043).to_string(),
+        "D9A88E04AF18A4D399CEE62F2C71469C3AE1E675"
+    );
+    assert_eq!(
+        Thumbprint::of(CLIENT_19043).to_string(),
+        "8F2EBD13F3612D7C48C30E24CC73A88492613849"
+    );
+    let ca = dev_ca();
+    let csr = Csr::from_der(WIN10_19045, &CsrPolicy::default()).unwrap();
+    let cert = ca
+        .issue(&csr, &Subject::try_from("CN=x").unwrap(), &IssueOptions::default(), now(), &mut rand::rng())
+        .unwrap();
+    let dir = temp_dir("fp");
+    let p = write(&dir, "cert.pem", &cert.to_pem());
+    let (ok, out) = openssl(&["x509", "-noout", "-fingerprint", "-sha1", "-in", &p]);
+    let _ = std::fs::remove_dir_all(dir);
+    assert!(ok);
+    let expected = out.trim().rsplit('=').next().unwrap().replace(':', "");
+    assert_eq!(cert.thumbprint().to_string(), expected);
+}
+
+#[test]
+fn provisioning_doc_client_cert_carries_the_csr_key() {
+    // The 19043 capture: the server answered the CSR with this client certificate.
+    let csr = Csr::from_der(WIN10_19043, &CsrPolicy::default()).unwrap();
+    let cert: x509_cert::Certificate = der::Decode::from_der(CLIENT_19043).unwrap();
+    assert_eq!(
+        der::Encode::to_der(cert.tbs_certificate().subject_public_key_info()).unwrap(),
+        csr.public_key_der()
+    );
+}
+
+#[test]
+fn ca_pem_round_trip_and_key_mismatch() {
+    let ca = dev_ca();
+    let key_pem = ca.private_key_pem().unwrap();
+    assert!(key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    let loaded = CertificateAuthority::from_pem(&ca.certificate_pem(), &key_pem).unwrap();
+    assert_eq!(loaded.thumbprint(), ca.thumbprint());
+    // openssl reads the key and the certificate and agrees they belong together.
+    let dir = temp_dir("ca");
+    let k = write(&dir, "ca-key.pem", &key_pem);
+    let c = write(&dir, "ca-cert.pem", &ca.certificate_pem());
+    let (ok, key_mod) = openssl(&["rsa", "-noout", "-modulus", "-in", &k]);
+    assert!(ok, "{key_mod}");
+    let (ok, cert_mod) = openssl(&["x509", "-noout", "-modulus", "-in", &c]);
+    assert!(ok);
+    assert_eq!(key_mod, cert_mod);
+    let text = x509_text(&ca.certificate_pem());
+    assert!(text.contains("CA:TRUE"), "{text}");
+    assert!(text.contains("Certificate Sign, CRL Sign"), "{text}");
+    let (ok, out) = openssl(&["verify", "-attime", &NOW_UNIX.to_string(), "-CAfile", &c, &c]);
+    assert!(ok, "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+
+    let other = RsaSigner::from_pem(&dev_ca().private_key_pem().unwrap()).unwrap();
+    assert_eq!(
+        CertificateAuthority::new(ca.certificate_der(), other).unwrap_err(),
+        CaError::KeyMismatch
+    );
+    assert!(matches!(
+        CertificateAuthority::from_pem("garbage", &key_pem),
+        Err(CaError::Pem(_))
+    ));
+    assert!(matches!(RsaSigner::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"), Err(CaError::Key(_))));
+}
+
+/// A signer standing in for a KMS/HSM: it only exposes `sign`, not the key.
+struct CountingKms {
+    inner: RsaSigner,
+    calls: std::cell::Cell<u32>,
+    fail: bool,
+}
+
+impl Signer for CountingKms {
+    fn signature_algorithm(&self) -> spki::AlgorithmIdentifierOwned {
+        self.inner.signature_algorithm()
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.calls.set(self.calls.get() + 1);
+        if self.fail {
+            return Err(SignError::Backend("HSM offline".into()));
+        }
+        self.inner.sign(message)
+    }
+}
+
+#[test]
+fn custom_signer_replaces_the_in_memory_key() {
+    let ca = dev_ca();
+    let key = RsaSigner::from_pem(&ca.private_key_pem().unwrap()).unwrap();
+    let kms = CountingKms {
+        inner: key.clone(),
+        calls: Default::default(),
+        fail: false,
+    };
+    let kms_ca = CertificateAuthority::new(ca.certificate_der(), kms).unwrap();
+    let csr = Csr::from_der(WIN10_19045, &CsrPolicy::default()).unwrap();
+    let subject = Subject::try_from("CN=kms-issued").unwrap();
+    let cert = kms_ca
+        .issue(&csr, &subject, &IssueOptions::default(), now(), &mut rand::rng())
+        .unwrap();
+    assert_eq!(kms_ca.signer().calls.get(), 1);
+    let (ok, out) = verify_sslclient(&ca.certificate_pem(), &cert.to_pem(), NOW_UNIX);
+    assert!(ok, "{out}");
+
+    let failing = CertificateAuthority::new(
+        ca.certificate_der(),
+        CountingKms {
+            inner: key,
+            calls: Default::default(),
+            fail: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        failing.issue(&csr, &subject, &IssueOptions::default(), now(), &mut rand::rng()),
+        Err(IssueError::Sign(SignError::Backend("HSM offline".into())))
+    );
+}
+
+#[test]
+fn subjects_are_validated() {
+    assert!(Subject::try_from("").is_err());
+    assert!(Subject::try_from("not a name").is_err());
+    let s = Subject::try_from("CN=DB257C3A08778F4FB61E2749066C1F27").unwrap();
+    assert_eq!(s.to_string(), "CN=DB257C3A08778F4FB61E2749066C1F27");
+}
