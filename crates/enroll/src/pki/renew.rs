@@ -5,7 +5,7 @@ use core::fmt;
 use std::time::{Duration, SystemTime};
 
 use cms::cert::CertificateChoices;
-use cms::content_info::ContentInfo;
+use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignedData, SignerIdentifier};
 use const_oid::ObjectIdentifier;
 use der::asn1::OctetString;
@@ -195,8 +195,31 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
         .ok_or(RenewalError::SignerCertificateMissing)?
         .clone();
 
+    // RFC 5652 §5.1 and §5.3: the versions follow from the signer identifier choice
+    // (no attribute certificates or other formats are expected here).
+    let expected = match si.sid {
+        SignerIdentifier::IssuerAndSerialNumber(_) => CmsVersion::V1,
+        SignerIdentifier::SubjectKeyIdentifier(_) => CmsVersion::V3,
+    };
+    if si.version != expected || sd.version != expected {
+        return Err(RenewalError::Malformed {
+            position: 0,
+            what: "SignedData/SignerInfo version does not match the signer identifier".into(),
+        });
+    }
+    if !sd.digest_algorithms.iter().any(|a| a.oid == si.digest_alg.oid) {
+        return Err(RenewalError::Malformed {
+            position: 0,
+            what: "the signer's digest algorithm is not listed in digestAlgorithms".into(),
+        });
+    }
     let digest = DigestAlgorithm::from_digest_oid(&si.digest_alg.oid)
         .ok_or_else(|| RenewalError::UnsupportedAlgorithm(si.digest_alg.oid.to_string()))?;
+    if !sig::null_or_absent_parameters(&si.signature_algorithm) {
+        return Err(RenewalError::UnsupportedAlgorithm(
+            "signature algorithm parameters must be absent or NULL".into(),
+        ));
+    }
     if si.signature_algorithm.oid != sig::RSA_ENCRYPTION {
         match SignatureAlgorithm::from_oid(&si.signature_algorithm.oid) {
             Some(a) if a.digest() == digest => {}

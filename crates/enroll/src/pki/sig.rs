@@ -102,10 +102,8 @@ impl SignatureAlgorithm {
 
     /// The algorithm for an AlgorithmIdentifier; parameters must be absent or NULL.
     pub fn from_identifier(alg: &AlgorithmIdentifierOwned) -> Option<Self> {
-        if let Some(p) = &alg.parameters {
-            if p.tag() != der::Tag::Null || !p.value().is_empty() {
-                return None;
-            }
+        if !null_or_absent_parameters(alg) {
+            return None;
         }
         Self::from_oid(&alg.oid)
     }
@@ -150,6 +148,14 @@ impl fmt::Display for SignatureAlgorithm {
             Self::Sha512WithRsa => "sha512WithRSAEncryption",
         };
         f.write_str(name)
+    }
+}
+
+/// Whether an AlgorithmIdentifier's parameters are absent or NULL (PKCS#1 v1.5).
+pub(crate) fn null_or_absent_parameters(alg: &AlgorithmIdentifierOwned) -> bool {
+    match &alg.parameters {
+        None => true,
+        Some(p) => p.tag() == der::Tag::Null && p.value().is_empty(),
     }
 }
 
