@@ -68,6 +68,8 @@ enum Mode {
     Commands,
 }
 
+// Short-lived and moved once: boxing the message would cost an allocation per decode.
+#[allow(clippy::large_enum_variant)]
 enum Out<'a> {
     Message(SyncML<'a>),
     Commands(Vec<Command<'a>>),
@@ -747,6 +749,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             .unwrap_or("");
         match extra {
             Some(extra) if self.opts.unknown_elements == UnknownElements::Keep => {
+                self.quirk(Quirk::DuplicateElement, off)?;
                 extra.push(RawElement {
                     name: Cow::Borrowed(name),
                     xml: Cow::Borrowed(raw),
@@ -1034,12 +1037,10 @@ impl<'a, 'o> Parser<'a, 'o> {
         // Fast path: a single text or CDATA event, then the end tag.
         let (ev, off) = self.next()?;
         match ev {
-            Ev::End => {
-                return Ok(Data {
-                    attrs,
-                    content: DataContent::Text(Cow::Borrowed("")),
-                });
-            }
+            Ev::End => Ok(Data {
+                attrs,
+                content: DataContent::Text(Cow::Borrowed("")),
+            }),
             Ev::Text(t) => {
                 self.check_text(&t, off)?;
                 let (ev2, off2) = self.next()?;

@@ -102,11 +102,14 @@ pub enum Quirk {
     /// An attribute on a value element (`<LocURI foo="x">`) other than a namespace
     /// declaration: dropped (and reported).
     AttributeOnValue,
+    /// A second occurrence of a single-valued child (three `CmdID`s in one `Replace`): the
+    /// first is used, the others are kept verbatim in the element's `extra`.
+    DuplicateElement,
 }
 
 impl Quirk {
     /// Every quirk.
-    pub const ALL: [Quirk; 11] = [
+    pub const ALL: [Quirk; 12] = [
         Quirk::MetInfNamespace,
         Quirk::EmptyDefaultNamespace,
         Quirk::SyncMl11Namespace,
@@ -118,6 +121,7 @@ impl Quirk {
         Quirk::WhitespaceAroundValues,
         Quirk::MissingHdrOrBody,
         Quirk::AttributeOnValue,
+        Quirk::DuplicateElement,
     ];
 
     fn bit(self) -> u32 {
