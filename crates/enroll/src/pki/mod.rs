@@ -48,7 +48,7 @@
 //! ```
 
 mod csr;
-mod der_util;
+pub(crate) mod der_util;
 mod error;
 mod issue;
 mod renew;
