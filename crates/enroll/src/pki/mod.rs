@@ -69,6 +69,12 @@ pub use sig::{
     SHA1_WITH_RSA_OIW, SHA256_WITH_RSA, SHA384_WITH_RSA, SHA512_WITH_RSA, SignatureAlgorithm,
 };
 
+/// A cryptographically secure RNG seeded from the operating system (`rand::rng()`), for
+/// callers without an RNG of their own (serial numbers, dev CA keys).
+pub fn default_rng() -> rand::rngs::ThreadRng {
+    rand::rng()
+}
+
 /// Decodes standard base64 that may contain whitespace (line breaks in a
 /// BinarySecurityToken). `None` if it is not base64 or would decode to more than `max`
 /// bytes.
