@@ -1,0 +1,47 @@
+//! CI check: regenerating from the vendored DDF files gives exactly the committed
+//! `crates/csp/src/generated/` tree and `[features]` block. Fix with
+//! `cargo run -p winmdm-csp-gen`.
+
+use std::path::PathBuf;
+
+#[test]
+fn committed_generated_code_is_up_to_date() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = winmdm_csp_gen::generate(&root.join("crates/csp/ddf")).expect("generate");
+    // Write to a temporary tree too, so the check also covers `write` + `check` agreeing.
+    let tmp = std::env::temp_dir().join(format!("winmdm-csp-gen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(tmp.join("crates/csp")).unwrap();
+    std::fs::copy(root.join("crates/csp/Cargo.toml"), tmp.join("crates/csp/Cargo.toml")).unwrap();
+    winmdm_csp_gen::write(&tmp, &out).unwrap();
+    assert!(winmdm_csp_gen::check(&tmp, &out).unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    let diffs = winmdm_csp_gen::check(&root, &out).unwrap();
+    assert!(diffs.is_empty(), "generated code is stale, run `cargo run -p winmdm-csp-gen`:\n{}", diffs.join("\n"));
+}
+
+#[test]
+fn every_file_has_the_generated_header_and_the_features_cover_every_module() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = winmdm_csp_gen::generate(&root.join("crates/csp/ddf")).unwrap();
+    // 51 CSP modules + 259 policy areas + 2 mod.rs files.
+    assert_eq!(out.files.len(), 51 + 259 + 2);
+    for (path, content) in &out.files {
+        assert!(content.starts_with("// @generated"), "{}", path.display());
+    }
+    for f in ["dmclient = []", "policy = []", "policy-areas = []", "policy-admx = []", "vpnv2 = []"] {
+        assert!(out.features.contains(f), "{f}");
+    }
+}
+
+#[test]
+fn names() {
+    use winmdm_csp_gen::{camel, snake};
+    assert_eq!(snake("ActiveHoursStart"), "active_hours_start");
+    assert_eq!(snake("EntDMID"), "ent_dmid");
+    assert_eq!(snake("Type"), "type_");
+    assert_eq!(snake("802.1X"), "n_802_1_x");
+    assert_eq!(camel("ProviderID"), "ProviderId");
+    assert_eq!(camel("self"), "Self_");
+}
