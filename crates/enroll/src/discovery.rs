@@ -31,7 +31,11 @@ pub struct ProbeResponse {
 
 /// The response a server sends to the discovery GET probe.
 pub fn probe_response() -> ProbeResponse {
-    ProbeResponse { status: 200, content_type: "text/html", body: "" }
+    ProbeResponse {
+        status: 200,
+        content_type: "text/html",
+        body: "",
+    }
 }
 
 /// An enrollment protocol version such as `5.0` (RequestVersion, EnrollmentVersion).
@@ -73,11 +77,15 @@ impl TryFrom<&str> for Version {
     fn try_from(s: &str) -> Result<Self, ()> {
         let s = s.trim();
         let (a, b) = s.split_once('.').unwrap_or((s, "0"));
-        let digits = |x: &str| !x.is_empty() && x.len() <= 4 && x.bytes().all(|c| c.is_ascii_digit());
+        let digits =
+            |x: &str| !x.is_empty() && x.len() <= 4 && x.bytes().all(|c| c.is_ascii_digit());
         if !digits(a) || !digits(b) {
             return Err(());
         }
-        Ok(Version { major: a.parse().map_err(|_| ())?, minor: b.parse().map_err(|_| ())? })
+        Ok(Version {
+            major: a.parse().map_err(|_| ())?,
+            minor: b.parse().map_err(|_| ())?,
+        })
     }
 }
 
@@ -123,7 +131,9 @@ pub struct Discover {
 impl Discover {
     /// `OSEdition` as a number.
     pub fn os_edition_number(&self) -> Option<u32> {
-        self.os_edition.as_deref().and_then(|s| s.trim().parse().ok())
+        self.os_edition
+            .as_deref()
+            .and_then(|s| s.trim().parse().ok())
     }
 }
 
@@ -164,12 +174,16 @@ pub(crate) fn is_discover_response(n: &Node) -> bool {
 fn version(ctx: &Ctx<'_>, n: &Node, field: &'static str) -> Result<Option<Version>, DecodeError> {
     match n.opt_text() {
         None => Ok(None),
-        Some(t) => Version::try_from(t.as_str()).map(Some).map_err(|_| ctx.invalid(n, field, &t)),
+        Some(t) => Version::try_from(t.as_str())
+            .map(Some)
+            .map_err(|_| ctx.invalid(n, field, &t)),
     }
 }
 
 pub(crate) fn decode_discover(ctx: &Ctx<'_>, n: &Node) -> Result<Discover, DecodeError> {
-    let req = n.child("request").ok_or_else(|| ctx.missing(n, "request"))?;
+    let req = n
+        .child("request")
+        .ok_or_else(|| ctx.missing(n, "request"))?;
     let mut d = Discover::default();
     for e in req.elems() {
         if e.is("EmailAddress") {
@@ -186,7 +200,9 @@ pub(crate) fn decode_discover(ctx: &Ctx<'_>, n: &Node) -> Result<Discover, Decod
             let children: Vec<&Node> = e.elems().collect();
             if children.is_empty() {
                 d.auth_policies.extend(
-                    e.text().split_whitespace().map(|p| AuthPolicy(Cow::Owned(p.to_owned()))),
+                    e.text()
+                        .split_whitespace()
+                        .map(|p| AuthPolicy(Cow::Owned(p.to_owned()))),
                 );
             } else {
                 for p in children {
@@ -232,7 +248,9 @@ pub(crate) fn decode_discover_response(
     ctx: &Ctx<'_>,
     n: &Node,
 ) -> Result<DiscoverResponse, DecodeError> {
-    let res = n.child("DiscoverResult").ok_or_else(|| ctx.missing(n, "DiscoverResult"))?;
+    let res = n
+        .child("DiscoverResult")
+        .ok_or_else(|| ctx.missing(n, "DiscoverResult"))?;
     let mut auth = None;
     let mut url = None;
     let mut r = DiscoverResponse::default();
@@ -251,7 +269,9 @@ pub(crate) fn decode_discover_response(
             r.other.push(e.to_generic());
         }
     }
-    r.auth_policy = AuthPolicy(Cow::Owned(auth.ok_or_else(|| ctx.missing(res, "AuthPolicy"))?));
+    r.auth_policy = AuthPolicy(Cow::Owned(
+        auth.ok_or_else(|| ctx.missing(res, "AuthPolicy"))?,
+    ));
     r.enrollment_service_url = url.ok_or_else(|| ctx.missing(res, "EnrollmentServiceUrl"))?;
     Ok(r)
 }
@@ -263,9 +283,15 @@ pub(crate) fn encode_discover_response(r: &DiscoverResponse, w: &mut XmlWriter) 
     if let Some(v) = r.enrollment_version {
         w.leaf("EnrollmentVersion", &[], &v.to_string());
     }
-    w.opt_leaf("EnrollmentPolicyServiceUrl", r.enrollment_policy_service_url.as_deref());
+    w.opt_leaf(
+        "EnrollmentPolicyServiceUrl",
+        r.enrollment_policy_service_url.as_deref(),
+    );
     w.leaf("EnrollmentServiceUrl", &[], &r.enrollment_service_url);
-    w.opt_leaf("AuthenticationServiceUrl", r.authentication_service_url.as_deref());
+    w.opt_leaf(
+        "AuthenticationServiceUrl",
+        r.authentication_service_url.as_deref(),
+    );
     for o in &r.other {
         w.generic(o);
     }

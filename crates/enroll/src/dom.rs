@@ -49,7 +49,10 @@ impl Ctx<'_> {
     pub(crate) fn invalid(&self, node: &Node, field: &'static str, value: &str) -> DecodeError {
         self.err(
             node.pos,
-            DecodeErrorKind::InvalidValue { field, value: crate::error::truncate(value) },
+            DecodeErrorKind::InvalidValue {
+                field,
+                value: crate::error::truncate(value),
+            },
         )
     }
 }
@@ -71,7 +74,7 @@ impl Node {
 
     /// Namespace is one of `nss` (`None` in the list stands for "no namespace").
     pub(crate) fn in_ns(&self, nss: &[Option<&str>]) -> bool {
-        nss.iter().any(|n| *n == self.ns.as_deref())
+        nss.contains(&self.ns.as_deref())
     }
 
     pub(crate) fn elems(&self) -> impl Iterator<Item = &Node> {
@@ -108,7 +111,11 @@ impl Node {
         self.attrs
             .iter()
             .find(|a| a.namespace.is_none() && a.name.eq_ignore_ascii_case(local))
-            .or_else(|| self.attrs.iter().find(|a| a.name.eq_ignore_ascii_case(local)))
+            .or_else(|| {
+                self.attrs
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(local))
+            })
             .map(|a| a.value.as_str())
     }
 
@@ -122,7 +129,10 @@ impl Node {
 
     /// `xsi:nil="true"` (any prefix).
     pub(crate) fn is_nil(&self) -> bool {
-        matches!(self.attr_ns(crate::ns::XSI, "nil").map(str::trim), Some("true" | "1"))
+        matches!(
+            self.attr_ns(crate::ns::XSI, "nil").map(str::trim),
+            Some("true" | "1")
+        )
     }
 
     /// Trimmed text, `None` when nil (and empty) or empty. Content wins over a
@@ -164,7 +174,11 @@ impl Node {
 
 /// Strips a UTF-8 BOM; returns the number of bytes skipped.
 fn bom_len(input: &[u8]) -> usize {
-    if input.starts_with(&[0xEF, 0xBB, 0xBF]) { 3 } else { 0 }
+    if input.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        3
+    } else {
+        0
+    }
 }
 
 /// Parses `input[start..]` into a tree; positions are offsets into `input`.
@@ -174,7 +188,9 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
     if body.len() > limits.max_input_bytes {
         return Err(ctx.err(
             start,
-            DecodeErrorKind::InputTooLarge { limit: limits.max_input_bytes },
+            DecodeErrorKind::InputTooLarge {
+                limit: limits.max_input_bytes,
+            },
         ));
     }
     let base = start + bom_len(body);
@@ -219,25 +235,35 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
                 if elements > limits.max_elements {
                     return Err(ctx.err(
                         at,
-                        DecodeErrorKind::TooManyElements { limit: limits.max_elements },
+                        DecodeErrorKind::TooManyElements {
+                            limit: limits.max_elements,
+                        },
                     ));
                 }
                 if stack.len() + 1 > limits.max_depth {
-                    return Err(
-                        ctx.err(at, DecodeErrorKind::TooDeep { limit: limits.max_depth })
-                    );
+                    return Err(ctx.err(
+                        at,
+                        DecodeErrorKind::TooDeep {
+                            limit: limits.max_depth,
+                        },
+                    ));
                 }
                 let mut attrs = Vec::new();
                 let mut count = 0usize;
                 for a in e.attributes() {
                     let a = a.map_err(|err| {
-                        ctx.err(at, DecodeErrorKind::Syntax(quick_xml::Error::from(err).to_string()))
+                        ctx.err(
+                            at,
+                            DecodeErrorKind::Syntax(quick_xml::Error::from(err).to_string()),
+                        )
                     })?;
                     count += 1;
                     if count > limits.max_attributes {
                         return Err(ctx.err(
                             at,
-                            DecodeErrorKind::TooManyAttributes { limit: limits.max_attributes },
+                            DecodeErrorKind::TooManyAttributes {
+                                limit: limits.max_attributes,
+                            },
                         ));
                     }
                     let key = a.key;
@@ -262,16 +288,20 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
                             }
                         }
                     };
-                    let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|err| match err {
-                        quick_xml::Error::Escape(
-                            quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
-                        ) => ctx.err(at, DecodeErrorKind::UnknownEntity(name)),
-                        other => ctx.err(at, DecodeErrorKind::Syntax(other.to_string())),
-                    })?;
+                    let value = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|err| match err {
+                            quick_xml::Error::Escape(
+                                quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
+                            ) => ctx.err(at, DecodeErrorKind::UnknownEntity(name)),
+                            other => ctx.err(at, DecodeErrorKind::Syntax(other.to_string())),
+                        })?;
                     if value.len() > limits.max_value_bytes {
                         return Err(ctx.err(
                             at,
-                            DecodeErrorKind::ValueTooLarge { limit: limits.max_value_bytes },
+                            DecodeErrorKind::ValueTooLarge {
+                                limit: limits.max_value_bytes,
+                            },
                         ));
                     }
                     attrs.push(XmlAttribute {
@@ -344,7 +374,10 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
     if !stack.is_empty() {
         return Err(ctx.err(
             input.len(),
-            DecodeErrorKind::Syntax(format!("unclosed element <{}>", stack[stack.len() - 1].local)),
+            DecodeErrorKind::Syntax(format!(
+                "unclosed element <{}>",
+                stack[stack.len() - 1].local
+            )),
         ));
     }
     root.ok_or_else(|| ctx.err(start, DecodeErrorKind::Empty))
@@ -385,7 +418,12 @@ fn push_text(
         .map(|c| if let Child::Text(t) = c { t.len() } else { 0 })
         .sum();
     if current + s.len() > limits.max_value_bytes {
-        return Err(ctx.err(at, DecodeErrorKind::ValueTooLarge { limit: limits.max_value_bytes }));
+        return Err(ctx.err(
+            at,
+            DecodeErrorKind::ValueTooLarge {
+                limit: limits.max_value_bytes,
+            },
+        ));
     }
     top.children.push(Child::Text(s.to_owned()));
     // QName-valued text (fault codes): resolve the prefix while its scope is active.

@@ -168,8 +168,16 @@ impl DecodeError {
         let offset = offset.min(input.len());
         let before = &input[..offset];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        DecodeError { kind, offset, line, column: offset - line_start + 1 }
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        DecodeError {
+            kind,
+            offset,
+            line,
+            column: offset - line_start + 1,
+        }
     }
 }
 

@@ -33,10 +33,16 @@ pub struct FaultCode {
 
 impl FaultCode {
     const fn soap(name: &'static str) -> Self {
-        FaultCode { namespace: CodeNamespace::Soap, name: Cow::Borrowed(name) }
+        FaultCode {
+            namespace: CodeNamespace::Soap,
+            name: Cow::Borrowed(name),
+        }
     }
     const fn wsa(name: &'static str) -> Self {
-        FaultCode { namespace: CodeNamespace::Addressing, name: Cow::Borrowed(name) }
+        FaultCode {
+            namespace: CodeNamespace::Addressing,
+            name: Cow::Borrowed(name),
+        }
     }
 
     /// `s:Receiver` (SOAP 1.2): the server failed; what MS-MDE2 servers send.
@@ -76,7 +82,10 @@ impl FaultCode {
             (FaultCode::INTERNAL_SERVICE_FAULT, 0x8018_0006),
             (FaultCode::INVALID_SECURITY, 0x8018_0007),
         ];
-        TABLE.iter().find(|(c, _)| c.eq_ignore_case(self)).map(|(_, h)| *h)
+        TABLE
+            .iter()
+            .find(|(c, _)| c.eq_ignore_case(self))
+            .map(|(_, h)| *h)
     }
 }
 
@@ -115,7 +124,10 @@ impl EnrollmentErrorType {
             (EnrollmentErrorType::INVALID_ENROLLMENT_DATA, 0x8018_0019),
             (EnrollmentErrorType::CUSTOM_SERVER_ERROR, 0x8018_0032),
         ];
-        TABLE.iter().find(|(c, _)| c.0.eq_ignore_ascii_case(&self.0)).map(|(_, h)| *h)
+        TABLE
+            .iter()
+            .find(|(c, _)| c.0.eq_ignore_ascii_case(&self.0))
+            .map(|(_, h)| *h)
     }
 }
 
@@ -163,7 +175,12 @@ impl Fault {
     }
 
     /// Adds a `deviceenrollmentserviceerror` detail.
-    pub fn with_error(mut self, error_type: EnrollmentErrorType, message: &str, trace_id: &str) -> Self {
+    pub fn with_error(
+        mut self,
+        error_type: EnrollmentErrorType,
+        message: &str,
+        trace_id: &str,
+    ) -> Self {
         self.enrollment_error = Some(DeviceEnrollmentServiceError {
             error_type,
             message: Some(message.into()),
@@ -203,7 +220,10 @@ fn qname_code(n: &Node, version: SoapVersion) -> FaultCode {
         None if text.contains(':') => CodeNamespace::Other(String::new()),
         None => CodeNamespace::Soap,
     };
-    FaultCode { namespace, name: Cow::Owned(local) }
+    FaultCode {
+        namespace,
+        name: Cow::Owned(local),
+    }
 }
 
 fn decode_detail(f: &mut Fault, d: &Node) {
@@ -238,7 +258,9 @@ pub(crate) fn decode_fault(
     match version {
         SoapVersion::Soap12 => {
             let code = n.child("Code").ok_or_else(|| ctx.missing(n, "s:Code"))?;
-            let value = code.child("Value").ok_or_else(|| ctx.missing(code, "s:Value"))?;
+            let value = code
+                .child("Value")
+                .ok_or_else(|| ctx.missing(code, "s:Value"))?;
             f.code = qname_code(value, version);
             if let Some(sub) = code.child("Subcode").and_then(|s| s.child("Value")) {
                 f.subcode = Some(qname_code(sub, version));
@@ -252,9 +274,14 @@ pub(crate) fn decode_fault(
             }
         }
         SoapVersion::Soap11 => {
-            let code = n.child("faultcode").ok_or_else(|| ctx.missing(n, "faultcode"))?;
+            let code = n
+                .child("faultcode")
+                .ok_or_else(|| ctx.missing(n, "faultcode"))?;
             f.code = qname_code(code, version);
-            f.reason = n.child("faultstring").map(Node::trimmed).unwrap_or_default();
+            f.reason = n
+                .child("faultstring")
+                .map(Node::trimmed)
+                .unwrap_or_default();
             f.reason_lang = n
                 .child("faultstring")
                 .and_then(|t| t.attr_ns(crate::dom::XML_NS, "lang"))
@@ -289,7 +316,10 @@ fn encode_detail(f: &Fault, w: &mut XmlWriter, name: &str) {
     }
     w.open(name, &[]);
     if let Some(e) = &f.enrollment_error {
-        w.open("deviceenrollmentserviceerror", &[("xmlns", ns::PKI_ENROLLMENT)]);
+        w.open(
+            "deviceenrollmentserviceerror",
+            &[("xmlns", ns::PKI_ENROLLMENT)],
+        );
         w.leaf("errortype", &[], &e.error_type.0);
         w.opt_leaf("message", e.message.as_deref());
         w.opt_leaf("traceid", e.trace_id.as_deref());

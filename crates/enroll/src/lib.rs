@@ -58,12 +58,14 @@ pub use discovery::{
     is_discovery_probe, probe_response,
 };
 pub use error::{DecodeError, DecodeErrorKind, Limits};
-pub use fault::{CodeNamespace, DeviceEnrollmentServiceError, EnrollmentErrorType, Fault, FaultCode};
+pub use fault::{
+    CodeNamespace, DeviceEnrollmentServiceError, EnrollmentErrorType, Fault, FaultCode,
+};
 pub use message::{HttpSplit, Message, split_http};
 pub use provisioning::{
     AppAuth, CertEntry, CertificateStore, Characteristic, Datatype, DmClientProvider,
-    EnrollmentProvisioning, Parm, Poll, ProvisioningDoc, ProvisioningError, W7Application,
-    WapNode, WstepRenew,
+    EnrollmentProvisioning, Parm, Poll, ProvisioningDoc, ProvisioningError, W7Application, WapNode,
+    WstepRenew,
 };
 pub use soap::{
     ActivityId, BinarySecurityToken, ENCODING_BASE64, Envelope, Header, Secret, Security,
@@ -75,7 +77,6 @@ pub use wstep::{
 };
 pub use xcep::{
     Attestation, AttestationFailureBehavior, AzureAttestation, CertificateValidity, GetPolicies,
-    GetPoliciesResponse, Oid, Permission, Policy, PolicyAttributes, PrivateKeyAttributes,
-    Revision,
+    GetPoliciesResponse, Oid, Permission, Policy, PolicyAttributes, PrivateKeyAttributes, Revision,
 };
 pub use xml::{XmlAttribute, XmlElement, XmlNode};

@@ -10,7 +10,12 @@ use crate::soap::{self, Envelope, SoapVersion};
 use crate::wstep::{self, RequestSecurityToken, RequestSecurityTokenResponseCollection};
 use crate::xcep::{self, GetPolicies, GetPoliciesResponse};
 
-fn body_mismatch(ctx: &Ctx<'_>, at: &Node, expected: &'static str, found: Option<&Node>) -> DecodeError {
+fn body_mismatch(
+    ctx: &Ctx<'_>,
+    at: &Node,
+    expected: &'static str,
+    found: Option<&Node>,
+) -> DecodeError {
     ctx.err(
         found.map_or(at.pos, |n| n.pos),
         DecodeErrorKind::UnexpectedBody {
@@ -51,7 +56,13 @@ macro_rules! envelope_codec {
     };
 }
 
-envelope_codec!(Discover, "Discover", discovery::is_discover, discovery::decode_discover, discovery::encode_discover);
+envelope_codec!(
+    Discover,
+    "Discover",
+    discovery::is_discover,
+    discovery::decode_discover,
+    discovery::encode_discover
+);
 envelope_codec!(
     DiscoverResponse,
     "DiscoverResponse",
@@ -59,7 +70,13 @@ envelope_codec!(
     discovery::decode_discover_response,
     discovery::encode_discover_response
 );
-envelope_codec!(GetPolicies, "GetPolicies", xcep::is_get_policies, xcep::decode_get_policies, xcep::encode_get_policies);
+envelope_codec!(
+    GetPolicies,
+    "GetPolicies",
+    xcep::is_get_policies,
+    xcep::decode_get_policies,
+    xcep::encode_get_policies
+);
 envelope_codec!(
     GetPoliciesResponse,
     "GetPoliciesResponse",
@@ -98,9 +115,11 @@ impl Envelope<Fault> {
     pub(crate) fn from_node(ctx: &Ctx<'_>, root: &Node) -> Result<Self, DecodeError> {
         let (version, header, body) = soap::decode_envelope(ctx, root)?;
         match body {
-            Some(b) if fault::is_fault(b, version) => {
-                Ok(Envelope { version, header, body: fault::decode_fault(ctx, b, version)? })
-            }
+            Some(b) if fault::is_fault(b, version) => Ok(Envelope {
+                version,
+                header,
+                body: fault::decode_fault(ctx, b, version)?,
+            }),
             other => Err(body_mismatch(ctx, root, "soap:Fault", other)),
         }
     }
@@ -177,9 +196,9 @@ impl Message {
         } else if wstep::is_rst(b) {
             Message::RequestSecurityToken(Envelope::<RequestSecurityToken>::from_node(&ctx, &root)?)
         } else if wstep::is_rstrc(b) {
-            Message::RequestSecurityTokenResponseCollection(
-                Envelope::<RequestSecurityTokenResponseCollection>::from_node(&ctx, &root)?,
-            )
+            Message::RequestSecurityTokenResponseCollection(Envelope::<
+                RequestSecurityTokenResponseCollection,
+            >::from_node(&ctx, &root)?)
         } else if fault::is_fault(b, version) {
             Message::Fault(Envelope::<Fault>::from_node(&ctx, &root)?)
         } else {
@@ -253,20 +272,34 @@ pub struct HttpSplit<'a> {
 /// lines, ended by an empty line or by a line starting with `<` (a documentation
 /// sample omits the empty line).
 pub fn split_http(input: &[u8]) -> HttpSplit<'_> {
-    let first_end = input.iter().position(|&b| b == b'\n').unwrap_or(input.len());
-    let first = std::str::from_utf8(&input[..first_end]).unwrap_or("").trim_end_matches('\r');
+    let first_end = input
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(input.len());
+    let first = std::str::from_utf8(&input[..first_end])
+        .unwrap_or("")
+        .trim_end_matches('\r');
     let is_status = first.starts_with("HTTP/");
     let is_request = first
         .split(' ')
         .nth(2)
         .is_some_and(|v| v.starts_with("HTTP/"))
-        && first.split(' ').next().is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()));
+        && first
+            .split(' ')
+            .next()
+            .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()));
     if !is_status && !is_request {
-        return HttpSplit { start_line: None, body_offset: 0 };
+        return HttpSplit {
+            start_line: None,
+            body_offset: 0,
+        };
     }
     let mut pos = (first_end + 1).min(input.len());
     while pos < input.len() {
-        let end = input[pos..].iter().position(|&b| b == b'\n').map_or(input.len(), |e| pos + e);
+        let end = input[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(input.len(), |e| pos + e);
         let line = &input[pos..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
@@ -278,5 +311,8 @@ pub fn split_http(input: &[u8]) -> HttpSplit<'_> {
         }
         pos = (end + 1).min(input.len());
     }
-    HttpSplit { start_line: Some(first), body_offset: pos }
+    HttpSplit {
+        start_line: Some(first),
+        body_offset: pos,
+    }
 }

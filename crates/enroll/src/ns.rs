@@ -37,8 +37,7 @@ pub const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 /// SOAP actions.
 pub mod action {
     /// Discover request.
-    pub const DISCOVER: &str =
-        "http://schemas.microsoft.com/windows/management/2012/01/enrollment/IDiscoveryService/Discover";
+    pub const DISCOVER: &str = "http://schemas.microsoft.com/windows/management/2012/01/enrollment/IDiscoveryService/Discover";
     /// Discover response.
     pub const DISCOVER_RESPONSE: &str = "http://schemas.microsoft.com/windows/management/2012/01/enrollment/IDiscoveryService/DiscoverResponse";
     /// GetPolicies request.
@@ -61,7 +60,6 @@ pub const ANONYMOUS: &str = "http://www.w3.org/2005/08/addressing/anonymous";
 pub const TOKEN_TYPE_DEVICE_ENROLLMENT: &str =
     "http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentToken";
 /// Password type of a UsernameToken in MS-MDE2.
-pub const PASSWORD_TEXT: &str =
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText";
+pub const PASSWORD_TEXT: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText";
 /// The `u:Id` MS-MDE2 requires on the OnPremise UsernameToken.
 pub const USERNAME_TOKEN_ID: &str = "uuid-cc1ccc1f-2fba-4bcf-b063-ffc0cac77917-4";

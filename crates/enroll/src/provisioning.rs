@@ -38,11 +38,19 @@ pub struct Parm {
 impl Parm {
     /// A parm with a value and no datatype.
     pub fn new(name: &str, value: &str) -> Self {
-        Parm { name: name.into(), value: Some(value.into()), datatype: None }
+        Parm {
+            name: name.into(),
+            value: Some(value.into()),
+            datatype: None,
+        }
     }
     /// A parm with a value and a datatype.
     pub fn typed(name: &str, value: &str, datatype: Datatype) -> Self {
-        Parm { name: name.into(), value: Some(value.into()), datatype: Some(datatype) }
+        Parm {
+            name: name.into(),
+            value: Some(value.into()),
+            datatype: Some(datatype),
+        }
     }
 }
 
@@ -69,7 +77,10 @@ pub struct Characteristic {
 impl Characteristic {
     /// An empty characteristic.
     pub fn new(type_: &str) -> Self {
-        Characteristic { type_: type_.into(), children: Vec::new() }
+        Characteristic {
+            type_: type_.into(),
+            children: Vec::new(),
+        }
     }
     /// Adds a child characteristic (builder style).
     pub fn with(mut self, c: Characteristic) -> Self {
@@ -137,10 +148,15 @@ impl ProvisioningDoc {
                 Self::decode(input)
             }
             _ => {
-                let text = std::str::from_utf8(input)
-                    .map_err(|e| DecodeError::at(input, e.valid_up_to(), DecodeErrorKind::NotUtf8))?;
+                let text = std::str::from_utf8(input).map_err(|e| {
+                    DecodeError::at(input, e.valid_up_to(), DecodeErrorKind::NotUtf8)
+                })?;
                 let bytes = crate::soap::decode_base64_lenient(text).map_err(|_| {
-                    DecodeError::at(input, first.unwrap_or(0), DecodeErrorKind::Base64("document"))
+                    DecodeError::at(
+                        input,
+                        first.unwrap_or(0),
+                        DecodeErrorKind::Base64("document"),
+                    )
                 })?;
                 Self::decode(&bytes)
             }
@@ -162,7 +178,10 @@ impl ProvisioningDoc {
     }
 
     /// Top-level characteristics of a type (CertificateStore may appear several times).
-    pub fn characteristics<'s>(&'s self, type_: &'s str) -> impl Iterator<Item = &'s Characteristic> {
+    pub fn characteristics<'s>(
+        &'s self,
+        type_: &'s str,
+    ) -> impl Iterator<Item = &'s Characteristic> {
         self.items.iter().filter_map(move |n| match n {
             WapNode::Characteristic(c) if c.type_ == type_ => Some(c),
             _ => None,
@@ -209,7 +228,10 @@ pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc,
     if root.ns.is_some() {
         return Err(ctx.err(
             root.pos,
-            DecodeErrorKind::UnexpectedRoot { expected: "wap-provisioningdoc", found: root.qualified() },
+            DecodeErrorKind::UnexpectedRoot {
+                expected: "wap-provisioningdoc",
+                found: root.qualified(),
+            },
         ));
     }
     if root.local == "wap-provisioningdoc" {
@@ -219,14 +241,23 @@ pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc,
                 items.push(n);
             }
         }
-        Ok(ProvisioningDoc { version: root.attr("version").map(str::to_owned), items })
+        Ok(ProvisioningDoc {
+            version: root.attr("version").map(str::to_owned),
+            items,
+        })
     } else if root.local == "characteristic" || root.local == "parm" {
         let n = decode_node(ctx, &Child::Elem(root.clone()))?;
-        Ok(ProvisioningDoc { version: None, items: n.into_iter().collect() })
+        Ok(ProvisioningDoc {
+            version: None,
+            items: n.into_iter().collect(),
+        })
     } else {
         Err(ctx.err(
             root.pos,
-            DecodeErrorKind::UnexpectedRoot { expected: "wap-provisioningdoc", found: root.qualified() },
+            DecodeErrorKind::UnexpectedRoot {
+                expected: "wap-provisioningdoc",
+                found: root.qualified(),
+            },
         ))
     }
 }
@@ -237,7 +268,10 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
         Child::Text(t) => {
             return Err(ctx.err(
                 0,
-                DecodeErrorKind::InvalidValue { field: "wap-provisioningdoc text", value: crate::error::truncate(t) },
+                DecodeErrorKind::InvalidValue {
+                    field: "wap-provisioningdoc text",
+                    value: crate::error::truncate(t),
+                },
             ));
         }
         Child::Elem(e) => e,
@@ -247,22 +281,32 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
         return Ok(Some(WapNode::Parm(Parm {
             name: name.to_owned(),
             value: e.attr("value").map(str::to_owned),
-            datatype: e.attr("datatype").map(|d| Datatype(Cow::Owned(d.to_owned()))),
+            datatype: e
+                .attr("datatype")
+                .map(|d| Datatype(Cow::Owned(d.to_owned()))),
         })));
     }
     if e.local == "characteristic" {
-        let t = e.attr("type").ok_or_else(|| ctx.missing(e, "characteristic/@type"))?;
+        let t = e
+            .attr("type")
+            .ok_or_else(|| ctx.missing(e, "characteristic/@type"))?;
         let mut children = Vec::new();
         for ch in &e.children {
             if let Some(n) = decode_node(ctx, ch)? {
                 children.push(n);
             }
         }
-        return Ok(Some(WapNode::Characteristic(Characteristic { type_: t.to_owned(), children })));
+        return Ok(Some(WapNode::Characteristic(Characteristic {
+            type_: t.to_owned(),
+            children,
+        })));
     }
     Err(ctx.err(
         e.pos,
-        DecodeErrorKind::UnexpectedRoot { expected: "characteristic or parm", found: e.qualified() },
+        DecodeErrorKind::UnexpectedRoot {
+            expected: "characteristic or parm",
+            found: e.qualified(),
+        },
     ))
 }
 
@@ -409,7 +453,10 @@ pub struct DmClientProvider {
 impl DmClientProvider {
     /// Value of a direct parm.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.parms.iter().find(|p| p.name == name).and_then(|p| p.value.as_deref())
+        self.parms
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.as_deref())
     }
     /// Sets a direct parm (replacing one of the same name) with its datatype.
     pub fn set(&mut self, name: &str, value: &str, datatype: Datatype) {
@@ -442,10 +489,13 @@ pub struct EnrollmentProvisioning {
 fn parse_num(p: &Parm) -> Result<Option<u32>, ProvisioningError> {
     match p.value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| ProvisioningError::InvalidValue {
-            parm: p.name.clone(),
-            value: crate::error::truncate(v),
-        }),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ProvisioningError::InvalidValue {
+                parm: p.name.clone(),
+                value: crate::error::truncate(v),
+            }),
     }
 }
 
@@ -498,9 +548,7 @@ impl EnrollmentProvisioning {
                     for store in c.characteristics() {
                         for ctx in store.characteristics() {
                             match (store.type_.as_str(), ctx.type_.as_str()) {
-                                ("Root", "System") => {
-                                    certs(ctx, &mut cs.root_system, &mut false)
-                                }
+                                ("Root", "System") => certs(ctx, &mut cs.root_system, &mut false),
                                 ("CA", "System") => certs(ctx, &mut cs.ca_system, &mut false),
                                 ("My", "User") => certs(
                                     ctx,
@@ -517,7 +565,9 @@ impl EnrollmentProvisioning {
                                         let mut renew = WstepRenew::default();
                                         for p in r.parms() {
                                             match p.name.as_str() {
-                                                "ROBOSupport" => renew.robo_support = parse_bool(p)?,
+                                                "ROBOSupport" => {
+                                                    renew.robo_support = parse_bool(p)?
+                                                }
                                                 "RenewPeriod" => renew.renew_period = parse_num(p)?,
                                                 "RetryInterval" => {
                                                     renew.retry_interval = parse_num(p)?
@@ -571,9 +621,14 @@ impl EnrollmentProvisioning {
                     out.application = Some(a);
                 }
                 "DMClient" => {
-                    let provider = c.characteristic("Provider").and_then(|p| p.characteristics().next());
+                    let provider = c
+                        .characteristic("Provider")
+                        .and_then(|p| p.characteristics().next());
                     if let (Some(p), None) = (provider, &out.dm_client) {
-                        let mut d = DmClientProvider { provider_id: p.type_.clone(), ..Default::default() };
+                        let mut d = DmClientProvider {
+                            provider_id: p.type_.clone(),
+                            ..Default::default()
+                        };
                         for ch in &p.children {
                             match ch {
                                 WapNode::Parm(x) => d.parms.push(x.clone()),
@@ -582,13 +637,15 @@ impl EnrollmentProvisioning {
                                     for q in x.parms() {
                                         match q.name.as_str() {
                                             "IntervalForFirstSetOfRetries" => {
-                                                poll.interval_for_first_set_of_retries = parse_num(q)?
+                                                poll.interval_for_first_set_of_retries =
+                                                    parse_num(q)?
                                             }
                                             "NumberOfFirstRetries" => {
                                                 poll.number_of_first_retries = parse_num(q)?
                                             }
                                             "IntervalForSecondSetOfRetries" => {
-                                                poll.interval_for_second_set_of_retries = parse_num(q)?
+                                                poll.interval_for_second_set_of_retries =
+                                                    parse_num(q)?
                                             }
                                             "NumberOfSecondRetries" => {
                                                 poll.number_of_second_retries = parse_num(q)?
@@ -643,28 +700,53 @@ impl EnrollmentProvisioning {
             c
         };
         if !cs.root_system.is_empty() {
-            store = store.with(Characteristic::new("Root").with(entries("System", &cs.root_system, false)));
+            store = store.with(Characteristic::new("Root").with(entries(
+                "System",
+                &cs.root_system,
+                false,
+            )));
         }
         if !cs.ca_system.is_empty() {
-            store = store.with(Characteristic::new("CA").with(entries("System", &cs.ca_system, false)));
+            store =
+                store.with(Characteristic::new("CA").with(entries("System", &cs.ca_system, false)));
         }
         let mut my = Characteristic::new("My");
         if !cs.my_user.is_empty() || cs.my_user_private_key_container {
-            my = my.with(entries("User", &cs.my_user, cs.my_user_private_key_container));
+            my = my.with(entries(
+                "User",
+                &cs.my_user,
+                cs.my_user_private_key_container,
+            ));
         }
         if !cs.my_system.is_empty() || cs.my_system_private_key_container {
-            my = my.with(entries("System", &cs.my_system, cs.my_system_private_key_container));
+            my = my.with(entries(
+                "System",
+                &cs.my_system,
+                cs.my_system_private_key_container,
+            ));
         }
         if let Some(r) = &cs.wstep_renew {
             let mut renew = Characteristic::new("Renew");
             if let Some(b) = r.robo_support {
-                renew = renew.with_parm(Parm::typed("ROBOSupport", if b { "true" } else { "false" }, Datatype::BOOLEAN));
+                renew = renew.with_parm(Parm::typed(
+                    "ROBOSupport",
+                    if b { "true" } else { "false" },
+                    Datatype::BOOLEAN,
+                ));
             }
             if let Some(n) = r.renew_period {
-                renew = renew.with_parm(Parm::typed("RenewPeriod", &n.to_string(), Datatype::INTEGER));
+                renew = renew.with_parm(Parm::typed(
+                    "RenewPeriod",
+                    &n.to_string(),
+                    Datatype::INTEGER,
+                ));
             }
             if let Some(n) = r.retry_interval {
-                renew = renew.with_parm(Parm::typed("RetryInterval", &n.to_string(), Datatype::INTEGER));
+                renew = renew.with_parm(Parm::typed(
+                    "RetryInterval",
+                    &n.to_string(),
+                    Datatype::INTEGER,
+                ));
             }
             my = my.with(Characteristic::new("WSTEP").with(renew));
         }
@@ -684,22 +766,47 @@ impl EnrollmentProvisioning {
             c = opt(c, "PROVIDER-ID", &a.provider_id);
             c = opt(c, "NAME", &a.name);
             c = opt(c, "ADDR", &a.addr);
-            c = opt(c, "CONNRETRYFREQ", &a.conn_retry_freq.map(|n| n.to_string()));
-            c = opt(c, "INITIALBACKOFFTIME", &a.initial_backoff_time.map(|n| n.to_string()));
-            c = opt(c, "MAXBACKOFFTIME", &a.max_backoff_time.map(|n| n.to_string()));
+            c = opt(
+                c,
+                "CONNRETRYFREQ",
+                &a.conn_retry_freq.map(|n| n.to_string()),
+            );
+            c = opt(
+                c,
+                "INITIALBACKOFFTIME",
+                &a.initial_backoff_time.map(|n| n.to_string()),
+            );
+            c = opt(
+                c,
+                "MAXBACKOFFTIME",
+                &a.max_backoff_time.map(|n| n.to_string()),
+            );
             if a.backcompat_retry_disabled {
-                c = c.with_parm(Parm { name: "BACKCOMPATRETRYDISABLED".into(), value: None, datatype: None });
+                c = c.with_parm(Parm {
+                    name: "BACKCOMPATRETRYDISABLED".into(),
+                    value: None,
+                    datatype: None,
+                });
             }
             c = opt(c, "DEFAULTENCODING", &a.default_encoding);
-            c = opt(c, "SSLCLIENTCERTSEARCHCRITERIA", &a.ssl_client_cert_search_criteria);
+            c = opt(
+                c,
+                "SSLCLIENTCERTSEARCHCRITERIA",
+                &a.ssl_client_cert_search_criteria,
+            );
             for o in &a.other {
                 c.children.push(o.clone());
             }
             for auth in &a.app_auth {
-                let mut x = Characteristic::new("APPAUTH").with_parm(Parm::new("AAUTHLEVEL", &auth.level));
+                let mut x =
+                    Characteristic::new("APPAUTH").with_parm(Parm::new("AAUTHLEVEL", &auth.level));
                 x = opt(x, "AAUTHTYPE", &auth.auth_type);
                 x = opt(x, "AAUTHNAME", &auth.name);
-                x = opt(x, "AAUTHSECRET", &auth.secret.as_ref().map(|s| s.expose().to_owned()));
+                x = opt(
+                    x,
+                    "AAUTHSECRET",
+                    &auth.secret.as_ref().map(|s| s.expose().to_owned()),
+                );
                 x = opt(x, "AAUTHDATA", &auth.data);
                 c = c.with(x);
             }
@@ -714,11 +821,23 @@ impl EnrollmentProvisioning {
                 let mut c = Characteristic::new("Poll");
                 let nums = [
                     ("NumberOfFirstRetries", poll.number_of_first_retries),
-                    ("IntervalForFirstSetOfRetries", poll.interval_for_first_set_of_retries),
+                    (
+                        "IntervalForFirstSetOfRetries",
+                        poll.interval_for_first_set_of_retries,
+                    ),
                     ("NumberOfSecondRetries", poll.number_of_second_retries),
-                    ("IntervalForSecondSetOfRetries", poll.interval_for_second_set_of_retries),
-                    ("NumberOfRemainingScheduledRetries", poll.number_of_remaining_scheduled_retries),
-                    ("IntervalForRemainingScheduledRetries", poll.interval_for_remaining_scheduled_retries),
+                    (
+                        "IntervalForSecondSetOfRetries",
+                        poll.interval_for_second_set_of_retries,
+                    ),
+                    (
+                        "NumberOfRemainingScheduledRetries",
+                        poll.number_of_remaining_scheduled_retries,
+                    ),
+                    (
+                        "IntervalForRemainingScheduledRetries",
+                        poll.interval_for_remaining_scheduled_retries,
+                    ),
                 ];
                 for (n, v) in nums {
                     if let Some(v) = v {
@@ -727,10 +846,17 @@ impl EnrollmentProvisioning {
                 }
                 for (n, v) in [
                     ("PollOnLogin", poll.poll_on_login),
-                    ("AllUsersPollOnFirstLogin", poll.all_users_poll_on_first_login),
+                    (
+                        "AllUsersPollOnFirstLogin",
+                        poll.all_users_poll_on_first_login,
+                    ),
                 ] {
                     if let Some(v) = v {
-                        c = c.with_parm(Parm::typed(n, if v { "true" } else { "false" }, Datatype::BOOLEAN));
+                        c = c.with_parm(Parm::typed(
+                            n,
+                            if v { "true" } else { "false" },
+                            Datatype::BOOLEAN,
+                        ));
                     }
                 }
                 p = p.with(c);
@@ -743,6 +869,9 @@ impl EnrollmentProvisioning {
             ));
         }
         items.extend(self.other.iter().cloned());
-        ProvisioningDoc { version: Some("1.1".into()), items }
+        ProvisioningDoc {
+            version: Some("1.1".into()),
+            items,
+        }
     }
 }

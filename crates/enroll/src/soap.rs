@@ -83,7 +83,10 @@ impl<B> Envelope<B> {
     pub fn new(action: &str, body: B) -> Self {
         Envelope {
             version: SoapVersion::Soap12,
-            header: Header { action: Some(action.to_owned()), ..Header::default() },
+            header: Header {
+                action: Some(action.to_owned()),
+                ..Header::default()
+            },
             body,
         }
     }
@@ -203,8 +206,9 @@ pub struct ValueType(pub Cow<'static, str>);
 
 impl ValueType {
     /// PKCS#10 certificate request (new enrollment).
-    pub const PKCS10: ValueType =
-        ValueType(Cow::Borrowed("http://schemas.microsoft.com/windows/pki/2009/01/enrollment#PKCS10"));
+    pub const PKCS10: ValueType = ValueType(Cow::Borrowed(
+        "http://schemas.microsoft.com/windows/pki/2009/01/enrollment#PKCS10",
+    ));
     /// PKCS#7 (renewal: signed PKCS#10).
     pub const PKCS7: ValueType = ValueType(Cow::Borrowed(
         "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd#PKCS7",
@@ -233,13 +237,14 @@ impl ValueType {
         let a = self.as_str();
         let b = other.as_str();
         a.eq_ignore_ascii_case(b)
-            || b.rsplit('#').next().is_some_and(|frag| a.eq_ignore_ascii_case(frag))
+            || b.rsplit('#')
+                .next()
+                .is_some_and(|frag| a.eq_ignore_ascii_case(frag))
     }
 }
 
 /// `EncodingType` for base64 content.
-pub const ENCODING_BASE64: &str =
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd#base64binary";
+pub const ENCODING_BASE64: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd#base64binary";
 
 /// `wsse:BinarySecurityToken`. `Debug` prints the value's length only (it may be a
 /// bearer token).
@@ -262,7 +267,10 @@ impl fmt::Debug for BinarySecurityToken {
             .field("value_type", &self.value_type)
             .field("encoding_type", &self.encoding_type)
             .field("id", &self.id)
-            .field("value", &format_args!("<redacted, {} bytes>", self.value.len()))
+            .field(
+                "value",
+                &format_args!("<redacted, {} bytes>", self.value.len()),
+            )
             .finish()
     }
 }
@@ -296,7 +304,9 @@ pub fn decode_base64_lenient(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
 
 pub(crate) fn decode_bst(node: &Node) -> BinarySecurityToken {
     BinarySecurityToken {
-        value_type: node.attr("ValueType").map(|v| ValueType(Cow::Owned(v.trim().to_owned()))),
+        value_type: node
+            .attr("ValueType")
+            .map(|v| ValueType(Cow::Owned(v.trim().to_owned()))),
         encoding_type: node.attr("EncodingType").map(|v| v.trim().to_owned()),
         id: node.attr("Id").map(str::to_owned),
         value: node.trimmed(),
@@ -369,14 +379,20 @@ pub(crate) fn decode_envelope<'n>(
         _ => {
             return Err(ctx.err(
                 root.pos,
-                DecodeErrorKind::UnexpectedRoot { expected: "soap:Envelope", found: root.qualified() },
+                DecodeErrorKind::UnexpectedRoot {
+                    expected: "soap:Envelope",
+                    found: root.qualified(),
+                },
             ));
         }
     };
     if !root.is("Envelope") {
         return Err(ctx.err(
             root.pos,
-            DecodeErrorKind::UnexpectedRoot { expected: "soap:Envelope", found: root.qualified() },
+            DecodeErrorKind::UnexpectedRoot {
+                expected: "soap:Envelope",
+                found: root.qualified(),
+            },
         ));
     }
     let env_ns = [Some(version.namespace())];

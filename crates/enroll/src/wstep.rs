@@ -16,14 +16,17 @@ pub struct RequestType(pub Cow<'static, str>);
 
 impl RequestType {
     /// New enrollment.
-    pub const ISSUE: RequestType =
-        RequestType(Cow::Borrowed("http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue"));
+    pub const ISSUE: RequestType = RequestType(Cow::Borrowed(
+        "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue",
+    ));
     /// Certificate renewal (manual or ROBO).
-    pub const RENEW: RequestType =
-        RequestType(Cow::Borrowed("http://docs.oasis-open.org/ws-sx/ws-trust/200512/Renew"));
+    pub const RENEW: RequestType = RequestType(Cow::Borrowed(
+        "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Renew",
+    ));
     /// Recovery (MS-MDE2 §3.6).
-    pub const RECOVERY: RequestType =
-        RequestType(Cow::Borrowed("http://docs.oasis-open.org/ws-sx/ws-trust/200512/Recovery"));
+    pub const RECOVERY: RequestType = RequestType(Cow::Borrowed(
+        "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Recovery",
+    ));
     /// The URI.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -67,7 +70,10 @@ impl AdditionalContext {
     }
     /// Appends an item.
     pub fn push(&mut self, name: &str, value: &str) {
-        self.items.push(ContextItem { name: name.into(), value: Some(value.into()) });
+        self.items.push(ContextItem {
+            name: name.into(),
+            value: Some(value.into()),
+        });
     }
     /// `DeviceID`.
     pub fn device_id(&self) -> Option<&str> {
@@ -146,10 +152,9 @@ impl RequestSecurityTokenResponse {
 
     /// Decodes the provisioning document carried in the token.
     pub fn provisioning_doc(&self) -> Result<crate::provisioning::ProvisioningDoc, DecodeError> {
-        let bst = self
-            .requested_security_token
-            .as_ref()
-            .ok_or_else(|| DecodeError::at(b"", 0, DecodeErrorKind::Missing("RequestedSecurityToken")))?;
+        let bst = self.requested_security_token.as_ref().ok_or_else(|| {
+            DecodeError::at(b"", 0, DecodeErrorKind::Missing("RequestedSecurityToken"))
+        })?;
         let bytes = bst
             .decode_base64()
             .map_err(|_| DecodeError::at(b"", 0, DecodeErrorKind::Base64("BinarySecurityToken")))?;
@@ -190,7 +195,9 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
                     r.other.push(i.to_generic());
                     continue;
                 }
-                let name = i.attr("Name").ok_or_else(|| ctx.missing(i, "ContextItem/@Name"))?;
+                let name = i
+                    .attr("Name")
+                    .ok_or_else(|| ctx.missing(i, "ContextItem/@Name"))?;
                 r.additional_context.items.push(ContextItem {
                     name: name.trim().to_owned(),
                     value: i.child("Value").map(Node::text),
@@ -207,7 +214,10 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
 }
 
 pub(crate) fn encode_rst(r: &RequestSecurityToken, w: &mut XmlWriter) {
-    w.open("wst:RequestSecurityToken", &[("xmlns:wst", ns::WST), ("xmlns:ac", ns::AC)]);
+    w.open(
+        "wst:RequestSecurityToken",
+        &[("xmlns:wst", ns::WST), ("xmlns:ac", ns::AC)],
+    );
     w.opt_leaf("wst:TokenType", r.token_type.as_deref());
     if let Some(t) = &r.request_type {
         w.leaf("wst:RequestType", &[], t.as_str());
@@ -274,7 +284,10 @@ pub(crate) fn decode_rstrc(
 }
 
 pub(crate) fn encode_rstrc(c: &RequestSecurityTokenResponseCollection, w: &mut XmlWriter) {
-    w.open("RequestSecurityTokenResponseCollection", &[("xmlns", ns::WST)]);
+    w.open(
+        "RequestSecurityTokenResponseCollection",
+        &[("xmlns", ns::WST)],
+    );
     for r in &c.responses {
         w.open("RequestSecurityTokenResponse", &[]);
         w.opt_leaf("TokenType", r.token_type.as_deref());

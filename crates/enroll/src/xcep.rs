@@ -264,14 +264,20 @@ impl GetPoliciesResponse {
                     common_name: Some(common_name.into()),
                     policy_schema: Some(3),
                     certificate_validity: Some(validity),
-                    permission: Some(Permission { enroll: true, auto_enroll: false }),
+                    permission: Some(Permission {
+                        enroll: true,
+                        auto_enroll: false,
+                    }),
                     private_key_attributes: Some(PrivateKeyAttributes {
                         minimal_key_length,
                         algorithm_oid_reference: key_algorithm.map(|k| k.oid_reference_id),
                         crypto_providers,
                         ..PrivateKeyAttributes::default()
                     }),
-                    revision: Some(Revision { major: 101, minor: 0 }),
+                    revision: Some(Revision {
+                        major: 101,
+                        minor: 0,
+                    }),
                     hash_algorithm_oid_reference: Some(hash.oid_reference_id),
                     ..PolicyAttributes::default()
                 },
@@ -307,7 +313,9 @@ fn req_num<T: std::str::FromStr>(
     parent: &Node,
     local: &'static str,
 ) -> Result<T, DecodeError> {
-    let n = parent.child(local).ok_or_else(|| ctx.missing(parent, local))?;
+    let n = parent
+        .child(local)
+        .ok_or_else(|| ctx.missing(parent, local))?;
     num(ctx, n, local)?.ok_or_else(|| ctx.missing(n, local))
 }
 
@@ -351,7 +359,10 @@ pub(crate) fn decode_get_policies(_ctx: &Ctx<'_>, n: &Node) -> Result<GetPolicie
 }
 
 pub(crate) fn encode_get_policies(g: &GetPolicies, w: &mut XmlWriter) {
-    w.open("GetPolicies", &[("xmlns", ns::XCEP), ("xmlns:xsi", ns::XSI)]);
+    w.open(
+        "GetPolicies",
+        &[("xmlns", ns::XCEP), ("xmlns:xsi", ns::XSI)],
+    );
     w.open("client", &[]);
     w.nil_leaf("lastUpdate", g.last_update.as_deref());
     w.nil_leaf("preferredLanguage", g.preferred_language.as_deref());
@@ -367,7 +378,8 @@ pub(crate) fn encode_get_policies(g: &GetPolicies, w: &mut XmlWriter) {
 }
 
 fn afb(n: &Node) -> Option<AttestationFailureBehavior> {
-    n.opt_text().map(|t| AttestationFailureBehavior(Cow::Owned(t)))
+    n.opt_text()
+        .map(|t| AttestationFailureBehavior(Cow::Owned(t)))
 }
 
 fn decode_pka(ctx: &Ctx<'_>, n: &Node) -> Result<PrivateKeyAttributes, DecodeError> {
@@ -385,9 +397,16 @@ fn decode_pka(ctx: &Ctx<'_>, n: &Node) -> Result<PrivateKeyAttributes, DecodeErr
         } else if e.is("algorithmOIDReference") {
             p.algorithm_oid_reference = num(ctx, e, "algorithmOIDReference")?;
         } else if e.is("cryptoProviders") {
-            let list: Vec<String> =
-                e.elems().filter(|c| c.is("provider")).map(Node::trimmed).collect();
-            p.crypto_providers = if list.is_empty() && e.is_nil() { None } else { Some(list) };
+            let list: Vec<String> = e
+                .elems()
+                .filter(|c| c.is("provider"))
+                .map(Node::trimmed)
+                .collect();
+            p.crypto_providers = if list.is_empty() && e.is_nil() {
+                None
+            } else {
+                Some(list)
+            };
         } else if e.is("AttestationFailureBehavior") {
             p.attestation_failure_behavior = afb(e);
         } else if e.is("OperationTimeout") {
@@ -424,6 +443,10 @@ fn decode_attributes(ctx: &Ctx<'_>, n: &Node) -> Result<PolicyAttributes, Decode
     let mut a = PolicyAttributes::default();
     for e in n.elems() {
         let local = e.local.as_str();
+        if e.is_nil() && e.elems().next().is_none() && e.trimmed().is_empty() {
+            // nil: same as absent (the encoder writes nil for absent required parts).
+            continue;
+        }
         match local.to_ascii_lowercase().as_str() {
             "commonname" => a.common_name = e.opt_text(),
             "policyschema" => a.policy_schema = num(ctx, e, "policySchema")?,
@@ -525,7 +548,10 @@ pub(crate) fn decode_get_policies_response(
                     continue;
                 }
                 r.oids.push(Oid {
-                    value: o.child("value").map(Node::trimmed).ok_or_else(|| ctx.missing(o, "value"))?,
+                    value: o
+                        .child("value")
+                        .map(Node::trimmed)
+                        .ok_or_else(|| ctx.missing(o, "value"))?,
                     group: req_num(ctx, o, "group")?,
                     oid_reference_id: req_num(ctx, o, "oIDReferenceID")?,
                     default_name: o.child("defaultName").and_then(Node::opt_text),
@@ -560,8 +586,16 @@ fn encode_policy(p: &Policy, w: &mut XmlWriter) {
     match &a.certificate_validity {
         Some(v) => {
             w.open("certificateValidity", &[]);
-            w.leaf("validityPeriodSeconds", &[], &v.validity_period_seconds.to_string());
-            w.leaf("renewalPeriodSeconds", &[], &v.renewal_period_seconds.to_string());
+            w.leaf(
+                "validityPeriodSeconds",
+                &[],
+                &v.validity_period_seconds.to_string(),
+            );
+            w.leaf(
+                "renewalPeriodSeconds",
+                &[],
+                &v.renewal_period_seconds.to_string(),
+            );
             w.close("certificateValidity");
         }
         None => w.empty("certificateValidity", &[("xsi:nil", "true")]),
@@ -570,7 +604,11 @@ fn encode_policy(p: &Policy, w: &mut XmlWriter) {
         Some(p) => {
             w.open("permission", &[]);
             w.leaf("enroll", &[], if p.enroll { "true" } else { "false" });
-            w.leaf("autoEnroll", &[], if p.auto_enroll { "true" } else { "false" });
+            w.leaf(
+                "autoEnroll",
+                &[],
+                if p.auto_enroll { "true" } else { "false" },
+            );
             w.close("permission");
         }
         None => w.empty("permission", &[("xsi:nil", "true")]),
@@ -617,7 +655,11 @@ fn encode_policy(p: &Policy, w: &mut XmlWriter) {
     nil_or(w, "subjectNameFlags", a.subject_name_flags);
     nil_or(w, "enrollmentFlags", a.enrollment_flags);
     nil_or(w, "generalFlags", a.general_flags);
-    nil_or(w, "hashAlgorithmOIDReference", a.hash_algorithm_oid_reference);
+    nil_or(
+        w,
+        "hashAlgorithmOIDReference",
+        a.hash_algorithm_oid_reference,
+    );
     nil_or_generic(w, "rARequirements", &a.ra_requirements);
     nil_or_generic(w, "keyArchivalAttributes", &a.key_archival_attributes);
     nil_or_generic(w, "extensions", &a.extensions);
@@ -652,7 +694,10 @@ fn encode_policy(p: &Policy, w: &mut XmlWriter) {
 }
 
 pub(crate) fn encode_get_policies_response(r: &GetPoliciesResponse, w: &mut XmlWriter) {
-    w.open("GetPoliciesResponse", &[("xmlns", ns::XCEP), ("xmlns:xsi", ns::XSI)]);
+    w.open(
+        "GetPoliciesResponse",
+        &[("xmlns", ns::XCEP), ("xmlns:xsi", ns::XSI)],
+    );
     w.open("response", &[]);
     nil_or(w, "policyID", r.policy_id.as_deref());
     nil_or(w, "policyFriendlyName", r.policy_friendly_name.as_deref());

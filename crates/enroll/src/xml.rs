@@ -58,7 +58,13 @@ impl XmlElement {
     pub fn text(&self) -> String {
         self.children
             .iter()
-            .filter_map(|c| if let XmlNode::Text(t) = c { Some(t.as_str()) } else { None })
+            .filter_map(|c| {
+                if let XmlNode::Text(t) = c {
+                    Some(t.as_str())
+                } else {
+                    None
+                }
+            })
             .collect()
     }
 }
@@ -79,7 +85,10 @@ pub(crate) struct XmlWriter {
 
 impl XmlWriter {
     pub(crate) fn new() -> Self {
-        XmlWriter { out: String::new(), default_ns: vec![None] }
+        XmlWriter {
+            out: String::new(),
+            default_ns: vec![None],
+        }
     }
 
     fn attrs(&mut self, attrs: &[(&str, &str)]) {
