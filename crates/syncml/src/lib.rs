@@ -50,6 +50,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "arbitrary")]
+pub mod arbitrary;
+
 mod codes;
 mod decode;
 mod encode;
