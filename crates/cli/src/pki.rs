@@ -105,7 +105,13 @@ fn issue(
     let mut options = IssueOptions::default();
     options.validity = Duration::from_secs(u64::from(days) * DAY);
     let cert = ca
-        .issue(&request, &subject, &options, SystemTime::now(), &mut default_rng())
+        .issue(
+            &request,
+            &subject,
+            &options,
+            SystemTime::now(),
+            &mut default_rng(),
+        )
         .map_err(|e| e.to_string())?;
     let pem = cert.to_pem();
     match out {
@@ -160,7 +166,11 @@ fn dev_ca(dir: &Path, subject: &str, days: u32, bits: usize) -> Result<(), Strin
     )
     .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    write_new(&key_path, &ca.private_key_pem().map_err(|e| e.to_string())?, true)?;
+    write_new(
+        &key_path,
+        &ca.private_key_pem().map_err(|e| e.to_string())?,
+        true,
+    )?;
     write_new(&cert_path, &ca.certificate_pem(), false)?;
     eprintln!(
         "wrote {} and {} (thumbprint {})",

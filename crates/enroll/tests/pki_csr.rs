@@ -16,7 +16,10 @@ fn policy() -> CsrPolicy {
 #[test]
 fn win10_19045_sha1_oiw_printable_string_with_nul() {
     let csr = Csr::from_der(WIN10_19045, &policy()).expect("real Windows CSR accepted");
-    assert_eq!(csr.signature_algorithm(), SignatureAlgorithm::Sha1WithRsaOiw);
+    assert_eq!(
+        csr.signature_algorithm(),
+        SignatureAlgorithm::Sha1WithRsaOiw
+    );
     assert_eq!(csr.key_bits(), 2048);
     assert_eq!(csr.device_id(), Some("DB257C3A08778F4FB61E2749066C1F27"));
     assert_eq!(
@@ -36,7 +39,10 @@ fn win10_19045_sha1_oiw_printable_string_with_nul() {
 #[test]
 fn win10_19043_sha1_oiw() {
     let csr = Csr::from_der(WIN10_19043, &policy()).expect("real Windows CSR accepted");
-    assert_eq!(csr.signature_algorithm(), SignatureAlgorithm::Sha1WithRsaOiw);
+    assert_eq!(
+        csr.signature_algorithm(),
+        SignatureAlgorithm::Sha1WithRsaOiw
+    );
     assert_eq!(csr.device_id(), Some("B5B954E81FBCB94EB79BD08BE625F4EE"));
     assert_eq!(
         csr.common_name().as_deref(),
@@ -90,11 +96,17 @@ fn flipped_signature_byte_is_bad_signature() {
     let mut bad = WIN10_19045.to_vec();
     let n = bad.len();
     bad[n - 10] ^= 0x80;
-    assert_eq!(Csr::from_der(&bad, &policy()).unwrap_err(), CsrError::BadSignature);
+    assert_eq!(
+        Csr::from_der(&bad, &policy()).unwrap_err(),
+        CsrError::BadSignature
+    );
     // A flipped byte inside the DeviceID value (signed data) also breaks the signature.
     let mut bad = WIN10_19045.to_vec();
     bad[420] ^= 0x01;
-    assert_eq!(Csr::from_der(&bad, &policy()).unwrap_err(), CsrError::BadSignature);
+    assert_eq!(
+        Csr::from_der(&bad, &policy()).unwrap_err(),
+        CsrError::BadSignature
+    );
 }
 
 #[test]
@@ -107,13 +119,19 @@ fn policy_limits() {
     );
     let mut p = policy();
     p.allow_sha1 = false;
-    assert_eq!(Csr::from_der(WIN10_19045, &p).unwrap_err(), CsrError::Sha1NotAllowed);
+    assert_eq!(
+        Csr::from_der(WIN10_19045, &p).unwrap_err(),
+        CsrError::Sha1NotAllowed
+    );
     assert!(Csr::from_der(MDMTEST, &p).is_ok());
     let mut p = policy();
     p.min_rsa_bits = 3072;
     assert_eq!(
         Csr::from_der(MDMTEST, &p).unwrap_err(),
-        CsrError::KeyTooSmall { bits: 2048, min: 3072 }
+        CsrError::KeyTooSmall {
+            bits: 2048,
+            min: 3072
+        }
     );
 }
 

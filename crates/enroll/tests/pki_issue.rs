@@ -15,8 +15,7 @@ const WIN10_19045: &[u8] = include_bytes!("data/pki/win10-19045-device-rst.csr.d
 const WIN10_19043: &[u8] = include_bytes!("data/pki/win10-19043-device-rst.csr.der");
 const MDMTEST: &[u8] = include_bytes!("data/pki/mdmtest-windows.csr.der");
 const ROOT_19043: &[u8] = include_bytes!("data/pki/win10-19043-provisioningdoc.root-cert.der");
-const CLIENT_19043: &[u8] =
-    include_bytes!("data/pki/win10-19043-provisioningdoc.client-cert.der");
+const CLIENT_19043: &[u8] = include_bytes!("data/pki/win10-19043-provisioningdoc.client-cert.der");
 
 /// 2027-01-15T08:00:00Z: a fixed issuing time; openssl checks at the same time (-attime).
 const NOW_UNIX: u64 = 1_800_000_000;
@@ -70,7 +69,14 @@ fn verify_sslclient(ca_pem: &str, cert_pem: &str, at: u64) -> (bool, String) {
     let cert = write(&dir, "cert.pem", cert_pem);
     let at = at.to_string();
     let r = openssl(&[
-        "verify", "-purpose", "sslclient", "-attime", &at, "-CAfile", &ca, &cert,
+        "verify",
+        "-purpose",
+        "sslclient",
+        "-attime",
+        &at,
+        "-CAfile",
+        &ca,
+        &cert,
     ]);
     let _ = std::fs::remove_dir_all(dir);
     r
@@ -97,7 +103,13 @@ fn issued_for_real_csrs_pass_openssl_verify_sslclient() {
         assert_eq!(csr.device_id(), Some(device_id));
         let subject = Subject::try_from(format!("CN={device_id}").as_str()).unwrap();
         let cert = ca
-            .issue(&csr, &subject, &IssueOptions::default(), now(), &mut rand::rng())
+            .issue(
+                &csr,
+                &subject,
+                &IssueOptions::default(),
+                now(),
+                &mut rand::rng(),
+            )
             .unwrap();
         let (ok, out) = verify_sslclient(&ca.certificate_pem(), &cert.to_pem(), NOW_UNIX);
         assert!(ok && out.contains("OK"), "openssl verify failed: {out}");
@@ -105,20 +117,46 @@ fn issued_for_real_csrs_pass_openssl_verify_sslclient() {
 
         let text = x509_text(&cert.to_pem());
         assert!(text.contains("Version: 3 (0x2)"), "{text}");
-        assert!(text.contains("Signature Algorithm: sha256WithRSAEncryption"), "{text}");
-        assert!(text.contains(&format!("Subject: CN = {device_id}\n")), "{text}");
-        assert!(text.contains("Issuer: O = winmdm, CN = winmdm test CA"), "{text}");
-        assert!(text.contains("X509v3 Key Usage: critical\n                Digital Signature, Key Encipherment\n"), "{text}");
-        assert!(text.contains("X509v3 Extended Key Usage: \n                TLS Web Client Authentication\n"), "{text}");
-        assert!(text.contains("X509v3 Basic Constraints: critical\n                CA:FALSE"), "{text}");
+        assert!(
+            text.contains("Signature Algorithm: sha256WithRSAEncryption"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("Subject: CN = {device_id}\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains("Issuer: O = winmdm, CN = winmdm test CA"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "X509v3 Key Usage: critical\n                Digital Signature, Key Encipherment\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "X509v3 Extended Key Usage: \n                TLS Web Client Authentication\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("X509v3 Basic Constraints: critical\n                CA:FALSE"),
+            "{text}"
+        );
         assert!(text.contains("X509v3 Subject Key Identifier"), "{text}");
         assert!(text.contains("X509v3 Authority Key Identifier"), "{text}");
         // The CSR's subject (with `!` and NUL) is never copied.
         assert!(!text.contains('!'), "{text}");
         // Same public key as the CSR.
         assert_eq!(
-            der::Encode::to_der(cert.certificate().tbs_certificate().subject_public_key_info())
-                .unwrap(),
+            der::Encode::to_der(
+                cert.certificate()
+                    .tbs_certificate()
+                    .subject_public_key_info()
+            )
+            .unwrap(),
             csr.public_key_der()
         );
     }
@@ -131,9 +169,14 @@ fn validity_backdated_minutes_not_months_and_configurable() {
     let subject = Subject::try_from("CN=device").unwrap();
     let mut opts = IssueOptions::default();
     opts.validity = 90 * DAY;
-    let cert = ca.issue(&csr, &subject, &opts, now(), &mut rand::rng()).unwrap();
+    let cert = ca
+        .issue(&csr, &subject, &opts, now(), &mut rand::rng())
+        .unwrap();
     let v = cert.certificate().tbs_certificate().validity();
-    assert_eq!(v.not_before.to_system_time(), now() - Duration::from_secs(300));
+    assert_eq!(
+        v.not_before.to_system_time(),
+        now() - Duration::from_secs(300)
+    );
     assert_eq!(v.not_after.to_system_time(), now() + 90 * DAY);
     // Checked by openssl at the edges: 4 minutes before `now` valid, 6 minutes before not.
     let (ok, out) = verify_sslclient(&ca.certificate_pem(), &cert.to_pem(), NOW_UNIX - 240);
@@ -145,7 +188,9 @@ fn validity_backdated_minutes_not_months_and_configurable() {
 
     // Clamped to the CA's own notAfter.
     opts.validity = 20 * 3650 * DAY;
-    let cert = ca.issue(&csr, &subject, &opts, now(), &mut rand::rng()).unwrap();
+    let cert = ca
+        .issue(&csr, &subject, &opts, now(), &mut rand::rng())
+        .unwrap();
     assert_eq!(
         cert.certificate().tbs_certificate().validity().not_after,
         ca.certificate().tbs_certificate().validity().not_after
@@ -165,7 +210,13 @@ fn validity_backdated_minutes_not_months_and_configurable() {
     ));
     // Outside the CA's validity.
     assert_eq!(
-        ca.issue(&csr, &subject, &IssueOptions::default(), now() - 2 * DAY, &mut rand::rng()),
+        ca.issue(
+            &csr,
+            &subject,
+            &IssueOptions::default(),
+            now() - 2 * DAY,
+            &mut rand::rng()
+        ),
         Err(IssueError::CaNotValid)
     );
 }
@@ -178,9 +229,20 @@ fn serial_numbers_random_positive_at_least_64_bits() {
     let mut seen = std::collections::HashSet::new();
     for _ in 0..20 {
         let cert = ca
-            .issue(&csr, &subject, &IssueOptions::default(), now(), &mut rand::rng())
+            .issue(
+                &csr,
+                &subject,
+                &IssueOptions::default(),
+                now(),
+                &mut rand::rng(),
+            )
             .unwrap();
-        let serial = cert.certificate().tbs_certificate().serial_number().as_bytes().to_vec();
+        let serial = cert
+            .certificate()
+            .tbs_certificate()
+            .serial_number()
+            .as_bytes()
+            .to_vec();
         assert_eq!(serial.len(), 16);
         assert!(serial[0] & 0x80 == 0 && serial[0] != 0);
         assert_eq!(cert.serial_hex().len(), 32);
@@ -201,7 +263,13 @@ fn thumbprints_are_uppercase_sha1_hex() {
     let ca = dev_ca();
     let csr = Csr::from_der(WIN10_19045, &CsrPolicy::default()).unwrap();
     let cert = ca
-        .issue(&csr, &Subject::try_from("CN=x").unwrap(), &IssueOptions::default(), now(), &mut rand::rng())
+        .issue(
+            &csr,
+            &Subject::try_from("CN=x").unwrap(),
+            &IssueOptions::default(),
+            now(),
+            &mut rand::rng(),
+        )
         .unwrap();
     let dir = temp_dir("fp");
     let p = write(&dir, "cert.pem", &cert.to_pem());
@@ -242,7 +310,14 @@ fn ca_pem_round_trip_and_key_mismatch() {
     let text = x509_text(&ca.certificate_pem());
     assert!(text.contains("CA:TRUE"), "{text}");
     assert!(text.contains("Certificate Sign, CRL Sign"), "{text}");
-    let (ok, out) = openssl(&["verify", "-attime", &NOW_UNIX.to_string(), "-CAfile", &c, &c]);
+    let (ok, out) = openssl(&[
+        "verify",
+        "-attime",
+        &NOW_UNIX.to_string(),
+        "-CAfile",
+        &c,
+        &c,
+    ]);
     assert!(ok, "{out}");
     let _ = std::fs::remove_dir_all(dir);
 
@@ -255,7 +330,10 @@ fn ca_pem_round_trip_and_key_mismatch() {
         CertificateAuthority::from_pem("garbage", &key_pem),
         Err(CaError::Pem(_))
     ));
-    assert!(matches!(RsaSigner::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"), Err(CaError::Key(_))));
+    assert!(matches!(
+        RsaSigner::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"),
+        Err(CaError::Key(_))
+    ));
 }
 
 /// A signer standing in for a KMS/HSM: it only exposes `sign`, not the key.
@@ -291,7 +369,13 @@ fn custom_signer_replaces_the_in_memory_key() {
     let csr = Csr::from_der(WIN10_19045, &CsrPolicy::default()).unwrap();
     let subject = Subject::try_from("CN=kms-issued").unwrap();
     let cert = kms_ca
-        .issue(&csr, &subject, &IssueOptions::default(), now(), &mut rand::rng())
+        .issue(
+            &csr,
+            &subject,
+            &IssueOptions::default(),
+            now(),
+            &mut rand::rng(),
+        )
         .unwrap();
     assert_eq!(kms_ca.signer().calls.get(), 1);
     let (ok, out) = verify_sslclient(&ca.certificate_pem(), &cert.to_pem(), NOW_UNIX);
@@ -307,7 +391,13 @@ fn custom_signer_replaces_the_in_memory_key() {
     )
     .unwrap();
     assert_eq!(
-        failing.issue(&csr, &subject, &IssueOptions::default(), now(), &mut rand::rng()),
+        failing.issue(
+            &csr,
+            &subject,
+            &IssueOptions::default(),
+            now(),
+            &mut rand::rng()
+        ),
         Err(IssueError::Sign(SignError::Backend("HSM offline".into())))
     );
 }

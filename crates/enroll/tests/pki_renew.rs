@@ -54,7 +54,10 @@ impl Drop for Dir {
 }
 
 fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).output().expect("openssl");
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
     assert!(
         out.status.success(),
         "openssl {args:?}: {}",
@@ -67,8 +70,19 @@ fn new_request(dir: &Dir, name: &str) -> Vec<u8> {
     let key = dir.path(&format!("{name}.key"));
     let csr = dir.path(&format!("{name}.csr"));
     openssl(&[
-        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-subj",
-        "/CN=renewing-device", "-outform", "DER", "-out", &csr,
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-subj",
+        "/CN=renewing-device",
+        "-outform",
+        "DER",
+        "-out",
+        &csr,
     ]);
     std::fs::read(csr).unwrap()
 }
@@ -98,8 +112,20 @@ fn sign(dir: &Dir, content: &str, extra: &[&str]) -> Vec<u8> {
     let key = dir.path("device.key");
     let input = dir.path(content);
     let mut args = vec![
-        "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-in", &input, "-signer",
-        &signer, "-inkey", &key, "-out", &out,
+        "cms",
+        "-sign",
+        "-binary",
+        "-nodetach",
+        "-outform",
+        "DER",
+        "-in",
+        &input,
+        "-signer",
+        &signer,
+        "-inkey",
+        &key,
+        "-out",
+        &out,
     ];
     args.extend_from_slice(extra);
     openssl(&args);
@@ -164,17 +190,30 @@ fn renewal_window_and_validity_enforced() {
         Err(RenewalError::NotInRenewalWindow)
     );
     // First day of the window and last second of validity.
-    assert!(ca.verify_renewal(&p7, issued_at() + 305 * DAY, &policy).is_ok());
-    assert!(ca.verify_renewal(&p7, issued_at() + 365 * DAY, &policy).is_ok());
+    assert!(
+        ca.verify_renewal(&p7, issued_at() + 305 * DAY, &policy)
+            .is_ok()
+    );
+    assert!(
+        ca.verify_renewal(&p7, issued_at() + 365 * DAY, &policy)
+            .is_ok()
+    );
     // Expired.
     assert_eq!(
-        ca.verify_renewal(&p7, issued_at() + 365 * DAY + Duration::from_secs(1), &policy),
+        ca.verify_renewal(
+            &p7,
+            issued_at() + 365 * DAY + Duration::from_secs(1),
+            &policy
+        ),
         Err(RenewalError::CertificateNotValid)
     );
     // Wider window configured.
     let mut wide = RenewalPolicy::default();
     wide.renewal_window = 320 * DAY;
-    assert!(ca.verify_renewal(&p7, issued_at() + 65 * DAY, &wide).is_ok());
+    assert!(
+        ca.verify_renewal(&p7, issued_at() + 65 * DAY, &wide)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -189,14 +228,21 @@ fn renewal_from_another_ca_or_tampered_is_rejected() {
         ours.verify_renewal(&p7, in_window(), &RenewalPolicy::default()),
         Err(RenewalError::NotIssuedByUs)
     );
-    assert!(theirs.verify_renewal(&p7, in_window(), &RenewalPolicy::default()).is_ok());
+    assert!(
+        theirs
+            .verify_renewal(&p7, in_window(), &RenewalPolicy::default())
+            .is_ok()
+    );
 
     // Any flipped byte: rejected, never accepted and never a panic.
     let mut accepted = 0;
     for i in 0..p7.len() {
         let mut bad = p7.clone();
         bad[i] ^= 0x01;
-        if theirs.verify_renewal(&bad, in_window(), &RenewalPolicy::default()).is_ok() {
+        if theirs
+            .verify_renewal(&bad, in_window(), &RenewalPolicy::default())
+            .is_ok()
+        {
             accepted += 1;
             eprintln!("byte {i} flipped yet accepted");
         }
@@ -209,8 +255,19 @@ fn renewal_from_another_ca_or_tampered_is_rejected() {
     let detached = {
         let out = dir.path("detached.p7b");
         openssl(&[
-            "cms", "-sign", "-binary", "-outform", "DER", "-in", &dir.path("new.csr"), "-signer",
-            &dir.path("device.pem"), "-inkey", &dir.path("device.key"), "-out", &out,
+            "cms",
+            "-sign",
+            "-binary",
+            "-outform",
+            "DER",
+            "-in",
+            &dir.path("new.csr"),
+            "-signer",
+            &dir.path("device.pem"),
+            "-inkey",
+            &dir.path("device.key"),
+            "-out",
+            &out,
         ]);
         std::fs::read(out).unwrap()
     };
@@ -234,7 +291,11 @@ fn renewal_from_another_ca_or_tampered_is_rejected() {
     ));
     // Garbage.
     assert!(matches!(
-        theirs.verify_renewal(b"\x30\x03\x02\x01\x00", in_window(), &RenewalPolicy::default()),
+        theirs.verify_renewal(
+            b"\x30\x03\x02\x01\x00",
+            in_window(),
+            &RenewalPolicy::default()
+        ),
         Err(RenewalError::Malformed { .. })
     ));
 }
@@ -299,11 +360,15 @@ fn recovery_accepts_expired_previous_certificate_of_ours() {
         ca.verify_renewal(&p7, issued_at() + 400 * DAY, &policy),
         Err(RenewalError::CertificateNotValid)
     );
-    let rec = ca.verify_recovery(&p7, Some(current.der()), &policy).unwrap();
+    let rec = ca
+        .verify_recovery(&p7, Some(current.der()), &policy)
+        .unwrap();
     assert_eq!(rec.csr.der(), new_csr.as_slice());
     assert_eq!(rec.previous.unwrap().thumbprint(), current.thumbprint());
     // Bare PKCS#10 with the certificate on record.
-    let rec = ca.verify_recovery(&new_csr, Some(current.der()), &policy).unwrap();
+    let rec = ca
+        .verify_recovery(&new_csr, Some(current.der()), &policy)
+        .unwrap();
     assert!(rec.previous.is_some());
     let rec = ca.verify_recovery(&new_csr, None, &policy).unwrap();
     assert!(rec.previous.is_none());

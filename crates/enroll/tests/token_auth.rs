@@ -42,13 +42,19 @@ fn username_token_directory() {
         username: "demio",
         password: "nope",
     });
-    assert_eq!(dir.authenticate(&bad, SystemTime::now()), Err(AuthError::InvalidCredentials));
+    assert_eq!(
+        dir.authenticate(&bad, SystemTime::now()),
+        Err(AuthError::InvalidCredentials)
+    );
     let bst = Credential::BinarySecurityToken(BinarySecurityToken {
         value_type: "x",
         encoding_type: None,
         value: "",
     });
-    assert_eq!(dir.authenticate(&bst, SystemTime::now()), Err(AuthError::UnsupportedCredential));
+    assert_eq!(
+        dir.authenticate(&bst, SystemTime::now()),
+        Err(AuthError::UnsupportedCredential)
+    );
     // Passwords never show in Debug output.
     let shown = format!("{ok:?}");
     assert!(shown.contains("demio") && !shown.contains("demo\\n") && shown.contains("redacted"));
@@ -83,9 +89,6 @@ fn binary_security_token_decoding() {
         value: "aGVs\r\nbG93b3JsZA==",
     };
     assert_eq!(bst.decode().unwrap(), b"helloworld");
-    let bad = BinarySecurityToken {
-        value: "*",
-        ..bst
-    };
+    let bad = BinarySecurityToken { value: "*", ..bst };
     assert_eq!(bad.decode(), Err(AuthError::Encoding));
 }

@@ -9,8 +9,8 @@ use serde_json::json;
 use sha2::Sha256;
 use winmdm_enroll::token::{
     AuthError, Authenticator, BASE64_BINARY, BinarySecurityToken, Credential,
-    DEVICE_ENROLLMENT_USER_TOKEN, EntraAuthenticator, Jwks, JwtError, JwtValidation,
-    UsernameToken, encode_token_value, validate_entra_token,
+    DEVICE_ENROLLMENT_USER_TOKEN, EntraAuthenticator, Jwks, JwtError, JwtValidation, UsernameToken,
+    encode_token_value, validate_entra_token,
 };
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -63,7 +63,9 @@ fn sign(header: serde_json::Value, claims: serde_json::Value, key: &rsa::Private
         b64(header.to_string().as_bytes()),
         b64(claims.to_string().as_bytes())
     );
-    let sig = key.pkcs1v15_sign::<Sha256>(signing_input.as_bytes()).unwrap();
+    let sig = key
+        .pkcs1v15_sign::<Sha256>(signing_input.as_bytes())
+        .unwrap();
     format!("{signing_input}.{}", b64(&sig))
 }
 
@@ -92,14 +94,17 @@ fn validation() -> JwtValidation {
 #[test]
 fn valid_token_and_claims() {
     let k = keys();
-    let jwks = Jwks::from_json(&jwks_json(&k)).unwrap();
+    let jwks = Jwks::from_json(&jwks_json(k)).unwrap();
     assert_eq!(jwks.keys().len(), 2, "the EC key is skipped");
     let token = sign(header("key-b"), claims(), &k.b);
     let c = validate_entra_token(&token, &jwks, &validation(), now()).unwrap();
     assert_eq!(c.tenant_id, TENANT);
     assert_eq!(c.audiences, vec![AUD.to_owned()]);
     assert_eq!(c.upn.as_deref(), Some("user@contoso.example"));
-    assert_eq!(c.device_id.as_deref(), Some("2b9b52ac-df38-4161-8142-f4b1e0db257c"));
+    assert_eq!(
+        c.device_id.as_deref(),
+        Some("2b9b52ac-df38-4161-8142-f4b1e0db257c")
+    );
     assert_eq!(c.expires, now() + Duration::from_secs(3600));
     assert_eq!(c.claims["iat"], NOW - 300);
 
@@ -116,16 +121,34 @@ fn valid_token_and_claims() {
 #[test]
 fn expired_and_not_yet_valid() {
     let k = keys();
-    let jwks = Jwks::from_json(&jwks_json(&k)).unwrap();
+    let jwks = Jwks::from_json(&jwks_json(k)).unwrap();
     let token = sign(header("key-a"), claims(), &k.a);
     // exp + leeway (120 s) is still fine; one second later it is not.
-    assert!(validate_entra_token(&token, &jwks, &validation(), now() + Duration::from_secs(3720)).is_ok());
+    assert!(
+        validate_entra_token(
+            &token,
+            &jwks,
+            &validation(),
+            now() + Duration::from_secs(3720)
+        )
+        .is_ok()
+    );
     assert_eq!(
-        validate_entra_token(&token, &jwks, &validation(), now() + Duration::from_secs(3721)),
+        validate_entra_token(
+            &token,
+            &jwks,
+            &validation(),
+            now() + Duration::from_secs(3721)
+        ),
         Err(JwtError::Expired)
     );
     assert_eq!(
-        validate_entra_token(&token, &jwks, &validation(), now() - Duration::from_secs(500)),
+        validate_entra_token(
+            &token,
+            &jwks,
+            &validation(),
+            now() - Duration::from_secs(500)
+        ),
         Err(JwtError::NotYetValid)
     );
     let mut cl = claims();
@@ -140,13 +163,15 @@ fn expired_and_not_yet_valid() {
 #[test]
 fn wrong_audience_issuer_tenant() {
     let k = keys();
-    let jwks = Jwks::from_json(&jwks_json(&k)).unwrap();
+    let jwks = Jwks::from_json(&jwks_json(k)).unwrap();
     let mut cl = claims();
     cl["aud"] = json!("https://graph.microsoft.com");
     let token = sign(header("key-a"), cl, &k.a);
     assert_eq!(
         validate_entra_token(&token, &jwks, &validation(), now()),
-        Err(JwtError::WrongAudience(vec!["https://graph.microsoft.com".into()]))
+        Err(JwtError::WrongAudience(vec![
+            "https://graph.microsoft.com".into()
+        ]))
     );
 
     let mut cl = claims();
@@ -177,7 +202,7 @@ fn wrong_audience_issuer_tenant() {
 #[test]
 fn wrong_key_unknown_kid_and_tampering() {
     let k = keys();
-    let jwks = Jwks::from_json(&jwks_json(&k)).unwrap();
+    let jwks = Jwks::from_json(&jwks_json(k)).unwrap();
     // Signed with key b but claims to be key a.
     let token = sign(header("key-a"), claims(), &k.b);
     assert_eq!(
@@ -213,7 +238,7 @@ fn wrong_key_unknown_kid_and_tampering() {
 #[test]
 fn algorithm_confusion_and_malformed_tokens() {
     let k = keys();
-    let jwks = Jwks::from_json(&jwks_json(&k)).unwrap();
+    let jwks = Jwks::from_json(&jwks_json(k)).unwrap();
     let unsigned = format!(
         "{}.{}.",
         b64(json!({"alg": "none"}).to_string().as_bytes()),
@@ -225,7 +250,9 @@ fn algorithm_confusion_and_malformed_tokens() {
     );
     let hs = format!(
         "{}.{}.AAAA",
-        b64(json!({"alg": "HS256", "kid": "key-a"}).to_string().as_bytes()),
+        b64(json!({"alg": "HS256", "kid": "key-a"})
+            .to_string()
+            .as_bytes()),
         b64(claims().to_string().as_bytes())
     );
     assert_eq!(
@@ -233,7 +260,10 @@ fn algorithm_confusion_and_malformed_tokens() {
         Err(JwtError::UnsupportedAlgorithm("HS256".into()))
     );
     for bad in ["", "a.b", "a.b.c.d", "!!!.e30.AA", "e30.e30.AA"] {
-        assert!(validate_entra_token(bad, &jwks, &validation(), now()).is_err(), "{bad}");
+        assert!(
+            validate_entra_token(bad, &jwks, &validation(), now()).is_err(),
+            "{bad}"
+        );
     }
     let mut v = validation();
     v.max_len = 100;
@@ -250,7 +280,7 @@ fn algorithm_confusion_and_malformed_tokens() {
 #[test]
 fn entra_authenticator_on_binary_security_token() {
     let k = keys();
-    let auth = EntraAuthenticator::new(Jwks::from_json(&jwks_json(&k)).unwrap(), validation());
+    let auth = EntraAuthenticator::new(Jwks::from_json(&jwks_json(k)).unwrap(), validation());
     let token = sign(header("key-a"), claims(), &k.a);
     // Windows: base64 of the JWT, possibly wrapped.
     let mut value = encode_token_value(&token);
@@ -264,13 +294,25 @@ fn entra_authenticator_on_binary_security_token() {
         .authenticate(&Credential::BinarySecurityToken(bst), now())
         .unwrap();
     assert_eq!(claims.tenant_id, TENANT);
-    assert!(!format!("{bst:?}").contains(&value[..30]), "token redacted in Debug");
+    assert!(
+        !format!("{bst:?}").contains(&value[..30]),
+        "token redacted in Debug"
+    );
     // The bare JWT is accepted as well.
-    let bare = BinarySecurityToken { value: &token, ..bst };
-    assert!(auth.authenticate(&Credential::BinarySecurityToken(bare), now()).is_ok());
+    let bare = BinarySecurityToken {
+        value: &token,
+        ..bst
+    };
+    assert!(
+        auth.authenticate(&Credential::BinarySecurityToken(bare), now())
+            .is_ok()
+    );
     // Expired token through the authenticator.
     assert_eq!(
-        auth.authenticate(&Credential::BinarySecurityToken(bst), now() + Duration::from_secs(7200)),
+        auth.authenticate(
+            &Credential::BinarySecurityToken(bst),
+            now() + Duration::from_secs(7200)
+        ),
         Err(AuthError::Jwt(JwtError::Expired))
     );
     // Other ValueTypes and UsernameToken are not this authenticator's business.
@@ -286,7 +328,10 @@ fn entra_authenticator_on_binary_security_token() {
         username: "u",
         password: "p",
     });
-    assert_eq!(auth.authenticate(&user, now()), Err(AuthError::UnsupportedCredential));
+    assert_eq!(
+        auth.authenticate(&user, now()),
+        Err(AuthError::UnsupportedCredential)
+    );
     let junk = BinarySecurityToken {
         value: "%%%",
         ..bst

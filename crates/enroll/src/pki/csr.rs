@@ -8,7 +8,9 @@ use der::Decode;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::ext::Extension;
 
-use super::der_util::{self, DerFault, TAG_BIT_STRING, TAG_INTEGER, TAG_OID, TAG_SEQUENCE, TAG_SET};
+use super::der_util::{
+    self, DerFault, TAG_BIT_STRING, TAG_INTEGER, TAG_OID, TAG_SEQUENCE, TAG_SET,
+};
 use super::error::CsrError;
 use super::sig::{self, SignatureAlgorithm};
 
@@ -116,15 +118,38 @@ impl Csr {
                 max: policy.max_len,
             });
         }
-        let (outer, rest) = der_util::expect(der, 0, TAG_SEQUENCE, "expected SEQUENCE (CertificationRequest)")
-            .map_err(malformed)?;
+        let (outer, rest) = der_util::expect(
+            der,
+            0,
+            TAG_SEQUENCE,
+            "expected SEQUENCE (CertificationRequest)",
+        )
+        .map_err(malformed)?;
         if !rest.is_empty() {
-            return Err(malformed_at(outer.raw.len(), "trailing data after the request"));
+            return Err(malformed_at(
+                outer.raw.len(),
+                "trailing data after the request",
+            ));
         }
         let mut kids = der_util::children(&outer);
-        let info = next_tagged(&mut kids, outer.offset, TAG_SEQUENCE, "expected SEQUENCE (CertificationRequestInfo)")?;
-        let alg_tlv = next_tagged(&mut kids, info.offset, TAG_SEQUENCE, "expected SEQUENCE (signatureAlgorithm)")?;
-        let sig_tlv = next_tagged(&mut kids, alg_tlv.offset, TAG_BIT_STRING, "expected BIT STRING (signature)")?;
+        let info = next_tagged(
+            &mut kids,
+            outer.offset,
+            TAG_SEQUENCE,
+            "expected SEQUENCE (CertificationRequestInfo)",
+        )?;
+        let alg_tlv = next_tagged(
+            &mut kids,
+            info.offset,
+            TAG_SEQUENCE,
+            "expected SEQUENCE (signatureAlgorithm)",
+        )?;
+        let sig_tlv = next_tagged(
+            &mut kids,
+            alg_tlv.offset,
+            TAG_BIT_STRING,
+            "expected BIT STRING (signature)",
+        )?;
         if let Some(extra) = kids.next() {
             let pos = extra.map(|t| t.offset).unwrap_or_else(|f| f.position);
             return Err(malformed_at(pos, "unexpected element after the signature"));
@@ -132,13 +157,28 @@ impl Csr {
 
         // CertificationRequestInfo
         let mut fields = der_util::children(&info);
-        let version = next_tagged(&mut fields, info.offset, TAG_INTEGER, "expected INTEGER (version)")?;
+        let version = next_tagged(
+            &mut fields,
+            info.offset,
+            TAG_INTEGER,
+            "expected INTEGER (version)",
+        )?;
         if version.value != [0] {
             return Err(CsrError::UnsupportedVersion);
         }
-        let subject = next_tagged(&mut fields, version.offset, TAG_SEQUENCE, "expected SEQUENCE (subject Name)")?;
+        let subject = next_tagged(
+            &mut fields,
+            version.offset,
+            TAG_SEQUENCE,
+            "expected SEQUENCE (subject Name)",
+        )?;
         check_name_shape(&subject)?;
-        let spki_tlv = next_tagged(&mut fields, subject.offset, TAG_SEQUENCE, "expected SEQUENCE (subjectPKInfo)")?;
+        let spki_tlv = next_tagged(
+            &mut fields,
+            subject.offset,
+            TAG_SEQUENCE,
+            "expected SEQUENCE (subjectPKInfo)",
+        )?;
         let public_key = SubjectPublicKeyInfoOwned::from_der(spki_tlv.raw)
             .map_err(|e| malformed_at(spki_tlv.offset, e))?;
         let mut attributes = Vec::new();
@@ -223,8 +263,8 @@ impl Csr {
                 max: policy.max_len.saturating_mul(2),
             });
         }
-        let (label, der) =
-            der::pem::decode_vec(pem.trim().as_bytes()).map_err(|e| CsrError::Pem(e.to_string()))?;
+        let (label, der) = der::pem::decode_vec(pem.trim().as_bytes())
+            .map_err(|e| CsrError::Pem(e.to_string()))?;
         if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
             return Err(CsrError::Pem(format!("unexpected label {label}")));
         }
@@ -238,7 +278,8 @@ impl Csr {
         if trimmed.first() == Some(&TAG_SEQUENCE) {
             return Self::from_der(input, policy);
         }
-        let text = core::str::from_utf8(trimmed).map_err(|_| CsrError::Pem("not DER, PEM or base64".into()))?;
+        let text = core::str::from_utf8(trimmed)
+            .map_err(|_| CsrError::Pem("not DER, PEM or base64".into()))?;
         if text.starts_with("-----BEGIN") {
             return Self::from_pem(text, policy);
         }
@@ -333,15 +374,26 @@ fn check_name_shape(name: &der_util::Tlv<'_>) -> Result<(), CsrError> {
     for rdn in der_util::children(name) {
         let rdn = rdn.map_err(malformed)?;
         if rdn.tag != TAG_SET {
-            return Err(malformed_at(rdn.offset, "expected SET (RelativeDistinguishedName)"));
+            return Err(malformed_at(
+                rdn.offset,
+                "expected SET (RelativeDistinguishedName)",
+            ));
         }
         for atv in der_util::children(&rdn) {
             let atv = atv.map_err(malformed)?;
             if atv.tag != TAG_SEQUENCE {
-                return Err(malformed_at(atv.offset, "expected SEQUENCE (AttributeTypeAndValue)"));
+                return Err(malformed_at(
+                    atv.offset,
+                    "expected SEQUENCE (AttributeTypeAndValue)",
+                ));
             }
             let mut parts = der_util::children(&atv);
-            let oid = next_tagged(&mut parts, atv.offset, TAG_OID, "expected OID (attribute type)")?;
+            let oid = next_tagged(
+                &mut parts,
+                atv.offset,
+                TAG_OID,
+                "expected OID (attribute type)",
+            )?;
             <ObjectIdentifier>::from_der(oid.raw).map_err(|e| malformed_at(oid.offset, e))?;
             match parts.next() {
                 Some(Ok(_)) => {}
@@ -350,7 +402,10 @@ fn check_name_shape(name: &der_util::Tlv<'_>) -> Result<(), CsrError> {
             }
             if let Some(extra) = parts.next() {
                 let pos = extra.map(|t| t.offset).unwrap_or_else(|f| f.position);
-                return Err(malformed_at(pos, "unexpected element in AttributeTypeAndValue"));
+                return Err(malformed_at(
+                    pos,
+                    "unexpected element in AttributeTypeAndValue",
+                ));
             }
         }
     }
@@ -392,9 +447,19 @@ fn decode_attribute(attr: &der_util::Tlv<'_>) -> Result<CsrAttribute, CsrError> 
         return Err(malformed_at(attr.offset, "expected SEQUENCE (Attribute)"));
     }
     let mut parts = der_util::children(attr);
-    let oid = next_tagged(&mut parts, attr.offset, TAG_OID, "expected OID (attribute type)")?;
+    let oid = next_tagged(
+        &mut parts,
+        attr.offset,
+        TAG_OID,
+        "expected OID (attribute type)",
+    )?;
     let oid = <ObjectIdentifier>::from_der(oid.raw).map_err(|e| malformed_at(oid.offset, e))?;
-    let set = next_tagged(&mut parts, attr.offset, TAG_SET, "expected SET (attribute values)")?;
+    let set = next_tagged(
+        &mut parts,
+        attr.offset,
+        TAG_SET,
+        "expected SET (attribute values)",
+    )?;
     let mut values = Vec::new();
     for v in der_util::children(&set) {
         values.push(v.map_err(malformed)?.raw.to_vec());
@@ -406,7 +471,11 @@ fn decode_attribute(attr: &der_util::Tlv<'_>) -> Result<CsrAttribute, CsrError> 
     Ok(CsrAttribute { oid, values })
 }
 
-fn decode_extensions(value: &[u8], position: usize, out: &mut Vec<Extension>) -> Result<(), CsrError> {
+fn decode_extensions(
+    value: &[u8],
+    position: usize,
+    out: &mut Vec<Extension>,
+) -> Result<(), CsrError> {
     let (seq, rest) = der_util::expect(value, 0, TAG_SEQUENCE, "expected SEQUENCE (Extensions)")
         .map_err(|f| malformed_at(position + f.position, f.what))?;
     if !rest.is_empty() {
@@ -424,10 +493,14 @@ fn decode_extensions(value: &[u8], position: usize, out: &mut Vec<Extension>) ->
 /// OCTET STRING (not DER-wrapped). A DER string wrapper is accepted too.
 fn parse_device_id(raw: &[u8]) -> Result<String, CsrError> {
     let mut bytes = raw;
-    if let Ok((t, rest)) = der_util::read_tlv(raw, 0) {
-        if rest.is_empty() && matches!(t.tag, der_util::TAG_OCTET_STRING | 0x0c | 0x13 | 0x16) {
+    match der_util::read_tlv(raw, 0) {
+        Ok((t, rest))
+            if rest.is_empty()
+                && matches!(t.tag, der_util::TAG_OCTET_STRING | 0x0c | 0x13 | 0x16) =>
+        {
             bytes = t.value;
         }
+        _ => {}
     }
     while let Some((&0, head)) = bytes.split_last() {
         bytes = head;

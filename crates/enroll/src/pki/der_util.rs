@@ -60,11 +60,15 @@ pub(crate) fn read_tlv(input: &[u8], base: usize) -> Result<(Tlv<'_>, &[u8]), De
         if n > 4 {
             return Err(fault(1, "length field too long"));
         }
-        let bytes = input.get(2..2 + n).ok_or(fault(2, "unexpected end of input"))?;
+        let bytes = input
+            .get(2..2 + n)
+            .ok_or(fault(2, "unexpected end of input"))?;
         if bytes[0] == 0 {
             return Err(fault(2, "non-minimal length encoding"));
         }
-        let len = bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         if len < 0x80 {
             return Err(fault(1, "non-minimal length encoding"));
         }

@@ -33,8 +33,7 @@ pub const ID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.
 const ID_CE_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
 const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
-const ID_CE_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("2.5.29.35");
+const ID_CE_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 
 /// The largest backdating [`IssueOptions::backdate`] accepts (10 minutes): enough for
@@ -90,7 +89,9 @@ impl RsaSigner {
     /// Generates a fresh key of `bits` bits (at least 2048).
     pub fn generate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Result<Self, CaError> {
         if bits < 2048 {
-            return Err(CaError::Generate("RSA keys must have at least 2048 bits".into()));
+            return Err(CaError::Generate(
+                "RSA keys must have at least 2048 bits".into(),
+            ));
         }
         let key = rsa::PrivateKey::new(rng, bits).map_err(|e| CaError::Generate(e.to_string()))?;
         Ok(Self { key })
@@ -184,7 +185,8 @@ impl TryFrom<&str> for Subject {
     type Error = IssueError;
 
     fn try_from(s: &str) -> Result<Self, IssueError> {
-        let name = Name::from_str(s).map_err(|e| IssueError::InvalidSubject(format!("{s:?}: {e}")))?;
+        let name =
+            Name::from_str(s).map_err(|e| IssueError::InvalidSubject(format!("{s:?}: {e}")))?;
         Self::try_from(name)
     }
 }
@@ -242,7 +244,12 @@ impl IssuedCertificate {
 
     /// Serial number as uppercase hex.
     pub fn serial_hex(&self) -> String {
-        der_util::hex_upper(self.certificate.tbs_certificate().serial_number().as_bytes())
+        der_util::hex_upper(
+            self.certificate
+                .tbs_certificate()
+                .serial_number()
+                .as_bytes(),
+        )
     }
 
     /// PEM (`CERTIFICATE`), LF line endings.
@@ -268,7 +275,10 @@ pub struct CertificateAuthority<S: Signer = RsaSigner> {
 impl<S: Signer> fmt::Debug for CertificateAuthority<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CertificateAuthority")
-            .field("subject", &self.cert.tbs_certificate().subject().to_string())
+            .field(
+                "subject",
+                &self.cert.tbs_certificate().subject().to_string(),
+            )
             .field("thumbprint", &self.thumbprint().to_string())
             .finish_non_exhaustive()
     }
@@ -325,7 +335,8 @@ impl<S: Signer> CertificateAuthority<S> {
     /// A CA from its DER certificate (RSA key) and a signer for that key. If the signer
     /// knows its public key, it must match the certificate.
     pub fn new(cert_der: &[u8], signer: S) -> Result<Self, CaError> {
-        let cert = Certificate::from_der(cert_der).map_err(|e| CaError::Certificate(e.to_string()))?;
+        let cert =
+            Certificate::from_der(cert_der).map_err(|e| CaError::Certificate(e.to_string()))?;
         let tbs = cert.tbs_certificate();
         let spki_der = tbs
             .subject_public_key_info()
@@ -333,10 +344,8 @@ impl<S: Signer> CertificateAuthority<S> {
             .map_err(|e| CaError::Certificate(e.to_string()))?;
         let public_key = sig::rsa_public_key(&spki_der)
             .ok_or_else(|| CaError::Certificate("the CA key is not a supported RSA key".into()))?;
-        if let Some(k) = signer.public_key_der() {
-            if k != spki_der {
-                return Err(CaError::KeyMismatch);
-            }
+        if signer.public_key_der().is_some_and(|k| k != spki_der) {
+            return Err(CaError::KeyMismatch);
         }
         let key_id = match tbs.get_extension::<SubjectKeyIdentifier>() {
             Ok(Some((_, ski))) => ski.0.as_bytes().to_vec(),
@@ -348,7 +357,9 @@ impl<S: Signer> CertificateAuthority<S> {
             .to_der()
             .map_err(|e| CaError::Certificate(e.to_string()))?;
         Ok(Self {
-            cert_der: cert.to_der().map_err(|e| CaError::Certificate(e.to_string()))?,
+            cert_der: cert
+                .to_der()
+                .map_err(|e| CaError::Certificate(e.to_string()))?,
             cert,
             subject_der,
             key_id,
@@ -426,7 +437,12 @@ impl<S: Signer> CertificateAuthority<S> {
         }
         let key_id = key_identifier(spki_der)
             .ok_or_else(|| IssueError::Encode("malformed subject public key".into()))?;
-        let validity = validity_for(now, options.backdate, options.validity, Some((ca_from, ca_until)))?;
+        let validity = validity_for(
+            now,
+            options.backdate,
+            options.validity,
+            Some((ca_from, ca_until)),
+        )?;
         let ku: FlagSet<KeyUsages> = KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment;
         let exts = [
             extension(ID_CE_KEY_USAGE, true, &KeyUsage(ku))?,
@@ -467,7 +483,8 @@ impl<S: Signer> CertificateAuthority<S> {
             spki_der,
             &exts,
         )?;
-        let certificate = Certificate::from_der(&der).map_err(|e| IssueError::Encode(e.to_string()))?;
+        let certificate =
+            Certificate::from_der(&der).map_err(|e| IssueError::Encode(e.to_string()))?;
         Ok(IssuedCertificate {
             thumbprint: Thumbprint::of(&der),
             der,
@@ -543,8 +560,14 @@ fn random_serial<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<SerialNumber, Iss
     SerialNumber::new(&bytes).map_err(|e| IssueError::Encode(e.to_string()))
 }
 
-fn extension<T: Encode>(oid: ObjectIdentifier, critical: bool, value: &T) -> Result<Vec<u8>, IssueError> {
-    let value = value.to_der().map_err(|e| IssueError::Encode(e.to_string()))?;
+fn extension<T: Encode>(
+    oid: ObjectIdentifier,
+    critical: bool,
+    value: &T,
+) -> Result<Vec<u8>, IssueError> {
+    let value = value
+        .to_der()
+        .map_err(|e| IssueError::Encode(e.to_string()))?;
     let ext = x509_cert::ext::Extension {
         extn_id: oid,
         critical,

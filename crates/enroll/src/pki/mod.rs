@@ -63,7 +63,7 @@ pub use issue::{
     CertificateAuthority, ID_KP_CLIENT_AUTH, IssueOptions, IssuedCertificate, MAX_BACKDATE,
     RsaSigner, Signer, Subject, Thumbprint,
 };
-pub use renew::{CurrentCertificate, RenewalPolicy, RenewalRequest, RecoveryRequest};
+pub use renew::{CurrentCertificate, RecoveryRequest, RenewalPolicy, RenewalRequest};
 pub use sig::{
     DigestAlgorithm, ID_SHA1, ID_SHA256, ID_SHA384, ID_SHA512, RSA_ENCRYPTION, SHA1_WITH_RSA,
     SHA1_WITH_RSA_OIW, SHA256_WITH_RSA, SHA384_WITH_RSA, SHA512_WITH_RSA, SignatureAlgorithm,
@@ -84,5 +84,7 @@ pub(crate) fn decode_base64_lenient(text: &str, max: usize) -> Option<Vec<u8>> {
         return None;
     }
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
 }

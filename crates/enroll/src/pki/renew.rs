@@ -21,8 +21,7 @@ use super::sig::{self, DigestAlgorithm, SignatureAlgorithm};
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ID_MESSAGE_DIGEST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 
 /// Limits and the renewal window. Secure defaults via [`Default`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +58,10 @@ pub struct CurrentCertificate {
 impl fmt::Debug for CurrentCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CurrentCertificate")
-            .field("subject", &self.certificate.tbs_certificate().subject().to_string())
+            .field(
+                "subject",
+                &self.certificate.tbs_certificate().subject().to_string(),
+            )
             .field("thumbprint", &self.thumbprint().to_string())
             .finish()
     }
@@ -163,7 +165,9 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
     }
     let ci = ContentInfo::from_der(body).map_err(malformed)?;
     if ci.content_type != ID_SIGNED_DATA {
-        return Err(RenewalError::UnsupportedContentType(ci.content_type.to_string()));
+        return Err(RenewalError::UnsupportedContentType(
+            ci.content_type.to_string(),
+        ));
     }
     let sd: SignedData = ci.content.decode_as().map_err(malformed)?;
     if sd.encap_content_info.econtent_type != ID_DATA {
@@ -207,7 +211,11 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
             what: "SignedData/SignerInfo version does not match the signer identifier".into(),
         });
     }
-    if !sd.digest_algorithms.iter().any(|a| a.oid == si.digest_alg.oid) {
+    if !sd
+        .digest_algorithms
+        .iter()
+        .any(|a| a.oid == si.digest_alg.oid)
+    {
         return Err(RenewalError::Malformed {
             position: 0,
             what: "the signer's digest algorithm is not listed in digestAlgorithms".into(),
@@ -231,7 +239,9 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
         }
     }
     if digest == DigestAlgorithm::Sha1 && !policy.csr.allow_sha1 {
-        return Err(RenewalError::UnsupportedAlgorithm("SHA-1 (not allowed by the policy)".into()));
+        return Err(RenewalError::UnsupportedAlgorithm(
+            "SHA-1 (not allowed by the policy)".into(),
+        ));
     }
     let content_digest = digest.digest(content);
     let signed_message_digest = match &si.signed_attrs {
@@ -240,7 +250,11 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
             let mut message_digest = None;
             for attr in attrs.iter() {
                 if attr.oid == ID_MESSAGE_DIGEST {
-                    let v = attr.values.iter().next().ok_or(RenewalError::DigestMismatch)?;
+                    let v = attr
+                        .values
+                        .iter()
+                        .next()
+                        .ok_or(RenewalError::DigestMismatch)?;
                     message_digest = Some(v.decode_as::<OctetString>().map_err(malformed)?);
                 } else if attr.oid == ID_CONTENT_TYPE {
                     let v = attr.values.iter().next().ok_or_else(|| {
@@ -267,7 +281,12 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
         .map_err(malformed)?;
     let key = sig::rsa_public_key(&spki_der)
         .ok_or_else(|| RenewalError::UnsupportedAlgorithm("non-RSA signer key".into()))?;
-    if !sig::verify_prehash(&key, digest, &signed_message_digest, si.signature.as_bytes()) {
+    if !sig::verify_prehash(
+        &key,
+        digest,
+        &signed_message_digest,
+        si.signature.as_bytes(),
+    ) {
         return Err(RenewalError::BadSignature);
     }
     let csr = Csr::from_der(content, &policy.csr)?;
@@ -368,10 +387,11 @@ impl<S: Signer> CertificateAuthority<S> {
         policy: &RenewalPolicy,
     ) -> Result<RecoveryRequest, RenewalError> {
         let previous = previous.map(CurrentCertificate::from_der).transpose()?;
-        if let Some(p) = &previous {
-            if !self.issued(p.certificate()) {
-                return Err(RenewalError::NotIssuedByUs);
-            }
+        if previous
+            .as_ref()
+            .is_some_and(|p| !self.issued(p.certificate()))
+        {
+            return Err(RenewalError::NotIssuedByUs);
         }
         if looks_like_pkcs7(body) {
             let (csr, signer) = open_pkcs7(body, policy)?;
@@ -379,10 +399,8 @@ impl<S: Signer> CertificateAuthority<S> {
             if !self.issued(signer.certificate()) {
                 return Err(RenewalError::NotIssuedByUs);
             }
-            if let Some(p) = &previous {
-                if p.der != signer.der {
-                    return Err(RenewalError::ClientCertificateMismatch);
-                }
+            if previous.as_ref().is_some_and(|p| p.der != signer.der) {
+                return Err(RenewalError::ClientCertificateMismatch);
             }
             Ok(RecoveryRequest {
                 csr,

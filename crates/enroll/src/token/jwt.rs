@@ -32,7 +32,9 @@ pub struct Jwk {
 
 impl fmt::Debug for Jwk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Jwk").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("Jwk")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,10 +57,11 @@ impl Jwks {
     /// Parses a JWKS document.
     pub fn from_json(json: &str) -> Result<Self, JwtError> {
         if json.len() > MAX_JWKS_LEN {
-            return Err(JwtError::Jwks(format!("document larger than {MAX_JWKS_LEN} bytes")));
+            return Err(JwtError::Jwks(format!(
+                "document larger than {MAX_JWKS_LEN} bytes"
+            )));
         }
-        let doc: Value =
-            serde_json::from_str(json).map_err(|e| JwtError::Jwks(e.to_string()))?;
+        let doc: Value = serde_json::from_str(json).map_err(|e| JwtError::Jwks(e.to_string()))?;
         let keys = doc
             .get("keys")
             .and_then(Value::as_array)
@@ -87,8 +90,8 @@ impl Jwks {
             let e = B64URL
                 .decode(e.trim_end_matches('='))
                 .map_err(|_| JwtError::Jwks("e is not base64url".into()))?;
-            let key = rsa_public_key(&n, &e)
-                .ok_or_else(|| JwtError::Jwks("invalid RSA key".into()))?;
+            let key =
+                rsa_public_key(&n, &e).ok_or_else(|| JwtError::Jwks("invalid RSA key".into()))?;
             out.push(Jwk {
                 kid: field("kid").map(str::to_owned),
                 key,
@@ -246,9 +249,12 @@ pub fn validate_entra_token(
         });
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(JwtError::Malformed("expected three dot-separated parts".into()));
+        return Err(JwtError::Malformed(
+            "expected three dot-separated parts".into(),
+        ));
     };
     let header = decode_json(h, "header")?;
     match header.get("alg").and_then(Value::as_str) {
@@ -260,7 +266,9 @@ pub fn validate_entra_token(
         }
     }
     if header.contains_key("crit") {
-        return Err(JwtError::Malformed("critical header parameters are not supported".into()));
+        return Err(JwtError::Malformed(
+            "critical header parameters are not supported".into(),
+        ));
     }
     let key = jwks.select(header.get("kid").and_then(Value::as_str))?;
     let signature = B64URL
@@ -268,7 +276,10 @@ pub fn validate_entra_token(
         .map_err(|_| JwtError::Malformed("signature is not base64url".into()))?;
     let signed = &token[..h.len() + 1 + p.len()];
     let hash = Sha256::digest(signed.as_bytes());
-    if key.pkcs1v15_verify_prehash::<Sha256>(&hash, &signature).is_err() {
+    if key
+        .pkcs1v15_verify_prehash::<Sha256>(&hash, &signature)
+        .is_err()
+    {
         return Err(JwtError::BadSignature);
     }
     let claims = decode_json(p, "payload")?;
@@ -284,10 +295,9 @@ pub fn validate_entra_token(
         Some(v) => Some(numeric_date(v).ok_or(JwtError::InvalidClaim("nbf"))?),
         None => None,
     };
-    if let Some(nbf) = not_before {
-        if now.checked_add(validation.leeway).unwrap_or(now) < nbf {
-            return Err(JwtError::NotYetValid);
-        }
+    let skewed_now = now.checked_add(validation.leeway).unwrap_or(now);
+    if not_before.is_some_and(|nbf| skewed_now < nbf) {
+        return Err(JwtError::NotYetValid);
     }
     let string = |name: &'static str| -> Result<Option<String>, JwtError> {
         match claims.get(name) {
@@ -297,10 +307,14 @@ pub fn validate_entra_token(
         }
     };
     let tenant_id = string("tid")?.ok_or(JwtError::MissingClaim("tid"))?;
-    if let Some(allowed) = &validation.tenants {
-        if !allowed.iter().any(|t| t.eq_ignore_ascii_case(&tenant_id)) {
-            return Err(JwtError::WrongTenant(tenant_id));
-        }
+    let tenant_allowed =
+        |allowed: &Vec<String>| allowed.iter().any(|t| t.eq_ignore_ascii_case(&tenant_id));
+    if validation
+        .tenants
+        .as_ref()
+        .is_some_and(|a| !tenant_allowed(a))
+    {
+        return Err(JwtError::WrongTenant(tenant_id));
     }
     let issuer = string("iss")?.ok_or(JwtError::MissingClaim("iss"))?;
     if !validation
@@ -315,7 +329,11 @@ pub fn validate_entra_token(
         Some(Value::String(a)) => vec![a.clone()],
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or(JwtError::InvalidClaim("aud")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or(JwtError::InvalidClaim("aud"))
+            })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(JwtError::InvalidClaim("aud")),
     };

@@ -54,14 +54,12 @@ pub use jwt::{
 };
 
 /// BinarySecurityToken ValueType of the Federated (and Entra) user token.
-pub const DEVICE_ENROLLMENT_USER_TOKEN: &str =
-    "http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentUserToken";
+pub const DEVICE_ENROLLMENT_USER_TOKEN: &str = "http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentUserToken";
 /// BinarySecurityToken ValueType of an X.509 certificate (Certificate auth policy).
 pub const X509V3: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3";
 /// The EncodingType for base64 content.
-pub const BASE64_BINARY: &str =
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd#base64binary";
+pub const BASE64_BINARY: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd#base64binary";
 
 /// Largest decoded BinarySecurityToken accepted by [`BinarySecurityToken::decode`] (64 KiB).
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
@@ -101,7 +99,10 @@ impl fmt::Debug for BinarySecurityToken<'_> {
         f.debug_struct("BinarySecurityToken")
             .field("value_type", &self.value_type)
             .field("encoding_type", &self.encoding_type)
-            .field("value", &format_args!("<redacted, {} chars>", self.value.len()))
+            .field(
+                "value",
+                &format_args!("<redacted, {} chars>", self.value.len()),
+            )
             .finish()
     }
 }
@@ -185,12 +186,22 @@ impl Authenticator for EntraAuthenticator {
         // Windows sends base64 of the JWT; accept the bare JWT too.
         let value = bst.value.trim();
         if value.matches('.').count() == 2 {
-            return Ok(validate_entra_token(value, &self.jwks, &self.validation, now)?);
+            return Ok(validate_entra_token(
+                value,
+                &self.jwks,
+                &self.validation,
+                now,
+            )?);
         }
         let raw = bst.decode()?;
         let jwt = core::str::from_utf8(&raw)
             .map_err(|_| AuthError::Jwt(JwtError::Malformed("token is not UTF-8".into())))?;
-        Ok(validate_entra_token(jwt, &self.jwks, &self.validation, now)?)
+        Ok(validate_entra_token(
+            jwt,
+            &self.jwks,
+            &self.validation,
+            now,
+        )?)
     }
 }
 
