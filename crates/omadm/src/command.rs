@@ -4,8 +4,8 @@ use std::borrow::Cow;
 
 use winmdm_syncml::{Command, CommandKind, Container, Item, ItemCommand, Location};
 
-use crate::locuri::LocUri;
-use crate::value::Value;
+use crate::locuri::{LocUri, LocUriError};
+use crate::value::{Value, ValueError};
 
 /// Why a command cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +20,25 @@ pub enum CommandError {
     /// Get inside Atomic (Windows answers 500).
     #[error("Get inside Atomic")]
     GetInAtomic,
+    /// A wire command with an invalid target `LocURI`.
+    #[error("invalid LocURI {uri:?}: {error}")]
+    InvalidUri {
+        /// The URI as sent.
+        uri: String,
+        /// Why it is invalid.
+        error: LocUriError,
+    },
+    /// A wire item whose data does not match its format.
+    #[error("item {uri:?}: {error}")]
+    InvalidValue {
+        /// The item's target.
+        uri: String,
+        /// Why the value is invalid.
+        error: ValueError,
+    },
+    /// A wire command that is not a server management command (Status, Results, ...).
+    #[error("not a management command: {0}")]
+    NotManagement(String),
 }
 
 /// One item of an Add, Replace or Exec: a target node and an optional value.
@@ -162,6 +181,69 @@ impl DmCommand {
         Ok(DmCommand::Sequence(children))
     }
 
+    /// Reads a wire command (e.g. from a recorded session or a profile) into a typed
+    /// one, validating URIs and values. The wire CmdIDs are not kept.
+    pub fn from_wire(c: &Command<'_>) -> Result<DmCommand, CommandError> {
+        fn uri(i: &Item<'_>) -> Result<LocUri<'static>, CommandError> {
+            let u = i.target_uri().unwrap_or("");
+            LocUri::try_from(u.to_owned()).map_err(|error| CommandError::InvalidUri {
+                uri: u.to_owned(),
+                error,
+            })
+        }
+        fn item(
+            i: &Item<'_>,
+            cmd_meta: Option<&winmdm_syncml::Meta<'_>>,
+        ) -> Result<DmItem, CommandError> {
+            let target = uri(i)?;
+            let meta = i.meta.as_ref().or(cmd_meta);
+            let format = meta.and_then(|m| m.format.as_deref());
+            let value = if i.data.is_none() && format.is_none() {
+                None
+            } else {
+                Some(Value::from_wire(format, i.data.as_ref()).map_err(|error| {
+                    CommandError::InvalidValue {
+                        uri: target.as_str().to_owned(),
+                        error,
+                    }
+                })?)
+            };
+            Ok(DmItem {
+                target,
+                value,
+                mime: meta.and_then(|m| m.r#type.as_deref()).map(str::to_owned),
+            })
+        }
+        let items = |ic: &ItemCommand<'_>| -> Result<Vec<DmItem>, CommandError> {
+            if ic.items.is_empty() {
+                return Err(CommandError::Empty("command"));
+            }
+            ic.items.iter().map(|i| item(i, ic.meta.as_ref())).collect()
+        };
+        let uris = |ic: &ItemCommand<'_>| -> Result<Vec<LocUri<'static>>, CommandError> {
+            if ic.items.is_empty() {
+                return Err(CommandError::Empty("command"));
+            }
+            ic.items.iter().map(uri).collect()
+        };
+        let kids = |k: &Container<'_>| -> Result<Vec<DmCommand>, CommandError> {
+            k.commands.iter().map(DmCommand::from_wire).collect()
+        };
+        Ok(match c {
+            Command::Get(ic) => DmCommand::Get(uris(ic)?),
+            Command::Delete(ic) => DmCommand::Delete(uris(ic)?),
+            Command::Add(ic) => DmCommand::Add(items(ic)?),
+            Command::Replace(ic) => DmCommand::Replace(items(ic)?),
+            Command::Exec(ic) => {
+                let mut v = items(ic)?;
+                DmCommand::Exec(v.remove(0))
+            }
+            Command::Atomic(k) => DmCommand::atomic(kids(k)?)?,
+            Command::Sequence(k) => DmCommand::sequence(kids(k)?)?,
+            other => return Err(CommandError::NotManagement(other.name().to_owned())),
+        })
+    }
+
     /// The command's element name.
     pub fn kind(&self) -> CommandKind {
         match self {
@@ -287,6 +369,40 @@ mod tests {
             Err(CommandError::Empty("Sequence"))
         );
         assert!(DmCommand::sequence(vec![g]).is_ok());
+    }
+
+    #[test]
+    fn wire_commands_read_back() {
+        let xml = br#"<Atomic><CmdID>1</CmdID><Replace><CmdID>2</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera</LocURI></Target><Meta><Format xmlns="syncml:metinf">int</Format></Meta><Data>0</Data></Item></Replace><Exec><CmdID>3</CmdID><Item><Target><LocURI>./Vendor/MSFT/X/Run</LocURI></Target></Item></Exec></Atomic>"#;
+        let cmds = winmdm_syncml::decode_commands(xml).unwrap();
+        let d = DmCommand::from_wire(&cmds[0]).unwrap();
+        let expect = DmCommand::atomic(vec![
+            DmCommand::replace(
+                uri("./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera"),
+                Value::Int(0),
+            ),
+            DmCommand::exec(uri("./Vendor/MSFT/X/Run"), None),
+        ])
+        .unwrap();
+        assert_eq!(d, expect);
+        assert_eq!(d.to_command(&mut ids()), cmds[0]);
+        let bad = winmdm_syncml::decode_commands(b"<Get><CmdID>5</CmdID><Item><Target><LocURI>./ DevDetail/HwV</LocURI></Target></Item></Get>").unwrap();
+        assert!(matches!(
+            DmCommand::from_wire(&bad[0]),
+            Err(CommandError::InvalidUri { .. })
+        ));
+        let badv = winmdm_syncml::decode_commands(b"<Replace><CmdID>5</CmdID><Item><Target><LocURI>./DevDetail/X</LocURI></Target><Meta><Format>int</Format></Meta><Data>x</Data></Item></Replace>").unwrap();
+        assert!(matches!(
+            DmCommand::from_wire(&badv[0]),
+            Err(CommandError::InvalidValue { .. })
+        ));
+        let st =
+            winmdm_syncml::decode_commands(b"<Status><CmdID>1</CmdID><Data>200</Data></Status>")
+                .unwrap();
+        assert_eq!(
+            DmCommand::from_wire(&st[0]),
+            Err(CommandError::NotManagement("Status".into()))
+        );
     }
 
     #[test]

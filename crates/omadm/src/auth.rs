@@ -1,0 +1,249 @@
+//! DM-level authentication as MS-MDM uses it: `syncml:auth-basic` and `syncml:auth-md5`
+//! (protocol notes §2.7), plus the TLS client-certificate binding.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use md5::{Digest, Md5};
+use winmdm_syncml::{Chal, Cred, Data, Meta};
+
+/// A DM authentication scheme (`Meta/Type` of `Cred` and `Chal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// `syncml:auth-basic`: base64(`name:password`).
+    Basic,
+    /// `syncml:auth-md5`: base64(MD5(base64(MD5(`name:password`)) `:` nonce)).
+    Md5,
+}
+
+impl AuthScheme {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Basic => "syncml:auth-basic",
+            AuthScheme::Md5 => "syncml:auth-md5",
+        }
+    }
+
+    /// Parses the wire name (surrounding whitespace ignored).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "syncml:auth-basic" => Some(AuthScheme::Basic),
+            "syncml:auth-md5" => Some(AuthScheme::Md5),
+            _ => None,
+        }
+    }
+}
+
+/// A user name and password. `Debug` shows the name only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The account name (w7 AAUTHNAME).
+    pub username: String,
+    password: String,
+}
+
+impl Credentials {
+    /// Builds credentials.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The password.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The `Cred/Data` value for a scheme: base64 text.
+pub fn digest(scheme: AuthScheme, creds: &Credentials, nonce: &[u8]) -> String {
+    let up = format!("{}:{}", creds.username, creds.password);
+    match scheme {
+        AuthScheme::Basic => B64.encode(up.as_bytes()),
+        AuthScheme::Md5 => {
+            let inner = B64.encode(Md5::digest(up.as_bytes()));
+            let mut h = Md5::new();
+            h.update(inner.as_bytes());
+            h.update(b":");
+            h.update(nonce);
+            B64.encode(h.finalize())
+        }
+    }
+}
+
+/// A `Cred` element for a scheme (`Format b64`).
+pub fn cred(scheme: AuthScheme, creds: &Credentials, nonce: &[u8]) -> Cred<'static> {
+    Cred {
+        meta: Some(Meta {
+            r#type: Some(Cow::Borrowed(scheme.as_str())),
+            format: Some(Cow::Borrowed("b64")),
+            ..Meta::default()
+        }),
+        data: Some(Data::text(digest(scheme, creds, nonce))),
+    }
+}
+
+/// A `Chal` element: the scheme and, for MD5, the next nonce (base64).
+pub fn chal(scheme: AuthScheme, next_nonce: &[u8]) -> Chal<'static> {
+    Chal {
+        meta: Some(Meta {
+            r#type: Some(Cow::Borrowed(scheme.as_str())),
+            format: Some(Cow::Borrowed("b64")),
+            next_nonce: (scheme == AuthScheme::Md5).then(|| Cow::Owned(B64.encode(next_nonce))),
+            ..Meta::default()
+        }),
+    }
+}
+
+/// Reads a `Chal`: its scheme and decoded next nonce.
+pub fn read_chal(c: &Chal<'_>) -> Option<(AuthScheme, Option<Vec<u8>>)> {
+    let m = c.meta.as_ref()?;
+    let scheme = AuthScheme::parse(m.r#type.as_deref().unwrap_or("syncml:auth-basic"))?;
+    let nonce = m
+        .next_nonce
+        .as_deref()
+        .and_then(|n| B64.decode(n.trim()).ok());
+    Some((scheme, nonce))
+}
+
+/// Constant-time comparison.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks a received `Cred` against the expected credentials and nonce.
+pub fn verify(c: &Cred<'_>, scheme: AuthScheme, creds: &Credentials, nonce: &[u8]) -> bool {
+    let sent = c
+        .meta
+        .as_ref()
+        .and_then(|m| m.r#type.as_deref())
+        .map_or(Some(AuthScheme::Basic), AuthScheme::parse);
+    if sent != Some(scheme) {
+        return false;
+    }
+    let Some(d) = &c.data else { return false };
+    ct_eq(
+        d.as_str().trim().as_bytes(),
+        digest(scheme, creds, nonce).as_bytes(),
+    )
+}
+
+/// Server-side DM authentication settings. `Debug` never shows secrets.
+#[derive(Clone, Debug)]
+pub struct ServerAuth {
+    /// The scheme the device must use.
+    pub scheme: AuthScheme,
+    /// The device's credentials (w7 APPSRV AAUTHNAME / AAUTHSECRET).
+    pub credentials: Credentials,
+    /// The nonce the device uses this session (MD5), as stored after the last session.
+    pub nonce: Vec<u8>,
+    /// A fresh random nonce for challenges and for the next session (the caller
+    /// generates it: the engine has no randomness).
+    pub next_nonce: Vec<u8>,
+    /// Failed attempts tolerated before the session ends. Default 3.
+    pub max_failures: u32,
+}
+
+impl ServerAuth {
+    /// Settings with `max_failures` 3.
+    pub fn new(
+        scheme: AuthScheme,
+        credentials: Credentials,
+        nonce: Vec<u8>,
+        next_nonce: Vec<u8>,
+    ) -> Self {
+        ServerAuth {
+            scheme,
+            credentials,
+            nonce,
+            next_nonce,
+            max_failures: 3,
+        }
+    }
+}
+
+/// Binds the TLS client certificate to the device: the embedding product extracts the
+/// device identity from the certificate (e.g. the subject CN the enrollment service
+/// issued) and the engine checks it against `SyncHdr/Source/LocURI`.
+pub trait IdentityBinding {
+    /// Whether the certificate identity may speak for `device_id`.
+    fn allows(&self, device_id: &str) -> bool;
+}
+
+/// The usual binding: the certificate names exactly this DeviceID (ASCII
+/// case-insensitive, as Windows device IDs are hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertDeviceId(pub String);
+
+impl IdentityBinding for CertDeviceId {
+    fn allows(&self, device_id: &str) -> bool {
+        self.0.eq_ignore_ascii_case(device_id.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_and_md5_digests() {
+        let c = Credentials::new("Aladdin", "open sesame");
+        assert_eq!(
+            digest(AuthScheme::Basic, &c, b""),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        // Independent computation of the MD5 scheme.
+        let inner = B64.encode(Md5::digest(b"Aladdin:open sesame"));
+        let mut m = inner.into_bytes();
+        m.extend_from_slice(b":\x00\x01nonce");
+        let expect = B64.encode(Md5::digest(&m));
+        assert_eq!(digest(AuthScheme::Md5, &c, b"\x00\x01nonce"), expect);
+        let cr = cred(AuthScheme::Md5, &c, b"\x00\x01nonce");
+        assert!(verify(&cr, AuthScheme::Md5, &c, b"\x00\x01nonce"));
+        assert!(!verify(&cr, AuthScheme::Md5, &c, b"other"));
+        assert!(!verify(&cr, AuthScheme::Basic, &c, b"\x00\x01nonce"));
+        assert!(!verify(
+            &cr,
+            AuthScheme::Md5,
+            &Credentials::new("Aladdin", "x"),
+            b"\x00\x01nonce"
+        ));
+    }
+
+    #[test]
+    fn secrets_never_in_debug() {
+        let c = Credentials::new("user1", "hunter2");
+        let s = ServerAuth::new(AuthScheme::Md5, c.clone(), b"n".to_vec(), b"m".to_vec());
+        assert!(!format!("{c:?}{s:?}").contains("hunter2"));
+        let cr = cred(AuthScheme::Basic, &c, b"");
+        assert!(!format!("{cr:?}").contains(&digest(AuthScheme::Basic, &c, b"")));
+    }
+
+    #[test]
+    fn chal_round_trip() {
+        let ch = chal(AuthScheme::Md5, b"\xffnonce");
+        assert_eq!(
+            read_chal(&ch),
+            Some((AuthScheme::Md5, Some(b"\xffnonce".to_vec())))
+        );
+        let b = chal(AuthScheme::Basic, b"x");
+        assert_eq!(read_chal(&b), Some((AuthScheme::Basic, None)));
+        assert!(CertDeviceId("ABCD".into()).allows("abcd"));
+        assert!(!CertDeviceId("ABCD".into()).allows("abce"));
+    }
+}

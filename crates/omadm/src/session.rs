@@ -1,0 +1,147 @@
+//! Items shared by the server and the device engine: errors, outcomes, helpers.
+
+use std::borrow::Cow;
+
+use winmdm_syncml::{Alert, AlertCode, Command, CommandKind, Data, Item, Status, StatusCode};
+
+/// Why an engine refused a message. The message is not processed; the caller decides
+/// whether to drop the connection (HTTP 400) or end the session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A required `SyncHdr` element is missing (`SessionID`, `MsgID`, `Source`, `Target`).
+    #[error("SyncHdr without {0}")]
+    MissingHeader(&'static str),
+    /// `MsgID` is not a decimal number.
+    #[error("MsgID {0:?} is not a number")]
+    BadMsgId(String),
+    /// `MsgID` is not the previous one plus one (and not a retransmission).
+    #[error("expected MsgID {expected}, got {got}")]
+    UnexpectedMsgId {
+        /// The MsgID expected.
+        expected: u64,
+        /// The MsgID received.
+        got: u64,
+    },
+    /// `SessionID` differs from the session's.
+    #[error("SessionID {got:?} does not match the session's {expected:?}")]
+    SessionMismatch {
+        /// The session's ID.
+        expected: String,
+        /// The ID received.
+        got: String,
+    },
+    /// The sender (`Source/LocURI`) changed within the session.
+    #[error("sender changed within the session")]
+    SenderChanged,
+    /// The session is over; start a new engine for a new session.
+    #[error("session finished")]
+    Finished,
+    /// More time than the configured timeout passed since the last message.
+    #[error("session expired")]
+    Expired,
+    /// The peer's `MaxMsgSize` is below [`MIN_MAX_MSG_SIZE`](crate::MIN_MAX_MSG_SIZE).
+    #[error("MaxMsgSize {0} too small")]
+    MaxMsgSizeTooSmall(u64),
+    /// The session exceeded the configured number of messages.
+    #[error("more than {0} messages in the session")]
+    TooManyMessages(usize),
+    /// The device engine got a message before [`start`](crate::DeviceSession::start).
+    #[error("session not started")]
+    NotStarted,
+}
+
+/// The status of one item of a command, when the device answered per item
+/// (`Status` with `TargetRef`/`SourceRef`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemStatus {
+    /// The `TargetRef` (or `SourceRef`) the status applies to.
+    pub item_ref: String,
+    /// The code.
+    pub code: StatusCode,
+}
+
+/// What became of an issued command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// The device answered with a Status.
+    Answered,
+    /// The session ended before the device answered.
+    NoStatus,
+    /// The command was never sent: larger than the device accepts (`MaxMsgSize` for a
+    /// command that cannot be chunked, or `MaxObjSize`).
+    TooLarge,
+}
+
+/// The outcome of one issued command (top level), correlated by `MsgRef` + `CmdRef`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The tag the queue gave the command.
+    pub tag: u64,
+    /// The command's kind.
+    pub kind: CommandKind,
+    /// The `MsgID` of the server message that carried it (for a large object: the
+    /// message with the last chunk, whose Status is the command's).
+    pub msg_ref: String,
+    /// Its `CmdID` in that message.
+    pub cmd_ref: String,
+    /// How it ended.
+    pub disposition: Disposition,
+    /// The status code (the first one when the device answered per item).
+    pub status: Option<StatusCode>,
+    /// Per-item statuses, when the device sent them.
+    pub item_statuses: Vec<ItemStatus>,
+    /// `msft:originalerror` (HRESULT), when present.
+    pub original_error: Option<String>,
+    /// `Results` items (for Get), large objects reassembled.
+    pub results: Vec<Item<'static>>,
+    /// Outcomes of the commands inside an Atomic or Sequence, in order (same tag).
+    pub children: Vec<Outcome>,
+}
+
+impl Outcome {
+    /// 2xx.
+    pub fn is_success(&self) -> bool {
+        self.status.is_some_and(StatusCode::is_success)
+    }
+
+    /// An Atomic that failed (507) and whose children were rolled back (216).
+    pub fn rolled_back(&self) -> bool {
+        self.status == Some(StatusCode::ATOMIC_FAILED)
+            && self
+                .children
+                .iter()
+                .any(|c| c.status == Some(StatusCode::ATOMIC_ROLLBACK_OK))
+    }
+}
+
+/// Builds a Status (without CmdID) for a command of the peer.
+pub(crate) fn status_for(
+    msg_ref: &str,
+    cmd_ref: Option<&str>,
+    cmd: &str,
+    code: StatusCode,
+) -> Status<'static> {
+    Status {
+        msg_ref: Some(Cow::Owned(msg_ref.to_owned())),
+        cmd_ref: Some(Cow::Owned(cmd_ref.unwrap_or("").to_owned())),
+        cmd: Some(Cow::Owned(cmd.to_owned())),
+        data: Some(Data::text(code.0.to_string())),
+        ..Status::default()
+    }
+}
+
+/// The `Alert 1222` (next message) command, without CmdID.
+pub(crate) fn next_message_alert() -> Command<'static> {
+    Command::Alert(Alert {
+        data: Some(Data::text(AlertCode::NEXT_MESSAGE.0.to_string())),
+        ..Alert::default()
+    })
+}
+
+/// Whether a message asks for the next message (contains `Alert 1222`).
+pub(crate) fn asks_next(cmds: &[Command<'_>]) -> bool {
+    cmds.iter()
+        .any(|c| matches!(c, Command::Alert(a) if a.code() == Some(AlertCode::NEXT_MESSAGE)))
+}

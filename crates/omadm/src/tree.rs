@@ -1,0 +1,313 @@
+//! The node tree the device engine executes commands against.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use winmdm_syncml::StatusCode;
+
+use crate::locuri::LocUri;
+
+/// A node's value as stored: `Meta/Format`, `Meta/Type` and `Data` text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Node {
+    /// `Meta/Format` (`chr` when absent on the wire).
+    pub format: Option<String>,
+    /// `Meta/Type`.
+    pub mime: Option<String>,
+    /// `Data`.
+    pub data: Option<String>,
+}
+
+impl Node {
+    /// An interior node.
+    pub fn interior() -> Self {
+        Node {
+            format: Some("node".to_owned()),
+            ..Node::default()
+        }
+    }
+
+    /// A leaf with `chr` data.
+    pub fn chr(data: impl Into<String>) -> Self {
+        Node {
+            format: Some("chr".to_owned()),
+            mime: None,
+            data: Some(data.into()),
+        }
+    }
+
+    fn is_interior(&self) -> bool {
+        self.format.as_deref() == Some("node")
+    }
+}
+
+/// A device's management tree, as the device engine sees it. Each operation returns the
+/// status code the device reports (200, 404, 405, 418, 500, ...).
+pub trait NodeTree {
+    /// Reads a node.
+    fn get(&mut self, uri: &LocUri<'_>) -> Result<Node, StatusCode>;
+    /// Creates a node (interior nodes on the way are created implicitly).
+    fn add(&mut self, uri: &LocUri<'_>, node: Node) -> StatusCode;
+    /// Replaces an existing node's value.
+    fn replace(&mut self, uri: &LocUri<'_>, node: Node) -> StatusCode;
+    /// Deletes a node and its subtree.
+    fn delete(&mut self, uri: &LocUri<'_>) -> StatusCode;
+    /// Executes a node.
+    fn exec(&mut self, uri: &LocUri<'_>, data: Option<&str>) -> StatusCode;
+    /// Starts an Atomic: later changes can be rolled back.
+    fn begin_atomic(&mut self);
+    /// Ends an Atomic, keeping the changes.
+    fn commit_atomic(&mut self);
+    /// Ends an Atomic, undoing its changes; `false` when that failed (516).
+    fn rollback_atomic(&mut self) -> bool;
+}
+
+/// An in-memory [`NodeTree`] for emulators and tests: implicit interior creation,
+/// read-only subtrees (405), injected failures, snapshots for Atomic.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryTree {
+    nodes: BTreeMap<String, Node>,
+    read_only: BTreeSet<String>,
+    executable: BTreeSet<String>,
+    failing: BTreeMap<String, StatusCode>,
+    snapshot: Option<BTreeMap<String, Node>>,
+    /// Every Exec performed, in order: (path, data).
+    pub execs: Vec<(String, Option<String>)>,
+}
+
+fn parent(p: &str) -> Option<&str> {
+    let i = p.rfind('/')?;
+    (i > 1).then(|| &p[..i])
+}
+
+impl MemoryTree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        MemoryTree::default()
+    }
+
+    /// Sets a node (and its interior parents) directly.
+    pub fn set(&mut self, path: &str, node: Node) -> &mut Self {
+        let mut p = parent(path);
+        while let Some(x) = p {
+            self.nodes
+                .entry(x.to_owned())
+                .or_insert_with(Node::interior);
+            p = parent(x);
+        }
+        self.nodes.insert(path.to_owned(), node);
+        self
+    }
+
+    /// Marks a subtree read-only: writes get 405.
+    pub fn read_only(&mut self, path: &str) -> &mut Self {
+        self.read_only.insert(path.to_owned());
+        self
+    }
+
+    /// Marks a node executable (Exec on other nodes gets 405).
+    pub fn executable(&mut self, path: &str) -> &mut Self {
+        self.executable.insert(path.to_owned());
+        self
+    }
+
+    /// Makes every write to `path` fail with `code`.
+    pub fn fail(&mut self, path: &str, code: StatusCode) -> &mut Self {
+        self.failing.insert(path.to_owned(), code);
+        self
+    }
+
+    /// A node by path.
+    pub fn node(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    fn ro(&self, p: &str) -> bool {
+        self.read_only
+            .iter()
+            .any(|r| p == r || p.starts_with(&format!("{r}/")))
+    }
+
+    fn children(&self, p: &str) -> Vec<String> {
+        let pre = format!("{p}/");
+        self.nodes
+            .range(pre.clone()..)
+            .take_while(|(k, _)| k.starts_with(&pre))
+            .filter(|(k, _)| !k[pre.len()..].contains('/'))
+            .map(|(k, _)| k[pre.len()..].to_owned())
+            .collect()
+    }
+
+    fn write_check(&self, p: &str) -> Option<StatusCode> {
+        if let Some(c) = self.failing.get(p) {
+            return Some(*c);
+        }
+        self.ro(p).then_some(StatusCode::COMMAND_NOT_ALLOWED)
+    }
+}
+
+impl NodeTree for MemoryTree {
+    fn get(&mut self, uri: &LocUri<'_>) -> Result<Node, StatusCode> {
+        if uri.query().is_some() {
+            return Err(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED);
+        }
+        let p = uri.path();
+        let n = self.nodes.get(p).ok_or(StatusCode::NOT_FOUND)?;
+        if n.is_interior() {
+            let c = self.children(p);
+            return Ok(Node {
+                format: Some("node".to_owned()),
+                mime: None,
+                data: (!c.is_empty()).then(|| c.join("/")),
+            });
+        }
+        Ok(n.clone())
+    }
+
+    fn add(&mut self, uri: &LocUri<'_>, node: Node) -> StatusCode {
+        let p = uri.path();
+        if let Some(c) = self.write_check(p) {
+            return c;
+        }
+        if self.nodes.contains_key(p) {
+            return StatusCode::ALREADY_EXISTS;
+        }
+        let mut q = parent(p);
+        while let Some(x) = q {
+            if self.nodes.get(x).is_some_and(|n| !n.is_interior()) {
+                return StatusCode::COMMAND_NOT_ALLOWED;
+            }
+            q = parent(x);
+        }
+        self.set(p, node);
+        StatusCode::OK
+    }
+
+    fn replace(&mut self, uri: &LocUri<'_>, node: Node) -> StatusCode {
+        let p = uri.path();
+        if let Some(c) = self.write_check(p) {
+            return c;
+        }
+        match self.nodes.get_mut(p) {
+            None => StatusCode::NOT_FOUND,
+            Some(n) if n.is_interior() => StatusCode::COMMAND_NOT_ALLOWED,
+            Some(n) => {
+                *n = node;
+                StatusCode::OK
+            }
+        }
+    }
+
+    fn delete(&mut self, uri: &LocUri<'_>) -> StatusCode {
+        let p = uri.path().to_owned();
+        if let Some(c) = self.write_check(&p) {
+            return c;
+        }
+        if self.nodes.remove(&p).is_none() {
+            return StatusCode::NOT_FOUND;
+        }
+        let pre = format!("{p}/");
+        self.nodes.retain(|k, _| !k.starts_with(&pre));
+        StatusCode::OK
+    }
+
+    fn exec(&mut self, uri: &LocUri<'_>, data: Option<&str>) -> StatusCode {
+        let p = uri.path();
+        if let Some(c) = self.failing.get(p) {
+            return *c;
+        }
+        if !self.executable.contains(p) {
+            return if self.nodes.contains_key(p) {
+                StatusCode::COMMAND_NOT_ALLOWED
+            } else {
+                StatusCode::NOT_FOUND
+            };
+        }
+        self.execs.push((p.to_owned(), data.map(str::to_owned)));
+        StatusCode::OK
+    }
+
+    fn begin_atomic(&mut self) {
+        self.snapshot = Some(self.nodes.clone());
+    }
+
+    fn commit_atomic(&mut self) {
+        self.snapshot = None;
+    }
+
+    fn rollback_atomic(&mut self) -> bool {
+        match self.snapshot.take() {
+            Some(s) => {
+                self.nodes = s;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> LocUri<'_> {
+        LocUri::try_from(s).unwrap()
+    }
+
+    #[test]
+    fn status_codes() {
+        let mut t = MemoryTree::new();
+        t.set("./DevInfo/Man", Node::chr("VMware, Inc."))
+            .read_only("./DevInfo");
+        assert_eq!(
+            t.get(&u("./DevInfo/Man")).unwrap().data.as_deref(),
+            Some("VMware, Inc.")
+        );
+        assert_eq!(t.get(&u("./DevInfo")).unwrap().data.as_deref(), Some("Man"));
+        assert_eq!(
+            t.replace(&u("./DevInfo/Man"), Node::chr("x")),
+            StatusCode::COMMAND_NOT_ALLOWED
+        );
+        assert_eq!(t.get(&u("./DevDetail/X")), Err(StatusCode::NOT_FOUND));
+        assert_eq!(
+            t.replace(&u("./DevDetail/X"), Node::chr("x")),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            t.add(&u("./Vendor/MSFT/A/B"), Node::chr("1")),
+            StatusCode::OK
+        );
+        assert_eq!(
+            t.get(&u("./Vendor/MSFT/A")).unwrap().format.as_deref(),
+            Some("node")
+        );
+        assert_eq!(
+            t.add(&u("./Vendor/MSFT/A/B"), Node::chr("1")),
+            StatusCode::ALREADY_EXISTS
+        );
+        assert_eq!(
+            t.add(&u("./Vendor/MSFT/A/B/C"), Node::chr("1")),
+            StatusCode::COMMAND_NOT_ALLOWED
+        );
+        assert_eq!(
+            t.exec(&u("./Vendor/MSFT/A/B"), None),
+            StatusCode::COMMAND_NOT_ALLOWED
+        );
+        assert_eq!(
+            t.get(&u("./Vendor/MSFT/A?list=StructData")),
+            Err(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED)
+        );
+        t.begin_atomic();
+        assert_eq!(t.delete(&u("./Vendor/MSFT/A")), StatusCode::OK);
+        assert_eq!(t.get(&u("./Vendor/MSFT/A/B")), Err(StatusCode::NOT_FOUND));
+        assert!(t.rollback_atomic());
+        assert_eq!(
+            t.get(&u("./Vendor/MSFT/A/B")).unwrap().data.as_deref(),
+            Some("1")
+        );
+        t.fail("./Vendor/MSFT/A/B", StatusCode::COMMAND_FAILED);
+        assert_eq!(
+            t.replace(&u("./Vendor/MSFT/A/B"), Node::chr("2")),
+            StatusCode::COMMAND_FAILED
+        );
+    }
+}
