@@ -151,7 +151,7 @@ impl Node {
             .iter()
             .filter_map(|c| match c {
                 Child::Elem(e) => Some(XmlNode::Element(e.to_generic())),
-                Child::Text(t) if has_elems && t.trim().is_empty() => None,
+                Child::Text(t) if t.is_empty() || (has_elems && t.trim().is_empty()) => None,
                 Child::Text(t) => Some(XmlNode::Text(t.clone())),
             })
             .collect::<Vec<_>>();
@@ -169,6 +169,21 @@ impl Node {
             attributes: self.attrs.clone(),
             children: merged,
         }
+    }
+}
+
+/// XML 1.0 `Char` production.
+fn legal_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+fn check_chars(ctx: &Ctx<'_>, at: usize, s: &str) -> Result<(), DecodeError> {
+    match s.chars().find(|c| !legal_char(*c)) {
+        None => Ok(()),
+        Some(c) => Err(ctx.err(
+            at,
+            DecodeErrorKind::Syntax(format!("character U+{:04X} is not allowed in XML", c as u32)),
+        )),
     }
 }
 
@@ -296,6 +311,7 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
                             ) => ctx.err(at, DecodeErrorKind::UnknownEntity(name)),
                             other => ctx.err(at, DecodeErrorKind::Syntax(other.to_string())),
                         })?;
+                    check_chars(&ctx, at, &value)?;
                     if value.len() > limits.max_value_bytes {
                         return Err(ctx.err(
                             at,
@@ -399,6 +415,7 @@ fn push_text(
     s: &str,
     limits: &Limits,
 ) -> Result<(), DecodeError> {
+    check_chars(ctx, at, s)?;
     let Some(top) = stack.last_mut() else {
         if s.trim().is_empty() {
             return Ok(());

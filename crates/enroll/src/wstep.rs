@@ -50,6 +50,8 @@ pub struct ContextItem {
 pub struct AdditionalContext {
     /// The items, in order.
     pub items: Vec<ContextItem>,
+    /// Other elements inside `AdditionalContext`, in order.
+    pub other: Vec<XmlElement>,
 }
 
 impl AdditionalContext {
@@ -131,6 +133,8 @@ pub struct RequestSecurityTokenResponse {
     pub requested_security_token: Option<BinarySecurityToken>,
     /// `RequestID`.
     pub request_id: Option<String>,
+    /// Other elements inside `RequestedSecurityToken`, in order.
+    pub requested_other: Vec<XmlElement>,
     /// Unknown content, in document order.
     pub other: Vec<XmlElement>,
 }
@@ -146,6 +150,7 @@ impl RequestSecurityTokenResponse {
                 doc_xml.as_bytes(),
             )),
             request_id: Some("0".into()),
+            requested_other: Vec::new(),
             other: Vec::new(),
         }
     }
@@ -192,7 +197,7 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
         } else if e.is("AdditionalContext") {
             for i in e.elems() {
                 if !i.is("ContextItem") {
-                    r.other.push(i.to_generic());
+                    r.additional_context.other.push(i.to_generic());
                     continue;
                 }
                 let name = i
@@ -225,7 +230,7 @@ pub(crate) fn encode_rst(r: &RequestSecurityToken, w: &mut XmlWriter) {
     if let Some(b) = &r.binary_security_token {
         encode_bst(w, "o:BinarySecurityToken", b, &[]);
     }
-    if !r.additional_context.items.is_empty() {
+    if !r.additional_context.items.is_empty() || !r.additional_context.other.is_empty() {
         w.open("ac:AdditionalContext", &[]);
         for i in &r.additional_context.items {
             match &i.value {
@@ -236,6 +241,9 @@ pub(crate) fn encode_rst(r: &RequestSecurityToken, w: &mut XmlWriter) {
                 }
                 None => w.empty("ac:ContextItem", &[("Name", &i.name)]),
             }
+        }
+        for o in &r.additional_context.other {
+            w.generic(o);
         }
         w.close("ac:AdditionalContext");
     }
@@ -266,10 +274,10 @@ pub(crate) fn decode_rstrc(
                 for y in x.elems() {
                     if y.is("BinarySecurityToken") {
                         r.requested_security_token = Some(decode_bst(y));
-                    } else if y.is("TokenType") && r.token_type.is_none() {
+                    } else if y.is("TokenType") {
                         r.token_type = Some(y.trimmed());
                     } else {
-                        r.other.push(y.to_generic());
+                        r.requested_other.push(y.to_generic());
                     }
                 }
             } else if x.is("RequestID") {
@@ -294,9 +302,14 @@ pub(crate) fn encode_rstrc(c: &RequestSecurityTokenResponseCollection, w: &mut X
         if let Some(d) = &r.disposition_message {
             w.leaf("DispositionMessage", &[("xmlns", ns::PKI_ENROLLMENT)], d);
         }
-        if let Some(b) = &r.requested_security_token {
+        if r.requested_security_token.is_some() || !r.requested_other.is_empty() {
             w.open("RequestedSecurityToken", &[]);
-            encode_bst(w, "BinarySecurityToken", b, &[("xmlns", ns::WSSE)]);
+            if let Some(b) = &r.requested_security_token {
+                encode_bst(w, "BinarySecurityToken", b, &[("xmlns", ns::WSSE)]);
+            }
+            for o in &r.requested_other {
+                w.generic(o);
+            }
             w.close("RequestedSecurityToken");
         }
         if let Some(id) = &r.request_id {

@@ -69,9 +69,32 @@ impl XmlElement {
     }
 }
 
-/// Escapes text for element content and attribute values.
-pub(crate) fn escape(s: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(s)
+/// Escapes for element content and attribute values: the markup characters, and the
+/// whitespace characters a reader would normalise (`\r` in text; `\t`, `\n`, `\r` in
+/// attribute values), so that decoded values survive a round trip exactly.
+pub(crate) fn escape(s: &str, attr: bool) -> std::borrow::Cow<'_, str> {
+    let needs = |c: char| match c {
+        '&' | '<' | '>' | '\r' => true,
+        '"' | '\t' | '\n' => attr,
+        _ => false,
+    };
+    if !s.chars().any(needs) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            '"' if attr => out.push_str("&quot;"),
+            '\t' if attr => out.push_str("&#9;"),
+            '\n' if attr => out.push_str("&#10;"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Appends XML to a `String`. Encoders write prefixed names themselves and declare
@@ -93,7 +116,7 @@ impl XmlWriter {
 
     fn attrs(&mut self, attrs: &[(&str, &str)]) {
         for (k, v) in attrs {
-            let _ = write!(self.out, " {k}=\"{}\"", escape(v));
+            let _ = write!(self.out, " {k}=\"{}\"", escape(v, true));
         }
     }
 
@@ -129,7 +152,7 @@ impl XmlWriter {
         self.out.push_str(name);
         self.attrs(attrs);
         self.out.push('>');
-        self.out.push_str(&escape(text));
+        self.out.push_str(&escape(text, false));
         let _ = write!(self.out, "</{name}>");
     }
 
@@ -149,14 +172,16 @@ impl XmlWriter {
     }
 
     pub(crate) fn text(&mut self, t: &str) {
-        self.out.push_str(&escape(t));
+        self.out.push_str(&escape(t, false));
     }
 
     /// Writes a generic element with the declarations it needs.
     pub(crate) fn generic(&mut self, el: &XmlElement) {
         let current = self.default_ns.last().cloned().flatten();
         let mut decls: Vec<(String, String)> = Vec::new();
-        if el.namespace != current {
+        let xml_ns = el.namespace.as_deref() == Some(crate::dom::XML_NS);
+        let name = if xml_ns { format!("xml:{}", el.name) } else { el.name.clone() };
+        if el.namespace != current && !xml_ns {
             decls.push(("xmlns".into(), el.namespace.clone().unwrap_or_default()));
         }
         let mut attr_parts: Vec<(String, String)> = Vec::new();
@@ -181,16 +206,16 @@ impl XmlWriter {
             attr_parts.push((key, a.value.clone()));
         }
         self.out.push('<');
-        self.out.push_str(&el.name);
+        self.out.push_str(&name);
         for (k, v) in decls.iter().chain(attr_parts.iter()) {
-            let _ = write!(self.out, " {k}=\"{}\"", escape(v));
+            let _ = write!(self.out, " {k}=\"{}\"", escape(v, true));
         }
         if el.children.is_empty() {
             self.out.push_str("/>");
             return;
         }
         self.out.push('>');
-        self.default_ns.push(el.namespace.clone());
+        self.default_ns.push(if xml_ns { current } else { el.namespace.clone() });
         for c in &el.children {
             match c {
                 XmlNode::Element(e) => self.generic(e),
@@ -198,6 +223,6 @@ impl XmlWriter {
             }
         }
         self.default_ns.pop();
-        let _ = write!(self.out, "</{}>", el.name);
+        let _ = write!(self.out, "</{name}>");
     }
 }
