@@ -290,7 +290,7 @@ pub fn generate(ddf_dir: &Path) -> Result<Output, String> {
     top.push_str(
         "/// The node tables of every CSP compiled in (see [`crate::Catalog::builtin`]).\n",
     );
-    top.push_str("#[allow(unused_mut)]\npub fn tables() -> Vec<&'static crate::NodeTable> {\n    let mut v: Vec<&'static crate::NodeTable> = Vec::new();\n");
+    top.push_str("#[allow(unused_mut, clippy::vec_init_then_push)]\npub fn tables() -> Vec<&'static crate::NodeTable> {\n    let mut v: Vec<&'static crate::NodeTable> = Vec::new();\n");
     top.push_str(&tables);
     top.push_str("    v\n}\n");
     files.push((dir.join("mod.rs"), top));

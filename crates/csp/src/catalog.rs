@@ -163,15 +163,17 @@ impl Catalog {
     pub fn builtin() -> Self {
         let mut c = Catalog::new();
         for t in crate::generated::tables() {
-            c.add_table(t.clone());
+            // Generated tables come from DDFs whose paths the generator validated.
+            let _ = c.add_table(t.clone());
         }
         c
     }
 
     /// Adds the nodes of a DDF parsed at run time. Definitions for paths already present replace
-    /// the old ones.
-    pub fn add_ddf(&mut self, tree: &winmdm_ddf::MgmtTree, source: &str) {
-        self.add_table(NodeTable::from_tree(tree, source));
+    /// the old ones. Returns the top-level `Path`s that are malformed (their nodes are not
+    /// indexed); normally empty.
+    pub fn add_ddf(&mut self, tree: &winmdm_ddf::MgmtTree, source: &str) -> Vec<String> {
+        self.add_table(NodeTable::from_tree(tree, source))
     }
 
     /// The tables in the catalog.
@@ -179,22 +181,29 @@ impl Catalog {
         &self.tables
     }
 
-    /// Adds a table. Definitions for paths already present replace the old ones.
-    pub fn add_table(&mut self, table: NodeTable) {
+    /// Adds a table. Definitions for paths already present replace the old ones. Returns the
+    /// top-level `Path`s that are malformed (their nodes are not indexed); normally empty.
+    pub fn add_table(&mut self, table: NodeTable) -> Vec<String> {
+        let mut bad = Vec::new();
         let t = u32::try_from(self.tables.len()).unwrap_or(u32::MAX);
         let mut slots: Vec<usize> = Vec::with_capacity(table.nodes.len());
         for (i, n) in table.nodes.iter().enumerate() {
             let parent_entry = match n.parent {
                 Some(p) => slots.get(p as usize).copied(),
                 None => {
-                    let root = format!("{}/x", n.root_path.as_deref().unwrap_or("."));
-                    split(&root).map(|(scope, segs)| {
+                    let root_path = n.root_path.as_deref().unwrap_or(".");
+                    let root = format!("{}/x", root_path.trim_end_matches('/'));
+                    let r = split(&root).map(|(scope, segs)| {
                         let mut at = if scope == Scope::User { 1 } else { 0 };
                         for s in &segs[..segs.len() - 1] {
                             at = self.child_entry(at, s);
                         }
                         at
-                    })
+                    });
+                    if r.is_none() {
+                        bad.push(root_path.to_string());
+                    }
+                    r
                 }
             };
             let Some(parent_entry) = parent_entry else {
@@ -210,6 +219,7 @@ impl Catalog {
             slots.push(e);
         }
         self.tables.push(table);
+        bad
     }
 
     fn child_entry(&mut self, parent: usize, name: &str) -> usize {

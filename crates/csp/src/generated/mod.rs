@@ -471,7 +471,7 @@ pub mod euiccs;
 pub mod policy_areas;
 
 /// The node tables of every CSP compiled in (see [`crate::Catalog::builtin`]).
-#[allow(unused_mut)]
+#[allow(unused_mut, clippy::vec_init_then_push)]
 pub fn tables() -> Vec<&'static crate::NodeTable> {
     let mut v: Vec<&'static crate::NodeTable> = Vec::new();
     #[cfg(feature = "accountmanagement")]
