@@ -1,0 +1,105 @@
+//! Shared harness: a recording queue and a loop running the server engine against the
+//! device engine over encoded bytes.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use winmdm_omadm::{
+    CommandQueue, DeviceEvent, DeviceSession, DmCommand, MemoryTree, Outcome, Queued,
+    ServerSession,
+};
+use winmdm_syncml::{SyncML, decode};
+
+#[derive(Default, Debug)]
+pub struct Q {
+    pub todo: VecDeque<Queued>,
+    pub outcomes: Vec<Outcome>,
+    pub events: Vec<DeviceEvent>,
+}
+
+impl Q {
+    pub fn with(cmds: Vec<DmCommand>) -> Self {
+        Q {
+            todo: cmds
+                .into_iter()
+                .enumerate()
+                .map(|(i, command)| Queued { tag: i as u64, command })
+                .collect(),
+            ..Q::default()
+        }
+    }
+
+    pub fn outcome(&self, tag: u64) -> &Outcome {
+        let v: Vec<_> = self.outcomes.iter().filter(|o| o.tag == tag).collect();
+        assert_eq!(v.len(), 1, "tag {tag}: {} outcomes", v.len());
+        v[0]
+    }
+}
+
+impl CommandQueue for Q {
+    fn next_command(&mut self) -> Option<Queued> {
+        self.todo.pop_front()
+    }
+    fn outcome(&mut self, o: Outcome) {
+        self.outcomes.push(o);
+    }
+    fn event(&mut self, e: DeviceEvent) {
+        self.events.push(e);
+    }
+}
+
+/// Encodes, checks the size, decodes: what travels on the wire.
+pub fn wire(m: &SyncML<'_>, limit: Option<u64>) -> (SyncML<'static>, usize) {
+    let mut v = Vec::new();
+    m.encode(&mut v).unwrap();
+    if let Some(l) = limit {
+        assert!(v.len() as u64 <= l, "message of {} bytes > MaxMsgSize {l}", v.len());
+    }
+    (decode(&v).unwrap().into_owned(), v.len())
+}
+
+#[derive(Debug, Default)]
+pub struct Transcript {
+    /// (from_device, message) in order.
+    pub messages: Vec<(bool, SyncML<'static>)>,
+}
+
+impl Transcript {
+    pub fn device(&self) -> impl Iterator<Item = &SyncML<'static>> {
+        self.messages.iter().filter(|m| m.0).map(|m| &m.1)
+    }
+    pub fn server(&self) -> impl Iterator<Item = &SyncML<'static>> {
+        self.messages.iter().filter(|m| !m.0).map(|m| &m.1)
+    }
+}
+
+/// Runs a session to its end. `server_limit` is the MaxMsgSize device messages are held
+/// to, `device_limit` the one server messages are held to.
+pub fn run(
+    server: &mut ServerSession,
+    device: &mut DeviceSession,
+    tree: &mut MemoryTree,
+    q: &mut Q,
+    device_limit: Option<u64>,
+    server_limit: Option<u64>,
+) -> Transcript {
+    let mut t = Transcript::default();
+    let mut now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let (mut msg, _) = wire(&device.start(), server_limit);
+    for _ in 0..20_000 {
+        t.messages.push((true, msg.clone()));
+        let reply = server.handle(&msg, now, q).expect("server accepts");
+        let (reply, _) = wire(&reply, device_limit);
+        t.messages.push((false, reply.clone()));
+        now += Duration::from_millis(10);
+        match device.handle(&reply, tree).expect("device accepts") {
+            Some(m) => msg = wire(&m, server_limit).0,
+            None => {
+                assert!(server.is_finished(), "device ended but server did not");
+                return t;
+            }
+        }
+    }
+    panic!("session did not terminate");
+}
