@@ -54,6 +54,9 @@ mod issue;
 mod renew;
 mod sig;
 
+/// The AlgorithmIdentifier type [`Signer::signature_algorithm`] returns (from `spki`).
+pub use spki::AlgorithmIdentifierOwned;
+
 pub use csr::{
     COMMON_NAME, Csr, CsrAttribute, CsrPolicy, DEVICE_ID_EXTENSION, EXTENSION_REQUEST,
     MS_CERT_EXTENSIONS,
