@@ -46,7 +46,10 @@ fn commands_get_statuses_and_results_correlated() {
         DmCommand::add(u("./Vendor/MSFT/Test/A"), Value::Int(5)),
         DmCommand::add(u("./Vendor/MSFT/Test/A"), Value::Int(6)),
         DmCommand::delete(u("./Vendor/MSFT/Nope")),
-        DmCommand::exec(u("./Vendor/MSFT/DMClient/Provider/P/Unenroll"), Some(Value::Chr("P".into()))),
+        DmCommand::exec(
+            u("./Vendor/MSFT/DMClient/Provider/P/Unenroll"),
+            Some(Value::Chr("P".into())),
+        ),
         DmCommand::get(u("./Vendor/MSFT/Test")),
     ]);
     let mut t = tree();
@@ -62,30 +65,65 @@ fn commands_get_statuses_and_results_correlated() {
     assert_eq!(code(3), Some(StatusCode::ALREADY_EXISTS));
     assert_eq!(code(4), Some(StatusCode::NOT_FOUND));
     assert_eq!(code(5), Some(StatusCode::OK));
-    assert_eq!(t.execs, vec![("./Vendor/MSFT/DMClient/Provider/P/Unenroll".to_owned(), Some("P".to_owned()))]);
+    assert_eq!(
+        t.execs,
+        vec![(
+            "./Vendor/MSFT/DMClient/Provider/P/Unenroll".to_owned(),
+            Some("P".to_owned())
+        )]
+    );
     let interior = &q.outcome(6).results[0];
-    assert_eq!(interior.meta.as_ref().unwrap().format.as_deref(), Some("node"));
+    assert_eq!(
+        interior.meta.as_ref().unwrap().format.as_deref(),
+        Some("node")
+    );
     assert_eq!(interior.data.as_ref().unwrap().as_str(), "A");
-    assert_eq!(t.node("./Vendor/MSFT/Test/A").unwrap().data.as_deref(), Some("5"));
+    assert_eq!(
+        t.node("./Vendor/MSFT/Test/A").unwrap().data.as_deref(),
+        Some("5")
+    );
     // Correlation: the outcome names the server message and CmdID that carried it.
     let first_reply = tr.server().next().unwrap();
-    let get = first_reply.body.commands.iter().find(|c| c.kind() == Some(CommandKind::Get)).unwrap();
+    let get = first_reply
+        .body
+        .commands
+        .iter()
+        .find(|c| c.kind() == Some(CommandKind::Get))
+        .unwrap();
     assert_eq!(q.outcome(0).msg_ref, "1");
     assert_eq!(q.outcome(0).cmd_ref, get.cmd_id().unwrap());
     // Package 1 events: 1201, 1224 LoginStatus, DevInfo.
-    assert!(q.events.contains(&DeviceEvent::Alert(DeviceAlert::ClientInitiated)));
-    assert!(q.events.contains(&DeviceEvent::Alert(DeviceAlert::ClientEvent(vec![ClientEvent::LoginStatus(LoginStatus::User)]))));
+    assert!(
+        q.events
+            .contains(&DeviceEvent::Alert(DeviceAlert::ClientInitiated))
+    );
+    assert!(
+        q.events
+            .contains(&DeviceEvent::Alert(DeviceAlert::ClientEvent(vec![
+                ClientEvent::LoginStatus(LoginStatus::User)
+            ])))
+    );
     assert!(q.events.iter().any(|e| matches!(e, DeviceEvent::DeviceInfo(v) if v[0] == ("./DevInfo/DevId".to_owned(), DEV.to_owned()))));
     // Server MsgIDs are its own: 1, 2, ... and every reply starts with the SyncHdr Status.
     for (i, m) in tr.server().enumerate() {
         assert_eq!(m.hdr.msg_id.as_deref(), Some((i + 1).to_string().as_str()));
-        let Command::Status(st) = &m.body.commands[0] else { panic!("first is not a Status") };
-        assert_eq!((st.cmd_ref.as_deref(), st.cmd.as_deref()), (Some("0"), Some("SyncHdr")));
+        let Command::Status(st) = &m.body.commands[0] else {
+            panic!("first is not a Status")
+        };
+        assert_eq!(
+            (st.cmd_ref.as_deref(), st.cmd.as_deref()),
+            (Some("0"), Some("SyncHdr"))
+        );
     }
     // The last server message ends the session: Statuses only, Final.
     let last = tr.server().last().unwrap();
     assert!(last.body.r#final);
-    assert!(last.body.commands.iter().all(|c| matches!(c, Command::Status(_))));
+    assert!(
+        last.body
+            .commands
+            .iter()
+            .all(|c| matches!(c, Command::Status(_)))
+    );
 }
 
 #[test]
@@ -96,7 +134,11 @@ fn atomic_rollback_reports_507_and_216_per_child() {
         DmCommand::add(u("./Vendor/MSFT/T/C"), Value::Chr("3".into())),
     ])
     .unwrap();
-    let ok = DmCommand::atomic(vec![DmCommand::add(u("./Vendor/MSFT/T/D"), Value::Bool(true))]).unwrap();
+    let ok = DmCommand::atomic(vec![DmCommand::add(
+        u("./Vendor/MSFT/T/D"),
+        Value::Bool(true),
+    )])
+    .unwrap();
     let seq = DmCommand::sequence(vec![
         DmCommand::get(u("./Vendor/MSFT/T/D")),
         DmCommand::delete(u("./Vendor/MSFT/T/D")),
@@ -104,8 +146,16 @@ fn atomic_rollback_reports_507_and_216_per_child() {
     .unwrap();
     let mut q = Q::with(vec![a, ok, seq]);
     let mut t = tree();
-    t.set("./Vendor/MSFT/T/Broken", Node::chr("0")).fail("./Vendor/MSFT/T/Broken", StatusCode::COMMAND_FAILED);
-    run(&mut ServerSession::new(server_cfg()), &mut device(), &mut t, &mut q, None, None);
+    t.set("./Vendor/MSFT/T/Broken", Node::chr("0"))
+        .fail("./Vendor/MSFT/T/Broken", StatusCode::COMMAND_FAILED);
+    run(
+        &mut ServerSession::new(server_cfg()),
+        &mut device(),
+        &mut t,
+        &mut q,
+        None,
+        None,
+    );
     let o = q.outcome(0);
     assert_eq!(o.status, Some(StatusCode::ATOMIC_FAILED));
     assert!(o.rolled_back());
@@ -115,7 +165,10 @@ fn atomic_rollback_reports_507_and_216_per_child() {
     assert_eq!(q.outcome(1).status, Some(StatusCode::OK));
     let s = q.outcome(2);
     assert_eq!(s.kind, CommandKind::Sequence);
-    assert_eq!(s.children[0].results[0].data.as_ref().unwrap().as_str(), "true");
+    assert_eq!(
+        s.children[0].results[0].data.as_ref().unwrap().as_str(),
+        "true"
+    );
     assert_eq!(s.children[1].status, Some(StatusCode::OK));
     assert!(t.node("./Vendor/MSFT/T/D").is_none());
 }
@@ -123,7 +176,12 @@ fn atomic_rollback_reports_507_and_216_per_child() {
 #[test]
 fn long_queue_is_split_over_messages_with_alert_1222() {
     let cmds: Vec<_> = (0..60)
-        .map(|i| DmCommand::add(u(&format!("./Vendor/MSFT/T/N{i}")), Value::Chr("v".repeat(100).into())))
+        .map(|i| {
+            DmCommand::add(
+                u(&format!("./Vendor/MSFT/T/N{i}")),
+                Value::Chr("v".repeat(100).into()),
+            )
+        })
         .collect();
     let mut q = Q::with(cmds);
     let mut d = DeviceSession::new({
@@ -140,7 +198,12 @@ fn long_queue_is_split_over_messages_with_alert_1222() {
     // The device asks for each next message with Alert 1222.
     let alerts = tr
         .device()
-        .filter(|m| m.body.commands.iter().any(|c| matches!(c, Command::Alert(a) if a.code().map(|c| c.0) == Some(1222))))
+        .filter(|m| {
+            m.body
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::Alert(a) if a.code().map(|c| c.0) == Some(1222)))
+        })
         .count();
     assert_eq!(alerts, non_final);
 }
@@ -165,8 +228,18 @@ fn large_objects_travel_both_ways_byte_exact() {
     let mut cfg = server_cfg();
     cfg.declared_max_msg_size = Some(6000);
     let mut t = tree();
-    let tr = run(&mut ServerSession::new(cfg), &mut d, &mut t, &mut q, Some(8192), Some(6000));
-    assert_eq!(t.node("./Vendor/MSFT/T/Big").unwrap().data.as_deref(), Some(data.as_str()));
+    let tr = run(
+        &mut ServerSession::new(cfg),
+        &mut d,
+        &mut t,
+        &mut q,
+        Some(8192),
+        Some(6000),
+    );
+    assert_eq!(
+        t.node("./Vendor/MSFT/T/Big").unwrap().data.as_deref(),
+        Some(data.as_str())
+    );
     assert_eq!(q.outcome(0).status, Some(StatusCode::OK));
     let back = &q.outcome(1).results;
     assert_eq!(back.len(), 1);
@@ -178,8 +251,16 @@ fn large_objects_travel_both_ways_byte_exact() {
         .filter(|c| c.kind() == Some(CommandKind::Add))
         .collect();
     assert!(server_chunks.len() > 20);
-    assert_eq!(server_chunks[0].items()[0].meta.as_ref().unwrap().size, Some(data.len() as u64));
-    assert!(server_chunks[1].items()[0].meta.as_ref().is_none_or(|m| m.size.is_none()));
+    assert_eq!(
+        server_chunks[0].items()[0].meta.as_ref().unwrap().size,
+        Some(data.len() as u64)
+    );
+    assert!(
+        server_chunks[1].items()[0]
+            .meta
+            .as_ref()
+            .is_none_or(|m| m.size.is_none())
+    );
     assert!(!server_chunks.last().unwrap().items()[0].more_data);
     let device_213 = tr
         .device()
@@ -192,7 +273,10 @@ fn large_objects_travel_both_ways_byte_exact() {
         .flat_map(|m| m.body.commands.iter())
         .filter(|c| matches!(c, Command::Status(s) if s.code() == Some(StatusCode::CHUNKED_ITEM_ACCEPTED)))
         .count();
-    assert!(server_213 > 20, "device Results came in chunks: {server_213}");
+    assert!(
+        server_213 > 20,
+        "device Results came in chunks: {server_213}"
+    );
 }
 
 fn device_msg(msg_id: u32, body: &str, fin: bool) -> winmdm_syncml::SyncML<'static> {
@@ -209,25 +293,62 @@ const T0: SystemTime = SystemTime::UNIX_EPOCH;
 fn device_message_without_final_gets_1222_and_keeps_package_open() {
     let mut q = Q::with(vec![DmCommand::get(u("./DevDetail/SwV"))]);
     let mut s = ServerSession::new(server_cfg());
-    let r = s.handle(&device_msg(1, "<Alert><CmdID>2</CmdID><Data>1201</Data></Alert>", false), T0, &mut q).unwrap();
+    let r = s
+        .handle(
+            &device_msg(1, "<Alert><CmdID>2</CmdID><Data>1201</Data></Alert>", false),
+            T0,
+            &mut q,
+        )
+        .unwrap();
     assert!(!r.body.r#final);
-    let kinds: Vec<_> = r.body.commands.iter().map(|c| c.name().to_owned()).collect();
+    let kinds: Vec<_> = r
+        .body
+        .commands
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
     assert_eq!(kinds, ["Status", "Status", "Alert"]);
-    let Command::Alert(a) = &r.body.commands[2] else { panic!() };
+    let Command::Alert(a) = &r.body.commands[2] else {
+        panic!()
+    };
     assert_eq!(a.code().unwrap().0, 1222);
-    assert_eq!(q.todo.len(), 1, "no commands while the device's package is open");
+    assert_eq!(
+        q.todo.len(),
+        1,
+        "no commands while the device's package is open"
+    );
     let r2 = s.handle(&device_msg(2, "<Replace><CmdID>3</CmdID><Item><Source><LocURI>./DevInfo/Lang</LocURI></Source><Data>en-US</Data></Item></Replace>", true), T0, &mut q).unwrap();
     assert!(r2.body.r#final);
-    assert!(r2.body.commands.iter().any(|c| c.kind() == Some(CommandKind::Get)));
+    assert!(
+        r2.body
+            .commands
+            .iter()
+            .any(|c| c.kind() == Some(CommandKind::Get))
+    );
     assert_eq!(r2.hdr.msg_id.as_deref(), Some("2"));
 }
 
 #[test]
 fn incoming_chunks_get_213_and_wrong_size_gets_424() {
-    let mut q = Q::with(vec![DmCommand::get(u("./Vendor/MSFT/X")), DmCommand::get(u("./Vendor/MSFT/Y"))]);
+    let mut q = Q::with(vec![
+        DmCommand::get(u("./Vendor/MSFT/X")),
+        DmCommand::get(u("./Vendor/MSFT/Y")),
+    ]);
     let mut s = ServerSession::new(server_cfg());
-    let r = s.handle(&device_msg(1, "<Alert><CmdID>2</CmdID><Data>1201</Data></Alert>", true), T0, &mut q).unwrap();
-    let ids: Vec<_> = r.body.commands.iter().filter(|c| c.kind() == Some(CommandKind::Get)).map(|c| c.cmd_id().unwrap().to_owned()).collect();
+    let r = s
+        .handle(
+            &device_msg(1, "<Alert><CmdID>2</CmdID><Data>1201</Data></Alert>", true),
+            T0,
+            &mut q,
+        )
+        .unwrap();
+    let ids: Vec<_> = r
+        .body
+        .commands
+        .iter()
+        .filter(|c| c.kind() == Some(CommandKind::Get))
+        .map(|c| c.cmd_id().unwrap().to_owned())
+        .collect();
     let (gx, gy) = (&ids[0], &ids[1]);
     let chunk = |cmd: &str, gref: &str, src: &str, size: Option<u32>, data: &str, more: bool| {
         format!(
@@ -241,20 +362,64 @@ fn incoming_chunks_get_213_and_wrong_size_gets_424() {
         chunk("4", gx, "./Vendor/MSFT/X", Some(10), "hello", true)
     );
     let r = s.handle(&device_msg(2, &body, false), T0, &mut q).unwrap();
-    let Command::Status(st) = &r.body.commands[1] else { panic!() };
-    assert_eq!((st.cmd_ref.as_deref(), st.code()), (Some("4"), Some(StatusCode::CHUNKED_ITEM_ACCEPTED)));
+    let Command::Status(st) = &r.body.commands[1] else {
+        panic!()
+    };
+    assert_eq!(
+        (st.cmd_ref.as_deref(), st.code()),
+        (Some("4"), Some(StatusCode::CHUNKED_ITEM_ACCEPTED))
+    );
     assert!(!r.body.r#final);
-    let r = s.handle(&device_msg(3, &chunk("1", gx, "./Vendor/MSFT/X", None, "world", false), false), T0, &mut q).unwrap();
-    let Command::Status(st) = &r.body.commands[1] else { panic!() };
+    let r = s
+        .handle(
+            &device_msg(
+                3,
+                &chunk("1", gx, "./Vendor/MSFT/X", None, "world", false),
+                false,
+            ),
+            T0,
+            &mut q,
+        )
+        .unwrap();
+    let Command::Status(st) = &r.body.commands[1] else {
+        panic!()
+    };
     assert_eq!(st.code(), Some(StatusCode::OK));
     // Y: declared 10, 3 bytes arrive, then the object ends: 424.
-    let r = s.handle(&device_msg(4, &chunk("1", gy, "./Vendor/MSFT/Y", Some(10), "abc", true), false), T0, &mut q).unwrap();
-    let Command::Status(st) = &r.body.commands[1] else { panic!() };
+    let r = s
+        .handle(
+            &device_msg(
+                4,
+                &chunk("1", gy, "./Vendor/MSFT/Y", Some(10), "abc", true),
+                false,
+            ),
+            T0,
+            &mut q,
+        )
+        .unwrap();
+    let Command::Status(st) = &r.body.commands[1] else {
+        panic!()
+    };
     assert_eq!(st.code(), Some(StatusCode::CHUNKED_ITEM_ACCEPTED));
-    let r = s.handle(&device_msg(5, &chunk("1", gy, "./Vendor/MSFT/Y", None, "de", false), true), T0, &mut q).unwrap();
-    let Command::Status(st) = &r.body.commands[1] else { panic!() };
+    let r = s
+        .handle(
+            &device_msg(
+                5,
+                &chunk("1", gy, "./Vendor/MSFT/Y", None, "de", false),
+                true,
+            ),
+            T0,
+            &mut q,
+        )
+        .unwrap();
+    let Command::Status(st) = &r.body.commands[1] else {
+        panic!()
+    };
     assert_eq!(st.code(), Some(StatusCode::SIZE_MISMATCH));
-    assert_eq!(q.outcome(0).results[0].data.as_ref().unwrap().as_str(), "helloworld");
+    assert_eq!(
+        q.outcome(0).results[0].data.as_ref().unwrap().as_str(),
+        "helloworld"
+    );
     assert!(q.outcome(1).results.is_empty());
     assert!(r.body.r#final);
     assert!(s.is_finished());
@@ -266,25 +431,59 @@ fn header_validation_and_retransmission() {
     let mut s = ServerSession::new(server_cfg());
     let m1 = device_msg(7, "<Alert><CmdID>2</CmdID><Data>1201</Data></Alert>", false);
     let r1 = s.handle(&m1, T0, &mut q).unwrap();
-    assert_eq!(r1.hdr.msg_id.as_deref(), Some("1"), "own MsgID, not the device's 7");
-    assert_eq!(r1.hdr.target.as_ref().unwrap().loc_uri.as_deref(), Some(DEV));
-    let Command::Status(st) = &r1.body.commands[0] else { panic!() };
+    assert_eq!(
+        r1.hdr.msg_id.as_deref(),
+        Some("1"),
+        "own MsgID, not the device's 7"
+    );
+    assert_eq!(
+        r1.hdr.target.as_ref().unwrap().loc_uri.as_deref(),
+        Some(DEV)
+    );
+    let Command::Status(st) = &r1.body.commands[0] else {
+        panic!()
+    };
     assert_eq!(st.msg_ref.as_deref(), Some("7"));
-    assert_eq!(s.handle(&m1, T0, &mut q).unwrap(), r1, "retransmission gets the same reply");
+    assert_eq!(
+        s.handle(&m1, T0, &mut q).unwrap(),
+        r1,
+        "retransmission gets the same reply"
+    );
     let skip = device_msg(9, "", true);
-    assert_eq!(s.handle(&skip, T0, &mut q), Err(SessionError::UnexpectedMsgId { expected: 8, got: 9 }));
+    assert_eq!(
+        s.handle(&skip, T0, &mut q),
+        Err(SessionError::UnexpectedMsgId {
+            expected: 8,
+            got: 9
+        })
+    );
     let mut other = device_msg(8, "", true);
     other.hdr.session_id = Some("2".into());
-    assert!(matches!(s.handle(&other, T0, &mut q), Err(SessionError::SessionMismatch { .. })));
+    assert!(matches!(
+        s.handle(&other, T0, &mut q),
+        Err(SessionError::SessionMismatch { .. })
+    ));
     let mut late = device_msg(8, "", true);
     late.hdr.msg_id = Some("8".into());
-    assert_eq!(s.handle(&late, T0 + Duration::from_secs(3600), &mut q), Err(SessionError::Expired));
+    assert_eq!(
+        s.handle(&late, T0 + Duration::from_secs(3600), &mut q),
+        Err(SessionError::Expired)
+    );
     let mut small = device_msg(8, "", true);
-    small.hdr.meta = Some(winmdm_syncml::Meta { max_msg_size: Some(100), ..Default::default() });
-    assert_eq!(s.handle(&small, T0, &mut q), Err(SessionError::MaxMsgSizeTooSmall(100)));
+    small.hdr.meta = Some(winmdm_syncml::Meta {
+        max_msg_size: Some(100),
+        ..Default::default()
+    });
+    assert_eq!(
+        s.handle(&small, T0, &mut q),
+        Err(SessionError::MaxMsgSizeTooSmall(100))
+    );
     let mut none = device_msg(8, "", true);
     none.hdr.session_id = None;
-    assert_eq!(s.handle(&none, T0, &mut q), Err(SessionError::MissingHeader("SessionID")));
+    assert_eq!(
+        s.handle(&none, T0, &mut q),
+        Err(SessionError::MissingHeader("SessionID"))
+    );
 }
 
 #[test]
@@ -294,8 +493,27 @@ fn unknown_device_commands_and_missing_cmdid_get_statuses() {
     let r = s
         .handle(&device_msg(1, "<Alert><Data>1201</Data></Alert><Get><CmdID>3</CmdID><Item><Target><LocURI>./x</LocURI></Target></Item></Get><Alert><CmdID>4</CmdID><Data>1223</Data></Alert>", true), T0, &mut q)
         .unwrap();
-    let codes: Vec<_> = r.body.commands.iter().map(|c| match c { Command::Status(s) => (s.cmd_ref.as_deref().unwrap().to_owned(), s.code().unwrap().0), _ => panic!() }).collect();
-    assert_eq!(codes, [("0".into(), 200), ("".into(), 400), ("3".into(), 406), ("4".into(), 200)]);
+    let codes: Vec<_> = r
+        .body
+        .commands
+        .iter()
+        .map(|c| match c {
+            Command::Status(s) => (
+                s.cmd_ref.as_deref().unwrap().to_owned(),
+                s.code().unwrap().0,
+            ),
+            _ => panic!(),
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("0".into(), 200),
+            ("".into(), 400),
+            ("3".into(), 406),
+            ("4".into(), 200)
+        ]
+    );
     assert!(s.is_finished(), "1223 aborts the session");
 }
 
@@ -303,25 +521,50 @@ fn unknown_device_commands_and_missing_cmdid_get_statuses() {
 fn md5_challenge_then_212_and_nonce_rotation() {
     let creds = Credentials::new("dev", "s3cret");
     let mut cfg = server_cfg();
-    cfg.auth = Some(ServerAuth::new(AuthScheme::Md5, creds.clone(), b"nonce-A".to_vec(), b"nonce-B".to_vec()));
+    cfg.auth = Some(ServerAuth::new(
+        AuthScheme::Md5,
+        creds.clone(),
+        b"nonce-A".to_vec(),
+        b"nonce-B".to_vec(),
+    ));
     let mut dc = DeviceConfig::new(DEV, SERVER, "1");
-    dc.auth = Some(DeviceAuth { scheme: AuthScheme::Md5, credentials: creds, nonce: b"stale".to_vec(), max_attempts: 3 });
+    dc.auth = Some(DeviceAuth {
+        scheme: AuthScheme::Md5,
+        credentials: creds,
+        nonce: b"stale".to_vec(),
+        max_attempts: 3,
+    });
     let mut d = DeviceSession::new(dc);
     let mut s = ServerSession::new(cfg);
     let mut q = Q::with(vec![DmCommand::get(u("./DevDetail/SwV"))]);
     let tr = run(&mut s, &mut d, &mut tree(), &mut q, None, None);
     let hdr_codes: Vec<_> = tr
         .server()
-        .map(|m| match &m.body.commands[0] { Command::Status(s) => s.code().unwrap().0, _ => 0 })
+        .map(|m| match &m.body.commands[0] {
+            Command::Status(s) => s.code().unwrap().0,
+            _ => 0,
+        })
         .collect();
     assert_eq!(&hdr_codes[..2], [401, 212]);
     // The challenge carries NextNonce; the device answered with it.
     let first = tr.server().next().unwrap();
-    let Command::Status(ch) = &first.body.commands[0] else { panic!() };
-    assert_eq!(winmdm_omadm::read_chal(ch.chal.as_ref().unwrap()), Some((AuthScheme::Md5, Some(b"nonce-B".to_vec()))));
-    assert_eq!(first.body.commands.len(), 1, "nothing processed before authentication");
+    let Command::Status(ch) = &first.body.commands[0] else {
+        panic!()
+    };
+    assert_eq!(
+        winmdm_omadm::read_chal(ch.chal.as_ref().unwrap()),
+        Some((AuthScheme::Md5, Some(b"nonce-B".to_vec())))
+    );
+    assert_eq!(
+        first.body.commands.len(),
+        1,
+        "nothing processed before authentication"
+    );
     assert_eq!(q.outcome(0).status, Some(StatusCode::OK));
-    assert!(q.events.contains(&DeviceEvent::AuthenticationFailed) && q.events.contains(&DeviceEvent::Authenticated));
+    assert!(
+        q.events.contains(&DeviceEvent::AuthenticationFailed)
+            && q.events.contains(&DeviceEvent::Authenticated)
+    );
     // 212 hands out the next session's nonce.
     assert_eq!(d.next_session_nonce(), Some(&b"nonce-B"[..]));
     assert_eq!(s.nonce_for_next_session(), Some(&b"nonce-B"[..]));
@@ -332,9 +575,19 @@ fn md5_challenge_then_212_and_nonce_rotation() {
 #[test]
 fn wrong_basic_password_ends_session_after_max_failures() {
     let mut cfg = server_cfg();
-    cfg.auth = Some(ServerAuth::new(AuthScheme::Basic, Credentials::new("dev", "right"), vec![], vec![]));
+    cfg.auth = Some(ServerAuth::new(
+        AuthScheme::Basic,
+        Credentials::new("dev", "right"),
+        vec![],
+        vec![],
+    ));
     let mut dc = DeviceConfig::new(DEV, SERVER, "1");
-    dc.auth = Some(DeviceAuth { scheme: AuthScheme::Basic, credentials: Credentials::new("dev", "wrong"), nonce: vec![], max_attempts: 5 });
+    dc.auth = Some(DeviceAuth {
+        scheme: AuthScheme::Basic,
+        credentials: Credentials::new("dev", "wrong"),
+        nonce: vec![],
+        max_attempts: 5,
+    });
     let mut d = DeviceSession::new(dc);
     let mut s = ServerSession::new(cfg);
     let mut q = Q::with(vec![DmCommand::get(u("./DevDetail/SwV"))]);
@@ -342,7 +595,9 @@ fn wrong_basic_password_ends_session_after_max_failures() {
     let mut codes = Vec::new();
     while !s.is_finished() {
         let r = s.handle(&msg, T0, &mut q).unwrap();
-        let Command::Status(st) = &r.body.commands[0] else { panic!() };
+        let Command::Status(st) = &r.body.commands[0] else {
+            panic!()
+        };
         codes.push(st.code().unwrap().0);
         match d.handle(&r, &mut tree()).unwrap() {
             Some(m) => msg = m,
@@ -360,21 +615,35 @@ fn wrong_basic_password_ends_session_after_max_failures() {
 fn tls_identity_must_match_device_id() {
     let mut q = Q::default();
     let mut s = ServerSession::new(server_cfg()).with_identity(CertDeviceId("SOMEONE-ELSE".into()));
-    let r = s.handle(&device_msg(1, "<Alert><CmdID>2</CmdID><Data>1201</Data></Alert>", true), T0, &mut q).unwrap();
-    let Command::Status(st) = &r.body.commands[0] else { panic!() };
+    let r = s
+        .handle(
+            &device_msg(1, "<Alert><CmdID>2</CmdID><Data>1201</Data></Alert>", true),
+            T0,
+            &mut q,
+        )
+        .unwrap();
+    let Command::Status(st) = &r.body.commands[0] else {
+        panic!()
+    };
     assert_eq!(st.code(), Some(StatusCode::FORBIDDEN));
     assert_eq!(r.body.commands.len(), 1);
     assert!(s.is_finished());
     let mut ok = ServerSession::new(server_cfg()).with_identity(CertDeviceId(DEV.to_lowercase()));
     let r = ok.handle(&device_msg(1, "", true), T0, &mut q).unwrap();
-    let Command::Status(st) = &r.body.commands[0] else { panic!() };
+    let Command::Status(st) = &r.body.commands[0] else {
+        panic!()
+    };
     assert_eq!(st.code(), Some(StatusCode::OK));
 }
 
 #[test]
 fn too_large_commands_are_reported_not_sent() {
     // An Atomic cannot be chunked: larger than MaxMsgSize, it is not sent.
-    let a = DmCommand::atomic(vec![DmCommand::add(u("./Vendor/MSFT/T/A"), Value::Chr(big(10_000).into()))]).unwrap();
+    let a = DmCommand::atomic(vec![DmCommand::add(
+        u("./Vendor/MSFT/T/A"),
+        Value::Chr(big(10_000).into()),
+    )])
+    .unwrap();
     let mut q = Q::with(vec![a, DmCommand::get(u("./DevDetail/SwV"))]);
     let mut d = DeviceSession::new({
         let mut c = DeviceConfig::new(DEV, SERVER, "1");
@@ -382,7 +651,14 @@ fn too_large_commands_are_reported_not_sent() {
         c.max_obj_size = Some(1_000_000);
         c
     });
-    run(&mut ServerSession::new(server_cfg()), &mut d, &mut tree(), &mut q, Some(4096), None);
+    run(
+        &mut ServerSession::new(server_cfg()),
+        &mut d,
+        &mut tree(),
+        &mut q,
+        Some(4096),
+        None,
+    );
     assert_eq!(q.outcome(0).disposition, Disposition::TooLarge);
     assert_eq!(q.outcome(1).status, Some(StatusCode::OK));
 }

@@ -34,7 +34,9 @@ enum Op {
 }
 
 fn text(len: usize, seed: u8) -> String {
-    const ALPHA: [char; 12] = ['a', 'Z', '0', '<', '>', '&', '\r', '\n', ' ', '€', '"', '\t'];
+    const ALPHA: [char; 12] = [
+        'a', 'Z', '0', '<', '>', '&', '\r', '\n', ' ', '€', '"', '\t',
+    ];
     let mut s = String::with_capacity(len);
     let mut x = u32::from(seed).wrapping_mul(2_654_435_761) | 1;
     while s.len() < len {
@@ -82,7 +84,11 @@ fn to_cmd(op: &Op) -> DmCommand {
             v.iter()
                 .map(|(add, p, n, s)| {
                     let val = Value::Chr(text(*n, *s).into());
-                    if *add { DmCommand::add(uri(*p), val) } else { DmCommand::replace(uri(*p), val) }
+                    if *add {
+                        DmCommand::add(uri(*p), val)
+                    } else {
+                        DmCommand::replace(uri(*p), val)
+                    }
                 })
                 .collect(),
         )
@@ -98,7 +104,11 @@ fn tree() -> MemoryTree {
 
 /// Executes the op on a reference tree: expected code and, for Get, data.
 fn reference(t: &mut MemoryTree, op: &Op) -> (StatusCode, Option<String>) {
-    let node = |n: &usize, s: &u8| Node { format: Some("chr".into()), mime: None, data: Some(text(*n, *s)) };
+    let node = |n: &usize, s: &u8| Node {
+        format: Some("chr".into()),
+        mime: None,
+        data: Some(text(*n, *s)),
+    };
     match op {
         Op::Add(p, n, s) => (t.add(&uri(*p), node(n, s)), None),
         Op::Replace(p, n, s) => (t.replace(&uri(*p), node(n, s)), None),
@@ -111,7 +121,11 @@ fn reference(t: &mut MemoryTree, op: &Op) -> (StatusCode, Option<String>) {
         Op::Atomic(v) => {
             let snap = t.clone();
             for (add, p, n, s) in v {
-                let c = if *add { t.add(&uri(*p), node(n, s)) } else { t.replace(&uri(*p), node(n, s)) };
+                let c = if *add {
+                    t.add(&uri(*p), node(n, s))
+                } else {
+                    t.replace(&uri(*p), node(n, s))
+                };
                 if !c.is_success() {
                     *t = snap;
                     return (StatusCode::ATOMIC_FAILED, None);
@@ -138,10 +152,17 @@ fn count_refs(cmds: &[Command<'_>], msg: &str, out: &mut HashMap<(String, String
 }
 
 /// Every command sent by one side gets exactly one Status from the other.
-fn one_status_each<'a>(sent: impl Iterator<Item = &'a winmdm_syncml::SyncML<'static>>, answers: impl Iterator<Item = &'a winmdm_syncml::SyncML<'static>>) {
+fn one_status_each<'a>(
+    sent: impl Iterator<Item = &'a winmdm_syncml::SyncML<'static>>,
+    answers: impl Iterator<Item = &'a winmdm_syncml::SyncML<'static>>,
+) {
     let mut refs = HashMap::new();
     for m in sent {
-        count_refs(&m.body.commands, m.hdr.msg_id.as_deref().unwrap(), &mut refs);
+        count_refs(
+            &m.body.commands,
+            m.hdr.msg_id.as_deref().unwrap(),
+            &mut refs,
+        );
     }
     for m in answers {
         for c in &m.body.commands {
@@ -149,8 +170,13 @@ fn one_status_each<'a>(sent: impl Iterator<Item = &'a winmdm_syncml::SyncML<'sta
                 if s.cmd_ref.as_deref() == Some("0") {
                     continue;
                 }
-                let k = (s.msg_ref.clone().unwrap().into_owned(), s.cmd_ref.clone().unwrap().into_owned());
-                *refs.get_mut(&k).unwrap_or_else(|| panic!("Status for unknown command {k:?}")) += 1;
+                let k = (
+                    s.msg_ref.clone().unwrap().into_owned(),
+                    s.cmd_ref.clone().unwrap().into_owned(),
+                );
+                *refs
+                    .get_mut(&k)
+                    .unwrap_or_else(|| panic!("Status for unknown command {k:?}")) += 1;
             }
         }
     }

@@ -6,8 +6,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use winmdm_omadm::{
-    CommandQueue, DeviceEvent, DeviceSession, DmCommand, MemoryTree, Outcome, Queued,
-    ServerSession,
+    CommandQueue, DeviceEvent, DeviceSession, DmCommand, MemoryTree, Outcome, Queued, ServerSession,
 };
 use winmdm_syncml::{SyncML, decode};
 
@@ -24,7 +23,10 @@ impl Q {
             todo: cmds
                 .into_iter()
                 .enumerate()
-                .map(|(i, command)| Queued { tag: i as u64, command })
+                .map(|(i, command)| Queued {
+                    tag: i as u64,
+                    command,
+                })
                 .collect(),
             ..Q::default()
         }
@@ -54,7 +56,11 @@ pub fn wire(m: &SyncML<'_>, limit: Option<u64>) -> (SyncML<'static>, usize) {
     let mut v = Vec::new();
     m.encode(&mut v).unwrap();
     if let Some(l) = limit {
-        assert!(v.len() as u64 <= l, "message of {} bytes > MaxMsgSize {l}", v.len());
+        assert!(
+            v.len() as u64 <= l,
+            "message of {} bytes > MaxMsgSize {l}",
+            v.len()
+        );
     }
     (decode(&v).unwrap().into_owned(), v.len())
 }
