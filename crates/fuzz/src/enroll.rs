@@ -13,8 +13,8 @@
 //! provisioning document.
 
 use winmdm_enroll::{
-    DecodeError, Discover, DiscoverResponse, EnrollmentProvisioning, Envelope, Fault,
-    GetPolicies, GetPoliciesResponse, Limits, Message, ProvisioningDoc, RequestSecurityToken,
+    DecodeError, Discover, DiscoverResponse, EnrollmentProvisioning, Envelope, Fault, GetPolicies,
+    GetPoliciesResponse, Limits, Message, ProvisioningDoc, RequestSecurityToken,
     RequestSecurityTokenResponseCollection,
 };
 
@@ -32,7 +32,12 @@ pub const TARGETS: &[(&str, crate::Target)] = &[
 ];
 
 fn check_error(input: &[u8], e: &DecodeError) {
-    assert!(e.offset <= input.len(), "offset {} past input {}: {e}", e.offset, input.len());
+    assert!(
+        e.offset <= input.len(),
+        "offset {} past input {}: {e}",
+        e.offset,
+        input.len()
+    );
     assert!(e.line >= 1 && e.column >= 1, "1-based: {e}");
     let _ = e.to_string();
 }
@@ -73,7 +78,11 @@ macro_rules! envelope_target {
     ($name:ident, $ty:ty) => {
         #[doc = concat!("Decodes `Envelope<", stringify!($ty), ">`; never panics, encoding is stable.")]
         pub fn $name(data: &[u8]) {
-            run(data, |d, l| Envelope::<$ty>::decode_with(d, l), |m| m.to_xml());
+            run(
+                data,
+                |d, l| Envelope::<$ty>::decode_with(d, l),
+                |m| m.to_xml(),
+            );
         }
     };
 }
