@@ -385,3 +385,111 @@ fn recovery_accepts_expired_previous_certificate_of_ours() {
         Err(RenewalError::NotIssuedByUs)
     );
 }
+
+/// DER TLV with a definite length (test helper).
+fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = value.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend_from_slice(&[0x81, len as u8]);
+    } else {
+        out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+/// A PKCS#7 built by hand whose signed attributes are NOT in DER SET OF order
+/// (messageDigest before contentType), signed over those bytes as sent.
+fn hand_built_pkcs7(dir: &Dir, cert: &IssuedCertificate, csr: &[u8], sign_sorted: bool) -> Vec<u8> {
+    use der::Encode;
+    use rsa::pkcs8::DecodePrivateKey;
+    use sha2::Digest;
+    let key_pem = std::fs::read_to_string(dir.path("device.key")).unwrap();
+    let key = rsa::PrivateKey::from_pkcs8_pem(&key_pem).unwrap();
+    let oid = |arcs: &[u8]| tlv(0x06, arcs);
+    let pkcs = |last: &[u8]| oid(&[&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01][..], last].concat());
+    let sha256 = tlv(
+        0x30,
+        &[
+            oid(&[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01]),
+            vec![5, 0],
+        ]
+        .concat(),
+    );
+    let rsa_enc = tlv(0x30, &[pkcs(&[0x01, 0x01]), vec![5, 0]].concat());
+    let digest = sha2::Sha256::digest(csr);
+    let content_type = tlv(
+        0x30,
+        &[pkcs(&[0x09, 0x03]), tlv(0x31, &pkcs(&[0x07, 0x01]))].concat(),
+    );
+    let message_digest = tlv(
+        0x30,
+        &[pkcs(&[0x09, 0x04]), tlv(0x31, &tlv(0x04, &digest))].concat(),
+    );
+    let unsorted = [message_digest.clone(), content_type.clone()].concat();
+    let sorted = [content_type, message_digest].concat();
+    let to_sign = tlv(0x31, if sign_sorted { &sorted } else { &unsorted });
+    let signature = key.pkcs1v15_sign::<sha2::Sha256>(&to_sign).unwrap();
+    let tbs = cert.certificate().tbs_certificate();
+    let sid = tlv(
+        0x30,
+        &[
+            tbs.issuer().to_der().unwrap(),
+            tbs.serial_number().to_der().unwrap(),
+        ]
+        .concat(),
+    );
+    let signer_info = tlv(
+        0x30,
+        &[
+            vec![2, 1, 1],
+            sid,
+            sha256.clone(),
+            tlv(0xa0, &unsorted),
+            rsa_enc,
+            tlv(0x04, &signature),
+        ]
+        .concat(),
+    );
+    let encap = tlv(
+        0x30,
+        &[pkcs(&[0x07, 0x01]), tlv(0xa0, &tlv(0x04, csr))].concat(),
+    );
+    let signed_data = tlv(
+        0x30,
+        &[
+            vec![2, 1, 1],
+            tlv(0x31, &sha256),
+            encap,
+            tlv(0xa0, cert.der()),
+            tlv(0x31, &signer_info),
+        ]
+        .concat(),
+    );
+    tlv(
+        0x30,
+        &[pkcs(&[0x07, 0x02]), tlv(0xa0, &signed_data)].concat(),
+    )
+}
+
+#[test]
+fn signed_attributes_are_verified_as_sent_even_unsorted() {
+    let ca = ca("CN=winmdm renew CA");
+    let dir = Dir::new();
+    let current = enroll(&dir, &ca, 365 * DAY);
+    let new_csr = new_request(&dir, "new");
+    let p7 = hand_built_pkcs7(&dir, &current, &new_csr, false);
+    let req = ca
+        .verify_renewal(&p7, in_window(), &RenewalPolicy::default())
+        .expect("unsorted signed attributes verified over the bytes sent");
+    assert_eq!(req.csr.der(), new_csr.as_slice());
+    // Signed over a different (sorted) encoding than the one sent: refused.
+    let p7 = hand_built_pkcs7(&dir, &current, &new_csr, true);
+    assert_eq!(
+        ca.verify_renewal(&p7, in_window(), &RenewalPolicy::default()),
+        Err(RenewalError::BadSignature)
+    );
+}

@@ -270,7 +270,12 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
                 Some(md) if md.as_bytes() == content_digest.as_slice() => {}
                 _ => return Err(RenewalError::DigestMismatch),
             }
-            let signed = attrs.to_der().map_err(malformed)?;
+            // Verify over the attributes exactly as sent: the decoder sorts SET OF, so a
+            // re-encoding could differ from what the client signed.
+            let signed = match raw_signed_attrs(body) {
+                Some(raw) => raw,
+                None => attrs.to_der().map_err(malformed)?,
+            };
             digest.digest(&signed)
         }
     };
@@ -291,6 +296,23 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
     }
     let csr = Csr::from_der(content, &policy.csr)?;
     Ok((csr, signer_cert))
+}
+
+/// The signer's signedAttrs as sent, re-tagged as the SET OF the signature covers
+/// (RFC 5652 §5.4). `None` if the layout is not the expected single-signer SignedData.
+fn raw_signed_attrs(body: &[u8]) -> Option<Vec<u8>> {
+    use super::der_util::{children, read_tlv};
+    let (ci, _) = read_tlv(body, 0).ok()?;
+    let explicit = children(&ci).nth(1)?.ok()?;
+    let sd = children(&explicit).next()?.ok()?;
+    let signer_infos = children(&sd).last()?.ok()?;
+    let signer_info = children(&signer_infos).next()?.ok()?;
+    let attrs = children(&signer_info)
+        .skip(3)
+        .find_map(|t| t.ok().filter(|t| t.tag == 0xa0))?;
+    let mut raw = attrs.raw.to_vec();
+    raw[0] = super::der_util::TAG_SET;
+    Some(raw)
 }
 
 fn matches_signer(cert: &Certificate, sid: &SignerIdentifier) -> bool {
