@@ -124,6 +124,8 @@ pub struct Discover {
     /// `AuthPolicies/AuthPolicy`, in order. The flat form
     /// `<AuthPolicies>Certificate</AuthPolicies>` is read as a list too.
     pub auth_policies: Vec<AuthPolicy>,
+    /// Unknown elements inside `AuthPolicies`, in order.
+    pub auth_policies_other: Vec<XmlElement>,
     /// Unknown request fields (e.g. `OSVersion`), in document order.
     pub other: Vec<XmlElement>,
 }
@@ -209,7 +211,7 @@ pub(crate) fn decode_discover(ctx: &Ctx<'_>, n: &Node) -> Result<Discover, Decod
                     if p.is("AuthPolicy") {
                         d.auth_policies.push(AuthPolicy(Cow::Owned(p.trimmed())));
                     } else {
-                        d.other.push(p.to_generic());
+                        d.auth_policies_other.push(p.to_generic());
                     }
                 }
             }
@@ -230,10 +232,13 @@ pub(crate) fn encode_discover(d: &Discover, w: &mut XmlWriter) {
     w.opt_leaf("DeviceType", d.device_type.as_deref());
     w.opt_leaf("ApplicationVersion", d.application_version.as_deref());
     w.opt_leaf("OSEdition", d.os_edition.as_deref());
-    if !d.auth_policies.is_empty() {
+    if !d.auth_policies.is_empty() || !d.auth_policies_other.is_empty() {
         w.open("AuthPolicies", &[]);
         for p in &d.auth_policies {
             w.leaf("AuthPolicy", &[], p.as_str());
+        }
+        for o in &d.auth_policies_other {
+            w.generic(o);
         }
         w.close("AuthPolicies");
     }

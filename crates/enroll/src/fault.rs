@@ -212,17 +212,18 @@ pub(crate) fn is_fault(n: &Node, version: SoapVersion) -> bool {
 
 fn qname_code(n: &Node, version: SoapVersion) -> FaultCode {
     let text = n.trimmed();
-    let local = text.rsplit(':').next().unwrap_or(&text).to_owned();
-    let namespace = match n.text_qname_ns.as_deref() {
-        Some(x) if x == version.namespace() => CodeNamespace::Soap,
-        Some(ns::ADDRESSING) => CodeNamespace::Addressing,
-        Some(other) => CodeNamespace::Other(other.to_owned()),
-        None if text.contains(':') => CodeNamespace::Other(String::new()),
-        None => CodeNamespace::Soap,
+    let local = || text.rsplit(':').next().unwrap_or(&text).to_owned();
+    let (namespace, name) = match n.text_qname_ns.as_deref() {
+        Some(x) if x == version.namespace() => (CodeNamespace::Soap, local()),
+        Some(ns::ADDRESSING) => (CodeNamespace::Addressing, local()),
+        Some(other) => (CodeNamespace::Other(other.to_owned()), local()),
+        // A prefix that is not declared: keep the text as written.
+        None if text.contains(':') => (CodeNamespace::Other(String::new()), text.clone()),
+        None => (CodeNamespace::Soap, text.clone()),
     };
     FaultCode {
         namespace,
-        name: Cow::Owned(local),
+        name: Cow::Owned(name),
     }
 }
 

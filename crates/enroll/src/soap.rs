@@ -197,6 +197,8 @@ pub struct UsernameToken {
     pub password: Option<Secret>,
     /// `wsse:Password/@Type`.
     pub password_type: Option<String>,
+    /// Other content (`Nonce`, `Created`, ...), in order.
+    pub other: Vec<XmlElement>,
 }
 
 /// `ValueType` of a `BinarySecurityToken`: an open set of URIs.
@@ -329,6 +331,11 @@ fn decode_security(node: &Node) -> Security {
                 username: e.child("Username").map(Node::trimmed).unwrap_or_default(),
                 password: pw.map(|p| Secret(p.text())),
                 password_type: pw.and_then(|p| p.attr("Type")).map(|t| t.trim().to_owned()),
+                other: e
+                    .elems()
+                    .filter(|c| !c.is("Username") && !c.is("Password"))
+                    .map(Node::to_generic)
+                    .collect(),
             });
         } else if e.is("BinarySecurityToken") && e.in_ns(&[Some(ns::WSSE)]) {
             sec.binary_security_token = Some(decode_bst(e));
@@ -468,6 +475,9 @@ pub(crate) fn encode_envelope(
                     Some(t) => w.leaf("o:Password", &[("o:Type", t)], pw.expose()),
                     None => w.leaf("o:Password", &[], pw.expose()),
                 }
+            }
+            for o in &ut.other {
+                w.generic(o);
             }
             w.close("o:UsernameToken");
         }

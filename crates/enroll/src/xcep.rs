@@ -17,6 +17,8 @@ pub struct GetPolicies {
     pub preferred_language: Option<String>,
     /// `requestFilter` when not nil, kept generic.
     pub request_filter: Option<XmlElement>,
+    /// Unknown elements inside `client`, in order.
+    pub client_other: Vec<XmlElement>,
     /// Unknown content, in document order.
     pub other: Vec<XmlElement>,
 }
@@ -53,7 +55,13 @@ pub struct GetPoliciesResponse {
     pub cas: Option<XmlElement>,
     /// `oIDs/oID`, in order.
     pub oids: Vec<Oid>,
-    /// Unknown content of `response` and of the body, in document order.
+    /// Unknown elements inside `response`, in order.
+    pub response_other: Vec<XmlElement>,
+    /// Unknown elements inside `response/policies`, in order.
+    pub policies_other: Vec<XmlElement>,
+    /// Unknown elements inside `oIDs`, in order.
+    pub oids_other: Vec<XmlElement>,
+    /// Unknown elements of the body, in document order.
     pub other: Vec<XmlElement>,
 }
 
@@ -346,7 +354,7 @@ pub(crate) fn decode_get_policies(_ctx: &Ctx<'_>, n: &Node) -> Result<GetPolicie
                 } else if c.is("preferredLanguage") {
                     g.preferred_language = c.opt_text();
                 } else {
-                    g.other.push(c.to_generic());
+                    g.client_other.push(c.to_generic());
                 }
             }
         } else if e.is("requestFilter") {
@@ -366,6 +374,9 @@ pub(crate) fn encode_get_policies(g: &GetPolicies, w: &mut XmlWriter) {
     w.open("client", &[]);
     w.nil_leaf("lastUpdate", g.last_update.as_deref());
     w.nil_leaf("preferredLanguage", g.preferred_language.as_deref());
+    for o in &g.client_other {
+        w.generic(o);
+    }
     w.close("client");
     match &g.request_filter {
         Some(f) => w.generic(f),
@@ -532,11 +543,11 @@ pub(crate) fn decode_get_policies_response(
                         if p.is("policy") {
                             r.policies.push(decode_policy(ctx, p)?);
                         } else {
-                            r.other.push(p.to_generic());
+                            r.policies_other.push(p.to_generic());
                         }
                     }
                 } else {
-                    r.other.push(c.to_generic());
+                    r.response_other.push(c.to_generic());
                 }
             }
         } else if e.is("cAs") {
@@ -544,7 +555,7 @@ pub(crate) fn decode_get_policies_response(
         } else if e.is("oIDs") {
             for o in e.elems() {
                 if !o.is("oID") {
-                    r.other.push(o.to_generic());
+                    r.oids_other.push(o.to_generic());
                     continue;
                 }
                 r.oids.push(Oid {
@@ -707,8 +718,11 @@ pub(crate) fn encode_get_policies_response(r: &GetPoliciesResponse, w: &mut XmlW
     for p in &r.policies {
         encode_policy(p, w);
     }
+    for o in &r.policies_other {
+        w.generic(o);
+    }
     w.close("policies");
-    for o in &r.other {
+    for o in &r.response_other {
         w.generic(o);
     }
     w.close("response");
@@ -722,6 +736,12 @@ pub(crate) fn encode_get_policies_response(r: &GetPoliciesResponse, w: &mut XmlW
         w.opt_leaf("defaultName", o.default_name.as_deref());
         w.close("oID");
     }
+    for o in &r.oids_other {
+        w.generic(o);
+    }
     w.close("oIDs");
+    for o in &r.other {
+        w.generic(o);
+    }
     w.close("GetPoliciesResponse");
 }

@@ -418,6 +418,7 @@ fn secrets_are_redacted_in_debug() {
         username: "user".into(),
         password: Some(Secret::new("hunter2-password")),
         password_type: None,
+        other: Vec::new(),
     };
     let bst =
         BinarySecurityToken::base64(ValueType::USER_TOKEN, b"eyJhbGciOiJSUzI1NiJ9.secret-jwt");
