@@ -150,3 +150,37 @@ fn malformed_inputs_give_positioned_errors() {
     assert!(Csr::from_der(&[], &policy()).is_err());
     assert!(Csr::from_any(b"not a csr", &policy()).is_err());
 }
+
+#[test]
+fn request_token_text_to_der_and_kind() {
+    use base64::Engine as _;
+    use winmdm_enroll::pki::{RequestKind, decode_request_token};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let once = b64.encode(WIN10_19043);
+    // Wrapped as the fleet emulator sends it.
+    let wrapped: String = once
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        decode_request_token(&wrapped, 16 * 1024).unwrap(),
+        WIN10_19043
+    );
+    let twice = b64.encode(once.as_bytes());
+    assert_eq!(
+        decode_request_token(&twice, 16 * 1024).unwrap(),
+        WIN10_19043
+    );
+    assert_eq!(decode_request_token(&once, 100), None);
+    assert_eq!(decode_request_token("aGVsbG93b3JsZA==", 1024), None);
+    assert_eq!(decode_request_token("%%%", 1024), None);
+    assert_eq!(RequestKind::detect(WIN10_19043), Some(RequestKind::Pkcs10));
+    // ContentInfo: SEQUENCE { OID signedData, ... }
+    let content_info = [
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x00,
+    ];
+    assert_eq!(RequestKind::detect(&content_info), Some(RequestKind::Pkcs7));
+    assert_eq!(RequestKind::detect(b"junk"), None);
+}

@@ -13,6 +13,9 @@
 //! * [`CertificateAuthority::verify_renewal`], [`CertificateAuthority::verify_robo_renewal`]
 //!   and [`CertificateAuthority::verify_recovery`] check RequestType Renew and Recovery.
 //!
+//! * [`decode_request_token`] and [`RequestKind`] turn the BinarySecurityToken text into
+//!   DER and tell PKCS#10 from PKCS#7.
+//!
 //! Everything is sans-IO: the current time is a parameter, randomness comes from the
 //! caller's RNG. See `docs/pki.md` for the choices and the Windows quirks.
 //!
@@ -76,6 +79,46 @@ pub use sig::{
 /// callers without an RNG of their own (serial numbers, dev CA keys).
 pub fn default_rng() -> rand::rngs::ThreadRng {
     rand::rng()
+}
+
+/// What the DER inside a RequestSecurityToken's BinarySecurityToken is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestKind {
+    /// A PKCS#10 CertificationRequest (ValueType `...#PKCS10`): RequestType Issue.
+    Pkcs10,
+    /// A CMS / PKCS#7 ContentInfo (ValueType `...#PKCS7`): RequestType Renew or Recovery.
+    Pkcs7,
+}
+
+impl RequestKind {
+    /// Tells PKCS#10 (SEQUENCE starting with a SEQUENCE) from PKCS#7 (SEQUENCE starting
+    /// with an OID) by structure, whatever the ValueType says.
+    pub fn detect(der: &[u8]) -> Option<Self> {
+        let (outer, _) = der_util::read_tlv(der, 0).ok()?;
+        if outer.tag != der_util::TAG_SEQUENCE {
+            return None;
+        }
+        match *outer.value.first()? {
+            der_util::TAG_SEQUENCE => Some(Self::Pkcs10),
+            der_util::TAG_OID => Some(Self::Pkcs7),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes the text of a RequestSecurityToken's BinarySecurityToken to DER: base64 with
+/// line breaks allowed, also when the client base64-encoded it twice (MS docs describe the
+/// ROBO and manual-renewal encodings differently). `None` if it is not base64 of DER or
+/// decodes to more than `max_len` bytes.
+pub fn decode_request_token(text: &str, max_len: usize) -> Option<Vec<u8>> {
+    let once = decode_base64_lenient(text, max_len.saturating_mul(2))?;
+    if once.first() == Some(&der_util::TAG_SEQUENCE) {
+        return (once.len() <= max_len).then_some(once);
+    }
+    let inner = core::str::from_utf8(&once).ok()?;
+    let twice = decode_base64_lenient(inner, max_len)?;
+    (twice.first() == Some(&der_util::TAG_SEQUENCE) && twice.len() <= max_len).then_some(twice)
 }
 
 /// Decodes standard base64 that may contain whitespace (line breaks in a

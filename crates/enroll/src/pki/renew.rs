@@ -143,15 +143,8 @@ fn malformed(e: der::Error) -> RenewalError {
     }
 }
 
-/// Whether `body` is a CMS ContentInfo (SEQUENCE starting with an OID) rather than a
-/// PKCS#10 CertificationRequest (SEQUENCE starting with a SEQUENCE).
 fn looks_like_pkcs7(body: &[u8]) -> bool {
-    match super::der_util::read_tlv(body, 0) {
-        Ok((outer, _)) if outer.tag == super::der_util::TAG_SEQUENCE => {
-            outer.value.first() == Some(&super::der_util::TAG_OID)
-        }
-        _ => false,
-    }
+    super::RequestKind::detect(body) == Some(super::RequestKind::Pkcs7)
 }
 
 /// Decodes a PKCS#7 SignedData holding a PKCS#10 request, verifies the CMS signature with
