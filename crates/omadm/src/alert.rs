@@ -173,7 +173,7 @@ pub enum DeviceAlert {
     /// 1226: generic alerts, one per item.
     Generic(Vec<GenericAlert>),
     /// Any other code (or no code), kept as sent.
-    Unknown(Alert<'static>),
+    Unknown(Box<Alert<'static>>),
 }
 
 /// `Meta/Type` of an item. Tolerates `Type` written directly in `Item` instead of inside
@@ -288,7 +288,7 @@ impl DeviceAlert {
                     .map(|it| generic(it, generic_kind(&item_type(it).unwrap_or_default())))
                     .collect(),
             ),
-            _ => DeviceAlert::Unknown(a.clone().into_owned()),
+            _ => DeviceAlert::Unknown(Box::new(a.clone().into_owned())),
         }
     }
 }

@@ -544,9 +544,8 @@ impl DeviceSession {
             return StatusCode::BAD_REQUEST;
         }
         match c {
-            Command::Atomic(k) if in_atomic => {
+            Command::Atomic(_) if in_atomic => {
                 sts.push(st(StatusCode::COMMAND_FAILED));
-                let _ = k;
                 StatusCode::COMMAND_FAILED
             }
             Command::Get(_) if in_atomic => {
@@ -555,12 +554,10 @@ impl DeviceSession {
             }
             Command::Atomic(k) => self.atomic(c, k, msg_ref, tree, sts, res),
             Command::Sequence(k) => {
-                let at = sts.len();
                 sts.push(st(StatusCode::OK));
                 for child in &k.commands {
                     self.exec(child, msg_ref, tree, sts, res, in_atomic);
                 }
-                let _ = at;
                 StatusCode::OK
             }
             Command::Get(g) => {
@@ -709,7 +706,7 @@ impl DeviceSession {
                 Chunk::Complete(text, m) => {
                     self.lo_in = None;
                     data = Some(text);
-                    meta = m;
+                    meta = m.map(|m| *m);
                 }
             }
         }

@@ -258,15 +258,11 @@ impl<'a> LocUri<'a> {
                     return Err(LocUriError::BadScope);
                 }
             }
-            Root::Vendor => {
-                if !segs.get(2).is_some_and(|s| s.eq_ignore_ascii_case("MSFT")) {
-                    return Err(LocUriError::BadScope);
-                }
+            Root::Vendor if !segs.get(2).is_some_and(|s| s.eq_ignore_ascii_case("MSFT")) => {
+                return Err(LocUriError::BadScope);
             }
-            Root::SyncMl => {
-                if !segs.get(2).is_some_and(|s| *s == "DMAcc") {
-                    return Err(LocUriError::UnknownRoot(path.to_owned()));
-                }
+            Root::SyncMl if segs.get(2).is_none_or(|s| *s != "DMAcc") => {
+                return Err(LocUriError::UnknownRoot(path.to_owned()));
             }
             _ => {}
         }
@@ -439,7 +435,8 @@ mod tests {
     #[test]
     fn rejects_invalid_forms() {
         use LocUriError as E;
-        let cases: &[(&str, fn(&LocUriError) -> bool)] = &[
+        type Check = fn(&LocUriError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |e| *e == E::Empty),
             ("Device/Vendor/MSFT", |e| *e == E::MissingDotSlash),
             ("/Device/Vendor/MSFT", |e| *e == E::MissingDotSlash),

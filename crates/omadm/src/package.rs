@@ -177,7 +177,7 @@ pub(crate) enum Chunk {
     /// More to come: answer 213.
     Buffered,
     /// The object is complete: the whole data.
-    Complete(String, Option<Meta<'static>>),
+    Complete(String, Option<Box<Meta<'static>>>),
     /// The sizes do not match (424) or the object is too large (413) or has no size (411).
     Failed(StatusCode),
 }
@@ -233,7 +233,10 @@ impl Reassembly {
         if self.buf.len() as u64 != self.declared {
             return Chunk::Failed(StatusCode::SIZE_MISMATCH);
         }
-        Chunk::Complete(std::mem::take(&mut self.buf), self.meta.take())
+        Chunk::Complete(
+            std::mem::take(&mut self.buf),
+            self.meta.take().map(Box::new),
+        )
     }
 }
 

@@ -38,6 +38,8 @@ pub struct ReplayedSession {
     pub skipped: Vec<(String, CommandError)>,
 }
 
+type Engine = (ServerSession, ReplayQueue, HashSet<(String, String)>);
+
 #[derive(Default)]
 struct ReplayQueue {
     todo: std::collections::VecDeque<Queued>,
@@ -95,7 +97,7 @@ fn issued_keys(m: &SyncML<'_>, out: &mut HashSet<(String, String)>) {
 /// `start` is the time of the first message; each message advances it by one second.
 pub fn replay(messages: &[SyncML<'_>], start: SystemTime) -> Vec<ReplayedSession> {
     let mut out: Vec<ReplayedSession> = Vec::new();
-    let mut engine: Option<(ServerSession, ReplayQueue, HashSet<(String, String)>)> = None;
+    let mut engine: Option<Engine> = None;
     let mut now = start;
     for (i, m) in messages.iter().enumerate() {
         if is_server_message(m) {

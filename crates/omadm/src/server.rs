@@ -611,7 +611,7 @@ impl ServerSession {
                     if let Some(i) = lo.and_then(|l| l.record) {
                         let mut full = it.clone().into_owned();
                         full.more_data = false;
-                        full.meta = meta;
+                        full.meta = meta.map(|m| *m);
                         full.data = Some(winmdm_syncml::Data::text(text));
                         self.records[i].results.push(full);
                         self.records[i].results_done = true;
