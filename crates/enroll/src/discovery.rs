@@ -65,6 +65,14 @@ impl Version {
     pub const V7: Version = Version { major: 7, minor: 0 };
 }
 
+impl Version {
+    /// The version to answer with: the client's `RequestVersion` capped at what the
+    /// server supports (`None` requested: the supported version).
+    pub fn negotiate(requested: Option<Version>, supported: Version) -> Version {
+        requested.map_or(supported, |r| r.min(supported))
+    }
+}
+
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)
@@ -155,6 +163,26 @@ pub struct DiscoverResponse {
     pub authentication_service_url: Option<String>,
     /// Unknown result fields, in document order.
     pub other: Vec<XmlElement>,
+}
+
+impl DiscoverResponse {
+    /// The elements MS-MDE2 requires that this response lacks: `EnrollmentServiceUrl`
+    /// (always), `AuthenticationServiceUrl` (Federated).
+    pub fn missing_required(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.enrollment_service_url.trim().is_empty() {
+            missing.push("EnrollmentServiceUrl");
+        }
+        if self.auth_policy == AuthPolicy::FEDERATED
+            && self
+                .authentication_service_url
+                .as_deref()
+                .is_none_or(|u| u.trim().is_empty())
+        {
+            missing.push("AuthenticationServiceUrl");
+        }
+        missing
+    }
 }
 
 impl Default for AuthPolicy {

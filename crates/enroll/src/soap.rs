@@ -92,6 +92,16 @@ impl<B> Envelope<B> {
     }
 }
 
+impl<B> Envelope<B> {
+    /// A SOAP 1.2 response to `request`: the given action, `RelatesTo` set to the
+    /// request's `MessageID`.
+    pub fn reply_to(request: &Header, action: &str, body: B) -> Self {
+        let mut env = Envelope::new(action, body);
+        env.header.relates_to = request.message_id.clone();
+        env
+    }
+}
+
 /// `ActivityId` header (WCF diagnostics; optional in responses).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]

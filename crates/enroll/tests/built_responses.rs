@@ -436,3 +436,38 @@ fn timestamps_format_in_utc() {
     assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00.000Z");
     assert_eq!(format_utc(4_102_444_799), "2099-12-31T23:59:59.000Z");
 }
+
+#[test]
+fn replies_relate_to_the_request_and_negotiate_the_version() {
+    let bytes =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "tests/data/messages/published/mattrax-capture_01_discover-request-win11-22621.xml",
+        ))
+        .unwrap();
+    let req = Envelope::<Discover>::decode(&bytes).unwrap();
+    let version = Version::negotiate(req.body.request_version, Version::V5);
+    assert_eq!(
+        version,
+        Version::V5,
+        "client asked 6.0, server supports 5.0"
+    );
+    assert_eq!(
+        Version::negotiate(Some(Version::V4), Version::V5),
+        Version::V4
+    );
+    assert_eq!(Version::negotiate(None, Version::V5), Version::V5);
+    let mut body = DiscoverResponse {
+        auth_policy: AuthPolicy::FEDERATED,
+        enrollment_version: Some(version),
+        enrollment_service_url: "https://mdm.example/EnrollmentServer/Enrollment.svc".into(),
+        ..Default::default()
+    };
+    assert_eq!(body.missing_required(), vec!["AuthenticationServiceUrl"]);
+    body.authentication_service_url = Some("https://mdm.example/auth".into());
+    assert!(body.missing_required().is_empty());
+    let resp = Envelope::reply_to(&req.header, ns::action::DISCOVER_RESPONSE, body);
+    assert_eq!(resp.header.relates_to, req.header.message_id);
+    assert_eq!(resp.version, SoapVersion::Soap12);
+    let back = Envelope::<DiscoverResponse>::decode(resp.to_xml().as_bytes()).unwrap();
+    assert_eq!(back, resp);
+}
