@@ -445,26 +445,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         };
         self.pos = usize::try_from(self.reader.buffer_position()).unwrap_or(self.input.len());
         let ev = match ev {
-            Event::Start(start) | Event::Empty(start) => {
-                let empty = self.pos >= 2 && self.input.as_bytes()[self.pos - 2] == b'/';
-                if self.depth + 1 > self.max_depth {
-                    return Err(self.err(
-                        DecodeErrorKind::LimitExceeded(Limit::Depth(self.opts.limits.max_depth)),
-                        off,
-                    ));
-                }
-                if !empty {
-                    self.depth += 1;
-                }
-                let len = start.name().as_ref().len();
-                let qname = self.input.get(off + 1..off + 1 + len).unwrap_or("");
-                Ev::Start(Child {
-                    start,
-                    qname,
-                    empty,
-                    off,
-                })
-            }
+            Event::Start(start) => self.open(start, false, off)?,
+            Event::Empty(start) => self.open(start, true, off)?,
             Event::End(_) => {
                 self.depth = self.depth.saturating_sub(1);
                 Ev::End
@@ -505,6 +487,27 @@ impl<'a, 'o> Parser<'a, 'o> {
             Event::Eof => Ev::Eof,
         };
         Ok((ev, off))
+    }
+
+    /// A start or empty-element tag: depth accounting and the borrowed name.
+    fn open(&mut self, start: BytesStart<'a>, empty: bool, off: usize) -> Result<Ev<'a>> {
+        if self.depth + 1 > self.max_depth {
+            return Err(self.err(
+                DecodeErrorKind::LimitExceeded(Limit::Depth(self.opts.limits.max_depth)),
+                off,
+            ));
+        }
+        if !empty {
+            self.depth += 1;
+        }
+        let len = start.name().as_ref().len();
+        let qname = self.input.get(off + 1..off + 1 + len).unwrap_or("");
+        Ok(Ev::Start(Child {
+            start,
+            qname,
+            empty,
+            off,
+        }))
     }
 
     fn check_text(&self, s: &str, off: usize) -> Result<()> {
