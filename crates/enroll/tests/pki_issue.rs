@@ -278,6 +278,31 @@ fn thumbprints_are_uppercase_sha1_hex() {
     assert!(ok);
     let expected = out.trim().rsplit('=').next().unwrap().replace(':', "");
     assert_eq!(cert.thumbprint().to_string(), expected);
+    // openssl's colon form and lowercase parse back.
+    let colons = out.trim().rsplit('=').next().unwrap();
+    assert_eq!(colons.parse::<Thumbprint>().unwrap(), cert.thumbprint());
+    assert_eq!(
+        expected.to_lowercase().parse::<Thumbprint>().unwrap(),
+        cert.thumbprint()
+    );
+    assert!("D9A8".parse::<Thumbprint>().is_err());
+    assert!("Z".repeat(40).parse::<Thumbprint>().is_err());
+    // One-line base64 for the provisioning document.
+    let b64 = cert.to_base64();
+    assert!(!b64.contains('\n') && !b64.contains('\r'));
+    use base64::Engine as _;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&b64)
+            .unwrap(),
+        cert.der()
+    );
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(ca.certificate_base64())
+            .unwrap(),
+        ca.certificate_der()
+    );
 }
 
 #[test]

@@ -168,3 +168,9 @@ pub enum RenewalError {
     #[error(transparent)]
     Csr(#[from] CsrError),
 }
+
+/// A thumbprint string is not 40 hexadecimal digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("a thumbprint is 40 hexadecimal digits")]
+#[non_exhaustive]
+pub struct ThumbprintParseError;

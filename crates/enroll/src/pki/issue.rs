@@ -25,7 +25,7 @@ use x509_cert::time::Time;
 
 use super::csr::Csr;
 use super::der_util;
-use super::error::{CaError, IssueError, SignError};
+use super::error::{CaError, IssueError, SignError, ThumbprintParseError};
 use super::sig::{self, SignatureAlgorithm};
 
 /// `id-kp-clientAuth`.
@@ -135,6 +135,30 @@ impl Thumbprint {
     /// Thumbprint of a DER certificate.
     pub fn of(cert_der: &[u8]) -> Self {
         Self(Sha1::digest(cert_der).into())
+    }
+}
+
+impl FromStr for Thumbprint {
+    type Err = ThumbprintParseError;
+
+    /// Parses 40 hex digits (any case, optional `:` or space separators).
+    fn from_str(s: &str) -> Result<Self, ThumbprintParseError> {
+        let digits: Vec<u8> = s
+            .bytes()
+            .filter(|b| *b != b':' && *b != b' ')
+            .map(|b| char::from(b).to_digit(16).map(|d| d as u8))
+            .collect::<Option<_>>()
+            .ok_or(IssueError::InvalidOptions("thumbprint is not hexadecimal"))?;
+        if digits.len() != 40 {
+            return Err(IssueError::InvalidOptions(
+                "thumbprint must have 40 hex digits",
+            ));
+        }
+        let mut out = [0u8; 20];
+        for (o, pair) in out.iter_mut().zip(digits.chunks(2)) {
+            *o = (pair[0] << 4) | pair[1];
+        }
+        Ok(Self(out))
     }
 }
 
@@ -256,6 +280,17 @@ impl IssuedCertificate {
     pub fn to_pem(&self) -> String {
         to_pem("CERTIFICATE", &self.der)
     }
+
+    /// Base64 of the DER on one line, as the provisioning document's
+    /// `EncodedCertificate` parm needs it.
+    pub fn to_base64(&self) -> String {
+        to_base64(&self.der)
+    }
+}
+
+pub(crate) fn to_base64(der: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(der)
 }
 
 pub(crate) fn to_pem(label: &str, der: &[u8]) -> String {
@@ -381,6 +416,11 @@ impl<S: Signer> CertificateAuthority<S> {
     /// The CA certificate, PEM.
     pub fn certificate_pem(&self) -> String {
         to_pem("CERTIFICATE", &self.cert_der)
+    }
+
+    /// Base64 of the CA certificate's DER on one line (`Root/System/.../EncodedCertificate`).
+    pub fn certificate_base64(&self) -> String {
+        to_base64(&self.cert_der)
     }
 
     /// SHA-1 thumbprint of the CA certificate (the `Root/System/<thumbprint>` name in the

@@ -64,7 +64,7 @@ pub use csr::{
     COMMON_NAME, Csr, CsrAttribute, CsrPolicy, DEVICE_ID_EXTENSION, EXTENSION_REQUEST,
     MS_CERT_EXTENSIONS,
 };
-pub use error::{CaError, CsrError, IssueError, RenewalError, SignError};
+pub use error::{CaError, CsrError, IssueError, RenewalError, SignError, ThumbprintParseError};
 pub use issue::{
     CertificateAuthority, ID_KP_CLIENT_AUTH, IssueOptions, IssuedCertificate, MAX_BACKDATE,
     RsaSigner, Signer, Subject, Thumbprint,
