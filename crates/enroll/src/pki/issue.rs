@@ -148,11 +148,9 @@ impl FromStr for Thumbprint {
             .filter(|b| *b != b':' && *b != b' ')
             .map(|b| char::from(b).to_digit(16).map(|d| d as u8))
             .collect::<Option<_>>()
-            .ok_or(IssueError::InvalidOptions("thumbprint is not hexadecimal"))?;
+            .ok_or(ThumbprintParseError)?;
         if digits.len() != 40 {
-            return Err(IssueError::InvalidOptions(
-                "thumbprint must have 40 hex digits",
-            ));
+            return Err(ThumbprintParseError);
         }
         let mut out = [0u8; 20];
         for (o, pair) in out.iter_mut().zip(digits.chunks(2)) {
