@@ -127,6 +127,8 @@ pub struct DeviceSession {
     server_max_msg: u64,
     statuses: VecDeque<Status<'static>>,
     out: VecDeque<Command<'static>>,
+    /// The front of `out` was already put off once.
+    out_deferred: bool,
     lo_out: Option<OutLo>,
     lo_in: Option<InLo>,
     server_more: bool,
@@ -149,6 +151,7 @@ impl DeviceSession {
             server_max_msg,
             statuses: VecDeque::new(),
             out: VecDeque::new(),
+            out_deferred: false,
             lo_out: None,
             lo_in: None,
             server_more: false,
@@ -346,12 +349,18 @@ impl DeviceSession {
             .commands
             .iter()
             .all(|c| matches!(c, Command::Status(_)));
-        if msg.body.r#final && only_statuses && self.out.is_empty() && self.lo_out.is_none() {
+        if msg.body.r#final
+            && only_statuses
+            && self.out.is_empty()
+            && self.lo_out.is_none()
+            && self.statuses.is_empty()
+        {
             self.finished = true;
             return Ok(None);
         }
+        // The SyncHdr's Status first, before Statuses left over from earlier messages.
         self.statuses
-            .push_back(status_for(&msg_ref, Some("0"), "SyncHdr", StatusCode::OK));
+            .push_front(status_for(&msg_ref, Some("0"), "SyncHdr", StatusCode::OK));
         for c in &msg.body.commands {
             self.exec_top(c, &msg_ref, tree);
         }
@@ -403,8 +412,10 @@ impl DeviceSession {
             cmds.push(c);
         }
         let mut drained = self.statuses.is_empty();
+        // A message always carries the SyncHdr's Status.
+        let floor = base + cmds.first().map_or(0, Command::encoded_len);
         if drained {
-            drained = self.fill(base, budget, &mut cur, &mut next, &mut cmds, reserve);
+            drained = self.fill(floor, budget, &mut cur, &mut next, &mut cmds, reserve);
         }
         let mut fin = false;
         if drained {
@@ -460,6 +471,7 @@ impl DeviceSession {
                     }
                 }
             }
+            let deferred = std::mem::take(&mut self.out_deferred);
             let Some(mut c) = self.out.pop_front() else {
                 return true;
             };
@@ -472,8 +484,9 @@ impl DeviceSession {
                 continue;
             }
             *next = save;
-            if base + l + reserve <= budget {
+            if base + l + reserve <= budget && !deferred {
                 self.out.push_front(c);
+                self.out_deferred = true;
                 return false;
             }
             // Too large for any message: a Results with several items is split per
@@ -490,6 +503,12 @@ impl DeviceSession {
             }
             if package::chunkable(&c) {
                 let (template, text) = package::split_lo(c);
+                let mut t = template.clone();
+                package::assign_ids(&mut t, &mut 99_999);
+                let room = budget.saturating_sub(base + reserve + 512);
+                if package::make_chunk(&t, &text, 0, room).is_none() {
+                    continue;
+                }
                 self.lo_out = Some(OutLo {
                     template,
                     text,

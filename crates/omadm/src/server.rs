@@ -190,6 +190,8 @@ pub struct ServerSession {
     messages: usize,
     statuses: VecDeque<Status<'static>>,
     pending: Option<Queued>,
+    /// The pending command was already put off once: it is not put off again.
+    pending_deferred: bool,
     lo_out: Option<OutLo>,
     lo_in: Option<InLo>,
     records: Vec<Record>,
@@ -233,6 +235,7 @@ impl ServerSession {
             messages: 0,
             statuses: VecDeque::new(),
             pending: None,
+            pending_deferred: false,
             lo_out: None,
             lo_in: None,
             records: Vec::new(),
@@ -445,7 +448,7 @@ impl ServerSession {
             HdrVerdict::Refuse(c, ch, end) => {
                 let mut st = status_for(&msg_ref, Some("0"), "SyncHdr", c);
                 st.chal = ch;
-                self.statuses.push_back(st);
+                self.statuses.push_front(st);
                 let reply = self.build(queue, Mode::StatusesOnly);
                 if end {
                     self.finish(queue);
@@ -456,7 +459,9 @@ impl ServerSession {
         };
         let mut st = status_for(&msg_ref, Some("0"), "SyncHdr", code);
         st.chal = chal;
-        self.statuses.push_back(st);
+        // The SyncHdr's Status goes first, before Statuses left over from earlier
+        // messages.
+        self.statuses.push_front(st);
 
         let mut abort = false;
         for c in &msg.body.commands {
@@ -741,6 +746,9 @@ impl ServerSession {
             cmds.push(c);
         }
         let statuses_left = !self.statuses.is_empty();
+        // A message always carries the SyncHdr's Status: what does not fit beside it
+        // never fits.
+        let floor = base + cmds.first().map_or(0, Command::encoded_len);
         let mut queue_empty = false;
         match mode {
             Mode::RequestNext => {
@@ -750,7 +758,7 @@ impl ServerSession {
             }
             Mode::StatusesOnly => queue_empty = true,
             Mode::Continue if !statuses_left => {
-                queue_empty = self.fill(queue, &msg, base, budget, &mut cur, &mut next, &mut cmds);
+                queue_empty = self.fill(queue, &msg, floor, budget, &mut cur, &mut next, &mut cmds);
             }
             Mode::Continue => {}
         }
@@ -833,6 +841,7 @@ impl ServerSession {
             return false;
         }
         loop {
+            let deferred = std::mem::take(&mut self.pending_deferred);
             let Some(q) = self.pending.take().or_else(|| queue.next_command()) else {
                 return true;
             };
@@ -851,15 +860,27 @@ impl ServerSession {
                 cmds.push(cmd);
                 continue;
             }
-            if base + l <= budget {
+            // Put off to the next message once (it fits beside the SyncHdr's Status);
+            // if it does not fit there either, it is too large.
+            if base + l <= budget && !deferred {
                 self.pending = Some(q);
+                self.pending_deferred = true;
                 return false;
             }
             let too_big_obj = self
                 .device_max_obj
                 .is_some_and(|m| package::lo_text_len(&cmd) as u64 > m);
-            if package::chunkable(&cmd) && !too_big_obj {
+            let startable = |cmd: Command<'static>| {
                 let (template, text) = package::split_lo(cmd);
+                let mut t = template.clone();
+                package::assign_ids(&mut t, &mut 99_999);
+                // Room for a few Statuses beside the chunk in every message.
+                let room = budget.saturating_sub(base + LO_STATUS_ROOM);
+                let ok = package::make_chunk(&t, &text, 0, room).is_some();
+                (ok, template, text)
+            };
+            let lo = (package::chunkable(&cmd) && !too_big_obj).then(|| startable(cmd));
+            if let Some((true, template, text)) = lo {
                 self.records
                     .push(Record::new(q.tag, q.command.kind(), msg, "", true));
                 let record = self.records.len() - 1;
@@ -882,6 +903,9 @@ impl ServerSession {
         }
     }
 }
+
+/// Room kept for Statuses when checking that a large object's chunks can fit.
+const LO_STATUS_ROOM: usize = 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {

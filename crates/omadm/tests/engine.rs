@@ -662,3 +662,86 @@ fn too_large_commands_are_reported_not_sent() {
     assert_eq!(q.outcome(0).disposition, Disposition::TooLarge);
     assert_eq!(q.outcome(1).status, Some(StatusCode::OK));
 }
+
+#[test]
+fn status_overflow_keeps_synchdr_status_first() {
+    // 120 generic alerts: their Statuses do not fit in one 2048-byte reply.
+    let alerts: String = (2..122)
+        .map(|i| format!("<Alert><CmdID>{i}</CmdID><Data>1226</Data><Item><Meta><Type xmlns=\"syncml:metinf\">x.y</Type></Meta><Data>0</Data></Item></Alert>"))
+        .collect();
+    let mut m1 = device_msg(1, &alerts, true);
+    m1.hdr.meta = Some(winmdm_syncml::Meta {
+        max_msg_size: Some(2048),
+        ..Default::default()
+    });
+    let mut q = Q::with(vec![DmCommand::get(u("./DevDetail/SwV"))]);
+    let mut s = ServerSession::new(server_cfg());
+    let mut answered = Vec::new();
+    let mut reply = s.handle(&m1, T0, &mut q).unwrap();
+    let mut id = 1;
+    loop {
+        assert!(wire(&reply, Some(2048)).1 <= 2048);
+        let Command::Status(first) = &reply.body.commands[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (first.cmd_ref.as_deref(), first.msg_ref.as_deref()),
+            (Some("0"), Some(id.to_string().as_str()))
+        );
+        for c in &reply.body.commands[1..] {
+            if let Command::Status(st) = c {
+                answered.push(st.cmd_ref.as_deref().unwrap().parse::<u32>().unwrap());
+            }
+        }
+        if reply.body.r#final {
+            break;
+        }
+        id += 1;
+        let sync = format!(
+            "<Status><CmdID>1</CmdID><MsgRef>{}</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data></Status><Alert><CmdID>2</CmdID><Data>1222</Data></Alert>",
+            id - 1
+        );
+        reply = s.handle(&device_msg(id, &sync, false), T0, &mut q).unwrap();
+        answered.retain(|&c| c != 2 || id == 2);
+    }
+    // Every alert of message 1 answered once, in order (the 1222 alerts' Statuses
+    // reference later messages and were dropped from the list above).
+    let from_first: Vec<u32> = answered.iter().copied().filter(|&c| c >= 2).collect();
+    assert!(
+        from_first.windows(2).all(|w| w[0] < w[1] || w[1] == 2),
+        "{from_first:?}"
+    );
+    assert!((2..122).all(|c| from_first.contains(&c)));
+}
+
+#[test]
+fn commands_just_below_the_limit_never_stall_the_session() {
+    // Atomic commands (not chunkable) whose size sweeps the window around "fits in an
+    // empty message" must either be sent or be reported TooLarge: never loop.
+    for pad in (3300..3700).step_by(7) {
+        let a = DmCommand::atomic(vec![DmCommand::add(
+            u("./Vendor/MSFT/T/A"),
+            Value::Chr("p".repeat(pad).into()),
+        )])
+        .unwrap();
+        let mut q = Q::with(vec![DmCommand::get(u("./DevDetail/SwV")), a]);
+        let mut d = DeviceSession::new({
+            let mut c = DeviceConfig::new(DEV, SERVER, "1");
+            c.max_msg_size = Some(4096);
+            c
+        });
+        run(
+            &mut ServerSession::new(server_cfg()),
+            &mut d,
+            &mut tree(),
+            &mut q,
+            Some(4096),
+            None,
+        );
+        let o = q.outcome(1);
+        assert!(
+            o.status == Some(StatusCode::OK) || o.disposition == Disposition::TooLarge,
+            "{pad}: {o:?}"
+        );
+    }
+}
