@@ -1,12 +1,360 @@
-//! `winmdm csp` subcommands.
+//! `winmdm csp` subcommands: describe.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use winmdm_csp::{Allowed, Catalog, LookupError, Match};
 
 /// `winmdm csp` subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub(crate) enum Cmd {}
+pub(crate) enum Cmd {
+    /// Print the definition of the node a LocURI addresses: format, access, allowed values,
+    /// default, applicability, description. Exit 1 if no node matches.
+    Describe {
+        /// The LocURI, e.g. ./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart
+        locuri: String,
+        /// Also load these DDF files (or every .xml in these folders); their definitions
+        /// replace built-in ones for the same paths.
+        #[arg(long = "ddf", value_name = "PATH")]
+        ddf: Vec<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 /// Runs one `winmdm csp` subcommand.
 pub(crate) fn run(cmd: Cmd) -> ExitCode {
-    match cmd {}
+    match cmd {
+        Cmd::Describe { locuri, ddf, json } => describe(&locuri, &ddf, json),
+    }
+}
+
+fn ddf_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out: Vec<PathBuf> = std::fs::read_dir(path)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml")))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The built-in catalog plus the DDF files given with `--ddf`.
+fn catalog(ddf: &[PathBuf]) -> Result<Catalog, String> {
+    let mut c = Catalog::builtin();
+    for p in ddf {
+        for f in ddf_files(p).map_err(|e| format!("{}: {e}", p.display()))? {
+            let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let tree = winmdm_ddf::parse(&bytes).map_err(|e| format!("{}: {e}", f.display()))?;
+            let bad = c.add_ddf(&tree, &f.display().to_string());
+            for b in bad {
+                eprintln!(
+                    "warning: {}: malformed <Path> {b:?}, its nodes are not indexed",
+                    f.display()
+                );
+            }
+        }
+    }
+    Ok(c)
+}
+
+fn allowed_text(a: &Allowed) -> Vec<String> {
+    match a {
+        Allowed::Enum(e) | Allowed::Flag(e) => {
+            let mut v = vec![a.value_type().to_string()];
+            for x in e.iter() {
+                match &x.description {
+                    Some(d) => v.push(format!("  {} = {}", x.value, one_line(d))),
+                    None => v.push(format!("  {}", x.value)),
+                }
+            }
+            v
+        }
+        Allowed::Range(r) => {
+            let parts: Vec<String> = r
+                .iter()
+                .map(|(lo, hi)| {
+                    if lo == hi {
+                        lo.to_string()
+                    } else {
+                        format!("{lo}-{hi}")
+                    }
+                })
+                .collect();
+            vec![format!("Range [{}]", parts.join(","))]
+        }
+        Allowed::RegEx(s) => vec![format!("RegEx {s}")],
+        Allowed::Admx { area, name, file } => {
+            vec![format!("ADMX policy {name} in {file} (area {area})")]
+        }
+        Allowed::Xsd(s) | Allowed::Json(s) => {
+            let mut v = vec![a.value_type().to_string()];
+            v.extend(
+                s.lines()
+                    .map(|l| format!("  {l}"))
+                    .filter(|l| !l.trim().is_empty()),
+            );
+            v
+        }
+        Allowed::Other { value_type, value } => {
+            vec![
+                format!("{value_type} {}", value.as_deref().unwrap_or(""))
+                    .trim_end()
+                    .to_string(),
+            ]
+        }
+        Allowed::Unspecified => vec!["(not specified in the DDF)".to_string()],
+        other => vec![other.value_type().to_string()],
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn describe(locuri: &str, ddf: &[PathBuf], json: bool) -> ExitCode {
+    let catalog = match catalog(ddf) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if catalog.tables().is_empty() {
+        eprintln!(
+            "error: no CSP definitions: this winmdm was built without winmdm-csp's CSP features; \
+             pass --ddf FILE_OR_DIR"
+        );
+        return ExitCode::from(2);
+    }
+    let m = match catalog.lookup(locuri) {
+        Ok(m) => m,
+        Err(e) => {
+            match &e {
+                LookupError::NotFound { known, .. } if !known.is_empty() => {
+                    eprintln!("error: {e}");
+                    if let Ok(k) = catalog.lookup(known) {
+                        let kids = catalog.children(&k);
+                        if !kids.is_empty() {
+                            eprintln!("children of {known}: {}", kids.join(", "));
+                        }
+                    }
+                }
+                _ => eprintln!("error: {e}"),
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        println!("{}", to_json(&catalog, &m));
+    } else {
+        print_text(&catalog, &m);
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_text(catalog: &Catalog, m: &Match<'_>) {
+    let d = m.def;
+    let row = |k: &str, v: &str| println!("{k:<15}{v}");
+    row("node", &m.template());
+    row(
+        "defined in",
+        &format!("{} ({})", m.table.source, m.table.csp),
+    );
+    if m.case_insensitive {
+        row("note", "matched ignoring case; the DDF spells it as above");
+    }
+    for b in &m.bindings {
+        row(
+            "dynamic",
+            &format!(
+                "{} = {}",
+                b.title.as_deref().unwrap_or("{}"),
+                m.segments[b.segment]
+            ),
+        );
+    }
+    row("format", d.format.as_str());
+    row("access", &d.access.to_string());
+    let allowed = allowed_text(&d.allowed);
+    for (i, l) in allowed.iter().enumerate() {
+        row(if i == 0 { "allowed" } else { "" }, l);
+    }
+    if let Some(l) = &d.list_delimiter {
+        row("list", &format!("values separated by {l:?}"));
+    }
+    if let Some(v) = &d.default {
+        row("default", v);
+    }
+    if let Some(v) = &d.mime {
+        if !v.is_empty() {
+            row("type", v);
+        }
+    }
+    let extras: Vec<String> = [
+        ("occurrence", &d.occurrence),
+        ("scope", &d.scope),
+        ("case", &d.case_sense),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+    .collect();
+    if !extras.is_empty() {
+        row("", &extras.join(", "));
+    }
+    let a = catalog.applicability(m);
+    if let Some(v) = &a.os_build {
+        row("os build", v);
+    }
+    if let Some(v) = &a.csp_version {
+        row("csp version", v);
+    }
+    if let Some(v) = &a.editions {
+        if !v.is_empty() {
+            row("editions", v);
+        }
+    }
+    if a.requires_azure_ad {
+        row("requires", "Azure AD join");
+    }
+    if let Some(v) = &d.conflict_resolution {
+        row("conflict", v);
+    }
+    if d.atomic_required {
+        row("atomic", "must be set inside an Atomic command");
+    }
+    if let Some(v) = &d.reboot {
+        row("reboot", v);
+    }
+    if let Some(v) = &d.deprecated {
+        row("deprecated", if v.is_empty() { "yes" } else { v });
+    }
+    if let Some(v) = &d.description {
+        row("description", &one_line(v));
+    }
+    let kids = catalog.children(m);
+    if !kids.is_empty() {
+        row("children", &kids.join(", "));
+    }
+}
+
+fn to_json(catalog: &Catalog, m: &Match<'_>) -> String {
+    use serde_json::json;
+    let d = m.def;
+    let a = catalog.applicability(m);
+    let allowed = match &d.allowed {
+        Allowed::Enum(e) | Allowed::Flag(e) => json!({
+            "type": d.allowed.value_type(),
+            "values": e.iter().map(|x| json!({"value": x.value, "description": x.description})).collect::<Vec<_>>(),
+        }),
+        Allowed::Range(r) => {
+            json!({"type": "Range", "intervals": r.iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>()})
+        }
+        Allowed::RegEx(s) | Allowed::Xsd(s) | Allowed::Json(s) => {
+            json!({"type": d.allowed.value_type(), "value": s})
+        }
+        Allowed::Admx { area, name, file } => {
+            json!({"type": "ADMX", "area": area, "name": name, "file": file})
+        }
+        Allowed::Other { value_type, value } => json!({"type": value_type, "value": value}),
+        other => json!({"type": other.value_type()}),
+    };
+    let v = json!({
+        "node": m.template(),
+        "source": m.table.source,
+        "csp": m.table.csp,
+        "case_insensitive_match": m.case_insensitive,
+        "dynamic": m.bindings.iter().map(|b| json!({"title": b.title, "segment": m.segments[b.segment]})).collect::<Vec<_>>(),
+        "format": d.format.as_str(),
+        "access": d.access.names().collect::<Vec<_>>(),
+        "allowed": allowed,
+        "list_delimiter": d.list_delimiter,
+        "default": d.default,
+        "mime": d.mime,
+        "occurrence": d.occurrence,
+        "scope": d.scope,
+        "case_sense": d.case_sense,
+        "applicability": {
+            "os_build": a.os_build, "csp_version": a.csp_version, "editions": a.editions,
+            "requires_azure_ad": a.requires_azure_ad,
+        },
+        "conflict_resolution": d.conflict_resolution,
+        "atomic_required": d.atomic_required,
+        "reboot": d.reboot,
+        "deprecated": d.deprecated,
+        "description": d.description,
+        "children": catalog.children(m),
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vendored() -> Catalog {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../csp/ddf");
+        catalog(&[dir.clone(), dir.join("policy-areas")]).expect("vendored DDF files load")
+    }
+
+    #[test]
+    fn describe_text_of_range_enum_and_admx_nodes() {
+        let c = vendored();
+        let m = c
+            .lookup("./Vendor/MSFT/Policy/Config/Update/ActiveHoursStart")
+            .unwrap();
+        assert_eq!(allowed_text(&m.def.allowed), ["Range [0-23]"]);
+        let m = c
+            .lookup("./Device/Vendor/MSFT/Policy/Config/Defender/AllowRealtimeMonitoring")
+            .unwrap();
+        assert_eq!(allowed_text(&m.def.allowed)[0], "ENUM");
+        assert!(allowed_text(&m.def.allowed)[1].starts_with("  0 = Not allowed."));
+        let m = c.lookup("./Device/Vendor/MSFT/Policy/Config/ADMX_AppCompat/AppCompatTurnOffProgramCompatibilityAssistant_2").unwrap();
+        assert_eq!(
+            allowed_text(&m.def.allowed),
+            [
+                "ADMX policy AppCompatTurnOffProgramCompatibilityAssistant_2 in AppCompat.admx (area AppCompat~AT~WindowsComponents~AppCompat)"
+            ]
+        );
+    }
+
+    #[test]
+    fn describe_json_has_the_definition() {
+        let c = vendored();
+        let m = c
+            .lookup("./Vendor/MSFT/DMClient/Provider/MDM/EntDMID")
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&to_json(&c, &m)).unwrap();
+        assert_eq!(
+            v["node"],
+            "./Device/Vendor/MSFT/DMClient/Provider/{ProviderID}/EntDMID"
+        );
+        assert_eq!(v["format"], "chr");
+        assert_eq!(v["dynamic"][0]["segment"], "MDM");
+        assert_eq!(v["applicability"]["os_build"], "10.0.10240");
+    }
+
+    #[test]
+    fn exit_codes() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../csp/ddf/Reboot.xml");
+        assert_eq!(
+            describe(
+                "./Device/Vendor/MSFT/Reboot/RebootNow",
+                &[dir.clone()],
+                false
+            ),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(
+            describe("./Device/Vendor/MSFT/Reboot/Nope", &[dir.clone()], true),
+            ExitCode::FAILURE
+        );
+        assert_eq!(
+            describe("./x", &[PathBuf::from("/nonexistent.xml")], false),
+            ExitCode::from(2)
+        );
+    }
 }
