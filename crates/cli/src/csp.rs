@@ -343,13 +343,17 @@ mod tests {
         assert_eq!(
             describe(
                 "./Device/Vendor/MSFT/Reboot/RebootNow",
-                &[dir.clone()],
+                std::slice::from_ref(&dir),
                 false
             ),
             ExitCode::SUCCESS
         );
         assert_eq!(
-            describe("./Device/Vendor/MSFT/Reboot/Nope", &[dir.clone()], true),
+            describe(
+                "./Device/Vendor/MSFT/Reboot/Nope",
+                std::slice::from_ref(&dir),
+                true
+            ),
             ExitCode::FAILURE
         );
         assert_eq!(
