@@ -152,26 +152,32 @@ pub struct ServerAuth {
     pub credentials: Credentials,
     /// The nonce the device uses this session (MD5), as stored after the last session.
     pub nonce: Vec<u8>,
-    /// A fresh random nonce for challenges and for the next session (the caller
-    /// generates it: the engine has no randomness).
-    pub next_nonce: Vec<u8>,
+    /// A fresh random nonce sent with 401/407 challenges; the device then answers with
+    /// it. The caller generates it: the engine has no randomness.
+    pub challenge_nonce: Vec<u8>,
+    /// A fresh random nonce handed out with 212 (`NextNonce`) for the next session:
+    /// the nonce is renewed every session.
+    pub next_session_nonce: Vec<u8>,
     /// Failed attempts tolerated before the session ends. Default 3.
     pub max_failures: u32,
 }
 
 impl ServerAuth {
-    /// Settings with `max_failures` 3.
+    /// Settings with `max_failures` 3. `nonces` are the challenge nonce and the next
+    /// session's nonce (see the fields).
     pub fn new(
         scheme: AuthScheme,
         credentials: Credentials,
         nonce: Vec<u8>,
-        next_nonce: Vec<u8>,
+        nonces: [Vec<u8>; 2],
     ) -> Self {
+        let [challenge_nonce, next_session_nonce] = nonces;
         ServerAuth {
             scheme,
             credentials,
             nonce,
-            next_nonce,
+            challenge_nonce,
+            next_session_nonce,
             max_failures: 3,
         }
     }
@@ -228,7 +234,12 @@ mod tests {
     #[test]
     fn secrets_never_in_debug() {
         let c = Credentials::new("user1", "hunter2");
-        let s = ServerAuth::new(AuthScheme::Md5, c.clone(), b"n".to_vec(), b"m".to_vec());
+        let s = ServerAuth::new(
+            AuthScheme::Md5,
+            c.clone(),
+            b"n".to_vec(),
+            [b"m".to_vec(), b"o".to_vec()],
+        );
         assert!(!format!("{c:?}{s:?}").contains("hunter2"));
         let cr = cred(AuthScheme::Basic, &c, b"");
         assert!(!format!("{cr:?}").contains(&digest(AuthScheme::Basic, &c, b"")));

@@ -274,7 +274,7 @@ impl ServerSession {
     pub fn nonce_for_next_session(&self) -> Option<&[u8]> {
         let a = self.cfg.auth.as_ref()?;
         Some(if self.authenticated {
-            &a.next_nonce
+            &a.next_session_nonce
         } else {
             &a.nonce
         })
@@ -377,8 +377,8 @@ impl ServerSession {
         if ok {
             self.authenticated = true;
             queue.event(DeviceEvent::Authenticated);
-            let ch =
-                (a.scheme == auth::AuthScheme::Md5).then(|| auth::chal(a.scheme, &a.next_nonce));
+            let ch = (a.scheme == auth::AuthScheme::Md5)
+                .then(|| auth::chal(a.scheme, &a.next_session_nonce));
             return HdrVerdict::Accept(StatusCode::AUTHENTICATION_ACCEPTED, ch);
         }
         queue.event(DeviceEvent::AuthenticationFailed);
@@ -390,10 +390,14 @@ impl ServerSession {
         };
         // Rotate: the device answers the challenge with the fresh nonce.
         if let Some(cfg) = self.cfg.auth.as_mut() {
-            cfg.nonce = cfg.next_nonce.clone();
+            cfg.nonce = cfg.challenge_nonce.clone();
         }
         let give_up = self.auth_failures >= a.max_failures;
-        HdrVerdict::Refuse(code, Some(auth::chal(a.scheme, &a.next_nonce)), give_up)
+        HdrVerdict::Refuse(
+            code,
+            Some(auth::chal(a.scheme, &a.challenge_nonce)),
+            give_up,
+        )
     }
 
     /// Processes one device message and returns the response.

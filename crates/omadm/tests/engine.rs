@@ -525,7 +525,7 @@ fn md5_challenge_then_212_and_nonce_rotation() {
         AuthScheme::Md5,
         creds.clone(),
         b"nonce-A".to_vec(),
-        b"nonce-B".to_vec(),
+        [b"nonce-B".to_vec(), b"nonce-C".to_vec()],
     ));
     let mut dc = DeviceConfig::new(DEV, SERVER, "1");
     dc.auth = Some(DeviceAuth {
@@ -566,8 +566,8 @@ fn md5_challenge_then_212_and_nonce_rotation() {
             && q.events.contains(&DeviceEvent::Authenticated)
     );
     // 212 hands out the next session's nonce.
-    assert_eq!(d.next_session_nonce(), Some(&b"nonce-B"[..]));
-    assert_eq!(s.nonce_for_next_session(), Some(&b"nonce-B"[..]));
+    assert_eq!(d.next_session_nonce(), Some(&b"nonce-C"[..]));
+    assert_eq!(s.nonce_for_next_session(), Some(&b"nonce-C"[..]));
     // After 212 the device stops sending credentials.
     assert!(tr.device().skip(2).all(|m| m.hdr.cred.is_none()));
 }
@@ -579,7 +579,7 @@ fn wrong_basic_password_ends_session_after_max_failures() {
         AuthScheme::Basic,
         Credentials::new("dev", "right"),
         vec![],
-        vec![],
+        [vec![], vec![]],
     ));
     let mut dc = DeviceConfig::new(DEV, SERVER, "1");
     dc.auth = Some(DeviceAuth {
