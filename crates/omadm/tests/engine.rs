@@ -745,3 +745,37 @@ fn commands_just_below_the_limit_never_stall_the_session() {
         );
     }
 }
+
+#[test]
+fn message_count_limit_is_enforced() {
+    let mut cfg = server_cfg();
+    cfg.max_messages = 2;
+    let mut s = ServerSession::new(cfg);
+    let mut q = Q::default();
+    s.handle(&device_msg(1, "", false), T0, &mut q).unwrap();
+    s.handle(&device_msg(2, "", false), T0, &mut q).unwrap();
+    assert_eq!(
+        s.handle(&device_msg(3, "", false), T0, &mut q),
+        Err(SessionError::TooManyMessages(2))
+    );
+}
+
+#[test]
+fn declared_size_above_the_object_limit_gets_413() {
+    let mut cfg = server_cfg();
+    cfg.max_object_size = 100;
+    let mut s = ServerSession::new(cfg);
+    let mut q = Q::with(vec![DmCommand::get(u("./Vendor/MSFT/X"))]);
+    s.handle(
+        &device_msg(1, "<Alert><CmdID>2</CmdID><Data>1201</Data></Alert>", true),
+        T0,
+        &mut q,
+    )
+    .unwrap();
+    let body = "<Results><CmdID>2</CmdID><MsgRef>1</MsgRef><CmdRef>3</CmdRef><Item><Source><LocURI>./Vendor/MSFT/X</LocURI></Source><Meta><Size xmlns=\"syncml:metinf\">1000</Size></Meta><Data>abc</Data><MoreData/></Item></Results>";
+    let r = s.handle(&device_msg(2, body, false), T0, &mut q).unwrap();
+    let Command::Status(st) = &r.body.commands[1] else {
+        panic!()
+    };
+    assert_eq!(st.code(), Some(StatusCode::REQUEST_ENTITY_TOO_LARGE));
+}
