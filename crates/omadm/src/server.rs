@@ -808,6 +808,12 @@ impl ServerSession {
         lo.offset = off;
         let id = chunk.cmd_id().unwrap_or("").to_owned();
         let last = off == lo.text.len();
+        if self.records[lo.record].cmd_ref.is_empty() {
+            // Until the last chunk goes out, the outcome names the first one.
+            let r = &mut self.records[lo.record];
+            r.msg_ref = msg.to_owned();
+            r.cmd_ref = id.clone();
+        }
         let kind = if last {
             RefKind::Normal
         } else {

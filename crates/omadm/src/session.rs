@@ -82,7 +82,8 @@ pub struct Outcome {
     /// The command's kind.
     pub kind: CommandKind,
     /// The `MsgID` of the server message that carried it (for a large object: the
-    /// message with the last chunk, whose Status is the command's).
+    /// message with the last chunk, whose Status is the command's; the first chunk's
+    /// while the object is incomplete).
     pub msg_ref: String,
     /// Its `CmdID` in that message.
     pub cmd_ref: String,
