@@ -172,6 +172,19 @@ impl Node {
     }
 }
 
+/// The namespace name of a binding: the declaring attribute's value with references
+/// resolved (the resolver keeps the raw attribute text).
+fn ns_name(ctx: &Ctx<'_>, at: usize, raw: &str) -> Result<String, DecodeError> {
+    let v = quick_xml::escape::unescape(raw).map_err(|e| match e {
+        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name) => {
+            ctx.err(at, DecodeErrorKind::UnknownEntity(name))
+        }
+        other => ctx.err(at, DecodeErrorKind::Syntax(other.to_string())),
+    })?;
+    check_chars(ctx, at, &v)?;
+    Ok(v.into_owned())
+}
+
 /// XML 1.0 `Char` production.
 fn legal_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
@@ -182,7 +195,10 @@ fn check_chars(ctx: &Ctx<'_>, at: usize, s: &str) -> Result<(), DecodeError> {
         None => Ok(()),
         Some(c) => Err(ctx.err(
             at,
-            DecodeErrorKind::Syntax(format!("character U+{:04X} is not allowed in XML", c as u32)),
+            DecodeErrorKind::Syntax(format!(
+                "character U+{:04X} is not allowed in XML",
+                c as u32
+            )),
         )),
     }
 }
@@ -234,7 +250,7 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
             }
         };
         let ns = match res {
-            ResolveResult::Bound(ns) => Some(ns.0.to_owned()),
+            ResolveResult::Bound(ns) => Some(ns_name(&ctx, at, ns.0)?),
             ResolveResult::Unbound => None,
             ResolveResult::Unknown(p) => {
                 return Err(ctx.err(at, DecodeErrorKind::UnboundPrefix(p)));
@@ -287,7 +303,7 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
                     }
                     let (ares, local) = reader.resolver().resolve_attribute(key);
                     let ans = match ares {
-                        ResolveResult::Bound(n) => Some(n.0.to_owned()),
+                        ResolveResult::Bound(n) => Some(ns_name(&ctx, at, n.0)?),
                         ResolveResult::Unbound => {
                             if key.prefix().is_some_and(|p| p.as_ref() == "xml") {
                                 Some(XML_NS.to_owned())
@@ -454,7 +470,7 @@ fn push_text(
         {
             let qn = QName(t);
             if let (ResolveResult::Bound(ns), _) = reader.resolver().resolve_element(qn) {
-                top.text_qname_ns = Some(ns.0.to_owned());
+                top.text_qname_ns = Some(ns_name(ctx, at, ns.0)?);
             }
         }
     }

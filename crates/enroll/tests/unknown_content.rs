@@ -111,3 +111,16 @@ fn escaped_whitespace_survives() {
     assert_eq!(x.attributes[0].value, "1\n2\t3\r4");
     assert_eq!(x.text(), "line\r\nend & <more>");
 }
+
+#[test]
+fn namespace_names_are_unescaped() {
+    // Found by fuzzing: the resolver hands out the raw attribute text of a declaration.
+    let xml = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header><x:h xmlns:x="urn:a&amp;b&#10;c"/></s:Header><s:Body><Discover xmlns="http://schemas.microsoft.com/windows/management/2012/01/enrollment"><request/></Discover></s:Body></s:Envelope>"#;
+    let m = Message::decode(xml.as_bytes()).unwrap();
+    let Message::Discover(d) = &m else { panic!() };
+    assert_eq!(d.header.other[0].namespace.as_deref(), Some("urn:a&b\nc"));
+    assert_eq!(Message::decode(m.to_xml().as_bytes()).unwrap(), m);
+    // A namespace name with a character XML does not allow is refused.
+    let bad = xml.replace("&#10;", "&#0;");
+    assert!(Message::decode(bad.as_bytes()).is_err());
+}
