@@ -31,6 +31,7 @@
 
 mod catalog;
 mod def;
+pub mod lint;
 mod path;
 pub mod value;
 
@@ -38,6 +39,7 @@ pub use catalog::{Binding, Catalog, LookupError, Match, Scope};
 pub use def::{
     Access, Allowed, Applicability, DynamicNaming, EnumEntry, Format, NodeDef, NodeTable, Text,
 };
+pub use lint::{Finding, LintOptions, Rule, Severity, lint};
 pub use path::{CspPath, CspPathError, validate_segment};
 pub use value::{AdmxValue, CspValue, Leaf, NoValue, Ranged, ValueError};
 

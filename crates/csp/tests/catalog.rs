@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use winmdm_csp::{Access, Allowed, Catalog, CspPath, CspPathError, Format, LookupError, NodeTable, Scope};
+use winmdm_csp::{
+    Access, Allowed, Catalog, CspPath, CspPathError, Format, LookupError, NodeTable, Scope,
+};
 
 fn ddf_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ddf")
@@ -37,7 +39,10 @@ fn every_node_of_every_table_is_found_by_its_template() {
     let mut n = 0;
     for t in c.tables() {
         for i in 0..t.nodes.len() {
-            let path = t.path_template(i).replace("{}", "x").replace(['{', '}'], "");
+            let path = t
+                .path_template(i)
+                .replace("{}", "x")
+                .replace(['{', '}'], "");
             let m = c.lookup(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             // Same definition unless a later table redefines the path (policy areas over the
             // generic Policy skeleton are different paths, so this is exact).
@@ -51,16 +56,28 @@ fn every_node_of_every_table_is_found_by_its_template() {
 #[test]
 fn device_and_vendor_forms_are_the_same_node_user_is_not() {
     let c = load_all();
-    let a = c.lookup("./Device/Vendor/MSFT/DeviceStatus/OS/Edition").unwrap();
+    let a = c
+        .lookup("./Device/Vendor/MSFT/DeviceStatus/OS/Edition")
+        .unwrap();
     let b = c.lookup("./Vendor/MSFT/DeviceStatus/OS/Edition").unwrap();
     assert_eq!(a.def, b.def);
     assert_eq!(a.scope, Scope::Device);
-    let bitlocker = c.lookup("./Vendor/MSFT/BitLocker/RequireDeviceEncryption").unwrap();
+    let bitlocker = c
+        .lookup("./Vendor/MSFT/BitLocker/RequireDeviceEncryption")
+        .unwrap();
     assert_eq!(bitlocker.def.format, Format::Int);
-    assert!(c.lookup("./User/Vendor/MSFT/DeviceStatus/OS/Edition").is_err());
-    let u = c.lookup("./User/Vendor/MSFT/Policy/Config/Education/DefaultPrinterName").unwrap();
+    assert!(
+        c.lookup("./User/Vendor/MSFT/DeviceStatus/OS/Edition")
+            .is_err()
+    );
+    let u = c
+        .lookup("./User/Vendor/MSFT/Policy/Config/Education/DefaultPrinterName")
+        .unwrap();
     assert_eq!(u.scope, Scope::User);
-    assert!(c.lookup("./Device/Vendor/MSFT/Policy/Config/Education/DefaultPrinterName").is_err_or_dynamic());
+    assert!(
+        c.lookup("./Device/Vendor/MSFT/Policy/Config/Education/DefaultPrinterName")
+            .is_err_or_dynamic()
+    );
 }
 
 trait DynCheck {
@@ -78,22 +95,34 @@ impl DynCheck for Result<winmdm_csp::Match<'_>, LookupError> {
 #[test]
 fn dynamic_segments_case_and_query() {
     let c = load_all();
-    let m = c.lookup("./Vendor/MSFT/DMClient/Provider/MS%20DM%20Server/EntDMID").unwrap();
-    assert_eq!(m.template(), "./Device/Vendor/MSFT/DMClient/Provider/{ProviderID}/EntDMID");
+    let m = c
+        .lookup("./Vendor/MSFT/DMClient/Provider/MS%20DM%20Server/EntDMID")
+        .unwrap();
+    assert_eq!(
+        m.template(),
+        "./Device/Vendor/MSFT/DMClient/Provider/{ProviderID}/EntDMID"
+    );
     assert_eq!(m.bindings.len(), 1);
     assert_eq!(m.bindings[0].title.as_deref(), Some("ProviderID"));
     assert_eq!(m.segments[m.bindings[0].segment], "MS%20DM%20Server");
     assert!(!m.case_insensitive);
 
-    let m = c.lookup("./device/vendor/msft/policy/config/update/activehoursstart?list=Struct").unwrap();
+    let m = c
+        .lookup("./device/vendor/msft/policy/config/update/activehoursstart?list=Struct")
+        .unwrap();
     assert!(m.case_insensitive);
-    assert_eq!(m.template(), "./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart");
+    assert_eq!(
+        m.template(),
+        "./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart"
+    );
     assert_eq!(m.def.allowed, Allowed::Range(vec![(0, 23)].into()));
     assert!(m.def.access.contains(Access::REPLACE.union(Access::ADD)));
     // A named area wins over Policy.xml's dynamic {AreaName}.
     assert!(m.bindings.is_empty());
     // Unknown area: the generic Policy skeleton answers through its dynamic nodes.
-    let g = c.lookup("./Device/Vendor/MSFT/Policy/Config/NoSuchArea").unwrap();
+    let g = c
+        .lookup("./Device/Vendor/MSFT/Policy/Config/NoSuchArea")
+        .unwrap();
     assert_eq!(g.bindings[0].title.as_deref(), Some("AreaName"));
 }
 
@@ -101,18 +130,28 @@ fn dynamic_segments_case_and_query() {
 fn typos_are_not_found_and_say_how_far_the_path_exists() {
     let c = load_all();
     match c.lookup("./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryptoin") {
-        Err(LookupError::NotFound { known, .. }) => assert_eq!(known, "./Device/Vendor/MSFT/BitLocker"),
+        Err(LookupError::NotFound { known, .. }) => {
+            assert_eq!(known, "./Device/Vendor/MSFT/BitLocker")
+        }
         other => panic!("{other:?}"),
     }
     assert!(matches!(c.lookup(""), Err(LookupError::Malformed(_))));
-    assert!(matches!(c.lookup("./Vendor//MSFT"), Err(LookupError::Malformed(_))));
-    assert!(matches!(c.lookup("/Vendor/MSFT"), Err(LookupError::Malformed(_))));
+    assert!(matches!(
+        c.lookup("./Vendor//MSFT"),
+        Err(LookupError::Malformed(_))
+    ));
+    assert!(matches!(
+        c.lookup("/Vendor/MSFT"),
+        Err(LookupError::Malformed(_))
+    ));
 }
 
 #[test]
 fn applicability_is_inherited_and_evaluated() {
     let c = load_all();
-    let m = c.lookup("./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart").unwrap();
+    let m = c
+        .lookup("./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart")
+        .unwrap();
     let a = c.applicability(&m);
     assert_eq!(a.os_build.as_deref(), Some("10.0.14393"));
     assert!(a.allows_os_build("10.0.19045.3803"));
@@ -157,7 +196,12 @@ fn user_loaded_ddf_replaces_a_definition() {
 
 #[test]
 fn csp_path_rules() {
-    for ok in ["./Vendor/MSFT/A", "Vendor/MSFT/A", "./DevDetail/Ext/Microsoft/DeviceName", "./A/%7Bguid%7D/b.c"] {
+    for ok in [
+        "./Vendor/MSFT/A",
+        "Vendor/MSFT/A",
+        "./DevDetail/Ext/Microsoft/DeviceName",
+        "./A/%7Bguid%7D/b.c",
+    ] {
         assert!(CspPath::try_from(ok).is_ok(), "{ok}");
     }
     for (bad, err) in [

@@ -1,0 +1,710 @@
+//! Profile linter: checks SyncML commands (admin profiles without an envelope, or whole
+//! messages) against the node definitions of a [`Catalog`].
+//!
+//! Rules (each finding names its [`Rule`]): the LocURI exists; the command is allowed by
+//! the node's AccessType; the Meta Format matches DFFormat; the value fits the format and the
+//! allowed values (ENUM, Flag, Range, ADMX shape, XML well-formedness for XSD and `xml` nodes);
+//! markup inside `<Data>` that is neither escaped nor CDATA; AtomicRequired nodes outside
+//! Atomic; and, given an OS build and an edition, applicability. Not checked: RegEx values
+//! (no regex engine in this crate), ADMX `<data id=>` ids against the ADMX files (not
+//! vendored), JSON values.
+
+use std::fmt;
+
+use winmdm_syncml::{Command, DataContent, ItemCommand};
+
+use crate::catalog::{Catalog, LookupError, Match};
+use crate::def::{Access, Allowed, Format};
+use crate::value::{AdmxValue, CspValue, parse_int};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The device will reject or misapply the command.
+    Error,
+    /// Suspicious; may work.
+    Warning,
+}
+
+/// The rule a finding comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rule {
+    /// The input is not SyncML commands.
+    Decode,
+    /// An item has no Target LocURI.
+    NoTarget,
+    /// No node has this LocURI.
+    UnknownNode,
+    /// The LocURI matches only ignoring case.
+    CaseMismatch,
+    /// The LocURI reaches a node only through the generic dynamic nodes of the Policy CSP
+    /// skeleton (`Config/{AreaName}/{PolicyName}`): no vendored area defines it.
+    UnknownPolicy,
+    /// The command is not in the node's AccessType.
+    AccessDenied,
+    /// The Meta Format differs from DFFormat.
+    FormatMismatch,
+    /// No Meta Format on a value for a node whose format is not `chr`.
+    FormatMissing,
+    /// The value does not fit the format (`int`, `bool`, `b64`, `xml`).
+    BadValue,
+    /// The value is not among the allowed values (ENUM, Flag, Range).
+    NotAllowed,
+    /// The value of an ADMX-backed node is not `<enabled/>` + `<data/>` or `<disabled/>`.
+    BadAdmx,
+    /// Raw markup inside `<Data>`: must be escaped or in CDATA.
+    UnescapedMarkup,
+    /// The node must be set inside `<Atomic>`.
+    AtomicRequired,
+    /// Not applicable to the given OS build.
+    OsBuild,
+    /// Not applicable to the given edition.
+    Edition,
+}
+
+impl Rule {
+    /// A short stable name (`unknown-node`, `access`...), used in JSON output.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::Decode => "decode",
+            Rule::NoTarget => "no-target",
+            Rule::UnknownNode => "unknown-node",
+            Rule::CaseMismatch => "case-mismatch",
+            Rule::UnknownPolicy => "unknown-policy",
+            Rule::AccessDenied => "access",
+            Rule::FormatMismatch => "format-mismatch",
+            Rule::FormatMissing => "format-missing",
+            Rule::BadValue => "bad-value",
+            Rule::NotAllowed => "not-allowed",
+            Rule::BadAdmx => "bad-admx",
+            Rule::UnescapedMarkup => "unescaped-markup",
+            Rule::AtomicRequired => "atomic-required",
+            Rule::OsBuild => "os-build",
+            Rule::Edition => "edition",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The rule.
+    pub rule: Rule,
+    /// Human-readable message.
+    pub message: String,
+    /// The command (`Replace`, `Add`...), if the finding is about one.
+    pub command: Option<&'static str>,
+    /// The Target LocURI, if any.
+    pub locuri: Option<String>,
+    /// Byte offset of the LocURI (or the command, or the decode error) in the input.
+    pub offset: usize,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub column: usize,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{}:{}: {sev}[{}]: {}",
+            self.line,
+            self.column,
+            self.rule.code(),
+            self.message
+        )
+    }
+}
+
+/// Device facts to check applicability against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LintOptions {
+    /// OS build, e.g. `10.0.19045.3803`.
+    pub os_build: Option<String>,
+    /// Edition (Windows `PRODUCT_*` id, e.g. `0x30` Pro, `0x4` Enterprise).
+    pub edition: Option<u32>,
+}
+
+impl LintOptions {
+    /// Sets the OS build.
+    pub fn with_os_build(mut self, build: impl Into<String>) -> Self {
+        self.os_build = Some(build.into());
+        self
+    }
+
+    /// Sets the edition.
+    pub fn with_edition(mut self, edition: u32) -> Self {
+        self.edition = Some(edition);
+        self
+    }
+}
+
+struct Ctx<'a> {
+    catalog: &'a Catalog,
+    options: &'a LintOptions,
+    text: String,
+    cursor: usize,
+    findings: Vec<Finding>,
+}
+
+fn is_message(input: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(&input[..input.len().min(4096)]);
+    let mut rest: &str = &s;
+    loop {
+        rest = rest.trim_start_matches('\u{feff}').trim_start();
+        if let Some(r) = rest.strip_prefix("<?") {
+            rest = r.split_once("?>").map_or("", |(_, r)| r);
+        } else if let Some(r) = rest.strip_prefix("<!--") {
+            rest = r.split_once("-->").map_or("", |(_, r)| r);
+        } else if let Some(r) = rest.strip_prefix("<!") {
+            rest = r.split_once('>').map_or("", |(_, r)| r);
+        } else {
+            break;
+        }
+    }
+    let name: String = rest
+        .trim_start_matches('<')
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == ':')
+        .collect();
+    name == "SyncML" || name.ends_with(":SyncML")
+}
+
+/// Lints a profile (top-level commands) or a whole SyncML message.
+pub fn lint(catalog: &Catalog, input: &[u8], options: &LintOptions) -> Vec<Finding> {
+    let mut ctx = Ctx {
+        catalog,
+        options,
+        text: String::from_utf8_lossy(input).into_owned(),
+        cursor: 0,
+        findings: Vec::new(),
+    };
+    let commands = if is_message(input) {
+        winmdm_syncml::decode(input).map(|m| m.body.commands)
+    } else {
+        winmdm_syncml::decode_commands(input)
+    };
+    match commands {
+        Ok(commands) => ctx.commands(&commands, false),
+        Err(e) => ctx.findings.push(Finding {
+            severity: Severity::Error,
+            rule: Rule::Decode,
+            message: e.to_string(),
+            command: None,
+            locuri: None,
+            offset: e.offset,
+            line: e.line,
+            column: e.column,
+        }),
+    }
+    ctx.findings
+}
+
+impl Ctx<'_> {
+    fn push(
+        &mut self,
+        severity: Severity,
+        rule: Rule,
+        message: String,
+        command: &'static str,
+        uri: Option<&str>,
+        offset: usize,
+    ) {
+        let p = winmdm_ddf::Position::locate(&self.text, offset);
+        self.findings.push(Finding {
+            severity,
+            rule,
+            message,
+            command: Some(command),
+            locuri: uri.map(str::to_string),
+            offset,
+            line: p.line,
+            column: p.column,
+        });
+    }
+
+    /// Finds the next occurrence of `needle` after the cursor (the model keeps no offsets, so
+    /// items are located in document order).
+    fn locate(&mut self, needle: &str, fallback: &str) -> usize {
+        for n in [needle, fallback] {
+            if n.is_empty() {
+                continue;
+            }
+            if let Some(i) = self.text[self.cursor..].find(n) {
+                let at = self.cursor + i;
+                self.cursor = at + n.len();
+                return at;
+            }
+        }
+        self.cursor
+    }
+
+    fn commands(&mut self, commands: &[Command<'_>], in_atomic: bool) {
+        for c in commands {
+            match c {
+                Command::Atomic(a) => {
+                    self.locate("<Atomic", "");
+                    self.commands(&a.commands, true);
+                }
+                Command::Sequence(s) => {
+                    self.locate("<Sequence", "");
+                    self.commands(&s.commands, in_atomic);
+                }
+                Command::Add(i) => self.item_command("Add", Access::ADD, i, in_atomic),
+                Command::Replace(i) => self.item_command("Replace", Access::REPLACE, i, in_atomic),
+                Command::Delete(i) => self.item_command("Delete", Access::DELETE, i, in_atomic),
+                Command::Exec(i) => self.item_command("Exec", Access::EXEC, i, in_atomic),
+                Command::Get(i) => self.item_command("Get", Access::GET, i, in_atomic),
+                Command::Copy(i) => self.item_command("Copy", Access::COPY, i, in_atomic),
+                _ => {}
+            }
+        }
+    }
+
+    fn item_command(
+        &mut self,
+        name: &'static str,
+        access: Access,
+        cmd: &ItemCommand<'_>,
+        in_atomic: bool,
+    ) {
+        let start = self.locate(&format!("<{name}"), "");
+        for item in &cmd.items {
+            let Some(uri) = item.target_uri() else {
+                self.push(
+                    Severity::Error,
+                    Rule::NoTarget,
+                    format!("{name} item without Target LocURI"),
+                    name,
+                    None,
+                    start,
+                );
+                continue;
+            };
+            let uri = uri.trim();
+            let at = self.locate(uri, "<Item");
+            let m = match self.catalog.lookup(uri) {
+                Ok(m) => m,
+                Err(LookupError::NotFound { known, .. }) => {
+                    let hint = self.suggest(uri, &known);
+                    self.push(
+                        Severity::Error,
+                        Rule::UnknownNode,
+                        format!("no node {uri}{hint}"),
+                        name,
+                        Some(uri),
+                        at,
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    self.push(
+                        Severity::Error,
+                        Rule::UnknownNode,
+                        e.to_string(),
+                        name,
+                        Some(uri),
+                        at,
+                    );
+                    continue;
+                }
+            };
+            if m.bindings
+                .iter()
+                .any(|b| matches!(b.title.as_deref(), Some("AreaName" | "PolicyName")))
+            {
+                // Only the Policy CSP skeleton's generic `Config/{AreaName}/{PolicyName}`
+                // matched: no vendored area DDF knows the policy, so nothing more to check.
+                self.push(
+                    Severity::Warning,
+                    Rule::UnknownPolicy,
+                    format!(
+                        "no vendored Policy area DDF defines {uri} (matched only the generic {})",
+                        m.template()
+                    ),
+                    name,
+                    Some(uri),
+                    at,
+                );
+                continue;
+            }
+            self.node_checks(name, access, uri, at, &m, in_atomic);
+            let format = item
+                .meta
+                .as_ref()
+                .and_then(|x| x.format.as_deref())
+                .or_else(|| cmd.meta.as_ref().and_then(|x| x.format.as_deref()));
+            if matches!(name, "Add" | "Replace") {
+                if let Some(data) = &item.data {
+                    self.value_checks(name, uri, at, &m, format, &data.content);
+                } else if m.def.format != Format::Node && m.def.format != Format::Null {
+                    if let Some(f) = format {
+                        self.format_check(name, uri, at, &m, f);
+                    }
+                }
+            } else if name == "Exec" {
+                if let Some(f) = format {
+                    self.format_check(name, uri, at, &m, f);
+                }
+            }
+        }
+    }
+
+    /// "; did you mean X?" for the first unknown segment after the known prefix.
+    fn suggest(&self, uri: &str, known: &str) -> String {
+        let Ok(k) = self.catalog.lookup(known) else {
+            return String::new();
+        };
+        let path = uri.split('?').next().unwrap_or(uri);
+        let mut segs: Vec<&str> = path.trim_start_matches("./").split('/').collect();
+        if segs
+            .first()
+            .is_some_and(|s| s.eq_ignore_ascii_case("device") || s.eq_ignore_ascii_case("user"))
+        {
+            segs.remove(0);
+        }
+        let Some(wrong) = segs.get(k.segments.len()).map(|s| s.to_ascii_lowercase()) else {
+            return String::new();
+        };
+        let mut scored: Vec<(usize, String)> = self
+            .catalog
+            .children(&k)
+            .into_iter()
+            .filter(|c| !c.starts_with('{'))
+            .map(|c| (edit_distance(&wrong, &c.to_ascii_lowercase()), c))
+            .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+            .collect();
+        scored.sort();
+        let min = scored.first().map_or(0, |(d, _)| *d);
+        let best: Vec<String> = scored
+            .into_iter()
+            .filter(|(d, _)| *d == min)
+            .take(3)
+            .map(|(_, c)| format!("{known}/{c}"))
+            .collect();
+        if best.is_empty() {
+            format!(" (the path exists up to {known})")
+        } else {
+            format!("; did you mean {}?", best.join(" or "))
+        }
+    }
+
+    fn node_checks(
+        &mut self,
+        name: &'static str,
+        access: Access,
+        uri: &str,
+        at: usize,
+        m: &Match<'_>,
+        in_atomic: bool,
+    ) {
+        let d = m.def;
+        if m.case_insensitive {
+            self.push(
+                Severity::Warning,
+                Rule::CaseMismatch,
+                format!("{uri} matches {} only ignoring case", m.template()),
+                name,
+                Some(uri),
+                at,
+            );
+        }
+        if !d.access.contains(access) {
+            let hint = if access == Access::REPLACE && d.access.contains(Access::ADD) {
+                " (use Add)"
+            } else if access == Access::ADD && d.access.contains(Access::REPLACE) {
+                " (use Replace)"
+            } else {
+                ""
+            };
+            self.push(
+                Severity::Error,
+                Rule::AccessDenied,
+                format!(
+                    "{name} is not allowed on {} (AccessType: {}){hint}",
+                    m.template(),
+                    d.access
+                ),
+                name,
+                Some(uri),
+                at,
+            );
+        }
+        if d.atomic_required && !in_atomic && matches!(name, "Add" | "Replace" | "Delete") {
+            self.push(
+                Severity::Error,
+                Rule::AtomicRequired,
+                format!("{} must be set inside <Atomic>", m.template()),
+                name,
+                Some(uri),
+                at,
+            );
+        }
+        let app = self.catalog.applicability(m);
+        if let Some(build) = &self.options.os_build {
+            if !app.allows_os_build(build) {
+                self.push(
+                    Severity::Error,
+                    Rule::OsBuild,
+                    format!(
+                        "{} needs OS build {} (device: {build})",
+                        m.template(),
+                        app.os_build.as_deref().unwrap_or("?")
+                    ),
+                    name,
+                    Some(uri),
+                    at,
+                );
+            }
+        }
+        if let Some(ed) = self.options.edition {
+            if !app.allows_edition(ed) {
+                self.push(
+                    Severity::Error,
+                    Rule::Edition,
+                    format!("{} is not available on edition 0x{ed:X}", m.template()),
+                    name,
+                    Some(uri),
+                    at,
+                );
+            }
+        }
+    }
+
+    fn format_check(
+        &mut self,
+        name: &'static str,
+        uri: &str,
+        at: usize,
+        m: &Match<'_>,
+        format: &str,
+    ) -> bool {
+        let want = m.def.format.as_str();
+        let have = format.trim();
+        if !have.eq_ignore_ascii_case(want) && !matches!(m.def.format, Format::Other(_)) {
+            self.push(
+                Severity::Error,
+                Rule::FormatMismatch,
+                format!(
+                    "Meta Format {have} but {} has DFFormat {want}",
+                    m.template()
+                ),
+                name,
+                Some(uri),
+                at,
+            );
+            return false;
+        }
+        true
+    }
+
+    fn value_checks(
+        &mut self,
+        name: &'static str,
+        uri: &str,
+        at: usize,
+        m: &Match<'_>,
+        format: Option<&str>,
+        content: &DataContent<'_>,
+    ) {
+        let d = m.def;
+        match format {
+            Some(f) => {
+                self.format_check(name, uri, at, m, f);
+            }
+            None if !matches!(d.format, Format::Chr | Format::Node | Format::Other(_)) => self
+                .push(
+                    Severity::Warning,
+                    Rule::FormatMissing,
+                    format!(
+                        "no Meta Format; {} has DFFormat {} (Windows assumes chr)",
+                        m.template(),
+                        d.format
+                    ),
+                    name,
+                    Some(uri),
+                    at,
+                ),
+            None => {}
+        }
+        let (value, raw_markup) = match content {
+            DataContent::Text(s) | DataContent::CData(s) => (s.as_ref(), false),
+            DataContent::Xml(s) => (s.as_ref(), true),
+        };
+        if raw_markup && d.format != Format::Xml {
+            self.push(
+                Severity::Error,
+                Rule::UnescapedMarkup,
+                format!("<Data> of {} (format {}) holds raw markup: escape it (&lt;...) or wrap it in CDATA", m.template(), d.format),
+                name,
+                Some(uri),
+                at,
+            );
+        }
+        let v = value.trim();
+        let bad = |this: &mut Self, rule: Rule, msg: String| {
+            this.push(Severity::Error, rule, msg, name, Some(uri), at)
+        };
+        match d.format {
+            Format::Int if parse_int(v).is_err() => {
+                bad(
+                    self,
+                    Rule::BadValue,
+                    format!("{v:?} is not an int ({})", m.template()),
+                );
+                return;
+            }
+            Format::Bool if bool::from_data(v).is_err() => {
+                bad(
+                    self,
+                    Rule::BadValue,
+                    format!("{v:?} is not a bool (true/false) ({})", m.template()),
+                );
+                return;
+            }
+            Format::B64 if !is_base64(v) => {
+                bad(
+                    self,
+                    Rule::BadValue,
+                    format!("value is not base64 ({})", m.template()),
+                );
+                return;
+            }
+            Format::Xml if !v.is_empty() => {
+                if let Err(e) = well_formed(v) {
+                    bad(
+                        self,
+                        Rule::BadValue,
+                        format!("value is not well-formed XML: {e} ({})", m.template()),
+                    );
+                }
+            }
+            _ => {}
+        }
+        let values: Vec<&str> = match d.list_delimiter.as_deref().and_then(delimiter) {
+            Some(sep) => value
+                .split(sep.as_str())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None => vec![v],
+        };
+        match &d.allowed {
+            Allowed::Enum(e) => {
+                for x in values {
+                    if !e.iter().any(|a| a.value.trim() == x) {
+                        let list: Vec<&str> = e.iter().map(|a| a.value.as_ref()).collect();
+                        bad(
+                            self,
+                            Rule::NotAllowed,
+                            format!(
+                                "{x:?} is not one of {} for {}",
+                                list.join(", "),
+                                m.template()
+                            ),
+                        );
+                    }
+                }
+            }
+            Allowed::Flag(e) => {
+                let all = e
+                    .iter()
+                    .filter_map(|a| parse_int(&a.value).ok())
+                    .fold(0i64, |acc, b| acc | b);
+                match parse_int(v) {
+                    Ok(n) if n & !all == 0 => {}
+                    _ => bad(
+                        self,
+                        Rule::NotAllowed,
+                        format!(
+                            "{v:?} is not a combination of the flags 0x{all:X} of {}",
+                            m.template()
+                        ),
+                    ),
+                }
+            }
+            Allowed::Range(r) => match parse_int(v) {
+                Ok(n) if r.iter().any(|&(lo, hi)| lo <= n && n <= hi) => {}
+                Ok(n) => {
+                    let s: Vec<String> = r.iter().map(|(lo, hi)| format!("{lo}-{hi}")).collect();
+                    bad(
+                        self,
+                        Rule::NotAllowed,
+                        format!("{n} is outside [{}] for {}", s.join(","), m.template()),
+                    );
+                }
+                Err(_) => bad(
+                    self,
+                    Rule::NotAllowed,
+                    format!("{v:?} is not a number in a Range node ({})", m.template()),
+                ),
+            },
+            Allowed::Admx { .. } => {
+                if let Err(e) = AdmxValue::from_data(v) {
+                    bad(self, Rule::BadAdmx, format!("{e} ({})", m.template()));
+                }
+            }
+            Allowed::Xsd(_) if d.format != Format::Xml && !v.is_empty() => {
+                if let Err(e) = well_formed(v) {
+                    bad(
+                        self,
+                        Rule::BadValue,
+                        format!("value is not well-formed XML: {e} ({})", m.template()),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The delimiter string of `MSFT:List/@Delimiter` (`0xF000` and `\xF000` mean U+F000).
+fn delimiter(d: &str) -> Option<String> {
+    match d {
+        "" => None,
+        "0xF000" | "\\xF000" => Some('\u{F000}'.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn is_base64(s: &str) -> bool {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    s.len() % 4 == 0
+        && s.trim_end_matches('=')
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+        && s.len() - s.trim_end_matches('=').len() <= 2
+}
+
+/// Checks that `s` is one well-formed XML element (no DTD expansion; bounded).
+fn well_formed(s: &str) -> Result<(), String> {
+    winmdm_ddf::parse_elements(s.as_bytes(), &winmdm_ddf::ParseOptions::default())
+        .map(|_| ())
+        .map_err(|e| e.kind.to_string())
+}

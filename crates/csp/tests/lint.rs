@@ -1,0 +1,299 @@
+//! The profile linter on the real admin profiles of the corpus (findings pinned) and on
+//! crafted bad profiles, one per rule.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use winmdm_csp::{Catalog, Finding, LintOptions, Rule, Severity, lint};
+
+fn catalog() -> &'static Catalog {
+    static C: OnceLock<Catalog> = OnceLock::new();
+    C.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ddf");
+        let mut c = Catalog::new();
+        for sub in ["", "policy-areas"] {
+            let mut files: Vec<_> = std::fs::read_dir(dir.join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+                .collect();
+            files.sort();
+            for f in files {
+                let tree = winmdm_ddf::parse(&std::fs::read(&f).unwrap()).unwrap();
+                assert!(
+                    c.add_ddf(&tree, &f.file_name().unwrap().to_string_lossy())
+                        .is_empty()
+                );
+            }
+        }
+        c
+    })
+}
+
+fn run(profile: &str) -> Vec<Finding> {
+    lint(catalog(), profile.as_bytes(), &LintOptions::default())
+}
+
+fn rules(f: &[Finding]) -> Vec<(Severity, Rule)> {
+    f.iter().map(|x| (x.severity, x.rule)).collect()
+}
+
+#[test]
+fn real_profiles_lint_with_pinned_findings() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/profiles");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 94);
+    let mut got = Vec::new();
+    for f in &files {
+        for x in lint(
+            catalog(),
+            &std::fs::read(f).unwrap(),
+            &LintOptions::default(),
+        ) {
+            got.push(format!(
+                "{} {}:{} {}",
+                f.file_name().unwrap().to_string_lossy(),
+                x.line,
+                x.column,
+                x.rule.code()
+            ));
+        }
+    }
+    // Each one is explained in docs/csp.md ("Findings on the real profiles").
+    let want = [
+        "CIS-18.10.10.3---BitLocker-removable-drives-–-[Bundle].xml 16:15 unknown-node",
+        "CIS-18.10.59.5---disable-indexing-encrypted-files-–-[PreventIndexingEncryptedStoresOrItems].xml 8:15 unknown-node",
+        "CIS-18.10.9.1.1---enhanced-anti-spoofing-–-[FacialFeaturesUseEnhancedAntiSpoofing].xml 8:15 unknown-policy",
+        "Windows-Update-operations-–-[Bundle].xml 104:15 format-mismatch",
+        "Windows-Update-operations-–-[Bundle].xml 164:15 unknown-node",
+        "disable-diagnostic-data---[CommercialId].xml 4:15 bad-admx",
+        "endpoint-security---app-and-browser-isolation-–-[Bundle].xml 8:15 unknown-policy",
+        "endpoint-security---app-and-browser-isolation-–-[Bundle].xml 20:15 unknown-policy",
+        "endpoint-security---app-and-browser-isolation-–-[Bundle].xml 32:15 unknown-policy",
+        "endpoint-security---app-and-browser-isolation-–-[Bundle].xml 44:15 unknown-policy",
+        "install-Okta-attestation-certificate---[Bundle].xml 6:15 atomic-required",
+        "okta-attestation-cert.xml 6:19 atomic-required",
+        "secureboot-update.xml 7:15 unknown-policy",
+        "windows-device-scep.xml 5:17 atomic-required",
+        "windows-user-scep.xml 5:17 atomic-required",
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
+fn pinned_messages_say_why() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/profiles");
+    let f = lint(
+        catalog(),
+        &std::fs::read(dir.join("Windows-Update-operations-–-[Bundle].xml")).unwrap(),
+        &LintOptions::default(),
+    );
+    assert_eq!(
+        f[0].message,
+        "Meta Format int but ./Device/Vendor/MSFT/Policy/Config/Update/TargetReleaseVersion has DFFormat chr"
+    );
+    let f = lint(
+        catalog(),
+        &std::fs::read(dir.join("disable-diagnostic-data---[CommercialId].xml")).unwrap(),
+        &LintOptions::default(),
+    );
+    assert!(
+        f[0].message.contains("found <Disabled>"),
+        "{}",
+        f[0].message
+    );
+}
+
+const NODE: &str = "./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart";
+
+fn replace(uri: &str, format: &str, data: &str) -> String {
+    format!(
+        "<Replace><CmdID>1</CmdID><Item><Meta><Format xmlns=\"syncml:metinf\">{format}</Format></Meta>\
+         <Target><LocURI>{uri}</LocURI></Target><Data>{data}</Data></Item></Replace>"
+    )
+}
+
+#[test]
+fn clean_profile_has_no_findings() {
+    assert!(run(&replace(NODE, "int", "8")).is_empty());
+}
+
+#[test]
+fn decode_error_has_position() {
+    let f = run("<Replace>\n  <Item>\n</Replace>");
+    assert_eq!(rules(&f), [(Severity::Error, Rule::Decode)]);
+    assert_eq!(f[0].line, 3);
+}
+
+#[test]
+fn unknown_node_with_position_and_hint() {
+    let p = format!(
+        "<Atomic>\n{}</Atomic>",
+        replace(
+            "./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStrat",
+            "int",
+            "8"
+        )
+    );
+    let f = run(&p);
+    assert_eq!(rules(&f), [(Severity::Error, Rule::UnknownNode)]);
+    assert_eq!((f[0].line, f[0].column), (2, 103)); // where the LocURI text starts
+    assert!(
+        f[0].message
+            .ends_with("did you mean ./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart?"),
+        "{}",
+        f[0].message
+    );
+}
+
+#[test]
+fn no_target() {
+    let f = run("<Replace><CmdID>1</CmdID><Item><Data>1</Data></Item></Replace>");
+    assert_eq!(rules(&f), [(Severity::Error, Rule::NoTarget)]);
+}
+
+#[test]
+fn case_mismatch_is_a_warning() {
+    let f = run(&replace(&NODE.to_lowercase(), "int", "8"));
+    assert_eq!(rules(&f), [(Severity::Warning, Rule::CaseMismatch)]);
+}
+
+#[test]
+fn access_type() {
+    // Provider/{ProviderID} is Add/Delete/Get: Replace is refused, with a hint.
+    let f = run(
+        "<Replace><CmdID>1</CmdID><Item><Target><LocURI>./Vendor/MSFT/DMClient/Provider/X</LocURI></Target></Item></Replace>",
+    );
+    assert_eq!(rules(&f), [(Severity::Error, Rule::AccessDenied)]);
+    assert!(f[0].message.ends_with("(use Add)"), "{}", f[0].message);
+    let f = run(&format!(
+        "<Exec><CmdID>1</CmdID><Item><Target><LocURI>{NODE}</LocURI></Target></Item></Exec>"
+    ));
+    assert_eq!(rules(&f), [(Severity::Error, Rule::AccessDenied)]);
+    let f = run(&format!(
+        "<Delete><CmdID>1</CmdID><Item><Target><LocURI>{NODE}</LocURI></Target></Item></Delete>"
+    ));
+    assert!(f.is_empty());
+}
+
+#[test]
+fn meta_format() {
+    assert_eq!(
+        rules(&run(&replace(NODE, "chr", "8"))),
+        [(Severity::Error, Rule::FormatMismatch)]
+    );
+    let p = format!(
+        "<Replace><CmdID>1</CmdID><Item><Target><LocURI>{NODE}</LocURI></Target><Data>8</Data></Item></Replace>"
+    );
+    assert_eq!(rules(&run(&p)), [(Severity::Warning, Rule::FormatMissing)]);
+}
+
+#[test]
+fn values_by_format() {
+    assert_eq!(
+        rules(&run(&replace(NODE, "int", "eight"))),
+        [(Severity::Error, Rule::BadValue)]
+    );
+    let b = "./Device/Vendor/MSFT/DMClient/Provider/P/FirstSyncStatus/AllowCollectLogsButton";
+    assert_eq!(
+        rules(&run(&replace(b, "bool", "yes"))),
+        [(Severity::Error, Rule::BadValue)]
+    );
+    assert!(run(&replace(b, "bool", "true")).is_empty());
+    let c = "./Device/Vendor/MSFT/RootCATrustedCertificates/Root/abc/EncodedCertificate";
+    assert_eq!(
+        rules(&run(&replace(c, "b64", "not base64!"))),
+        [(Severity::Error, Rule::BadValue)]
+    );
+    assert!(run(&replace(c, "b64", "TUlJQg==")).is_empty());
+    let x = "./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/p/DownloadInstall";
+    assert_eq!(
+        rules(&run(&replace(x, "xml", "&lt;MsiInstallJob&gt;"))),
+        [(Severity::Error, Rule::BadValue)]
+    );
+    assert!(run(&replace(x, "xml", "&lt;MsiInstallJob id=\"x\"/&gt;")).is_empty());
+    // XSD-described chr node: the value must at least be well-formed XML.
+    let v = "./Device/Vendor/MSFT/VPNv2/p/ProfileXML";
+    assert_eq!(
+        rules(&run(&replace(v, "chr", "&lt;VPNProfile&gt;"))),
+        [(Severity::Error, Rule::BadValue)]
+    );
+}
+
+#[test]
+fn allowed_values() {
+    assert_eq!(
+        rules(&run(&replace(NODE, "int", "24"))),
+        [(Severity::Error, Rule::NotAllowed)]
+    );
+    let e = "./Device/Vendor/MSFT/Policy/Config/Defender/AllowRealtimeMonitoring";
+    let f = run(&replace(e, "int", "2"));
+    assert_eq!(rules(&f), [(Severity::Error, Rule::NotAllowed)]);
+    assert!(
+        f[0].message.starts_with("\"2\" is not one of 0, 1"),
+        "{}",
+        f[0].message
+    );
+    let fl = "./Device/Vendor/MSFT/DMClient/Provider/P/FirstSyncStatus/BlockInStatusPage";
+    assert!(run(&replace(fl, "int", "5")).is_empty());
+    assert_eq!(
+        rules(&run(&replace(fl, "int", "8"))),
+        [(Severity::Error, Rule::NotAllowed)]
+    );
+}
+
+#[test]
+fn admx_values_and_unescaped_markup() {
+    let a = "./Device/Vendor/MSFT/Policy/Config/ADMX_AppCompat/AppCompatTurnOffProgramCompatibilityAssistant_2";
+    assert!(run(&replace(a, "chr", "&lt;enabled/&gt;")).is_empty());
+    assert!(run(&replace(a, "chr", "<![CDATA[<disabled/>]]>")).is_empty());
+    assert_eq!(
+        rules(&run(&replace(a, "chr", "&lt;enable/&gt;"))),
+        [(Severity::Error, Rule::BadAdmx)]
+    );
+    // Fleet issue #16316: raw markup in Data left profiles pending forever.
+    let f = run(&replace(a, "chr", "<enabled/>"));
+    assert_eq!(rules(&f), [(Severity::Error, Rule::UnescapedMarkup)]);
+}
+
+#[test]
+fn atomic_required() {
+    let add = "<Add><CmdID>2</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/ClientCertificateInstall/SCEP/c1</LocURI></Target>\
+               <Meta><Format xmlns=\"syncml:metinf\">node</Format></Meta></Item></Add>";
+    assert_eq!(rules(&run(add)), [(Severity::Error, Rule::AtomicRequired)]);
+    assert!(run(&format!("<Atomic><CmdID>1</CmdID>{add}</Atomic>")).is_empty());
+}
+
+#[test]
+fn applicability_with_build_and_edition() {
+    let p = replace(NODE, "int", "8");
+    let old = LintOptions::default().with_os_build("10.0.10586");
+    assert_eq!(
+        rules(&lint(catalog(), p.as_bytes(), &old)),
+        [(Severity::Error, Rule::OsBuild)]
+    );
+    let home = LintOptions::default()
+        .with_os_build("10.0.19045")
+        .with_edition(0x65);
+    let f = lint(catalog(), p.as_bytes(), &home);
+    assert_eq!(rules(&f), [(Severity::Error, Rule::Edition)], "{f:?}");
+    let pro = LintOptions::default()
+        .with_os_build("10.0.19045")
+        .with_edition(0x30);
+    assert!(lint(catalog(), p.as_bytes(), &pro).is_empty());
+}
+
+#[test]
+fn whole_syncml_messages_are_linted() {
+    let msg = format!(
+        "<SyncML xmlns=\"SYNCML:SYNCML1.2\"><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto>\
+         <SessionID>1</SessionID><MsgID>1</MsgID><Target><LocURI>d</LocURI></Target><Source><LocURI>s</LocURI></Source>\
+         </SyncHdr><SyncBody>{}<Final/></SyncBody></SyncML>",
+        replace(NODE, "int", "99")
+    );
+    assert_eq!(rules(&run(&msg)), [(Severity::Error, Rule::NotAllowed)]);
+}
