@@ -12,13 +12,21 @@ fn committed_generated_code_is_up_to_date() {
     let tmp = std::env::temp_dir().join(format!("winmdm-csp-gen-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(tmp.join("crates/csp")).unwrap();
-    std::fs::copy(root.join("crates/csp/Cargo.toml"), tmp.join("crates/csp/Cargo.toml")).unwrap();
+    std::fs::copy(
+        root.join("crates/csp/Cargo.toml"),
+        tmp.join("crates/csp/Cargo.toml"),
+    )
+    .unwrap();
     winmdm_csp_gen::write(&tmp, &out).unwrap();
     assert!(winmdm_csp_gen::check(&tmp, &out).unwrap().is_empty());
     let _ = std::fs::remove_dir_all(&tmp);
 
     let diffs = winmdm_csp_gen::check(&root, &out).unwrap();
-    assert!(diffs.is_empty(), "generated code is stale, run `cargo run -p winmdm-csp-gen`:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "generated code is stale, run `cargo run -p winmdm-csp-gen`:\n{}",
+        diffs.join("\n")
+    );
 }
 
 #[test]
@@ -30,7 +38,13 @@ fn every_file_has_the_generated_header_and_the_features_cover_every_module() {
     for (path, content) in &out.files {
         assert!(content.starts_with("// @generated"), "{}", path.display());
     }
-    for f in ["dmclient = []", "policy = []", "policy-areas = []", "policy-admx = []", "vpnv2 = []"] {
+    for f in [
+        "dmclient = []",
+        "policy = []",
+        "policy-areas = []",
+        "policy-admx = []",
+        "vpnv2 = []",
+    ] {
         assert!(out.features.contains(f), "{f}");
     }
 }
