@@ -25,6 +25,8 @@ pub(crate) struct Node {
     /// If the element's text has the form `prefix:local` and the prefix is bound where
     /// the text appears, the namespace of that QName (SOAP fault codes).
     pub(crate) text_qname_ns: Option<String>,
+    /// Bytes of text content so far (for `max_value_bytes`).
+    pub(crate) text_len: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -349,6 +351,7 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
                     children: Vec::new(),
                     pos: at,
                     text_qname_ns: None,
+                    text_len: 0,
                 };
                 if is_empty {
                     close(node, &mut stack, &mut root);
@@ -357,17 +360,20 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
                 }
             }
             Event::End(_) => {
-                if let Some(node) = stack.pop() {
+                if let Some(mut node) = stack.pop() {
+                    // QName-valued text (fault codes): resolve the prefix while the
+                    // element's scope is still active.
+                    node.text_qname_ns = qname_ns(&ctx, &reader, at, &node.text())?;
                     close(node, &mut stack, &mut root);
                 }
             }
             Event::Text(t) => {
                 let s = t.xml10_content();
-                push_text(&ctx, &mut reader, &mut stack, &root, at, &s, limits)?;
+                push_text(&ctx, &mut stack, &root, at, &s, limits)?;
             }
             Event::CData(t) => {
                 let s = t.xml10_content();
-                push_text(&ctx, &mut reader, &mut stack, &root, at, &s, limits)?;
+                push_text(&ctx, &mut stack, &root, at, &s, limits)?;
             }
             Event::GeneralRef(r) => {
                 let ch = match r.resolve_char_ref() {
@@ -396,7 +402,7 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
                         },
                     ));
                 }
-                push_text(&ctx, &mut reader, &mut stack, &root, at, &ch, limits)?;
+                push_text(&ctx, &mut stack, &root, at, &ch, limits)?;
             }
             Event::DocType(_) => return Err(ctx.err(at, DecodeErrorKind::Doctype)),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
@@ -415,6 +421,30 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
     root.ok_or_else(|| ctx.err(start, DecodeErrorKind::Empty))
 }
 
+fn qname_ns(
+    ctx: &Ctx<'_>,
+    reader: &NsReader<&[u8]>,
+    at: usize,
+    text: &str,
+) -> Result<Option<String>, DecodeError> {
+    let t = text.trim();
+    let Some((prefix, local)) = t.split_once(':') else {
+        return Ok(None);
+    };
+    if prefix.is_empty()
+        || local.is_empty()
+        || local.contains(':')
+        || t.contains(char::is_whitespace)
+        || prefix.contains('/')
+    {
+        return Ok(None);
+    }
+    match reader.resolver().resolve_element(QName(t)) {
+        (ResolveResult::Bound(ns), _) => Ok(Some(ns_name(ctx, at, ns.0)?)),
+        _ => Ok(None),
+    }
+}
+
 fn close(node: Node, stack: &mut [Node], root: &mut Option<Node>) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(Child::Elem(node)),
@@ -424,7 +454,6 @@ fn close(node: Node, stack: &mut [Node], root: &mut Option<Node>) {
 
 fn push_text(
     ctx: &Ctx<'_>,
-    reader: &mut NsReader<&[u8]>,
     stack: &mut [Node],
     root: &Option<Node>,
     at: usize,
@@ -445,12 +474,7 @@ fn push_text(
             },
         ));
     };
-    let current: usize = top
-        .children
-        .iter()
-        .map(|c| if let Child::Text(t) = c { t.len() } else { 0 })
-        .sum();
-    if current + s.len() > limits.max_value_bytes {
+    if top.text_len + s.len() > limits.max_value_bytes {
         return Err(ctx.err(
             at,
             DecodeErrorKind::ValueTooLarge {
@@ -458,21 +482,11 @@ fn push_text(
             },
         ));
     }
-    top.children.push(Child::Text(s.to_owned()));
-    // QName-valued text (fault codes): resolve the prefix while its scope is active.
-    let t = s.trim();
-    if let Some((prefix, local)) = t.split_once(':') {
-        if !prefix.is_empty()
-            && !local.is_empty()
-            && !local.contains(':')
-            && !t.contains(char::is_whitespace)
-            && !prefix.contains('/')
-        {
-            let qn = QName(t);
-            if let (ResolveResult::Bound(ns), _) = reader.resolver().resolve_element(qn) {
-                top.text_qname_ns = Some(ns_name(ctx, at, ns.0)?);
-            }
-        }
+    top.text_len += s.len();
+    // Entity references arrive as separate events: append to the previous text node.
+    match top.children.last_mut() {
+        Some(Child::Text(prev)) => prev.push_str(s),
+        _ => top.children.push(Child::Text(s.to_owned())),
     }
     Ok(())
 }

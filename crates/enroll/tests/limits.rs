@@ -196,3 +196,18 @@ fn version_parsing() {
     assert!(Version::try_from("").is_err());
     assert_eq!(Version { major: 8, minor: 1 }.to_string(), "8.1");
 }
+
+#[test]
+fn many_entity_references_stay_linear() {
+    // 300k references in one text node: bounded time (no rescanning per reference).
+    let text = "&amp;".repeat(300_000);
+    let x = discover_with(&format!("<x>{text}</x>"));
+    let start = std::time::Instant::now();
+    let d = Envelope::<Discover>::decode(x.as_bytes()).unwrap();
+    assert_eq!(d.body.other[0].text().len(), 300_000);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
