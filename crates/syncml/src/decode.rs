@@ -9,10 +9,13 @@ use crate::error::{DecodeError, DecodeErrorKind};
 use crate::options::{DecodeOptions, Limit, Quirk, QuirkSeen, UnknownElements};
 use crate::types::*;
 
-/// Known structure (`Atomic` in `Atomic`...) is decoded recursively; this caps that
-/// recursion whatever `Limits::max_depth` says, so a huge configured depth cannot overflow
-/// the stack. Unknown elements and `Data` markup are skipped iteratively.
-pub(crate) const MAX_DEPTH_CEILING: usize = 512;
+/// `Atomic` and `Sequence` are the only elements decoded recursively (everything else has a
+/// fixed shape, and unknown elements and `Data` markup are skipped iteratively). Their
+/// nesting is capped here whatever `Limits::max_depth` says, so that a huge configured depth
+/// cannot overflow a 2 MiB thread stack; deeper nesting fails with
+/// `LimitExceeded(ContainerNesting)`.
+/// Windows rejects nested `Atomic` anyway (MS-MDM: status 500 for the inner one).
+pub const MAX_CONTAINER_NESTING: usize = 32;
 
 const METINF: &str = "syncml:metinf";
 
@@ -261,6 +264,35 @@ fn transcode_utf16(b: &[u8], big_endian: bool) -> std::result::Result<String, us
     Ok(out)
 }
 
+/// XML 1.0 `NameStartChar`.
+fn is_name_start(c: char) -> bool {
+    matches!(c, ':' | 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 `NameChar`.
+fn is_name_char(c: char) -> bool {
+    is_name_start(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// Whether `s` is an XML 1.0 `Name` (prefixes included).
+pub(crate) fn is_xml_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    // Fast path: ASCII letters, digits, `_ : - .`, not starting with a digit, `-` or `.`.
+    if !b.is_empty()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.'))
+    {
+        return !(b[0].is_ascii_digit() || matches!(b[0], b'-' | b'.'));
+    }
+    let mut chars = s.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+}
+
 /// Whether `c` is allowed by XML 1.0 (`Char` production).
 pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
@@ -351,6 +383,8 @@ struct Parser<'a, 'o> {
     reader: Reader<&'a [u8]>,
     opts: &'o DecodeOptions,
     max_depth: usize,
+    /// Current `Atomic`/`Sequence` nesting.
+    nesting: usize,
     depth: usize,
     /// Offset just past the last event read.
     pos: usize,
@@ -374,7 +408,8 @@ impl<'a, 'o> Parser<'a, 'o> {
             input,
             reader,
             opts,
-            max_depth: opts.limits.max_depth.min(MAX_DEPTH_CEILING),
+            max_depth: opts.limits.max_depth,
+            nesting: 0,
             depth: 0,
             pos: 0,
             commands: 0,
@@ -502,6 +537,12 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
         let len = start.name().as_ref().len();
         let qname = self.input.get(off + 1..off + 1 + len).unwrap_or("");
+        if !is_xml_name(qname) {
+            return Err(self.err(
+                DecodeErrorKind::Syntax(format!("invalid element name {qname:?}")),
+                off,
+            ));
+        }
         Ok(Ev::Start(Child {
             start,
             qname,
@@ -825,6 +866,12 @@ impl<'a, 'o> Parser<'a, 'o> {
             if n > limits.max_attributes {
                 return Err(self.err(
                     DecodeErrorKind::LimitExceeded(Limit::Attributes(limits.max_attributes)),
+                    c.off,
+                ));
+            }
+            if !is_xml_name(a.key.as_ref()) {
+                return Err(self.err(
+                    DecodeErrorKind::Syntax(format!("invalid attribute name {:?}", a.key.as_ref())),
                     c.off,
                 ));
             }
@@ -1265,6 +1312,10 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     fn meta(&mut self, c: Child<'a>) -> Result<Meta<'a>> {
         let scan = self.scan_attrs(&c)?;
+        if scan.non_ns > 0 {
+            // The model keeps no attributes on `Meta`.
+            self.quirk(Quirk::AttributeOnValue, c.off)?;
+        }
         let meta_default_metinf = scan.default_ns.as_deref() == Some(METINF);
         let prefixes_before = self.metinf_prefixes.len();
         for (p, ns) in &scan.prefixes {
@@ -1519,6 +1570,19 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     fn container(&mut self, c: Child<'a>) -> Result<Container<'a>> {
+        if self.nesting >= MAX_CONTAINER_NESTING {
+            return Err(self.err(
+                DecodeErrorKind::LimitExceeded(Limit::ContainerNesting(MAX_CONTAINER_NESTING)),
+                c.off,
+            ));
+        }
+        self.nesting += 1;
+        let r = self.container_inner(c);
+        self.nesting -= 1;
+        r
+    }
+
+    fn container_inner(&mut self, c: Child<'a>) -> Result<Container<'a>> {
         let mut k = Container {
             attrs: self.container_attrs(&c)?,
             ..Container::default()

@@ -164,13 +164,7 @@ impl<W: Write> Enc<W> {
         if !self.validate {
             return Ok(());
         }
-        let mut chars = name.chars();
-        let ok = match chars.next() {
-            Some(c) if c.is_alphabetic() || c == '_' || c == ':' => {
-                chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | ':' | '-' | '.'))
-            }
-            _ => false,
-        };
+        let ok = crate::decode::is_xml_name(name);
         if ok {
             Ok(())
         } else {

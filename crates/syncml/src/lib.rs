@@ -62,7 +62,9 @@ mod path;
 mod types;
 
 pub use codes::{AlertCode, StatusCode};
-pub use decode::{Decoded, DecodedCommands, decode, decode_commands, decode_str};
+pub use decode::{
+    Decoded, DecodedCommands, MAX_CONTAINER_NESTING, decode, decode_commands, decode_str,
+};
 pub use encode::{EncodeOptions, encode, encode_commands};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use options::{DecodeOptions, Limit, Limits, Quirk, QuirkSeen, Quirks, UnknownElements};

@@ -10,6 +10,8 @@ pub struct Limits {
     /// Largest accepted input in bytes. Default 16 MiB.
     pub max_message_bytes: usize,
     /// Deepest element nesting, unknown elements and `Data` markup included. Default 64.
+    /// (`Atomic`/`Sequence` nesting is also bounded by the fixed
+    /// [`MAX_CONTAINER_NESTING`](crate::MAX_CONTAINER_NESTING).)
     pub max_depth: usize,
     /// Most commands in one message, nested ones included. Default 10 000.
     pub max_commands: usize,
@@ -50,6 +52,10 @@ pub enum Limit {
     Attributes(usize),
     /// [`Limits::max_namespace_declarations`]
     NamespaceDeclarations(usize),
+    /// `Atomic`/`Sequence` nested deeper than
+    /// [`MAX_CONTAINER_NESTING`](crate::MAX_CONTAINER_NESTING), a fixed bound that keeps the
+    /// recursive decoder within a 2 MiB stack whatever [`Limits::max_depth`] says.
+    ContainerNesting(usize),
 }
 
 impl fmt::Display for Limit {
@@ -63,6 +69,7 @@ impl fmt::Display for Limit {
             Limit::NamespaceDeclarations(n) => {
                 write!(f, "more than {n} namespace declarations on one element")
             }
+            Limit::ContainerNesting(n) => write!(f, "Atomic/Sequence nested deeper than {n}"),
         }
     }
 }
