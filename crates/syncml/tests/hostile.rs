@@ -754,6 +754,32 @@ fn every_quirk_is_reported_and_can_be_switched_off() {
 }
 
 #[test]
+fn attributes_on_meta_are_reported_like_on_other_elements_without_attributes() {
+    // `Meta` keeps no attributes in the model; like `Target`, `Cred`, `Chal` or `Final` its
+    // attributes must be reported as `AttributeOnValue` (and rejected when that quirk is
+    // off), not dropped silently.
+    let _s = serial();
+    let input = msg(
+        "<Get><CmdID>1</CmdID><Meta foo=\"x\"><Format xmlns=\"syncml:metinf\">int</Format>\
+         </Meta></Get>",
+    );
+    let d = DecodeOptions::default()
+        .decode_report(input.as_bytes())
+        .expect("decodes by default");
+    assert!(
+        d.quirks.iter().any(|q| q.quirk == Quirk::AttributeOnValue),
+        "{:?}",
+        d.quirks
+    );
+    let e = fail_with(input.as_bytes(), &DecodeOptions::strict());
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::QuirkDisabled(Quirk::AttributeOnValue),
+        "{e}"
+    );
+}
+
+#[test]
 fn canonical_input_needs_no_quirk() {
     let _s = serial();
     let input = msg("<Get><CmdID>1</CmdID></Get>");
