@@ -13,10 +13,6 @@ use winmdm_syncml::{Command, DataContent, Item, decode};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-fn borrowed(c: &Cow<'_, str>) -> bool {
-    matches!(c, Cow::Borrowed(_))
-}
-
 /// (texts that borrow, texts that own) over the items' `LocURI`s and `Data`.
 fn item_texts(items: &[Item<'_>], acc: &mut (usize, usize)) {
     for i in items {
@@ -26,7 +22,7 @@ fn item_texts(items: &[Item<'_>], acc: &mut (usize, usize)) {
             DataContent::Text(t) | DataContent::CData(t) | DataContent::Xml(t) => t,
         });
         for t in uris.chain(data) {
-            if borrowed(t) {
+            if matches!(t, Cow::Borrowed(_)) {
                 acc.0 += 1;
             } else {
                 acc.1 += 1;
