@@ -1,9 +1,9 @@
-//! `winmdm csp` subcommands: describe.
+//! `winmdm csp` subcommands: describe, lint.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use winmdm_csp::{Allowed, Catalog, LookupError, Match};
+use winmdm_csp::{Allowed, Catalog, LintOptions, LookupError, Match, Severity};
 
 /// `winmdm csp` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -21,12 +21,121 @@ pub(crate) enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Check profiles (top-level Replace/Add/Exec/Delete/Atomic commands, or whole SyncML
+    /// messages) against the CSP definitions: LocURI, AccessType, Meta Format, values, allowed
+    /// values, ADMX shape, unescaped markup in Data, Atomic-required nodes, applicability.
+    /// Exit 1 if any file has an error (warnings alone exit 0).
+    Lint {
+        /// Profile files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also load these DDF files (or every .xml in these folders).
+        #[arg(long = "ddf", value_name = "PATH")]
+        ddf: Vec<PathBuf>,
+        /// Device OS build to check applicability against, e.g. 10.0.19045.3803.
+        #[arg(long)]
+        os_build: Option<String>,
+        /// Device edition (PRODUCT_* id, hex 0x30 or decimal) to check applicability against.
+        #[arg(long)]
+        edition: Option<String>,
+        /// Print JSON (one array of findings) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs one `winmdm csp` subcommand.
 pub(crate) fn run(cmd: Cmd) -> ExitCode {
     match cmd {
         Cmd::Describe { locuri, ddf, json } => describe(&locuri, &ddf, json),
+        Cmd::Lint {
+            files,
+            ddf,
+            os_build,
+            edition,
+            json,
+        } => lint(&files, &ddf, os_build, edition, json),
+    }
+}
+
+fn lint(
+    files: &[PathBuf],
+    ddf: &[PathBuf],
+    os_build: Option<String>,
+    edition: Option<String>,
+    json: bool,
+) -> ExitCode {
+    let catalog = match catalog(ddf) {
+        Ok(c) if !c.tables().is_empty() => c,
+        Ok(_) => {
+            eprintln!(
+                "error: no CSP definitions: this winmdm was built without winmdm-csp's CSP features; \
+                 pass --ddf FILE_OR_DIR"
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut options = LintOptions::default();
+    if let Some(b) = os_build {
+        options = options.with_os_build(b);
+    }
+    if let Some(e) = edition {
+        match winmdm_ddf::parse_u32(&e) {
+            Some(v) => options = options.with_edition(v),
+            None => {
+                eprintln!("error: --edition {e:?} is not a number (0x30 or 48)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (mut errors, mut warnings) = (0usize, 0usize);
+    let mut all = Vec::new();
+    for f in files {
+        let bytes = match std::fs::read(f) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        };
+        for x in winmdm_csp::lint(&catalog, &bytes, &options) {
+            match x.severity {
+                Severity::Error => errors += 1,
+                Severity::Warning => warnings += 1,
+            }
+            if json {
+                all.push(serde_json::json!({
+                    "file": f.display().to_string(),
+                    "line": x.line,
+                    "column": x.column,
+                    "offset": x.offset,
+                    "severity": if x.severity == Severity::Error { "error" } else { "warning" },
+                    "rule": x.rule.code(),
+                    "command": x.command,
+                    "locuri": x.locuri,
+                    "message": x.message,
+                }));
+            } else {
+                println!("{}:{x}", f.display());
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+    } else {
+        eprintln!(
+            "{} file(s): {errors} error(s), {warnings} warning(s)",
+            files.len()
+        );
+    }
+    if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -335,6 +444,54 @@ mod tests {
         assert_eq!(v["format"], "chr");
         assert_eq!(v["dynamic"][0]["segment"], "MDM");
         assert_eq!(v["applicability"]["os_build"], "10.0.10240");
+    }
+
+    #[test]
+    fn lint_exit_codes() {
+        let ddf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../csp/ddf/policy-areas/Update_AreaDDF.xml");
+        let dir = std::env::temp_dir().join(format!("winmdm-csp-lint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.xml");
+        let bad = dir.join("bad.xml");
+        let node = "./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart";
+        let p = |v: &str| {
+            format!(
+                "<Replace><CmdID>1</CmdID><Item><Meta><Format xmlns=\"syncml:metinf\">int</Format></Meta><Target><LocURI>{node}</LocURI></Target><Data>{v}</Data></Item></Replace>"
+            )
+        };
+        std::fs::write(&good, p("8")).unwrap();
+        std::fs::write(&bad, p("30")).unwrap();
+        let d = std::slice::from_ref(&ddf);
+        assert_eq!(
+            lint(std::slice::from_ref(&good), d, None, None, false),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(
+            lint(&[good.clone(), bad.clone()], d, None, None, true),
+            ExitCode::FAILURE
+        );
+        assert_eq!(
+            lint(
+                std::slice::from_ref(&good),
+                d,
+                Some("10.0.10240".into()),
+                None,
+                false
+            ),
+            ExitCode::FAILURE
+        );
+        assert_eq!(
+            lint(
+                std::slice::from_ref(&good),
+                d,
+                None,
+                Some("pro".into()),
+                false
+            ),
+            ExitCode::from(2)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
