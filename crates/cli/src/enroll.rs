@@ -82,6 +82,11 @@ fn check_one(bytes: &[u8]) -> Result<String, DecodeError> {
             return Ok("discovery GET probe".to_owned());
         }
     }
+    if !bytes.contains(&b'<') && !bytes.iter().all(u8::is_ascii_whitespace) {
+        // A base64 provisioning document (the RSTR token content).
+        return ProvisioningDoc::decode_base64_or_xml(bytes)
+            .map(|_| "wap-provisioningdoc (base64)".to_owned());
+    }
     Message::decode_capture(bytes).map(|m| m.kind().to_owned())
 }
 
