@@ -193,3 +193,42 @@ fn print_session(out: &mut String, s: &ReplayedSession, show: bool) {
         print_outcome(out, o, "  outcome: ");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(dir: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../omadm/tests/data")
+            .join(dir)
+    }
+
+    #[test]
+    fn replays_the_ms_mdm_section_4_session() {
+        let out = replay_dir(&data("ms-mdm-spec4"), false).unwrap();
+        assert!(out.contains("session 1 device {unique device id}"), "{out}");
+        assert!(out.contains("Status(Replace 3=200), Get#4] Final"), "{out}");
+        assert!(
+            out.contains("uncorrelated device Status MsgRef 1 CmdRef 5"),
+            "{out}"
+        );
+        assert!(
+            out.contains("outcome: Get MsgRef 1 CmdRef 4 -> 200"),
+            "{out}"
+        );
+        assert!(
+            out.contains("result ./DevDetail/SwV = \"[software version returned here]\""),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn replays_the_real_sessions_and_shows_responses() {
+        let out = replay_dir(&data("win10-19043"), true).unwrap();
+        assert_eq!(out.matches("session ").count(), 2, "{out}");
+        assert!(out.contains("UnenrollmentUserRequest"), "{out}");
+        assert!(out.contains("<Cmd>SyncHdr</Cmd>"), "{out}");
+        assert!(replay_dir(Path::new("/nonexistent-dir"), false).is_err());
+    }
+}
