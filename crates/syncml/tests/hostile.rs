@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use winmdm_syncml::{
-    Command, DecodeError, DecodeErrorKind, DecodeOptions, Limit, Limits, Quirk, Quirks, decode,
-    decode_commands,
+    Command, DecodeError, DecodeErrorKind, DecodeOptions, Limit, Limits, MAX_CONTAINER_NESTING,
+    Quirk, Quirks, decode, decode_commands,
 };
 
 #[global_allocator]
@@ -210,11 +210,15 @@ fn nesting_100k_deep_unknown_elements_in_sync_body() {
 #[test]
 fn nesting_100k_deep_atomic() {
     let _s = serial();
+    // Atomic/Sequence are decoded recursively: their nesting has its own fixed bound,
+    // below the default depth limit.
+    let nesting = DecodeErrorKind::LimitExceeded(Limit::ContainerNesting(MAX_CONTAINER_NESTING));
     let input = msg(&nested("<Atomic><CmdID>1</CmdID>", "</Atomic>"));
     let e = fail(input.as_bytes());
+    assert_eq!(e.kind, nesting, "{e}");
     assert_eq!(
-        e.kind,
-        DecodeErrorKind::LimitExceeded(Limit::Depth(64)),
+        e.path.matches("Atomic").count(),
+        MAX_CONTAINER_NESTING + 1,
         "{e}"
     );
     // The same as a command fragment.
@@ -222,11 +226,20 @@ fn nesting_100k_deep_atomic() {
     let start = Instant::now();
     let e = decode_commands(frag.as_bytes()).unwrap_err();
     assert!(start.elapsed() < TIME_BUDGET);
+    assert_eq!(e.kind, nesting, "{e}");
+    // A smaller configured depth still applies to them.
+    let e = fail_with(input.as_bytes(), &limits(|l| l.max_depth = 10));
     assert_eq!(
         e.kind,
-        DecodeErrorKind::LimitExceeded(Limit::Depth(64)),
+        DecodeErrorKind::LimitExceeded(Limit::Depth(10)),
         "{e}"
     );
+    // Exactly the bound is fine.
+    let ok = msg(&"<Sequence>".repeat(MAX_CONTAINER_NESTING)).replace(
+        "<Final/>",
+        &format!("{}<Final/>", "</Sequence>".repeat(MAX_CONTAINER_NESTING)),
+    );
+    assert!(decode(ok.as_bytes()).is_ok());
 }
 
 /// Set in the child process of [`a_huge_configured_depth_cannot_overflow_the_stack`].
@@ -252,7 +265,7 @@ fn a_huge_configured_depth_cannot_overflow_the_stack() {
         });
         assert_eq!(
             e.kind,
-            DecodeErrorKind::LimitExceeded(Limit::Depth(usize::MAX)),
+            DecodeErrorKind::LimitExceeded(Limit::ContainerNesting(MAX_CONTAINER_NESTING)),
             "{e}"
         );
         return;
@@ -280,23 +293,24 @@ fn a_huge_configured_depth_cannot_overflow_the_stack() {
 #[test]
 fn unknown_elements_are_skipped_without_recursion() {
     let _s = serial();
-    // 100k nested unknown elements under a huge configured depth: skipped iteratively up
-    // to the decoder's ceiling, then the configured limit is reported.
+    // 100k nested unknown elements with no depth limit: skipped iteratively, so they
+    // decode even on a small stack, and are kept verbatim.
     let opts = limits(|l| l.max_depth = usize::MAX);
-    let input = msg(&nested("<X-Ext>", "</X-Ext>"));
-    let e = std::thread::scope(|s| {
+    let inner = nested("<X-Ext>", "</X-Ext>");
+    let input = msg(&inner);
+    let m = std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(256 * 1024)
-            .spawn_scoped(s, || fail_with(input.as_bytes(), &opts))
+            .spawn_scoped(s, || opts.decode(input.as_bytes()))
             .expect("spawn")
             .join()
-            .expect("no panic")
-    });
-    assert_eq!(
-        e.kind,
-        DecodeErrorKind::LimitExceeded(Limit::Depth(usize::MAX)),
-        "{e}"
-    );
+            .expect("no panic or stack overflow")
+    })
+    .expect("decodes");
+    let Command::Unknown(raw) = &m.body.commands[0] else {
+        panic!("an unknown element")
+    };
+    assert_eq!(raw.xml, inner);
 }
 
 // ----- attribute and namespace counts -----------------------------------------------------
