@@ -10,7 +10,7 @@ use winmdm_syncml::{
 };
 
 use crate::auth::{self, AuthScheme, Credentials};
-use crate::locuri::LocUri;
+use crate::locuri::{LocUri, Query};
 use crate::package::{
     self, Chunk, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, MIN_MAX_MSG_SIZE, Reassembly,
 };
@@ -586,19 +586,21 @@ impl DeviceSession {
                     let uri = it.target_uri().unwrap_or("");
                     let code = match LocUri::absolute_or_relative(uri.trim()) {
                         Err(_) => StatusCode::BAD_REQUEST,
-                        Ok(u) => match tree.get(&u) {
-                            Ok(n) => {
-                                let meta = Meta {
-                                    format: n.format.map(Cow::Owned),
-                                    r#type: n.mime.map(Cow::Owned),
-                                    ..Meta::default()
-                                };
-                                items.push(Item {
-                                    source: Some(Location::uri(uri.trim().to_owned())),
-                                    meta: (!meta.is_empty()).then_some(meta),
-                                    data: n.data.map(Data::text),
-                                    ..Item::default()
-                                });
+                        Ok(u) => match get_nodes(tree, &u) {
+                            Ok(nodes) => {
+                                items.extend(nodes.into_iter().map(|(src, n)| {
+                                    let meta = Meta {
+                                        format: n.format.map(Cow::Owned),
+                                        r#type: n.mime.map(Cow::Owned),
+                                        ..Meta::default()
+                                    };
+                                    Item {
+                                        source: Some(Location::uri(src)),
+                                        meta: (!meta.is_empty()).then_some(meta),
+                                        data: n.data.map(Data::text),
+                                        ..Item::default()
+                                    }
+                                }));
                                 StatusCode::OK
                             }
                             Err(e) => e,
@@ -746,6 +748,30 @@ impl DeviceSession {
             Command::Replace(_) => tree.replace(&u, node),
             Command::Delete(_) => tree.delete(&u),
             _ => tree.exec(&u, node.data.as_deref()),
+        }
+    }
+}
+
+/// The result items of one Get target: the node itself, the subtree for
+/// `?list=StructData` (one item per node), or a property for `?prop=Type` / `?prop=Format`.
+fn get_nodes(tree: &mut dyn NodeTree, u: &LocUri<'_>) -> Result<Vec<(String, Node)>, StatusCode> {
+    match u.query() {
+        None => tree.get(u).map(|n| vec![(u.as_str().to_owned(), n)]),
+        Some(Query::List(_)) => {
+            let base =
+                LocUri::absolute_or_relative(u.path()).map_err(|_| StatusCode::BAD_REQUEST)?;
+            tree.get_struct(&base)
+        }
+        Some(Query::Prop(p)) => {
+            let base =
+                LocUri::absolute_or_relative(u.path()).map_err(|_| StatusCode::BAD_REQUEST)?;
+            let n = tree.get(&base)?;
+            let value = match p.as_ref() {
+                "Type" => n.mime.unwrap_or_default(),
+                "Format" => n.format.unwrap_or_else(|| "chr".to_owned()),
+                _ => return Err(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED),
+            };
+            Ok(vec![(u.as_str().to_owned(), Node::chr(value))])
         }
     }
 }

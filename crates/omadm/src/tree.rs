@@ -53,6 +53,12 @@ pub trait NodeTree {
     fn delete(&mut self, uri: &LocUri<'_>) -> StatusCode;
     /// Executes a node.
     fn exec(&mut self, uri: &LocUri<'_>, data: Option<&str>) -> StatusCode;
+    /// Reads a subtree for `?list=StructData`: the node and every descendant, parents
+    /// before children, as `(LocURI, node)` pairs. The default answers 406.
+    fn get_struct(&mut self, uri: &LocUri<'_>) -> Result<Vec<(String, Node)>, StatusCode> {
+        let _ = uri;
+        Err(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED)
+    }
     /// Starts an Atomic: later changes can be rolled back.
     fn begin_atomic(&mut self);
     /// Ends an Atomic, keeping the changes.
@@ -226,6 +232,24 @@ impl NodeTree for MemoryTree {
         StatusCode::OK
     }
 
+    fn get_struct(&mut self, uri: &LocUri<'_>) -> Result<Vec<(String, Node)>, StatusCode> {
+        let p = uri.path();
+        let mut out = vec![(p.to_owned(), self.get(uri)?)];
+        let pre = format!("{p}/");
+        let keys: Vec<String> = self
+            .nodes
+            .range(pre.clone()..)
+            .take_while(|(k, _)| k.starts_with(&pre))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            let u =
+                LocUri::absolute_or_relative(k.as_str()).map_err(|_| StatusCode::COMMAND_FAILED)?;
+            out.push((k.clone(), self.get(&u)?));
+        }
+        Ok(out)
+    }
+
     fn begin_atomic(&mut self) {
         self.snapshot = Some(self.nodes.clone());
     }
@@ -295,6 +319,17 @@ mod tests {
         assert_eq!(
             t.get(&u("./Vendor/MSFT/A?list=StructData")),
             Err(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED)
+        );
+        let s = t.get_struct(&u("./Vendor/MSFT")).unwrap();
+        let paths: Vec<_> = s.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["./Vendor/MSFT", "./Vendor/MSFT/A", "./Vendor/MSFT/A/B"]
+        );
+        assert_eq!(s[2].1.data.as_deref(), Some("1"));
+        assert_eq!(
+            t.get_struct(&u("./Vendor/MSFT/Nope")),
+            Err(StatusCode::NOT_FOUND)
         );
         t.begin_atomic();
         assert_eq!(t.delete(&u("./Vendor/MSFT/A")), StatusCode::OK);

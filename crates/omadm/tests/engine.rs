@@ -779,3 +779,57 @@ fn declared_size_above_the_object_limit_gets_413() {
     };
     assert_eq!(st.code(), Some(StatusCode::REQUEST_ENTITY_TOO_LARGE));
 }
+
+#[test]
+fn struct_data_and_prop_queries() {
+    let mut t = tree();
+    t.set("./Vendor/MSFT/App/P1/Name", Node::chr("one")).set(
+        "./Vendor/MSFT/App/P2/Name",
+        Node {
+            format: Some("chr".into()),
+            mime: Some("text/plain".into()),
+            data: Some("two".into()),
+        },
+    );
+    let mut q = Q::with(vec![
+        DmCommand::get(u("./Vendor/MSFT/App?list=StructData")),
+        DmCommand::get(u("./Vendor/MSFT/App/P2/Name?prop=Type")),
+        DmCommand::get(u("./Vendor/MSFT/App/P2/Name?prop=ACL")),
+    ]);
+    run(
+        &mut ServerSession::new(server_cfg()),
+        &mut device(),
+        &mut t,
+        &mut q,
+        None,
+        None,
+    );
+    let r = &q.outcome(0).results;
+    let got: Vec<_> = r
+        .iter()
+        .map(|i| {
+            (
+                i.source_uri().unwrap(),
+                i.data.as_ref().map(|d| d.as_str().to_owned()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("./Vendor/MSFT/App", Some("P1/P2".to_owned())),
+            ("./Vendor/MSFT/App/P1", Some("Name".to_owned())),
+            ("./Vendor/MSFT/App/P1/Name", Some("one".to_owned())),
+            ("./Vendor/MSFT/App/P2", Some("Name".to_owned())),
+            ("./Vendor/MSFT/App/P2/Name", Some("two".to_owned())),
+        ]
+    );
+    assert_eq!(
+        q.outcome(1).results[0].data.as_ref().unwrap().as_str(),
+        "text/plain"
+    );
+    assert_eq!(
+        q.outcome(2).status,
+        Some(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED)
+    );
+}
