@@ -7,6 +7,9 @@
 //! - `ddf_lookup`: any text as a LocURI against a catalog of a small real DDF (DMClient's
 //!   Provider subtree shape) and through `CspPath::try_from`; never panics, and what
 //!   `CspPath` accepts the catalog can at least split.
+//! - `ddf_lint`: any bytes as a profile (or SyncML message) through the linter against a catalog
+//!   of the DMClient shape above, the Update policy area and the ADMX AppCompat area; never
+//!   panics and every finding points inside the input.
 
 use winmdm_csp::{Catalog, CspPath, NodeTable};
 use winmdm_ddf::{InvalidBytes, Limits, ParseOptions, parse_with};
@@ -88,5 +91,35 @@ pub fn ddf_lookup(data: &[u8]) {
             ) || p.as_str() == ".",
             "{p}"
         );
+    }
+}
+
+/// `ddf_lint` body.
+pub fn ddf_lint(data: &[u8]) {
+    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    let catalog = CATALOG.get_or_init(|| {
+        let mut c = Catalog::new();
+        for (bytes, name) in [
+            (DDF.as_bytes(), "embedded"),
+            (
+                &include_bytes!("../../csp/ddf/policy-areas/Update_AreaDDF.xml")[..],
+                "Update_AreaDDF.xml",
+            ),
+            (
+                &include_bytes!("../../csp/ddf/policy-areas/ADMX_AppCompat_AreaDDF.xml")[..],
+                "ADMX_AppCompat_AreaDDF.xml",
+            ),
+        ] {
+            let tree = winmdm_ddf::parse(bytes).expect("vendored DDF parses");
+            assert!(c.add_ddf(&tree, name).is_empty());
+        }
+        c
+    });
+    let options = winmdm_csp::LintOptions::default()
+        .with_os_build("10.0.19045")
+        .with_edition(0x30);
+    for f in winmdm_csp::lint(catalog, data, &options) {
+        assert!(f.offset <= data.len() * 3 + 4, "{f}");
+        assert!(f.line >= 1 && f.column >= 1, "{f}");
     }
 }
