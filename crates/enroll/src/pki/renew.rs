@@ -9,7 +9,7 @@ use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignedData, SignerIdentifier};
 use const_oid::ObjectIdentifier;
 use der::asn1::OctetString;
-use der::{Decode, Encode};
+use der::{Decode, Encode, EncodingRules};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 
@@ -156,23 +156,40 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
             max: policy.max_len,
         });
     }
-    let ci = ContentInfo::from_der(body).map_err(malformed)?;
+    // DER first; BER (indefinite lengths, constructed OCTET STRING) as streaming CMS
+    // encoders produce it. Signed attributes are DER in both (RFC 5652 §5.4).
+    let (ci, rules) = match ContentInfo::from_der(body) {
+        Ok(ci) => (ci, EncodingRules::Der),
+        Err(der_error) => match ContentInfo::from_ber(body) {
+            Ok(ci) => (ci, EncodingRules::Ber),
+            Err(_) => return Err(malformed(der_error)),
+        },
+    };
     if ci.content_type != ID_SIGNED_DATA {
         return Err(RenewalError::UnsupportedContentType(
             ci.content_type.to_string(),
         ));
     }
-    let sd: SignedData = ci.content.decode_as().map_err(malformed)?;
+    let sd: SignedData = ci.content.decode_as_encoding(rules).map_err(malformed)?;
     if sd.encap_content_info.econtent_type != ID_DATA {
         return Err(RenewalError::UnsupportedContentType(
             sd.encap_content_info.econtent_type.to_string(),
         ));
     }
     let content = match &sd.encap_content_info.econtent {
-        Some(any) => any.decode_as::<OctetString>().map_err(malformed)?,
+        Some(any) => any
+            .decode_as_encoding::<OctetString>(rules)
+            .map_err(malformed)?,
         None => return Err(RenewalError::NoContent),
     };
-    let content = content.as_bytes();
+    let joined;
+    let content = match rules {
+        EncodingRules::Ber => {
+            joined = join_ber_chunks(content.as_bytes());
+            joined.as_deref().unwrap_or(content.as_bytes())
+        }
+        _ => content.as_bytes(),
+    };
     let signers = sd.signer_infos.0.as_slice();
     let [si] = signers else {
         return Err(RenewalError::SignerCount(signers.len()));
@@ -289,6 +306,29 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
     }
     let csr = Csr::from_der(content, &policy.csr)?;
     Ok((csr, signer_cert))
+}
+
+/// A BER constructed OCTET STRING reaches us (through `der`'s `Any`) as the concatenated
+/// chunk encodings `04 len bytes 04 len bytes ...`. The content we expect is a PKCS#10,
+/// which starts with a SEQUENCE (0x30), never with 0x04, so chunks are unambiguous: join
+/// them when they cover the value exactly.
+fn join_ber_chunks(value: &[u8]) -> Option<Vec<u8>> {
+    if value.first() != Some(&super::der_util::TAG_OCTET_STRING) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(value.len());
+    let mut rest = value;
+    let mut pos = 0;
+    while !rest.is_empty() {
+        let (chunk, tail) = super::der_util::read_tlv(rest, pos).ok()?;
+        if chunk.tag != super::der_util::TAG_OCTET_STRING {
+            return None;
+        }
+        out.extend_from_slice(chunk.value);
+        pos += chunk.raw.len();
+        rest = tail;
+    }
+    Some(out)
 }
 
 /// The signer's signedAttrs as sent, re-tagged as the SET OF the signature covers
