@@ -120,12 +120,12 @@ fn lint(
                     "message": x.message,
                 }));
             } else {
-                println!("{}:{x}", f.display());
+                out(&format!("{}:{x}", f.display()));
             }
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+        out(&serde_json::to_string_pretty(&all).unwrap_or_default());
     } else {
         eprintln!(
             "{} file(s): {errors} error(s), {warnings} warning(s)",
@@ -220,6 +220,14 @@ fn allowed_text(a: &Allowed) -> Vec<String> {
     }
 }
 
+/// Writes to stdout, ignoring errors (a closed pipe, as in `| head`, is not a failure).
+fn out(s: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+    let _ = o.write_all(b"\n");
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -258,7 +266,7 @@ fn describe(locuri: &str, ddf: &[PathBuf], json: bool) -> ExitCode {
         }
     };
     if json {
-        println!("{}", to_json(&catalog, &m));
+        out(&to_json(&catalog, &m));
     } else {
         print_text(&catalog, &m);
     }
@@ -267,7 +275,7 @@ fn describe(locuri: &str, ddf: &[PathBuf], json: bool) -> ExitCode {
 
 fn print_text(catalog: &Catalog, m: &Match<'_>) {
     let d = m.def;
-    let row = |k: &str, v: &str| println!("{k:<15}{v}");
+    let row = |k: &str, v: &str| out(&format!("{k:<15}{v}"));
     row("node", &m.template());
     row(
         "defined in",
