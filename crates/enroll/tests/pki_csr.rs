@@ -183,4 +183,10 @@ fn request_token_text_to_der_and_kind() {
     ];
     assert_eq!(RequestKind::detect(&content_info), Some(RequestKind::Pkcs7));
     assert_eq!(RequestKind::detect(b"junk"), None);
+    // BER indefinite length.
+    assert_eq!(
+        RequestKind::detect(&[0x30, 0x80, 0x06, 0x09, 0x2a]),
+        Some(RequestKind::Pkcs7)
+    );
+    assert_eq!(RequestKind::detect(&[0x30, 0x82, 0x01]), None);
 }

@@ -319,6 +319,12 @@ fn robo_renewal_with_tls_client_certificate() {
         .verify_robo_renewal(current.der(), &new_csr, in_window(), &policy)
         .unwrap();
     assert_eq!(req.current.thumbprint(), current.thumbprint());
+    // BER (streaming) PKCS#7 over ROBO.
+    let ber = sign(&dir, "new.csr", &["-stream"]);
+    assert!(
+        ca.verify_robo_renewal(current.der(), &ber, in_window(), &policy)
+            .is_ok()
+    );
     // TLS certificate of another device (also ours) while the PKCS#7 is signed by this one.
     let other_dir = Dir::new();
     let other = enroll(&other_dir, &ca, 365 * DAY);

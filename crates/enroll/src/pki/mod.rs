@@ -94,12 +94,19 @@ pub enum RequestKind {
 impl RequestKind {
     /// Tells PKCS#10 (SEQUENCE starting with a SEQUENCE) from PKCS#7 (SEQUENCE starting
     /// with an OID) by structure, whatever the ValueType says.
+    /// Only the outer header is read, so BER (indefinite length) PKCS#7 is recognised too.
     pub fn detect(der: &[u8]) -> Option<Self> {
-        let (outer, _) = der_util::read_tlv(der, 0).ok()?;
-        if outer.tag != der_util::TAG_SEQUENCE {
+        let (&tag, rest) = der.split_first()?;
+        if tag != der_util::TAG_SEQUENCE {
             return None;
         }
-        match *outer.value.first()? {
+        let (&len, rest) = rest.split_first()?;
+        let content = if len <= 0x80 {
+            rest
+        } else {
+            rest.get(usize::from(len & 0x7f)..)?
+        };
+        match *content.first()? {
             der_util::TAG_SEQUENCE => Some(Self::Pkcs10),
             der_util::TAG_OID => Some(Self::Pkcs7),
             _ => None,
