@@ -14,7 +14,9 @@ use crate::locuri::{LocUri, Query};
 use crate::package::{
     self, Chunk, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, MIN_MAX_MSG_SIZE, Reassembly,
 };
-use crate::session::{SessionError, asks_next, next_message_alert, status_for};
+use crate::session::{
+    SessionError, asks_next, has_new_commands, next_message_alert, no_end_of_data_alert, status_for,
+};
 use crate::tree::{Node, NodeTree};
 
 /// The `./DevInfo` values sent in package 1.
@@ -112,6 +114,9 @@ struct OutLo {
 #[derive(Debug)]
 struct InLo {
     re: Reassembly,
+    uri: String,
+    /// A chunk arrived in the current message.
+    touched: bool,
 }
 
 /// The device side of one OMA-DM session.
@@ -361,8 +366,20 @@ impl DeviceSession {
         // The SyncHdr's Status first, before Statuses left over from earlier messages.
         self.statuses
             .push_front(status_for(&msg_ref, Some("0"), "SyncHdr", StatusCode::OK));
+        if let Some(l) = self.lo_in.as_mut() {
+            l.touched = false;
+        }
         for c in &msg.body.commands {
             self.exec_top(c, &msg_ref, tree);
+        }
+        // A message that ends the package or brings other commands without the next
+        // chunk of an open object ends that object.
+        if self.lo_in.as_ref().is_some_and(|l| !l.touched)
+            && (msg.body.r#final || has_new_commands(&msg.body.commands))
+        {
+            if let Some(old) = self.lo_in.take() {
+                self.out.push_front(no_end_of_data_alert(&old.uri));
+            }
         }
         let next = asks_next(&msg.body.commands);
         if !next {
@@ -530,6 +547,10 @@ impl DeviceSession {
             Command::Status(_) => {}
             Command::Alert(a) => {
                 let code = if a.code() == Some(AlertCode::NEXT_MESSAGE) {
+                    StatusCode::OK
+                } else if a.code() == Some(AlertCode::NO_END_OF_DATA) {
+                    // The server did not get our whole object: abandon it.
+                    self.lo_out = None;
                     StatusCode::OK
                 } else {
                     StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED
@@ -710,14 +731,24 @@ impl DeviceSession {
         let mut meta = it.meta.clone().map(Meta::into_owned);
         if it.more_data || self.lo_in.as_ref().is_some_and(|l| l.re.key == key) {
             if self.lo_in.as_ref().is_none_or(|l| l.re.key != key) {
+                if let Some(old) = self.lo_in.take() {
+                    self.out.push_front(no_end_of_data_alert(&old.uri));
+                }
                 match Reassembly::start(key, it, self.cfg.max_object_size) {
-                    Ok(re) => self.lo_in = Some(InLo { re }),
+                    Ok(re) => {
+                        self.lo_in = Some(InLo {
+                            re,
+                            uri: uri.to_owned(),
+                            touched: false,
+                        })
+                    }
                     Err(code) => return code,
                 }
             }
             let Some(lo) = self.lo_in.as_mut() else {
                 return StatusCode::COMMAND_FAILED;
             };
+            lo.touched = true;
             match lo.re.push(it) {
                 Chunk::Buffered => return StatusCode::CHUNKED_ITEM_ACCEPTED,
                 Chunk::Failed(code) => {

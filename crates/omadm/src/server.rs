@@ -16,7 +16,8 @@ use crate::package::{
     self, Chunk, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, MIN_MAX_MSG_SIZE, Reassembly,
 };
 use crate::session::{
-    Disposition, ItemStatus, Outcome, SessionError, asks_next, next_message_alert, status_for,
+    Disposition, ItemStatus, Outcome, SessionError, asks_next, has_new_commands,
+    next_message_alert, no_end_of_data_alert, status_for,
 };
 
 /// Server engine settings.
@@ -147,6 +148,9 @@ struct OutLo {
 struct InLo {
     re: Reassembly,
     record: Option<usize>,
+    uri: String,
+    /// A chunk arrived in the current message.
+    touched: bool,
 }
 
 /// The server side of one OMA-DM session.
@@ -194,6 +198,8 @@ pub struct ServerSession {
     pending_deferred: bool,
     lo_out: Option<OutLo>,
     lo_in: Option<InLo>,
+    /// Alerts to send (1225 for abandoned incoming objects).
+    alerts_out: Vec<Command<'static>>,
     records: Vec<Record>,
     refs: HashMap<(String, String), (usize, RefKind)>,
     device_max_msg: u64,
@@ -238,6 +244,7 @@ impl ServerSession {
             pending_deferred: false,
             lo_out: None,
             lo_in: None,
+            alerts_out: Vec::new(),
             records: Vec::new(),
             refs: HashMap::new(),
             device_max_msg,
@@ -468,9 +475,21 @@ impl ServerSession {
         self.statuses.push_front(st);
 
         let mut abort = false;
+        if let Some(l) = self.lo_in.as_mut() {
+            l.touched = false;
+        }
         for c in &msg.body.commands {
             if self.device_command(c, &msg_ref, queue) {
                 abort = true;
+            }
+        }
+        // A message that ends the package or brings other commands without the next
+        // chunk of an open object ends that object.
+        if self.lo_in.as_ref().is_some_and(|l| !l.touched)
+            && (msg.body.r#final || has_new_commands(&msg.body.commands))
+        {
+            if let Some(old) = self.lo_in.take() {
+                self.alerts_out.push(no_end_of_data_alert(&old.uri));
             }
         }
         let next = asks_next(&msg.body.commands);
@@ -515,6 +534,12 @@ impl ServerSession {
                 false
             }
             Command::Alert(a) => {
+                if a.code() == Some(winmdm_syncml::AlertCode::NO_END_OF_DATA) {
+                    // The device did not get the whole object: abandon it.
+                    if let Some(lo) = self.lo_out.take() {
+                        self.records[lo.record].disposition = Some(Disposition::Incomplete);
+                    }
+                }
                 let d = DeviceAlert::decode(a);
                 let abort = d == DeviceAlert::SessionAbort;
                 queue.event(DeviceEvent::Alert(d));
@@ -602,8 +627,19 @@ impl ServerSession {
                 continue;
             }
             if self.lo_in.as_ref().is_none_or(|l| l.re.key != key) {
+                if let Some(old) = self.lo_in.take() {
+                    // Another object starts before the last one ended.
+                    self.alerts_out.push(no_end_of_data_alert(&old.uri));
+                }
                 match Reassembly::start(key, it, self.cfg.max_object_size) {
-                    Ok(re) => self.lo_in = Some(InLo { re, record: rec }),
+                    Ok(re) => {
+                        self.lo_in = Some(InLo {
+                            re,
+                            record: rec,
+                            uri: it.source_uri().unwrap_or("").to_owned(),
+                            touched: false,
+                        })
+                    }
                     Err(c) => {
                         code = c;
                         continue;
@@ -613,6 +649,7 @@ impl ServerSession {
             let Some(lo) = self.lo_in.as_mut() else {
                 continue;
             };
+            lo.touched = true;
             match lo.re.push(it) {
                 Chunk::Buffered => code = StatusCode::CHUNKED_ITEM_ACCEPTED,
                 Chunk::Complete(text, meta) => {
@@ -750,6 +787,21 @@ impl ServerSession {
             cmds.push(c);
         }
         let statuses_left = !self.statuses.is_empty();
+        if !statuses_left {
+            while let Some(a) = self.alerts_out.first() {
+                let mut a = a.clone();
+                let save = next;
+                package::assign_ids(&mut a, &mut next);
+                let l = a.encoded_len();
+                if cur + l + reserve > budget {
+                    next = save;
+                    break;
+                }
+                self.alerts_out.remove(0);
+                cur += l;
+                cmds.push(a);
+            }
+        }
         // A message always carries the SyncHdr's Status: what does not fit beside it
         // never fits.
         let floor = base + cmds.first().map_or(0, Command::encoded_len);
@@ -768,6 +820,7 @@ impl ServerSession {
         }
         let fin = mode != Mode::RequestNext
             && !statuses_left
+            && self.alerts_out.is_empty()
             && self.lo_out.is_none()
             && self.pending.is_none()
             && queue_empty;

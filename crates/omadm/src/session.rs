@@ -72,6 +72,8 @@ pub enum Disposition {
     /// The command was never sent: larger than the device accepts (`MaxMsgSize` for a
     /// command that cannot be chunked, or `MaxObjSize`).
     TooLarge,
+    /// A large object the device reported incomplete (`Alert 1225`); it was abandoned.
+    Incomplete,
 }
 
 /// The outcome of one issued command (top level), correlated by `MsgRef` + `CmdRef`.
@@ -138,6 +140,27 @@ pub(crate) fn next_message_alert() -> Command<'static> {
     Command::Alert(Alert {
         data: Some(Data::text(AlertCode::NEXT_MESSAGE.0.to_string())),
         ..Alert::default()
+    })
+}
+
+/// The `Alert 1225` (no end of data) for an abandoned large object, without CmdID.
+pub(crate) fn no_end_of_data_alert(uri: &str) -> Command<'static> {
+    Command::Alert(Alert {
+        data: Some(Data::text(AlertCode::NO_END_OF_DATA.0.to_string())),
+        items: vec![Item {
+            target: Some(winmdm_syncml::Location::uri(uri.to_owned())),
+            ..Item::default()
+        }],
+        ..Alert::default()
+    })
+}
+
+/// Whether commands other than Status and Alert 1222 are present.
+pub(crate) fn has_new_commands(cmds: &[Command<'_>]) -> bool {
+    cmds.iter().any(|c| match c {
+        Command::Status(_) => false,
+        Command::Alert(a) => a.code() != Some(AlertCode::NEXT_MESSAGE),
+        _ => true,
     })
 }
 

@@ -833,3 +833,89 @@ fn struct_data_and_prop_queries() {
         Some(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED)
     );
 }
+
+#[test]
+fn abandoned_large_objects_get_alert_1225() {
+    let mut q = Q::with(vec![DmCommand::get(u("./Vendor/MSFT/X"))]);
+    let mut s = ServerSession::new(server_cfg());
+    let r = s
+        .handle(
+            &device_msg(1, "<Alert><CmdID>2</CmdID><Data>1201</Data></Alert>", true),
+            T0,
+            &mut q,
+        )
+        .unwrap();
+    let get = r
+        .body
+        .commands
+        .iter()
+        .find(|c| c.kind() == Some(CommandKind::Get))
+        .unwrap()
+        .cmd_id()
+        .unwrap()
+        .to_owned();
+    let chunk = format!(
+        "<Results><CmdID>2</CmdID><MsgRef>1</MsgRef><CmdRef>{get}</CmdRef><Item><Source><LocURI>./Vendor/MSFT/X</LocURI></Source><Meta><Size xmlns=\"syncml:metinf\">10</Size></Meta><Data>abc</Data><MoreData/></Item></Results>"
+    );
+    let r = s.handle(&device_msg(2, &chunk, false), T0, &mut q).unwrap();
+    assert!(
+        !r.body
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::Alert(a) if a.code().unwrap().0 == 1225))
+    );
+    // A Statuses-only message keeps the object open; one with other commands ends it.
+    let r = s.handle(&device_msg(3, "<Status><CmdID>1</CmdID><MsgRef>2</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data></Status>", false), T0, &mut q).unwrap();
+    assert!(
+        !r.body
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::Alert(a) if a.code().unwrap().0 == 1225))
+    );
+    let r = s
+        .handle(
+            &device_msg(4, "<Alert><CmdID>2</CmdID><Data>1226</Data></Alert>", true),
+            T0,
+            &mut q,
+        )
+        .unwrap();
+    let alert = r
+        .body
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Alert(a) if a.code().unwrap().0 == 1225 => Some(a),
+            _ => None,
+        })
+        .expect("1225");
+    assert_eq!(alert.items[0].target_uri(), Some("./Vendor/MSFT/X"));
+    assert!(q.outcome(0).results.is_empty());
+
+    // The other way: the device reports 1225, the server abandons its object.
+    let mut q = Q::with(vec![DmCommand::add(
+        u("./Vendor/MSFT/T/Big"),
+        Value::Chr(big(50_000).into()),
+    )]);
+    let mut s = ServerSession::new(server_cfg());
+    let mut m1 = device_msg(1, "", true);
+    m1.hdr.meta = Some(winmdm_syncml::Meta {
+        max_msg_size: Some(4096),
+        ..Default::default()
+    });
+    let r = s.handle(&m1, T0, &mut q).unwrap();
+    assert!(
+        r.body
+            .commands
+            .iter()
+            .any(|c| c.items().first().is_some_and(|i| i.more_data))
+    );
+    let r = s
+        .handle(
+            &device_msg(2, "<Alert><CmdID>2</CmdID><Data>1225</Data></Alert>", true),
+            T0,
+            &mut q,
+        )
+        .unwrap();
+    assert!(r.body.r#final);
+    assert_eq!(q.outcome(0).disposition, Disposition::Incomplete);
+}

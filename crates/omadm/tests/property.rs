@@ -220,6 +220,11 @@ proptest! {
         for p in PATHS {
             prop_assert_eq!(t.node(p), reft.node(p));
         }
+        // Neither side ever abandons the other's large object.
+        let abandoned = tr.messages.iter().flat_map(|m| m.1.body.commands.iter()).any(|c| {
+            matches!(c, Command::Alert(a) if a.code().map(|c| c.0) == Some(1225))
+        });
+        prop_assert!(!abandoned);
         one_status_each(tr.server(), tr.device());
         one_status_each(tr.device(), tr.server());
     }
