@@ -417,15 +417,17 @@ impl ServerSession {
         now: SystemTime,
         queue: &mut dyn CommandQueue,
     ) -> Result<SyncML<'static>, SessionError> {
-        if self.finished {
-            return Err(SessionError::Finished);
-        }
         let mid = self.check_header(msg, now)?;
         if let Some(last) = self.last_device_msg {
             if mid == last {
+                // A retransmission (the response got lost): the same response, even
+                // after the session finished.
                 if let Some(r) = &self.last_reply {
                     return Ok(r.clone());
                 }
+            }
+            if self.finished {
+                return Err(SessionError::Finished);
             }
             if mid != last + 1 {
                 return Err(SessionError::UnexpectedMsgId {

@@ -515,6 +515,20 @@ fn unknown_device_commands_and_missing_cmdid_get_statuses() {
         ]
     );
     assert!(s.is_finished(), "1223 aborts the session");
+    let again = device_msg(
+        1,
+        "<Alert><Data>1201</Data></Alert><Get><CmdID>3</CmdID><Item><Target><LocURI>./x</LocURI></Target></Item></Get><Alert><CmdID>4</CmdID><Data>1223</Data></Alert>",
+        true,
+    );
+    assert_eq!(
+        s.handle(&again, T0, &mut q).unwrap(),
+        r,
+        "retransmission after the end"
+    );
+    assert_eq!(
+        s.handle(&device_msg(2, "", true), T0, &mut q),
+        Err(SessionError::Finished)
+    );
 }
 
 #[test]
