@@ -11,7 +11,12 @@
 //! - [`Parser::EventScan`]: quick-xml's `Reader::from_str` and `read_event` until `Eof`,
 //!   nothing kept: the floor any quick-xml-based decoder stands on;
 //! - [`Parser::Roxmltree`]: `roxmltree::Document::parse`, a read-only DOM;
-//! - [`Parser::QuickXmlSerde`]: `quick_xml::de::from_str` into the owned [`model`].
+//! - [`Parser::QuickXmlSerde`]: `quick_xml::de::from_str` into the owned [`model`];
+//! - [`Parser::MinimalEvents`]: a deliberately minimal decoder on quick-xml's events
+//!   ([`minimal_decode`]): it keeps each item's `LocURI` and `Data` (borrowed unless
+//!   escaped) and counts commands, with no validation, limits, attributes, positions or
+//!   unknown-element handling. Not a usable decoder: a lower bound on what any decoder
+//!   built on quick-xml's event API costs above the plain scan.
 //!
 //! # Example
 //!
@@ -43,6 +48,8 @@ pub enum Parser {
     Roxmltree,
     /// quick-xml serde into owned structs.
     QuickXmlSerde,
+    /// The minimal decoder on quick-xml events ([`minimal_decode`]).
+    MinimalEvents,
 }
 
 /// Work prepared outside the measurement: the decoded message [`Parser::WinmdmEncode`]
@@ -55,12 +62,13 @@ pub struct Prepared<'a> {
 
 impl Parser {
     /// Every parser, in table order.
-    pub const ALL: [Parser; 5] = [
+    pub const ALL: [Parser; 6] = [
         Parser::WinmdmDecode,
         Parser::WinmdmEncode,
         Parser::EventScan,
         Parser::Roxmltree,
         Parser::QuickXmlSerde,
+        Parser::MinimalEvents,
     ];
 
     /// A short name for bench ids and tables.
@@ -71,6 +79,7 @@ impl Parser {
             Parser::EventScan => "quick_xml_events",
             Parser::Roxmltree => "roxmltree",
             Parser::QuickXmlSerde => "quick_xml_serde",
+            Parser::MinimalEvents => "minimal_on_events",
         }
     }
 
@@ -111,6 +120,10 @@ impl Parser {
             Parser::EventScan => event_scan(xml).expect("quick-xml reads the input"),
             Parser::Roxmltree => roxmltree_parse(xml),
             Parser::QuickXmlSerde => serde_decode(xml).body.commands.len(),
+            Parser::MinimalEvents => {
+                let m = minimal_decode(xml).expect("quick-xml reads the input");
+                m.commands + m.items.len()
+            }
         }
     }
 }
@@ -173,4 +186,85 @@ pub fn roxmltree_parse(xml: &str) -> usize {
 /// If the input does not fit the model.
 pub fn serde_decode(xml: &str) -> model::SyncMl {
     quick_xml::de::from_str(xml).expect("the serde model deserializes the input")
+}
+
+/// What [`minimal_decode`] keeps of a message.
+#[derive(Debug, Default)]
+pub struct Minimal<'a> {
+    /// Command elements seen (`Status`, `Get`, `Atomic`, ...), nested ones included.
+    pub commands: usize,
+    /// Each `Item`'s `LocURI` (of its `Target` or `Source`, the last one seen) and `Data`
+    /// text.
+    pub items: Vec<MinimalItem<'a>>,
+}
+
+/// An item as [`minimal_decode`] keeps it.
+#[derive(Debug, Default)]
+pub struct MinimalItem<'a> {
+    /// The `LocURI` text.
+    pub uri: std::borrow::Cow<'a, str>,
+    /// The `Data` text, escapes resolved (only the five predefined entities).
+    pub data: std::borrow::Cow<'a, str>,
+}
+
+/// The least a decoder on quick-xml's events can do: one pass over `read_event`, a `match`
+/// on element names, borrowed `LocURI`/`Data` text pushed per item, a `String` only where a
+/// value holds an entity reference. No well-formedness checks beyond quick-xml's, no
+/// limits, no attributes, no error positions, no CDATA or markup in `Data`, no model of
+/// headers, metas or statuses. It exists to measure the cost of the event API itself.
+///
+/// # Errors
+///
+/// quick-xml's error if the input is not well-formed.
+pub fn minimal_decode(xml: &str) -> Result<Minimal<'_>, quick_xml::Error> {
+    use quick_xml::events::Event;
+    #[derive(Clone, Copy, PartialEq)]
+    enum Want {
+        Nothing,
+        Uri,
+        Data,
+    }
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut out = Minimal::default();
+    let mut item = MinimalItem::default();
+    let mut want = Want::Nothing;
+    loop {
+        match reader.read_event()? {
+            Event::Start(s) => match s.name().as_ref() {
+                "LocURI" => want = Want::Uri,
+                "Data" => want = Want::Data,
+                "Item" => item = MinimalItem::default(),
+                "Status" | "Results" | "Get" | "Replace" | "Add" | "Alert" | "Exec" | "Delete"
+                | "Copy" | "Atomic" | "Sequence" => out.commands += 1,
+                _ => want = Want::Nothing,
+            },
+            Event::Text(t) => match want {
+                Want::Uri => item.uri = t.into_inner(),
+                Want::Data if item.data.is_empty() => item.data = t.into_inner(),
+                Want::Data => item.data.to_mut().push_str(&t.into_inner()),
+                Want::Nothing => {}
+            },
+            Event::CData(t) if want == Want::Data => {
+                item.data = t.into_inner();
+            }
+            Event::GeneralRef(r) if want == Want::Data => {
+                let c = match r.as_ref() {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    _ => '\'',
+                };
+                item.data.to_mut().push(c);
+            }
+            Event::End(e) => {
+                if e.name().as_ref() == "Item" {
+                    out.items.push(std::mem::take(&mut item));
+                }
+                want = Want::Nothing;
+            }
+            Event::Eof => return Ok(out),
+            _ => {}
+        }
+    }
 }

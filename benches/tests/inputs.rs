@@ -180,6 +180,29 @@ fn every_parser_accepts_every_input_and_serde_sees_the_same_message() {
             theirs.hdr.session_id,
             ours.hdr.session_id.as_deref().unwrap()
         );
+        // So does the minimal decoder on events, down to the unescaped values.
+        let minimal = winmdm_benches::minimal_decode(xml).expect("quick-xml reads it");
+        assert_eq!(
+            minimal.items.len(),
+            count_items(&ours.body.commands),
+            "{}",
+            input.name
+        );
+        let mut data = Vec::new();
+        all_data(&ours.body.commands, &mut data);
+        let ours_data: Vec<&str> = data
+            .iter()
+            .map(|d| match d {
+                DataContent::Text(t) | DataContent::CData(t) | DataContent::Xml(t) => t.as_ref(),
+            })
+            .collect();
+        let minimal_data: Vec<&str> = minimal
+            .items
+            .iter()
+            .filter(|i| !i.data.is_empty())
+            .map(|i| i.data.as_ref())
+            .collect();
+        assert_eq!(minimal_data, ours_data, "{}", input.name);
     }
 }
 

@@ -182,12 +182,13 @@ fn main() {
     }
 
     let idx = |p: Parser| parsers.iter().position(|q| *q == p).unwrap_or(0);
-    let (dec, enc, scan, rox, serde) = (
+    let (dec, enc, scan, rox, serde, minimal) = (
         idx(Parser::WinmdmDecode),
         idx(Parser::WinmdmEncode),
         idx(Parser::EventScan),
         idx(Parser::Roxmltree),
         idx(Parser::QuickXmlSerde),
+        idx(Parser::MinimalEvents),
     );
 
     println!(
@@ -233,14 +234,14 @@ fn main() {
             );
         }
         println!(
-            "| input | decode / event scan | 0.8x | decode / roxmltree | 1.5x | decode / serde | encode / event scan |"
+            "| input | decode / event scan | 0.8x | decode / roxmltree | 1.5x | decode / serde | encode / event scan | minimal / event scan |"
         );
-        println!("|---|---:|:---:|---:|:---:|---:|---:|");
+        println!("|---|---:|:---:|---:|:---:|---:|---:|---:|");
         for (ii, input) in inputs.iter().enumerate() {
             let vs_scan = ratio(ii, dec, scan, wall);
             let vs_rox = ratio(ii, dec, rox, wall);
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 input.name,
                 fmt(vs_scan),
                 met(vs_scan.0, 0.8),
@@ -248,6 +249,7 @@ fn main() {
                 met(vs_rox.0, 1.5),
                 fmt(ratio(ii, dec, serde, wall)),
                 fmt(ratio(ii, enc, scan, wall)),
+                fmt(ratio(ii, minimal, scan, wall)),
             );
         }
     }
