@@ -119,6 +119,7 @@ impl CurrentCertificate {
 /// A renewal request that passed every check: the new CSR (proof of possession verified)
 /// and the certificate being renewed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RenewalRequest {
     /// The new certificate request.
     pub csr: Csr,
@@ -128,6 +129,7 @@ pub struct RenewalRequest {
 
 /// A recovery request: the new CSR and, where known, the previous certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecoveryRequest {
     /// The new certificate request.
     pub csr: Csr,

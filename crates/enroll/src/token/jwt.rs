@@ -180,6 +180,7 @@ impl JwtValidation {
 
 /// The claims of a validated Entra token.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EntraClaims {
     /// `iss`.
     pub issuer: String,
