@@ -70,6 +70,7 @@ fn verify_sslclient(ca_pem: &str, cert_pem: &str, at: u64) -> (bool, String) {
     let at = at.to_string();
     let r = openssl(&[
         "verify",
+        "-x509_strict",
         "-purpose",
         "sslclient",
         "-attime",
