@@ -34,6 +34,8 @@ pub enum Rule {
     Decode,
     /// An item has no Target LocURI.
     NoTarget,
+    /// The LocURI is malformed (space, empty segment, `..`...).
+    BadLocUri,
     /// No node has this LocURI.
     UnknownNode,
     /// The LocURI matches only ignoring case.
@@ -69,6 +71,7 @@ impl Rule {
         match self {
             Rule::Decode => "decode",
             Rule::NoTarget => "no-target",
+            Rule::BadLocUri => "bad-locuri",
             Rule::UnknownNode => "unknown-node",
             Rule::CaseMismatch => "case-mismatch",
             Rule::UnknownPolicy => "unknown-policy",
@@ -155,6 +158,8 @@ struct Ctx<'a> {
     text: String,
     cursor: usize,
     findings: Vec<Finding>,
+    /// Instances of AtomicRequired nodes already reported (one finding per instance).
+    atomic_reported: std::collections::HashSet<String>,
 }
 
 fn is_message(input: &[u8]) -> bool {
@@ -188,6 +193,7 @@ pub fn lint(catalog: &Catalog, input: &[u8], options: &LintOptions) -> Vec<Findi
         text: String::from_utf8_lossy(input).into_owned(),
         cursor: 0,
         findings: Vec::new(),
+        atomic_reported: std::collections::HashSet::new(),
     };
     let commands = if is_message(input) {
         winmdm_syncml::decode(input).map(|m| m.body.commands)
@@ -281,18 +287,34 @@ impl Ctx<'_> {
         let start = self.locate(&format!("<{name}"), "");
         for item in &cmd.items {
             let Some(uri) = item.target_uri() else {
-                self.push(
-                    Severity::Error,
-                    Rule::NoTarget,
-                    format!("{name} item without Target LocURI"),
-                    name,
-                    None,
-                    start,
-                );
+                // Source only: a device reporting its own values (DevInfo in package 1), not
+                // a management command.
+                if item.source_uri().is_none() {
+                    self.push(
+                        Severity::Error,
+                        Rule::NoTarget,
+                        format!("{name} item without Target LocURI"),
+                        name,
+                        None,
+                        start,
+                    );
+                }
                 continue;
             };
             let uri = uri.trim();
             let at = self.locate(uri, "<Item");
+            let path = uri.split_once('?').map_or(uri, |(p, _)| p);
+            if let Err(e) = crate::CspPath::try_from(path) {
+                self.push(
+                    Severity::Error,
+                    Rule::BadLocUri,
+                    format!("malformed LocURI {uri:?}: {e}"),
+                    name,
+                    Some(uri),
+                    at,
+                );
+                continue;
+            }
             let m = match self.catalog.lookup(uri) {
                 Ok(m) => m,
                 Err(LookupError::NotFound { known, .. }) => {
@@ -322,6 +344,7 @@ impl Ctx<'_> {
             if m.bindings
                 .iter()
                 .any(|b| matches!(b.title.as_deref(), Some("AreaName" | "PolicyName")))
+                && !self.result_of_known_policy(&m)
             {
                 // Only the Policy CSP skeleton's generic `Config/{AreaName}/{PolicyName}`
                 // matched: no vendored area DDF knows the policy, so nothing more to check.
@@ -399,6 +422,33 @@ impl Ctx<'_> {
         }
     }
 
+    /// True for `Policy/Result/{Area}/{Policy}` when `Policy/Config/{Area}/{Policy}` is a
+    /// policy some vendored area defines (the area DDFs describe only Config).
+    fn result_of_known_policy(&self, m: &Match<'_>) -> bool {
+        let Some(i) = m
+            .segments
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case("Result"))
+        else {
+            return false;
+        };
+        if i == 0 || !m.segments[i - 1].eq_ignore_ascii_case("Policy") {
+            return false;
+        }
+        let mut segs = m.segments.clone();
+        segs[i] = "Config".to_string();
+        let prefix = match m.scope {
+            crate::Scope::Device => "./Device",
+            crate::Scope::User => "./User",
+        };
+        let config = format!("{prefix}/{}", segs.join("/"));
+        self.catalog.lookup(&config).is_ok_and(|c| {
+            !c.bindings
+                .iter()
+                .any(|b| matches!(b.title.as_deref(), Some("AreaName" | "PolicyName")))
+        })
+    }
+
     fn node_checks(
         &mut self,
         name: &'static str,
@@ -440,15 +490,47 @@ impl Ctx<'_> {
                 at,
             );
         }
-        if d.atomic_required && !in_atomic && matches!(name, "Add" | "Replace" | "Delete") {
-            self.push(
-                Severity::Error,
-                Rule::AtomicRequired,
-                format!("{} must be set inside <Atomic>", m.template()),
-                name,
-                Some(uri),
-                at,
-            );
+        if !in_atomic && matches!(name, "Add" | "Replace") {
+            // MSFT:AtomicRequired: "this node and all children nodes should be enclosed by an
+            // Atomic tag"; reported once per instance of the AtomicRequired node.
+            let mut at_node = Some(m.index);
+            let mut up = 0usize;
+            while let Some(i) = at_node {
+                let n = &m.table.nodes[i];
+                if n.atomic_required {
+                    let instance = m.segments[..m.segments.len().saturating_sub(up)].join("/");
+                    let key = format!("{:?}/{instance}", m.scope);
+                    if self.atomic_reported.insert(key) {
+                        let what = if up == 0 {
+                            String::new()
+                        } else {
+                            " (and its children)".to_string()
+                        };
+                        // The node itself outside Atomic is an error; a descendant is a warning
+                        // (the XSD says "should", and Microsoft's own MSI samples set
+                        // DownloadInstall without Atomic).
+                        let severity = if up == 0 {
+                            Severity::Error
+                        } else {
+                            Severity::Warning
+                        };
+                        self.push(
+                            severity,
+                            Rule::AtomicRequired,
+                            format!(
+                                "{}{what} must be set inside <Atomic>",
+                                m.table.path_template(i)
+                            ),
+                            name,
+                            Some(uri),
+                            at,
+                        );
+                    }
+                    break;
+                }
+                at_node = n.parent.map(|p| p as usize);
+                up += 1;
+            }
         }
         let app = self.catalog.applicability(m);
         if let Some(build) = &self.options.os_build {

@@ -76,6 +76,7 @@ fn real_profiles_lint_with_pinned_findings() {
         "endpoint-security---app-and-browser-isolation-–-[Bundle].xml 32:15 unknown-policy",
         "endpoint-security---app-and-browser-isolation-–-[Bundle].xml 44:15 unknown-policy",
         "install-Okta-attestation-certificate---[Bundle].xml 6:15 atomic-required",
+        "install_orbit.xml 5:12 atomic-required",
         "okta-attestation-cert.xml 6:19 atomic-required",
         "secureboot-update.xml 7:15 unknown-policy",
         "windows-device-scep.xml 5:17 atomic-required",
@@ -151,6 +152,43 @@ fn unknown_node_with_position_and_hint() {
 }
 
 #[test]
+fn malformed_locuri() {
+    let f = run(&replace(
+        "./Device /Vendor/MSFT/Policy/Config/Update/ActiveHoursStart",
+        "int",
+        "8",
+    ));
+    assert_eq!(rules(&f), [(Severity::Error, Rule::BadLocUri)]);
+    assert!(
+        f[0].message
+            .ends_with("character ' ' must be percent-encoded"),
+        "{}",
+        f[0].message
+    );
+}
+
+#[test]
+fn result_of_a_known_policy_is_not_unknown() {
+    let get = |uri: &str| {
+        format!("<Get><CmdID>1</CmdID><Item><Target><LocURI>{uri}</LocURI></Target></Item></Get>")
+    };
+    assert!(
+        run(&get(
+            "./Vendor/MSFT/Policy/Result/Update/ActiveHoursStart?list=StructData"
+        ))
+        .is_empty()
+    );
+    let f = run(&get("./Vendor/MSFT/Policy/Result/Update/NoSuchPolicy"));
+    assert_eq!(rules(&f), [(Severity::Warning, Rule::UnknownPolicy)]);
+}
+
+#[test]
+fn device_reports_with_source_only_are_not_commands() {
+    let p = "<Replace><CmdID>1</CmdID><Item><Source><LocURI>./DevInfo/DevId</LocURI></Source><Data>x</Data></Item></Replace>";
+    assert!(run(p).is_empty());
+}
+
+#[test]
 fn no_target() {
     let f = run("<Replace><CmdID>1</CmdID><Item><Data>1</Data></Item></Replace>");
     assert_eq!(rules(&f), [(Severity::Error, Rule::NoTarget)]);
@@ -211,15 +249,23 @@ fn values_by_format() {
     );
     assert!(run(&replace(c, "b64", "TUlJQg==")).is_empty());
     let x = "./Device/Vendor/MSFT/EnterpriseDesktopAppManagement/MSI/p/DownloadInstall";
+    let atomic = |p: String| format!("<Atomic><CmdID>9</CmdID>{p}</Atomic>");
     assert_eq!(
-        rules(&run(&replace(x, "xml", "&lt;MsiInstallJob&gt;"))),
+        rules(&run(&atomic(replace(x, "xml", "&lt;MsiInstallJob&gt;")))),
         [(Severity::Error, Rule::BadValue)]
     );
-    assert!(run(&replace(x, "xml", "&lt;MsiInstallJob id=\"x\"/&gt;")).is_empty());
+    assert!(
+        run(&atomic(replace(
+            x,
+            "xml",
+            "&lt;MsiInstallJob id=\"x\"/&gt;"
+        )))
+        .is_empty()
+    );
     // XSD-described chr node: the value must at least be well-formed XML.
     let v = "./Device/Vendor/MSFT/VPNv2/p/ProfileXML";
     assert_eq!(
-        rules(&run(&replace(v, "chr", "&lt;VPNProfile&gt;"))),
+        rules(&run(&atomic(replace(v, "chr", "&lt;VPNProfile&gt;")))),
         [(Severity::Error, Rule::BadValue)]
     );
 }
@@ -266,6 +312,20 @@ fn atomic_required() {
                <Meta><Format xmlns=\"syncml:metinf\">node</Format></Meta></Item></Add>";
     assert_eq!(rules(&run(add)), [(Severity::Error, Rule::AtomicRequired)]);
     assert!(run(&format!("<Atomic><CmdID>1</CmdID>{add}</Atomic>")).is_empty());
+    // Children count too ("this node and all children nodes"), reported once per instance.
+    let child = |n: &str| {
+        format!(
+            "<Add><CmdID>3</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/ClientCertificateInstall/SCEP/c1/Install/{n}</LocURI></Target>\
+             <Meta><Format xmlns=\"syncml:metinf\">int</Format></Meta><Data>3</Data></Item></Add>"
+        )
+    };
+    let f = run(&format!("{}{}", child("RetryCount"), child("RetryDelay")));
+    assert_eq!(rules(&f), [(Severity::Warning, Rule::AtomicRequired)]);
+    assert!(
+        f[0].message.contains("(and its children)"),
+        "{}",
+        f[0].message
+    );
 }
 
 #[test]
