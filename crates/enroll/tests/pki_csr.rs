@@ -136,6 +136,21 @@ fn policy_limits() {
 }
 
 #[test]
+fn rsa_keys_above_the_maximum_are_refused() {
+    let big = include_bytes!("data/pki/generated-rsa4608.csr.der");
+    assert_eq!(
+        Csr::from_der(big, &policy()).unwrap_err(),
+        CsrError::KeyTooLarge {
+            bits: 4608,
+            max: 4096
+        }
+    );
+    let mut p = policy();
+    p.max_rsa_bits = 8192;
+    assert_eq!(Csr::from_der(big, &p).unwrap().key_bits(), 4608);
+}
+
+#[test]
 fn malformed_inputs_give_positioned_errors() {
     match Csr::from_der(&WIN10_19045[..300], &policy()).unwrap_err() {
         CsrError::Malformed { position, .. } => assert_eq!(position, 1),

@@ -91,4 +91,11 @@ fn binary_security_token_decoding() {
     assert_eq!(bst.decode().unwrap(), b"helloworld");
     let bad = BinarySecurityToken { value: "*", ..bst };
     assert_eq!(bad.decode(), Err(AuthError::Encoding));
+    // Over MAX_TOKEN_LEN once decoded: refused before decoding.
+    let huge = "A".repeat(winmdm_enroll::token::MAX_TOKEN_LEN / 3 * 4 + 8);
+    let big = BinarySecurityToken {
+        value: &huge,
+        ..bst
+    };
+    assert_eq!(big.decode(), Err(AuthError::Encoding));
 }

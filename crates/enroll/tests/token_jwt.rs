@@ -273,6 +273,15 @@ fn algorithm_confusion_and_malformed_tokens() {
         Err(JwtError::TooLong { max: 100, .. })
     ));
     assert!(Jwks::from_json("{}").is_err());
+    // JWKS limits: key count and document size.
+    let key = jwk("k", &k.a);
+    let many = json!({ "keys": vec![key; winmdm_enroll::token::MAX_JWKS_KEYS + 1] }).to_string();
+    assert!(matches!(Jwks::from_json(&many), Err(JwtError::Jwks(_))));
+    let huge = format!(
+        "{{\"keys\":[],\"pad\":\"{}\"}}",
+        "x".repeat(winmdm_enroll::token::MAX_JWKS_LEN)
+    );
+    assert!(matches!(Jwks::from_json(&huge), Err(JwtError::Jwks(_))));
     assert!(Jwks::from_json("not json").is_err());
     assert!(Jwks::from_json(r#"{"keys":[{"kty":"RSA","n":"!!","e":"AQAB"}]}"#).is_err());
 }

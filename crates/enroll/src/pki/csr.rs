@@ -37,6 +37,8 @@ pub struct CsrPolicy {
     /// Smallest accepted RSA modulus in bits (default 2048, the MS-XCEP default
     /// `minimalKeyLength`).
     pub min_rsa_bits: usize,
+    /// Largest accepted RSA modulus in bits (default 4096; bounds verification time).
+    pub max_rsa_bits: usize,
     /// Accept SHA-1 signatures (default `true`: Windows signs with SHA-1 unless the policy
     /// names another hash). SHA-1 is only ever used to verify, never to sign.
     pub allow_sha1: bool,
@@ -47,6 +49,7 @@ impl Default for CsrPolicy {
         Self {
             max_len: 16 * 1024,
             min_rsa_bits: 2048,
+            max_rsa_bits: 4096,
             allow_sha1: true,
         }
     }
@@ -230,6 +233,12 @@ impl Csr {
             return Err(CsrError::KeyTooSmall {
                 bits: key_bits,
                 min: policy.min_rsa_bits,
+            });
+        }
+        if key_bits > policy.max_rsa_bits {
+            return Err(CsrError::KeyTooLarge {
+                bits: key_bits,
+                max: policy.max_rsa_bits,
             });
         }
         if !sig::verify(&key, signature_algorithm, info.raw, signature) {

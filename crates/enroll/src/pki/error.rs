@@ -35,7 +35,8 @@ pub enum CsrError {
     /// The request is signed with SHA-1 and the policy forbids it.
     #[error("SHA-1 signatures are not allowed by the policy")]
     Sha1NotAllowed,
-    /// The subject public key is not an RSA key (up to 4096 bits) this crate can use.
+    /// The subject public key is not an RSA key (1024 to 8192 bits, the `rsa` crate's
+    /// range) this crate can use.
     #[error("the public key is not a supported RSA key")]
     UnsupportedPublicKey,
     /// The RSA key is shorter than [`CsrPolicy::min_rsa_bits`](super::CsrPolicy::min_rsa_bits).
@@ -45,6 +46,14 @@ pub enum CsrError {
         bits: usize,
         /// Configured minimum.
         min: usize,
+    },
+    /// The RSA key is longer than [`CsrPolicy::max_rsa_bits`](super::CsrPolicy::max_rsa_bits).
+    #[error("RSA key of {bits} bits is above the maximum of {max}")]
+    KeyTooLarge {
+        /// Key size.
+        bits: usize,
+        /// Configured maximum.
+        max: usize,
     },
     /// Proof of possession failed: the request's signature does not verify with its key.
     #[error("proof of possession failed: the request signature does not verify")]

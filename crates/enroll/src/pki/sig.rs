@@ -157,7 +157,8 @@ pub(crate) fn null_or_absent_parameters(alg: &AlgorithmIdentifierOwned) -> bool 
 }
 
 /// Decodes an RSA public key from a DER SubjectPublicKeyInfo.
-/// Returns `None` for non-RSA or malformed keys (and keys over 4096 bits, the `rsa` limit).
+/// Returns `None` for non-RSA or malformed keys (and keys outside 1024..=8192 bits, the
+/// `rsa` crate's range).
 pub(crate) fn rsa_public_key(spki_der: &[u8]) -> Option<rsa::PublicKey> {
     let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der).ok()?;
     if spki.algorithm.oid != RSA_ENCRYPTION {
