@@ -150,22 +150,52 @@ fn doc_text(s: &str) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        for c in line.chars() {
-            match c {
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '[' => out.push_str("\\["),
-                ']' => out.push_str("\\]"),
-                '`' => out.push('\''),
-                '*' => out.push_str("\\*"),
-                '_' => out.push_str("\\_"),
-                '#' => out.push_str("\\#"),
-                '|' => out.push_str("\\|"),
-                _ => out.push(c),
+        let mut first = true;
+        for word in line.split(' ') {
+            if !first {
+                out.push(' ');
+            }
+            first = false;
+            // Bare URLs become autolinks (rustdoc warns about bare URLs).
+            if let Some(at) = word.find("http://").or_else(|| word.find("https://")) {
+                let (before, url) = word.split_at(at);
+                let end = url
+                    .find(|c: char| {
+                        c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`' | '[' | ']')
+                    })
+                    .unwrap_or(url.len());
+                let (url, rest) = url.split_at(end);
+                let trimmed = url.trim_end_matches(['.', ',', ')', ';', ':']);
+                let tail = &url[trimmed.len()..];
+                escape_md(before, &mut out);
+                out.push('<');
+                out.push_str(trimmed);
+                out.push('>');
+                escape_md(tail, &mut out);
+                escape_md(rest, &mut out);
+            } else {
+                escape_md(word, &mut out);
             }
         }
     }
     out
+}
+
+fn escape_md(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '[' => out.push_str("\\["),
+            ']' => out.push_str("\\]"),
+            '`' => out.push('\''),
+            '*' => out.push_str("\\*"),
+            '_' => out.push_str("\\_"),
+            '#' => out.push_str("\\#"),
+            '|' => out.push_str("\\|"),
+            _ => out.push(c),
+        }
+    }
 }
 
 fn doc_attr(indent: &str, text: &str) -> String {
@@ -395,7 +425,7 @@ fn module_code(s: &Source) -> Result<String, String> {
     );
     head.push_str("//!\n//! Each builder method documents the node's format, access, allowed values, default,\n");
     head.push_str(
-        "//! applicability and description; the same data is in [`TABLE`] for run-time use.\n",
+        "//! applicability and description; the same data is in `TABLE` for run-time use.\n",
     );
     head.push_str("#![allow(clippy::all, unused_imports)]\n\n");
     head.push_str("use std::borrow::Cow::Borrowed as B;\n\n");

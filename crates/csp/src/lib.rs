@@ -7,6 +7,8 @@
 //!   policy area, or built at run time from a DDF ([`NodeTable::from_tree`]).
 //! * [`Catalog`]: looks up any LocURI (dynamic segments, `./Device/Vendor` = `./Vendor`, case
 //!   rules) to its definition, without the generated types.
+//! * [`lint()`]: checks admin profiles (SyncML commands) against a catalog: LocURI, AccessType,
+//!   Meta Format, values and allowed values, ADMX shape, unescaped markup, Atomic, applicability.
 //! * [`generated`]: per-CSP modules with typed path builders, one cargo feature each
 //!   (`dmclient`, `policy`, `policy-areas`, `policy-admx`, ..., `all`). No CSP is enabled by
 //!   default; see `docs/csp.md` for the feature list and build times.

@@ -2,7 +2,7 @@
 //! Defender (`./Device/Vendor/MSFT/Defender`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -500,7 +500,7 @@ crate::csp_node!(
 );
 
 impl DeviceConfigurationDeviceControlPolicyGroupsGroupId {
-    #[doc = "`./Device/Vendor/MSFT/Defender/Configuration/DeviceControl/PolicyGroups/{GroupId}/GroupData`\n\nFormat `chr`; access: Add, Delete, Get, Replace; scope Dynamic.\n\nFollow the instructions provided here: https://learn.microsoft.com/en-us/microsoft-365/security/defender-endpoint/device-control-removable-storage-access-control?view=o365-worldwide"]
+    #[doc = "`./Device/Vendor/MSFT/Defender/Configuration/DeviceControl/PolicyGroups/{GroupId}/GroupData`\n\nFormat `chr`; access: Add, Delete, Get, Replace; scope Dynamic.\n\nFollow the instructions provided here: <https://learn.microsoft.com/en-us/microsoft-365/security/defender-endpoint/device-control-removable-storage-access-control?view=o365-worldwide>"]
     pub fn group_data(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("GroupData"), &NODES[38])
     }
@@ -524,7 +524,7 @@ crate::csp_node!(
 );
 
 impl DeviceConfigurationDeviceControlPolicyRulesRuleId {
-    #[doc = "`./Device/Vendor/MSFT/Defender/Configuration/DeviceControl/PolicyRules/{RuleId}/RuleData`\n\nFormat `chr`; access: Add, Delete, Get, Replace; scope Dynamic.\n\nFollow the instructions provided here: https://learn.microsoft.com/en-us/microsoft-365/security/defender-endpoint/device-control-removable-storage-access-control?view=o365-worldwide"]
+    #[doc = "`./Device/Vendor/MSFT/Defender/Configuration/DeviceControl/PolicyRules/{RuleId}/RuleData`\n\nFormat `chr`; access: Add, Delete, Get, Replace; scope Dynamic.\n\nFollow the instructions provided here: <https://learn.microsoft.com/en-us/microsoft-365/security/defender-endpoint/device-control-removable-storage-access-control?view=o365-worldwide>"]
     pub fn rule_data(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("RuleData"), &NODES[41])
     }

@@ -2,7 +2,7 @@
 //! DiagnosticLog (`./Vendor/MSFT/DiagnosticLog`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -272,7 +272,7 @@ impl DevicePolicyChannelsChannelName {
     pub fn maximum_file_size(&self) -> Leaf<crate::Ranged<1, 2000000>> {
         Leaf::new(self.0.child_unchecked("MaximumFileSize"), &NODES[32])
     }
-    #[doc = "`./Vendor/MSFT/DiagnosticLog/Policy/Channels/{ChannelName}/SDDL`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nSDDL String controlling access to the channel. Default: https://docs.microsoft.com/en-us/windows/desktop/WES/eventmanifestschema-channeltype-complextype"]
+    #[doc = "`./Vendor/MSFT/DiagnosticLog/Policy/Channels/{ChannelName}/SDDL`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nSDDL String controlling access to the channel. Default: <https://docs.microsoft.com/en-us/windows/desktop/WES/eventmanifestschema-channeltype-complextype>"]
     pub fn sddl(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("SDDL"), &NODES[33])
     }

@@ -2,7 +2,7 @@
 //! HealthAttestation (`./Vendor/MSFT/HealthAttestation`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -24,7 +24,7 @@ impl Device {
     pub fn verify_health(&self) -> Leaf<crate::NoValue> {
         Leaf::new(self.0.child_unchecked("VerifyHealth"), &NODES[1])
     }
-    #[doc = "`./Vendor/MSFT/HealthAttestation/Status`\n\nFormat `int`; access: Get; scope Permanent.\n\nProvides the current status of the device health request.  For the complete list of status see https://docs.microsoft.com/en-us/windows/client-management/mdm/healthattestation-csp\\#device-healthattestation-csp-status-and-error-codes"]
+    #[doc = "`./Vendor/MSFT/HealthAttestation/Status`\n\nFormat `int`; access: Get; scope Permanent.\n\nProvides the current status of the device health request.  For the complete list of status see <https://docs.microsoft.com/en-us/windows/client-management/mdm/healthattestation-csp#device-healthattestation-csp-status-and-error-codes>"]
     pub fn status(&self) -> Leaf<i64> {
         Leaf::new(self.0.child_unchecked("Status"), &NODES[2])
     }

@@ -2,7 +2,7 @@
 //! LAPS (`./Device/Vendor/MSFT/LAPS`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -44,7 +44,7 @@ impl DevicePolicies {
     pub fn password_age_days(&self) -> Leaf<crate::Ranged<1, 365>> {
         Leaf::new(self.0.child_unchecked("PasswordAgeDays"), &NODES[3])
     }
-    #[doc = "`./Device/Vendor/MSFT/LAPS/Policies/PasswordComplexity`\n\nFormat `int`; access: Add, Delete, Get, Replace; allowed: ENUM `1`, `2`, `3`, `4`, `5`, `6`, `7`, `8`; default `4`; scope Dynamic.\n\nUse this setting to configure password complexity of the managed local administrator account.\n\nThe allowable settings are:\n\n1=Large letters\n2=Large letters + small letters\n3=Large letters + small letters + numbers\n4=Large letters + small letters + numbers + special characters\n5=Large letters + small letters + numbers + special characters (improved readability)\n6=Passphrase (long words)\n7=Passphrase (short words)\n8=Passphrase (short words with unique prefixes)\n\nIf not specified, this setting will default to 4.\n\nPassphrase list taken from \"Deep Dive: EFF's New Wordlists for Random Passphrases\" by Electronic Frontier Foundation, and is used under a CC-BY-3.0 Attribution license. See https://go.microsoft.com/fwlink/?linkid=2255471 for more information."]
+    #[doc = "`./Device/Vendor/MSFT/LAPS/Policies/PasswordComplexity`\n\nFormat `int`; access: Add, Delete, Get, Replace; allowed: ENUM `1`, `2`, `3`, `4`, `5`, `6`, `7`, `8`; default `4`; scope Dynamic.\n\nUse this setting to configure password complexity of the managed local administrator account.\n\nThe allowable settings are:\n\n1=Large letters\n2=Large letters + small letters\n3=Large letters + small letters + numbers\n4=Large letters + small letters + numbers + special characters\n5=Large letters + small letters + numbers + special characters (improved readability)\n6=Passphrase (long words)\n7=Passphrase (short words)\n8=Passphrase (short words with unique prefixes)\n\nIf not specified, this setting will default to 4.\n\nPassphrase list taken from \"Deep Dive: EFF's New Wordlists for Random Passphrases\" by Electronic Frontier Foundation, and is used under a CC-BY-3.0 Attribution license. See <https://go.microsoft.com/fwlink/?linkid=2255471> for more information."]
     pub fn password_complexity(&self) -> Leaf<values::PasswordComplexity> {
         Leaf::new(self.0.child_unchecked("PasswordComplexity"), &NODES[4])
     }

@@ -2,7 +2,7 @@
 //! VPNv2 (`./User/Vendor/MSFT/VPNv2`, `./Device/Vendor/MSFT/VPNv2`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -568,7 +568,7 @@ crate::csp_node!(
 );
 
 impl UserProfileNameNativeProfileAuthenticationEap {
-    #[doc = "`./User/Vendor/MSFT/VPNv2/{ProfileName}/NativeProfile/Authentication/Eap/Configuration`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nHTML encoded XML of the EAP configuration. For more information about EAP configuration XML, see https://docs.microsoft.com/en-us/windows/client-management/mdm/eap-configuration."]
+    #[doc = "`./User/Vendor/MSFT/VPNv2/{ProfileName}/NativeProfile/Authentication/Eap/Configuration`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nHTML encoded XML of the EAP configuration. For more information about EAP configuration XML, see <https://docs.microsoft.com/en-us/windows/client-management/mdm/eap-configuration>."]
     pub fn configuration(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("Configuration"), &NODES[80])
     }
@@ -1185,7 +1185,7 @@ crate::csp_node!(
 );
 
 impl DeviceProfileNameNativeProfileAuthenticationEap {
-    #[doc = "`./Device/Vendor/MSFT/VPNv2/{ProfileName}/NativeProfile/Authentication/Eap/Configuration`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nHTML encoded XML of the EAP configuration. For more information about EAP configuration XML, see https://docs.microsoft.com/en-us/windows/client-management/mdm/eap-configuration."]
+    #[doc = "`./Device/Vendor/MSFT/VPNv2/{ProfileName}/NativeProfile/Authentication/Eap/Configuration`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nHTML encoded XML of the EAP configuration. For more information about EAP configuration XML, see <https://docs.microsoft.com/en-us/windows/client-management/mdm/eap-configuration>."]
     pub fn configuration(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("Configuration"), &NODES[182])
     }

@@ -2,7 +2,7 @@
 //! WiFi (`./User/Vendor/MSFT/WiFi`, `./Device/Vendor/MSFT/WiFi`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -44,7 +44,7 @@ crate::csp_node!(
 );
 
 impl UserProfileSsid {
-    #[doc = "`./User/Vendor/MSFT/WiFi/Profile/{SSID}/WlanXml`\n\nFormat `chr`; access: Add, Delete, Get, Replace; scope Dynamic.\n\nXML describing the network configuration and follows Windows WLAN\\_profile schema.\nLink to schema: http://msdn.microsoft.com/en-us/library/windows/desktop/ms707341(v=vs.85).aspx\n"]
+    #[doc = "`./User/Vendor/MSFT/WiFi/Profile/{SSID}/WlanXml`\n\nFormat `chr`; access: Add, Delete, Get, Replace; scope Dynamic.\n\nXML describing the network configuration and follows Windows WLAN\\_profile schema.\nLink to schema: <http://msdn.microsoft.com/en-us/library/windows/desktop/ms707341(v=vs.85).aspx>\n"]
     pub fn wlan_xml(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("WlanXml"), &NODES[3])
     }
@@ -105,7 +105,7 @@ crate::csp_node!(
 );
 
 impl DeviceProfileSsid {
-    #[doc = "`./Device/Vendor/MSFT/WiFi/Profile/{SSID}/WlanXml`\n\nFormat `chr`; access: Add, Delete, Get, Replace; scope Dynamic.\n\nXML describing the network configuration and follows Windows WLAN\\_profile schema.\nLink to schema: http://msdn.microsoft.com/en-us/library/windows/desktop/ms707341(v=vs.85).aspx\n"]
+    #[doc = "`./Device/Vendor/MSFT/WiFi/Profile/{SSID}/WlanXml`\n\nFormat `chr`; access: Add, Delete, Get, Replace; scope Dynamic.\n\nXML describing the network configuration and follows Windows WLAN\\_profile schema.\nLink to schema: <http://msdn.microsoft.com/en-us/library/windows/desktop/ms707341(v=vs.85).aspx>\n"]
     pub fn wlan_xml(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("WlanXml"), &NODES[12])
     }

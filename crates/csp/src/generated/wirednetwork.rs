@@ -2,7 +2,7 @@
 //! WiredNetwork (`./User/Vendor/MSFT/WiredNetwork`, `./Device/Vendor/MSFT/WiredNetwork`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -20,7 +20,7 @@ crate::csp_node!(
 );
 
 impl User {
-    #[doc = "`./User/Vendor/MSFT/WiredNetwork/LanXML`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nXML describing the wired network configuration and follows the LAN\\_profile schemas https://msdn.microsoft.com/en-us/library/windows/desktop/aa816366(v=vs.85).aspx"]
+    #[doc = "`./User/Vendor/MSFT/WiredNetwork/LanXML`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nXML describing the wired network configuration and follows the LAN\\_profile schemas <https://msdn.microsoft.com/en-us/library/windows/desktop/aa816366(v=vs.85).aspx>"]
     pub fn lan_xml(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("LanXML"), &NODES[1])
     }
@@ -41,7 +41,7 @@ crate::csp_node!(
 );
 
 impl Device {
-    #[doc = "`./Device/Vendor/MSFT/WiredNetwork/LanXML`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nXML describing the wired network configuration and follows the LAN\\_profile schemas https://msdn.microsoft.com/en-us/library/windows/desktop/aa816366(v=vs.85).aspx"]
+    #[doc = "`./Device/Vendor/MSFT/WiredNetwork/LanXML`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic.\n\nXML describing the wired network configuration and follows the LAN\\_profile schemas <https://msdn.microsoft.com/en-us/library/windows/desktop/aa816366(v=vs.85).aspx>"]
     pub fn lan_xml(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("LanXML"), &NODES[4])
     }

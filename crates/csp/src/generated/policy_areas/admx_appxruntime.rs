@@ -2,7 +2,7 @@
 //! ADMX\_AppXRuntime (`./User/Vendor/MSFT/Policy/Config/ADMX_AppXRuntime`, `./Device/Vendor/MSFT/Policy/Config/ADMX_AppXRuntime`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;

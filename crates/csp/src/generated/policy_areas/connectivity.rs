@@ -2,7 +2,7 @@
 //! Connectivity (`./Device/Vendor/MSFT/Policy/Config/Connectivity`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -60,7 +60,7 @@ impl Device {
     pub fn hardened_unc_paths(&self) -> Leaf<crate::AdmxValue> {
         Leaf::new(self.0.child_unchecked("HardenedUNCPaths"), &NODES[10])
     }
-    #[doc = "`./Device/Vendor/MSFT/Policy/Config/Connectivity/DisallowNetworkConnectivityActiveTests`\n\nFormat `int`; access: Add, Delete, Get, Replace; allowed: ENUM `1`, `0`; default `0`; scope Dynamic.\n\nApplicability: OS build 10.0.15063, CSP version 5.0.\n\nNetwork Connection Status Indicator (NCSI) detects Internet connectivity and corporate network connectivity status. NCSI sends a DNS request and HTTP query to http://www.msftconnecttest.com/connecttest.txt to determine if the device can communicate with the Internet. This policy disables the NCSI active probe, preventing network connectivity to www. msftconnecttest. com. Value type is integer."]
+    #[doc = "`./Device/Vendor/MSFT/Policy/Config/Connectivity/DisallowNetworkConnectivityActiveTests`\n\nFormat `int`; access: Add, Delete, Get, Replace; allowed: ENUM `1`, `0`; default `0`; scope Dynamic.\n\nApplicability: OS build 10.0.15063, CSP version 5.0.\n\nNetwork Connection Status Indicator (NCSI) detects Internet connectivity and corporate network connectivity status. NCSI sends a DNS request and HTTP query to <http://www.msftconnecttest.com/connecttest.txt> to determine if the device can communicate with the Internet. This policy disables the NCSI active probe, preventing network connectivity to www. msftconnecttest. com. Value type is integer."]
     pub fn disallow_network_connectivity_active_tests(&self) -> Leaf<values::DisallowNetworkConnectivityActiveTests> {
         Leaf::new(self.0.child_unchecked("DisallowNetworkConnectivityActiveTests"), &NODES[11])
     }

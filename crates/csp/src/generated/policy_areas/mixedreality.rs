@@ -2,7 +2,7 @@
 //! MixedReality (`./User/Vendor/MSFT/Policy/Config/MixedReality`, `./Device/Vendor/MSFT/Policy/Config/MixedReality`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -105,11 +105,11 @@ impl Device {
     pub fn skip_training_during_setup(&self) -> Leaf<values::SkipTrainingDuringSetup> {
         Leaf::new(self.0.child_unchecked("SkipTrainingDuringSetup"), &NODES[19])
     }
-    #[doc = "`./Device/Vendor/MSFT/Policy/Config/MixedReality/ConfigureNtpClient`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: ADMX policy `W32TIME_POLICY_CONFIGURE_NTPCLIENT` in `w32time.admx`; scope Dynamic.\n\nApplicability: OS build 10.0.20348, CSP version 11.0.\n\nThis policy setting specifies a set of parameters for controlling the Windows NTP Client. Please refer to https://docs.microsoft.com/en-us/windows/client-management/mdm/policy-csp-admx-w32time\\#admx-w32time-policy-configure-ntpclient for parameters and https://docs.microsoft.com/en-us/windows/client-management/mdm/policy-csp-mixedreality for setting values for this policy."]
+    #[doc = "`./Device/Vendor/MSFT/Policy/Config/MixedReality/ConfigureNtpClient`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: ADMX policy `W32TIME_POLICY_CONFIGURE_NTPCLIENT` in `w32time.admx`; scope Dynamic.\n\nApplicability: OS build 10.0.20348, CSP version 11.0.\n\nThis policy setting specifies a set of parameters for controlling the Windows NTP Client. Please refer to <https://docs.microsoft.com/en-us/windows/client-management/mdm/policy-csp-admx-w32time#admx-w32time-policy-configure-ntpclient> for parameters and <https://docs.microsoft.com/en-us/windows/client-management/mdm/policy-csp-mixedreality> for setting values for this policy."]
     pub fn configure_ntp_client(&self) -> Leaf<crate::AdmxValue> {
         Leaf::new(self.0.child_unchecked("ConfigureNtpClient"), &NODES[20])
     }
-    #[doc = "`./Device/Vendor/MSFT/Policy/Config/MixedReality/NtpClientEnabled`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: ADMX policy `W32TIME_POLICY_ENABLE_NTPCLIENT` in `w32time.admx`; scope Dynamic.\n\nApplicability: OS build 10.0.20348, CSP version 11.0.\n\nThis policy setting specifies whether the Windows NTP Client is enabled. Please refer to https://docs.microsoft.com/en-us/windows/client-management/mdm/policy-csp-mixedreality on setting values for this policy."]
+    #[doc = "`./Device/Vendor/MSFT/Policy/Config/MixedReality/NtpClientEnabled`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: ADMX policy `W32TIME_POLICY_ENABLE_NTPCLIENT` in `w32time.admx`; scope Dynamic.\n\nApplicability: OS build 10.0.20348, CSP version 11.0.\n\nThis policy setting specifies whether the Windows NTP Client is enabled. Please refer to <https://docs.microsoft.com/en-us/windows/client-management/mdm/policy-csp-mixedreality> on setting values for this policy."]
     pub fn ntp_client_enabled(&self) -> Leaf<crate::AdmxValue> {
         Leaf::new(self.0.child_unchecked("NtpClientEnabled"), &NODES[21])
     }

@@ -2,7 +2,7 @@
 //! UserRights (`./Device/Vendor/MSFT/Policy/Config/UserRights`): typed paths and node table.
 //!
 //! Each builder method documents the node's format, access, allowed values, default,
-//! applicability and description; the same data is in [`TABLE`] for run-time use.
+//! applicability and description; the same data is in `TABLE` for run-time use.
 #![allow(clippy::all, unused_imports)]
 
 use std::borrow::Cow::Borrowed as B;
@@ -32,7 +32,7 @@ impl Device {
     pub fn act_as_part_of_the_operating_system(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("ActAsPartOfTheOperatingSystem"), &NODES[3])
     }
-    #[doc = "`./Device/Vendor/MSFT/Policy/Config/UserRights/AllowLocalLogOn`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic; list delimited by `0xF000`.\n\nApplicability: OS build 10.0.17134, CSP version 7.0.\n\nThis user right determines which users can log on to the computer. Note: Modifying this setting may affect compatibility with clients, services, and applications. For compatibility information about this setting, see Allow log on locally (https://go.microsoft.com/fwlink/?LinkId=24268 ) at the Microsoft website."]
+    #[doc = "`./Device/Vendor/MSFT/Policy/Config/UserRights/AllowLocalLogOn`\n\nFormat `chr`; access: Add, Delete, Get, Replace; allowed: None; scope Dynamic; list delimited by `0xF000`.\n\nApplicability: OS build 10.0.17134, CSP version 7.0.\n\nThis user right determines which users can log on to the computer. Note: Modifying this setting may affect compatibility with clients, services, and applications. For compatibility information about this setting, see Allow log on locally (<https://go.microsoft.com/fwlink/?LinkId=24268> ) at the Microsoft website."]
     pub fn allow_local_log_on(&self) -> Leaf<String> {
         Leaf::new(self.0.child_unchecked("AllowLocalLogOn"), &NODES[4])
     }
