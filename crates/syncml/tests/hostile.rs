@@ -17,10 +17,12 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// Allocation allowed for one decode beyond the input's own size.
 const ALLOC_BUDGET: usize = 1024 * 1024;
-/// One second for an optimised build. Unoptimised builds (`cargo test`) scan bytes some
-/// 10-40 times slower (quick-xml and memchr are not optimised either), so they get more.
+/// One second for an optimised build (`cargo test --release -p winmdm-syncml --test
+/// hostile`: the whole file runs in under a second). Unoptimised builds (`cargo test`) scan
+/// bytes some 10-40 times slower (quick-xml and memchr are not optimised either) and CI
+/// machines are shared, so they get more.
 const TIME_BUDGET: Duration = if cfg!(debug_assertions) {
-    Duration::from_secs(5)
+    Duration::from_secs(10)
 } else {
     Duration::from_secs(1)
 };
