@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A position in the input document: byte offset, 1-based line and column (in characters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     /// Byte offset from the start of the input (after transcoding, see [`crate::ParseOptions`]).
     pub offset: usize,
@@ -11,6 +11,13 @@ pub struct Position {
     pub line: usize,
     /// 1-based column, counted in characters.
     pub column: usize,
+}
+
+impl Default for Position {
+    /// The start of the input: offset 0, line 1, column 1.
+    fn default() -> Self {
+        Position { offset: 0, line: 1, column: 1 }
+    }
 }
 
 impl Position {
