@@ -8,6 +8,7 @@
 
 pub mod ddf;
 pub mod enroll;
+pub mod pki;
 pub mod syncml;
 
 /// A fuzz target body: must not panic on any input.
@@ -19,5 +20,6 @@ pub fn all_targets() -> impl Iterator<Item = &'static (&'static str, Target)> {
     syncml::TARGETS
         .iter()
         .chain(enroll::TARGETS.iter())
+        .chain(pki::TARGETS.iter())
         .chain(ddf::TARGETS.iter())
 }

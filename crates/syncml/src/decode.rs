@@ -940,10 +940,10 @@ impl<'a, 'o> Parser<'a, 'o> {
         if scan.non_ns > 0 {
             self.quirk(Quirk::AttributeOnValue, c.off)?;
         }
-        if let Some(ns) = &scan.default_ns {
-            if ns.is_empty() {
-                self.quirk(Quirk::EmptyDefaultNamespace, c.off)?;
-            }
+        if let Some(ns) = &scan.default_ns
+            && ns.is_empty()
+        {
+            self.quirk(Quirk::EmptyDefaultNamespace, c.off)?;
         }
         self.value_content(c)
     }

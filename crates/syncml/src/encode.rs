@@ -373,10 +373,10 @@ impl<W: Write> Enc<W> {
             }
             DataContent::CData(t) => {
                 self.raw("><![CDATA[")?;
-                if self.validate {
-                    if let Some(c) = t.chars().find(|c| !is_xml_char(*c)) {
-                        return Err(EncodeError::InvalidChar(u32::from(c)));
-                    }
+                if self.validate
+                    && let Some(c) = t.chars().find(|c| !is_xml_char(*c))
+                {
+                    return Err(EncodeError::InvalidChar(u32::from(c)));
                 }
                 let mut first = true;
                 for part in t.split("]]>") {
