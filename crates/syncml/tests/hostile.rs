@@ -701,6 +701,36 @@ fn utf16_documents_are_transcoded_or_rejected() {
     assert_eq!(fail(&lone).kind, DecodeErrorKind::InvalidUtf8);
 }
 
+#[test]
+fn utf16_errors_point_into_the_input() {
+    // Found by the syncml_decode fuzzer (seed fuzz/corpus/syncml_decode/
+    // regression-utf16-offset.bin): for a transcoded UTF-16 document the error offset was
+    // the offset in the transcoded UTF-8 text, which can lie past the end of the input.
+    // `DecodeError::offset` is a byte offset into the input: BOM plus two bytes per UTF-16
+    // code unit before the error.
+    let _s = serial();
+    let text = replace_with_data("caf\u{e9} \u{540d} &xxe;");
+    let at = text.find("&xxe;").unwrap();
+    let units_before = text[..at].encode_utf16().count();
+    let le = utf16le_with_bom(&text);
+    let e = fail(&le);
+    assert_eq!(e.kind, DecodeErrorKind::UnknownEntity("xxe".into()), "{e}");
+    assert_eq!(e.offset, 2 + 2 * units_before, "{e}");
+    assert_eq!(&le[e.offset..e.offset + 2], b"&\0");
+    // Broken UTF-16 (an unpaired surrogate after an astral character): the offset of the
+    // bad code unit.
+    let mut bad = utf16le_with_bom(&msg("\u{1F600}"));
+    let unit = msg("\u{1F600}").encode_utf16().count();
+    bad.extend_from_slice(&0xDC00u16.to_le_bytes());
+    let e = fail(&bad);
+    assert_eq!(e.kind, DecodeErrorKind::InvalidUtf8, "{e}");
+    assert_eq!(e.offset, 2 + 2 * unit, "{e}");
+    // Without a BOM (`<` then NUL), truncated: the offset stays inside the input.
+    let fuzzed = b"<\0<Alert>\0'\x80\tus>\xf58";
+    let e = fail(fuzzed);
+    assert!(e.offset <= fuzzed.len(), "{e}");
+}
+
 // ----- quirks -------------------------------------------------------------------------------
 
 /// An input that needs `q` (and, as far as possible, no other quirk).
