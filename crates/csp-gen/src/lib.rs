@@ -454,6 +454,13 @@ fn module_code(s: &Source) -> Result<String, String> {
         g.node_struct(r, &sname, &s.file)?;
     }
 
+    // RegEx patterns as constants (leaves and dynamic node names).
+    for i in 0..n {
+        if let Allowed::RegEx(re) = &table.nodes[i].allowed {
+            g.pattern_const(i, re);
+        }
+    }
+
     // Table.
     let mut nodes = String::new();
     let _ = writeln!(
@@ -619,6 +626,38 @@ impl ModGen<'_> {
             self.node_struct(c, &cname, file)?;
         }
         Ok(())
+    }
+
+    /// Declares the RegEx of node `i` as a `&str` constant in `values`.
+    fn pattern_const(&mut self, i: usize, re: &str) {
+        let d = &self.tree.table.nodes[i];
+        let base = if d.is_dynamic() {
+            snake(d.title.as_deref().unwrap_or("instance"))
+        } else {
+            snake(&d.name)
+        };
+        let cname = unique(
+            format!(
+                "{}_PATTERN",
+                base.trim_end_matches('_').to_ascii_uppercase()
+            ),
+            &mut self.value_names,
+        );
+        let what = if d.is_dynamic() {
+            "the instance names of"
+        } else {
+            "the value of"
+        };
+        let doc = format!(
+            "RegEx {what} `{}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`).",
+            self.tree.table.path_template(i)
+        );
+        let _ = writeln!(
+            self.values,
+            "{}    pub const {cname}: &str = {};\n",
+            doc_attr("    ", &doc),
+            lit(re)
+        );
     }
 
     /// The Rust type of a leaf's value, declaring ENUM / Flag types in `values`.

@@ -370,15 +370,16 @@ impl Ctx<'_> {
             if matches!(name, "Add" | "Replace") {
                 if let Some(data) = &item.data {
                     self.value_checks(name, uri, at, &m, format, &data.content);
-                } else if m.def.format != Format::Node && m.def.format != Format::Null {
-                    if let Some(f) = format {
-                        self.format_check(name, uri, at, &m, f);
-                    }
-                }
-            } else if name == "Exec" {
-                if let Some(f) = format {
+                } else if m.def.format != Format::Node
+                    && m.def.format != Format::Null
+                    && let Some(f) = format
+                {
                     self.format_check(name, uri, at, &m, f);
                 }
+            } else if name == "Exec"
+                && let Some(f) = format
+            {
+                self.format_check(name, uri, at, &m, f);
             }
         }
     }
@@ -533,33 +534,33 @@ impl Ctx<'_> {
             }
         }
         let app = self.catalog.applicability(m);
-        if let Some(build) = &self.options.os_build {
-            if !app.allows_os_build(build) {
-                self.push(
-                    Severity::Error,
-                    Rule::OsBuild,
-                    format!(
-                        "{} needs OS build {} (device: {build})",
-                        m.template(),
-                        app.os_build.as_deref().unwrap_or("?")
-                    ),
-                    name,
-                    Some(uri),
-                    at,
-                );
-            }
+        if let Some(build) = &self.options.os_build
+            && !app.allows_os_build(build)
+        {
+            self.push(
+                Severity::Error,
+                Rule::OsBuild,
+                format!(
+                    "{} needs OS build {} (device: {build})",
+                    m.template(),
+                    app.os_build.as_deref().unwrap_or("?")
+                ),
+                name,
+                Some(uri),
+                at,
+            );
         }
-        if let Some(ed) = self.options.edition {
-            if !app.allows_edition(ed) {
-                self.push(
-                    Severity::Error,
-                    Rule::Edition,
-                    format!("{} is not available on edition 0x{ed:X}", m.template()),
-                    name,
-                    Some(uri),
-                    at,
-                );
-            }
+        if let Some(ed) = self.options.edition
+            && !app.allows_edition(ed)
+        {
+            self.push(
+                Severity::Error,
+                Rule::Edition,
+                format!("{} is not available on edition 0x{ed:X}", m.template()),
+                name,
+                Some(uri),
+                at,
+            );
         }
     }
 
@@ -777,7 +778,7 @@ fn delimiter(d: &str) -> Option<String> {
 
 fn is_base64(s: &str) -> bool {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    s.len() % 4 == 0
+    s.len().is_multiple_of(4)
         && s.trim_end_matches('=')
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')

@@ -16,7 +16,11 @@ pub struct Position {
 impl Default for Position {
     /// The start of the input: offset 0, line 1, column 1.
     fn default() -> Self {
-        Position { offset: 0, line: 1, column: 1 }
+        Position {
+            offset: 0,
+            line: 1,
+            column: 1,
+        }
     }
 }
 

@@ -67,10 +67,10 @@ impl<'t> Ctx<'t> {
     /// Warns about non-whitespace text in an element that only holds elements.
     fn no_text(&mut self, e: &Element) {
         for c in &e.children {
-            if let Content::Text(t) = c {
-                if !t.trim().is_empty() {
-                    self.warn(e, format!("text {:?} not kept", t.trim()));
-                }
+            if let Content::Text(t) = c
+                && !t.trim().is_empty()
+            {
+                self.warn(e, format!("text {:?} not kept", t.trim()));
             }
         }
     }

@@ -147,7 +147,7 @@ fn invalid(encoding: &str, bytes: &[u8], offset: usize) -> ParseError {
 }
 
 fn decode_utf16(bytes: &[u8], little: bool) -> Result<String, ParseError> {
-    if bytes.len() % 2 != 0 {
+    if bytes.len() & 1 != 0 {
         return Err(invalid("UTF-16", bytes, bytes.len() - 1));
     }
     let units = bytes.chunks_exact(2).map(|c| {

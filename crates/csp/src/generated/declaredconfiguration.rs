@@ -197,6 +197,12 @@ pub mod values {
         V1 = "1",
     });
 
+    #[doc = "RegEx the instance names of `./Device/Vendor/MSFT/DeclaredConfiguration/Host/Complete/Documents/{DocID}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const DOC_ID_PATTERN: &str = "[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}";
+
+    #[doc = "RegEx the instance names of `./Device/Vendor/MSFT/DeclaredConfiguration/Host/Inventory/Documents/{DocID}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const DOC_ID_PATTERN2: &str = "[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).

@@ -683,6 +683,9 @@ pub mod values {
         V1 = "1",
     });
 
+    #[doc = "RegEx the value of `./Device/Vendor/MSFT/DMClient/Provider/{ProviderID}/SyncApplicationVersion` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const SYNC_APPLICATION_VERSION_PATTERN: &str = "^(\\d\\.)?(\\d)$";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).

@@ -262,6 +262,9 @@ pub mod values {
         V6Subnet = "v6Subnet",
     });
 
+    #[doc = "RegEx the instance names of `./Device/Vendor/MSFT/DnsClient/NRPT/{Policy Table Entry}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const POLICY_TABLE_ENTRY_PATTERN: &str = "";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).

@@ -289,6 +289,9 @@ pub mod values {
         V1 = "1",
     });
 
+    #[doc = "RegEx the instance names of `./User/Vendor/MSFT/EMAIL2/{Account GUID}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const ACCOUNT_GUID_PATTERN: &str = "\\{[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}\\}";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).

@@ -1384,6 +1384,12 @@ pub mod values {
         V1 = "1",
     });
 
+    #[doc = "RegEx the value of `./Device/Vendor/MSFT/EnterpriseModernAppManagement/AppManagement/System/{PackageFamilyName}/AppUpdateSettings/AutoUpdateSettings/PackageSource` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const PACKAGE_SOURCE_PATTERN: &str = "^(([^;]+(?i)(\\.appinstaller)([;]|$)){1,11})$";
+
+    #[doc = "RegEx the value of `./Device/Vendor/MSFT/EnterpriseModernAppManagement/AppManagement/System/{PackageFamilyName}/AppUpdateSettings/AutoRepair/PackageSource` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const PACKAGE_SOURCE_PATTERN2: &str = "^(([^;]+(?i)(\\.appx|\\.eappx|\\.appxbundle|\\.eappxbundle|\\.msix|\\.emsix|\\.msixbundle|\\.emsixbundle)([;]|$)){0,10}|([^;]+(?i)(\\.appinstaller)([;]|$)){0,10})$";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).

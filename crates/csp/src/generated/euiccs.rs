@@ -174,6 +174,13 @@ impl DeviceEUiccActions {
     }
 }
 
+/// Value types of the leaves (ENUM and Flag allowed values).
+pub mod values {
+    #[doc = "RegEx the value of `./Device/Vendor/MSFT/eUICCs/{eUICC}/Profiles/{ICCID}/MatchingID` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const MATCHING_ID_PATTERN: &str = "^([0-9a-fA-F]{5}-){3}[0-9a-fA-F]{5}$";
+
+}
+
 /// The node table of this DDF (used by [`crate::Catalog`]).
 pub static TABLE: NodeTable = NodeTable { csp: B("eUICCs"), source: B("eUICCs.xml"), nodes: B(&NODES) };
 

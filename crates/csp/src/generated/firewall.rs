@@ -839,6 +839,39 @@ pub mod values {
         V0x7FFFFFFF = 2147483647,
     });
 
+    #[doc = "RegEx the instance names of `./Vendor/MSFT/Firewall/MdmStore/HyperVVMSettings/{VMCreatorId}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const VM_CREATOR_ID_PATTERN: &str = "\\{[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}\\}";
+
+    #[doc = "RegEx the instance names of `./Vendor/MSFT/Firewall/MdmStore/FirewallRules/{FirewallRuleName}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const FIREWALL_RULE_NAME_PATTERN: &str = "^[^|/]*$";
+
+    #[doc = "RegEx the value of `./Vendor/MSFT/Firewall/MdmStore/FirewallRules/{FirewallRuleName}/LocalPortRanges` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const LOCAL_PORT_RANGES_PATTERN: &str = "^[0-9,-]+$";
+
+    #[doc = "RegEx the value of `./Vendor/MSFT/Firewall/MdmStore/FirewallRules/{FirewallRuleName}/RemotePortRanges` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const REMOTE_PORT_RANGES_PATTERN: &str = "^[0-9,-]+$";
+
+    #[doc = "RegEx the value of `./Vendor/MSFT/Firewall/MdmStore/FirewallRules/{FirewallRuleName}/RemoteAddressDynamicKeywords` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const REMOTE_ADDRESS_DYNAMIC_KEYWORDS_PATTERN: &str = "\\{[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}\\}";
+
+    #[doc = "RegEx the value of `./Vendor/MSFT/Firewall/MdmStore/FirewallRules/{FirewallRuleName}/PolicyAppId` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const POLICY_APP_ID_PATTERN: &str = "^[A-Za-z0-9_.:/]+$";
+
+    #[doc = "RegEx the instance names of `./Vendor/MSFT/Firewall/MdmStore/HyperVFirewallRules/{FirewallRuleName}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const FIREWALL_RULE_NAME_PATTERN2: &str = "^[^|/]*$";
+
+    #[doc = "RegEx the value of `./Vendor/MSFT/Firewall/MdmStore/HyperVFirewallRules/{FirewallRuleName}/VMCreatorId` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const VM_CREATOR_ID_PATTERN2: &str = "\\{[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}\\}";
+
+    #[doc = "RegEx the value of `./Vendor/MSFT/Firewall/MdmStore/HyperVFirewallRules/{FirewallRuleName}/LocalPortRanges` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const LOCAL_PORT_RANGES_PATTERN2: &str = "^[0-9,-]+$";
+
+    #[doc = "RegEx the value of `./Vendor/MSFT/Firewall/MdmStore/HyperVFirewallRules/{FirewallRuleName}/RemotePortRanges` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const REMOTE_PORT_RANGES_PATTERN2: &str = "^[0-9,-]+$";
+
+    #[doc = "RegEx the instance names of `./Vendor/MSFT/Firewall/MdmStore/DynamicKeywords/Addresses/{Id}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const ID_PATTERN: &str = "\\{[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}\\}";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).

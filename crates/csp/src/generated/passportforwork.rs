@@ -403,6 +403,12 @@ pub mod values {
         V1 = "1",
     });
 
+    #[doc = "RegEx the value of `./Device/Vendor/MSFT/PassportForWork/DeviceUnlock/GroupA` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const GROUP_A_PATTERN: &str = "{[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}\\}";
+
+    #[doc = "RegEx the value of `./Device/Vendor/MSFT/PassportForWork/DeviceUnlock/GroupB` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const GROUP_B_PATTERN: &str = "{[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}\\}";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).

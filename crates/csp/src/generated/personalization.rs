@@ -50,6 +50,13 @@ impl Device {
     }
 }
 
+/// Value types of the leaves (ENUM and Flag allowed values).
+pub mod values {
+    #[doc = "RegEx the value of `./Vendor/MSFT/Personalization/CompanyName` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const COMPANY_NAME_PATTERN: &str = "^.{1,30}$";
+
+}
+
 /// The node table of this DDF (used by [`crate::Catalog`]).
 pub static TABLE: NodeTable = NodeTable { csp: B("Personalization"), source: B("Personalization.xml"), nodes: B(&NODES) };
 

@@ -75,6 +75,9 @@ pub mod values {
         V0 = "0",
     });
 
+    #[doc = "RegEx the value of `./Vendor/MSFT/SecureAssessment/LaunchURI` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const LAUNCH_URI_PATTERN: &str = "/^https?:\\/\\/(?:www\\.)?[-a-zA-Z0-9@:%._\\+~#=]{1,256}\\.[a-zA-Z0-9()]{1,6}\\b(?:[-a-zA-Z0-9()@:%_\\+.~#?&\\/=]*)$/";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).

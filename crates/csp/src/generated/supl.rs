@@ -293,6 +293,9 @@ pub mod values {
         V4 = "4",
     });
 
+    #[doc = "RegEx the value of `./Vendor/MSFT/SUPL/SUPL1/Ext/Microsoft/FullVersion` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const FULL_VERSION_PATTERN: &str = "^(\\d+\\.)?(\\d+\\.)?(\\*|\\d+)$";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).

@@ -1432,6 +1432,24 @@ pub mod values {
         PFS24 = "PFS24",
     });
 
+    #[doc = "RegEx the instance names of `./User/Vendor/MSFT/VPNv2/{ProfileName}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const PROFILE_NAME_PATTERN: &str = "^[^/]*$";
+
+    #[doc = "RegEx the value of `./User/Vendor/MSFT/VPNv2/{ProfileName}/TrafficFilterList/{trafficFilterId}/LocalPortRanges` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const LOCAL_PORT_RANGES_PATTERN: &str = "^[\\d]*$";
+
+    #[doc = "RegEx the value of `./User/Vendor/MSFT/VPNv2/{ProfileName}/TrafficFilterList/{trafficFilterId}/RemotePortRanges` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const REMOTE_PORT_RANGES_PATTERN: &str = "^[\\d]*$";
+
+    #[doc = "RegEx the instance names of `./Device/Vendor/MSFT/VPNv2/{ProfileName}` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const PROFILE_NAME_PATTERN2: &str = "^[^/]*$";
+
+    #[doc = "RegEx the value of `./Device/Vendor/MSFT/VPNv2/{ProfileName}/TrafficFilterList/{trafficFilterId}/LocalPortRanges` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const LOCAL_PORT_RANGES_PATTERN2: &str = "^[\\d]*$";
+
+    #[doc = "RegEx the value of `./Device/Vendor/MSFT/VPNv2/{ProfileName}/TrafficFilterList/{trafficFilterId}/RemotePortRanges` must match (`MSFT:AllowedValues ValueType=\"RegEx\"`)."]
+    pub const REMOTE_PORT_RANGES_PATTERN2: &str = "^[\\d]*$";
+
 }
 
 /// The node table of this DDF (used by [`crate::Catalog`]).
