@@ -499,7 +499,7 @@ pub fn large_results() -> String {
             let leaf = APP_LEAVES[n % APP_LEAVES.len()];
             let pkg = n / APP_LEAVES.len();
             let value = match leaf {
-                "Name" if n % 16 == 0 => format!("{app} R&amp;D Preview {pkg}"),
+                "Name" if n.is_multiple_of(16) => format!("{app} R&amp;D Preview {pkg}"),
                 "Name" => format!("{app} {pkg}"),
                 "Version" => format!(
                     "{}.{}.{}.0",
@@ -517,7 +517,7 @@ pub fn large_results() -> String {
                 ),
                 _ => ["x64", "neutral", "arm64"][rng.below(3) as usize].to_string(),
             };
-            if n % 16 == 0 && leaf != "Name" {
+            if n.is_multiple_of(16) && leaf != "Name" {
                 // Keep one escape in 16 items whatever the leaf.
                 let _ = write!(
                     out,
