@@ -158,6 +158,10 @@ struct Ctx<'a> {
     text: String,
     cursor: usize,
     findings: Vec<Finding>,
+    /// Offsets of the LocURI text of every `<Target>` in the body, in document order (the
+    /// SyncML model keeps no offsets; items with a Target consume them in order).
+    targets: Vec<usize>,
+    next_target: usize,
     /// Instances of AtomicRequired nodes already reported (one finding per instance).
     atomic_reported: std::collections::HashSet<String>,
 }
@@ -193,6 +197,8 @@ pub fn lint(catalog: &Catalog, input: &[u8], options: &LintOptions) -> Vec<Findi
         text: String::from_utf8_lossy(input).into_owned(),
         cursor: 0,
         findings: Vec::new(),
+        targets: target_offsets(&String::from_utf8_lossy(input)),
+        next_target: 0,
         atomic_reported: std::collections::HashSet::new(),
     };
     let commands = if is_message(input) {
@@ -252,7 +258,31 @@ impl Ctx<'_> {
                 return at;
             }
         }
-        self.cursor
+        // Not found (a prefixed element name): stop searching so many misses stay linear.
+        let at = self.cursor;
+        self.cursor = self.text.len();
+        at
+    }
+
+    /// The offset of the next item's Target LocURI.
+    fn next_target(&mut self) -> usize {
+        let at = self
+            .targets
+            .get(self.next_target)
+            .copied()
+            .unwrap_or(self.cursor);
+        self.next_target += 1;
+        self.cursor = self.cursor.max(at);
+        at
+    }
+
+    /// Skips the Targets of items that are not linted.
+    fn skip_targets(&mut self, items: &[winmdm_syncml::Item<'_>]) {
+        for i in items {
+            if i.target.is_some() {
+                self.next_target();
+            }
+        }
     }
 
     fn commands(&mut self, commands: &[Command<'_>], in_atomic: bool) {
@@ -272,6 +302,8 @@ impl Ctx<'_> {
                 Command::Exec(i) => self.item_command("Exec", Access::EXEC, i, in_atomic),
                 Command::Get(i) => self.item_command("Get", Access::GET, i, in_atomic),
                 Command::Copy(i) => self.item_command("Copy", Access::COPY, i, in_atomic),
+                Command::Alert(a) => self.skip_targets(&a.items),
+                Command::Results(r) => self.skip_targets(&r.items),
                 _ => {}
             }
         }
@@ -302,7 +334,7 @@ impl Ctx<'_> {
                 continue;
             };
             let uri = uri.trim();
-            let at = self.locate(uri, "<Item");
+            let at = self.next_target();
             let path = uri.split_once('?').map_or(uri, |(p, _)| p);
             if let Err(e) = crate::CspPath::try_from(path) {
                 self.push(
@@ -749,6 +781,39 @@ impl Ctx<'_> {
             _ => {}
         }
     }
+}
+
+/// Offsets where the LocURI text of each `<Target>` in the body starts (after `<SyncBody>` when
+/// there is one), in document order. Linear in the input.
+fn target_offsets(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = text.find("<SyncBody").unwrap_or(0);
+    while let Some(i) = text[at..].find("<Target") {
+        let start = at + i;
+        let after = start + "<Target".len();
+        at = after;
+        match text[after..].chars().next() {
+            Some('>') => {}
+            Some(c) if c.is_whitespace() => {}
+            Some('/') => {
+                out.push(start);
+                continue;
+            }
+            _ => continue, // <TargetParent>, <TargetRef>
+        }
+        let end = text[after..]
+            .find("</Target")
+            .map_or(text.len(), |j| after + j);
+        let Some(loc) = text[after..end].find("<LocURI").map(|j| after + j) else {
+            out.push(start);
+            continue;
+        };
+        let gt = text[loc..end].find('>').map_or(loc, |k| loc + k + 1);
+        let ws = text[gt..end].len() - text[gt..end].trim_start().len();
+        out.push(gt + ws);
+        at = end;
+    }
+    out
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

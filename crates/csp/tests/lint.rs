@@ -189,6 +189,31 @@ fn device_reports_with_source_only_are_not_commands() {
 }
 
 #[test]
+fn positions_follow_targets_even_with_escaped_locuris() {
+    let p = format!(
+        "{}\n{}",
+        replace(
+            "./Device/Vendor/MSFT/Policy/Config/Update/A&amp;B",
+            "int",
+            "1"
+        ),
+        replace(
+            "./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStrat",
+            "int",
+            "8"
+        )
+    );
+    let f = run(&p);
+    assert_eq!(f.len(), 2, "{f:?}");
+    assert_eq!((f[0].line, f[0].column), (1, 103));
+    assert_eq!((f[1].line, f[1].column), (2, 103));
+    assert_eq!(
+        f[1].locuri.as_deref(),
+        Some("./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStrat")
+    );
+}
+
+#[test]
 fn no_target() {
     let f = run("<Replace><CmdID>1</CmdID><Item><Data>1</Data></Item></Replace>");
     assert_eq!(rules(&f), [(Severity::Error, Rule::NoTarget)]);
