@@ -101,7 +101,10 @@ fn declared_windows_1252_and_utf16_bom_are_decoded() {
     let e = parse(doc(LEAF).replace("UTF-8", "EBCDIC").as_bytes()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsupportedEncoding("EBCDIC".into()));
     // Found by the ddf_parse fuzz target: errors before any text have line 1, column 1.
-    assert_eq!((e.position.line, e.position.column, e.position.offset), (1, 1, 0));
+    assert_eq!(
+        (e.position.line, e.position.column, e.position.offset),
+        (1, 1, 0)
+    );
 }
 
 #[test]
