@@ -142,9 +142,7 @@ fn split(path: &str) -> Option<(Scope, Vec<&str>)> {
         }
         Scope::Device
     };
-    if segs.is_empty() {
-        return None;
-    }
+    // `./Device` or `./User` alone: well-formed, but no node (checked by the caller).
     Some((scope, segs))
 }
 
@@ -249,6 +247,17 @@ impl Catalog {
     pub fn lookup(&self, locuri: &str) -> Result<Match<'_>, LookupError> {
         let (scope, segs) =
             split(locuri).ok_or_else(|| LookupError::Malformed(locuri.to_string()))?;
+        if segs.is_empty() {
+            let known = if scope == Scope::User {
+                "./User"
+            } else {
+                "./Device"
+            };
+            return Err(LookupError::NotFound {
+                path: locuri.to_string(),
+                known: known.to_string(),
+            });
+        }
         let mut at = if scope == Scope::User { 1 } else { 0 };
         let mut bindings = Vec::new();
         let mut case_insensitive = false;

@@ -136,6 +136,15 @@ fn typos_are_not_found_and_say_how_far_the_path_exists() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(c.lookup(""), Err(LookupError::Malformed(_))));
+    // Found by the ddf_lookup fuzz target: a scope root alone is well-formed, just not a node.
+    assert!(matches!(
+        c.lookup("./Device"),
+        Err(LookupError::NotFound { .. })
+    ));
+    assert!(matches!(
+        c.lookup("./user/"),
+        Err(LookupError::NotFound { .. })
+    ));
     assert!(matches!(
         c.lookup("./Vendor//MSFT"),
         Err(LookupError::Malformed(_))
