@@ -187,6 +187,23 @@ fn ns_name(ctx: &Ctx<'_>, at: usize, raw: &str) -> Result<String, DecodeError> {
     Ok(v.into_owned())
 }
 
+/// A QName: one or two NCNames separated by a colon (XML 1.0 fifth edition name
+/// characters, non-ASCII accepted as name characters).
+fn valid_qname(name: &str) -> bool {
+    fn ncname(s: &str) -> bool {
+        let mut chars = s.chars();
+        match chars.next() {
+            Some(c) if c.is_ascii_alphabetic() || c == '_' || !c.is_ascii() => {}
+            _ => return false,
+        }
+        chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || !c.is_ascii())
+    }
+    match name.split_once(':') {
+        Some((p, l)) => ncname(p) && ncname(l),
+        None => ncname(name),
+    }
+}
+
 /// XML 1.0 `Char` production.
 fn legal_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
@@ -281,6 +298,16 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
                         },
                     ));
                 }
+                let qname = e.name();
+                if !valid_qname(qname.as_ref()) {
+                    return Err(ctx.err(
+                        at,
+                        DecodeErrorKind::Syntax(format!(
+                            "invalid element name {:?}",
+                            qname.as_ref()
+                        )),
+                    ));
+                }
                 let mut attrs = Vec::new();
                 let mut count = 0usize;
                 for a in e.attributes() {
@@ -300,6 +327,15 @@ pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node,
                         ));
                     }
                     let key = a.key;
+                    if !valid_qname(key.as_ref()) {
+                        return Err(ctx.err(
+                            at,
+                            DecodeErrorKind::Syntax(format!(
+                                "invalid attribute name {:?}",
+                                key.as_ref()
+                            )),
+                        ));
+                    }
                     if key.as_namespace_binding().is_some() {
                         continue;
                     }

@@ -211,3 +211,21 @@ fn many_entity_references_stay_linear() {
         start.elapsed()
     );
 }
+
+#[test]
+fn names_must_be_qnames() {
+    // Found by fuzzing: quick-xml takes everything up to whitespace as the name.
+    let d = Limits::default();
+    let x = discover_with(r#"<o:ReferenValueType="http://x#X509" xmlns:o="urn:o"/>"#);
+    assert!(
+        matches!(kind(x.as_bytes(), &d), DecodeErrorKind::Syntax(m) if m.contains("invalid element name"))
+    );
+    let x = discover_with(r#"<x a:b:c="1" xmlns:a="urn:a"/>"#);
+    assert!(
+        matches!(kind(x.as_bytes(), &d), DecodeErrorKind::Syntax(m) if m.contains("invalid attribute name"))
+    );
+    // Non-ASCII names are fine.
+    let x = discover_with("<Gerät größe=\"1\"/>");
+    let env = Envelope::<Discover>::decode(x.as_bytes()).unwrap();
+    assert_eq!(env.body.other[0].name, "Gerät");
+}
