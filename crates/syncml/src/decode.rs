@@ -280,6 +280,7 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Whether `s` is an XML 1.0 `Name` (prefixes included).
+#[inline]
 pub(crate) fn is_xml_name(s: &str) -> bool {
     let b = s.as_bytes();
     // Fast path: ASCII letters, digits, `_ : - .`, not starting with a digit, `-` or `.`.
@@ -315,6 +316,7 @@ fn first_invalid_char(s: &str) -> Option<(usize, u32)> {
     None
 }
 
+#[inline]
 fn is_ws(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
@@ -473,6 +475,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// Re-borrows `s` from the input when it is a slice of it.
+    #[inline]
     fn reborrow(&self, s: &str) -> Cow<'a, str> {
         let start = s.as_ptr() as usize;
         let base = self.input.as_ptr() as usize;
@@ -485,6 +488,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         Cow::Owned(s.to_owned())
     }
 
+    #[inline]
     fn reborrow_cow(&self, c: Cow<'_, str>) -> Cow<'a, str> {
         match c {
             Cow::Borrowed(s) => self.reborrow(s),
@@ -492,6 +496,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
     }
 
+    #[inline(always)]
     fn next(&mut self) -> Result<(Ev<'a>, usize)> {
         let off = self.pos;
         let ev = match self.reader.read_event() {
@@ -548,6 +553,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// A start or empty-element tag: depth accounting and the borrowed name.
+    #[inline(always)]
     fn open(&mut self, start: BytesStart<'a>, empty: bool, off: usize) -> Result<Ev<'a>> {
         if self.depth + 1 > self.max_depth {
             return Err(self.err(
@@ -574,6 +580,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         }))
     }
 
+    #[inline]
     fn check_text(&self, s: &str, off: usize) -> Result<()> {
         if self.input_clean {
             let start = s.as_ptr() as usize;
@@ -651,8 +658,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                         // A bare `<SyncBody>` wrapper: its commands.
                         "SyncBody" => out_cmds.extend(self.body(child)?.commands),
                         _ => {
-                            let cmd = self.command(child)?;
-                            out_cmds.push(cmd);
+                            self.command_into(child, &mut out_cmds)?;
                         }
                     },
                 },
@@ -763,6 +769,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     /// Iterates over the child elements of the element just opened, skipping whitespace,
     /// comments and processing instructions.
+    #[inline(always)]
     fn children(
         &mut self,
         empty: bool,
@@ -878,16 +885,22 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
     }
 
+    #[inline]
     fn scan_attrs(&mut self, c: &Child<'a>) -> Result<AttrScan<'a>> {
-        let mut scan = AttrScan::default();
         // Fast path: no attributes at all.
         if c.start
             .attributes_raw()
             .bytes()
             .all(|b| b.is_ascii_whitespace() || b == b'/')
         {
-            return Ok(scan);
+            return Ok(AttrScan::default());
         }
+        self.scan_attrs_slow(c)
+    }
+
+    #[inline(never)]
+    fn scan_attrs_slow(&mut self, c: &Child<'a>) -> Result<AttrScan<'a>> {
+        let mut scan = AttrScan::default();
         let limits = self.opts.limits;
         let (mut n, mut ns) = (0usize, 0usize);
         for a in c.start.attributes() {
@@ -948,6 +961,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     /// Attributes of a SyncML container element: a default namespace equal to SyncML's is
     /// redundant and dropped, `xmlns=""` is a quirk and dropped, everything else is kept.
+    #[inline]
     fn container_attrs(&mut self, c: &Child<'a>) -> Result<Vec<Attr<'a>>> {
         let mut scan = self.scan_attrs(c)?;
         if let Some(ns) = scan.default_ns.take() {
@@ -965,6 +979,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     /// Reads a value element (anything but `Data`): text, references and CDATA, with
     /// whitespace around it trimmed under [`Quirk::WhitespaceAroundValues`].
+    #[inline]
     fn value(&mut self, c: &Child<'a>) -> Result<Cow<'a, str>> {
         let scan = self.scan_attrs(c)?;
         if scan.non_ns > 0 {
@@ -978,6 +993,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         self.value_content(c)
     }
 
+    #[inline]
     fn value_content(&mut self, c: &Child<'a>) -> Result<Cow<'a, str>> {
         if c.empty {
             return Ok(Cow::Borrowed(""));
@@ -1095,6 +1111,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// A flag element such as `<Final/>`, `<NoResp/>`, `<MoreData/>`.
+    #[inline]
     fn flag(&mut self, c: &Child<'a>) -> Result<bool> {
         self.value(c)?;
         Ok(true)
@@ -1467,8 +1484,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 fin = p.flag(&c)?;
                 return Ok(());
             }
-            let cmd = p.command(c)?;
-            commands.push(cmd);
+            p.command_into(c, &mut commands)?;
             Ok(())
         })?;
         b.commands = commands;
@@ -1487,31 +1503,46 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn command(&mut self, c: Child<'a>) -> Result<Command<'a>> {
+    /// Decodes a command straight into `out` (built in place: commands are large).
+    fn command_into(&mut self, c: Child<'a>, out: &mut Vec<Command<'a>>) -> Result<()> {
         let Some(kind) = CommandKind::from_name(c.local()) else {
-            return Ok(Command::Unknown(self.unknown(c)?));
+            let raw = self.unknown(c)?;
+            out.push(Command::Unknown(raw));
+            return Ok(());
         };
         self.count_command(c.off)?;
-        Ok(match kind {
-            CommandKind::Add => Command::Add(self.item_command(c)?),
-            CommandKind::Copy => Command::Copy(self.item_command(c)?),
-            CommandKind::Delete => Command::Delete(self.item_command(c)?),
-            CommandKind::Exec => Command::Exec(self.item_command(c)?),
-            CommandKind::Get => Command::Get(self.item_command(c)?),
-            CommandKind::Replace => Command::Replace(self.item_command(c)?),
-            CommandKind::Alert => Command::Alert(self.alert(c)?),
-            CommandKind::Atomic => Command::Atomic(self.container(c)?),
-            CommandKind::Sequence => Command::Sequence(self.container(c)?),
-            CommandKind::Results => Command::Results(self.results(c)?),
-            CommandKind::Status => Command::Status(self.status(c)?),
-        })
+        out.push(match kind {
+            CommandKind::Add => Command::Add(ItemCommand::default()),
+            CommandKind::Copy => Command::Copy(ItemCommand::default()),
+            CommandKind::Delete => Command::Delete(ItemCommand::default()),
+            CommandKind::Exec => Command::Exec(ItemCommand::default()),
+            CommandKind::Get => Command::Get(ItemCommand::default()),
+            CommandKind::Replace => Command::Replace(ItemCommand::default()),
+            CommandKind::Alert => Command::Alert(Alert::default()),
+            CommandKind::Atomic => Command::Atomic(Container::default()),
+            CommandKind::Sequence => Command::Sequence(Container::default()),
+            CommandKind::Results => Command::Results(Results::default()),
+            CommandKind::Status => Command::Status(Status::default()),
+        });
+        match out.last_mut() {
+            Some(
+                Command::Add(x)
+                | Command::Copy(x)
+                | Command::Delete(x)
+                | Command::Exec(x)
+                | Command::Get(x)
+                | Command::Replace(x),
+            ) => self.item_command(c, x),
+            Some(Command::Alert(x)) => self.alert(c, x),
+            Some(Command::Atomic(x) | Command::Sequence(x)) => self.container(c, x),
+            Some(Command::Results(x)) => self.results(c, x),
+            Some(Command::Status(x)) => self.status(c, x),
+            Some(Command::Unknown(_)) | None => Ok(()),
+        }
     }
 
-    fn item_command(&mut self, c: Child<'a>) -> Result<ItemCommand<'a>> {
-        let mut cmd = ItemCommand {
-            attrs: self.container_attrs(&c)?,
-            ..ItemCommand::default()
-        };
+    fn item_command(&mut self, c: Child<'a>, cmd: &mut ItemCommand<'a>) -> Result<()> {
+        cmd.attrs = self.container_attrs(&c)?;
         let mut extra = Vec::new();
         let mut items = Vec::new();
         self.children(c.empty, |p, c| {
@@ -1550,14 +1581,11 @@ impl<'a, 'o> Parser<'a, 'o> {
         })?;
         cmd.items = items;
         cmd.extra = extra;
-        Ok(cmd)
+        Ok(())
     }
 
-    fn alert(&mut self, c: Child<'a>) -> Result<Alert<'a>> {
-        let mut a = Alert {
-            attrs: self.container_attrs(&c)?,
-            ..Alert::default()
-        };
+    fn alert(&mut self, c: Child<'a>, a: &mut Alert<'a>) -> Result<()> {
+        a.attrs = self.container_attrs(&c)?;
         let mut extra = Vec::new();
         let mut items = Vec::new();
         self.children(c.empty, |p, c| {
@@ -1596,10 +1624,10 @@ impl<'a, 'o> Parser<'a, 'o> {
         })?;
         a.items = items;
         a.extra = extra;
-        Ok(a)
+        Ok(())
     }
 
-    fn container(&mut self, c: Child<'a>) -> Result<Container<'a>> {
+    fn container(&mut self, c: Child<'a>, k: &mut Container<'a>) -> Result<()> {
         if self.nesting >= MAX_CONTAINER_NESTING {
             return Err(self.err(
                 DecodeErrorKind::LimitExceeded(Limit::ContainerNesting(MAX_CONTAINER_NESTING)),
@@ -1607,16 +1635,13 @@ impl<'a, 'o> Parser<'a, 'o> {
             ));
         }
         self.nesting += 1;
-        let r = self.container_inner(c);
+        let r = self.container_inner(c, k);
         self.nesting -= 1;
         r
     }
 
-    fn container_inner(&mut self, c: Child<'a>) -> Result<Container<'a>> {
-        let mut k = Container {
-            attrs: self.container_attrs(&c)?,
-            ..Container::default()
-        };
+    fn container_inner(&mut self, c: Child<'a>, k: &mut Container<'a>) -> Result<()> {
+        k.attrs = self.container_attrs(&c)?;
         let mut commands = Vec::new();
         self.children(c.empty, |p, c| {
             let off = c.off;
@@ -1643,21 +1668,17 @@ impl<'a, 'o> Parser<'a, 'o> {
                     p.set(&mut k.meta, v, off, None)
                 }
                 _ => {
-                    let cmd = p.command(c)?;
-                    commands.push(cmd);
+                    p.command_into(c, &mut commands)?;
                     Ok(())
                 }
             }
         })?;
         k.commands = commands;
-        Ok(k)
+        Ok(())
     }
 
-    fn results(&mut self, c: Child<'a>) -> Result<Results<'a>> {
-        let mut r = Results {
-            attrs: self.container_attrs(&c)?,
-            ..Results::default()
-        };
+    fn results(&mut self, c: Child<'a>, r: &mut Results<'a>) -> Result<()> {
+        r.attrs = self.container_attrs(&c)?;
         let mut extra = Vec::new();
         let mut items = Vec::new();
         self.children(c.empty, |p, c| {
@@ -1704,14 +1725,11 @@ impl<'a, 'o> Parser<'a, 'o> {
         })?;
         r.items = items;
         r.extra = extra;
-        Ok(r)
+        Ok(())
     }
 
-    fn status(&mut self, c: Child<'a>) -> Result<Status<'a>> {
-        let mut s = Status {
-            attrs: self.container_attrs(&c)?,
-            ..Status::default()
-        };
+    fn status(&mut self, c: Child<'a>, s: &mut Status<'a>) -> Result<()> {
+        s.attrs = self.container_attrs(&c)?;
         let mut extra = Vec::new();
         let mut items = Vec::new();
         self.children(c.empty, |p, c| {
@@ -1766,7 +1784,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         })?;
         s.items = items;
         s.extra = extra;
-        Ok(s)
+        Ok(())
     }
 
     /// Decodes an `Item` straight into `out` (built in place: items are large and a
