@@ -265,10 +265,25 @@ fn describe(locuri: &str, ddf: &[PathBuf], json: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Policy/Result/{Area}/{Policy}: describe the Config definition it reports on.
+    let config = catalog.policy_config_of_result(&m);
     if json {
-        out(&to_json(&catalog, &m));
+        let mut v: serde_json::Value =
+            serde_json::from_str(&to_json(&catalog, &m)).unwrap_or_default();
+        if let Some(c) = &config {
+            v["result_of"] = serde_json::from_str(&to_json(&catalog, c)).unwrap_or_default();
+        }
+        out(&serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         print_text(&catalog, &m);
+        if let Some(c) = &config {
+            out("");
+            out(&format!(
+                "result of      {} (Get returns its effective value):",
+                c.template()
+            ));
+            print_text(&catalog, c);
+        }
     }
     ExitCode::SUCCESS
 }

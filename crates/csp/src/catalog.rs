@@ -314,6 +314,32 @@ impl Catalog {
         }
     }
 
+    /// For `./Device/Vendor/MSFT/Policy/Result/{Area}/{Policy}` (which Policy.xml describes only
+    /// generically, Get-only), the definition of `Policy/Config/{Area}/{Policy}` when a policy
+    /// area DDF defines it: the Result node reports that policy's effective value, in its format.
+    pub fn policy_config_of_result(&self, m: &Match<'_>) -> Option<Match<'_>> {
+        let i = m
+            .segments
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case("Result"))?;
+        if i == 0 || !m.segments[i - 1].eq_ignore_ascii_case("Policy") || m.segments.len() <= i + 2
+        {
+            return None;
+        }
+        let mut segs = m.segments.clone();
+        segs[i] = "Config".to_string();
+        let prefix = match m.scope {
+            Scope::Device => "./Device",
+            Scope::User => "./User",
+        };
+        let config = self.lookup(&format!("{prefix}/{}", segs.join("/"))).ok()?;
+        let generic = config
+            .bindings
+            .iter()
+            .any(|b| matches!(b.title.as_deref(), Some("AreaName" | "PolicyName")));
+        (!generic).then_some(config)
+    }
+
     /// The applicability of a matched node: its own, or the nearest ancestor's in the same
     /// table (DDF applicability is inherited by children).
     pub fn applicability<'c>(&self, m: &Match<'c>) -> &'c Applicability {

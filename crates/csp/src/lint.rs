@@ -458,28 +458,7 @@ impl Ctx<'_> {
     /// True for `Policy/Result/{Area}/{Policy}` when `Policy/Config/{Area}/{Policy}` is a
     /// policy some vendored area defines (the area DDFs describe only Config).
     fn result_of_known_policy(&self, m: &Match<'_>) -> bool {
-        let Some(i) = m
-            .segments
-            .iter()
-            .position(|s| s.eq_ignore_ascii_case("Result"))
-        else {
-            return false;
-        };
-        if i == 0 || !m.segments[i - 1].eq_ignore_ascii_case("Policy") {
-            return false;
-        }
-        let mut segs = m.segments.clone();
-        segs[i] = "Config".to_string();
-        let prefix = match m.scope {
-            crate::Scope::Device => "./Device",
-            crate::Scope::User => "./User",
-        };
-        let config = format!("{prefix}/{}", segs.join("/"));
-        self.catalog.lookup(&config).is_ok_and(|c| {
-            !c.bindings
-                .iter()
-                .any(|b| matches!(b.title.as_deref(), Some("AreaName" | "PolicyName")))
-        })
+        self.catalog.policy_config_of_result(m).is_some()
     }
 
     fn node_checks(

@@ -179,6 +179,33 @@ fn applicability_is_inherited_and_evaluated() {
 }
 
 #[test]
+fn policy_result_maps_to_the_config_definition() {
+    let c = load_all();
+    let r = c
+        .lookup("./Device/Vendor/MSFT/Policy/Result/Update/ActiveHoursStart")
+        .unwrap();
+    assert_eq!(
+        r.template(),
+        "./Device/Vendor/MSFT/Policy/Result/{AreaName}/{PolicyName}"
+    );
+    assert_eq!(r.def.access, Access::GET);
+    let config = c.policy_config_of_result(&r).unwrap();
+    assert_eq!(
+        config.template(),
+        "./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart"
+    );
+    assert_eq!(config.def.format, Format::Int);
+    let unknown = c
+        .lookup("./Device/Vendor/MSFT/Policy/Result/Update/Nope")
+        .unwrap();
+    assert!(c.policy_config_of_result(&unknown).is_none());
+    let config_itself = c
+        .lookup("./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart")
+        .unwrap();
+    assert!(c.policy_config_of_result(&config_itself).is_none());
+}
+
+#[test]
 fn children_span_tables() {
     let c = load_all();
     let m = c.lookup("./Device/Vendor/MSFT/Policy/Config").unwrap();
