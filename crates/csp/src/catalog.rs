@@ -340,6 +340,25 @@ impl Catalog {
         (!generic).then_some(config)
     }
 
+    /// Path templates of every node named `name` (ASCII case-insensitive), sorted: where a
+    /// setting lives when a profile uses the wrong path.
+    pub fn nodes_named(&self, name: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .tables
+            .iter()
+            .flat_map(|t| {
+                t.nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| n.name.eq_ignore_ascii_case(name))
+                    .map(|(i, _)| t.path_template(i))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The applicability of a matched node: its own, or the nearest ancestor's in the same
     /// table (DDF applicability is inherited by children).
     pub fn applicability<'c>(&self, m: &Match<'c>) -> &'c Applicability {

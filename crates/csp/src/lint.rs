@@ -350,7 +350,10 @@ impl Ctx<'_> {
             let m = match self.catalog.lookup(uri) {
                 Ok(m) => m,
                 Err(LookupError::NotFound { known, .. }) => {
-                    let hint = self.suggest(uri, &known);
+                    let mut hint = self.suggest(uri, &known);
+                    if !hint.contains("did you mean") {
+                        hint.push_str(&self.elsewhere(uri));
+                    }
                     self.push(
                         Severity::Error,
                         Rule::UnknownNode,
@@ -384,8 +387,9 @@ impl Ctx<'_> {
                     Severity::Warning,
                     Rule::UnknownPolicy,
                     format!(
-                        "no vendored Policy area DDF defines {uri} (matched only the generic {})",
-                        m.template()
+                        "no vendored Policy area DDF defines {uri} (matched only the generic {}){}",
+                        m.template(),
+                        self.elsewhere(uri)
                     ),
                     name,
                     Some(uri),
@@ -413,6 +417,30 @@ impl Ctx<'_> {
             {
                 self.format_check(name, uri, at, &m, f);
             }
+        }
+    }
+
+    /// "; a node of that name exists at ..." for the last segment of `uri` (same scope).
+    fn elsewhere(&self, uri: &str) -> String {
+        let path = uri.split('?').next().unwrap_or(uri);
+        let Some(last) = path.rsplit('/').next().filter(|s| !s.is_empty()) else {
+            return String::new();
+        };
+        let user = path
+            .trim_start_matches("./")
+            .to_ascii_lowercase()
+            .starts_with("user/");
+        let found: Vec<String> = self
+            .catalog
+            .nodes_named(last)
+            .into_iter()
+            .filter(|t| t.to_ascii_lowercase().starts_with("./user/") == user)
+            .take(3)
+            .collect();
+        if found.is_empty() {
+            String::new()
+        } else {
+            format!("; a node of that name exists at {}", found.join(", "))
         }
     }
 

@@ -107,6 +107,33 @@ fn pinned_messages_say_why() {
         "{}",
         f[0].message
     );
+    // Wrong path: the linter says where a node of that name lives.
+    let f = lint(
+        catalog(),
+        &std::fs::read(dir.join("endpoint-security---app-and-browser-isolation-–-[Bundle].xml"))
+            .unwrap(),
+        &LintOptions::default(),
+    );
+    assert!(
+        f[0].message.ends_with(
+            "a node of that name exists at ./Device/Vendor/MSFT/WindowsDefenderApplicationGuard/Settings/AllowPersistence"
+        ),
+        "{}",
+        f[0].message
+    );
+    let f = lint(
+        catalog(),
+        &std::fs::read(dir.join("CIS-18.10.9.1.1---enhanced-anti-spoofing-–-[FacialFeaturesUseEnhancedAntiSpoofing].xml"))
+            .unwrap(),
+        &LintOptions::default(),
+    );
+    assert!(
+        f[0].message.ends_with(
+            "a node of that name exists at ./Device/Vendor/MSFT/PassportForWork/Biometrics/FacialFeaturesUseEnhancedAntiSpoofing"
+        ),
+        "{}",
+        f[0].message
+    );
 }
 
 const NODE: &str = "./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart";
