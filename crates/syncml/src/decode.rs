@@ -152,19 +152,36 @@ impl DecodeOptions {
                     },
                 ));
             }
-            let text = transcode_utf16(bytes, big_endian).map_err(|offset| {
-                fail(
+            let bom = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+                2
+            } else {
+                0
+            };
+            let text = transcode_utf16(&bytes[bom..], big_endian).map_err(|offset| {
+                let mut e = fail(
                     "",
                     0,
                     Raw {
                         kind: DecodeErrorKind::InvalidUtf8,
-                        offset,
+                        offset: 0,
                     },
-                )
+                );
+                e.offset = bom + offset;
+                e
             })?;
             let mut p = Parser::new(&text, 0, self);
             p.note(Quirk::Utf16Transcoded, 0);
-            let out = p.document(mode).map_err(|r| fail(&text, 0, r))?;
+            let out = p.document(mode).map_err(|r| {
+                // Offsets count bytes of the input: the BOM plus two per UTF-16 code unit.
+                let at = r.offset.min(text.len());
+                let mut e = finish(&text, 0, r);
+                let mut cut = at;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                e.offset = bom + 2 * text[..cut].encode_utf16().count();
+                e
+            })?;
             let quirks = p.seen();
             return Ok((out.into_owned(), quirks));
         }
@@ -241,15 +258,9 @@ fn utf16_bom_or_pattern(b: &[u8]) -> Option<bool> {
     }
 }
 
-fn transcode_utf16(b: &[u8], big_endian: bool) -> std::result::Result<String, usize> {
-    let body = if b.starts_with(&[0xFF, 0xFE]) || b.starts_with(&[0xFE, 0xFF]) {
-        &b[2..]
-    } else {
-        b
-    };
-    if body.len() % 2 != 0 {
-        return Err(body.len());
-    }
+/// Transcodes UTF-16 (without its BOM) to UTF-8; the error is the byte offset of the first
+/// bad code unit (or of a dangling odd byte).
+fn transcode_utf16(body: &[u8], big_endian: bool) -> std::result::Result<String, usize> {
     let units = body.chunks_exact(2).map(|c| {
         if big_endian {
             u16::from_be_bytes([c[0], c[1]])
@@ -258,8 +269,14 @@ fn transcode_utf16(b: &[u8], big_endian: bool) -> std::result::Result<String, us
         }
     });
     let mut out = String::with_capacity(body.len() / 2);
-    for (i, r) in char::decode_utf16(units).enumerate() {
-        out.push(r.map_err(|_| i * 2)?);
+    let mut unit = 0usize;
+    for r in char::decode_utf16(units) {
+        let c = r.map_err(|_| unit * 2)?;
+        unit += c.len_utf16();
+        out.push(c);
+    }
+    if !body.len().is_multiple_of(2) {
+        return Err(body.len() - 1);
     }
     Ok(out)
 }
@@ -566,7 +583,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
         let len = start.name().as_ref().len();
         let qname = self.input.get(off + 1..off + 1 + len).unwrap_or("");
-        if !is_xml_name(qname) {
+        // A prefixed name can match a known local name; its prefix must still be valid.
+        if qname.as_bytes().contains(&b':') && !is_xml_name(qname) {
             return Err(self.err(
                 DecodeErrorKind::Syntax(format!("invalid element name {qname:?}")),
                 off,
@@ -581,6 +599,19 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     #[inline]
+    /// Element names are checked where the decoder does not match them against a known
+    /// name (which is valid by construction): unknown elements and markup it skips.
+    fn check_name(&self, c: &Child<'a>) -> Result<()> {
+        if is_xml_name(c.qname) {
+            Ok(())
+        } else {
+            Err(self.err(
+                DecodeErrorKind::Syntax(format!("invalid element name {:?}", c.qname)),
+                c.off,
+            ))
+        }
+    }
+
     fn check_text(&self, s: &str, off: usize) -> Result<()> {
         if self.input_clean {
             let start = s.as_ptr() as usize;
@@ -843,6 +874,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     /// Keeps an unknown element verbatim (or rejects it in strict mode).
     fn unknown(&mut self, c: Child<'a>) -> Result<RawElement<'a>> {
+        self.check_name(&c)?;
         if self.opts.unknown_elements == UnknownElements::Reject {
             return Err(self.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), c.off));
         }
@@ -865,6 +897,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             let (ev, off) = self.next()?;
             match ev {
                 Ev::Start(c) => {
+                    self.check_name(&c)?;
                     self.scan_attrs(&c)?;
                 }
                 Ev::End => {
@@ -1185,6 +1218,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 }
                 Ev::Start(c) => {
                     acc.markup = true;
+                    self.check_name(&c)?;
                     self.scan_attrs(&c)?;
                 }
                 Ev::Text(t) => {
