@@ -159,7 +159,13 @@ fn with_decoded(file: &Path, f: impl FnOnce(Doc<'_>) -> Result<(), String>) -> E
             }
         },
         Err(e) => {
-            eprintln!("{}:{}:{}: error: {}", file.display(), e.line, e.column, e.kind);
+            eprintln!(
+                "{}:{}:{}: error: {}",
+                file.display(),
+                e.line,
+                e.column,
+                e.kind
+            );
             ExitCode::FAILURE
         }
     }

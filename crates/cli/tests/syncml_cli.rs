@@ -23,8 +23,14 @@ fn check_accepts_real_captures_and_fragments() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("07-device-syncml-session1.xml: ok: SyncML message, 3 command(s), Final"));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("07-device-syncml-session1.xml: ok: SyncML message, 3 command(s), Final")
+    );
     assert!(stdout.contains("command fragment, 1 command(s)"));
 }
 
@@ -33,7 +39,9 @@ fn check_fails_with_a_positioned_error() {
     let out = bin()
         .args(["syncml", "check"])
         .arg(data("fleet/real/07-device-syncml-session1.xml"))
-        .arg(data("published/enterprise-app-management_08_exec-addlicense.xml"))
+        .arg(data(
+            "published/enterprise-app-management_08_exec-addlicense.xml",
+        ))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -47,10 +55,18 @@ fn check_fails_with_a_positioned_error() {
 #[test]
 fn check_strict_reports_quirks_as_errors() {
     let sample = data("published/clientcertificateinstall-csp_02_pfx-delete-atomic.xml");
-    let lenient = bin().args(["syncml", "check"]).arg(&sample).output().unwrap();
+    let lenient = bin()
+        .args(["syncml", "check"])
+        .arg(&sample)
+        .output()
+        .unwrap();
     assert!(lenient.status.success());
     assert!(String::from_utf8_lossy(&lenient.stdout).contains("quirks: MissingNamespace"));
-    let strict = bin().args(["syncml", "check", "--strict"]).arg(&sample).output().unwrap();
+    let strict = bin()
+        .args(["syncml", "check", "--strict"])
+        .arg(&sample)
+        .output()
+        .unwrap();
     assert_eq!(strict.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&strict.stderr).contains("MissingNamespace"));
 }
@@ -66,7 +82,10 @@ fn fmt_output_decodes_to_the_same_message() {
         winmdm_syncml::decode(&original).unwrap()
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("\n    <VerDTD>1.2</VerDTD>"), "indented: {text}");
+    assert!(
+        text.contains("\n    <VerDTD>1.2</VerDTD>"),
+        "indented: {text}"
+    );
 }
 
 #[test]
@@ -79,6 +98,9 @@ fn json_shows_the_decoded_message() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["hdr"]["session_id"], "1");
-    assert_eq!(v["body"]["commands"][0]["Alert"]["data"]["content"]["value"], "1201");
+    assert_eq!(
+        v["body"]["commands"][0]["Alert"]["data"]["content"]["value"],
+        "1201"
+    );
     assert_eq!(v["body"]["final"], true);
 }

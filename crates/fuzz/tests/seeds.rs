@@ -13,7 +13,11 @@ fn every_target_runs_over_its_seed_corpus() {
             .map(|e| e.expect("dir entry").path())
             .collect();
         seeds.sort();
-        assert!(!seeds.is_empty(), "target {name} has no seeds in {}", dir.display());
+        assert!(
+            !seeds.is_empty(),
+            "target {name} has no seeds in {}",
+            dir.display()
+        );
         for seed in seeds {
             let bytes = std::fs::read(&seed).expect("read seed");
             body(&bytes);
@@ -33,7 +37,11 @@ fn every_target_has_a_cargo_fuzz_wrapper() {
         let wrapper = fuzz.join("fuzz_targets").join(format!("{name}.rs"));
         let src = std::fs::read_to_string(&wrapper)
             .unwrap_or_else(|e| panic!("{}: {e}", wrapper.display()));
-        assert!(src.contains(name), "{} does not call its body", wrapper.display());
+        assert!(
+            src.contains(name),
+            "{} does not call its body",
+            wrapper.display()
+        );
         assert!(
             manifest.contains(&format!("name = \"{name}\"")),
             "fuzz/Cargo.toml has no [[bin]] for {name}"
