@@ -297,13 +297,13 @@ impl DeviceSession {
             .trim()
             .parse()
             .map_err(|_| SessionError::BadMsgId(mid_s.to_owned()))?;
-        if let Some(last) = self.last_server_msg {
-            if mid != last + 1 {
-                return Err(SessionError::UnexpectedMsgId {
-                    expected: last + 1,
-                    got: mid,
-                });
-            }
+        if let Some(last) = self.last_server_msg
+            && mid != last + 1
+        {
+            return Err(SessionError::UnexpectedMsgId {
+                expected: last + 1,
+                got: mid,
+            });
         }
         self.last_server_msg = Some(mid);
         self.messages += 1;
@@ -321,12 +321,12 @@ impl DeviceSession {
         // Statuses from the server: the SyncHdr's decides about authentication.
         let mut hdr_code = None;
         for c in &msg.body.commands {
-            if let Command::Status(st) = c {
-                if st.cmd_ref.as_deref().map(str::trim) == Some("0") {
-                    hdr_code = st.code();
-                    if let Some(ch) = &st.chal {
-                        self.on_chal(ch, st.code());
-                    }
+            if let Command::Status(st) = c
+                && st.cmd_ref.as_deref().map(str::trim) == Some("0")
+            {
+                hdr_code = st.code();
+                if let Some(ch) = &st.chal {
+                    self.on_chal(ch, st.code());
                 }
             }
         }
@@ -376,10 +376,9 @@ impl DeviceSession {
         // chunk of an open object ends that object.
         if self.lo_in.as_ref().is_some_and(|l| !l.touched)
             && (msg.body.r#final || has_new_commands(&msg.body.commands))
+            && let Some(old) = self.lo_in.take()
         {
-            if let Some(old) = self.lo_in.take() {
-                self.out.push_front(no_end_of_data_alert(&old.uri));
-            }
+            self.out.push_front(no_end_of_data_alert(&old.uri));
         }
         let next = asks_next(&msg.body.commands);
         if !next {
@@ -508,15 +507,15 @@ impl DeviceSession {
             }
             // Too large for any message: a Results with several items is split per
             // item, a single item goes out in chunks.
-            if let Command::Results(r) = &c {
-                if r.items.len() > 1 {
-                    for it in r.items.iter().rev() {
-                        let mut one = r.clone();
-                        one.items = vec![it.clone()];
-                        self.out.push_front(Command::Results(one));
-                    }
-                    continue;
+            if let Command::Results(r) = &c
+                && r.items.len() > 1
+            {
+                for it in r.items.iter().rev() {
+                    let mut one = r.clone();
+                    one.items = vec![it.clone()];
+                    self.out.push_front(Command::Results(one));
                 }
+                continue;
             }
             if package::chunkable(&c) {
                 let (template, text) = package::split_lo(c);

@@ -343,10 +343,10 @@ impl ServerSession {
                 if self.device_id.as_deref() != Some(src.trim()) {
                     return Err(SessionError::SenderChanged);
                 }
-                if let Some(last) = self.last_seen {
-                    if now.duration_since(last).unwrap_or_default() > self.cfg.session_timeout {
-                        return Err(SessionError::Expired);
-                    }
+                if let Some(last) = self.last_seen
+                    && now.duration_since(last).unwrap_or_default() > self.cfg.session_timeout
+                {
+                    return Err(SessionError::Expired);
                 }
             }
         }
@@ -366,10 +366,10 @@ impl ServerSession {
         {
             return HdrVerdict::Refuse(StatusCode::PROTOCOL_VERSION_NOT_SUPPORTED, None, true);
         }
-        if let (Some(b), Some(d)) = (&self.identity, &self.device_id) {
-            if !b.allows(d) {
-                return HdrVerdict::Refuse(StatusCode::FORBIDDEN, None, true);
-            }
+        if let (Some(b), Some(d)) = (&self.identity, &self.device_id)
+            && !b.allows(d)
+        {
+            return HdrVerdict::Refuse(StatusCode::FORBIDDEN, None, true);
         }
         let Some(a) = self.cfg.auth.clone() else {
             return HdrVerdict::Accept(StatusCode::OK, None);
@@ -489,10 +489,9 @@ impl ServerSession {
         // chunk of an open object ends that object.
         if self.lo_in.as_ref().is_some_and(|l| !l.touched)
             && (msg.body.r#final || has_new_commands(&msg.body.commands))
+            && let Some(old) = self.lo_in.take()
         {
-            if let Some(old) = self.lo_in.take() {
-                self.alerts_out.push(no_end_of_data_alert(&old.uri));
-            }
+            self.alerts_out.push(no_end_of_data_alert(&old.uri));
         }
         let next = asks_next(&msg.body.commands);
         if msg.body.r#final || next {
