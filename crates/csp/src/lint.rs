@@ -5,8 +5,10 @@
 //! the node's AccessType; the Meta Format matches DFFormat; the value fits the format and the
 //! allowed values (ENUM, Flag, Range, ADMX shape, XML well-formedness for XSD and `xml` nodes);
 //! markup inside `<Data>` that is neither escaped nor CDATA; AtomicRequired nodes outside
-//! Atomic; and, given an OS build and an edition, applicability. Not checked: RegEx values
-//! (no regex engine in this crate), ADMX `<data id=>` ids against the ADMX files (not
+//! Atomic; and, given an OS build and an edition, applicability. RegEx values are checked
+//! with the `regex` crate (linear time; unanchored like .NET's `Regex.IsMatch`, `/.../`
+//! delimiters stripped); a DDF pattern that crate cannot compile is reported once as a
+//! warning and not checked. Not checked: ADMX `<data id=>` ids against the ADMX files (not
 //! vendored), JSON values.
 
 use std::fmt;
@@ -776,6 +778,33 @@ impl Ctx<'_> {
                     bad(self, Rule::BadAdmx, format!("{e} ({})", m.template()));
                 }
             }
+            Allowed::RegEx(pattern) => match ddf_regex(pattern) {
+                Some(re) => {
+                    for x in values {
+                        if !re.is_match(x) {
+                            bad(
+                                self,
+                                Rule::NotAllowed,
+                                format!(
+                                    "{x:?} does not match the pattern {pattern} of {}",
+                                    m.template()
+                                ),
+                            );
+                        }
+                    }
+                }
+                None => self.push(
+                    Severity::Warning,
+                    Rule::NotAllowed,
+                    format!(
+                        "the DDF pattern {pattern} of {} cannot be checked (not a pattern the regex engine accepts)",
+                        m.template()
+                    ),
+                    name,
+                    Some(uri),
+                    at,
+                ),
+            },
             Allowed::Xsd(_) if d.format != Format::Xml && !v.is_empty() => {
                 if let Err(e) = well_formed(v) {
                     bad(
@@ -788,6 +817,26 @@ impl Ctx<'_> {
             _ => {}
         }
     }
+}
+
+/// Compiles a DDF `RegEx` pattern: JavaScript-style `/.../` delimiters are stripped and a
+/// leading `{` (written unescaped in some DDFs, where .NET reads it as a literal) is escaped.
+/// `None` when the pattern still does not compile. Compilation is bounded by the regex
+/// crate's size limits and matching is linear in the value.
+fn ddf_regex(pattern: &str) -> Option<regex::Regex> {
+    let p = pattern.trim();
+    let p = p
+        .strip_prefix('/')
+        .and_then(|q| q.strip_suffix('/'))
+        .unwrap_or(p);
+    let escaped;
+    let p = if p.starts_with('{') {
+        escaped = format!("\\{p}");
+        escaped.as_str()
+    } else {
+        p
+    };
+    regex::RegexBuilder::new(p).size_limit(1 << 20).build().ok()
 }
 
 /// Offsets where the LocURI text of each `<Target>` in the body starts (after `<SyncBody>` when
@@ -862,4 +911,52 @@ fn well_formed(s: &str) -> Result<(), String> {
     winmdm_ddf::parse_elements(s.as_bytes(), &winmdm_ddf::ParseOptions::default())
         .map(|_| ())
         .map_err(|e| e.kind.to_string())
+}
+
+#[cfg(test)]
+mod regex_tests {
+    use super::ddf_regex;
+
+    /// Every distinct `RegEx` pattern in the vendored DDF files compiles.
+    #[test]
+    fn every_vendored_pattern_compiles() {
+        let mut seen = 0;
+        for dir in ["ddf", "ddf/policy-areas"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().and_then(|e| e.to_str()) != Some("xml") {
+                    continue;
+                }
+                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+                for part in text.split("ValueType=\"RegEx\"").skip(1) {
+                    let Some(v) = part.split("<MSFT:Value>").nth(1) else {
+                        continue;
+                    };
+                    let v = v.split("</MSFT:Value>").next().unwrap_or("");
+                    let v = v
+                        .trim_start_matches("<![CDATA[")
+                        .trim_end_matches("]]>")
+                        .replace("&lt;", "<")
+                        .replace("&gt;", ">")
+                        .replace("&amp;", "&");
+                    if v.is_empty() {
+                        continue;
+                    }
+                    assert!(ddf_regex(&v).is_some(), "{}: {v}", path.display());
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 30, "only {seen} patterns found");
+    }
+
+    #[test]
+    fn delimiters_and_leading_brace() {
+        assert!(ddf_regex("/^a+$/").unwrap().is_match("aaa"));
+        let guid = "{[0-9A-Fa-f]{8}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{4}\\-[0-9A-Fa-f]{12}\\}";
+        let re = ddf_regex(guid).unwrap();
+        assert!(re.is_match("{12345678-1234-1234-1234-123456789abc}"));
+        assert!(!re.is_match("12345678-1234-1234-1234-123456789abc"));
+    }
 }

@@ -409,3 +409,17 @@ fn whole_syncml_messages_are_linted() {
     );
     assert_eq!(rules(&run(&msg)), [(Severity::Error, Rule::NotAllowed)]);
 }
+
+#[test]
+fn regex_allowed_values() {
+    // DMClient SyncApplicationVersion: `^(\d\.)?(\d)$`.
+    let n = "./Device/Vendor/MSFT/DMClient/Provider/P/SyncApplicationVersion";
+    assert!(run(&replace(n, "chr", "5.0")).is_empty());
+    let f = run(&replace(n, "chr", "5.0.1"));
+    assert_eq!(rules(&f), [(Severity::Error, Rule::NotAllowed)]);
+    assert!(
+        f[0].message.contains("does not match the pattern"),
+        "{}",
+        f[0].message
+    );
+}
