@@ -1,0 +1,354 @@
+//! Prints the session tables of `docs/benchmarks.md`: the cost of a full OMA-DM session
+//! (`winmdm_benches::session`, 50 queued commands plus a 1 MiB large object, MaxMsgSize
+//! 64 KiB) per session and per message, next to plain `decode` + `encode` of the same
+//! message bytes, measured interleaved in one process.
+//!
+//! Three paths, each measured in every round (the starting one rotates from round to
+//! round): the engines plus the codec (`Mode::Wire`: every message encoded by its sender
+//! and decoded by its receiver), the engines alone (`Mode::Engines`: structs handed over)
+//! and the codec alone (`codec_pass` over the bytes of one captured session). The queue
+//! and tree of each session are built before the timed loop and the finished sessions are
+//! dropped after it, as criterion's `iter_batched` does.
+//!
+//! Each measurement runs a path for about `--secs` seconds and records the thread's CPU
+//! time (Linux `/proc/thread-self/schedstat`, updated every scheduler tick, hence
+//! measurements of a quarter second and more) and wall time. Ratios are computed within
+//! each round; the tables give the median over rounds and the range. Allocations are
+//! counted with a counting global allocator (`stats_alloc`) during one run of each path.
+//!
+//! Usage: `cargo run --release -p winmdm-benches --bin session-report [-- --rounds N --secs S]`
+//! (defaults: 7 rounds, 0.5 s per measurement: about half a minute).
+
+use std::alloc::System;
+use std::hint::black_box;
+use std::time::Instant;
+
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use winmdm_benches::session::{
+    Direction, Mode, Queue, Scenario, SessionRun, Setup, WireMessage, codec_pass,
+};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+struct Args {
+    rounds: usize,
+    secs: f64,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        rounds: 7,
+        secs: 0.5,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next();
+        let parsed = value.as_deref().and_then(|v| v.parse::<f64>().ok());
+        match (flag.as_str(), parsed) {
+            ("--rounds", Some(v)) if v >= 1.0 => a.rounds = v as usize,
+            ("--secs", Some(v)) if v > 0.0 => a.secs = v,
+            _ => {
+                eprintln!("usage: session-report [--rounds N] [--secs SECONDS_PER_MEASUREMENT]");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn range(v: &[f64]) -> (f64, f64) {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn cpu_model() -> String {
+    read("/proc/cpuinfo")
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn loadavg() -> String {
+    read("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// CPU time consumed by this thread so far, in seconds, if the kernel tells.
+fn thread_cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+/// Runs `f` (which does `n` iterations) once, timed: (wall seconds, CPU seconds or wall
+/// seconds).
+fn timed(f: impl FnOnce()) -> (f64, f64) {
+    let cpu0 = thread_cpu_secs();
+    let start = Instant::now();
+    f();
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = match (cpu0, thread_cpu_secs()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => wall,
+    };
+    (wall, cpu)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    Wire,
+    Engines,
+    Codec,
+}
+
+impl Path {
+    const ALL: [Path; 3] = [Path::Wire, Path::Engines, Path::Codec];
+
+    fn name(self) -> &'static str {
+        match self {
+            Path::Wire => "engines + codec (`Mode::Wire`)",
+            Path::Engines => "engines only (`Mode::Engines`)",
+            Path::Codec => "codec only: `decode` + `encode` of the same bytes",
+        }
+    }
+}
+
+struct Bench {
+    scenario: Scenario,
+    commands: Vec<winmdm_omadm::Queued>,
+    tree: winmdm_omadm::MemoryTree,
+    wire: Vec<WireMessage>,
+}
+
+impl Bench {
+    fn setup(&self) -> Setup {
+        Setup {
+            queue: Queue::new(self.commands.clone()),
+            tree: self.tree.clone(),
+        }
+    }
+
+    /// `n` sessions (or codec passes): (wall, CPU) seconds, setup and drop outside.
+    fn measure(&self, path: Path, n: usize) -> (f64, f64) {
+        match path {
+            Path::Wire | Path::Engines => {
+                let mode = if path == Path::Wire {
+                    Mode::Wire
+                } else {
+                    Mode::Engines
+                };
+                let setups: Vec<Setup> = (0..n).map(|_| self.setup()).collect();
+                let mut done: Vec<SessionRun> = Vec::with_capacity(n);
+                let t = timed(|| {
+                    for s in setups {
+                        done.push(self.scenario.run_with(s, mode, None).expect("runs"));
+                    }
+                });
+                drop(black_box(done));
+                t
+            }
+            Path::Codec => timed(|| {
+                for _ in 0..n {
+                    black_box(codec_pass(black_box(&self.wire)).expect("codec pass"));
+                }
+            }),
+        }
+    }
+}
+
+fn main() {
+    let args = args();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu_clock = if thread_cpu_secs().is_some() {
+        "thread CPU time (schedstat)"
+    } else {
+        "wall time (schedstat unreadable)"
+    };
+    println!(
+        "machine: {cores} cores, {}; load average before: {}",
+        cpu_model(),
+        loadavg()
+    );
+    println!(
+        "rounds: {}, ~{} s per measurement, clock: {cpu_clock}\n",
+        args.rounds, args.secs
+    );
+    let without_large = Scenario {
+        large_object_bytes: 0,
+        ..Scenario::STANDARD
+    };
+    for (title, scenario) in [
+        ("The benchmark's scenario", Scenario::STANDARD),
+        (
+            "For comparison, the same queue with the large object's value empty",
+            without_large,
+        ),
+    ] {
+        println!("## {title}\n");
+        report(&args, scenario);
+    }
+    println!("load average after: {}", loadavg());
+}
+
+/// Measures one scenario and prints its tables.
+fn report(args: &Args, scenario: Scenario) {
+    let mut wire = Vec::new();
+    let run = scenario
+        .run(Mode::Wire, Some(&mut wire))
+        .expect("the session runs");
+    assert!(run.finished && run.left_in_queue == 0);
+    assert_eq!(run.outcomes.len(), scenario.queued());
+    assert!(run.outcomes.iter().all(|o| o.is_success()));
+    let messages = run.messages();
+    let bench = Bench {
+        scenario,
+        commands: scenario.commands(),
+        tree: scenario.tree(),
+        wire,
+    };
+
+    let side = |d: Direction| {
+        let v: Vec<usize> = bench
+            .wire
+            .iter()
+            .filter(|m| m.direction == d)
+            .map(|m| m.bytes.len())
+            .collect();
+        (
+            v.len(),
+            v.iter().sum::<usize>(),
+            v.iter().max().copied().unwrap_or(0),
+        )
+    };
+    let (dn, db, dmax) = side(Direction::FromDevice);
+    let (sn, sb, smax) = side(Direction::FromServer);
+    println!(
+        "{} queued commands ({} + the large object of {} bytes), MaxMsgSize {} both ways.\n",
+        scenario.queued(),
+        scenario.queued() - 1,
+        scenario.large_object_bytes,
+        scenario.max_msg_size
+    );
+    println!("| messages | count | bytes | largest |");
+    println!("|---|---:|---:|---:|");
+    println!("| device to server | {dn} | {db} | {dmax} |");
+    println!("| server to device | {sn} | {sb} | {smax} |");
+    println!(
+        "| both ways | {messages} | {} | {} |\n",
+        db + sb,
+        dmax.max(smax)
+    );
+
+    // Calibration (also the warm-up): iterations per measurement for each path.
+    let iters: Vec<usize> = Path::ALL
+        .iter()
+        .map(|&p| {
+            let mut n = 1usize;
+            loop {
+                let (wall, _) = bench.measure(p, n);
+                if wall > 0.05 || n > 1 << 20 {
+                    break ((args.secs / wall * n as f64).ceil() as usize).max(1);
+                }
+                n *= 2;
+            }
+        })
+        .collect();
+
+    // Per path, per round: seconds per session (CPU, wall).
+    let mut per: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); Path::ALL.len()];
+    for round in 0..args.rounds {
+        for k in 0..Path::ALL.len() {
+            let pi = (k + round) % Path::ALL.len();
+            let n = iters[pi];
+            let (wall, cpu) = bench.measure(Path::ALL[pi], n);
+            per[pi].0.push(cpu / n as f64);
+            per[pi].1.push(wall / n as f64);
+        }
+    }
+
+    let pick = |pi: usize, wall: bool| if wall { &per[pi].1 } else { &per[pi].0 };
+    let codec = Path::ALL.len() - 1;
+    for wall in [false, true] {
+        if wall {
+            println!("\nThe same by wall time (includes time spent waiting for a core):\n");
+        } else {
+            println!(
+                "Cost by thread CPU time (median of {} rounds; ratio: median of per-round ratios [min-max]):\n",
+                args.rounds
+            );
+        }
+        println!(
+            "| path | per session (ms) | per message (µs) | per message / codec per message |"
+        );
+        println!("|---|---:|---:|---:|");
+        for (pi, p) in Path::ALL.iter().enumerate() {
+            let s = median(pick(pi, wall));
+            let r: Vec<f64> = pick(pi, wall)
+                .iter()
+                .zip(pick(codec, wall))
+                .map(|(a, b)| a / b)
+                .collect();
+            let (lo, hi) = range(&r);
+            println!(
+                "| {} | {:.2} | {:.1} | {:.2}x [{lo:.2}-{hi:.2}] |",
+                p.name(),
+                s * 1e3,
+                s * 1e6 / messages as f64,
+                median(&r)
+            );
+        }
+    }
+
+    println!(
+        "\nAllocations during one session (or one codec pass): allocations + reallocations (bytes requested):\n"
+    );
+    println!("| path | allocations | bytes requested |");
+    println!("|---|---:|---:|");
+    for p in Path::ALL {
+        let setup = bench.setup();
+        let region = Region::new(GLOBAL);
+        let kept = match p {
+            Path::Wire => scenario
+                .run_with(setup, Mode::Wire, None)
+                .expect("runs")
+                .messages(),
+            Path::Engines => scenario
+                .run_with(setup, Mode::Engines, None)
+                .expect("runs")
+                .messages(),
+            Path::Codec => codec_pass(&bench.wire).expect("codec pass"),
+        };
+        let s = region.change();
+        black_box(kept);
+        let bytes = s.bytes_allocated as isize + s.bytes_reallocated.max(0);
+        println!(
+            "| {} | {} + {} | {bytes} |",
+            p.name(),
+            s.allocations,
+            s.reallocations
+        );
+    }
+    println!();
+}
