@@ -33,7 +33,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use winmdm_omadm::{
     CommandQueue, DeviceConfig, DeviceEvent, DeviceSession, DmCommand, LocUri, MemoryTree, Node,
@@ -312,6 +312,11 @@ pub struct SessionRun {
     pub tree: MemoryTree,
     /// Whether both engines consider the session finished.
     pub finished: bool,
+    /// Wall time spent inside `ServerSession::handle` (the codec excluded).
+    pub server_time: Duration,
+    /// Wall time spent inside `DeviceSession::start` and `DeviceSession::handle` (the
+    /// codec excluded; the [`MemoryTree`] operations included).
+    pub device_time: Duration,
 }
 
 impl SessionRun {
@@ -560,33 +565,48 @@ impl Scenario {
         let mut device = DeviceSession::new(dc);
         let mut now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
         let (mut device_messages, mut server_messages) = (0usize, 0usize);
+        let (mut server_time, mut device_time) = (Duration::ZERO, Duration::ZERO);
 
+        let t = Instant::now();
         let mut from_device = device.start();
+        device_time += t.elapsed();
         loop {
             if device_messages + server_messages >= MAX_MESSAGES {
                 return Err(RunError::NoEnd(MAX_MESSAGES));
             }
             device_messages += 1;
             let reply = match mode {
-                Mode::Engines => server
-                    .handle(&from_device, now, &mut queue)
-                    .map_err(RunError::Server)?,
+                Mode::Engines => {
+                    let t = Instant::now();
+                    let r = server.handle(&from_device, now, &mut queue);
+                    server_time += t.elapsed();
+                    r.map_err(RunError::Server)?
+                }
                 Mode::Wire => {
                     let bytes = wire(&from_device, Direction::FromDevice, &mut capture)?;
                     let msg = winmdm_syncml::decode(&bytes).map_err(RunError::Decode)?;
-                    server
-                        .handle(&msg, now, &mut queue)
-                        .map_err(RunError::Server)?
+                    let t = Instant::now();
+                    let r = server.handle(&msg, now, &mut queue);
+                    server_time += t.elapsed();
+                    r.map_err(RunError::Server)?
                 }
             };
             server_messages += 1;
             now += Duration::from_millis(40);
             let next = match mode {
-                Mode::Engines => device.handle(&reply, &mut tree).map_err(RunError::Device)?,
+                Mode::Engines => {
+                    let t = Instant::now();
+                    let r = device.handle(&reply, &mut tree);
+                    device_time += t.elapsed();
+                    r.map_err(RunError::Device)?
+                }
                 Mode::Wire => {
                     let bytes = wire(&reply, Direction::FromServer, &mut capture)?;
                     let msg = winmdm_syncml::decode(&bytes).map_err(RunError::Decode)?;
-                    device.handle(&msg, &mut tree).map_err(RunError::Device)?
+                    let t = Instant::now();
+                    let r = device.handle(&msg, &mut tree);
+                    device_time += t.elapsed();
+                    r.map_err(RunError::Device)?
                 }
             };
             match next {
@@ -602,6 +622,8 @@ impl Scenario {
             events: queue.events,
             tree,
             finished: server.is_finished() && device.is_finished(),
+            server_time,
+            device_time,
         })
     }
 }

@@ -150,8 +150,9 @@ impl Bench {
         }
     }
 
-    /// `n` sessions (or codec passes): (wall, CPU) seconds, setup and drop outside.
-    fn measure(&self, path: Path, n: usize) -> (f64, f64) {
+    /// `n` sessions (or codec passes): (wall, CPU) seconds, setup and drop outside, and
+    /// the server engine's share of the time spent in the engines (`None` for the codec).
+    fn measure(&self, path: Path, n: usize) -> (f64, f64, Option<f64>) {
         match path {
             Path::Wire | Path::Engines => {
                 let mode = if path == Path::Wire {
@@ -166,14 +167,19 @@ impl Bench {
                         done.push(self.scenario.run_with(s, mode, None).expect("runs"));
                     }
                 });
+                let server: f64 = done.iter().map(|r| r.server_time.as_secs_f64()).sum();
+                let device: f64 = done.iter().map(|r| r.device_time.as_secs_f64()).sum();
                 drop(black_box(done));
-                t
+                (t.0, t.1, Some(server / (server + device)))
             }
-            Path::Codec => timed(|| {
-                for _ in 0..n {
-                    black_box(codec_pass(black_box(&self.wire)).expect("codec pass"));
-                }
-            }),
+            Path::Codec => {
+                let t = timed(|| {
+                    for _ in 0..n {
+                        black_box(codec_pass(black_box(&self.wire)).expect("codec pass"));
+                    }
+                });
+                (t.0, t.1, None)
+            }
         }
     }
 }
@@ -267,7 +273,7 @@ fn report(args: &Args, scenario: Scenario) {
         .map(|&p| {
             let mut n = 1usize;
             loop {
-                let (wall, _) = bench.measure(p, n);
+                let (wall, _, _) = bench.measure(p, n);
                 if wall > 0.05 || n > 1 << 20 {
                     break ((args.secs / wall * n as f64).ceil() as usize).max(1);
                 }
@@ -278,11 +284,16 @@ fn report(args: &Args, scenario: Scenario) {
 
     // Per path, per round: seconds per session (CPU, wall).
     let mut per: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); Path::ALL.len()];
+    // Server engine's share of the engines' time, per round, in Mode::Engines.
+    let mut server_share = Vec::new();
     for round in 0..args.rounds {
         for k in 0..Path::ALL.len() {
             let pi = (k + round) % Path::ALL.len();
             let n = iters[pi];
-            let (wall, cpu) = bench.measure(Path::ALL[pi], n);
+            let (wall, cpu, share) = bench.measure(Path::ALL[pi], n);
+            if Path::ALL[pi] == Path::Engines {
+                server_share.extend(share);
+            }
             per[pi].0.push(cpu / n as f64);
             per[pi].1.push(wall / n as f64);
         }
@@ -320,6 +331,25 @@ fn report(args: &Args, scenario: Scenario) {
             );
         }
     }
+
+    let share = median(&server_share);
+    let (lo, hi) = range(&server_share);
+    let engines = median(&per[1].0) / messages as f64;
+    let codec_msg = median(&per[codec].0) / messages as f64;
+    println!(
+        "\nSplit of `Mode::Engines` between the two engines (`Instant` around each `handle` call; \
+         share of the wall time inside the engines, median [min-max]): server {:.0} % [{:.0}-{:.0} %], \
+         so about {:.1} µs per message for the server engine and {:.1} µs for the device engine \
+         with its `MemoryTree` ({:.2}x and {:.2}x the codec's {:.1} µs).",
+        share * 100.0,
+        lo * 100.0,
+        hi * 100.0,
+        engines * share * 1e6,
+        engines * (1.0 - share) * 1e6,
+        engines * share / codec_msg,
+        engines * (1.0 - share) / codec_msg,
+        codec_msg * 1e6
+    );
 
     println!(
         "\nAllocations during one session (or one codec pass): allocations + reallocations (bytes requested):\n"
