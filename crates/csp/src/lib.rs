@@ -31,6 +31,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod admx;
 mod catalog;
 mod def;
 pub mod lint;

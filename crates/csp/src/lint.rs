@@ -8,13 +8,16 @@
 //! Atomic; and, given an OS build and an edition, applicability. RegEx values are checked
 //! with the `regex` crate (linear time; unanchored like .NET's `Regex.IsMatch`, `/.../`
 //! delimiters stripped); a DDF pattern that crate cannot compile is reported once as a
-//! warning and not checked. Not checked: ADMX `<data id=>` ids against the ADMX files (not
-//! vendored), JSON values.
+//! warning and not checked. Given ADMX files ([`LintOptions::with_admx`]), the `<data id=>`
+//! ids of ADMX-backed values are checked against the policy's elements, and `enum` and
+//! `decimal` values against the file (rule [`Rule::AdmxData`]); without them, ADMX values are
+//! checked for shape only. Not checked: JSON values.
 
 use std::fmt;
 
 use winmdm_syncml::{Command, DataContent, ItemCommand};
 
+use crate::admx::{AdmxSet, ElementKind};
 use crate::catalog::{Catalog, LookupError, Match};
 use crate::def::{Access, Allowed, Format};
 use crate::value::{AdmxValue, CspValue, parse_int};
@@ -57,6 +60,10 @@ pub enum Rule {
     NotAllowed,
     /// The value of an ADMX-backed node is not `<enabled/>` + `<data/>` or `<disabled/>`.
     BadAdmx,
+    /// With ADMX files loaded ([`LintOptions::admx`]): a `<data id=...>` the ADMX policy does
+    /// not define, a value outside its `enum` items or `decimal` bounds (errors), or a policy
+    /// the loaded file does not define (a warning: the file may be another version).
+    AdmxData,
     /// Raw markup inside `<Data>`: must be escaped or in CDATA.
     UnescapedMarkup,
     /// The node must be set inside `<Atomic>`.
@@ -83,6 +90,7 @@ impl Rule {
             Rule::BadValue => "bad-value",
             Rule::NotAllowed => "not-allowed",
             Rule::BadAdmx => "bad-admx",
+            Rule::AdmxData => "admx-data",
             Rule::UnescapedMarkup => "unescaped-markup",
             Rule::AtomicRequired => "atomic-required",
             Rule::OsBuild => "os-build",
@@ -130,7 +138,7 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Device facts to check applicability against.
+/// Device facts to check applicability against, and optional ADMX definitions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LintOptions {
@@ -138,6 +146,10 @@ pub struct LintOptions {
     pub os_build: Option<String>,
     /// Edition (Windows `PRODUCT_*` id, e.g. `0x30` Pro, `0x4` Enterprise).
     pub edition: Option<u32>,
+    /// ADMX files to check the values of ADMX-backed nodes against (rule
+    /// [`Rule::AdmxData`]); a node whose `.admx` file is not in the set is checked for
+    /// shape only. Empty by default.
+    pub admx: AdmxSet,
 }
 
 impl LintOptions {
@@ -150,6 +162,12 @@ impl LintOptions {
     /// Sets the edition.
     pub fn with_edition(mut self, edition: u32) -> Self {
         self.edition = Some(edition);
+        self
+    }
+
+    /// Sets the ADMX files (see [`LintOptions::admx`]).
+    pub fn with_admx(mut self, admx: AdmxSet) -> Self {
+        self.admx = admx;
         self
     }
 }
@@ -605,6 +623,158 @@ impl Ctx<'_> {
         }
     }
 
+    /// With the ADMX file of an ADMX-backed node loaded: the policy exists in it, every
+    /// `<data id>` is one of its elements, and enum/decimal values fit.
+    #[allow(clippy::too_many_arguments)]
+    fn admx_checks(
+        &mut self,
+        name: &'static str,
+        uri: &str,
+        at: usize,
+        m: &Match<'_>,
+        policy: &str,
+        file: &str,
+        value: &AdmxValue,
+    ) {
+        let options = self.options;
+        let Some(admx) = options.admx.get(file) else {
+            return;
+        };
+        let Some(p) = admx.policy(policy) else {
+            self.push(
+                Severity::Warning,
+                Rule::AdmxData,
+                format!(
+                    "the loaded {file} defines no policy {policy} (named by the DDF of {}); another version of the file? data ids not checked",
+                    m.template()
+                ),
+                name,
+                Some(uri),
+                at,
+            );
+            return;
+        };
+        let AdmxValue::Enabled(data) = value else {
+            return;
+        };
+        // The data ids are located in the text after this item's LocURI and before the next
+        // item's (the model keeps no offsets).
+        let end = self
+            .targets
+            .get(self.next_target)
+            .copied()
+            .unwrap_or(self.text.len())
+            .max(at)
+            .min(self.text.len());
+        let mut from = at;
+        for (id, v) in data {
+            let pos = match self.text.get(from..end).and_then(|t| t.find(id.as_str())) {
+                Some(i) if !id.is_empty() => {
+                    from += i + id.len();
+                    from - id.len()
+                }
+                _ => at,
+            };
+            let element = match p.element(id) {
+                Some(e) => e,
+                None => {
+                    if let Some(e) = p.elements.iter().find(|e| e.id.eq_ignore_ascii_case(id)) {
+                        self.push(
+                            Severity::Warning,
+                            Rule::AdmxData,
+                            format!(
+                                "data id {id:?} matches element {:?} of ADMX policy {} ({file}) only ignoring case",
+                                e.id, p.name
+                            ),
+                            name,
+                            Some(uri),
+                            pos,
+                        );
+                        e
+                    } else {
+                        let msg = if p.elements.is_empty() {
+                            format!(
+                                "ADMX policy {} ({file}) has no elements, so no <data id=\"{id}\">: send <enabled/> alone ({})",
+                                p.name,
+                                m.template()
+                            )
+                        } else {
+                            let ids: Vec<&str> = p.elements.iter().map(|e| e.id.as_str()).collect();
+                            let best = ids
+                                .iter()
+                                .map(|c| {
+                                    (
+                                        edit_distance(
+                                            &c.to_ascii_lowercase(),
+                                            &id.to_ascii_lowercase(),
+                                        ),
+                                        *c,
+                                    )
+                                })
+                                .min();
+                            let hint = match best {
+                                Some((d, c)) if d <= id.len().max(c.len()) / 3 + 2 => {
+                                    format!(" (did you mean {c:?}?)")
+                                }
+                                _ => String::new(),
+                            };
+                            format!(
+                                "ADMX policy {} ({file}) has no element {id:?}{hint}; its elements: {} ({})",
+                                p.name,
+                                ids.join(", "),
+                                m.template()
+                            )
+                        };
+                        self.push(Severity::Error, Rule::AdmxData, msg, name, Some(uri), pos);
+                        continue;
+                    }
+                }
+            };
+            let v = v.trim();
+            let problem = match &element.kind {
+                ElementKind::Enum(Some(values)) if !values.is_empty() => {
+                    (!values.iter().any(|x| x == v))
+                        .then(|| format!("is not one of the enum values {}", values.join(", ")))
+                }
+                ElementKind::Decimal { min, max } | ElementKind::LongDecimal { min, max } => {
+                    let limit = if matches!(element.kind, ElementKind::Decimal { .. }) {
+                        u64::from(u32::MAX)
+                    } else {
+                        u64::MAX
+                    };
+                    match v.parse::<u64>() {
+                        Ok(n) if n > limit => Some(format!("is larger than {limit}")),
+                        Ok(n) if min.is_some_and(|lo| n < lo) || max.is_some_and(|hi| n > hi) => {
+                            Some(format!(
+                                "is outside {}..{}",
+                                min.map_or(String::new(), |x| x.to_string()),
+                                max.map_or(String::new(), |x| x.to_string())
+                            ))
+                        }
+                        Ok(_) => None,
+                        Err(_) => Some("is not an unsigned number".to_string()),
+                    }
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                self.push(
+                    Severity::Error,
+                    Rule::AdmxData,
+                    format!(
+                        "value {v:?} of {} element {:?} (ADMX policy {}, {file}) {problem}",
+                        element.kind.name(),
+                        element.id,
+                        p.name
+                    ),
+                    name,
+                    Some(uri),
+                    pos,
+                );
+            }
+        }
+    }
+
     fn format_check(
         &mut self,
         name: &'static str,
@@ -773,11 +943,10 @@ impl Ctx<'_> {
                     format!("{v:?} is not a number in a Range node ({})", m.template()),
                 ),
             },
-            Allowed::Admx { .. } => {
-                if let Err(e) = AdmxValue::from_data(v) {
-                    bad(self, Rule::BadAdmx, format!("{e} ({})", m.template()));
-                }
-            }
+            Allowed::Admx { name: policy, file, .. } => match AdmxValue::from_data(v) {
+                Err(e) => bad(self, Rule::BadAdmx, format!("{e} ({})", m.template())),
+                Ok(value) => self.admx_checks(name, uri, at, m, policy, file, &value),
+            },
             Allowed::RegEx(pattern) => match ddf_regex(pattern) {
                 Some(re) => {
                     for x in values {
