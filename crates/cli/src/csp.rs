@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use winmdm_csp::admx::{AdmxLimits, AdmxSet};
 use winmdm_csp::{Allowed, Catalog, LintOptions, LookupError, Match, Severity};
 
 /// `winmdm csp` subcommands.
@@ -32,6 +33,11 @@ pub(crate) enum Cmd {
         /// Also load these DDF files (or every .xml in these folders).
         #[arg(long = "ddf", value_name = "PATH")]
         ddf: Vec<PathBuf>,
+        /// Load these ADMX files (or every .admx in these folders, e.g. a PolicyDefinitions
+        /// folder) and check the <data id=...> ids and enum/decimal values of ADMX-backed
+        /// nodes whose .admx file is loaded (rule admx-data).
+        #[arg(long = "admx", value_name = "PATH")]
+        admx: Vec<PathBuf>,
         /// Device OS build to check applicability against, e.g. 10.0.19045.3803.
         #[arg(long)]
         os_build: Option<String>,
@@ -51,16 +57,18 @@ pub(crate) fn run(cmd: Cmd) -> ExitCode {
         Cmd::Lint {
             files,
             ddf,
+            admx,
             os_build,
             edition,
             json,
-        } => lint(&files, &ddf, os_build, edition, json),
+        } => lint(&files, &ddf, &admx, os_build, edition, json),
     }
 }
 
 fn lint(
     files: &[PathBuf],
     ddf: &[PathBuf],
+    admx: &[PathBuf],
     os_build: Option<String>,
     edition: Option<String>,
     json: bool,
@@ -79,7 +87,13 @@ fn lint(
             return ExitCode::from(2);
         }
     };
-    let mut options = LintOptions::default();
+    let mut options = match admx_set(admx) {
+        Ok(set) => LintOptions::default().with_admx(set),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if let Some(b) = os_build {
         options = options.with_os_build(b);
     }
@@ -140,15 +154,41 @@ fn lint(
 }
 
 fn ddf_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    files_with_extension(path, "xml")
+}
+
+/// `path` itself, or the files in folder `path` whose extension is `ext` (ASCII case ignored).
+fn files_with_extension(path: &Path, ext: &str) -> std::io::Result<Vec<PathBuf>> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut out: Vec<PathBuf> = std::fs::read_dir(path)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml")))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case(ext)))
         .collect();
     out.sort();
     Ok(out)
+}
+
+/// The ADMX files given with `--admx` (files, or every `.admx` in folders), keyed by file name.
+fn admx_set(paths: &[PathBuf]) -> Result<AdmxSet, String> {
+    let mut set = AdmxSet::new();
+    for p in paths {
+        let files = files_with_extension(p, "admx").map_err(|e| format!("{}: {e}", p.display()))?;
+        if files.is_empty() {
+            return Err(format!("{}: no .admx files in this folder", p.display()));
+        }
+        for f in files {
+            let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            set.parse_and_insert(&name, &bytes, &AdmxLimits::default())
+                .map_err(|e| format!("{}: {e}", f.display()))?;
+        }
+    }
+    Ok(set)
 }
 
 /// The built-in catalog plus the DDF files given with `--ddf`.
@@ -321,10 +361,10 @@ fn print_text(catalog: &Catalog, m: &Match<'_>) {
     if let Some(v) = &d.default {
         row("default", v);
     }
-    if let Some(v) = &d.mime {
-        if !v.is_empty() {
-            row("type", v);
-        }
+    if let Some(v) = &d.mime
+        && !v.is_empty()
+    {
+        row("type", v);
     }
     let extras: Vec<String> = [
         ("occurrence", &d.occurrence),
@@ -344,10 +384,10 @@ fn print_text(catalog: &Catalog, m: &Match<'_>) {
     if let Some(v) = &a.csp_version {
         row("csp version", v);
     }
-    if let Some(v) = &a.editions {
-        if !v.is_empty() {
-            row("editions", v);
-        }
+    if let Some(v) = &a.editions
+        && !v.is_empty()
+    {
+        row("editions", v);
     }
     if a.requires_azure_ad {
         row("requires", "Azure AD join");
@@ -487,17 +527,18 @@ mod tests {
         std::fs::write(&bad, p("30")).unwrap();
         let d = std::slice::from_ref(&ddf);
         assert_eq!(
-            lint(std::slice::from_ref(&good), d, None, None, false),
+            lint(std::slice::from_ref(&good), d, &[], None, None, false),
             ExitCode::SUCCESS
         );
         assert_eq!(
-            lint(&[good.clone(), bad.clone()], d, None, None, true),
+            lint(&[good.clone(), bad.clone()], d, &[], None, None, true),
             ExitCode::FAILURE
         );
         assert_eq!(
             lint(
                 std::slice::from_ref(&good),
                 d,
+                &[],
                 Some("10.0.10240".into()),
                 None,
                 false
@@ -508,8 +549,88 @@ mod tests {
             lint(
                 std::slice::from_ref(&good),
                 d,
+                &[],
                 None,
                 Some("pro".into()),
+                false
+            ),
+            ExitCode::from(2)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn lint_with_admx_files() {
+        let csp = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../csp");
+        let ddf = [csp.join("ddf/BitLocker.xml")];
+        let admx_dir = csp.join("tests/data/admx");
+        let set = admx_set(std::slice::from_ref(&admx_dir)).unwrap();
+        assert_eq!(
+            set.file_names().collect::<Vec<_>>(),
+            ["TerminalServer.admx", "VolumeEncryption.admx"]
+        );
+        let dir = std::env::temp_dir().join(format!("winmdm-csp-admx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let profile = |name: &str, id: &str| {
+            let p = dir.join(name);
+            std::fs::write(
+                &p,
+                format!(
+                    "<Replace><CmdID>1</CmdID><Item><Meta><Format xmlns=\"syncml:metinf\">chr</Format></Meta><Target><LocURI>./Device/Vendor/MSFT/BitLocker/FixedDrivesEncryptionType</LocURI></Target><Data>&lt;enabled/&gt;&lt;data id=\"{id}\" value=\"1\"/&gt;</Data></Item></Replace>"
+                ),
+            )
+            .unwrap();
+            p
+        };
+        let good = profile("good.xml", "FDVEncryptionTypeDropDown_Name");
+        let bad = profile("bad.xml", "FDVEncryptionType_Name");
+        let a = std::slice::from_ref(&admx_dir);
+        assert_eq!(
+            lint(std::slice::from_ref(&good), &ddf, a, None, None, false),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(
+            lint(std::slice::from_ref(&bad), &ddf, a, None, None, true),
+            ExitCode::FAILURE
+        );
+        // Without --admx the wrong id is not detected (shape only).
+        assert_eq!(
+            lint(std::slice::from_ref(&bad), &ddf, &[], None, None, false),
+            ExitCode::SUCCESS
+        );
+        // A single file works too; a malformed .admx or an empty folder is a usage error.
+        let one = [admx_dir.join("VolumeEncryption.admx")];
+        assert_eq!(
+            lint(std::slice::from_ref(&bad), &ddf, &one, None, None, false),
+            ExitCode::FAILURE
+        );
+        let broken = dir.join("Broken.admx");
+        std::fs::write(&broken, "<policyDefinitions><policies>").unwrap();
+        assert!(
+            admx_set(std::slice::from_ref(&broken))
+                .unwrap_err()
+                .contains("line 1")
+        );
+        assert_eq!(
+            lint(
+                std::slice::from_ref(&good),
+                &ddf,
+                &[broken],
+                None,
+                None,
+                false
+            ),
+            ExitCode::from(2)
+        );
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        assert_eq!(
+            lint(
+                std::slice::from_ref(&good),
+                &ddf,
+                &[empty],
+                None,
+                None,
                 false
             ),
             ExitCode::from(2)
