@@ -123,10 +123,9 @@ fn provisioning_doc(bytes: &[u8]) -> Result<ProvisioningDoc, DecodeError> {
     let start = split_http(bytes).body_offset;
     let body = &bytes[start..];
     if let Ok(Message::RequestSecurityTokenResponseCollection(env)) = Message::decode_capture(bytes)
+        && let Some(r) = env.body.responses.first()
     {
-        if let Some(r) = env.body.responses.first() {
-            return r.provisioning_doc();
-        }
+        return r.provisioning_doc();
     }
     ProvisioningDoc::decode_base64_or_xml(body).map_err(|mut e| {
         // Positions refer to the body; shift to the file.

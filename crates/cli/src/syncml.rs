@@ -59,7 +59,7 @@ pub(crate) fn run(cmd: Cmd) -> ExitCode {
 }
 
 enum Doc<'a> {
-    Message(SyncML<'a>),
+    Message(Box<SyncML<'a>>),
     Commands(Vec<Command<'a>>),
 }
 
@@ -69,7 +69,7 @@ fn decode_any<'a>(
     bytes: &'a [u8],
 ) -> Result<(Doc<'a>, Vec<QuirkSeen>), DecodeError> {
     match opts.decode_report(bytes) {
-        Ok(d) => Ok((Doc::Message(d.message), d.quirks)),
+        Ok(d) => Ok((Doc::Message(Box::new(d.message)), d.quirks)),
         Err(e) if matches!(e.kind, DecodeErrorKind::UnexpectedRoot(_)) => {
             let d = opts.decode_commands_report(bytes)?;
             Ok((Doc::Commands(d.commands), d.quirks))
