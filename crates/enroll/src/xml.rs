@@ -180,7 +180,11 @@ impl XmlWriter {
         let current = self.default_ns.last().cloned().flatten();
         let mut decls: Vec<(String, String)> = Vec::new();
         let xml_ns = el.namespace.as_deref() == Some(crate::dom::XML_NS);
-        let name = if xml_ns { format!("xml:{}", el.name) } else { el.name.clone() };
+        let name = if xml_ns {
+            format!("xml:{}", el.name)
+        } else {
+            el.name.clone()
+        };
         if el.namespace != current && !xml_ns {
             decls.push(("xmlns".into(), el.namespace.clone().unwrap_or_default()));
         }
@@ -215,7 +219,11 @@ impl XmlWriter {
             return;
         }
         self.out.push('>');
-        self.default_ns.push(if xml_ns { current } else { el.namespace.clone() });
+        self.default_ns.push(if xml_ns {
+            current
+        } else {
+            el.namespace.clone()
+        });
         for c in &el.children {
             match c {
                 XmlNode::Element(e) => self.generic(e),
