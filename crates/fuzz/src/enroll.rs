@@ -102,15 +102,15 @@ pub fn enroll_provisioning_doc(data: &[u8]) {
     if let Err(e) = ProvisioningDoc::decode_base64_or_xml(data) {
         check_error(data, &e);
     }
-    if let Ok(doc) = ProvisioningDoc::decode(data) {
-        if let Ok(typed) = doc.enrollment() {
-            let rebuilt = typed.to_doc();
-            let again = ProvisioningDoc::decode(rebuilt.to_xml().as_bytes())
-                .expect("typed view encodes to a decodable document");
-            assert_eq!(again, rebuilt);
-            let typed2 = EnrollmentProvisioning::from_doc(&again).expect("typed view re-reads");
-            assert_eq!(typed2.to_doc(), rebuilt);
-        }
+    if let Ok(doc) = ProvisioningDoc::decode(data)
+        && let Ok(typed) = doc.enrollment()
+    {
+        let rebuilt = typed.to_doc();
+        let again = ProvisioningDoc::decode(rebuilt.to_xml().as_bytes())
+            .expect("typed view encodes to a decodable document");
+        assert_eq!(again, rebuilt);
+        let typed2 = EnrollmentProvisioning::from_doc(&again).expect("typed view re-reads");
+        assert_eq!(typed2.to_doc(), rebuilt);
     }
 }
 
