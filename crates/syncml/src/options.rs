@@ -15,7 +15,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most commands in one message, nested ones included. Default 10 000.
     pub max_commands: usize,
-    /// Most `Item`s in one message. Default 100 000.
+    /// Most `Item`s in one message. Default 20 000 (a large Windows inventory reply holds a
+    /// few thousand; each decoded `Item` costs about 600 bytes of model, so this bounds the
+    /// memory an `<Item/>` flood can make the decoder allocate).
     pub max_items: usize,
     /// Most attributes on one element. Default 32.
     pub max_attributes: usize,
@@ -29,7 +31,7 @@ impl Default for Limits {
             max_message_bytes: 16 * 1024 * 1024,
             max_depth: 64,
             max_commands: 10_000,
-            max_items: 100_000,
+            max_items: 20_000,
             max_attributes: 32,
             max_namespace_declarations: 8,
         }
