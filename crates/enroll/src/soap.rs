@@ -528,3 +528,27 @@ pub(crate) fn encode_bst(
     }
     w.leaf(name, &attrs, &bst.value);
 }
+
+impl Security {
+    /// The request's credential for a [`token::Authenticator`](crate::token::Authenticator):
+    /// the `UsernameToken` (OnPremise) if there is one, else the `BinarySecurityToken`
+    /// (Federated / Entra user token, or the X.509 token of Certificate auth).
+    pub fn credential(&self) -> Option<crate::token::Credential<'_>> {
+        if let Some(u) = &self.username_token {
+            return Some(crate::token::Credential::UsernameToken(
+                crate::token::UsernameToken {
+                    username: &u.username,
+                    password: u.password.as_ref().map_or("", |p| p.expose()),
+                },
+            ));
+        }
+        let b = self.binary_security_token.as_ref()?;
+        Some(crate::token::Credential::BinarySecurityToken(
+            crate::token::BinarySecurityToken {
+                value_type: b.value_type.as_ref().map_or("", ValueType::as_str),
+                encoding_type: b.encoding_type.as_deref(),
+                value: &b.value,
+            },
+        ))
+    }
+}
