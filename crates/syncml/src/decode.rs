@@ -872,6 +872,24 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
     }
 
+    /// Decodes a single-valued child with `parse` and stores it in `slot` (see [`Self::set`]).
+    fn put<T>(
+        &mut self,
+        c: Child<'a>,
+        slot: &mut Option<T>,
+        extra: Option<&mut Vec<RawElement<'a>>>,
+        parse: fn(&mut Self, Child<'a>) -> Result<T>,
+    ) -> Result<()> {
+        let off = c.off;
+        let v = parse(self, c)?;
+        self.set(slot, v, off, extra)
+    }
+
+    /// [`Self::value`] taking the child by value, for [`Self::put`].
+    fn value_of(&mut self, c: Child<'a>) -> Result<Cow<'a, str>> {
+        self.value(&c)
+    }
+
     /// Keeps an unknown element verbatim (or rejects it in strict mode).
     fn unknown(&mut self, c: Child<'a>) -> Result<RawElement<'a>> {
         self.check_name(&c)?;
@@ -1267,54 +1285,24 @@ impl<'a, 'o> Parser<'a, 'o> {
             ..SyncHdr::default()
         };
         let mut extra = Vec::new();
-        self.children(c.empty, |p, c| {
-            let off = c.off;
-            match c.local() {
-                "VerDTD" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut h.ver_dtd, v, off, Some(&mut extra))
-                }
-                "VerProto" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut h.ver_proto, v, off, Some(&mut extra))
-                }
-                "SessionID" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut h.session_id, v, off, Some(&mut extra))
-                }
-                "MsgID" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut h.msg_id, v, off, Some(&mut extra))
-                }
-                "Target" => {
-                    let v = p.location(c)?;
-                    p.set(&mut h.target, v, off, Some(&mut extra))
-                }
-                "Source" => {
-                    let v = p.location(c)?;
-                    p.set(&mut h.source, v, off, Some(&mut extra))
-                }
-                "RespURI" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut h.resp_uri, v, off, Some(&mut extra))
-                }
-                "NoResp" => {
-                    h.no_resp = p.flag(&c)?;
-                    Ok(())
-                }
-                "Cred" => {
-                    let v = p.cred(c)?;
-                    p.set(&mut h.cred, v, off, Some(&mut extra))
-                }
-                "Meta" => {
-                    let v = p.meta(c)?;
-                    p.set(&mut h.meta, v, off, Some(&mut extra))
-                }
-                _ => {
-                    let r = p.unknown(c)?;
-                    extra.push(r);
-                    Ok(())
-                }
+        self.children(c.empty, |p, c| match c.local() {
+            "VerDTD" => p.put(c, &mut h.ver_dtd, Some(&mut extra), Self::value_of),
+            "VerProto" => p.put(c, &mut h.ver_proto, Some(&mut extra), Self::value_of),
+            "SessionID" => p.put(c, &mut h.session_id, Some(&mut extra), Self::value_of),
+            "MsgID" => p.put(c, &mut h.msg_id, Some(&mut extra), Self::value_of),
+            "Target" => p.put(c, &mut h.target, Some(&mut extra), Self::location),
+            "Source" => p.put(c, &mut h.source, Some(&mut extra), Self::location),
+            "RespURI" => p.put(c, &mut h.resp_uri, Some(&mut extra), Self::value_of),
+            "NoResp" => {
+                h.no_resp = p.flag(&c)?;
+                Ok(())
+            }
+            "Cred" => p.put(c, &mut h.cred, Some(&mut extra), Self::cred),
+            "Meta" => p.put(c, &mut h.meta, Some(&mut extra), Self::meta),
+            _ => {
+                let r = p.unknown(c)?;
+                extra.push(r);
+                Ok(())
             }
         })?;
         h.extra = extra;
@@ -1333,22 +1321,13 @@ impl<'a, 'o> Parser<'a, 'o> {
         self.drop_attrs(&c)?;
         let mut l = Location::default();
         let mut extra = Vec::new();
-        self.children(c.empty, |p, c| {
-            let off = c.off;
-            match c.local() {
-                "LocURI" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut l.loc_uri, v, off, Some(&mut extra))
-                }
-                "LocName" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut l.loc_name, v, off, Some(&mut extra))
-                }
-                _ => {
-                    let r = p.unknown(c)?;
-                    extra.push(r);
-                    Ok(())
-                }
+        self.children(c.empty, |p, c| match c.local() {
+            "LocURI" => p.put(c, &mut l.loc_uri, Some(&mut extra), Self::value_of),
+            "LocName" => p.put(c, &mut l.loc_name, Some(&mut extra), Self::value_of),
+            _ => {
+                let r = p.unknown(c)?;
+                extra.push(r);
+                Ok(())
             }
         })?;
         l.extra = extra;
@@ -1361,14 +1340,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         self.children(c.empty, |p, c| {
             let off = c.off;
             match c.local() {
-                "Meta" => {
-                    let v = p.meta(c)?;
-                    p.set(&mut cred.meta, v, off, None)
-                }
-                "Data" => {
-                    let v = p.data(c)?;
-                    p.set(&mut cred.data, v, off, None)
-                }
+                "Meta" => p.put(c, &mut cred.meta, None, Self::meta),
+                "Data" => p.put(c, &mut cred.data, None, Self::data),
                 _ => Err(p.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), off)),
             }
         })?;
@@ -1381,10 +1354,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         self.children(c.empty, |p, c| {
             let off = c.off;
             match c.local() {
-                "Meta" => {
-                    let v = p.meta(c)?;
-                    p.set(&mut chal.meta, v, off, None)
-                }
+                "Meta" => p.put(c, &mut chal.meta, None, Self::meta),
                 _ => Err(p.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), off)),
             }
         })?;
@@ -1579,38 +1549,23 @@ impl<'a, 'o> Parser<'a, 'o> {
         cmd.attrs = self.container_attrs(&c)?;
         let mut extra = Vec::new();
         let mut items = Vec::new();
-        self.children(c.empty, |p, c| {
-            let off = c.off;
-            match c.local() {
-                "CmdID" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut cmd.cmd_id, v, off, Some(&mut extra))
-                }
-                "NoResp" => {
-                    cmd.no_resp = p.flag(&c)?;
-                    Ok(())
-                }
-                "Cred" => {
-                    let v = p.cred(c)?;
-                    p.set(&mut cmd.cred, v, off, Some(&mut extra))
-                }
-                "Meta" => {
-                    let v = p.meta(c)?;
-                    p.set(&mut cmd.meta, v, off, Some(&mut extra))
-                }
-                "Correlator" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut cmd.correlator, v, off, Some(&mut extra))
-                }
-                "Item" => {
-                    p.item_into(c, &mut items)?;
-                    Ok(())
-                }
-                _ => {
-                    let r = p.unknown(c)?;
-                    extra.push(r);
-                    Ok(())
-                }
+        self.children(c.empty, |p, c| match c.local() {
+            "CmdID" => p.put(c, &mut cmd.cmd_id, Some(&mut extra), Self::value_of),
+            "NoResp" => {
+                cmd.no_resp = p.flag(&c)?;
+                Ok(())
+            }
+            "Cred" => p.put(c, &mut cmd.cred, Some(&mut extra), Self::cred),
+            "Meta" => p.put(c, &mut cmd.meta, Some(&mut extra), Self::meta),
+            "Correlator" => p.put(c, &mut cmd.correlator, Some(&mut extra), Self::value_of),
+            "Item" => {
+                p.item_into(c, &mut items)?;
+                Ok(())
+            }
+            _ => {
+                let r = p.unknown(c)?;
+                extra.push(r);
+                Ok(())
             }
         })?;
         cmd.items = items;
@@ -1622,38 +1577,23 @@ impl<'a, 'o> Parser<'a, 'o> {
         a.attrs = self.container_attrs(&c)?;
         let mut extra = Vec::new();
         let mut items = Vec::new();
-        self.children(c.empty, |p, c| {
-            let off = c.off;
-            match c.local() {
-                "CmdID" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut a.cmd_id, v, off, Some(&mut extra))
-                }
-                "NoResp" => {
-                    a.no_resp = p.flag(&c)?;
-                    Ok(())
-                }
-                "Cred" => {
-                    let v = p.cred(c)?;
-                    p.set(&mut a.cred, v, off, Some(&mut extra))
-                }
-                "Data" => {
-                    let v = p.data(c)?;
-                    p.set(&mut a.data, v, off, Some(&mut extra))
-                }
-                "Correlator" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut a.correlator, v, off, Some(&mut extra))
-                }
-                "Item" => {
-                    p.item_into(c, &mut items)?;
-                    Ok(())
-                }
-                _ => {
-                    let r = p.unknown(c)?;
-                    extra.push(r);
-                    Ok(())
-                }
+        self.children(c.empty, |p, c| match c.local() {
+            "CmdID" => p.put(c, &mut a.cmd_id, Some(&mut extra), Self::value_of),
+            "NoResp" => {
+                a.no_resp = p.flag(&c)?;
+                Ok(())
+            }
+            "Cred" => p.put(c, &mut a.cred, Some(&mut extra), Self::cred),
+            "Data" => p.put(c, &mut a.data, Some(&mut extra), Self::data),
+            "Correlator" => p.put(c, &mut a.correlator, Some(&mut extra), Self::value_of),
+            "Item" => {
+                p.item_into(c, &mut items)?;
+                Ok(())
+            }
+            _ => {
+                let r = p.unknown(c)?;
+                extra.push(r);
+                Ok(())
             }
         })?;
         a.items = items;
@@ -1697,10 +1637,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                     k.no_resp = p.flag(&c)?;
                     Ok(())
                 }
-                "Meta" => {
-                    let v = p.meta(c)?;
-                    p.set(&mut k.meta, v, off, None)
-                }
+                "Meta" => p.put(c, &mut k.meta, None, Self::meta),
                 _ => {
                     p.command_into(c, &mut commands)?;
                     Ok(())
@@ -1715,46 +1652,28 @@ impl<'a, 'o> Parser<'a, 'o> {
         r.attrs = self.container_attrs(&c)?;
         let mut extra = Vec::new();
         let mut items = Vec::new();
-        self.children(c.empty, |p, c| {
-            let off = c.off;
-            match c.local() {
-                "CmdID" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut r.cmd_id, v, off, Some(&mut extra))
-                }
-                "MsgRef" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut r.msg_ref, v, off, Some(&mut extra))
-                }
-                "CmdRef" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut r.cmd_ref, v, off, Some(&mut extra))
-                }
-                "Cmd" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut r.cmd, v, off, Some(&mut extra))
-                }
-                "Meta" => {
-                    let v = p.meta(c)?;
-                    p.set(&mut r.meta, v, off, Some(&mut extra))
-                }
-                "TargetRef" => {
-                    r.target_refs.push(p.value(&c)?);
-                    Ok(())
-                }
-                "SourceRef" => {
-                    r.source_refs.push(p.value(&c)?);
-                    Ok(())
-                }
-                "Item" => {
-                    p.item_into(c, &mut items)?;
-                    Ok(())
-                }
-                _ => {
-                    let x = p.unknown(c)?;
-                    extra.push(x);
-                    Ok(())
-                }
+        self.children(c.empty, |p, c| match c.local() {
+            "CmdID" => p.put(c, &mut r.cmd_id, Some(&mut extra), Self::value_of),
+            "MsgRef" => p.put(c, &mut r.msg_ref, Some(&mut extra), Self::value_of),
+            "CmdRef" => p.put(c, &mut r.cmd_ref, Some(&mut extra), Self::value_of),
+            "Cmd" => p.put(c, &mut r.cmd, Some(&mut extra), Self::value_of),
+            "Meta" => p.put(c, &mut r.meta, Some(&mut extra), Self::meta),
+            "TargetRef" => {
+                r.target_refs.push(p.value(&c)?);
+                Ok(())
+            }
+            "SourceRef" => {
+                r.source_refs.push(p.value(&c)?);
+                Ok(())
+            }
+            "Item" => {
+                p.item_into(c, &mut items)?;
+                Ok(())
+            }
+            _ => {
+                let x = p.unknown(c)?;
+                extra.push(x);
+                Ok(())
             }
         })?;
         r.items = items;
@@ -1766,54 +1685,30 @@ impl<'a, 'o> Parser<'a, 'o> {
         s.attrs = self.container_attrs(&c)?;
         let mut extra = Vec::new();
         let mut items = Vec::new();
-        self.children(c.empty, |p, c| {
-            let off = c.off;
-            match c.local() {
-                "CmdID" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut s.cmd_id, v, off, Some(&mut extra))
-                }
-                "MsgRef" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut s.msg_ref, v, off, Some(&mut extra))
-                }
-                "CmdRef" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut s.cmd_ref, v, off, Some(&mut extra))
-                }
-                "Cmd" => {
-                    let v = p.value(&c)?;
-                    p.set(&mut s.cmd, v, off, Some(&mut extra))
-                }
-                "TargetRef" => {
-                    s.target_refs.push(p.value(&c)?);
-                    Ok(())
-                }
-                "SourceRef" => {
-                    s.source_refs.push(p.value(&c)?);
-                    Ok(())
-                }
-                "Cred" => {
-                    let v = p.cred(c)?;
-                    p.set(&mut s.cred, v, off, Some(&mut extra))
-                }
-                "Chal" => {
-                    let v = p.chal(c)?;
-                    p.set(&mut s.chal, v, off, Some(&mut extra))
-                }
-                "Data" => {
-                    let v = p.data(c)?;
-                    p.set(&mut s.data, v, off, Some(&mut extra))
-                }
-                "Item" => {
-                    p.item_into(c, &mut items)?;
-                    Ok(())
-                }
-                _ => {
-                    let x = p.unknown(c)?;
-                    extra.push(x);
-                    Ok(())
-                }
+        self.children(c.empty, |p, c| match c.local() {
+            "CmdID" => p.put(c, &mut s.cmd_id, Some(&mut extra), Self::value_of),
+            "MsgRef" => p.put(c, &mut s.msg_ref, Some(&mut extra), Self::value_of),
+            "CmdRef" => p.put(c, &mut s.cmd_ref, Some(&mut extra), Self::value_of),
+            "Cmd" => p.put(c, &mut s.cmd, Some(&mut extra), Self::value_of),
+            "TargetRef" => {
+                s.target_refs.push(p.value(&c)?);
+                Ok(())
+            }
+            "SourceRef" => {
+                s.source_refs.push(p.value(&c)?);
+                Ok(())
+            }
+            "Cred" => p.put(c, &mut s.cred, Some(&mut extra), Self::cred),
+            "Chal" => p.put(c, &mut s.chal, Some(&mut extra), Self::chal),
+            "Data" => p.put(c, &mut s.data, Some(&mut extra), Self::data),
+            "Item" => {
+                p.item_into(c, &mut items)?;
+                Ok(())
+            }
+            _ => {
+                let x = p.unknown(c)?;
+                extra.push(x);
+                Ok(())
             }
         })?;
         s.items = items;
@@ -1839,42 +1734,31 @@ impl<'a, 'o> Parser<'a, 'o> {
         let Some(it) = out.last_mut() else {
             return Ok(());
         };
-        self.children(c.empty, |p, c| {
-            let off = c.off;
-            match c.local() {
-                "Target" => {
-                    let v = p.location(c)?;
-                    p.set(&mut it.target, v, off, Some(&mut it.extra))
-                }
-                "Source" => {
-                    let v = p.location(c)?;
-                    p.set(&mut it.source, v, off, Some(&mut it.extra))
-                }
-                "SourceParent" => {
-                    let v = p.location(c)?;
-                    p.set(&mut it.source_parent, v, off, Some(&mut it.extra))
-                }
-                "TargetParent" => {
-                    let v = p.location(c)?;
-                    p.set(&mut it.target_parent, v, off, Some(&mut it.extra))
-                }
-                "Meta" => {
-                    let v = p.meta(c)?;
-                    p.set(&mut it.meta, v, off, Some(&mut it.extra))
-                }
-                "Data" => {
-                    let v = p.data(c)?;
-                    p.set(&mut it.data, v, off, Some(&mut it.extra))
-                }
-                "MoreData" => {
-                    it.more_data = p.flag(&c)?;
-                    Ok(())
-                }
-                _ => {
-                    let r = p.unknown(c)?;
-                    it.extra.push(r);
-                    Ok(())
-                }
+        self.children(c.empty, |p, c| match c.local() {
+            "Target" => p.put(c, &mut it.target, Some(&mut it.extra), Self::location),
+            "Source" => p.put(c, &mut it.source, Some(&mut it.extra), Self::location),
+            "SourceParent" => p.put(
+                c,
+                &mut it.source_parent,
+                Some(&mut it.extra),
+                Self::location,
+            ),
+            "TargetParent" => p.put(
+                c,
+                &mut it.target_parent,
+                Some(&mut it.extra),
+                Self::location,
+            ),
+            "Meta" => p.put(c, &mut it.meta, Some(&mut it.extra), Self::meta),
+            "Data" => p.put(c, &mut it.data, Some(&mut it.extra), Self::data),
+            "MoreData" => {
+                it.more_data = p.flag(&c)?;
+                Ok(())
+            }
+            _ => {
+                let r = p.unknown(c)?;
+                it.extra.push(r);
+                Ok(())
             }
         })
     }
