@@ -655,7 +655,9 @@ impl<'a, 'o> Parser<'a, 'o> {
                         } else {
                             DecodeErrorKind::UnexpectedText
                         };
-                        return Err(self.err(kind, off));
+                        // Point at the text itself, not at the whitespace before it.
+                        let lead = t.len() - t.trim_start_matches([' ', '\t', '\r', '\n']).len();
+                        return Err(self.err(kind, off + lead));
                     }
                 }
                 Ev::Char(_) | Ev::CData(_) => {
@@ -816,7 +818,8 @@ impl<'a, 'o> Parser<'a, 'o> {
                 Ev::End => return Ok(()),
                 Ev::Text(t) => {
                     if !is_ws(&t) {
-                        return Err(self.err(DecodeErrorKind::UnexpectedText, off));
+                        let lead = t.len() - t.trim_start_matches([' ', '\t', '\r', '\n']).len();
+                        return Err(self.err(DecodeErrorKind::UnexpectedText, off + lead));
                     }
                 }
                 Ev::Char(_) | Ev::CData(_) => {

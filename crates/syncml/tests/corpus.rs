@@ -67,16 +67,16 @@ fn roundtrip_commands(name: &str, bytes: &[u8]) {
 
 /// Well-formed XML that is not SyncML: MS-MDM spec excerpts with placeholder text (`...`,
 /// `{Command}`) where only elements are allowed. Accepting them would mean dropping that
-/// text, so they fail with `UnexpectedText` at the placeholder.
+/// text, so they fail with `UnexpectedText` at the placeholder (its first character).
 const PLACEHOLDER_SAMPLES: &[(&str, usize, usize)] = &[
     ("ms-mdm-spec_2.2.2_minimal-message.xml", 14, 13),
-    ("ms-mdm-spec_3.1.5.1.1_add-chr.xml", 14, 11),
-    ("ms-mdm-spec_3.1.5.1.3_atomic-cimv2.xml", 22, 14),
-    ("ms-mdm-spec_3.1.5.1.5_exec-wmi-method.xml", 15, 12),
-    ("ms-mdm-spec_3.1.5.2.1_status.xml", 8, 14),
-    ("ms-mdm-spec_3.1.5.2.2_results.xml", 16, 15),
-    ("ms-mdm-spec_3.2.5.1.5_alert-synctype.xml", 10, 13),
-    ("ms-mdm-spec_3.2.5.1.6_alert-deviceprepsync.xml", 10, 13),
+    ("ms-mdm-spec_3.1.5.1.1_add-chr.xml", 15, 5),
+    ("ms-mdm-spec_3.1.5.1.3_atomic-cimv2.xml", 23, 5),
+    ("ms-mdm-spec_3.1.5.1.5_exec-wmi-method.xml", 16, 5),
+    ("ms-mdm-spec_3.1.5.2.1_status.xml", 9, 5),
+    ("ms-mdm-spec_3.1.5.2.2_results.xml", 17, 5),
+    ("ms-mdm-spec_3.2.5.1.5_alert-synctype.xml", 11, 5),
+    ("ms-mdm-spec_3.2.5.1.6_alert-deviceprepsync.xml", 11, 5),
 ];
 
 #[test]
