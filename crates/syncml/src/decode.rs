@@ -893,6 +893,13 @@ impl<'a, 'o> Parser<'a, 'o> {
         self.value(&c)
     }
 
+    /// [`Self::unknown`], appended to `extra`.
+    fn keep_unknown(&mut self, c: Child<'a>, extra: &mut Vec<RawElement<'a>>) -> Result<()> {
+        let r = self.unknown(c)?;
+        extra.push(r);
+        Ok(())
+    }
+
     /// Keeps an unknown element verbatim (or rejects it in strict mode).
     fn unknown(&mut self, c: Child<'a>) -> Result<RawElement<'a>> {
         self.check_name(&c)?;
@@ -1287,28 +1294,22 @@ impl<'a, 'o> Parser<'a, 'o> {
             attrs: self.container_attrs(&c)?,
             ..SyncHdr::default()
         };
-        let mut extra = Vec::new();
         self.children(c.empty, |p, c| match c.local() {
-            "VerDTD" => p.put(c, &mut h.ver_dtd, Some(&mut extra), Self::value_of),
-            "VerProto" => p.put(c, &mut h.ver_proto, Some(&mut extra), Self::value_of),
-            "SessionID" => p.put(c, &mut h.session_id, Some(&mut extra), Self::value_of),
-            "MsgID" => p.put(c, &mut h.msg_id, Some(&mut extra), Self::value_of),
-            "Target" => p.put(c, &mut h.target, Some(&mut extra), Self::location),
-            "Source" => p.put(c, &mut h.source, Some(&mut extra), Self::location),
-            "RespURI" => p.put(c, &mut h.resp_uri, Some(&mut extra), Self::value_of),
+            "VerDTD" => p.put(c, &mut h.ver_dtd, Some(&mut h.extra), Self::value_of),
+            "VerProto" => p.put(c, &mut h.ver_proto, Some(&mut h.extra), Self::value_of),
+            "SessionID" => p.put(c, &mut h.session_id, Some(&mut h.extra), Self::value_of),
+            "MsgID" => p.put(c, &mut h.msg_id, Some(&mut h.extra), Self::value_of),
+            "Target" => p.put(c, &mut h.target, Some(&mut h.extra), Self::location),
+            "Source" => p.put(c, &mut h.source, Some(&mut h.extra), Self::location),
+            "RespURI" => p.put(c, &mut h.resp_uri, Some(&mut h.extra), Self::value_of),
             "NoResp" => {
                 h.no_resp = p.flag(&c)?;
                 Ok(())
             }
-            "Cred" => p.put(c, &mut h.cred, Some(&mut extra), Self::cred),
-            "Meta" => p.put(c, &mut h.meta, Some(&mut extra), Self::meta),
-            _ => {
-                let r = p.unknown(c)?;
-                extra.push(r);
-                Ok(())
-            }
+            "Cred" => p.put(c, &mut h.cred, Some(&mut h.extra), Self::cred),
+            "Meta" => p.put(c, &mut h.meta, Some(&mut h.extra), Self::meta),
+            _ => p.keep_unknown(c, &mut h.extra),
         })?;
-        h.extra = extra;
         Ok(h)
     }
 
@@ -1323,17 +1324,11 @@ impl<'a, 'o> Parser<'a, 'o> {
     fn location(&mut self, c: Child<'a>) -> Result<Location<'a>> {
         self.drop_attrs(&c)?;
         let mut l = Location::default();
-        let mut extra = Vec::new();
         self.children(c.empty, |p, c| match c.local() {
-            "LocURI" => p.put(c, &mut l.loc_uri, Some(&mut extra), Self::value_of),
-            "LocName" => p.put(c, &mut l.loc_name, Some(&mut extra), Self::value_of),
-            _ => {
-                let r = p.unknown(c)?;
-                extra.push(r);
-                Ok(())
-            }
+            "LocURI" => p.put(c, &mut l.loc_uri, Some(&mut l.extra), Self::value_of),
+            "LocName" => p.put(c, &mut l.loc_name, Some(&mut l.extra), Self::value_of),
+            _ => p.keep_unknown(c, &mut l.extra),
         })?;
-        l.extra = extra;
         Ok(l)
     }
 
@@ -1378,7 +1373,6 @@ impl<'a, 'o> Parser<'a, 'o> {
             }
         }
         let mut m = Meta::default();
-        let mut extra = Vec::new();
         let r = self.children(c.empty, |p, c| {
             let off = c.off;
             let local = c.local();
@@ -1396,30 +1390,30 @@ impl<'a, 'o> Parser<'a, 'o> {
             );
             if !known {
                 let r = p.unknown(c)?;
-                extra.push(r);
+                m.extra.push(r);
                 return Ok(());
             }
             p.metinf_ns(&c, meta_default_metinf)?;
             match local {
                 "Format" => {
                     let v = p.value_content(&c)?;
-                    p.set(&mut m.format, v, off, Some(&mut extra))
+                    p.set(&mut m.format, v, off, Some(&mut m.extra))
                 }
                 "Type" => {
                     let v = p.value_content(&c)?;
-                    p.set(&mut m.r#type, v, off, Some(&mut extra))
+                    p.set(&mut m.r#type, v, off, Some(&mut m.extra))
                 }
                 "Mark" => {
                     let v = p.value_content(&c)?;
-                    p.set(&mut m.mark, v, off, Some(&mut extra))
+                    p.set(&mut m.mark, v, off, Some(&mut m.extra))
                 }
                 "NextNonce" => {
                     let v = p.value_content(&c)?;
-                    p.set(&mut m.next_nonce, v, off, Some(&mut extra))
+                    p.set(&mut m.next_nonce, v, off, Some(&mut m.extra))
                 }
                 "Version" => {
                     let v = p.value_content(&c)?;
-                    p.set(&mut m.version, v, off, Some(&mut extra))
+                    p.set(&mut m.version, v, off, Some(&mut m.extra))
                 }
                 "EMI" => {
                     let v = p.value_content(&c)?;
@@ -1428,21 +1422,20 @@ impl<'a, 'o> Parser<'a, 'o> {
                 }
                 "Size" => {
                     let v = p.number_content(&c, "Size")?;
-                    p.set(&mut m.size, v, off, Some(&mut extra))
+                    p.set(&mut m.size, v, off, Some(&mut m.extra))
                 }
                 "MaxMsgSize" => {
                     let v = p.number_content(&c, "MaxMsgSize")?;
-                    p.set(&mut m.max_msg_size, v, off, Some(&mut extra))
+                    p.set(&mut m.max_msg_size, v, off, Some(&mut m.extra))
                 }
                 _ => {
                     let v = p.number_content(&c, "MaxObjSize")?;
-                    p.set(&mut m.max_obj_size, v, off, Some(&mut extra))
+                    p.set(&mut m.max_obj_size, v, off, Some(&mut m.extra))
                 }
             }
         });
         self.metinf_prefixes.truncate(prefixes_before);
         r?;
-        m.extra = extra;
         Ok(m)
     }
 
@@ -1550,57 +1543,35 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     fn item_command(&mut self, c: Child<'a>, cmd: &mut ItemCommand<'a>) -> Result<()> {
         cmd.attrs = self.container_attrs(&c)?;
-        let mut extra = Vec::new();
-        let mut items = Vec::new();
         self.children(c.empty, |p, c| match c.local() {
-            "CmdID" => p.put(c, &mut cmd.cmd_id, Some(&mut extra), Self::value_of),
+            "CmdID" => p.put(c, &mut cmd.cmd_id, Some(&mut cmd.extra), Self::value_of),
             "NoResp" => {
                 cmd.no_resp = p.flag(&c)?;
                 Ok(())
             }
-            "Cred" => p.put(c, &mut cmd.cred, Some(&mut extra), Self::cred),
-            "Meta" => p.put(c, &mut cmd.meta, Some(&mut extra), Self::meta),
-            "Correlator" => p.put(c, &mut cmd.correlator, Some(&mut extra), Self::value_of),
-            "Item" => {
-                p.item_into(c, &mut items)?;
-                Ok(())
-            }
-            _ => {
-                let r = p.unknown(c)?;
-                extra.push(r);
-                Ok(())
-            }
+            "Cred" => p.put(c, &mut cmd.cred, Some(&mut cmd.extra), Self::cred),
+            "Meta" => p.put(c, &mut cmd.meta, Some(&mut cmd.extra), Self::meta),
+            "Correlator" => p.put(c, &mut cmd.correlator, Some(&mut cmd.extra), Self::value_of),
+            "Item" => p.item_into(c, &mut cmd.items),
+            _ => p.keep_unknown(c, &mut cmd.extra),
         })?;
-        cmd.items = items;
-        cmd.extra = extra;
         Ok(())
     }
 
     fn alert(&mut self, c: Child<'a>, a: &mut Alert<'a>) -> Result<()> {
         a.attrs = self.container_attrs(&c)?;
-        let mut extra = Vec::new();
-        let mut items = Vec::new();
         self.children(c.empty, |p, c| match c.local() {
-            "CmdID" => p.put(c, &mut a.cmd_id, Some(&mut extra), Self::value_of),
+            "CmdID" => p.put(c, &mut a.cmd_id, Some(&mut a.extra), Self::value_of),
             "NoResp" => {
                 a.no_resp = p.flag(&c)?;
                 Ok(())
             }
-            "Cred" => p.put(c, &mut a.cred, Some(&mut extra), Self::cred),
-            "Data" => p.put(c, &mut a.data, Some(&mut extra), Self::data),
-            "Correlator" => p.put(c, &mut a.correlator, Some(&mut extra), Self::value_of),
-            "Item" => {
-                p.item_into(c, &mut items)?;
-                Ok(())
-            }
-            _ => {
-                let r = p.unknown(c)?;
-                extra.push(r);
-                Ok(())
-            }
+            "Cred" => p.put(c, &mut a.cred, Some(&mut a.extra), Self::cred),
+            "Data" => p.put(c, &mut a.data, Some(&mut a.extra), Self::data),
+            "Correlator" => p.put(c, &mut a.correlator, Some(&mut a.extra), Self::value_of),
+            "Item" => p.item_into(c, &mut a.items),
+            _ => p.keep_unknown(c, &mut a.extra),
         })?;
-        a.items = items;
-        a.extra = extra;
         Ok(())
     }
 
@@ -1653,14 +1624,12 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     fn results(&mut self, c: Child<'a>, r: &mut Results<'a>) -> Result<()> {
         r.attrs = self.container_attrs(&c)?;
-        let mut extra = Vec::new();
-        let mut items = Vec::new();
         self.children(c.empty, |p, c| match c.local() {
-            "CmdID" => p.put(c, &mut r.cmd_id, Some(&mut extra), Self::value_of),
-            "MsgRef" => p.put(c, &mut r.msg_ref, Some(&mut extra), Self::value_of),
-            "CmdRef" => p.put(c, &mut r.cmd_ref, Some(&mut extra), Self::value_of),
-            "Cmd" => p.put(c, &mut r.cmd, Some(&mut extra), Self::value_of),
-            "Meta" => p.put(c, &mut r.meta, Some(&mut extra), Self::meta),
+            "CmdID" => p.put(c, &mut r.cmd_id, Some(&mut r.extra), Self::value_of),
+            "MsgRef" => p.put(c, &mut r.msg_ref, Some(&mut r.extra), Self::value_of),
+            "CmdRef" => p.put(c, &mut r.cmd_ref, Some(&mut r.extra), Self::value_of),
+            "Cmd" => p.put(c, &mut r.cmd, Some(&mut r.extra), Self::value_of),
+            "Meta" => p.put(c, &mut r.meta, Some(&mut r.extra), Self::meta),
             "TargetRef" => {
                 r.target_refs.push(p.value(&c)?);
                 Ok(())
@@ -1669,30 +1638,19 @@ impl<'a, 'o> Parser<'a, 'o> {
                 r.source_refs.push(p.value(&c)?);
                 Ok(())
             }
-            "Item" => {
-                p.item_into(c, &mut items)?;
-                Ok(())
-            }
-            _ => {
-                let x = p.unknown(c)?;
-                extra.push(x);
-                Ok(())
-            }
+            "Item" => p.item_into(c, &mut r.items),
+            _ => p.keep_unknown(c, &mut r.extra),
         })?;
-        r.items = items;
-        r.extra = extra;
         Ok(())
     }
 
     fn status(&mut self, c: Child<'a>, s: &mut Status<'a>) -> Result<()> {
         s.attrs = self.container_attrs(&c)?;
-        let mut extra = Vec::new();
-        let mut items = Vec::new();
         self.children(c.empty, |p, c| match c.local() {
-            "CmdID" => p.put(c, &mut s.cmd_id, Some(&mut extra), Self::value_of),
-            "MsgRef" => p.put(c, &mut s.msg_ref, Some(&mut extra), Self::value_of),
-            "CmdRef" => p.put(c, &mut s.cmd_ref, Some(&mut extra), Self::value_of),
-            "Cmd" => p.put(c, &mut s.cmd, Some(&mut extra), Self::value_of),
+            "CmdID" => p.put(c, &mut s.cmd_id, Some(&mut s.extra), Self::value_of),
+            "MsgRef" => p.put(c, &mut s.msg_ref, Some(&mut s.extra), Self::value_of),
+            "CmdRef" => p.put(c, &mut s.cmd_ref, Some(&mut s.extra), Self::value_of),
+            "Cmd" => p.put(c, &mut s.cmd, Some(&mut s.extra), Self::value_of),
             "TargetRef" => {
                 s.target_refs.push(p.value(&c)?);
                 Ok(())
@@ -1701,21 +1659,12 @@ impl<'a, 'o> Parser<'a, 'o> {
                 s.source_refs.push(p.value(&c)?);
                 Ok(())
             }
-            "Cred" => p.put(c, &mut s.cred, Some(&mut extra), Self::cred),
-            "Chal" => p.put(c, &mut s.chal, Some(&mut extra), Self::chal),
-            "Data" => p.put(c, &mut s.data, Some(&mut extra), Self::data),
-            "Item" => {
-                p.item_into(c, &mut items)?;
-                Ok(())
-            }
-            _ => {
-                let x = p.unknown(c)?;
-                extra.push(x);
-                Ok(())
-            }
+            "Cred" => p.put(c, &mut s.cred, Some(&mut s.extra), Self::cred),
+            "Chal" => p.put(c, &mut s.chal, Some(&mut s.extra), Self::chal),
+            "Data" => p.put(c, &mut s.data, Some(&mut s.extra), Self::data),
+            "Item" => p.item_into(c, &mut s.items),
+            _ => p.keep_unknown(c, &mut s.extra),
         })?;
-        s.items = items;
-        s.extra = extra;
         Ok(())
     }
 
@@ -1758,11 +1707,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 it.more_data = p.flag(&c)?;
                 Ok(())
             }
-            _ => {
-                let r = p.unknown(c)?;
-                it.extra.push(r);
-                Ok(())
-            }
+            _ => p.keep_unknown(c, &mut it.extra),
         })
     }
 }
