@@ -1,11 +1,9 @@
-//! The decoder: quick-xml events into the borrowed message model.
+//! The decoder: the tokenizer's events (`lex`) into the borrowed message model.
 
 use std::borrow::Cow;
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
-
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::lex::{self, Child, Ev, Lexer};
 use crate::options::{DecodeOptions, Limit, Quirk, QuirkSeen, UnknownElements};
 use crate::types::*;
 
@@ -316,23 +314,6 @@ pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-/// Offset and code of the first character XML 1.0 does not allow.
-fn first_invalid_char(s: &str) -> Option<(usize, u32)> {
-    let bytes = s.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
-            return Some((i, u32::from(b)));
-        }
-        if b == 0xEF
-            && bytes.get(i + 1) == Some(&0xBF)
-            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
-        {
-            return Some((i, if bytes[i + 2] == 0xBE { 0xFFFE } else { 0xFFFF }));
-        }
-    }
-    None
-}
-
 #[inline]
 fn is_ws(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
@@ -340,43 +321,6 @@ fn is_ws(s: &str) -> bool {
 
 fn trim_ws(s: &str) -> &str {
     s.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
-}
-
-/// A simplified reader event.
-enum Ev<'a> {
-    Start(Child<'a>),
-    End,
-    Text(Cow<'a, str>),
-    CData(Cow<'a, str>),
-    Char(char),
-    Comment,
-    Pi,
-    Decl(Option<String>),
-    DocType,
-    Eof,
-}
-
-/// A child element that was just opened.
-struct Child<'a> {
-    start: BytesStart<'a>,
-    /// Qualified name, borrowed from the input.
-    qname: &'a str,
-    empty: bool,
-    /// Offset of its `<`.
-    off: usize,
-}
-
-impl Child<'_> {
-    fn local(&self) -> &str {
-        match self.qname.bytes().rposition(|b| b == b':') {
-            Some(i) => &self.qname[i + 1..],
-            None => self.qname,
-        }
-    }
-
-    fn prefix(&self) -> Option<&str> {
-        self.qname.rfind(':').map(|i| &self.qname[..i])
-    }
 }
 
 /// What an element's attributes hold: every attribute but the default namespace
@@ -391,20 +335,12 @@ struct AttrScan<'a> {
     non_ns: usize,
 }
 
-enum Piece<'a> {
-    Lit(Cow<'a, str>),
-    Char(char),
-    CData(Cow<'a, str>),
-}
-
 struct Parser<'a, 'o> {
     input: &'a str,
-    reader: Reader<&'a [u8]>,
+    lex: Lexer<'a>,
     opts: &'o DecodeOptions,
-    max_depth: usize,
     /// Current `Atomic`/`Sequence` nesting.
     nesting: usize,
-    depth: usize,
     /// Offset just past the last event read.
     pos: usize,
     commands: usize,
@@ -412,52 +348,27 @@ struct Parser<'a, 'o> {
     seen: [Option<usize>; Quirk::ALL.len()],
     /// Prefixes bound to `syncml:metinf` on the root or the enclosing `Meta`.
     metinf_prefixes: Vec<&'a str>,
-    /// No byte of the input can start a character XML forbids.
-    input_clean: bool,
 }
 
-/// Whether `b` holds no control character but tab, LF and CR and no 0xEF byte (the lead
-/// byte of U+FFFE and U+FFFF): then no slice of it holds a character XML forbids.
-/// Branch-free over 64-byte chunks so that it vectorizes.
-fn clean_bytes(b: &[u8]) -> bool {
-    let bad = |acc: u8, &x: &u8| {
-        acc | (u8::from(x < 0x20)
-            & u8::from(x != b'\t')
-            & u8::from(x != b'\n')
-            & u8::from(x != b'\r'))
-            | u8::from(x == 0xEF)
-    };
-    let mut chunks = b.chunks_exact(64);
-    for c in &mut chunks {
-        if c.iter().fold(0u8, bad) != 0 {
-            return false;
-        }
+impl From<lex::LexError> for Raw {
+    #[inline]
+    fn from((kind, offset): lex::LexError) -> Self {
+        Raw { kind, offset }
     }
-    chunks.remainder().iter().fold(0u8, bad) == 0
 }
 
 impl<'a, 'o> Parser<'a, 'o> {
     fn new(input: &'a str, _base: usize, opts: &'o DecodeOptions) -> Self {
-        let mut reader = Reader::from_str(input);
-        let cfg = reader.config_mut();
-        cfg.check_end_names = true;
-        cfg.check_comments = true;
-        cfg.expand_empty_elements = false;
-        cfg.trim_text_start = false;
-        cfg.trim_text_end = false;
         Parser {
             input,
-            reader,
+            lex: Lexer::new(input, opts.limits.max_depth),
             opts,
-            max_depth: opts.limits.max_depth,
             nesting: 0,
-            depth: 0,
             pos: 0,
             commands: 0,
             items: 0,
             seen: [None; Quirk::ALL.len()],
             metinf_prefixes: Vec::new(),
-            input_clean: clean_bytes(input.as_bytes()),
         }
     }
 
@@ -491,111 +402,23 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    /// Re-borrows `s` from the input when it is a slice of it.
-    #[inline]
-    fn reborrow(&self, s: &str) -> Cow<'a, str> {
-        let start = s.as_ptr() as usize;
-        let base = self.input.as_ptr() as usize;
-        if start >= base && start + s.len() <= base + self.input.len() {
-            let off = start - base;
-            if let Some(sub) = self.input.get(off..off + s.len()) {
-                return Cow::Borrowed(sub);
-            }
-        }
-        Cow::Owned(s.to_owned())
-    }
-
-    #[inline]
-    fn reborrow_cow(&self, c: Cow<'_, str>) -> Cow<'a, str> {
-        match c {
-            Cow::Borrowed(s) => self.reborrow(s),
-            Cow::Owned(s) => Cow::Owned(s),
-        }
-    }
-
+    /// The next event and its offset.
     #[inline(always)]
     fn next(&mut self) -> Result<(Ev<'a>, usize)> {
-        let off = self.pos;
-        let ev = match self.reader.read_event() {
-            Ok(ev) => ev,
-            Err(e) => {
-                let at = usize::try_from(self.reader.error_position()).unwrap_or(off);
-                return Err(self.err(DecodeErrorKind::Syntax(e.to_string()), at));
-            }
-        };
-        self.pos = usize::try_from(self.reader.buffer_position()).unwrap_or(self.input.len());
-        let ev = match ev {
-            Event::Start(start) => self.open(start, false, off)?,
-            Event::Empty(start) => self.open(start, true, off)?,
-            Event::End(_) => {
-                self.depth = self.depth.saturating_sub(1);
-                Ev::End
-            }
-            Event::Text(t) => Ev::Text(self.reborrow_cow(t.into_inner())),
-            Event::CData(c) => Ev::CData(self.reborrow_cow(c.into_inner())),
-            Event::GeneralRef(r) => {
-                let c = match &*r {
-                    "lt" => '<',
-                    "gt" => '>',
-                    "amp" => '&',
-                    "quot" => '"',
-                    "apos" => '\'',
-                    other if other.starts_with('#') => match r.resolve_char_ref() {
-                        Ok(Some(c)) => c,
-                        _ => {
-                            return Err(self.err(
-                                DecodeErrorKind::Syntax(format!(
-                                    "invalid character reference &{other};"
-                                )),
-                                off,
-                            ));
-                        }
-                    },
-                    other => {
-                        return Err(self.err(DecodeErrorKind::UnknownEntity(other.to_owned()), off));
-                    }
-                };
-                if !is_xml_char(c) {
-                    return Err(self.err(DecodeErrorKind::InvalidChar(u32::from(c)), off));
-                }
-                Ev::Char(c)
-            }
-            Event::Comment(_) => Ev::Comment,
-            Event::PI(_) => Ev::Pi,
-            Event::Decl(d) => Ev::Decl(d.encoding().and_then(|e| e.ok()).map(|e| e.into_owned())),
-            Event::DocType(_) => Ev::DocType,
-            Event::Eof => Ev::Eof,
-        };
-        Ok((ev, off))
-    }
-
-    /// A start or empty-element tag: depth accounting and the borrowed name.
-    #[inline(always)]
-    fn open(&mut self, start: BytesStart<'a>, empty: bool, off: usize) -> Result<Ev<'a>> {
-        if self.depth + 1 > self.max_depth {
-            return Err(self.err(
-                DecodeErrorKind::LimitExceeded(Limit::Depth(self.opts.limits.max_depth)),
-                off,
-            ));
-        }
-        if !empty {
-            self.depth += 1;
-        }
-        let len = start.name().as_ref().len();
-        let qname = self.input.get(off + 1..off + 1 + len).unwrap_or("");
+        let off = self.lex.pos;
+        let ev = self.lex.next()?;
+        self.pos = self.lex.pos;
         // A prefixed name can match a known local name; its prefix must still be valid.
-        if qname.as_bytes().contains(&b':') && !is_xml_name(qname) {
+        if let Ev::Start(c) = &ev
+            && c.qname.as_bytes().contains(&b':')
+            && !is_xml_name(c.qname)
+        {
             return Err(self.err(
-                DecodeErrorKind::Syntax(format!("invalid element name {qname:?}")),
+                DecodeErrorKind::Syntax(format!("invalid element name {:?}", c.qname)),
                 off,
             ));
         }
-        Ok(Ev::Start(Child {
-            start,
-            qname,
-            empty,
-            off,
-        }))
+        Ok((ev, off))
     }
 
     #[inline]
@@ -609,20 +432,6 @@ impl<'a, 'o> Parser<'a, 'o> {
                 DecodeErrorKind::Syntax(format!("invalid element name {:?}", c.qname)),
                 c.off,
             ))
-        }
-    }
-
-    fn check_text(&self, s: &str, off: usize) -> Result<()> {
-        if self.input_clean {
-            let start = s.as_ptr() as usize;
-            let base = self.input.as_ptr() as usize;
-            if start >= base && start + s.len() <= base + self.input.len() {
-                return Ok(());
-            }
-        }
-        match first_invalid_char(s) {
-            None => Ok(()),
-            Some((i, c)) => Err(self.err(DecodeErrorKind::InvalidChar(c), off + i)),
         }
     }
 
@@ -643,13 +452,13 @@ impl<'a, 'o> Parser<'a, 'o> {
                         ));
                     }
                     if let Some(enc) = enc {
-                        self.check_encoding(&enc, off)?;
+                        self.check_encoding(enc, off)?;
                     }
                 }
                 Ev::DocType => return Err(self.err(DecodeErrorKind::DocType, off)),
                 Ev::Comment | Ev::Pi => {}
-                Ev::Text(t) => {
-                    if !is_ws(&t) {
+                Ev::Text { raw: t, .. } => {
+                    if !is_ws(t) {
                         let kind = if msg.is_some() {
                             DecodeErrorKind::TrailingContent
                         } else {
@@ -660,7 +469,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                         return Err(self.err(kind, off + lead));
                     }
                 }
-                Ev::Char(_) | Ev::CData(_) => {
+                Ev::CData(_) => {
                     let kind = if msg.is_some() {
                         DecodeErrorKind::TrailingContent
                     } else {
@@ -816,13 +625,13 @@ impl<'a, 'o> Parser<'a, 'o> {
             match ev {
                 Ev::Start(c) => on_child(self, c)?,
                 Ev::End => return Ok(()),
-                Ev::Text(t) => {
-                    if !is_ws(&t) {
+                Ev::Text { raw: t, .. } => {
+                    if !is_ws(t) {
                         let lead = t.len() - t.trim_start_matches([' ', '\t', '\r', '\n']).len();
                         return Err(self.err(DecodeErrorKind::UnexpectedText, off + lead));
                     }
                 }
-                Ev::Char(_) | Ev::CData(_) => {
+                Ev::CData(_) => {
                     return Err(self.err(DecodeErrorKind::UnexpectedText, off));
                 }
                 Ev::Comment | Ev::Pi => {}
@@ -920,7 +729,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         if empty {
             return Ok(());
         }
-        let target = self.depth - 1;
+        let target = self.lex.depth() - 1;
         loop {
             let (ev, off) = self.next()?;
             match ev {
@@ -929,18 +738,23 @@ impl<'a, 'o> Parser<'a, 'o> {
                     self.scan_attrs(&c)?;
                 }
                 Ev::End => {
-                    if self.depth == target {
+                    if self.lex.depth() == target {
                         return Ok(());
                     }
                 }
-                Ev::Text(t) | Ev::CData(t) => self.check_text(&t, off)?,
+                Ev::Text { raw, amp } => {
+                    if amp {
+                        lex::check_refs(raw, off)?;
+                    }
+                }
+                Ev::CData(_) => {}
                 Ev::Decl(_) | Ev::DocType => {
                     return Err(self.err(
                         DecodeErrorKind::Syntax("declaration inside an element".into()),
                         off,
                     ));
                 }
-                Ev::Char(_) | Ev::Comment | Ev::Pi => {}
+                Ev::Comment | Ev::Pi => {}
                 Ev::Eof => return Err(self.eof()),
             }
         }
@@ -949,10 +763,9 @@ impl<'a, 'o> Parser<'a, 'o> {
     #[inline]
     fn scan_attrs(&mut self, c: &Child<'a>) -> Result<AttrScan<'a>> {
         // Fast path: no attributes at all.
-        if c.start
-            .attributes_raw()
+        if c.attrs
             .bytes()
-            .all(|b| b.is_ascii_whitespace() || b == b'/')
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         {
             return Ok(AttrScan::default());
         }
@@ -964,8 +777,10 @@ impl<'a, 'o> Parser<'a, 'o> {
         let mut scan = AttrScan::default();
         let limits = self.opts.limits;
         let (mut n, mut ns) = (0usize, 0usize);
-        for a in c.start.attributes() {
-            let a = a.map_err(|e| self.err(DecodeErrorKind::Syntax(e.to_string()), c.off))?;
+        let base = c.off + 1 + c.qname.len();
+        let mut it = lex::Attrs::new(c.attrs, base);
+        let mut names: Vec<&'a str> = Vec::new();
+        while let Some((key, raw, at)) = it.next_attr()? {
             n += 1;
             if n > limits.max_attributes {
                 return Err(self.err(
@@ -973,26 +788,21 @@ impl<'a, 'o> Parser<'a, 'o> {
                     c.off,
                 ));
             }
-            if !is_xml_name(a.key.as_ref()) {
+            if !is_xml_name(key) {
                 return Err(self.err(
-                    DecodeErrorKind::Syntax(format!("invalid attribute name {:?}", a.key.as_ref())),
-                    c.off,
+                    DecodeErrorKind::Syntax(format!("invalid attribute name {key:?}")),
+                    at,
                 ));
             }
-            let key = self.reborrow(a.key.as_ref());
-            let value = match a.normalized_value(quick_xml::XmlVersion::Explicit1_0) {
-                Ok(v) => self.reborrow_cow(v),
-                Err(e) => {
-                    let msg = e.to_string();
-                    let kind = if msg.contains("entity") || msg.contains("Entity") {
-                        DecodeErrorKind::UnknownEntity(msg)
-                    } else {
-                        DecodeErrorKind::Syntax(msg)
-                    };
-                    return Err(self.err(kind, c.off));
-                }
-            };
-            self.check_text(&value, c.off)?;
+            if names.contains(&key) {
+                return Err(self.err(
+                    DecodeErrorKind::Syntax(format!("duplicate attribute {key:?}")),
+                    at,
+                ));
+            }
+            names.push(key);
+            let value_at = raw.as_ptr() as usize - self.input.as_ptr() as usize;
+            let value = lex::attr_value(raw, value_at)?;
             if key == "xmlns" || key.starts_with("xmlns:") {
                 ns += 1;
                 if ns > limits.max_namespace_declarations {
@@ -1007,14 +817,18 @@ impl<'a, 'o> Parser<'a, 'o> {
                     scan.default_ns_index = scan.all.len();
                     scan.default_ns = Some(value);
                 } else {
-                    if let Cow::Borrowed(k) = key {
-                        scan.prefixes.push((&k[6..], value.clone()));
-                    }
-                    scan.all.push(Attr { name: key, value });
+                    scan.prefixes.push((&key[6..], value.clone()));
+                    scan.all.push(Attr {
+                        name: Cow::Borrowed(key),
+                        value,
+                    });
                 }
             } else {
                 scan.non_ns += 1;
-                scan.all.push(Attr { name: key, value });
+                scan.all.push(Attr {
+                    name: Cow::Borrowed(key),
+                    value,
+                });
             }
         }
         Ok(scan)
@@ -1062,99 +876,101 @@ impl<'a, 'o> Parser<'a, 'o> {
         let trim = self.opts.quirks.contains(Quirk::WhitespaceAroundValues);
         // Fast path: one text event, then the end tag.
         let (ev, off) = self.next()?;
-        let first = match ev {
+        let mut pieces = match ev {
             Ev::End => return Ok(Cow::Borrowed("")),
-            Ev::Text(t) => {
-                self.check_text(&t, off)?;
+            Ev::Text { raw, amp } => {
                 let (ev2, off2) = self.next()?;
-                match ev2 {
-                    Ev::End => return Ok(self.trimmed(t, trim, off)),
-                    other => {
-                        let mut pieces = vec![Piece::Lit(t)];
-                        self.value_piece(other, off2, &mut pieces)?;
-                        pieces
+                if let Ev::End = ev2 {
+                    let mut r = raw;
+                    let mut at = off;
+                    if trim {
+                        r = raw.trim_end_matches([' ', '\t', '\r', '\n']);
+                        let t = r.trim_start_matches([' ', '\t', '\r', '\n']);
+                        at += r.len() - t.len();
+                        r = t;
+                        if r.len() != raw.len() {
+                            self.note(Quirk::WhitespaceAroundValues, off);
+                        }
                     }
+                    return if amp {
+                        Ok(lex::unescape(r, at)?)
+                    } else {
+                        Ok(Cow::Borrowed(r))
+                    };
                 }
+                let mut pieces = vec![(raw, off, false)];
+                if self.value_piece(ev2, off2, &mut pieces)? {
+                    return self.join(pieces, trim, c.off);
+                }
+                pieces
             }
             other => {
                 let mut pieces = Vec::new();
-                self.value_piece(other, off, &mut pieces)?;
+                if self.value_piece(other, off, &mut pieces)? {
+                    return self.join(pieces, trim, c.off);
+                }
                 pieces
             }
         };
-        let mut pieces = first;
         loop {
             let (ev, off) = self.next()?;
-            if let Ev::End = ev {
-                break;
+            if self.value_piece(ev, off, &mut pieces)? {
+                return self.join(pieces, trim, c.off);
             }
-            self.value_piece(ev, off, &mut pieces)?;
         }
+    }
+
+    /// A value made of several pieces (text, CDATA, with comments or processing
+    /// instructions between them): literal whitespace trimmed at both ends of the text
+    /// pieces at the ends (under the quirk), references replaced, CDATA kept as is.
+    fn join(
+        &mut self,
+        mut pieces: Vec<(&'a str, usize, bool)>,
+        trim: bool,
+        at: usize,
+    ) -> Result<Cow<'a, str>> {
         if trim {
-            let n = pieces.len();
             let mut trimmed_any = false;
-            if let Some(Piece::Lit(s)) = pieces.first_mut() {
+            if let Some((s, off, false)) = pieces.first_mut() {
                 let t = s.trim_start_matches([' ', '\t', '\r', '\n']);
                 if t.len() != s.len() {
                     trimmed_any = true;
-                    *s = Cow::Owned(t.to_owned());
+                    *off += s.len() - t.len();
+                    *s = t;
                 }
             }
-            if let Some(Piece::Lit(s)) = pieces.get_mut(n.saturating_sub(1)) {
+            if let Some((s, _, false)) = pieces.last_mut() {
                 let t = s.trim_end_matches([' ', '\t', '\r', '\n']);
                 if t.len() != s.len() {
                     trimmed_any = true;
-                    *s = Cow::Owned(t.to_owned());
+                    *s = t;
                 }
             }
             if trimmed_any {
-                self.note(Quirk::WhitespaceAroundValues, c.off);
+                self.note(Quirk::WhitespaceAroundValues, at);
             }
         }
         let mut out = String::new();
-        for p in &pieces {
-            match p {
-                Piece::Lit(s) | Piece::CData(s) => out.push_str(s),
-                Piece::Char(ch) => out.push(*ch),
+        for (s, off, cdata) in pieces {
+            if cdata {
+                out.push_str(s);
+            } else {
+                out.push_str(&lex::unescape(s, off)?);
             }
         }
         Ok(Cow::Owned(out))
     }
 
-    fn trimmed(&mut self, t: Cow<'a, str>, trim: bool, off: usize) -> Cow<'a, str> {
-        if !trim {
-            return t;
-        }
-        let len = t.len();
-        match t {
-            Cow::Borrowed(s) => {
-                let r = trim_ws(s);
-                if r.len() != len {
-                    self.note(Quirk::WhitespaceAroundValues, off);
-                }
-                Cow::Borrowed(r)
-            }
-            Cow::Owned(s) => {
-                let r = trim_ws(&s);
-                if r.len() != len {
-                    self.note(Quirk::WhitespaceAroundValues, off);
-                }
-                Cow::Owned(r.to_owned())
-            }
-        }
-    }
-
-    fn value_piece(&mut self, ev: Ev<'a>, off: usize, pieces: &mut Vec<Piece<'a>>) -> Result<()> {
+    /// Adds one event of a value's content to `pieces` (text, CDATA); `true` at the end tag.
+    fn value_piece(
+        &mut self,
+        ev: Ev<'a>,
+        off: usize,
+        pieces: &mut Vec<(&'a str, usize, bool)>,
+    ) -> Result<bool> {
         match ev {
-            Ev::Text(t) => {
-                self.check_text(&t, off)?;
-                pieces.push(Piece::Lit(t));
-            }
-            Ev::CData(t) => {
-                self.check_text(&t, off)?;
-                pieces.push(Piece::CData(t));
-            }
-            Ev::Char(ch) => pieces.push(Piece::Char(ch)),
+            Ev::Text { raw, .. } => pieces.push((raw, off, false)),
+            Ev::CData(t) => pieces.push((t, off, true)),
             Ev::Comment | Ev::Pi => {}
             Ev::Start(c) => {
                 return Err(self.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), c.off));
@@ -1165,10 +981,10 @@ impl<'a, 'o> Parser<'a, 'o> {
                     off,
                 ));
             }
-            Ev::End => {}
+            Ev::End => return Ok(true),
             Ev::Eof => return Err(self.eof()),
         }
-        Ok(())
+        Ok(false)
     }
 
     /// A flag element such as `<Final/>`, `<NoResp/>`, `<MoreData/>`.
@@ -1191,7 +1007,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             });
         }
         let content_start = self.pos;
-        let outer = self.depth;
+        let outer = self.lex.depth();
         // Fast path: a single text or CDATA event, then the end tag.
         let (ev, off) = self.next()?;
         match ev {
@@ -1199,17 +1015,21 @@ impl<'a, 'o> Parser<'a, 'o> {
                 attrs,
                 content: DataContent::Text(Cow::Borrowed("")),
             }),
-            Ev::Text(t) => {
-                self.check_text(&t, off)?;
+            Ev::Text { raw, amp } => {
                 let (ev2, off2) = self.next()?;
                 if let Ev::End = ev2 {
+                    let text = if amp {
+                        lex::unescape(raw, off)?
+                    } else {
+                        Cow::Borrowed(raw)
+                    };
                     return Ok(Data {
                         attrs,
-                        content: DataContent::Text(t),
+                        content: DataContent::Text(text),
                     });
                 }
                 let mut acc = DataAcc::default();
-                acc.text(t);
+                acc.text(raw, off)?;
                 self.data_rest(acc, Some((ev2, off2)), attrs, content_start, outer)
             }
             other => self.data_rest(
@@ -1236,10 +1056,10 @@ impl<'a, 'o> Parser<'a, 'o> {
                 Some(p) => p,
                 None => self.next()?,
             };
-            let nested = self.depth > outer || matches!(ev, Ev::Start(_));
+            let nested = self.lex.depth() > outer || matches!(ev, Ev::Start(_));
             match ev {
                 Ev::End => {
-                    if self.depth < outer {
+                    if self.lex.depth() < outer {
                         content_end = off;
                         break;
                     }
@@ -1249,21 +1069,16 @@ impl<'a, 'o> Parser<'a, 'o> {
                     self.check_name(&c)?;
                     self.scan_attrs(&c)?;
                 }
-                Ev::Text(t) => {
-                    self.check_text(&t, off)?;
+                Ev::Text { raw, amp } => {
                     if !nested {
-                        acc.text(t);
+                        acc.text(raw, off)?;
+                    } else if amp {
+                        lex::check_refs(raw, off)?;
                     }
                 }
                 Ev::CData(t) => {
-                    self.check_text(&t, off)?;
                     if !nested {
                         acc.cdata(t);
-                    }
-                }
-                Ev::Char(ch) => {
-                    if !nested {
-                        acc.char(ch);
                     }
                 }
                 Ev::Comment | Ev::Pi => acc.markup = true,
@@ -1277,7 +1092,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             }
         }
         let raw = || Cow::Borrowed(self.input.get(content_start..content_end).unwrap_or(""));
-        let content = if acc.markup || (acc.cdata_seen && (acc.text_not_ws || acc.chars)) {
+        let content = if acc.markup || (acc.cdata_seen && acc.text_not_ws) {
             DataContent::Xml(raw())
         } else if acc.cdata_seen {
             DataContent::CData(acc.cdata_value.finish())
@@ -1720,25 +1535,21 @@ struct DataAcc<'a> {
     markup: bool,
     cdata_seen: bool,
     text_not_ws: bool,
-    chars: bool,
 }
 
 impl<'a> DataAcc<'a> {
-    fn text(&mut self, t: Cow<'a, str>) {
-        if !is_ws(&t) {
+    /// Raw text (references replaced here; text holding one is not whitespace).
+    fn text(&mut self, raw: &'a str, off: usize) -> Result<()> {
+        if !is_ws(raw) {
             self.text_not_ws = true;
         }
-        self.text_value.push(t);
+        self.text_value.push(lex::unescape(raw, off)?);
+        Ok(())
     }
 
-    fn cdata(&mut self, t: Cow<'a, str>) {
+    fn cdata(&mut self, t: &'a str) {
         self.cdata_seen = true;
-        self.cdata_value.push(t);
-    }
-
-    fn char(&mut self, c: char) {
-        self.chars = true;
-        self.text_value.push_char(c);
+        self.cdata_value.push(Cow::Borrowed(t));
     }
 }
 
@@ -1764,10 +1575,6 @@ impl<'a> Acc<'a> {
         } else {
             self.materialize().push_str(&s);
         }
-    }
-
-    fn push_char(&mut self, c: char) {
-        self.materialize().push(c);
     }
 
     fn finish(self) -> Cow<'a, str> {

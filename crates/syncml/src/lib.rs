@@ -57,6 +57,7 @@ mod codes;
 mod decode;
 mod encode;
 mod error;
+mod lex;
 mod options;
 mod path;
 mod types;

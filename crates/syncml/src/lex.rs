@@ -1,0 +1,571 @@
+//! The tokenizer under the decoder: XML 1.0 markup on an already validated `&str`.
+//!
+//! Why not quick-xml's event API (which `winmdm-enroll` and this crate's error paths use):
+//! quick-xml is a general reader; its per-event work (re-validating each event's bytes as
+//! UTF-8 although the input is a `&str`, splitting text at every entity reference, building
+//! `BytesStart`) already costs more than the whole budget issue 2 gives the decoder
+//! (`docs/benchmarks.md`, "Why a tokenizer of our own"). This tokenizer does what a
+//! SyncML decoder needs and no more: it finds markup with `memchr`, hands out borrowed
+//! slices, keeps the stack of open element names (end tags must match), and leaves
+//! attributes and entity references raw until the decoder asks for them.
+//!
+//! Well-formedness checked here: tags, end-tag names, quoting inside tags, comments (no
+//! `--` inside), CDATA sections, processing instructions (target a valid name, `xml` only
+//! as the declaration), `]]>` outside CDATA, forbidden characters (one pass over the whole
+//! input up front), depth. Checked on demand by the functions below: attributes
+//! ([`Attrs`]) and references ([`unescape`], [`check_refs`]). Element names are checked by
+//! the decoder where it does not compare them with a known name.
+//! The fuzz target `syncml_wellformed` checks that nothing this tokenizer accepts is
+//! rejected by roxmltree (an independent XML parser).
+
+use std::borrow::Cow;
+
+use memchr::memmem;
+
+use crate::error::DecodeErrorKind;
+use crate::options::Limit;
+
+/// An error: its kind and byte offset in the tokenizer's input.
+pub(crate) type LexError = (DecodeErrorKind, usize);
+
+type Result<T> = std::result::Result<T, LexError>;
+
+fn syntax(msg: &str, at: usize) -> LexError {
+    (DecodeErrorKind::Syntax(msg.to_owned()), at)
+}
+
+/// A start tag or empty-element tag.
+pub(crate) struct Child<'a> {
+    /// Qualified name, borrowed from the input.
+    pub(crate) qname: &'a str,
+    /// Everything between the name and `>` (or `/>`), raw.
+    pub(crate) attrs: &'a str,
+    /// `<x/>`.
+    pub(crate) empty: bool,
+    /// Offset of its `<`.
+    pub(crate) off: usize,
+}
+
+impl<'a> Child<'a> {
+    /// The name without its prefix.
+    #[inline]
+    pub(crate) fn local(&self) -> &'a str {
+        let q = self.qname;
+        match memchr::memrchr(b':', q.as_bytes()) {
+            Some(i) => &q[i + 1..],
+            None => q,
+        }
+    }
+
+    /// The prefix, if any.
+    pub(crate) fn prefix(&self) -> Option<&'a str> {
+        let q = self.qname;
+        q.rfind(':').map(|i| &q[..i])
+    }
+}
+
+/// One piece of markup or text.
+pub(crate) enum Ev<'a> {
+    Start(Child<'a>),
+    End,
+    /// Character data up to the next `<`, raw: `amp` says whether it holds references
+    /// (decode it with [`unescape`]).
+    Text {
+        raw: &'a str,
+        amp: bool,
+    },
+    CData(&'a str),
+    Comment,
+    Pi,
+    /// The XML declaration and its `encoding`, if given.
+    Decl(Option<&'a str>),
+    DocType,
+    Eof,
+}
+
+pub(crate) struct Lexer<'a> {
+    s: &'a str,
+    /// Offset just past the last token.
+    pub(crate) pos: usize,
+    open: Vec<&'a str>,
+    max_depth: usize,
+    /// Offset of the first character XML forbids (`usize::MAX` when there is none).
+    bad: usize,
+    bad_char: u32,
+}
+
+#[inline]
+fn is_ws_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+impl<'a> Lexer<'a> {
+    pub(crate) fn new(s: &'a str, max_depth: usize) -> Self {
+        let (bad, bad_char) = if clean_bytes(s.as_bytes()) {
+            (usize::MAX, 0)
+        } else {
+            first_invalid_char(s).unwrap_or((usize::MAX, 0))
+        };
+        Lexer {
+            s,
+            pos: 0,
+            open: Vec::new(),
+            max_depth,
+            bad,
+            bad_char,
+        }
+    }
+
+    /// Open elements (the current depth).
+    #[inline]
+    pub(crate) fn depth(&self) -> usize {
+        self.open.len()
+    }
+
+    /// The next token; its offset is `self.pos` before the call.
+    #[inline(always)]
+    pub(crate) fn next(&mut self) -> Result<Ev<'a>> {
+        let ev = self.token()?;
+        if self.pos > self.bad {
+            return Err((DecodeErrorKind::InvalidChar(self.bad_char), self.bad));
+        }
+        Ok(ev)
+    }
+
+    #[inline(always)]
+    fn token(&mut self) -> Result<Ev<'a>> {
+        let b = self.s.as_bytes();
+        let start = self.pos;
+        let Some(&first) = b.get(start) else {
+            return Ok(Ev::Eof);
+        };
+        if first != b'<' {
+            let end = memchr::memchr(b'<', &b[start..]).map_or(b.len(), |i| start + i);
+            self.pos = end;
+            let raw = &self.s[start..end];
+            let mut amp = false;
+            if let Some(i) = memchr::memchr2(b'&', b'>', raw.as_bytes()) {
+                amp = memchr::memchr(b'&', &raw.as_bytes()[i..]).is_some();
+                if let Some(j) = memmem::find(&raw.as_bytes()[i.saturating_sub(2)..], b"]]>") {
+                    return Err(syntax(
+                        "']]>' in text (only allowed to end a CDATA section)",
+                        start + i.saturating_sub(2) + j,
+                    ));
+                }
+            }
+            return Ok(Ev::Text { raw, amp });
+        }
+        match b.get(start + 1) {
+            Some(b'/') => self.end_tag(start),
+            Some(b'!') => self.bang(start),
+            Some(b'?') => self.pi(start),
+            _ => self.start_tag(start),
+        }
+    }
+
+    #[inline(always)]
+    fn start_tag(&mut self, start: usize) -> Result<Ev<'a>> {
+        let b = self.s.as_bytes();
+        // The closing `>`, stepping over quoted attribute values.
+        let mut i = start + 1;
+        let end = loop {
+            match memchr::memchr3(b'>', b'"', b'\'', &b[i..]) {
+                None => return Err(syntax("unclosed start tag", start)),
+                Some(k) => {
+                    let j = i + k;
+                    let q = b[j];
+                    if q == b'>' {
+                        break j;
+                    }
+                    match memchr::memchr(q, &b[j + 1..]) {
+                        None => return Err(syntax("unclosed attribute value", j)),
+                        Some(m) => i = j + 1 + m + 1,
+                    }
+                }
+            }
+        };
+        let mut content = &self.s[start + 1..end];
+        let empty = content.ends_with('/');
+        if empty {
+            content = &content[..content.len() - 1];
+        }
+        let name_end = content
+            .bytes()
+            .position(is_ws_byte)
+            .unwrap_or(content.len());
+        if name_end == 0 {
+            return Err(syntax("missing element name after '<'", start));
+        }
+        if self.open.len() + 1 > self.max_depth {
+            return Err((
+                DecodeErrorKind::LimitExceeded(Limit::Depth(self.max_depth)),
+                start,
+            ));
+        }
+        let qname = &content[..name_end];
+        if !empty {
+            self.open.push(qname);
+        }
+        self.pos = end + 1;
+        Ok(Ev::Start(Child {
+            qname,
+            attrs: &content[name_end..],
+            empty,
+            off: start,
+        }))
+    }
+
+    #[inline(always)]
+    fn end_tag(&mut self, start: usize) -> Result<Ev<'a>> {
+        let b = self.s.as_bytes();
+        let Some(k) = memchr::memchr(b'>', &b[start + 2..]) else {
+            return Err(syntax("unclosed end tag", start));
+        };
+        let end = start + 2 + k;
+        let name = self.s[start + 2..end].trim_end_matches([' ', '\t', '\r', '\n']);
+        match self.open.pop() {
+            Some(open) if open == name => {}
+            Some(open) => {
+                return Err((
+                    DecodeErrorKind::Syntax(format!(
+                        "end tag </{name}> does not match the open <{open}>"
+                    )),
+                    start,
+                ));
+            }
+            None => {
+                return Err((
+                    DecodeErrorKind::Syntax(format!("end tag </{name}> without a start tag")),
+                    start,
+                ));
+            }
+        }
+        self.pos = end + 1;
+        Ok(Ev::End)
+    }
+
+    /// `<!--`, `<![CDATA[`, `<!DOCTYPE`.
+    fn bang(&mut self, start: usize) -> Result<Ev<'a>> {
+        let b = self.s.as_bytes();
+        let rest = &b[start..];
+        if rest.starts_with(b"<!--") {
+            let body = start + 4;
+            let Some(k) = memmem::find(&b[body..], b"--") else {
+                return Err(syntax("unclosed comment", start));
+            };
+            let dash = body + k;
+            if b.get(dash + 2) != Some(&b'>') {
+                return Err(syntax("'--' inside a comment", dash));
+            }
+            self.pos = dash + 3;
+            return Ok(Ev::Comment);
+        }
+        if rest.starts_with(b"<![CDATA[") {
+            let body = start + 9;
+            let Some(k) = memmem::find(&b[body..], b"]]>") else {
+                return Err(syntax("unclosed CDATA section", start));
+            };
+            self.pos = body + k + 3;
+            return Ok(Ev::CData(&self.s[body..body + k]));
+        }
+        if rest.starts_with(b"<!DOCTYPE") {
+            self.pos = start + 9;
+            return Ok(Ev::DocType);
+        }
+        Err(syntax("unknown markup after '<!'", start))
+    }
+
+    /// `<?target ...?>`, and the XML declaration.
+    fn pi(&mut self, start: usize) -> Result<Ev<'a>> {
+        let b = self.s.as_bytes();
+        debug_assert!(b.len() >= start + 2);
+        let Some(k) = memmem::find(&b[start + 2..], b"?>") else {
+            return Err(syntax("unclosed processing instruction", start));
+        };
+        let end = start + 2 + k;
+        let content = &self.s[start + 2..end];
+        let target_end = content
+            .bytes()
+            .position(is_ws_byte)
+            .unwrap_or(content.len());
+        let target = &content[..target_end];
+        self.pos = end + 2;
+        if target == "xml" {
+            let enc = decl(&content[target_end..], start + 2 + target_end)?;
+            return Ok(Ev::Decl(enc));
+        }
+        if target.eq_ignore_ascii_case("xml") {
+            return Err(syntax(
+                "processing instruction target 'xml' is reserved",
+                start,
+            ));
+        }
+        if !crate::decode::is_xml_name(target) || target.contains(':') {
+            return Err(syntax("invalid processing instruction target", start));
+        }
+        Ok(Ev::Pi)
+    }
+}
+
+/// The XML declaration's pseudo-attributes: `version` first, then optional `encoding` and
+/// `standalone`, in that order. Returns the encoding.
+fn decl(rest: &str, base: usize) -> Result<Option<&str>> {
+    let mut it = Attrs::new(rest, base);
+    let mut step = 0;
+    let mut enc = None;
+    while let Some(a) = it.next_attr()? {
+        let (name, value, at) = a;
+        let ok = match name {
+            "version" if step == 0 => {
+                step = 1;
+                value.len() >= 3
+                    && value.starts_with("1.")
+                    && value[2..].bytes().all(|c| c.is_ascii_digit())
+            }
+            "encoding" if step == 1 => {
+                step = 2;
+                enc = Some(value);
+                value
+                    .bytes()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                    && value
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+            }
+            "standalone" if (1..=2).contains(&step) => {
+                step = 3;
+                matches!(value, "yes" | "no")
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(syntax("malformed XML declaration", at));
+        }
+    }
+    if step == 0 {
+        return Err(syntax("XML declaration without a version", base));
+    }
+    Ok(enc)
+}
+
+/// The attributes in the raw text of a tag after its name: name, raw value and offset of
+/// the name. Checks the syntax (whitespace before each, `=`, quotes, no `<` in a value);
+/// names and duplicates are the caller's to check.
+pub(crate) struct Attrs<'a> {
+    s: &'a str,
+    i: usize,
+    base: usize,
+}
+
+impl<'a> Attrs<'a> {
+    /// `s` is the raw text after the element name; `base` its offset in the input.
+    pub(crate) fn new(s: &'a str, base: usize) -> Self {
+        Attrs { s, i: 0, base }
+    }
+
+    pub(crate) fn next_attr(&mut self) -> Result<Option<(&'a str, &'a str, usize)>> {
+        let b = self.s.as_bytes();
+        let before = self.i;
+        while self.i < b.len() && is_ws_byte(b[self.i]) {
+            self.i += 1;
+        }
+        if self.i == b.len() {
+            return Ok(None);
+        }
+        let at = self.base + self.i;
+        if self.i == before {
+            return Err(syntax("attributes must be separated by whitespace", at));
+        }
+        let name_start = self.i;
+        while self.i < b.len() && !is_ws_byte(b[self.i]) && b[self.i] != b'=' {
+            self.i += 1;
+        }
+        let name = &self.s[name_start..self.i];
+        if name.is_empty() {
+            return Err(syntax("missing attribute name", at));
+        }
+        while self.i < b.len() && is_ws_byte(b[self.i]) {
+            self.i += 1;
+        }
+        if b.get(self.i) != Some(&b'=') {
+            return Err((
+                DecodeErrorKind::Syntax(format!("attribute {name:?} without a value")),
+                at,
+            ));
+        }
+        self.i += 1;
+        while self.i < b.len() && is_ws_byte(b[self.i]) {
+            self.i += 1;
+        }
+        let q = match b.get(self.i) {
+            Some(q @ (b'"' | b'\'')) => *q,
+            _ => {
+                return Err((
+                    DecodeErrorKind::Syntax(format!("value of attribute {name:?} is not quoted")),
+                    self.base + self.i,
+                ));
+            }
+        };
+        let vstart = self.i + 1;
+        let Some(k) = memchr::memchr(q, &b[vstart..]) else {
+            return Err(syntax("unclosed attribute value", self.base + self.i));
+        };
+        let value = &self.s[vstart..vstart + k];
+        if let Some(lt) = memchr::memchr(b'<', value.as_bytes()) {
+            return Err(syntax("'<' in an attribute value", self.base + vstart + lt));
+        }
+        self.i = vstart + k + 1;
+        Ok(Some((name, value, at)))
+    }
+}
+
+/// An attribute value as XML 1.0 reports it: references replaced, literal tab, CR, LF (and
+/// CR LF) each normalized to a space. `at` is the value's offset, for errors.
+pub(crate) fn attr_value(raw: &str, at: usize) -> Result<Cow<'_, str>> {
+    if !raw
+        .bytes()
+        .any(|c| matches!(c, b'&' | b'\t' | b'\r' | b'\n'))
+    {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut lits = String::new();
+    each_ref(raw, at, |lit, ch| {
+        lits.clear();
+        let mut prev_cr = false;
+        for c in lit.chars() {
+            match c {
+                '\n' if prev_cr => {}
+                '\t' | '\n' | '\r' => lits.push(' '),
+                c => lits.push(c),
+            }
+            prev_cr = c == '\r';
+        }
+        out.push_str(&lits);
+        if let Some(ch) = ch {
+            out.push(ch);
+        }
+    })?;
+    Ok(Cow::Owned(out))
+}
+
+/// Text with its references replaced; borrowed when it holds none. `at` is the offset of
+/// `raw` in the input, for errors.
+#[inline]
+pub(crate) fn unescape(raw: &str, at: usize) -> Result<Cow<'_, str>> {
+    if memchr::memchr(b'&', raw.as_bytes()).is_none() {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    each_ref(raw, at, |lit, ch| {
+        out.push_str(lit);
+        if let Some(ch) = ch {
+            out.push(ch);
+        }
+    })?;
+    Ok(Cow::Owned(out))
+}
+
+/// Checks the references in `raw` without building the text.
+pub(crate) fn check_refs(raw: &str, at: usize) -> Result<()> {
+    each_ref(raw, at, |_, _| {})
+}
+
+/// Calls `on` with each literal run and the character of the reference after it (`None`
+/// after the last run).
+fn each_ref<'s>(raw: &'s str, at: usize, mut on: impl FnMut(&'s str, Option<char>)) -> Result<()> {
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'&', &b[i..]) {
+        let amp = i + k;
+        let Some(semi) = memchr::memchr(b';', &b[amp + 1..]) else {
+            return Err(syntax("'&' without a terminating ';'", at + amp));
+        };
+        let name = &raw[amp + 1..amp + 1 + semi];
+        let ch = match name {
+            "lt" => '<',
+            "gt" => '>',
+            "amp" => '&',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => {
+                if let Some(num) = name.strip_prefix('#') {
+                    let code = match num.strip_prefix('x') {
+                        Some(hex)
+                            if !hex.is_empty()
+                                && hex.len() <= 8
+                                && hex.bytes().all(|c| c.is_ascii_hexdigit()) =>
+                        {
+                            u32::from_str_radix(hex, 16).ok()
+                        }
+                        None if !num.is_empty()
+                            && num.len() <= 10
+                            && num.bytes().all(|c| c.is_ascii_digit()) =>
+                        {
+                            num.parse::<u32>().ok()
+                        }
+                        _ => None,
+                    };
+                    let Some(code) = code else {
+                        return Err((
+                            DecodeErrorKind::Syntax(format!(
+                                "invalid character reference &{name};"
+                            )),
+                            at + amp,
+                        ));
+                    };
+                    match char::from_u32(code).filter(|c| crate::decode::is_xml_char(*c)) {
+                        Some(c) => c,
+                        None => return Err((DecodeErrorKind::InvalidChar(code), at + amp)),
+                    }
+                } else if crate::decode::is_xml_name(name) {
+                    return Err((DecodeErrorKind::UnknownEntity(name.to_owned()), at + amp));
+                } else {
+                    return Err(syntax("'&' that does not start a reference", at + amp));
+                }
+            }
+        };
+        on(&raw[i..amp], Some(ch));
+        i = amp + 1 + semi + 1;
+    }
+    on(&raw[i..], None);
+    Ok(())
+}
+
+/// Whether `b` holds no control character but tab, LF and CR and no 0xEF byte (the lead
+/// byte of U+FFFE and U+FFFF): then no slice of it holds a character XML forbids.
+/// Branch-free over 64-byte chunks so that it vectorizes.
+fn clean_bytes(b: &[u8]) -> bool {
+    let bad = |acc: u8, &x: &u8| {
+        acc | (u8::from(x < 0x20)
+            & u8::from(x != b'\t')
+            & u8::from(x != b'\n')
+            & u8::from(x != b'\r'))
+            | u8::from(x == 0xEF)
+    };
+    let mut chunks = b.chunks_exact(64);
+    for c in &mut chunks {
+        if c.iter().fold(0u8, bad) != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().fold(0u8, bad) == 0
+}
+
+/// Offset and code of the first character XML 1.0 does not allow.
+fn first_invalid_char(s: &str) -> Option<(usize, u32)> {
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
+            return Some((i, u32::from(b)));
+        }
+        if b == 0xEF
+            && bytes.get(i + 1) == Some(&0xBF)
+            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+        {
+            return Some((i, if bytes[i + 2] == 0xBE { 0xFFFE } else { 0xFFFF }));
+        }
+    }
+    None
+}
