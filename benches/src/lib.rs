@@ -51,6 +51,8 @@ pub enum Parser {
     QuickXmlSerde,
     /// The minimal decoder on quick-xml events ([`minimal_decode`]).
     MinimalEvents,
+    /// `winmdm_syncml`'s tokenizer alone: every event, no model, no on-demand checks.
+    WinmdmTokenize,
 }
 
 /// Work prepared outside the measurement: the decoded message [`Parser::WinmdmEncode`]
@@ -63,13 +65,14 @@ pub struct Prepared<'a> {
 
 impl Parser {
     /// Every parser, in table order.
-    pub const ALL: [Parser; 6] = [
+    pub const ALL: [Parser; 7] = [
         Parser::WinmdmDecode,
         Parser::WinmdmEncode,
         Parser::EventScan,
         Parser::Roxmltree,
         Parser::QuickXmlSerde,
         Parser::MinimalEvents,
+        Parser::WinmdmTokenize,
     ];
 
     /// A short name for bench ids and tables.
@@ -81,6 +84,7 @@ impl Parser {
             Parser::Roxmltree => "roxmltree",
             Parser::QuickXmlSerde => "quick_xml_serde",
             Parser::MinimalEvents => "minimal_on_events",
+            Parser::WinmdmTokenize => "winmdm_tokenize",
         }
     }
 
@@ -124,6 +128,9 @@ impl Parser {
             Parser::MinimalEvents => {
                 let m = minimal_decode(xml).expect("quick-xml reads the input");
                 m.commands + m.items.len()
+            }
+            Parser::WinmdmTokenize => {
+                winmdm_syncml::__tokenize(xml, false).expect("the tokenizer reads the input")
             }
         }
     }

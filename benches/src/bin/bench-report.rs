@@ -182,6 +182,7 @@ fn main() {
     }
 
     let idx = |p: Parser| parsers.iter().position(|q| *q == p).unwrap_or(0);
+    let tok = idx(Parser::WinmdmTokenize);
     let (dec, enc, scan, rox, serde, minimal) = (
         idx(Parser::WinmdmDecode),
         idx(Parser::WinmdmEncode),
@@ -234,14 +235,14 @@ fn main() {
             );
         }
         println!(
-            "| input | decode / event scan | 0.8x | decode / roxmltree | 1.5x | decode / serde | encode / event scan | minimal / event scan |"
+            "| input | decode / event scan | 0.8x | decode / roxmltree | 1.5x | decode / serde | encode / event scan | minimal / event scan | tokenizer / event scan |"
         );
-        println!("|---|---:|:---:|---:|:---:|---:|---:|---:|");
+        println!("|---|---:|:---:|---:|:---:|---:|---:|---:|---:|");
         for (ii, input) in inputs.iter().enumerate() {
             let vs_scan = ratio(ii, dec, scan, wall);
             let vs_rox = ratio(ii, dec, rox, wall);
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 input.name,
                 fmt(vs_scan),
                 met(vs_scan.0, 0.8),
@@ -250,6 +251,7 @@ fn main() {
                 fmt(ratio(ii, dec, serde, wall)),
                 fmt(ratio(ii, enc, scan, wall)),
                 fmt(ratio(ii, minimal, scan, wall)),
+                fmt(ratio(ii, tok, scan, wall)),
             );
         }
     }

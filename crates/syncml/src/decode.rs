@@ -19,10 +19,20 @@ const METINF: &str = "syncml:metinf";
 
 type Result<T> = std::result::Result<T, Raw>;
 
-/// An error before line, column and path are computed.
-pub(crate) struct Raw {
+/// An error before line, column and path are computed. Boxed: errors are rare, and small
+/// `Result`s come back in registers.
+pub(crate) struct Raw(Box<RawErr>);
+
+pub(crate) struct RawErr {
     kind: DecodeErrorKind,
     offset: usize,
+}
+
+impl Raw {
+    #[cold]
+    fn new(kind: DecodeErrorKind, offset: usize) -> Self {
+        Raw(Box::new(RawErr { kind, offset }))
+    }
 }
 
 /// A decoded message and the quirks met while decoding it.
@@ -131,12 +141,12 @@ impl DecodeOptions {
             return Err(fail(
                 "",
                 0,
-                Raw {
-                    kind: DecodeErrorKind::LimitExceeded(Limit::MessageBytes(
+                Raw::new(
+                    DecodeErrorKind::LimitExceeded(Limit::MessageBytes(
                         self.limits.max_message_bytes,
                     )),
-                    offset: self.limits.max_message_bytes,
-                },
+                    self.limits.max_message_bytes,
+                ),
             ));
         }
         if let Some(big_endian) = utf16_bom_or_pattern(bytes) {
@@ -144,10 +154,7 @@ impl DecodeOptions {
                 return Err(fail(
                     "",
                     0,
-                    Raw {
-                        kind: DecodeErrorKind::QuirkDisabled(Quirk::Utf16Transcoded),
-                        offset: 0,
-                    },
+                    Raw::new(DecodeErrorKind::QuirkDisabled(Quirk::Utf16Transcoded), 0),
                 ));
             }
             let bom = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
@@ -156,14 +163,7 @@ impl DecodeOptions {
                 0
             };
             let text = transcode_utf16(&bytes[bom..], big_endian).map_err(|offset| {
-                let mut e = fail(
-                    "",
-                    0,
-                    Raw {
-                        kind: DecodeErrorKind::InvalidUtf8,
-                        offset: 0,
-                    },
-                );
+                let mut e = fail("", 0, Raw::new(DecodeErrorKind::InvalidUtf8, 0));
                 e.offset = bom + offset;
                 e
             })?;
@@ -171,7 +171,7 @@ impl DecodeOptions {
             p.note(Quirk::Utf16Transcoded, 0);
             let out = p.document(mode).map_err(|r| {
                 // Offsets count bytes of the input: the BOM plus two per UTF-16 code unit.
-                let at = r.offset.min(text.len());
+                let at = r.0.offset.min(text.len());
                 let mut e = finish(&text, 0, r);
                 let mut cut = at;
                 while !text.is_char_boundary(cut) {
@@ -194,10 +194,7 @@ impl DecodeOptions {
                 return Err(fail(
                     prefix,
                     base,
-                    Raw {
-                        kind: DecodeErrorKind::InvalidUtf8,
-                        offset: e.valid_up_to(),
-                    },
+                    Raw::new(DecodeErrorKind::InvalidUtf8, e.valid_up_to()),
                 ));
             }
         };
@@ -223,6 +220,7 @@ fn internal() -> DecodeError {
 }
 
 fn finish(text: &str, base: usize, raw: Raw) -> DecodeError {
+    let raw = *raw.0;
     let offset = raw.offset.min(text.len());
     let (line, column) = line_col(text, offset);
     DecodeError {
@@ -352,8 +350,9 @@ struct Parser<'a, 'o> {
 
 impl From<lex::LexError> for Raw {
     #[inline]
-    fn from((kind, offset): lex::LexError) -> Self {
-        Raw { kind, offset }
+    fn from(e: lex::LexError) -> Self {
+        let (kind, offset) = *e;
+        Raw::new(kind, offset)
     }
 }
 
@@ -382,8 +381,9 @@ impl<'a, 'o> Parser<'a, 'o> {
         v
     }
 
+    #[cold]
     fn err(&self, kind: DecodeErrorKind, offset: usize) -> Raw {
-        Raw { kind, offset }
+        Raw::new(kind, offset)
     }
 
     /// Records a quirk without checking whether it is enabled.
@@ -402,23 +402,27 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    /// The next event and its offset.
+    /// The next event; its offset is `self.lex.start`, a tag's name and attributes
+    /// [`Self::child`], text `self.lex.text`.
     #[inline(always)]
-    fn next(&mut self) -> Result<(Ev<'a>, usize)> {
-        let off = self.lex.pos;
+    fn next(&mut self) -> Result<Ev> {
         let ev = self.lex.next()?;
         self.pos = self.lex.pos;
-        // A prefixed name can match a known local name; its prefix must still be valid.
-        if let Ev::Start(c) = &ev
-            && c.qname.as_bytes().contains(&b':')
-            && !is_xml_name(c.qname)
-        {
+        Ok(ev)
+    }
+
+    /// The tag just read ([`Ev::Start`] or [`Ev::Empty`]); a prefixed name must be a valid
+    /// name even when its local part is known.
+    #[inline(always)]
+    fn child(&self, ev: Ev) -> Result<Child<'a>> {
+        let c = self.lex.child(ev == Ev::Empty);
+        if c.qname.as_bytes().contains(&b':') && !is_xml_name(c.qname) {
             return Err(self.err(
                 DecodeErrorKind::Syntax(format!("invalid element name {:?}", c.qname)),
-                off,
+                c.off,
             ));
         }
-        Ok((ev, off))
+        Ok(c)
     }
 
     #[inline]
@@ -442,9 +446,11 @@ impl<'a, 'o> Parser<'a, 'o> {
         let mut out_cmds: Vec<Command<'a>> = Vec::new();
         let mut msg: Option<SyncML<'a>> = None;
         loop {
-            let (ev, off) = self.next()?;
+            let ev = self.next()?;
+            let off = self.lex.start;
             match ev {
-                Ev::Decl(enc) => {
+                Ev::Decl => {
+                    let enc = self.lex.enc;
                     if !first {
                         return Err(self.err(
                             DecodeErrorKind::Syntax("XML declaration not at the start".into()),
@@ -457,7 +463,8 @@ impl<'a, 'o> Parser<'a, 'o> {
                 }
                 Ev::DocType => return Err(self.err(DecodeErrorKind::DocType, off)),
                 Ev::Comment | Ev::Pi => {}
-                Ev::Text { raw: t, .. } => {
+                Ev::Text => {
+                    let t = self.lex.text;
                     if !is_ws(t) {
                         let kind = if msg.is_some() {
                             DecodeErrorKind::TrailingContent
@@ -469,7 +476,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                         return Err(self.err(kind, off + lead));
                     }
                 }
-                Ev::CData(_) => {
+                Ev::CData => {
                     let kind = if msg.is_some() {
                         DecodeErrorKind::TrailingContent
                     } else {
@@ -477,8 +484,9 @@ impl<'a, 'o> Parser<'a, 'o> {
                     };
                     return Err(self.err(kind, off));
                 }
-                Ev::Start(child) => match mode {
+                Ev::Start | Ev::Empty => match mode {
                     Mode::Message => {
+                        let child = self.child(ev)?;
                         if msg.is_some() {
                             return Err(self.err(DecodeErrorKind::TrailingContent, off));
                         }
@@ -490,16 +498,18 @@ impl<'a, 'o> Parser<'a, 'o> {
                         }
                         msg = Some(self.root(child)?);
                     }
-                    Mode::Commands => match child.local() {
-                        "SyncML" => {
+                    Mode::Commands => match self.child(ev)? {
+                        child if child.local() == "SyncML" => {
                             return Err(self.err(
                                 DecodeErrorKind::UnexpectedRoot(child.qname.to_owned()),
                                 off,
                             ));
                         }
                         // A bare `<SyncBody>` wrapper: its commands.
-                        "SyncBody" => out_cmds.extend(self.body(child)?.commands),
-                        _ => {
+                        child if child.local() == "SyncBody" => {
+                            out_cmds.extend(self.body(child)?.commands)
+                        }
+                        child => {
                             self.command_into(child, &mut out_cmds)?;
                         }
                     },
@@ -621,21 +631,26 @@ impl<'a, 'o> Parser<'a, 'o> {
             return Ok(());
         }
         loop {
-            let (ev, off) = self.next()?;
+            let ev = self.next()?;
+            let off = self.lex.start;
             match ev {
-                Ev::Start(c) => on_child(self, c)?,
+                Ev::Start | Ev::Empty => {
+                    let c = self.child(ev)?;
+                    on_child(self, c)?
+                }
                 Ev::End => return Ok(()),
-                Ev::Text { raw: t, .. } => {
+                Ev::Text => {
+                    let t = self.lex.text;
                     if !is_ws(t) {
                         let lead = t.len() - t.trim_start_matches([' ', '\t', '\r', '\n']).len();
                         return Err(self.err(DecodeErrorKind::UnexpectedText, off + lead));
                     }
                 }
-                Ev::CData(_) => {
+                Ev::CData => {
                     return Err(self.err(DecodeErrorKind::UnexpectedText, off));
                 }
                 Ev::Comment | Ev::Pi => {}
-                Ev::Decl(_) | Ev::DocType => {
+                Ev::Decl | Ev::DocType => {
                     return Err(self.err(
                         DecodeErrorKind::Syntax("declaration inside an element".into()),
                         off,
@@ -731,9 +746,11 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
         let target = self.lex.depth() - 1;
         loop {
-            let (ev, off) = self.next()?;
+            let ev = self.next()?;
+            let off = self.lex.start;
             match ev {
-                Ev::Start(c) => {
+                Ev::Start | Ev::Empty => {
+                    let c = self.child(ev)?;
                     self.check_name(&c)?;
                     self.scan_attrs(&c)?;
                 }
@@ -742,13 +759,13 @@ impl<'a, 'o> Parser<'a, 'o> {
                         return Ok(());
                     }
                 }
-                Ev::Text { raw, amp } => {
-                    if amp {
-                        lex::check_refs(raw, off)?;
+                Ev::Text => {
+                    if self.lex.amp {
+                        lex::check_refs(self.lex.text, off)?;
                     }
                 }
-                Ev::CData(_) => {}
-                Ev::Decl(_) | Ev::DocType => {
+                Ev::CData => {}
+                Ev::Decl | Ev::DocType => {
                     return Err(self.err(
                         DecodeErrorKind::Syntax("declaration inside an element".into()),
                         off,
@@ -875,11 +892,13 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
         let trim = self.opts.quirks.contains(Quirk::WhitespaceAroundValues);
         // Fast path: one text event, then the end tag.
-        let (ev, off) = self.next()?;
+        let ev = self.next()?;
+        let off = self.lex.start;
         let mut pieces = match ev {
             Ev::End => return Ok(Cow::Borrowed("")),
-            Ev::Text { raw, amp } => {
-                let (ev2, off2) = self.next()?;
+            Ev::Text => {
+                let (raw, amp) = (self.lex.text, self.lex.amp);
+                let ev2 = self.next()?;
                 if let Ev::End = ev2 {
                     let mut r = raw;
                     let mut at = off;
@@ -899,22 +918,22 @@ impl<'a, 'o> Parser<'a, 'o> {
                     };
                 }
                 let mut pieces = vec![(raw, off, false)];
-                if self.value_piece(ev2, off2, &mut pieces)? {
+                if self.value_piece(ev2, &mut pieces)? {
                     return self.join(pieces, trim, c.off);
                 }
                 pieces
             }
             other => {
                 let mut pieces = Vec::new();
-                if self.value_piece(other, off, &mut pieces)? {
+                if self.value_piece(other, &mut pieces)? {
                     return self.join(pieces, trim, c.off);
                 }
                 pieces
             }
         };
         loop {
-            let (ev, off) = self.next()?;
-            if self.value_piece(ev, off, &mut pieces)? {
+            let ev = self.next()?;
+            if self.value_piece(ev, &mut pieces)? {
                 return self.join(pieces, trim, c.off);
             }
         }
@@ -962,20 +981,17 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// Adds one event of a value's content to `pieces` (text, CDATA); `true` at the end tag.
-    fn value_piece(
-        &mut self,
-        ev: Ev<'a>,
-        off: usize,
-        pieces: &mut Vec<(&'a str, usize, bool)>,
-    ) -> Result<bool> {
+    fn value_piece(&mut self, ev: Ev, pieces: &mut Vec<(&'a str, usize, bool)>) -> Result<bool> {
+        let off = self.lex.start;
         match ev {
-            Ev::Text { raw, .. } => pieces.push((raw, off, false)),
-            Ev::CData(t) => pieces.push((t, off, true)),
+            Ev::Text => pieces.push((self.lex.text, off, false)),
+            Ev::CData => pieces.push((self.lex.text, off, true)),
             Ev::Comment | Ev::Pi => {}
-            Ev::Start(c) => {
+            Ev::Start | Ev::Empty => {
+                let c = self.lex.child(false);
                 return Err(self.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), c.off));
             }
-            Ev::Decl(_) | Ev::DocType => {
+            Ev::Decl | Ev::DocType => {
                 return Err(self.err(
                     DecodeErrorKind::Syntax("declaration inside an element".into()),
                     off,
@@ -1009,14 +1025,16 @@ impl<'a, 'o> Parser<'a, 'o> {
         let content_start = self.pos;
         let outer = self.lex.depth();
         // Fast path: a single text or CDATA event, then the end tag.
-        let (ev, off) = self.next()?;
+        let ev = self.next()?;
+        let off = self.lex.start;
         match ev {
             Ev::End => Ok(Data {
                 attrs,
                 content: DataContent::Text(Cow::Borrowed("")),
             }),
-            Ev::Text { raw, amp } => {
-                let (ev2, off2) = self.next()?;
+            Ev::Text => {
+                let (raw, amp) = (self.lex.text, self.lex.amp);
+                let ev2 = self.next()?;
                 if let Ev::End = ev2 {
                     let text = if amp {
                         lex::unescape(raw, off)?
@@ -1030,33 +1048,28 @@ impl<'a, 'o> Parser<'a, 'o> {
                 }
                 let mut acc = DataAcc::default();
                 acc.text(raw, off)?;
-                self.data_rest(acc, Some((ev2, off2)), attrs, content_start, outer)
+                self.data_rest(acc, Some(ev2), attrs, content_start, outer)
             }
-            other => self.data_rest(
-                DataAcc::default(),
-                Some((other, off)),
-                attrs,
-                content_start,
-                outer,
-            ),
+            other => self.data_rest(DataAcc::default(), Some(other), attrs, content_start, outer),
         }
     }
 
     fn data_rest(
         &mut self,
         mut acc: DataAcc<'a>,
-        mut pending: Option<(Ev<'a>, usize)>,
+        mut pending: Option<Ev>,
         attrs: Vec<Attr<'a>>,
         content_start: usize,
         outer: usize,
     ) -> Result<Data<'a>> {
         let content_end;
         loop {
-            let (ev, off) = match pending.take() {
+            let ev = match pending.take() {
                 Some(p) => p,
                 None => self.next()?,
             };
-            let nested = self.lex.depth() > outer || matches!(ev, Ev::Start(_));
+            let off = self.lex.start;
+            let nested = self.lex.depth() > outer || matches!(ev, Ev::Start | Ev::Empty);
             match ev {
                 Ev::End => {
                     if self.lex.depth() < outer {
@@ -1064,25 +1077,26 @@ impl<'a, 'o> Parser<'a, 'o> {
                         break;
                     }
                 }
-                Ev::Start(c) => {
+                Ev::Start | Ev::Empty => {
                     acc.markup = true;
+                    let c = self.child(ev)?;
                     self.check_name(&c)?;
                     self.scan_attrs(&c)?;
                 }
-                Ev::Text { raw, amp } => {
+                Ev::Text => {
                     if !nested {
-                        acc.text(raw, off)?;
-                    } else if amp {
-                        lex::check_refs(raw, off)?;
+                        acc.text(self.lex.text, off)?;
+                    } else if self.lex.amp {
+                        lex::check_refs(self.lex.text, off)?;
                     }
                 }
-                Ev::CData(t) => {
+                Ev::CData => {
                     if !nested {
-                        acc.cdata(t);
+                        acc.cdata(self.lex.text);
                     }
                 }
                 Ev::Comment | Ev::Pi => acc.markup = true,
-                Ev::Decl(_) | Ev::DocType => {
+                Ev::Decl | Ev::DocType => {
                     return Err(self.err(
                         DecodeErrorKind::Syntax("declaration inside an element".into()),
                         off,
@@ -1584,4 +1598,37 @@ impl<'a> Acc<'a> {
             (None, None) => Cow::Borrowed(""),
         }
     }
+}
+
+/// Runs the decoder's tokenizer alone over `input`: every event, no model. With `full`,
+/// also what the decoder checks on demand (attribute syntax, names and values; references
+/// in text). Returns the number of events. For the benchmarks (the tokenizer's own floor)
+/// and the fuzz targets (its well-formedness against another parser); not a stable API.
+#[doc(hidden)]
+pub fn __tokenize(input: &str, full: bool) -> std::result::Result<usize, DecodeError> {
+    let opts = DecodeOptions::default();
+    let mut p = Parser::new(input, 0, &opts);
+    let mut n = 0usize;
+    let r: Result<()> = (|| {
+        loop {
+            let ev = p.next()?;
+            let off = p.lex.start;
+            n += 1;
+            match ev {
+                Ev::Eof => return Ok(()),
+                Ev::Start | Ev::Empty if full => {
+                    let c = p.child(ev)?;
+                    p.check_name(&c)?;
+                    p.scan_attrs(&c)?;
+                }
+                Ev::Text if full && p.lex.amp => lex::check_refs(p.lex.text, off)?,
+                _ => {}
+            }
+        }
+    })();
+    r.map_err(|e| finish(input, 0, e))?;
+    if p.lex.depth() > 0 {
+        return Err(finish(input, 0, p.eof()));
+    }
+    Ok(n)
 }

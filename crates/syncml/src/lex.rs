@@ -25,13 +25,20 @@ use memchr::memmem;
 use crate::error::DecodeErrorKind;
 use crate::options::Limit;
 
-/// An error: its kind and byte offset in the tokenizer's input.
-pub(crate) type LexError = (DecodeErrorKind, usize);
+/// An error: its kind and byte offset in the tokenizer's input. Boxed: errors are rare,
+/// and a `Result` of a token and a boxed error comes back in two registers.
+pub(crate) type LexError = Box<(DecodeErrorKind, usize)>;
 
 type Result<T> = std::result::Result<T, LexError>;
 
+#[cold]
+fn fail(kind: DecodeErrorKind, at: usize) -> LexError {
+    Box::new((kind, at))
+}
+
+#[cold]
 fn syntax(msg: &str, at: usize) -> LexError {
-    (DecodeErrorKind::Syntax(msg.to_owned()), at)
+    fail(DecodeErrorKind::Syntax(msg.to_owned()), at)
 }
 
 /// A start tag or empty-element tag.
@@ -64,21 +71,23 @@ impl<'a> Child<'a> {
     }
 }
 
-/// One piece of markup or text.
-pub(crate) enum Ev<'a> {
-    Start(Child<'a>),
+/// The kind of token [`Lexer::next`] read; its content is in the lexer's fields.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Ev {
+    /// A start tag: [`Lexer::child`].
+    Start,
+    /// An empty-element tag: [`Lexer::child`].
+    Empty,
     End,
-    /// Character data up to the next `<`, raw: `amp` says whether it holds references
-    /// (decode it with [`unescape`]).
-    Text {
-        raw: &'a str,
-        amp: bool,
-    },
-    CData(&'a str),
+    /// Character data up to the next `<`, raw, in [`Lexer::text`]; [`Lexer::amp`] says
+    /// whether it holds references (decode it with [`unescape`]).
+    Text,
+    /// A CDATA section's content, in [`Lexer::text`].
+    CData,
     Comment,
     Pi,
-    /// The XML declaration and its `encoding`, if given.
-    Decl(Option<&'a str>),
+    /// The XML declaration; its `encoding`, if given, in [`Lexer::enc`].
+    Decl,
     DocType,
     Eof,
 }
@@ -87,6 +96,16 @@ pub(crate) struct Lexer<'a> {
     s: &'a str,
     /// Offset just past the last token.
     pub(crate) pos: usize,
+    /// Offset of the last token.
+    pub(crate) start: usize,
+    /// The last tag's name and raw attributes.
+    name: &'a str,
+    attrs: &'a str,
+    /// The last text or CDATA content, and whether the text holds references.
+    pub(crate) text: &'a str,
+    pub(crate) amp: bool,
+    /// The last XML declaration's encoding.
+    pub(crate) enc: Option<&'a str>,
     open: Vec<&'a str>,
     max_depth: usize,
     /// Offset of the first character XML forbids (`usize::MAX` when there is none).
@@ -109,6 +128,12 @@ impl<'a> Lexer<'a> {
         Lexer {
             s,
             pos: 0,
+            start: 0,
+            name: "",
+            attrs: "",
+            text: "",
+            amp: false,
+            enc: None,
             open: Vec::new(),
             max_depth,
             bad,
@@ -122,20 +147,32 @@ impl<'a> Lexer<'a> {
         self.open.len()
     }
 
-    /// The next token; its offset is `self.pos` before the call.
+    /// The last start or empty-element tag.
     #[inline(always)]
-    pub(crate) fn next(&mut self) -> Result<Ev<'a>> {
+    pub(crate) fn child(&self, empty: bool) -> Child<'a> {
+        Child {
+            qname: self.name,
+            attrs: self.attrs,
+            empty,
+            off: self.start,
+        }
+    }
+
+    /// The next token; its offset is in `self.start`.
+    #[inline(always)]
+    pub(crate) fn next(&mut self) -> Result<Ev> {
         let ev = self.token()?;
         if self.pos > self.bad {
-            return Err((DecodeErrorKind::InvalidChar(self.bad_char), self.bad));
+            return Err(fail(DecodeErrorKind::InvalidChar(self.bad_char), self.bad));
         }
         Ok(ev)
     }
 
     #[inline(always)]
-    fn token(&mut self) -> Result<Ev<'a>> {
+    fn token(&mut self) -> Result<Ev> {
         let b = self.s.as_bytes();
         let start = self.pos;
+        self.start = start;
         let Some(&first) = b.get(start) else {
             return Ok(Ev::Eof);
         };
@@ -153,7 +190,9 @@ impl<'a> Lexer<'a> {
                     ));
                 }
             }
-            return Ok(Ev::Text { raw, amp });
+            self.text = raw;
+            self.amp = amp;
+            return Ok(Ev::Text);
         }
         match b.get(start + 1) {
             Some(b'/') => self.end_tag(start),
@@ -164,7 +203,7 @@ impl<'a> Lexer<'a> {
     }
 
     #[inline(always)]
-    fn start_tag(&mut self, start: usize) -> Result<Ev<'a>> {
+    fn start_tag(&mut self, start: usize) -> Result<Ev> {
         let b = self.s.as_bytes();
         // The closing `>`, stepping over quoted attribute values.
         let mut i = start + 1;
@@ -197,7 +236,7 @@ impl<'a> Lexer<'a> {
             return Err(syntax("missing element name after '<'", start));
         }
         if self.open.len() + 1 > self.max_depth {
-            return Err((
+            return Err(fail(
                 DecodeErrorKind::LimitExceeded(Limit::Depth(self.max_depth)),
                 start,
             ));
@@ -207,16 +246,13 @@ impl<'a> Lexer<'a> {
             self.open.push(qname);
         }
         self.pos = end + 1;
-        Ok(Ev::Start(Child {
-            qname,
-            attrs: &content[name_end..],
-            empty,
-            off: start,
-        }))
+        self.name = qname;
+        self.attrs = &content[name_end..];
+        Ok(if empty { Ev::Empty } else { Ev::Start })
     }
 
     #[inline(always)]
-    fn end_tag(&mut self, start: usize) -> Result<Ev<'a>> {
+    fn end_tag(&mut self, start: usize) -> Result<Ev> {
         let b = self.s.as_bytes();
         let Some(k) = memchr::memchr(b'>', &b[start + 2..]) else {
             return Err(syntax("unclosed end tag", start));
@@ -226,7 +262,7 @@ impl<'a> Lexer<'a> {
         match self.open.pop() {
             Some(open) if open == name => {}
             Some(open) => {
-                return Err((
+                return Err(fail(
                     DecodeErrorKind::Syntax(format!(
                         "end tag </{name}> does not match the open <{open}>"
                     )),
@@ -234,7 +270,7 @@ impl<'a> Lexer<'a> {
                 ));
             }
             None => {
-                return Err((
+                return Err(fail(
                     DecodeErrorKind::Syntax(format!("end tag </{name}> without a start tag")),
                     start,
                 ));
@@ -245,7 +281,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// `<!--`, `<![CDATA[`, `<!DOCTYPE`.
-    fn bang(&mut self, start: usize) -> Result<Ev<'a>> {
+    fn bang(&mut self, start: usize) -> Result<Ev> {
         let b = self.s.as_bytes();
         let rest = &b[start..];
         if rest.starts_with(b"<!--") {
@@ -266,7 +302,8 @@ impl<'a> Lexer<'a> {
                 return Err(syntax("unclosed CDATA section", start));
             };
             self.pos = body + k + 3;
-            return Ok(Ev::CData(&self.s[body..body + k]));
+            self.text = &self.s[body..body + k];
+            return Ok(Ev::CData);
         }
         if rest.starts_with(b"<!DOCTYPE") {
             self.pos = start + 9;
@@ -276,7 +313,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// `<?target ...?>`, and the XML declaration.
-    fn pi(&mut self, start: usize) -> Result<Ev<'a>> {
+    fn pi(&mut self, start: usize) -> Result<Ev> {
         let b = self.s.as_bytes();
         debug_assert!(b.len() >= start + 2);
         let Some(k) = memmem::find(&b[start + 2..], b"?>") else {
@@ -292,7 +329,8 @@ impl<'a> Lexer<'a> {
         self.pos = end + 2;
         if target == "xml" {
             let enc = decl(&content[target_end..], start + 2 + target_end)?;
-            return Ok(Ev::Decl(enc));
+            self.enc = enc;
+            return Ok(Ev::Decl);
         }
         if target.eq_ignore_ascii_case("xml") {
             return Err(syntax(
@@ -389,7 +427,7 @@ impl<'a> Attrs<'a> {
             self.i += 1;
         }
         if b.get(self.i) != Some(&b'=') {
-            return Err((
+            return Err(fail(
                 DecodeErrorKind::Syntax(format!("attribute {name:?} without a value")),
                 at,
             ));
@@ -401,7 +439,7 @@ impl<'a> Attrs<'a> {
         let q = match b.get(self.i) {
             Some(q @ (b'"' | b'\'')) => *q,
             _ => {
-                return Err((
+                return Err(fail(
                     DecodeErrorKind::Syntax(format!("value of attribute {name:?} is not quoted")),
                     self.base + self.i,
                 ));
@@ -508,7 +546,7 @@ fn each_ref<'s>(raw: &'s str, at: usize, mut on: impl FnMut(&'s str, Option<char
                         _ => None,
                     };
                     let Some(code) = code else {
-                        return Err((
+                        return Err(fail(
                             DecodeErrorKind::Syntax(format!(
                                 "invalid character reference &{name};"
                             )),
@@ -517,10 +555,13 @@ fn each_ref<'s>(raw: &'s str, at: usize, mut on: impl FnMut(&'s str, Option<char
                     };
                     match char::from_u32(code).filter(|c| crate::decode::is_xml_char(*c)) {
                         Some(c) => c,
-                        None => return Err((DecodeErrorKind::InvalidChar(code), at + amp)),
+                        None => return Err(fail(DecodeErrorKind::InvalidChar(code), at + amp)),
                     }
                 } else if crate::decode::is_xml_name(name) {
-                    return Err((DecodeErrorKind::UnknownEntity(name.to_owned()), at + amp));
+                    return Err(fail(
+                        DecodeErrorKind::UnknownEntity(name.to_owned()),
+                        at + amp,
+                    ));
                 } else {
                     return Err(syntax("'&' that does not start a reference", at + amp));
                 }

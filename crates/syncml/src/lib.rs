@@ -63,6 +63,8 @@ mod path;
 mod types;
 
 pub use codes::{AlertCode, StatusCode};
+#[doc(hidden)]
+pub use decode::__tokenize;
 pub use decode::{
     Decoded, DecodedCommands, MAX_CONTAINER_NESTING, decode, decode_commands, decode_str,
 };
