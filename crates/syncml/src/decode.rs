@@ -416,7 +416,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     #[inline(always)]
     fn child(&self, ev: Ev) -> Result<Child<'a>> {
         let c = self.lex.child(ev == Ev::Empty);
-        if c.qname.as_bytes().contains(&b':') && !is_xml_name(c.qname) {
+        if c.local_start > 0 && !is_xml_name(c.qname) {
             return Err(self.err(
                 DecodeErrorKind::Syntax(format!("invalid element name {:?}", c.qname)),
                 c.off,

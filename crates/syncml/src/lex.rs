@@ -51,17 +51,15 @@ pub(crate) struct Child<'a> {
     pub(crate) empty: bool,
     /// Offset of its `<`.
     pub(crate) off: usize,
+    /// Where the local name starts in `qname` (after the last `:`; 0 without a prefix).
+    pub(crate) local_start: usize,
 }
 
 impl<'a> Child<'a> {
     /// The name without its prefix.
     #[inline]
     pub(crate) fn local(&self) -> &'a str {
-        let q = self.qname;
-        match memchr::memrchr(b':', q.as_bytes()) {
-            Some(i) => &q[i + 1..],
-            None => q,
-        }
+        self.qname.get(self.local_start..).unwrap_or(self.qname)
     }
 
     /// The prefix, if any.
@@ -101,6 +99,7 @@ pub(crate) struct Lexer<'a> {
     /// The last tag's name and raw attributes.
     name: &'a str,
     attrs: &'a str,
+    local_start: usize,
     /// The last text or CDATA content, and whether the text holds references.
     pub(crate) text: &'a str,
     pub(crate) amp: bool,
@@ -112,6 +111,27 @@ pub(crate) struct Lexer<'a> {
     bad: usize,
     bad_char: u32,
 }
+
+/// Bytes that end plain text: markup, a reference, or a `>` (which may close `]]>`).
+static TEXT_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'<' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'>' as usize] = true;
+    t
+};
+
+/// Bytes that end an element name in a tag.
+static NAME_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'>' as usize] = true;
+    t[b'/' as usize] = true;
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
 
 #[inline]
 fn is_ws_byte(b: u8) -> bool {
@@ -131,6 +151,7 @@ impl<'a> Lexer<'a> {
             start: 0,
             name: "",
             attrs: "",
+            local_start: 0,
             text: "",
             amp: false,
             enc: None,
@@ -155,6 +176,7 @@ impl<'a> Lexer<'a> {
             attrs: self.attrs,
             empty,
             off: self.start,
+            local_start: self.local_start,
         }
     }
 
@@ -177,21 +199,26 @@ impl<'a> Lexer<'a> {
             return Ok(Ev::Eof);
         };
         if first != b'<' {
-            let end = memchr::memchr(b'<', &b[start..]).map_or(b.len(), |i| start + i);
-            self.pos = end;
-            let raw = &self.s[start..end];
-            let mut amp = false;
-            if let Some(i) = memchr::memchr2(b'&', b'>', raw.as_bytes()) {
-                amp = memchr::memchr(b'&', &raw.as_bytes()[i..]).is_some();
-                if let Some(j) = memmem::find(&raw.as_bytes()[i.saturating_sub(2)..], b"]]>") {
-                    return Err(syntax(
-                        "']]>' in text (only allowed to end a CDATA section)",
-                        start + i.saturating_sub(2) + j,
-                    ));
+            // Fast path: plain text (no reference, no `>`) up to the next `<`.
+            let mut i = start;
+            let stop = loop {
+                match b.get(i) {
+                    None => break None,
+                    Some(&c) if TEXT_STOP[usize::from(c)] => break Some(c),
+                    Some(_) => {}
                 }
+                i += 1;
+                if i - start == 32 {
+                    i = memchr::memchr3(b'<', b'&', b'>', &b[i..]).map_or(b.len(), |k| i + k);
+                    break b.get(i).copied();
+                }
+            };
+            if stop != Some(b'<') && stop.is_some() {
+                return self.text_slow(start);
             }
-            self.text = raw;
-            self.amp = amp;
+            self.pos = i;
+            self.text = &self.s[start..i];
+            self.amp = false;
             return Ok(Ev::Text);
         }
         match b.get(start + 1) {
@@ -202,8 +229,69 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Text that holds a reference or a `>`.
+    #[inline(never)]
+    fn text_slow(&mut self, start: usize) -> Result<Ev> {
+        let b = self.s.as_bytes();
+        let end = memchr::memchr(b'<', &b[start..]).map_or(b.len(), |i| start + i);
+        let raw = &self.s[start..end];
+        if let Some(j) = memmem::find(raw.as_bytes(), b"]]>") {
+            return Err(syntax(
+                "']]>' in text (only allowed to end a CDATA section)",
+                start + j,
+            ));
+        }
+        self.pos = end;
+        self.text = raw;
+        self.amp = memchr::memchr(b'&', raw.as_bytes()).is_some();
+        Ok(Ev::Text)
+    }
+
     #[inline(always)]
     fn start_tag(&mut self, start: usize) -> Result<Ev> {
+        let b = self.s.as_bytes();
+        // Fast path: `<name>` or `<name/>`.
+        let mut i = start + 1;
+        let mut colon = 0;
+        while let Some(&c) = b.get(i) {
+            if NAME_STOP[usize::from(c)] {
+                break;
+            }
+            if c == b':' {
+                colon = i - start;
+            }
+            i += 1;
+        }
+        let end = match b.get(i) {
+            Some(b'>') => Some((i, false)),
+            Some(b'/') if b.get(i + 1) == Some(&b'>') => Some((i + 1, true)),
+            _ => None,
+        };
+        if let Some((end, empty)) = end
+            && i > start + 1
+        {
+            if self.open.len() + 1 > self.max_depth {
+                return Err(fail(
+                    DecodeErrorKind::LimitExceeded(Limit::Depth(self.max_depth)),
+                    start,
+                ));
+            }
+            let qname = &self.s[start + 1..i];
+            if !empty {
+                self.open.push(qname);
+            }
+            self.pos = end + 1;
+            self.name = qname;
+            self.attrs = "";
+            self.local_start = colon;
+            return Ok(if empty { Ev::Empty } else { Ev::Start });
+        }
+        self.start_tag_slow(start)
+    }
+
+    /// A tag with attributes (or malformed).
+    #[inline(never)]
+    fn start_tag_slow(&mut self, start: usize) -> Result<Ev> {
         let b = self.s.as_bytes();
         // The closing `>`, stepping over quoted attribute values.
         let mut i = start + 1;
@@ -248,11 +336,32 @@ impl<'a> Lexer<'a> {
         self.pos = end + 1;
         self.name = qname;
         self.attrs = &content[name_end..];
+        self.local_start = qname.rfind(':').map_or(0, |i| i + 1);
         Ok(if empty { Ev::Empty } else { Ev::Start })
     }
 
     #[inline(always)]
     fn end_tag(&mut self, start: usize) -> Result<Ev> {
+        let b = self.s.as_bytes();
+        // Fast path: `</name>` of the open element.
+        if let Some(open) = self.open.last() {
+            let e = start + 2 + open.len();
+            if b.get(e) == Some(&b'>')
+                && b[start + 2..e]
+                    .iter()
+                    .zip(open.as_bytes())
+                    .all(|(x, y)| x == y)
+            {
+                self.open.pop();
+                self.pos = e + 1;
+                return Ok(Ev::End);
+            }
+        }
+        self.end_tag_slow(start)
+    }
+
+    #[inline(never)]
+    fn end_tag_slow(&mut self, start: usize) -> Result<Ev> {
         let b = self.s.as_bytes();
         let Some(k) = memchr::memchr(b'>', &b[start + 2..]) else {
             return Err(syntax("unclosed end tag", start));
