@@ -197,7 +197,7 @@ impl DeviceSession {
             msg_id: Some(Cow::Owned(self.my_msg_id.to_string())),
             target: Some(Location::uri(self.cfg.server_uri.clone())),
             source: Some(Location::uri(self.cfg.device_id.clone())),
-            cred,
+            cred: cred.map(Box::new),
             meta: (!meta.is_empty()).then_some(meta),
             ..SyncHdr::default()
         }

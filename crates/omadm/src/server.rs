@@ -460,7 +460,7 @@ impl ServerSession {
             HdrVerdict::Accept(c, ch) => (c, ch),
             HdrVerdict::Refuse(c, ch, end) => {
                 let mut st = status_for(&msg_ref, Some("0"), "SyncHdr", c);
-                st.chal = ch;
+                st.chal = ch.map(Box::new);
                 self.statuses.push_front(st);
                 let reply = self.build(queue, Mode::StatusesOnly);
                 if end {
@@ -471,7 +471,7 @@ impl ServerSession {
             }
         };
         let mut st = status_for(&msg_ref, Some("0"), "SyncHdr", code);
-        st.chal = chal;
+        st.chal = chal.map(Box::new);
         // The SyncHdr's Status goes first, before Statuses left over from earlier
         // messages.
         self.statuses.push_front(st);

@@ -1161,7 +1161,11 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(l)
     }
 
-    fn cred(&mut self, c: Child<'a>) -> Result<Cred<'a>> {
+    fn location_boxed(&mut self, c: Child<'a>) -> Result<Box<Location<'a>>> {
+        self.location(c).map(Box::new)
+    }
+
+    fn cred(&mut self, c: Child<'a>) -> Result<Box<Cred<'a>>> {
         self.drop_attrs(&c)?;
         let mut cred = Cred::default();
         self.children(c.empty, |p, c| {
@@ -1172,10 +1176,10 @@ impl<'a, 'o> Parser<'a, 'o> {
                 _ => Err(p.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), off)),
             }
         })?;
-        Ok(cred)
+        Ok(Box::new(cred))
     }
 
-    fn chal(&mut self, c: Child<'a>) -> Result<Chal<'a>> {
+    fn chal(&mut self, c: Child<'a>) -> Result<Box<Chal<'a>>> {
         self.drop_attrs(&c)?;
         let mut chal = Chal::default();
         self.children(c.empty, |p, c| {
@@ -1185,7 +1189,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 _ => Err(p.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), off)),
             }
         })?;
-        Ok(chal)
+        Ok(Box::new(chal))
     }
 
     fn meta(&mut self, c: Child<'a>) -> Result<Meta<'a>> {
@@ -1522,13 +1526,13 @@ impl<'a, 'o> Parser<'a, 'o> {
                 c,
                 &mut it.source_parent,
                 Some(&mut it.extra),
-                Self::location,
+                Self::location_boxed,
             ),
             "TargetParent" => p.put(
                 c,
                 &mut it.target_parent,
                 Some(&mut it.extra),
-                Self::location,
+                Self::location_boxed,
             ),
             "Meta" => p.put(c, &mut it.meta, Some(&mut it.extra), Self::meta),
             "Data" => p.put(c, &mut it.data, Some(&mut it.extra), Self::data),

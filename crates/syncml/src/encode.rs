@@ -314,7 +314,7 @@ impl<W: Write> Enc<W> {
         self.location("Source", h.source.as_ref())?;
         self.leaf("RespURI", h.resp_uri.as_deref())?;
         self.flag("NoResp", h.no_resp)?;
-        self.cred(h.cred.as_ref())?;
+        self.cred(h.cred.as_deref())?;
         self.meta(h.meta.as_ref())?;
         self.raw_elements(&h.extra)?;
         self.close("SyncHdr")
@@ -433,7 +433,7 @@ impl<W: Write> Enc<W> {
         self.open(name, &c.attrs)?;
         self.leaf("CmdID", c.cmd_id.as_deref())?;
         self.flag("NoResp", c.no_resp)?;
-        self.cred(c.cred.as_ref())?;
+        self.cred(c.cred.as_deref())?;
         self.meta(c.meta.as_ref())?;
         self.leaf("Correlator", c.correlator.as_deref())?;
         self.items(&c.items)?;
@@ -445,7 +445,7 @@ impl<W: Write> Enc<W> {
         self.open("Alert", &a.attrs)?;
         self.leaf("CmdID", a.cmd_id.as_deref())?;
         self.flag("NoResp", a.no_resp)?;
-        self.cred(a.cred.as_ref())?;
+        self.cred(a.cred.as_deref())?;
         self.data(a.data.as_ref())?;
         self.leaf("Correlator", a.correlator.as_deref())?;
         self.items(&a.items)?;
@@ -494,7 +494,7 @@ impl<W: Write> Enc<W> {
         for x in &s.source_refs {
             self.leaf("SourceRef", Some(x))?;
         }
-        self.cred(s.cred.as_ref())?;
+        self.cred(s.cred.as_deref())?;
         if let Some(ch) = &s.chal {
             self.open("Chal", &[])?;
             self.meta(ch.meta.as_ref())?;
@@ -510,8 +510,8 @@ impl<W: Write> Enc<W> {
         self.open("Item", &it.attrs)?;
         self.location("Target", it.target.as_ref())?;
         self.location("Source", it.source.as_ref())?;
-        self.location("SourceParent", it.source_parent.as_ref())?;
-        self.location("TargetParent", it.target_parent.as_ref())?;
+        self.location("SourceParent", it.source_parent.as_deref())?;
+        self.location("TargetParent", it.target_parent.as_deref())?;
         self.meta(it.meta.as_ref())?;
         self.data(it.data.as_ref())?;
         self.flag("MoreData", it.more_data)?;

@@ -154,7 +154,7 @@ pub struct SyncHdr<'a> {
     /// `NoResp`: no response expected.
     pub no_resp: bool,
     /// `Cred`: application-level credentials.
-    pub cred: Option<Cred<'a>>,
+    pub cred: Option<Box<Cred<'a>>>,
     /// `Meta` (e.g. `MaxMsgSize`, `MaxObjSize`).
     pub meta: Option<Meta<'a>>,
     /// Attributes on `<SyncHdr>`.
@@ -175,7 +175,7 @@ impl SyncHdr<'_> {
             source: self.source.map(Location::into_owned),
             resp_uri: own_opt(self.resp_uri),
             no_resp: self.no_resp,
-            cred: self.cred.map(Cred::into_owned),
+            cred: self.cred.map(|c| Box::new(c.into_owned())),
             meta: self.meta.map(Meta::into_owned),
             attrs: own_attrs(self.attrs),
             extra: own_raw(self.extra),
@@ -611,7 +611,7 @@ pub struct ItemCommand<'a> {
     /// `NoResp`.
     pub no_resp: bool,
     /// `Cred`.
-    pub cred: Option<Cred<'a>>,
+    pub cred: Option<Box<Cred<'a>>>,
     /// `Meta` applying to all items.
     pub meta: Option<Meta<'a>>,
     /// `Correlator` (`Exec` only in OMA-DM; Windows does not use it).
@@ -629,7 +629,7 @@ impl ItemCommand<'_> {
             attrs: own_attrs(self.attrs),
             cmd_id: own_opt(self.cmd_id),
             no_resp: self.no_resp,
-            cred: self.cred.map(Cred::into_owned),
+            cred: self.cred.map(|c| Box::new(c.into_owned())),
             meta: self.meta.map(Meta::into_owned),
             correlator: own_opt(self.correlator),
             items: self.items.into_iter().map(Item::into_owned).collect(),
@@ -649,7 +649,7 @@ pub struct Alert<'a> {
     /// `NoResp`.
     pub no_resp: bool,
     /// `Cred`.
-    pub cred: Option<Cred<'a>>,
+    pub cred: Option<Box<Cred<'a>>>,
     /// `Data`: the alert code as text; see [`Alert::code`].
     pub data: Option<Data<'a>>,
     /// `Correlator`.
@@ -678,7 +678,7 @@ impl Alert<'_> {
             attrs: own_attrs(self.attrs),
             cmd_id: own_opt(self.cmd_id),
             no_resp: self.no_resp,
-            cred: self.cred.map(Cred::into_owned),
+            cred: self.cred.map(|c| Box::new(c.into_owned())),
             data: self.data.map(Data::into_owned),
             correlator: own_opt(self.correlator),
             items: self.items.into_iter().map(Item::into_owned).collect(),
@@ -779,9 +779,9 @@ pub struct Status<'a> {
     /// `SourceRef`s.
     pub source_refs: Vec<Cow<'a, str>>,
     /// `Cred`.
-    pub cred: Option<Cred<'a>>,
+    pub cred: Option<Box<Cred<'a>>>,
     /// `Chal`: an authentication challenge (with 401/407, or the next nonce).
-    pub chal: Option<Chal<'a>>,
+    pub chal: Option<Box<Chal<'a>>>,
     /// `Data`: the status code as text (see [`Status::code`]), with attributes such as
     /// `msft:originalerror`.
     pub data: Option<Data<'a>>,
@@ -818,8 +818,8 @@ impl Status<'_> {
             cmd: own_opt(self.cmd),
             target_refs: self.target_refs.into_iter().map(own).collect(),
             source_refs: self.source_refs.into_iter().map(own).collect(),
-            cred: self.cred.map(Cred::into_owned),
-            chal: self.chal.map(Chal::into_owned),
+            cred: self.cred.map(|c| Box::new(c.into_owned())),
+            chal: self.chal.map(|c| Box::new(c.into_owned())),
             data: self.data.map(Data::into_owned),
             items: self.items.into_iter().map(Item::into_owned).collect(),
             extra: own_raw(self.extra),
@@ -838,9 +838,9 @@ pub struct Item<'a> {
     /// `Source`.
     pub source: Option<Location<'a>>,
     /// `SourceParent`.
-    pub source_parent: Option<Location<'a>>,
+    pub source_parent: Option<Box<Location<'a>>>,
     /// `TargetParent`.
-    pub target_parent: Option<Location<'a>>,
+    pub target_parent: Option<Box<Location<'a>>>,
     /// `Meta`.
     pub meta: Option<Meta<'a>>,
     /// `Data`.
@@ -868,8 +868,8 @@ impl Item<'_> {
             attrs: own_attrs(self.attrs),
             target: self.target.map(Location::into_owned),
             source: self.source.map(Location::into_owned),
-            source_parent: self.source_parent.map(Location::into_owned),
-            target_parent: self.target_parent.map(Location::into_owned),
+            source_parent: self.source_parent.map(|l| Box::new(l.into_owned())),
+            target_parent: self.target_parent.map(|l| Box::new(l.into_owned())),
             meta: self.meta.map(Meta::into_owned),
             data: self.data.map(Data::into_owned),
             more_data: self.more_data,
