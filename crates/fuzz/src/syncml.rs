@@ -7,6 +7,11 @@
 //!   to the same message; the same for command fragments.
 //! - `syncml_structured`: bytes drive the generator in `winmdm_syncml::arbitrary`; the
 //!   generated message (and command fragment) must encode and decode back equal.
+//! - `syncml_wellformed`: the decoder's own XML tokenizer (`winmdm_syncml::__tokenize`)
+//!   against roxmltree: it accepts no malformed XML and rejects no well-formed XML but for
+//!   its documented limits; the exemptions and why are in the `wellformed` module.
+
+mod wellformed;
 
 use arbitrary::Unstructured;
 use winmdm_syncml::{
@@ -19,6 +24,7 @@ pub const TARGETS: &[(&str, crate::Target)] = &[
     ("syncml_decode", syncml_decode),
     ("syncml_roundtrip", syncml_roundtrip),
     ("syncml_structured", syncml_structured),
+    ("syncml_wellformed", syncml_wellformed),
 ];
 
 /// Checks the invariants every decode error keeps.
@@ -159,4 +165,13 @@ pub fn syncml_structured(data: &[u8]) {
     if let Ok(cmds) = winmdm_syncml::arbitrary::commands(&mut u) {
         assert_commands_roundtrip(&cmds);
     }
+}
+
+/// For UTF-8 input: (a) what `__tokenize(s, true)` accepts roxmltree accepts (namespace
+/// rules and document-level rules aside), (b) what roxmltree accepts `__tokenize` accepts
+/// (documented limits and verified roxmltree laxities aside), (c) what `decode` accepts
+/// `__tokenize` accepts, (d) what `decode` accepts roxmltree accepts (namespace rules
+/// aside). Panics with both parsers' verdicts on a violation.
+pub fn syncml_wellformed(data: &[u8]) {
+    wellformed::check(data);
 }

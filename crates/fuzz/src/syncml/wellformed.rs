@@ -1,0 +1,390 @@
+//! The oracle of the `syncml_wellformed` target: the decoder's own XML tokenizer
+//! (`winmdm_syncml::__tokenize`) against roxmltree 0.21, an independent XML parser.
+//!
+//! The two parsers differ on purpose in a few places; each difference is accepted only
+//! after an independent check of the construct involved (nothing is exempted by error
+//! kind alone):
+//!
+//! - roxmltree applies Namespaces in XML 1.0, the tokenizer only XML 1.0 (namespaces are
+//!   the decoder's business). roxmltree errors that are about namespaces are exempt:
+//!   `UnknownNamespace` (unbound prefix), `InvalidElementNamePrefix` (`xmlns:` as an
+//!   element prefix), `InvalidXmlPrefixUri`, `UnexpectedXmlUri`, `UnexpectedXmlnsUri`
+//!   (misuse of the reserved `xml`/`xmlns` bindings); `InvalidName` only when the name it
+//!   points at is an XML 1.0 `Name` with a `:` (a valid name that is not a QName:
+//!   `a:b:c`, `a:`); `DuplicatedAttribute` only when the attribute it points at is
+//!   prefixed and its raw name occurs once in the tag (two prefixes bound to the same
+//!   URI). `DuplicatedNamespace` is *not* exempt: it only arises from a raw duplicate
+//!   `xmlns:p`, which XML 1.0 itself forbids.
+//! - `__tokenize` is the tokenizer alone: the document-level rules (one root element, no
+//!   text outside it, the XML declaration first, no DOCTYPE) are checked by the decoder's
+//!   document loop. So (a) compares the input wrapped in an element
+//!   (`<?xml ...?>` + `<w>` + rest + `</w>`) when roxmltree rejects the input itself;
+//!   roxmltree's `UnexpectedDeclaration` on the wrapped input (a declaration not at the
+//!   start: the tokenizer returns it as a `Decl` token, which every decoder state rejects)
+//!   is exempt too; inputs with `<!DOCTYPE` are skipped (the tokenizer only reports the
+//!   token). Check (d) covers the document level: what `decode` accepts, roxmltree must.
+//! - roxmltree is laxer than XML 1.0 in a few places (found by this target), so (b)
+//!   accepts a tokenizer rejection when an independent check confirms the construct is
+//!   malformed: a character reference to a surrogate or past U+10FFFF (roxmltree
+//!   substitutes U+FFFD), a literal character XML forbids, a processing instruction whose
+//!   target is not a `Name` or is reserved (`xml` in any case, roxmltree only knows
+//!   `<?xml ` with a space as a declaration), a malformed XML declaration (roxmltree does
+//!   not check the pseudo-attribute values), and a PI target with a `:` (Namespaces in
+//!   XML).
+
+use roxmltree::{Error as RoxError, TextPos};
+use winmdm_syncml::{DecodeError, DecodeErrorKind, Limit};
+
+/// The checks (a)-(d) on one input; panics on any violation.
+pub(super) fn check(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let tok = winmdm_syncml::__tokenize(s, true);
+    let rox = roxmltree::Document::parse(s).map(|_| ());
+    let dec = winmdm_syncml::decode(data).map(|_| ());
+
+    // (c) What the decoder accepts, its tokenizer accepts.
+    if let (Ok(()), Err(e)) = (&dec, &tok) {
+        panic!(
+            "decode accepts but __tokenize rejects: {e} ({:?})\ninput: {s:?}",
+            e.kind
+        );
+    }
+    // (d) What the decoder accepts is well-formed (namespace rules aside).
+    if let (Ok(()), Err(e)) = (&dec, &rox)
+        && namespace_exempt(s, e).is_none()
+    {
+        panic!("decode accepts but roxmltree rejects: {e} ({e:?})\ninput: {s:?}");
+    }
+    // (a) What the tokenizer accepts is well-formed.
+    if let (Ok(_), Err(e)) = (&tok, &rox)
+        && !s.contains("<!DOCTYPE")
+    {
+        check_accepted(s, e);
+    }
+    // (b) What is well-formed, the tokenizer accepts (documented limits aside).
+    if let (Ok(()), Err(e)) = (&rox, &tok) {
+        check_rejected(s, e);
+    }
+}
+
+/// (a): `__tokenize` accepted `s`, roxmltree rejected it with `e`.
+fn check_accepted(s: &str, e: &RoxError) {
+    if namespace_exempt(s, e).is_some() {
+        return;
+    }
+    // Document-level rules are the decoder's: compare inside a wrapper element.
+    let w = wrap(s);
+    let e2 = match roxmltree::Document::parse(&w) {
+        Ok(_) => return,
+        Err(e2) => e2,
+    };
+    if namespace_exempt(&w, &e2).is_some() || matches!(e2, RoxError::UnexpectedDeclaration(_)) {
+        return;
+    }
+    panic!(
+        "__tokenize accepts XML that roxmltree rejects: {e} ({e:?}); wrapped in <w>: {e2} \
+         ({e2:?})\ninput: {s:?}"
+    );
+}
+
+/// (b): roxmltree accepted `s`, `__tokenize` rejected it with `e`.
+fn check_rejected(s: &str, e: &DecodeError) {
+    if rejection_reason(s, e).is_some() {
+        return;
+    }
+    panic!(
+        "__tokenize rejects XML that roxmltree accepts: {e} ({:?} at byte {})\ninput: {s:?}",
+        e.kind, e.offset
+    );
+}
+
+/// Why the tokenizer may reject well-formed-looking input `s` with `e`: a documented limit,
+/// or a construct an independent check finds malformed (roxmltree is laxer).
+fn rejection_reason(s: &str, e: &DecodeError) -> Option<&'static str> {
+    match &e.kind {
+        DecodeErrorKind::LimitExceeded(
+            Limit::Depth(_) | Limit::Attributes(_) | Limit::NamespaceDeclarations(_),
+        ) => Some("documented limit"),
+        DecodeErrorKind::UnsupportedEncoding(_) => Some("encoding declaration"),
+        DecodeErrorKind::InvalidChar(_) => {
+            let rest = s.get(e.offset..)?;
+            if let Some(c) = rest.chars().next()
+                && !is_xml_char(c)
+            {
+                return Some("literal character XML forbids");
+            }
+            match char_ref_value(rest) {
+                Some(v) if char::from_u32(v).is_none_or(|c| !is_xml_char(c)) => {
+                    Some("character reference to a non-character (roxmltree substitutes U+FFFD)")
+                }
+                _ => None,
+            }
+        }
+        DecodeErrorKind::Syntax(_) => {
+            // Inside a processing instruction or XML declaration?
+            let lim = (e.offset + 2).min(s.len());
+            let lt = s.as_bytes()[..lim].windows(2).rposition(|w| w == b"<?")?;
+            let end = s[lt + 2..].find("?>")? + lt + 2;
+            if end + 2 <= e.offset {
+                return None;
+            }
+            pi_malformed(&s[lt + 2..end])
+        }
+        _ => None,
+    }
+}
+
+/// Whether `<?` + `body` + `?>` is malformed for XML 1.0 + Namespaces, and why.
+fn pi_malformed(body: &str) -> Option<&'static str> {
+    let t_end = body.find([' ', '\t', '\r', '\n']).unwrap_or(body.len());
+    let target = &body[..t_end];
+    if !is_name(target) {
+        return Some("PI target is not a Name (roxmltree stops the target at a non-name char)");
+    }
+    if target == "xml" {
+        return (!xml_decl_ok(&body[3..])).then_some("malformed XML declaration");
+    }
+    if target.eq_ignore_ascii_case("xml") {
+        return Some("reserved PI target");
+    }
+    if target.contains(':') {
+        return Some("PI target with ':' (Namespaces in XML)");
+    }
+    None
+}
+
+/// XMLDecl after `<?xml`, up to (without) `?>`:
+/// `VersionInfo EncodingDecl? SDDecl? S?`.
+fn xml_decl_ok(mut r: &str) -> bool {
+    fn ws1(r: &str) -> Option<&str> {
+        let t = r.trim_start_matches([' ', '\t', '\r', '\n']);
+        (t.len() < r.len()).then_some(t)
+    }
+    fn pseudo<'a>(r: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
+        let r = ws1(r)?.strip_prefix(name)?;
+        let r = r
+            .trim_start_matches([' ', '\t', '\r', '\n'])
+            .strip_prefix('=')?;
+        let r = r.trim_start_matches([' ', '\t', '\r', '\n']);
+        let q = r.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+        let end = r[1..].find(q)? + 1;
+        Some((&r[1..end], &r[end + 1..]))
+    }
+    let Some((v, rest)) = pseudo(r, "version") else {
+        return false;
+    };
+    let ok_v = v
+        .strip_prefix("1.")
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    if !ok_v {
+        return false;
+    }
+    r = rest;
+    if let Some((enc, rest)) = pseudo(r, "encoding") {
+        let ok = enc.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && enc
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !ok {
+            return false;
+        }
+        r = rest;
+    }
+    if let Some((sd, rest)) = pseudo(r, "standalone") {
+        if !matches!(sd, "yes" | "no") {
+            return false;
+        }
+        r = rest;
+    }
+    r.trim_start_matches([' ', '\t', '\r', '\n']).is_empty()
+}
+
+/// The value of the character reference `&#...;` at the start of `s`, if it is one
+/// (syntax only; `u32::MAX` for a value that overflows).
+fn char_ref_value(s: &str) -> Option<u32> {
+    let body = s.strip_prefix("&#")?;
+    let semi = body.find(';')?;
+    let (digits, radix) = match body[..semi].strip_prefix('x') {
+        Some(h) => (h, 16),
+        None => (&body[..semi], 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    Some(u32::from_str_radix(digits, radix).unwrap_or(u32::MAX))
+}
+
+/// Why roxmltree's `e` on `s` is about namespaces (and so not an XML 1.0 error), if it is.
+fn namespace_exempt(s: &str, e: &RoxError) -> Option<&'static str> {
+    match e {
+        RoxError::UnknownNamespace(..) => Some("unbound prefix"),
+        RoxError::InvalidElementNamePrefix(_) => Some("xmlns as an element prefix"),
+        RoxError::InvalidXmlPrefixUri(_)
+        | RoxError::UnexpectedXmlUri(_)
+        | RoxError::UnexpectedXmlnsUri(_) => Some("reserved xml/xmlns namespace misused"),
+        RoxError::InvalidName(pos) => {
+            let at = byte_offset(s, *pos);
+            let name: String = s[at..].chars().take_while(|c| is_name_char(*c)).collect();
+            (is_name(&name) && name.contains(':')).then_some("a Name that is not a QName")
+        }
+        RoxError::DuplicatedAttribute(_, pos) => {
+            let at = byte_offset(s, *pos);
+            let name: String = s[at..].chars().take_while(|c| is_name_char(*c)).collect();
+            let tag_start = s[..at].rfind('<')?;
+            let tag = tag_text(&s[tag_start..]);
+            let raw_dups = attr_names(tag).filter(|n| *n == name).count();
+            (name.contains(':') && raw_dups == 1)
+                .then_some("two prefixes bound to one URI (expanded-name duplicate)")
+        }
+        _ => None,
+    }
+}
+
+/// The tag starting at `s` (`<...>`), quotes respected; to the end when unclosed.
+fn tag_text(s: &str) -> &str {
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if q == c => quote = None,
+            (None, '>') => return &s[..i],
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The raw attribute names in a tag's text: each name just before an `=` outside quotes.
+fn attr_names(tag: &str) -> impl Iterator<Item = &str> {
+    let mut out = Vec::new();
+    let mut quote = None;
+    let mut last_end = 0;
+    for (i, c) in tag.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if q == c => {
+                quote = None;
+                last_end = i + 1;
+            }
+            (None, '=') => {
+                let before = tag[last_end..i].trim_end_matches([' ', '\t', '\r', '\n']);
+                let start = before.rfind([' ', '\t', '\r', '\n']).map_or(0, |k| k + 1);
+                out.push(&before[start..]);
+            }
+            _ => {}
+        }
+    }
+    out.into_iter()
+}
+
+/// `s` with everything after its prolog (BOM and XML declaration) inside `<w>...</w>`.
+fn wrap(s: &str) -> String {
+    let mut p = if s.starts_with('\u{feff}') { 3 } else { 0 };
+    if s[p..].starts_with("<?xml")
+        && s[p + 5..]
+            .chars()
+            .next()
+            .is_some_and(|c| matches!(c, ' ' | '\t' | '\r' | '\n' | '?'))
+        && let Some(k) = s[p..].find("?>")
+    {
+        p += k + 2;
+    }
+    format!("{}<w>{}</w>", &s[..p], &s[p..])
+}
+
+/// Byte offset of roxmltree's 1-based row/column (columns count characters).
+fn byte_offset(s: &str, pos: TextPos) -> usize {
+    let mut off = 0;
+    for _ in 1..pos.row {
+        match s[off..].find('\n') {
+            Some(i) => off += i + 1,
+            None => return s.len(),
+        }
+    }
+    let col = usize::try_from(pos.col).unwrap_or(usize::MAX).max(1) - 1;
+    s[off..]
+        .char_indices()
+        .nth(col)
+        .map_or(s.len(), |(i, _)| off + i)
+}
+
+/// XML 1.0 `Char`.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// XML 1.0 `NameStartChar`.
+fn is_name_start(c: char) -> bool {
+    matches!(c, ':' | 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 `NameChar`.
+fn is_name_char(c: char) -> bool {
+    is_name_start(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// XML 1.0 `Name`.
+fn is_name(s: &str) -> bool {
+    let mut it = s.chars();
+    it.next().is_some_and(is_name_start) && it.all(is_name_char)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decl_checker() {
+        assert!(xml_decl_ok(r#" version="1.0""#));
+        assert!(xml_decl_ok(
+            r#" version='1.10' encoding="UTF-8" standalone='no' "#
+        ));
+        assert!(!xml_decl_ok(""));
+        assert!(!xml_decl_ok(r#" version="2.0""#));
+        assert!(!xml_decl_ok(r#" version="1.0"encoding="UTF-8""#));
+        assert!(!xml_decl_ok(r#" version="1.0" standalone="maybe""#));
+        assert!(!xml_decl_ok(r#" encoding="UTF-8" version="1.0""#));
+    }
+
+    #[test]
+    fn wrapping_keeps_the_prolog_first() {
+        assert_eq!(wrap("<a/>x"), "<w><a/>x</w>");
+        assert_eq!(
+            wrap("\u{feff}<?xml version=\"1.0\"?><a/><b/>"),
+            "\u{feff}<?xml version=\"1.0\"?><w><a/><b/></w>"
+        );
+    }
+
+    #[test]
+    fn positions_count_characters() {
+        let s = "ab\n\u{e9}<x:y:z/>";
+        let at = byte_offset(s, TextPos::new(2, 2));
+        assert_eq!(&s[at..], "<x:y:z/>");
+    }
+
+    #[test]
+    fn attribute_names_of_a_tag() {
+        let names: Vec<_> = attr_names(r#"<e a="x=1" b = 'y' c:d="">"#).collect();
+        assert_eq!(names, ["a", "b", "c:d"]);
+    }
+
+    #[test]
+    fn namespace_errors_only_exempt_when_verified() {
+        let dup = r#"<e xmlns:a="u" xmlns:b="u" a:x="1" b:x="2"/>"#;
+        let e = roxmltree::Document::parse(dup).unwrap_err();
+        assert!(namespace_exempt(dup, &e).is_some(), "{e:?}");
+        let raw = r#"<e a="1" a="2"/>"#;
+        let e = roxmltree::Document::parse(raw).unwrap_err();
+        assert!(namespace_exempt(raw, &e).is_none(), "{e:?}");
+        let multi = "<a:b:c/>";
+        let e = roxmltree::Document::parse(multi).unwrap_err();
+        assert!(namespace_exempt(multi, &e).is_some(), "{e:?}");
+    }
+}
