@@ -614,6 +614,20 @@ pub(crate) fn unescape(raw: &str, at: usize) -> Result<Cow<'_, str>> {
     Ok(Cow::Owned(out))
 }
 
+/// The value of a character reference's digits (`radix` 10 or 16; any number of leading
+/// zeros); `Some(u32::MAX)` when it is beyond Unicode, `None` when the digits are not digits.
+fn char_ref_value(digits: &str, radix: u32) -> Option<u32> {
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for c in digits.chars() {
+        let d = c.to_digit(radix)?;
+        v = v.saturating_mul(radix).saturating_add(d).min(u32::MAX);
+    }
+    Some(v)
+}
+
 /// Checks the references in `raw` without building the text.
 pub(crate) fn check_refs(raw: &str, at: usize) -> Result<()> {
     each_ref(raw, at, |_, _| {})
@@ -638,22 +652,11 @@ fn each_ref<'s>(raw: &'s str, at: usize, mut on: impl FnMut(&'s str, Option<char
             "apos" => '\'',
             _ => {
                 if let Some(num) = name.strip_prefix('#') {
-                    let code = match num.strip_prefix('x') {
-                        Some(hex)
-                            if !hex.is_empty()
-                                && hex.len() <= 8
-                                && hex.bytes().all(|c| c.is_ascii_hexdigit()) =>
-                        {
-                            u32::from_str_radix(hex, 16).ok()
-                        }
-                        None if !num.is_empty()
-                            && num.len() <= 10
-                            && num.bytes().all(|c| c.is_ascii_digit()) =>
-                        {
-                            num.parse::<u32>().ok()
-                        }
-                        _ => None,
+                    let (digits, radix) = match num.strip_prefix('x') {
+                        Some(hex) => (hex, 16),
+                        None => (num, 10),
                     };
+                    let code = char_ref_value(digits, radix);
                     let Some(code) = code else {
                         return Err(fail(
                             DecodeErrorKind::Syntax(format!(
