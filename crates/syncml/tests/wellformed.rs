@@ -86,8 +86,6 @@ enum Exp {
     Err(usize),
     /// Rejected; the offset is not asserted (e.g. an error at the end of input).
     ErrAny,
-    /// Not asserted here: currently wrong, asserted in [`known_divergences`].
-    Known,
 }
 
 /// What roxmltree is expected to say.
@@ -104,6 +102,11 @@ enum Rox {
     Skip,
 }
 
+/// `__tokenize` checks tokens, not the document's shape: one root element, no character
+/// data outside it, the XML declaration first and no DOCTYPE are the decoder's checks
+/// (the tokenizer reports `Decl` and `DocType` tokens wherever they are, and every decoder
+/// state rejects them where they are not allowed; the `syncml_wellformed` fuzz target
+/// exempts exactly these). Cases of that kind expect `tokenize: Exp::Ok`.
 struct Case {
     name: &'static str,
     ctx: Ctx,
@@ -179,7 +182,7 @@ fn outcome<T>(r: &Result<T, DecodeError>, base: usize) -> Result<(), Option<usiz
 fn matches(exp: Exp, got: Result<(), Option<usize>>) -> bool {
     match (exp, got) {
         (Exp::Ok, Ok(())) => true,
-        (Exp::ErrAny, Err(_)) | (Exp::Known, _) => true,
+        (Exp::ErrAny, Err(_)) => true,
         (Exp::Err(at), Err(Some(got))) => at == got,
         _ => false,
     }
@@ -519,21 +522,21 @@ fn decl_cases() -> Vec<Case> {
             r#"<?xml version="1.0"?>"#,
             0,
         )
-        .tokenize(Exp::Known),
+        .tokenize(Exp::Ok),
         bad(
             "declaration inside Data",
             Data,
             r#"<?xml version="1.0"?>"#,
             0,
         )
-        .tokenize(Exp::Known),
+        .tokenize(Exp::Ok),
         bad(
             "declaration inside LocURI",
             Loc,
             r#"<?xml version="1.0"?>"#,
             0,
         )
-        .tokenize(Exp::Known),
+        .tokenize(Exp::Ok),
         bad(
             "declaration in the epilog",
             Epilog,
@@ -555,7 +558,7 @@ fn decl_cases() -> Vec<Case> {
             rox: Rox::Skip,
             wf: true,
             decode: Exp::Err(0),
-            tokenize: Exp::Known,
+            tokenize: Exp::Ok,
             ..bad("DOCTYPE", Prolog, "<!DOCTYPE SyncML>", 0)
         },
         Case {
@@ -570,7 +573,7 @@ fn decl_cases() -> Vec<Case> {
                 21,
             )
         },
-        bad("DOCTYPE inside Data", Data, "<!DOCTYPE x>", 0).tokenize(Exp::Known),
+        bad("DOCTYPE inside Data", Data, "<!DOCTYPE x>", 0).tokenize(Exp::Ok),
         bad("<!ELEMENT outside a DTD", Body, "<!ELEMENT x ANY>", 0),
     ]
 }
@@ -669,6 +672,13 @@ fn reference_cases() -> Vec<Case> {
             ok("&#x41;", ctx, "&#x41;"),
             ok("&#65;", ctx, "&#65;"),
             ok("&#x0041; (leading zeros)", ctx, "&#x0041;"),
+            ok("&#0000000000065; (13 digits)", ctx, "&#0000000000065;"),
+            ok("&#x000000041; (9 hex digits)", ctx, "&#x000000041;"),
+            ok(
+                "&#x0000000000000000000000041; (many zeros)",
+                ctx,
+                "&#x0000000000000000000000041;",
+            ),
             ok("&#x9; &#xA; &#xD;", ctx, "&#x9;&#xA;&#xD;"),
             ok("&#x10FFFF;", ctx, "&#x10FFFF;"),
             ok("&#xFFFD;", ctx, "&#xFFFD;"),
@@ -950,4 +960,88 @@ fn depth_limit() {
     let e = tokenize(&deep).unwrap_err();
     assert_eq!(e.kind, DecodeErrorKind::LimitExceeded(Limit::Depth(64)));
     assert_eq!(e.offset, 64 * 3);
+}
+
+// ----- known divergences (reported to the lead; un-ignore once decided and fixed) ------------
+
+/// `docs/quirks.md`, `WhitespaceAroundValues`: whitespace *around* a value is trimmed. With a
+/// comment between the whitespace and the value, it is kept today (`" 1"`, `"1 "`).
+#[test]
+#[ignore = "decoder bug: WhitespaceAroundValues does not trim whitespace separated from the value by a comment or PI (see the wellformed review report)"]
+fn whitespace_trimming_across_comments() {
+    for (msg_id, want) in [
+        (" <!-- c --> 1", "1"),
+        ("1 <!-- c --> ", "1"),
+        (" <?pi?> 1 <!-- c --> ", "1"),
+    ] {
+        let doc =
+            wrap(Data, "d")
+                .0
+                .replacen("<MsgID>1</MsgID>", &format!("<MsgID>{msg_id}</MsgID>"), 1);
+        let m = decode(doc.as_bytes()).unwrap();
+        assert_eq!(m.hdr.msg_id.as_deref(), Some(want), "{msg_id:?}");
+    }
+}
+
+/// XML 1.0 section 2.11: a parser passes CR LF and lone CR in character data on as LF
+/// (roxmltree does). The decoder keeps them as written, as the quick-xml based one did.
+#[test]
+#[ignore = "decision for the lead: XML 1.0 line-end normalization (2.11) is not applied to text and CDATA (see the wellformed review report)"]
+fn line_ends_are_normalized_in_text() {
+    let (doc, _) = wrap(Loc, "./a\r\nb\rc");
+    let m = decode(doc.as_bytes()).unwrap();
+    assert_eq!(item_loc(&m), roxmltree_loc(&doc));
+    assert_eq!(item_loc(&m), "./a\nb\nc");
+    for (frag, want) in [
+        ("a\r\nb\rc", DataContent::Text(Cow::Borrowed("a\nb\nc"))),
+        (
+            "<![CDATA[a\r\nb]]>",
+            DataContent::CData(Cow::Borrowed("a\nb")),
+        ),
+    ] {
+        let (doc, _) = wrap(Data, frag);
+        let m = decode(doc.as_bytes()).unwrap();
+        assert_eq!(item_data(&m).content, want, "{frag:?}");
+    }
+}
+
+/// Offsets count bytes of the input as given: after a UTF-8 BOM, and in UTF-16 input (BOM
+/// plus two bytes per code unit); line and column point at the same byte.
+#[test]
+fn error_offsets_in_input_bytes() {
+    let (doc, base) = wrap(Loc, "./\u{E9}\n&#X41;");
+    let e = decode(doc.as_bytes()).unwrap_err();
+    assert_eq!(e.offset, base + 5);
+    assert_eq!((e.line, e.column), (2, 1));
+
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(doc.as_bytes());
+    let e = decode(&bom).unwrap_err();
+    assert_eq!(e.offset, 3 + base + 5);
+
+    let (doc, _) = wrap(Prolog, r#"<?xml version="2.0"?>"#);
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(doc.as_bytes());
+    assert_eq!(decode(&bom).unwrap_err().offset, 3 + 6);
+
+    // UTF-16LE with a BOM: the forbidden U+0001 after "./é" (3 code units before it).
+    let (doc, base) = wrap(Loc, "./\u{E9}\u{1}");
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(doc.encode_utf16().flat_map(u16::to_le_bytes));
+    let e = decode(&utf16).unwrap_err();
+    assert_eq!(e.kind, DecodeErrorKind::InvalidChar(1));
+    let units_before = doc[..base].encode_utf16().count() + 3;
+    assert_eq!(e.offset, 2 + 2 * units_before);
+
+    // An element left open by the next end tag: that end tag.
+    let (doc, base) = wrap(Data, "<a>");
+    let e = decode(doc.as_bytes()).unwrap_err();
+    assert_eq!(e.offset, base + 3);
+    assert_eq!(tokenize(&doc).unwrap_err().offset, base + 3);
+
+    // Input that ends inside elements: the end of the input.
+    let (doc, base) = wrap(Data, "x");
+    let cut = &doc[..base + 1];
+    assert_eq!(decode(cut.as_bytes()).unwrap_err().offset, cut.len());
+    assert_eq!(tokenize(cut).unwrap_err().offset, cut.len());
 }
