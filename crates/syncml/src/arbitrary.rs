@@ -17,11 +17,12 @@
 //!   return, no U+FFFE/U+FFFF, no surrogates), edge whitespace included: the encoder writes
 //!   whitespace at the edges of a value and every carriage return as character references,
 //!   which the decoder's whitespace trimming ([`Quirk::WhitespaceAroundValues`](crate::Quirk))
-//!   and the missing line-end normalisation leave alone. `<`, `&` and `>` are escaped.
+//!   and XML's line-end normalisation leave alone. `<`, `&` and `>` are escaped.
 //! - **Numbers** (`Size`, `MaxMsgSize`, `MaxObjSize`): any `u64`.
 //! - **`Data`**: [`DataContent::Text`] with any valid string (empty text is written as
 //!   `<Data/>` and read back as empty text); [`DataContent::CData`] with any valid string
-//!   (a `]]>` inside is split over two sections, which the decoder joins again);
+//!   without a carriage return (XML cannot carry one in CDATA: it reads back as a line
+//!   feed; a `]]>` inside is split over two sections, which the decoder joins again);
 //!   [`DataContent::Xml`] with a well-formed fragment holding at least one element (so the
 //!   decoder sees markup and keeps the raw slice): elements with attributes, escaped text,
 //!   character and predefined entity references, CDATA sections, comments and processing
@@ -752,7 +753,8 @@ impl<'u, 'a> Gen<'u, 'a> {
         };
         let content = match self.u.int_in_range(0u8..=5)? {
             0..=2 => DataContent::Text(self.value()?),
-            3 => DataContent::CData(Cow::Owned(self.any_string(40)?)),
+            // A CR cannot be written in CDATA (it reads back as LF): none generated.
+            3 => DataContent::CData(Cow::Owned(self.any_string(40)?.replace('\r', "\n"))),
             _ => {
                 let mut xml = String::new();
                 if self.flag()? {

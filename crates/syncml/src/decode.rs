@@ -760,7 +760,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                     }
                 }
                 Ev::Text => {
-                    if self.lex.amp {
+                    if self.lex.esc {
                         lex::check_refs(self.lex.text, off)?;
                     }
                 }
@@ -897,7 +897,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         let mut pieces = match ev {
             Ev::End => return Ok(Cow::Borrowed("")),
             Ev::Text => {
-                let (raw, amp) = (self.lex.text, self.lex.amp);
+                let (raw, amp) = (self.lex.text, self.lex.esc);
                 let ev2 = self.next()?;
                 if let Ev::End = ev2 {
                     let mut r = raw;
@@ -912,7 +912,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                         }
                     }
                     return if amp {
-                        Ok(lex::unescape(r, at)?)
+                        Ok(lex::decode_text(r, at)?)
                     } else {
                         Ok(Cow::Borrowed(r))
                     };
@@ -949,20 +949,34 @@ impl<'a, 'o> Parser<'a, 'o> {
         at: usize,
     ) -> Result<Cow<'a, str>> {
         if trim {
+            // Literal whitespace at either end, across comments and processing
+            // instructions; a CDATA section or a reference ends it.
             let mut trimmed_any = false;
-            if let Some((s, off, false)) = pieces.first_mut() {
+            for (s, off, cdata) in pieces.iter_mut() {
+                if *cdata {
+                    break;
+                }
                 let t = s.trim_start_matches([' ', '\t', '\r', '\n']);
                 if t.len() != s.len() {
                     trimmed_any = true;
                     *off += s.len() - t.len();
                     *s = t;
                 }
+                if !s.is_empty() {
+                    break;
+                }
             }
-            if let Some((s, _, false)) = pieces.last_mut() {
+            for (s, _, cdata) in pieces.iter_mut().rev() {
+                if *cdata {
+                    break;
+                }
                 let t = s.trim_end_matches([' ', '\t', '\r', '\n']);
                 if t.len() != s.len() {
                     trimmed_any = true;
                     *s = t;
+                }
+                if !s.is_empty() {
+                    break;
                 }
             }
             if trimmed_any {
@@ -972,9 +986,9 @@ impl<'a, 'o> Parser<'a, 'o> {
         let mut out = String::new();
         for (s, off, cdata) in pieces {
             if cdata {
-                out.push_str(s);
+                out.push_str(&lex::normalize_line_ends(s));
             } else {
-                out.push_str(&lex::unescape(s, off)?);
+                out.push_str(&lex::decode_text(s, off)?);
             }
         }
         Ok(Cow::Owned(out))
@@ -1033,11 +1047,11 @@ impl<'a, 'o> Parser<'a, 'o> {
                 content: DataContent::Text(Cow::Borrowed("")),
             }),
             Ev::Text => {
-                let (raw, amp) = (self.lex.text, self.lex.amp);
+                let (raw, amp) = (self.lex.text, self.lex.esc);
                 let ev2 = self.next()?;
                 if let Ev::End = ev2 {
                     let text = if amp {
-                        lex::unescape(raw, off)?
+                        lex::decode_text(raw, off)?
                     } else {
                         Cow::Borrowed(raw)
                     };
@@ -1086,7 +1100,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 Ev::Text => {
                     if !nested {
                         acc.text(self.lex.text, off)?;
-                    } else if self.lex.amp {
+                    } else if self.lex.esc {
                         lex::check_refs(self.lex.text, off)?;
                     }
                 }
@@ -1561,13 +1575,13 @@ impl<'a> DataAcc<'a> {
         if !is_ws(raw) {
             self.text_not_ws = true;
         }
-        self.text_value.push(lex::unescape(raw, off)?);
+        self.text_value.push(lex::decode_text(raw, off)?);
         Ok(())
     }
 
     fn cdata(&mut self, t: &'a str) {
         self.cdata_seen = true;
-        self.cdata_value.push(Cow::Borrowed(t));
+        self.cdata_value.push(lex::normalize_line_ends(t));
     }
 }
 
@@ -1625,7 +1639,7 @@ pub fn __tokenize(input: &str, full: bool) -> std::result::Result<usize, DecodeE
                     p.check_name(&c)?;
                     p.scan_attrs(&c)?;
                 }
-                Ev::Text if full && p.lex.amp => lex::check_refs(p.lex.text, off)?,
+                Ev::Text if full && p.lex.esc => lex::check_refs(p.lex.text, off)?,
                 _ => {}
             }
         }

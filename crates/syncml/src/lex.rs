@@ -77,10 +77,11 @@ pub(crate) enum Ev {
     /// An empty-element tag: [`Lexer::child`].
     Empty,
     End,
-    /// Character data up to the next `<`, raw, in [`Lexer::text`]; [`Lexer::amp`] says
-    /// whether it holds references (decode it with [`unescape`]).
+    /// Character data up to the next `<`, raw, in [`Lexer::text`]; [`Lexer::esc`] says
+    /// whether it holds references or carriage returns (decode it with [`decode_text`]).
     Text,
-    /// A CDATA section's content, in [`Lexer::text`].
+    /// A CDATA section's content, in [`Lexer::text`]; [`Lexer::esc`] says whether it holds
+    /// carriage returns ([`normalize_line_ends`]).
     CData,
     Comment,
     Pi,
@@ -100,9 +101,9 @@ pub(crate) struct Lexer<'a> {
     name: &'a str,
     attrs: &'a str,
     local_start: usize,
-    /// The last text or CDATA content, and whether the text holds references.
+    /// The last text or CDATA content, and whether it needs decoding (references, CRs).
     pub(crate) text: &'a str,
-    pub(crate) amp: bool,
+    pub(crate) esc: bool,
     /// The last XML declaration's encoding.
     pub(crate) enc: Option<&'a str>,
     open: Vec<&'a str>,
@@ -112,12 +113,14 @@ pub(crate) struct Lexer<'a> {
     bad_char: u32,
 }
 
-/// Bytes that end plain text: markup, a reference, or a `>` (which may close `]]>`).
+/// Bytes that end plain text: markup, a reference, a `>` (which may close `]]>`), a carriage
+/// return (line ends are normalized).
 static TEXT_STOP: [bool; 256] = {
     let mut t = [false; 256];
     t[b'<' as usize] = true;
     t[b'&' as usize] = true;
     t[b'>' as usize] = true;
+    t[b'\r' as usize] = true;
     t
 };
 
@@ -153,7 +156,7 @@ impl<'a> Lexer<'a> {
             attrs: "",
             local_start: 0,
             text: "",
-            amp: false,
+            esc: false,
             enc: None,
             open: Vec::new(),
             max_depth,
@@ -209,7 +212,11 @@ impl<'a> Lexer<'a> {
                 }
                 i += 1;
                 if i - start == 32 {
+                    let from = i;
                     i = memchr::memchr3(b'<', b'&', b'>', &b[i..]).map_or(b.len(), |k| i + k);
+                    if memchr::memchr(b'\r', &b[from..i]).is_some() {
+                        break Some(b'\r');
+                    }
                     break b.get(i).copied();
                 }
             };
@@ -218,7 +225,7 @@ impl<'a> Lexer<'a> {
             }
             self.pos = i;
             self.text = &self.s[start..i];
-            self.amp = false;
+            self.esc = false;
             return Ok(Ev::Text);
         }
         match b.get(start + 1) {
@@ -229,7 +236,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// Text that holds a reference or a `>`.
+    /// Text that holds a reference, a carriage return or a `>`.
     #[inline(never)]
     fn text_slow(&mut self, start: usize) -> Result<Ev> {
         let b = self.s.as_bytes();
@@ -243,7 +250,7 @@ impl<'a> Lexer<'a> {
         }
         self.pos = end;
         self.text = raw;
-        self.amp = memchr::memchr(b'&', raw.as_bytes()).is_some();
+        self.esc = memchr::memchr2(b'&', b'\r', raw.as_bytes()).is_some();
         Ok(Ev::Text)
     }
 
@@ -412,6 +419,7 @@ impl<'a> Lexer<'a> {
             };
             self.pos = body + k + 3;
             self.text = &self.s[body..body + k];
+            self.esc = memchr::memchr(b'\r', self.text.as_bytes()).is_some();
             return Ok(Ev::CData);
         }
         if rest.starts_with(b"<!DOCTYPE") {
@@ -597,21 +605,46 @@ pub(crate) fn attr_value(raw: &str, at: usize) -> Result<Cow<'_, str>> {
     Ok(Cow::Owned(out))
 }
 
-/// Text with its references replaced; borrowed when it holds none. `at` is the offset of
-/// `raw` in the input, for errors.
+/// Character data as XML 1.0 reports it: line ends normalized (CR LF and a lone CR become
+/// LF, section 2.11) and references replaced (a `&#13;` stays a CR); borrowed when there is
+/// nothing to do. `at` is the offset of `raw` in the input, for errors.
 #[inline]
-pub(crate) fn unescape(raw: &str, at: usize) -> Result<Cow<'_, str>> {
-    if memchr::memchr(b'&', raw.as_bytes()).is_none() {
+pub(crate) fn decode_text(raw: &str, at: usize) -> Result<Cow<'_, str>> {
+    if memchr::memchr2(b'&', b'\r', raw.as_bytes()).is_none() {
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = String::with_capacity(raw.len());
     each_ref(raw, at, |lit, ch| {
-        out.push_str(lit);
+        push_lf(&mut out, lit);
         if let Some(ch) = ch {
             out.push(ch);
         }
     })?;
     Ok(Cow::Owned(out))
+}
+
+/// CDATA content with its line ends normalized (no references in CDATA).
+pub(crate) fn normalize_line_ends(raw: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    push_lf(&mut out, raw);
+    Cow::Owned(out)
+}
+
+/// Appends `lit` with CR LF and lone CR as LF.
+fn push_lf(out: &mut String, lit: &str) {
+    let mut rest = lit;
+    while let Some(i) = memchr::memchr(b'\r', rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        out.push('\n');
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('\n') {
+            rest = r;
+        }
+    }
+    out.push_str(rest);
 }
 
 /// The value of a character reference's digits (`radix` 10 or 16; any number of leading
@@ -623,7 +656,7 @@ fn char_ref_value(digits: &str, radix: u32) -> Option<u32> {
     let mut v: u32 = 0;
     for c in digits.chars() {
         let d = c.to_digit(radix)?;
-        v = v.saturating_mul(radix).saturating_add(d).min(u32::MAX);
+        v = v.saturating_mul(radix).saturating_add(d);
     }
     Some(v)
 }

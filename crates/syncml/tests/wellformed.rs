@@ -962,12 +962,11 @@ fn depth_limit() {
     assert_eq!(e.offset, 64 * 3);
 }
 
-// ----- known divergences (reported to the lead; un-ignore once decided and fixed) ------------
+// ----- once divergences, fixed after the review ----------------------------------------------
 
-/// `docs/quirks.md`, `WhitespaceAroundValues`: whitespace *around* a value is trimmed. With a
-/// comment between the whitespace and the value, it is kept today (`" 1"`, `"1 "`).
+/// `docs/quirks.md`, `WhitespaceAroundValues`: whitespace *around* a value is trimmed, also
+/// when a comment or processing instruction stands between it and the value.
 #[test]
-#[ignore = "decoder bug: WhitespaceAroundValues does not trim whitespace separated from the value by a comment or PI (see the wellformed review report)"]
 fn whitespace_trimming_across_comments() {
     for (msg_id, want) in [
         (" <!-- c --> 1", "1"),
@@ -984,14 +983,18 @@ fn whitespace_trimming_across_comments() {
 }
 
 /// XML 1.0 section 2.11: a parser passes CR LF and lone CR in character data on as LF
-/// (roxmltree does). The decoder keeps them as written, as the quick-xml based one did.
+/// (roxmltree does), in text and CDATA alike; a `&#13;` reference stays a CR.
 #[test]
-#[ignore = "decision for the lead: XML 1.0 line-end normalization (2.11) is not applied to text and CDATA (see the wellformed review report)"]
 fn line_ends_are_normalized_in_text() {
     let (doc, _) = wrap(Loc, "./a\r\nb\rc");
     let m = decode(doc.as_bytes()).unwrap();
     assert_eq!(item_loc(&m), roxmltree_loc(&doc));
     assert_eq!(item_loc(&m), "./a\nb\nc");
+    // A reference is not a line end: `&#13;` stays a CR, the literal CR LF after it is LF.
+    let (doc, _) = wrap(Loc, "a&#13;\r\nb");
+    let m = decode(doc.as_bytes()).unwrap();
+    assert_eq!(item_loc(&m), "a\r\nb");
+    assert_eq!(item_loc(&m), roxmltree_loc(&doc));
     for (frag, want) in [
         ("a\r\nb\rc", DataContent::Text(Cow::Borrowed("a\nb\nc"))),
         (
