@@ -202,21 +202,25 @@ impl<'a> Lexer<'a> {
             return Ok(Ev::Eof);
         };
         if first != b'<' {
-            // Fast path: plain text (no reference, no `>`) up to the next `<`.
+            // Fast path: text without references or `>` up to the next `<` (CRs noted).
             let mut i = start;
+            let mut esc = false;
             let stop = loop {
                 match b.get(i) {
                     None => break None,
-                    Some(&c) if TEXT_STOP[usize::from(c)] => break Some(c),
+                    Some(&c) if TEXT_STOP[usize::from(c)] => {
+                        if c != b'\r' {
+                            break Some(c);
+                        }
+                        esc = true;
+                    }
                     Some(_) => {}
                 }
                 i += 1;
                 if i - start == 32 {
                     let from = i;
                     i = memchr::memchr3(b'<', b'&', b'>', &b[i..]).map_or(b.len(), |k| i + k);
-                    if memchr::memchr(b'\r', &b[from..i]).is_some() {
-                        break Some(b'\r');
-                    }
+                    esc = esc || memchr::memchr(b'\r', &b[from..i]).is_some();
                     break b.get(i).copied();
                 }
             };
@@ -225,7 +229,7 @@ impl<'a> Lexer<'a> {
             }
             self.pos = i;
             self.text = &self.s[start..i];
-            self.esc = false;
+            self.esc = esc;
             return Ok(Ev::Text);
         }
         match b.get(start + 1) {
