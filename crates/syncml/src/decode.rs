@@ -411,18 +411,10 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(ev)
     }
 
-    /// The tag just read ([`Ev::Start`] or [`Ev::Empty`]); a prefixed name must be a valid
-    /// name even when its local part is known.
+    /// The tag just read ([`Ev::Start`] or [`Ev::Empty`]).
     #[inline(always)]
-    fn child(&self, ev: Ev) -> Result<Child<'a>> {
-        let c = self.lex.child(ev == Ev::Empty);
-        if c.local_start > 0 && !is_xml_name(c.qname) {
-            return Err(self.err(
-                DecodeErrorKind::Syntax(format!("invalid element name {:?}", c.qname)),
-                c.off,
-            ));
-        }
-        Ok(c)
+    fn child(&self, ev: Ev) -> Child<'a> {
+        self.lex.child(ev == Ev::Empty)
     }
 
     #[inline]
@@ -486,7 +478,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 }
                 Ev::Start | Ev::Empty => match mode {
                     Mode::Message => {
-                        let child = self.child(ev)?;
+                        let child = self.child(ev);
                         if msg.is_some() {
                             return Err(self.err(DecodeErrorKind::TrailingContent, off));
                         }
@@ -498,7 +490,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                         }
                         msg = Some(self.root(child)?);
                     }
-                    Mode::Commands => match self.child(ev)? {
+                    Mode::Commands => match self.child(ev) {
                         child if child.local() == "SyncML" => {
                             return Err(self.err(
                                 DecodeErrorKind::UnexpectedRoot(child.qname.to_owned()),
@@ -635,7 +627,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             let off = self.lex.start;
             match ev {
                 Ev::Start | Ev::Empty => {
-                    let c = self.child(ev)?;
+                    let c = self.child(ev);
                     on_child(self, c)?
                 }
                 Ev::End => return Ok(()),
@@ -750,7 +742,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             let off = self.lex.start;
             match ev {
                 Ev::Start | Ev::Empty => {
-                    let c = self.child(ev)?;
+                    let c = self.child(ev);
                     self.check_name(&c)?;
                     self.scan_attrs(&c)?;
                 }
@@ -1093,7 +1085,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 }
                 Ev::Start | Ev::Empty => {
                     acc.markup = true;
-                    let c = self.child(ev)?;
+                    let c = self.child(ev);
                     self.check_name(&c)?;
                     self.scan_attrs(&c)?;
                 }
@@ -1635,7 +1627,7 @@ pub fn __tokenize(input: &str, full: bool) -> std::result::Result<usize, DecodeE
             match ev {
                 Ev::Eof => return Ok(()),
                 Ev::Start | Ev::Empty if full => {
-                    let c = p.child(ev)?;
+                    let c = p.child(ev);
                     p.check_name(&c)?;
                     p.scan_attrs(&c)?;
                 }

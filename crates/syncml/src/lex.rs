@@ -37,6 +37,14 @@ fn fail(kind: DecodeErrorKind, at: usize) -> LexError {
 }
 
 #[cold]
+fn invalid_name(name: &str, at: usize) -> LexError {
+    fail(
+        DecodeErrorKind::Syntax(format!("invalid element name {name:?}")),
+        at,
+    )
+}
+
+#[cold]
 fn syntax(msg: &str, at: usize) -> LexError {
     fail(DecodeErrorKind::Syntax(msg.to_owned()), at)
 }
@@ -288,6 +296,10 @@ impl<'a> Lexer<'a> {
                 ));
             }
             let qname = &self.s[start + 1..i];
+            // A prefixed name can match a known local name: its prefix must be valid too.
+            if colon > 0 && !crate::decode::is_xml_name(qname) {
+                return Err(invalid_name(qname, start));
+            }
             if !empty {
                 self.open.push(qname);
             }
@@ -348,6 +360,9 @@ impl<'a> Lexer<'a> {
         self.name = qname;
         self.attrs = &content[name_end..];
         self.local_start = qname.rfind(':').map_or(0, |i| i + 1);
+        if self.local_start > 0 && !crate::decode::is_xml_name(qname) {
+            return Err(invalid_name(qname, start));
+        }
         Ok(if empty { Ev::Empty } else { Ev::Start })
     }
 
