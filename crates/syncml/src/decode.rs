@@ -488,7 +488,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                                 off,
                             ));
                         }
-                        msg = Some(self.root(child)?);
+                        msg = Some(self.root(&child)?);
                     }
                     Mode::Commands => match self.child(ev) {
                         child if child.local() == "SyncML" => {
@@ -499,10 +499,10 @@ impl<'a, 'o> Parser<'a, 'o> {
                         }
                         // A bare `<SyncBody>` wrapper: its commands.
                         child if child.local() == "SyncBody" => {
-                            out_cmds.extend(self.body(child)?.commands)
+                            out_cmds.extend(self.body(&child)?.commands)
                         }
                         child => {
-                            self.command_into(child, &mut out_cmds)?;
+                            self.command_into(&child, &mut out_cmds)?;
                         }
                     },
                 },
@@ -544,8 +544,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
     }
 
-    fn root(&mut self, child: Child<'a>) -> Result<SyncML<'a>> {
-        let scan = self.scan_attrs(&child)?;
+    fn root(&mut self, child: &Child<'a>) -> Result<SyncML<'a>> {
+        let scan = self.scan_attrs(child)?;
         let version = match scan.default_ns.as_deref() {
             Some("SYNCML:SYNCML1.2") => SyncMlVersion::V1_2,
             Some("SYNCML:SYNCML1.1") => {
@@ -617,7 +617,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     fn children(
         &mut self,
         empty: bool,
-        mut on_child: impl FnMut(&mut Self, Child<'a>) -> Result<()>,
+        mut on_child: impl FnMut(&mut Self, &Child<'a>) -> Result<()>,
     ) -> Result<()> {
         if empty {
             return Ok(());
@@ -628,7 +628,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             match ev {
                 Ev::Start | Ev::Empty => {
                     let c = self.child(ev);
-                    on_child(self, c)?
+                    on_child(self, &c)?
                 }
                 Ev::End => return Ok(()),
                 Ev::Text => {
@@ -694,10 +694,10 @@ impl<'a, 'o> Parser<'a, 'o> {
     /// Decodes a single-valued child with `parse` and stores it in `slot` (see [`Self::set`]).
     fn put<T>(
         &mut self,
-        c: Child<'a>,
+        c: &Child<'a>,
         slot: &mut Option<T>,
         extra: Option<&mut Vec<RawElement<'a>>>,
-        parse: fn(&mut Self, Child<'a>) -> Result<T>,
+        parse: fn(&mut Self, &Child<'a>) -> Result<T>,
     ) -> Result<()> {
         let off = c.off;
         let v = parse(self, c)?;
@@ -705,24 +705,24 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// [`Self::value`] taking the child by value, for [`Self::put`].
-    fn value_of(&mut self, c: Child<'a>) -> Result<Cow<'a, str>> {
-        self.value(&c)
+    fn value_of(&mut self, c: &Child<'a>) -> Result<Cow<'a, str>> {
+        self.value(c)
     }
 
     /// [`Self::unknown`], appended to `extra`.
-    fn keep_unknown(&mut self, c: Child<'a>, extra: &mut Vec<RawElement<'a>>) -> Result<()> {
+    fn keep_unknown(&mut self, c: &Child<'a>, extra: &mut Vec<RawElement<'a>>) -> Result<()> {
         let r = self.unknown(c)?;
         extra.push(r);
         Ok(())
     }
 
     /// Keeps an unknown element verbatim (or rejects it in strict mode).
-    fn unknown(&mut self, c: Child<'a>) -> Result<RawElement<'a>> {
-        self.check_name(&c)?;
+    fn unknown(&mut self, c: &Child<'a>) -> Result<RawElement<'a>> {
+        self.check_name(c)?;
         if self.opts.unknown_elements == UnknownElements::Reject {
             return Err(self.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), c.off));
         }
-        self.scan_attrs(&c)?;
+        self.scan_attrs(c)?;
         self.skip(c.empty)?;
         Ok(RawElement {
             name: Cow::Borrowed(c.qname),
@@ -1016,8 +1016,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(true)
     }
 
-    fn data(&mut self, c: Child<'a>) -> Result<Data<'a>> {
-        let scan = self.scan_attrs(&c)?;
+    fn data(&mut self, c: &Child<'a>) -> Result<Data<'a>> {
+        let scan = self.scan_attrs(c)?;
         let mut attrs = scan.all;
         if let Some(ns) = scan.default_ns {
             attrs.insert(scan.default_ns_index, Attr::new("xmlns", ns));
@@ -1124,9 +1124,9 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     // ----- structure ---------------------------------------------------------------------
 
-    fn hdr(&mut self, c: Child<'a>) -> Result<SyncHdr<'a>> {
+    fn hdr(&mut self, c: &Child<'a>) -> Result<SyncHdr<'a>> {
         let mut h = SyncHdr {
-            attrs: self.container_attrs(&c)?,
+            attrs: self.container_attrs(c)?,
             ..SyncHdr::default()
         };
         self.children(c.empty, |p, c| match c.local() {
@@ -1138,7 +1138,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             "Source" => p.put(c, &mut h.source, Some(&mut h.extra), Self::location),
             "RespURI" => p.put(c, &mut h.resp_uri, Some(&mut h.extra), Self::value_of),
             "NoResp" => {
-                h.no_resp = p.flag(&c)?;
+                h.no_resp = p.flag(c)?;
                 Ok(())
             }
             "Cred" => p.put(c, &mut h.cred, Some(&mut h.extra), Self::cred),
@@ -1156,8 +1156,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn location(&mut self, c: Child<'a>) -> Result<Location<'a>> {
-        self.drop_attrs(&c)?;
+    fn location(&mut self, c: &Child<'a>) -> Result<Location<'a>> {
+        self.drop_attrs(c)?;
         let mut l = Location::default();
         self.children(c.empty, |p, c| match c.local() {
             "LocURI" => p.put(c, &mut l.loc_uri, Some(&mut l.extra), Self::value_of),
@@ -1167,12 +1167,12 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(l)
     }
 
-    fn location_boxed(&mut self, c: Child<'a>) -> Result<Box<Location<'a>>> {
+    fn location_boxed(&mut self, c: &Child<'a>) -> Result<Box<Location<'a>>> {
         self.location(c).map(Box::new)
     }
 
-    fn cred(&mut self, c: Child<'a>) -> Result<Box<Cred<'a>>> {
-        self.drop_attrs(&c)?;
+    fn cred(&mut self, c: &Child<'a>) -> Result<Box<Cred<'a>>> {
+        self.drop_attrs(c)?;
         let mut cred = Cred::default();
         self.children(c.empty, |p, c| {
             let off = c.off;
@@ -1185,8 +1185,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(Box::new(cred))
     }
 
-    fn chal(&mut self, c: Child<'a>) -> Result<Box<Chal<'a>>> {
-        self.drop_attrs(&c)?;
+    fn chal(&mut self, c: &Child<'a>) -> Result<Box<Chal<'a>>> {
+        self.drop_attrs(c)?;
         let mut chal = Chal::default();
         self.children(c.empty, |p, c| {
             let off = c.off;
@@ -1198,8 +1198,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(Box::new(chal))
     }
 
-    fn meta(&mut self, c: Child<'a>) -> Result<Meta<'a>> {
-        let scan = self.scan_attrs(&c)?;
+    fn meta(&mut self, c: &Child<'a>) -> Result<Meta<'a>> {
+        let scan = self.scan_attrs(c)?;
         if scan.non_ns > 0 {
             // The model keeps no attributes on `Meta`.
             self.quirk(Quirk::AttributeOnValue, c.off)?;
@@ -1232,43 +1232,43 @@ impl<'a, 'o> Parser<'a, 'o> {
                 m.extra.push(r);
                 return Ok(());
             }
-            p.metinf_ns(&c, meta_default_metinf)?;
+            p.metinf_ns(c, meta_default_metinf)?;
             match local {
                 "Format" => {
-                    let v = p.value_content(&c)?;
+                    let v = p.value_content(c)?;
                     p.set(&mut m.format, v, off, Some(&mut m.extra))
                 }
                 "Type" => {
-                    let v = p.value_content(&c)?;
+                    let v = p.value_content(c)?;
                     p.set(&mut m.r#type, v, off, Some(&mut m.extra))
                 }
                 "Mark" => {
-                    let v = p.value_content(&c)?;
+                    let v = p.value_content(c)?;
                     p.set(&mut m.mark, v, off, Some(&mut m.extra))
                 }
                 "NextNonce" => {
-                    let v = p.value_content(&c)?;
+                    let v = p.value_content(c)?;
                     p.set(&mut m.next_nonce, v, off, Some(&mut m.extra))
                 }
                 "Version" => {
-                    let v = p.value_content(&c)?;
+                    let v = p.value_content(c)?;
                     p.set(&mut m.version, v, off, Some(&mut m.extra))
                 }
                 "EMI" => {
-                    let v = p.value_content(&c)?;
+                    let v = p.value_content(c)?;
                     m.emi.push(v);
                     Ok(())
                 }
                 "Size" => {
-                    let v = p.number_content(&c, "Size")?;
+                    let v = p.number_content(c, "Size")?;
                     p.set(&mut m.size, v, off, Some(&mut m.extra))
                 }
                 "MaxMsgSize" => {
-                    let v = p.number_content(&c, "MaxMsgSize")?;
+                    let v = p.number_content(c, "MaxMsgSize")?;
                     p.set(&mut m.max_msg_size, v, off, Some(&mut m.extra))
                 }
                 _ => {
-                    let v = p.number_content(&c, "MaxObjSize")?;
+                    let v = p.number_content(c, "MaxObjSize")?;
                     p.set(&mut m.max_obj_size, v, off, Some(&mut m.extra))
                 }
             }
@@ -1311,16 +1311,16 @@ impl<'a, 'o> Parser<'a, 'o> {
         })
     }
 
-    fn body(&mut self, c: Child<'a>) -> Result<SyncBody<'a>> {
+    fn body(&mut self, c: &Child<'a>) -> Result<SyncBody<'a>> {
         let mut b = SyncBody {
-            attrs: self.container_attrs(&c)?,
+            attrs: self.container_attrs(c)?,
             ..SyncBody::default()
         };
         let mut commands = Vec::new();
         let mut fin = false;
         self.children(c.empty, |p, c| {
             if c.local() == "Final" {
-                fin = p.flag(&c)?;
+                fin = p.flag(c)?;
                 return Ok(());
             }
             p.command_into(c, &mut commands)?;
@@ -1343,7 +1343,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// Decodes a command straight into `out` (built in place: commands are large).
-    fn command_into(&mut self, c: Child<'a>, out: &mut Vec<Command<'a>>) -> Result<()> {
+    fn command_into(&mut self, c: &Child<'a>, out: &mut Vec<Command<'a>>) -> Result<()> {
         let Some(kind) = CommandKind::from_name(c.local()) else {
             let raw = self.unknown(c)?;
             out.push(Command::Unknown(raw));
@@ -1380,12 +1380,12 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
     }
 
-    fn item_command(&mut self, c: Child<'a>, cmd: &mut ItemCommand<'a>) -> Result<()> {
-        cmd.attrs = self.container_attrs(&c)?;
+    fn item_command(&mut self, c: &Child<'a>, cmd: &mut ItemCommand<'a>) -> Result<()> {
+        cmd.attrs = self.container_attrs(c)?;
         self.children(c.empty, |p, c| match c.local() {
             "CmdID" => p.put(c, &mut cmd.cmd_id, Some(&mut cmd.extra), Self::value_of),
             "NoResp" => {
-                cmd.no_resp = p.flag(&c)?;
+                cmd.no_resp = p.flag(c)?;
                 Ok(())
             }
             "Cred" => p.put(c, &mut cmd.cred, Some(&mut cmd.extra), Self::cred),
@@ -1397,12 +1397,12 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn alert(&mut self, c: Child<'a>, a: &mut Alert<'a>) -> Result<()> {
-        a.attrs = self.container_attrs(&c)?;
+    fn alert(&mut self, c: &Child<'a>, a: &mut Alert<'a>) -> Result<()> {
+        a.attrs = self.container_attrs(c)?;
         self.children(c.empty, |p, c| match c.local() {
             "CmdID" => p.put(c, &mut a.cmd_id, Some(&mut a.extra), Self::value_of),
             "NoResp" => {
-                a.no_resp = p.flag(&c)?;
+                a.no_resp = p.flag(c)?;
                 Ok(())
             }
             "Cred" => p.put(c, &mut a.cred, Some(&mut a.extra), Self::cred),
@@ -1414,7 +1414,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn container(&mut self, c: Child<'a>, k: &mut Container<'a>) -> Result<()> {
+    fn container(&mut self, c: &Child<'a>, k: &mut Container<'a>) -> Result<()> {
         if self.nesting >= MAX_CONTAINER_NESTING {
             return Err(self.err(
                 DecodeErrorKind::LimitExceeded(Limit::ContainerNesting(MAX_CONTAINER_NESTING)),
@@ -1427,14 +1427,14 @@ impl<'a, 'o> Parser<'a, 'o> {
         r
     }
 
-    fn container_inner(&mut self, c: Child<'a>, k: &mut Container<'a>) -> Result<()> {
-        k.attrs = self.container_attrs(&c)?;
+    fn container_inner(&mut self, c: &Child<'a>, k: &mut Container<'a>) -> Result<()> {
+        k.attrs = self.container_attrs(c)?;
         let mut commands = Vec::new();
         self.children(c.empty, |p, c| {
             let off = c.off;
             match c.local() {
                 "CmdID" => {
-                    let v = p.value(&c)?;
+                    let v = p.value(c)?;
                     if k.cmd_id.is_none() {
                         k.cmd_id = Some(v);
                         Ok(())
@@ -1447,7 +1447,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                     }
                 }
                 "NoResp" => {
-                    k.no_resp = p.flag(&c)?;
+                    k.no_resp = p.flag(c)?;
                     Ok(())
                 }
                 "Meta" => p.put(c, &mut k.meta, None, Self::meta),
@@ -1461,8 +1461,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn results(&mut self, c: Child<'a>, r: &mut Results<'a>) -> Result<()> {
-        r.attrs = self.container_attrs(&c)?;
+    fn results(&mut self, c: &Child<'a>, r: &mut Results<'a>) -> Result<()> {
+        r.attrs = self.container_attrs(c)?;
         self.children(c.empty, |p, c| match c.local() {
             "CmdID" => p.put(c, &mut r.cmd_id, Some(&mut r.extra), Self::value_of),
             "MsgRef" => p.put(c, &mut r.msg_ref, Some(&mut r.extra), Self::value_of),
@@ -1470,11 +1470,11 @@ impl<'a, 'o> Parser<'a, 'o> {
             "Cmd" => p.put(c, &mut r.cmd, Some(&mut r.extra), Self::value_of),
             "Meta" => p.put(c, &mut r.meta, Some(&mut r.extra), Self::meta),
             "TargetRef" => {
-                r.target_refs.push(p.value(&c)?);
+                r.target_refs.push(p.value(c)?);
                 Ok(())
             }
             "SourceRef" => {
-                r.source_refs.push(p.value(&c)?);
+                r.source_refs.push(p.value(c)?);
                 Ok(())
             }
             "Item" => p.item_into(c, &mut r.items),
@@ -1483,19 +1483,19 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn status(&mut self, c: Child<'a>, s: &mut Status<'a>) -> Result<()> {
-        s.attrs = self.container_attrs(&c)?;
+    fn status(&mut self, c: &Child<'a>, s: &mut Status<'a>) -> Result<()> {
+        s.attrs = self.container_attrs(c)?;
         self.children(c.empty, |p, c| match c.local() {
             "CmdID" => p.put(c, &mut s.cmd_id, Some(&mut s.extra), Self::value_of),
             "MsgRef" => p.put(c, &mut s.msg_ref, Some(&mut s.extra), Self::value_of),
             "CmdRef" => p.put(c, &mut s.cmd_ref, Some(&mut s.extra), Self::value_of),
             "Cmd" => p.put(c, &mut s.cmd, Some(&mut s.extra), Self::value_of),
             "TargetRef" => {
-                s.target_refs.push(p.value(&c)?);
+                s.target_refs.push(p.value(c)?);
                 Ok(())
             }
             "SourceRef" => {
-                s.source_refs.push(p.value(&c)?);
+                s.source_refs.push(p.value(c)?);
                 Ok(())
             }
             "Cred" => p.put(c, &mut s.cred, Some(&mut s.extra), Self::cred),
@@ -1509,7 +1509,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     /// Decodes an `Item` straight into `out` (built in place: items are large and a
     /// message can hold thousands).
-    fn item_into(&mut self, c: Child<'a>, out: &mut Vec<Item<'a>>) -> Result<()> {
+    fn item_into(&mut self, c: &Child<'a>, out: &mut Vec<Item<'a>>) -> Result<()> {
         self.items += 1;
         if self.items > self.opts.limits.max_items {
             return Err(self.err(
@@ -1517,7 +1517,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 c.off,
             ));
         }
-        let attrs = self.container_attrs(&c)?;
+        let attrs = self.container_attrs(c)?;
         out.push(Item {
             attrs,
             ..Item::default()
@@ -1543,7 +1543,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             "Meta" => p.put(c, &mut it.meta, Some(&mut it.extra), Self::meta),
             "Data" => p.put(c, &mut it.data, Some(&mut it.extra), Self::data),
             "MoreData" => {
-                it.more_data = p.flag(&c)?;
+                it.more_data = p.flag(c)?;
                 Ok(())
             }
             _ => p.keep_unknown(c, &mut it.extra),
