@@ -126,6 +126,10 @@ fn rejection_reason(s: &str, e: &DecodeError) -> Option<&'static str> {
         }
         DecodeErrorKind::Syntax(msg) => {
             let rest = s.get(e.offset..)?;
+            // Inside a processing instruction or the XML declaration?
+            if let Some(body) = enclosing_pi(s, e.offset) {
+                return pi_malformed(body);
+            }
             if rest.starts_with("</") {
                 return end_tag_mismatch(s, e.offset);
             }
@@ -139,17 +143,32 @@ fn rejection_reason(s: &str, e: &DecodeError) -> Option<&'static str> {
             {
                 return Some("TEMPORARY: long character reference (tokenizer bug)");
             }
-            // Inside a processing instruction or XML declaration?
-            let lim = (e.offset + 2).min(s.len());
-            let lt = s.as_bytes()[..lim].windows(2).rposition(|w| w == b"<?")?;
-            let end = s[lt + 2..].find("?>")? + lt + 2;
-            if end + 2 <= e.offset {
-                return None;
-            }
-            pi_malformed(&s[lt + 2..end])
+            None
         }
         _ => None,
     }
+}
+
+/// The body (between `<?` and `?>`) of the processing instruction or XML declaration that
+/// holds byte `at`, as roxmltree parsed it: its PI nodes, and the declaration it recognises
+/// (`<?xml ` with a space, first after an optional BOM; it makes no node of it).
+fn enclosing_pi(s: &str, at: usize) -> Option<&str> {
+    let doc = roxmltree::Document::parse(s).ok()?;
+    if let Some(pi) = doc
+        .descendants()
+        .find(|n| n.is_pi() && n.range().contains(&at))
+    {
+        let r = pi.range();
+        return s.get(r.start + 2..r.end - 2);
+    }
+    let p = if s.starts_with('\u{feff}') { 3 } else { 0 };
+    if s[p..].starts_with("<?xml ") {
+        let end = p + s[p..].find("?>")?;
+        if at < end + 2 {
+            return s.get(p + 2..end);
+        }
+    }
+    None
 }
 
 /// The end tag at `at` closes an element whose raw start-tag name differs (roxmltree
@@ -377,6 +396,18 @@ mod tests {
     fn end_tag_names_compared_raw() {
         assert!(end_tag_mismatch("<S></:S>", 3).is_some());
         assert!(end_tag_mismatch("<r><S></S ></r>", 6).is_none());
+    }
+
+    #[test]
+    fn pi_found_by_roxmltree() {
+        let s = "<S><?xml\r<?></S>";
+        assert_eq!(enclosing_pi(s, 9), Some("xml\r<"));
+        assert!(pi_malformed("xml\r<").is_some());
+        assert_eq!(
+            enclosing_pi("<?xml version='1.0'?><a/>", 6),
+            Some("xml version='1.0'")
+        );
+        assert_eq!(enclosing_pi("<a><?p x?></a>", 1), None);
     }
 
     #[test]
