@@ -133,16 +133,6 @@ fn rejection_reason(s: &str, e: &DecodeError) -> Option<&'static str> {
             if rest.starts_with("</") {
                 return end_tag_mismatch(s, e.offset);
             }
-            // TEMPORARY (tokenizer bug reported to the lead, remove once fixed): a
-            // character reference with more than 8 hex or 10 decimal digits (leading
-            // zeros, `&#x0000000041;`) is well-formed but rejected.
-            if msg.starts_with("invalid character reference")
-                && char_ref_value(rest)
-                    .and_then(char::from_u32)
-                    .is_some_and(is_xml_char)
-            {
-                return Some("TEMPORARY: long character reference (tokenizer bug)");
-            }
             None
         }
         _ => None,
