@@ -124,7 +124,7 @@ fn rejection_reason(s: &str, e: &DecodeError) -> Option<&'static str> {
                 _ => None,
             }
         }
-        DecodeErrorKind::Syntax(msg) => {
+        DecodeErrorKind::Syntax(_) => {
             let rest = s.get(e.offset..)?;
             // Inside a processing instruction or the XML declaration?
             if let Some(body) = enclosing_pi(s, e.offset) {
