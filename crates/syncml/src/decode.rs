@@ -1112,7 +1112,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             }
         }
         let raw = || Cow::Borrowed(self.input.get(content_start..content_end).unwrap_or(""));
-        let content = if acc.markup || (acc.cdata_seen && acc.text_not_ws) {
+        let content = if acc.markup || (acc.cdata_seen && acc.text_not_ws && !acc.cr_refs_only) {
             DataContent::Xml(raw())
         } else if acc.cdata_seen {
             DataContent::CData(acc.cdata_value.finish())
@@ -1559,15 +1559,43 @@ struct DataAcc<'a> {
     markup: bool,
     cdata_seen: bool,
     text_not_ws: bool,
+    /// Every text piece that is not whitespace is nothing but `&#13;` references.
+    cr_refs_only: bool,
+}
+
+/// Whether `raw` is one or more `&#13;` (or `&#xD;`) references and nothing else.
+fn is_cr_refs(raw: &str) -> bool {
+    let mut r = raw;
+    while !r.is_empty() {
+        match ["&#13;", "&#xD;", "&#xd;"]
+            .iter()
+            .find(|p| r.starts_with(**p))
+        {
+            Some(p) => r = &r[p.len()..],
+            None => return false,
+        }
+    }
+    !raw.is_empty()
 }
 
 impl<'a> DataAcc<'a> {
     /// Raw text (references replaced here; text holding one is not whitespace).
     fn text(&mut self, raw: &'a str, off: usize) -> Result<()> {
+        let text = lex::decode_text(raw, off)?;
         if !is_ws(raw) {
+            if !self.text_not_ws {
+                self.cr_refs_only = true;
+            }
             self.text_not_ws = true;
+            // CDATA sections joined by `&#13;` are how a CR is written in CDATA (the
+            // encoder does so): such references belong to the CDATA value.
+            if is_cr_refs(raw) {
+                self.cdata_value.push(text.clone());
+            } else {
+                self.cr_refs_only = false;
+            }
         }
-        self.text_value.push(lex::decode_text(raw, off)?);
+        self.text_value.push(text);
         Ok(())
     }
 

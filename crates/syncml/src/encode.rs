@@ -378,13 +378,24 @@ impl<W: Write> Enc<W> {
                 {
                     return Err(EncodeError::InvalidChar(u32::from(c)));
                 }
+                // `]]>` cannot stand in a section: split over two. A CR cannot either (any
+                // parser reads it as LF): close the section, write `&#13;`, reopen; the
+                // decoder reads sections joined by nothing but such references as one
+                // CDATA value again.
                 let mut first = true;
                 for part in t.split("]]>") {
                     if !first {
                         self.raw("]]]]><![CDATA[>")?;
                     }
                     first = false;
-                    self.raw(part)?;
+                    let mut lines = part.split('\r');
+                    if let Some(l) = lines.next() {
+                        self.raw(l)?;
+                    }
+                    for l in lines {
+                        self.raw("]]>&#13;<![CDATA[")?;
+                        self.raw(l)?;
+                    }
                 }
                 self.raw("]]>")?;
             }

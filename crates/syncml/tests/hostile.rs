@@ -834,3 +834,19 @@ fn canonical_input_needs_no_quirk() {
         .expect("strict");
     assert!(d.quirks.is_empty(), "{:?}", d.quirks);
 }
+
+#[test]
+fn error_path_after_400k_differently_named_siblings() {
+    let _s = serial();
+    // The element path of an error counts same-named siblings; with every sibling named
+    // differently, a list of names per level made that quadratic.
+    let siblings: String = (0..400_000).map(|i| format!("<u{i}/>")).collect();
+    let input = replace_with_data(&format!("{siblings}&bad;"));
+    let e = fail(input.as_bytes());
+    assert_eq!(e.kind, DecodeErrorKind::UnknownEntity("bad".into()), "{e}");
+    assert_eq!(e.path, "SyncML/SyncBody/Replace/Item/Data", "{e}");
+    // Inside a late sibling: its own name, and the count of same-named ones before it.
+    let input = replace_with_data(&format!("{siblings}<u1/><u1/><u1 a=\"&bad;\"/>"));
+    let e = fail(input.as_bytes());
+    assert_eq!(e.path, "SyncML/SyncBody/Replace/Item/Data/u1[4]", "{e}");
+}
