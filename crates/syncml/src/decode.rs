@@ -789,6 +789,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         let base = c.off + 1 + c.qname.len();
         let mut it = lex::Attrs::new(c.attrs, base);
         let mut names: Vec<&'a str> = Vec::new();
+        let mut seen: std::collections::HashSet<&'a str> = std::collections::HashSet::new();
         while let Some((key, raw, at)) = it.next_attr()? {
             n += 1;
             if n > limits.max_attributes {
@@ -803,7 +804,17 @@ impl<'a, 'o> Parser<'a, 'o> {
                     at,
                 ));
             }
-            if names.contains(&key) {
+            // A list while it is short (the default limit is 32); past that a set, so that a
+            // raised limit does not make the check quadratic.
+            let dup = if names.len() < 32 {
+                names.contains(&key)
+            } else {
+                if seen.is_empty() {
+                    seen.extend(names.iter().copied());
+                }
+                !seen.insert(key)
+            };
+            if dup {
                 return Err(self.err(
                     DecodeErrorKind::Syntax(format!("duplicate attribute {key:?}")),
                     at,

@@ -441,7 +441,9 @@ impl<'a> Lexer<'a> {
             self.esc = memchr::memchr(b'\r', self.text.as_bytes()).is_some();
             return Ok(Ev::CData);
         }
-        if rest.starts_with(b"<!DOCTYPE") {
+        // `<!doctype` is not a DOCTYPE in XML (names are case-sensitive), but whoever wrote
+        // it meant one: report it as such.
+        if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case(b"<!DOCTYPE") {
             self.pos = start + 9;
             return Ok(Ev::DocType);
         }
@@ -717,6 +719,15 @@ fn each_ref<'s>(raw: &'s str, at: usize, mut on: impl FnMut(&'s str, Option<char
                             at + amp,
                         ));
                     };
+                    if code > 0x10FFFF {
+                        // Not a character at all.
+                        return Err(fail(
+                            DecodeErrorKind::Syntax(format!(
+                                "character reference &{name}; is beyond Unicode"
+                            )),
+                            at + amp,
+                        ));
+                    }
                     match char::from_u32(code).filter(|c| crate::decode::is_xml_char(*c)) {
                         Some(c) => c,
                         None => return Err(fail(DecodeErrorKind::InvalidChar(code), at + amp)),

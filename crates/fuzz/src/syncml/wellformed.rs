@@ -133,6 +133,9 @@ fn rejection_reason(s: &str, e: &DecodeError) -> Option<&'static str> {
             if rest.starts_with("</") {
                 return end_tag_mismatch(s, e.offset);
             }
+            if char_ref_value(rest).is_some_and(|v| v > 0x10FFFF) {
+                return Some("character reference beyond Unicode (roxmltree substitutes U+FFFD)");
+            }
             None
         }
         _ => None,
