@@ -13,10 +13,12 @@
 //! `--` inside), CDATA sections, processing instructions (target a valid name, `xml` only
 //! as the declaration), `]]>` outside CDATA, forbidden characters (one pass over the whole
 //! input up front), depth. Checked on demand by the functions below: attributes
-//! ([`Attrs`]) and references ([`unescape`], [`check_refs`]). Element names are checked by
-//! the decoder where it does not compare them with a known name.
-//! The fuzz target `syncml_wellformed` checks that nothing this tokenizer accepts is
-//! rejected by roxmltree (an independent XML parser).
+//! ([`Attrs`]) and references and line ends ([`decode_text`], [`normalize_line_ends`],
+//! [`check_refs`]). Prefixed element names are checked here (a prefix must be valid even
+//! when the local name is known); unprefixed ones by the decoder wherever it does not
+//! compare them with a known name (which is valid by construction).
+//! The fuzz target `syncml_wellformed` checks that what this tokenizer accepts roxmltree (an
+//! independent XML parser) accepts, and the other way round bar documented limits.
 
 use std::borrow::Cow;
 

@@ -16,7 +16,7 @@ pub struct Limits {
     /// Most commands in one message, nested ones included. Default 10 000.
     pub max_commands: usize,
     /// Most `Item`s in one message. Default 20 000 (a large Windows inventory reply holds a
-    /// few thousand; each decoded `Item` costs about 600 bytes of model, so this bounds the
+    /// few thousand; each decoded `Item` costs about 500 bytes of model, so this bounds the
     /// memory an `<Item/>` flood can make the decoder allocate).
     pub max_items: usize,
     /// Most attributes on one element. Default 32.

@@ -1,7 +1,8 @@
 //! The SyncML 1.2 message model as used by OMA-DM 1.2 and MS-MDM.
 //!
-//! Every text value borrows from the decoded input (`Cow::Borrowed`) unless unescaping
-//! forced a copy. Element order inside `SyncBody`, `Atomic` and `Sequence` and the order of
+//! Every text value borrows from the decoded input (`Cow::Borrowed`) unless decoding it
+//! forced a copy: a reference to replace (`&amp;`) or a carriage return to normalize (XML
+//! reads CR LF as LF). Element order inside `SyncBody`, `Atomic` and `Sequence` and the order of
 //! `Item`s is the document order. Elements the model does not know are kept verbatim as
 //! [`RawElement`]s so that a proxy loses nothing; attributes on container elements are kept
 //! as [`Attr`]s.
@@ -333,10 +334,13 @@ impl<'a> Meta<'a> {
 #[cfg_attr(feature = "serde", serde(tag = "kind", content = "value"))]
 pub enum DataContent<'a> {
     /// Character data, unescaped (`&lt;enabled/&gt;` reads as `<enabled/>`). Whitespace is
-    /// kept as written.
+    /// kept as written, but for line ends, which read as LF as in any XML parser (a CR
+    /// written `&#13;` stays a CR).
     Text(Cow<'a, str>),
     /// One or more CDATA sections (their contents concatenated), with only whitespace
-    /// between or around them, which is not kept.
+    /// between or around them, which is not kept. Line ends read as LF; a CR cannot stand
+    /// inside a section, so the encoder writes one as `&#13;` between two sections, and the
+    /// decoder reads sections joined by such references as one value again.
     CData(Cow<'a, str>),
     /// Markup: the raw inner XML of `<Data>` when it holds elements (`<enabled/>`, an
     /// `MsiInstallJob`) or mixes CDATA with other text. Written back verbatim.

@@ -1082,3 +1082,35 @@ fn cdata_holding_a_cr_round_trips() {
     let m = decode(doc.as_bytes()).unwrap();
     assert!(matches!(item_data(&m).content, DataContent::Xml(_)));
 }
+
+/// Error kinds a user sees for references and DOCTYPEs.
+#[test]
+fn error_kinds_for_references_and_doctype() {
+    let kind = |frag: &str| {
+        let (doc, _) = wrap(Data, frag);
+        decode(doc.as_bytes()).unwrap_err().kind
+    };
+    // A code point XML forbids is an invalid character; a number beyond Unicode is not a
+    // character at all.
+    assert_eq!(kind("&#0;"), DecodeErrorKind::InvalidChar(0));
+    assert_eq!(kind("&#xFFFE;"), DecodeErrorKind::InvalidChar(0xFFFE));
+    assert!(
+        matches!(kind("&#x110000;"), DecodeErrorKind::Syntax(m) if m.contains("beyond Unicode"))
+    );
+    assert!(
+        matches!(kind("&#99999999999;"), DecodeErrorKind::Syntax(m) if m.contains("beyond Unicode"))
+    );
+    assert_eq!(
+        kind("&nbsp;"),
+        DecodeErrorKind::UnknownEntity("nbsp".into())
+    );
+    // `<!doctype` in any case is reported as the DOCTYPE it was meant to be.
+    for d in ["<!DOCTYPE", "<!doctype", "<!DocType"] {
+        let doc = format!("{d} SyncML [<!ENTITY a \"b\">]><SyncML/>");
+        assert_eq!(
+            decode(doc.as_bytes()).unwrap_err().kind,
+            DecodeErrorKind::DocType,
+            "{d}"
+        );
+    }
+}
