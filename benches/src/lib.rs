@@ -34,6 +34,7 @@
 
 pub mod inputs;
 pub mod model;
+pub mod report;
 pub mod session;
 
 /// One of the decoders (or the encoder) under comparison.

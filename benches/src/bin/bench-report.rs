@@ -23,9 +23,9 @@
 
 use std::alloc::System;
 use std::hint::black_box;
-use std::time::Instant;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use winmdm_benches::report::{Args, cpu_model, loadavg, measure, median, range, thread_cpu_secs};
 use winmdm_benches::{Parser, inputs};
 
 #[global_allocator]
@@ -33,96 +33,11 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-struct Args {
-    rounds: usize,
-    secs: f64,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        rounds: 7,
-        secs: 0.25,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next();
-        let parsed = value.as_deref().and_then(|v| v.parse::<f64>().ok());
-        match (flag.as_str(), parsed) {
-            ("--rounds", Some(v)) if v >= 1.0 => a.rounds = v as usize,
-            ("--secs", Some(v)) if v > 0.0 => a.secs = v,
-            _ => {
-                eprintln!("usage: bench-report [--rounds N] [--secs SECONDS_PER_MEASUREMENT]");
-                std::process::exit(2);
-            }
-        }
-    }
-    a
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn range(v: &[f64]) -> (f64, f64) {
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (lo, hi)
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn cpu_model() -> String {
-    read("/proc/cpuinfo")
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, m)| m.trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn loadavg() -> String {
-    read("/proc/loadavg")
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// CPU time consumed by this thread so far, in seconds, if the kernel tells.
-fn thread_cpu_secs() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(ns as f64 / 1e9)
-}
-
-/// One timed run of `n` iterations: (wall seconds, CPU seconds or wall seconds).
-fn measure(n: usize, mut f: impl FnMut()) -> (f64, f64) {
-    let cpu0 = thread_cpu_secs();
-    let start = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    let wall = start.elapsed().as_secs_f64();
-    let cpu = match (cpu0, thread_cpu_secs()) {
-        (Some(a), Some(b)) if b > a => b - a,
-        _ => wall,
-    };
-    (wall, cpu)
-}
-
 /// Per input, per parser, per round: MiB/s by CPU time and by wall time.
 type Samples = Vec<Vec<(Vec<f64>, Vec<f64>)>>;
 
 fn main() {
-    let args = args();
+    let args = Args::parse("bench-report", 7, 0.25);
     let inputs = inputs::all();
     let parsers = Parser::ALL;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -205,7 +120,7 @@ fn main() {
     for (ii, input) in inputs.iter().enumerate() {
         print!("| {} | {} |", input.name, input.xml.len());
         for (cpu, _) in &samples[ii] {
-            print!(" {:.1} |", median(&mut cpu.clone()));
+            print!(" {:.1} |", median(cpu));
         }
         println!();
     }
@@ -218,9 +133,9 @@ fn main() {
                 &samples[ii][pi].0
             }
         };
-        let mut r: Vec<f64> = pick(a).iter().zip(pick(b)).map(|(x, y)| x / y).collect();
+        let r: Vec<f64> = pick(a).iter().zip(pick(b)).map(|(x, y)| x / y).collect();
         let (lo, hi) = range(&r);
-        (median(&mut r), lo, hi)
+        (median(&r), lo, hi)
     };
     let fmt = |(m, lo, hi): (f64, f64, f64)| format!("{m:.2}x [{lo:.2}-{hi:.2}]");
     let met = |m: f64, target: f64| if m >= target { "met" } else { "**missed**" };

@@ -21,100 +21,15 @@
 
 use std::alloc::System;
 use std::hint::black_box;
-use std::time::Instant;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use winmdm_benches::report::{Args, cpu_model, loadavg, median, range, thread_cpu_secs, timed};
 use winmdm_benches::session::{
     Direction, Mode, Queue, Scenario, SessionRun, Setup, WireMessage, codec_pass,
 };
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-struct Args {
-    rounds: usize,
-    secs: f64,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        rounds: 7,
-        secs: 0.5,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next();
-        let parsed = value.as_deref().and_then(|v| v.parse::<f64>().ok());
-        match (flag.as_str(), parsed) {
-            ("--rounds", Some(v)) if v >= 1.0 => a.rounds = v as usize,
-            ("--secs", Some(v)) if v > 0.0 => a.secs = v,
-            _ => {
-                eprintln!("usage: session-report [--rounds N] [--secs SECONDS_PER_MEASUREMENT]");
-                std::process::exit(2);
-            }
-        }
-    }
-    a
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn range(v: &[f64]) -> (f64, f64) {
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (lo, hi)
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn cpu_model() -> String {
-    read("/proc/cpuinfo")
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, m)| m.trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn loadavg() -> String {
-    read("/proc/loadavg")
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// CPU time consumed by this thread so far, in seconds, if the kernel tells.
-fn thread_cpu_secs() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(ns as f64 / 1e9)
-}
-
-/// Runs `f` (which does `n` iterations) once, timed: (wall seconds, CPU seconds or wall
-/// seconds).
-fn timed(f: impl FnOnce()) -> (f64, f64) {
-    let cpu0 = thread_cpu_secs();
-    let start = Instant::now();
-    f();
-    let wall = start.elapsed().as_secs_f64();
-    let cpu = match (cpu0, thread_cpu_secs()) {
-        (Some(a), Some(b)) if b > a => b - a,
-        _ => wall,
-    };
-    (wall, cpu)
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Path {
@@ -185,7 +100,7 @@ impl Bench {
 }
 
 fn main() {
-    let args = args();
+    let args = Args::parse("session-report", 7, 0.5);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu_clock = if thread_cpu_secs().is_some() {
         "thread CPU time (schedstat)"

@@ -789,7 +789,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         let base = c.off + 1 + c.qname.len();
         let mut it = lex::Attrs::new(c.attrs, base);
         let mut names: Vec<&'a str> = Vec::new();
-        let mut seen: std::collections::HashSet<&'a str> = std::collections::HashSet::new();
+        let mut seen: Option<std::collections::HashSet<&'a str>> = None;
         while let Some((key, raw, at)) = it.next_attr()? {
             n += 1;
             if n > limits.max_attributes {
@@ -809,10 +809,9 @@ impl<'a, 'o> Parser<'a, 'o> {
             let dup = if names.len() < 32 {
                 names.contains(&key)
             } else {
-                if seen.is_empty() {
-                    seen.extend(names.iter().copied());
-                }
-                !seen.insert(key)
+                !seen
+                    .get_or_insert_with(|| names.iter().copied().collect())
+                    .insert(key)
             };
             if dup {
                 return Err(self.err(

@@ -850,3 +850,23 @@ fn error_path_after_400k_differently_named_siblings() {
     let e = fail(input.as_bytes());
     assert_eq!(e.path, "SyncML/SyncBody/Replace/Item/Data/u1[4]", "{e}");
 }
+
+#[test]
+fn duplicate_attributes_past_the_default_limit() {
+    let _s = serial();
+    // With the attribute limit raised, duplicates are still found (through a set, so that
+    // 100 000 attributes stay linear).
+    let opts = limits(|l| l.max_attributes = 200_000);
+    let attrs: String = (0..100_000).map(|i| format!(" a{i}=\"v\"")).collect();
+    for dup in [" a5=\"w\"", " a40=\"w\"", " a99999=\"w\""] {
+        let input = replace_with_data("x").replace("<Data>", &format!("<Data{attrs}{dup}>"));
+        // The raised limit lets the model keep 100 000 attributes: memory in proportion.
+        let e = fail_within(input.as_bytes(), &opts, 64 << 20);
+        assert!(
+            matches!(&e.kind, DecodeErrorKind::Syntax(m) if m.contains("duplicate attribute")),
+            "{e}"
+        );
+    }
+    let input = replace_with_data("x").replace("<Data>", &format!("<Data{attrs}>"));
+    assert!(opts.decode(input.as_bytes()).is_ok());
+}
