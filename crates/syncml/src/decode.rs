@@ -19,21 +19,9 @@ const METINF: &str = "syncml:metinf";
 
 type Result<T> = std::result::Result<T, Raw>;
 
-/// An error before line, column and path are computed. Boxed: errors are rare, and small
-/// `Result`s come back in registers.
-pub(crate) struct Raw(Box<RawErr>);
-
-pub(crate) struct RawErr {
-    kind: DecodeErrorKind,
-    offset: usize,
-}
-
-impl Raw {
-    #[cold]
-    fn new(kind: DecodeErrorKind, offset: usize) -> Self {
-        Raw(Box::new(RawErr { kind, offset }))
-    }
-}
+/// An error (kind, offset) before line, column and path are computed: the tokenizer's own
+/// error type, boxed so that small `Result`s come back in registers.
+pub(crate) type Raw = lex::LexError;
 
 /// A decoded message and the quirks met while decoding it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,12 +124,12 @@ impl DecodeOptions {
         bytes: &'a [u8],
         mode: Mode,
     ) -> std::result::Result<(Out<'a>, Vec<QuirkSeen>), DecodeError> {
-        let fail = |text: &str, base: usize, r: Raw| finish(text, base, r);
+        let fail = |text: &str, base: usize, r: Raw| finish(text, base, *r);
         if bytes.len() > self.limits.max_message_bytes {
             return Err(fail(
                 "",
                 0,
-                Raw::new(
+                lex::fail(
                     DecodeErrorKind::LimitExceeded(Limit::MessageBytes(
                         self.limits.max_message_bytes,
                     )),
@@ -154,7 +142,7 @@ impl DecodeOptions {
                 return Err(fail(
                     "",
                     0,
-                    Raw::new(DecodeErrorKind::QuirkDisabled(Quirk::Utf16Transcoded), 0),
+                    lex::fail(DecodeErrorKind::QuirkDisabled(Quirk::Utf16Transcoded), 0),
                 ));
             }
             let bom = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
@@ -163,7 +151,7 @@ impl DecodeOptions {
                 0
             };
             let text = transcode_utf16(&bytes[bom..], big_endian).map_err(|offset| {
-                let mut e = fail("", 0, Raw::new(DecodeErrorKind::InvalidUtf8, 0));
+                let mut e = fail("", 0, lex::fail(DecodeErrorKind::InvalidUtf8, 0));
                 e.offset = bom + offset;
                 e
             })?;
@@ -171,8 +159,8 @@ impl DecodeOptions {
             p.note(Quirk::Utf16Transcoded, 0);
             let out = p.document(mode).map_err(|r| {
                 // Offsets count bytes of the input: the BOM plus two per UTF-16 code unit.
-                let at = r.0.offset.min(text.len());
-                let mut e = finish(&text, 0, r);
+                let at = r.1.min(text.len());
+                let mut e = finish(&text, 0, *r);
                 let mut cut = at;
                 while !text.is_char_boundary(cut) {
                     cut -= 1;
@@ -194,7 +182,7 @@ impl DecodeOptions {
                 return Err(fail(
                     prefix,
                     base,
-                    Raw::new(DecodeErrorKind::InvalidUtf8, e.valid_up_to()),
+                    lex::fail(DecodeErrorKind::InvalidUtf8, e.valid_up_to()),
                 ));
             }
         };
@@ -219,12 +207,11 @@ fn internal() -> DecodeError {
     }
 }
 
-fn finish(text: &str, base: usize, raw: Raw) -> DecodeError {
-    let raw = *raw.0;
-    let offset = raw.offset.min(text.len());
+fn finish(text: &str, base: usize, (kind, offset): (DecodeErrorKind, usize)) -> DecodeError {
+    let offset = offset.min(text.len());
     let (line, column) = line_col(text, offset);
     DecodeError {
-        kind: raw.kind,
+        kind,
         offset: offset + base,
         line,
         column,
@@ -339,21 +326,11 @@ struct Parser<'a, 'o> {
     opts: &'o DecodeOptions,
     /// Current `Atomic`/`Sequence` nesting.
     nesting: usize,
-    /// Offset just past the last event read.
-    pos: usize,
     commands: usize,
     items: usize,
     seen: [Option<usize>; Quirk::ALL.len()],
     /// Prefixes bound to `syncml:metinf` on the root or the enclosing `Meta`.
     metinf_prefixes: Vec<&'a str>,
-}
-
-impl From<lex::LexError> for Raw {
-    #[inline]
-    fn from(e: lex::LexError) -> Self {
-        let (kind, offset) = *e;
-        Raw::new(kind, offset)
-    }
 }
 
 impl<'a, 'o> Parser<'a, 'o> {
@@ -363,7 +340,6 @@ impl<'a, 'o> Parser<'a, 'o> {
             lex: Lexer::new(input, opts.limits.max_depth),
             opts,
             nesting: 0,
-            pos: 0,
             commands: 0,
             items: 0,
             seen: [None; Quirk::ALL.len()],
@@ -383,7 +359,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     #[cold]
     fn err(&self, kind: DecodeErrorKind, offset: usize) -> Raw {
-        Raw::new(kind, offset)
+        lex::fail(kind, offset)
     }
 
     /// Records a quirk without checking whether it is enabled.
@@ -406,9 +382,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     /// [`Self::child`], text `self.lex.text`.
     #[inline(always)]
     fn next(&mut self) -> Result<Ev> {
-        let ev = self.lex.next()?;
-        self.pos = self.lex.pos;
-        Ok(ev)
+        self.lex.next()
     }
 
     /// The tag just read ([`Ev::Start`] or [`Ev::Empty`]).
@@ -673,7 +647,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             *slot = Some(v);
             return Ok(());
         }
-        let raw = self.input.get(off..self.pos).unwrap_or("");
+        let raw = self.input.get(off..self.lex.pos).unwrap_or("");
         let name = raw[1..]
             .split(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
             .next()
@@ -726,7 +700,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         self.skip(c.empty)?;
         Ok(RawElement {
             name: Cow::Borrowed(c.qname),
-            xml: Cow::Borrowed(self.input.get(c.off..self.pos).unwrap_or("")),
+            xml: Cow::Borrowed(self.input.get(c.off..self.lex.pos).unwrap_or("")),
         })
     }
 
@@ -902,17 +876,11 @@ impl<'a, 'o> Parser<'a, 'o> {
                 let (raw, amp) = (self.lex.text, self.lex.esc);
                 let ev2 = self.next()?;
                 if let Ev::End = ev2 {
-                    let mut r = raw;
-                    let mut at = off;
-                    if trim {
-                        r = raw.trim_end_matches([' ', '\t', '\r', '\n']);
-                        let t = r.trim_start_matches([' ', '\t', '\r', '\n']);
-                        at += r.len() - t.len();
-                        r = t;
-                        if r.len() != raw.len() {
-                            self.note(Quirk::WhitespaceAroundValues, off);
-                        }
+                    let mut one = [(raw, off, false)];
+                    if trim && trim_pieces(&mut one) {
+                        self.note(Quirk::WhitespaceAroundValues, off);
                     }
+                    let [(r, at, _)] = one;
                     return if amp {
                         Ok(lex::decode_text(r, at)?)
                     } else {
@@ -950,40 +918,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         trim: bool,
         at: usize,
     ) -> Result<Cow<'a, str>> {
-        if trim {
-            // Literal whitespace at either end, across comments and processing
-            // instructions; a CDATA section or a reference ends it.
-            let mut trimmed_any = false;
-            for (s, off, cdata) in pieces.iter_mut() {
-                if *cdata {
-                    break;
-                }
-                let t = s.trim_start_matches([' ', '\t', '\r', '\n']);
-                if t.len() != s.len() {
-                    trimmed_any = true;
-                    *off += s.len() - t.len();
-                    *s = t;
-                }
-                if !s.is_empty() {
-                    break;
-                }
-            }
-            for (s, _, cdata) in pieces.iter_mut().rev() {
-                if *cdata {
-                    break;
-                }
-                let t = s.trim_end_matches([' ', '\t', '\r', '\n']);
-                if t.len() != s.len() {
-                    trimmed_any = true;
-                    *s = t;
-                }
-                if !s.is_empty() {
-                    break;
-                }
-            }
-            if trimmed_any {
-                self.note(Quirk::WhitespaceAroundValues, at);
-            }
+        if trim && trim_pieces(&mut pieces) {
+            self.note(Quirk::WhitespaceAroundValues, at);
         }
         let mut out = String::new();
         for (s, off, cdata) in pieces {
@@ -1038,7 +974,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 content: DataContent::Text(Cow::Borrowed("")),
             });
         }
-        let content_start = self.pos;
+        let content_start = self.lex.pos;
         let outer = self.lex.depth();
         // Fast path: a single text or CDATA event, then the end tag.
         let ev = self.next()?;
@@ -1122,7 +1058,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             }
         }
         let raw = || Cow::Borrowed(self.input.get(content_start..content_end).unwrap_or(""));
-        let content = if acc.markup || (acc.cdata_seen && acc.text_not_ws && !acc.cr_refs_only) {
+        let content = if acc.markup || (acc.cdata_seen && acc.other_text) {
             DataContent::Xml(raw())
         } else if acc.cdata_seen {
             DataContent::CData(acc.cdata_value.finish())
@@ -1561,6 +1497,38 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 }
 
+/// Trims literal whitespace at both ends of a value's pieces (raw text, its offset, whether
+/// it is CDATA), across comments and processing instructions at the ends; a CDATA section
+/// or a reference ends it. Returns whether anything was trimmed.
+fn trim_pieces(pieces: &mut [(&str, usize, bool)]) -> bool {
+    const WS: [char; 4] = [' ', '\t', '\r', '\n'];
+    let mut trimmed = false;
+    for (s, off, cdata) in pieces.iter_mut() {
+        if *cdata {
+            break;
+        }
+        let t = s.trim_start_matches(WS);
+        trimmed |= t.len() != s.len();
+        *off += s.len() - t.len();
+        *s = t;
+        if !s.is_empty() {
+            break;
+        }
+    }
+    for (s, _, cdata) in pieces.iter_mut().rev() {
+        if *cdata {
+            break;
+        }
+        let t = s.trim_end_matches(WS);
+        trimmed |= t.len() != s.len();
+        *s = t;
+        if !s.is_empty() {
+            break;
+        }
+    }
+    trimmed
+}
+
 /// Accumulates the content of a `Data` element.
 #[derive(Default)]
 struct DataAcc<'a> {
@@ -1568,9 +1536,8 @@ struct DataAcc<'a> {
     cdata_value: Acc<'a>,
     markup: bool,
     cdata_seen: bool,
-    text_not_ws: bool,
-    /// Every text piece that is not whitespace is nothing but `&#13;` references.
-    cr_refs_only: bool,
+    /// Text that is neither whitespace nor `&#13;` references (with CDATA: markup).
+    other_text: bool,
 }
 
 /// Whether `raw` is one or more `&#13;` (or `&#xD;`) references and nothing else.
@@ -1592,18 +1559,12 @@ impl<'a> DataAcc<'a> {
     /// Raw text (references replaced here; text holding one is not whitespace).
     fn text(&mut self, raw: &'a str, off: usize) -> Result<()> {
         let text = lex::decode_text(raw, off)?;
-        if !is_ws(raw) {
-            if !self.text_not_ws {
-                self.cr_refs_only = true;
-            }
-            self.text_not_ws = true;
-            // CDATA sections joined by `&#13;` are how a CR is written in CDATA (the
-            // encoder does so): such references belong to the CDATA value.
-            if is_cr_refs(raw) {
-                self.cdata_value.push(text.clone());
-            } else {
-                self.cr_refs_only = false;
-            }
+        // CDATA sections joined by `&#13;` are how a CR is written in CDATA (the encoder
+        // does so): such references belong to the CDATA value.
+        if is_cr_refs(raw) {
+            self.cdata_value.push(text.clone());
+        } else if !is_ws(raw) {
+            self.other_text = true;
         }
         self.text_value.push(text);
         Ok(())
@@ -1674,9 +1635,9 @@ pub fn __tokenize(input: &str, full: bool) -> std::result::Result<usize, DecodeE
             }
         }
     })();
-    r.map_err(|e| finish(input, 0, e))?;
+    r.map_err(|e| finish(input, 0, *e))?;
     if p.lex.depth() > 0 {
-        return Err(finish(input, 0, p.eof()));
+        return Err(finish(input, 0, *p.eof()));
     }
     Ok(n)
 }

@@ -34,7 +34,7 @@ pub(crate) type LexError = Box<(DecodeErrorKind, usize)>;
 type Result<T> = std::result::Result<T, LexError>;
 
 #[cold]
-fn fail(kind: DecodeErrorKind, at: usize) -> LexError {
+pub(crate) fn fail(kind: DecodeErrorKind, at: usize) -> LexError {
     Box::new((kind, at))
 }
 
@@ -74,8 +74,7 @@ impl<'a> Child<'a> {
 
     /// The prefix, if any.
     pub(crate) fn prefix(&self) -> Option<&'a str> {
-        let q = self.qname;
-        q.rfind(':').map(|i| &q[..i])
+        self.qname.get(..self.local_start.checked_sub(1)?)
     }
 }
 
@@ -608,19 +607,16 @@ pub(crate) fn attr_value(raw: &str, at: usize) -> Result<Cow<'_, str>> {
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = String::with_capacity(raw.len());
-    let mut lits = String::new();
     each_ref(raw, at, |lit, ch| {
-        lits.clear();
         let mut prev_cr = false;
         for c in lit.chars() {
             match c {
                 '\n' if prev_cr => {}
-                '\t' | '\n' | '\r' => lits.push(' '),
-                c => lits.push(c),
+                '\t' | '\n' | '\r' => out.push(' '),
+                c => out.push(c),
             }
             prev_cr = c == '\r';
         }
-        out.push_str(&lits);
         if let Some(ch) = ch {
             out.push(ch);
         }
