@@ -40,12 +40,14 @@
 
 mod discovery;
 mod dom;
+mod enrollment;
 mod error;
 mod fault;
 mod message;
 pub mod ns;
 mod provisioning;
 mod soap;
+mod standard;
 mod wstep;
 mod xcep;
 mod xml;
@@ -56,6 +58,9 @@ pub mod token;
 pub use discovery::{
     AuthPolicy, DISCOVERY_PATH, Discover, DiscoverResponse, ProbeResponse, Version,
     is_discovery_probe, probe_response,
+};
+pub use enrollment::{
+    CertificatePolicy, EnrollError, EnrollmentRequest, EnrollmentServer, ServerUrls,
 };
 pub use error::{DecodeError, DecodeErrorKind, Limits};
 pub use fault::{
@@ -68,8 +73,14 @@ pub use provisioning::{
     WstepRenew,
 };
 pub use soap::{
-    ActivityId, BinarySecurityToken, ENCODING_BASE64, Envelope, Header, Secret, Security,
-    SoapVersion, Timestamp, UsernameToken, ValueType, decode_base64_lenient, format_utc,
+    ActivityId, BinarySecurityToken, ENCODING_BASE64, Envelope, Header, REPLY_TIMESTAMP_TTL,
+    Secret, Security, SoapVersion, Timestamp, UsernameToken, ValueType, decode_base64_lenient,
+    format_utc,
+};
+pub use standard::{
+    ConnectionRetry, DmCredentials, EnrollmentType, HttpsUrl, PollSchedule, PollSet, ProviderId,
+    ProvisioningBuildError, Renewal, SYNCML_DM_XML, StandardProvisioning,
+    ssl_client_cert_search_criteria,
 };
 pub use wstep::{
     AdditionalContext, ContextItem, RequestSecurityToken, RequestSecurityTokenResponse,

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use crate::dom::{Ctx, Node};
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -92,10 +93,28 @@ impl<B> Envelope<B> {
     }
 }
 
+/// How long a reply's `u:Timestamp` is valid (`Expires` − `Created`): 5 minutes, as in
+/// Microsoft's RSTRC samples.
+pub const REPLY_TIMESTAMP_TTL: Duration = Duration::from_secs(5 * 60);
+
 impl<B> Envelope<B> {
     /// A SOAP 1.2 response to `request`: the given action, `RelatesTo` set to the
-    /// request's `MessageID`.
-    pub fn reply_to(request: &Header, action: &str, body: B) -> Self {
+    /// request's `MessageID`, and the `o:Security` header with `u:Timestamp u:Id="_0"`
+    /// created at `now` and expiring [`REPLY_TIMESTAMP_TTL`] later, as Microsoft's
+    /// samples and real servers send the RSTRC. (Discovery and GetPolicies responses
+    /// carry no Security header in those samples: [`Envelope::relating_to`] builds them.)
+    pub fn reply_to(request: &Header, action: &str, body: B, now: SystemTime) -> Self {
+        let mut env = Envelope::relating_to(request, action, body);
+        env.header.security = Some(Security {
+            timestamp: Some(Timestamp::at(now, REPLY_TIMESTAMP_TTL)),
+            ..Security::default()
+        });
+        env
+    }
+
+    /// A SOAP 1.2 response to `request` without a Security header: the given action and
+    /// `RelatesTo` set to the request's `MessageID`.
+    pub fn relating_to(request: &Header, action: &str, body: B) -> Self {
         let mut env = Envelope::new(action, body);
         env.header.relates_to = request.message_id.clone();
         env
@@ -169,6 +188,15 @@ impl Timestamp {
             created: Some(format_utc(now)),
             expires: Some(format_utc(now.saturating_add(ttl_secs))),
         }
+    }
+
+    /// A timestamp created at `now` expiring `ttl` later (whole seconds; a time before
+    /// 1970 is written as 1970), with `u:Id="_0"`.
+    pub fn at(now: SystemTime, ttl: Duration) -> Self {
+        let secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self::from_unix(secs, ttl.as_secs())
     }
 }
 

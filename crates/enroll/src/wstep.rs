@@ -140,14 +140,16 @@ pub struct RequestSecurityTokenResponse {
 }
 
 impl RequestSecurityTokenResponse {
-    /// The standard response carrying a provisioning document (encoded to base64 here).
-    pub fn with_provisioning_doc(doc_xml: &str) -> Self {
+    /// The standard response carrying a provisioning document (encoded to XML, then
+    /// base64, here): TokenType DeviceEnrollmentToken, an empty DispositionMessage, the
+    /// document as a DeviceEnrollmentProvisionDoc BinarySecurityToken, RequestID 0.
+    pub fn with_provisioning_doc(doc: &crate::provisioning::ProvisioningDoc) -> Self {
         RequestSecurityTokenResponse {
             token_type: Some(ns::TOKEN_TYPE_DEVICE_ENROLLMENT.into()),
             disposition_message: Some(String::new()),
             requested_security_token: Some(BinarySecurityToken::base64(
                 ValueType::PROVISION_DOC,
-                doc_xml.as_bytes(),
+                doc.to_xml().as_bytes(),
             )),
             request_id: Some("0".into()),
             requested_other: Vec::new(),
@@ -175,6 +177,16 @@ pub struct RequestSecurityTokenResponseCollection {
     pub responses: Vec<RequestSecurityTokenResponse>,
     /// Unknown content.
     pub other: Vec<XmlElement>,
+}
+
+impl RequestSecurityTokenResponseCollection {
+    /// The MS-MDE2 collection: one [`RequestSecurityTokenResponse::with_provisioning_doc`].
+    pub fn with_provisioning_doc(doc: &crate::provisioning::ProvisioningDoc) -> Self {
+        RequestSecurityTokenResponseCollection {
+            responses: vec![RequestSecurityTokenResponse::with_provisioning_doc(doc)],
+            other: Vec::new(),
+        }
+    }
 }
 
 pub(crate) fn is_rst(n: &Node) -> bool {

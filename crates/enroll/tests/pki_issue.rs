@@ -1,10 +1,10 @@
 //! Issuing device certificates: checked by `openssl verify -purpose sslclient` and
 //! `openssl x509 -text` on the certificates this crate produces for real Windows CSRs.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
+
+mod common;
+use common::{openssl, temp_dir, verify_sslclient, write, x509_text};
 
 use winmdm_enroll::pki::{
     CaError, CertificateAuthority, Csr, CsrPolicy, IssueError, IssueOptions, MAX_BACKDATE,
@@ -34,62 +34,6 @@ fn dev_ca() -> CertificateAuthority {
         &mut rand::rng(),
     )
     .expect("dev CA")
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "winmdm-pki-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is installed");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
-fn write(dir: &Path, name: &str, contents: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
-fn verify_sslclient(ca_pem: &str, cert_pem: &str, at: u64) -> (bool, String) {
-    let dir = temp_dir("verify");
-    let ca = write(&dir, "ca.pem", ca_pem);
-    let cert = write(&dir, "cert.pem", cert_pem);
-    let at = at.to_string();
-    let r = openssl(&[
-        "verify",
-        "-x509_strict",
-        "-purpose",
-        "sslclient",
-        "-attime",
-        &at,
-        "-CAfile",
-        &ca,
-        &cert,
-    ]);
-    let _ = std::fs::remove_dir_all(dir);
-    r
-}
-
-fn x509_text(cert_pem: &str) -> String {
-    let dir = temp_dir("text");
-    let cert = write(&dir, "cert.pem", cert_pem);
-    let (ok, text) = openssl(&["x509", "-noout", "-text", "-in", &cert]);
-    let _ = std::fs::remove_dir_all(dir);
-    assert!(ok, "{text}");
-    text
 }
 
 #[test]

@@ -187,6 +187,30 @@ impl Subject {
     pub fn der(&self) -> &[u8] {
         &self.der
     }
+
+    /// A subject with one RDN, `CN=<common_name>`, the usual device certificate subject
+    /// (`CN=<DeviceID>`). The value is escaped as RFC 4514 requires, so any text is taken
+    /// literally (`a,O=x` stays one CN). Empty or control characters are refused.
+    pub fn common_name(common_name: &str) -> Result<Self, IssueError> {
+        if common_name.is_empty() || common_name.chars().any(char::is_control) {
+            return Err(IssueError::InvalidSubject(format!(
+                "common name {common_name:?} is empty or has control characters"
+            )));
+        }
+        let mut escaped = String::with_capacity(common_name.len() + 3);
+        escaped.push_str("CN=");
+        let last = common_name.chars().count() - 1;
+        for (i, c) in common_name.chars().enumerate() {
+            let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
+                || (i == 0 && (c == '#' || c == ' '))
+                || (i == last && c == ' ');
+            if special {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        Self::try_from(escaped.as_str())
+    }
 }
 
 impl TryFrom<Name> for Subject {

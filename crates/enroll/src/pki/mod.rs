@@ -57,8 +57,30 @@ mod issue;
 mod renew;
 mod sig;
 
+pub(crate) use issue::to_base64 as base64_encode;
+
 /// The AlgorithmIdentifier type [`Signer::signature_algorithm`] returns (from `spki`).
 pub use spki::AlgorithmIdentifierOwned;
+
+// The crates whose types this module takes and returns, re-exported so that a product
+// needs none of them as a direct dependency (and gets the exact versions used here).
+
+/// `const-oid`: the OID constants and [`SignatureAlgorithm::oid`] are
+/// [`const_oid::ObjectIdentifier`]s.
+pub use const_oid;
+/// `der`: `Encode`/`Decode` for the `x509-cert` types (e.g. `certificate.to_der()`).
+pub use der;
+/// `rsa`: [`RsaSigner::new`] takes an [`rsa::PrivateKey`].
+pub use rsa;
+/// `rand_core` (through `rsa`): the RNG bound (`CryptoRng`) of [`CertificateAuthority::issue`]
+/// and [`CertificateAuthority::generate_dev`].
+pub use rsa::rand_core;
+/// `spki`: [`Csr::public_key`] returns an [`spki::SubjectPublicKeyInfoOwned`].
+pub use spki;
+/// `x509-cert`: [`IssuedCertificate::certificate`] and [`CertificateAuthority::certificate`]
+/// return an [`x509_cert::Certificate`]; [`Subject`] converts from an [`x509_cert::name::Name`];
+/// [`Csr::extensions`] returns [`x509_cert::ext::Extension`]s.
+pub use x509_cert;
 
 pub use csr::{
     COMMON_NAME, Csr, CsrAttribute, CsrPolicy, DEVICE_ID_EXTENSION, EXTENSION_REQUEST,
