@@ -2,6 +2,64 @@
 //! RequestSecurityToken and its response, SOAP faults, the wap-provisioningdoc, and
 //! the PKI behind them.
 //!
+//! # Enrolling a device
+//!
+//! An [`EnrollmentServer`] (provider id, [`ServerUrls`], AuthPolicy) answers Discover
+//! ([`EnrollmentServer::discover_response`]) and GetPolicies
+//! ([`EnrollmentServer::get_policies_response`]). The RequestSecurityToken goes through
+//! [`EnrollmentRequest`]: decode, authenticate the WS-Security credential with a
+//! [`token::Authenticator`], verify the PKCS#10, issue with a [`pki::CertificateAuthority`],
+//! build the standard provisioning document ([`StandardProvisioning`]) and answer with the
+//! RSTRC ([`EnrollmentRequest::respond`], which adds the `Security/Timestamp` header).
+//! Time and randomness are inputs; no IO happens here. Each step fails with an
+//! [`EnrollError`] whose [`fault`](EnrollError::fault) is the SOAP fault to send.
+//!
+//! This enrolls a RequestSecurityToken captured from Windows 10 (build 19043, OnPremise
+//! user `demio`, password `demo`):
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use winmdm_enroll::pki::{CertificateAuthority, CsrPolicy, Subject};
+//! use winmdm_enroll::token::{AuthError, Credential, constant_time_eq};
+//! use winmdm_enroll::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+//! let mut rng = pki::default_rng();
+//! let ca = CertificateAuthority::generate_dev(&Subject::try_from("CN=Example MDM CA")?,
+//!     2048, now, Duration::from_secs(10 * 365 * 86_400), &mut rng)?;
+//! let server = EnrollmentServer::new(ProviderId::new("Example MDM")?,
+//!     ServerUrls::standard("https://mdm.example.com")?, AuthPolicy::ON_PREMISE)?;
+//! let directory = |c: &Credential<'_>, _now: SystemTime| match c {
+//!     Credential::UsernameToken(u) if u.username == "demio"
+//!         && constant_time_eq(u.password.as_bytes(), b"demo") => Ok(u.username.to_owned()),
+//!     _ => Err(AuthError::InvalidCredentials),
+//! };
+//!
+//! let rst = include_bytes!("../tests/data/messages/fleet/win10-19043/05-device-rst.xml");
+//! let request = EnrollmentRequest::decode(rst)?;
+//! let user = request.authenticate(&directory, now)?;
+//! let csr = request.verify_csr(&CsrPolicy::default())?;
+//! let cert = request.issue(&ca, &csr, &server.issue_options(), now, &mut rng)?;
+//! let doc = server
+//!     .provisioning(&request, &cert, ca.certificate_der())
+//!     .dm_credentials(DmCredentials::generate(&user, &mut rng)) // keep them for OMA-DM auth
+//!     .renewal(Renewal::NotOffered)
+//!     .build()?;
+//! let reply = request.respond(&doc, now).to_xml(); // send as application/soap+xml
+//!
+//! let back = Envelope::<RequestSecurityTokenResponseCollection>::decode(reply.as_bytes())?;
+//! assert!(back.header.security.unwrap().timestamp.is_some());
+//! let sent = back.body.responses[0].provisioning_doc()?.enrollment()?;
+//! assert_eq!(sent.certificate_store.my_user[0].thumbprint, cert.thumbprint().to_string());
+//! assert_eq!(sent.application.unwrap().ssl_client_cert_search_criteria.as_deref(),
+//!     Some("Subject=CN%3DB5B954E81FBCB94EB79BD08BE625F4EE&Stores=MY%5CUser"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Messages
+//!
 //! Messages decode namespace-aware (prefixes do not matter; SOAP 1.2 and 1.1 envelopes
 //! are accepted) into typed structs that keep unknown content, and encode back.
 //! Decoding is bounded by [`Limits`] and refuses DTDs; errors carry a byte offset and
