@@ -74,7 +74,7 @@ fn lint(
     json: bool,
 ) -> ExitCode {
     let catalog = match catalog(ddf) {
-        Ok(c) if !c.tables().is_empty() => c,
+        Ok(c) if !c.is_empty() => c,
         Ok(_) => {
             eprintln!(
                 "error: no CSP definitions: this winmdm was built without winmdm-csp's CSP features; \
@@ -116,7 +116,14 @@ fn lint(
                 return ExitCode::from(2);
             }
         };
-        for x in winmdm_csp::lint(&catalog, &bytes, &options) {
+        let findings = match winmdm_csp::lint(&catalog, &bytes, &options) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        for x in findings {
             match x.severity {
                 Severity::Error => errors += 1,
                 Severity::Warning => warnings += 1,
@@ -280,7 +287,7 @@ fn describe(locuri: &str, ddf: &[PathBuf], json: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if catalog.tables().is_empty() {
+    if catalog.is_empty() {
         eprintln!(
             "error: no CSP definitions: this winmdm was built without winmdm-csp's CSP features; \
              pass --ddf FILE_OR_DIR"

@@ -23,6 +23,30 @@ use winmdm_csp::{Access, Allowed, CspPath, DynamicNaming, Format, NodeDef, NodeT
 pub const GENERATED_DIR: &str = "crates/csp/src/generated";
 /// The manifest whose `[features]` block is generated.
 pub const CSP_MANIFEST: &str = "crates/csp/Cargo.toml";
+/// The default feature set of `winmdm-csp`: the CSPs a Windows MDM uses daily, so that
+/// `Catalog::builtin()` and the linter work out of the box. The Policy CSP skeleton and its
+/// native areas are in; the ADMX-backed areas (`policy-admx`) are not (less common, and a
+/// third of the Policy code); every other CSP is one feature away, or `all`.
+/// [`generate`] fails if a name here is not a feature.
+pub const DEFAULT_FEATURES: &[&str] = &[
+    "bitlocker",
+    "clientcertificateinstall",
+    "defender",
+    "devdetail",
+    "devinfo",
+    "dmclient",
+    "enterprisedesktopappmanagement",
+    "firewall",
+    "laps",
+    "policy",
+    "policy-areas",
+    "reboot",
+    "remotewipe",
+    "rootcatrustedcertificates",
+    "update",
+    "vpnv2",
+    "wifi",
+];
 const BEGIN: &str = "# BEGIN generated features (winmdm-csp-gen)";
 const END: &str = "# END generated features";
 
@@ -336,7 +360,21 @@ pub fn generate(ddf_dir: &Path) -> Result<Output, String> {
     let mut f = String::new();
     f.push_str(BEGIN);
     f.push('\n');
-    f.push_str("[features]\ndefault = []\n");
+    f.push_str("[features]\n");
+    if let Some(unknown) = DEFAULT_FEATURES
+        .iter()
+        .find(|d| !features.contains_key(**d))
+    {
+        return Err(format!(
+            "DEFAULT_FEATURES names {unknown:?}, which no vendored DDF provides"
+        ));
+    }
+    let defaults: Vec<String> = DEFAULT_FEATURES.iter().map(|n| lit(n)).collect();
+    let _ = writeln!(
+        f,
+        "# The CSPs a Windows MDM uses daily (DEFAULT_FEATURES in crates/csp-gen/src/lib.rs).\ndefault = [{}]",
+        defaults.join(", ")
+    );
     let names: Vec<&String> = features.keys().collect();
     let all: Vec<String> = names.iter().map(|n| lit(n)).collect();
     let _ = writeln!(

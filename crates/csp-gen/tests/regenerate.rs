@@ -59,3 +59,45 @@ fn names() {
     assert_eq!(camel("ProviderID"), "ProviderId");
     assert_eq!(camel("self"), "Self_");
 }
+
+#[test]
+fn the_default_features_are_the_daily_csps_and_come_from_the_generator() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = winmdm_csp_gen::generate(&root.join("crates/csp/ddf")).unwrap();
+    let defaults = winmdm_csp_gen::DEFAULT_FEATURES;
+    // The CSPs of issue 9, part 9: the Policy CSP and its native areas, and the CSPs a
+    // Windows MDM uses daily; not the ADMX-backed areas.
+    for f in [
+        "policy",
+        "policy-areas",
+        "devdetail",
+        "devinfo",
+        "dmclient",
+        "clientcertificateinstall",
+        "rootcatrustedcertificates",
+        "bitlocker",
+        "defender",
+        "firewall",
+        "update",
+        "wifi",
+        "vpnv2",
+        "reboot",
+        "remotewipe",
+        "enterprisedesktopappmanagement",
+        "laps",
+    ] {
+        assert!(defaults.contains(&f), "{f}");
+    }
+    assert!(!defaults.contains(&"policy-admx"));
+    // Each is a generated (empty) feature, and the manifest's default line lists them.
+    for f in defaults {
+        assert!(out.features.contains(&format!("\n{f} = []\n")), "{f}");
+    }
+    let line = out
+        .features
+        .lines()
+        .find(|l| l.starts_with("default = "))
+        .unwrap();
+    let listed: Vec<String> = defaults.iter().map(|f| format!("{f:?}")).collect();
+    assert_eq!(line, format!("default = [{}]", listed.join(", ")));
+}

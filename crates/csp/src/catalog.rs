@@ -98,7 +98,8 @@ pub enum LookupError {
 ///     </Node>
 ///   </Node></MgmtTree>"#;
 /// let mut catalog = Catalog::new();
-/// catalog.add_ddf(&winmdm_ddf::parse(ddf).unwrap(), "demo.xml");
+/// // winmdm_csp re-exports winmdm_ddf: no extra dependency needed.
+/// catalog.add_ddf(&winmdm_csp::winmdm_ddf::parse(ddf).unwrap(), "demo.xml");
 /// let m = catalog.lookup("./Device/Vendor/MSFT/Demo/abc/Value").unwrap();
 /// assert_eq!(m.def.format.as_str(), "int");
 /// assert_eq!(m.scope, Scope::Device);
@@ -157,7 +158,10 @@ impl Catalog {
     }
 
     /// A catalog of every generated table compiled in (one cargo feature per CSP / policy
-    /// group; see [`crate::generated::tables`]).
+    /// group; see [`crate::generated::tables`]). With the default features that is the CSPs a
+    /// Windows MDM uses daily (Policy and its native areas, DevDetail, DevInfo, DMClient,
+    /// BitLocker, Defender, ...; list in `docs/csp.md`); without any CSP feature it is empty
+    /// ([`Catalog::is_empty`]).
     pub fn builtin() -> Self {
         let mut c = Catalog::new();
         for t in crate::generated::tables() {
@@ -177,6 +181,13 @@ impl Catalog {
     /// The tables in the catalog.
     pub fn tables(&self) -> &[NodeTable] {
         &self.tables
+    }
+
+    /// True if the catalog has no node definition: no table, or only tables without nodes
+    /// (e.g. [`Catalog::builtin`] of a build without CSP features). [`crate::lint()`] refuses
+    /// such a catalog ([`crate::lint::LintError::EmptyCatalog`]).
+    pub fn is_empty(&self) -> bool {
+        self.tables.iter().all(|t| t.nodes.is_empty())
     }
 
     /// Adds a table. Definitions for paths already present replace the old ones. Returns the

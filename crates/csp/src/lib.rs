@@ -10,8 +10,17 @@
 //! * [`lint()`]: checks admin profiles (SyncML commands) against a catalog: LocURI, AccessType,
 //!   Meta Format, values and allowed values, ADMX shape, unescaped markup, Atomic, applicability.
 //! * [`generated`]: per-CSP modules with typed path builders, one cargo feature each
-//!   (`dmclient`, `policy`, `policy-areas`, `policy-admx`, ..., `all`). No CSP is enabled by
-//!   default; see `docs/csp.md` for the feature list and build times.
+//!   (`dmclient`, `policy`, `policy-areas`, `policy-admx`, ..., `all`). The default features
+//!   are the CSPs a Windows MDM uses daily: `policy` and `policy-areas` (the Policy CSP and
+//!   its native areas; not the ADMX-backed `policy-admx`), `devdetail`, `devinfo`,
+//!   `dmclient`, `clientcertificateinstall`, `rootcatrustedcertificates`, `bitlocker`,
+//!   `defender`, `firewall`, `update`, `wifi`, `vpnv2`, `reboot`, `remotewipe`,
+//!   `enterprisedesktopappmanagement` and `laps`; see `docs/csp.md` for the feature list and
+//!   build times. [`lint()`] refuses an empty catalog ([`LintError::EmptyCatalog`]) rather
+//!   than report every node unknown.
+//! * Re-exports: [`winmdm_ddf`] (the DDF parser, for [`Catalog::add_ddf`] and
+//!   [`NodeTable::from_tree`]), with [`MgmtTree`] and [`Position`] at the root, so a product
+//!   needs no dependency of its own on `winmdm-ddf`.
 //!
 //! ```
 //! # #[cfg(feature = "policy-areas")] {
@@ -42,9 +51,13 @@ pub use catalog::{Binding, Catalog, LookupError, Match, Scope};
 pub use def::{
     Access, Allowed, Applicability, DynamicNaming, EnumEntry, Format, NodeDef, NodeTable, Text,
 };
-pub use lint::{Finding, LintOptions, Rule, Severity, lint};
+pub use lint::{Finding, LintError, LintOptions, Rule, Severity, lint};
 pub use path::{CspPath, CspPathError, validate_segment};
 pub use value::{AdmxValue, CspValue, Leaf, NoValue, Ranged, ValueError};
+/// The DDF parser: `winmdm_csp::winmdm_ddf::parse(bytes)` gives the [`MgmtTree`] that
+/// [`Catalog::add_ddf`] and [`NodeTable::from_tree`] take.
+pub use winmdm_ddf;
+pub use winmdm_ddf::{MgmtTree, Position};
 
 #[allow(unused_imports)]
 use value::{csp_enum, csp_flags, csp_node};

@@ -209,8 +209,46 @@ fn is_message(input: &[u8]) -> bool {
     name == "SyncML" || name.ends_with(":SyncML")
 }
 
+/// Why [`lint()`] could not lint at all (problems in the profile are [`Finding`]s, not errors).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LintError {
+    /// The catalog has no node definitions, so every LocURI would be an unknown node: the
+    /// crate was built without CSP features (its default set, `all`, or one per CSP) and no
+    /// DDF was added.
+    #[error(
+        "the CSP catalog is empty: enable winmdm-csp's CSP features (the default set, `all`, \
+         or one per CSP) or add DDF files with Catalog::add_ddf"
+    )]
+    EmptyCatalog,
+}
+
 /// Lints a profile (top-level commands) or a whole SyncML message.
-pub fn lint(catalog: &Catalog, input: &[u8], options: &LintOptions) -> Vec<Finding> {
+///
+/// Problems in the input, including input that is not SyncML, are findings in the `Ok`
+/// value; an empty `Vec` means a clean profile. Fails only when the catalog is empty
+/// ([`LintError::EmptyCatalog`]).
+///
+/// ```
+/// use winmdm_csp::{Catalog, LintOptions, lint};
+/// let profile = b"<Replace><CmdID>1</CmdID><Item><Target>\
+///     <LocURI>./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart</LocURI></Target>\
+///     <Meta><Format xmlns=\"syncml:metinf\">int</Format></Meta><Data>9</Data></Item></Replace>";
+/// let empty = Catalog::new();
+/// assert!(lint(&empty, profile, &LintOptions::default()).is_err());
+/// # #[cfg(feature = "policy-areas")] {
+/// let findings = lint(&Catalog::builtin(), profile, &LintOptions::default()).unwrap();
+/// assert!(findings.is_empty(), "{findings:?}");
+/// # }
+/// ```
+pub fn lint(
+    catalog: &Catalog,
+    input: &[u8],
+    options: &LintOptions,
+) -> Result<Vec<Finding>, LintError> {
+    if catalog.is_empty() {
+        return Err(LintError::EmptyCatalog);
+    }
     let mut ctx = Ctx {
         catalog,
         options,
@@ -239,7 +277,7 @@ pub fn lint(catalog: &Catalog, input: &[u8], options: &LintOptions) -> Vec<Findi
             column: e.column,
         }),
     }
-    ctx.findings
+    Ok(ctx.findings)
 }
 
 impl Ctx<'_> {

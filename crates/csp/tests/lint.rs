@@ -4,7 +4,12 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use winmdm_csp::{Catalog, Finding, LintOptions, Rule, Severity, lint};
+use winmdm_csp::{Catalog, Finding, LintOptions, Rule, Severity};
+
+/// [`winmdm_csp::lint`] on a catalog that is never empty here.
+fn lint(catalog: &Catalog, input: &[u8], options: &LintOptions) -> Vec<Finding> {
+    winmdm_csp::lint(catalog, input, options).expect("the test catalog has tables")
+}
 
 fn catalog() -> &'static Catalog {
     static C: OnceLock<Catalog> = OnceLock::new();
@@ -422,4 +427,55 @@ fn regex_allowed_values() {
         "{}",
         f[0].message
     );
+}
+
+#[test]
+fn an_empty_catalog_is_an_error_not_a_flood_of_unknown_nodes() {
+    use winmdm_csp::LintError;
+    let profile = br#"<Replace><CmdID>1</CmdID><Item><Target>
+        <LocURI>./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart</LocURI></Target>
+        <Meta><Format xmlns="syncml:metinf">int</Format></Meta><Data>9</Data></Item></Replace>"#;
+    let empty = Catalog::new();
+    assert!(empty.is_empty());
+    let err = winmdm_csp::lint(&empty, profile, &LintOptions::default()).unwrap_err();
+    assert_eq!(err, LintError::EmptyCatalog);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("features") && msg.contains("Catalog::add_ddf"),
+        "{msg}"
+    );
+    // Input that is not even SyncML: still the catalog error, checked first.
+    assert_eq!(
+        winmdm_csp::lint(&empty, b"not xml", &LintOptions::default()),
+        Err(LintError::EmptyCatalog)
+    );
+
+    // A DDF without nodes leaves the catalog empty.
+    let mut no_nodes = Catalog::new();
+    let tree =
+        winmdm_csp::winmdm_ddf::parse(br#"<MgmtTree><VerDTD>1.2</VerDTD></MgmtTree>"#).unwrap();
+    assert!(no_nodes.add_ddf(&tree, "empty.xml").is_empty());
+    assert_eq!(no_nodes.tables().len(), 1);
+    assert!(no_nodes.is_empty());
+    assert_eq!(
+        winmdm_csp::lint(&no_nodes, profile, &LintOptions::default()),
+        Err(LintError::EmptyCatalog)
+    );
+
+    // One DDF added (through the re-exported parser): the profile is linted.
+    let mut one = Catalog::new();
+    let ddf = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ddf/policy-areas/Update_AreaDDF.xml"),
+    )
+    .unwrap();
+    let tree: winmdm_csp::MgmtTree = winmdm_csp::winmdm_ddf::parse(&ddf).unwrap();
+    assert!(one.add_ddf(&tree, "Update_AreaDDF.xml").is_empty());
+    assert!(!one.is_empty());
+    assert_eq!(
+        winmdm_csp::lint(&one, profile, &LintOptions::default()),
+        Ok(vec![])
+    );
+    let bad = String::from_utf8_lossy(profile).replace("<Data>9<", "<Data>24<");
+    let f = lint(&one, bad.as_bytes(), &LintOptions::default());
+    assert_eq!(rules(&f), [(Severity::Error, Rule::NotAllowed)]);
 }
