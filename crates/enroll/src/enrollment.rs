@@ -307,6 +307,39 @@ impl EnrollmentServer {
 /// A RequestSecurityToken of RequestType Issue, checked for its shape: a PKCS#10
 /// BinarySecurityToken and a known EnrollmentType. Authenticate it, verify its CSR, issue,
 /// and answer with [`EnrollmentRequest::respond`].
+///
+/// ```
+/// # use std::time::{Duration, SystemTime};
+/// # use winmdm_enroll::pki::{self, CertificateAuthority, CsrPolicy, Subject};
+/// # use winmdm_enroll::token::{AuthError, Credential};
+/// # use winmdm_enroll::*;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// # let mut rng = pki::default_rng();
+/// # let ca = CertificateAuthority::generate_dev(&Subject::try_from("CN=Example MDM CA")?,
+/// #     2048, now, Duration::from_secs(10 * 365 * 86_400), &mut rng)?;
+/// # let body = include_bytes!("../tests/data/messages/fleet/win10-19043/05-device-rst.xml");
+/// # let directory = |c: &Credential<'_>, _: SystemTime| match c {
+/// #     Credential::UsernameToken(u) if u.username == "demio" => Ok(u.username.to_owned()),
+/// #     _ => Err(AuthError::InvalidCredentials),
+/// # };
+/// let server = EnrollmentServer::new(ProviderId::new("Example MDM")?,
+///     ServerUrls::standard("https://mdm.example.com")?, AuthPolicy::ON_PREMISE)?;
+///
+/// let request = EnrollmentRequest::decode(body)?;            // a RequestSecurityToken
+/// let user = request.authenticate(&directory, now)?;         // any token::Authenticator
+/// let csr = request.verify_csr(&CsrPolicy::default())?;
+/// let cert = request.issue(&ca, &csr, &server.issue_options(), now, &mut rng)?;
+/// let doc = server
+///     .provisioning(&request, &cert, ca.certificate_der())   // Root, My/User or My/System, w7, DMClient
+///     .dm_credentials(DmCredentials::generate(&user, &mut rng))
+///     .renewal(Renewal::NotOffered)
+///     .build()?;
+/// let rstrc: String = request.respond(&doc, now).to_xml();   // with Security/Timestamp
+/// # assert!(rstrc.contains("u:Timestamp"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentRequest {
     envelope: Envelope<RequestSecurityToken>,
@@ -346,7 +379,9 @@ impl EnrollmentRequest {
                     .is_none_or(|v| v.matches(&ValueType::PKCS10))
             })
             .ok_or(EnrollError::MissingCsr)?;
-        let csr_der = crate::pki::decode_request_token(&bst.value, CsrPolicy::default().max_len)
+        // The CsrPolicy's own size limit applies in `verify_csr`; this bound only keeps
+        // the copy small.
+        let csr_der = crate::pki::decode_request_token(&bst.value, crate::token::MAX_TOKEN_LEN)
             .filter(|der| {
                 crate::pki::RequestKind::detect(der) == Some(crate::pki::RequestKind::Pkcs10)
             })
