@@ -162,31 +162,56 @@ pub struct ServerAuth {
     pub max_failures: u32,
 }
 
+/// The three nonces of one MD5 session, by name. The engine has no randomness: the
+/// product draws `challenge` and `next_session` fresh for every session.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ServerNonces {
+    /// The nonce the device uses this session, as stored after its last session (or
+    /// provisioned as w7 APPSRV `AAUTHDATA`).
+    pub current: Vec<u8>,
+    /// Sent with a 401/407 challenge; the device then answers with it.
+    pub challenge: Vec<u8>,
+    /// Handed out with 212 for the device's next session: store it.
+    pub next_session: Vec<u8>,
+}
+
+impl fmt::Debug for ServerNonces {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerNonces(<redacted>)")
+    }
+}
+
 impl ServerAuth {
-    /// Settings with `max_failures` 3. `nonces` are the challenge nonce and the next
-    /// session's nonce (see the fields).
-    pub fn new(
-        scheme: AuthScheme,
-        credentials: Credentials,
-        nonce: Vec<u8>,
-        nonces: [Vec<u8>; 2],
-    ) -> Self {
-        let [challenge_nonce, next_session_nonce] = nonces;
+    /// Settings with `max_failures` 3.
+    pub fn new(scheme: AuthScheme, credentials: Credentials, nonces: ServerNonces) -> Self {
         ServerAuth {
             scheme,
             credentials,
-            nonce,
-            challenge_nonce,
-            next_session_nonce,
+            nonce: nonces.current,
+            challenge_nonce: nonces.challenge,
+            next_session_nonce: nonces.next_session,
             max_failures: 3,
         }
+    }
+
+    /// `syncml:auth-basic` with these credentials (no nonces).
+    pub fn basic(credentials: Credentials) -> Self {
+        ServerAuth::new(AuthScheme::Basic, credentials, ServerNonces::default())
+    }
+
+    /// `syncml:auth-md5` with these credentials and nonces.
+    pub fn md5(credentials: Credentials, nonces: ServerNonces) -> Self {
+        ServerAuth::new(AuthScheme::Md5, credentials, nonces)
     }
 }
 
 /// Binds the TLS client certificate to the device: the embedding product extracts the
 /// device identity from the certificate (e.g. the subject CN the enrollment service
 /// issued) and the engine checks it against `SyncHdr/Source/LocURI`.
-pub trait IdentityBinding {
+///
+/// Bindings are `Send + Sync + 'static` so that sessions holding one can move between
+/// threads (a tokio server).
+pub trait IdentityBinding: Send + Sync + 'static {
     /// Whether the certificate identity may speak for `device_id`.
     fn allows(&self, device_id: &str) -> bool;
 }
@@ -234,11 +259,13 @@ mod tests {
     #[test]
     fn secrets_never_in_debug() {
         let c = Credentials::new("user1", "hunter2");
-        let s = ServerAuth::new(
-            AuthScheme::Md5,
+        let s = ServerAuth::md5(
             c.clone(),
-            b"n".to_vec(),
-            [b"m".to_vec(), b"o".to_vec()],
+            ServerNonces {
+                current: b"n".to_vec(),
+                challenge: b"m".to_vec(),
+                next_session: b"o".to_vec(),
+            },
         );
         assert!(!format!("{c:?}{s:?}").contains("hunter2"));
         let cr = cred(AuthScheme::Basic, &c, b"");

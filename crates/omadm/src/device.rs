@@ -5,18 +5,17 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use winmdm_syncml::{
-    Alert, AlertCode, Command, Container, Data, Item, ItemCommand, Location, Meta, Results, Status,
-    StatusCode, SyncBody, SyncHdr, SyncML,
+    Alert, AlertCode, Command, CommandKind, Container, Data, Item, ItemCommand, Location, Meta,
+    Results, Status, StatusCode, SyncBody, SyncHdr, SyncML,
 };
 
 use crate::auth::{self, AuthScheme, Credentials};
 use crate::locuri::{LocUri, Query};
 use crate::package::{
-    self, Chunk, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, MIN_MAX_MSG_SIZE, Reassembly,
+    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, InObject, MIN_MAX_MSG_SIZE,
+    ObjectKey, OutObject, Packer,
 };
-use crate::session::{
-    SessionError, asks_next, has_new_commands, next_message_alert, no_end_of_data_alert, status_for,
-};
+use crate::session::{SessionError, SessionHeader, asks_next, no_end_of_data_alert, status_for};
 use crate::tree::{Node, NodeTree};
 
 /// The `./DevInfo` values sent in package 1.
@@ -104,97 +103,133 @@ impl DeviceConfig {
     }
 }
 
-#[derive(Debug)]
-struct OutLo {
-    template: Command<'static>,
-    text: String,
-    offset: usize,
+/// Where a device session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DevicePhase {
+    /// Package 1 not built yet ([`DeviceSession::start`]).
+    New,
+    /// Waiting for the server's next message.
+    AwaitingServer,
+    /// The session is over.
+    Finished,
 }
 
-#[derive(Debug)]
-struct InLo {
-    re: Reassembly,
-    uri: String,
-    /// A chunk arrived in the current message.
-    touched: bool,
+/// Device-side authentication state that changes during a session (a challenge may
+/// switch the scheme and the nonce).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeviceAuthState {
+    pub(crate) scheme: AuthScheme,
+    pub(crate) nonce: Vec<u8>,
+    pub(crate) authenticated: bool,
+    pub(crate) attempts: u32,
+    pub(crate) next_session_nonce: Option<Vec<u8>>,
+}
+
+/// Everything a device session needs to continue: what a [`crate::DeviceSnapshot`]
+/// holds.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceState {
+    pub(crate) phase: DevicePhase,
+    pub(crate) my_msg_id: u64,
+    pub(crate) last_server_msg: Option<u64>,
+    pub(crate) server_max_msg: u64,
+    pub(crate) statuses: VecDeque<Status<'static>>,
+    pub(crate) out: VecDeque<Command<'static>>,
+    /// The front of `out` was already put off once.
+    pub(crate) out_deferred: bool,
+    pub(crate) lo_out: Option<OutObject>,
+    pub(crate) lo_in: Option<InObject>,
+    /// The server's package is not complete (its last message had no Final).
+    pub(crate) server_more: bool,
+    pub(crate) auth: DeviceAuthState,
+    pub(crate) messages: usize,
 }
 
 /// The device side of one OMA-DM session.
 ///
 /// [`DeviceSession::start`] builds package 1; [`DeviceSession::handle`] executes a
 /// server message against a [`NodeTree`] and returns the reply, `None` when the session
-/// is over.
+/// is over. Between messages the state can be saved with
+/// [`snapshot`](DeviceSession::snapshot) and continued with
+/// [`restore`](DeviceSession::restore) (an emulator that restarts).
 #[derive(Debug)]
 pub struct DeviceSession {
     cfg: DeviceConfig,
-    my_msg_id: u64,
-    last_server_msg: Option<u64>,
-    server_max_msg: u64,
-    statuses: VecDeque<Status<'static>>,
-    out: VecDeque<Command<'static>>,
-    /// The front of `out` was already put off once.
-    out_deferred: bool,
-    lo_out: Option<OutLo>,
-    lo_in: Option<InLo>,
-    server_more: bool,
-    started: bool,
-    authenticated: bool,
-    auth_attempts: u32,
-    next_session_nonce: Option<Vec<u8>>,
-    messages: usize,
-    finished: bool,
+    st: DeviceState,
 }
 
 impl DeviceSession {
     /// A new session.
     pub fn new(cfg: DeviceConfig) -> Self {
-        let server_max_msg = cfg.default_server_max_msg_size;
-        DeviceSession {
-            cfg,
+        let auth = DeviceAuthState {
+            scheme: cfg.auth.as_ref().map_or(AuthScheme::Basic, |a| a.scheme),
+            nonce: cfg
+                .auth
+                .as_ref()
+                .map(|a| a.nonce.clone())
+                .unwrap_or_default(),
+            authenticated: false,
+            attempts: 0,
+            next_session_nonce: None,
+        };
+        let st = DeviceState {
+            phase: DevicePhase::New,
             my_msg_id: 0,
             last_server_msg: None,
-            server_max_msg,
+            server_max_msg: cfg.default_server_max_msg_size,
             statuses: VecDeque::new(),
             out: VecDeque::new(),
             out_deferred: false,
             lo_out: None,
             lo_in: None,
             server_more: false,
-            started: false,
-            authenticated: false,
-            auth_attempts: 0,
-            next_session_nonce: None,
+            auth,
             messages: 0,
-            finished: false,
-        }
+        };
+        DeviceSession { cfg, st }
+    }
+
+    pub(crate) fn from_state(cfg: DeviceConfig, st: DeviceState) -> Self {
+        DeviceSession { cfg, st }
+    }
+
+    pub(crate) fn state(&self) -> &DeviceState {
+        &self.st
+    }
+
+    /// Where the session is.
+    pub fn phase(&self) -> DevicePhase {
+        self.st.phase
     }
 
     /// Whether the session is over.
     pub fn is_finished(&self) -> bool {
-        self.finished
+        self.st.phase == DevicePhase::Finished
     }
 
     /// The nonce the server gave for the next session (MD5 `NextNonce` with 212).
     pub fn next_session_nonce(&self) -> Option<&[u8]> {
-        self.next_session_nonce.as_deref()
+        self.st.auth.next_session_nonce.as_deref()
     }
 
     fn header(&mut self) -> SyncHdr<'static> {
-        self.my_msg_id += 1;
+        self.st.my_msg_id += 1;
         let meta = Meta {
             max_msg_size: self.cfg.max_msg_size,
             max_obj_size: self.cfg.max_obj_size,
             ..Meta::default()
         };
+        let a = &self.st.auth;
         let cred = match &self.cfg.auth {
-            Some(a) if !self.authenticated => Some(auth::cred(a.scheme, &a.credentials, &a.nonce)),
+            Some(c) if !a.authenticated => Some(auth::cred(a.scheme, &c.credentials, &a.nonce)),
             _ => None,
         };
         SyncHdr {
             ver_dtd: Some(Cow::Borrowed("1.2")),
             ver_proto: Some(Cow::Borrowed("DM/1.2")),
             session_id: Some(Cow::Owned(self.cfg.session_id.clone())),
-            msg_id: Some(Cow::Owned(self.my_msg_id.to_string())),
+            msg_id: Some(Cow::Owned(self.st.my_msg_id.to_string())),
             target: Some(Location::uri(self.cfg.server_uri.clone())),
             source: Some(Location::uri(self.cfg.device_id.clone())),
             cred: cred.map(Box::new),
@@ -261,8 +296,13 @@ impl DeviceSession {
 
     /// Package 1: Alert 1201, Alert 1224 LoginStatus, extra alerts, Replace DevInfo.
     pub fn start(&mut self) -> SyncML<'static> {
-        self.started = true;
+        self.st.phase = DevicePhase::AwaitingServer;
         self.package1()
+    }
+
+    fn end(&mut self) -> Result<Option<SyncML<'static>>, SessionError> {
+        self.st.phase = DevicePhase::Finished;
+        Ok(None)
     }
 
     /// Executes a server message and returns the reply; `None` when the session ended
@@ -272,32 +312,20 @@ impl DeviceSession {
         msg: &SyncML<'_>,
         tree: &mut dyn NodeTree,
     ) -> Result<Option<SyncML<'static>>, SessionError> {
-        if !self.started {
-            return Err(SessionError::NotStarted);
+        match self.st.phase {
+            DevicePhase::New => return Err(SessionError::NotStarted),
+            DevicePhase::Finished => return Err(SessionError::Finished),
+            DevicePhase::AwaitingServer => {}
         }
-        if self.finished {
-            return Err(SessionError::Finished);
-        }
-        let h = &msg.hdr;
-        let sid = h
-            .session_id
-            .as_deref()
-            .ok_or(SessionError::MissingHeader("SessionID"))?;
-        if sid.trim() != self.cfg.session_id {
+        let h = SessionHeader::read(msg)?;
+        if h.session_id != self.cfg.session_id {
             return Err(SessionError::SessionMismatch {
                 expected: self.cfg.session_id.clone(),
-                got: sid.to_owned(),
+                got: h.session_id.to_owned(),
             });
         }
-        let mid_s = h
-            .msg_id
-            .as_deref()
-            .ok_or(SessionError::MissingHeader("MsgID"))?;
-        let mid: u64 = mid_s
-            .trim()
-            .parse()
-            .map_err(|_| SessionError::BadMsgId(mid_s.to_owned()))?;
-        if let Some(last) = self.last_server_msg
+        let mid = h.msg_id;
+        if let Some(last) = self.st.last_server_msg
             && mid != last + 1
         {
             return Err(SessionError::UnexpectedMsgId {
@@ -305,17 +333,17 @@ impl DeviceSession {
                 got: mid,
             });
         }
-        self.last_server_msg = Some(mid);
-        self.messages += 1;
-        if self.messages > self.cfg.max_messages {
+        if self.st.messages >= self.cfg.max_messages {
             return Err(SessionError::TooManyMessages(self.cfg.max_messages));
         }
-        if let Some(n) = h.meta.as_ref().and_then(|m| m.max_msg_size) {
+        if let Some(n) = msg.hdr.meta.as_ref().and_then(|m| m.max_msg_size) {
             if n < MIN_MAX_MSG_SIZE {
                 return Err(SessionError::MaxMsgSizeTooSmall(n));
             }
-            self.server_max_msg = n;
+            self.st.server_max_msg = n;
         }
+        self.st.last_server_msg = Some(mid);
+        self.st.messages += 1;
         let msg_ref = mid.to_string();
 
         // Statuses from the server: the SyncHdr's decides about authentication.
@@ -331,21 +359,17 @@ impl DeviceSession {
             }
         }
         match hdr_code {
-            Some(StatusCode::AUTHENTICATION_ACCEPTED) => self.authenticated = true,
+            Some(StatusCode::AUTHENTICATION_ACCEPTED) => self.st.auth.authenticated = true,
             Some(StatusCode::INVALID_CREDENTIALS) | Some(StatusCode::MISSING_CREDENTIALS) => {
-                self.auth_attempts += 1;
+                self.st.auth.attempts += 1;
                 let max = self.cfg.auth.as_ref().map_or(0, |a| a.max_attempts);
-                if self.auth_attempts > max || self.cfg.auth.is_none() {
-                    self.finished = true;
-                    return Ok(None);
+                if self.st.auth.attempts > max || self.cfg.auth.is_none() {
+                    return self.end();
                 }
                 // Send package 1 again with credentials for the new nonce.
                 return Ok(Some(self.package1()));
             }
-            Some(c) if !c.is_success() => {
-                self.finished = true;
-                return Ok(None);
-            }
+            Some(c) if !c.is_success() => return self.end(),
             _ => {}
         }
 
@@ -356,33 +380,24 @@ impl DeviceSession {
             .all(|c| matches!(c, Command::Status(_)));
         if msg.body.r#final
             && only_statuses
-            && self.out.is_empty()
-            && self.lo_out.is_none()
-            && self.statuses.is_empty()
+            && self.st.out.is_empty()
+            && self.st.lo_out.is_none()
+            && self.st.statuses.is_empty()
         {
-            self.finished = true;
-            return Ok(None);
+            return self.end();
         }
         // The SyncHdr's Status first, before Statuses left over from earlier messages.
-        self.statuses
+        self.st
+            .statuses
             .push_front(status_for(&msg_ref, Some("0"), "SyncHdr", StatusCode::OK));
-        if let Some(l) = self.lo_in.as_mut() {
-            l.touched = false;
-        }
         for c in &msg.body.commands {
             self.exec_top(c, &msg_ref, tree);
         }
-        // A message that ends the package or brings other commands without the next
-        // chunk of an open object ends that object.
-        if self.lo_in.as_ref().is_some_and(|l| !l.touched)
-            && (msg.body.r#final || has_new_commands(&msg.body.commands))
-            && let Some(old) = self.lo_in.take()
-        {
-            self.out.push_front(no_end_of_data_alert(&old.uri));
+        if let Some(uri) = package::end_of_message(&mut self.st.lo_in, msg) {
+            self.st.out.push_front(no_end_of_data_alert(&uri));
         }
-        let next = asks_next(&msg.body.commands);
-        if !next {
-            self.server_more = !msg.body.r#final;
+        if !asks_next(&msg.body.commands) {
+            self.st.server_more = !msg.body.r#final;
         }
         Ok(Some(self.build()))
     }
@@ -391,11 +406,12 @@ impl DeviceSession {
         let Some((scheme, nonce)) = auth::read_chal(ch) else {
             return;
         };
-        let Some(a) = self.cfg.auth.as_mut() else {
+        if self.cfg.auth.is_none() {
             return;
-        };
+        }
+        let a = &mut self.st.auth;
         if code == Some(StatusCode::AUTHENTICATION_ACCEPTED) {
-            self.next_session_nonce = nonce;
+            a.next_session_nonce = nonce;
             return;
         }
         a.scheme = scheme;
@@ -406,103 +422,43 @@ impl DeviceSession {
 
     fn build(&mut self) -> SyncML<'static> {
         let hdr = self.header();
-        let budget = usize::try_from(self.server_max_msg).unwrap_or(usize::MAX);
-        let base = package::base_len(&hdr);
-        let mut cur = base;
-        let mut next = 1u32;
-        let mut cmds = Vec::new();
-        let mut alert = next_message_alert();
-        package::assign_ids(&mut alert, &mut 99_999);
-        let reserve = alert.encoded_len();
-        while let Some(st) = self.statuses.front() {
-            let mut c = Command::Status(st.clone());
-            let save = next;
-            package::assign_ids(&mut c, &mut next);
-            let l = c.encoded_len();
-            if cur + l + reserve > budget && !cmds.is_empty() {
-                next = save;
-                break;
-            }
-            self.statuses.pop_front();
-            cur += l;
-            cmds.push(c);
-        }
-        let mut drained = self.statuses.is_empty();
-        // A message always carries the SyncHdr's Status.
-        let floor = base + cmds.first().map_or(0, Command::encoded_len);
-        if drained {
-            drained = self.fill(floor, budget, &mut cur, &mut next, &mut cmds, reserve);
-        }
+        let mut p = Packer::new(hdr, self.st.server_max_msg, true);
+        let drained = p.push_statuses(&mut self.st.statuses) && self.fill(&mut p);
         let mut fin = false;
         if drained {
-            if self.server_more {
-                package::assign_ids(&mut alert, &mut next);
-                cmds.push(alert);
+            if self.st.server_more {
+                p.push_next_alert();
             } else {
                 fin = true;
             }
         }
-        SyncML {
-            hdr,
-            body: SyncBody {
-                commands: cmds,
-                r#final: fin,
-                ..SyncBody::default()
-            },
-            ..SyncML::default()
-        }
+        p.finish(fin)
     }
 
     /// Places the outgoing large object's next chunk and queued Results; returns
     /// whether everything went out.
-    fn fill(
-        &mut self,
-        base: usize,
-        budget: usize,
-        cur: &mut usize,
-        next: &mut u32,
-        cmds: &mut Vec<Command<'static>>,
-        reserve: usize,
-    ) -> bool {
+    fn fill(&mut self, p: &mut Packer) -> bool {
         loop {
-            if let Some(mut lo) = self.lo_out.take() {
-                let mut t = lo.template.clone();
-                let save = *next;
-                package::assign_ids(&mut t, next);
-                let room = budget.saturating_sub(*cur + reserve);
-                match package::make_chunk(&t, &lo.text, lo.offset, room) {
-                    Some((chunk, off)) => {
-                        *cur += chunk.encoded_len();
-                        cmds.push(chunk);
-                        lo.offset = off;
-                        if off < lo.text.len() {
-                            self.lo_out = Some(lo);
-                            return false;
-                        }
-                    }
-                    None => {
-                        *next = save;
-                        self.lo_out = Some(lo);
+            if let Some(mut lo) = self.st.lo_out.take() {
+                match p.push_chunk(&mut lo) {
+                    Some((_, true)) => {}
+                    Some((_, false)) | None => {
+                        self.st.lo_out = Some(lo);
                         return false;
                     }
                 }
             }
-            let deferred = std::mem::take(&mut self.out_deferred);
-            let Some(mut c) = self.out.pop_front() else {
+            let deferred = std::mem::take(&mut self.st.out_deferred);
+            let Some(c) = self.st.out.pop_front() else {
                 return true;
             };
-            let save = *next;
-            package::assign_ids(&mut c, next);
-            let l = c.encoded_len();
-            if *cur + l + reserve <= budget {
-                *cur += l;
-                cmds.push(c);
-                continue;
-            }
-            *next = save;
-            if base + l + reserve <= budget && !deferred {
-                self.out.push_front(c);
-                self.out_deferred = true;
+            let (c, l) = match p.push(c, Fit::IfRoom) {
+                Ok(()) => continue,
+                Err(e) => e,
+            };
+            if p.fits_alone(l) && !deferred {
+                self.st.out.push_front(c);
+                self.st.out_deferred = true;
                 return false;
             }
             // Too large for any message: a Results with several items is split per
@@ -513,31 +469,21 @@ impl DeviceSession {
                 for it in r.items.iter().rev() {
                     let mut one = r.clone();
                     one.items = vec![it.clone()];
-                    self.out.push_front(Command::Results(one));
+                    self.st.out.push_front(Command::Results(one));
                 }
                 continue;
             }
             if package::chunkable(&c) {
-                let (template, text) = package::split_lo(c);
-                let mut t = template.clone();
-                package::assign_ids(&mut t, &mut 99_999);
-                let room = budget.saturating_sub(base + reserve + 512);
-                if package::make_chunk(&t, &text, 0, room).is_none() {
-                    continue;
-                }
-                self.lo_out = Some(OutLo {
-                    template,
-                    text,
-                    offset: 0,
-                });
-                continue;
+                self.st.lo_out = OutObject::start(c, p.chunk_room());
             }
-            // Cannot be sent: drop it (its Status already told the server the outcome).
+            // Otherwise it cannot be sent: dropped (its Status already told the server
+            // the outcome).
         }
     }
 
     fn reply(&mut self, msg_ref: &str, c: &Command<'_>, code: StatusCode) {
-        self.statuses
+        self.st
+            .statuses
             .push_back(status_for(msg_ref, c.cmd_id(), c.name(), code));
     }
 
@@ -549,7 +495,7 @@ impl DeviceSession {
                     StatusCode::OK
                 } else if a.code() == Some(AlertCode::NO_END_OF_DATA) {
                     // The server did not get our whole object: abandon it.
-                    self.lo_out = None;
+                    self.st.lo_out = None;
                     StatusCode::OK
                 } else {
                     StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED
@@ -560,8 +506,8 @@ impl DeviceSession {
                 let mut sts = Vec::new();
                 let mut res = Vec::new();
                 self.exec(c, msg_ref, tree, &mut sts, &mut res, false);
-                self.statuses.extend(sts);
-                self.out.extend(res.into_iter().map(Command::Results));
+                self.st.statuses.extend(sts);
+                self.st.out.extend(res.into_iter().map(Command::Results));
             }
         }
     }
@@ -725,40 +671,29 @@ impl DeviceSession {
         let Ok(u) = LocUri::absolute_or_relative(uri) else {
             return StatusCode::BAD_REQUEST;
         };
-        let key = format!("{}:{}", c.name(), uri);
+        let key = ObjectKey::Command {
+            kind: c.kind().unwrap_or(CommandKind::Add),
+            target: uri.to_owned(),
+        };
         let mut data = it.data.as_ref().map(|d| d.as_str().to_owned());
         let mut meta = it.meta.clone().map(Meta::into_owned);
-        if it.more_data || self.lo_in.as_ref().is_some_and(|l| l.re.key == key) {
-            if self.lo_in.as_ref().is_none_or(|l| l.re.key != key) {
-                if let Some(old) = self.lo_in.take() {
-                    self.out.push_front(no_end_of_data_alert(&old.uri));
-                }
-                match Reassembly::start(key, it, self.cfg.max_object_size) {
-                    Ok(re) => {
-                        self.lo_in = Some(InLo {
-                            re,
-                            uri: uri.to_owned(),
-                            touched: false,
-                        })
-                    }
-                    Err(code) => return code,
-                }
-            }
-            let Some(lo) = self.lo_in.as_mut() else {
-                return StatusCode::COMMAND_FAILED;
-            };
-            lo.touched = true;
-            match lo.re.push(it) {
-                Chunk::Buffered => return StatusCode::CHUNKED_ITEM_ACCEPTED,
-                Chunk::Failed(code) => {
-                    self.lo_in = None;
-                    return code;
-                }
-                Chunk::Complete(text, m) => {
-                    self.lo_in = None;
-                    data = Some(text);
-                    meta = m.map(|m| *m);
-                }
+        let mut abandoned = Vec::new();
+        let fed = package::feed_chunk(
+            &mut self.st.lo_in,
+            key,
+            it,
+            self.cfg.max_object_size,
+            &mut abandoned,
+        );
+        for uri in abandoned {
+            self.st.out.push_front(no_end_of_data_alert(&uri));
+        }
+        match fed {
+            Fed::Whole => {}
+            Fed::Code(code) => return code,
+            Fed::Complete(text, m) => {
+                data = Some(text);
+                meta = m.map(|m| *m);
             }
         }
         let m = meta.or_else(|| ic.meta.clone().map(Meta::into_owned));

@@ -61,6 +61,7 @@ mod package;
 mod replay;
 mod server;
 mod session;
+mod snapshot;
 mod tree;
 mod value;
 
@@ -69,15 +70,24 @@ pub use alert::{
     SyncType,
 };
 pub use auth::{
-    AuthScheme, CertDeviceId, Credentials, IdentityBinding, ServerAuth, chal, cred, digest,
-    read_chal, verify,
+    AuthScheme, CertDeviceId, Credentials, IdentityBinding, ServerAuth, ServerNonces, chal, cred,
+    digest, read_chal, verify,
 };
 pub use command::{CommandError, DmCommand, DmItem};
-pub use device::{DevInfo, DeviceAuth, DeviceConfig, DeviceSession};
+pub use device::{DevInfo, DeviceAuth, DeviceConfig, DevicePhase, DeviceSession};
 pub use locuri::{LocUri, LocUriError, MAX_LOCURI_LEN, Query, Root, percent_encode};
 pub use package::{DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, MIN_MAX_MSG_SIZE};
 pub use replay::{ReplayStep, ReplayedSession, is_server_message, replay};
-pub use server::{CommandQueue, DeviceEvent, Queued, ServerConfig, ServerSession};
-pub use session::{Disposition, ItemStatus, Outcome, SessionError};
+pub use server::{
+    AuthPhase, CommandQueue, DeviceEvent, FifoQueue, Pushed, Queued, ServerConfig, ServerEvent,
+    ServerPhase, ServerSession,
+};
+pub use session::{Disposition, ItemStatus, Outcome, SessionError, SessionHeader};
+pub use snapshot::{DeviceSnapshot, SNAPSHOT_VERSION, ServerSnapshot, SnapshotError};
+
 pub use tree::{MemoryTree, Node, NodeTree};
 pub use value::{Format, Value, ValueError};
+/// The SyncML codec this crate's API speaks in (`SyncML`, `Command`, `StatusCode`,
+/// `decode`, ...), re-exported so a product needs no second dependency line.
+pub use winmdm_syncml as syncml;
+pub use winmdm_syncml::{Command, CommandKind, Item, StatusCode, SyncML, decode, decode_commands};

@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 
-use winmdm_syncml::{Command, Data, DataContent, Meta, StatusCode, SyncBody, SyncHdr, SyncML};
+use winmdm_syncml::{
+    Command, CommandKind, Data, DataContent, Meta, StatusCode, SyncBody, SyncHdr, SyncML,
+};
 
 /// The smallest `MaxMsgSize` the engines work with: a message must hold the header, a
 /// handful of Status elements and some progress on a large object.
@@ -18,6 +20,14 @@ pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 16 * 1024 * 1024;
 
 /// Smallest data payload worth starting a chunk with, in bytes of escaped text.
 const MIN_CHUNK: usize = 32;
+
+/// The CmdID given to a command only to measure it: the widest ID a message can use, so
+/// a size measured with it is an upper bound for the real one.
+pub(crate) const MEASURE_CMD_ID: u32 = 99_999;
+
+/// Room kept beside a large object's chunk for the Statuses of the peer's commands, when
+/// checking whether the object can be sent at all.
+pub(crate) const LO_STATUS_ROOM: usize = 512;
 
 /// Size of the compact encoding of an empty message with this header, `<Final/>` included.
 pub(crate) fn base_len(hdr: &SyncHdr<'static>) -> usize {
@@ -171,6 +181,295 @@ pub(crate) fn make_chunk(
     Some((chunk, end))
 }
 
+/// One message being packed: commands are added while they fit in the peer's
+/// `MaxMsgSize`, CmdIDs assigned from 1 in order. `reserve` bytes stay free for a
+/// closing `Alert 1222`.
+#[derive(Debug)]
+pub(crate) struct Packer {
+    hdr: SyncHdr<'static>,
+    budget: usize,
+    base: usize,
+    cur: usize,
+    next: u32,
+    reserve: usize,
+    cmds: Vec<Command<'static>>,
+}
+
+/// How [`Packer::push`] treats a command that does not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fit {
+    /// Refuse it.
+    IfRoom,
+    /// Take it anyway when the message is still empty (a message carries at least the
+    /// SyncHdr's Status).
+    FirstAlways,
+}
+
+impl Packer {
+    /// A message with this header, held to `max_msg_size` bytes, keeping room for a
+    /// closing `Alert 1222` when `reserve_next` is set.
+    pub(crate) fn new(hdr: SyncHdr<'static>, max_msg_size: u64, reserve_next: bool) -> Self {
+        let base = base_len(&hdr);
+        let reserve = if reserve_next {
+            let mut a = crate::session::next_message_alert();
+            assign_ids(&mut a, &mut MEASURE_CMD_ID.clone());
+            a.encoded_len()
+        } else {
+            0
+        };
+        Packer {
+            hdr,
+            budget: usize::try_from(max_msg_size).unwrap_or(usize::MAX),
+            base,
+            cur: base,
+            next: 1,
+            reserve,
+            cmds: Vec::new(),
+        }
+    }
+
+    /// Bytes left for commands.
+    pub(crate) fn room(&self) -> usize {
+        self.budget.saturating_sub(self.cur + self.reserve)
+    }
+
+    /// The size of an empty message plus its first command: what every message of this
+    /// session carries at least. A command larger than the budget minus this never fits.
+    pub(crate) fn floor(&self) -> usize {
+        self.base + self.cmds.first().map_or(0, Command::encoded_len)
+    }
+
+    /// Whether a command of `len` bytes would fit in a message holding only the floor.
+    pub(crate) fn fits_alone(&self, len: usize) -> bool {
+        self.floor() + len + self.reserve <= self.budget
+    }
+
+    /// Room a large object's chunks can count on in any message of this session.
+    pub(crate) fn chunk_room(&self) -> usize {
+        self.budget
+            .saturating_sub(self.base + self.reserve + LO_STATUS_ROOM)
+    }
+
+    /// Adds a command (its CmdIDs assigned) if it fits; gives it back otherwise, with
+    /// its length.
+    // The command comes back by value to be kept for later (boxing it would cost an
+    // allocation per refused command for nothing).
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn push(
+        &mut self,
+        mut c: Command<'static>,
+        fit: Fit,
+    ) -> Result<(), (Command<'static>, usize)> {
+        let save = self.next;
+        assign_ids(&mut c, &mut self.next);
+        self.place(c, fit).inspect_err(|_| self.next = save)
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn place(&mut self, c: Command<'static>, fit: Fit) -> Result<(), (Command<'static>, usize)> {
+        let l = c.encoded_len();
+        let forced = fit == Fit::FirstAlways && self.cmds.is_empty();
+        if self.cur + l + self.reserve > self.budget && !forced {
+            return Err((c, l));
+        }
+        self.cur += l;
+        self.cmds.push(c);
+        Ok(())
+    }
+
+    /// Adds Statuses from the front of the queue while they fit (the first always);
+    /// returns whether the queue is drained.
+    pub(crate) fn push_statuses(
+        &mut self,
+        q: &mut std::collections::VecDeque<winmdm_syncml::Status<'static>>,
+    ) -> bool {
+        while let Some(st) = q.pop_front() {
+            if let Err((Command::Status(st), _)) = self.push(Command::Status(st), Fit::FirstAlways)
+            {
+                q.push_front(st);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Places the next chunk of an outgoing object, if one fits: returns its CmdID and
+    /// whether it was the last chunk.
+    pub(crate) fn push_chunk(&mut self, lo: &mut OutObject) -> Option<(String, bool)> {
+        let mut t = lo.template.clone();
+        let mut next = self.next;
+        assign_ids(&mut t, &mut next);
+        let (chunk, off) = make_chunk(&t, &lo.text, lo.offset, self.room())?;
+        lo.offset = off;
+        let id = chunk.cmd_id().unwrap_or("").to_owned();
+        self.cur += chunk.encoded_len();
+        self.next = next;
+        self.cmds.push(chunk);
+        Some((id, off == lo.text.len()))
+    }
+
+    /// The commands packed so far.
+    pub(crate) fn commands(&self) -> &[Command<'static>] {
+        &self.cmds
+    }
+
+    /// Appends the `Alert 1222` the reserve was kept for.
+    pub(crate) fn push_next_alert(&mut self) {
+        let mut a = crate::session::next_message_alert();
+        assign_ids(&mut a, &mut self.next);
+        self.cur += a.encoded_len();
+        self.cmds.push(a);
+    }
+
+    /// The message.
+    pub(crate) fn finish(self, r#final: bool) -> SyncML<'static> {
+        SyncML {
+            hdr: self.hdr,
+            body: SyncBody {
+                commands: self.cmds,
+                r#final,
+                ..SyncBody::default()
+            },
+            ..SyncML::default()
+        }
+    }
+}
+
+/// An outgoing large object: the command without its data, the data, and how much of it
+/// went out.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OutObject {
+    pub(crate) template: Command<'static>,
+    pub(crate) text: String,
+    pub(crate) offset: usize,
+}
+
+impl OutObject {
+    /// Splits a chunkable command into an object, if its first chunk can fit in `room`
+    /// bytes (checked with the widest CmdID).
+    pub(crate) fn start(cmd: Command<'static>, room: usize) -> Option<Self> {
+        let (template, text) = split_lo(cmd);
+        let mut t = template.clone();
+        assign_ids(&mut t, &mut MEASURE_CMD_ID.clone());
+        make_chunk(&t, &text, 0, room)?;
+        Some(OutObject {
+            template,
+            text,
+            offset: 0,
+        })
+    }
+}
+
+/// What identifies an incoming large object: the command carrying it and the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ObjectKey {
+    /// Results for one of our commands (its record, when it is known), from one source.
+    Results {
+        /// The record of the command the Results answer, `None` if they match none.
+        record: Option<u64>,
+        /// The item's `Source/LocURI`.
+        source: String,
+    },
+    /// A server command (Add, Replace, Exec) to one target.
+    Command {
+        /// The command's kind.
+        kind: CommandKind,
+        /// The item's `Target/LocURI`.
+        target: String,
+    },
+}
+
+impl ObjectKey {
+    /// The node the object is for (named in `Alert 1225`).
+    pub(crate) fn uri(&self) -> &str {
+        match self {
+            ObjectKey::Results { source, .. } => source,
+            ObjectKey::Command { target, .. } => target,
+        }
+    }
+}
+
+/// An incoming large object being reassembled, and whether a chunk of it arrived in the
+/// current message.
+#[derive(Debug, Clone)]
+pub(crate) struct InObject {
+    pub(crate) key: ObjectKey,
+    pub(crate) re: Reassembly,
+    pub(crate) touched: bool,
+}
+
+/// What became of an item offered to [`feed_chunk`].
+#[derive(Debug)]
+pub(crate) enum Fed {
+    /// Not part of a large object: handle it as a whole item.
+    Whole,
+    /// A chunk, kept (213), or refused with a code.
+    Code(StatusCode),
+    /// The last chunk: the whole data and the first chunk's Meta (without Size).
+    Complete(String, Option<Box<Meta<'static>>>),
+}
+
+/// Feeds one item to the incoming object slot: starts an object on its first chunk
+/// (abandoning, with the URI pushed to `abandoned`, another one still open), appends
+/// chunks, completes it on the last one.
+pub(crate) fn feed_chunk(
+    slot: &mut Option<InObject>,
+    key: ObjectKey,
+    item: &winmdm_syncml::Item<'_>,
+    max_object_size: u64,
+    abandoned: &mut Vec<String>,
+) -> Fed {
+    let continues = slot.as_ref().is_some_and(|l| l.key == key);
+    if !item.more_data && !continues {
+        return Fed::Whole;
+    }
+    if !continues {
+        if let Some(old) = slot.take() {
+            abandoned.push(old.key.uri().to_owned());
+        }
+        match Reassembly::start(item, max_object_size) {
+            Ok(re) => {
+                *slot = Some(InObject {
+                    key,
+                    re,
+                    touched: false,
+                })
+            }
+            Err(code) => return Fed::Code(code),
+        }
+    }
+    let Some(lo) = slot.as_mut() else {
+        return Fed::Code(StatusCode::COMMAND_FAILED);
+    };
+    lo.touched = true;
+    match lo.re.push(item) {
+        Chunk::Buffered => Fed::Code(StatusCode::CHUNKED_ITEM_ACCEPTED),
+        Chunk::Failed(code) => {
+            *slot = None;
+            Fed::Code(code)
+        }
+        Chunk::Complete(text, meta) => {
+            *slot = None;
+            Fed::Complete(text, meta)
+        }
+    }
+}
+
+/// After a peer message: an open incoming object that got no chunk in a message that
+/// ends the peer's package or brings other commands is abandoned. Returns its URI (the
+/// caller sends `Alert 1225`).
+pub(crate) fn end_of_message(slot: &mut Option<InObject>, msg: &SyncML<'_>) -> Option<String> {
+    if slot.as_ref().is_some_and(|l| !l.touched)
+        && (msg.body.r#final || crate::session::has_new_commands(&msg.body.commands))
+    {
+        return slot.take().map(|o| o.key.uri().to_owned());
+    }
+    if let Some(l) = slot.as_mut() {
+        l.touched = false;
+    }
+    None
+}
+
 /// Outcome of feeding one item chunk to a [`Reassembly`].
 #[derive(Debug)]
 pub(crate) enum Chunk {
@@ -183,22 +482,16 @@ pub(crate) enum Chunk {
 }
 
 /// An incoming large object being reassembled.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Reassembly {
-    /// The key of the object (command kind + target/source URI).
-    pub key: String,
-    declared: u64,
-    buf: String,
-    meta: Option<Meta<'static>>,
+    pub(crate) declared: u64,
+    pub(crate) buf: String,
+    pub(crate) meta: Option<Meta<'static>>,
 }
 
 impl Reassembly {
     /// Starts an object from its first chunk.
-    pub(crate) fn start(
-        key: String,
-        item: &winmdm_syncml::Item<'_>,
-        max: u64,
-    ) -> Result<Self, StatusCode> {
+    pub(crate) fn start(item: &winmdm_syncml::Item<'_>, max: u64) -> Result<Self, StatusCode> {
         let declared = item
             .meta
             .as_ref()
@@ -212,7 +505,6 @@ impl Reassembly {
             m.size = None;
         }
         Ok(Reassembly {
-            key,
             declared,
             buf: String::new(),
             meta: meta.filter(|m| !m.is_empty()),
@@ -272,7 +564,7 @@ mod tests {
             let it = &c.items()[0];
             if off == 0 {
                 assert_eq!(it.meta.as_ref().unwrap().size, Some(text.len() as u64));
-                re = Some(Reassembly::start("k".into(), it, 1 << 20).unwrap());
+                re = Some(Reassembly::start(it, 1 << 20).unwrap());
             } else {
                 assert_eq!(it.meta.as_ref().unwrap().size, None);
             }
@@ -296,17 +588,17 @@ mod tests {
     fn size_errors() {
         let mut it = replace("abc").items()[0].clone();
         assert_eq!(
-            Reassembly::start("k".into(), &it, 10).unwrap_err(),
+            Reassembly::start(&it, 10).unwrap_err(),
             StatusCode::SIZE_REQUIRED
         );
         it.meta.as_mut().unwrap().size = Some(100);
         assert_eq!(
-            Reassembly::start("k".into(), &it, 10).unwrap_err(),
+            Reassembly::start(&it, 10).unwrap_err(),
             StatusCode::REQUEST_ENTITY_TOO_LARGE
         );
         // declared 4, sent 3 and ended: 424
         it.meta.as_mut().unwrap().size = Some(4);
-        let mut r = Reassembly::start("k".into(), &it, 10).unwrap();
+        let mut r = Reassembly::start(&it, 10).unwrap();
         assert!(matches!(
             r.push(&it),
             Chunk::Failed(StatusCode::SIZE_MISMATCH)
@@ -314,7 +606,7 @@ mod tests {
         // declared 2, more than 2 arrives: 424 at once
         it.meta.as_mut().unwrap().size = Some(2);
         it.more_data = true;
-        let mut r = Reassembly::start("k".into(), &it, 10).unwrap();
+        let mut r = Reassembly::start(&it, 10).unwrap();
         assert!(matches!(
             r.push(&it),
             Chunk::Failed(StatusCode::SIZE_MISMATCH)

@@ -107,7 +107,7 @@ pub fn replay(messages: &[SyncML<'_>], start: SystemTime) -> Vec<ReplayedSession
         let new = out.last().is_none_or(|s| s.session_id != sid);
         if new {
             if let (Some((mut s, mut q, _)), Some(last)) = (engine.take(), out.last_mut()) {
-                s.abandon(&mut q);
+                s.abandon_into(&mut q);
                 last.outcomes = std::mem::take(&mut q.outcomes);
                 last.events = std::mem::take(&mut q.events);
             }
@@ -192,7 +192,7 @@ pub fn replay(messages: &[SyncML<'_>], start: SystemTime) -> Vec<ReplayedSession
     }
     if let (Some((mut s, mut q, _)), Some(last)) = (engine.take(), out.last_mut()) {
         if !s.is_finished() {
-            s.abandon(&mut q);
+            s.abandon_into(&mut q);
         }
         last.outcomes = std::mem::take(&mut q.outcomes);
         last.events = std::mem::take(&mut q.events);

@@ -1,26 +1,26 @@
 //! The server session engine (sans-IO).
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use winmdm_syncml::{
-    Command, CommandKind, Item, Location, Meta, Results, Status, StatusCode, SyncBody, SyncHdr,
-    SyncML,
+    Command, CommandKind, Item, Location, Meta, Results, Status, StatusCode, SyncHdr, SyncML,
 };
 
 use crate::alert::DeviceAlert;
 use crate::auth::{self, IdentityBinding, ServerAuth};
 use crate::command::DmCommand;
 use crate::package::{
-    self, Chunk, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, MIN_MAX_MSG_SIZE, Reassembly,
+    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, InObject, MIN_MAX_MSG_SIZE,
+    ObjectKey, OutObject, Packer,
 };
 use crate::session::{
-    Disposition, ItemStatus, Outcome, SessionError, asks_next, has_new_commands,
-    next_message_alert, no_end_of_data_alert, status_for,
+    Disposition, ItemStatus, Outcome, SessionError, SessionHeader, asks_next, no_end_of_data_alert,
+    status_for,
 };
 
-/// Server engine settings.
+/// Server engine settings: the product's configuration, the same for every session.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -38,7 +38,9 @@ pub struct ServerConfig {
     pub max_messages: usize,
     /// Longest pause between two device messages. Default 10 minutes.
     pub session_timeout: Duration,
-    /// DM-level authentication; `None` relies on the TLS client certificate only.
+    /// DM-level authentication known before the first message; `None` relies on the
+    /// TLS client certificate only, or on [`ServerSession::set_auth`] once the device
+    /// is known.
     pub auth: Option<ServerAuth>,
 }
 
@@ -78,9 +80,43 @@ pub enum DeviceEvent {
     Authenticated,
     /// DM authentication failed (`401`/`407` sent).
     AuthenticationFailed,
+    /// A `Status` whose `MsgRef` + `CmdRef` name no command this session issued (or one
+    /// already reported).
+    UnmatchedStatus {
+        /// `MsgRef` as sent (`1` when absent).
+        msg_ref: String,
+        /// `CmdRef` as sent.
+        cmd_ref: String,
+        /// `Cmd` as sent.
+        cmd: Option<String>,
+        /// The code, when it is a number.
+        code: Option<StatusCode>,
+    },
+    /// `Results` whose `MsgRef` + `CmdRef` name no command this session issued; their
+    /// items (large objects reassembled).
+    UnmatchedResults {
+        /// `MsgRef` as sent (`1` when absent).
+        msg_ref: String,
+        /// `CmdRef` as sent (`1` when absent).
+        cmd_ref: String,
+        /// The items.
+        items: Vec<Item<'static>>,
+    },
 }
 
-/// The product side of the server engine: the command queue and where outcomes go.
+/// What the server engine reports, in order, through [`ServerSession::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// The outcome of an issued command: exactly one per command pushed.
+    Outcome(Outcome),
+    /// Alerts, device information, authentication, unmatched Statuses and Results.
+    Device(DeviceEvent),
+}
+
+/// The product side of [`ServerSession::handle`]: a synchronous command queue and
+/// where outcomes go. [`FifoQueue`] is a ready-made in-memory one; a queue in a database
+/// is better served by the poll API ([`ServerSession::receive`]).
 pub trait CommandQueue {
     /// The next command to send, `None` when nothing is queued. Called only when there
     /// is room; a command pulled but not fitting is kept by the engine and sent first in
@@ -88,33 +124,138 @@ pub trait CommandQueue {
     fn next_command(&mut self) -> Option<Queued>;
     /// The outcome of an issued command.
     fn outcome(&mut self, outcome: Outcome);
-    /// Alerts, device information and authentication results.
+    /// Alerts, device information, authentication results, unmatched replies.
     fn event(&mut self, event: DeviceEvent) {
         let _ = event;
     }
 }
 
+/// A first-in first-out [`CommandQueue`] in memory: commands go out in the order they
+/// were pushed; outcomes and events are collected.
+#[derive(Debug, Default, Clone)]
+pub struct FifoQueue {
+    /// Commands not pulled yet, the next one first.
+    pub pending: VecDeque<Queued>,
+    /// Outcomes, in the order the engine reported them.
+    pub outcomes: Vec<Outcome>,
+    /// Device events, in order.
+    pub events: Vec<DeviceEvent>,
+    next_tag: u64,
+}
+
+impl FifoQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        FifoQueue::default()
+    }
+
+    /// Queues a command under the next tag (0, 1, 2, ...) and returns the tag.
+    pub fn push(&mut self, command: DmCommand) -> u64 {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        self.pending.push_back(Queued { tag, command });
+        tag
+    }
+
+    /// Queues a command under the product's own tag.
+    pub fn push_tagged(&mut self, queued: Queued) {
+        self.next_tag = self.next_tag.max(queued.tag.saturating_add(1));
+        self.pending.push_back(queued);
+    }
+
+    /// The outcome reported for a tag, if any.
+    pub fn outcome(&self, tag: u64) -> Option<&Outcome> {
+        self.outcomes.iter().find(|o| o.tag == tag)
+    }
+}
+
+impl CommandQueue for FifoQueue {
+    fn next_command(&mut self) -> Option<Queued> {
+        self.pending.pop_front()
+    }
+    fn outcome(&mut self, outcome: Outcome) {
+        self.outcomes.push(outcome);
+    }
+    fn event(&mut self, event: DeviceEvent) {
+        self.events.push(event);
+    }
+}
+
+/// What [`ServerSession::push_command`] did with a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RefKind {
+#[non_exhaustive]
+pub enum Pushed {
+    /// In this response (for a large object: its first chunk, or it starts in the next
+    /// message). More commands may follow while [`ServerSession::command_room`] is
+    /// `Some`.
+    Sent,
+    /// Does not fit beside what the response holds: the engine keeps it and sends it
+    /// first in the next message. Push nothing more into this response.
+    Deferred,
+    /// Never sendable (larger than the device accepts): its outcome,
+    /// [`Disposition::TooLarge`], is already among the events.
+    TooLarge,
+}
+
+/// Where a server session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerPhase {
+    /// No device message yet.
+    New,
+    /// A device message was received; the response is being built (push commands, then
+    /// [`ServerSession::respond`]).
+    Responding,
+    /// The response went out; waiting for the device's next message.
+    AwaitingDevice,
+    /// The session is over (a retransmission of the last device message still gets the
+    /// last response).
+    Finished,
+}
+
+/// Where DM-level authentication is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthPhase {
+    /// No DM authentication configured (TLS client certificate only).
+    NotRequired,
+    /// Required and not yet given; `failures` wrong attempts so far.
+    Pending {
+        /// Wrong credentials received so far.
+        failures: u32,
+    },
+    /// The device authenticated (212 sent).
+    Authenticated,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefKind {
     Normal,
     /// An intermediate chunk of a large object (213 expected).
     Chunk,
 }
 
-#[derive(Debug)]
-struct Record {
-    tag: u64,
-    kind: CommandKind,
-    msg_ref: String,
-    cmd_ref: String,
-    statuses: Vec<(Option<String>, StatusCode)>,
-    original_error: Option<String>,
-    results: Vec<Item<'static>>,
-    results_done: bool,
-    children: Vec<usize>,
-    top: bool,
-    reported: bool,
-    disposition: Option<Disposition>,
+/// What a (MsgRef, CmdRef) of ours names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ref {
+    /// A command of the product's.
+    Record(u64, RefKind),
+    /// An alert the engine sent itself (1222, 1225): its Status is consumed.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Record {
+    pub(crate) tag: u64,
+    pub(crate) kind: CommandKind,
+    pub(crate) msg_ref: String,
+    pub(crate) cmd_ref: String,
+    pub(crate) statuses: Vec<(Option<String>, StatusCode)>,
+    pub(crate) original_error: Option<String>,
+    pub(crate) results: Vec<Item<'static>>,
+    pub(crate) children: Vec<u64>,
+    pub(crate) top: bool,
+    pub(crate) disposition: Option<Disposition>,
 }
 
 impl Record {
@@ -127,95 +268,161 @@ impl Record {
             statuses: Vec::new(),
             original_error: None,
             results: Vec::new(),
-            results_done: false,
             children: Vec::new(),
             top,
-            reported: false,
             disposition: None,
         }
     }
 }
 
-#[derive(Debug)]
-struct OutLo {
-    template: Command<'static>,
-    text: String,
-    offset: usize,
-    record: usize,
+/// The outgoing large object and the record of its command.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OutLo {
+    pub(crate) obj: OutObject,
+    pub(crate) record: u64,
 }
 
+/// A command pulled but not sent yet (it did not fit beside the last response's
+/// content).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pending {
+    pub(crate) tag: u64,
+    pub(crate) command: Command<'static>,
+}
+
+/// Everything a session needs to continue: what a [`crate::ServerSnapshot`] holds.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerState {
+    pub(crate) phase: ServerPhase,
+    pub(crate) session_id: Option<String>,
+    pub(crate) device_id: Option<String>,
+    pub(crate) last_device_msg: Option<u64>,
+    pub(crate) last_seen: Option<SystemTime>,
+    pub(crate) last_reply: Option<SyncML<'static>>,
+    pub(crate) my_msg_id: u64,
+    pub(crate) messages: usize,
+    pub(crate) statuses: VecDeque<Status<'static>>,
+    pub(crate) pending: Option<Pending>,
+    pub(crate) lo_out: Option<OutLo>,
+    pub(crate) lo_in: Option<InObject>,
+    /// Alerts to send (1225 for abandoned incoming objects).
+    pub(crate) alerts_out: VecDeque<Command<'static>>,
+    pub(crate) records: BTreeMap<u64, Record>,
+    pub(crate) next_record: u64,
+    pub(crate) refs: HashMap<(String, String), Ref>,
+    pub(crate) device_max_msg: u64,
+    pub(crate) device_max_obj: Option<u64>,
+    pub(crate) auth: Option<ServerAuth>,
+    pub(crate) auth_phase: AuthPhase,
+}
+
+impl ServerState {
+    fn new(cfg: &ServerConfig) -> Self {
+        ServerState {
+            phase: ServerPhase::New,
+            session_id: None,
+            device_id: None,
+            last_device_msg: None,
+            last_seen: None,
+            last_reply: None,
+            my_msg_id: 0,
+            messages: 0,
+            statuses: VecDeque::new(),
+            pending: None,
+            lo_out: None,
+            lo_in: None,
+            alerts_out: VecDeque::new(),
+            records: BTreeMap::new(),
+            next_record: 0,
+            refs: HashMap::new(),
+            device_max_msg: cfg.default_max_msg_size,
+            device_max_obj: None,
+            auth_phase: if cfg.auth.is_some() {
+                AuthPhase::Pending { failures: 0 }
+            } else {
+                AuthPhase::NotRequired
+            },
+            auth: cfg.auth.clone(),
+        }
+    }
+}
+
+/// How the response being built ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Statuses, then the package continues (large object, pending, new commands).
+    Continue,
+    /// The device's package is not complete: Statuses and Alert 1222.
+    RequestNext,
+    /// Statuses only, Final: the SyncHdr was refused (`end`: the session ends) or the
+    /// device aborted (`end`).
+    StatusesOnly { refused: bool, end: bool },
+}
+
+/// The response under construction.
 #[derive(Debug)]
-struct InLo {
-    re: Reassembly,
-    record: Option<usize>,
-    uri: String,
-    /// A chunk arrived in the current message.
-    touched: bool,
+struct Building {
+    packer: Packer,
+    mode: Mode,
+    msg: String,
+    statuses_left: bool,
+    /// Commands may still be pushed.
+    accepting: bool,
 }
 
 /// The server side of one OMA-DM session.
 ///
-/// Feed it each device message with [`ServerSession::handle`]; it returns the response
-/// to send. Time is an input; there is no IO, clock or storage inside.
+/// Each device message is one step: [`receive`](ServerSession::receive) it, push
+/// commands while [`command_room`](ServerSession::command_room) says there is room,
+/// take the [`respond`](ServerSession::respond)se, and drain
+/// [`poll_event`](ServerSession::poll_event). [`handle`](ServerSession::handle) does the
+/// four with a synchronous [`CommandQueue`]. Time is an input; there is no IO, clock or
+/// storage inside. Between messages the whole state can be saved with
+/// [`snapshot`](ServerSession::snapshot) and continued elsewhere with
+/// [`restore`](ServerSession::restore).
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use winmdm_omadm::{CommandQueue, DmCommand, LocUri, Outcome, Queued, ServerConfig, ServerSession};
+/// use winmdm_omadm::{DmCommand, LocUri, Queued, ServerConfig, ServerEvent, ServerSession};
 ///
-/// #[derive(Default)]
-/// struct Q { todo: Vec<Queued>, done: Vec<Outcome> }
-/// impl CommandQueue for Q {
-///     fn next_command(&mut self) -> Option<Queued> { self.todo.pop() }
-///     fn outcome(&mut self, o: Outcome) { self.done.push(o) }
-/// }
-///
-/// let pkg1 = winmdm_syncml::decode(br#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr>
+/// let pkg1 = winmdm_omadm::syncml::decode(br#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr>
 ///   <VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1</SessionID><MsgID>1</MsgID>
 ///   <Target><LocURI>https://mdm.example/omadm</LocURI></Target>
 ///   <Source><LocURI>DEVICE1</LocURI></Source></SyncHdr>
 ///   <SyncBody><Alert><CmdID>2</CmdID><Data>1201</Data></Alert><Final/></SyncBody></SyncML>"#)?;
-/// let mut q = Q::default();
-/// q.todo.push(Queued { tag: 7, command: DmCommand::get(LocUri::try_from("./DevDetail/SwV")?) });
 /// let mut s = ServerSession::new(ServerConfig::new("https://mdm.example/omadm"));
-/// let reply = s.handle(&pkg1, SystemTime::UNIX_EPOCH, &mut q)?;
+/// s.receive(&pkg1, SystemTime::UNIX_EPOCH)?;
+/// // Commands from the product's storage, as long as there is room (a hint in bytes).
+/// let mut queued = vec![Queued { tag: 7, command: DmCommand::get(LocUri::try_from("./DevDetail/SwV")?) }].into_iter();
+/// while s.command_room().is_some() {
+///     let Some(q) = queued.next() else { break };
+///     s.push_command(q);
+/// }
+/// let reply = s.respond()?;
 /// assert_eq!(reply.body.commands.len(), 3); // Status(SyncHdr), Status(Alert), Get
 /// assert!(reply.body.r#final);
+/// while let Some(event) = s.poll_event() {
+///     assert!(matches!(event, ServerEvent::Device(_))); // the 1201 alert
+/// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ServerSession {
     cfg: ServerConfig,
     identity: Option<Box<dyn IdentityBinding>>,
-    session_id: Option<String>,
-    device_id: Option<String>,
-    last_device_msg: Option<u64>,
-    last_seen: Option<SystemTime>,
-    last_reply: Option<SyncML<'static>>,
-    my_msg_id: u64,
-    messages: usize,
-    statuses: VecDeque<Status<'static>>,
-    pending: Option<Queued>,
-    /// The pending command was already put off once: it is not put off again.
-    pending_deferred: bool,
-    lo_out: Option<OutLo>,
-    lo_in: Option<InLo>,
-    /// Alerts to send (1225 for abandoned incoming objects).
-    alerts_out: Vec<Command<'static>>,
-    records: Vec<Record>,
-    refs: HashMap<(String, String), (usize, RefKind)>,
-    device_max_msg: u64,
-    device_max_obj: Option<u64>,
-    authenticated: bool,
-    auth_failures: u32,
-    finished: bool,
+    st: ServerState,
+    building: Option<Building>,
+    /// The message being answered is a retransmission: the last response again.
+    retransmit: bool,
+    events: VecDeque<ServerEvent>,
 }
 
 impl std::fmt::Debug for ServerSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerSession")
-            .field("session_id", &self.session_id)
-            .field("device_id", &self.device_id)
-            .field("my_msg_id", &self.my_msg_id)
-            .field("finished", &self.finished)
+            .field("phase", &self.st.phase)
+            .field("session_id", &self.st.session_id)
+            .field("device_id", &self.st.device_id)
+            .field("my_msg_id", &self.st.my_msg_id)
             .finish_non_exhaustive()
     }
 }
@@ -228,59 +435,85 @@ enum HdrVerdict {
 impl ServerSession {
     /// A new session.
     pub fn new(cfg: ServerConfig) -> Self {
-        let device_max_msg = cfg.default_max_msg_size;
+        let st = ServerState::new(&cfg);
+        ServerSession::from_state(cfg, st)
+    }
+
+    pub(crate) fn from_state(cfg: ServerConfig, st: ServerState) -> Self {
         ServerSession {
             cfg,
             identity: None,
-            session_id: None,
-            device_id: None,
-            last_device_msg: None,
-            last_seen: None,
-            last_reply: None,
-            my_msg_id: 0,
-            messages: 0,
-            statuses: VecDeque::new(),
-            pending: None,
-            pending_deferred: false,
-            lo_out: None,
-            lo_in: None,
-            alerts_out: Vec::new(),
-            records: Vec::new(),
-            refs: HashMap::new(),
-            device_max_msg,
-            device_max_obj: None,
-            authenticated: false,
-            auth_failures: 0,
-            finished: false,
+            st,
+            building: None,
+            retransmit: false,
+            events: VecDeque::new(),
         }
+    }
+
+    pub(crate) fn state(&self) -> &ServerState {
+        &self.st
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.building.is_none() && self.events.is_empty()
     }
 
     /// Binds the TLS client certificate's identity: messages whose `Source` it does not
     /// allow get `403` on the SyncHdr and end the session.
-    pub fn with_identity(mut self, binding: impl IdentityBinding + 'static) -> Self {
-        self.identity = Some(Box::new(binding));
+    pub fn with_identity(mut self, binding: impl IdentityBinding) -> Self {
+        self.set_identity(binding);
         self
+    }
+
+    /// Binds the identity of the TLS client certificate the current message came with.
+    /// The binding is not part of a snapshot: each message may come on another
+    /// connection, so set it before every [`receive`](ServerSession::receive).
+    pub fn set_identity(&mut self, binding: impl IdentityBinding) {
+        self.identity = Some(Box::new(binding));
+    }
+
+    /// Gives the device's DM credentials and nonces once the product knows which
+    /// device it talks to (from [`SessionHeader::read`] of the first message). Replaces
+    /// [`ServerConfig::auth`]; ignored once the device authenticated.
+    pub fn set_auth(&mut self, auth: ServerAuth) {
+        if self.st.auth_phase == AuthPhase::Authenticated {
+            return;
+        }
+        if self.st.auth_phase == AuthPhase::NotRequired {
+            self.st.auth_phase = AuthPhase::Pending { failures: 0 };
+        }
+        self.st.auth = Some(auth);
+    }
+
+    /// Where the session is.
+    pub fn phase(&self) -> ServerPhase {
+        self.st.phase
+    }
+
+    /// Where DM authentication is.
+    pub fn auth_phase(&self) -> AuthPhase {
+        self.st.auth_phase
     }
 
     /// Whether the session is over (the last response ended it).
     pub fn is_finished(&self) -> bool {
-        self.finished
+        self.st.phase == ServerPhase::Finished
     }
 
     /// The session's `SessionID`, once known.
     pub fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
+        self.st.session_id.as_deref()
     }
 
     /// The device's ID (`SyncHdr/Source/LocURI`), once known.
     pub fn device_id(&self) -> Option<&str> {
-        self.device_id.as_deref()
+        self.st.device_id.as_deref()
     }
 
     /// The nonce the device must use in its next session (MD5): store it.
     pub fn nonce_for_next_session(&self) -> Option<&[u8]> {
-        let a = self.cfg.auth.as_ref()?;
-        Some(if self.authenticated {
+        let a = self.st.auth.as_ref()?;
+        Some(if self.st.auth_phase == AuthPhase::Authenticated {
             &a.next_session_nonce
         } else {
             &a.nonce
@@ -289,71 +522,72 @@ impl ServerSession {
 
     /// The `MaxMsgSize` the responses are held to.
     pub fn max_msg_size(&self) -> u64 {
-        self.device_max_msg
+        self.st.device_max_msg
+    }
+
+    /// The last response sent (what a retransmission gets).
+    pub fn last_response(&self) -> Option<&SyncML<'static>> {
+        self.st.last_reply.as_ref()
+    }
+
+    /// The next event, in the order they happened.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
     }
 
     /// Ends the session from the product's side: every command still without a status
-    /// is reported with [`Disposition::NoStatus`].
-    pub fn abandon(&mut self, queue: &mut dyn CommandQueue) {
-        self.finish(queue);
+    /// is reported with [`Disposition::NoStatus`] (the events are queued).
+    pub fn abandon(&mut self) {
+        self.building = None;
+        self.finish();
     }
 
-    fn finish(&mut self, queue: &mut dyn CommandQueue) {
-        self.finished = true;
-        if let Some(p) = self.pending.take() {
-            let mut r = Record::new(p.tag, p.command.kind(), "", "", true);
+    fn event(&mut self, e: DeviceEvent) {
+        self.events.push_back(ServerEvent::Device(e));
+    }
+
+    fn finish(&mut self) {
+        self.st.phase = ServerPhase::Finished;
+        if let Some(p) = self.st.pending.take() {
+            let kind = p.command.kind().unwrap_or(CommandKind::Status);
+            let mut r = Record::new(p.tag, kind, "", "", true);
             r.disposition = Some(Disposition::NoStatus);
-            self.records.push(r);
+            let id = self.add_record(r);
+            self.report(id);
         }
-        self.lo_out = None;
-        self.report_all(queue);
+        self.st.lo_out = None;
+        self.report_where(|_, _| true);
     }
 
     fn check_header(&mut self, msg: &SyncML<'_>, now: SystemTime) -> Result<u64, SessionError> {
-        let h = &msg.hdr;
-        let sid = h
-            .session_id
-            .as_deref()
-            .ok_or(SessionError::MissingHeader("SessionID"))?;
-        let mid = h
-            .msg_id
-            .as_deref()
-            .ok_or(SessionError::MissingHeader("MsgID"))?;
-        let src = h
-            .source
-            .as_ref()
-            .and_then(|s| s.loc_uri.as_deref())
-            .ok_or(SessionError::MissingHeader("Source"))?;
-        let mid: u64 = mid
-            .trim()
-            .parse()
-            .map_err(|_| SessionError::BadMsgId(mid.to_owned()))?;
-        match &self.session_id {
+        let h = SessionHeader::read(msg)?;
+        let src = h.device_id.ok_or(SessionError::MissingHeader("Source"))?;
+        match &self.st.session_id {
             None => {
-                self.session_id = Some(sid.trim().to_owned());
-                self.device_id = Some(src.trim().to_owned());
+                self.st.session_id = Some(h.session_id.to_owned());
+                self.st.device_id = Some(src.to_owned());
             }
             Some(s) => {
-                if s != sid.trim() {
+                if s != h.session_id {
                     return Err(SessionError::SessionMismatch {
                         expected: s.clone(),
-                        got: sid.to_owned(),
+                        got: h.session_id.to_owned(),
                     });
                 }
-                if self.device_id.as_deref() != Some(src.trim()) {
+                if self.st.device_id.as_deref() != Some(src) {
                     return Err(SessionError::SenderChanged);
                 }
-                if let Some(last) = self.last_seen
+                if let Some(last) = self.st.last_seen
                     && now.duration_since(last).unwrap_or_default() > self.cfg.session_timeout
                 {
                     return Err(SessionError::Expired);
                 }
             }
         }
-        Ok(mid)
+        Ok(h.msg_id)
     }
 
-    fn verdict(&mut self, h: &SyncHdr<'_>, queue: &mut dyn CommandQueue) -> HdrVerdict {
+    fn verdict(&mut self, h: &SyncHdr<'_>) -> HdrVerdict {
         if h.ver_dtd
             .as_deref()
             .is_some_and(|v| !matches!(v.trim(), "1.2" | "1.1"))
@@ -366,67 +600,66 @@ impl ServerSession {
         {
             return HdrVerdict::Refuse(StatusCode::PROTOCOL_VERSION_NOT_SUPPORTED, None, true);
         }
-        if let (Some(b), Some(d)) = (&self.identity, &self.device_id)
+        if let (Some(b), Some(d)) = (&self.identity, &self.st.device_id)
             && !b.allows(d)
         {
             return HdrVerdict::Refuse(StatusCode::FORBIDDEN, None, true);
         }
-        let Some(a) = self.cfg.auth.clone() else {
-            return HdrVerdict::Accept(StatusCode::OK, None);
+        let failures = match self.st.auth_phase {
+            AuthPhase::NotRequired | AuthPhase::Authenticated => {
+                return HdrVerdict::Accept(StatusCode::OK, None);
+            }
+            AuthPhase::Pending { failures } => failures,
         };
-        if self.authenticated {
-            return HdrVerdict::Accept(StatusCode::OK, None);
-        }
+        let Some(a) = self.st.auth.as_mut() else {
+            // Required but the product gave no credentials: nothing can match.
+            return HdrVerdict::Refuse(StatusCode::FORBIDDEN, None, true);
+        };
         let ok = h
             .cred
             .as_ref()
             .is_some_and(|c| auth::verify(c, a.scheme, &a.credentials, &a.nonce));
         if ok {
-            self.authenticated = true;
-            queue.event(DeviceEvent::Authenticated);
             let ch = (a.scheme == auth::AuthScheme::Md5)
                 .then(|| auth::chal(a.scheme, &a.next_session_nonce));
+            self.st.auth_phase = AuthPhase::Authenticated;
+            self.event(DeviceEvent::Authenticated);
             return HdrVerdict::Accept(StatusCode::AUTHENTICATION_ACCEPTED, ch);
         }
-        queue.event(DeviceEvent::AuthenticationFailed);
-        let code = if h.cred.is_some() {
-            self.auth_failures += 1;
-            StatusCode::INVALID_CREDENTIALS
+        let (code, failures) = if h.cred.is_some() {
+            (StatusCode::INVALID_CREDENTIALS, failures + 1)
         } else {
-            StatusCode::MISSING_CREDENTIALS
+            (StatusCode::MISSING_CREDENTIALS, failures)
         };
         // Rotate: the device answers the challenge with the fresh nonce.
-        if let Some(cfg) = self.cfg.auth.as_mut() {
-            cfg.nonce = cfg.challenge_nonce.clone();
-        }
-        let give_up = self.auth_failures >= a.max_failures;
-        HdrVerdict::Refuse(
-            code,
-            Some(auth::chal(a.scheme, &a.challenge_nonce)),
-            give_up,
-        )
+        a.nonce = a.challenge_nonce.clone();
+        let chal = auth::chal(a.scheme, &a.challenge_nonce);
+        let give_up = failures >= a.max_failures;
+        self.st.auth_phase = AuthPhase::Pending { failures };
+        self.event(DeviceEvent::AuthenticationFailed);
+        HdrVerdict::Refuse(code, Some(chal), give_up)
     }
 
-    /// Processes one device message and returns the response.
+    /// Processes one device message: checks the `SyncHdr`, answers every device command
+    /// with a Status, matches Statuses and Results to the commands issued (outcomes and
+    /// events go to [`poll_event`](ServerSession::poll_event)) and starts the response.
+    /// Then push commands while [`command_room`](ServerSession::command_room) is `Some`
+    /// and take the response with [`respond`](ServerSession::respond).
     ///
-    /// A retransmitted message (same `MsgID` as the previous one) gets the previous
-    /// response again.
-    pub fn handle(
-        &mut self,
-        msg: &SyncML<'_>,
-        now: SystemTime,
-        queue: &mut dyn CommandQueue,
-    ) -> Result<SyncML<'static>, SessionError> {
+    /// A retransmitted message (same `MsgID` as the previous one) makes `respond` give
+    /// the previous response again, also after the session finished.
+    pub fn receive(&mut self, msg: &SyncML<'_>, now: SystemTime) -> Result<(), SessionError> {
+        if self.building.is_some() || self.retransmit {
+            return Err(SessionError::ResponsePending);
+        }
         let mid = self.check_header(msg, now)?;
-        if let Some(last) = self.last_device_msg {
-            if mid == last {
-                // A retransmission (the response got lost): the same response, even
-                // after the session finished.
-                if let Some(r) = &self.last_reply {
-                    return Ok(r.clone());
-                }
+        if let Some(last) = self.st.last_device_msg {
+            if mid == last && self.st.last_reply.is_some() {
+                // A retransmission (the response got lost): the same response.
+                self.retransmit = true;
+                return Ok(());
             }
-            if self.finished {
+            if self.is_finished() {
                 return Err(SessionError::Finished);
             }
             if mid != last + 1 {
@@ -436,8 +669,7 @@ impl ServerSession {
                 });
             }
         }
-        self.messages += 1;
-        if self.messages > self.cfg.max_messages {
+        if self.st.messages >= self.cfg.max_messages {
             return Err(SessionError::TooManyMessages(self.cfg.max_messages));
         }
         if let Some(m) = &msg.hdr.meta {
@@ -445,85 +677,345 @@ impl ServerSession {
                 if n < MIN_MAX_MSG_SIZE {
                     return Err(SessionError::MaxMsgSizeTooSmall(n));
                 }
-                self.device_max_msg = n;
+                self.st.device_max_msg = n;
             }
             if m.max_obj_size.is_some() {
-                self.device_max_obj = m.max_obj_size;
+                self.st.device_max_obj = m.max_obj_size;
             }
         }
-        self.last_device_msg = Some(mid);
-        self.last_seen = Some(now);
+        self.st.messages += 1;
+        self.st.last_device_msg = Some(mid);
+        self.st.last_seen = Some(now);
+        self.st.phase = ServerPhase::Responding;
         let msg_ref = mid.to_string();
 
-        let verdict = self.verdict(&msg.hdr, queue);
-        let (code, chal) = match verdict {
+        let (code, chal) = match self.verdict(&msg.hdr) {
             HdrVerdict::Accept(c, ch) => (c, ch),
             HdrVerdict::Refuse(c, ch, end) => {
                 let mut st = status_for(&msg_ref, Some("0"), "SyncHdr", c);
                 st.chal = ch.map(Box::new);
-                self.statuses.push_front(st);
-                let reply = self.build(queue, Mode::StatusesOnly);
-                if end {
-                    self.finish(queue);
-                }
-                self.last_reply = Some(reply.clone());
-                return Ok(reply);
+                self.st.statuses.push_front(st);
+                self.start_response(Mode::StatusesOnly { refused: true, end });
+                return Ok(());
             }
         };
         let mut st = status_for(&msg_ref, Some("0"), "SyncHdr", code);
         st.chal = chal.map(Box::new);
         // The SyncHdr's Status goes first, before Statuses left over from earlier
         // messages.
-        self.statuses.push_front(st);
+        self.st.statuses.push_front(st);
 
         let mut abort = false;
-        if let Some(l) = self.lo_in.as_mut() {
-            l.touched = false;
-        }
         for c in &msg.body.commands {
-            if self.device_command(c, &msg_ref, queue) {
-                abort = true;
-            }
+            abort |= self.device_command(c, &msg_ref);
         }
-        // A message that ends the package or brings other commands without the next
-        // chunk of an open object ends that object.
-        if self.lo_in.as_ref().is_some_and(|l| !l.touched)
-            && (msg.body.r#final || has_new_commands(&msg.body.commands))
-            && let Some(old) = self.lo_in.take()
-        {
-            self.alerts_out.push(no_end_of_data_alert(&old.uri));
+        if let Some(uri) = package::end_of_message(&mut self.st.lo_in, msg) {
+            self.st.alerts_out.push_back(no_end_of_data_alert(&uri));
         }
         let next = asks_next(&msg.body.commands);
         if msg.body.r#final || next {
             // The device's package is complete: it answered everything it received.
-            self.flush_answered(queue);
+            let lo = self.st.lo_out.as_ref().map(|l| l.record);
+            self.report_where(|id, _| Some(id) != lo);
         }
         let mode = if abort {
-            Mode::StatusesOnly
+            Mode::StatusesOnly {
+                refused: false,
+                end: true,
+            }
         } else if !msg.body.r#final && !next {
             Mode::RequestNext
         } else {
             Mode::Continue
         };
-        let reply = self.build(queue, mode);
-        if abort || (reply.body.r#final && only_statuses(&reply)) {
-            self.finish(queue);
+        self.start_response(mode);
+        Ok(())
+    }
+
+    /// Packs Statuses, engine alerts, the next large-object chunk and the command put
+    /// off last time.
+    fn start_response(&mut self, mode: Mode) {
+        self.st.my_msg_id += 1;
+        let hdr = self.header();
+        let mut packer = Packer::new(hdr, self.st.device_max_msg, mode == Mode::RequestNext);
+        let msg = self.st.my_msg_id.to_string();
+        let statuses_left = !packer.push_statuses(&mut self.st.statuses);
+        if !statuses_left {
+            while let Some(a) = self.st.alerts_out.pop_front() {
+                match packer.push(a, Fit::IfRoom) {
+                    Ok(()) => self.internal_ref(&msg, &packer),
+                    Err((a, _)) => {
+                        self.st.alerts_out.push_front(a);
+                        break;
+                    }
+                }
+            }
         }
-        self.last_reply = Some(reply.clone());
+        let accepting = mode == Mode::Continue && !statuses_left;
+        self.building = Some(Building {
+            packer,
+            mode,
+            msg,
+            statuses_left,
+            accepting,
+        });
+        if !accepting {
+            return;
+        }
+        if self.st.lo_out.is_some() && !self.place_chunk() {
+            self.stop_accepting();
+            return;
+        }
+        if let Some(p) = self.st.pending.take() {
+            self.offer(p.tag, p.command, true);
+        }
+    }
+
+    fn stop_accepting(&mut self) {
+        if let Some(b) = self.building.as_mut() {
+            b.accepting = false;
+        }
+    }
+
+    fn internal_ref(&mut self, msg: &str, packer: &Packer) {
+        if let Some(id) = packer.commands().last().and_then(Command::cmd_id) {
+            self.st
+                .refs
+                .insert((msg.to_owned(), id.to_owned()), Ref::Internal);
+        }
+    }
+
+    /// `Some(bytes left)` while the response being built takes more commands: push the
+    /// next one with [`push_command`](ServerSession::push_command). `None` when it is
+    /// full, a command was put off, a large object is in progress, or no response is
+    /// being built. The number is a hint for prefetching (a command of about that
+    /// encoded size still fits).
+    pub fn command_room(&self) -> Option<usize> {
+        self.building
+            .as_ref()
+            .filter(|b| b.accepting)
+            .map(|b| b.packer.room())
+    }
+
+    /// Adds a product command to the response being built. Every command pushed gets
+    /// exactly one [`Outcome`]. Push only while [`command_room`] is `Some`; a command
+    /// pushed otherwise is put off to the next message ([`Pushed::Deferred`]) if none is
+    /// put off yet, or reported [`Disposition::NoStatus`] at once.
+    ///
+    /// [`command_room`]: ServerSession::command_room
+    pub fn push_command(&mut self, queued: Queued) -> Pushed {
+        let cmd = queued.command.to_command(&mut || String::new());
+        self.push_raw(queued.tag, cmd)
+    }
+
+    /// [`push_command`](ServerSession::push_command) for a command already in wire form
+    /// (e.g. a SyncML fragment an administrator wrote, decoded with
+    /// [`syncml::decode_commands`](winmdm_syncml::decode_commands)). CmdIDs are
+    /// assigned by the engine. Statuses, Results and unknown elements are refused
+    /// ([`Pushed::TooLarge`] is not the answer: they get [`Disposition::NoStatus`]).
+    pub fn push_raw(&mut self, tag: u64, command: Command<'_>) -> Pushed {
+        let command = command.into_owned();
+        let sendable = matches!(
+            command.kind(),
+            Some(
+                CommandKind::Add
+                    | CommandKind::Alert
+                    | CommandKind::Atomic
+                    | CommandKind::Copy
+                    | CommandKind::Delete
+                    | CommandKind::Exec
+                    | CommandKind::Get
+                    | CommandKind::Replace
+                    | CommandKind::Sequence
+            )
+        );
+        let accepting = self.command_room().is_some();
+        if !sendable || (!accepting && self.st.pending.is_some()) {
+            let kind = command.kind().unwrap_or(CommandKind::Status);
+            let mut r = Record::new(tag, kind, "", "", true);
+            r.disposition = Some(Disposition::NoStatus);
+            let id = self.add_record(r);
+            self.report(id);
+            return Pushed::TooLarge;
+        }
+        if !accepting {
+            self.st.pending = Some(Pending { tag, command });
+            return Pushed::Deferred;
+        }
+        self.offer(tag, command, false)
+    }
+
+    fn offer(&mut self, tag: u64, cmd: Command<'static>, deferred_before: bool) -> Pushed {
+        let Some(b) = self.building.as_mut() else {
+            self.st.pending = Some(Pending { tag, command: cmd });
+            return Pushed::Deferred;
+        };
+        let kind = cmd.kind().unwrap_or(CommandKind::Status);
+        let (cmd, len) = match b.packer.push(cmd, Fit::IfRoom) {
+            Ok(()) => {
+                let msg = b.msg.clone();
+                if let Some(c) = b.packer.commands().last().cloned() {
+                    self.register(tag, &c, &msg, true);
+                }
+                return Pushed::Sent;
+            }
+            Err(e) => e,
+        };
+        // Put off to the next message once (it fits beside the SyncHdr's Status);
+        // if it does not fit there either, it is too large.
+        if b.packer.fits_alone(len) && !deferred_before {
+            b.accepting = false;
+            self.st.pending = Some(Pending { tag, command: cmd });
+            return Pushed::Deferred;
+        }
+        let too_big_obj = self
+            .st
+            .device_max_obj
+            .is_some_and(|m| package::lo_text_len(&cmd) as u64 > m);
+        let lo = (package::chunkable(&cmd) && !too_big_obj)
+            .then(|| OutObject::start(cmd, b.packer.chunk_room()))
+            .flatten();
+        if let Some(obj) = lo {
+            b.accepting = false;
+            let msg = b.msg.clone();
+            let record = self.add_record(Record::new(tag, kind, &msg, "", true));
+            self.st.lo_out = Some(OutLo { obj, record });
+            // Start it now if a chunk fits, otherwise in the next message.
+            self.place_chunk();
+            return Pushed::Sent;
+        }
+        let mut r = Record::new(tag, kind, "", "", true);
+        r.disposition = Some(Disposition::TooLarge);
+        let id = self.add_record(r);
+        self.report(id);
+        Pushed::TooLarge
+    }
+
+    /// Places the next chunk of the outgoing large object if one fits; returns whether
+    /// the object is complete.
+    fn place_chunk(&mut self) -> bool {
+        let (Some(b), Some(lo)) = (self.building.as_mut(), self.st.lo_out.as_mut()) else {
+            return true;
+        };
+        let Some((id, last)) = b.packer.push_chunk(&mut lo.obj) else {
+            return false;
+        };
+        let record = lo.record;
+        let msg = b.msg.clone();
+        let kind = if last {
+            RefKind::Normal
+        } else {
+            RefKind::Chunk
+        };
+        self.st
+            .refs
+            .insert((msg.clone(), id.clone()), Ref::Record(record, kind));
+        if let Some(r) = self.st.records.get_mut(&record)
+            && (last || r.cmd_ref.is_empty())
+        {
+            // Until the last chunk goes out, the outcome names the first one.
+            r.msg_ref = msg;
+            r.cmd_ref = id;
+        }
+        if last {
+            self.st.lo_out = None;
+        }
+        last
+    }
+
+    /// Finishes the response being built and returns it. Call it when
+    /// [`command_room`](ServerSession::command_room) is `None` or the product has no
+    /// more commands: a response that could have taken more commands is the end of the
+    /// server's package (`Final`).
+    pub fn respond(&mut self) -> Result<SyncML<'static>, SessionError> {
+        if std::mem::take(&mut self.retransmit) {
+            return self
+                .st
+                .last_reply
+                .clone()
+                .ok_or(SessionError::NoResponsePending);
+        }
+        let b = self
+            .building
+            .take()
+            .ok_or(SessionError::NoResponsePending)?;
+        let mut packer = b.packer;
+        let queue_empty = match b.mode {
+            Mode::StatusesOnly { .. } => true,
+            Mode::RequestNext => {
+                packer.push_next_alert();
+                self.internal_ref(&b.msg, &packer);
+                false
+            }
+            Mode::Continue => b.accepting,
+        };
+        let fin = b.mode != Mode::RequestNext
+            && !b.statuses_left
+            && self.st.alerts_out.is_empty()
+            && self.st.lo_out.is_none()
+            && self.st.pending.is_none()
+            && queue_empty;
+        let only_statuses = packer
+            .commands()
+            .iter()
+            .all(|c| matches!(c, Command::Status(_)));
+        let reply = packer.finish(fin);
+        let end = match b.mode {
+            Mode::StatusesOnly { refused: true, end } => end,
+            Mode::StatusesOnly { end, .. } => end || (fin && only_statuses),
+            _ => fin && only_statuses,
+        };
+        if end {
+            self.finish();
+        } else {
+            self.st.phase = ServerPhase::AwaitingDevice;
+        }
+        self.st.last_reply = Some(reply.clone());
         Ok(reply)
     }
 
-    /// Handles one device command; returns true on session abort.
-    fn device_command(
+    /// Processes one device message with a synchronous queue and returns the response:
+    /// [`receive`](ServerSession::receive), commands from `queue` while there is room,
+    /// [`respond`](ServerSession::respond), every event delivered to `queue`.
+    pub fn handle(
         &mut self,
-        c: &Command<'_>,
-        msg_ref: &str,
+        msg: &SyncML<'_>,
+        now: SystemTime,
         queue: &mut dyn CommandQueue,
-    ) -> bool {
+    ) -> Result<SyncML<'static>, SessionError> {
+        self.receive(msg, now)?;
+        while self.command_room().is_some() {
+            let Some(q) = queue.next_command() else { break };
+            self.push_command(q);
+        }
+        let reply = self.respond();
+        self.deliver(queue);
+        reply
+    }
+
+    /// Ends the session (see [`abandon`](ServerSession::abandon)) and delivers the
+    /// outcomes to `queue`.
+    pub fn abandon_into(&mut self, queue: &mut dyn CommandQueue) {
+        self.abandon();
+        self.deliver(queue);
+    }
+
+    fn deliver(&mut self, queue: &mut dyn CommandQueue) {
+        while let Some(e) = self.events.pop_front() {
+            match e {
+                ServerEvent::Outcome(o) => queue.outcome(o),
+                ServerEvent::Device(d) => queue.event(d),
+            }
+        }
+    }
+
+    /// Handles one device command; returns true on session abort.
+    fn device_command(&mut self, c: &Command<'_>, msg_ref: &str) -> bool {
         let id = c.cmd_id();
         let name = c.name().to_owned();
         let reply = |s: &mut Self, code: StatusCode| {
-            s.statuses.push_back(status_for(msg_ref, id, &name, code));
+            s.st.statuses
+                .push_back(status_for(msg_ref, id, &name, code));
         };
         match c {
             Command::Status(st) => {
@@ -537,13 +1029,15 @@ impl ServerSession {
             Command::Alert(a) => {
                 if a.code() == Some(winmdm_syncml::AlertCode::NO_END_OF_DATA) {
                     // The device did not get the whole object: abandon it.
-                    if let Some(lo) = self.lo_out.take() {
-                        self.records[lo.record].disposition = Some(Disposition::Incomplete);
+                    if let Some(lo) = self.st.lo_out.take()
+                        && let Some(r) = self.st.records.get_mut(&lo.record)
+                    {
+                        r.disposition = Some(Disposition::Incomplete);
                     }
                 }
                 let d = DeviceAlert::decode(a);
                 let abort = d == DeviceAlert::SessionAbort;
-                queue.event(DeviceEvent::Alert(d));
+                self.event(DeviceEvent::Alert(d));
                 reply(self, StatusCode::OK);
                 abort
             }
@@ -561,7 +1055,7 @@ impl ServerSession {
                         )
                     })
                     .collect();
-                queue.event(DeviceEvent::DeviceInfo(info));
+                self.event(DeviceEvent::DeviceInfo(info));
                 reply(self, StatusCode::OK);
                 false
             }
@@ -584,11 +1078,26 @@ impl ServerSession {
     fn device_status(&mut self, st: &Status<'_>) {
         let msg_ref = st.msg_ref.as_deref().unwrap_or("1").trim().to_owned();
         let cmd_ref = st.cmd_ref.as_deref().unwrap_or("").trim().to_owned();
-        if cmd_ref == "0" || st.cmd.as_deref() == Some("SyncHdr") {
+        if cmd_ref == "0" || st.cmd.as_deref().map(str::trim) == Some("SyncHdr") {
             return;
         }
-        let Some(&(idx, kind)) = self.refs.get(&(msg_ref, cmd_ref)) else {
-            return;
+        let key = (msg_ref, cmd_ref);
+        let (idx, kind) = match self.st.refs.get(&key) {
+            Some(&Ref::Record(i, k)) if self.st.records.contains_key(&i) => (i, k),
+            Some(Ref::Internal) => {
+                self.st.refs.remove(&key);
+                return;
+            }
+            _ => {
+                let (msg_ref, cmd_ref) = key;
+                self.event(DeviceEvent::UnmatchedStatus {
+                    msg_ref,
+                    cmd_ref,
+                    cmd: st.cmd.as_deref().map(|s| s.trim().to_owned()),
+                    code: st.code(),
+                });
+                return;
+            }
         };
         let Some(code) = st.code() else { return };
         if kind == RefKind::Chunk {
@@ -596,11 +1105,13 @@ impl ServerSession {
                 return;
             }
             // The device refused a chunk: the object is abandoned.
-            if self.lo_out.as_ref().is_some_and(|l| l.record == idx) {
-                self.lo_out = None;
+            if self.st.lo_out.as_ref().is_some_and(|l| l.record == idx) {
+                self.st.lo_out = None;
             }
         }
-        let rec = &mut self.records[idx];
+        let Some(rec) = self.st.records.get_mut(&idx) else {
+            return;
+        };
         let r = st
             .target_refs
             .first()
@@ -615,76 +1126,75 @@ impl ServerSession {
     fn device_results(&mut self, r: &Results<'_>) -> StatusCode {
         let msg_ref = r.msg_ref.as_deref().unwrap_or("1").trim().to_owned();
         let cmd_ref = r.cmd_ref.as_deref().unwrap_or("1").trim().to_owned();
-        let rec = self.refs.get(&(msg_ref, cmd_ref)).map(|x| x.0);
+        let rec = match self.st.refs.get(&(msg_ref.clone(), cmd_ref.clone())) {
+            Some(&Ref::Record(i, _)) if self.st.records.contains_key(&i) => Some(i),
+            _ => None,
+        };
         let mut code = StatusCode::OK;
+        let mut unmatched = Vec::new();
+        let mut abandoned = Vec::new();
         for it in &r.items {
-            let key = format!("{:?}/{}", rec, it.source_uri().unwrap_or(""));
-            let chunked = it.more_data || self.lo_in.as_ref().is_some_and(|l| l.re.key == key);
-            if !chunked {
-                if let Some(i) = rec {
-                    self.records[i].results.push(it.clone().into_owned());
-                    self.records[i].results_done = true;
-                }
-                continue;
-            }
-            if self.lo_in.as_ref().is_none_or(|l| l.re.key != key) {
-                if let Some(old) = self.lo_in.take() {
-                    // Another object starts before the last one ended.
-                    self.alerts_out.push(no_end_of_data_alert(&old.uri));
-                }
-                match Reassembly::start(key, it, self.cfg.max_object_size) {
-                    Ok(re) => {
-                        self.lo_in = Some(InLo {
-                            re,
-                            record: rec,
-                            uri: it.source_uri().unwrap_or("").to_owned(),
-                            touched: false,
-                        })
-                    }
-                    Err(c) => {
-                        code = c;
-                        continue;
-                    }
-                }
-            }
-            let Some(lo) = self.lo_in.as_mut() else {
-                continue;
+            let key = ObjectKey::Results {
+                record: rec,
+                source: it.source_uri().unwrap_or("").to_owned(),
             };
-            lo.touched = true;
-            match lo.re.push(it) {
-                Chunk::Buffered => code = StatusCode::CHUNKED_ITEM_ACCEPTED,
-                Chunk::Complete(text, meta) => {
-                    let lo = self.lo_in.take();
-                    if let Some(i) = lo.and_then(|l| l.record) {
-                        let mut full = it.clone().into_owned();
-                        full.more_data = false;
-                        full.meta = meta.map(|m| *m);
-                        full.data = Some(winmdm_syncml::Data::text(text));
-                        self.records[i].results.push(full);
-                        self.records[i].results_done = true;
-                    }
-                }
-                Chunk::Failed(c) => {
-                    self.lo_in = None;
+            let whole = match package::feed_chunk(
+                &mut self.st.lo_in,
+                key,
+                it,
+                self.cfg.max_object_size,
+                &mut abandoned,
+            ) {
+                Fed::Whole => it.clone().into_owned(),
+                Fed::Code(c) => {
                     code = c;
+                    continue;
                 }
+                Fed::Complete(text, meta) => {
+                    let mut full = it.clone().into_owned();
+                    full.more_data = false;
+                    full.meta = meta.map(|m| *m);
+                    full.data = Some(winmdm_syncml::Data::text(text));
+                    full
+                }
+            };
+            match rec.and_then(|i| self.st.records.get_mut(&i)) {
+                Some(record) => record.results.push(whole),
+                None => unmatched.push(whole),
             }
+        }
+        for uri in abandoned {
+            // Another object started before the last one ended.
+            self.st.alerts_out.push_back(no_end_of_data_alert(&uri));
+        }
+        if !unmatched.is_empty() {
+            self.event(DeviceEvent::UnmatchedResults {
+                msg_ref,
+                cmd_ref,
+                items: unmatched,
+            });
         }
         code
     }
 
-    fn outcome(&self, i: usize) -> Outcome {
-        let r = &self.records[i];
+    fn add_record(&mut self, r: Record) -> u64 {
+        let id = self.st.next_record;
+        self.st.next_record += 1;
+        self.st.records.insert(id, r);
+        id
+    }
+
+    /// Takes a record and its children out (with their refs) as an outcome.
+    fn take_outcome(&mut self, id: u64) -> Option<Outcome> {
+        let r = self.st.records.remove(&id)?;
         let disposition = r.disposition.clone().unwrap_or(if r.statuses.is_empty() {
             Disposition::NoStatus
         } else {
             Disposition::Answered
         });
-        Outcome {
+        Some(Outcome {
             tag: r.tag,
             kind: r.kind,
-            msg_ref: r.msg_ref.clone(),
-            cmd_ref: r.cmd_ref.clone(),
             disposition,
             status: r.statuses.first().map(|s| s.1),
             item_statuses: r
@@ -697,45 +1207,55 @@ impl ServerSession {
                     })
                 })
                 .collect(),
-            original_error: r.original_error.clone(),
-            results: r.results.clone(),
-            children: r.children.iter().map(|&c| self.outcome(c)).collect(),
+            original_error: r.original_error,
+            results: r.results,
+            children: r
+                .children
+                .iter()
+                .filter_map(|&c| self.take_outcome(c))
+                .collect(),
+            msg_ref: r.msg_ref,
+            cmd_ref: r.cmd_ref,
+        })
+    }
+
+    fn report(&mut self, id: u64) {
+        if let Some(o) = self.take_outcome(id) {
+            let live = &self.st.records;
+            self.st
+                .refs
+                .retain(|_, r| !matches!(r, Ref::Record(i, _) if !live.contains_key(i)));
+            self.events.push_back(ServerEvent::Outcome(o));
         }
     }
 
-    /// Reports every top-level record not reported yet.
-    fn report_all(&mut self, queue: &mut dyn CommandQueue) {
-        for i in 0..self.records.len() {
-            if self.records[i].top && !self.records[i].reported {
-                self.records[i].reported = true;
-                queue.outcome(self.outcome(i));
-            }
+    /// Reports every top-level record the filter selects, in issue order.
+    fn report_where(&mut self, f: impl Fn(u64, &Record) -> bool) {
+        let ids: Vec<u64> = self
+            .st
+            .records
+            .iter()
+            .filter(|(id, r)| r.top && f(**id, r))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.report(id);
         }
     }
 
-    /// The device ended its package: whatever it did not answer will not be answered.
-    fn flush_answered(&mut self, queue: &mut dyn CommandQueue) {
-        for i in 0..self.records.len() {
-            let r = &self.records[i];
-            let lo = self.lo_out.as_ref().is_some_and(|l| l.record == i);
-            if r.top && !r.reported && !lo {
-                self.records[i].reported = true;
-                queue.outcome(self.outcome(i));
-            }
-        }
-    }
-
-    fn register(&mut self, tag: u64, cmd: &Command<'static>, msg: &str, top: bool) -> usize {
+    fn register(&mut self, tag: u64, cmd: &Command<'static>, msg: &str, top: bool) -> u64 {
         let kind = cmd.kind().unwrap_or(CommandKind::Status);
-        let id = cmd.cmd_id().unwrap_or("").to_owned();
-        let idx = self.records.len();
-        self.records.push(Record::new(tag, kind, msg, &id, top));
-        self.refs
-            .insert((msg.to_owned(), id), (idx, RefKind::Normal));
+        let cmd_id = cmd.cmd_id().unwrap_or("").to_owned();
+        let idx = self.add_record(Record::new(tag, kind, msg, &cmd_id, top));
+        self.st
+            .refs
+            .insert((msg.to_owned(), cmd_id), Ref::Record(idx, RefKind::Normal));
         if let Command::Atomic(k) | Command::Sequence(k) = cmd {
             for c in &k.commands {
                 let ci = self.register(tag, c, msg, false);
-                self.records[idx].children.push(ci);
+                if let Some(r) = self.st.records.get_mut(&idx) {
+                    r.children.push(ci);
+                }
             }
         }
         idx
@@ -745,9 +1265,9 @@ impl ServerSession {
         SyncHdr {
             ver_dtd: Some(Cow::Borrowed("1.2")),
             ver_proto: Some(Cow::Borrowed("DM/1.2")),
-            session_id: self.session_id.clone().map(Cow::Owned),
-            msg_id: Some(Cow::Owned(self.my_msg_id.to_string())),
-            target: self.device_id.clone().map(Location::uri),
+            session_id: self.st.session_id.clone().map(Cow::Owned),
+            msg_id: Some(Cow::Owned(self.st.my_msg_id.to_string())),
+            target: self.st.device_id.clone().map(Location::uri),
             source: Some(Location::uri(self.cfg.server_uri.clone())),
             meta: self.cfg.declared_max_msg_size.map(|n| Meta {
                 max_msg_size: Some(n),
@@ -756,234 +1276,4 @@ impl ServerSession {
             ..SyncHdr::default()
         }
     }
-
-    fn build(&mut self, queue: &mut dyn CommandQueue, mode: Mode) -> SyncML<'static> {
-        self.my_msg_id += 1;
-        let hdr = self.header();
-        let msg = self.my_msg_id.to_string();
-        let budget = usize::try_from(self.device_max_msg).unwrap_or(usize::MAX);
-        let base = package::base_len(&hdr);
-        let mut cur = base;
-        let mut next: u32 = 1;
-        let mut cmds: Vec<Command<'static>> = Vec::new();
-        // Room kept for the 1222 alert when asking for the next message.
-        let reserve = if mode == Mode::RequestNext {
-            let mut a = next_message_alert();
-            package::assign_ids(&mut a, &mut 99_999);
-            a.encoded_len()
-        } else {
-            0
-        };
-        while let Some(st) = self.statuses.front() {
-            let mut c = Command::Status(st.clone());
-            let save = next;
-            package::assign_ids(&mut c, &mut next);
-            let l = c.encoded_len();
-            if cur + l + reserve > budget && !cmds.is_empty() {
-                next = save;
-                break;
-            }
-            self.statuses.pop_front();
-            cur += l;
-            cmds.push(c);
-        }
-        let statuses_left = !self.statuses.is_empty();
-        if !statuses_left {
-            while let Some(a) = self.alerts_out.first() {
-                let mut a = a.clone();
-                let save = next;
-                package::assign_ids(&mut a, &mut next);
-                let l = a.encoded_len();
-                if cur + l + reserve > budget {
-                    next = save;
-                    break;
-                }
-                self.alerts_out.remove(0);
-                cur += l;
-                cmds.push(a);
-            }
-        }
-        // A message always carries the SyncHdr's Status: what does not fit beside it
-        // never fits.
-        let floor = base + cmds.first().map_or(0, Command::encoded_len);
-        let mut queue_empty = false;
-        match mode {
-            Mode::RequestNext => {
-                let mut a = next_message_alert();
-                package::assign_ids(&mut a, &mut next);
-                cmds.push(a);
-            }
-            Mode::StatusesOnly => queue_empty = true,
-            Mode::Continue if !statuses_left => {
-                queue_empty = self.fill(queue, &msg, floor, budget, &mut cur, &mut next, &mut cmds);
-            }
-            Mode::Continue => {}
-        }
-        let fin = mode != Mode::RequestNext
-            && !statuses_left
-            && self.alerts_out.is_empty()
-            && self.lo_out.is_none()
-            && self.pending.is_none()
-            && queue_empty;
-        SyncML {
-            hdr,
-            body: SyncBody {
-                commands: cmds,
-                r#final: fin,
-                ..SyncBody::default()
-            },
-            ..SyncML::default()
-        }
-    }
-
-    /// Places the next chunk of the outgoing large object if one fits; returns whether
-    /// the object is complete.
-    fn place_chunk(
-        &mut self,
-        msg: &str,
-        budget: usize,
-        cur: &mut usize,
-        next: &mut u32,
-        cmds: &mut Vec<Command<'static>>,
-    ) -> bool {
-        let Some(mut lo) = self.lo_out.take() else {
-            return true;
-        };
-        let mut t = lo.template.clone();
-        let save = *next;
-        package::assign_ids(&mut t, next);
-        let Some((chunk, off)) =
-            package::make_chunk(&t, &lo.text, lo.offset, budget.saturating_sub(*cur))
-        else {
-            *next = save;
-            self.lo_out = Some(lo);
-            return false;
-        };
-        lo.offset = off;
-        let id = chunk.cmd_id().unwrap_or("").to_owned();
-        let last = off == lo.text.len();
-        if self.records[lo.record].cmd_ref.is_empty() {
-            // Until the last chunk goes out, the outcome names the first one.
-            let r = &mut self.records[lo.record];
-            r.msg_ref = msg.to_owned();
-            r.cmd_ref = id.clone();
-        }
-        let kind = if last {
-            RefKind::Normal
-        } else {
-            RefKind::Chunk
-        };
-        self.refs
-            .insert((msg.to_owned(), id.clone()), (lo.record, kind));
-        *cur += chunk.encoded_len();
-        cmds.push(chunk);
-        if last {
-            let r = &mut self.records[lo.record];
-            r.msg_ref = msg.to_owned();
-            r.cmd_ref = id;
-            true
-        } else {
-            self.lo_out = Some(lo);
-            false
-        }
-    }
-
-    /// Adds the large-object continuation and new commands. Returns whether the queue
-    /// ran dry.
-    #[allow(clippy::too_many_arguments)]
-    fn fill(
-        &mut self,
-        queue: &mut dyn CommandQueue,
-        msg: &str,
-        base: usize,
-        budget: usize,
-        cur: &mut usize,
-        next: &mut u32,
-        cmds: &mut Vec<Command<'static>>,
-    ) -> bool {
-        if self.lo_out.is_some() && !self.place_chunk(msg, budget, cur, next, cmds) {
-            return false;
-        }
-        loop {
-            let deferred = std::mem::take(&mut self.pending_deferred);
-            let Some(q) = self.pending.take().or_else(|| queue.next_command()) else {
-                return true;
-            };
-            let save = *next;
-            let mut n = *next;
-            let cmd = q.command.to_command(&mut || {
-                let s = n.to_string();
-                n += 1;
-                s
-            });
-            let l = cmd.encoded_len();
-            if *cur + l <= budget {
-                *next = n;
-                *cur += l;
-                self.register(q.tag, &cmd, msg, true);
-                cmds.push(cmd);
-                continue;
-            }
-            // Put off to the next message once (it fits beside the SyncHdr's Status);
-            // if it does not fit there either, it is too large.
-            if base + l <= budget && !deferred {
-                self.pending = Some(q);
-                self.pending_deferred = true;
-                return false;
-            }
-            let too_big_obj = self
-                .device_max_obj
-                .is_some_and(|m| package::lo_text_len(&cmd) as u64 > m);
-            let startable = |cmd: Command<'static>| {
-                let (template, text) = package::split_lo(cmd);
-                let mut t = template.clone();
-                package::assign_ids(&mut t, &mut 99_999);
-                // Room for a few Statuses beside the chunk in every message.
-                let room = budget.saturating_sub(base + LO_STATUS_ROOM);
-                let ok = package::make_chunk(&t, &text, 0, room).is_some();
-                (ok, template, text)
-            };
-            let lo = (package::chunkable(&cmd) && !too_big_obj).then(|| startable(cmd));
-            if let Some((true, template, text)) = lo {
-                self.records
-                    .push(Record::new(q.tag, q.command.kind(), msg, "", true));
-                let record = self.records.len() - 1;
-                *next = save;
-                self.lo_out = Some(OutLo {
-                    template,
-                    text,
-                    offset: 0,
-                    record,
-                });
-                // Start it now if a chunk fits, otherwise in the next message.
-                self.place_chunk(msg, budget, cur, next, cmds);
-                return false;
-            }
-            let mut r = Record::new(q.tag, q.command.kind(), "", "", true);
-            r.disposition = Some(Disposition::TooLarge);
-            r.reported = true;
-            self.records.push(r);
-            queue.outcome(self.outcome(self.records.len() - 1));
-        }
-    }
-}
-
-/// Room kept for Statuses when checking that a large object's chunks can fit.
-const LO_STATUS_ROOM: usize = 512;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Statuses, then the package continues (large object, pending, queue).
-    Continue,
-    /// The device's package is not complete: Statuses and Alert 1222.
-    RequestNext,
-    /// Statuses only, Final (refusal, abort).
-    StatusesOnly,
-}
-
-fn only_statuses(m: &SyncML<'_>) -> bool {
-    m.body
-        .commands
-        .iter()
-        .all(|c| matches!(c, Command::Status(_)))
 }

@@ -49,6 +49,67 @@ pub enum SessionError {
     /// The device engine got a message before [`start`](crate::DeviceSession::start).
     #[error("session not started")]
     NotStarted,
+    /// A message was received while the response to the previous one is still being
+    /// built: call [`respond`](crate::ServerSession::respond) first.
+    #[error("the response to the previous message was not taken")]
+    ResponsePending,
+    /// [`respond`](crate::ServerSession::respond) without a message received.
+    #[error("no message to respond to")]
+    NoResponsePending,
+}
+
+/// The `SyncHdr` fields that say which session a message belongs to, read before any
+/// engine exists: find the device's enrollment and stored session, look up its DM
+/// credentials, then create or restore the engine.
+///
+/// ```
+/// let msg = winmdm_omadm::syncml::decode(br#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr>
+///   <VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1A</SessionID><MsgID>3</MsgID>
+///   <Target><LocURI>https://mdm.example/omadm</LocURI></Target>
+///   <Source><LocURI> DEVICE1 </LocURI></Source></SyncHdr><SyncBody/></SyncML>"#)?;
+/// let h = winmdm_omadm::SessionHeader::read(&msg)?;
+/// assert_eq!((h.session_id, h.msg_id, h.device_id), ("1A", 3, Some("DEVICE1")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionHeader<'m> {
+    /// `SessionID`, trimmed.
+    pub session_id: &'m str,
+    /// `MsgID`.
+    pub msg_id: u64,
+    /// `Source/LocURI` (the device ID in a device message), trimmed.
+    pub device_id: Option<&'m str>,
+    /// `Target/LocURI`, trimmed.
+    pub target: Option<&'m str>,
+}
+
+impl<'m> SessionHeader<'m> {
+    /// Reads the fields; `SessionID` and a numeric `MsgID` are required.
+    pub fn read(msg: &'m winmdm_syncml::SyncML<'_>) -> Result<Self, SessionError> {
+        let h = &msg.hdr;
+        let sid = h
+            .session_id
+            .as_deref()
+            .ok_or(SessionError::MissingHeader("SessionID"))?;
+        let mid = h
+            .msg_id
+            .as_deref()
+            .ok_or(SessionError::MissingHeader("MsgID"))?;
+        let msg_id = mid
+            .trim()
+            .parse()
+            .map_err(|_| SessionError::BadMsgId(mid.to_owned()))?;
+        let uri = |l: &'m Option<winmdm_syncml::Location<'_>>| {
+            l.as_ref().and_then(|l| l.loc_uri.as_deref()).map(str::trim)
+        };
+        Ok(SessionHeader {
+            session_id: sid.trim(),
+            msg_id,
+            device_id: uri(&h.source),
+            target: uri(&h.target),
+        })
+    }
 }
 
 /// The status of one item of a command, when the device answered per item

@@ -8,7 +8,7 @@ use common::{Q, run, wire};
 use winmdm_omadm::{
     AuthScheme, CertDeviceId, ClientEvent, Credentials, DeviceAlert, DeviceAuth, DeviceConfig,
     DeviceEvent, DeviceSession, Disposition, DmCommand, LocUri, LoginStatus, MemoryTree, Node,
-    ServerAuth, ServerConfig, ServerSession, SessionError, Value,
+    ServerAuth, ServerConfig, ServerNonces, ServerSession, SessionError, Value,
 };
 use winmdm_syncml::{Command, CommandKind, StatusCode, decode};
 
@@ -535,11 +535,13 @@ fn unknown_device_commands_and_missing_cmdid_get_statuses() {
 fn md5_challenge_then_212_and_nonce_rotation() {
     let creds = Credentials::new("dev", "s3cret");
     let mut cfg = server_cfg();
-    cfg.auth = Some(ServerAuth::new(
-        AuthScheme::Md5,
+    cfg.auth = Some(ServerAuth::md5(
         creds.clone(),
-        b"nonce-A".to_vec(),
-        [b"nonce-B".to_vec(), b"nonce-C".to_vec()],
+        ServerNonces {
+            current: b"nonce-A".to_vec(),
+            challenge: b"nonce-B".to_vec(),
+            next_session: b"nonce-C".to_vec(),
+        },
     ));
     let mut dc = DeviceConfig::new(DEV, SERVER, "1");
     dc.auth = Some(DeviceAuth {
@@ -589,12 +591,7 @@ fn md5_challenge_then_212_and_nonce_rotation() {
 #[test]
 fn wrong_basic_password_ends_session_after_max_failures() {
     let mut cfg = server_cfg();
-    cfg.auth = Some(ServerAuth::new(
-        AuthScheme::Basic,
-        Credentials::new("dev", "right"),
-        vec![],
-        [vec![], vec![]],
-    ));
+    cfg.auth = Some(ServerAuth::basic(Credentials::new("dev", "right")));
     let mut dc = DeviceConfig::new(DEV, SERVER, "1");
     dc.auth = Some(DeviceAuth {
         scheme: AuthScheme::Basic,

@@ -192,7 +192,7 @@ proptest! {
                 break;
             }
         }
-        s.abandon(&mut q);
+        s.abandon_into(&mut q);
         // Every command pulled got exactly one outcome.
         let pulled = 3 - q.todo.len();
         prop_assert_eq!(q.outcomes.len(), pulled);
