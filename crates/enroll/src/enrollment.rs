@@ -332,7 +332,7 @@ impl EnrollmentServer {
 /// let cert = request.issue(&ca, &csr, &server.issue_options(), now, &mut rng)?;
 /// let doc = server
 ///     .provisioning(&request, &cert, ca.certificate_der())   // Root, My/User or My/System, w7, DMClient
-///     .dm_credentials(DmCredentials::generate(&user, &mut rng))
+///     .dm_credentials(&DmCredentials::generate(&user, &mut rng))
 ///     .renewal(Renewal::NotOffered)
 ///     .build()?;
 /// let rstrc: String = request.respond(&doc, now).to_xml();   // with Security/Timestamp

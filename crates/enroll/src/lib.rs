@@ -43,7 +43,7 @@
 //! let cert = request.issue(&ca, &csr, &server.issue_options(), now, &mut rng)?;
 //! let doc = server
 //!     .provisioning(&request, &cert, ca.certificate_der())
-//!     .dm_credentials(DmCredentials::generate(&user, &mut rng)) // keep them for OMA-DM auth
+//!     .dm_credentials(&DmCredentials::generate(&user, &mut rng)) // keep them for OMA-DM auth
 //!     .renewal(Renewal::NotOffered)
 //!     .build()?;
 //! let reply = request.respond(&doc, now).to_xml(); // send as application/soap+xml

@@ -497,7 +497,7 @@ pub struct StandardProvisioning<'a> {
     root: Option<&'a [u8]>,
     intermediate: Option<&'a [u8]>,
     client: Option<&'a [u8]>,
-    credentials: Option<DmCredentials>,
+    credentials: Option<&'a DmCredentials>,
     renewal: Option<Renewal>,
     poll: PollSchedule,
     retry: ConnectionRetry,
@@ -549,8 +549,9 @@ impl<'a> StandardProvisioning<'a> {
         self
     }
 
-    /// The OMA-DM digest credentials (required).
-    pub fn dm_credentials(mut self, credentials: DmCredentials) -> Self {
+    /// The OMA-DM digest credentials (required; the server keeps them for OMA-DM
+    /// authentication).
+    pub fn dm_credentials(mut self, credentials: &'a DmCredentials) -> Self {
         self.credentials = Some(credentials);
         self
     }
@@ -607,7 +608,6 @@ impl<'a> StandardProvisioning<'a> {
             .ok_or(ProvisioningBuildError::MissingClientCertificate)?;
         let creds = self
             .credentials
-            .as_ref()
             .ok_or(ProvisioningBuildError::MissingDmCredentials)?;
         let renewal = self
             .renewal

@@ -88,7 +88,7 @@ fn enroll(rst: &[u8]) -> Enrolled {
     let creds = DmCredentials::generate(&user, &mut rng);
     let doc = server
         .provisioning(&request, &cert, ca.certificate_der())
-        .dm_credentials(creds.clone())
+        .dm_credentials(&creds)
         .renewal(Renewal::NotOffered)
         .build()
         .unwrap();
@@ -309,7 +309,7 @@ fn builder_output_matches_the_real_servers_document() {
         .name("FleetDM Demo Server - Windows")
         .root_certificate(ROOT_19043)
         .client_certificate(CLIENT_19043, EnrollmentType::Full)
-        .dm_credentials(DmCredentials::generate("dummy", &mut rand::rng()))
+        .dm_credentials(&DmCredentials::generate("dummy", &mut rand::rng()))
         .renewal(Renewal::NotOffered)
         .build()
         .unwrap();
@@ -366,11 +366,12 @@ fn builder_output_matches_the_real_servers_document() {
 fn renewal_is_an_explicit_choice() {
     let provider = ProviderId::new("WinMDM").unwrap();
     let addr = HttpsUrl::new("https://mdm.example.com/ManagementServer/MDM.svc").unwrap();
+    let creds = DmCredentials::generate("d", &mut rand::rng());
     let base = || {
         StandardProvisioning::builder(&provider, &addr)
             .root_certificate(ROOT_19043)
             .client_certificate(CLIENT_19043, EnrollmentType::Full)
-            .dm_credentials(DmCredentials::generate("d", &mut rand::rng()))
+            .dm_credentials(&creds)
     };
     assert_eq!(
         base().build().unwrap_err(),
