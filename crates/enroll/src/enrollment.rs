@@ -260,7 +260,7 @@ impl EnrollmentServer {
 
     /// The GetPoliciesResponse to `request`: one policy named after the provider with
     /// the [`CertificatePolicy`], `RelatesTo` the request. Authenticate the request's
-    /// credential first (`request.header.security`), as for the RST.
+    /// credential ([`Header::credential`]) first, as for the RST.
     pub fn get_policies_response(
         &self,
         request: &Envelope<GetPolicies>,
@@ -424,7 +424,7 @@ impl EnrollmentRequest {
 
     /// The Security header's credential (UsernameToken, else BinarySecurityToken).
     pub fn credential(&self) -> Option<Credential<'_>> {
-        self.envelope.header.security.as_ref()?.credential()
+        self.envelope.header.credential()
     }
 
     /// Hands the credential to `authenticator` at time `now`.

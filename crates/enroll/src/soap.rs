@@ -557,6 +557,14 @@ pub(crate) fn encode_bst(
     w.leaf(name, &attrs, &bst.value);
 }
 
+impl Header {
+    /// The `wsse:Security` header's credential ([`Security::credential`]), e.g. to
+    /// authenticate a GetPolicies request before answering it.
+    pub fn credential(&self) -> Option<crate::token::Credential<'_>> {
+        self.security.as_ref()?.credential()
+    }
+}
+
 impl Security {
     /// The request's credential for a [`token::Authenticator`](crate::token::Authenticator):
     /// the `UsernameToken` (OnPremise) if there is one, else the `BinarySecurityToken`

@@ -203,6 +203,11 @@ fn real_rst_enrolls_to_an_rstrc_with_the_standard_document() {
     );
     let doc_xml =
         String::from_utf8(b64(&rstr.requested_security_token.as_ref().unwrap().value)).unwrap();
+    let independent = Document::parse(&doc_xml).unwrap();
+    assert_eq!(
+        independent.root_element().tag_name().name(),
+        "wap-provisioningdoc"
+    );
     assert!(
         doc_xml.contains(&format!("Subject=CN%3D{DEVICE_ID}&amp;Stores=MY%5CUser\"")),
         "& escaped exactly once: {doc_xml}"
@@ -559,6 +564,10 @@ fn discover_and_get_policies_responses_from_the_server_urls() {
     );
 
     let gp = Envelope::<GetPolicies>::decode(GET_POLICIES_19043).unwrap();
+    assert_eq!(
+        directory(&gp.header.credential().unwrap(), now()).unwrap(),
+        "demio"
+    );
     let reply = server.get_policies_response(&gp);
     assert_eq!(reply.header.relates_to, gp.header.message_id);
     assert_eq!(
