@@ -198,6 +198,11 @@ impl DeviceSession {
         &self.st
     }
 
+    /// The configuration the session runs with.
+    pub fn config(&self) -> &DeviceConfig {
+        &self.cfg
+    }
+
     /// Where the session is.
     pub fn phase(&self) -> DevicePhase {
         self.st.phase

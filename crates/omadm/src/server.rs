@@ -485,6 +485,11 @@ impl ServerSession {
         self.st.auth = Some(auth);
     }
 
+    /// The configuration the session runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.cfg
+    }
+
     /// Where the session is.
     pub fn phase(&self) -> ServerPhase {
         self.st.phase

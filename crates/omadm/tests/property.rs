@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Q, run};
+use common::{Q, run_with};
 use proptest::prelude::*;
 use winmdm_omadm::{
     DeviceConfig, DeviceSession, DmCommand, LocUri, MemoryTree, Node, NodeTree, ServerConfig,
@@ -57,7 +57,18 @@ fn size() -> impl Strategy<Value = usize> {
     prop_oneof![8 => 0usize..200, 2 => 200usize..20_000, 1 => 20_000usize..=1_000_000]
 }
 
+/// Sizes for the save-and-restore run: large objects, but small enough that a debug
+/// build serializes a snapshot per message quickly.
+fn small_size() -> impl Strategy<Value = usize> {
+    prop_oneof![8 => 0usize..200, 3 => 200usize..60_000]
+}
+
 fn op() -> impl Strategy<Value = Op> {
+    op_sized(size().boxed())
+}
+
+fn op_sized(size: BoxedStrategy<usize>) -> impl Strategy<Value = Op> {
+    let size = move || size.clone();
     let p = 0..PATHS.len();
     prop_oneof![
         3 => (p.clone(), size(), any::<u8>()).prop_map(|(a, b, c)| Op::Add(a, b, c)),
@@ -185,6 +196,81 @@ fn one_status_each<'a>(
     }
 }
 
+/// Runs the ops through a session and checks it against the reference execution.
+fn check_session(
+    ops: &[Op],
+    device_max: u64,
+    server_max: u64,
+    compare_reload: bool,
+) -> Result<(), TestCaseError> {
+    let session = |reload: bool| {
+        let mut q = Q::with(ops.iter().map(to_cmd).collect());
+        let mut dc = DeviceConfig::new(DEV, SERVER, "1");
+        dc.max_msg_size = Some(device_max);
+        let mut sc = ServerConfig::new(SERVER);
+        sc.declared_max_msg_size = Some(server_max);
+        let mut s = ServerSession::new(sc);
+        let mut d = DeviceSession::new(dc);
+        let mut t = tree();
+        let tr = run_with(
+            &mut s,
+            &mut d,
+            &mut t,
+            &mut q,
+            Some(device_max),
+            Some(server_max),
+            reload,
+        );
+        (q, t, tr)
+    };
+    let (q, t, tr) = session(false);
+    if compare_reload {
+        // Saved and restored (through JSON) after every message, both engines: the same
+        // bytes on the wire and the same outcomes, events and tree.
+        let (q2, t2, tr2) = session(true);
+        let bytes = |tr: &common::Transcript| -> Vec<String> {
+            tr.messages.iter().map(|m| m.1.to_xml().unwrap()).collect()
+        };
+        prop_assert_eq!(bytes(&tr), bytes(&tr2));
+        prop_assert_eq!(&q.outcomes, &q2.outcomes);
+        prop_assert_eq!(&q.events, &q2.events);
+        for p in PATHS {
+            prop_assert_eq!(t.node(p), t2.node(p));
+        }
+    }
+
+    // Every queued command has exactly one outcome, and it matches the reference.
+    prop_assert_eq!(q.outcomes.len(), ops.len());
+    let mut reft = tree();
+    for (i, op) in ops.iter().enumerate() {
+        let o = q.outcome(i as u64);
+        let (code, data) = reference(&mut reft, op);
+        prop_assert_eq!(o.status, Some(code), "op {} {:?}", i, op);
+        if let Some(d) = data {
+            prop_assert_eq!(o.results.len(), 1);
+            // Byte-exact, large objects included.
+            prop_assert!(
+                o.results[0].data.as_ref().map(|x| x.as_str()).unwrap_or("") == d,
+                "op {} data differs",
+                i
+            );
+        }
+    }
+    for p in PATHS {
+        prop_assert_eq!(t.node(p), reft.node(p));
+    }
+    // Neither side ever abandons the other's large object.
+    let abandoned = tr
+        .messages
+        .iter()
+        .flat_map(|m| m.1.body.commands.iter())
+        .any(|c| matches!(c, Command::Alert(a) if a.code().map(|c| c.0) == Some(1225)));
+    prop_assert!(!abandoned);
+    one_status_each(tr.server(), tr.device());
+    one_status_each(tr.device(), tr.server());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -194,38 +280,22 @@ proptest! {
         device_max in 4096u64..200_000,
         server_max in 4096u64..200_000,
     ) {
-        let mut q = Q::with(ops.iter().map(to_cmd).collect());
-        let mut dc = DeviceConfig::new(DEV, SERVER, "1");
-        dc.max_msg_size = Some(device_max);
-        let mut sc = ServerConfig::new(SERVER);
-        sc.declared_max_msg_size = Some(server_max);
-        let mut s = ServerSession::new(sc);
-        let mut d = DeviceSession::new(dc);
-        let mut t = tree();
-        let tr = run(&mut s, &mut d, &mut t, &mut q, Some(device_max), Some(server_max));
+        check_session(&ops, device_max, server_max, false)?;
+    }
+}
 
-        // Every queued command has exactly one outcome, and it matches the reference.
-        prop_assert_eq!(q.outcomes.len(), ops.len());
-        let mut reft = tree();
-        for (i, op) in ops.iter().enumerate() {
-            let o = q.outcome(i as u64);
-            let (code, data) = reference(&mut reft, op);
-            prop_assert_eq!(o.status, Some(code), "op {} {:?}", i, op);
-            if let Some(d) = data {
-                prop_assert_eq!(o.results.len(), 1);
-                // Byte-exact, large objects included.
-                prop_assert!(o.results[0].data.as_ref().map(|x| x.as_str()).unwrap_or("") == d, "op {} data differs", i);
-            }
-        }
-        for p in PATHS {
-            prop_assert_eq!(t.node(p), reft.node(p));
-        }
-        // Neither side ever abandons the other's large object.
-        let abandoned = tr.messages.iter().flat_map(|m| m.1.body.commands.iter()).any(|c| {
-            matches!(c, Command::Alert(a) if a.code().map(|c| c.0) == Some(1225))
-        });
-        prop_assert!(!abandoned);
-        one_status_each(tr.server(), tr.device());
-        one_status_each(tr.device(), tr.server());
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// The same sessions with both engines saved to JSON and restored into fresh ones
+    /// after every message (and every server response requested twice, as after a lost
+    /// response): byte-identical messages, the same outcomes.
+    #[test]
+    fn saved_and_restored_after_every_message(
+        ops in prop::collection::vec(op_sized(small_size().boxed()), 0..25),
+        device_max in 4096u64..60_000,
+        server_max in 4096u64..60_000,
+    ) {
+        check_session(&ops, device_max, server_max, true)?;
     }
 }

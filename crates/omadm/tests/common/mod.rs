@@ -6,7 +6,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use winmdm_omadm::{
-    CommandQueue, DeviceEvent, DeviceSession, DmCommand, MemoryTree, Outcome, Queued, ServerSession,
+    CommandQueue, DeviceEvent, DeviceSession, DeviceSnapshot, DmCommand, MemoryTree, Outcome,
+    Queued, ServerSession, ServerSnapshot,
 };
 use winmdm_syncml::{SyncML, decode};
 
@@ -80,6 +81,26 @@ impl Transcript {
     }
 }
 
+/// Saves an engine to JSON and continues it in a fresh one, as a server that stores
+/// the session between two HTTPS requests does.
+pub fn reload_server(s: &mut ServerSession) -> usize {
+    let snap = s.snapshot().expect("snapshot between messages");
+    let json = serde_json::to_string(&snap).unwrap();
+    let back: ServerSnapshot = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, snap);
+    *s = ServerSession::restore(s.config().clone(), &back).expect("restore");
+    json.len() - snap.last_response_len()
+}
+
+/// The device side of [`reload_server`].
+pub fn reload_device(d: &mut DeviceSession) {
+    let snap = d.snapshot().expect("snapshot between messages");
+    let json = serde_json::to_string(&snap).unwrap();
+    let back: DeviceSnapshot = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, snap);
+    *d = DeviceSession::restore(d.config().clone(), &back).expect("restore");
+}
+
 /// Runs a session to its end. `server_limit` is the MaxMsgSize device messages are held
 /// to, `device_limit` the one server messages are held to.
 pub fn run(
@@ -90,16 +111,40 @@ pub fn run(
     device_limit: Option<u64>,
     server_limit: Option<u64>,
 ) -> Transcript {
+    run_with(server, device, tree, q, device_limit, server_limit, false)
+}
+
+/// [`run`], with both engines saved and restored after every message when `reload`.
+pub fn run_with(
+    server: &mut ServerSession,
+    device: &mut DeviceSession,
+    tree: &mut MemoryTree,
+    q: &mut Q,
+    device_limit: Option<u64>,
+    server_limit: Option<u64>,
+    reload: bool,
+) -> Transcript {
     let mut t = Transcript::default();
     let mut now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let (mut msg, _) = wire(&device.start(), server_limit);
     for _ in 0..20_000 {
         t.messages.push((true, msg.clone()));
         let reply = server.handle(&msg, now, q).expect("server accepts");
+        if reload {
+            reload_server(server);
+            // A lost response: the device sends the same message again and gets the
+            // same bytes from the restored engine.
+            let again = server.handle(&msg, now, q).expect("retransmission");
+            assert_eq!(again.to_xml().unwrap(), reply.to_xml().unwrap());
+        }
         let (reply, _) = wire(&reply, device_limit);
         t.messages.push((false, reply.clone()));
         now += Duration::from_millis(10);
-        match device.handle(&reply, tree).expect("device accepts") {
+        let next = device.handle(&reply, tree).expect("device accepts");
+        if reload {
+            reload_device(device);
+        }
+        match next {
             Some(m) => msg = wire(&m, server_limit).0,
             None => {
                 assert!(server.is_finished(), "device ended but server did not");
