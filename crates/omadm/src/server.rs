@@ -164,7 +164,7 @@ impl FifoQueue {
     }
 
     /// The outcome reported for a tag, if any.
-    pub fn outcome(&self, tag: u64) -> Option<&Outcome> {
+    pub fn outcome_for(&self, tag: u64) -> Option<&Outcome> {
         self.outcomes.iter().find(|o| o.tag == tag)
     }
 }
