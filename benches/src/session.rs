@@ -13,6 +13,10 @@
 //! - [`codec_pass`]: plain `decode` + `encode` of the bytes of every message of one
 //!   session (captured with [`Mode::Wire`]), no engine.
 //!
+//! [`Scenario::run_snapshots`] runs the same session with both engines saved to JSON and
+//! restored after every message ([`SnapshotStats`]); [`in_flight_snapshot`] measures the
+//! server snapshot right after a response carrying [`five_typical_commands`].
+//!
 //! Everything is deterministic: fixed commands, fixed tree, fixed clock steps.
 //!
 //! # Example
@@ -36,8 +40,9 @@ use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
 use winmdm_omadm::{
-    CommandQueue, DeviceConfig, DeviceEvent, DeviceSession, DmCommand, LocUri, MemoryTree, Node,
-    Outcome, Queued, ServerConfig, ServerSession, SessionError, Value,
+    CommandQueue, DeviceConfig, DeviceEvent, DeviceSession, DeviceSnapshot, DmCommand, LocUri,
+    MemoryTree, Node, Outcome, Queued, ServerConfig, ServerSession, ServerSnapshot, SessionError,
+    SnapshotError, Value,
 };
 use winmdm_syncml::SyncML;
 
@@ -340,6 +345,10 @@ pub enum RunError {
     Decode(winmdm_syncml::DecodeError),
     /// No end after this many messages.
     NoEnd(usize),
+    /// An engine could not be saved or restored.
+    Snapshot(SnapshotError),
+    /// A snapshot did not go to or come back from JSON.
+    Json(serde_json::Error),
 }
 
 impl fmt::Display for RunError {
@@ -350,6 +359,8 @@ impl fmt::Display for RunError {
             RunError::Encode(e) => write!(f, "encode: {e}"),
             RunError::Decode(e) => write!(f, "decode: {e}"),
             RunError::NoEnd(n) => write!(f, "session did not end after {n} messages"),
+            RunError::Snapshot(e) => write!(f, "snapshot: {e}"),
+            RunError::Json(e) => write!(f, "snapshot JSON: {e}"),
         }
     }
 }
@@ -551,7 +562,38 @@ impl Scenario {
         &self,
         setup: Setup,
         mode: Mode,
+        capture: Option<&mut Vec<WireMessage>>,
+    ) -> Result<SessionRun, RunError> {
+        self.run_inner(setup, mode, capture, None)
+    }
+
+    /// Runs one session as [`Scenario::run_with`] does, but saves both engines to JSON
+    /// after every message they handle and continues each in a fresh engine restored
+    /// from the JSON (`snapshot`, `serde_json::to_vec`, `serde_json::from_slice`,
+    /// `restore`), as a server that keeps sessions between HTTPS requests does. Returns
+    /// the run and the snapshots' sizes and costs ([`SnapshotStats`]).
+    ///
+    /// # Errors
+    ///
+    /// [`RunError`] when an engine refuses a message, cannot be saved or restored, or
+    /// the session does not end.
+    pub fn run_snapshots(
+        &self,
+        setup: Setup,
+        mode: Mode,
+        capture: Option<&mut Vec<WireMessage>>,
+    ) -> Result<(SessionRun, SnapshotStats), RunError> {
+        let mut stats = SnapshotStats::default();
+        let run = self.run_inner(setup, mode, capture, Some(&mut stats))?;
+        Ok((run, stats))
+    }
+
+    fn run_inner(
+        &self,
+        setup: Setup,
+        mode: Mode,
         mut capture: Option<&mut Vec<WireMessage>>,
+        mut snapshots: Option<&mut SnapshotStats>,
     ) -> Result<SessionRun, RunError> {
         let Setup {
             mut queue,
@@ -592,6 +634,19 @@ impl Scenario {
                 }
             };
             server_messages += 1;
+            if let Some(st) = snapshots.as_deref_mut() {
+                let t = Instant::now();
+                let snap = server.snapshot().map_err(RunError::Snapshot)?;
+                let json = serde_json::to_vec(&snap).map_err(RunError::Json)?;
+                let back: ServerSnapshot = serde_json::from_slice(&json).map_err(RunError::Json)?;
+                server = ServerSession::restore(server.config().clone(), &back)
+                    .map_err(RunError::Snapshot)?;
+                st.server_snapshot_time += t.elapsed();
+                st.server.push(ServerSnapshotSize {
+                    json: json.len(),
+                    last_response: snap.last_response_len(),
+                });
+            }
             now += Duration::from_millis(40);
             let next = match mode {
                 Mode::Engines => {
@@ -609,10 +664,24 @@ impl Scenario {
                     r.map_err(RunError::Device)?
                 }
             };
+            if let Some(st) = snapshots.as_deref_mut() {
+                let t = Instant::now();
+                let snap = device.snapshot().map_err(RunError::Snapshot)?;
+                let json = serde_json::to_vec(&snap).map_err(RunError::Json)?;
+                let back: DeviceSnapshot = serde_json::from_slice(&json).map_err(RunError::Json)?;
+                device = DeviceSession::restore(device.config().clone(), &back)
+                    .map_err(RunError::Snapshot)?;
+                st.device_snapshot_time += t.elapsed();
+                st.device.push(json.len());
+            }
             match next {
                 Some(m) => from_device = m,
                 None => break,
             }
+        }
+        if let Some(st) = snapshots {
+            st.server_time = server_time;
+            st.device_time = device_time;
         }
         Ok(SessionRun {
             device_messages,
@@ -660,4 +729,152 @@ pub fn codec_pass(messages: &[WireMessage]) -> Result<usize, RunError> {
         n += out.len();
     }
     Ok(n)
+}
+
+/// The size of one server snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSnapshotSize {
+    /// Bytes of `serde_json::to_vec` of the snapshot.
+    pub json: usize,
+    /// [`ServerSnapshot::last_response_len`]: the last response kept for retransmission.
+    pub last_response: usize,
+}
+
+impl ServerSnapshotSize {
+    /// The JSON size minus the last response's bytes (the response is a JSON string in
+    /// the snapshot, so its escapes stay counted here).
+    pub fn without_last_response(&self) -> usize {
+        self.json.saturating_sub(self.last_response)
+    }
+}
+
+/// Snapshot sizes and costs of one session run by [`Scenario::run_snapshots`].
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotStats {
+    /// The server snapshot taken after each server message, in order.
+    pub server: Vec<ServerSnapshotSize>,
+    /// JSON bytes of the device snapshot taken after each device `handle`, in order.
+    pub device: Vec<usize>,
+    /// Wall time inside `ServerSession::handle` in the same run.
+    pub server_time: Duration,
+    /// Wall time inside `DeviceSession::start` / `handle` in the same run.
+    pub device_time: Duration,
+    /// Wall time of the server's snapshot + `to_vec` + `from_slice` + `restore`.
+    pub server_snapshot_time: Duration,
+    /// Wall time of the device's snapshot + `to_vec` + `from_slice` + `restore`.
+    pub device_snapshot_time: Duration,
+}
+
+impl SnapshotStats {
+    /// Largest server snapshot without its last response.
+    pub fn server_max(&self) -> usize {
+        self.server
+            .iter()
+            .map(ServerSnapshotSize::without_last_response)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Mean server snapshot without its last response.
+    pub fn server_mean(&self) -> f64 {
+        let n = self.server.len().max(1);
+        self.server
+            .iter()
+            .map(ServerSnapshotSize::without_last_response)
+            .sum::<usize>() as f64
+            / n as f64
+    }
+
+    /// Largest server snapshot, last response included.
+    pub fn server_max_with_response(&self) -> usize {
+        self.server.iter().map(|s| s.json).max().unwrap_or(0)
+    }
+
+    /// Largest device snapshot.
+    pub fn device_max(&self) -> usize {
+        self.device.iter().copied().max().unwrap_or(0)
+    }
+
+    /// Save-and-restore time over engine time, server side.
+    pub fn server_ratio(&self) -> f64 {
+        self.server_snapshot_time.as_secs_f64() / self.server_time.as_secs_f64()
+    }
+
+    /// Save-and-restore time over engine time, device side.
+    pub fn device_ratio(&self) -> f64 {
+        self.device_snapshot_time.as_secs_f64() / self.device_time.as_secs_f64()
+    }
+
+    /// Save-and-restore time over engine time, both sides together.
+    pub fn ratio(&self) -> f64 {
+        (self.server_snapshot_time + self.device_snapshot_time).as_secs_f64()
+            / (self.server_time + self.device_time).as_secs_f64()
+    }
+}
+
+/// The "typical session with 5 commands in flight" of issue 9: five commands of the
+/// benchmark's queue, one of each common kind (a Get, an integer Replace, an ADMX
+/// Replace, an Add, an Exec), tagged 0 to 4.
+pub fn five_typical_commands() -> Vec<Queued> {
+    let chr = |v: &str| Value::Chr(v.to_owned().into());
+    let (exec_uri, exec_data) = EXEC_URIS[0];
+    [
+        DmCommand::get(uri(GET_URIS[0])),
+        DmCommand::replace(uri(REPLACE_INT[1].0), Value::Int(REPLACE_INT[1].1)),
+        DmCommand::replace(uri(REPLACE_ADMX[0].0), chr(REPLACE_ADMX[0].1)),
+        DmCommand::add(uri(ADD[1].0), chr(ADD[1].1)),
+        DmCommand::exec(uri(exec_uri), exec_data.map(chr)),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, command)| Queued {
+        tag: i as u64,
+        command,
+    })
+    .collect()
+}
+
+/// The server snapshot right after the server answered package 1 with queued commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlightSnapshot {
+    /// Commands (not Statuses) in the server's response.
+    pub commands_sent: usize,
+    /// The snapshot's size.
+    pub size: ServerSnapshotSize,
+}
+
+/// Package 1 from the device, the server's response with `commands` (all of them if
+/// they fit one message of [`MAX_MSG_SIZE`]), and the server snapshot right after it.
+///
+/// # Errors
+///
+/// [`RunError`] when the server refuses package 1 or cannot be saved.
+pub fn in_flight_snapshot(commands: Vec<Queued>) -> Result<InFlightSnapshot, RunError> {
+    let mut sc = ServerConfig::new(SERVER_URI);
+    sc.declared_max_msg_size = Some(MAX_MSG_SIZE);
+    let mut dc = DeviceConfig::new(DEVICE_ID, SERVER_URI, "1A");
+    dc.max_msg_size = Some(MAX_MSG_SIZE);
+    let mut server = ServerSession::new(sc);
+    let mut device = DeviceSession::new(dc);
+    let mut queue = Queue::new(commands);
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+    let pkg1 = device.start();
+    let reply = server
+        .handle(&pkg1, now, &mut queue)
+        .map_err(RunError::Server)?;
+    let commands_sent = reply
+        .body
+        .commands
+        .iter()
+        .filter(|c| !matches!(c, winmdm_syncml::Command::Status(_)))
+        .count();
+    let snap = server.snapshot().map_err(RunError::Snapshot)?;
+    let json = serde_json::to_vec(&snap).map_err(RunError::Json)?;
+    Ok(InFlightSnapshot {
+        commands_sent,
+        size: ServerSnapshotSize {
+            json: json.len(),
+            last_response: snap.last_response_len(),
+        },
+    })
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use winmdm_benches::session::{
     COMMANDS, Direction, LARGE_URI, MAX_MSG_SIZE, Mode, Scenario, WireMessage, codec_pass,
-    initial_value, large_value,
+    five_typical_commands, in_flight_snapshot, initial_value, large_value,
 };
 use winmdm_syncml::{Command, CommandKind, StatusCode, decode};
 
@@ -175,4 +175,41 @@ fn the_standard_scenario_is_what_the_docs_say() {
     let cmds = s.commands();
     assert_eq!(cmds.len(), 51);
     assert_eq!(large_value(s.large_object_bytes).len(), 1 << 20);
+}
+
+#[test]
+fn five_commands_in_flight_snapshot_is_under_2_kib() {
+    let snap = in_flight_snapshot(five_typical_commands()).expect("package 1 answered");
+    assert_eq!(snap.commands_sent, 5, "all five commands in the response");
+    assert!(snap.size.last_response > 0);
+    let size = snap.size.without_last_response();
+    assert!(size < 2048, "{size} bytes without the last response");
+}
+
+#[test]
+fn restoring_after_every_message_gives_byte_identical_messages() {
+    let mut plain = Vec::new();
+    let expected = SCENARIO.run(Mode::Wire, Some(&mut plain)).expect("runs");
+    let mut reloaded = Vec::new();
+    let (run, stats) = SCENARIO
+        .run_snapshots(SCENARIO.setup(), Mode::Wire, Some(&mut reloaded))
+        .expect("runs with snapshots");
+    assert_eq!(reloaded.len(), plain.len());
+    for (i, (a, b)) in reloaded.iter().zip(&plain).enumerate() {
+        assert_eq!(a.direction, b.direction, "message {i}");
+        assert!(
+            a.bytes == b.bytes,
+            "message {i} ({:?}) differs",
+            a.direction
+        );
+    }
+    assert!(run.finished);
+    assert_eq!(run.outcomes, expected.outcomes);
+    assert_eq!(run.events, expected.events);
+    assert_eq!(run.tree.node(LARGE_URI), expected.tree.node(LARGE_URI));
+    // One server snapshot per server message, one device snapshot per device handle.
+    assert_eq!(stats.server.len(), run.server_messages);
+    assert_eq!(stats.device.len(), run.server_messages);
+    assert!(stats.server_max() > 0 && stats.device_max() > 0);
+    assert!(stats.server_max_with_response() >= stats.server_max());
 }

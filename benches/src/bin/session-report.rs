@@ -16,6 +16,11 @@
 //! each round; the tables give the median over rounds and the range. Allocations are
 //! counted with a counting global allocator (`stats_alloc`) during one run of each path.
 //!
+//! Then the session snapshots (issue 9): both engines saved to JSON and restored after
+//! every message (`Scenario::run_snapshots`), their sizes and the save + restore time over
+//! the engines' own time in the same run; and the server snapshot with five commands in
+//! flight (`in_flight_snapshot`).
+//!
 //! Usage: `cargo run --release -p winmdm-benches --bin session-report [-- --rounds N --secs S]`
 //! (defaults: 7 rounds, 0.5 s per measurement: about half a minute).
 
@@ -25,7 +30,8 @@ use std::hint::black_box;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use winmdm_benches::report::{Args, cpu_model, loadavg, median, range, thread_cpu_secs, timed};
 use winmdm_benches::session::{
-    Direction, Mode, Queue, Scenario, SessionRun, Setup, WireMessage, codec_pass,
+    Direction, Mode, Queue, Scenario, SessionRun, Setup, SnapshotStats, WireMessage, codec_pass,
+    five_typical_commands, in_flight_snapshot,
 };
 
 #[global_allocator]
@@ -130,6 +136,19 @@ fn main() {
         println!("## {title}\n");
         report(&args, scenario);
     }
+    let five = in_flight_snapshot(five_typical_commands()).expect("package 1 answered");
+    let size = five.size.without_last_response();
+    println!("## Session snapshots: a typical session with 5 commands in flight\n");
+    println!(
+        "Package 1 from the device, the server's response with {} commands (a Get, an \
+         integer Replace, an ADMX Replace, an Add, an Exec), the server snapshot right after: \
+         {} bytes of JSON, {} of them the last response kept for retransmission, so {size} \
+         bytes without it: {} 2048.\n",
+        five.commands_sent,
+        five.size.json,
+        five.size.last_response,
+        if size < 2048 { "under" } else { "NOT under" }
+    );
     println!("load average after: {}", loadavg());
 }
 
@@ -296,4 +315,61 @@ fn report(args: &Args, scenario: Scenario) {
         );
     }
     println!();
+    snapshots(args, &bench);
+}
+
+/// Saves and restores both engines after every message (`Scenario::run_snapshots`,
+/// `Mode::Engines`), once per round, and prints the sizes and the cost relative to the
+/// engines' own time in the same run.
+fn snapshots(args: &Args, bench: &Bench) {
+    let runs: Vec<SnapshotStats> = (0..args.rounds)
+        .map(|_| {
+            let (run, stats) = bench
+                .scenario
+                .run_snapshots(bench.setup(), Mode::Engines, None)
+                .expect("runs with snapshots");
+            assert!(run.finished && run.outcomes.len() == bench.scenario.queued());
+            stats
+        })
+        .collect();
+    let st = &runs[0];
+    println!(
+        "Session snapshots (both engines saved to JSON and restored after every message they \
+         handle; sizes are `serde_json::to_vec` bytes, deterministic):\n"
+    );
+    println!("| snapshot | count | max (bytes) | mean (bytes) |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| server, without the last response | {} | {} | {:.0} |",
+        st.server.len(),
+        st.server_max(),
+        st.server_mean()
+    );
+    let mean_with =
+        st.server.iter().map(|s| s.json).sum::<usize>() as f64 / st.server.len().max(1) as f64;
+    println!(
+        "| server, last response included | {} | {} | {mean_with:.0} |",
+        st.server.len(),
+        st.server_max_with_response()
+    );
+    let dmean = st.device.iter().sum::<usize>() as f64 / st.device.len().max(1) as f64;
+    println!(
+        "| device | {} | {} | {dmean:.0} |",
+        st.device.len(),
+        st.device_max()
+    );
+    let ratio = |f: fn(&SnapshotStats) -> f64| {
+        let r: Vec<f64> = runs.iter().map(f).collect();
+        let (lo, hi) = range(&r);
+        format!("{:.2}x [{lo:.2}-{hi:.2}]", median(&r))
+    };
+    println!(
+        "\nSnapshot + `to_vec` + `from_slice` + `restore` time over the engine's own `handle` \
+         time in the same run (wall time, `Instant`; median of {} runs [min-max]): server {}, \
+         device {}, both {}.\n",
+        runs.len(),
+        ratio(SnapshotStats::server_ratio),
+        ratio(SnapshotStats::device_ratio),
+        ratio(SnapshotStats::ratio)
+    );
 }
