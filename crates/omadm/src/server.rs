@@ -195,6 +195,10 @@ pub enum Pushed {
     /// Never sendable (larger than the device accepts): its outcome,
     /// [`Disposition::TooLarge`], is already among the events.
     TooLarge,
+    /// Not taken: not a command a server sends (Status, Results, unknown element), or
+    /// pushed while no room was offered and another command is already put off. Its
+    /// outcome, [`Disposition::NoStatus`], is already among the events.
+    Refused,
 }
 
 /// Where a server session is.
@@ -805,7 +809,7 @@ impl ServerSession {
     /// Adds a product command to the response being built. Every command pushed gets
     /// exactly one [`Outcome`]. Push only while [`command_room`] is `Some`; a command
     /// pushed otherwise is put off to the next message ([`Pushed::Deferred`]) if none is
-    /// put off yet, or reported [`Disposition::NoStatus`] at once.
+    /// put off yet, or [`Pushed::Refused`].
     ///
     /// [`command_room`]: ServerSession::command_room
     pub fn push_command(&mut self, queued: Queued) -> Pushed {
@@ -816,8 +820,8 @@ impl ServerSession {
     /// [`push_command`](ServerSession::push_command) for a command already in wire form
     /// (e.g. a SyncML fragment an administrator wrote, decoded with
     /// [`syncml::decode_commands`](winmdm_syncml::decode_commands)). CmdIDs are
-    /// assigned by the engine. Statuses, Results and unknown elements are refused
-    /// ([`Pushed::TooLarge`] is not the answer: they get [`Disposition::NoStatus`]).
+    /// assigned by the engine. Statuses, Results and unknown elements are
+    /// [`Pushed::Refused`].
     pub fn push_raw(&mut self, tag: u64, command: Command<'_>) -> Pushed {
         let command = command.into_owned();
         let sendable = matches!(
@@ -841,7 +845,7 @@ impl ServerSession {
             r.disposition = Some(Disposition::NoStatus);
             let id = self.add_record(r);
             self.report(id);
-            return Pushed::TooLarge;
+            return Pushed::Refused;
         }
         if !accepting {
             self.st.pending = Some(Pending { tag, command });

@@ -209,7 +209,7 @@ fn raw_wire_commands_can_be_pushed() {
     let mut it = cmds.into_iter();
     assert_eq!(s.push_raw(5, it.next().unwrap()), Pushed::Sent);
     // A Status is not something a server queues: reported at once, never sent.
-    assert_eq!(s.push_raw(6, it.next().unwrap()), Pushed::TooLarge);
+    assert_eq!(s.push_raw(6, it.next().unwrap()), Pushed::Refused);
     let r = s.respond().unwrap();
     let replace = r
         .body
