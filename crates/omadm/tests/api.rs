@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{reload_device, reload_server};
+use common::{device_msg, reload_device, reload_server};
 use winmdm_omadm::{
     AuthPhase, AuthScheme, CertDeviceId, CommandQueue, Credentials, DeviceAuth, DeviceConfig,
     DeviceEvent, DeviceSession, DeviceSnapshot, DmCommand, FifoQueue, IdentityBinding, LocUri,
@@ -13,7 +13,7 @@ use winmdm_omadm::{
     ServerNonces, ServerPhase, ServerSession, ServerSnapshot, SessionError, SessionHeader,
     SnapshotError, Value,
 };
-use winmdm_syncml::{Command, CommandKind, StatusCode, SyncML, decode};
+use winmdm_syncml::{Command, CommandKind, StatusCode};
 
 const SERVER: &str = "https://mdm.example/omadm";
 const DEV: &str = "B5B954E81FBCB94EB79BD08BE625F4EE";
@@ -21,14 +21,6 @@ const T0: SystemTime = SystemTime::UNIX_EPOCH;
 
 fn u(s: &str) -> LocUri<'static> {
     LocUri::try_from(s.to_owned()).unwrap()
-}
-
-fn device_msg(msg_id: u32, body: &str, fin: bool) -> SyncML<'static> {
-    let xml = format!(
-        r#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1</SessionID><MsgID>{msg_id}</MsgID><Target><LocURI>{SERVER}</LocURI></Target><Source><LocURI>{DEV}</LocURI></Source></SyncHdr><SyncBody>{body}{}</SyncBody></SyncML>"#,
-        if fin { "<Final/>" } else { "" }
-    );
-    decode(xml.as_bytes()).unwrap().into_owned()
 }
 
 fn events(s: &mut ServerSession) -> Vec<ServerEvent> {

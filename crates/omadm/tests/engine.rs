@@ -4,13 +4,13 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{Q, run, wire};
+use common::{Q, device_msg, run, wire};
 use winmdm_omadm::{
     AuthScheme, CertDeviceId, ClientEvent, Credentials, DeviceAlert, DeviceAuth, DeviceConfig,
     DeviceEvent, DeviceSession, Disposition, DmCommand, LocUri, LoginStatus, MemoryTree, Node,
     ServerAuth, ServerConfig, ServerNonces, ServerSession, SessionError, Value,
 };
-use winmdm_syncml::{Command, CommandKind, StatusCode, decode};
+use winmdm_syncml::{Command, CommandKind, StatusCode};
 
 const SERVER: &str = "https://mdm.example/omadm";
 const DEV: &str = "B5B954E81FBCB94EB79BD08BE625F4EE";
@@ -277,14 +277,6 @@ fn large_objects_travel_both_ways_byte_exact() {
         server_213 > 20,
         "device Results came in chunks: {server_213}"
     );
-}
-
-fn device_msg(msg_id: u32, body: &str, fin: bool) -> winmdm_syncml::SyncML<'static> {
-    let xml = format!(
-        r#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1</SessionID><MsgID>{msg_id}</MsgID><Target><LocURI>{SERVER}</LocURI></Target><Source><LocURI>{DEV}</LocURI></Source></SyncHdr><SyncBody>{body}{}</SyncBody></SyncML>"#,
-        if fin { "<Final/>" } else { "" }
-    );
-    decode(xml.as_bytes()).unwrap().into_owned()
 }
 
 const T0: SystemTime = SystemTime::UNIX_EPOCH;

@@ -52,6 +52,18 @@ impl CommandQueue for Q {
     }
 }
 
+/// A device message of session 1 from `B5B954E81FBCB94EB79BD08BE625F4EE` to
+/// `https://mdm.example/omadm` with the given body.
+pub fn device_msg(msg_id: u32, body: &str, fin: bool) -> SyncML<'static> {
+    const SERVER: &str = "https://mdm.example/omadm";
+    const DEV: &str = "B5B954E81FBCB94EB79BD08BE625F4EE";
+    let xml = format!(
+        r#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1</SessionID><MsgID>{msg_id}</MsgID><Target><LocURI>{SERVER}</LocURI></Target><Source><LocURI>{DEV}</LocURI></Source></SyncHdr><SyncBody>{body}{}</SyncBody></SyncML>"#,
+        if fin { "<Final/>" } else { "" }
+    );
+    decode(xml.as_bytes()).unwrap().into_owned()
+}
+
 /// Encodes, checks the size, decodes: what travels on the wire.
 pub fn wire(m: &SyncML<'_>, limit: Option<u64>) -> (SyncML<'static>, usize) {
     let mut v = Vec::new();
