@@ -336,7 +336,8 @@ impl Packer {
 }
 
 /// An outgoing large object: the command without its data, the data, and how much of it
-/// went out.
+/// went out. The bytes before `offset` are never read again (a restored object holds a
+/// filler there).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OutObject {
     pub(crate) template: Command<'static>,

@@ -124,7 +124,9 @@ struct PendingSnap {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct LoOutSnap {
     tpl: String,
+    /// The data not sent yet.
     text: String,
+    /// Bytes sent already.
     off: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rec: Option<u64>,
@@ -348,22 +350,32 @@ fn disposition_from(s: &str) -> Result<Disposition, SnapshotError> {
     })
 }
 
+/// The largest offset into an outgoing object a snapshot may claim (the filler is
+/// allocated on restore): 1 GiB.
+const MAX_SENT_BYTES: usize = 1 << 30;
+
+/// Only the part not sent yet is saved: the chunks already sent are never read again.
 fn lo_out_snap(o: &OutObject, rec: Option<u64>) -> Result<LoOutSnap, SnapshotError> {
     Ok(LoOutSnap {
         tpl: to_xml(std::slice::from_ref(&o.template), "outgoing object")?,
-        text: o.text.clone(),
+        text: o.text.get(o.offset..).unwrap_or("").to_owned(),
         off: o.offset,
         rec,
     })
 }
 
 fn lo_out_from(s: &LoOutSnap) -> Result<OutObject, SnapshotError> {
-    if s.off > s.text.len() || !s.text.is_char_boundary(s.off) {
+    if s.off > MAX_SENT_BYTES {
         return Err(SnapshotError::Corrupt("outgoing object"));
     }
+    // The bytes before the offset went out already; a filler of the same length keeps
+    // the offsets (and the total the first chunk declared) as they were.
+    let mut text = String::with_capacity(s.off + s.text.len());
+    text.extend(std::iter::repeat_n(' ', s.off));
+    text.push_str(&s.text);
     Ok(OutObject {
         template: one_command(&s.tpl, "outgoing object")?,
-        text: s.text.clone(),
+        text,
         offset: s.off,
     })
 }

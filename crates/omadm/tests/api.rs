@@ -379,6 +379,15 @@ fn snapshots_of_another_version_or_corrupt_are_refused() {
         SnapshotError::Version { found: 99 }
     );
     v["v"] = SNAPSHOT_VERSION.into();
+    // An outgoing object claiming more than 1 GiB already sent (a filler that long
+    // would be allocated on restore).
+    let mut huge = v.clone();
+    huge["lo"] = serde_json::json!({"tpl": "<Replace><Item><Target><LocURI>./Vendor/MSFT/T/A</LocURI></Target></Item></Replace>", "text": "x", "off": 1u64 << 31, "rec": 0});
+    let snap: ServerSnapshot = serde_json::from_value(huge).unwrap();
+    assert_eq!(
+        ServerSession::restore(ServerConfig::new(SERVER), &snap).unwrap_err(),
+        SnapshotError::Corrupt("outgoing object")
+    );
     v["st"] = "<Status><CmdID>".into();
     let snap: ServerSnapshot = serde_json::from_value(v).unwrap();
     assert!(matches!(
