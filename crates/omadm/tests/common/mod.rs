@@ -113,7 +113,9 @@ pub fn reload_device(d: &mut DeviceSession) {
     *d = DeviceSession::restore(d.config().clone(), &back).expect("restore");
 }
 
-/// Runs a session to its end. `server_limit` is the MaxMsgSize device messages are held
+/// Runs a session to its end, both engines saved to JSON and restored into fresh ones
+/// after every message (and every response requested a second time): every scenario
+/// of `engine.rs` holds across restarts. `server_limit` is the MaxMsgSize device messages are held
 /// to, `device_limit` the one server messages are held to.
 pub fn run(
     server: &mut ServerSession,
@@ -123,7 +125,7 @@ pub fn run(
     device_limit: Option<u64>,
     server_limit: Option<u64>,
 ) -> Transcript {
-    run_with(server, device, tree, q, device_limit, server_limit, false)
+    run_with(server, device, tree, q, device_limit, server_limit, true)
 }
 
 /// [`run`], with both engines saved and restored after every message when `reload`.
