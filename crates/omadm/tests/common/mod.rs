@@ -115,8 +115,8 @@ pub fn reload_device(d: &mut DeviceSession) {
 
 /// Runs a session to its end, both engines saved to JSON and restored into fresh ones
 /// after every message (and every response requested a second time): every scenario
-/// of `engine.rs` holds across restarts. `server_limit` is the MaxMsgSize device messages are held
-/// to, `device_limit` the one server messages are held to.
+/// of `engine.rs` holds across restarts. `server_limit` is the MaxMsgSize device
+/// messages are held to, `device_limit` the one server messages are held to.
 pub fn run(
     server: &mut ServerSession,
     device: &mut DeviceSession,
