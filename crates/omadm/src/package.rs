@@ -212,7 +212,7 @@ impl Packer {
         let base = base_len(&hdr);
         let reserve = if reserve_next {
             let mut a = crate::session::next_message_alert();
-            assign_ids(&mut a, &mut MEASURE_CMD_ID.clone());
+            assign_ids(&mut a, &mut { MEASURE_CMD_ID });
             a.encoded_len()
         } else {
             0
@@ -351,7 +351,7 @@ impl OutObject {
     pub(crate) fn start(cmd: Command<'static>, room: usize) -> Option<Self> {
         let (template, text) = split_lo(cmd);
         let mut t = template.clone();
-        assign_ids(&mut t, &mut MEASURE_CMD_ID.clone());
+        assign_ids(&mut t, &mut { MEASURE_CMD_ID });
         make_chunk(&t, &text, 0, room)?;
         Some(OutObject {
             template,

@@ -558,11 +558,7 @@ impl ServerSession {
     fn finish(&mut self) {
         self.st.phase = ServerPhase::Finished;
         if let Some(p) = self.st.pending.take() {
-            let kind = p.command.kind().unwrap_or(CommandKind::Status);
-            let mut r = Record::new(p.tag, kind, "", "", true);
-            r.disposition = Some(Disposition::NoStatus);
-            let id = self.add_record(r);
-            self.report(id);
+            self.report_unsent(p.tag, p.command.kind(), Disposition::NoStatus);
         }
         self.st.lo_out = None;
         self.report_where(|_, _| true);
@@ -840,11 +836,7 @@ impl ServerSession {
         );
         let accepting = self.command_room().is_some();
         if !sendable || (!accepting && self.st.pending.is_some()) {
-            let kind = command.kind().unwrap_or(CommandKind::Status);
-            let mut r = Record::new(tag, kind, "", "", true);
-            r.disposition = Some(Disposition::NoStatus);
-            let id = self.add_record(r);
-            self.report(id);
+            self.report_unsent(tag, command.kind(), Disposition::NoStatus);
             return Pushed::Refused;
         }
         if !accepting {
@@ -893,10 +885,7 @@ impl ServerSession {
             self.place_chunk();
             return Pushed::Sent;
         }
-        let mut r = Record::new(tag, kind, "", "", true);
-        r.disposition = Some(Disposition::TooLarge);
-        let id = self.add_record(r);
-        self.report(id);
+        self.report_unsent(tag, Some(kind), Disposition::TooLarge);
         Pushed::TooLarge
     }
 
@@ -1228,13 +1217,29 @@ impl ServerSession {
         })
     }
 
-    fn report(&mut self, id: u64) {
-        if let Some(o) = self.take_outcome(id) {
+    /// Reports a command that was never sent.
+    fn report_unsent(&mut self, tag: u64, kind: Option<CommandKind>, disposition: Disposition) {
+        let kind = kind.unwrap_or(CommandKind::Status);
+        let mut r = Record::new(tag, kind, "", "", true);
+        r.disposition = Some(disposition);
+        let id = self.add_record(r);
+        self.report_ids(&[id]);
+    }
+
+    /// Reports the records as outcomes, then drops the refs naming them (once for the
+    /// batch: the refs map is walked once, not once per record).
+    fn report_ids(&mut self, ids: &[u64]) {
+        let before = self.events.len();
+        for &id in ids {
+            if let Some(o) = self.take_outcome(id) {
+                self.events.push_back(ServerEvent::Outcome(o));
+            }
+        }
+        if self.events.len() > before {
             let live = &self.st.records;
             self.st
                 .refs
                 .retain(|_, r| !matches!(r, Ref::Record(i, _) if !live.contains_key(i)));
-            self.events.push_back(ServerEvent::Outcome(o));
         }
     }
 
@@ -1247,9 +1252,7 @@ impl ServerSession {
             .filter(|(id, r)| r.top && f(**id, r))
             .map(|(id, _)| *id)
             .collect();
-        for id in ids {
-            self.report(id);
-        }
+        self.report_ids(&ids);
     }
 
     fn register(&mut self, tag: u64, cmd: &Command<'static>, msg: &str, top: bool) -> u64 {
