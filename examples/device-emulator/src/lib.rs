@@ -1,0 +1,1 @@
+//! The device emulator as a library (placeholder).
