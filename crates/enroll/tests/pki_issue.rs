@@ -379,3 +379,78 @@ fn subjects_are_validated() {
     let s = Subject::try_from("CN=DB257C3A08778F4FB61E2749066C1F27").unwrap();
     assert_eq!(s.to_string(), "CN=DB257C3A08778F4FB61E2749066C1F27");
 }
+
+#[test]
+fn tls_server_certificates_name_their_hosts_and_pass_openssl_verify_sslserver() {
+    let ca = dev_ca();
+    let csr = Csr::from_der(WIN10_19045, &CsrPolicy::default()).unwrap();
+    let ips = ["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+    let cert = ca
+        .issue_tls_server(
+            csr.public_key_der(),
+            &Subject::try_from("CN=localhost").unwrap(),
+            &["localhost", "mdm.example.com"],
+            &ips,
+            &IssueOptions::default(),
+            now(),
+            &mut rand::rng(),
+        )
+        .unwrap();
+    let dir = temp_dir("tls-server");
+    let ca_path = write(&dir, "ca.pem", &ca.certificate_pem());
+    let cert_path = write(&dir, "server.pem", &cert.to_pem());
+    let at = NOW_UNIX.to_string();
+    for host in [
+        ["-verify_hostname", "mdm.example.com"],
+        ["-verify_ip", "127.0.0.1"],
+    ] {
+        let (ok, out) = openssl(&[
+            "verify",
+            "-purpose",
+            "sslserver",
+            "-attime",
+            &at,
+            "-CAfile",
+            &ca_path,
+            host[0],
+            host[1],
+            &cert_path,
+        ]);
+        assert!(ok && out.contains("OK"), "openssl verify {host:?}: {out}");
+    }
+    // A name it does not carry fails, and the device purpose is not granted.
+    let (ok, _) = openssl(&[
+        "verify",
+        "-purpose",
+        "sslserver",
+        "-attime",
+        &at,
+        "-CAfile",
+        &ca_path,
+        "-verify_hostname",
+        "other.example.com",
+        &cert_path,
+    ]);
+    assert!(!ok);
+    let (ok, _) = verify_sslclient(&ca.certificate_pem(), &cert.to_pem(), NOW_UNIX);
+    assert!(
+        !ok,
+        "a server certificate must not be usable as a device certificate"
+    );
+    let text = x509_text(&cert.to_pem());
+    assert!(
+        text.contains("DNS:localhost") && text.contains("IP Address:127.0.0.1"),
+        "{text}"
+    );
+
+    let none = ca.issue_tls_server(
+        csr.public_key_der(),
+        &Subject::try_from("CN=x").unwrap(),
+        &[],
+        &[],
+        &IssueOptions::default(),
+        now(),
+        &mut rand::rng(),
+    );
+    assert!(matches!(none, Err(IssueError::InvalidOptions(_))));
+}

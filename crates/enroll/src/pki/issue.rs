@@ -30,6 +30,9 @@ use super::sig::{self, SignatureAlgorithm};
 
 /// `id-kp-clientAuth`.
 pub const ID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
+/// `id-kp-serverAuth`.
+pub const ID_KP_SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+const ID_CE_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
 const ID_CE_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
 const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
@@ -485,6 +488,76 @@ impl<S: Signer> CertificateAuthority<S> {
         now: SystemTime,
         rng: &mut R,
     ) -> Result<IssuedCertificate, IssueError> {
+        self.issue_with(
+            spki_der,
+            subject,
+            options,
+            now,
+            rng,
+            ID_KP_CLIENT_AUTH,
+            None,
+        )
+    }
+
+    /// Issues a TLS server certificate for the server's own HTTPS endpoint: like
+    /// [`issue_for_key`](Self::issue_for_key), with ExtendedKeyUsage serverAuth and a
+    /// SubjectAltName naming `dns_names` and `ip_addresses` (IPv4 or IPv6 bytes, 4 or 16
+    /// long). Windows checks the server certificate against the name in the discovery
+    /// URL, so every name the server is reached by must be listed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue_tls_server<R: CryptoRng + ?Sized>(
+        &self,
+        spki_der: &[u8],
+        subject: &Subject,
+        dns_names: &[&str],
+        ip_addresses: &[std::net::IpAddr],
+        options: &IssueOptions,
+        now: SystemTime,
+        rng: &mut R,
+    ) -> Result<IssuedCertificate, IssueError> {
+        use x509_cert::ext::pkix::SubjectAltName;
+        use x509_cert::ext::pkix::name::GeneralName;
+        let mut names = Vec::with_capacity(dns_names.len() + ip_addresses.len());
+        for d in dns_names {
+            let ia5 = der::asn1::Ia5String::new(d)
+                .map_err(|_| IssueError::InvalidOptions("DNS name is not IA5 text"))?;
+            names.push(GeneralName::DnsName(ia5));
+        }
+        for ip in ip_addresses {
+            let bytes = match ip {
+                std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+                std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+            };
+            names.push(GeneralName::IpAddress(octets(&bytes)?));
+        }
+        if names.is_empty() {
+            return Err(IssueError::InvalidOptions(
+                "a TLS server certificate needs at least one name",
+            ));
+        }
+        let san = extension(ID_CE_SUBJECT_ALT_NAME, false, &SubjectAltName(names))?;
+        self.issue_with(
+            spki_der,
+            subject,
+            options,
+            now,
+            rng,
+            ID_KP_SERVER_AUTH,
+            Some(san),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn issue_with<R: CryptoRng + ?Sized>(
+        &self,
+        spki_der: &[u8],
+        subject: &Subject,
+        options: &IssueOptions,
+        now: SystemTime,
+        rng: &mut R,
+        eku: ObjectIdentifier,
+        san: Option<Vec<u8>>,
+    ) -> Result<IssuedCertificate, IssueError> {
         if options.backdate > MAX_BACKDATE {
             return Err(IssueError::InvalidOptions("backdate exceeds MAX_BACKDATE"));
         }
@@ -506,13 +579,9 @@ impl<S: Signer> CertificateAuthority<S> {
             Some((ca_from, ca_until)),
         )?;
         let ku: FlagSet<KeyUsages> = KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment;
-        let exts = [
+        let mut exts = vec![
             extension(ID_CE_KEY_USAGE, true, &KeyUsage(ku))?,
-            extension(
-                ID_CE_EXT_KEY_USAGE,
-                false,
-                &ExtendedKeyUsage(vec![ID_KP_CLIENT_AUTH]),
-            )?,
+            extension(ID_CE_EXT_KEY_USAGE, false, &ExtendedKeyUsage(vec![eku]))?,
             extension(
                 ID_CE_BASIC_CONSTRAINTS,
                 true,
@@ -536,6 +605,7 @@ impl<S: Signer> CertificateAuthority<S> {
                 },
             )?,
         ];
+        exts.extend(san);
         let der = build_certificate(
             &self.signer,
             &random_serial(rng)?,

@@ -88,8 +88,8 @@ pub use csr::{
 };
 pub use error::{CaError, CsrError, IssueError, RenewalError, SignError, ThumbprintParseError};
 pub use issue::{
-    CertificateAuthority, ID_KP_CLIENT_AUTH, IssueOptions, IssuedCertificate, MAX_BACKDATE,
-    RsaSigner, Signer, Subject, Thumbprint,
+    CertificateAuthority, ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH, IssueOptions, IssuedCertificate,
+    MAX_BACKDATE, RsaSigner, Signer, Subject, Thumbprint,
 };
 pub use renew::{CurrentCertificate, RecoveryRequest, RenewalPolicy, RenewalRequest};
 pub use sig::{
