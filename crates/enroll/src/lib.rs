@@ -58,6 +58,13 @@
 //! # }
 //! ```
 //!
+//! # The device's side
+//!
+//! [`client`] builds the requests a Windows device sends (Discover, GetPolicies, the RST
+//! with a Windows-shaped PKCS#10 from [`pki::windows_csr`], renewal) and checks the
+//! answers ([`client::Enrolled`]); its module documentation runs a whole enrollment
+//! against [`EnrollmentServer`] in memory.
+//!
 //! # Messages
 //!
 //! Messages decode namespace-aware (prefixes do not matter; SOAP 1.2 and 1.1 envelopes
@@ -96,6 +103,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 mod discovery;
 mod dom;
 mod enrollment;

@@ -13,6 +13,9 @@
 //! * [`CertificateAuthority::verify_renewal`], [`CertificateAuthority::verify_robo_renewal`]
 //!   and [`CertificateAuthority::verify_recovery`] check RequestType Renew and Recovery.
 //!
+//! * The device side: [`DeviceKey`], [`windows_csr`] (the PKCS#10 Windows sends) and
+//!   [`renewal_request`] (the PKCS#7 of RequestType Renew), used by
+//!   [`crate::client`].
 //! * [`decode_request_token`] and [`RequestKind`] turn the BinarySecurityToken text into
 //!   DER and tell PKCS#10 from PKCS#7.
 //!
@@ -52,6 +55,7 @@
 
 mod csr;
 pub(crate) mod der_util;
+mod device;
 mod error;
 mod issue;
 mod renew;
@@ -86,6 +90,8 @@ pub use csr::{
     COMMON_NAME, Csr, CsrAttribute, CsrPolicy, DEVICE_ID_EXTENSION, EXTENSION_REQUEST,
     MS_CERT_EXTENSIONS,
 };
+pub(crate) use device::signed_by;
+pub use device::{DeviceError, DeviceKey, renewal_request, windows_common_name, windows_csr};
 pub use error::{CaError, CsrError, IssueError, RenewalError, SignError, ThumbprintParseError};
 pub use issue::{
     CertificateAuthority, ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH, IssueOptions, IssuedCertificate,

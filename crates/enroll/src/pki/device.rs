@@ -1,0 +1,378 @@
+//! The device's side of the PKI: its key pair, the PKCS#10 request shaped like the one
+//! Windows sends, and the PKCS#7 renewal request.
+//!
+//! Sans-IO like the rest of the crate: the RNG is a parameter, nothing reads a clock or a
+//! file. The server-side checks of these requests are [`Csr::from_der`](super::Csr::from_der)
+//! and [`CertificateAuthority::verify_renewal`](super::CertificateAuthority::verify_renewal).
+
+use core::fmt;
+
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
+use const_oid::ObjectIdentifier;
+use der::asn1::{OctetString, SetOfVec};
+use der::{Any, Decode, Encode};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use rsa::rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use x509_cert::Certificate;
+use x509_cert::attr::Attribute;
+
+use super::csr::{COMMON_NAME, DEVICE_ID_EXTENSION, EXTENSION_REQUEST};
+use super::der_util::{TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET};
+use super::sig::{self, ID_SHA256, RSA_ENCRYPTION, SignatureAlgorithm};
+
+const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const TAG_PRINTABLE_STRING: u8 = 0x13;
+const TAG_INTEGER: u8 = 0x02;
+const TAG_BIT_STRING: u8 = 0x03;
+const TAG_CONTEXT_0: u8 = 0xa0;
+
+/// A device-side PKI operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeviceError {
+    /// Key generation failed or the size is out of range (2048..=8192 bits).
+    #[error("generating the device key: {0}")]
+    Generate(String),
+    /// The PEM key does not decode (or does not encode).
+    #[error("device key: {0}")]
+    Key(String),
+    /// Signing failed.
+    #[error("signing: {0}")]
+    Sign(String),
+    /// A subject common name or DeviceID that does not fit the PrintableString form
+    /// Windows uses (printable ASCII, at most 255 bytes; a trailing NUL is allowed).
+    #[error("invalid {field} {value:?}")]
+    InvalidName {
+        /// `common_name` or `device_id`.
+        field: &'static str,
+        /// The value (truncated).
+        value: String,
+    },
+    /// The certificate or request given does not decode.
+    #[error("{0}")]
+    Malformed(String),
+    /// The key does not belong to the certificate (renewal must be signed with the key
+    /// of the certificate being renewed).
+    #[error("the key does not match the certificate's public key")]
+    KeyMismatch,
+}
+
+/// The device's RSA key pair (the MDM client certificate's key). `Debug` shows only its
+/// size.
+#[derive(Clone)]
+pub struct DeviceKey {
+    key: rsa::PrivateKey,
+}
+
+impl fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceKey")
+            .field("bits", &self.bits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceKey {
+    /// Generates a key of `bits` bits (2048..=8192; Windows uses 2048, the MS-XCEP
+    /// `minimalKeyLength` of the policy). Generation takes a while for large keys.
+    pub fn generate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Result<Self, DeviceError> {
+        if !(2048..=8192).contains(&bits) {
+            return Err(DeviceError::Generate(format!(
+                "{bits} bits is outside 2048..=8192"
+            )));
+        }
+        let key =
+            rsa::PrivateKey::new(rng, bits).map_err(|e| DeviceError::Generate(e.to_string()))?;
+        Ok(Self { key })
+    }
+
+    /// Wraps an existing key.
+    pub fn new(key: rsa::PrivateKey) -> Self {
+        Self { key }
+    }
+
+    /// Reads a PKCS#8 PEM key (`-----BEGIN PRIVATE KEY-----`), as written by
+    /// [`to_pkcs8_pem`](Self::to_pkcs8_pem) or `openssl genpkey`.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, DeviceError> {
+        let key = rsa::PrivateKey::from_pkcs8_pem(pem.trim())
+            .map_err(|e| DeviceError::Key(e.to_string()))?;
+        Ok(Self { key })
+    }
+
+    /// The key as PKCS#8 PEM (unencrypted: store it with restrictive permissions).
+    pub fn to_pkcs8_pem(&self) -> Result<String, DeviceError> {
+        self.key
+            .to_pkcs8_pem(der::pem::LineEnding::LF)
+            .map(|z| z.as_str().to_owned())
+            .map_err(|e| DeviceError::Key(e.to_string()))
+    }
+
+    /// The public key as DER SubjectPublicKeyInfo (what the CSR and the issued
+    /// certificate carry).
+    pub fn public_key_der(&self) -> Vec<u8> {
+        self.key
+            .to_public_key()
+            .to_public_key_der()
+            .map(|d| d.as_bytes().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Modulus size in bits.
+    pub fn bits(&self) -> usize {
+        sig::rsa_bits(&self.key.to_public_key())
+    }
+
+    /// The `rsa` private key (for a TLS client certificate in the emulator, say).
+    pub fn rsa_key(&self) -> &rsa::PrivateKey {
+        &self.key
+    }
+
+    /// Signs `message` with RSA PKCS#1 v1.5 and SHA-256.
+    pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        self.key
+            .pkcs1v15_sign::<Sha256>(message)
+            .map_err(|e| DeviceError::Sign(e.to_string()))
+    }
+
+    /// Whether this key is the one of the certificate `cert_der` (same
+    /// SubjectPublicKeyInfo). `false` if the certificate does not decode.
+    pub fn matches_certificate(&self, cert_der: &[u8]) -> bool {
+        Certificate::from_der(cert_der)
+            .ok()
+            .and_then(|c| c.tbs_certificate().subject_public_key_info().to_der().ok())
+            .is_some_and(|spki| spki == self.public_key_der())
+    }
+}
+
+/// DER length octets (definite, minimal).
+fn push_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 6);
+    out.push(tag);
+    push_len(&mut out, content.len());
+    out.extend_from_slice(content);
+    out
+}
+
+fn oid_der(oid: &ObjectIdentifier) -> Vec<u8> {
+    // `ObjectIdentifier` encodes infallibly into a Vec.
+    oid.to_der().unwrap_or_default()
+}
+
+/// Printable ASCII (what Windows puts in the PrintableString, `!` included), optionally
+/// followed by one NUL. Returns the bytes with exactly one trailing NUL.
+fn windows_string(field: &'static str, value: &str) -> Result<Vec<u8>, DeviceError> {
+    let bare = value.strip_suffix('\0').unwrap_or(value);
+    if bare.is_empty() || bare.len() > 255 || !bare.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(DeviceError::InvalidName {
+            field,
+            value: value.chars().take(64).collect(),
+        });
+    }
+    let mut bytes = bare.as_bytes().to_vec();
+    bytes.push(0);
+    Ok(bytes)
+}
+
+/// The common name Windows 10/11 puts in its enrollment CSR: the first 30 characters of
+/// a GUID (upper case, with dashes), `!`, the DeviceID, e.g.
+/// `562A7F9A-6CD8-40B0-9E7E-0DBDD8!B5B954E81FBCB94EB79BD08BE625F4EE` (the captured
+/// 19043 request; [`windows_csr`] adds the trailing NUL). `guid` is used as given up to
+/// 30 characters.
+pub fn windows_common_name(guid: &str, device_id: &str) -> String {
+    let prefix: String = guid.chars().take(30).collect();
+    format!("{}!{}", prefix.to_ascii_uppercase(), device_id)
+}
+
+/// A PKCS#10 request shaped like the one Windows sends in its RequestSecurityToken
+/// (DER):
+///
+/// * subject: one RDN, commonName as a **PrintableString** holding `common_name` and a
+///   trailing NUL byte, exactly as Windows writes it (PrintableString allows neither `!`
+///   nor NUL, so the DER is built by hand; see [`windows_common_name`] for Windows's
+///   `GUID!DeviceID` value);
+/// * the key's SubjectPublicKeyInfo;
+/// * when `device_id` is given, an `extensionRequest` attribute with the DeviceID
+///   extension [`DEVICE_ID_EXTENSION`] whose OCTET STRING holds the ASCII DeviceID and a
+///   NUL (what [`Csr::device_id`](super::Csr::device_id) reads);
+/// * sha256WithRSAEncryption (NULL parameters). Windows signs with the policy's hash
+///   (SHA-1 under the OIW OID by default); this crate never signs with SHA-1.
+pub fn windows_csr(
+    key: &DeviceKey,
+    common_name: &str,
+    device_id: Option<&str>,
+) -> Result<Vec<u8>, DeviceError> {
+    let cn = windows_string("common_name", common_name)?;
+    let mut atv = oid_der(&COMMON_NAME);
+    atv.extend(tlv(TAG_PRINTABLE_STRING, &cn));
+    let subject = tlv(TAG_SEQUENCE, &tlv(TAG_SET, &tlv(TAG_SEQUENCE, &atv)));
+
+    let mut attributes = Vec::new();
+    if let Some(id) = device_id {
+        let id = windows_string("device_id", id)?;
+        let mut ext = oid_der(&DEVICE_ID_EXTENSION);
+        ext.extend(tlv(TAG_OCTET_STRING, &id));
+        let extensions = tlv(TAG_SEQUENCE, &tlv(TAG_SEQUENCE, &ext));
+        let mut attr = oid_der(&EXTENSION_REQUEST);
+        attr.extend(tlv(TAG_SET, &extensions));
+        attributes = tlv(TAG_SEQUENCE, &attr);
+    }
+
+    let mut info = tlv(TAG_INTEGER, &[0]);
+    info.extend(subject);
+    info.extend(key.public_key_der());
+    info.extend(tlv(TAG_CONTEXT_0, &attributes));
+    let info = tlv(TAG_SEQUENCE, &info);
+
+    let signature = key.sign_sha256(&info)?;
+    let alg = SignatureAlgorithm::Sha256WithRsa
+        .identifier()
+        .to_der()
+        .map_err(|e| DeviceError::Malformed(e.to_string()))?;
+    let mut bits = vec![0u8];
+    bits.extend(signature);
+    let mut body = info;
+    body.extend(alg);
+    body.extend(tlv(TAG_BIT_STRING, &bits));
+    Ok(tlv(TAG_SEQUENCE, &body))
+}
+
+fn malformed(e: der::Error) -> DeviceError {
+    DeviceError::Malformed(e.to_string())
+}
+
+/// The PKCS#7 / CMS SignedData Windows sends for RequestType Renew (DER): the new PKCS#10
+/// `new_csr_der` as encapsulated `id-data` content, signed with the key of the
+/// certificate being renewed (`old_cert_der`, included in `certificates`), signer
+/// identified by issuer and serial number, SHA-256 digest, signed attributes
+/// contentType and messageDigest (no signingTime: this crate reads no clock),
+/// rsaEncryption signature. Base64 it into the BinarySecurityToken (ValueType PKCS7) with
+/// [`client::renew_request`](crate::client::renew_request).
+///
+/// No RNG is needed: PKCS#1 v1.5 signatures are deterministic.
+pub fn renewal_request(
+    old_cert_der: &[u8],
+    old_key: &DeviceKey,
+    new_csr_der: &[u8],
+) -> Result<Vec<u8>, DeviceError> {
+    let cert = Certificate::from_der(old_cert_der).map_err(malformed)?;
+    if !old_key.matches_certificate(old_cert_der) {
+        return Err(DeviceError::KeyMismatch);
+    }
+    if new_csr_der.first() != Some(&TAG_SEQUENCE) {
+        return Err(DeviceError::Malformed(
+            "the new request is not a DER PKCS#10".into(),
+        ));
+    }
+    let sha256 = spki::AlgorithmIdentifierOwned {
+        oid: ID_SHA256,
+        parameters: Some(der::asn1::Null.into()),
+    };
+    let digest = Sha256::digest(new_csr_der);
+    let content_type = Attribute {
+        oid: ID_CONTENT_TYPE,
+        values: SetOfVec::try_from(vec![Any::encode_from(&ID_DATA).map_err(malformed)?])
+            .map_err(malformed)?,
+    };
+    let message_digest = Attribute {
+        oid: ID_MESSAGE_DIGEST,
+        values: SetOfVec::try_from(vec![
+            Any::encode_from(&OctetString::new(digest.to_vec()).map_err(malformed)?)
+                .map_err(malformed)?,
+        ])
+        .map_err(malformed)?,
+    };
+    let signed_attrs = SetOfVec::try_from(vec![content_type, message_digest]).map_err(malformed)?;
+    // RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF.
+    let signature = old_key.sign_sha256(&signed_attrs.to_der().map_err(malformed)?)?;
+
+    let tbs = cert.tbs_certificate();
+    let signer = SignerInfo {
+        version: CmsVersion::V1,
+        sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: tbs.issuer().clone(),
+            serial_number: tbs.serial_number().clone(),
+        }),
+        digest_alg: sha256.clone(),
+        signed_attrs: Some(signed_attrs),
+        signature_algorithm: spki::AlgorithmIdentifierOwned {
+            oid: RSA_ENCRYPTION,
+            parameters: Some(der::asn1::Null.into()),
+        },
+        signature: OctetString::new(signature).map_err(malformed)?,
+        unsigned_attrs: None,
+    };
+    let signed_data = SignedData {
+        version: CmsVersion::V1,
+        digest_algorithms: SetOfVec::try_from(vec![sha256]).map_err(malformed)?,
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: ID_DATA,
+            econtent: Some(
+                Any::encode_from(&OctetString::new(new_csr_der.to_vec()).map_err(malformed)?)
+                    .map_err(malformed)?,
+            ),
+        },
+        certificates: Some(CertificateSet(
+            SetOfVec::try_from(vec![CertificateChoices::Certificate(cert.clone())])
+                .map_err(malformed)?,
+        )),
+        crls: None,
+        signer_infos: SignerInfos(SetOfVec::try_from(vec![signer]).map_err(malformed)?),
+    };
+    ContentInfo {
+        content_type: ID_SIGNED_DATA,
+        content: Any::encode_from(&signed_data).map_err(malformed)?,
+    }
+    .to_der()
+    .map_err(malformed)
+}
+
+/// Whether `cert_der` was signed by the key of `issuer_der` and names it as issuer
+/// (subject and issuer DER equal). No validity or extension checks.
+pub(crate) fn signed_by(cert_der: &[u8], issuer_der: &[u8]) -> bool {
+    let (Ok(cert), Ok(issuer)) = (
+        Certificate::from_der(cert_der),
+        Certificate::from_der(issuer_der),
+    ) else {
+        return false;
+    };
+    let tbs = cert.tbs_certificate();
+    match (
+        tbs.issuer().to_der(),
+        issuer.tbs_certificate().subject().to_der(),
+    ) {
+        (Ok(a), Ok(b)) if a == b => {}
+        _ => return false,
+    }
+    let Some(alg) = SignatureAlgorithm::from_identifier(cert.signature_algorithm()) else {
+        return false;
+    };
+    let Ok(spki) = issuer.tbs_certificate().subject_public_key_info().to_der() else {
+        return false;
+    };
+    let Some(key) = sig::rsa_public_key(&spki) else {
+        return false;
+    };
+    let (Ok(tbs_der), Some(signature)) = (tbs.to_der(), cert.signature().as_bytes()) else {
+        return false;
+    };
+    sig::verify(&key, alg, &tbs_der, signature)
+}
