@@ -9,6 +9,9 @@
 //!   rules) to its definition, without the generated types.
 //! * [`lint()`]: checks admin profiles (SyncML commands) against a catalog: LocURI, AccessType,
 //!   Meta Format, values and allowed values, ADMX shape, unescaped markup, Atomic, applicability.
+//! * [`profile`]: profiles as desired state for a server: [`Profile::parse`], the commands
+//!   to install, verify (`Get`, compared by meaning with [`profile::verify`]), retry and
+//!   remove them, and the per-setting [`SettingState`].
 //! * [`generated`]: per-CSP modules with typed path builders, one cargo feature each
 //!   (`dmclient`, `policy`, `policy-areas`, `policy-admx`, ..., `all`). The default features
 //!   are the CSPs a Windows MDM uses daily: `policy` and `policy-areas` (the Policy CSP and
@@ -45,6 +48,7 @@ mod catalog;
 mod def;
 pub mod lint;
 mod path;
+pub mod profile;
 pub mod value;
 
 pub use catalog::{Binding, Catalog, LookupError, Match, Scope};
@@ -53,6 +57,7 @@ pub use def::{
 };
 pub use lint::{Finding, LintError, LintOptions, Rule, Severity, lint};
 pub use path::{CspPath, CspPathError, validate_segment};
+pub use profile::{Profile, ProfileError, Setting, SettingState, Verification};
 pub use value::{AdmxValue, CspValue, Leaf, NoValue, Ranged, ValueError};
 /// The DDF parser: `winmdm_csp::winmdm_ddf::parse(bytes)` gives the [`MgmtTree`] that
 /// [`Catalog::add_ddf`] and [`NodeTable::from_tree`] take.
