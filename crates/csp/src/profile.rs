@@ -264,6 +264,11 @@ pub fn normalize_loc_uri(loc_uri: &str) -> Cow<'_, str> {
     }
 }
 
+/// The parent of a LocURI (`None` for a single segment).
+fn parent(uri: &str) -> Option<&str> {
+    uri.rsplit_once('/').map(|(p, _)| p)
+}
+
 /// Whether `node` is `ancestor` or lies below it (normalized LocURIs).
 fn is_at_or_below(node: &str, ancestor: &str) -> bool {
     node == ancestor
@@ -516,8 +521,8 @@ impl Profile {
         self.commands.clone()
     }
 
-    /// `Get` commands (SyncML fragments, CmdID placeholder `1`) reading back every
-    /// [verifiable](Setting::is_verifiable) setting, each node once (a node set twice is
+    /// `Get` commands (SyncML fragments, CmdID placeholder `1`) reading back the
+    /// [`Profile::verifiable_settings`], each node once (a node set twice is
     /// read once and compared with its last value, [`Profile::setting`]), at most
     /// [`VERIFY_ITEMS_PER_GET`] items per `Get`. Empty when nothing is verifiable.
     ///
@@ -539,12 +544,26 @@ impl Profile {
         })
     }
 
-    /// The settings [`Profile::verify_commands`] reads, in order, each node once.
+    /// The settings [`Profile::verify_commands`] reads, in order, each node once: the
+    /// [verifiable](Setting::is_verifiable) ones, except the inputs of an `Exec` of the same
+    /// profile (siblings of its target, e.g. `SCEP/{ID}/Install/RetryCount` beside
+    /// `SCEP/{ID}/Install/Enroll`): parameters of a one-shot action, not state the device
+    /// keeps.
     pub fn verifiable_settings(&self) -> Vec<&Setting> {
+        let exec_parents: Vec<String> = self
+            .actions
+            .iter()
+            .filter(|a| a.verb == Verb::Exec)
+            .filter_map(|a| parent(&normalize_loc_uri(&a.loc_uri)).map(str::to_string))
+            .collect();
         let mut seen = std::collections::HashSet::new();
         self.settings
             .iter()
             .filter(|s| s.is_verifiable())
+            .filter(|s| {
+                let n = s.normalized_uri();
+                !parent(&n).is_some_and(|p| exec_parents.iter().any(|e| e == p))
+            })
             .filter(|s| seen.insert(s.normalized_uri().into_owned()))
             .collect()
     }

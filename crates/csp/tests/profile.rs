@@ -164,13 +164,14 @@ fn atomic_and_sequence_stay_one_command_and_actions_are_kept() {
     }
     assert!(matches!(one_command(&install[1]), Command::Sequence(_)));
 
-    // Only the leaves with values are read back, in one Get.
+    // Only the leaves with values that are not Exec inputs are read back, in one Get.
     let get = p.verify_commands();
     assert_eq!(get.len(), 1);
     match one_command(&get[0]) {
         Command::Get(g) => {
             let uris: Vec<_> = g.items.iter().map(|i| i.target_uri().unwrap()).collect();
-            assert_eq!(uris, ["./Vendor/MSFT/X/N/V", "./Vendor/MSFT/X/S"]);
+            // N/V is an input of the Exec of N/Go (its sibling): not read either.
+            assert_eq!(uris, ["./Vendor/MSFT/X/S"]);
         }
         other => panic!("{other:?}"),
     }
@@ -671,6 +672,34 @@ fn verify_commands_read_each_node_once_in_bounded_gets() {
 }
 
 #[test]
+fn inputs_of_an_exec_are_not_read_back() {
+    // The SCEP profile: Install/* are the parameters of Exec Install/Enroll.
+    let scep = Profile::parse(&read("profiles/windows-device-scep.xml")).unwrap();
+    assert_eq!(scep.actions()[0].verb, Verb::Exec);
+    assert!(scep.actions()[0].loc_uri.ends_with("/Install/Enroll"));
+    assert!(scep.settings().len() > 5);
+    assert!(
+        scep.verifiable_settings().is_empty(),
+        "{:?}",
+        scep.verifiable_settings()
+    );
+    assert!(scep.verify_commands().is_empty());
+    // A setting elsewhere in the same profile is still read.
+    let text = format!(
+        "{}{}<Exec><CmdID>3</CmdID><Item><Target><LocURI>./Vendor/MSFT/X/Job/Run</LocURI></Target></Item></Exec>",
+        replace("./Vendor/MSFT/X/Job/Param", "chr", "a"),
+        replace("./Vendor/MSFT/X/Other", "chr", "b"),
+    );
+    let p = Profile::parse(&text).unwrap();
+    let v: Vec<_> = p
+        .verifiable_settings()
+        .iter()
+        .map(|s| s.loc_uri.as_str())
+        .collect();
+    assert_eq!(v, ["./Vendor/MSFT/X/Other"]);
+}
+
+#[test]
 fn verify_commands_with_a_catalog_skip_nodes_that_cannot_be_read() {
     let ddf =
         std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ddf/Accounts.xml")).unwrap();
@@ -860,8 +889,9 @@ fn removal_of_subtrees() {
         .filter(|s| s.format.as_deref() == Some("node"))
         .map(|s| s.loc_uri.clone())
         .collect();
-    assert!(!roots.is_empty());
+    assert_eq!(roots.len(), 1);
     let d = deletes(&removal_commands(&scep, &[]));
+    assert_eq!(d, roots);
     // Only the topmost nodes it set: the children go with their subtree.
     for uri in &d {
         assert!(
