@@ -175,6 +175,21 @@ impl Verb {
     }
 }
 
+impl FromStr for Verb {
+    type Err = SettingStateError;
+
+    /// Reads [`Verb::as_str`] back (exact case).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "Add" => Verb::Add,
+            "Replace" => Verb::Replace,
+            "Exec" => Verb::Exec,
+            "Delete" => Verb::Delete,
+            _ => return Err(SettingStateError(s.to_string())),
+        })
+    }
+}
+
 impl fmt::Display for Verb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -202,6 +217,27 @@ pub struct Setting {
 }
 
 impl Setting {
+    /// A setting rebuilt from stored columns (e.g. to [`verify`] a row without parsing its
+    /// profile again): not in an Atomic, command index 0, no Meta `Type`.
+    ///
+    /// ```
+    /// use winmdm_csp::profile::{Setting, Verb, Verification, verify};
+    /// let s = Setting::new(Verb::Replace, "./Vendor/MSFT/Policy/Config/Camera/AllowCamera",
+    ///                      Some("int"), Some("0"));
+    /// assert_eq!(verify(&s, Some(" 0 "), None), Verification::Verified);
+    /// ```
+    pub fn new(verb: Verb, loc_uri: &str, format: Option<&str>, data: Option<&str>) -> Setting {
+        Setting {
+            verb,
+            loc_uri: loc_uri.trim().to_string(),
+            format: format.map(|f| f.trim().to_string()),
+            r#type: None,
+            data: data.map(str::to_string),
+            in_atomic: false,
+            command: 0,
+        }
+    }
+
     /// [`normalize_loc_uri`] of the LocURI: the key to compare nodes by.
     pub fn normalized_uri(&self) -> Cow<'_, str> {
         normalize_loc_uri(&self.loc_uri)
@@ -925,6 +961,10 @@ fn split_in(c: &mut Container<'_>, matches: &dyn Fn(&Item<'_>) -> bool) -> bool 
 /// * and unless a node above it is deleted too (its subtree goes with it; a second
 ///   `Delete` would fail with 404).
 ///
+/// Editing a profile is a removal of the old version with the new one still assigned:
+/// `removal_commands(&old, &[&new, ...])`, then the new version's
+/// [`Profile::install_commands`].
+///
 /// For a Policy CSP node, `Delete` means "not configured". A node whose AccessType has no
 /// `Delete` answers 405; the server should record that and not retry.
 pub fn removal_commands(removed: &Profile, still_assigned: &[&Profile]) -> Vec<String> {
@@ -1060,7 +1100,7 @@ impl fmt::Display for SettingState {
     }
 }
 
-/// Text that is not a [`SettingState`].
+/// Text that is not a [`SettingState`] (or a [`Verb`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a setting state: {0:?}")]
 pub struct SettingStateError(pub String);

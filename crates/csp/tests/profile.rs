@@ -949,6 +949,46 @@ fn removal_of_subtrees() {
 }
 
 #[test]
+fn editing_a_profile_deletes_what_the_new_version_dropped() {
+    let old = Profile::parse(&format!(
+        "{}{}",
+        replace(CAMERA, "int", "0"),
+        replace(
+            "./Vendor/MSFT/Policy/Config/Update/ActiveHoursStart",
+            "int",
+            "8"
+        ),
+    ))
+    .unwrap();
+    let new = Profile::parse(&replace(CAMERA, "int", "1")).unwrap();
+    assert_eq!(
+        deletes(&removal_commands(&old, &[&new])),
+        ["./Vendor/MSFT/Policy/Config/Update/ActiveHoursStart"]
+    );
+}
+
+#[test]
+fn settings_and_verbs_rebuilt_from_stored_columns() {
+    let p = Profile::parse(&read(
+        "profiles/disable-remote-login---[AllowUsersToConnectRemotely].xml",
+    ))
+    .unwrap();
+    let s = &p.settings()[0];
+    let verb: Verb = s.verb.as_str().parse().unwrap();
+    let rebuilt =
+        winmdm_csp::Setting::new(verb, &s.loc_uri, s.format.as_deref(), s.data.as_deref());
+    assert_eq!(rebuilt.normalized_uri(), s.normalized_uri());
+    assert_eq!(
+        verify(&rebuilt, s.data.as_deref(), None),
+        Verification::Verified
+    );
+    for v in [Verb::Add, Verb::Replace, Verb::Exec, Verb::Delete] {
+        assert_eq!(v.to_string().parse::<Verb>().unwrap(), v);
+    }
+    assert!("replace".parse::<Verb>().is_err());
+}
+
+#[test]
 fn setting_states_round_trip_as_text() {
     let states = [
         (SettingState::Pending, "pending"),
