@@ -1,0 +1,718 @@
+//! The admin API under `/api/v1`: bearer token, JSON, described by the OpenAPI 3
+//! document at `/api/v1/openapi.json` (generated from these handlers' types by utoipa).
+//!
+//! Profiles are desired state: assigning queues the profile's install commands; each
+//! acknowledged setting is read back with a `Get` and compared by meaning
+//! (`winmdm_csp::profile::verify`); a setting the device changed shows `drift` and is
+//! sent again (at most [`MAX_ATTEMPTS`] deliveries); unassigning deletes the nodes no
+//! other assigned profile sets; 418 on Add is retried as Replace.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
+use winmdm_csp::profile::{
+    Profile, SettingState, Verification, removal_commands, retry_item_as_replace,
+};
+use winmdm_enroll::token::constant_time_eq;
+use winmdm_omadm::Outcome;
+
+use crate::App;
+use crate::store::{
+    CommandRow, Enrollment, ProfileRow, SessionTx, SettingRow, SettingUpdate, StoreError,
+};
+
+/// Most deliveries of one profile setting (the first and the retries after drift).
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "winmdm reference server admin API", version = "1"),
+    paths(
+        list_devices, get_device, queue_commands, list_commands, get_command, device_profiles,
+        assign_profile, unassign_profile, list_profiles, get_profile, put_profile, create_token,
+        unenroll, wipe, reboot
+    ),
+    components(schemas(
+        Enrollment, CommandRow, ProfileRow, SettingRow, CommandsRequest, CommandIds, ProfileRequest,
+        LintFinding, LintRejection, TokenRequest, TokenResponse, ApiError
+    )),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let comps = openapi.components.get_or_insert_with(Default::default);
+        comps.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The admin routes (relative to `/api/v1`).
+pub fn routes() -> Router<Arc<App>> {
+    let protected = Router::new()
+        .route("/devices", get(list_devices))
+        .route("/devices/{device_id}", get(get_device))
+        .route(
+            "/devices/{device_id}/commands",
+            post(queue_commands).get(list_commands),
+        )
+        .route("/commands/{id}", get(get_command))
+        .route("/devices/{device_id}/profiles", get(device_profiles))
+        .route(
+            "/devices/{device_id}/profiles/{profile_id}",
+            put(assign_profile).delete(unassign_profile),
+        )
+        .route("/devices/{device_id}/unenroll", post(unenroll))
+        .route("/devices/{device_id}/wipe", post(wipe))
+        .route("/devices/{device_id}/reboot", post(reboot))
+        .route("/profiles", get(list_profiles))
+        .route("/profiles/{profile_id}", put(put_profile).get(get_profile))
+        .route("/enrollment-tokens", post(create_token));
+    Router::new()
+        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .merge(protected)
+}
+
+/// Every admin route except the OpenAPI document starts with this: 401 unless the
+/// `Authorization: Bearer` header carries the admin token.
+pub async fn require_admin(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if req.uri().path().ends_with("/openapi.json") {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(t) if constant_time_eq(t.as_bytes(), app.admin_token.as_bytes()) => {
+            next.run(req).await
+        }
+        _ => err(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"),
+    }
+}
+
+/// An error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    /// What went wrong.
+    pub error: String,
+}
+
+fn err(status: StatusCode, msg: &str) -> Response {
+    (
+        status,
+        Json(ApiError {
+            error: msg.to_owned(),
+        }),
+    )
+        .into_response()
+}
+
+fn store_err(e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound => err(StatusCode::NOT_FOUND, "not found"),
+        e => {
+            tracing::error!(error = %e, "admin API storage failure");
+            err(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, Response>;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(err(StatusCode::INTERNAL_SERVER_ERROR, "internal error")))
+}
+
+fn device(app: &App, device_id: &str) -> ApiResult<Enrollment> {
+    app.store
+        .enrollment_by_device(&device_id.to_ascii_uppercase())
+        .map_err(store_err)?
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such device"))
+}
+
+#[utoipa::path(get, path = "/api/v1/devices", responses((status = 200, body = [Enrollment])))]
+async fn list_devices(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<Enrollment>>> {
+    blocking(move || app.store.enrollments().map(Json).map_err(store_err)).await
+}
+
+#[utoipa::path(get, path = "/api/v1/devices/{device_id}",
+    params(("device_id" = String, Path, description = "DeviceID")),
+    responses((status = 200, body = Enrollment), (status = 404, body = ApiError)))]
+async fn get_device(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Enrollment>> {
+    blocking(move || device(&app, &id).map(Json)).await
+}
+
+/// Raw SyncML to queue.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CommandsRequest {
+    /// One or more SyncML commands (`<Get>...</Get><Replace>...</Replace>`); CmdIDs are
+    /// renumbered by the session engine.
+    pub syncml: String,
+}
+
+/// Ids of queued commands.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommandIds {
+    /// One per top-level command, in order.
+    pub command_ids: Vec<i64>,
+}
+
+/// Splits a fragment into one stored fragment per top-level command.
+fn split_commands(syncml: &str) -> Result<Vec<String>, String> {
+    let cmds = winmdm_omadm::decode_commands(syncml.as_bytes())
+        .map_err(|e| format!("malformed SyncML: {e}"))?;
+    if cmds.is_empty() {
+        return Err("no command in the fragment".into());
+    }
+    cmds.iter()
+        .map(|c| {
+            let mut out = Vec::new();
+            winmdm_omadm::syncml::encode_commands(
+                std::slice::from_ref(c),
+                &mut out,
+                &Default::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            String::from_utf8(out).map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/commands", request_body = CommandsRequest,
+    params(("device_id" = String, Path, description = "DeviceID")),
+    responses((status = 201, body = CommandIds), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn queue_commands(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Json(req): Json<CommandsRequest>,
+) -> ApiResult<(StatusCode, Json<CommandIds>)> {
+    blocking(move || {
+        let e = device(&app, &id)?;
+        let fragments =
+            split_commands(&req.syncml).map_err(|m| err(StatusCode::BAD_REQUEST, &m))?;
+        let ids = app
+            .store
+            .queue_commands(e.id, &fragments, "admin", crate::unix_now())
+            .map_err(store_err)?;
+        Ok((StatusCode::CREATED, Json(CommandIds { command_ids: ids })))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/devices/{device_id}/commands",
+    params(("device_id" = String, Path, description = "DeviceID")),
+    responses((status = 200, body = [CommandRow])))]
+async fn list_commands(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<CommandRow>>> {
+    blocking(move || {
+        let e = device(&app, &id)?;
+        app.store.commands(e.id, 500).map(Json).map_err(store_err)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/commands/{id}", params(("id" = i64, Path, description = "command id")),
+    responses((status = 200, body = CommandRow), (status = 404, body = ApiError)))]
+async fn get_command(
+    State(app): State<Arc<App>>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<CommandRow>> {
+    blocking(move || {
+        app.store
+            .command(id)
+            .map_err(store_err)?
+            .map(Json)
+            .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such command"))
+    })
+    .await
+}
+
+/// A profile: a SyncML fragment.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ProfileRequest {
+    /// Add/Replace/Delete/Exec commands, possibly in an Atomic.
+    pub syncml: String,
+}
+
+/// One lint finding.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LintFinding {
+    /// `error` or `warning`.
+    pub severity: String,
+    /// The rule.
+    pub rule: String,
+    /// Message.
+    pub message: String,
+    /// LocURI, if any.
+    pub locuri: Option<String>,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+/// A profile refused by the linter.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LintRejection {
+    /// Why.
+    pub error: String,
+    /// The findings.
+    pub findings: Vec<LintFinding>,
+}
+
+#[utoipa::path(put, path = "/api/v1/profiles/{profile_id}", request_body = ProfileRequest,
+    params(("profile_id" = String, Path, description = "profile id")),
+    responses((status = 200, body = ProfileRow), (status = 400, body = LintRejection)))]
+async fn put_profile(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Json(req): Json<ProfileRequest>,
+) -> ApiResult<Json<ProfileRow>> {
+    blocking(move || {
+        if id.is_empty()
+            || id.len() > 128
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "profile id: 1-128 of A-Z a-z 0-9 - _ .",
+            ));
+        }
+        let findings = winmdm_csp::lint(&app.catalog, req.syncml.as_bytes(), &Default::default())
+            .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+        let errors: Vec<LintFinding> = findings
+            .iter()
+            .filter(|f| f.severity == winmdm_csp::Severity::Error)
+            .map(|f| LintFinding {
+                severity: "error".into(),
+                rule: format!("{:?}", f.rule),
+                message: f.message.clone(),
+                locuri: f.locuri.clone(),
+                line: f.line,
+                column: f.column,
+            })
+            .collect();
+        let parsed = Profile::parse(&req.syncml);
+        if !errors.is_empty() || parsed.is_err() {
+            let error = match parsed {
+                Err(e) => format!("profile: {e}"),
+                Ok(_) => "the profile has lint errors".into(),
+            };
+            return Err((
+                StatusCode::BAD_REQUEST,
+                Json(LintRejection {
+                    error,
+                    findings: errors,
+                }),
+            )
+                .into_response());
+        }
+        app.store
+            .put_profile(&id, &req.syncml, crate::unix_now())
+            .map_err(store_err)?;
+        app.store
+            .profile(&id)
+            .map_err(store_err)?
+            .map(Json)
+            .ok_or_else(|| err(StatusCode::NOT_FOUND, "gone"))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/profiles", responses((status = 200, body = [ProfileRow])))]
+async fn list_profiles(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<ProfileRow>>> {
+    blocking(move || app.store.profiles().map(Json).map_err(store_err)).await
+}
+
+#[utoipa::path(get, path = "/api/v1/profiles/{profile_id}", params(("profile_id" = String, Path, description = "profile id")),
+    responses((status = 200, body = ProfileRow), (status = 404, body = ApiError)))]
+async fn get_profile(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProfileRow>> {
+    blocking(move || {
+        app.store
+            .profile(&id)
+            .map_err(store_err)?
+            .map(Json)
+            .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such profile"))
+    })
+    .await
+}
+
+fn parsed_profile(app: &App, id: &str) -> ApiResult<Profile> {
+    let row = app
+        .store
+        .profile(id)
+        .map_err(store_err)?
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such profile"))?;
+    Profile::parse(&row.syncml).map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+}
+
+#[utoipa::path(put, path = "/api/v1/devices/{device_id}/profiles/{profile_id}",
+    params(("device_id" = String, Path, description = "DeviceID"), ("profile_id" = String, Path, description = "profile id")),
+    responses((status = 202, description = "assigned; delivered at the next check-in"), (status = 404, body = ApiError)))]
+async fn assign_profile(
+    State(app): State<Arc<App>>,
+    Path((dev, pid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    blocking(move || {
+        let e = device(&app, &dev)?;
+        let p = parsed_profile(&app, &pid)?;
+        let uris: Vec<String> = p.settings().iter().map(|s| s.loc_uri.clone()).collect();
+        app.store
+            .assign(&pid, e.id, &uris, &p.install_commands(), crate::unix_now())
+            .map_err(store_err)?;
+        Ok(StatusCode::ACCEPTED)
+    })
+    .await
+}
+
+#[utoipa::path(delete, path = "/api/v1/devices/{device_id}/profiles/{profile_id}",
+    params(("device_id" = String, Path, description = "DeviceID"), ("profile_id" = String, Path, description = "profile id")),
+    responses((status = 202, description = "unassigned; its nodes are deleted at the next check-in"), (status = 404, body = ApiError)))]
+async fn unassign_profile(
+    State(app): State<Arc<App>>,
+    Path((dev, pid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    blocking(move || {
+        let e = device(&app, &dev)?;
+        let removed = parsed_profile(&app, &pid)?;
+        let others: Vec<Profile> = app
+            .store
+            .assigned(e.id)
+            .map_err(store_err)?
+            .into_iter()
+            .filter(|r| r.id != pid)
+            .filter_map(|r| Profile::parse(&r.syncml).ok())
+            .collect();
+        let refs: Vec<&Profile> = others.iter().collect();
+        let removal = removal_commands(&removed, &refs);
+        app.store
+            .unassign(&pid, e.id, &removal, crate::unix_now())
+            .map_err(store_err)?;
+        Ok(StatusCode::ACCEPTED)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/devices/{device_id}/profiles",
+    params(("device_id" = String, Path, description = "DeviceID")),
+    responses((status = 200, body = [SettingRow])))]
+async fn device_profiles(
+    State(app): State<Arc<App>>,
+    Path(dev): Path<String>,
+) -> ApiResult<Json<Vec<SettingRow>>> {
+    blocking(move || {
+        let e = device(&app, &dev)?;
+        app.store.settings(e.id).map(Json).map_err(store_err)
+    })
+    .await
+}
+
+/// A one-time enrollment token request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TokenRequest {
+    /// Lifetime in seconds (default one day, at most 30 days).
+    pub ttl_seconds: Option<u64>,
+}
+
+/// A created token: shown once, stored hashed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    /// The token (a device sends it as its BinarySecurityToken).
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/enrollment-tokens", request_body = TokenRequest,
+    responses((status = 201, body = TokenResponse)))]
+async fn create_token(
+    State(app): State<Arc<App>>,
+    Json(req): Json<TokenRequest>,
+) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
+    blocking(move || {
+        let ttl = req.ttl_seconds.unwrap_or(86_400).clamp(60, 30 * 86_400) as i64;
+        let token = crate::setup::random_secret();
+        let now = crate::unix_now();
+        app.store
+            .create_token(&crate::enroll::token_hash(&token), now + ttl, now)
+            .map_err(store_err)?;
+        Ok((
+            StatusCode::CREATED,
+            Json(TokenResponse {
+                token,
+                expires_at: now + ttl,
+            }),
+        ))
+    })
+    .await
+}
+
+fn exec(
+    app: &App,
+    dev: &str,
+    origin: &str,
+    uri: &str,
+    data: Option<&str>,
+) -> ApiResult<(StatusCode, Json<CommandIds>)> {
+    let e = device(app, dev)?;
+    let data = data
+        .map(|d| format!("<Data>{d}</Data>"))
+        .unwrap_or_default();
+    let frag = format!(
+        "<Exec><CmdID>1</CmdID><Item><Target><LocURI>{uri}</LocURI></Target>{data}</Item></Exec>"
+    );
+    let ids = app
+        .store
+        .queue_commands(e.id, &[frag], origin, crate::unix_now())
+        .map_err(store_err)?;
+    Ok((StatusCode::CREATED, Json(CommandIds { command_ids: ids })))
+}
+
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/unenroll", params(("device_id" = String, Path, description = "DeviceID")),
+    responses((status = 201, body = CommandIds)))]
+async fn unenroll(
+    State(app): State<Arc<App>>,
+    Path(dev): Path<String>,
+) -> ApiResult<(StatusCode, Json<CommandIds>)> {
+    // DMClient's Unenroll node: the device removes the enrollment; on its 2xx the
+    // enrollment is marked unenrolled and its certificates revoked.
+    blocking(move || {
+        let uri = format!(
+            "./Vendor/MSFT/DMClient/Provider/{}/Unenroll",
+            app.enrollment_provider()
+        );
+        exec(
+            &app,
+            &dev,
+            "unenroll",
+            &uri,
+            Some(app.enrollment_provider()),
+        )
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/wipe", params(("device_id" = String, Path, description = "DeviceID")),
+    responses((status = 201, body = CommandIds)))]
+async fn wipe(
+    State(app): State<Arc<App>>,
+    Path(dev): Path<String>,
+) -> ApiResult<(StatusCode, Json<CommandIds>)> {
+    blocking(move || {
+        exec(
+            &app,
+            &dev,
+            "wipe",
+            "./Device/Vendor/MSFT/RemoteWipe/doWipe",
+            None,
+        )
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/reboot", params(("device_id" = String, Path, description = "DeviceID")),
+    responses((status = 201, body = CommandIds)))]
+async fn reboot(
+    State(app): State<Arc<App>>,
+    Path(dev): Path<String>,
+) -> ApiResult<(StatusCode, Json<CommandIds>)> {
+    blocking(move || {
+        exec(
+            &app,
+            &dev,
+            "reboot",
+            "./Device/Vendor/MSFT/Reboot/RebootNow",
+            None,
+        )
+    })
+    .await
+}
+
+impl App {
+    fn enrollment_provider(&self) -> &'static str {
+        crate::PROVIDER_ID
+    }
+}
+
+/// Profile bookkeeping for one command outcome (`origin` without its `profile:` prefix:
+/// `ID:install:N`, `ID:verify` or `ID:remove`).
+pub fn profile_outcome(
+    _app: &App,
+    tx: &mut dyn SessionTx,
+    origin: &str,
+    fragment: &str,
+    o: &Outcome,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut parts = origin.splitn(3, ':');
+    let (Some(pid), Some(kind)) = (parts.next(), parts.next()) else {
+        return Ok(());
+    };
+    let index: Option<usize> = parts.next().and_then(|n| n.parse().ok());
+    let Some(profile) = tx
+        .profile_syncml(pid)?
+        .and_then(|s| Profile::parse(&s).ok())
+    else {
+        return Ok(());
+    };
+    let install_origin = |n: usize| format!("profile:{pid}:install:{n}");
+    match (kind, index) {
+        ("install", Some(n)) => {
+            let in_cmd: Vec<_> = profile
+                .settings()
+                .iter()
+                .filter(|s| s.command == n)
+                .collect();
+            let mut retried = false;
+            for (i, s) in in_cmd.iter().enumerate() {
+                // Per-item status when the device gave one, else the command's (or for an
+                // Atomic, its i-th child's).
+                let code = o
+                    .item_statuses
+                    .iter()
+                    .find(|st| st.item_ref.trim() == s.loc_uri)
+                    .map(|st| st.code.0)
+                    .or_else(|| {
+                        o.children
+                            .get(i)
+                            .and_then(|c| c.status)
+                            .filter(|_| s.in_atomic)
+                            .map(|c| c.0)
+                    })
+                    .or(o.status.map(|c| c.0))
+                    .unwrap_or(500);
+                if !retried && let Some(retry) = retry_item_as_replace(fragment, &s.loc_uri, code) {
+                    tx.queue(&[retry], &install_origin(n), now)?;
+                    retried = true;
+                    continue;
+                }
+                let state = SettingState::after_status(code, o.original_error.as_deref());
+                set_state(tx, pid, &s.loc_uri, &state, Some(code), true)?;
+            }
+            // All install commands answered: read the settings back.
+            let pending = tx
+                .profile_settings(pid)?
+                .iter()
+                .any(|r| r.state == "pending");
+            if !pending && !retried {
+                tx.queue(
+                    &profile.verify_commands(),
+                    &format!("profile:{pid}:verify"),
+                    now,
+                )?;
+            }
+        }
+        ("verify", _) => {
+            let rows = tx.profile_settings(pid)?;
+            let mut resend = std::collections::BTreeSet::new();
+            for item in &o.results {
+                let Some((setting, v)) = profile.verify_result(item) else {
+                    continue;
+                };
+                let attempts = rows
+                    .iter()
+                    .find(|r| r.locuri == setting.loc_uri)
+                    .map_or(0, |r| r.attempts);
+                if matches!(v, Verification::Drift { .. }) && attempts < MAX_ATTEMPTS {
+                    resend.insert(setting.command);
+                }
+                set_state(
+                    tx,
+                    pid,
+                    &setting.loc_uri,
+                    &SettingState::from(v),
+                    None,
+                    false,
+                )?;
+            }
+            // A node the Get could not read (404...) is drift with no value.
+            if !o.is_success() && o.results.is_empty() {
+                for s in profile.verifiable_settings() {
+                    set_state(
+                        tx,
+                        pid,
+                        &s.loc_uri,
+                        &SettingState::Drift { actual: None },
+                        o.status.map(|c| c.0),
+                        false,
+                    )?;
+                }
+            }
+            let commands = profile.install_commands();
+            for n in resend {
+                if let Some(c) = commands.get(n) {
+                    tx.queue(std::slice::from_ref(c), &install_origin(n), now)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn set_state(
+    tx: &mut dyn SessionTx,
+    pid: &str,
+    uri: &str,
+    state: &SettingState,
+    status: Option<u16>,
+    attempt: bool,
+) -> Result<(), StoreError> {
+    let (original_error, actual) = match state {
+        SettingState::Failed { original_error, .. } => (original_error.as_deref(), None),
+        SettingState::Drift { actual } => (None, actual.as_deref()),
+        _ => (None, None),
+    };
+    let status = match state {
+        SettingState::Failed { status, .. } => Some(i64::from(*status)),
+        _ => status.filter(|s| !(200..300).contains(s)).map(i64::from),
+    };
+    tx.set_setting(
+        pid,
+        uri,
+        &SettingUpdate {
+            state: state.as_str(),
+            status,
+            original_error,
+            actual,
+            attempt,
+        },
+    )
+}

@@ -1,0 +1,265 @@
+//! Enrollment endpoints (MS-MDE2): Discovery, Policy (MS-XCEP), Enrollment (MS-WSTEP).
+//!
+//! Every failure answers with the MS-MDE2 SOAP fault the crate maps the error to
+//! ([`EnrollError::fault`]). Authentication accepts: the enrollment secret as the
+//! OnPremise password (any user name); a one-time token from the admin API as a
+//! BinarySecurityToken (consumed in the enrollment's own transaction); an Entra-style
+//! JWT when `--jwks` was given.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use winmdm_enroll::pki::{self, CsrPolicy};
+use winmdm_enroll::token::{AuthError, Authenticator, Credential, constant_time_eq};
+use winmdm_enroll::{
+    DmCredentials, EnrollError, EnrollmentRequest, Envelope, Fault, GetPolicies, PollSchedule,
+    Renewal,
+};
+
+use crate::App;
+use crate::store::{NewCertificate, NewEnrollment, StoreError};
+
+/// The DevDetail/DevInfo nodes read in the first session (DevInfo comes in package 1).
+const INVENTORY_GET: &str = "<Get><CmdID>1</CmdID>\
+    <Item><Target><LocURI>./DevDetail/SwV</LocURI></Target></Item>\
+    <Item><Target><LocURI>./DevDetail/Ext/Microsoft/OSPlatform</LocURI></Target></Item>\
+    <Item><Target><LocURI>./DevDetail/Ext/Microsoft/DeviceName</LocURI></Target></Item>\
+    <Item><Target><LocURI>./DevDetail/OEM</LocURI></Target></Item>\
+    <Item><Target><LocURI>./DevDetail/HwV</LocURI></Target></Item>\
+    <Item><Target><LocURI>./DevDetail/FwV</LocURI></Target></Item>\
+    </Get>";
+
+const SOAP: &str = "application/soap+xml; charset=utf-8";
+
+/// GET Discovery.svc: the probe Windows sends before the POST (200, empty body).
+pub async fn discovery_probe() -> Response {
+    let p = winmdm_enroll::probe_response();
+    (
+        StatusCode::from_u16(p.status).unwrap_or(StatusCode::OK),
+        [(header::CONTENT_TYPE, p.content_type)],
+        p.body,
+    )
+        .into_response()
+}
+
+fn soap(status: u16, xml: String) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CONTENT_TYPE, SOAP)],
+        xml,
+    )
+        .into_response()
+}
+
+/// The SOAP fault for `err`, relating to the request's MessageID when known.
+pub fn fault(err: &EnrollError, relates_to: Option<&str>) -> Response {
+    tracing::info!(error = %err, "enrollment request refused");
+    let env = Envelope::<Fault>::response(err.fault(), relates_to);
+    soap(env.http_status(), env.to_xml())
+}
+
+/// POST Discovery.svc.
+pub async fn discovery(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let request = match Envelope::<winmdm_enroll::Discover>::decode(&body) {
+        Ok(r) => r,
+        Err(e) => return fault(&EnrollError::Decode(e), None),
+    };
+    match app.enrollment.discover_response(&request) {
+        Ok(env) => soap(200, env.to_xml()),
+        Err(e) => fault(&e, request.header.message_id.as_deref()),
+    }
+}
+
+/// POST Policy.svc: GetPolicies, after the credential is checked as for the RST.
+pub async fn policy(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let request = match Envelope::<GetPolicies>::decode(&body) {
+        Ok(r) => r,
+        Err(e) => return fault(&EnrollError::Decode(e), None),
+    };
+    let relates = request.header.message_id.clone();
+    let authenticated = match request.header.credential() {
+        Some(c) => Authn {
+            app: &app,
+            consume: false,
+        }
+        .authenticate(&c, SystemTime::now())
+        .map_err(EnrollError::Auth),
+        None => Err(EnrollError::MissingCredential),
+    };
+    match authenticated {
+        Ok(_) => soap(200, app.enrollment.get_policies_response(&request).to_xml()),
+        Err(e) => fault(&e, relates.as_deref()),
+    }
+}
+
+/// Who enrolled and how.
+struct Principal {
+    upn: Option<String>,
+    kind: &'static str,
+    token_hash: Option<String>,
+}
+
+/// The server's [`Authenticator`]: secret, one-time token or Entra JWT.
+struct Authn<'a> {
+    app: &'a App,
+    /// Tokens are only checked here; the enrollment's transaction consumes them.
+    consume: bool,
+}
+
+/// The stored form of a one-time token: SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.trim().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Authenticator for Authn<'_> {
+    type Principal = Principal;
+
+    fn authenticate(&self, c: &Credential<'_>, now: SystemTime) -> Result<Principal, AuthError> {
+        let _ = self.consume;
+        match c {
+            Credential::UsernameToken(u) => {
+                if constant_time_eq(u.password.as_bytes(), self.app.enrollment_secret.as_bytes()) {
+                    Ok(Principal {
+                        upn: Some(u.username.to_owned()),
+                        kind: "onpremise",
+                        token_hash: None,
+                    })
+                } else {
+                    Err(AuthError::InvalidCredentials)
+                }
+            }
+            Credential::BinarySecurityToken(b) => {
+                let raw = b.decode()?;
+                let text = std::str::from_utf8(&raw)
+                    .map_err(|_| AuthError::Encoding)?
+                    .trim();
+                if text.split('.').count() == 3
+                    && let Some(entra) = &self.app.entra
+                {
+                    let claims = entra.authenticate(c, now)?;
+                    return Ok(Principal {
+                        upn: claims.upn.clone(),
+                        kind: "federated",
+                        token_hash: None,
+                    });
+                }
+                let hash = token_hash(text);
+                match self.app.store.token_usable(&hash, crate::unix_now()) {
+                    Ok(true) => Ok(Principal {
+                        upn: None,
+                        kind: "token",
+                        token_hash: Some(hash),
+                    }),
+                    _ => Err(AuthError::InvalidCredentials),
+                }
+            }
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+}
+
+/// POST Enrollment.svc: RequestSecurityToken.
+pub async fn enrollment(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    // RSA signing and the database are blocking work.
+    tokio::task::spawn_blocking(move || enroll_blocking(&app, &body))
+        .await
+        .unwrap_or_else(|_| soap(500, String::new()))
+}
+
+fn enroll_blocking(app: &App, body: &[u8]) -> Response {
+    let request = match EnrollmentRequest::decode(body) {
+        Ok(r) => r,
+        Err(e) => return fault(&e, None),
+    };
+    let relates = request.header().message_id.clone();
+    match issue(app, &request) {
+        Ok(xml) => soap(200, xml),
+        Err(e) => fault(&e, relates.as_deref()),
+    }
+}
+
+fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> {
+    let now = SystemTime::now();
+    let mut rng = pki::default_rng();
+    let who = request.authenticate(&Authn { app, consume: true }, now)?;
+    let csr = request.verify_csr(&CsrPolicy::default())?;
+    let device_id = csr
+        .device_id()
+        .or_else(|| request.device_id())
+        .ok_or(EnrollError::MissingDeviceId)?
+        .to_ascii_uppercase();
+    let cert = request.issue(
+        &app.ca,
+        &csr,
+        &app.enrollment.issue_options(),
+        now,
+        &mut rng,
+    )?;
+    let creds = DmCredentials::generate(&device_id, &mut rng);
+    let poll = PollSchedule::default();
+    let doc = app
+        .enrollment
+        .provisioning(request, &cert, app.ca.certificate_der())
+        .dm_credentials(&creds)
+        .renewal(Renewal::NotOffered)
+        .poll(poll)
+        .build()?;
+    let not_after = cert
+        .certificate()
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs() as i64;
+    let thumbprint = cert.thumbprint().to_string();
+    let serial = cert.serial_hex();
+    let hw = request.context().get("HWDevID");
+    let new = NewEnrollment {
+        device_id: &device_id,
+        hw_dev_id: hw,
+        upn: who.upn.as_deref(),
+        auth: who.kind,
+        dm_username: &creds.device_name,
+        dm_password: creds.device_secret.expose(),
+        cert: NewCertificate {
+            thumbprint: &thumbprint,
+            serial: &serial,
+            not_after,
+        },
+    };
+    match app
+        .store
+        .create_enrollment(&new, who.token_hash.as_deref(), crate::unix_now())
+    {
+        Ok(id) => {
+            tracing::info!(enrollment = id, device_id = %device_id, auth = who.kind, "enrolled");
+            // The first session reads the inventory.
+            let _ = app.store.queue_commands(
+                id,
+                &[INVENTORY_GET.to_owned()],
+                "inventory",
+                crate::unix_now(),
+            );
+        }
+        Err(StoreError::TokenNotValid) => {
+            return Err(EnrollError::Auth(AuthError::InvalidCredentials));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing the enrollment");
+            return Err(EnrollError::Provisioning(
+                winmdm_enroll::ProvisioningBuildError::InvalidSetting(
+                    "the server could not store the enrollment",
+                ),
+            ));
+        }
+    }
+    Ok(request.respond(&doc, now).to_xml())
+}

@@ -1,0 +1,199 @@
+//! The winmdm reference server: enrollment (MS-MDE2) and management (OMA-DM) of Windows
+//! devices over HTTPS, composed from the winmdm crates. Read `docs/server.md` first.
+//!
+//! * [`setup`]: the data directory (dev CA, TLS certificate, secrets, SQLite).
+//! * [`tls`]: rustls with optional client certificates, one accept loop, graceful drain.
+//! * [`enroll`]: Discovery, Policy (XCEP) and Enrollment (WSTEP) endpoints.
+//! * [`mdm`]: the management endpoint: one POST per SyncML message.
+//! * [`admin`]: the admin API under `/api/v1`, with its OpenAPI document.
+//! * [`store`]: storage behind one trait, SQLite by default.
+#![forbid(unsafe_code)]
+// Handlers return `Result<_, Response>` (axum's idiom); a Response is 128 bytes.
+#![allow(clippy::result_large_err)]
+
+pub mod admin;
+pub mod enroll;
+pub mod mdm;
+pub mod setup;
+pub mod store;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use winmdm_enroll::pki::CertificateAuthority;
+use winmdm_enroll::token::EntraAuthenticator;
+
+/// The ProviderID written into the provisioning document (DMClient/Provider/winmdm).
+pub const PROVIDER_ID: &str = "winmdm";
+
+/// Command-line flags of `winmdm-server`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "winmdm-server", version, about = "winmdm reference MDM server")]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Data directory (created when missing).
+    #[arg(long, default_value = "./winmdm-data")]
+    pub data_dir: PathBuf,
+    /// The URL devices reach the server at (default: https://localhost:PORT).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// TLS certificate chain (PEM) instead of the generated one.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Device CA certificate (PEM) instead of the generated one.
+    #[arg(long, requires = "ca_key")]
+    pub ca_cert: Option<PathBuf>,
+    /// Device CA key (PEM) for --ca-cert.
+    #[arg(long, requires = "ca_cert")]
+    pub ca_key: Option<PathBuf>,
+    /// JWKS file for Federated enrollment with Entra-style JWTs (offline).
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+    /// Audience the Federated JWTs must carry.
+    #[arg(long, default_value = "https://enrollment.manage.microsoft.com/")]
+    pub jwt_audience: String,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Most management requests in progress at once; beyond it, 429 with Retry-After.
+    #[arg(long, default_value_t = 256)]
+    pub max_sessions: usize,
+    /// Largest request body accepted on any endpoint, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_body: usize,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What every handler shares.
+pub struct App {
+    /// Storage.
+    pub store: Arc<dyn store::Store>,
+    /// The device CA.
+    pub ca: CertificateAuthority,
+    /// The enrollment server's settings (provider id, URLs, auth policy).
+    pub enrollment: winmdm_enroll::EnrollmentServer,
+    /// `https://host:port`.
+    pub public_url: String,
+    /// The enrollment secret (OnPremise password).
+    pub enrollment_secret: String,
+    /// The admin bearer token.
+    pub admin_token: String,
+    /// Federated enrollment, when `--jwks` was given.
+    pub entra: Option<EntraAuthenticator>,
+    /// Management requests in progress.
+    pub sessions: Arc<tokio::sync::Semaphore>,
+    /// The profile lint catalog.
+    pub catalog: winmdm_csp::Catalog,
+}
+
+/// Seconds since the epoch, the server's clock (the crates take time as an argument).
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs() as i64
+}
+
+/// The HTTP routes.
+pub fn router(app: Arc<App>, max_body: usize) -> Router {
+    Router::new()
+        .route(
+            "/EnrollmentServer/Discovery.svc",
+            get(enroll::discovery_probe).post(enroll::discovery),
+        )
+        .route("/EnrollmentServer/Policy.svc", post(enroll::policy))
+        .route("/EnrollmentServer/Enrollment.svc", post(enroll::enrollment))
+        .route("/ManagementServer/MDM.svc", post(mdm::management))
+        .nest(
+            "/api/v1",
+            admin::routes().route_layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                admin::require_admin,
+            )),
+        )
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(app)
+}
+
+/// Sets up logging, the data directory and storage, then serves until SIGTERM/ctrl-c.
+pub async fn run(args: Args) -> Result<(), setup::SetupError> {
+    init_tracing(args.log_format);
+    let ready = setup::prepare(&args)?;
+    let app = Arc::new(ready.app);
+    let router = router(app.clone(), args.max_body);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| setup::SetupError::Io(format!("listen on {}", args.listen), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| setup::SetupError::Io("local_addr".into(), e))?;
+    println!("winmdm-server listening on https://{addr}");
+    println!(
+        "  discovery URL: {}/EnrollmentServer/Discovery.svc",
+        app.public_url
+    );
+    println!(
+        "  admin API:     {}/api/v1 (bearer token in {})",
+        app.public_url,
+        ready.paths.admin_token.display()
+    );
+    println!("  data dir:      {}", ready.paths.dir.display());
+    println!("  device CA:     {}", ready.paths.ca_cert.display());
+    println!(
+        "  enrollment secret: {}",
+        ready.paths.enrollment_secret.display()
+    );
+    tls::serve(listener, ready.tls, router, shutdown_signal()).await;
+    tracing::info!("drained, exiting");
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested: draining in-flight requests");
+}

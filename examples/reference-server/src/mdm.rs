@@ -1,0 +1,324 @@
+//! The management endpoint: every SyncML message is its own POST.
+//!
+//! Per message, in one database transaction: check the client certificate against the
+//! enrollment, restore the session engine from its snapshot (or start one), receive the
+//! message, push pending commands while the engine has room, take the response, record
+//! the outcomes and events, save the snapshot, commit; only then answer. A crash before
+//! the commit loses nothing (the device retries and the old snapshot answers as if the
+//! message were new); after it, neither (the retried MsgID gets the same bytes back and
+//! pulls nothing). See `docs/server.md`.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use winmdm_enroll::pki::Thumbprint;
+use winmdm_enroll::pki::der::Decode;
+use winmdm_enroll::pki::x509_cert::Certificate;
+use winmdm_omadm::{
+    DeviceAlert, DeviceEvent, GenericKind, Outcome, Pushed, ServerConfig, ServerEvent, ServerPhase,
+    ServerSession, ServerSnapshot, SessionHeader,
+};
+
+use crate::App;
+use crate::store::{Enrollment, SessionTx, StoreError};
+use crate::tls::PeerCertificate;
+
+/// The SyncML DM content type.
+pub const SYNCML_DM: &str = "application/vnd.syncml.dm+xml";
+
+/// Seconds a device is told to wait when the server is at its session limit.
+const RETRY_AFTER_SECS: &str = "30";
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text.to_owned(),
+    )
+        .into_response()
+}
+
+/// POST ManagementServer/MDM.svc.
+pub async fn management(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<PeerCertificate>,
+    body: Bytes,
+) -> Response {
+    let Ok(permit) = app.sessions.clone().try_acquire_owned() else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, RETRY_AFTER_SECS)],
+            "too many sessions in progress",
+        )
+            .into_response();
+    };
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        message(&app, &peer, &body)
+    })
+    .await
+    .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+}
+
+/// Why a request gets 403 (logged, never sent: the device learns nothing).
+fn forbidden(why: &str) -> Response {
+    tracing::warn!(reason = why, "management request refused");
+    plain(StatusCode::FORBIDDEN, "forbidden")
+}
+
+/// The enrollment the client certificate opens, or why none.
+fn identify(
+    app: &App,
+    peer: &PeerCertificate,
+    device_id: Option<&str>,
+) -> Result<Enrollment, Response> {
+    let der = peer
+        .0
+        .as_ref()
+        .ok_or_else(|| forbidden("no client certificate"))?;
+    let cert =
+        Certificate::from_der(der).map_err(|_| forbidden("client certificate does not parse"))?;
+    if !app.ca.issued(&cert) {
+        return Err(forbidden("client certificate not issued by our CA"));
+    }
+    let thumbprint = Thumbprint::of(der).to_string();
+    let enrollment = match app.store.enrollment_by_thumbprint(&thumbprint) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Err(forbidden("certificate unknown or revoked")),
+        Err(e) => return Err(store_failed(&e)),
+    };
+    if enrollment.state != "active" {
+        return Err(forbidden("enrollment not active"));
+    }
+    match device_id {
+        Some(d) if d.eq_ignore_ascii_case(&enrollment.device_id) => Ok(enrollment),
+        _ => Err(forbidden("SyncHdr Source is not the certificate's device")),
+    }
+}
+
+fn store_failed(e: &StoreError) -> Response {
+    tracing::error!(error = %e, "storage failed");
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage unavailable, retry later",
+    )
+}
+
+fn message(app: &App, peer: &PeerCertificate, body: &[u8]) -> Response {
+    let msg = match winmdm_omadm::decode(body) {
+        Ok(m) => m,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed SyncML: {e}")),
+    };
+    let hdr = match SessionHeader::read(&msg) {
+        Ok(h) => h,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("SyncHdr: {e}")),
+    };
+    let span = tracing::info_span!(
+        "mdm",
+        device_id = hdr.device_id.unwrap_or("-"),
+        session_id = hdr.session_id,
+        msg_id = hdr.msg_id
+    );
+    let _entered = span.enter();
+    let enrollment = match identify(app, peer, hdr.device_id) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let mut tx = match app.store.session(enrollment.id, hdr.session_id) {
+        Ok(t) => t,
+        Err(e) => return store_failed(&e),
+    };
+    match run_engine(app, tx.as_mut(), &msg, hdr.msg_id) {
+        Ok(Reply::Xml(xml)) => match tx.commit() {
+            Ok(()) => ([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response(),
+            Err(e) => store_failed(&e),
+        },
+        Ok(Reply::Refused(status, why)) => plain(status, &why),
+        Err(e) => store_failed(&e),
+    }
+}
+
+enum Reply {
+    Xml(String),
+    Refused(StatusCode, String),
+}
+
+fn engine_for(app: &App, tx: &mut dyn SessionTx, msg_id: u64) -> Result<ServerSession, StoreError> {
+    let cfg = ServerConfig::new(format!("{}/ManagementServer/MDM.svc", app.public_url));
+    let restored = tx
+        .snapshot()?
+        .and_then(|b| serde_json::from_slice::<ServerSnapshot>(&b).ok())
+        .and_then(|s| ServerSession::restore(cfg.clone(), &s).ok());
+    match restored {
+        // A finished session whose SessionID the device uses again for a new one.
+        Some(e) if e.phase() == ServerPhase::Finished && msg_id == 1 => Ok(ServerSession::new(cfg)),
+        Some(e) => Ok(e),
+        None => {
+            let n = tx.requeue_abandoned()?;
+            if n > 0 {
+                tracing::info!(
+                    requeued = n,
+                    "commands of an abandoned session queued again"
+                );
+            }
+            Ok(ServerSession::new(cfg))
+        }
+    }
+}
+
+fn run_engine(
+    app: &App,
+    tx: &mut dyn SessionTx,
+    msg: &winmdm_omadm::SyncML<'_>,
+    msg_id: u64,
+) -> Result<Reply, StoreError> {
+    let now = SystemTime::now();
+    let now_s = crate::unix_now();
+    let mut engine = engine_for(app, tx, msg_id)?;
+    if let Err(e) = engine.receive(msg, now) {
+        tracing::info!(error = %e, "message refused by the session engine");
+        return Ok(Reply::Refused(
+            StatusCode::BAD_REQUEST,
+            format!("session: {e}"),
+        ));
+    }
+    // Pull commands while the engine has room; a command that can never fit is failed.
+    let mut deferred = Vec::new();
+    'pull: while engine.command_room().is_some() {
+        let batch = tx.pending(16, &deferred)?;
+        if batch.is_empty() {
+            break;
+        }
+        for (id, fragment, _origin) in batch {
+            let parsed = winmdm_omadm::decode_commands(fragment.as_bytes());
+            let Some(command) = parsed
+                .ok()
+                .and_then(|mut c| (c.len() == 1).then(|| c.remove(0)))
+            else {
+                tx.record_outcome(
+                    id,
+                    None,
+                    Some("stored fragment is not one command"),
+                    None,
+                    now_s,
+                )?;
+                continue;
+            };
+            match engine.push_raw(id as u64, command) {
+                Pushed::Sent => tx.mark_sent(id, now_s)?,
+                Pushed::TooLarge => {
+                    tx.record_outcome(
+                        id,
+                        None,
+                        Some("larger than the device accepts"),
+                        None,
+                        now_s,
+                    )?;
+                }
+                Pushed::Deferred | Pushed::Refused => {
+                    deferred.push(id);
+                    break 'pull;
+                }
+                _ => break 'pull,
+            }
+        }
+    }
+    let response = match engine.respond() {
+        Ok(r) => r,
+        Err(e) => {
+            return Ok(Reply::Refused(
+                StatusCode::BAD_REQUEST,
+                format!("session: {e}"),
+            ));
+        }
+    };
+    let xml = match response.to_xml() {
+        Ok(x) => x,
+        Err(e) => {
+            return Ok(Reply::Refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encode: {e}"),
+            ));
+        }
+    };
+    while let Some(event) = engine.poll_event() {
+        match event {
+            ServerEvent::Outcome(o) => outcome(app, tx, &o, now_s)?,
+            ServerEvent::Device(DeviceEvent::DeviceInfo(values)) => tx.merge_inventory(&values)?,
+            ServerEvent::Device(DeviceEvent::Alert(DeviceAlert::Generic(alerts)))
+                if alerts
+                    .iter()
+                    .any(|a| a.kind == GenericKind::UnenrollmentUserRequest) =>
+            {
+                tracing::info!("device unenrolled (Alert 1226)");
+                tx.unenrolled(now_s)?;
+            }
+            ServerEvent::Device(other) => tracing::debug!(event = ?other, "device event"),
+            _ => {}
+        }
+    }
+    match engine.snapshot() {
+        Ok(s) => tx.save(&serde_json::to_vec(&s).unwrap_or_default(), now_s)?,
+        Err(e) => tracing::error!(error = %e, "engine not idle after respond"),
+    }
+    Ok(Reply::Xml(xml))
+}
+
+/// Results as stored: `[{"locuri", "format", "data"}]`.
+pub fn results_json(o: &Outcome) -> Option<serde_json::Value> {
+    if o.results.is_empty() {
+        return None;
+    }
+    let items = o
+        .results
+        .iter()
+        .map(|it| {
+            serde_json::json!({
+                "locuri": it.source_uri().or(it.target_uri()),
+                "format": it.meta.as_ref().and_then(|m| m.format.as_deref()),
+                "data": it.data.as_ref().map(|d| d.as_str()),
+            })
+        })
+        .collect();
+    Some(serde_json::Value::Array(items))
+}
+
+fn outcome(app: &App, tx: &mut dyn SessionTx, o: &Outcome, now: i64) -> Result<(), StoreError> {
+    let id = o.tag as i64;
+    let status = o.status.map(|s| i64::from(s.0));
+    let results = results_json(o);
+    if !tx.record_outcome(
+        id,
+        status,
+        o.original_error.as_deref(),
+        results.as_ref(),
+        now,
+    )? {
+        return Ok(()); // already recorded: never twice
+    }
+    let Some((origin, fragment)) = tx.command_origin(id)? else {
+        return Ok(());
+    };
+    if origin == "inventory" {
+        let values: Vec<(String, String)> = o
+            .results
+            .iter()
+            .filter_map(|it| {
+                let uri = it.source_uri().or(it.target_uri())?;
+                Some((uri.to_owned(), it.data.as_ref()?.as_str().to_owned()))
+            })
+            .collect();
+        tx.merge_inventory(&values)?;
+    } else if origin == "unenroll" && o.is_success() {
+        tracing::info!("device unenrolled (DMClient Unenroll)");
+        tx.unenrolled(now)?;
+    } else if let Some(rest) = origin.strip_prefix("profile:") {
+        crate::admin::profile_outcome(app, tx, rest, &fragment, o, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The data directory: created on first start, reused afterwards.
+//!
+//! ```text
+//! winmdm-data/
+//!   ca.pem, ca.key          device CA (signs device certificates and the TLS certificate)
+//!   tls.pem, tls.key        TLS certificate for localhost, 127.0.0.1, ::1 and the public host
+//!   admin-token             bearer token of the admin API
+//!   enrollment-secret       OnPremise enrollment password (any UPN)
+//!   winmdm.db               SQLite (WAL)
+//! ```
+
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use rand::Rng;
+use winmdm_enroll::pki::{self, CertificateAuthority, IssueOptions, RsaSigner, Signer, Subject};
+use winmdm_enroll::token::{EntraAuthenticator, Jwks, JwtValidation};
+use winmdm_enroll::{AuthPolicy, EnrollmentServer, ProviderId, ServerUrls};
+
+use crate::store::SqliteStore;
+use crate::{App, Args};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// A file could not be read or written.
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    /// A certificate or key is unusable.
+    #[error("{0}")]
+    Pki(String),
+    /// The database could not be opened.
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// A flag is wrong.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Where the data directory's files are.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Device CA certificate.
+    pub ca_cert: PathBuf,
+    /// Device CA key.
+    pub ca_key: PathBuf,
+    /// TLS certificate.
+    pub tls_cert: PathBuf,
+    /// TLS key.
+    pub tls_key: PathBuf,
+    /// Admin token.
+    pub admin_token: PathBuf,
+    /// Enrollment secret.
+    pub enrollment_secret: PathBuf,
+    /// SQLite database.
+    pub db: PathBuf,
+}
+
+impl Paths {
+    fn new(dir: &Path) -> Self {
+        Paths {
+            dir: dir.to_owned(),
+            ca_cert: dir.join("ca.pem"),
+            ca_key: dir.join("ca.key"),
+            tls_cert: dir.join("tls.pem"),
+            tls_key: dir.join("tls.key"),
+            admin_token: dir.join("admin-token"),
+            enrollment_secret: dir.join("enrollment-secret"),
+            db: dir.join("winmdm.db"),
+        }
+    }
+}
+
+/// Everything `run` needs.
+pub struct Ready {
+    /// Shared state.
+    pub app: App,
+    /// TLS settings.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// The files.
+    pub paths: Paths,
+}
+
+fn read(p: &Path) -> Result<String, SetupError> {
+    fs::read_to_string(p).map_err(|e| SetupError::Io(p.display().to_string(), e))
+}
+
+fn write_private(p: &Path, contents: &str) -> Result<(), SetupError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(p)
+        .map_err(|e| SetupError::Io(p.display().to_string(), e))?;
+    f.write_all(contents.as_bytes())
+        .map_err(|e| SetupError::Io(p.display().to_string(), e))
+}
+
+fn write_public(p: &Path, contents: &str) -> Result<(), SetupError> {
+    fs::write(p, contents).map_err(|e| SetupError::Io(p.display().to_string(), e))
+}
+
+/// A random URL-safe secret of 32 bytes.
+pub fn random_secret() -> String {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn secret_file(p: &Path) -> Result<String, SetupError> {
+    if !p.exists() {
+        write_private(p, &format!("{}\n", random_secret()))?;
+    }
+    let s = read(p)?.trim().to_owned();
+    if s.len() < 16 {
+        return Err(SetupError::Config(format!(
+            "{}: shorter than 16 characters",
+            p.display()
+        )));
+    }
+    Ok(s)
+}
+
+/// Hosts of the TLS certificate: localhost, 127.0.0.1, ::1 and the public URL's host.
+fn tls_names(public_url: &str) -> (Vec<String>, Vec<IpAddr>) {
+    let mut dns = vec!["localhost".to_owned()];
+    let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse().expect("ip"), "::1".parse().expect("ip")];
+    let host = public_url
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<IpAddr>() {
+        Ok(ip) if !ips.contains(&ip) => ips.push(ip),
+        Ok(_) => {}
+        Err(_) if !host.is_empty() && !dns.iter().any(|d| d == host) => dns.push(host.to_owned()),
+        Err(_) => {}
+    }
+    (dns, ips)
+}
+
+/// Creates or loads everything in the data directory.
+pub fn prepare(args: &Args) -> Result<Ready, SetupError> {
+    let paths = Paths::new(&args.data_dir);
+    fs::create_dir_all(&paths.dir)
+        .map_err(|e| SetupError::Io(paths.dir.display().to_string(), e))?;
+    let now = SystemTime::now();
+    let mut rng = pki::default_rng();
+    let public_url = match &args.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => format!("https://localhost:{}", args.listen.port()),
+    };
+    if !public_url.starts_with("https://") {
+        return Err(SetupError::Config(
+            "--public-url must start with https://".into(),
+        ));
+    }
+
+    // The device CA: given, or generated once.
+    let (ca_cert_path, ca_key_path) = match (&args.ca_cert, &args.ca_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => (paths.ca_cert.clone(), paths.ca_key.clone()),
+    };
+    if args.ca_cert.is_none() && !ca_cert_path.exists() {
+        let subject = Subject::try_from("CN=winmdm reference server device CA,O=winmdm")
+            .map_err(|e| SetupError::Pki(e.to_string()))?;
+        let ca = CertificateAuthority::generate_dev(
+            &subject,
+            2048,
+            now - Duration::from_secs(3600),
+            Duration::from_secs(10 * 365 * 86_400),
+            &mut rng,
+        )
+        .map_err(|e| SetupError::Pki(format!("generating the dev CA: {e}")))?;
+        let key = ca
+            .private_key_pem()
+            .map_err(|e| SetupError::Pki(e.to_string()))?;
+        write_private(&ca_key_path, &key)?;
+        write_public(&ca_cert_path, &ca.certificate_pem())?;
+    }
+    let ca = CertificateAuthority::from_pem(&read(&ca_cert_path)?, &read(&ca_key_path)?)
+        .map_err(|e| SetupError::Pki(format!("{}: {e}", ca_cert_path.display())))?;
+
+    // The TLS certificate: given, or issued by the CA once.
+    let (tls_cert_path, tls_key_path) = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => (paths.tls_cert.clone(), paths.tls_key.clone()),
+    };
+    if args.tls_cert.is_none() && !tls_cert_path.exists() {
+        let key =
+            RsaSigner::generate(2048, &mut rng).map_err(|e| SetupError::Pki(e.to_string()))?;
+        let spki = key
+            .public_key_der()
+            .ok_or_else(|| SetupError::Pki("TLS key".into()))?;
+        let (dns, ips) = tls_names(&public_url);
+        let dns_refs: Vec<&str> = dns.iter().map(String::as_str).collect();
+        let subject =
+            Subject::try_from("CN=localhost").map_err(|e| SetupError::Pki(e.to_string()))?;
+        let mut opts = IssueOptions::default();
+        opts.validity = Duration::from_secs(825 * 86_400);
+        let cert = ca
+            .issue_tls_server(&spki, &subject, &dns_refs, &ips, &opts, now, &mut rng)
+            .map_err(|e| SetupError::Pki(format!("issuing the TLS certificate: {e}")))?;
+        write_private(
+            &tls_key_path,
+            &key.private_key_pem()
+                .map_err(|e| SetupError::Pki(e.to_string()))?,
+        )?;
+        write_public(
+            &tls_cert_path,
+            &format!("{}{}", cert.to_pem(), ca.certificate_pem()),
+        )?;
+    }
+    let tls = crate::tls::server_config(&read(&tls_cert_path)?, &read(&tls_key_path)?)
+        .map_err(|e| SetupError::Pki(format!("{}: {e}", tls_cert_path.display())))?;
+
+    let admin_token = secret_file(&paths.admin_token)?;
+    let enrollment_secret = secret_file(&paths.enrollment_secret)?;
+    let store = SqliteStore::open(&paths.db)?;
+
+    let entra = match &args.jwks {
+        Some(p) => {
+            let jwks = Jwks::from_json(&read(p)?)
+                .map_err(|e| SetupError::Config(format!("{}: {e}", p.display())))?;
+            Some(EntraAuthenticator::new(
+                jwks,
+                JwtValidation::entra([args.jwt_audience.as_str()]),
+            ))
+        }
+        None => None,
+    };
+    let mut urls =
+        ServerUrls::standard(&public_url).map_err(|e| SetupError::Config(e.to_string()))?;
+    let auth_policy = if entra.is_some() {
+        // Windows opens this page for interactive Federated enrollment; the reference
+        // server takes the token programmatically only (see docs/server.md).
+        urls.authentication = Some(
+            urls.enrollment
+                .with_path("/EnrollmentServer/Auth")
+                .map_err(|e| SetupError::Config(e.to_string()))?,
+        );
+        AuthPolicy::FEDERATED
+    } else {
+        AuthPolicy::ON_PREMISE
+    };
+    let enrollment = EnrollmentServer::new(
+        ProviderId::new(crate::PROVIDER_ID).map_err(|e| SetupError::Config(e.to_string()))?,
+        urls,
+        auth_policy,
+    )
+    .map_err(|e| SetupError::Config(e.to_string()))?;
+
+    let app = App {
+        store: Arc::new(store),
+        ca,
+        enrollment,
+        public_url,
+        enrollment_secret,
+        admin_token,
+        entra,
+        sessions: Arc::new(tokio::sync::Semaphore::new(args.max_sessions)),
+        catalog: winmdm_csp::Catalog::builtin(),
+    };
+    Ok(Ready { app, tls, paths })
+}

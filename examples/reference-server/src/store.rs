@@ -1,0 +1,997 @@
+//! Storage: one trait ([`Store`]) and its embedded SQLite implementation ([`SqliteStore`]).
+//!
+//! What is stored follows the lessons in `docs/server.md`: enrollments keyed by the
+//! certificates issued to them (thumbprint), per-command state and results rather than
+//! raw SyncML messages, the session engine's snapshot keyed by enrollment + SessionID,
+//! and profile state per device per node. The trait is synchronous and every method is
+//! one transaction; the server calls it from `spawn_blocking`. A management message is
+//! one [`SessionTx`]: read the snapshot, pull commands, record outcomes, save the
+//! snapshot, commit, and only then answer the device.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database said no.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A one-time enrollment token that does not exist, expired or was used.
+    #[error("enrollment token not valid")]
+    TokenNotValid,
+    /// No such row.
+    #[error("not found")]
+    NotFound,
+}
+
+/// An enrollment: one device certificate lineage (renewals keep the enrollment).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Enrollment {
+    /// Row id.
+    pub id: i64,
+    /// The DeviceID (SyncHdr Source).
+    pub device_id: String,
+    /// HWDevID from the enrollment request (not unique across clones).
+    pub hw_dev_id: Option<String>,
+    /// The user the enrollment authenticated.
+    pub upn: Option<String>,
+    /// `onpremise`, `token` or `federated`.
+    pub auth: String,
+    /// `active` or `unenrolled`.
+    pub state: String,
+    /// DMAcc user name provisioned for MD5 digest.
+    #[serde(skip)]
+    pub dm_username: String,
+    /// DMAcc password provisioned for MD5 digest.
+    #[serde(skip)]
+    pub dm_password: String,
+    /// Unix seconds.
+    pub enrolled_at: i64,
+    /// Unix seconds of the last management message.
+    pub last_seen_at: Option<i64>,
+    /// DevInfo/DevDetail values the device reported (LocURI to value).
+    pub inventory: serde_json::Value,
+    /// Thumbprint of the newest certificate.
+    pub certificate_thumbprint: Option<String>,
+    /// notAfter of the newest certificate (Unix seconds).
+    pub certificate_not_after: Option<i64>,
+}
+
+/// What an enrollment is created with.
+#[derive(Debug, Clone)]
+pub struct NewEnrollment<'a> {
+    /// DeviceID.
+    pub device_id: &'a str,
+    /// HWDevID.
+    pub hw_dev_id: Option<&'a str>,
+    /// User.
+    pub upn: Option<&'a str>,
+    /// Authentication used.
+    pub auth: &'a str,
+    /// DMAcc user name.
+    pub dm_username: &'a str,
+    /// DMAcc password.
+    pub dm_password: &'a str,
+    /// The first certificate.
+    pub cert: NewCertificate<'a>,
+}
+
+/// A certificate issued to an enrollment.
+#[derive(Debug, Clone)]
+pub struct NewCertificate<'a> {
+    /// SHA-1 thumbprint, uppercase hex.
+    pub thumbprint: &'a str,
+    /// Serial, hex.
+    pub serial: &'a str,
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+}
+
+/// A command as stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CommandRow {
+    /// Command id (the engine's tag).
+    pub id: i64,
+    /// The enrollment it is for.
+    pub enrollment_id: i64,
+    /// The SyncML command fragment.
+    pub syncml: String,
+    /// Who queued it: `admin`, `profile:ID:install`, `profile:ID:verify`, ...
+    pub origin: String,
+    /// `pending`, `sent` or `done`.
+    pub state: String,
+    /// The device's status code, once answered.
+    pub status: Option<i64>,
+    /// `msft:originalerror`, when the device gave one.
+    pub original_error: Option<String>,
+    /// Results (Get): JSON array of `{locuri, format, data}`.
+    pub results: Option<serde_json::Value>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A profile as stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProfileRow {
+    /// Profile id (chosen by the admin).
+    pub id: String,
+    /// The SyncML fragment.
+    pub syncml: String,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// One node a profile sets on one device, with its state.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SettingRow {
+    /// The profile.
+    pub profile_id: String,
+    /// The node.
+    pub locuri: String,
+    /// `pending`, `sent`, `verified`, `failed` or `drift`.
+    pub state: String,
+    /// Status code of the failure.
+    pub status: Option<i64>,
+    /// `msft:originalerror` of the failure.
+    pub original_error: Option<String>,
+    /// What the device answered when it differs (drift).
+    pub actual: Option<String>,
+    /// Deliveries so far.
+    pub attempts: i64,
+}
+
+/// Storage behind the server. Each method is one transaction.
+pub trait Store: Send + Sync + 'static {
+    /// Creates an enrollment with its first certificate; consumes `token_hash` (a
+    /// one-time enrollment token) in the same transaction when given.
+    fn create_enrollment(
+        &self,
+        e: &NewEnrollment<'_>,
+        token_hash: Option<&str>,
+        now: i64,
+    ) -> Result<i64, StoreError>;
+    /// Adds a renewed certificate to an enrollment.
+    fn add_certificate(
+        &self,
+        enrollment_id: i64,
+        c: &NewCertificate<'_>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The enrollment a (not revoked) certificate belongs to.
+    fn enrollment_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Enrollment>, StoreError>;
+    /// The newest enrollment of a device.
+    fn enrollment_by_device(&self, device_id: &str) -> Result<Option<Enrollment>, StoreError>;
+    /// Every enrollment, newest first.
+    fn enrollments(&self) -> Result<Vec<Enrollment>, StoreError>;
+    /// Marks an enrollment unenrolled and revokes its certificates.
+    fn unenroll(&self, enrollment_id: i64, now: i64) -> Result<(), StoreError>;
+    /// Stores a one-time enrollment token (its hash).
+    fn create_token(&self, hash: &str, expires_at: i64, now: i64) -> Result<(), StoreError>;
+    /// Whether a token is usable (exists, unused, not expired).
+    fn token_usable(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// Queues commands; returns their ids.
+    fn queue_commands(
+        &self,
+        enrollment_id: i64,
+        fragments: &[String],
+        origin: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// A command by id.
+    fn command(&self, id: i64) -> Result<Option<CommandRow>, StoreError>;
+    /// The commands of an enrollment, newest first (at most `limit`).
+    fn commands(&self, enrollment_id: i64, limit: u32) -> Result<Vec<CommandRow>, StoreError>;
+    /// Creates or replaces a profile.
+    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<(), StoreError>;
+    /// A profile.
+    fn profile(&self, id: &str) -> Result<Option<ProfileRow>, StoreError>;
+    /// Every profile.
+    fn profiles(&self) -> Result<Vec<ProfileRow>, StoreError>;
+    /// Assigns a profile: records the assignment, the nodes it sets (pending) and queues
+    /// its install commands, in one transaction.
+    fn assign(
+        &self,
+        profile_id: &str,
+        enrollment_id: i64,
+        locuris: &[String],
+        install: &[String],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Unassigns a profile: drops the assignment and its node state and queues the
+    /// removal commands, in one transaction.
+    fn unassign(
+        &self,
+        profile_id: &str,
+        enrollment_id: i64,
+        removal: &[String],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The profiles assigned to an enrollment.
+    fn assigned(&self, enrollment_id: i64) -> Result<Vec<ProfileRow>, StoreError>;
+    /// Per-node profile state of an enrollment.
+    fn settings(&self, enrollment_id: i64) -> Result<Vec<SettingRow>, StoreError>;
+    /// Starts the transaction of one management message.
+    fn session(
+        &self,
+        enrollment_id: i64,
+        session_id: &str,
+    ) -> Result<Box<dyn SessionTx + '_>, StoreError>;
+}
+
+/// The transaction of one management message. Dropped without [`commit`](SessionTx::commit):
+/// rolled back.
+pub trait SessionTx {
+    /// The stored engine snapshot of this session.
+    fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Up to `limit` pending commands, oldest first, skipping ids in `skip`.
+    fn pending(
+        &mut self,
+        limit: u32,
+        skip: &[i64],
+    ) -> Result<Vec<(i64, String, String)>, StoreError>;
+    /// A command's origin and fragment.
+    fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError>;
+    /// Marks a command sent in this session.
+    fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError>;
+    /// Records a command's outcome (once: a command already done is left alone).
+    fn record_outcome(
+        &mut self,
+        id: i64,
+        status: Option<i64>,
+        original_error: Option<&str>,
+        results: Option<&serde_json::Value>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// At the start of a new session: puts commands sent in earlier sessions of this
+    /// enrollment and never answered back to pending (the device abandoned that
+    /// session) and drops the earlier sessions' snapshots.
+    fn requeue_abandoned(&mut self) -> Result<usize, StoreError>;
+    /// Queues more commands (verification Gets, retries).
+    fn queue(
+        &mut self,
+        fragments: &[String],
+        origin: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Sets a profile node's state.
+    fn set_setting(
+        &mut self,
+        profile_id: &str,
+        locuri: &str,
+        state: &SettingUpdate<'_>,
+    ) -> Result<(), StoreError>;
+    /// The settings of a profile on this enrollment.
+    fn profile_settings(&mut self, profile_id: &str) -> Result<Vec<SettingRow>, StoreError>;
+    /// A profile's fragment.
+    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<String>, StoreError>;
+    /// Merges reported inventory values.
+    fn merge_inventory(&mut self, values: &[(String, String)]) -> Result<(), StoreError>;
+    /// Marks the enrollment unenrolled (Alert 1226) and revokes its certificates.
+    fn unenrolled(&mut self, now: i64) -> Result<(), StoreError>;
+    /// Saves the engine snapshot and the last-seen time.
+    fn save(&mut self, snapshot: &[u8], now: i64) -> Result<(), StoreError>;
+    /// Commits.
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A profile node state change.
+#[derive(Debug, Clone)]
+pub struct SettingUpdate<'a> {
+    /// New state.
+    pub state: &'a str,
+    /// Status code.
+    pub status: Option<i64>,
+    /// `msft:originalerror`.
+    pub original_error: Option<&'a str>,
+    /// What the device answered (drift).
+    pub actual: Option<&'a str>,
+    /// Count this as one more delivery.
+    pub attempt: bool,
+}
+
+const SCHEMA_VERSION: i64 = 1;
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE enrollments (
+  id INTEGER PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  hw_dev_id TEXT,
+  upn TEXT,
+  auth TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'active',
+  dm_username TEXT NOT NULL,
+  dm_password TEXT NOT NULL,
+  enrolled_at INTEGER NOT NULL,
+  last_seen_at INTEGER,
+  unenrolled_at INTEGER,
+  inventory TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX enrollments_device ON enrollments(device_id);
+CREATE INDEX enrollments_hwdevid ON enrollments(hw_dev_id);
+CREATE TABLE certificates (
+  thumbprint TEXT PRIMARY KEY,
+  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),
+  serial TEXT NOT NULL,
+  not_after INTEGER NOT NULL,
+  issued_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE INDEX certificates_enrollment ON certificates(enrollment_id);
+CREATE TABLE enrollment_tokens (
+  hash TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER,
+  used_by INTEGER
+);
+CREATE TABLE sessions (
+  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),
+  session_id TEXT NOT NULL,
+  snapshot BLOB NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (enrollment_id, session_id)
+);
+CREATE TABLE commands (
+  id INTEGER PRIMARY KEY,
+  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),
+  syncml TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  session_id TEXT,
+  status INTEGER,
+  original_error TEXT,
+  results TEXT,
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER,
+  done_at INTEGER
+);
+CREATE INDEX commands_open ON commands(enrollment_id, state, id);
+CREATE TABLE profiles (
+  id TEXT PRIMARY KEY,
+  syncml TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE assignments (
+  profile_id TEXT NOT NULL REFERENCES profiles(id),
+  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),
+  assigned_at INTEGER NOT NULL,
+  PRIMARY KEY (profile_id, enrollment_id)
+);
+CREATE TABLE profile_settings (
+  profile_id TEXT NOT NULL,
+  enrollment_id INTEGER NOT NULL,
+  locuri TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  status INTEGER,
+  original_error TEXT,
+  actual TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (profile_id, enrollment_id, locuri)
+);
+"#];
+
+/// The embedded store: one SQLite file in WAL mode behind a mutex (transactions are a
+/// few milliseconds; the mutex is the writer lock SQLite would take anyway).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+        let have: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |r| r.get(0),
+        )?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(have as usize) {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [i as i64 + 1],
+            )?;
+            tx.commit()?;
+        }
+        debug_assert_eq!(MIGRATIONS.len() as i64, SCHEMA_VERSION);
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+const ENROLLMENT_COLS: &str = "e.id, e.device_id, e.hw_dev_id, e.upn, e.auth, e.state, e.dm_username, \
+    e.dm_password, e.enrolled_at, e.last_seen_at, e.inventory, \
+    (SELECT thumbprint FROM certificates c WHERE c.enrollment_id = e.id ORDER BY issued_at DESC, rowid DESC LIMIT 1), \
+    (SELECT not_after FROM certificates c WHERE c.enrollment_id = e.id ORDER BY issued_at DESC, rowid DESC LIMIT 1)";
+
+fn enrollment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Enrollment> {
+    let inventory: String = r.get(10)?;
+    Ok(Enrollment {
+        id: r.get(0)?,
+        device_id: r.get(1)?,
+        hw_dev_id: r.get(2)?,
+        upn: r.get(3)?,
+        auth: r.get(4)?,
+        state: r.get(5)?,
+        dm_username: r.get(6)?,
+        dm_password: r.get(7)?,
+        enrolled_at: r.get(8)?,
+        last_seen_at: r.get(9)?,
+        inventory: serde_json::from_str(&inventory).unwrap_or_default(),
+        certificate_thumbprint: r.get(11)?,
+        certificate_not_after: r.get(12)?,
+    })
+}
+
+const COMMAND_COLS: &str =
+    "id, enrollment_id, syncml, origin, state, status, original_error, results, created_at";
+
+fn command_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CommandRow> {
+    let results: Option<String> = r.get(7)?;
+    Ok(CommandRow {
+        id: r.get(0)?,
+        enrollment_id: r.get(1)?,
+        syncml: r.get(2)?,
+        origin: r.get(3)?,
+        state: r.get(4)?,
+        status: r.get(5)?,
+        original_error: r.get(6)?,
+        results: results.and_then(|s| serde_json::from_str(&s).ok()),
+        created_at: r.get(8)?,
+    })
+}
+
+fn setting_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SettingRow> {
+    Ok(SettingRow {
+        profile_id: r.get(0)?,
+        locuri: r.get(1)?,
+        state: r.get(2)?,
+        status: r.get(3)?,
+        original_error: r.get(4)?,
+        actual: r.get(5)?,
+        attempts: r.get(6)?,
+    })
+}
+
+const SETTING_COLS: &str = "profile_id, locuri, state, status, original_error, actual, attempts";
+
+fn insert_commands(
+    conn: &Connection,
+    enrollment_id: i64,
+    fragments: &[String],
+    origin: &str,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO commands (enrollment_id, syncml, origin, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut ids = Vec::with_capacity(fragments.len());
+    for f in fragments {
+        stmt.execute(params![enrollment_id, f, origin, now])?;
+        ids.push(conn.last_insert_rowid());
+    }
+    Ok(ids)
+}
+
+fn revoke_all(conn: &Connection, enrollment_id: i64, now: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE enrollments SET state = 'unenrolled', unenrolled_at = ?2 WHERE id = ?1",
+        params![enrollment_id, now],
+    )?;
+    conn.execute(
+        "UPDATE certificates SET revoked_at = ?2 WHERE enrollment_id = ?1 AND revoked_at IS NULL",
+        params![enrollment_id, now],
+    )?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn create_enrollment(
+        &self,
+        e: &NewEnrollment<'_>,
+        token_hash: Option<&str>,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO enrollments (device_id, hw_dev_id, upn, auth, dm_username, dm_password, enrolled_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![e.device_id, e.hw_dev_id, e.upn, e.auth, e.dm_username, e.dm_password, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        if let Some(hash) = token_hash {
+            let n = tx.execute(
+                "UPDATE enrollment_tokens SET used_at = ?2, used_by = ?3
+                 WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                params![hash, now, id],
+            )?;
+            if n != 1 {
+                return Err(StoreError::TokenNotValid);
+            }
+        }
+        tx.execute(
+            "INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![e.cert.thumbprint, id, e.cert.serial, e.cert.not_after, now],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn add_certificate(
+        &self,
+        enrollment_id: i64,
+        c: &NewCertificate<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![c.thumbprint, enrollment_id, c.serial, c.not_after, now],
+        )?;
+        Ok(())
+    }
+
+    fn enrollment_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Enrollment>, StoreError> {
+        let sql = format!(
+            "SELECT {ENROLLMENT_COLS} FROM certificates k JOIN enrollments e ON e.id = k.enrollment_id
+             WHERE k.thumbprint = ?1 AND k.revoked_at IS NULL"
+        );
+        Ok(self
+            .lock()
+            .query_row(&sql, [thumbprint], enrollment_row)
+            .optional()?)
+    }
+
+    fn enrollment_by_device(&self, device_id: &str) -> Result<Option<Enrollment>, StoreError> {
+        let sql = format!(
+            "SELECT {ENROLLMENT_COLS} FROM enrollments e WHERE e.device_id = ?1 ORDER BY e.id DESC LIMIT 1"
+        );
+        Ok(self
+            .lock()
+            .query_row(&sql, [device_id], enrollment_row)
+            .optional()?)
+    }
+
+    fn enrollments(&self) -> Result<Vec<Enrollment>, StoreError> {
+        let sql = format!("SELECT {ENROLLMENT_COLS} FROM enrollments e ORDER BY e.id DESC");
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map([], enrollment_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn unenroll(&self, enrollment_id: i64, now: i64) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        revoke_all(&tx, enrollment_id, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn create_token(&self, hash: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO enrollment_tokens (hash, created_at, expires_at) VALUES (?1, ?2, ?3)",
+            params![hash, now, expires_at],
+        )?;
+        Ok(())
+    }
+
+    fn token_usable(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
+        let n: i64 = self.lock().query_row(
+            "SELECT COUNT(*) FROM enrollment_tokens WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+            params![hash, now],
+            |r| r.get(0),
+        )?;
+        Ok(n == 1)
+    }
+
+    fn queue_commands(
+        &self,
+        enrollment_id: i64,
+        fragments: &[String],
+        origin: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let ids = insert_commands(&tx, enrollment_id, fragments, origin, now)?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn command(&self, id: i64) -> Result<Option<CommandRow>, StoreError> {
+        let sql = format!("SELECT {COMMAND_COLS} FROM commands WHERE id = ?1");
+        Ok(self.lock().query_row(&sql, [id], command_row).optional()?)
+    }
+
+    fn commands(&self, enrollment_id: i64, limit: u32) -> Result<Vec<CommandRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COMMAND_COLS} FROM commands WHERE enrollment_id = ?1 ORDER BY id DESC LIMIT ?2"
+        );
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(params![enrollment_id, limit], command_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO profiles (id, syncml, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET syncml = excluded.syncml, updated_at = excluded.updated_at",
+            params![id, syncml, now],
+        )?;
+        Ok(())
+    }
+
+    fn profile(&self, id: &str) -> Result<Option<ProfileRow>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id, syncml, updated_at FROM profiles WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(ProfileRow {
+                        id: r.get(0)?,
+                        syncml: r.get(1)?,
+                        updated_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn profiles(&self) -> Result<Vec<ProfileRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT id, syncml, updated_at FROM profiles ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ProfileRow {
+                    id: r.get(0)?,
+                    syncml: r.get(1)?,
+                    updated_at: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn assign(
+        &self,
+        profile_id: &str,
+        enrollment_id: i64,
+        locuris: &[String],
+        install: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO assignments (profile_id, enrollment_id, assigned_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO UPDATE SET assigned_at = excluded.assigned_at",
+            params![profile_id, enrollment_id, now],
+        )?;
+        tx.execute(
+            "DELETE FROM profile_settings WHERE profile_id = ?1 AND enrollment_id = ?2",
+            params![profile_id, enrollment_id],
+        )?;
+        for l in locuris {
+            tx.execute(
+                "INSERT OR IGNORE INTO profile_settings (profile_id, enrollment_id, locuri) VALUES (?1, ?2, ?3)",
+                params![profile_id, enrollment_id, l],
+            )?;
+        }
+        for (i, c) in install.iter().enumerate() {
+            let origin = format!("profile:{profile_id}:install:{i}");
+            insert_commands(&tx, enrollment_id, std::slice::from_ref(c), &origin, now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn unassign(
+        &self,
+        profile_id: &str,
+        enrollment_id: i64,
+        removal: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM assignments WHERE profile_id = ?1 AND enrollment_id = ?2",
+            params![profile_id, enrollment_id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.execute(
+            "DELETE FROM profile_settings WHERE profile_id = ?1 AND enrollment_id = ?2",
+            params![profile_id, enrollment_id],
+        )?;
+        // Commands of the profile not yet sent are moot now.
+        tx.execute(
+            "UPDATE commands SET state = 'done', status = NULL, done_at = ?3
+             WHERE enrollment_id = ?1 AND state = 'pending' AND origin LIKE ?2",
+            params![enrollment_id, format!("profile:{profile_id}:%"), now],
+        )?;
+        insert_commands(
+            &tx,
+            enrollment_id,
+            removal,
+            &format!("profile:{profile_id}:remove"),
+            now,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn assigned(&self, enrollment_id: i64) -> Result<Vec<ProfileRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT p.id, p.syncml, p.updated_at FROM assignments a JOIN profiles p ON p.id = a.profile_id
+             WHERE a.enrollment_id = ?1 ORDER BY p.id",
+        )?;
+        let rows = stmt
+            .query_map([enrollment_id], |r| {
+                Ok(ProfileRow {
+                    id: r.get(0)?,
+                    syncml: r.get(1)?,
+                    updated_at: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn settings(&self, enrollment_id: i64) -> Result<Vec<SettingRow>, StoreError> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT {SETTING_COLS} FROM profile_settings WHERE enrollment_id = ?1 ORDER BY profile_id, locuri"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map([enrollment_id], setting_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn session(
+        &self,
+        enrollment_id: i64,
+        session_id: &str,
+    ) -> Result<Box<dyn SessionTx + '_>, StoreError> {
+        let conn = self.lock();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteSession {
+            conn,
+            enrollment_id,
+            session_id: session_id.to_owned(),
+            open: true,
+        }))
+    }
+}
+
+struct SqliteSession<'a> {
+    conn: MutexGuard<'a, Connection>,
+    enrollment_id: i64,
+    session_id: String,
+    open: bool,
+}
+
+impl Drop for SqliteSession<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl SessionTx for SqliteSession<'_> {
+    fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT snapshot FROM sessions WHERE enrollment_id = ?1 AND session_id = ?2",
+                params![self.enrollment_id, self.session_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn pending(
+        &mut self,
+        limit: u32,
+        skip: &[i64],
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, syncml, origin FROM commands WHERE enrollment_id = ?1 AND state = 'pending'
+             ORDER BY id LIMIT ?2",
+        )?;
+        let rows: Vec<(i64, String, String)> = stmt
+            .query_map(
+                params![self.enrollment_id, limit + skip.len() as u32],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| !skip.contains(&r.0))
+            .take(limit as usize)
+            .collect())
+    }
+
+    fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT origin, syncml FROM commands WHERE id = ?1 AND enrollment_id = ?2",
+                params![id, self.enrollment_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE commands SET state = 'sent', session_id = ?2, sent_at = ?3 WHERE id = ?1",
+            params![id, self.session_id, now],
+        )?;
+        Ok(())
+    }
+
+    fn record_outcome(
+        &mut self,
+        id: i64,
+        status: Option<i64>,
+        original_error: Option<&str>,
+        results: Option<&serde_json::Value>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE commands SET state = 'done', status = ?2, original_error = ?3, results = ?4, done_at = ?5
+             WHERE id = ?1 AND enrollment_id = ?6 AND state <> 'done'",
+            params![
+                id,
+                status,
+                original_error,
+                results.map(|r| r.to_string()),
+                now,
+                self.enrollment_id
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn requeue_abandoned(&mut self) -> Result<usize, StoreError> {
+        self.conn.execute(
+            "DELETE FROM sessions WHERE enrollment_id = ?1 AND session_id <> ?2",
+            params![self.enrollment_id, self.session_id],
+        )?;
+        Ok(self.conn.execute(
+            "UPDATE commands SET state = 'pending', session_id = NULL
+             WHERE enrollment_id = ?1 AND state = 'sent' AND session_id <> ?2",
+            params![self.enrollment_id, self.session_id],
+        )?)
+    }
+
+    fn queue(
+        &mut self,
+        fragments: &[String],
+        origin: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        insert_commands(&self.conn, self.enrollment_id, fragments, origin, now)
+    }
+
+    fn set_setting(
+        &mut self,
+        profile_id: &str,
+        locuri: &str,
+        u: &SettingUpdate<'_>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE profile_settings SET state = ?4, status = ?5, original_error = ?6, actual = ?7,
+               attempts = attempts + ?8
+             WHERE profile_id = ?1 AND enrollment_id = ?2 AND locuri = ?3",
+            params![
+                profile_id,
+                self.enrollment_id,
+                locuri,
+                u.state,
+                u.status,
+                u.original_error,
+                u.actual,
+                u.attempt as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn profile_settings(&mut self, profile_id: &str) -> Result<Vec<SettingRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SETTING_COLS} FROM profile_settings WHERE enrollment_id = ?1 AND profile_id = ?2 ORDER BY locuri"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![self.enrollment_id, profile_id], setting_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT syncml FROM profiles WHERE id = ?1",
+                [profile_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn merge_inventory(&mut self, values: &[(String, String)]) -> Result<(), StoreError> {
+        let current: String = self.conn.query_row(
+            "SELECT inventory FROM enrollments WHERE id = ?1",
+            [self.enrollment_id],
+            |r| r.get(0),
+        )?;
+        let mut map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&current).unwrap_or_default();
+        for (k, v) in values {
+            map.insert(k.clone(), serde_json::Value::String(v.clone()));
+        }
+        self.conn.execute(
+            "UPDATE enrollments SET inventory = ?2 WHERE id = ?1",
+            params![
+                self.enrollment_id,
+                serde_json::Value::Object(map).to_string()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn unenrolled(&mut self, now: i64) -> Result<(), StoreError> {
+        revoke_all(&self.conn, self.enrollment_id, now)
+    }
+
+    fn save(&mut self, snapshot: &[u8], now: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO sessions (enrollment_id, session_id, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (enrollment_id, session_id) DO UPDATE SET snapshot = excluded.snapshot,
+               updated_at = excluded.updated_at",
+            params![self.enrollment_id, self.session_id, snapshot, now],
+        )?;
+        self.conn.execute(
+            "UPDATE enrollments SET last_seen_at = ?2 WHERE id = ?1",
+            params![self.enrollment_id, now],
+        )?;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+}
