@@ -9,16 +9,18 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::tls::PeerCertificate;
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use winmdm_enroll::pki::{self, CsrPolicy};
+use winmdm_enroll::pki::{self, CsrPolicy, RenewalPolicy};
 use winmdm_enroll::token::{AuthError, Authenticator, Credential, constant_time_eq};
 use winmdm_enroll::{
     DmCredentials, EnrollError, EnrollmentRequest, Envelope, Fault, GetPolicies, PollSchedule,
-    Renewal,
+    Renewal, RequestType, Secret,
 };
 
 use crate::App;
@@ -33,6 +35,13 @@ const INVENTORY_GET: &str = "<Get><CmdID>1</CmdID>\
     <Item><Target><LocURI>./DevDetail/HwV</LocURI></Target></Item>\
     <Item><Target><LocURI>./DevDetail/FwV</LocURI></Target></Item>\
     </Get>";
+
+/// What the provisioning document offers: ROBO renewal (the device renews by itself
+/// 42 days before expiry, retrying every 4 days), served by [`renew`].
+const RENEWAL: Renewal = Renewal::Robo {
+    renew_period_days: 42,
+    retry_interval_days: 4,
+};
 
 const SOAP: &str = "application/soap+xml; charset=utf-8";
 
@@ -167,20 +176,29 @@ impl Authenticator for Authn<'_> {
 }
 
 /// POST Enrollment.svc: RequestSecurityToken.
-pub async fn enrollment(State(app): State<Arc<App>>, body: Bytes) -> Response {
+pub async fn enrollment(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<PeerCertificate>,
+    body: Bytes,
+) -> Response {
     // RSA signing and the database are blocking work.
-    tokio::task::spawn_blocking(move || enroll_blocking(&app, &body))
+    tokio::task::spawn_blocking(move || enroll_blocking(&app, &peer, &body))
         .await
         .unwrap_or_else(|_| soap(500, String::new()))
 }
 
-fn enroll_blocking(app: &App, body: &[u8]) -> Response {
-    let request = match EnrollmentRequest::decode(body) {
+fn enroll_blocking(app: &App, peer: &PeerCertificate, body: &[u8]) -> Response {
+    let request = match EnrollmentRequest::decode_any(body) {
         Ok(r) => r,
         Err(e) => return fault(&e, None),
     };
     let relates = request.header().message_id.clone();
-    match issue(app, &request) {
+    let result = if request.request_type() == &RequestType::RENEW {
+        renew(app, &request, peer)
+    } else {
+        issue(app, &request)
+    };
+    match result {
         Ok(xml) => soap(200, xml),
         Err(e) => fault(&e, relates.as_deref()),
     }
@@ -209,16 +227,10 @@ fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> 
         .enrollment
         .provisioning(request, &cert, app.ca.certificate_der())
         .dm_credentials(&creds)
-        .renewal(Renewal::NotOffered)
+        .renewal(RENEWAL)
         .poll(poll)
         .build()?;
-    let not_after = cert
-        .certificate()
-        .tbs_certificate()
-        .validity()
-        .not_after
-        .to_unix_duration()
-        .as_secs() as i64;
+    let not_after = not_after(&cert);
     let thumbprint = cert.thumbprint().to_string();
     let serial = cert.serial_hex();
     let hw = request.context().get("HWDevID");
@@ -262,4 +274,88 @@ fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> 
         }
     }
     Ok(request.respond(&doc, now).to_xml())
+}
+
+fn not_ours() -> EnrollError {
+    EnrollError::Auth(AuthError::InvalidCredentials)
+}
+
+fn stored(e: StoreError) -> EnrollError {
+    tracing::error!(error = %e, "storage failed during enrollment");
+    EnrollError::Provisioning(winmdm_enroll::ProvisioningBuildError::InvalidSetting(
+        "the server could not store the enrollment",
+    ))
+}
+
+/// RequestType Renew: the new PKCS#10 signed with the current certificate's key (manual
+/// renewal, PKCS#7), or a bare PKCS#10 on a TLS connection authenticated with the
+/// current certificate (ROBO). The enrollment keeps its id; the old certificate stays
+/// valid until it expires, so a device that never installed the new one still works.
+fn renew(
+    app: &App,
+    request: &EnrollmentRequest,
+    peer: &PeerCertificate,
+) -> Result<String, EnrollError> {
+    let now = SystemTime::now();
+    let mut rng = pki::default_rng();
+    let policy = RenewalPolicy::default();
+    let (csr, current) = match request.verify_renewal(&app.ca, &policy, now) {
+        Ok(v) => v,
+        Err(e) => match &peer.0 {
+            Some(tls) => request.verify_robo_renewal(&app.ca, tls, &policy, now)?,
+            None => return Err(e),
+        },
+    };
+    let enrollment = app
+        .store
+        .enrollment_by_thumbprint(&current.thumbprint().to_string())
+        .map_err(stored)?
+        .filter(|e| e.state == "active")
+        .ok_or_else(not_ours)?;
+    let cert = request.issue_renewal(
+        &app.ca,
+        &csr,
+        &current,
+        &app.enrollment.issue_options(),
+        now,
+        &mut rng,
+    )?;
+    let nonce = || {
+        let mut b = vec![0u8; 16];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut b);
+        b
+    };
+    let creds = DmCredentials {
+        device_name: enrollment.dm_username.clone(),
+        device_secret: Secret::new(enrollment.dm_password.clone()),
+        device_nonce: nonce(),
+        server_secret: Secret::new(crate::setup::random_secret()),
+        server_nonce: nonce(),
+    };
+    let doc = app
+        .enrollment
+        .provisioning(request, &cert, app.ca.certificate_der())
+        .dm_credentials(&creds)
+        .renewal(RENEWAL)
+        .poll(PollSchedule::default())
+        .build()?;
+    let new = NewCertificate {
+        thumbprint: &cert.thumbprint().to_string(),
+        serial: &cert.serial_hex(),
+        not_after: not_after(&cert),
+    };
+    app.store
+        .add_certificate(enrollment.id, &new, crate::unix_now())
+        .map_err(stored)?;
+    tracing::info!(enrollment = enrollment.id, device_id = %enrollment.device_id, "certificate renewed");
+    Ok(request.respond(&doc, now).to_xml())
+}
+
+fn not_after(cert: &pki::IssuedCertificate) -> i64 {
+    cert.certificate()
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs() as i64
 }
