@@ -1,2 +1,157 @@
-//! placeholder
-fn main() {}
+//! `winmdm-device`: the device emulator's command line. Each subcommand works on a state
+//! directory, so that `enroll`, `sync`, `renew` and `unenroll` can run as separate
+//! invocations; each prints a one-line summary, or a message on stderr and exit status 1.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use winmdm_device_emulator::{Credential, Device, EmuError, EnrollOptions, SyncReport};
+
+/// A Windows-like MDM device emulator (enrollment and OMA-DM sessions over HTTPS).
+#[derive(Parser)]
+#[command(name = "winmdm-device", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Enroll a new device (Discovery, GetPolicies, RequestSecurityToken) into STATE_DIR.
+    Enroll {
+        /// The device's state directory (created).
+        #[arg(long)]
+        state_dir: PathBuf,
+        /// The discovery URL (https://.../EnrollmentServer/Discovery.svc).
+        #[arg(long)]
+        discovery_url: String,
+        /// PEM file of the CA that signs the server's TLS certificate.
+        #[arg(long)]
+        ca: PathBuf,
+        /// OnPremise password (with --upn).
+        #[arg(long, conflicts_with = "token", required_unless_present = "token")]
+        secret: Option<String>,
+        /// OnPremise user principal name (default: user@<discovery host>).
+        #[arg(long, requires = "secret")]
+        upn: Option<String>,
+        /// A security token for the BinarySecurityToken (Federated / Entra / one-time).
+        #[arg(long)]
+        token: Option<String>,
+        /// The device ID (default: 32 random hex digits).
+        #[arg(long)]
+        device_id: Option<String>,
+    },
+    /// Run one management session.
+    Sync {
+        /// The device's state directory.
+        #[arg(long)]
+        state_dir: PathBuf,
+    },
+    /// Renew the MDM certificate (RequestType Renew).
+    Renew {
+        /// The device's state directory.
+        #[arg(long)]
+        state_dir: PathBuf,
+    },
+    /// Unenroll (a session with Alert 1226 user request), then forget the enrollment.
+    Unenroll {
+        /// The device's state directory.
+        #[arg(long)]
+        state_dir: PathBuf,
+    },
+}
+
+fn summary(what: &str, d: &Device, r: &SyncReport) -> String {
+    let failed = r.commands.iter().filter(|c| c.2 >= 300).count();
+    format!(
+        "{what} {}: session {}, {} messages, {} commands ({} failed), {} execs",
+        d.device_id(),
+        r.session_id,
+        r.messages,
+        r.commands.len(),
+        failed,
+        r.execs.len()
+    )
+}
+
+fn host(url: &str) -> String {
+    url.parse::<hyper::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_owned))
+        .unwrap_or_else(|| "example.com".to_owned())
+}
+
+async fn run(cmd: Cmd) -> Result<String, EmuError> {
+    match cmd {
+        Cmd::Enroll {
+            state_dir,
+            discovery_url,
+            ca,
+            secret,
+            upn,
+            token,
+            device_id,
+        } => {
+            let pem = std::fs::read(&ca).map_err(|e| EmuError::State {
+                dir: ca.display().to_string(),
+                reason: format!("reading the CA: {e}"),
+            })?;
+            let credential = match (secret, token) {
+                (Some(password), _) => Credential::OnPremise {
+                    upn: upn.unwrap_or_else(|| format!("user@{}", host(&discovery_url))),
+                    password,
+                },
+                (None, Some(t)) => Credential::Token(t),
+                (None, None) => unreachable!("clap requires --secret or --token"),
+            };
+            let mut opts = EnrollOptions::new(discovery_url, pem, credential);
+            opts.device_id = device_id;
+            let d = Device::enroll(&state_dir, opts).await?;
+            let e = d.enrollment().expect("enrolled");
+            Ok(format!(
+                "enrolled {} with {} at {} ({} certificate bytes)",
+                d.device_id(),
+                e.provider_id,
+                e.management_url,
+                d.certificate_der().len()
+            ))
+        }
+        Cmd::Sync { state_dir } => {
+            let mut d = Device::load(&state_dir)?;
+            let r = d.sync().await?;
+            Ok(summary("synced", &d, &r))
+        }
+        Cmd::Renew { state_dir } => {
+            let mut d = Device::load(&state_dir)?;
+            d.renew().await?;
+            Ok(format!(
+                "renewed {} ({} certificate bytes)",
+                d.device_id(),
+                d.certificate_der().len()
+            ))
+        }
+        Cmd::Unenroll { state_dir } => {
+            let mut d = Device::load(&state_dir)?;
+            let r = d.unenroll().await?;
+            Ok(summary("unenrolled", &d, &r))
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("winmdm-device: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! A small HTTPS/1.1 client: tokio-rustls under a hyper 1 client connection, one
+//! keep-alive connection per peer, reopened only when the server closed it.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Method, Request, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::EmuError;
+
+/// A response: status, headers (lower-case names, in order) and body.
+#[derive(Debug, Clone)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Response {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Conn {
+    authority: String,
+    sender: SendRequest<Full<Bytes>>,
+}
+
+/// The HTTPS client of one flow (an enrollment, a management session).
+pub(crate) struct Https {
+    tls: Arc<ClientConfig>,
+    conn: Option<Conn>,
+    /// Connections opened so far.
+    pub(crate) connections: usize,
+}
+
+/// The root certificates in a PEM bundle.
+pub(crate) fn roots_from_pem(pem: &[u8]) -> Result<rustls::RootCertStore, EmuError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(pem) {
+        let c = c.map_err(|e| EmuError::Tls(format!("TLS roots: {e}")))?;
+        roots
+            .add(c)
+            .map_err(|e| EmuError::Tls(format!("TLS root refused: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(EmuError::Tls("no certificate in the TLS roots PEM".into()));
+    }
+    Ok(roots)
+}
+
+impl Https {
+    /// A client trusting the roots in `roots_pem`, presenting `client` (certificate
+    /// chain, PKCS#8 key PEM) when the server asks for one.
+    pub(crate) fn new(
+        roots_pem: &[u8],
+        client: Option<(Vec<Vec<u8>>, &str)>,
+    ) -> Result<Self, EmuError> {
+        let roots = roots_from_pem(roots_pem)?;
+        let builder =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| EmuError::Tls(e.to_string()))?
+                .with_root_certificates(roots);
+        let cfg = match client {
+            None => builder.with_no_client_auth(),
+            Some((chain, key_pem)) => {
+                let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+                    .map_err(|e| EmuError::Tls(format!("device key: {e}")))?;
+                let chain = chain.into_iter().map(CertificateDer::from).collect();
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| EmuError::Tls(format!("client certificate: {e}")))?
+            }
+        };
+        Ok(Https {
+            tls: Arc::new(cfg),
+            conn: None,
+            connections: 0,
+        })
+    }
+
+    async fn connect(&mut self, uri: &Uri) -> Result<(), EmuError> {
+        if uri.scheme_str() != Some("https") {
+            return Err(EmuError::Protocol(format!("not an https URL: {uri}")));
+        }
+        let host = uri
+            .host()
+            .ok_or_else(|| EmuError::Protocol(format!("URL without host: {uri}")))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(443);
+        let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        let tcp = TcpStream::connect((host.as_str(), port)).await?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(host.clone())
+            .map_err(|e| EmuError::Tls(format!("server name {host:?}: {e}")))?;
+        let tls = TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| EmuError::Tls(format!("handshake with {authority}: {e}")))?;
+        let (sender, conn) = http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| EmuError::Protocol(format!("HTTP handshake: {e}")))?;
+        tokio::spawn(async move {
+            // Ends when the server closes the connection or the sender is dropped.
+            let _ = conn.await;
+        });
+        self.connections += 1;
+        self.conn = Some(Conn { authority, sender });
+        Ok(())
+    }
+
+    /// Sends one request on the kept-alive connection to the URL's host (opened first
+    /// if there is none, or if the server closed it).
+    pub(crate) async fn request(
+        &mut self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Response, EmuError> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| EmuError::Protocol(format!("bad URL {url:?}: {e}")))?;
+        let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        let reusable = match &mut self.conn {
+            Some(c) if c.authority == authority => c.sender.ready().await.is_ok(),
+            _ => false,
+        };
+        if !reusable {
+            self.conn = None;
+            self.connect(&uri).await?;
+        }
+        let path = uri
+            .path_and_query()
+            .map_or("/".to_owned(), |p| p.as_str().to_owned());
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, authority.as_str());
+        for (n, v) in headers {
+            req = req.header(*n, v.as_str());
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| EmuError::Protocol(format!("request: {e}")))?;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| EmuError::Protocol("no connection".into()))?;
+        let resp = conn
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| EmuError::Protocol(format!("HTTP request to {url}: {e}")))?;
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| EmuError::Protocol(format!("HTTP body from {url}: {e}")))?
+            .to_bytes()
+            .to_vec();
+        let r = Response {
+            status,
+            headers,
+            body,
+        };
+        if let Some(enc) = r.header("content-encoding")
+            && !enc.trim().eq_ignore_ascii_case("identity")
+        {
+            return Err(EmuError::Protocol(format!(
+                "the server answered with Content-Encoding {enc}, which the emulator does not decode"
+            )));
+        }
+        Ok(r)
+    }
+}
