@@ -418,6 +418,35 @@ pub fn renew_request(
     request(ns::action::RST, message_id, Some(enrollment_url), body)
 }
 
+/// The RequestSecurityToken of RequestType Recovery (MS-MDE2 §3.6) to
+/// `enrollment_url`: `token_der` is a PKCS#7 signed with the previous certificate's key
+/// ([`renewal_request`](crate::pki::renewal_request)) or a bare PKCS#10 when that key
+/// is lost; ValueType PKCS7 or PKCS10 follows from its structure. Recovery does not
+/// prove the device's identity by itself, so the credential goes into the Security
+/// header as for Issue.
+pub fn recovery_request(
+    enrollment_url: &str,
+    message_id: &str,
+    credential: &ClientCredential,
+    token_der: &[u8],
+    device: &DeviceInfo,
+) -> Envelope<RequestSecurityToken> {
+    let value_type = match crate::pki::RequestKind::detect(token_der) {
+        Some(crate::pki::RequestKind::Pkcs10) => ValueType::PKCS10,
+        _ => ValueType::PKCS7,
+    };
+    let body = RequestSecurityToken {
+        token_type: Some(ns::TOKEN_TYPE_DEVICE_ENROLLMENT.into()),
+        request_type: Some(RequestType::RECOVERY),
+        binary_security_token: Some(BinarySecurityToken::base64(value_type, token_der)),
+        additional_context: device.additional_context(None),
+        other: Vec::new(),
+    };
+    let mut env = request(ns::action::RST, message_id, Some(enrollment_url), body);
+    env.header.security = Some(credential.security());
+    env
+}
+
 /// The device-side handling of an answer failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -640,21 +669,7 @@ impl Enrolled {
         response: &Envelope<RequestSecurityTokenResponseCollection>,
         key: &DeviceKey,
     ) -> Result<Self, ClientError> {
-        let rstr = response
-            .body
-            .responses
-            .iter()
-            .find(|r| r.requested_security_token.is_some())
-            .ok_or(ClientError::NoProvisioningDocument)?;
-        if let Some(vt) = rstr
-            .requested_security_token
-            .as_ref()
-            .and_then(|b| b.value_type.as_ref())
-            && !vt.matches(&ValueType::PROVISION_DOC)
-        {
-            return Err(ClientError::NoProvisioningDocument);
-        }
-        let doc = rstr.provisioning_doc().map_err(ClientError::Document)?;
+        let doc = provisioning_doc(response)?;
         let mut enrolled = Self::from_document(&doc, key)?;
         enrolled.relates_to = response.header.relates_to.clone();
         Ok(enrolled)
@@ -663,38 +678,7 @@ impl Enrolled {
     /// Reads and checks a provisioning document already taken out of the RSTRC.
     pub fn from_document(doc: &ProvisioningDoc, key: &DeviceKey) -> Result<Self, ClientError> {
         let p = doc.enrollment()?;
-        let cs = &p.certificate_store;
-        let (entry, enrollment_type) = match (cs.my_user.as_slice(), cs.my_system.as_slice()) {
-            ([e], []) => (e, EnrollmentType::Full),
-            ([], [e]) => (e, EnrollmentType::Device),
-            (u, s) => return Err(ClientError::ClientCertificateCount(u.len() + s.len())),
-        };
-        let client_certificate = decode_cert("client", entry)?;
-        if !key.matches_certificate(&client_certificate) {
-            return Err(ClientError::KeyMismatch);
-        }
-        let root_certificates = cs
-            .root_system
-            .iter()
-            .map(|e| decode_cert("root", e))
-            .collect::<Result<Vec<_>, _>>()?;
-        let intermediate_certificates = cs
-            .ca_system
-            .iter()
-            .map(|e| decode_cert("intermediate", e))
-            .collect::<Result<Vec<_>, _>>()?;
-        let cas: Vec<&Vec<u8>> = root_certificates
-            .iter()
-            .chain(&intermediate_certificates)
-            .collect();
-        if !cas.is_empty()
-            && !cas
-                .iter()
-                .any(|ca| crate::pki::signed_by(&client_certificate, ca))
-        {
-            return Err(ClientError::Untrusted);
-        }
-
+        let certs = Certificates::check(&p, key)?;
         let app = p
             .application
             .as_ref()
@@ -729,18 +713,18 @@ impl Enrolled {
                 .cloned()
         };
         Ok(Enrolled {
-            client_thumbprint: Thumbprint::of(&client_certificate),
-            client_certificate,
-            enrollment_type,
-            root_certificates,
-            intermediate_certificates,
+            client_thumbprint: Thumbprint::of(&certs.client),
+            client_certificate: certs.client,
+            enrollment_type: certs.enrollment_type,
+            root_certificates: certs.roots,
+            intermediate_certificates: certs.intermediates,
             provider_id,
             management_url,
             ssl_client_cert_search_criteria: app.ssl_client_cert_search_criteria.clone(),
             device_credentials: auth("APPSRV"),
             server_credentials: auth("CLIENT"),
             poll: p.dm_client.as_ref().and_then(|d| d.poll),
-            renewal: cs.wstep_renew,
+            renewal: p.certificate_store.wstep_renew,
             ent_dmid: p
                 .dm_client
                 .as_ref()
@@ -750,4 +734,121 @@ impl Enrolled {
             provisioning: p,
         })
     }
+}
+
+/// The certificates of a provisioning document, checked.
+struct Certificates {
+    client: Vec<u8>,
+    enrollment_type: EnrollmentType,
+    roots: Vec<Vec<u8>>,
+    intermediates: Vec<Vec<u8>>,
+}
+
+impl Certificates {
+    fn check(p: &EnrollmentProvisioning, key: &DeviceKey) -> Result<Self, ClientError> {
+        let cs = &p.certificate_store;
+        let (entry, enrollment_type) = match (cs.my_user.as_slice(), cs.my_system.as_slice()) {
+            ([e], []) => (e, EnrollmentType::Full),
+            ([], [e]) => (e, EnrollmentType::Device),
+            (u, s) => return Err(ClientError::ClientCertificateCount(u.len() + s.len())),
+        };
+        let client = decode_cert("client", entry)?;
+        if !key.matches_certificate(&client) {
+            return Err(ClientError::KeyMismatch);
+        }
+        let roots = cs
+            .root_system
+            .iter()
+            .map(|e| decode_cert("root", e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let intermediates = cs
+            .ca_system
+            .iter()
+            .map(|e| decode_cert("intermediate", e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut cas = roots.iter().chain(&intermediates).peekable();
+        if cas.peek().is_some() && !cas.any(|ca| crate::pki::signed_by(&client, ca)) {
+            return Err(ClientError::Untrusted);
+        }
+        Ok(Certificates {
+            client,
+            enrollment_type,
+            roots,
+            intermediates,
+        })
+    }
+}
+
+/// What a device installs from the answer to a renewal (RequestType Renew or Recovery):
+/// the new client certificate, checked as in [`Enrolled`] (one certificate, for the new
+/// key, under its own thumbprint, chaining to the document's CA certificates if any).
+/// MS-MDE2 renewal documents may carry nothing but the certificate and `PROVIDER-ID`, so
+/// no w7 APPLICATION is required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Renewed {
+    /// The new client certificate (DER).
+    pub client_certificate: Vec<u8>,
+    /// Its SHA-1 thumbprint.
+    pub client_thumbprint: Thumbprint,
+    /// Where it goes: `Full` = `My/User`, `Device` = `My/System`.
+    pub enrollment_type: EnrollmentType,
+    /// `Root/System` certificates (DER), if sent again.
+    pub root_certificates: Vec<Vec<u8>>,
+    /// `CA/System` certificates (DER).
+    pub intermediate_certificates: Vec<Vec<u8>>,
+    /// `CertificateStore/My/WSTEP/Renew`, if sent.
+    pub renewal: Option<WstepRenew>,
+    /// The response's `RelatesTo`.
+    pub relates_to: Option<String>,
+    /// The whole typed document.
+    pub provisioning: EnrollmentProvisioning,
+}
+
+impl Renewed {
+    /// Decodes the answer to a renewal RST and checks it for the new key `new_key`; a
+    /// SOAP fault is [`ClientError::Fault`] (`NotEligibleToRenew` and friends).
+    pub fn from_xml(input: &[u8], new_key: &DeviceKey) -> Result<Self, ClientError> {
+        Self::from_response(&parse_rstrc(input)?, new_key)
+    }
+
+    /// Reads and checks the provisioning document of a decoded RSTRC.
+    pub fn from_response(
+        response: &Envelope<RequestSecurityTokenResponseCollection>,
+        new_key: &DeviceKey,
+    ) -> Result<Self, ClientError> {
+        let doc = provisioning_doc(response)?;
+        let p = doc.enrollment()?;
+        let certs = Certificates::check(&p, new_key)?;
+        Ok(Renewed {
+            client_thumbprint: Thumbprint::of(&certs.client),
+            client_certificate: certs.client,
+            enrollment_type: certs.enrollment_type,
+            root_certificates: certs.roots,
+            intermediate_certificates: certs.intermediates,
+            renewal: p.certificate_store.wstep_renew,
+            relates_to: response.header.relates_to.clone(),
+            provisioning: p,
+        })
+    }
+}
+
+fn provisioning_doc(
+    response: &Envelope<RequestSecurityTokenResponseCollection>,
+) -> Result<ProvisioningDoc, ClientError> {
+    let rstr = response
+        .body
+        .responses
+        .iter()
+        .find(|r| r.requested_security_token.is_some())
+        .ok_or(ClientError::NoProvisioningDocument)?;
+    if let Some(vt) = rstr
+        .requested_security_token
+        .as_ref()
+        .and_then(|b| b.value_type.as_ref())
+        && !vt.matches(&ValueType::PROVISION_DOC)
+    {
+        return Err(ClientError::NoProvisioningDocument);
+    }
+    rstr.provisioning_doc().map_err(ClientError::Document)
 }

@@ -15,6 +15,7 @@ use crate::pki::{
     CertificateAuthority, Csr, CsrError, CsrPolicy, IssueError, IssueOptions, IssuedCertificate,
     Signer, Subject,
 };
+use crate::pki::{CurrentCertificate, RenewalError, RenewalPolicy};
 use crate::provisioning::ProvisioningDoc;
 use crate::soap::{Envelope, Header, ValueType};
 use crate::standard::{
@@ -81,6 +82,19 @@ pub enum EnrollError {
     /// The provisioning document or a server setting is invalid.
     #[error("provisioning: {0}")]
     Provisioning(#[from] ProvisioningBuildError),
+    // -- renewal and recovery
+    /// The RST's RequestType is none of Issue, Renew and Recovery
+    /// ([`EnrollmentRequest::decode_any`]), or not the one the called check is for.
+    #[error("RequestType {0:?} is not handled here")]
+    UnexpectedRequestType(Option<String>),
+    /// A Renew or Recovery RST carries no BinarySecurityToken that is base64 of a PKCS#7
+    /// (or of a bare PKCS#10, for ROBO and recovery).
+    #[error("the RST carries no renewal request")]
+    MissingRenewalRequest,
+    /// The renewal or recovery request failed a check (signature, issuer, validity,
+    /// renewal window, the new PKCS#10).
+    #[error("renewal: {0}")]
+    Renewal(#[from] RenewalError),
 }
 
 impl EnrollError {
@@ -100,7 +114,23 @@ impl EnrollError {
             EnrollError::MissingAuthenticationUrl
             | EnrollError::Issue(_)
             | EnrollError::Provisioning(_) => FaultCode::ENROLLMENT_SERVER,
+            EnrollError::UnexpectedRequestType(_) | EnrollError::MissingRenewalRequest => {
+                FaultCode::MESSAGE_FORMAT
+            }
+            EnrollError::Renewal(e) => renewal_fault_code(e),
         }
+    }
+
+    /// Whether this is a renewal refused because the current certificate is expired or
+    /// not yet in its renewal window: the fault then carries the
+    /// `deviceenrollmentserviceerror` type `NotEligibleToRenew` (0x80180016).
+    pub fn not_eligible_to_renew(&self) -> bool {
+        matches!(
+            self,
+            EnrollError::Renewal(
+                RenewalError::CertificateNotValid | RenewalError::NotInRenewalWindow
+            )
+        )
     }
 
     /// The fault to answer with (wrap it with `Envelope::<Fault>::response`). The reason
@@ -113,10 +143,39 @@ impl EnrollError {
             "The certificate request was refused"
         } else if code == FaultCode::MESSAGE_FORMAT {
             "The request is malformed"
+        } else if code == FaultCode::AUTHORIZATION {
+            "The device is not eligible to renew"
         } else {
             "The enrollment server failed"
         };
-        Fault::enrollment(code, reason)
+        let mut fault = Fault::enrollment(code, reason);
+        if self.not_eligible_to_renew() {
+            fault.enrollment_error = Some(crate::fault::DeviceEnrollmentServiceError {
+                error_type: crate::fault::EnrollmentErrorType::NOT_ELIGIBLE_TO_RENEW,
+                message: Some(reason.into()),
+                trace_id: None,
+            });
+        }
+        fault
+    }
+}
+
+/// MS-MDE2 subcodes for renewal failures: a malformed PKCS#7 is `MessageFormat`, one
+/// that does not prove possession of a certificate this CA issued is `Authentication`,
+/// an expired certificate or one outside its renewal window is `Authorization` (with
+/// `NotEligibleToRenew`), a bad new PKCS#10 is `CertificateRequest`.
+fn renewal_fault_code(e: &RenewalError) -> FaultCode {
+    match e {
+        RenewalError::CertificateNotValid | RenewalError::NotInRenewalWindow => {
+            FaultCode::AUTHORIZATION
+        }
+        RenewalError::DigestMismatch
+        | RenewalError::BadSignature
+        | RenewalError::NotIssuedByUs
+        | RenewalError::ClientCertificateMismatch
+        | RenewalError::Certificate(_) => FaultCode::AUTHENTICATION,
+        RenewalError::Csr(_) => FaultCode::CERTIFICATE_REQUEST,
+        _ => FaultCode::MESSAGE_FORMAT,
     }
 }
 
@@ -488,5 +547,202 @@ impl EnrollmentRequest {
             RequestSecurityTokenResponseCollection::with_provisioning_doc(doc),
             now,
         )
+    }
+}
+
+/// RequestType Renew and Recovery (MS-MDE2 §3.5, §3.6). A server decodes every RST with
+/// [`decode_any`](Self::decode_any) and dispatches on
+/// [`request_type`](Self::request_type): Issue goes through
+/// [`verify_csr`](Self::verify_csr), Renew through [`verify_renewal`](Self::verify_renewal)
+/// (or [`verify_robo_renewal`](Self::verify_robo_renewal) when the TLS connection was
+/// authenticated with the current certificate), Recovery through
+/// [`verify_recovery`](Self::verify_recovery). Issuing
+/// ([`issue_renewal`](Self::issue_renewal) keeps the current certificate's subject),
+/// [`EnrollmentServer::provisioning`] and [`respond`](Self::respond) are the same as for
+/// Issue. For Renew and Recovery, [`verify_csr`](Self::verify_csr) fails (the token is a
+/// PKCS#7).
+///
+/// ```
+/// # use std::time::{Duration, SystemTime};
+/// # use winmdm_enroll::pki::{self, CertificateAuthority, CsrPolicy, IssueOptions, RenewalPolicy, Subject};
+/// # use winmdm_enroll::*;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mut rng = pki::default_rng();
+/// # let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// # let ca = CertificateAuthority::generate_dev(&Subject::try_from("CN=Example MDM CA")?,
+/// #     2048, now, Duration::from_secs(10 * 365 * 86_400), &mut rng)?;
+/// # let key = pki::DeviceKey::generate(2048, &mut rng)?;
+/// # let id = "B5B954E81FBCB94EB79BD08BE625F4EE";
+/// # let csr = pki::Csr::from_der(&pki::windows_csr(&key, id, Some(id))?, &CsrPolicy::default())?;
+/// # let old = ca.issue(&csr, &Subject::common_name(id)?, &Default::default(), now, &mut rng)?;
+/// # let later = now + Duration::from_secs(330 * 86_400);
+/// # let new_csr = pki::windows_csr(&key, id, Some(id))?;
+/// # let pkcs7 = pki::renewal_request(old.der(), &key, &new_csr)?;
+/// # let body = client::renew_request("https://mdm.example.com/EnrollmentServer/Enrollment.svc",
+/// #     "urn:uuid:1", &pkcs7, &client::DeviceInfo::windows(id, "00")).to_xml();
+/// let request = EnrollmentRequest::decode_any(body.as_bytes())?;
+/// assert_eq!(request.request_type(), &RequestType::RENEW);
+/// let (csr, current) = request.verify_renewal(&ca, &RenewalPolicy::default(), later)?;
+/// // look up current.thumbprint(): same device, not blocked
+/// let cert = request.issue_renewal(&ca, &csr, &current, &IssueOptions::default(), later, &mut rng)?;
+/// # assert_eq!(cert.certificate().tbs_certificate().subject(), current.certificate().tbs_certificate().subject());
+/// # Ok(())
+/// # }
+/// ```
+impl EnrollmentRequest {
+    /// Decodes an RST envelope (default limits) of RequestType Issue, Renew or Recovery.
+    pub fn decode_any(input: &[u8]) -> Result<Self, EnrollError> {
+        Self::from_envelope_any(Envelope::<RequestSecurityToken>::decode(input)?)
+    }
+
+    /// Checks a decoded RST of RequestType Issue (as
+    /// [`from_envelope`](Self::from_envelope)), Renew or Recovery. For Renew and
+    /// Recovery the BinarySecurityToken (ValueType PKCS7, PKCS10 or absent) must be
+    /// base64 of a PKCS#7 or of a bare PKCS#10 (base64 applied twice is accepted, see
+    /// [`pki::decode_request_token`](crate::pki::decode_request_token)); EnrollmentType
+    /// `Full`, `Device` or absent (= `Full`).
+    pub fn from_envelope_any(
+        envelope: Envelope<RequestSecurityToken>,
+    ) -> Result<Self, EnrollError> {
+        let rst = &envelope.body;
+        let request_type = rst.request_type.as_ref();
+        if request_type == Some(&RequestType::ISSUE) {
+            return Self::from_envelope(envelope);
+        }
+        if request_type != Some(&RequestType::RENEW) && request_type != Some(&RequestType::RECOVERY)
+        {
+            return Err(EnrollError::UnexpectedRequestType(
+                request_type.map(|t| crate::error::truncate(t.as_str())),
+            ));
+        }
+        let bst = rst
+            .binary_security_token
+            .as_ref()
+            .filter(|b| {
+                b.value_type
+                    .as_ref()
+                    .is_none_or(|v| v.matches(&ValueType::PKCS7) || v.matches(&ValueType::PKCS10))
+            })
+            .ok_or(EnrollError::MissingRenewalRequest)?;
+        let token_der = crate::pki::decode_request_token(&bst.value, crate::token::MAX_TOKEN_LEN)
+            .filter(|der| crate::pki::RequestKind::detect(der).is_some())
+            .ok_or(EnrollError::MissingRenewalRequest)?;
+        let value = rst.additional_context.enrollment_type();
+        let enrollment_type = EnrollmentType::from_context(value).ok_or_else(|| {
+            EnrollError::UnknownEnrollmentType(crate::error::truncate(value.unwrap_or("")))
+        })?;
+        Ok(EnrollmentRequest {
+            envelope,
+            enrollment_type,
+            csr_der: token_der,
+        })
+    }
+
+    /// The RequestType: [`RequestType::ISSUE`] for requests from
+    /// [`decode`](Self::decode), else Issue, Renew or Recovery.
+    pub fn request_type(&self) -> &RequestType {
+        self.envelope
+            .body
+            .request_type
+            .as_ref()
+            .unwrap_or(&RequestType::ISSUE)
+    }
+
+    fn expect_type(&self, expected: &RequestType) -> Result<(), EnrollError> {
+        if self.request_type() == expected {
+            Ok(())
+        } else {
+            Err(EnrollError::UnexpectedRequestType(Some(
+                crate::error::truncate(self.request_type().as_str()),
+            )))
+        }
+    }
+
+    /// The new CSR's DeviceID, if any, must be the one the current certificate was
+    /// issued to (its CN, as [`device_subject`](Self::device_subject) writes it).
+    fn check_renewed_device(csr: &Csr, current: &CurrentCertificate) -> Result<(), EnrollError> {
+        let cn = crate::pki::certificate_common_name(current.certificate());
+        if let (Some(id), Some(cn)) = (csr.device_id(), cn)
+            && !id.eq_ignore_ascii_case(&cn)
+        {
+            return Err(EnrollError::DeviceIdMismatch {
+                csr: id.to_owned(),
+                context: crate::error::truncate(&cn),
+            });
+        }
+        Ok(())
+    }
+
+    /// RequestType Renew: verifies the PKCS#7 with
+    /// [`CertificateAuthority::verify_renewal`] (CMS signature by the enclosed current
+    /// certificate, issued by `ca`, valid at `now` and in its renewal window, the new
+    /// PKCS#10's proof of possession) and that the new CSR's DeviceID, if any, is the
+    /// current certificate's CN. Returns the new CSR and the current certificate: check
+    /// its thumbprint belongs to a known, non-blocked device before issuing.
+    ///
+    /// Failures map to MS-MDE2 subcodes through [`EnrollError::fault`]: malformed
+    /// `MessageFormat`, not proven `Authentication`, expired or too early
+    /// `Authorization` with `NotEligibleToRenew`, bad new request `CertificateRequest`.
+    pub fn verify_renewal<S: Signer>(
+        &self,
+        ca: &CertificateAuthority<S>,
+        policy: &RenewalPolicy,
+        now: SystemTime,
+    ) -> Result<(Csr, CurrentCertificate), EnrollError> {
+        self.expect_type(&RequestType::RENEW)?;
+        let r = ca.verify_renewal(&self.csr_der, now, policy)?;
+        Self::check_renewed_device(&r.csr, &r.current)?;
+        Ok((r.csr, r.current))
+    }
+
+    /// RequestType Renew over a TLS connection authenticated with the current
+    /// certificate `tls_client_cert` (DER), ROBO: [`CertificateAuthority::verify_robo_renewal`]
+    /// (the body may be the PKCS#7, signed by that certificate, or a bare PKCS#10) plus
+    /// the DeviceID check of [`verify_renewal`](Self::verify_renewal).
+    pub fn verify_robo_renewal<S: Signer>(
+        &self,
+        ca: &CertificateAuthority<S>,
+        tls_client_cert: &[u8],
+        policy: &RenewalPolicy,
+        now: SystemTime,
+    ) -> Result<(Csr, CurrentCertificate), EnrollError> {
+        self.expect_type(&RequestType::RENEW)?;
+        let r = ca.verify_robo_renewal(tls_client_cert, &self.csr_der, now, policy)?;
+        Self::check_renewed_device(&r.csr, &r.current)?;
+        Ok((r.csr, r.current))
+    }
+
+    /// RequestType Recovery: [`CertificateAuthority::verify_recovery`] with the
+    /// certificate the server has on record for the device (`previous`, DER), if any.
+    /// Recovery does not prove the device's identity by itself: authenticate the
+    /// request's credential ([`authenticate`](Self::authenticate)) as well.
+    pub fn verify_recovery<S: Signer>(
+        &self,
+        ca: &CertificateAuthority<S>,
+        previous: Option<&[u8]>,
+        policy: &RenewalPolicy,
+    ) -> Result<(Csr, Option<CurrentCertificate>), EnrollError> {
+        self.expect_type(&RequestType::RECOVERY)?;
+        let r = ca.verify_recovery(&self.csr_der, previous, policy)?;
+        if let Some(p) = &r.previous {
+            Self::check_renewed_device(&r.csr, p)?;
+        }
+        Ok((r.csr, r.previous))
+    }
+
+    /// Issues the renewed certificate for the verified `csr` with the subject of the
+    /// certificate being renewed (`current`), so the device keeps its identity whatever
+    /// the new request's subject says.
+    pub fn issue_renewal<S: Signer, R: CryptoRng + ?Sized>(
+        &self,
+        ca: &CertificateAuthority<S>,
+        csr: &Csr,
+        current: &CurrentCertificate,
+        options: &IssueOptions,
+        now: SystemTime,
+        rng: &mut R,
+    ) -> Result<IssuedCertificate, EnrollError> {
+        let subject = Subject::try_from(current.certificate().tbs_certificate().subject().clone())?;
+        Ok(ca.issue(csr, &subject, options, now, rng)?)
     }
 }

@@ -618,3 +618,321 @@ fn base64_of(der: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(der)
 }
+
+// ------------------------------------------------------------------ renewal
+
+fn new_key() -> &'static DeviceKey {
+    static KEY: OnceLock<DeviceKey> = OnceLock::new();
+    KEY.get_or_init(|| DeviceKey::generate(2048, &mut rand::rng()).unwrap())
+}
+
+/// An enrolled device: its certificate from a whole OnPremise enrollment.
+fn enrolled() -> &'static Enrolled {
+    static E: OnceLock<Enrolled> = OnceLock::new();
+    E.get_or_init(|| {
+        let credential = ClientCredential::on_premise("user@example.com", "secret");
+        let (xml, _) = enroll(
+            AuthPolicy::ON_PREMISE,
+            &credential,
+            key(),
+            EnrollmentType::Full,
+        );
+        Enrolled::from_xml(xml.as_bytes(), key()).unwrap()
+    })
+}
+
+/// 330 days after enrollment: inside the default 60-day renewal window of a 365-day
+/// certificate.
+fn renewal_time() -> SystemTime {
+    now() + 330 * DAY
+}
+
+fn renewal_pkcs7() -> Vec<u8> {
+    let new_csr = csr(new_key());
+    pki::renewal_request(&enrolled().client_certificate, key(), &new_csr).unwrap()
+}
+
+fn renew_xml(pkcs7: &[u8]) -> String {
+    client::renew_request(
+        "https://mdm.example.com/EnrollmentServer/Enrollment.svc",
+        "urn:uuid:00000000-0000-0000-0000-000000000004",
+        pkcs7,
+        &device(),
+    )
+    .to_xml()
+}
+
+/// The server's renewal step; the answer (RSTRC or fault) as XML.
+fn serve_renewal(body: &str, at: SystemTime) -> String {
+    let server = server(AuthPolicy::ON_PREMISE);
+    let mut rng = rand::rng();
+    let request = EnrollmentRequest::decode_any(body.as_bytes()).unwrap();
+    let result = (|| {
+        let (csr, current) = request.verify_renewal(ca(), &pki::RenewalPolicy::default(), at)?;
+        assert_eq!(current.der(), enrolled().client_certificate);
+        let cert =
+            request.issue_renewal(ca(), &csr, &current, &server.issue_options(), at, &mut rng)?;
+        let creds = DmCredentials::generate("user@example.com", &mut rng);
+        let doc = server
+            .provisioning(&request, &cert, ca().certificate_der())
+            .dm_credentials(&creds)
+            .ent_dmid("user@example.com")
+            .renewal(Renewal::Robo {
+                renew_period_days: 42,
+                retry_interval_days: 4,
+            })
+            .build()?;
+        Ok::<_, EnrollError>(request.respond(&doc, at).to_xml())
+    })();
+    result.unwrap_or_else(|e| {
+        Envelope::<Fault>::response(e.fault(), request.header().message_id.as_deref()).to_xml()
+    })
+}
+
+#[test]
+fn renewal_round_trip_through_the_server() {
+    let pkcs7 = renewal_pkcs7();
+    let body = renew_xml(&pkcs7);
+    let rst = Envelope::<RequestSecurityToken>::decode(body.as_bytes()).unwrap();
+    assert_eq!(rst.body.request_type, Some(RequestType::RENEW));
+    assert!(rst.body.is_pkcs7());
+    assert_eq!(rst.body.additional_context.device_id(), Some(DEVICE_ID));
+    assert_eq!(rst.body.additional_context.enrollment_type(), None);
+
+    // The server-side PKI checks accept it directly ...
+    let old = &enrolled().client_certificate;
+    let policy = pki::RenewalPolicy::default();
+    let r = ca()
+        .verify_renewal(&pkcs7, renewal_time(), &policy)
+        .unwrap();
+    assert_eq!(r.current.der(), old);
+    assert_eq!(r.csr.public_key_der(), new_key().public_key_der());
+    assert_eq!(r.csr.device_id(), Some(DEVICE_ID));
+    let r = ca()
+        .verify_robo_renewal(old, &pkcs7, renewal_time(), &policy)
+        .unwrap();
+    assert_eq!(r.current.der(), old);
+    let r = ca().verify_recovery(&pkcs7, Some(old), &policy).unwrap();
+    assert_eq!(r.previous.unwrap().der(), old);
+
+    // ... and through the enrollment flow, to a new certificate the device installs.
+    let xml = serve_renewal(&body, renewal_time());
+    let renewed = client::Renewed::from_xml(xml.as_bytes(), new_key()).unwrap();
+    assert_ne!(&renewed.client_certificate, old);
+    assert_eq!(renewed.enrollment_type, EnrollmentType::Full);
+    assert_eq!(renewed.root_certificates, [ca().certificate_der().to_vec()]);
+    assert_eq!(
+        renewed.relates_to.as_deref(),
+        Some("urn:uuid:00000000-0000-0000-0000-000000000004")
+    );
+    assert_eq!(renewed.renewal.unwrap().renew_period, Some(42));
+    // Same subject as the certificate renewed, valid from the renewal time.
+    let subject = |der: &[u8]| {
+        use pki::der::Decode as _;
+        pki::x509_cert::Certificate::from_der(der)
+            .unwrap()
+            .tbs_certificate()
+            .subject()
+            .clone()
+    };
+    assert_eq!(subject(&renewed.client_certificate), subject(old));
+    let (ok, out) = common::verify_sslclient(
+        &common::pem(ca().certificate_der()),
+        &common::pem(&renewed.client_certificate),
+        NOW_UNIX + 330 * 86_400,
+    );
+    assert!(ok && out.contains("OK"), "openssl verify: {out}");
+    // The old key does not match the new certificate.
+    assert!(matches!(
+        client::Renewed::from_xml(xml.as_bytes(), key()),
+        Err(ClientError::KeyMismatch)
+    ));
+}
+
+#[test]
+fn renewal_pkcs7_passes_openssl_cms_verify() {
+    let pkcs7 = renewal_pkcs7();
+    let dir = common::temp_dir("client-p7");
+    let p7 = dir.join("renew.p7");
+    std::fs::write(&p7, &pkcs7).unwrap();
+    let out_path = dir.join("content.der");
+    let (ok, out) = common::openssl(&[
+        "cms",
+        "-verify",
+        "-noverify",
+        "-inform",
+        "DER",
+        "-in",
+        &p7.to_string_lossy(),
+        "-out",
+        &out_path.to_string_lossy(),
+    ]);
+    let content = std::fs::read(&out_path).unwrap_or_default();
+    let (ok2, print) = common::openssl(&[
+        "cms",
+        "-cmsout",
+        "-print",
+        "-inform",
+        "DER",
+        "-in",
+        &p7.to_string_lossy(),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(ok, "openssl cms -verify: {out}");
+    assert!(out.contains("Verification successful"), "{out}");
+    let inner = Csr::from_der(&content, &CsrPolicy::default()).unwrap();
+    assert_eq!(inner.public_key_der(), new_key().public_key_der());
+    assert!(ok2, "{print}");
+    assert!(print.contains("pkcs7-signedData"), "{print}");
+    assert!(print.contains("messageDigest"), "{print}");
+}
+
+#[test]
+fn renewal_refusals_map_to_their_faults() {
+    // Too early: not yet in the renewal window -> Authorization + NotEligibleToRenew.
+    let body = renew_xml(&renewal_pkcs7());
+    let xml = serve_renewal(&body, now() + 100 * DAY);
+    let err = client::Renewed::from_xml(xml.as_bytes(), new_key()).unwrap_err();
+    let fault = err.fault().unwrap();
+    assert_eq!(fault.subcode, Some(FaultCode::AUTHORIZATION));
+    assert_eq!(
+        fault.enrollment_error.as_ref().unwrap().error_type,
+        EnrollmentErrorType::NOT_ELIGIBLE_TO_RENEW
+    );
+    // Expired: the same.
+    let xml = serve_renewal(&body, now() + 400 * DAY);
+    let err = client::Renewed::from_xml(xml.as_bytes(), new_key()).unwrap_err();
+    assert_eq!(err.fault().unwrap().subcode, Some(FaultCode::AUTHORIZATION));
+
+    // A tampered signature -> Authentication.
+    let mut pkcs7 = renewal_pkcs7();
+    let last = pkcs7.len() - 1;
+    pkcs7[last] ^= 1;
+    let request = EnrollmentRequest::decode_any(renew_xml(&pkcs7).as_bytes()).unwrap();
+    let e = request
+        .verify_renewal(ca(), &pki::RenewalPolicy::default(), renewal_time())
+        .unwrap_err();
+    assert_eq!(e, EnrollError::Renewal(pki::RenewalError::BadSignature));
+    assert_eq!(e.fault().subcode, Some(FaultCode::AUTHENTICATION));
+    assert!(e.fault().enrollment_error.is_none());
+
+    // Signed by a certificate of another CA -> Authentication.
+    let stranger = CertificateAuthority::generate_dev(
+        &Subject::try_from("CN=stranger").unwrap(),
+        2048,
+        now() - DAY,
+        3650 * DAY,
+        &mut rand::rng(),
+    )
+    .unwrap();
+    let checked = Csr::from_der(&csr(key()), &CsrPolicy::default()).unwrap();
+    let foreign = stranger
+        .issue(
+            &checked,
+            &Subject::common_name(DEVICE_ID).unwrap(),
+            &Default::default(),
+            now(),
+            &mut rand::rng(),
+        )
+        .unwrap();
+    let pkcs7 = pki::renewal_request(foreign.der(), key(), &csr(new_key())).unwrap();
+    let request = EnrollmentRequest::decode_any(renew_xml(&pkcs7).as_bytes()).unwrap();
+    let e = request
+        .verify_renewal(ca(), &pki::RenewalPolicy::default(), renewal_time())
+        .unwrap_err();
+    assert_eq!(e, EnrollError::Renewal(pki::RenewalError::NotIssuedByUs));
+    assert_eq!(e.fault().subcode, Some(FaultCode::AUTHENTICATION));
+
+    // A new request for another DeviceID -> CertificateRequest.
+    let other = pki::windows_csr(
+        new_key(),
+        "x!0123",
+        Some("0123456789ABCDEF0123456789ABCDEF"),
+    )
+    .unwrap();
+    let pkcs7 = pki::renewal_request(&enrolled().client_certificate, key(), &other).unwrap();
+    let request = EnrollmentRequest::decode_any(renew_xml(&pkcs7).as_bytes()).unwrap();
+    let e = request
+        .verify_renewal(ca(), &pki::RenewalPolicy::default(), renewal_time())
+        .unwrap_err();
+    assert!(matches!(e, EnrollError::DeviceIdMismatch { .. }), "{e:?}");
+    assert_eq!(e.fault().subcode, Some(FaultCode::CERTIFICATE_REQUEST));
+
+    // The device cannot sign with a key that is not the certificate's.
+    assert_eq!(
+        pki::renewal_request(&enrolled().client_certificate, other_key(), &csr(new_key())),
+        Err(pki::DeviceError::KeyMismatch)
+    );
+}
+
+#[test]
+fn request_types_are_dispatched() {
+    // Issue requests decode with decode_any too, and refuse the renewal checks.
+    let issue = EnrollmentRequest::decode_any(RST_19043).unwrap();
+    assert_eq!(issue.request_type(), &RequestType::ISSUE);
+    assert!(issue.verify_csr(&CsrPolicy::default()).is_ok());
+    let e = issue
+        .verify_renewal(ca(), &pki::RenewalPolicy::default(), now())
+        .unwrap_err();
+    assert!(matches!(e, EnrollError::UnexpectedRequestType(Some(ref t)) if t.ends_with("/Issue")));
+    assert_eq!(e.fault().subcode, Some(FaultCode::MESSAGE_FORMAT));
+    assert_eq!(
+        EnrollmentRequest::decode(RST_19043).unwrap().request_type(),
+        &RequestType::ISSUE
+    );
+
+    // decode() keeps refusing Renew; decode_any() takes it.
+    let body = renew_xml(&renewal_pkcs7());
+    assert!(matches!(
+        EnrollmentRequest::decode(body.as_bytes()),
+        Err(EnrollError::NotIssue(Some(_)))
+    ));
+    let renew = EnrollmentRequest::decode_any(body.as_bytes()).unwrap();
+    assert_eq!(renew.request_type(), &RequestType::RENEW);
+    assert!(renew.verify_csr(&CsrPolicy::default()).is_err());
+    assert!(
+        renew
+            .verify_recovery(ca(), None, &pki::RenewalPolicy::default())
+            .is_err()
+    );
+
+    // A Renew without a token, and an unknown RequestType.
+    let mut env = Envelope::<RequestSecurityToken>::decode(body.as_bytes()).unwrap();
+    env.body.binary_security_token = None;
+    assert_eq!(
+        EnrollmentRequest::from_envelope_any(env.clone()),
+        Err(EnrollError::MissingRenewalRequest)
+    );
+    env.body.request_type = Some(RequestType("urn:x:Other".into()));
+    let e = EnrollmentRequest::from_envelope_any(env).unwrap_err();
+    assert_eq!(
+        e,
+        EnrollError::UnexpectedRequestType(Some("urn:x:Other".into()))
+    );
+}
+
+#[test]
+fn recovery_with_a_pkcs7_or_a_bare_pkcs10() {
+    let credential = ClientCredential::on_premise("user@example.com", "secret");
+    let old = &enrolled().client_certificate;
+    let policy = pki::RenewalPolicy::default();
+    for token in [renewal_pkcs7(), csr(new_key())] {
+        let body = client::recovery_request(
+            "https://mdm.example.com/EnrollmentServer/Enrollment.svc",
+            "urn:uuid:5",
+            &credential,
+            &token,
+            &device(),
+        )
+        .to_xml();
+        let request = EnrollmentRequest::decode_any(body.as_bytes()).unwrap();
+        assert_eq!(request.request_type(), &RequestType::RECOVERY);
+        assert_eq!(
+            request.authenticate(&directory, now()).unwrap(),
+            "user@example.com"
+        );
+        let (csr, previous) = request.verify_recovery(ca(), Some(old), &policy).unwrap();
+        assert_eq!(csr.public_key_der(), new_key().public_key_der());
+        assert_eq!(previous.unwrap().der(), old);
+    }
+}

@@ -376,3 +376,9 @@ pub(crate) fn signed_by(cert_der: &[u8], issuer_der: &[u8]) -> bool {
     };
     sig::verify(&key, alg, &tbs_der, signature)
 }
+
+/// The first commonName of a certificate's subject, decoded leniently (as
+/// [`Csr::common_name`](super::Csr::common_name)).
+pub(crate) fn certificate_common_name(cert: &Certificate) -> Option<String> {
+    super::csr::common_name_of(&cert.tbs_certificate().subject().to_der().ok()?)
+}

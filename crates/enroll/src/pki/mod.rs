@@ -90,7 +90,7 @@ pub use csr::{
     COMMON_NAME, Csr, CsrAttribute, CsrPolicy, DEVICE_ID_EXTENSION, EXTENSION_REQUEST,
     MS_CERT_EXTENSIONS,
 };
-pub(crate) use device::signed_by;
+pub(crate) use device::{certificate_common_name, signed_by};
 pub use device::{DeviceError, DeviceKey, renewal_request, windows_common_name, windows_csr};
 pub use error::{CaError, CsrError, IssueError, RenewalError, SignError, ThumbprintParseError};
 pub use issue::{
