@@ -715,6 +715,31 @@ fn renewal_round_trip_through_the_server() {
     let r = ca().verify_recovery(&pkcs7, Some(old), &policy).unwrap();
     assert_eq!(r.previous.unwrap().der(), old);
 
+    // ROBO: the same request over a TLS connection authenticated with the old certificate.
+    let request = EnrollmentRequest::decode_any(body.as_bytes()).unwrap();
+    let (_, current) = request
+        .verify_robo_renewal(ca(), old, &policy, renewal_time())
+        .unwrap();
+    assert_eq!(current.der(), old);
+    // A TLS certificate of ours that did not sign the PKCS#7.
+    let another = ca()
+        .issue(
+            &Csr::from_der(&csr(other_key()), &CsrPolicy::default()).unwrap(),
+            &Subject::common_name(DEVICE_ID).unwrap(),
+            &Default::default(),
+            now(),
+            &mut rand::rng(),
+        )
+        .unwrap();
+    let e = request
+        .verify_robo_renewal(ca(), another.der(), &policy, renewal_time())
+        .unwrap_err();
+    assert_eq!(
+        e,
+        EnrollError::Renewal(pki::RenewalError::ClientCertificateMismatch)
+    );
+    assert_eq!(e.fault().subcode, Some(FaultCode::AUTHENTICATION));
+
     // ... and through the enrollment flow, to a new certificate the device installs.
     let xml = serve_renewal(&body, renewal_time());
     let renewed = client::Renewed::from_xml(xml.as_bytes(), new_key()).unwrap();
