@@ -39,6 +39,9 @@ pub enum EmuError {
     /// An enrollment message could not be built or decoded.
     #[error("enrollment: {0}")]
     Enroll(String),
+    /// A direct change to the tree was refused.
+    #[error("tree: {0}")]
+    Tree(#[from] crate::tree::TreeError),
     /// The device is not enrolled (never, or unenrolled since).
     #[error("the device in {0} is not enrolled")]
     NotEnrolled(String),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hyper::Method;
+use winmdm_omadm::SyncML;
 use winmdm_omadm::syncml::{Alert, AlertCode, Command, Data, Item, Meta};
 use winmdm_omadm::{AuthScheme, Credentials, DevInfo, DeviceAuth, DeviceConfig, DeviceSession};
 
@@ -154,6 +155,11 @@ pub fn management_request_url(addr: &str) -> String {
     format!("{addr}{sep}{MANAGEMENT_QUERY}")
 }
 
+/// Windows counts sessions in one byte (1 to FF, then 1 again).
+fn next_session(n: u32) -> u32 {
+    if n >= 0xFF { 1 } else { n + 1 }
+}
+
 impl Device {
     /// The engine configuration of the next session (SessionID already counted).
     pub(crate) fn session_config(
@@ -191,6 +197,27 @@ impl Device {
         Ok(cfg)
     }
 
+    /// The first message the next session will send (package 1, exactly as
+    /// [`sync`](Device::sync) sends it, or as [`unenroll`](Device::unenroll) does with
+    /// `unenroll` set), without counting the session or sending anything.
+    pub fn package1(&self, unenroll: bool) -> Result<SyncML<'static>, EmuError> {
+        let e = self
+            .st
+            .enrollment
+            .as_ref()
+            .ok_or_else(|| EmuError::NotEnrolled(self.dir.display().to_string()))?;
+        let alerts = if unenroll {
+            vec![unenroll_alert()]
+        } else {
+            Vec::new()
+        };
+        let cfg =
+            self.session_config(e, format!("{:X}", next_session(self.st.sessions)), alerts)?;
+        let mut msg = DeviceSession::new(cfg).start();
+        msg.hdr.cred = None;
+        Ok(msg)
+    }
+
     /// Runs one session; saves the state and the tree whatever the outcome.
     pub(crate) async fn run_session(
         &mut self,
@@ -201,12 +228,8 @@ impl Device {
             .enrollment
             .clone()
             .ok_or_else(|| EmuError::NotEnrolled(self.dir.display().to_string()))?;
-        // Windows counts sessions in one byte and writes the SessionID in hex.
-        self.st.sessions = if self.st.sessions >= 0xFF {
-            1
-        } else {
-            self.st.sessions + 1
-        };
+        // The SessionID is written in hex, as Windows does.
+        self.st.sessions = next_session(self.st.sessions);
         let session_id = format!("{:X}", self.st.sessions);
         let cfg = self.session_config(&e, session_id.clone(), extra_alerts)?;
         let execs_before = self.tree.execs().len();
