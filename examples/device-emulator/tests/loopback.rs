@@ -18,12 +18,12 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use winmdm_device_emulator::{Credential, Device, EmuError, EnrollOptions, MANAGEMENT_HEADERS};
 use winmdm_enroll::pki::{
-    self, CertificateAuthority, CsrPolicy, IssueOptions, RsaSigner, Signer, Subject,
+    self, CertificateAuthority, CsrPolicy, IssueOptions, RenewalPolicy, RsaSigner, Signer, Subject,
 };
 use winmdm_enroll::token::{AuthError, Credential as TokenCredential, constant_time_eq};
 use winmdm_enroll::{
     AuthPolicy, Discover, DmCredentials, EnrollmentRequest, EnrollmentServer, Envelope, Fault,
-    GetPolicies, ProviderId, Renewal, ServerUrls,
+    GetPolicies, ProviderId, Renewal, RequestType, ServerUrls,
 };
 use winmdm_omadm::{
     Credentials, DmCommand, FifoQueue, LocUri, ServerAuth, ServerConfig, ServerNonces,
@@ -54,6 +54,7 @@ struct Mini {
     server: EnrollmentServer,
     ca: CertificateAuthority,
     seen: Mutex<Vec<Seen>>,
+    renewed: Mutex<Vec<Vec<u8>>>,
     mgmt: Mutex<Mgmt>,
 }
 
@@ -69,12 +70,54 @@ const SOAP: &str = "application/soap+xml; charset=utf-8";
 const SYNCML: &str = "application/vnd.syncml.dm+xml";
 
 impl Mini {
+    /// RequestType Renew over TLS with the current certificate (ROBO), checked as if
+    /// 340 days had passed (inside the renewal window), issued now.
+    fn renew(&self, request: &EnrollmentRequest, peer: Option<&[u8]>) -> Response<Full<Bytes>> {
+        let now = SystemTime::now();
+        let later = now + Duration::from_secs(340 * 86_400);
+        let mut rng = pki::default_rng();
+        let Some(peer) = peer else {
+            return xml(403, "text/plain", "no client certificate".into());
+        };
+        let (csr, current) =
+            match request.verify_robo_renewal(&self.ca, peer, &RenewalPolicy::default(), later) {
+                Ok(v) => v,
+                Err(e) => return self.fault(e.fault()),
+            };
+        let cert = request
+            .issue_renewal(
+                &self.ca,
+                &csr,
+                &current,
+                &self.server.issue_options(),
+                now,
+                &mut rng,
+            )
+            .unwrap();
+        let creds = self.mgmt.lock().unwrap().creds.clone().unwrap();
+        let doc = self
+            .server
+            .provisioning(request, &cert, self.ca.certificate_der())
+            .dm_credentials(&creds)
+            .renewal(Renewal::NotOffered)
+            .build()
+            .unwrap();
+        self.renewed.lock().unwrap().push(cert.der().to_vec());
+        xml(200, SOAP, request.respond(&doc, now).to_xml())
+    }
+
     fn fault(&self, f: Fault) -> Response<Full<Bytes>> {
         let env = Envelope::<Fault>::response(f, None);
         xml(env.http_status(), SOAP, env.to_xml())
     }
 
-    fn handle(&self, method: &str, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+    fn handle(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        peer: Option<&[u8]>,
+    ) -> Response<Full<Bytes>> {
         let now = SystemTime::now();
         let mut rng = pki::default_rng();
         let route = path.split('?').next().unwrap_or("");
@@ -102,7 +145,10 @@ impl Mini {
                     }
                     _ => Err(AuthError::InvalidCredentials),
                 };
-                let request = EnrollmentRequest::decode(body).unwrap();
+                let request = EnrollmentRequest::decode_any(body).unwrap();
+                if request.request_type() == &RequestType::RENEW {
+                    return self.renew(&request, peer);
+                }
                 let user = match request.authenticate(&directory, now) {
                     Ok(u) => u,
                     Err(e) => return self.fault(e.fault()),
@@ -230,6 +276,7 @@ async fn start() -> Harness {
         server,
         ca,
         seen: Mutex::new(Vec::new()),
+        renewed: Mutex::new(Vec::new()),
         mgmt: Mutex::new(Mgmt {
             queue: FifoQueue::new(),
             sessions: HashMap::new(),
@@ -250,9 +297,16 @@ async fn start() -> Harness {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let client_cert = tls.get_ref().1.peer_certificates().is_some();
+                let peer: Option<Vec<u8>> = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.to_vec());
+                let client_cert = peer.is_some();
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let m = m.clone();
+                    let peer = peer.clone();
                     async move {
                         let method = req.method().to_string();
                         let path = req
@@ -274,7 +328,7 @@ async fn start() -> Harness {
                             headers,
                             body: String::from_utf8_lossy(&body).into_owned(),
                         });
-                        Ok::<_, hyper::Error>(m.handle(&method, &path, &body))
+                        Ok::<_, hyper::Error>(m.handle(&method, &path, &body, peer.as_deref()))
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -614,4 +668,50 @@ async fn the_cli_works_across_invocations() {
     ])
     .await;
     assert!(!ok && err.starts_with("winmdm-device: "), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renewal_replaces_the_certificate_and_key() {
+    let h = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = EnrollOptions::new(
+        h.discovery.clone(),
+        h.ca_pem.clone().into_bytes(),
+        Credential::OnPremise {
+            upn: "user@example.com".into(),
+            password: "secret".into(),
+        },
+    );
+    let dev = Device::enroll(dir.path(), opts).await.unwrap();
+    let old_cert = dev.certificate_der().to_vec();
+    let old_key = dev.enrollment().unwrap().key_pem.clone();
+    drop(dev);
+    h.mini.seen.lock().unwrap().clear();
+
+    let mut dev = Device::load(dir.path()).unwrap();
+    dev.renew().await.unwrap();
+    assert_ne!(dev.certificate_der(), old_cert);
+    assert_ne!(dev.enrollment().unwrap().key_pem, old_key);
+    assert_eq!(h.mini.renewed.lock().unwrap()[0], dev.certificate_der());
+    {
+        let seen = h.mini.seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].client_cert, "ROBO: the current certificate in TLS");
+        assert!(seen[0].body.contains("200512/Renew"));
+    }
+    // The next invocation uses the new certificate.
+    let mut dev = Device::load(dir.path()).unwrap();
+    let r = dev.sync().await.unwrap();
+    assert!(r.http_statuses.iter().all(|s| *s == 200));
+}
+
+/// The lead's tests spawn devices on tokio tasks: the device and its futures are `Send`.
+#[allow(dead_code)]
+fn futures_are_send(mut d: Device, o: EnrollOptions) {
+    fn send<T: Send>(_: T) {}
+    send(Device::enroll(std::path::Path::new("x"), o));
+    send(d.sync());
+    send(d.renew());
+    send(d.unenroll());
+    send(d);
 }
