@@ -92,12 +92,9 @@ pub async fn policy(State(app): State<Arc<App>>, body: Bytes) -> Response {
     };
     let relates = request.header.message_id.clone();
     let authenticated = match request.header.credential() {
-        Some(c) => Authn {
-            app: &app,
-            consume: false,
-        }
-        .authenticate(&c, SystemTime::now())
-        .map_err(EnrollError::Auth),
+        Some(c) => Authn { app: &app }
+            .authenticate(&c, SystemTime::now())
+            .map_err(EnrollError::Auth),
         None => Err(EnrollError::MissingCredential),
     };
     match authenticated {
@@ -114,10 +111,10 @@ struct Principal {
 }
 
 /// The server's [`Authenticator`]: secret, one-time token or Entra JWT.
+/// One-time tokens are only checked here; the enrollment's own transaction consumes
+/// them ([`crate::store::Store::create_enrollment`]).
 struct Authn<'a> {
     app: &'a App,
-    /// Tokens are only checked here; the enrollment's transaction consumes them.
-    consume: bool,
 }
 
 /// The stored form of a one-time token: SHA-256, hex.
@@ -132,7 +129,6 @@ impl Authenticator for Authn<'_> {
     type Principal = Principal;
 
     fn authenticate(&self, c: &Credential<'_>, now: SystemTime) -> Result<Principal, AuthError> {
-        let _ = self.consume;
         match c {
             Credential::UsernameToken(u) => {
                 if constant_time_eq(u.password.as_bytes(), self.app.enrollment_secret.as_bytes()) {
@@ -146,29 +142,31 @@ impl Authenticator for Authn<'_> {
                 }
             }
             Credential::BinarySecurityToken(b) => {
-                let raw = b.decode()?;
-                let text = std::str::from_utf8(&raw)
-                    .map_err(|_| AuthError::Encoding)?
-                    .trim();
-                if text.split('.').count() == 3
-                    && let Some(entra) = &self.app.entra
-                {
-                    let claims = entra.authenticate(c, now)?;
-                    return Ok(Principal {
-                        upn: claims.upn.clone(),
-                        kind: "federated",
-                        token_hash: None,
-                    });
+                // The token as written, or base64 of it (Windows encodes the token it
+                // was given; tools often paste it as is).
+                let decoded = b.decode().ok().and_then(|raw| String::from_utf8(raw).ok());
+                let candidates = [Some(b.value.trim().to_owned()), decoded];
+                for text in candidates.iter().flatten() {
+                    if text.split('.').count() == 3
+                        && let Some(entra) = &self.app.entra
+                    {
+                        let claims = entra.authenticate(c, now)?;
+                        return Ok(Principal {
+                            upn: claims.upn.clone(),
+                            kind: "federated",
+                            token_hash: None,
+                        });
+                    }
+                    let hash = token_hash(text);
+                    if let Ok(true) = self.app.store.token_usable(&hash, crate::unix_now()) {
+                        return Ok(Principal {
+                            upn: None,
+                            kind: "token",
+                            token_hash: Some(hash),
+                        });
+                    }
                 }
-                let hash = token_hash(text);
-                match self.app.store.token_usable(&hash, crate::unix_now()) {
-                    Ok(true) => Ok(Principal {
-                        upn: None,
-                        kind: "token",
-                        token_hash: Some(hash),
-                    }),
-                    _ => Err(AuthError::InvalidCredentials),
-                }
+                Err(AuthError::InvalidCredentials)
             }
             _ => Err(AuthError::InvalidCredentials),
         }
@@ -207,7 +205,7 @@ fn enroll_blocking(app: &App, peer: &PeerCertificate, body: &[u8]) -> Response {
 fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> {
     let now = SystemTime::now();
     let mut rng = pki::default_rng();
-    let who = request.authenticate(&Authn { app, consume: true }, now)?;
+    let who = request.authenticate(&Authn { app }, now)?;
     let csr = request.verify_csr(&CsrPolicy::default())?;
     let device_id = csr
         .device_id()
@@ -228,6 +226,7 @@ fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> 
         .provisioning(request, &cert, app.ca.certificate_der())
         .dm_credentials(&creds)
         .renewal(RENEWAL)
+        .ent_dmid(&device_id)
         .poll(poll)
         .build()?;
     let not_after = not_after(&cert);
@@ -312,6 +311,7 @@ fn renew(
         .map_err(stored)?
         .filter(|e| e.state == "active")
         .ok_or_else(not_ours)?;
+    let device_id = enrollment.device_id.clone();
     let cert = request.issue_renewal(
         &app.ca,
         &csr,
@@ -337,6 +337,7 @@ fn renew(
         .provisioning(request, &cert, app.ca.certificate_der())
         .dm_credentials(&creds)
         .renewal(RENEWAL)
+        .ent_dmid(&device_id)
         .poll(PollSchedule::default())
         .build()?;
     let new = NewCertificate {

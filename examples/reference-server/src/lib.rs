@@ -69,6 +69,10 @@ pub struct Args {
     /// Most management requests in progress at once; beyond it, 429 with Retry-After.
     #[arg(long, default_value_t = 256)]
     pub max_sessions: usize,
+    /// Validity of issued device certificates, in days. Devices renew from 42 days
+    /// before expiry on (ROBO); at 60 days or less every certificate can renew at once.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub cert_validity_days: u64,
     /// Largest request body accepted on any endpoint, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_body: usize,
@@ -137,15 +141,15 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
 /// Sets up logging, the data directory and storage, then serves until SIGTERM/ctrl-c.
 pub async fn run(args: Args) -> Result<(), setup::SetupError> {
     init_tracing(args.log_format);
-    let ready = setup::prepare(&args)?;
-    let app = Arc::new(ready.app);
-    let router = router(app.clone(), args.max_body);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| setup::SetupError::Io(format!("listen on {}", args.listen), e))?;
     let addr = listener
         .local_addr()
         .map_err(|e| setup::SetupError::Io("local_addr".into(), e))?;
+    let ready = setup::prepare(&args, addr.port())?;
+    let app = Arc::new(ready.app);
+    let router = router(app.clone(), args.max_body);
     println!("winmdm-server listening on https://{addr}");
     println!(
         "  discovery URL: {}/EnrollmentServer/Discovery.svc",

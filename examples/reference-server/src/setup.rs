@@ -153,8 +153,9 @@ fn tls_names(public_url: &str) -> (Vec<String>, Vec<IpAddr>) {
     (dns, ips)
 }
 
-/// Creates or loads everything in the data directory.
-pub fn prepare(args: &Args) -> Result<Ready, SetupError> {
+/// Creates or loads everything in the data directory; `port` is the one listened on
+/// (for the default public URL).
+pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
     let paths = Paths::new(&args.data_dir);
     fs::create_dir_all(&paths.dir)
         .map_err(|e| SetupError::Io(paths.dir.display().to_string(), e))?;
@@ -162,7 +163,7 @@ pub fn prepare(args: &Args) -> Result<Ready, SetupError> {
     let mut rng = pki::default_rng();
     let public_url = match &args.public_url {
         Some(u) => u.trim_end_matches('/').to_owned(),
-        None => format!("https://localhost:{}", args.listen.port()),
+        None => format!("https://localhost:{port}"),
     };
     if !public_url.starts_with("https://") {
         return Err(SetupError::Config(
@@ -257,12 +258,13 @@ pub fn prepare(args: &Args) -> Result<Ready, SetupError> {
     } else {
         AuthPolicy::ON_PREMISE
     };
-    let enrollment = EnrollmentServer::new(
+    let mut enrollment = EnrollmentServer::new(
         ProviderId::new(crate::PROVIDER_ID).map_err(|e| SetupError::Config(e.to_string()))?,
         urls,
         auth_policy,
     )
     .map_err(|e| SetupError::Config(e.to_string()))?;
+    enrollment.policy.validity = Duration::from_secs(args.cert_validity_days * 86_400);
 
     let app = App {
         store: Arc::new(store),
