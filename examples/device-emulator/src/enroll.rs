@@ -242,7 +242,9 @@ impl Device {
     /// schedule and renewal settings of the provisioning document; writes the state
     /// directory.
     ///
-    /// A SOAP fault from any step is [`EmuError::Fault`]; nothing is written then.
+    /// A SOAP fault from any step is [`EmuError::Fault`]; nothing is written then. A
+    /// device already in `state_dir` is replaced once the enrollment succeeds (as
+    /// Windows re-enrolling gets a new identity, pass `opts.device_id` to keep the ID).
     pub async fn enroll(state_dir: &Path, opts: EnrollOptions) -> Result<Device, EmuError> {
         let device_id = opts
             .device_id

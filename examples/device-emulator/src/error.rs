@@ -27,6 +27,17 @@ pub enum EmuError {
     /// Reading or writing the state directory, or the network, failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The management server refused the session: its Status for the device's
+    /// `SyncHdr` was not a success (403 for a certificate that does not match the
+    /// device, 401/407 after the last DM authentication attempt, ...). The state is
+    /// saved.
+    #[error("the server refused the session with status {status} (session {session_id})")]
+    Refused {
+        /// The server's last Status for the `SyncHdr`.
+        status: u16,
+        /// The session's `SessionID`.
+        session_id: String,
+    },
     /// A server sent something the protocol does not allow, or the HTTP exchange broke.
     #[error("protocol: {0}")]
     Protocol(String),

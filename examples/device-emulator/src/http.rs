@@ -16,6 +16,9 @@ use tokio_rustls::TlsConnector;
 
 use crate::EmuError;
 
+/// How long one request (connect, TLS, request and whole response) may take.
+pub(crate) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A response: status, headers (lower-case names, in order) and body.
 #[derive(Debug, Clone)]
 pub(crate) struct Response {
@@ -126,8 +129,32 @@ impl Https {
     }
 
     /// Sends one request on the kept-alive connection to the URL's host (opened first
-    /// if there is none, or if the server closed it).
+    /// if there is none, or if the server closed it), within [`REQUEST_TIMEOUT`].
     pub(crate) async fn request(
+        &mut self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Response, EmuError> {
+        match tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.request_inner(method, url, headers, body),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => {
+                self.conn = None;
+                Err(EmuError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer from {url} within {REQUEST_TIMEOUT:?}"),
+                )))
+            }
+        }
+    }
+
+    async fn request_inner(
         &mut self,
         method: Method,
         url: &str,

@@ -237,7 +237,16 @@ impl Device {
             session_id,
             ..SyncReport::default()
         };
-        let r = self.exchange_all(&e, cfg, &mut report).await;
+        let mut r = self.exchange_all(&e, cfg, &mut report).await;
+        if r.is_ok()
+            && let Some(&status) = report.header_statuses.last()
+            && !(200..300).contains(&status)
+        {
+            r = Err(EmuError::Refused {
+                status,
+                session_id: report.session_id.clone(),
+            });
+        }
         report.execs = self.tree.execs()[execs_before.min(self.tree.execs().len())..].to_vec();
         self.save()?;
         r.map(|()| report)
@@ -352,5 +361,26 @@ impl Device {
         let v = format!("{}.0.0.{}", self.st.ms_cv_base, self.st.ms_cv_count);
         self.st.ms_cv_count += 1;
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_count_in_one_byte_and_print_in_hex() {
+        assert_eq!(next_session(0), 1);
+        assert_eq!(format!("{:X}", next_session(9)), "A");
+        assert_eq!(next_session(0xFE), 0xFF);
+        assert_eq!(next_session(0xFF), 1);
+        assert_eq!(
+            management_request_url("https://h/ManagementServer/MDM.svc"),
+            "https://h/ManagementServer/MDM.svc?mode=Maintenance&Platform=WoA"
+        );
+        assert_eq!(
+            management_request_url("https://h/x?a=1"),
+            "https://h/x?a=1&mode=Maintenance&Platform=WoA"
+        );
     }
 }

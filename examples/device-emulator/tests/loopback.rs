@@ -715,3 +715,82 @@ fn futures_are_send(mut d: Device, o: EnrollOptions) {
     send(d.unenroll());
     send(d);
 }
+
+async fn enrolled(h: &Harness, dir: &std::path::Path) -> Device {
+    let opts = EnrollOptions::new(
+        h.discovery.clone(),
+        h.ca_pem.clone().into_bytes(),
+        Credential::OnPremise {
+            upn: "user@example.com".into(),
+            password: "secret".into(),
+        },
+    );
+    Device::enroll(dir, opts).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_objects_and_multi_message_packages() {
+    let h = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = enrolled(&h, dir.path()).await;
+    // A small MaxMsgSize: the server must split its package and chunk the object.
+    dev.set_max_msg_size(Some(4096));
+    let big: String = "<WLANProfile>".to_owned() + &"x&y<z>".repeat(3000) + "</WLANProfile>";
+    let wlan = "./Vendor/MSFT/WiFi/Profile/Corp/WlanXml";
+    let tags = {
+        let mut m = h.mini.mgmt.lock().unwrap();
+        let mut tags = vec![
+            m.queue
+                .push(DmCommand::add(u(wlan), Value::Chr(big.clone().into()))),
+        ];
+        for _ in 0..40 {
+            tags.push(
+                m.queue
+                    .push(DmCommand::get(u("./DevDetail/Ext/Microsoft/DeviceName"))),
+            );
+        }
+        tags.push(m.queue.push(DmCommand::get(u(wlan))));
+        tags
+    };
+    let r = dev.sync().await.unwrap();
+    assert!(r.messages > 4, "{} messages", r.messages);
+    assert_eq!(r.connections, 1);
+    assert_eq!(dev.tree().value(wlan), Some(big.as_str()));
+    let m = h.mini.mgmt.lock().unwrap();
+    for t in &tags {
+        assert_eq!(m.queue.outcome_for(*t).unwrap().status.unwrap().0, 200);
+    }
+    // The large node went out in MoreData chunks and came back whole.
+    let last = m.queue.outcome_for(*tags.last().unwrap()).unwrap();
+    assert_eq!(
+        last.results[0].data.as_ref().map(|d| d.as_str()),
+        Some(big.as_str())
+    );
+    assert!(
+        r.transcript
+            .iter()
+            .any(|x| x.response.contains("<MoreData/>"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_dm_credentials_are_refused() {
+    let h = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    drop(enrolled(&h, dir.path()).await);
+    // Corrupt the stored DM secret (as a server that rotated it would see).
+    let path = dir.path().join(winmdm_device_emulator::DEVICE_FILE);
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["enrollment"]["server_auth"]["secret"] = "wrong".into();
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let mut dev = Device::load(dir.path()).unwrap();
+    match dev.sync().await {
+        Err(EmuError::Refused { status, session_id }) => {
+            assert_eq!(status, 401);
+            assert_eq!(session_id, "1");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Saved anyway: the next session is 2.
+    assert_eq!(Device::load(dir.path()).unwrap().sessions(), 1);
+}
