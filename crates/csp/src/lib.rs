@@ -57,7 +57,9 @@ pub use def::{
 };
 pub use lint::{Finding, LintError, LintOptions, Rule, Severity, lint};
 pub use path::{CspPath, CspPathError, validate_segment};
-pub use profile::{Profile, ProfileError, Setting, SettingState, Verification};
+pub use profile::{
+    InstallAnswer, InstallOutcome, Profile, ProfileError, Setting, SettingState, Verification,
+};
 pub use value::{AdmxValue, CspValue, Leaf, NoValue, Ranged, ValueError};
 /// The DDF parser: `winmdm_csp::winmdm_ddf::parse(bytes)` gives the [`MgmtTree`] that
 /// [`Catalog::add_ddf`] and [`NodeTable::from_tree`] take.

@@ -1135,3 +1135,114 @@ impl FromStr for SettingState {
         })
     }
 }
+
+/// The device's answer to one install command ([`Profile::install_commands`]), as a
+/// server's session engine reports it (`winmdm_omadm::Outcome`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InstallAnswer<'a> {
+    /// The command's status code; `None` when the device never answered it.
+    pub status: Option<u16>,
+    /// Per-item statuses (`TargetRef`, code), when the device answered per item.
+    pub item_statuses: &'a [(&'a str, u16)],
+    /// For an `Atomic` or `Sequence`: the status of each command inside, in order.
+    pub child_statuses: &'a [Option<u16>],
+    /// `msft:originalerror`, when present.
+    pub original_error: Option<&'a str>,
+}
+
+/// What follows from an [`InstallAnswer`] ([`Profile::install_outcome`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstallOutcome {
+    /// The new state of each setting the command set, in document order: `Sent` for a
+    /// 2xx (read it back next), `Failed` otherwise.
+    pub states: Vec<(String, SettingState)>,
+    /// A command to send instead (418 on `Add`: the same item as `Replace`, see
+    /// [`retry_item_as_replace`]); the settings it covers keep their state meanwhile.
+    pub retry: Option<String>,
+}
+
+impl Profile {
+    /// The settings' states after the device answered install command `command` (an index
+    /// into [`install_commands`](Profile::install_commands), whose text was
+    /// `fragment`). Each setting takes its item's status when the device answered per
+    /// item, else (inside an `Atomic` or `Sequence` whose commands each hold one item) the
+    /// status of its own command, else the command's status; no status at all counts as
+    /// 500. The first `Add` answered 418 becomes [`InstallOutcome::retry`].
+    ///
+    /// ```
+    /// use winmdm_csp::profile::{InstallAnswer, Profile, SettingState};
+    /// let add = "<Add><CmdID>1</CmdID><Item><Target><LocURI>./Vendor/MSFT/A/B</LocURI></Target>\
+    ///            <Data>1</Data></Item></Add>";
+    /// let p = Profile::parse(add)?;
+    /// let ok = p.install_outcome(0, add, &InstallAnswer { status: Some(200), ..Default::default() });
+    /// assert_eq!(ok.states, vec![("./Vendor/MSFT/A/B".to_string(), SettingState::Sent)]);
+    /// let exists = p.install_outcome(0, add, &InstallAnswer { status: Some(418), ..Default::default() });
+    /// assert!(exists.states.is_empty() && exists.retry.unwrap().starts_with("<Replace>"));
+    /// # Ok::<(), winmdm_csp::ProfileError>(())
+    /// ```
+    pub fn install_outcome(
+        &self,
+        command: usize,
+        fragment: &str,
+        answer: &InstallAnswer<'_>,
+    ) -> InstallOutcome {
+        let mut out = InstallOutcome::default();
+        let in_command = self.settings.iter().filter(|s| s.command == command);
+        for (i, s) in in_command.enumerate() {
+            let key = s.normalized_uri();
+            let code = answer
+                .item_statuses
+                .iter()
+                .find(|(r, _)| normalize_loc_uri(r) == key)
+                .map(|(_, c)| *c)
+                .or_else(|| {
+                    s.in_atomic
+                        .then(|| answer.child_statuses.get(i).copied().flatten())
+                        .flatten()
+                })
+                .or(answer.status)
+                .unwrap_or(500);
+            if out.retry.is_none()
+                && let Some(retry) = retry_item_as_replace(fragment, &s.loc_uri, code)
+            {
+                out.retry = Some(retry);
+                continue;
+            }
+            let state = SettingState::after_status(code, answer.original_error);
+            out.states.push((s.loc_uri.clone(), state));
+        }
+        out
+    }
+
+    /// The settings' states after the device answered the verification `Get`s
+    /// ([`verify_commands`](Profile::verify_commands)) with `results` (the `Results`
+    /// items) and `status` (the Get's status). Each result is compared with
+    /// [`Profile::verify_result`]; when the Get failed without results (404: a node is
+    /// not set), every verifiable setting is `Drift` with no value. Returns (LocURI,
+    /// state, index of the setting's install command).
+    pub fn verify_outcome(
+        &self,
+        results: &[Item<'_>],
+        status: Option<u16>,
+    ) -> Vec<(String, SettingState, usize)> {
+        let failed = !status.is_some_and(|s| (200..300).contains(&s));
+        if failed && results.is_empty() {
+            return self
+                .verifiable_settings()
+                .into_iter()
+                .map(|s| {
+                    (
+                        s.loc_uri.clone(),
+                        SettingState::Drift { actual: None },
+                        s.command,
+                    )
+                })
+                .collect();
+        }
+        results
+            .iter()
+            .filter_map(|item| self.verify_result(item))
+            .map(|(s, v)| (s.loc_uri.clone(), SettingState::from(v), s.command))
+            .collect()
+    }
+}

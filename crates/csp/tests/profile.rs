@@ -1062,3 +1062,80 @@ fn setting_states_round_trip_as_text() {
         SettingState::Verified
     );
 }
+
+#[test]
+fn install_outcome_maps_statuses_to_settings_and_retries_418_as_replace() {
+    use winmdm_csp::profile::{InstallAnswer, Profile, SettingState};
+    let two = "<Replace><CmdID>1</CmdID>\
+        <Item><Target><LocURI>./Vendor/MSFT/Policy/Config/A/B</LocURI></Target><Data>1</Data></Item>\
+        <Item><Target><LocURI>./Vendor/MSFT/Policy/Config/A/C</LocURI></Target><Data>2</Data></Item>\
+        </Replace>";
+    let p = Profile::parse(two).unwrap();
+    // Per-item statuses, one written with ./Device (the same node).
+    let items = [("./Device/Vendor/MSFT/Policy/Config/A/C", 405)];
+    let answer = InstallAnswer {
+        status: Some(200),
+        item_statuses: &items,
+        original_error: Some("0x86000002"),
+        ..Default::default()
+    };
+    let out = p.install_outcome(0, two, &answer);
+    assert_eq!(out.states[0].1, SettingState::Sent);
+    assert_eq!(
+        out.states[1].1,
+        SettingState::Failed { status: 405, original_error: Some("0x86000002".into()) }
+    );
+    assert!(out.retry.is_none());
+
+    // Inside an Atomic: each setting takes its own command's status.
+    let atomic = "<Atomic><CmdID>1</CmdID>\
+        <Add><CmdID>2</CmdID><Item><Target><LocURI>./Vendor/MSFT/X/A</LocURI></Target><Data>1</Data></Item></Add>\
+        <Replace><CmdID>3</CmdID><Item><Target><LocURI>./Vendor/MSFT/X/B</LocURI></Target><Data>1</Data></Item></Replace>\
+        </Atomic>";
+    let p = Profile::parse(atomic).unwrap();
+    let children = [Some(215), Some(500)];
+    let out = p.install_outcome(
+        0,
+        atomic,
+        &InstallAnswer { status: Some(507), child_statuses: &children, ..Default::default() },
+    );
+    assert_eq!(out.states.len(), 2);
+    assert!(matches!(out.states[1].1, SettingState::Failed { status: 500, .. }));
+    // 418 on the Add inside: the whole Atomic again, that item as Replace.
+    let children = [Some(418), Some(215)];
+    let out = p.install_outcome(
+        0,
+        atomic,
+        &InstallAnswer { status: Some(507), child_statuses: &children, ..Default::default() },
+    );
+    let retry = out.retry.expect("retry");
+    assert!(retry.starts_with("<Atomic>") && !retry.contains("<Add>"), "{retry}");
+    assert_eq!(out.states.len(), 1, "the retried setting keeps its state");
+    // No answer at all counts as a failure (500).
+    let out = p.install_outcome(0, atomic, &InstallAnswer::default());
+    assert!(out.states.iter().all(|(_, s)| matches!(s, SettingState::Failed { status: 500, .. })));
+    // Another command's index: nothing.
+    assert!(p.install_outcome(1, atomic, &InstallAnswer::default()).states.is_empty());
+}
+
+#[test]
+fn verify_outcome_reads_results_and_a_failed_get_is_drift() {
+    use winmdm_csp::profile::{Profile, SettingState};
+    let frag = "<Replace><CmdID>1</CmdID><Item><Target><LocURI>./Vendor/MSFT/Policy/Config/A/B</LocURI></Target>\
+        <Meta><Format xmlns=\"syncml:metinf\">int</Format></Meta><Data>1</Data></Item></Replace>";
+    let p = Profile::parse(frag).unwrap();
+    let results = winmdm_syncml::decode_commands(
+        b"<Results><CmdID>2</CmdID><MsgRef>1</MsgRef><CmdRef>1</CmdRef><Item><Source>\
+          <LocURI>./Vendor/MSFT/Policy/Config/A/B</LocURI></Source><Data> 0x1 </Data></Item></Results>",
+    )
+    .unwrap();
+    let items = match &results[0] {
+        winmdm_syncml::Command::Results(r) => r.items.clone(),
+        other => panic!("{other:?}"),
+    };
+    let out = p.verify_outcome(&items, Some(200));
+    assert_eq!(out, vec![("./Vendor/MSFT/Policy/Config/A/B".into(), SettingState::Verified, 0)]);
+    let out = p.verify_outcome(&[], Some(404));
+    assert_eq!(out, vec![("./Vendor/MSFT/Policy/Config/A/B".into(), SettingState::Drift { actual: None }, 0)]);
+    assert!(p.verify_outcome(&[], Some(200)).is_empty());
+}

@@ -17,9 +17,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
-use winmdm_csp::profile::{
-    Profile, SettingState, Verification, removal_commands, retry_item_as_replace,
-};
+use winmdm_csp::profile::{InstallAnswer, Profile, SettingState, removal_commands};
 use winmdm_enroll::token::constant_time_eq;
 use winmdm_omadm::Outcome;
 
@@ -572,9 +570,9 @@ impl App {
 }
 
 /// Profile bookkeeping for one command outcome (`origin` without its `profile:` prefix:
-/// `ID:install:N`, `ID:verify` or `ID:remove`).
+/// `ID:install:N`, `ID:verify` or `ID:remove`); the decisions are
+/// `Profile::install_outcome` and `Profile::verify_outcome`.
 pub fn profile_outcome(
-    _app: &App,
     tx: &mut dyn SessionTx,
     origin: &str,
     fragment: &str,
@@ -585,7 +583,6 @@ pub fn profile_outcome(
     let (Some(pid), Some(kind)) = (parts.next(), parts.next()) else {
         return Ok(());
     };
-    let index: Option<usize> = parts.next().and_then(|n| n.parse().ok());
     let Some(profile) = tx
         .profile_syncml(pid)?
         .and_then(|s| Profile::parse(&s).ok())
@@ -593,45 +590,33 @@ pub fn profile_outcome(
         return Ok(());
     };
     let install_origin = |n: usize| format!("profile:{pid}:install:{n}");
-    match (kind, index) {
+    match (kind, parts.next().and_then(|n| n.parse::<usize>().ok())) {
         ("install", Some(n)) => {
-            let in_cmd: Vec<_> = profile
-                .settings()
+            let items: Vec<(&str, u16)> = o
+                .item_statuses
                 .iter()
-                .filter(|s| s.command == n)
+                .map(|s| (s.item_ref.as_str(), s.code.0))
                 .collect();
-            let mut retried = false;
-            for (i, s) in in_cmd.iter().enumerate() {
-                // Per-item status when the device gave one, else the command's (or for an
-                // Atomic, its i-th child's).
-                let code = o
-                    .item_statuses
-                    .iter()
-                    .find(|st| st.item_ref.trim() == s.loc_uri)
-                    .map(|st| st.code.0)
-                    .or_else(|| {
-                        o.children
-                            .get(i)
-                            .and_then(|c| c.status)
-                            .filter(|_| s.in_atomic)
-                            .map(|c| c.0)
-                    })
-                    .or(o.status.map(|c| c.0))
-                    .unwrap_or(500);
-                if !retried && let Some(retry) = retry_item_as_replace(fragment, &s.loc_uri, code) {
-                    tx.queue(&[retry], &install_origin(n), now)?;
-                    retried = true;
-                    continue;
-                }
-                let state = SettingState::after_status(code, o.original_error.as_deref());
-                set_state(tx, pid, &s.loc_uri, &state, Some(code), true)?;
+            let children: Vec<Option<u16>> =
+                o.children.iter().map(|c| c.status.map(|s| s.0)).collect();
+            let answer = InstallAnswer {
+                status: o.status.map(|s| s.0),
+                item_statuses: &items,
+                child_statuses: &children,
+                original_error: o.original_error.as_deref(),
+            };
+            let out = profile.install_outcome(n, fragment, &answer);
+            for (uri, state) in &out.states {
+                set_state(tx, pid, uri, state, true)?;
             }
-            // All install commands answered: read the settings back.
-            let pending = tx
+            if let Some(retry) = out.retry {
+                tx.queue(&[retry], &install_origin(n), now)?;
+            } else if !tx
                 .profile_settings(pid)?
                 .iter()
-                .any(|r| r.state == "pending");
-            if !pending && !retried {
+                .any(|r| r.state == "pending")
+            {
+                // Every install command answered: read the settings back.
                 tx.queue(
                     &profile.verify_commands(),
                     &format!("profile:{pid}:verify"),
@@ -642,44 +627,19 @@ pub fn profile_outcome(
         ("verify", _) => {
             let rows = tx.profile_settings(pid)?;
             let mut resend = std::collections::BTreeSet::new();
-            for item in &o.results {
-                let Some((setting, v)) = profile.verify_result(item) else {
-                    continue;
-                };
+            for (uri, state, command) in profile.verify_outcome(&o.results, o.status.map(|s| s.0)) {
                 let attempts = rows
                     .iter()
-                    .find(|r| r.locuri == setting.loc_uri)
+                    .find(|r| r.locuri == uri)
                     .map_or(0, |r| r.attempts);
-                if matches!(v, Verification::Drift { .. }) && attempts < MAX_ATTEMPTS {
-                    resend.insert(setting.command);
+                if matches!(state, SettingState::Drift { .. }) && attempts < MAX_ATTEMPTS {
+                    resend.insert(command);
                 }
-                set_state(
-                    tx,
-                    pid,
-                    &setting.loc_uri,
-                    &SettingState::from(v),
-                    None,
-                    false,
-                )?;
-            }
-            // A node the Get could not read (404...) is drift with no value.
-            if !o.is_success() && o.results.is_empty() {
-                for s in profile.verifiable_settings() {
-                    set_state(
-                        tx,
-                        pid,
-                        &s.loc_uri,
-                        &SettingState::Drift { actual: None },
-                        o.status.map(|c| c.0),
-                        false,
-                    )?;
-                }
+                set_state(tx, pid, &uri, &state, false)?;
             }
             let commands = profile.install_commands();
-            for n in resend {
-                if let Some(c) = commands.get(n) {
-                    tx.queue(std::slice::from_ref(c), &install_origin(n), now)?;
-                }
+            for n in resend.into_iter().filter(|n| *n < commands.len()) {
+                tx.queue(std::slice::from_ref(&commands[n]), &install_origin(n), now)?;
             }
         }
         _ => {}
@@ -692,27 +652,22 @@ fn set_state(
     pid: &str,
     uri: &str,
     state: &SettingState,
-    status: Option<u16>,
     attempt: bool,
 ) -> Result<(), StoreError> {
-    let (original_error, actual) = match state {
-        SettingState::Failed { original_error, .. } => (original_error.as_deref(), None),
-        SettingState::Drift { actual } => (None, actual.as_deref()),
-        _ => (None, None),
-    };
-    let status = match state {
-        SettingState::Failed { status, .. } => Some(i64::from(*status)),
-        _ => status.filter(|s| !(200..300).contains(s)).map(i64::from),
-    };
-    tx.set_setting(
-        pid,
-        uri,
-        &SettingUpdate {
-            state: state.as_str(),
+    let (status, original_error, actual) = match state {
+        SettingState::Failed {
             status,
             original_error,
-            actual,
-            attempt,
-        },
-    )
+        } => (Some(i64::from(*status)), original_error.as_deref(), None),
+        SettingState::Drift { actual } => (None, None, actual.as_deref()),
+        _ => (None, None, None),
+    };
+    let update = SettingUpdate {
+        state: state.as_str(),
+        status,
+        original_error,
+        actual,
+        attempt,
+    };
+    tx.set_setting(pid, uri, &update)
 }

@@ -248,7 +248,7 @@ fn run_engine(
     };
     while let Some(event) = engine.poll_event() {
         match event {
-            ServerEvent::Outcome(o) => outcome(app, tx, &o, now_s)?,
+            ServerEvent::Outcome(o) => outcome(tx, &o, now_s)?,
             ServerEvent::Device(DeviceEvent::DeviceInfo(values)) => tx.merge_inventory(&values)?,
             ServerEvent::Device(DeviceEvent::Alert(DeviceAlert::Generic(alerts)))
                 if alerts
@@ -288,7 +288,7 @@ pub fn results_json(o: &Outcome) -> Option<serde_json::Value> {
     Some(serde_json::Value::Array(items))
 }
 
-fn outcome(app: &App, tx: &mut dyn SessionTx, o: &Outcome, now: i64) -> Result<(), StoreError> {
+fn outcome(tx: &mut dyn SessionTx, o: &Outcome, now: i64) -> Result<(), StoreError> {
     let id = o.tag as i64;
     let status = o.status.map(|s| i64::from(s.0));
     let results = results_json(o);
@@ -318,7 +318,7 @@ fn outcome(app: &App, tx: &mut dyn SessionTx, o: &Outcome, now: i64) -> Result<(
         tracing::info!("device unenrolled (DMClient Unenroll)");
         tx.unenrolled(now)?;
     } else if let Some(rest) = origin.strip_prefix("profile:") {
-        crate::admin::profile_outcome(app, tx, rest, &fragment, o, now)?;
+        crate::admin::profile_outcome(tx, rest, &fragment, o, now)?;
     }
     Ok(())
 }
