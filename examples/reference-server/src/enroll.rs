@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::tls::PeerCertificate;
+use crate::tls::Peer;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -176,7 +176,7 @@ impl Authenticator for Authn<'_> {
 /// POST Enrollment.svc: RequestSecurityToken.
 pub async fn enrollment(
     State(app): State<Arc<App>>,
-    Extension(peer): Extension<PeerCertificate>,
+    Extension(peer): Extension<Peer>,
     body: Bytes,
 ) -> Response {
     // RSA signing and the database are blocking work.
@@ -185,7 +185,7 @@ pub async fn enrollment(
         .unwrap_or_else(|_| soap(500, String::new()))
 }
 
-fn enroll_blocking(app: &App, peer: &PeerCertificate, body: &[u8]) -> Response {
+fn enroll_blocking(app: &App, peer: &Peer, body: &[u8]) -> Response {
     let request = match EnrollmentRequest::decode_any(body) {
         Ok(r) => r,
         Err(e) => return fault(&e, None),
@@ -240,6 +240,7 @@ fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> 
         auth: who.kind,
         dm_username: &creds.device_name,
         dm_password: creds.device_secret.expose(),
+        dm_nonce: &creds.device_nonce,
         cert: NewCertificate {
             thumbprint: &thumbprint,
             serial: &serial,
@@ -290,17 +291,13 @@ fn stored(e: StoreError) -> EnrollError {
 /// renewal, PKCS#7), or a bare PKCS#10 on a TLS connection authenticated with the
 /// current certificate (ROBO). The enrollment keeps its id; the old certificate stays
 /// valid until it expires, so a device that never installed the new one still works.
-fn renew(
-    app: &App,
-    request: &EnrollmentRequest,
-    peer: &PeerCertificate,
-) -> Result<String, EnrollError> {
+fn renew(app: &App, request: &EnrollmentRequest, peer: &Peer) -> Result<String, EnrollError> {
     let now = SystemTime::now();
     let mut rng = pki::default_rng();
     let policy = RenewalPolicy::default();
     let (csr, current) = match request.verify_renewal(&app.ca, &policy, now) {
         Ok(v) => v,
-        Err(e) => match &peer.0 {
+        Err(e) => match &peer.cert {
             Some(tls) => request.verify_robo_renewal(&app.ca, tls, &policy, now)?,
             None => return Err(e),
         },

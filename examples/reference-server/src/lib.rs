@@ -73,6 +73,17 @@ pub struct Args {
     /// before expiry on (ROBO); at 60 days or less every certificate can renew at once.
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub cert_validity_days: u64,
+    /// Accept OMA-DM MD5 digest (the DMAcc credentials provisioned at enrollment) from
+    /// a device that presents no certificate: for a proxy that terminates TLS.
+    #[arg(long)]
+    pub allow_dm_digest: bool,
+    /// A proxy whose forwarded client certificate header is believed (repeatable).
+    #[arg(long = "trusted-proxy")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The header a trusted proxy forwards the client certificate in (PEM, URL-encoded
+    /// PEM as nginx's `$ssl_client_escaped_cert`, or base64 DER).
+    #[arg(long, default_value = "x-ssl-client-cert")]
+    pub client_cert_header: String,
     /// Largest request body accepted on any endpoint, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_body: usize,
@@ -107,6 +118,12 @@ pub struct App {
     pub sessions: Arc<tokio::sync::Semaphore>,
     /// The profile lint catalog.
     pub catalog: winmdm_csp::Catalog,
+    /// `--allow-dm-digest`.
+    pub allow_dm_digest: bool,
+    /// `--trusted-proxy`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `--client-cert-header`.
+    pub client_cert_header: axum::http::HeaderName,
 }
 
 /// Seconds since the epoch, the server's clock (the crates take time as an argument).

@@ -14,19 +14,19 @@ use std::time::SystemTime;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use winmdm_enroll::pki::Thumbprint;
 use winmdm_enroll::pki::der::Decode;
 use winmdm_enroll::pki::x509_cert::Certificate;
 use winmdm_omadm::{
-    DeviceAlert, DeviceEvent, GenericKind, Outcome, Pushed, ServerConfig, ServerEvent, ServerPhase,
-    ServerSession, ServerSnapshot, SessionHeader,
+    Credentials, DeviceAlert, DeviceEvent, GenericKind, Outcome, Pushed, ServerAuth, ServerConfig,
+    ServerEvent, ServerNonces, ServerPhase, ServerSession, ServerSnapshot, SessionHeader,
 };
 
 use crate::App;
 use crate::store::{Enrollment, SessionTx, StoreError};
-use crate::tls::PeerCertificate;
+use crate::tls::Peer;
 
 /// The SyncML DM content type.
 pub const SYNCML_DM: &str = "application/vnd.syncml.dm+xml";
@@ -46,7 +46,8 @@ fn plain(status: StatusCode, text: &str) -> Response {
 /// POST ManagementServer/MDM.svc.
 pub async fn management(
     State(app): State<Arc<App>>,
-    Extension(peer): Extension<PeerCertificate>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Ok(permit) = app.sessions.clone().try_acquire_owned() else {
@@ -59,7 +60,8 @@ pub async fn management(
     };
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        message(&app, &peer, &body)
+        let cert = client_certificate(&app, &peer, &headers);
+        message(&app, cert.as_deref().map(Vec::as_slice), &body)
     })
     .await
     .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
@@ -71,32 +73,94 @@ fn forbidden(why: &str) -> Response {
     plain(StatusCode::FORBIDDEN, "forbidden")
 }
 
-/// The enrollment the client certificate opens, or why none.
+/// The device's certificate: the TLS client certificate, or, on a connection from a
+/// `--trusted-proxy`, the one the proxy forwards in `--client-cert-header` (PEM,
+/// URL-encoded as nginx's `$ssl_client_escaped_cert`, or base64 DER).
+fn client_certificate(app: &App, peer: &Peer, headers: &HeaderMap) -> Option<Arc<Vec<u8>>> {
+    if !app.trusted_proxies.contains(&peer.addr.ip()) {
+        return peer.cert.clone();
+    }
+    let value = headers
+        .get(app.client_cert_header.as_str())?
+        .to_str()
+        .ok()?;
+    let text = percent_decode(value.trim());
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let der = match CertificateDer::from_pem_slice(text.as_bytes()) {
+        Ok(c) => c.to_vec(),
+        Err(_) => winmdm_enroll::decode_base64_lenient(&text).ok()?,
+    };
+    Some(Arc::new(der))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, ..) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How the device proved who it is.
+enum Identity {
+    /// Its certificate.
+    Certificate,
+    /// OMA-DM MD5 digest with the DMAcc credentials provisioned (`--allow-dm-digest`,
+    /// for a TLS-terminating proxy that forwards no certificate).
+    Digest,
+}
+
+/// The enrollment the certificate (or, without one, DM digest) opens, or why none.
 fn identify(
     app: &App,
-    peer: &PeerCertificate,
+    cert: Option<&[u8]>,
     device_id: Option<&str>,
-) -> Result<Enrollment, Response> {
-    let der = peer
-        .0
-        .as_ref()
-        .ok_or_else(|| forbidden("no client certificate"))?;
-    let cert =
-        Certificate::from_der(der).map_err(|_| forbidden("client certificate does not parse"))?;
-    if !app.ca.issued(&cert) {
-        return Err(forbidden("client certificate not issued by our CA"));
-    }
-    let thumbprint = Thumbprint::of(der).to_string();
-    let enrollment = match app.store.enrollment_by_thumbprint(&thumbprint) {
-        Ok(Some(e)) => e,
-        Ok(None) => return Err(forbidden("certificate unknown or revoked")),
-        Err(e) => return Err(store_failed(&e)),
+) -> Result<(Enrollment, Identity), Response> {
+    let enrollment = match cert {
+        Some(der) => {
+            let parsed = Certificate::from_der(der)
+                .map_err(|_| forbidden("client certificate does not parse"))?;
+            if !app.ca.issued(&parsed) {
+                return Err(forbidden("client certificate not issued by our CA"));
+            }
+            let thumbprint = Thumbprint::of(der).to_string();
+            match app.store.enrollment_by_thumbprint(&thumbprint) {
+                Ok(Some(e)) => (e, Identity::Certificate),
+                Ok(None) => return Err(forbidden("certificate unknown or revoked")),
+                Err(e) => return Err(store_failed(&e)),
+            }
+        }
+        None if app.allow_dm_digest => {
+            let id = device_id.ok_or_else(|| forbidden("no SyncHdr Source"))?;
+            match app.store.enrollment_by_device(&id.to_ascii_uppercase()) {
+                Ok(Some(e)) => (e, Identity::Digest),
+                Ok(None) => return Err(forbidden("unknown device")),
+                Err(e) => return Err(store_failed(&e)),
+            }
+        }
+        None => return Err(forbidden("no client certificate")),
     };
-    if enrollment.state != "active" {
+    if enrollment.0.state != "active" {
         return Err(forbidden("enrollment not active"));
     }
     match device_id {
-        Some(d) if d.eq_ignore_ascii_case(&enrollment.device_id) => Ok(enrollment),
+        Some(d) if d.eq_ignore_ascii_case(&enrollment.0.device_id) => Ok(enrollment),
         _ => Err(forbidden("SyncHdr Source is not the certificate's device")),
     }
 }
@@ -109,7 +173,7 @@ fn store_failed(e: &StoreError) -> Response {
     )
 }
 
-fn message(app: &App, peer: &PeerCertificate, body: &[u8]) -> Response {
+fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
     let msg = match winmdm_omadm::decode(body) {
         Ok(m) => m,
         Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("malformed SyncML: {e}")),
@@ -125,7 +189,7 @@ fn message(app: &App, peer: &PeerCertificate, body: &[u8]) -> Response {
         msg_id = hdr.msg_id
     );
     let _entered = span.enter();
-    let enrollment = match identify(app, peer, hdr.device_id) {
+    let (enrollment, identity) = match identify(app, cert, hdr.device_id) {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -133,7 +197,8 @@ fn message(app: &App, peer: &PeerCertificate, body: &[u8]) -> Response {
         Ok(t) => t,
         Err(e) => return store_failed(&e),
     };
-    match run_engine(app, tx.as_mut(), &msg, hdr.msg_id) {
+    let digest = matches!(identity, Identity::Digest).then_some(&enrollment);
+    match run_engine(app, tx.as_mut(), &msg, hdr.msg_id, digest) {
         Ok(Reply::Xml(xml)) => match tx.commit() {
             Ok(()) => ([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response(),
             Err(e) => store_failed(&e),
@@ -148,8 +213,25 @@ enum Reply {
     Refused(StatusCode, String),
 }
 
-fn engine_for(app: &App, tx: &mut dyn SessionTx, msg_id: u64) -> Result<ServerSession, StoreError> {
-    let cfg = ServerConfig::new(format!("{}/ManagementServer/MDM.svc", app.public_url));
+fn engine_for(
+    app: &App,
+    tx: &mut dyn SessionTx,
+    msg_id: u64,
+    digest: Option<&Enrollment>,
+) -> Result<ServerSession, StoreError> {
+    let mut cfg = ServerConfig::new(format!("{}/ManagementServer/MDM.svc", app.public_url));
+    if let Some(e) = digest {
+        let nonce = || rand::random::<[u8; 16]>().to_vec();
+        let nonces = ServerNonces {
+            current: e.dm_nonce.clone(),
+            challenge: nonce(),
+            next_session: nonce(),
+        };
+        cfg.auth = Some(ServerAuth::md5(
+            Credentials::new(&e.dm_username, &e.dm_password),
+            nonces,
+        ));
+    }
     let restored = tx
         .snapshot()?
         .and_then(|b| serde_json::from_slice::<ServerSnapshot>(&b).ok())
@@ -176,10 +258,11 @@ fn run_engine(
     tx: &mut dyn SessionTx,
     msg: &winmdm_omadm::SyncML<'_>,
     msg_id: u64,
+    digest: Option<&Enrollment>,
 ) -> Result<Reply, StoreError> {
     let now = SystemTime::now();
     let now_s = crate::unix_now();
-    let mut engine = engine_for(app, tx, msg_id)?;
+    let mut engine = engine_for(app, tx, msg_id, digest)?;
     if let Err(e) = engine.receive(msg, now) {
         tracing::info!(error = %e, "message refused by the session engine");
         return Ok(Reply::Refused(
@@ -261,6 +344,9 @@ fn run_engine(
             ServerEvent::Device(other) => tracing::debug!(event = ?other, "device event"),
             _ => {}
         }
+    }
+    if let (Some(_), Some(next)) = (digest, engine.nonce_for_next_session()) {
+        tx.set_dm_nonce(next)?;
     }
     match engine.snapshot() {
         Ok(s) => tx.save(&serde_json::to_vec(&s).unwrap_or_default(), now_s)?,

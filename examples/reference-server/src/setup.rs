@@ -276,6 +276,10 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         entra,
         sessions: Arc::new(tokio::sync::Semaphore::new(args.max_sessions)),
         catalog: winmdm_csp::Catalog::builtin(),
+        allow_dm_digest: args.allow_dm_digest,
+        trusted_proxies: args.trusted_proxies.clone(),
+        client_cert_header: axum::http::HeaderName::try_from(args.client_cert_header.as_str())
+            .map_err(|_| SetupError::Config("--client-cert-header is not a header name".into()))?,
     };
     Ok(Ready { app, tls, paths })
 }

@@ -50,6 +50,9 @@ pub struct Enrollment {
     /// DMAcc password provisioned for MD5 digest.
     #[serde(skip)]
     pub dm_password: String,
+    /// The nonce the device uses in its next MD5 digest.
+    #[serde(skip)]
+    pub dm_nonce: Vec<u8>,
     /// Unix seconds.
     pub enrolled_at: i64,
     /// Unix seconds of the last management message.
@@ -77,6 +80,8 @@ pub struct NewEnrollment<'a> {
     pub dm_username: &'a str,
     /// DMAcc password.
     pub dm_password: &'a str,
+    /// DMAcc first nonce (w7 APPSRV AAUTHDATA).
+    pub dm_nonce: &'a [u8],
     /// The first certificate.
     pub cert: NewCertificate<'a>,
 }
@@ -271,6 +276,8 @@ pub trait SessionTx {
     fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<String>, StoreError>;
     /// Merges reported inventory values.
     fn merge_inventory(&mut self, values: &[(String, String)]) -> Result<(), StoreError>;
+    /// Stores the nonce the device uses in its next MD5 digest.
+    fn set_dm_nonce(&mut self, nonce: &[u8]) -> Result<(), StoreError>;
     /// Marks the enrollment unenrolled (Alert 1226) and revokes its certificates.
     fn unenrolled(&mut self, now: i64) -> Result<(), StoreError>;
     /// Saves the engine snapshot and the last-seen time.
@@ -294,85 +301,8 @@ pub struct SettingUpdate<'a> {
     pub attempt: bool,
 }
 
-const SCHEMA_VERSION: i64 = 1;
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE enrollments (
-  id INTEGER PRIMARY KEY,
-  device_id TEXT NOT NULL,
-  hw_dev_id TEXT,
-  upn TEXT,
-  auth TEXT NOT NULL,
-  state TEXT NOT NULL DEFAULT 'active',
-  dm_username TEXT NOT NULL,
-  dm_password TEXT NOT NULL,
-  enrolled_at INTEGER NOT NULL,
-  last_seen_at INTEGER,
-  unenrolled_at INTEGER,
-  inventory TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX enrollments_device ON enrollments(device_id);
-CREATE INDEX enrollments_hwdevid ON enrollments(hw_dev_id);
-CREATE TABLE certificates (
-  thumbprint TEXT PRIMARY KEY,
-  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),
-  serial TEXT NOT NULL,
-  not_after INTEGER NOT NULL,
-  issued_at INTEGER NOT NULL,
-  revoked_at INTEGER
-);
-CREATE INDEX certificates_enrollment ON certificates(enrollment_id);
-CREATE TABLE enrollment_tokens (
-  hash TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  used_at INTEGER,
-  used_by INTEGER
-);
-CREATE TABLE sessions (
-  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),
-  session_id TEXT NOT NULL,
-  snapshot BLOB NOT NULL,
-  updated_at INTEGER NOT NULL,
-  PRIMARY KEY (enrollment_id, session_id)
-);
-CREATE TABLE commands (
-  id INTEGER PRIMARY KEY,
-  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),
-  syncml TEXT NOT NULL,
-  origin TEXT NOT NULL,
-  state TEXT NOT NULL DEFAULT 'pending',
-  session_id TEXT,
-  status INTEGER,
-  original_error TEXT,
-  results TEXT,
-  created_at INTEGER NOT NULL,
-  sent_at INTEGER,
-  done_at INTEGER
-);
-CREATE INDEX commands_open ON commands(enrollment_id, state, id);
-CREATE TABLE profiles (
-  id TEXT PRIMARY KEY,
-  syncml TEXT NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE assignments (
-  profile_id TEXT NOT NULL REFERENCES profiles(id),
-  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),
-  assigned_at INTEGER NOT NULL,
-  PRIMARY KEY (profile_id, enrollment_id)
-);
-CREATE TABLE profile_settings (
-  profile_id TEXT NOT NULL,
-  enrollment_id INTEGER NOT NULL,
-  locuri TEXT NOT NULL,
-  state TEXT NOT NULL DEFAULT 'pending',
-  status INTEGER,
-  original_error TEXT,
-  actual TEXT,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (profile_id, enrollment_id, locuri)
-);
-"#];
+/// Versioned migrations, applied in order at start (`schema_version` records the last).
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
 
 /// The embedded store: one SQLite file in WAL mode behind a mutex (transactions are a
 /// few milliseconds; the mutex is the writer lock SQLite would take anyway).
@@ -403,7 +333,6 @@ impl SqliteStore {
             )?;
             tx.commit()?;
         }
-        debug_assert_eq!(MIGRATIONS.len() as i64, SCHEMA_VERSION);
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -415,7 +344,7 @@ impl SqliteStore {
 }
 
 const ENROLLMENT_COLS: &str = "e.id, e.device_id, e.hw_dev_id, e.upn, e.auth, e.state, e.dm_username, \
-    e.dm_password, e.enrolled_at, e.last_seen_at, e.inventory, \
+    e.dm_password, e.enrolled_at, e.last_seen_at, e.inventory, e.dm_nonce, \
     (SELECT thumbprint FROM certificates c WHERE c.enrollment_id = e.id ORDER BY issued_at DESC, rowid DESC LIMIT 1), \
     (SELECT not_after FROM certificates c WHERE c.enrollment_id = e.id ORDER BY issued_at DESC, rowid DESC LIMIT 1)";
 
@@ -433,8 +362,9 @@ fn enrollment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Enrollment> {
         enrolled_at: r.get(8)?,
         last_seen_at: r.get(9)?,
         inventory: serde_json::from_str(&inventory).unwrap_or_default(),
-        certificate_thumbprint: r.get(11)?,
-        certificate_not_after: r.get(12)?,
+        dm_nonce: r.get(11)?,
+        certificate_thumbprint: r.get(12)?,
+        certificate_not_after: r.get(13)?,
     })
 }
 
@@ -510,9 +440,18 @@ impl Store for SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.execute(
-            "INSERT INTO enrollments (device_id, hw_dev_id, upn, auth, dm_username, dm_password, enrolled_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![e.device_id, e.hw_dev_id, e.upn, e.auth, e.dm_username, e.dm_password, now],
+            "INSERT INTO enrollments (device_id, hw_dev_id, upn, auth, dm_username, dm_password,
+               dm_nonce, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                e.device_id,
+                e.hw_dev_id,
+                e.upn,
+                e.auth,
+                e.dm_username,
+                e.dm_password,
+                e.dm_nonce,
+                now
+            ],
         )?;
         let id = tx.last_insert_rowid();
         if let Some(hash) = token_hash {
@@ -967,6 +906,14 @@ impl SessionTx for SqliteSession<'_> {
                 self.enrollment_id,
                 serde_json::Value::Object(map).to_string()
             ],
+        )?;
+        Ok(())
+    }
+
+    fn set_dm_nonce(&mut self, nonce: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE enrollments SET dm_nonce = ?2 WHERE id = ?1",
+            params![self.enrollment_id, nonce],
         )?;
         Ok(())
     }

@@ -20,9 +20,15 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-/// The client certificate of the connection a request came on (DER), if any.
-#[derive(Debug, Clone, Default)]
-pub struct PeerCertificate(pub Option<Arc<Vec<u8>>>);
+/// The connection a request came on: the client certificate (DER), if any, and the
+/// peer's address.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The TLS client certificate.
+    pub cert: Option<Arc<Vec<u8>>>,
+    /// The TCP peer.
+    pub addr: std::net::SocketAddr,
+}
 
 /// Accepts any client certificate whose key the client holds; see the module docs.
 #[derive(Debug)]
@@ -149,7 +155,7 @@ pub async fn serve(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(|c| Arc::new(c.as_ref().to_vec()));
-            let peer_cert = PeerCertificate(cert);
+            let peer_cert = Peer { cert, addr: peer };
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(peer_cert.clone());

@@ -172,6 +172,7 @@ pub struct Request {
     pub body: Vec<u8>,
     pub content_type: String,
     pub client: Option<(Vec<u8>, String)>,
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl Request {
@@ -184,6 +185,7 @@ impl Request {
             body: Vec::new(),
             content_type: "application/octet-stream".into(),
             client: None,
+            extra_headers: Vec::new(),
         }
     }
     pub fn bearer(mut self, t: &str) -> Self {
@@ -246,6 +248,9 @@ pub async fn https(req: &Request) -> Result<(u16, String), String> {
         .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
         .header("host", format!("{host}:{port}"))
         .header("content-type", &req.content_type);
+    for (k, v) in &req.extra_headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
     if let Some(t) = &req.bearer {
         b = b.header("authorization", format!("Bearer {t}"));
     }
