@@ -1083,7 +1083,10 @@ fn install_outcome_maps_statuses_to_settings_and_retries_418_as_replace() {
     assert_eq!(out.states[0].1, SettingState::Sent);
     assert_eq!(
         out.states[1].1,
-        SettingState::Failed { status: 405, original_error: Some("0x86000002".into()) }
+        SettingState::Failed {
+            status: 405,
+            original_error: Some("0x86000002".into())
+        }
     );
     assert!(out.retry.is_none());
 
@@ -1097,25 +1100,47 @@ fn install_outcome_maps_statuses_to_settings_and_retries_418_as_replace() {
     let out = p.install_outcome(
         0,
         atomic,
-        &InstallAnswer { status: Some(507), child_statuses: &children, ..Default::default() },
+        &InstallAnswer {
+            status: Some(507),
+            child_statuses: &children,
+            ..Default::default()
+        },
     );
     assert_eq!(out.states.len(), 2);
-    assert!(matches!(out.states[1].1, SettingState::Failed { status: 500, .. }));
+    assert!(matches!(
+        out.states[1].1,
+        SettingState::Failed { status: 500, .. }
+    ));
     // 418 on the Add inside: the whole Atomic again, that item as Replace.
     let children = [Some(418), Some(215)];
     let out = p.install_outcome(
         0,
         atomic,
-        &InstallAnswer { status: Some(507), child_statuses: &children, ..Default::default() },
+        &InstallAnswer {
+            status: Some(507),
+            child_statuses: &children,
+            ..Default::default()
+        },
     );
     let retry = out.retry.expect("retry");
-    assert!(retry.starts_with("<Atomic>") && !retry.contains("<Add>"), "{retry}");
+    assert!(
+        retry.starts_with("<Atomic>") && !retry.contains("<Add>"),
+        "{retry}"
+    );
     assert_eq!(out.states.len(), 1, "the retried setting keeps its state");
     // No answer at all counts as a failure (500).
     let out = p.install_outcome(0, atomic, &InstallAnswer::default());
-    assert!(out.states.iter().all(|(_, s)| matches!(s, SettingState::Failed { status: 500, .. })));
+    assert!(
+        out.states
+            .iter()
+            .all(|(_, s)| matches!(s, SettingState::Failed { status: 500, .. }))
+    );
     // Another command's index: nothing.
-    assert!(p.install_outcome(1, atomic, &InstallAnswer::default()).states.is_empty());
+    assert!(
+        p.install_outcome(1, atomic, &InstallAnswer::default())
+            .states
+            .is_empty()
+    );
 }
 
 #[test]
@@ -1134,8 +1159,22 @@ fn verify_outcome_reads_results_and_a_failed_get_is_drift() {
         other => panic!("{other:?}"),
     };
     let out = p.verify_outcome(&items, Some(200));
-    assert_eq!(out, vec![("./Vendor/MSFT/Policy/Config/A/B".into(), SettingState::Verified, 0)]);
+    assert_eq!(
+        out,
+        vec![(
+            "./Vendor/MSFT/Policy/Config/A/B".into(),
+            SettingState::Verified,
+            0
+        )]
+    );
     let out = p.verify_outcome(&[], Some(404));
-    assert_eq!(out, vec![("./Vendor/MSFT/Policy/Config/A/B".into(), SettingState::Drift { actual: None }, 0)]);
+    assert_eq!(
+        out,
+        vec![(
+            "./Vendor/MSFT/Policy/Config/A/B".into(),
+            SettingState::Drift { actual: None },
+            0
+        )]
+    );
     assert!(p.verify_outcome(&[], Some(200)).is_empty());
 }

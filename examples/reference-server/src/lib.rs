@@ -63,6 +63,10 @@ pub struct Args {
     /// Audience the Federated JWTs must carry.
     #[arg(long, default_value = "https://enrollment.manage.microsoft.com/")]
     pub jwt_audience: String,
+    /// Entra tenant (`tid`) whose Federated JWTs are accepted (repeatable; none: any
+    /// tenant, as a multi-tenant MDM). Entra's signing keys are shared by all tenants.
+    #[arg(long = "jwt-tenant")]
+    pub jwt_tenants: Vec<String>,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -142,6 +146,10 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
             get(enroll::discovery_probe).post(enroll::discovery),
         )
         .route("/EnrollmentServer/Policy.svc", post(enroll::policy))
+        .route(
+            enroll::AUTH_PATH,
+            get(enroll::auth_page).post(enroll::auth_return),
+        )
         .route("/EnrollmentServer/Enrollment.svc", post(enroll::enrollment))
         .route("/ManagementServer/MDM.svc", post(mdm::management))
         .nest(

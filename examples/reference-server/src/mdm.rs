@@ -303,7 +303,13 @@ fn run_engine(
                         now_s,
                     )?;
                 }
-                Pushed::Deferred | Pushed::Refused => {
+                // The engine keeps a deferred command and sends it first in the next
+                // message: from now on it is the engine's (and its snapshot's).
+                Pushed::Deferred => {
+                    tx.mark_sent(id, now_s)?;
+                    break 'pull;
+                }
+                Pushed::Refused => {
                     deferred.push(id);
                     break 'pull;
                 }

@@ -237,21 +237,21 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         Some(p) => {
             let jwks = Jwks::from_json(&read(p)?)
                 .map_err(|e| SetupError::Config(format!("{}: {e}", p.display())))?;
-            Some(EntraAuthenticator::new(
-                jwks,
-                JwtValidation::entra([args.jwt_audience.as_str()]),
-            ))
+            let mut validation = JwtValidation::entra([args.jwt_audience.as_str()]);
+            if !args.jwt_tenants.is_empty() {
+                validation.tenants = Some(args.jwt_tenants.clone());
+            }
+            Some(EntraAuthenticator::new(jwks, validation))
         }
         None => None,
     };
     let mut urls =
         ServerUrls::standard(&public_url).map_err(|e| SetupError::Config(e.to_string()))?;
     let auth_policy = if entra.is_some() {
-        // Windows opens this page for interactive Federated enrollment; the reference
-        // server takes the token programmatically only (see docs/server.md).
+        // Windows opens this page for interactive Federated enrollment (enroll::auth_page).
         urls.authentication = Some(
             urls.enrollment
-                .with_path("/EnrollmentServer/Auth")
+                .with_path(crate::enroll::AUTH_PATH)
                 .map_err(|e| SetupError::Config(e.to_string()))?,
         );
         AuthPolicy::FEDERATED

@@ -444,9 +444,6 @@ async fn discovery_answers_federated_with_an_authentication_service_url() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server gap: Discovery advertises AuthenticationServiceUrl /EnrollmentServer/Auth \
-            but no route serves it (404), so an interactive Windows Federated enrollment \
-            cannot obtain its token (see the report)"]
 async fn the_advertised_authentication_service_url_is_served() {
     let data = tempdir();
     let jwks_dir = tempdir();
@@ -462,12 +459,36 @@ async fn the_advertised_authentication_service_url_is_served() {
         .await
         .expect("GET AuthenticationServiceUrl");
     assert_eq!(s, 200, "the authentication page answers HTTP {s}: {page}");
+    assert!(
+        page.contains("user@contoso.example") && page.contains("name=\"token\""),
+        "{page}"
+    );
+    // The form posts the token; the page hands it back to Windows as wresult.
+    let form = "appru=ms-app%3A%2F%2Fwindows.immersivecontrolpanel&token=abc.def.ghi";
+    let (s, back) = https(
+        &Request::new("POST", &auth_url, &server.ca_pem())
+            .body(form, "application/x-www-form-urlencoded"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 200);
+    assert!(
+        back.contains("action=\"ms-app://windows.immersivecontrolpanel\""),
+        "{back}"
+    );
+    assert!(
+        back.contains("name=\"wresult\" value=\"abc.def.ghi\""),
+        "{back}"
+    );
+    // Only Windows's own return addresses: no open redirect.
+    let evil = format!("{auth_url}?appru=https%3A%2F%2Fevil.example%2F");
+    let (s, _) = https(&Request::new("GET", &evil, &server.ca_pem()))
+        .await
+        .unwrap();
+    assert_eq!(s, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server gap: no way to restrict tenants (JwtValidation::tenants stays None), so with \
-            Entra's shared signing keys any tenant's token for the audience enrolls; needs a \
-            --jwt-tenant flag (see the report)"]
 async fn tokens_from_other_tenants_are_refused_when_tenants_are_configured() {
     let data = tempdir();
     let jwks_dir = tempdir();

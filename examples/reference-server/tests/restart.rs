@@ -371,28 +371,11 @@ impl ManualSession {
     }
 }
 
-/// Drops the second of two identical commands at the head of a server message: the
-/// signature of the known double delivery of a command the engine deferred (see
-/// `a_multi_message_session_without_a_crash_delivers_each_command_once`). Returns the
-/// flattened deliveries and how many were dropped.
-fn without_deferred_twins(per_message: &[Vec<(String, String)>]) -> (Vec<(String, String)>, usize) {
-    let mut out = Vec::new();
-    let mut dropped = 0;
-    for m in per_message {
-        let skip = usize::from(m.len() >= 2 && m[0] == m[1]);
-        dropped += skip;
-        out.push(m.first().cloned());
-        out.extend(m.iter().skip(1 + skip).cloned().map(Some));
-    }
-    (out.into_iter().flatten().collect(), dropped)
-}
-
 /// Queues 30 commands, runs a session of many messages (the smallest MaxMsgSize) by
 /// hand, SIGKILLs the server after response 2 and before message 3, restarts it on the
 /// same directory and port, retransmits message 2 and 3 (same bytes back) and finishes
-/// the session. `strict`: every command delivered exactly once; otherwise the known
-/// deferred-command twin at the head of a message is tolerated (and only that).
-async fn kill_between_two_messages(strict: bool) {
+/// the session: every command delivered exactly once, every result recorded once.
+async fn kill_between_two_messages() {
     let data = tempdir();
     let port = free_port();
     let mut server = Server::start(data.path(), port, &[]);
@@ -450,11 +433,7 @@ async fn kill_between_two_messages(strict: bool) {
     }
     assert!(s.session.is_finished());
 
-    let flat: Vec<(String, String)> = if strict {
-        s.delivered.concat()
-    } else {
-        without_deferred_twins(&s.delivered).0
-    };
+    let flat: Vec<(String, String)> = s.delivered.concat();
     let count = tally(flat.iter().map(|(c, u)| (c.as_str(), u.as_str())));
     assert_each_once(&count, &queued);
     assert_eq!(
@@ -469,25 +448,11 @@ async fn kill_between_two_messages(strict: bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sigkill_between_two_messages_loses_nothing_and_records_each_result_once() {
-    // The crash adds nothing: no command lost, none redelivered because of the
-    // restart, byte-identical answers to retransmissions, every result recorded once.
-    // Tolerates only the deferred-command twin the next test pins down.
-    kill_between_two_messages(false).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: a command the engine answers Pushed::Deferred for stays 'pending' in \
-            SQLite (mdm.rs run_engine only remembers it in a per-message Vec), so the next \
-            message carries it twice: once from the snapshot, once pulled again"]
 async fn a_sigkill_between_two_messages_delivers_each_command_exactly_once() {
-    kill_between_two_messages(true).await;
+    kill_between_two_messages().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: a command the engine answers Pushed::Deferred for stays 'pending' in \
-            SQLite (mdm.rs run_engine only remembers it in a per-message Vec), so the next \
-            message carries it twice: once from the snapshot, once pulled again"]
 async fn a_multi_message_session_without_a_crash_delivers_each_command_once() {
     // The baseline for the test above: the same session through the emulator, no kill.
     let data = tempdir();
