@@ -202,8 +202,39 @@ impl Device {
     /// challenges with 401/407), no `MaxMsgSize`; the SessionID is the next one of the
     /// device, in hex. Fails with [`EmuError::Http`] when the server answers other than
     /// 200, [`EmuError::NotEnrolled`] when there is no enrollment.
+    ///
+    /// Like Windows, it first renews the certificate when the provisioning document
+    /// offered renewal and the certificate is within `RenewPeriod` days of its expiry
+    /// ([`Device::renewal_due`]); a failed renewal does not stop the session (Windows
+    /// retries after `RetryInterval`), [`SyncReport::renewal`] tells what happened.
     pub async fn sync(&mut self) -> Result<SyncReport, EmuError> {
-        self.run_session(Vec::new()).await
+        let renewal = if self.renewal_due(std::time::SystemTime::now()) {
+            Some(self.renew().await.map_err(|e| e.to_string()))
+        } else {
+            None
+        };
+        let mut report = self.run_session(Vec::new()).await?;
+        report.renewal = renewal;
+        Ok(report)
+    }
+
+    /// Whether the certificate is due for renewal at `now`: the enrollment offers
+    /// renewal (`WSTEP/Renew`) and `now` is within its `RenewPeriod` (days) of the
+    /// certificate's notAfter.
+    pub fn renewal_due(&self, now: std::time::SystemTime) -> bool {
+        use winmdm_enroll::pki::der::Decode;
+        let Some(e) = &self.st.enrollment else {
+            return false;
+        };
+        let Some(days) = e.renewal.as_ref().and_then(|r| r.renew_period_days) else {
+            return false;
+        };
+        let Ok(cert) = winmdm_enroll::pki::x509_cert::Certificate::from_der(&e.certificate_der)
+        else {
+            return false;
+        };
+        let not_after = cert.tbs_certificate().validity().not_after.to_system_time();
+        now + std::time::Duration::from_secs(u64::from(days) * 86_400) >= not_after
     }
 
     /// Unenrolls as a user does in Settings: a session whose package 1 also carries

@@ -73,6 +73,9 @@ pub struct SyncReport {
     pub execs: Vec<ExecRecord>,
     /// Every exchange, in order.
     pub transcript: Vec<Exchange>,
+    /// The renewal tried before the session ([`Device::sync`](crate::Device::sync) renews
+    /// when it is due): `None` when none was due, else its result.
+    pub renewal: Option<Result<(), String>>,
 }
 
 impl SyncReport {
