@@ -596,3 +596,138 @@ async fn sigterm_drains_and_exits_zero_and_a_restart_reuses_the_data_directory()
         .await
         .expect("the same device, CA and database after a restart");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reboot_wipe_and_unenroll_from_the_admin_api_reach_the_device() {
+    let data = tempdir();
+    let server = Server::start(data.path(), free_port(), &[]);
+    let dir = tempdir();
+    let mut device = enroll(&server, dir.path(), secret(&server)).await.unwrap();
+    let id = device.device_id().to_owned();
+    for action in ["reboot", "wipe"] {
+        let (s, r) = server
+            .admin("POST", &format!("/api/v1/devices/{id}/{action}"), None)
+            .await;
+        assert_eq!(s, 201, "{r}");
+    }
+    let report = device.sync().await.unwrap();
+    let execs: Vec<&str> = report.execs.iter().map(|e| e.path.as_str()).collect();
+    assert!(
+        execs.contains(&"./Device/Vendor/MSFT/Reboot/RebootNow"),
+        "{execs:?}"
+    );
+    assert!(
+        execs.contains(&"./Device/Vendor/MSFT/RemoteWipe/doWipe"),
+        "{execs:?}"
+    );
+
+    let (s, r) = server
+        .admin("POST", &format!("/api/v1/devices/{id}/unenroll"), None)
+        .await;
+    assert_eq!(s, 201);
+    let cmd = r["command_ids"][0].as_i64().unwrap();
+    let report = device.sync().await.unwrap();
+    assert!(
+        report
+            .execs
+            .iter()
+            .any(|e| e.path.ends_with("/DMClient/Provider/winmdm/Unenroll")
+                && e.data.as_deref() == Some("winmdm")),
+        "{:?}",
+        report.execs
+    );
+    let (_, c) = server
+        .admin("GET", &format!("/api/v1/commands/{cmd}"), None)
+        .await;
+    assert_eq!(c["status"], 200);
+    let (_, dev) = server
+        .admin("GET", &format!("/api/v1/devices/{id}"), None)
+        .await;
+    assert_eq!(dev["state"], "unenrolled");
+    assert!(matches!(
+        device.sync().await,
+        Err(EmuError::Http { status: 403, .. })
+    ));
+    // Unknown device: 404.
+    let (s, _) = server
+        .admin(
+            "POST",
+            "/api/v1/devices/00000000000000000000000000000000/reboot",
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_atomic_profile_an_add_of_an_existing_node_and_a_node_shared_by_two_profiles() {
+    let data = tempdir();
+    let server = Server::start(data.path(), free_port(), &[]);
+    let dir = tempdir();
+    let mut device = enroll(&server, dir.path(), secret(&server)).await.unwrap();
+    device.sync().await.unwrap();
+    let id = device.device_id().to_owned();
+
+    // Profile A: an Atomic holding an Add of a node the device already has (418 there,
+    // retried as Replace) and a Replace; profile B sets one of A's nodes too.
+    device.tree_mut().set(CAMERA, "1").unwrap();
+    let a = format!(
+        "<Atomic><CmdID>1</CmdID>\
+         <Add><CmdID>2</CmdID><Item><Target><LocURI>{CAMERA}</LocURI></Target>\
+         <Meta><Format xmlns=\"syncml:metinf\">int</Format></Meta><Data>0</Data></Item></Add>\
+         {}</Atomic>",
+        replace(CORTANA, "0", 3)
+    );
+    let b = profile(&[(CORTANA, "0")]);
+    for (name, body) in [("a", a), ("b", b)] {
+        let (s, r) = server
+            .admin(
+                "PUT",
+                &format!("/api/v1/profiles/{name}"),
+                Some(json!({ "syncml": body })),
+            )
+            .await;
+        assert_eq!(s, 200, "{name}: {r}");
+        let (s, _) = server
+            .admin(
+                "PUT",
+                &format!("/api/v1/devices/{id}/profiles/{name}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 202);
+    }
+    let first = device.sync().await.unwrap();
+    assert!(
+        first
+            .commands
+            .iter()
+            .any(|(c, u, s)| c == "Add" && u == CAMERA && *s == 418),
+        "{:?}",
+        first.commands
+    );
+    // The retry (an Atomic with the Replace) and then the verification Gets.
+    for _ in 0..3 {
+        device.sync().await.unwrap();
+    }
+    let rows = settings(&server, &device).await;
+    assert_eq!(state_of(&rows, CAMERA), "verified", "{rows:?}");
+    assert_eq!(state_of(&rows, CORTANA), "verified", "{rows:?}");
+    assert_eq!(device.tree().value(CAMERA), Some("0"));
+
+    // Unassigning A deletes Camera but not Cortana, which B still sets.
+    let (s, _) = server
+        .admin("DELETE", &format!("/api/v1/devices/{id}/profiles/a"), None)
+        .await;
+    assert_eq!(s, 202);
+    let report = device.sync().await.unwrap();
+    let deletes: Vec<&str> = report
+        .commands
+        .iter()
+        .filter(|(c, ..)| c == "Delete")
+        .map(|(_, u, _)| u.as_str())
+        .collect();
+    assert_eq!(deletes, vec![CAMERA], "{:?}", report.commands);
+    assert_eq!(device.tree().value(CAMERA), None);
+    assert_eq!(device.tree().value(CORTANA), Some("0"));
+}
