@@ -120,6 +120,7 @@ mod xml;
 
 pub mod pki;
 pub mod token;
+pub mod webauth;
 
 pub use discovery::{
     AuthPolicy, DISCOVERY_PATH, Discover, DiscoverResponse, ProbeResponse, Version,

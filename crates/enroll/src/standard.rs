@@ -138,6 +138,28 @@ impl HttpsUrl {
         &self.0[..end]
     }
 
+    /// The host name or IP address, without port or IPv6 brackets.
+    ///
+    /// ```
+    /// use winmdm_enroll::HttpsUrl;
+    /// assert_eq!(HttpsUrl::new("https://mdm.example.com:8443/x")?.host(), "mdm.example.com");
+    /// assert_eq!(HttpsUrl::new("https://[::1]:8443")?.host(), "::1");
+    /// assert_eq!(HttpsUrl::new("https://127.0.0.1")?.host(), "127.0.0.1");
+    /// # Ok::<(), winmdm_enroll::ProvisioningBuildError>(())
+    /// ```
+    pub fn host(&self) -> &str {
+        let authority = &self.origin()[8..];
+        let host = match authority.rsplit_once(':') {
+            Some((h, port))
+                if port.bytes().all(|b| b.is_ascii_digit()) && !authority.ends_with(']') =>
+            {
+                h
+            }
+            _ => authority,
+        };
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
+
     /// This URL's origin followed by `path` (which should start with `/`).
     pub fn with_path(&self, path: &str) -> Result<Self, ProvisioningBuildError> {
         Self::new(&format!("{}{path}", self.origin()))

@@ -36,12 +36,9 @@ pub const MAX_ATTEMPTS: i64 = 3;
     paths(
         list_devices, get_device, queue_commands, list_commands, get_command, device_profiles,
         assign_profile, unassign_profile, list_profiles, get_profile, put_profile, create_token,
-        unenroll, wipe, reboot
+        action
     ),
-    components(schemas(
-        Enrollment, CommandRow, ProfileRow, SettingRow, CommandsRequest, CommandIds, ProfileRequest,
-        LintFinding, LintRejection, TokenRequest, TokenResponse, ApiError
-    )),
+    components(schemas(Action)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;
@@ -80,9 +77,7 @@ pub fn routes() -> Router<Arc<App>> {
             "/devices/{device_id}/profiles/{profile_id}",
             put(assign_profile).delete(unassign_profile),
         )
-        .route("/devices/{device_id}/unenroll", post(unenroll))
-        .route("/devices/{device_id}/wipe", post(wipe))
-        .route("/devices/{device_id}/reboot", post(reboot))
+        .route("/devices/{device_id}/{action}", post(action))
         .route("/profiles", get(list_profiles))
         .route("/profiles/{profile_id}", put(put_profile).get(get_profile))
         .route("/enrollment-tokens", post(create_token));
@@ -482,91 +477,44 @@ async fn create_token(
     .await
 }
 
-fn exec(
-    app: &App,
-    dev: &str,
-    origin: &str,
-    uri: &str,
-    data: Option<&str>,
-) -> ApiResult<(StatusCode, Json<CommandIds>)> {
-    let e = device(app, dev)?;
-    let data = data
-        .map(|d| format!("<Data>{d}</Data>"))
-        .unwrap_or_default();
-    let frag = format!(
-        "<Exec><CmdID>1</CmdID><Item><Target><LocURI>{uri}</LocURI></Target>{data}</Item></Exec>"
-    );
-    let ids = app
-        .store
-        .queue_commands(e.id, &[frag], origin, crate::unix_now())
-        .map_err(store_err)?;
-    Ok((StatusCode::CREATED, Json(CommandIds { command_ids: ids })))
+/// A device action, queued as an Exec.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// `DMClient/Provider/winmdm/Unenroll`: the device removes the enrollment; on its
+    /// 2xx the enrollment is marked unenrolled and its certificates revoked.
+    Unenroll,
+    /// `RemoteWipe/doWipe`.
+    Wipe,
+    /// `Reboot/RebootNow`.
+    Reboot,
 }
 
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/unenroll", params(("device_id" = String, Path, description = "DeviceID")),
-    responses((status = 201, body = CommandIds)))]
-async fn unenroll(
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/{action}",
+    params(("device_id" = String, Path, description = "DeviceID"), ("action" = Action, Path, description = "what to do")),
+    responses((status = 201, body = CommandIds), (status = 404, body = ApiError)))]
+async fn action(
     State(app): State<Arc<App>>,
-    Path(dev): Path<String>,
-) -> ApiResult<(StatusCode, Json<CommandIds>)> {
-    // DMClient's Unenroll node: the device removes the enrollment; on its 2xx the
-    // enrollment is marked unenrolled and its certificates revoked.
-    blocking(move || {
-        let uri = format!(
-            "./Vendor/MSFT/DMClient/Provider/{}/Unenroll",
-            app.enrollment_provider()
-        );
-        exec(
-            &app,
-            &dev,
-            "unenroll",
-            &uri,
-            Some(app.enrollment_provider()),
-        )
-    })
-    .await
-}
-
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/wipe", params(("device_id" = String, Path, description = "DeviceID")),
-    responses((status = 201, body = CommandIds)))]
-async fn wipe(
-    State(app): State<Arc<App>>,
-    Path(dev): Path<String>,
+    Path((dev, action)): Path<(String, Action)>,
 ) -> ApiResult<(StatusCode, Json<CommandIds>)> {
     blocking(move || {
-        exec(
-            &app,
-            &dev,
-            "wipe",
-            "./Device/Vendor/MSFT/RemoteWipe/doWipe",
-            None,
-        )
+        let (origin, item) = match action {
+            Action::Unenroll => (
+                "unenroll",
+                format!(
+                    "<LocURI>./Vendor/MSFT/DMClient/Provider/{0}/Unenroll</LocURI></Target><Data>{0}</Data>",
+                    crate::PROVIDER_ID
+                ),
+            ),
+            Action::Wipe => ("wipe", "<LocURI>./Device/Vendor/MSFT/RemoteWipe/doWipe</LocURI></Target>".into()),
+            Action::Reboot => ("reboot", "<LocURI>./Device/Vendor/MSFT/Reboot/RebootNow</LocURI></Target>".into()),
+        };
+        let e = device(&app, &dev)?;
+        let frag = format!("<Exec><CmdID>1</CmdID><Item><Target>{item}</Item></Exec>");
+        let ids = app.store.queue_commands(e.id, &[frag], origin, crate::unix_now()).map_err(store_err)?;
+        Ok((StatusCode::CREATED, Json(CommandIds { command_ids: ids })))
     })
     .await
-}
-
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/reboot", params(("device_id" = String, Path, description = "DeviceID")),
-    responses((status = 201, body = CommandIds)))]
-async fn reboot(
-    State(app): State<Arc<App>>,
-    Path(dev): Path<String>,
-) -> ApiResult<(StatusCode, Json<CommandIds>)> {
-    blocking(move || {
-        exec(
-            &app,
-            &dev,
-            "reboot",
-            "./Device/Vendor/MSFT/Reboot/RebootNow",
-            None,
-        )
-    })
-    .await
-}
-
-impl App {
-    fn enrollment_provider(&self) -> &'static str {
-        crate::PROVIDER_ID
-    }
 }
 
 /// Profile bookkeeping for one command outcome (`origin` without its `profile:` prefix:

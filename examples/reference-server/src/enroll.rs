@@ -191,6 +191,18 @@ fn enroll_blocking(app: &App, peer: &Peer, body: &[u8]) -> Response {
         Err(e) => return fault(&e, None),
     };
     let relates = request.header().message_id.clone();
+    let kind = request
+        .request_type()
+        .as_str()
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let span = tracing::info_span!(
+        "enroll",
+        device_id = request.device_id().unwrap_or("-"),
+        kind
+    );
+    let _entered = span.enter();
     let result = if request.request_type() == &RequestType::RENEW {
         renew(app, &request, peer)
     } else {
@@ -364,70 +376,28 @@ pub const AUTH_PATH: &str = "/EnrollmentServer/Auth";
 /// The query Windows opens the authentication page with, and the form it posts back.
 #[derive(Debug, serde::Deserialize)]
 pub struct AuthParams {
-    /// Where the token goes back to (`ms-app://...`).
     appru: String,
-    /// The user's address.
     #[serde(default)]
     login_hint: String,
-    /// The token the user pasted (form only).
     #[serde(default)]
     token: String,
 }
 
-fn html(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
-    )
-        .into_response()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+fn html(page: Result<String, winmdm_enroll::webauth::WebAuthError>) -> Response {
+    match page {
+        Ok(p) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], p).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
 }
 
 /// GET AuthenticationServiceUrl: Windows's enrollment window shows this page. A product
 /// redirects to its identity provider here; the reference server asks for the token
-/// itself (an Entra JWT obtained elsewhere).
+/// (an Entra JWT obtained elsewhere, or a one-time token).
 pub async fn auth_page(axum::extract::Query(p): axum::extract::Query<AuthParams>) -> Response {
-    if !p.appru.starts_with("ms-app://") {
-        return html(
-            StatusCode::BAD_REQUEST,
-            "appru must be an ms-app:// address".into(),
-        );
-    }
-    html(
-        StatusCode::OK,
-        format!(
-            "<!DOCTYPE html><title>winmdm sign-in</title><form method=\"post\">\
-             <p>Token for {}</p><input type=\"hidden\" name=\"appru\" value=\"{}\">\
-             <textarea name=\"token\"></textarea><button>Enroll</button></form>",
-            escape(&p.login_hint),
-            escape(&p.appru)
-        ),
-    )
+    html(winmdm_enroll::webauth::token_form(&p.appru, &p.login_hint))
 }
 
-/// POST AuthenticationServiceUrl: hands the token back to Windows as `wresult`, which
-/// it puts base64-encoded into the RST's BinarySecurityToken.
+/// POST AuthenticationServiceUrl: hands the token back to Windows as `wresult`.
 pub async fn auth_return(axum::Form(p): axum::Form<AuthParams>) -> Response {
-    if !p.appru.starts_with("ms-app://") || p.token.trim().is_empty() {
-        return html(
-            StatusCode::BAD_REQUEST,
-            "appru and token are required".into(),
-        );
-    }
-    html(
-        StatusCode::OK,
-        format!(
-            "<!DOCTYPE html><body onload=\"document.forms[0].submit()\"><form method=\"post\" \
-             action=\"{}\"><input type=\"hidden\" name=\"wresult\" value=\"{}\"></form>",
-            escape(&p.appru),
-            escape(p.token.trim())
-        ),
-    )
+    html(winmdm_enroll::webauth::return_form(&p.appru, &p.token))
 }

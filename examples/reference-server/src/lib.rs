@@ -175,21 +175,15 @@ pub async fn run(args: Args) -> Result<(), setup::SetupError> {
     let ready = setup::prepare(&args, addr.port())?;
     let app = Arc::new(ready.app);
     let router = router(app.clone(), args.max_body);
-    println!("winmdm-server listening on https://{addr}");
+    let (url, p) = (&app.public_url, &ready.paths);
     println!(
-        "  discovery URL: {}/EnrollmentServer/Discovery.svc",
-        app.public_url
-    );
-    println!(
-        "  admin API:     {}/api/v1 (bearer token in {})",
-        app.public_url,
-        ready.paths.admin_token.display()
-    );
-    println!("  data dir:      {}", ready.paths.dir.display());
-    println!("  device CA:     {}", ready.paths.ca_cert.display());
-    println!(
-        "  enrollment secret: {}",
-        ready.paths.enrollment_secret.display()
+        "winmdm-server listening on https://{addr}\n  discovery URL: {url}/EnrollmentServer/Discovery.svc\n  \
+         admin API:     {url}/api/v1 (bearer token in {})\n  data dir:      {}\n  \
+         device CA:     {}\n  enrollment secret: {}",
+        p.admin_token.display(),
+        p.dir.display(),
+        p.ca_cert.display(),
+        p.enrollment_secret.display()
     );
     tls::serve(listener, ready.tls, router, shutdown_signal()).await;
     tracing::info!("drained, exiting");

@@ -80,41 +80,8 @@ fn client_certificate(app: &App, peer: &Peer, headers: &HeaderMap) -> Option<Arc
     if !app.trusted_proxies.contains(&peer.addr.ip()) {
         return peer.cert.clone();
     }
-    let value = headers
-        .get(app.client_cert_header.as_str())?
-        .to_str()
-        .ok()?;
-    let text = percent_decode(value.trim());
-    use rustls::pki_types::{CertificateDer, pem::PemObject};
-    let der = match CertificateDer::from_pem_slice(text.as_bytes()) {
-        Ok(c) => c.to_vec(),
-        Err(_) => winmdm_enroll::decode_base64_lenient(&text).ok()?,
-    };
-    Some(Arc::new(der))
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, ..) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let value = headers.get(&app.client_cert_header)?.to_str().ok()?;
+    winmdm_enroll::pki::forwarded_certificate(value).map(Arc::new)
 }
 
 /// How the device proved who it is.

@@ -19,7 +19,7 @@ use base64::Engine;
 use rand::Rng;
 use winmdm_enroll::pki::{self, CertificateAuthority, IssueOptions, RsaSigner, Signer, Subject};
 use winmdm_enroll::token::{EntraAuthenticator, Jwks, JwtValidation};
-use winmdm_enroll::{AuthPolicy, EnrollmentServer, ProviderId, ServerUrls};
+use winmdm_enroll::{AuthPolicy, EnrollmentServer, HttpsUrl, ProviderId, ServerUrls};
 
 use crate::store::SqliteStore;
 use crate::{App, Args};
@@ -131,24 +131,16 @@ fn secret_file(p: &Path) -> Result<String, SetupError> {
 }
 
 /// Hosts of the TLS certificate: localhost, 127.0.0.1, ::1 and the public URL's host.
-fn tls_names(public_url: &str) -> (Vec<String>, Vec<IpAddr>) {
+fn tls_names(public: &HttpsUrl) -> (Vec<String>, Vec<IpAddr>) {
     let mut dns = vec!["localhost".to_owned()];
-    let mut ips: Vec<IpAddr> = vec!["127.0.0.1".parse().expect("ip"), "::1".parse().expect("ip")];
-    let host = public_url
-        .trim_start_matches("https://")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let host = match host.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => host,
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<IpAddr>() {
+    let mut ips = vec![
+        IpAddr::from([127, 0, 0, 1]),
+        IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+    ];
+    match public.host().parse::<IpAddr>() {
         Ok(ip) if !ips.contains(&ip) => ips.push(ip),
-        Ok(_) => {}
-        Err(_) if !host.is_empty() && !dns.iter().any(|d| d == host) => dns.push(host.to_owned()),
-        Err(_) => {}
+        Err(_) if public.host() != "localhost" => dns.push(public.host().to_owned()),
+        _ => {}
     }
     (dns, ips)
 }
@@ -165,11 +157,8 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         Some(u) => u.trim_end_matches('/').to_owned(),
         None => format!("https://localhost:{port}"),
     };
-    if !public_url.starts_with("https://") {
-        return Err(SetupError::Config(
-            "--public-url must start with https://".into(),
-        ));
-    }
+    let public =
+        HttpsUrl::new(&public_url).map_err(|e| SetupError::Config(format!("--public-url: {e}")))?;
 
     // The device CA: given, or generated once.
     let (ca_cert_path, ca_key_path) = match (&args.ca_cert, &args.ca_key) {
@@ -207,7 +196,7 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         let spki = key
             .public_key_der()
             .ok_or_else(|| SetupError::Pki("TLS key".into()))?;
-        let (dns, ips) = tls_names(&public_url);
+        let (dns, ips) = tls_names(&public);
         let dns_refs: Vec<&str> = dns.iter().map(String::as_str).collect();
         let subject =
             Subject::try_from("CN=localhost").map_err(|e| SetupError::Pki(e.to_string()))?;

@@ -173,8 +173,6 @@ pub trait Store: Send + Sync + 'static {
     fn enrollment_by_device(&self, device_id: &str) -> Result<Option<Enrollment>, StoreError>;
     /// Every enrollment, newest first.
     fn enrollments(&self) -> Result<Vec<Enrollment>, StoreError>;
-    /// Marks an enrollment unenrolled and revokes its certificates.
-    fn unenroll(&self, enrollment_id: i64, now: i64) -> Result<(), StoreError>;
     /// Stores a one-time enrollment token (its hash).
     fn create_token(&self, hash: &str, expires_at: i64, now: i64) -> Result<(), StoreError>;
     /// Whether a token is usable (exists, unused, not expired).
@@ -341,6 +339,18 @@ impl SqliteStore {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, row)?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
 }
 
 const ENROLLMENT_COLS: &str = "e.id, e.device_id, e.hw_dev_id, e.upn, e.auth, e.state, e.dm_username, \
@@ -395,6 +405,14 @@ fn setting_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SettingRow> {
         original_error: r.get(4)?,
         actual: r.get(5)?,
         attempts: r.get(6)?,
+    })
+}
+
+fn profile_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProfileRow> {
+    Ok(ProfileRow {
+        id: r.get(0)?,
+        syncml: r.get(1)?,
+        updated_at: r.get(2)?,
     })
 }
 
@@ -510,20 +528,7 @@ impl Store for SqliteStore {
 
     fn enrollments(&self) -> Result<Vec<Enrollment>, StoreError> {
         let sql = format!("SELECT {ENROLLMENT_COLS} FROM enrollments e ORDER BY e.id DESC");
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map([], enrollment_row)?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    fn unenroll(&self, enrollment_id: i64, now: i64) -> Result<(), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        revoke_all(&tx, enrollment_id, now)?;
-        tx.commit()?;
-        Ok(())
+        self.rows(&sql, [], enrollment_row)
     }
 
     fn create_token(&self, hash: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
@@ -566,12 +571,7 @@ impl Store for SqliteStore {
         let sql = format!(
             "SELECT {COMMAND_COLS} FROM commands WHERE enrollment_id = ?1 ORDER BY id DESC LIMIT ?2"
         );
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map(params![enrollment_id, limit], command_row)?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        self.rows(&sql, params![enrollment_id, limit], command_row)
     }
 
     fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<(), StoreError> {
@@ -584,35 +584,16 @@ impl Store for SqliteStore {
     }
 
     fn profile(&self, id: &str) -> Result<Option<ProfileRow>, StoreError> {
-        Ok(self
-            .lock()
-            .query_row(
-                "SELECT id, syncml, updated_at FROM profiles WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(ProfileRow {
-                        id: r.get(0)?,
-                        syncml: r.get(1)?,
-                        updated_at: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?)
+        let sql = "SELECT id, syncml, updated_at FROM profiles WHERE id = ?1";
+        Ok(self.rows(sql, [id], profile_row)?.pop())
     }
 
     fn profiles(&self) -> Result<Vec<ProfileRow>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT id, syncml, updated_at FROM profiles ORDER BY id")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(ProfileRow {
-                    id: r.get(0)?,
-                    syncml: r.get(1)?,
-                    updated_at: r.get(2)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        self.rows(
+            "SELECT id, syncml, updated_at FROM profiles ORDER BY id",
+            [],
+            profile_row,
+        )
     }
 
     fn assign(
@@ -686,33 +667,16 @@ impl Store for SqliteStore {
     }
 
     fn assigned(&self, enrollment_id: i64) -> Result<Vec<ProfileRow>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT p.id, p.syncml, p.updated_at FROM assignments a JOIN profiles p ON p.id = a.profile_id
-             WHERE a.enrollment_id = ?1 ORDER BY p.id",
-        )?;
-        let rows = stmt
-            .query_map([enrollment_id], |r| {
-                Ok(ProfileRow {
-                    id: r.get(0)?,
-                    syncml: r.get(1)?,
-                    updated_at: r.get(2)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        let sql = "SELECT p.id, p.syncml, p.updated_at FROM assignments a
+            JOIN profiles p ON p.id = a.profile_id WHERE a.enrollment_id = ?1 ORDER BY p.id";
+        self.rows(sql, [enrollment_id], profile_row)
     }
 
     fn settings(&self, enrollment_id: i64) -> Result<Vec<SettingRow>, StoreError> {
-        let conn = self.lock();
         let sql = format!(
             "SELECT {SETTING_COLS} FROM profile_settings WHERE enrollment_id = ?1 ORDER BY profile_id, locuri"
         );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map([enrollment_id], setting_row)?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        self.rows(&sql, [enrollment_id], setting_row)
     }
 
     fn session(

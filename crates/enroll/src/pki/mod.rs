@@ -57,6 +57,7 @@ mod csr;
 pub(crate) mod der_util;
 mod device;
 mod error;
+mod forwarded;
 mod issue;
 mod renew;
 mod sig;
@@ -90,9 +91,10 @@ pub use csr::{
     COMMON_NAME, Csr, CsrAttribute, CsrPolicy, DEVICE_ID_EXTENSION, EXTENSION_REQUEST,
     MS_CERT_EXTENSIONS,
 };
-pub(crate) use device::{certificate_common_name, signed_by};
 pub use device::{DeviceError, DeviceKey, renewal_request, windows_common_name, windows_csr};
+pub(crate) use device::{certificate_common_name, signed_by};
 pub use error::{CaError, CsrError, IssueError, RenewalError, SignError, ThumbprintParseError};
+pub use forwarded::forwarded_certificate;
 pub use issue::{
     CertificateAuthority, ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH, IssueOptions, IssuedCertificate,
     MAX_BACKDATE, RsaSigner, Signer, Subject, Thumbprint,
