@@ -294,12 +294,11 @@ async fn put_profile(
     Json(req): Json<ProfileRequest>,
 ) -> ApiResult<Json<ProfileRow>> {
     blocking(move || {
-        if id.is_empty()
-            || id.len() > 128
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
+        let id_ok = (1..=128).contains(&id.len())
+            && id
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c));
+        if !id_ok {
             return Err(err(
                 StatusCode::BAD_REQUEST,
                 "profile id: 1-128 of A-Z a-z 0-9 - _ .",
@@ -334,14 +333,15 @@ async fn put_profile(
             )
                 .into_response());
         }
+        let now = crate::unix_now();
         app.store
-            .put_profile(&id, &req.syncml, crate::unix_now())
+            .put_profile(&id, &req.syncml, now)
             .map_err(store_err)?;
-        app.store
-            .profile(&id)
-            .map_err(store_err)?
-            .map(Json)
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, "gone"))
+        Ok(Json(ProfileRow {
+            id,
+            syncml: req.syncml,
+            updated_at: now,
+        }))
     })
     .await
 }

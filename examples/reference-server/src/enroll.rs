@@ -203,15 +203,39 @@ fn enroll_blocking(app: &App, peer: &Peer, body: &[u8]) -> Response {
         kind
     );
     let _entered = span.enter();
-    let result = if request.request_type() == &RequestType::RENEW {
-        renew(app, &request, peer)
-    } else {
-        issue(app, &request)
+    let result = match request.request_type() {
+        t if t == &RequestType::RENEW => renew(app, &request, peer),
+        t if t == &RequestType::RECOVERY => recover(app, &request),
+        _ => issue(app, &request),
     };
     match result {
         Ok(xml) => soap(200, xml),
         Err(e) => fault(&e, relates.as_deref()),
     }
+}
+
+/// The provisioning document for `cert`: the standard one, ROBO renewal offered.
+fn document(
+    app: &App,
+    request: &EnrollmentRequest,
+    cert: &pki::IssuedCertificate,
+    creds: &DmCredentials,
+    device_id: &str,
+) -> Result<winmdm_enroll::ProvisioningDoc, EnrollError> {
+    let doc = app
+        .enrollment
+        .provisioning(request, cert, app.ca.certificate_der());
+    let doc = doc
+        .dm_credentials(creds)
+        .renewal(RENEWAL)
+        .ent_dmid(device_id);
+    Ok(doc.poll(PollSchedule::default()).build()?)
+}
+
+fn new_certificate(cert: &pki::IssuedCertificate) -> (String, String, i64) {
+    let not_after = cert.certificate().tbs_certificate().validity().not_after;
+    let not_after = not_after.to_unix_duration().as_secs() as i64;
+    (cert.thumbprint().to_string(), cert.serial_hex(), not_after)
 }
 
 fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> {
@@ -232,22 +256,11 @@ fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> 
         &mut rng,
     )?;
     let creds = DmCredentials::generate(&device_id, &mut rng);
-    let poll = PollSchedule::default();
-    let doc = app
-        .enrollment
-        .provisioning(request, &cert, app.ca.certificate_der())
-        .dm_credentials(&creds)
-        .renewal(RENEWAL)
-        .ent_dmid(&device_id)
-        .poll(poll)
-        .build()?;
-    let not_after = not_after(&cert);
-    let thumbprint = cert.thumbprint().to_string();
-    let serial = cert.serial_hex();
-    let hw = request.context().get("HWDevID");
+    let doc = document(app, request, &cert, &creds, &device_id)?;
+    let (thumbprint, serial, not_after) = new_certificate(&cert);
     let new = NewEnrollment {
         device_id: &device_id,
-        hw_dev_id: hw,
+        hw_dev_id: request.context().get("HWDevID"),
         upn: who.upn.as_deref(),
         auth: who.kind,
         dm_username: &creds.device_name,
@@ -259,32 +272,20 @@ fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> 
             not_after,
         },
     };
-    match app
+    let id = match app
         .store
         .create_enrollment(&new, who.token_hash.as_deref(), crate::unix_now())
     {
-        Ok(id) => {
-            tracing::info!(enrollment = id, device_id = %device_id, auth = who.kind, "enrolled");
-            // The first session reads the inventory.
-            let _ = app.store.queue_commands(
-                id,
-                &[INVENTORY_GET.to_owned()],
-                "inventory",
-                crate::unix_now(),
-            );
-        }
-        Err(StoreError::TokenNotValid) => {
-            return Err(EnrollError::Auth(AuthError::InvalidCredentials));
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "storing the enrollment");
-            return Err(EnrollError::Provisioning(
-                winmdm_enroll::ProvisioningBuildError::InvalidSetting(
-                    "the server could not store the enrollment",
-                ),
-            ));
-        }
-    }
+        Ok(id) => id,
+        Err(StoreError::TokenNotValid) => return Err(not_ours()),
+        Err(e) => return Err(stored(e)),
+    };
+    tracing::info!(enrollment = id, device_id = %device_id, auth = who.kind, "enrolled");
+    // The first session reads the inventory.
+    let inventory = [INVENTORY_GET.to_owned()];
+    app.store
+        .queue_commands(id, &inventory, "inventory", crate::unix_now())
+        .map_err(stored)?;
     Ok(request.respond(&doc, now).to_xml())
 }
 
@@ -299,13 +300,41 @@ fn stored(e: StoreError) -> EnrollError {
     ))
 }
 
+/// A new certificate for an existing enrollment (renewal, recovery): the document keeps
+/// the enrollment's DMAcc credentials; the certificate joins the enrollment.
+fn reissue(
+    app: &App,
+    request: &EnrollmentRequest,
+    enrollment: &crate::store::Enrollment,
+    cert: &pki::IssuedCertificate,
+) -> Result<String, EnrollError> {
+    let creds = DmCredentials {
+        device_name: enrollment.dm_username.clone(),
+        device_secret: Secret::new(enrollment.dm_password.clone()),
+        device_nonce: enrollment.dm_nonce.clone(),
+        server_secret: Secret::new(crate::setup::random_secret()),
+        server_nonce: rand::random::<[u8; 16]>().to_vec(),
+    };
+    let doc = document(app, request, cert, &creds, &enrollment.device_id)?;
+    let (thumbprint, serial, not_after) = new_certificate(cert);
+    let new = NewCertificate {
+        thumbprint: &thumbprint,
+        serial: &serial,
+        not_after,
+    };
+    app.store
+        .add_certificate(enrollment.id, &new, crate::unix_now())
+        .map_err(stored)?;
+    tracing::info!(enrollment = enrollment.id, device_id = %enrollment.device_id, "certificate reissued");
+    Ok(request.respond(&doc, SystemTime::now()).to_xml())
+}
+
 /// RequestType Renew: the new PKCS#10 signed with the current certificate's key (manual
 /// renewal, PKCS#7), or a bare PKCS#10 on a TLS connection authenticated with the
 /// current certificate (ROBO). The enrollment keeps its id; the old certificate stays
 /// valid until it expires, so a device that never installed the new one still works.
 fn renew(app: &App, request: &EnrollmentRequest, peer: &Peer) -> Result<String, EnrollError> {
     let now = SystemTime::now();
-    let mut rng = pki::default_rng();
     let policy = RenewalPolicy::default();
     let (csr, current) = match request.verify_renewal(&app.ca, &policy, now) {
         Ok(v) => v,
@@ -320,54 +349,41 @@ fn renew(app: &App, request: &EnrollmentRequest, peer: &Peer) -> Result<String, 
         .map_err(stored)?
         .filter(|e| e.state == "active")
         .ok_or_else(not_ours)?;
-    let device_id = enrollment.device_id.clone();
-    let cert = request.issue_renewal(
-        &app.ca,
-        &csr,
-        &current,
-        &app.enrollment.issue_options(),
-        now,
-        &mut rng,
-    )?;
-    let nonce = || {
-        let mut b = vec![0u8; 16];
-        rand::Rng::fill_bytes(&mut rand::rng(), &mut b);
-        b
-    };
-    let creds = DmCredentials {
-        device_name: enrollment.dm_username.clone(),
-        device_secret: Secret::new(enrollment.dm_password.clone()),
-        device_nonce: nonce(),
-        server_secret: Secret::new(crate::setup::random_secret()),
-        server_nonce: nonce(),
-    };
-    let doc = app
-        .enrollment
-        .provisioning(request, &cert, app.ca.certificate_der())
-        .dm_credentials(&creds)
-        .renewal(RENEWAL)
-        .ent_dmid(&device_id)
-        .poll(PollSchedule::default())
-        .build()?;
-    let new = NewCertificate {
-        thumbprint: &cert.thumbprint().to_string(),
-        serial: &cert.serial_hex(),
-        not_after: not_after(&cert),
-    };
-    app.store
-        .add_certificate(enrollment.id, &new, crate::unix_now())
-        .map_err(stored)?;
-    tracing::info!(enrollment = enrollment.id, device_id = %enrollment.device_id, "certificate renewed");
-    Ok(request.respond(&doc, now).to_xml())
+    let opts = app.enrollment.issue_options();
+    let cert =
+        request.issue_renewal(&app.ca, &csr, &current, &opts, now, &mut pki::default_rng())?;
+    reissue(app, request, &enrollment, &cert)
 }
 
-fn not_after(cert: &pki::IssuedCertificate) -> i64 {
-    cert.certificate()
-        .tbs_certificate()
-        .validity()
-        .not_after
-        .to_unix_duration()
-        .as_secs() as i64
+/// RequestType Recovery (a device whose certificate is gone or expired): the user's
+/// credential (the enrollment secret or a Federated JWT; one-time tokens are spent)
+/// plus a new PKCS#10 for the DeviceID of an active enrollment; when the request is
+/// signed with a previous certificate, it must be one of that enrollment's.
+fn recover(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> {
+    let now = SystemTime::now();
+    if request.authenticate(&Authn { app }, now)?.kind == "token" {
+        return Err(not_ours());
+    }
+    let (csr, previous) = request.verify_recovery(&app.ca, None, &RenewalPolicy::default())?;
+    let device_id = csr
+        .device_id()
+        .or_else(|| request.device_id())
+        .ok_or(EnrollError::MissingDeviceId)?;
+    let enrollment = match &previous {
+        Some(p) => app
+            .store
+            .enrollment_by_thumbprint(&p.thumbprint().to_string()),
+        None => app
+            .store
+            .enrollment_by_device(&device_id.to_ascii_uppercase()),
+    };
+    let enrollment = enrollment
+        .map_err(stored)?
+        .filter(|e| e.state == "active" && e.device_id.eq_ignore_ascii_case(device_id))
+        .ok_or_else(not_ours)?;
+    let opts = app.enrollment.issue_options();
+    let cert = request.issue(&app.ca, &csr, &opts, now, &mut pki::default_rng())?;
+    reissue(app, request, &enrollment, &cert)
 }
 
 /// The AuthenticationServiceUrl's path (Federated only).

@@ -166,18 +166,13 @@ fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
     };
     let digest = matches!(identity, Identity::Digest).then_some(&enrollment);
     match run_engine(app, tx.as_mut(), &msg, hdr.msg_id, digest) {
-        Ok(Reply::Xml(xml)) => match tx.commit() {
+        Ok(Ok(xml)) => match tx.commit() {
             Ok(()) => ([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response(),
             Err(e) => store_failed(&e),
         },
-        Ok(Reply::Refused(status, why)) => plain(status, &why),
+        Ok(Err(refused)) => refused,
         Err(e) => store_failed(&e),
     }
-}
-
-enum Reply {
-    Xml(String),
-    Refused(StatusCode, String),
 }
 
 fn engine_for(
@@ -226,16 +221,16 @@ fn run_engine(
     msg: &winmdm_omadm::SyncML<'_>,
     msg_id: u64,
     digest: Option<&Enrollment>,
-) -> Result<Reply, StoreError> {
+) -> Result<Result<String, Response>, StoreError> {
     let now = SystemTime::now();
     let now_s = crate::unix_now();
     let mut engine = engine_for(app, tx, msg_id, digest)?;
     if let Err(e) = engine.receive(msg, now) {
         tracing::info!(error = %e, "message refused by the session engine");
-        return Ok(Reply::Refused(
+        return Ok(Err(plain(
             StatusCode::BAD_REQUEST,
-            format!("session: {e}"),
-        ));
+            &format!("session: {e}"),
+        )));
     }
     // Pull commands while the engine has room; a command that can never fit is failed.
     let mut deferred = Vec::new();
@@ -287,19 +282,19 @@ fn run_engine(
     let response = match engine.respond() {
         Ok(r) => r,
         Err(e) => {
-            return Ok(Reply::Refused(
+            return Ok(Err(plain(
                 StatusCode::BAD_REQUEST,
-                format!("session: {e}"),
-            ));
+                &format!("session: {e}"),
+            )));
         }
     };
     let xml = match response.to_xml() {
         Ok(x) => x,
         Err(e) => {
-            return Ok(Reply::Refused(
+            return Ok(Err(plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("encode: {e}"),
-            ));
+                &format!("encode: {e}"),
+            )));
         }
     };
     while let Some(event) = engine.poll_event() {
@@ -325,7 +320,7 @@ fn run_engine(
         Ok(s) => tx.save(&serde_json::to_vec(&s).unwrap_or_default(), now_s)?,
         Err(e) => tracing::error!(error = %e, "engine not idle after respond"),
     }
-    Ok(Reply::Xml(xml))
+    Ok(Ok(xml))
 }
 
 /// Results as stored: `[{"locuri", "format", "data"}]`.

@@ -729,3 +729,67 @@ async fn an_atomic_profile_an_add_of_an_existing_node_and_a_node_shared_by_two_p
     assert_eq!(device.tree().value(CAMERA), None);
     assert_eq!(device.tree().value(CORTANA), Some("0"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_gives_a_device_that_lost_its_key_a_new_certificate_of_its_enrollment() {
+    use winmdm_enroll::client::{self, ClientCredential, DeviceInfo, Renewed};
+    use winmdm_enroll::pki::{DeviceKey, windows_common_name, windows_csr};
+    let data = tempdir();
+    let server = Server::start(data.path(), free_port(), &[]);
+    let dir = tempdir();
+    let device = enroll(&server, dir.path(), secret(&server)).await.unwrap();
+    let id = device.device_id().to_owned();
+    let e = device.enrollment().unwrap();
+    let url = e.enrollment_url.clone().unwrap();
+
+    // The device lost its key: a new one, a bare PKCS#10, the user's credential.
+    let key = DeviceKey::generate(2048, &mut winmdm_enroll::pki::default_rng()).unwrap();
+    let csr_for = |device_id: &str| {
+        let cn = windows_common_name("3F2504E0-4F89-11D3-9A0C-0305E82C3301", device_id);
+        windows_csr(&key, &cn, Some(device_id)).unwrap()
+    };
+    let recover = |password: &str, device_id: &str| {
+        let info = DeviceInfo::windows(device_id, device.hw_dev_id());
+        let cred = ClientCredential::on_premise("user@example.com", password);
+        let body = client::recovery_request(&url, "urn:uuid:7", &cred, &csr_for(device_id), &info)
+            .to_xml();
+        Request::new("POST", &url, &server.ca_pem())
+            .body(body, "application/soap+xml; charset=utf-8")
+    };
+    let (s, body) = https(&recover(&server.secret(), &id)).await.unwrap();
+    assert_eq!(s, 200, "{body}");
+    let renewed = Renewed::from_xml(body.as_bytes(), &key).expect("a certificate for the new key");
+    let (_, dev) = server
+        .admin("GET", &format!("/api/v1/devices/{id}"), None)
+        .await;
+    assert_eq!(
+        dev["certificate_thumbprint"],
+        renewed.client_thumbprint.to_string()
+    );
+    let (_, all) = server.admin("GET", "/api/v1/devices", None).await;
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        1,
+        "the same enrollment, not a new one"
+    );
+
+    // The new certificate opens management.
+    let mgmt = &e.management_url;
+    let (s, _) = https(
+        &Request::new("POST", mgmt, &server.ca_pem())
+            .body(package1(&id, mgmt), "application/vnd.syncml.dm+xml")
+            .client_cert(&renewed.client_certificate, &key.to_pkcs8_pem().unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, 200);
+
+    // A wrong password, or a device that has no enrollment: the Authentication fault.
+    for (password, device_id) in [
+        ("wrong", id.as_str()),
+        (server.secret().as_str(), "0123456789ABCDEF0123456789ABCDEF"),
+    ] {
+        let (s, body) = https(&recover(password, device_id)).await.unwrap();
+        assert!(s >= 400 && body.contains("Authentication"), "{s}: {body}");
+    }
+}
