@@ -7,14 +7,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Request, Server, free_port, https, tempdir};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{Value, json};
 use winmdm_device_emulator::{Credential, Device, EmuError, EnrollOptions};
 use winmdm_omadm::{Command, DeviceConfig, DeviceSession};
@@ -477,64 +472,6 @@ async fn a_multi_message_session_without_a_crash_delivers_each_command_once() {
     assert_next_sync_delivers_nothing(&mut device).await;
 }
 
-/// One HTTPS request like `common::https`, also returning the response headers.
-async fn https_with_headers(req: &Request) -> Result<(u16, hyper::HeaderMap, String), String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(req.roots_pem.as_bytes()) {
-        roots
-            .add(c.map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let cfg = match &req.client {
-        Some((cert, key)) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from(cert.clone())],
-                PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| e.to_string())?,
-            )
-            .map_err(|e| e.to_string())?,
-        None => builder.with_no_client_auth(),
-    };
-    let uri: hyper::Uri = req
-        .url
-        .parse()
-        .map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?;
-    let host = uri.host().unwrap().to_owned();
-    let port = uri.port_u16().unwrap_or(443);
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(ServerName::try_from(host.clone()).unwrap(), tcp)
-        .await
-        .map_err(|e| format!("TLS: {e}"))?;
-    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    let r = hyper::Request::builder()
-        .method(req.method.as_str())
-        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
-        .header("host", format!("{host}:{port}"))
-        .header("content-type", &req.content_type)
-        .body(Full::new(Bytes::from(req.body.clone())))
-        .unwrap();
-    let resp = send.send_request(r).await.map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_session_limit_management_gets_429_with_retry_after_and_enrollment_works() {
     let data = tempdir();
@@ -549,7 +486,7 @@ async fn at_the_session_limit_management_gets_429_with_retry_after_and_enrollmen
     let url = winmdm_device_emulator::management_request_url(&e.management_url);
     let (status, headers, text) = tokio::time::timeout(
         Duration::from_secs(10),
-        https_with_headers(
+        common::https_full(
             &Request::new("POST", &url, &server.ca_pem())
                 .body(body, SYNCML_DM)
                 .client_cert(&e.certificate_der, &e.key_pem),

@@ -206,6 +206,11 @@ impl Request {
 
 /// Sends `req`; (status, body as text).
 pub async fn https(req: &Request) -> Result<(u16, String), String> {
+    https_full(req).await.map(|(s, _, b)| (s, b))
+}
+
+/// Sends `req`; (status, response headers, body as text).
+pub async fn https_full(req: &Request) -> Result<(u16, hyper::HeaderMap, String), String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(req.roots_pem.as_bytes()) {
@@ -259,13 +264,14 @@ pub async fn https(req: &Request) -> Result<(u16, String), String> {
         .await
         .map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
     let body = resp
         .into_body()
         .collect()
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// A fresh temporary directory.
