@@ -85,6 +85,11 @@ pub struct EnrollOptions {
     pub email: Option<String>,
     /// The device ID (default: 32 random upper-case hex digits, like Windows).
     pub device_id: Option<String>,
+    /// A ready-made device key to use instead of generating one (default `None`: a fresh
+    /// key of `rsa_bits`, as Windows does). For load generation, where RSA-2048 key
+    /// generation (tens of milliseconds) would dominate; used as given, whatever
+    /// `rsa_bits` and the policy's minimal key length say.
+    pub key: Option<DeviceKey>,
     /// RSA key size (default 2048; the policy's minimal key length wins when larger).
     pub rsa_bits: usize,
     /// `Full` (user enrollment, the default) or `Device`.
@@ -107,6 +112,7 @@ impl EnrollOptions {
             credential,
             email: None,
             device_id: None,
+            key: None,
             rsa_bits: 2048,
             enrollment_type: EnrollmentType::Full,
             facts: DeviceFacts::default(),
@@ -167,7 +173,11 @@ async fn post_soap(http: &mut Https, url: &str, xml: String) -> Result<Response,
     if r.status == 200 || is_fault(&r) {
         Ok(r)
     } else {
-        Err(EmuError::http(r.status, &r.body))
+        Err(EmuError::http_retry(
+            r.status,
+            &r.body,
+            r.header("retry-after"),
+        ))
     }
 }
 
@@ -312,7 +322,10 @@ impl Device {
         }
 
         // 4. RequestSecurityToken.
-        let key = generate_key(bits).await?;
+        let key = match &opts.key {
+            Some(k) => k.clone(),
+            None => generate_key(bits).await?,
+        };
         let cn = pki::windows_common_name(&random_guid_upper(), &device_id);
         let csr = pki::windows_csr(&key, &cn, Some(&device_id))
             .map_err(|e| EmuError::Enroll(format!("CSR: {e}")))?;

@@ -20,6 +20,9 @@ pub enum EmuError {
         status: u16,
         /// The response body (lossy UTF-8, shortened to 2 KiB).
         body: String,
+        /// The `Retry-After` header in seconds, when the server sent one as a number (429,
+        /// 503).
+        retry_after: Option<u64>,
     },
     /// TLS set-up or handshake failed (roots, client certificate, server certificate).
     #[error("TLS: {0}")]
@@ -68,6 +71,12 @@ pub enum EmuError {
 
 impl EmuError {
     pub(crate) fn http(status: u16, body: &[u8]) -> Self {
+        Self::http_retry(status, body, None)
+    }
+
+    /// [`EmuError::Http`] with the response's `Retry-After` (delay-seconds form).
+    pub(crate) fn http_retry(status: u16, body: &[u8], retry_after: Option<&str>) -> Self {
+        let retry_after = retry_after.and_then(|v| v.trim().parse().ok());
         let mut s = String::from_utf8_lossy(body).into_owned();
         if s.len() > 2048 {
             let mut end = 2048;
@@ -77,6 +86,10 @@ impl EmuError {
             s.truncate(end);
             s.push('…');
         }
-        EmuError::Http { status, body: s }
+        EmuError::Http {
+            status,
+            body: s,
+            retry_after,
+        }
     }
 }

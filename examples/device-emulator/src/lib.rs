@@ -44,6 +44,7 @@ mod enroll;
 mod error;
 mod facts;
 mod http;
+pub mod load;
 mod mgmt;
 mod state;
 mod tree;
@@ -63,6 +64,8 @@ pub use state::{
 pub use tree::{DeviceTree, ExecRecord, StoredNode, TreeError, catalog};
 /// `Full` (user enrollment) or `Device`, as in the RST's `EnrollmentType` context item.
 pub use winmdm_enroll::EnrollmentType;
+/// The device's RSA key pair ([`EnrollOptions::key`]).
+pub use winmdm_enroll::pki::DeviceKey;
 
 use state::DeviceState;
 

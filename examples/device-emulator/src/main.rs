@@ -1,14 +1,16 @@
 //! `winmdm-device`: the device emulator's command line. Each subcommand works on a state
 //! directory, so that `enroll`, `sync`, `renew` and `unenroll` can run as separate
 //! invocations; each prints a one-line summary, or a message on stderr and exit status 1.
+//! `load` runs many devices at once ([`winmdm_device_emulator::load`]).
 
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use winmdm_device_emulator::{Credential, Device, EmuError, EnrollOptions, SyncReport};
+use winmdm_device_emulator::{Credential, Device, EmuError, EnrollOptions, SyncReport, load};
 
 /// A Windows-like MDM device emulator (enrollment and OMA-DM sessions over HTTPS).
 #[derive(Parser)]
@@ -61,6 +63,44 @@ enum Cmd {
         /// The device's state directory.
         #[arg(long)]
         state_dir: PathBuf,
+    },
+    /// Load generator: enroll (or reuse) N devices, keep them checking in, C sessions at
+    /// a time, for S seconds, against servers on this machine only; a progress line on
+    /// stderr, a one-line JSON summary on stdout. Device keys come from a pool cached in
+    /// STATE_DIR/key-pool (min(N, 64) keys, reused round-robin).
+    Load {
+        /// Devices (STATE_DIR/dev-NNNNNN; enrolled ones are reused).
+        #[arg(long, default_value_t = 10)]
+        devices: usize,
+        /// Sessions (and enrollments) in progress at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Seconds of check-ins.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// A server's base URL (https://localhost:8443) or discovery URL; repeat to
+        /// spread devices over several (round-robin at enrollment). Loopback only.
+        #[arg(long = "server", required = true)]
+        servers: Vec<String>,
+        /// PEM file of the CA that signs the servers' TLS certificates.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The enrollment secret.
+        #[arg(long)]
+        secret: String,
+        /// Where the devices and the key pool live.
+        #[arg(long)]
+        state_dir: PathBuf,
+        /// Keys in the device key pool (default min(devices, 64)).
+        #[arg(long)]
+        key_pool: Option<usize>,
+        /// Longest wait, in seconds, after a failed session (429: Retry-After up to
+        /// this), before 0-25 % jitter.
+        #[arg(long, default_value_t = 30)]
+        max_backoff: u64,
+        /// No progress line.
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -138,12 +178,74 @@ async fn run(cmd: Cmd) -> Result<String, EmuError> {
             let r = d.unenroll().await?;
             Ok(summary("unenrolled", &d, &r))
         }
+        Cmd::Load { .. } => unreachable!("main runs load"),
+    }
+}
+
+/// `load`: exit 0 with the JSON summary, 2 for options out of bounds or a
+/// non-loopback target, 1 when preparing failed.
+async fn load(cmd: Cmd) -> ExitCode {
+    let Cmd::Load {
+        devices,
+        concurrency,
+        duration,
+        servers,
+        ca,
+        secret,
+        state_dir,
+        key_pool,
+        max_backoff,
+        quiet,
+    } = cmd
+    else {
+        unreachable!("only load")
+    };
+    // The targets are checked before the CA file is read.
+    for s in &servers {
+        if let Err(e) = load::discovery_url(s) {
+            eprintln!("winmdm-device: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let pem = match std::fs::read(&ca) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("winmdm-device: reading the CA {}: {e}", ca.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut opts = load::LoadOptions::new(servers, pem, secret, state_dir);
+    opts.devices = devices;
+    opts.concurrency = concurrency;
+    opts.duration = Duration::from_secs(duration);
+    opts.key_pool = key_pool;
+    opts.max_backoff = Duration::from_secs(max_backoff);
+    opts.progress = !quiet;
+    match load::run(opts).await {
+        Ok(s) => {
+            println!(
+                "{}",
+                serde_json::to_string(&s).expect("the summary serializes")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ load::LoadError::Usage(_)) => {
+            eprintln!("winmdm-device: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("winmdm-device: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Cmd::Load { .. }) {
+        return load(cli.command).await;
+    }
     match run(cli.command).await {
         Ok(line) => {
             println!("{line}");

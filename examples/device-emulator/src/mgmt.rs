@@ -300,7 +300,11 @@ impl Device {
                 response: String::from_utf8_lossy(&resp.body).into_owned(),
             });
             if resp.status != 200 {
-                break Err(EmuError::http(resp.status, &resp.body));
+                break Err(EmuError::http_retry(
+                    resp.status,
+                    &resp.body,
+                    resp.header("retry-after"),
+                ));
             }
             let reply =
                 winmdm_omadm::decode(&resp.body).map_err(|e| EmuError::SyncMl(e.to_string()))?;

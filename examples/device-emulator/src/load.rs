@@ -1,0 +1,762 @@
+//! A load generator (`winmdm-device load`): many emulated devices enroll, then keep
+//! checking in, a bounded number of sessions at a time, for a bounded time, against
+//! servers on this machine only.
+//!
+//! [`run`] works in two phases:
+//!
+//! 1. **Enrollment.** Device `i` lives in `STATE_DIR/dev-NNNNNN` (`i` in six digits). A
+//!    device already there is reused ([`Device::load`]) when it is enrolled with one of the
+//!    given servers' discovery URLs; any other is enrolled again with the enrollment
+//!    secret (OnPremise), round-robin over the servers: device `i` enrolls with server
+//!    `i % servers`. Its management URL is the one of that server's provisioning
+//!    document, so spreading devices over several servers happens at enrollment.
+//!    Enrollments run `concurrency` at a time.
+//! 2. **Check-ins.** Every device runs [`Device::sync`] again and again, at most
+//!    `concurrency` sessions in progress at once (a fair semaphore, so devices take
+//!    turns), until `duration` has passed. A session still running at the deadline may
+//!    finish within [`DEADLINE_GRACE`]; then it is abandoned and counted as a `timeout`.
+//!
+//! **Device keys.** RSA-2048 key generation costs tens of milliseconds per key (seconds
+//! in a debug build), which would dominate an enrollment measurement. The devices draw
+//! their keys round-robin from a pool ([`LoadOptions::key_pool`], default
+//! `min(devices, 64)`) made once and cached in `STATE_DIR/key-pool/key-NNN.pem`
+//! (PKCS#8); device `i` uses key `i % pool`. Several devices thus share a key pair
+//! (each has its own certificate); a real Windows device generates its own.
+//!
+//! **Back-off.** After a failed session the device waits before its next one, as Windows
+//! does when its server is overloaded: on an HTTP 429 or 503 at least the server's
+//! `Retry-After` (seconds), else, and on repeated failures, an exponential delay from
+//! 500 ms, all capped at [`LoadOptions::max_backoff`] and stretched by a random 0-25 %
+//! jitter so that refused devices do not come back together ([`backoff`]). The device
+//! holds no session slot while it waits. A success resets the delay.
+//!
+//! **Bounds.** At most [`MAX_DEVICES`] devices, [`MAX_CONCURRENCY`] sessions at once,
+//! [`MAX_DURATION`]; and loopback targets only: every `--server` must be `https` on
+//! `localhost`, `127.0.0.0/8` or `[::1]` ([`discovery_url`]), and so must every device's
+//! management URL (a server whose provisioning document points elsewhere is refused).
+//!
+//! **Summary.** [`Summary`], printed by the command line as one line of JSON. Error
+//! kinds ([`error_kind`]): `http_NNN` (an HTTP status the flow does not accept, e.g.
+//! `http_429`), `tls`, `fault` (a SOAP fault at enrollment), `io` (connect, reset, the
+//! 120 s request timeout), `protocol` (a broken HTTP exchange or a non-SyncML answer),
+//! `syncml`, `refused_NNN` (the server's `SyncHdr` status, e.g. 403), `timeout` (past the
+//! grace), `other`. Enrollment errors count in the same map.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use winmdm_enroll::pki::{self, DeviceKey};
+
+use crate::{Credential, Device, EmuError, EnrollOptions};
+
+/// The most devices one run takes.
+pub const MAX_DEVICES: usize = 100_000;
+/// The most sessions (or enrollments) in progress at once.
+pub const MAX_CONCURRENCY: usize = 4_096;
+/// The longest check-in phase.
+pub const MAX_DURATION: Duration = Duration::from_secs(3_600);
+/// The default size cap of the key pool.
+pub const DEFAULT_KEY_POOL: usize = 64;
+/// The key pool's folder in the state directory.
+pub const KEY_POOL_DIR: &str = "key-pool";
+/// The discovery path appended to a `--server` base URL.
+pub const DISCOVERY_PATH: &str = "/EnrollmentServer/Discovery.svc";
+/// How long a session running at the deadline may still take.
+pub const DEADLINE_GRACE: Duration = Duration::from_secs(5);
+
+/// What to run.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// Devices (enrolled or reused), 1 to [`MAX_DEVICES`].
+    pub devices: usize,
+    /// Sessions (and enrollments) in progress at once, 1 to [`MAX_CONCURRENCY`].
+    pub concurrency: usize,
+    /// How long the check-in phase lasts, at most [`MAX_DURATION`].
+    pub duration: Duration,
+    /// Server base URLs (`https://localhost:8443`) or discovery URLs
+    /// (`.../EnrollmentServer/Discovery.svc`), loopback only.
+    pub servers: Vec<String>,
+    /// PEM of the CA that signs the servers' TLS certificates.
+    pub tls_roots_pem: Vec<u8>,
+    /// The enrollment secret (OnPremise password).
+    pub secret: String,
+    /// Where the devices and the key pool live.
+    pub state_dir: PathBuf,
+    /// Keys in the pool (default `None`: `min(devices, 64)`).
+    pub key_pool: Option<usize>,
+    /// The longest wait after a failed session, before jitter (default 30 s, the
+    /// reference server's `Retry-After`).
+    pub max_backoff: Duration,
+    /// Print a progress line on stderr about once a second (default true).
+    pub progress: bool,
+}
+
+impl LoadOptions {
+    /// Options with the defaults: 10 devices, concurrency 4, 10 s, key pool
+    /// `min(devices, 64)`, back-off up to 30 s, progress on stderr.
+    pub fn new(
+        servers: Vec<String>,
+        tls_roots_pem: impl Into<Vec<u8>>,
+        secret: impl Into<String>,
+        state_dir: impl Into<PathBuf>,
+    ) -> Self {
+        LoadOptions {
+            devices: 10,
+            concurrency: 4,
+            duration: Duration::from_secs(10),
+            servers,
+            tls_roots_pem: tls_roots_pem.into(),
+            secret: secret.into(),
+            state_dir: state_dir.into(),
+            key_pool: None,
+            max_backoff: Duration::from_secs(30),
+            progress: true,
+        }
+    }
+}
+
+/// Why a run did not start or could not prepare.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The options are out of bounds or name a non-loopback target (the command line
+    /// exits with status 2).
+    #[error("{0}")]
+    Usage(String),
+    /// Preparing failed (state directory, key pool).
+    #[error(transparent)]
+    Emu(#[from] EmuError),
+}
+
+/// What a run did; the command line prints it as one line of JSON.
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Devices in the check-in phase (enrolled now or reused).
+    pub devices: usize,
+    /// Devices reused from the state directory.
+    pub reused: usize,
+    /// Enrollments completed in this run.
+    pub enrollments: u64,
+    /// Wall time of the enrollment phase, seconds.
+    pub enrollment_s: f64,
+    /// `enrollments / enrollment_s` (0 when nothing was enrolled).
+    pub enrollments_per_s: f64,
+    /// Sessions completed (every message of each, server status 2xx).
+    pub sessions: u64,
+    /// SyncML messages sent in completed sessions.
+    pub messages: u64,
+    /// Wall time of the check-in phase, seconds (the duration, plus sessions finishing).
+    pub duration_s: f64,
+    /// `sessions / duration_s`.
+    pub sessions_per_s: f64,
+    /// Median session time of completed sessions, milliseconds.
+    pub p50_ms: f64,
+    /// 90th percentile, milliseconds.
+    pub p90_ms: f64,
+    /// 99th percentile, milliseconds.
+    pub p99_ms: f64,
+    /// Slowest completed session, milliseconds.
+    pub max_ms: f64,
+    /// Waits after a failed session.
+    pub backoffs: u64,
+    /// Failures by kind ([`error_kind`]), enrollment and sessions together.
+    pub errors: BTreeMap<String, u64>,
+    /// Servers the devices were spread over.
+    pub servers: usize,
+    /// Sessions in progress at once, at most.
+    pub concurrency: usize,
+    /// Keys in the device key pool (0 when every device was reused: no pool loaded).
+    pub key_pool: usize,
+}
+
+/// The kind an error is counted under in [`Summary::errors`].
+pub fn error_kind(e: &EmuError) -> String {
+    match e {
+        EmuError::Http { status, .. } => format!("http_{status}"),
+        EmuError::Tls(_) => "tls".into(),
+        EmuError::Fault { .. } => "fault".into(),
+        EmuError::Io(_) => "io".into(),
+        EmuError::Protocol(_) => "protocol".into(),
+        EmuError::SyncMl(_) | EmuError::Session(_) => "syncml".into(),
+        EmuError::Refused { status, .. } => format!("refused_{status}"),
+        _ => "other".into(),
+    }
+}
+
+/// The wait before the next attempt after `failures` consecutive failures (1 for the
+/// first), the last with `retry_after` seconds from the server: the larger of
+/// `retry_after` and 500 ms doubled per earlier failure, capped at `max`, times a random
+/// factor in [1, 1.25).
+pub fn backoff(retry_after: Option<u64>, failures: u32, max: Duration) -> Duration {
+    let exp = Duration::from_millis(500u64 << failures.saturating_sub(1).min(16));
+    let base = retry_after.map_or(exp, |s| Duration::from_secs(s).max(exp));
+    let jitter = 1.0 + 0.25 * rand::random::<f64>();
+    base.min(max).mul_f64(jitter)
+}
+
+/// Whether `host` (as in a URL, IPv6 in brackets or not) is this machine: `localhost`,
+/// `127.0.0.0/8`, `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn loopback_https(url: &str, what: &str) -> Result<hyper::Uri, LoadError> {
+    let u: hyper::Uri = url
+        .parse()
+        .map_err(|e| LoadError::Usage(format!("{what} {url:?} is not a URL: {e}")))?;
+    if u.scheme_str() != Some("https") {
+        return Err(LoadError::Usage(format!("{what} {url:?} is not https")));
+    }
+    let host = u
+        .host()
+        .ok_or_else(|| LoadError::Usage(format!("{what} {url:?} has no host")))?;
+    if !is_loopback_host(host) {
+        return Err(LoadError::Usage(format!(
+            "{what} {url:?}: the load generator only targets this machine \
+             (localhost, 127.0.0.0/8, [::1]), not {host}"
+        )));
+    }
+    Ok(u)
+}
+
+/// The discovery URL of a `--server`: a base URL (`https://localhost:8443`) gets
+/// [`DISCOVERY_PATH`]; a URL whose path already ends in `/Discovery.svc` is kept. A
+/// non-https or non-loopback URL, or another path, is [`LoadError::Usage`].
+pub fn discovery_url(server: &str) -> Result<String, LoadError> {
+    let u = loopback_https(server.trim(), "--server")?;
+    let path = u.path();
+    if path.is_empty() || path == "/" {
+        let auth = u.authority().map(|a| a.as_str()).unwrap_or_default();
+        Ok(format!("https://{auth}{DISCOVERY_PATH}"))
+    } else if path.ends_with("/Discovery.svc") {
+        Ok(server.trim().to_owned())
+    } else {
+        Err(LoadError::Usage(format!(
+            "--server {server:?}: give the base URL (https://localhost:8443) or the \
+             discovery URL (...{DISCOVERY_PATH})"
+        )))
+    }
+}
+
+fn check(opts: &LoadOptions) -> Result<Vec<String>, LoadError> {
+    let usage = |m: String| Err(LoadError::Usage(m));
+    if opts.devices == 0 || opts.devices > MAX_DEVICES {
+        return usage(format!("--devices must be 1 to {MAX_DEVICES}"));
+    }
+    if opts.concurrency == 0 || opts.concurrency > MAX_CONCURRENCY {
+        return usage(format!("--concurrency must be 1 to {MAX_CONCURRENCY}"));
+    }
+    if opts.duration > MAX_DURATION {
+        return usage(format!(
+            "--duration must be at most {} s",
+            MAX_DURATION.as_secs()
+        ));
+    }
+    if opts.servers.is_empty() {
+        return usage("at least one --server is needed".into());
+    }
+    if opts.key_pool == Some(0) {
+        return usage("the key pool needs at least one key".into());
+    }
+    opts.servers.iter().map(|s| discovery_url(s)).collect()
+}
+
+fn state_err(dir: &Path, reason: String) -> EmuError {
+    EmuError::State {
+        dir: dir.display().to_string(),
+        reason,
+    }
+}
+
+/// Loads the key pool from `STATE_DIR/key-pool`, generating (in parallel, off the
+/// runtime) and writing the keys that are missing.
+async fn key_pool(state_dir: &Path, size: usize) -> Result<Vec<DeviceKey>, EmuError> {
+    let dir = state_dir.join(KEY_POOL_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| state_err(&dir, e.to_string()))?;
+    let mut keys: Vec<Option<DeviceKey>> = vec![None; size];
+    let mut missing = tokio::task::JoinSet::new();
+    for (j, slot) in keys.iter_mut().enumerate() {
+        let path = dir.join(format!("key-{j:03}.pem"));
+        if let Ok(pem) = std::fs::read_to_string(&path)
+            && let Ok(k) = DeviceKey::from_pkcs8_pem(&pem)
+        {
+            *slot = Some(k);
+            continue;
+        }
+        missing.spawn_blocking(move || {
+            let k = DeviceKey::generate(2048, &mut pki::default_rng())
+                .map_err(|e| EmuError::Enroll(format!("key generation: {e}")))?;
+            let pem = k
+                .to_pkcs8_pem()
+                .map_err(|e| EmuError::Enroll(format!("device key: {e}")))?;
+            write_private(&path, pem.as_bytes())?;
+            Ok::<_, EmuError>((j, k))
+        });
+    }
+    while let Some(r) = missing.join_next().await {
+        let (j, k) = r.map_err(|e| EmuError::Enroll(format!("key generation: {e}")))??;
+        keys[j] = Some(k);
+    }
+    Ok(keys.into_iter().flatten().collect())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), EmuError> {
+    std::fs::write(path, bytes).map_err(|e| state_err(path, e.to_string()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| state_err(path, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Counters shared by the tasks.
+#[derive(Default)]
+struct Stats {
+    enrollments: AtomicU64,
+    sessions: AtomicU64,
+    messages: AtomicU64,
+    backoffs: AtomicU64,
+    errors: Mutex<BTreeMap<String, u64>>,
+    /// Session times of completed sessions, microseconds.
+    latencies: Mutex<Vec<u32>>,
+}
+
+impl Stats {
+    fn error(&self, kind: String) {
+        *self
+            .errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    fn session(&self, took: Duration, messages: usize) {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        self.messages.fetch_add(messages as u64, Ordering::Relaxed);
+        let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        self.latencies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(us);
+    }
+
+    fn errors(&self) -> BTreeMap<String, u64> {
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn error_count(&self) -> u64 {
+        self.errors().values().sum()
+    }
+}
+
+fn errors_text(e: &BTreeMap<String, u64>) -> String {
+    if e.is_empty() {
+        return "none".into();
+    }
+    e.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The nearest-rank percentile `p` (0 to 1) of sorted microseconds, in milliseconds.
+fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
+}
+
+fn device_dir(state_dir: &Path, i: usize) -> PathBuf {
+    state_dir.join(format!("dev-{i:06}"))
+}
+
+fn check_management_url(d: &Device) -> Result<(), EmuError> {
+    let url = d
+        .enrollment()
+        .map(|e| e.management_url.clone())
+        .unwrap_or_default();
+    loopback_https(&url, "management URL")
+        .map(|_| ())
+        .map_err(|e| EmuError::Protocol(e.to_string()))
+}
+
+/// A device from the state directory that is enrolled with one of `discovery`'s
+/// servers at a loopback management URL.
+fn reusable(dir: &Path, discovery: &[String]) -> Option<Device> {
+    let d = Device::load(dir).ok()?;
+    let e = d.enrollment()?;
+    let from = e.discovery_url.as_deref()?;
+    (discovery.iter().any(|u| u == from) && check_management_url(&d).is_ok()).then_some(d)
+}
+
+/// Enrolls device `i` with `discovery_url`, retrying after 429/503 and I/O errors (at
+/// most 3 attempts, with [`backoff`]).
+async fn enroll_one(
+    dir: PathBuf,
+    discovery_url: String,
+    opts: Arc<LoadOptions>,
+    key: DeviceKey,
+    stats: Arc<Stats>,
+) -> Option<Device> {
+    let host = discovery_url
+        .parse::<hyper::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_owned))
+        .unwrap_or_else(|| "localhost".into());
+    for attempt in 1..=3u32 {
+        let mut eo = EnrollOptions::new(
+            discovery_url.clone(),
+            opts.tls_roots_pem.clone(),
+            Credential::OnPremise {
+                upn: format!("user@{host}"),
+                password: opts.secret.clone(),
+            },
+        );
+        eo.key = Some(key.clone());
+        let r = Device::enroll(&dir, eo).await;
+        let r = r.and_then(|d| check_management_url(&d).map(|()| d));
+        match r {
+            Ok(d) => {
+                stats.enrollments.fetch_add(1, Ordering::Relaxed);
+                return Some(d);
+            }
+            Err(e) => {
+                stats.error(error_kind(&e));
+                let (retry, ra) = match &e {
+                    EmuError::Http {
+                        status: 429 | 503,
+                        retry_after,
+                        ..
+                    } => (true, *retry_after),
+                    EmuError::Io(_) => (true, None),
+                    _ => (false, None),
+                };
+                if !retry || attempt == 3 {
+                    if opts.progress {
+                        eprintln!("load: enrolling {}: {e}", dir.display());
+                    }
+                    return None;
+                }
+                stats.backoffs.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(backoff(ra, attempt, opts.max_backoff)).await;
+            }
+        }
+    }
+    None
+}
+
+/// One device's check-ins until `deadline`.
+async fn check_in(
+    mut device: Device,
+    slots: Arc<Semaphore>,
+    deadline: tokio::time::Instant,
+    max_backoff: Duration,
+    stats: Arc<Stats>,
+) {
+    let mut failures = 0u32;
+    loop {
+        let Ok(Ok(slot)) = tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await
+        else {
+            return;
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        let start = Instant::now();
+        let r = tokio::time::timeout_at(deadline + DEADLINE_GRACE, device.sync()).await;
+        drop(slot);
+        let retry_after = match r {
+            Ok(Ok(report)) => {
+                stats.session(start.elapsed(), report.messages);
+                failures = 0;
+                continue;
+            }
+            Ok(Err(e)) => {
+                stats.error(error_kind(&e));
+                match e {
+                    EmuError::Http { retry_after, .. } => retry_after,
+                    _ => None,
+                }
+            }
+            Err(_) => {
+                stats.error("timeout".into());
+                return;
+            }
+        };
+        failures = failures.saturating_add(1);
+        stats.backoffs.fetch_add(1, Ordering::Relaxed);
+        let wake = tokio::time::Instant::now() + backoff(retry_after, failures, max_backoff);
+        tokio::time::sleep_until(wake.min(deadline)).await;
+    }
+}
+
+/// Prints a progress line on stderr about once a second until dropped.
+fn progress(stats: Arc<Stats>, phase: &'static str, total: usize) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let start = Instant::now();
+        let mut last = 0u64;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let errors = stats.errors();
+            let t = start.elapsed().as_secs_f64();
+            if phase == "enroll" {
+                let n = stats.enrollments.load(Ordering::Relaxed);
+                eprintln!(
+                    "load: {t:.0} s, enrolled {n}/{total} ({:.0}/s), errors: {}",
+                    n as f64 / t,
+                    errors_text(&errors)
+                );
+            } else {
+                let n = stats.sessions.load(Ordering::Relaxed);
+                let p50 = {
+                    let mut l = stats
+                        .latencies
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    l.sort_unstable();
+                    percentile_ms(&l, 0.5)
+                };
+                eprintln!(
+                    "load: {t:.0} s, {n} sessions ({} in the last second), p50 {p50:.1} ms, \
+                     backoffs {}, errors: {}",
+                    n - last,
+                    stats.backoffs.load(Ordering::Relaxed),
+                    errors_text(&errors)
+                );
+                last = n;
+            }
+        }
+    })
+}
+
+/// Runs the load: enrolls (or reuses) the devices, then keeps them checking in for
+/// `opts.duration`, and sums up. Options out of bounds and non-loopback targets are
+/// [`LoadError::Usage`], checked before anything is sent; failures of single
+/// enrollments and sessions are counted in [`Summary::errors`], not returned.
+pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
+    let discovery = check(&opts)?;
+    let opts = Arc::new(opts);
+    std::fs::create_dir_all(&opts.state_dir)
+        .map_err(|e| LoadError::Emu(state_err(&opts.state_dir, e.to_string())))?;
+    let pool_size = opts
+        .key_pool
+        .unwrap_or(DEFAULT_KEY_POOL)
+        .min(opts.devices)
+        .max(1);
+    let stats = Arc::new(Stats::default());
+
+    // Phase 1: enrollment (or reuse).
+    let mut devices: Vec<Device> = Vec::with_capacity(opts.devices);
+    let mut to_enroll = Vec::new();
+    for i in 0..opts.devices {
+        let dir = device_dir(&opts.state_dir, i);
+        match reusable(&dir, &discovery) {
+            Some(d) => devices.push(d),
+            None => to_enroll.push((i, dir)),
+        }
+    }
+    let reused = devices.len();
+    let keys = if to_enroll.is_empty() {
+        Vec::new()
+    } else {
+        if opts.progress {
+            eprintln!(
+                "load: {reused} devices reused, {} to enroll; key pool of {pool_size} in {}",
+                to_enroll.len(),
+                opts.state_dir.join(KEY_POOL_DIR).display()
+            );
+        }
+        key_pool(&opts.state_dir, pool_size).await?
+    };
+    let enroll_start = Instant::now();
+    if !to_enroll.is_empty() {
+        let ticker = opts
+            .progress
+            .then(|| progress(stats.clone(), "enroll", to_enroll.len()));
+        let slots = Arc::new(Semaphore::new(opts.concurrency));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, dir) in to_enroll {
+            let url = discovery[i % discovery.len()].clone();
+            let key = keys[i % keys.len()].clone();
+            let (opts, stats, slots) = (opts.clone(), stats.clone(), slots.clone());
+            set.spawn(async move {
+                let _slot = slots.acquire_owned().await.ok()?;
+                enroll_one(dir, url, opts, key, stats).await
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            if let Ok(Some(d)) = r {
+                devices.push(d);
+            }
+        }
+        if let Some(t) = ticker {
+            t.abort();
+        }
+    }
+    let enrollment_s = enroll_start.elapsed().as_secs_f64();
+    let enrollments = stats.enrollments.load(Ordering::Relaxed);
+
+    // Phase 2: check-ins.
+    let n_devices = devices.len();
+    if opts.progress {
+        eprintln!(
+            "load: {n_devices} devices check in, {} at a time, for {} s",
+            opts.concurrency,
+            opts.duration.as_secs_f64()
+        );
+    }
+    let ticker = opts
+        .progress
+        .then(|| progress(stats.clone(), "sync", n_devices));
+    let slots = Arc::new(Semaphore::new(opts.concurrency));
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + opts.duration;
+    let mut set = tokio::task::JoinSet::new();
+    for d in devices {
+        set.spawn(check_in(
+            d,
+            slots.clone(),
+            deadline,
+            opts.max_backoff,
+            stats.clone(),
+        ));
+    }
+    while set.join_next().await.is_some() {}
+    let duration_s = start.elapsed().as_secs_f64();
+    if let Some(t) = ticker {
+        t.abort();
+    }
+
+    let mut lat = std::mem::take(&mut *stats.latencies.lock().unwrap_or_else(|p| p.into_inner()));
+    lat.sort_unstable();
+    let sessions = stats.sessions.load(Ordering::Relaxed);
+    let per_s = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+    let summary = Summary {
+        devices: n_devices,
+        reused,
+        enrollments,
+        enrollment_s,
+        enrollments_per_s: per_s(enrollments, enrollment_s),
+        sessions,
+        messages: stats.messages.load(Ordering::Relaxed),
+        duration_s,
+        sessions_per_s: per_s(sessions, duration_s),
+        p50_ms: percentile_ms(&lat, 0.50),
+        p90_ms: percentile_ms(&lat, 0.90),
+        p99_ms: percentile_ms(&lat, 0.99),
+        max_ms: lat.last().map_or(0.0, |&us| f64::from(us) / 1000.0),
+        backoffs: stats.backoffs.load(Ordering::Relaxed),
+        errors: stats.errors(),
+        servers: discovery.len(),
+        concurrency: opts.concurrency,
+        key_pool: keys.len(),
+    };
+    if opts.progress {
+        eprintln!(
+            "load: done, {} sessions in {:.1} s, {} errors",
+            summary.sessions,
+            summary.duration_s,
+            stats.error_count()
+        );
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_servers_are_taken_and_urls_are_derived() {
+        assert_eq!(
+            discovery_url("https://localhost:8443").unwrap(),
+            "https://localhost:8443/EnrollmentServer/Discovery.svc"
+        );
+        assert_eq!(
+            discovery_url("https://127.0.0.2:9000/").unwrap(),
+            "https://127.0.0.2:9000/EnrollmentServer/Discovery.svc"
+        );
+        assert_eq!(
+            discovery_url("https://[::1]:8443/EnrollmentServer/Discovery.svc").unwrap(),
+            "https://[::1]:8443/EnrollmentServer/Discovery.svc"
+        );
+        for bad in [
+            "https://example.com:8443",
+            "https://10.0.0.1",
+            "https://[::2]:8443",
+            "https://localhost.example.com",
+            "http://localhost:8443",
+            "https://localhost:8443/other",
+            "not a url",
+        ] {
+            assert!(
+                matches!(discovery_url(bad), Err(LoadError::Usage(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_within_the_cap_with_jitter() {
+        let max = Duration::from_secs(30);
+        for _ in 0..100 {
+            let d = backoff(Some(10), 1, max);
+            assert!(d >= Duration::from_secs(10) && d < Duration::from_millis(12_500));
+            let d = backoff(Some(120), 1, max);
+            assert!(d >= max && d < max.mul_f64(1.25));
+            let d = backoff(None, 1, max);
+            assert!(d >= Duration::from_millis(500) && d < Duration::from_millis(625));
+            let d = backoff(None, 4, max);
+            assert!(d >= Duration::from_secs(4) && d < Duration::from_secs(5));
+            assert!(backoff(None, 40, max) < max.mul_f64(1.25));
+        }
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<u32> = (1..=100).map(|x| x * 1000).collect();
+        assert_eq!(percentile_ms(&v, 0.5), 50.0);
+        assert_eq!(percentile_ms(&v, 0.99), 99.0);
+        assert_eq!(percentile_ms(&[], 0.5), 0.0);
+        assert_eq!(percentile_ms(&[7000], 0.99), 7.0);
+    }
+
+    #[tokio::test]
+    async fn bounds_are_checked_before_anything_is_sent() {
+        let dir = std::env::temp_dir().join("winmdm-load-bounds-unused");
+        let base = LoadOptions::new(vec!["https://localhost:1".into()], b"".to_vec(), "s", &dir);
+        let mut o = base.clone();
+        o.servers = vec!["https://192.0.2.1:8443".into()];
+        assert!(matches!(run(o).await, Err(LoadError::Usage(_))));
+        let mut o = base.clone();
+        o.devices = MAX_DEVICES + 1;
+        assert!(matches!(run(o).await, Err(LoadError::Usage(_))));
+        let mut o = base.clone();
+        o.concurrency = 0;
+        assert!(matches!(run(o).await, Err(LoadError::Usage(_))));
+        let mut o = base;
+        o.duration = MAX_DURATION + Duration::from_secs(1);
+        assert!(matches!(run(o).await, Err(LoadError::Usage(_))));
+        assert!(!dir.exists());
+    }
+}
