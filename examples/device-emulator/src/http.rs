@@ -47,6 +47,8 @@ pub(crate) struct Https {
     conn: Option<Conn>,
     /// Connections opened so far.
     pub(crate) connections: usize,
+    /// Of those, connections whose TLS handshake resumed an earlier session.
+    pub(crate) resumed: usize,
 }
 
 /// The root certificates in a PEM bundle.
@@ -71,30 +73,48 @@ impl Https {
         roots_pem: &[u8],
         client: Option<(Vec<Vec<u8>>, &str)>,
     ) -> Result<Self, EmuError> {
-        let roots = roots_from_pem(roots_pem)?;
-        let builder =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| EmuError::Tls(e.to_string()))?
-                .with_root_certificates(roots);
-        let cfg = match client {
-            None => builder.with_no_client_auth(),
-            Some((chain, key_pem)) => {
-                let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-                    .map_err(|e| EmuError::Tls(format!("device key: {e}")))?;
-                let chain = chain.into_iter().map(CertificateDer::from).collect();
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| EmuError::Tls(format!("client certificate: {e}")))?
-            }
-        };
-        Ok(Https {
-            tls: Arc::new(cfg),
-            conn: None,
-            connections: 0,
-        })
+        Ok(Https::with_config(client_config(roots_pem, client)?))
     }
 
+    /// A client on a TLS configuration made by [`client_config`]: clients sharing one
+    /// configuration resume each other's TLS sessions (rustls's in-memory cache).
+    pub(crate) fn with_config(tls: Arc<ClientConfig>) -> Self {
+        Https {
+            tls,
+            conn: None,
+            connections: 0,
+            resumed: 0,
+        }
+    }
+}
+
+/// A TLS client configuration trusting the roots in `roots_pem`, presenting `client`
+/// (certificate chain, PKCS#8 key PEM) when the server asks for one.
+pub(crate) fn client_config(
+    roots_pem: &[u8],
+    client: Option<(Vec<Vec<u8>>, &str)>,
+) -> Result<Arc<ClientConfig>, EmuError> {
+    let roots = roots_from_pem(roots_pem)?;
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| EmuError::Tls(e.to_string()))?
+            .with_root_certificates(roots);
+    let cfg = match client {
+        None => builder.with_no_client_auth(),
+        Some((chain, key_pem)) => {
+            let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+                .map_err(|e| EmuError::Tls(format!("device key: {e}")))?;
+            let chain = chain.into_iter().map(CertificateDer::from).collect();
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| EmuError::Tls(format!("client certificate: {e}")))?
+        }
+    };
+    Ok(Arc::new(cfg))
+}
+
+impl Https {
     async fn connect(&mut self, uri: &Uri) -> Result<(), EmuError> {
         if uri.scheme_str() != Some("https") {
             return Err(EmuError::Protocol(format!("not an https URL: {uri}")));
@@ -116,6 +136,7 @@ impl Https {
             .connect(name, tcp)
             .await
             .map_err(|e| EmuError::Tls(format!("handshake with {authority}: {e}")))?;
+        let resumed = tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
         let (sender, conn) = http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| EmuError::Protocol(format!("HTTP handshake: {e}")))?;
@@ -124,6 +145,9 @@ impl Https {
             let _ = conn.await;
         });
         self.connections += 1;
+        if resumed {
+            self.resumed += 1;
+        }
         self.conn = Some(Conn { authority, sender });
         Ok(())
     }

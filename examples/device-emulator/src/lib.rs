@@ -82,6 +82,11 @@ pub struct Device {
     pub(crate) dir: PathBuf,
     pub(crate) st: DeviceState,
     pub(crate) tree: DeviceTree,
+    /// The management TLS configuration of the current certificate (DER), kept between
+    /// sessions so that they resume the TLS session as Windows does; not saved.
+    pub(crate) tls: Option<(Vec<u8>, std::sync::Arc<rustls::ClientConfig>)>,
+    /// Whether sessions after the first resume TLS ([`Device::set_tls_resumption`]).
+    pub(crate) tls_resumption: bool,
 }
 
 /// A Windows-shaped device ID: 32 upper-case hex digits (as in the capture,
@@ -139,6 +144,8 @@ impl Device {
                 max_msg_size: None,
             },
             tree,
+            tls: None,
+            tls_resumption: true,
         }
     }
 
@@ -186,6 +193,8 @@ impl Device {
             dir: state_dir.to_owned(),
             st,
             tree,
+            tls: None,
+            tls_resumption: true,
         })
     }
 
@@ -304,6 +313,17 @@ impl Device {
     /// Sessions run so far (the last SessionID, as a number).
     pub fn sessions(&self) -> u32 {
         self.st.sessions
+    }
+
+    /// Whether a session resumes the TLS session of the previous one made by this
+    /// `Device` value (default true, as Windows does; the cache lives in memory, so the
+    /// first session after [`Device::load`] makes a full handshake). `false` makes every
+    /// session's connection a full handshake. [`SyncReport::resumed`] tells which.
+    pub fn set_tls_resumption(&mut self, on: bool) {
+        self.tls_resumption = on;
+        if !on {
+            self.tls = None;
+        }
     }
 
     /// Declares a `MaxMsgSize` in package 1 from the next session on (`None`, the

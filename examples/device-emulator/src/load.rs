@@ -30,6 +30,12 @@
 //! jitter so that refused devices do not come back together ([`backoff`]). The device
 //! holds no session slot while it waits. A success resets the delay.
 //!
+//! **Connections.** As Windows: one keep-alive TLS connection for the messages of a
+//! session, and the TLS session resumed between a device's sessions
+//! ([`Device::set_tls_resumption`]; [`LoadOptions::tls_resumption`] off makes every
+//! session a full handshake, to measure both). [`Summary::tls_full`] and
+//! [`Summary::tls_resumed`] count the handshakes of completed sessions.
+//!
 //! **Bounds.** At most [`MAX_DEVICES`] devices, [`MAX_CONCURRENCY`] sessions at once,
 //! [`MAX_DURATION`]; and loopback targets only: every `--server` must be `https` on
 //! `localhost`, `127.0.0.0/8` or `[::1]` ([`discovery_url`]), and so must every device's
@@ -96,6 +102,9 @@ pub struct LoadOptions {
     pub max_backoff: Duration,
     /// Print a progress line on stderr about once a second (default true).
     pub progress: bool,
+    /// Resume the device's TLS session between its sessions, as Windows does (default
+    /// true; false: a full handshake with the RSA client key for every session).
+    pub tls_resumption: bool,
 }
 
 impl LoadOptions {
@@ -118,6 +127,7 @@ impl LoadOptions {
             key_pool: None,
             max_backoff: Duration::from_secs(30),
             progress: true,
+            tls_resumption: true,
         }
     }
 }
@@ -165,6 +175,11 @@ pub struct Summary {
     pub p99_ms: f64,
     /// Slowest completed session, milliseconds.
     pub max_ms: f64,
+    /// TLS connections of completed sessions that made a full handshake.
+    pub tls_full: u64,
+    /// TLS connections of completed sessions that resumed the device's previous TLS
+    /// session (the first session of each device in a run is a full handshake).
+    pub tls_resumed: u64,
     /// Waits after a failed session.
     pub backoffs: u64,
     /// Failures by kind ([`error_kind`]), enrollment and sessions together.
@@ -326,6 +341,8 @@ struct Stats {
     enrollments: AtomicU64,
     sessions: AtomicU64,
     messages: AtomicU64,
+    tls_full: AtomicU64,
+    tls_resumed: AtomicU64,
     backoffs: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
     /// Session times of completed sessions, microseconds.
@@ -342,9 +359,15 @@ impl Stats {
             .or_default() += 1;
     }
 
-    fn session(&self, took: Duration, messages: usize) {
+    fn session(&self, took: Duration, r: &crate::SyncReport) {
         self.sessions.fetch_add(1, Ordering::Relaxed);
-        self.messages.fetch_add(messages as u64, Ordering::Relaxed);
+        self.messages
+            .fetch_add(r.messages as u64, Ordering::Relaxed);
+        let resumed = r.resumed.min(r.connections);
+        self.tls_resumed
+            .fetch_add(resumed as u64, Ordering::Relaxed);
+        self.tls_full
+            .fetch_add((r.connections - resumed) as u64, Ordering::Relaxed);
         let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
         self.latencies
             .lock()
@@ -468,8 +491,10 @@ async fn check_in(
     slots: Arc<Semaphore>,
     deadline: tokio::time::Instant,
     max_backoff: Duration,
+    tls_resumption: bool,
     stats: Arc<Stats>,
 ) {
+    device.set_tls_resumption(tls_resumption);
     let mut failures = 0u32;
     loop {
         let Ok(Ok(slot)) = tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await
@@ -484,7 +509,7 @@ async fn check_in(
         drop(slot);
         let retry_after = match r {
             Ok(Ok(report)) => {
-                stats.session(start.elapsed(), report.messages);
+                stats.session(start.elapsed(), &report);
                 failures = 0;
                 continue;
             }
@@ -638,6 +663,7 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
             slots.clone(),
             deadline,
             opts.max_backoff,
+            opts.tls_resumption,
             stats.clone(),
         ));
     }
@@ -665,6 +691,8 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         p90_ms: percentile_ms(&lat, 0.90),
         p99_ms: percentile_ms(&lat, 0.99),
         max_ms: lat.last().map_or(0.0, |&us| f64::from(us) / 1000.0),
+        tls_full: stats.tls_full.load(Ordering::Relaxed),
+        tls_resumed: stats.tls_resumed.load(Ordering::Relaxed),
         backoffs: stats.backoffs.load(Ordering::Relaxed),
         errors: stats.errors(),
         servers: discovery.len(),

@@ -101,6 +101,10 @@ enum Cmd {
         /// No progress line.
         #[arg(long)]
         quiet: bool,
+        /// A full TLS handshake for every session (default: resume the device's previous
+        /// TLS session, as Windows does).
+        #[arg(long)]
+        no_resume: bool,
     },
 }
 
@@ -196,6 +200,7 @@ async fn load(cmd: Cmd) -> ExitCode {
         key_pool,
         max_backoff,
         quiet,
+        no_resume,
     } = cmd
     else {
         unreachable!("only load")
@@ -221,6 +226,7 @@ async fn load(cmd: Cmd) -> ExitCode {
     opts.key_pool = key_pool;
     opts.max_backoff = Duration::from_secs(max_backoff);
     opts.progress = !quiet;
+    opts.tls_resumption = !no_resume;
     match load::run(opts).await {
         Ok(s) => {
             println!(

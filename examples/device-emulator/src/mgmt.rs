@@ -69,6 +69,9 @@ pub struct SyncReport {
     pub header_statuses: Vec<u16>,
     /// TLS connections opened (1 when the server keeps the connection alive).
     pub connections: usize,
+    /// Of those, connections whose TLS handshake resumed an earlier session of this
+    /// device ([`Device::set_tls_resumption`](crate::Device::set_tls_resumption)).
+    pub resumed: usize,
     /// The `Exec`s performed in this session.
     pub execs: Vec<ExecRecord>,
     /// Every exchange, in order.
@@ -261,9 +264,7 @@ impl Device {
         cfg: DeviceConfig,
         report: &mut SyncReport,
     ) -> Result<(), EmuError> {
-        let mut chain = vec![e.certificate_der.clone()];
-        chain.extend(e.intermediates_der.iter().cloned());
-        let mut http = Https::new(e.tls_roots_pem.as_bytes(), Some((chain, &e.key_pem)))?;
+        let mut http = Https::with_config(self.management_tls(e)?);
         let url = management_request_url(&e.management_url);
         let mut session = DeviceSession::new(cfg);
         let mut msg = session.start();
@@ -291,6 +292,7 @@ impl Device {
                 .request(Method::POST, &url, &headers, body.clone().into_bytes())
                 .await;
             report.connections = http.connections;
+            report.resumed = http.resumed;
             let resp = resp?;
             report.messages += 1;
             report.http_statuses.push(resp.status);
@@ -331,6 +333,28 @@ impl Device {
             a.nonce_b64 = STANDARD.encode(n);
         }
         result
+    }
+
+    /// The TLS configuration for management with the current certificate: the one of
+    /// the previous session when resumption is on and the certificate is the same.
+    fn management_tls(
+        &mut self,
+        e: &Enrollment,
+    ) -> Result<std::sync::Arc<rustls::ClientConfig>, EmuError> {
+        if self.tls_resumption
+            && let Some((der, cfg)) = &self.tls
+            && *der == e.certificate_der
+        {
+            return Ok(cfg.clone());
+        }
+        let mut chain = vec![e.certificate_der.clone()];
+        chain.extend(e.intermediates_der.iter().cloned());
+        let cfg =
+            crate::http::client_config(e.tls_roots_pem.as_bytes(), Some((chain, &e.key_pem)))?;
+        if self.tls_resumption {
+            self.tls = Some((e.certificate_der.clone(), cfg.clone()));
+        }
+        Ok(cfg)
     }
 
     /// Adds the device's Statuses in `msg` to the report, matched with the server

@@ -1,7 +1,8 @@
 //! The load generator (`winmdm_device_emulator::load`) against the real `winmdm-server`
 //! binary on 127.0.0.1 (real TLS, real SQLite): devices enroll and check in without
 //! errors, a second run reuses them, and at `--max-sessions 1` the only errors are 429s,
-//! which the devices back off from, and sessions still complete.
+//! which the devices back off from, sessions still complete, and once the load drops
+//! there are none.
 
 mod common;
 
@@ -46,6 +47,9 @@ async fn devices_enroll_and_check_in_without_errors_and_are_reused() {
     assert!(s.sessions_per_s > 0.0);
     assert!(s.p50_ms > 0.0 && s.p50_ms <= s.p99_ms && s.p99_ms <= s.max_ms);
     assert!(s.messages >= s.sessions);
+    // One connection per session; a device's later sessions resume TLS.
+    assert_eq!(s.tls_full + s.tls_resumed, s.sessions, "{s:?}");
+    assert!(s.tls_resumed > 0, "TLS sessions are resumed: {s:?}");
     assert!(s.duration_s >= 3.0 && s.duration_s < 3.0 + 5.0, "{s:?}");
     // The JSON summary has the documented fields.
     let j = serde_json::to_value(&s).unwrap();
@@ -76,13 +80,17 @@ async fn devices_enroll_and_check_in_without_errors_and_are_reused() {
         .map_or(0, Vec::len);
     assert_eq!(n, 8, "{list}");
 
-    // A second run reuses the state directory: nothing enrolled, still no errors.
+    // A second run reuses the state directory: nothing enrolled, still no errors; with
+    // resumption off every session makes a full handshake.
     o.duration = Duration::from_secs(1);
+    o.tls_resumption = false;
     let again = load::run(o).await.expect("second run");
     assert_eq!(again.enrollments, 0, "{again:?}");
     assert_eq!(again.reused, 8);
     assert!(again.sessions > 0);
     assert!(again.errors.is_empty(), "errors: {:?}", again.errors);
+    assert_eq!(again.tls_resumed, 0, "{again:?}");
+    assert_eq!(again.tls_full, again.sessions, "{again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +105,7 @@ async fn at_one_session_in_progress_only_429s_and_sessions_complete() {
     // The server says Retry-After 30; cap the wait so that the devices come back
     // within the run.
     o.max_backoff = Duration::from_millis(300);
-    let s = load::run(o).await.expect("load run");
+    let s = load::run(o.clone()).await.expect("load run");
     eprintln!("{}", serde_json::to_string(&s).unwrap());
     assert_eq!(s.enrollments, 8, "enrollment is not limited: {s:?}");
     assert!(s.sessions > 0, "{s:?}");
@@ -113,6 +121,15 @@ async fn at_one_session_in_progress_only_429s_and_sessions_complete() {
         s.errors.get("http_429").copied().unwrap_or(0),
         "every 429 is followed by a back-off: {s:?}"
     );
+
+    // The load drops to what the server takes: the same devices, one session at a
+    // time, no error at all.
+    o.concurrency = 1;
+    o.duration = Duration::from_secs(1);
+    let calm = load::run(o).await.expect("second run");
+    assert_eq!(calm.reused, 8, "{calm:?}");
+    assert!(calm.sessions > 0, "{calm:?}");
+    assert!(calm.errors.is_empty(), "errors: {:?}", calm.errors);
 }
 
 #[tokio::test]
