@@ -6,7 +6,7 @@
 //! * [`enroll`]: Discovery, Policy (XCEP) and Enrollment (WSTEP) endpoints.
 //! * [`mdm`]: the management endpoint: one POST per SyncML message.
 //! * [`admin`]: the admin API under `/api/v1`, with its OpenAPI document.
-//! * [`store`]: storage behind one trait, SQLite by default.
+//! * [`store`]: storage behind one trait, SQLite by default, PostgreSQL with `--db`.
 #![forbid(unsafe_code)]
 // Handlers return `Result<_, Response>` (axum's idiom); a Response is 128 bytes.
 #![allow(clippy::result_large_err)]
@@ -91,6 +91,10 @@ pub struct Args {
     /// Largest request body accepted on any endpoint, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_body: usize,
+    /// Database: `postgres://user:pass@host:port/db` for PostgreSQL (several instances
+    /// may share it); default: the SQLite file `winmdm.db` in the data directory.
+    #[arg(long)]
+    pub db: Option<String>,
 }
 
 /// `--log-format`.

@@ -6,7 +6,7 @@
 //!   tls.pem, tls.key        TLS certificate for localhost, 127.0.0.1, ::1 and the public host
 //!   admin-token             bearer token of the admin API
 //!   enrollment-secret       OnPremise enrollment password (any UPN)
-//!   winmdm.db               SQLite (WAL)
+//!   winmdm.db               SQLite (WAL), unless --db postgres://...
 //! ```
 
 use std::fs;
@@ -21,7 +21,7 @@ use winmdm_enroll::pki::{self, CertificateAuthority, IssueOptions, RsaSigner, Si
 use winmdm_enroll::token::{EntraAuthenticator, Jwks, JwtValidation};
 use winmdm_enroll::{AuthPolicy, EnrollmentServer, HttpsUrl, ProviderId, ServerUrls};
 
-use crate::store::SqliteStore;
+use crate::store::{PgStore, SqliteStore, Store};
 use crate::{App, Args};
 
 /// Why the server could not start.
@@ -220,7 +220,17 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
 
     let admin_token = secret_file(&paths.admin_token)?;
     let enrollment_secret = secret_file(&paths.enrollment_secret)?;
-    let store = SqliteStore::open(&paths.db)?;
+    let store: Arc<dyn Store> = match args.db.as_deref() {
+        None => Arc::new(SqliteStore::open(&paths.db)?),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Arc::new(PgStore::open(url)?)
+        }
+        Some(_) => {
+            return Err(SetupError::Config(
+                "--db: expected postgres://... or postgresql://...".into(),
+            ));
+        }
+    };
 
     let entra = match &args.jwks {
         Some(p) => {
@@ -256,7 +266,7 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
     enrollment.policy.validity = Duration::from_secs(args.cert_validity_days * 86_400);
 
     let app = App {
-        store: Arc::new(store),
+        store,
         ca,
         enrollment,
         public_url,

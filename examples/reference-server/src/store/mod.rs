@@ -1,0 +1,307 @@
+//! Storage: one trait ([`Store`]) with two implementations, the embedded SQLite one
+//! ([`SqliteStore`], the default) and PostgreSQL ([`PgStore`], `--db postgres://...`, for
+//! several instances on one database).
+//!
+//! What is stored follows the lessons in `docs/server.md`: enrollments keyed by the
+//! certificates issued to them (thumbprint), per-command state and results rather than
+//! raw SyncML messages, the session engine's snapshot keyed by enrollment + SessionID,
+//! and profile state per device per node. The trait is synchronous and every method is
+//! one transaction; the server calls it from `spawn_blocking`. A management message is
+//! one [`SessionTx`]: read the snapshot, pull commands, record outcomes, save the
+//! snapshot, commit, and only then answer the device.
+
+use serde::Serialize;
+
+mod postgres;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database said no.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// PostgreSQL said no.
+    #[error("database: {0}")]
+    Pg(#[from] ::postgres::Error),
+    /// A one-time enrollment token that does not exist, expired or was used.
+    #[error("enrollment token not valid")]
+    TokenNotValid,
+    /// No such row.
+    #[error("not found")]
+    NotFound,
+}
+
+/// An enrollment: one device certificate lineage (renewals keep the enrollment).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Enrollment {
+    /// Row id.
+    pub id: i64,
+    /// The DeviceID (SyncHdr Source).
+    pub device_id: String,
+    /// HWDevID from the enrollment request (not unique across clones).
+    pub hw_dev_id: Option<String>,
+    /// The user the enrollment authenticated.
+    pub upn: Option<String>,
+    /// `onpremise`, `token` or `federated`.
+    pub auth: String,
+    /// `active` or `unenrolled`.
+    pub state: String,
+    /// DMAcc user name provisioned for MD5 digest.
+    #[serde(skip)]
+    pub dm_username: String,
+    /// DMAcc password provisioned for MD5 digest.
+    #[serde(skip)]
+    pub dm_password: String,
+    /// The nonce the device uses in its next MD5 digest.
+    #[serde(skip)]
+    pub dm_nonce: Vec<u8>,
+    /// Unix seconds.
+    pub enrolled_at: i64,
+    /// Unix seconds of the last management message.
+    pub last_seen_at: Option<i64>,
+    /// DevInfo/DevDetail values the device reported (LocURI to value).
+    pub inventory: serde_json::Value,
+    /// Thumbprint of the newest certificate.
+    pub certificate_thumbprint: Option<String>,
+    /// notAfter of the newest certificate (Unix seconds).
+    pub certificate_not_after: Option<i64>,
+}
+
+/// What an enrollment is created with.
+#[derive(Debug, Clone)]
+pub struct NewEnrollment<'a> {
+    /// DeviceID.
+    pub device_id: &'a str,
+    /// HWDevID.
+    pub hw_dev_id: Option<&'a str>,
+    /// User.
+    pub upn: Option<&'a str>,
+    /// Authentication used.
+    pub auth: &'a str,
+    /// DMAcc user name.
+    pub dm_username: &'a str,
+    /// DMAcc password.
+    pub dm_password: &'a str,
+    /// DMAcc first nonce (w7 APPSRV AAUTHDATA).
+    pub dm_nonce: &'a [u8],
+    /// The first certificate.
+    pub cert: NewCertificate<'a>,
+}
+
+/// A certificate issued to an enrollment.
+#[derive(Debug, Clone)]
+pub struct NewCertificate<'a> {
+    /// SHA-1 thumbprint, uppercase hex.
+    pub thumbprint: &'a str,
+    /// Serial, hex.
+    pub serial: &'a str,
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+}
+
+/// A command as stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CommandRow {
+    /// Command id (the engine's tag).
+    pub id: i64,
+    /// The enrollment it is for.
+    pub enrollment_id: i64,
+    /// The SyncML command fragment.
+    pub syncml: String,
+    /// Who queued it: `admin`, `profile:ID:install`, `profile:ID:verify`, ...
+    pub origin: String,
+    /// `pending`, `sent` or `done`.
+    pub state: String,
+    /// The device's status code, once answered.
+    pub status: Option<i64>,
+    /// `msft:originalerror`, when the device gave one.
+    pub original_error: Option<String>,
+    /// Results (Get): JSON array of `{locuri, format, data}`.
+    pub results: Option<serde_json::Value>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A profile as stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProfileRow {
+    /// Profile id (chosen by the admin).
+    pub id: String,
+    /// The SyncML fragment.
+    pub syncml: String,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// One node a profile sets on one device, with its state.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SettingRow {
+    /// The profile.
+    pub profile_id: String,
+    /// The node.
+    pub locuri: String,
+    /// `pending`, `sent`, `verified`, `failed` or `drift`.
+    pub state: String,
+    /// Status code of the failure.
+    pub status: Option<i64>,
+    /// `msft:originalerror` of the failure.
+    pub original_error: Option<String>,
+    /// What the device answered when it differs (drift).
+    pub actual: Option<String>,
+    /// Deliveries so far.
+    pub attempts: i64,
+}
+
+/// Storage behind the server. Each method is one transaction.
+pub trait Store: Send + Sync + 'static {
+    /// Creates an enrollment with its first certificate; consumes `token_hash` (a
+    /// one-time enrollment token) in the same transaction when given.
+    fn create_enrollment(
+        &self,
+        e: &NewEnrollment<'_>,
+        token_hash: Option<&str>,
+        now: i64,
+    ) -> Result<i64, StoreError>;
+    /// Adds a renewed certificate to an enrollment.
+    fn add_certificate(
+        &self,
+        enrollment_id: i64,
+        c: &NewCertificate<'_>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The enrollment a (not revoked) certificate belongs to.
+    fn enrollment_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Enrollment>, StoreError>;
+    /// The newest enrollment of a device.
+    fn enrollment_by_device(&self, device_id: &str) -> Result<Option<Enrollment>, StoreError>;
+    /// Every enrollment, newest first.
+    fn enrollments(&self) -> Result<Vec<Enrollment>, StoreError>;
+    /// Stores a one-time enrollment token (its hash).
+    fn create_token(&self, hash: &str, expires_at: i64, now: i64) -> Result<(), StoreError>;
+    /// Whether a token is usable (exists, unused, not expired).
+    fn token_usable(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// Queues commands; returns their ids.
+    fn queue_commands(
+        &self,
+        enrollment_id: i64,
+        fragments: &[String],
+        origin: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// A command by id.
+    fn command(&self, id: i64) -> Result<Option<CommandRow>, StoreError>;
+    /// The commands of an enrollment, newest first (at most `limit`).
+    fn commands(&self, enrollment_id: i64, limit: u32) -> Result<Vec<CommandRow>, StoreError>;
+    /// Creates or replaces a profile.
+    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<(), StoreError>;
+    /// A profile.
+    fn profile(&self, id: &str) -> Result<Option<ProfileRow>, StoreError>;
+    /// Every profile.
+    fn profiles(&self) -> Result<Vec<ProfileRow>, StoreError>;
+    /// Assigns a profile: records the assignment, the nodes it sets (pending) and queues
+    /// its install commands, in one transaction.
+    fn assign(
+        &self,
+        profile_id: &str,
+        enrollment_id: i64,
+        locuris: &[String],
+        install: &[String],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Unassigns a profile: drops the assignment and its node state and queues the
+    /// removal commands, in one transaction.
+    fn unassign(
+        &self,
+        profile_id: &str,
+        enrollment_id: i64,
+        removal: &[String],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The profiles assigned to an enrollment.
+    fn assigned(&self, enrollment_id: i64) -> Result<Vec<ProfileRow>, StoreError>;
+    /// Per-node profile state of an enrollment.
+    fn settings(&self, enrollment_id: i64) -> Result<Vec<SettingRow>, StoreError>;
+    /// Starts the transaction of one management message.
+    fn session(
+        &self,
+        enrollment_id: i64,
+        session_id: &str,
+    ) -> Result<Box<dyn SessionTx + '_>, StoreError>;
+}
+
+/// The transaction of one management message. Dropped without [`commit`](SessionTx::commit):
+/// rolled back.
+pub trait SessionTx {
+    /// The stored engine snapshot of this session.
+    fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Up to `limit` pending commands, oldest first, skipping ids in `skip`.
+    fn pending(
+        &mut self,
+        limit: u32,
+        skip: &[i64],
+    ) -> Result<Vec<(i64, String, String)>, StoreError>;
+    /// A command's origin and fragment.
+    fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError>;
+    /// Marks a command sent in this session.
+    fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError>;
+    /// Records a command's outcome (once: a command already done is left alone).
+    fn record_outcome(
+        &mut self,
+        id: i64,
+        status: Option<i64>,
+        original_error: Option<&str>,
+        results: Option<&serde_json::Value>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// At the start of a new session: puts commands sent in earlier sessions of this
+    /// enrollment and never answered back to pending (the device abandoned that
+    /// session) and drops the earlier sessions' snapshots.
+    fn requeue_abandoned(&mut self) -> Result<usize, StoreError>;
+    /// Queues more commands (verification Gets, retries).
+    fn queue(
+        &mut self,
+        fragments: &[String],
+        origin: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Sets a profile node's state.
+    fn set_setting(
+        &mut self,
+        profile_id: &str,
+        locuri: &str,
+        state: &SettingUpdate<'_>,
+    ) -> Result<(), StoreError>;
+    /// The settings of a profile on this enrollment.
+    fn profile_settings(&mut self, profile_id: &str) -> Result<Vec<SettingRow>, StoreError>;
+    /// A profile's fragment.
+    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<String>, StoreError>;
+    /// Merges reported inventory values.
+    fn merge_inventory(&mut self, values: &[(String, String)]) -> Result<(), StoreError>;
+    /// Stores the nonce the device uses in its next MD5 digest.
+    fn set_dm_nonce(&mut self, nonce: &[u8]) -> Result<(), StoreError>;
+    /// Marks the enrollment unenrolled (Alert 1226) and revokes its certificates.
+    fn unenrolled(&mut self, now: i64) -> Result<(), StoreError>;
+    /// Saves the engine snapshot and the last-seen time.
+    fn save(&mut self, snapshot: &[u8], now: i64) -> Result<(), StoreError>;
+    /// Commits.
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A profile node state change.
+#[derive(Debug, Clone)]
+pub struct SettingUpdate<'a> {
+    /// New state.
+    pub state: &'a str,
+    /// Status code.
+    pub status: Option<i64>,
+    /// `msft:originalerror`.
+    pub original_error: Option<&'a str>,
+    /// What the device answered (drift).
+    pub actual: Option<&'a str>,
+    /// Count this as one more delivery.
+    pub attempt: bool,
+}

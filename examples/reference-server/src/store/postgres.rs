@@ -1,0 +1,760 @@
+//! PostgreSQL, for several server instances on one database (`--db postgres://...`).
+//!
+//! A management message locks its enrollment row (`FOR NO KEY UPDATE`: two messages of
+//! one device never run at once on two instances, while inserts that only reference the
+//! enrollment, such as admin commands, do not wait); pending commands are taken
+//! `FOR UPDATE SKIP LOCKED`. The `postgres` crate is synchronous (it blocks on a small
+//! runtime of its own per connection), so the store is used from blocking threads only,
+//! as the trait requires.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use postgres::{Client, GenericClient, NoTls, Row};
+
+use super::{
+    CommandRow, Enrollment, NewCertificate, NewEnrollment, ProfileRow, SessionTx, SettingRow,
+    SettingUpdate, Store, StoreError,
+};
+
+/// Versioned migrations, applied in order at start (`schema_version` records the last).
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_initial.sql")];
+
+/// The advisory lock key that serialises migrations of instances starting at once.
+const MIGRATION_LOCK: i64 = 0x7769_6e6d_646d; // "winmdm"
+
+/// Connections kept open at most (PostgreSQL's default limit is 100 for all clients).
+const POOL_SIZE: usize = 16;
+
+type PgResult<T> = Result<T, postgres::Error>;
+
+struct Pool {
+    idle: Vec<Client>,
+    open: usize,
+}
+
+/// The PostgreSQL store: a small pool of connections.
+pub struct PgStore {
+    url: String,
+    pool: Mutex<Pool>,
+    freed: Condvar,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:pass@host:port/db`, no TLS) and applies the
+    /// migrations the database does not have yet.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        // Off any async runtime: the crate's client blocks on a runtime of its own.
+        let client = std::thread::scope(|s| {
+            s.spawn(|| -> Result<Client, StoreError> {
+                let mut c = Client::connect(url, NoTls)?;
+                migrate(&mut c)?;
+                Ok(c)
+            })
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })?;
+        Ok(PgStore {
+            url: url.to_owned(),
+            pool: Mutex::new(Pool {
+                idle: vec![client],
+                open: 1,
+            }),
+            freed: Condvar::new(),
+        })
+    }
+
+    fn lock_pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn conn(&self) -> Result<Conn<'_>, StoreError> {
+        let mut pool = self.lock_pool();
+        loop {
+            if let Some(c) = pool.idle.pop() {
+                return Ok(Conn {
+                    store: self,
+                    client: Some(c),
+                });
+            }
+            if pool.open < POOL_SIZE {
+                pool.open += 1;
+                drop(pool);
+                return match Client::connect(&self.url, NoTls) {
+                    Ok(c) => Ok(Conn {
+                        store: self,
+                        client: Some(c),
+                    }),
+                    Err(e) => {
+                        self.lock_pool().open -= 1;
+                        self.freed.notify_one();
+                        Err(e.into())
+                    }
+                };
+            }
+            pool = self.freed.wait(pool).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        row: fn(&Row) -> PgResult<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self.conn()?.query(sql, params)?;
+        Ok(rows.iter().map(row).collect::<PgResult<_>>()?)
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing a client blocks on its runtime: not on an async runtime's thread.
+        let idle = std::mem::take(&mut self.lock_pool().idle);
+        let _ = std::thread::spawn(move || drop(idle)).join();
+    }
+}
+
+/// A connection taken from the pool, given back on drop (unless it broke).
+struct Conn<'a> {
+    store: &'a PgStore,
+    client: Option<Client>,
+}
+
+impl Conn<'_> {
+    /// Closes the connection instead of giving it back (its state is unknown).
+    fn discard(&mut self) {
+        if self.client.take().is_some() {
+            self.store.lock_pool().open -= 1;
+            self.store.freed.notify_one();
+        }
+    }
+}
+
+impl Deref for Conn<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("connection in use")
+    }
+}
+
+impl DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("connection in use")
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            let mut pool = self.store.lock_pool();
+            if c.is_closed() {
+                pool.open -= 1;
+            } else {
+                pool.idle.push(c);
+            }
+            drop(pool);
+            self.store.freed.notify_one();
+        }
+    }
+}
+
+fn migrate(c: &mut Client) -> Result<(), StoreError> {
+    let mut tx = c.transaction()?;
+    // Held to the end of the transaction: a second instance waits, then finds the
+    // migrations applied.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    let have: i64 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+        .try_get(0)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(have as usize) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&(i as i64 + 1)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+const ENROLLMENT_COLS: &str = "e.id, e.device_id, e.hw_dev_id, e.upn, e.auth, e.state, e.dm_username, \
+    e.dm_password, e.enrolled_at, e.last_seen_at, e.inventory, e.dm_nonce, \
+    (SELECT thumbprint FROM certificates c WHERE c.enrollment_id = e.id ORDER BY issued_at DESC, seq DESC LIMIT 1), \
+    (SELECT not_after FROM certificates c WHERE c.enrollment_id = e.id ORDER BY issued_at DESC, seq DESC LIMIT 1)";
+
+fn enrollment_row(r: &Row) -> PgResult<Enrollment> {
+    let inventory: String = r.try_get(10)?;
+    Ok(Enrollment {
+        id: r.try_get(0)?,
+        device_id: r.try_get(1)?,
+        hw_dev_id: r.try_get(2)?,
+        upn: r.try_get(3)?,
+        auth: r.try_get(4)?,
+        state: r.try_get(5)?,
+        dm_username: r.try_get(6)?,
+        dm_password: r.try_get(7)?,
+        enrolled_at: r.try_get(8)?,
+        last_seen_at: r.try_get(9)?,
+        inventory: serde_json::from_str(&inventory).unwrap_or_default(),
+        dm_nonce: r.try_get(11)?,
+        certificate_thumbprint: r.try_get(12)?,
+        certificate_not_after: r.try_get(13)?,
+    })
+}
+
+const COMMAND_COLS: &str =
+    "id, enrollment_id, syncml, origin, state, status, original_error, results, created_at";
+
+fn command_row(r: &Row) -> PgResult<CommandRow> {
+    let results: Option<String> = r.try_get(7)?;
+    Ok(CommandRow {
+        id: r.try_get(0)?,
+        enrollment_id: r.try_get(1)?,
+        syncml: r.try_get(2)?,
+        origin: r.try_get(3)?,
+        state: r.try_get(4)?,
+        status: r.try_get(5)?,
+        original_error: r.try_get(6)?,
+        results: results.and_then(|s| serde_json::from_str(&s).ok()),
+        created_at: r.try_get(8)?,
+    })
+}
+
+const SETTING_COLS: &str = "profile_id, locuri, state, status, original_error, actual, attempts";
+
+fn setting_row(r: &Row) -> PgResult<SettingRow> {
+    Ok(SettingRow {
+        profile_id: r.try_get(0)?,
+        locuri: r.try_get(1)?,
+        state: r.try_get(2)?,
+        status: r.try_get(3)?,
+        original_error: r.try_get(4)?,
+        actual: r.try_get(5)?,
+        attempts: r.try_get(6)?,
+    })
+}
+
+fn profile_row(r: &Row) -> PgResult<ProfileRow> {
+    Ok(ProfileRow {
+        id: r.try_get(0)?,
+        syncml: r.try_get(1)?,
+        updated_at: r.try_get(2)?,
+    })
+}
+
+fn insert_commands(
+    c: &mut impl GenericClient,
+    enrollment_id: i64,
+    fragments: &[String],
+    origin: &str,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let stmt = c.prepare(
+        "INSERT INTO commands (enrollment_id, syncml, origin, created_at) VALUES ($1, $2, $3, $4)
+         RETURNING id",
+    )?;
+    let mut ids = Vec::with_capacity(fragments.len());
+    for f in fragments {
+        let row = c.query_one(&stmt, &[&enrollment_id, f, &origin, &now])?;
+        ids.push(row.try_get(0)?);
+    }
+    Ok(ids)
+}
+
+const INSERT_CERTIFICATE: &str =
+    "INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at)
+     VALUES ($1, $2, $3, $4, $5)";
+
+impl Store for PgStore {
+    fn create_enrollment(
+        &self,
+        e: &NewEnrollment<'_>,
+        token_hash: Option<&str>,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO enrollments (device_id, hw_dev_id, upn, auth, dm_username, dm_password,
+                   dm_nonce, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[
+                    &e.device_id,
+                    &e.hw_dev_id,
+                    &e.upn,
+                    &e.auth,
+                    &e.dm_username,
+                    &e.dm_password,
+                    &e.dm_nonce,
+                    &now,
+                ],
+            )?
+            .try_get(0)?;
+        if let Some(hash) = token_hash {
+            // Two instances given the same token: the second waits for the first's row
+            // lock, then finds used_at set and updates nothing.
+            let n = tx.execute(
+                "UPDATE enrollment_tokens SET used_at = $2, used_by = $3
+                 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
+                &[&hash, &now, &id],
+            )?;
+            if n != 1 {
+                return Err(StoreError::TokenNotValid);
+            }
+        }
+        tx.execute(
+            INSERT_CERTIFICATE,
+            &[
+                &e.cert.thumbprint,
+                &id,
+                &e.cert.serial,
+                &e.cert.not_after,
+                &now,
+            ],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn add_certificate(
+        &self,
+        enrollment_id: i64,
+        c: &NewCertificate<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            INSERT_CERTIFICATE,
+            &[&c.thumbprint, &enrollment_id, &c.serial, &c.not_after, &now],
+        )?;
+        Ok(())
+    }
+
+    fn enrollment_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Enrollment>, StoreError> {
+        let sql = format!(
+            "SELECT {ENROLLMENT_COLS} FROM certificates k JOIN enrollments e ON e.id = k.enrollment_id
+             WHERE k.thumbprint = $1 AND k.revoked_at IS NULL"
+        );
+        Ok(self.rows(&sql, &[&thumbprint], enrollment_row)?.pop())
+    }
+
+    fn enrollment_by_device(&self, device_id: &str) -> Result<Option<Enrollment>, StoreError> {
+        let sql = format!(
+            "SELECT {ENROLLMENT_COLS} FROM enrollments e WHERE e.device_id = $1 ORDER BY e.id DESC LIMIT 1"
+        );
+        Ok(self.rows(&sql, &[&device_id], enrollment_row)?.pop())
+    }
+
+    fn enrollments(&self) -> Result<Vec<Enrollment>, StoreError> {
+        let sql = format!("SELECT {ENROLLMENT_COLS} FROM enrollments e ORDER BY e.id DESC");
+        self.rows(&sql, &[], enrollment_row)
+    }
+
+    fn create_token(&self, hash: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "INSERT INTO enrollment_tokens (hash, created_at, expires_at) VALUES ($1, $2, $3)",
+            &[&hash, &now, &expires_at],
+        )?;
+        Ok(())
+    }
+
+    fn token_usable(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .conn()?
+            .query_one(
+                "SELECT COUNT(*) FROM enrollment_tokens WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
+                &[&hash, &now],
+            )?
+            .try_get(0)?;
+        Ok(n == 1)
+    }
+
+    fn queue_commands(
+        &self,
+        enrollment_id: i64,
+        fragments: &[String],
+        origin: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let ids = insert_commands(&mut tx, enrollment_id, fragments, origin, now)?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn command(&self, id: i64) -> Result<Option<CommandRow>, StoreError> {
+        let sql = format!("SELECT {COMMAND_COLS} FROM commands WHERE id = $1");
+        Ok(self.rows(&sql, &[&id], command_row)?.pop())
+    }
+
+    fn commands(&self, enrollment_id: i64, limit: u32) -> Result<Vec<CommandRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COMMAND_COLS} FROM commands WHERE enrollment_id = $1 ORDER BY id DESC LIMIT $2"
+        );
+        self.rows(&sql, &[&enrollment_id, &i64::from(limit)], command_row)
+    }
+
+    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "INSERT INTO profiles (id, syncml, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET syncml = excluded.syncml, updated_at = excluded.updated_at",
+            &[&id, &syncml, &now],
+        )?;
+        Ok(())
+    }
+
+    fn profile(&self, id: &str) -> Result<Option<ProfileRow>, StoreError> {
+        let sql = "SELECT id, syncml, updated_at FROM profiles WHERE id = $1";
+        Ok(self.rows(sql, &[&id], profile_row)?.pop())
+    }
+
+    fn profiles(&self) -> Result<Vec<ProfileRow>, StoreError> {
+        self.rows(
+            "SELECT id, syncml, updated_at FROM profiles ORDER BY id",
+            &[],
+            profile_row,
+        )
+    }
+
+    fn assign(
+        &self,
+        profile_id: &str,
+        enrollment_id: i64,
+        locuris: &[String],
+        install: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO assignments (profile_id, enrollment_id, assigned_at) VALUES ($1, $2, $3)
+             ON CONFLICT (profile_id, enrollment_id) DO UPDATE SET assigned_at = excluded.assigned_at",
+            &[&profile_id, &enrollment_id, &now],
+        )?;
+        tx.execute(
+            "DELETE FROM profile_settings WHERE profile_id = $1 AND enrollment_id = $2",
+            &[&profile_id, &enrollment_id],
+        )?;
+        for l in locuris {
+            tx.execute(
+                "INSERT INTO profile_settings (profile_id, enrollment_id, locuri) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&profile_id, &enrollment_id, l],
+            )?;
+        }
+        for (i, c) in install.iter().enumerate() {
+            let origin = format!("profile:{profile_id}:install:{i}");
+            insert_commands(
+                &mut tx,
+                enrollment_id,
+                std::slice::from_ref(c),
+                &origin,
+                now,
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn unassign(
+        &self,
+        profile_id: &str,
+        enrollment_id: i64,
+        removal: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM assignments WHERE profile_id = $1 AND enrollment_id = $2",
+            &[&profile_id, &enrollment_id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.execute(
+            "DELETE FROM profile_settings WHERE profile_id = $1 AND enrollment_id = $2",
+            &[&profile_id, &enrollment_id],
+        )?;
+        // Commands of the profile not yet sent are moot now.
+        tx.execute(
+            "UPDATE commands SET state = 'done', status = NULL, done_at = $3
+             WHERE enrollment_id = $1 AND state = 'pending' AND origin LIKE $2",
+            &[&enrollment_id, &format!("profile:{profile_id}:%"), &now],
+        )?;
+        insert_commands(
+            &mut tx,
+            enrollment_id,
+            removal,
+            &format!("profile:{profile_id}:remove"),
+            now,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn assigned(&self, enrollment_id: i64) -> Result<Vec<ProfileRow>, StoreError> {
+        let sql = "SELECT p.id, p.syncml, p.updated_at FROM assignments a
+            JOIN profiles p ON p.id = a.profile_id WHERE a.enrollment_id = $1 ORDER BY p.id";
+        self.rows(sql, &[&enrollment_id], profile_row)
+    }
+
+    fn settings(&self, enrollment_id: i64) -> Result<Vec<SettingRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SETTING_COLS} FROM profile_settings WHERE enrollment_id = $1 ORDER BY profile_id, locuri"
+        );
+        self.rows(&sql, &[&enrollment_id], setting_row)
+    }
+
+    fn session(
+        &self,
+        enrollment_id: i64,
+        session_id: &str,
+    ) -> Result<Box<dyn SessionTx + '_>, StoreError> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("BEGIN")?;
+        let mut s = PgSession {
+            conn,
+            enrollment_id,
+            session_id: session_id.to_owned(),
+            open: true,
+        };
+        // One message of a device at a time across instances; dropped on error: rolled back.
+        s.conn.execute(
+            "SELECT 1 FROM enrollments WHERE id = $1 FOR NO KEY UPDATE",
+            &[&enrollment_id],
+        )?;
+        Ok(Box::new(s))
+    }
+}
+
+struct PgSession<'a> {
+    conn: Conn<'a>,
+    enrollment_id: i64,
+    session_id: String,
+    open: bool,
+}
+
+impl Drop for PgSession<'_> {
+    fn drop(&mut self) {
+        if self.open && self.conn.batch_execute("ROLLBACK").is_err() {
+            self.conn.discard();
+        }
+    }
+}
+
+impl PgSession<'_> {
+    fn rows<T>(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        row: fn(&Row) -> PgResult<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self.conn.query(sql, params)?;
+        Ok(rows.iter().map(row).collect::<PgResult<_>>()?)
+    }
+}
+
+impl SessionTx for PgSession<'_> {
+    fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        let (e, s) = (self.enrollment_id, self.session_id.clone());
+        Ok(self
+            .rows(
+                "SELECT snapshot FROM sessions WHERE enrollment_id = $1 AND session_id = $2",
+                &[&e, &s],
+                |r| r.try_get(0),
+            )?
+            .pop())
+    }
+
+    fn pending(
+        &mut self,
+        limit: u32,
+        skip: &[i64],
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let e = self.enrollment_id;
+        self.rows(
+            "SELECT id, syncml, origin FROM commands
+             WHERE enrollment_id = $1 AND state = 'pending' AND NOT (id = ANY($3))
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+            &[&e, &i64::from(limit), &skip],
+            |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
+        )
+    }
+
+    fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError> {
+        let e = self.enrollment_id;
+        Ok(self
+            .rows(
+                "SELECT origin, syncml FROM commands WHERE id = $1 AND enrollment_id = $2",
+                &[&id, &e],
+                |r| Ok((r.try_get(0)?, r.try_get(1)?)),
+            )?
+            .pop())
+    }
+
+    fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE commands SET state = 'sent', session_id = $2, sent_at = $3 WHERE id = $1",
+            &[&id, &self.session_id, &now],
+        )?;
+        Ok(())
+    }
+
+    fn record_outcome(
+        &mut self,
+        id: i64,
+        status: Option<i64>,
+        original_error: Option<&str>,
+        results: Option<&serde_json::Value>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let results = results.map(|r| r.to_string());
+        let n = self.conn.execute(
+            "UPDATE commands SET state = 'done', status = $2, original_error = $3, results = $4, done_at = $5
+             WHERE id = $1 AND enrollment_id = $6 AND state <> 'done'",
+            &[
+                &id,
+                &status,
+                &original_error,
+                &results,
+                &now,
+                &self.enrollment_id,
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn requeue_abandoned(&mut self) -> Result<usize, StoreError> {
+        let (e, s) = (self.enrollment_id, self.session_id.clone());
+        self.conn.execute(
+            "DELETE FROM sessions WHERE enrollment_id = $1 AND session_id <> $2",
+            &[&e, &s],
+        )?;
+        let n = self.conn.execute(
+            "UPDATE commands SET state = 'pending', session_id = NULL
+             WHERE enrollment_id = $1 AND state = 'sent' AND session_id <> $2",
+            &[&e, &s],
+        )?;
+        Ok(n as usize)
+    }
+
+    fn queue(
+        &mut self,
+        fragments: &[String],
+        origin: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        insert_commands(&mut *self.conn, self.enrollment_id, fragments, origin, now)
+    }
+
+    fn set_setting(
+        &mut self,
+        profile_id: &str,
+        locuri: &str,
+        u: &SettingUpdate<'_>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE profile_settings SET state = $4, status = $5, original_error = $6, actual = $7,
+               attempts = attempts + $8
+             WHERE profile_id = $1 AND enrollment_id = $2 AND locuri = $3",
+            &[
+                &profile_id,
+                &self.enrollment_id,
+                &locuri,
+                &u.state,
+                &u.status,
+                &u.original_error,
+                &u.actual,
+                &(u.attempt as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn profile_settings(&mut self, profile_id: &str) -> Result<Vec<SettingRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SETTING_COLS} FROM profile_settings WHERE enrollment_id = $1 AND profile_id = $2 ORDER BY locuri"
+        );
+        let e = self.enrollment_id;
+        self.rows(&sql, &[&e, &profile_id], setting_row)
+    }
+
+    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT syncml FROM profiles WHERE id = $1",
+                &[&profile_id],
+                |r| r.try_get(0),
+            )?
+            .pop())
+    }
+
+    fn merge_inventory(&mut self, values: &[(String, String)]) -> Result<(), StoreError> {
+        let current: String = self
+            .conn
+            .query_one(
+                "SELECT inventory FROM enrollments WHERE id = $1",
+                &[&self.enrollment_id],
+            )?
+            .try_get(0)?;
+        let mut map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&current).unwrap_or_default();
+        for (k, v) in values {
+            map.insert(k.clone(), serde_json::Value::String(v.clone()));
+        }
+        self.conn.execute(
+            "UPDATE enrollments SET inventory = $2 WHERE id = $1",
+            &[
+                &self.enrollment_id,
+                &serde_json::Value::Object(map).to_string(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_dm_nonce(&mut self, nonce: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE enrollments SET dm_nonce = $2 WHERE id = $1",
+            &[&self.enrollment_id, &nonce],
+        )?;
+        Ok(())
+    }
+
+    fn unenrolled(&mut self, now: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE enrollments SET state = 'unenrolled', unenrolled_at = $2 WHERE id = $1",
+            &[&self.enrollment_id, &now],
+        )?;
+        self.conn.execute(
+            "UPDATE certificates SET revoked_at = $2 WHERE enrollment_id = $1 AND revoked_at IS NULL",
+            &[&self.enrollment_id, &now],
+        )?;
+        Ok(())
+    }
+
+    fn save(&mut self, snapshot: &[u8], now: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO sessions (enrollment_id, session_id, snapshot, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (enrollment_id, session_id) DO UPDATE SET snapshot = excluded.snapshot,
+               updated_at = excluded.updated_at",
+            &[&self.enrollment_id, &self.session_id, &snapshot, &now],
+        )?;
+        self.conn.execute(
+            "UPDATE enrollments SET last_seen_at = $2 WHERE id = $1",
+            &[&self.enrollment_id, &now],
+        )?;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.open = false;
+        if let Err(e) = self.conn.batch_execute("COMMIT") {
+            self.conn.discard();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,841 @@
+//! The storage contract: one suite of checks run against every `Store` implementation.
+//!
+//! SQLite always runs (a temporary directory). PostgreSQL runs when `WINMDM_TEST_POSTGRES`
+//! holds a connection URL (`postgres://user@127.0.0.1:PORT/postgres`): every test creates a
+//! database of its own through it and drops it afterwards. Without the variable the
+//! PostgreSQL tests print `skipped: WINMDM_TEST_POSTGRES not set` (on stderr, not captured)
+//! and return.
+
+mod common;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use winmdm_reference_server::store::{
+    NewCertificate, NewEnrollment, PgStore, SettingUpdate, SqliteStore, Store, StoreError,
+};
+
+const ENV: &str = "WINMDM_TEST_POSTGRES";
+const NOW: i64 = 1_800_000_000;
+
+// ---------------------------------------------------------------- backends
+
+/// A store and what it lives in (dropped after the store).
+struct Backend {
+    store: Box<dyn Store>,
+    _place: Place,
+}
+
+// Held for their Drop only.
+#[allow(dead_code)]
+enum Place {
+    Dir(tempfile::TempDir),
+    Pg(PgDatabase),
+}
+
+fn sqlite() -> Backend {
+    let dir = common::tempdir();
+    let store = SqliteStore::open(&dir.path().join("winmdm.db")).expect("open sqlite");
+    Backend {
+        store: Box::new(store),
+        _place: Place::Dir(dir),
+    }
+}
+
+/// A database created for one test through the `WINMDM_TEST_POSTGRES` URL, dropped with
+/// this value.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+/// `url` with its database name replaced by `db` (URL or key=value form).
+fn with_dbname(url: &str, db: &str) -> String {
+    if let Some(scheme_end) = url.find("://") {
+        let (base, query) = match url.find('?') {
+            Some(q) => (&url[..q], &url[q..]),
+            None => (url, ""),
+        };
+        let host_start = scheme_end + 3;
+        let path = base[host_start..].find('/').map(|i| host_start + i);
+        let authority = &base[..path.unwrap_or(base.len())];
+        format!("{authority}/{db}{query}")
+    } else {
+        format!("{url} dbname={db}")
+    }
+}
+
+/// Runs `f` on a thread of its own: the `postgres` crate must not block on an async
+/// runtime's thread.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("thread"))
+}
+
+impl PgDatabase {
+    /// None (with the skip line on stderr) when the variable is not set.
+    fn create(test: &str) -> Option<PgDatabase> {
+        let Ok(admin_url) = std::env::var(ENV) else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: skipped: {ENV} not set (PostgreSQL tests did not run)"
+            );
+            return None;
+        };
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "winmdm_test_{}_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        off_runtime(|| {
+            let mut c = ::postgres::Client::connect(&admin_url, ::postgres::NoTls)
+                .unwrap_or_else(|e| panic!("{ENV}: connect: {e}"));
+            c.batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create database");
+        });
+        let url = with_dbname(&admin_url, &name);
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    /// A connection to the test's database.
+    fn query_i64(&self, sql: &str) -> i64 {
+        off_runtime(|| {
+            let mut c = ::postgres::Client::connect(&self.url, ::postgres::NoTls).unwrap();
+            c.query_one(sql, &[]).unwrap().get(0)
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        off_runtime(|| {
+            if let Ok(mut c) = ::postgres::Client::connect(&self.admin_url, ::postgres::NoTls) {
+                let _ = c.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
+        });
+    }
+}
+
+fn pg_backend(test: &str) -> Option<Backend> {
+    let db = PgDatabase::create(test)?;
+    let store = PgStore::open(&db.url).expect("open postgres");
+    Some(Backend {
+        store: Box::new(store),
+        _place: Place::Pg(db),
+    })
+}
+
+/// Every check, once per backend: `sqlite::NAME` and `postgres::NAME`.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                let b = super::sqlite();
+                super::$name(&*b.store);
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                let Some(b) = super::pg_backend(concat!("postgres::", stringify!($name))) else {
+                    return;
+                };
+                super::$name(&*b.store);
+            })*
+        }
+    };
+}
+
+contract!(
+    enrollments_certificates_and_lookups,
+    tokens_are_used_once,
+    a_token_used_by_two_enrollments_at_once_admits_one,
+    commands_queue_pending_sent_and_outcome_once,
+    requeue_abandoned_puts_unanswered_commands_back,
+    session_snapshot_saved_and_restored,
+    session_dropped_without_commit_rolls_back,
+    profiles_assign_settings_unassign,
+    dm_nonce_and_inventory,
+    unenrolled_revokes_every_certificate,
+    two_messages_of_one_enrollment_never_run_at_once,
+);
+
+// ---------------------------------------------------------------- helpers
+
+fn cert(thumbprint: &str) -> NewCertificate<'_> {
+    NewCertificate {
+        thumbprint,
+        serial: "01",
+        not_after: NOW + 365 * 86_400,
+    }
+}
+
+fn new_enrollment<'a>(device_id: &'a str, thumbprint: &'a str) -> NewEnrollment<'a> {
+    NewEnrollment {
+        device_id,
+        hw_dev_id: Some("HW1"),
+        upn: Some("user@example.com"),
+        auth: "onpremise",
+        dm_username: "dmuser",
+        dm_password: "dmpass",
+        dm_nonce: b"nonce-1",
+        cert: cert(thumbprint),
+    }
+}
+
+fn enroll(store: &dyn Store, device_id: &str, thumbprint: &str) -> i64 {
+    store
+        .create_enrollment(&new_enrollment(device_id, thumbprint), None, NOW)
+        .expect("create enrollment")
+}
+
+fn frags(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("<Get><CmdID>{i}</CmdID></Get>"))
+        .collect()
+}
+
+// ---------------------------------------------------------------- the checks
+
+fn enrollments_certificates_and_lookups(store: &dyn Store) {
+    assert!(store.enrollments().unwrap().is_empty());
+    assert!(store.enrollment_by_thumbprint("AA").unwrap().is_none());
+    assert!(store.enrollment_by_device("DEV1").unwrap().is_none());
+
+    let id = enroll(store, "DEV1", "AA");
+    let e = store.enrollment_by_thumbprint("AA").unwrap().unwrap();
+    assert_eq!(e.id, id);
+    assert_eq!(e.device_id, "DEV1");
+    assert_eq!(e.hw_dev_id.as_deref(), Some("HW1"));
+    assert_eq!(e.upn.as_deref(), Some("user@example.com"));
+    assert_eq!(e.auth, "onpremise");
+    assert_eq!(e.state, "active");
+    assert_eq!(
+        (e.dm_username.as_str(), e.dm_password.as_str()),
+        ("dmuser", "dmpass")
+    );
+    assert_eq!(e.dm_nonce, b"nonce-1");
+    assert_eq!(e.enrolled_at, NOW);
+    assert_eq!(e.last_seen_at, None);
+    assert_eq!(e.inventory, json!({}));
+    assert_eq!(e.certificate_thumbprint.as_deref(), Some("AA"));
+    assert_eq!(e.certificate_not_after, Some(NOW + 365 * 86_400));
+
+    // A renewal: the newest certificate is reported, the older one still identifies
+    // the enrollment until it is revoked. Same second: insertion order decides.
+    let renewed = NewCertificate {
+        thumbprint: "BB",
+        serial: "02",
+        not_after: NOW + 730 * 86_400,
+    };
+    store.add_certificate(id, &renewed, NOW).unwrap();
+    let e = store.enrollment_by_device("DEV1").unwrap().unwrap();
+    assert_eq!(e.certificate_thumbprint.as_deref(), Some("BB"));
+    assert_eq!(e.certificate_not_after, Some(NOW + 730 * 86_400));
+    assert_eq!(
+        store.enrollment_by_thumbprint("AA").unwrap().unwrap().id,
+        id
+    );
+    assert_eq!(
+        store.enrollment_by_thumbprint("BB").unwrap().unwrap().id,
+        id
+    );
+    // A thumbprint is unique.
+    assert!(store.add_certificate(id, &cert("BB"), NOW).is_err());
+
+    // The same device enrolls again: a new enrollment, the newest wins by device.
+    let id2 = enroll(store, "DEV1", "CC");
+    assert_ne!(id2, id);
+    assert_eq!(store.enrollment_by_device("DEV1").unwrap().unwrap().id, id2);
+    let other = enroll(store, "DEV2", "DD");
+    let all: Vec<i64> = store.enrollments().unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(all, vec![other, id2, id], "newest first");
+}
+
+fn tokens_are_used_once(store: &dyn Store) {
+    store.create_token("T1", NOW + 60, NOW).unwrap();
+    store.create_token("OLD", NOW - 1, NOW - 100).unwrap();
+    assert!(store.token_usable("T1", NOW).unwrap());
+    assert!(!store.token_usable("OLD", NOW).unwrap(), "expired");
+    assert!(!store.token_usable("NOPE", NOW).unwrap(), "unknown");
+    assert!(
+        !store.token_usable("T1", NOW + 60).unwrap(),
+        "expires at expires_at"
+    );
+
+    let id = store
+        .create_enrollment(&new_enrollment("DEV1", "AA"), Some("T1"), NOW)
+        .unwrap();
+    assert!(id > 0);
+    assert!(!store.token_usable("T1", NOW).unwrap(), "used");
+
+    // Used, expired or unknown: refused, and nothing of the enrollment is kept.
+    for t in ["T1", "OLD", "NOPE"] {
+        let r = store.create_enrollment(&new_enrollment("DEV2", "BB"), Some(t), NOW);
+        assert!(matches!(r, Err(StoreError::TokenNotValid)), "{t}: {r:?}");
+    }
+    assert_eq!(store.enrollments().unwrap().len(), 1);
+    assert!(store.enrollment_by_thumbprint("BB").unwrap().is_none());
+    assert!(store.enrollment_by_device("DEV2").unwrap().is_none());
+}
+
+fn a_token_used_by_two_enrollments_at_once_admits_one(store: &dyn Store) {
+    store.create_token("T", NOW + 60, NOW).unwrap();
+    let results: Vec<Result<i64, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                s.spawn(move || {
+                    let (dev, tp) = (format!("DEV{i}"), format!("TP{i}"));
+                    store.create_enrollment(&new_enrollment(&dev, &tp), Some("T"), NOW)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::TokenNotValid))),
+        "{results:?}"
+    );
+    assert_eq!(store.enrollments().unwrap().len(), 1);
+}
+
+fn commands_queue_pending_sent_and_outcome_once(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    let other = enroll(store, "DEV2", "BB");
+    let ids = store.queue_commands(e, &frags(3), "admin", NOW).unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let theirs = store
+        .queue_commands(other, &frags(1), "admin", NOW)
+        .unwrap()[0];
+
+    let c = store.command(ids[0]).unwrap().unwrap();
+    assert_eq!(
+        (c.enrollment_id, c.state.as_str(), c.origin.as_str()),
+        (e, "pending", "admin")
+    );
+    assert_eq!(c.syncml, frags(1)[0]);
+    assert_eq!(
+        (c.status, c.original_error.clone(), c.results.clone()),
+        (None, None, None)
+    );
+    assert_eq!(c.created_at, NOW);
+    assert!(store.command(i64::MAX).unwrap().is_none());
+    let listed: Vec<i64> = store.commands(e, 2).unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(listed, vec![ids[2], ids[1]], "newest first, limited");
+
+    let mut tx = store.session(e, "1").unwrap();
+    let p = tx.pending(10, &[]).unwrap();
+    let pids: Vec<i64> = p.iter().map(|r| r.0).collect();
+    assert_eq!(pids, ids, "oldest first, this enrollment only");
+    assert_eq!(p[0].2, "admin");
+    assert_eq!(tx.pending(1, &[ids[0]]).unwrap()[0].0, ids[1], "skip");
+    assert_eq!(tx.pending(5, &[ids[0], ids[1]]).unwrap().len(), 1);
+    assert_eq!(
+        tx.command_origin(ids[1]).unwrap(),
+        Some(("admin".to_owned(), frags(2)[1].clone()))
+    );
+    assert!(
+        tx.command_origin(theirs).unwrap().is_none(),
+        "another enrollment's command is not visible"
+    );
+
+    tx.mark_sent(ids[0], NOW + 1).unwrap();
+    tx.mark_sent(ids[1], NOW + 1).unwrap();
+    assert_eq!(tx.pending(10, &[]).unwrap().len(), 1, "sent is not pending");
+    let results = json!([{ "locuri": "./DevInfo/Man", "format": "chr", "data": "x" }]);
+    assert!(
+        tx.record_outcome(ids[0], Some(200), None, Some(&results), NOW + 2)
+            .unwrap()
+    );
+    assert!(
+        !tx.record_outcome(ids[0], Some(500), Some("again"), None, NOW + 3)
+            .unwrap(),
+        "an outcome is recorded once"
+    );
+    assert!(
+        tx.record_outcome(ids[1], Some(405), Some("0x86000011"), None, NOW + 2)
+            .unwrap()
+    );
+    let queued = tx.queue(&frags(1), "profile:p:verify", NOW + 2).unwrap();
+    assert_eq!(queued.len(), 1);
+    tx.commit().unwrap();
+
+    let c0 = store.command(ids[0]).unwrap().unwrap();
+    assert_eq!((c0.state.as_str(), c0.status), ("done", Some(200)));
+    assert_eq!(c0.results, Some(results));
+    let c1 = store.command(ids[1]).unwrap().unwrap();
+    assert_eq!(c1.original_error.as_deref(), Some("0x86000011"));
+    assert_eq!(store.command(ids[2]).unwrap().unwrap().state, "pending");
+    let q = store.command(queued[0]).unwrap().unwrap();
+    assert_eq!(
+        (q.origin.as_str(), q.enrollment_id),
+        ("profile:p:verify", e)
+    );
+    // Another enrollment's command cannot be answered from this session.
+    let mut tx = store.session(e, "1").unwrap();
+    assert!(
+        !tx.record_outcome(theirs, Some(200), None, None, NOW)
+            .unwrap()
+    );
+    tx.commit().unwrap();
+    assert_eq!(store.command(theirs).unwrap().unwrap().state, "pending");
+}
+
+fn requeue_abandoned_puts_unanswered_commands_back(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    let ids = store.queue_commands(e, &frags(3), "admin", NOW).unwrap();
+
+    let mut tx = store.session(e, "1").unwrap();
+    assert_eq!(tx.requeue_abandoned().unwrap(), 0);
+    tx.mark_sent(ids[0], NOW).unwrap();
+    tx.mark_sent(ids[1], NOW).unwrap();
+    tx.record_outcome(ids[1], Some(200), None, None, NOW)
+        .unwrap();
+    tx.save(b"session 1", NOW).unwrap();
+    tx.commit().unwrap();
+
+    // The same session: nothing is abandoned.
+    let mut tx = store.session(e, "1").unwrap();
+    assert_eq!(tx.requeue_abandoned().unwrap(), 0);
+    drop(tx);
+
+    // A new session: the sent, unanswered command is pending again, the old snapshot gone.
+    let mut tx = store.session(e, "2").unwrap();
+    assert_eq!(tx.requeue_abandoned().unwrap(), 1);
+    let pending: Vec<i64> = tx.pending(10, &[]).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(pending, vec![ids[0], ids[2]]);
+    tx.commit().unwrap();
+    assert_eq!(store.command(ids[1]).unwrap().unwrap().state, "done");
+    let mut tx = store.session(e, "1").unwrap();
+    assert_eq!(
+        tx.snapshot().unwrap(),
+        None,
+        "earlier session's snapshot dropped"
+    );
+}
+
+fn session_snapshot_saved_and_restored(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    let other = enroll(store, "DEV2", "BB");
+    let mut tx = store.session(e, "1A").unwrap();
+    assert_eq!(tx.snapshot().unwrap(), None);
+    tx.save(b"{\"v\":1}", NOW + 5).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        store
+            .enrollment_by_device("DEV1")
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        Some(NOW + 5)
+    );
+
+    let mut tx = store.session(e, "1A").unwrap();
+    assert_eq!(tx.snapshot().unwrap().as_deref(), Some(&b"{\"v\":1}"[..]));
+    tx.save(b"{\"v\":2}", NOW + 6).unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.session(e, "1A").unwrap();
+    assert_eq!(tx.snapshot().unwrap().as_deref(), Some(&b"{\"v\":2}"[..]));
+    drop(tx);
+    // Keyed by enrollment and SessionID.
+    assert_eq!(store.session(e, "1B").unwrap().snapshot().unwrap(), None);
+    assert_eq!(
+        store.session(other, "1A").unwrap().snapshot().unwrap(),
+        None
+    );
+}
+
+fn session_dropped_without_commit_rolls_back(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    store.put_profile("p", "<Replace/>", NOW).unwrap();
+    store
+        .assign("p", e, &["./A".to_owned()], &frags(1), NOW)
+        .unwrap();
+    let ids = store.queue_commands(e, &frags(1), "admin", NOW).unwrap();
+    let mut tx = store.session(e, "1").unwrap();
+    tx.save(b"kept", NOW).unwrap();
+    tx.commit().unwrap();
+
+    let mut tx = store.session(e, "1").unwrap();
+    tx.save(b"lost", NOW + 9).unwrap();
+    tx.mark_sent(ids[0], NOW + 9).unwrap();
+    tx.record_outcome(ids[0], Some(200), None, None, NOW + 9)
+        .unwrap();
+    tx.queue(&frags(2), "lost", NOW + 9).unwrap();
+    tx.set_dm_nonce(b"lost").unwrap();
+    tx.merge_inventory(&[("./DevInfo/Man".into(), "lost".into())])
+        .unwrap();
+    tx.set_setting(
+        "p",
+        "./A",
+        &SettingUpdate {
+            state: "verified",
+            status: None,
+            original_error: None,
+            actual: None,
+            attempt: true,
+        },
+    )
+    .unwrap();
+    tx.unenrolled(NOW + 9).unwrap();
+    drop(tx);
+
+    let mut tx = store.session(e, "1").unwrap();
+    assert_eq!(tx.snapshot().unwrap().as_deref(), Some(&b"kept"[..]));
+    drop(tx);
+    assert_eq!(store.command(ids[0]).unwrap().unwrap().state, "pending");
+    assert_eq!(
+        store.commands(e, 100).unwrap().len(),
+        2,
+        "install + admin only"
+    );
+    let en = store.enrollment_by_thumbprint("AA").unwrap().unwrap();
+    assert_eq!(en.state, "active");
+    assert_eq!(en.dm_nonce, b"nonce-1");
+    assert_eq!(en.inventory, json!({}));
+    assert_eq!(en.last_seen_at, Some(NOW));
+    let s = store.settings(e).unwrap();
+    assert_eq!((s[0].state.as_str(), s[0].attempts), ("pending", 0));
+}
+
+fn profiles_assign_settings_unassign(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    assert!(store.profile("b").unwrap().is_none());
+    store.put_profile("b", "<Replace>1</Replace>", NOW).unwrap();
+    store.put_profile("a", "<Replace>2</Replace>", NOW).unwrap();
+    store
+        .put_profile("b", "<Replace>3</Replace>", NOW + 1)
+        .unwrap();
+    let b = store.profile("b").unwrap().unwrap();
+    assert_eq!(
+        (b.syncml.as_str(), b.updated_at),
+        ("<Replace>3</Replace>", NOW + 1)
+    );
+    let ids: Vec<String> = store
+        .profiles()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, vec!["a", "b"]);
+
+    let locuris = vec!["./B".to_owned(), "./A".to_owned(), "./A".to_owned()];
+    store.assign("b", e, &locuris, &frags(2), NOW).unwrap();
+    let assigned: Vec<String> = store
+        .assigned(e)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(assigned, vec!["b"]);
+    let s = store.settings(e).unwrap();
+    let nodes: Vec<&str> = s.iter().map(|r| r.locuri.as_str()).collect();
+    assert_eq!(nodes, vec!["./A", "./B"], "one row per node, ordered");
+    assert!(
+        s.iter()
+            .all(|r| r.state == "pending" && r.attempts == 0 && r.profile_id == "b")
+    );
+    let origins: Vec<String> = store
+        .commands(e, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.origin)
+        .collect();
+    assert_eq!(origins, vec!["profile:b:install:1", "profile:b:install:0"]);
+
+    // Assigning again replaces the node state (and queues the install again).
+    store
+        .assign("b", e, &["./A".to_owned()], &frags(1), NOW)
+        .unwrap();
+    assert_eq!(store.settings(e).unwrap().len(), 1);
+
+    let mut tx = store.session(e, "1").unwrap();
+    assert_eq!(
+        tx.profile_syncml("b").unwrap().as_deref(),
+        Some("<Replace>3</Replace>")
+    );
+    assert_eq!(tx.profile_syncml("zz").unwrap(), None);
+    let failed = SettingUpdate {
+        state: "failed",
+        status: Some(500),
+        original_error: Some("0x87D1FDE8"),
+        actual: Some("1"),
+        attempt: true,
+    };
+    tx.set_setting("b", "./A", &failed).unwrap();
+    tx.set_setting("b", "./A", &failed).unwrap();
+    let again = SettingUpdate {
+        attempt: false,
+        ..failed.clone()
+    };
+    tx.set_setting("b", "./A", &again).unwrap();
+    let rows = tx.profile_settings("b").unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, "failed");
+    assert_eq!(rows[0].status, Some(500));
+    assert_eq!(rows[0].original_error.as_deref(), Some("0x87D1FDE8"));
+    assert_eq!(rows[0].actual.as_deref(), Some("1"));
+    assert_eq!(rows[0].attempts, 2);
+    assert!(tx.profile_settings("a").unwrap().is_empty());
+    tx.commit().unwrap();
+    assert_eq!(store.settings(e).unwrap()[0].attempts, 2);
+
+    // Unassign: assignment and node state gone, unsent install commands moot, the
+    // removal queued.
+    store.unassign("b", e, &frags(1), NOW + 2).unwrap();
+    assert!(store.assigned(e).unwrap().is_empty());
+    assert!(store.settings(e).unwrap().is_empty());
+    let cmds = store.commands(e, 10).unwrap();
+    assert_eq!(cmds[0].origin, "profile:b:remove");
+    assert_eq!(cmds[0].state, "pending");
+    assert!(
+        cmds[1..]
+            .iter()
+            .all(|c| c.state == "done" && c.status.is_none()),
+        "{cmds:?}"
+    );
+    assert!(matches!(
+        store.unassign("b", e, &[], NOW),
+        Err(StoreError::NotFound)
+    ));
+}
+
+fn dm_nonce_and_inventory(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    let mut tx = store.session(e, "1").unwrap();
+    tx.set_dm_nonce(&[0, 1, 2, 255]).unwrap();
+    tx.merge_inventory(&[
+        ("./DevInfo/Man".into(), "Contoso".into()),
+        ("./DevDetail/SwV".into(), "10.0".into()),
+    ])
+    .unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.session(e, "2").unwrap();
+    tx.merge_inventory(&[("./DevDetail/SwV".into(), "11.0".into())])
+        .unwrap();
+    tx.commit().unwrap();
+    let en = store.enrollment_by_device("DEV1").unwrap().unwrap();
+    assert_eq!(en.dm_nonce, vec![0, 1, 2, 255]);
+    assert_eq!(
+        en.inventory,
+        json!({ "./DevInfo/Man": "Contoso", "./DevDetail/SwV": "11.0" })
+    );
+}
+
+fn unenrolled_revokes_every_certificate(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    store.add_certificate(e, &cert("BB"), NOW + 1).unwrap();
+    let keep = enroll(store, "DEV2", "CC");
+    let mut tx = store.session(e, "1").unwrap();
+    tx.unenrolled(NOW + 2).unwrap();
+    tx.commit().unwrap();
+    assert!(store.enrollment_by_thumbprint("AA").unwrap().is_none());
+    assert!(store.enrollment_by_thumbprint("BB").unwrap().is_none());
+    let en = store.enrollment_by_device("DEV1").unwrap().unwrap();
+    assert_eq!(en.state, "unenrolled");
+    let other = store.enrollment_by_thumbprint("CC").unwrap().unwrap();
+    assert_eq!((other.id, other.state.as_str()), (keep, "active"));
+}
+
+fn two_messages_of_one_enrollment_never_run_at_once(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    let ids = store.queue_commands(e, &frags(1), "admin", NOW).unwrap();
+    std::thread::scope(|s| {
+        let mut first = store.session(e, "1").unwrap();
+        assert_eq!(first.pending(10, &[]).unwrap().len(), 1);
+        first.mark_sent(ids[0], NOW).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        s.spawn(move || {
+            let mut second = store.session(e, "1").unwrap();
+            // Runs only once the first committed: sees its work, not the command again.
+            let pending = second.pending(10, &[]).unwrap().len();
+            tx.send(pending).unwrap();
+            second.commit().unwrap();
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_millis(500)).is_err(),
+            "a second message of the session ran while the first was open"
+        );
+        first.commit().unwrap();
+        let pending = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            pending, 0,
+            "the first message's command is sent, not pending"
+        );
+    });
+}
+
+// ---------------------------------------------------------------- postgres only
+
+/// Several instances starting at once on one empty database: the advisory lock lets
+/// one migrate, the others then find the schema (no "relation already exists").
+#[test]
+fn postgres_instances_starting_at_once_migrate_once() {
+    let Some(db) = PgDatabase::create("postgres_instances_starting_at_once_migrate_once") else {
+        return;
+    };
+    let stores: Vec<PgStore> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| PgStore::open(&db.url))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().expect("open"))
+            .collect()
+    });
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM schema_version"), 1);
+    let id = enroll(&stores[0], "DEV1", "AA");
+    assert_eq!(
+        stores[3]
+            .enrollment_by_thumbprint("AA")
+            .unwrap()
+            .unwrap()
+            .id,
+        id
+    );
+    drop(stores);
+    // Opened again later: nothing re-applied.
+    let again = PgStore::open(&db.url).unwrap();
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM schema_version"), 1);
+    assert_eq!(again.enrollments().unwrap().len(), 1);
+}
+
+/// Two instances (two stores on one database): messages of different devices run at
+/// once; pending commands locked by one session are skipped by another.
+#[test]
+fn postgres_sessions_of_different_devices_run_at_once() {
+    let Some(db) = PgDatabase::create("postgres_sessions_of_different_devices_run_at_once") else {
+        return;
+    };
+    let a = PgStore::open(&db.url).unwrap();
+    let b = PgStore::open(&db.url).unwrap();
+    let e1 = enroll(&a, "DEV1", "AA");
+    let e2 = enroll(&a, "DEV2", "BB");
+    a.queue_commands(e1, &frags(2), "admin", NOW).unwrap();
+    a.queue_commands(e2, &frags(1), "admin", NOW).unwrap();
+    let mut t1 = a.session(e1, "1").unwrap();
+    assert_eq!(t1.pending(10, &[]).unwrap().len(), 2);
+    // Another instance, another device: not blocked by the first session.
+    let done = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut t2 = b.session(e2, "1").unwrap();
+            let n = t2.pending(10, &[]).unwrap().len();
+            t2.commit().unwrap();
+            n
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(done, 1);
+    t1.commit().unwrap();
+    // Rows locked by an open session's `pending` are skipped, not waited for.
+    let mut t1 = a.session(e1, "1").unwrap();
+    assert_eq!(t1.pending(10, &[]).unwrap().len(), 2);
+    let skipped = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut c = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
+            let mut tx = c.transaction().unwrap();
+            let n = tx
+                .query(
+                    "SELECT id FROM commands WHERE enrollment_id = $1 AND state = 'pending'
+                     FOR UPDATE SKIP LOCKED",
+                    &[&e1],
+                )
+                .unwrap()
+                .len();
+            tx.rollback().unwrap();
+            n
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(skipped, 0);
+    drop(t1);
+}
+
+// ---------------------------------------------------------------- end to end
+
+/// The real server binary on a PostgreSQL database: a device enrolls, syncs, answers a
+/// queued command; the rows are in PostgreSQL, no SQLite file is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_e2e_a_device_enrolls_and_syncs() {
+    let Some(db) = PgDatabase::create("postgres_e2e_a_device_enrolls_and_syncs") else {
+        return;
+    };
+    let data = common::tempdir();
+    let server = common::Server::start(data.path(), common::free_port(), &["--db", &db.url]);
+    let dev_dir = common::tempdir();
+    let opts = winmdm_device_emulator::EnrollOptions::new(
+        server.discovery_url(),
+        server.ca_pem().into_bytes(),
+        winmdm_device_emulator::Credential::OnPremise {
+            upn: "user@example.com".into(),
+            password: server.secret(),
+        },
+    );
+    let mut device = winmdm_device_emulator::Device::enroll(dev_dir.path(), opts)
+        .await
+        .expect("enroll");
+    let first = device.sync().await.expect("first sync");
+    assert!(first.http_statuses.iter().all(|s| *s == 200), "{first:?}");
+
+    let uri = "./DevDetail/SwV";
+    let (s, ids) = server
+        .admin(
+            "POST",
+            &format!("/api/v1/devices/{}/commands", device.device_id()),
+            Some(json!({ "syncml": format!("<Get><CmdID>1</CmdID><Item><Target><LocURI>{uri}</LocURI></Target></Item></Get>") })),
+        )
+        .await;
+    assert_eq!(s, 201, "{ids}");
+    let id = ids["command_ids"][0].as_i64().unwrap();
+    let second = device.sync().await.expect("second sync");
+    assert!(second.http_statuses.iter().all(|s| *s == 200), "{second:?}");
+    let (s, cmd) = server
+        .admin("GET", &format!("/api/v1/commands/{id}"), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(cmd["state"], "done", "{cmd}");
+    assert_eq!(cmd["status"], 200, "{cmd}");
+    assert!(cmd["results"][0]["data"].is_string(), "{cmd}");
+    let (s, dev) = server
+        .admin(
+            "GET",
+            &format!("/api/v1/devices/{}", device.device_id()),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(dev["state"], "active");
+    assert!(dev["last_seen_at"].as_i64().is_some(), "{dev}");
+
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM enrollments"), 1);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM commands WHERE state = 'done'"),
+        db.query_i64("SELECT COUNT(*) FROM commands")
+    );
+    assert!(db.query_i64("SELECT COUNT(*) FROM sessions") >= 1);
+    assert!(
+        !data.path().join("winmdm.db").exists(),
+        "no SQLite file with --db"
+    );
+    drop(server);
+}
