@@ -15,8 +15,10 @@ pub mod admin;
 pub mod enroll;
 pub mod mdm;
 pub mod setup;
-pub mod store;
 pub mod tls;
+
+/// Storage (the `winmdm-reference-store` package): the `Store` trait, SQLite, PostgreSQL.
+pub use winmdm_reference_store as store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -378,11 +378,8 @@ async fn management_refuses_every_identity_that_is_not_an_active_enrollment() {
     .await
     .unwrap();
     assert_eq!(s, 403);
-    assert!(
-        server.log().contains("not issued by our CA"),
-        "{}",
-        server.log()
-    );
+    // The reason is logged (the log reaches the test through a pipe: wait for it).
+    assert!(server.wait_log("not issued by our CA"), "{}", server.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

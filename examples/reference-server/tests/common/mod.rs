@@ -131,6 +131,18 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Whether `needle` appears in the server's log within 5 s.
+    pub fn wait_log(&self, needle: &str) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// An admin API call: (status, JSON body or Null).
     pub async fn admin(
         &self,

@@ -18,7 +18,7 @@ use super::{
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_initial.sql")];
 
 /// The advisory lock key that serialises migrations of instances starting at once.
 const MIGRATION_LOCK: i64 = 0x7769_6e6d_646d; // "winmdm"

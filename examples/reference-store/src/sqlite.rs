@@ -11,7 +11,7 @@ use super::{
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_initial.sql")];
 
 /// The embedded store: one SQLite file in WAL mode behind a mutex (transactions are a
 /// few milliseconds; the mutex is the writer lock SQLite would take anyway).
