@@ -233,9 +233,8 @@ fn run_engine(
         )));
     }
     // Pull commands while the engine has room; a command that can never fit is failed.
-    let mut deferred = Vec::new();
     'pull: while engine.command_room().is_some() {
-        let batch = tx.pending(16, &deferred)?;
+        let batch = tx.pending(16, &[])?;
         if batch.is_empty() {
             break;
         }
@@ -271,10 +270,7 @@ fn run_engine(
                     tx.mark_sent(id, now_s)?;
                     break 'pull;
                 }
-                Pushed::Refused => {
-                    deferred.push(id);
-                    break 'pull;
-                }
+                // Refused (or anything new): it stays pending for a later message.
                 _ => break 'pull,
             }
         }
