@@ -255,18 +255,18 @@ impl Applicability {
 
     /// True if OS build `build` (e.g. `10.0.19045.3803`) has the node: at or above the first
     /// major build listed, or, for a servicing build listed for the same major, at or above
-    /// that revision. Builds that do not parse are treated as applicable.
+    /// that revision. Microsoft's placeholder [`UNRELEASED_OS_BUILD`] is no released build:
+    /// a node listing only it is in no build ([`Applicability::is_unreleased`]). Builds that
+    /// do not parse are treated as applicable (check the device's build with
+    /// [`parse_os_build`] first).
     pub fn allows_os_build(&self, build: &str) -> bool {
         let Some(have) = parse_build(build) else {
             return true;
         };
-        let list: Vec<Vec<u64>> = self
-            .os_build
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .filter_map(parse_build)
-            .collect();
+        if self.is_unreleased() {
+            return false;
+        }
+        let list: Vec<Vec<u64>> = self.released_os_builds().filter_map(parse_build).collect();
         if list.is_empty() {
             return true;
         }
@@ -279,6 +279,59 @@ impl Applicability {
         let first = list.iter().min().cloned().unwrap_or_default();
         have[..have.len().min(3)] >= first[..first.len().min(3)]
     }
+}
+
+/// The build Microsoft's DDFs write in `MSFT:OsBuildVersion` for a node that is in no
+/// released Windows build yet (in the May 2024 DDFs: 153 nodes, most of them with this
+/// build alone, a few with it in front of the servicing builds they were backported to).
+pub const UNRELEASED_OS_BUILD: &str = "99.9.99999";
+
+impl Applicability {
+    /// The builds of `MSFT:OsBuildVersion` other than the placeholder
+    /// [`UNRELEASED_OS_BUILD`], trimmed, empty entries skipped.
+    pub fn released_os_builds(&self) -> impl Iterator<Item = &str> {
+        self.os_build
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty() && *b != UNRELEASED_OS_BUILD)
+    }
+
+    /// True when `MSFT:OsBuildVersion` lists only the placeholder [`UNRELEASED_OS_BUILD`]:
+    /// the node is not in any released Windows build.
+    pub fn is_unreleased(&self) -> bool {
+        let mut listed = self
+            .os_build
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .peekable();
+        listed.peek().is_some() && listed.all(|b| b == UNRELEASED_OS_BUILD)
+    }
+}
+
+/// Parses a device OS build as Windows reports it (`./DevDetail/SwV`): three or four
+/// dot-separated decimal numbers, `major.minor.build[.revision]`, e.g. `10.0.19045` or
+/// `10.0.19045.3803`. `None` for anything else (`foo`, `19045`, `10.0.x`, `10..0`), so that
+/// a typo is refused instead of silently disabling the applicability check.
+pub fn parse_os_build(s: &str) -> Option<Vec<u64>> {
+    let parts: Vec<&str> = s.trim().split('.').collect();
+    if !(3..=4).contains(&parts.len()) {
+        return None;
+    }
+    parts
+        .iter()
+        .map(|p| {
+            if p.is_empty() || p.len() > 10 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                None
+            } else {
+                p.parse().ok()
+            }
+        })
+        .collect()
 }
 
 fn parse_build(s: &str) -> Option<Vec<u64>> {

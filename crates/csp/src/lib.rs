@@ -54,6 +54,7 @@ pub mod value;
 pub use catalog::{Binding, Catalog, LookupError, Match, Scope};
 pub use def::{
     Access, Allowed, Applicability, DynamicNaming, EnumEntry, Format, NodeDef, NodeTable, Text,
+    UNRELEASED_OS_BUILD, parse_os_build,
 };
 pub use lint::{Finding, LintError, LintOptions, Rule, Severity, lint};
 pub use path::{CspPath, CspPathError, validate_segment};

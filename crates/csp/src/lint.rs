@@ -11,11 +11,14 @@
 //! warning and not checked. Given ADMX files ([`LintOptions::with_admx`]), the `<data id=>`
 //! ids of ADMX-backed values are checked against the policy's elements, and `enum` and
 //! `decimal` values against the file (rule [`Rule::AdmxData`]); without them, ADMX values are
-//! checked for shape only. Not checked: JSON values.
+//! checked for shape only. An element where a command belongs that is not a SyncML command
+//! (`<Replce>`, `<foo/>`, a SOAP `<s:Envelope>`) is an error ([`Rule::UnknownCommand`]); when
+//! its name is a near miss of a command (`<Atomc>`), what it holds is linted as that command.
+//! Not checked: JSON values.
 
 use std::fmt;
 
-use winmdm_syncml::{Command, DataContent, ItemCommand};
+use winmdm_syncml::{Command, DataContent, ItemCommand, RawElement};
 
 use crate::admx::{AdmxSet, ElementKind};
 use crate::catalog::{Catalog, LookupError, Match};
@@ -37,6 +40,10 @@ pub enum Severity {
 pub enum Rule {
     /// The input is not SyncML commands.
     Decode,
+    /// An element where a command belongs (top level of a profile, inside `<SyncBody>`,
+    /// `<Atomic>` or `<Sequence>`) that is not a SyncML command: a misspelled command
+    /// (`<Replce>`, with a "did you mean"), a SOAP envelope, anything else.
+    UnknownCommand,
     /// An item has no Target LocURI.
     NoTarget,
     /// The LocURI is malformed (space, empty segment, `..`...).
@@ -79,6 +86,7 @@ impl Rule {
     pub fn code(self) -> &'static str {
         match self {
             Rule::Decode => "decode",
+            Rule::UnknownCommand => "unknown-command",
             Rule::NoTarget => "no-target",
             Rule::BadLocUri => "bad-locuri",
             Rule::UnknownNode => "unknown-node",
@@ -153,10 +161,20 @@ pub struct LintOptions {
 }
 
 impl LintOptions {
-    /// Sets the OS build.
+    /// Sets the OS build. It is checked by [`lint()`] ([`LintError::InvalidOsBuild`]); use
+    /// [`LintOptions::try_with_os_build`] to check it here.
     pub fn with_os_build(mut self, build: impl Into<String>) -> Self {
         self.os_build = Some(build.into());
         self
+    }
+
+    /// Sets the OS build after checking that it is one ([`crate::parse_os_build`]).
+    pub fn try_with_os_build(self, build: impl Into<String>) -> Result<Self, LintError> {
+        let build = build.into();
+        if crate::def::parse_os_build(&build).is_none() {
+            return Err(LintError::InvalidOsBuild(build));
+        }
+        Ok(self.with_os_build(build))
     }
 
     /// Sets the edition.
@@ -184,6 +202,9 @@ struct Ctx<'a> {
     next_target: usize,
     /// Instances of AtomicRequired nodes already reported (one finding per instance).
     atomic_reported: std::collections::HashSet<String>,
+    /// The offset the next [`Ctx::locate`] returns without searching: the start of a
+    /// misspelled command whose content is linted as the command it resembles.
+    forced_start: Option<usize>,
 }
 
 fn is_message(input: &[u8]) -> bool {
@@ -221,13 +242,22 @@ pub enum LintError {
          or one per CSP) or add DDF files with Catalog::add_ddf"
     )]
     EmptyCatalog,
+    /// [`LintOptions::os_build`] is not an OS build ([`crate::parse_os_build`]: three or
+    /// four dot-separated numbers such as `10.0.19045.3803`). Refused rather than ignored:
+    /// an unreadable build would switch the applicability check off.
+    #[error(
+        "OS build {0:?} is not a build number: expected major.minor.build[.revision], \
+         e.g. 10.0.19045 or 10.0.19045.3803"
+    )]
+    InvalidOsBuild(String),
 }
 
 /// Lints a profile (top-level commands) or a whole SyncML message.
 ///
 /// Problems in the input, including input that is not SyncML, are findings in the `Ok`
 /// value; an empty `Vec` means a clean profile. Fails only when the catalog is empty
-/// ([`LintError::EmptyCatalog`]).
+/// ([`LintError::EmptyCatalog`]) or the options' OS build is not one
+/// ([`LintError::InvalidOsBuild`]).
 ///
 /// ```
 /// use winmdm_csp::{Catalog, LintOptions, lint};
@@ -249,6 +279,11 @@ pub fn lint(
     if catalog.is_empty() {
         return Err(LintError::EmptyCatalog);
     }
+    if let Some(b) = &options.os_build
+        && crate::def::parse_os_build(b).is_none()
+    {
+        return Err(LintError::InvalidOsBuild(b.clone()));
+    }
     let mut ctx = Ctx {
         catalog,
         options,
@@ -258,6 +293,7 @@ pub fn lint(
         targets: target_offsets(&String::from_utf8_lossy(input)),
         next_target: 0,
         atomic_reported: std::collections::HashSet::new(),
+        forced_start: None,
     };
     let commands = if is_message(input) {
         winmdm_syncml::decode(input).map(|m| m.body.commands)
@@ -266,10 +302,15 @@ pub fn lint(
     };
     match commands {
         Ok(commands) => ctx.commands(&commands, false),
+        // The finding carries the position; the message is what and where in the tree.
         Err(e) => ctx.findings.push(Finding {
             severity: Severity::Error,
             rule: Rule::Decode,
-            message: e.to_string(),
+            message: if e.path.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("{} (at {})", e.kind, e.path)
+            },
             command: None,
             locuri: None,
             offset: e.offset,
@@ -306,6 +347,9 @@ impl Ctx<'_> {
     /// Finds the next occurrence of `needle` after the cursor (the model keeps no offsets, so
     /// items are located in document order).
     fn locate(&mut self, needle: &str, fallback: &str) -> usize {
+        if let Some(at) = self.forced_start.take() {
+            return at;
+        }
         for n in [needle, fallback] {
             if n.is_empty() {
                 continue;
@@ -362,9 +406,84 @@ impl Ctx<'_> {
                 Command::Copy(i) => self.item_command("Copy", Access::COPY, i, in_atomic),
                 Command::Alert(a) => self.skip_targets(&a.items),
                 Command::Results(r) => self.skip_targets(&r.items),
+                Command::Unknown(r) => self.unknown_command(r, in_atomic),
                 _ => {}
             }
         }
+    }
+
+    /// An element where a command belongs that is not one: an error at its start tag; a near
+    /// miss of a command name has its content linted as that command.
+    fn unknown_command(&mut self, r: &RawElement<'_>, in_atomic: bool) {
+        let name = r.name.as_ref();
+        let at = self.locate_element(name);
+        let guess = near_command(name);
+        let message = if name.rsplit(':').next() == Some("Envelope") {
+            format!(
+                "<{name}> is a SOAP envelope, not SyncML: a profile holds commands ({COMMANDS}), \
+                 a message is one <SyncML> element"
+            )
+        } else {
+            match guess {
+                Some(g) if g.eq_ignore_ascii_case(name) => format!(
+                    "unknown element <{name}> where a command belongs; did you mean <{g}>? \
+                     (element names are case-sensitive)"
+                ),
+                Some(g) => {
+                    format!("unknown element <{name}> where a command belongs; did you mean <{g}>?")
+                }
+                None => format!(
+                    "unknown element <{name}> where a command belongs (commands: {COMMANDS}; \
+                     or one whole <SyncML> message)"
+                ),
+            }
+        };
+        let p = winmdm_ddf::Position::locate(&self.text, at);
+        self.findings.push(Finding {
+            severity: Severity::Error,
+            rule: Rule::UnknownCommand,
+            message,
+            command: None,
+            locuri: None,
+            offset: at,
+            line: p.line,
+            column: p.column,
+        });
+        let end = (at + r.xml.len()).min(self.text.len());
+        // Lint what a misspelled command holds as the command it resembles.
+        if let Some(g) = guess.filter(|g| *g != "SyncML")
+            && let Some(renamed) = rename_element(&r.xml, name, g)
+            && let Ok(commands) = winmdm_syncml::decode_commands(renamed.as_bytes())
+        {
+            self.forced_start = Some(at);
+            self.cursor = at;
+            self.commands(&commands, in_atomic);
+            self.forced_start = None;
+        }
+        // Whatever was not linted inside the element: its Targets are not an item's.
+        while self.targets.get(self.next_target).is_some_and(|&t| t < end) {
+            self.next_target += 1;
+        }
+        self.cursor = self.cursor.max(end);
+    }
+
+    /// The offset of the next start tag `<name` (followed by a delimiter) after the cursor.
+    fn locate_element(&mut self, name: &str) -> usize {
+        if let Some(at) = self.forced_start.take() {
+            return at;
+        }
+        let needle = format!("<{name}");
+        let mut from = self.cursor;
+        while let Some(i) = self.text.get(from..).and_then(|t| t.find(&needle)) {
+            let at = from + i;
+            let next = self.text[at + needle.len()..].chars().next();
+            if next.is_none_or(|c| c == '>' || c == '/' || c.is_whitespace()) {
+                self.cursor = at + needle.len();
+                return at;
+            }
+            from = at + needle.len();
+        }
+        self.cursor
     }
 
     fn item_command(
@@ -634,18 +753,26 @@ impl Ctx<'_> {
         if let Some(build) = &self.options.os_build
             && !app.allows_os_build(build)
         {
-            self.push(
-                Severity::Error,
-                Rule::OsBuild,
+            let message = if app.is_unreleased() {
+                format!(
+                    "{} is not in any released Windows build (the DDF's OsBuildVersion is \
+                     Microsoft's placeholder {}; device: {build})",
+                    m.template(),
+                    crate::def::UNRELEASED_OS_BUILD
+                )
+            } else {
+                let builds: Vec<&str> = app.released_os_builds().collect();
                 format!(
                     "{} needs OS build {} (device: {build})",
                     m.template(),
-                    app.os_build.as_deref().unwrap_or("?")
-                ),
-                name,
-                Some(uri),
-                at,
-            );
+                    if builds.is_empty() {
+                        "?".to_string()
+                    } else {
+                        builds.join(", ")
+                    }
+                )
+            };
+            self.push(Severity::Error, Rule::OsBuild, message, name, Some(uri), at);
         }
         if let Some(ed) = self.options.edition
             && !app.allows_edition(ed)
@@ -1024,6 +1151,37 @@ impl Ctx<'_> {
             _ => {}
         }
     }
+}
+
+/// The SyncML commands, as listed in messages.
+const COMMANDS: &str =
+    "Add, Alert, Atomic, Copy, Delete, Exec, Get, Replace, Results, Sequence, Status";
+
+/// The command (or `SyncML`) an unprefixed element name is a near miss of: at most two
+/// edits, ignoring ASCII case, and fewer than half its length.
+fn near_command(name: &str) -> Option<&'static str> {
+    if name.contains(':') {
+        return None;
+    }
+    let lower = name.to_ascii_lowercase();
+    COMMANDS
+        .split(", ")
+        .chain(["SyncML"])
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|&(d, c)| d <= 2 && d * 2 < c.len())
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// `xml` (one element named `from`) with its start and end tags named `to`.
+fn rename_element(xml: &str, from: &str, to: &str) -> Option<String> {
+    let rest = xml.strip_prefix('<')?.strip_prefix(from)?;
+    if rest.trim_end().ends_with("/>") {
+        return Some(format!("<{to}{rest}"));
+    }
+    let close = rest.trim_end().rfind("</")?;
+    let tail = rest[close + 2..].trim_end().strip_suffix('>')?;
+    (tail.trim_end() == from).then(|| format!("<{to}{}</{to}>", &rest[..close]))
 }
 
 /// Compiles a DDF `RegEx` pattern: JavaScript-style `/.../` delimiters are stripped and a
