@@ -4,7 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use winmdm_csp::admx::{AdmxLimits, AdmxSet};
-use winmdm_csp::{Allowed, Catalog, LintOptions, LookupError, Match, Severity};
+use winmdm_csp::{
+    Allowed, Catalog, LintError, LintOptions, LookupError, Match, Severity, UNRELEASED_OS_BUILD,
+};
+
+use crate::report;
+
+const NO_DEFINITIONS: &str = "no CSP definitions: this winmdm was built without winmdm-csp's CSP \
+     features; pass --ddf FILE_OR_DIR";
 
 /// `winmdm csp` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -25,7 +32,8 @@ pub(crate) enum Cmd {
     /// Check profiles (top-level Replace/Add/Exec/Delete/Atomic commands, or whole SyncML
     /// messages) against the CSP definitions: LocURI, AccessType, Meta Format, values, allowed
     /// values, ADMX shape, unescaped markup in Data, Atomic-required nodes, applicability.
-    /// Exit 1 if any file has an error (warnings alone exit 0).
+    /// Exit 1 if any file has an error or cannot be read (every file is linted; warnings
+    /// alone exit 0); exit 2 on a malformed option value or an unusable --ddf/--admx file.
     Lint {
         /// Profile files.
         #[arg(required = true)]
@@ -38,7 +46,8 @@ pub(crate) enum Cmd {
         /// nodes whose .admx file is loaded (rule admx-data).
         #[arg(long = "admx", value_name = "PATH")]
         admx: Vec<PathBuf>,
-        /// Device OS build to check applicability against, e.g. 10.0.19045.3803.
+        /// Device OS build to check applicability against: major.minor.build[.revision],
+        /// e.g. 10.0.19045.3803 (anything else is refused, exit 2).
         #[arg(long)]
         os_build: Option<String>,
         /// Device edition (PRODUCT_* id, hex 0x30 or decimal) to check applicability against.
@@ -75,53 +84,48 @@ fn lint(
 ) -> ExitCode {
     let catalog = match catalog(ddf) {
         Ok(c) if !c.is_empty() => c,
-        Ok(_) => {
-            eprintln!(
-                "error: no CSP definitions: this winmdm was built without winmdm-csp's CSP features; \
-                 pass --ddf FILE_OR_DIR"
-            );
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Ok(_) => return report::usage(NO_DEFINITIONS),
+        Err(e) => return usage_file_error(&e),
     };
     let mut options = match admx_set(admx) {
         Ok(set) => LintOptions::default().with_admx(set),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage_file_error(&e),
     };
     if let Some(b) = os_build {
-        options = options.with_os_build(b);
+        options = match options.try_with_os_build(b.as_str()) {
+            Ok(o) => o,
+            Err(_) => {
+                return report::usage(&format!(
+                    "--os-build {b:?} is not an OS build: expected major.minor.build[.revision], \
+                     e.g. 10.0.19045 or 10.0.19045.3803"
+                ));
+            }
+        };
     }
     if let Some(e) = edition {
         match winmdm_ddf::parse_u32(&e) {
             Some(v) => options = options.with_edition(v),
             None => {
-                eprintln!("error: --edition {e:?} is not a number (0x30 or 48)");
-                return ExitCode::from(2);
+                return report::usage(&format!("--edition {e:?} is not a number (0x30 or 48)"));
             }
         }
     }
-    let (mut errors, mut warnings) = (0usize, 0usize);
+    let (mut errors, mut warnings, mut unreadable) = (0usize, 0usize, 0usize);
     let mut all = Vec::new();
     for f in files {
-        let bytes = match std::fs::read(f) {
+        let bytes = match report::read(f) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("error: {}: {e}", f.display());
-                return ExitCode::from(2);
+                // Report it and go on with the other files.
+                eprintln!("{e}");
+                unreadable += 1;
+                continue;
             }
         };
         let findings = match winmdm_csp::lint(&catalog, &bytes, &options) {
             Ok(f) => f,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
+            Err(LintError::EmptyCatalog) => return report::usage(NO_DEFINITIONS),
+            Err(e) => return report::usage(&e.to_string()),
         };
         for x in findings {
             match x.severity {
@@ -148,16 +152,23 @@ fn lint(
     if json {
         out(&serde_json::to_string_pretty(&all).unwrap_or_default());
     } else {
+        let skipped = if unreadable > 0 {
+            format!(", {unreadable} file(s) not read")
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{} file(s): {errors} error(s), {warnings} warning(s)",
+            "{} file(s): {errors} error(s), {warnings} warning(s){skipped}",
             files.len()
         );
     }
-    if errors > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    report::status(errors > 0 || unreadable > 0)
+}
+
+/// An unusable `--ddf` / `--admx` file (already formatted with its name): exit 2.
+fn usage_file_error(e: &str) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(report::USAGE)
 }
 
 fn ddf_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -178,37 +189,49 @@ fn files_with_extension(path: &Path, ext: &str) -> std::io::Result<Vec<PathBuf>>
 }
 
 /// The ADMX files given with `--admx` (files, or every `.admx` in folders), keyed by file name.
+/// The error is formatted as `FILE[:LINE:COL]: error: ...`.
 fn admx_set(paths: &[PathBuf]) -> Result<AdmxSet, String> {
     let mut set = AdmxSet::new();
     for p in paths {
-        let files = files_with_extension(p, "admx").map_err(|e| format!("{}: {e}", p.display()))?;
+        let files = files_with_extension(p, "admx")
+            .map_err(|e| report::file(p, &report::io_message(&e)))?;
         if files.is_empty() {
-            return Err(format!("{}: no .admx files in this folder", p.display()));
+            return Err(report::file(p, "no .admx files in this folder (--admx)"));
         }
         for f in files {
-            let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let bytes = report::read(&f)?;
             let name = f
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             set.parse_and_insert(&name, &bytes, &AdmxLimits::default())
-                .map_err(|e| format!("{}: {e}", f.display()))?;
+                .map_err(|e| {
+                    report::at(&f, e.position.line, e.position.column, &e.kind.to_string())
+                })?;
         }
     }
     Ok(set)
 }
 
-/// The built-in catalog plus the DDF files given with `--ddf`.
+/// The built-in catalog plus the DDF files given with `--ddf`. The error is formatted as
+/// `FILE[:LINE:COL]: error: ...`.
 fn catalog(ddf: &[PathBuf]) -> Result<Catalog, String> {
     let mut c = Catalog::builtin();
     for p in ddf {
-        for f in ddf_files(p).map_err(|e| format!("{}: {e}", p.display()))? {
-            let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-            let tree = winmdm_ddf::parse(&bytes).map_err(|e| format!("{}: {e}", f.display()))?;
+        for f in ddf_files(p).map_err(|e| report::file(p, &report::io_message(&e)))? {
+            let bytes = report::read(&f)?;
+            let tree = winmdm_ddf::parse(&bytes).map_err(|e| {
+                let what = if e.path.is_empty() {
+                    e.kind.to_string()
+                } else {
+                    format!("{} (in {})", e.kind, e.path)
+                };
+                report::at(&f, e.position.line, e.position.column, &what)
+            })?;
             let bad = c.add_ddf(&tree, &f.display().to_string());
             for b in bad {
                 eprintln!(
-                    "warning: {}: malformed <Path> {b:?}, its nodes are not indexed",
+                    "{}: warning: malformed <Path> {b:?}, its nodes are not indexed",
                     f.display()
                 );
             }
@@ -282,17 +305,10 @@ fn one_line(s: &str) -> String {
 fn describe(locuri: &str, ddf: &[PathBuf], json: bool) -> ExitCode {
     let catalog = match catalog(ddf) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage_file_error(&e),
     };
     if catalog.is_empty() {
-        eprintln!(
-            "error: no CSP definitions: this winmdm was built without winmdm-csp's CSP features; \
-             pass --ddf FILE_OR_DIR"
-        );
-        return ExitCode::from(2);
+        return report::usage(NO_DEFINITIONS);
     }
     let m = match catalog.lookup(locuri) {
         Ok(m) => m,
@@ -386,7 +402,7 @@ fn print_text(catalog: &Catalog, m: &Match<'_>) {
     }
     let a = catalog.applicability(m);
     if let Some(v) = &a.os_build {
-        row("os build", v);
+        row("os build", &os_build_text(a, v));
     }
     if let Some(v) = &a.csp_version {
         row("csp version", v);
@@ -417,6 +433,21 @@ fn print_text(catalog: &Catalog, m: &Match<'_>) {
     let kids = catalog.children(m);
     if !kids.is_empty() {
         row("children", &kids.join(", "));
+    }
+}
+
+/// The OsBuildVersion as shown, with Microsoft's placeholder build explained.
+fn os_build_text(a: &winmdm_csp::Applicability, v: &str) -> String {
+    if a.is_unreleased() {
+        format!("{v} (Microsoft's placeholder: not in any released build)")
+    } else if v.contains(UNRELEASED_OS_BUILD) {
+        let released: Vec<&str> = a.released_os_builds().collect();
+        format!(
+            "{} ({UNRELEASED_OS_BUILD}, Microsoft's placeholder for an unreleased build, left out)",
+            released.join(", ")
+        )
+    } else {
+        v.to_string()
     }
 }
 
@@ -459,6 +490,7 @@ fn to_json(catalog: &Catalog, m: &Match<'_>) -> String {
         "applicability": {
             "os_build": a.os_build, "csp_version": a.csp_version, "editions": a.editions,
             "requires_azure_ad": a.requires_azure_ad,
+            "unreleased": a.is_unreleased(),
         },
         "conflict_resolution": d.conflict_resolution,
         "atomic_required": d.atomic_required,
@@ -616,7 +648,7 @@ mod tests {
         assert!(
             admx_set(std::slice::from_ref(&broken))
                 .unwrap_err()
-                .contains("line 1")
+                .contains("Broken.admx:1:")
         );
         assert_eq!(
             lint(

@@ -8,13 +8,15 @@ use winmdm_enroll::{
     DecodeError, Message, ProvisioningDoc, WapNode, is_discovery_probe, split_http,
 };
 
+use crate::report;
+
 /// `winmdm enroll` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Cmd {
     /// Decode each enrollment message (Discover, DiscoverResponse, GetPolicies,
     /// GetPoliciesResponse, RequestSecurityToken, RSTRC, SOAP fault, wap-provisioningdoc),
     /// detected by its root and body element. An HTTP header block in front of the XML is
-    /// skipped. Exit 0 when every file decodes, else print `FILE:line:col: error` and exit 1.
+    /// skipped. Exit 0 when every file decodes, else print `FILE:LINE:COL: error: ...` and exit 1.
     Check {
         /// Files to check.
         #[arg(required = true)]
@@ -39,34 +41,36 @@ pub(crate) fn run(cmd: Cmd) -> ExitCode {
         Cmd::Check { files } => check(&files),
         Cmd::Json { file } => with_file(&file, |bytes| {
             let msg = Message::decode_capture(bytes).map_err(|e| positioned(&file, &e))?;
-            let json = serde_json::to_string_pretty(&msg).map_err(|e| e.to_string())?;
-            writeln!(std::io::stdout().lock(), "{json}").map_err(|e| e.to_string())
+            let json = serde_json::to_string_pretty(&msg)
+                .map_err(|e| report::file(&file, &e.to_string()))?;
+            writeln!(std::io::stdout().lock(), "{json}")
+                .map_err(|e| format!("error: standard output: {e}"))
         }),
         Cmd::ProvisioningDoc { file } => with_file(&file, |bytes| {
             let doc = provisioning_doc(bytes).map_err(|e| positioned(&file, &e))?;
             let mut out = std::io::stdout().lock();
-            print_doc(&mut out, &doc).map_err(|e| e.to_string())
+            print_doc(&mut out, &doc).map_err(|e| format!("error: standard output: {e}"))
         }),
     }
 }
 
 fn positioned(file: &Path, e: &DecodeError) -> String {
-    format!("{}:{}:{}: {}", file.display(), e.line, e.column, e.kind)
+    report::at(file, e.line, e.column, &e.kind.to_string())
 }
 
 fn with_file(file: &Path, f: impl FnOnce(&[u8]) -> Result<(), String>) -> ExitCode {
-    let bytes = match std::fs::read(file) {
+    let bytes = match report::read(file) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("{}: {e}", file.display());
-            return ExitCode::FAILURE;
+            eprintln!("{e}");
+            return report::status(true);
         }
     };
     match f(&bytes) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::FAILURE
+            report::status(true)
         }
     }
 }
@@ -94,10 +98,10 @@ fn check(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     let mut out = std::io::stdout().lock();
     for file in files {
-        let bytes = match std::fs::read(file) {
+        let bytes = match report::read(file) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("{}: {e}", file.display());
+                eprintln!("{e}");
                 failed = true;
                 continue;
             }
@@ -112,11 +116,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    report::status(failed)
 }
 
 fn provisioning_doc(bytes: &[u8]) -> Result<ProvisioningDoc, DecodeError> {

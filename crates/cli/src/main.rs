@@ -1,6 +1,7 @@
 //! `winmdm`: command-line tools for Windows MDM built on the winmdm crates.
 //!
-//! Each top-level subcommand lives in its own module: `syncml`, `enroll`, `pki`, `csp`.
+//! Each top-level subcommand lives in its own module: `syncml`, `omadm`, `enroll`, `pki`,
+//! `csp`; `report` holds the error format and exit-code rule they share.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -11,11 +12,12 @@ mod csp;
 mod enroll;
 mod omadm;
 mod pki;
+mod report;
 mod syncml;
 
 /// Command-line tools for Windows MDM (SyncML, enrollment, PKI, CSPs).
 #[derive(Debug, Parser)]
-#[command(name = "winmdm", version, about)]
+#[command(name = "winmdm", version, about, after_help = report::HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

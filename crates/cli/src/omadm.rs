@@ -9,6 +9,8 @@ use std::time::SystemTime;
 use winmdm_omadm::{DeviceEvent, Disposition, Outcome, ReplayedSession, replay};
 use winmdm_syncml::{Command, EncodeOptions, SyncML};
 
+use crate::report;
+
 /// `winmdm omadm` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Cmd {
@@ -37,8 +39,8 @@ pub(crate) fn run(cmd: Cmd) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("winmdm omadm replay: {e}");
-                ExitCode::FAILURE
+                eprintln!("{e}");
+                report::status(true)
             }
         },
     }
@@ -46,25 +48,21 @@ pub(crate) fn run(cmd: Cmd) -> ExitCode {
 
 fn replay_dir(dir: &Path, show: bool) -> Result<String, String> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .map_err(|e| report::file(dir, &report::io_message(&e)))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml")))
         .collect();
     paths.sort();
     if paths.is_empty() {
-        return Err(format!("{}: no .xml files", dir.display()));
+        return Err(report::file(dir, "no .xml files in this directory"));
     }
     let bytes: Vec<(PathBuf, Vec<u8>)> = paths
         .into_iter()
-        .map(|p| {
-            std::fs::read(&p)
-                .map(|b| (p.clone(), b))
-                .map_err(|e| format!("{}: {e}", p.display()))
-        })
+        .map(|p| report::read(&p).map(|b| (p.clone(), b)))
         .collect::<Result<_, _>>()?;
     let mut msgs: Vec<SyncML<'_>> = Vec::new();
     for (p, b) in &bytes {
-        msgs.push(winmdm_syncml::decode(b).map_err(|e| format!("{}: {e}", p.display()))?);
+        msgs.push(winmdm_syncml::decode(b).map_err(|e| crate::syncml::decode_error(p, &e))?);
     }
     let sessions = replay(&msgs, SystemTime::now());
     let mut out = String::new();

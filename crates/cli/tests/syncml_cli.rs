@@ -47,7 +47,7 @@ fn check_fails_with_a_positioned_error() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("enterprise-app-management_08_exec-addlicense.xml:10:46: error at Exec/Item/Data/License"),
+        stderr.contains("enterprise-app-management_08_exec-addlicense.xml:10:46: error: malformed XML: end tag </Data> does not match the open <License> (at Exec/Item/Data/License)"),
         "{stderr}"
     );
 }
