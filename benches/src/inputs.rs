@@ -10,6 +10,9 @@
 //! | [`small_checkin`] | ~2 KB | a device's package 1 (Alert 1201, Alert 1224, Replace of `DevInfo`), shaped like `crates/syncml/tests/data/fleet/real/07-device-syncml-session1.xml` |
 //! | [`server_package`] | ~15 KB | a server's package 2: 40 commands (Status, Get, Replace, an `Atomic`, Add, Exec, Delete) with an entity-escaped WLAN profile and CDATA ADMX payloads |
 //! | [`large_results`] | ~1.4 MB | a device's reply to 6 inventory `Get`s: 6 `Results` holding 6000 `Item`s in all |
+//! | [`admx_package`] | ~15 KB | a server's package 2 as MDM products send policy: 26 ADMX-backed `Replace`s whose `Data` is entity-escaped XML (2 with CDATA instead), a few `Status`/`Get` |
+//! | [`admx_package_large`] | ~700 KB | the same shape at scale: 1,350 escaped ADMX `Replace`s and 100 CDATA ones in one package |
+//! | [`status_ack`] | ~330 KB | a device's acknowledgement of 2,000 commands: 2,001 `Status`es, GUID `CmdRef`s as Fleet sends, some failures with `msft:originalerror` |
 
 use std::fmt::Write as _;
 
@@ -34,7 +37,19 @@ pub struct Input {
     pub xml: String,
 }
 
-/// The three inputs, smallest first.
+/// Escaped ADMX `Replace`s in [`admx_package`].
+pub const ADMX_PACKAGE_ESCAPED: usize = 24;
+/// CDATA ADMX `Replace`s in [`admx_package`].
+pub const ADMX_PACKAGE_CDATA: usize = 2;
+/// Escaped ADMX `Replace`s in [`admx_package_large`].
+pub const ADMX_LARGE_ESCAPED: usize = 1350;
+/// CDATA ADMX `Replace`s in [`admx_package_large`].
+pub const ADMX_LARGE_CDATA: usize = 100;
+/// `Status`es in [`status_ack`] (the header's included).
+pub const STATUS_ACK_STATUSES: usize = 2001;
+
+/// Every input: the original three (smallest first), then the shapes of real Windows
+/// server traffic (issue 12).
 pub fn all() -> Vec<Input> {
     vec![
         Input {
@@ -48,6 +63,18 @@ pub fn all() -> Vec<Input> {
         Input {
             name: "large_results",
             xml: large_results(),
+        },
+        Input {
+            name: "admx_package",
+            xml: admx_package(),
+        },
+        Input {
+            name: "admx_package_large",
+            xml: admx_package_large(),
+        },
+        Input {
+            name: "status_ack",
+            xml: status_ack(),
         },
     ]
 }
@@ -532,6 +559,177 @@ pub fn large_results() -> String {
             n += 1;
         }
         out.push_str("    </Results>\n");
+    }
+    out.push_str("    <Final/>\n  </SyncBody>\n</SyncML>\n");
+    out
+}
+
+/// ADMX-backed policies (area/policy) and the `<data>` element ids of their presentation,
+/// as in Microsoft's ADMX ingestion examples; values are filled in by the generator.
+const ADMX_POLICIES: [(&str, &[&str]); 10] = [
+    (
+        "WindowsPowerShell/TurnOnPowerShellScriptBlockLogging",
+        &["ExecutionPolicy"],
+    ),
+    (
+        "AppVirtualization/PublishingAllowServer2",
+        &[
+            "Publishing_Server2_Name_Prompt",
+            "Publishing_Server_URL_Prompt",
+            "Global_Publishing_Refresh_Options",
+            "Global_Refresh_OnLogon_Options",
+        ],
+    ),
+    ("RemoteDesktopServices/AllowUsersToConnectRemotely", &[]),
+    (
+        "ADMX_DnsClient/Turn_Off_Multicast",
+        &["DNS_MulticastEnabled"],
+    ),
+    (
+        "ADMX_Power/DiskACPowerDownTimeOut_2",
+        &["EnterDiskACPowerDownTimeOut"],
+    ),
+    (
+        "InternetExplorer/AllowSiteToZoneAssignmentList",
+        &["IZ_ZonemapPrompt"],
+    ),
+    (
+        "ADMX_EventLog/Channel_Log_Retention_1",
+        &["Channel_LogMaxSize", "Channel_Log_Retention"],
+    ),
+    ("ADMX_TerminalServer/TS_CLIENT_CLIPBOARD", &[]),
+    (
+        "Printers/PointAndPrintRestrictions",
+        &[
+            "PointAndPrint_TrustedServers_Chk",
+            "PointAndPrint_TrustedServers_Edit",
+            "PointAndPrint_TrustedForest_Chk",
+            "PointAndPrint_NoWarningNoElevationOnInstall_Enum",
+            "PointAndPrint_NoWarningNoElevationOnUpdate_Enum",
+        ],
+    ),
+    (
+        "ADMX_WindowsDefender/Scan_ScheduleTime",
+        &["Scan_ScheduleTime"],
+    ),
+];
+
+/// One ADMX policy value as XML: `<enabled/>` (or `<disabled/>`) and its `<data>` elements.
+fn admx_value(rng: &mut Xorshift, ids: &[&str]) -> String {
+    let mut v = String::new();
+    if ids.is_empty() && rng.below(4) == 0 {
+        v.push_str("<disabled/>");
+        return v;
+    }
+    v.push_str("<enabled/>");
+    for id in ids {
+        let value = match rng.below(4) {
+            0 => format!("{}", rng.below(100_000)),
+            1 => "AllSigned".to_string(),
+            2 => format!("https://appv{}.corp.example.com:443/pub", rng.below(50)),
+            _ => format!(
+                "srv{}.corp.example.com;srv{}.corp.example.com",
+                rng.below(9),
+                rng.below(9)
+            ),
+        };
+        let _ = write!(v, "<data id=\"{id}\" value=\"{value}\"/>");
+    }
+    v
+}
+
+/// A server's package 2 carrying policy: `escaped` ADMX-backed `Replace`s whose `Data` is
+/// the entity-escaped value (`&lt;enabled/&gt;&lt;data id=&quot;..&quot; .../&gt;`, as
+/// MDM servers send them), `cdata` more with the value in a CDATA section, each with
+/// `Meta/Format chr`, after 4 `Status`es and 4 `Get`s; a `Final`.
+fn admx(seed: u64, escaped: usize, cdata: usize) -> String {
+    let mut rng = Xorshift::new(seed);
+    let mut out = String::with_capacity(escaped * 360 + cdata * 360 + 4096);
+    out.push_str(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<SyncML xmlns=\"SYNCML:SYNCML1.2\">\n",
+    );
+    hdr(&mut out, 1, DEVICE_ID, SERVER_URL, false);
+    out.push_str("  <SyncBody xmlns:msft=\"http://schemas.microsoft.com/MobileDevice/MDM\">\n");
+    status(&mut out, 1, 1, 0, "SyncHdr", 200);
+    status(&mut out, 2, 1, 2, "Alert", 200);
+    status(&mut out, 3, 1, 3, "Alert", 200);
+    status(&mut out, 4, 1, 4, "Replace", 200);
+    let mut id = 5u32;
+    for uri in &GETS[..4] {
+        item_command(&mut out, "    ", "Get", id, uri, None, None);
+        id += 1;
+    }
+    for n in 0..escaped + cdata {
+        let (policy, ids) = ADMX_POLICIES[n % ADMX_POLICIES.len()];
+        let uri = format!("./Device/Vendor/MSFT/Policy/Config/{policy}");
+        let value = admx_value(&mut rng, ids);
+        let data = if n < escaped {
+            escape(&value)
+        } else {
+            format!("<![CDATA[{value}]]>")
+        };
+        item_command(
+            &mut out,
+            "    ",
+            "Replace",
+            id,
+            &uri,
+            Some(("chr", None)),
+            Some(&data),
+        );
+        id += 1;
+    }
+    out.push_str("    <Final/>\n  </SyncBody>\n</SyncML>\n");
+    out
+}
+
+/// A typical server package with ADMX policy, about 15 KB: [`ADMX_PACKAGE_ESCAPED`]
+/// escaped and [`ADMX_PACKAGE_CDATA`] CDATA `Replace`s (see `admx`).
+pub fn admx_package() -> String {
+    admx(0xAD3C, ADMX_PACKAGE_ESCAPED, ADMX_PACKAGE_CDATA)
+}
+
+/// A large server package with ADMX policy, about 700 KB: [`ADMX_LARGE_ESCAPED`] escaped
+/// and [`ADMX_LARGE_CDATA`] CDATA `Replace`s.
+pub fn admx_package_large() -> String {
+    admx(0xAD3D, ADMX_LARGE_ESCAPED, ADMX_LARGE_CDATA)
+}
+
+/// A device's acknowledgement of 2,000 commands: the header's `Status` and 2,000 more
+/// ([`STATUS_ACK_STATUSES`] in all), each with a GUID `CmdRef` (the command ids Fleet
+/// sends), `Cmd` `Replace`/`Add`/`Exec`/`Get`/`Delete`; one in 25 fails (404, 405, 500) and
+/// one in 50 carries `msft:originalerror` on its `Data`, as Windows reports failures.
+pub fn status_ack() -> String {
+    let mut rng = Xorshift::new(0x5747);
+    let mut out = String::with_capacity(340_000);
+    out.push_str("<SyncML xmlns=\"SYNCML:SYNCML1.2\">\n");
+    hdr(&mut out, 2, SERVER_URL, DEVICE_ID, false);
+    out.push_str("  <SyncBody xmlns:msft=\"http://schemas.microsoft.com/MobileDevice/MDM\">\n");
+    status(&mut out, 1, 1, 0, "SyncHdr", 200);
+    const CMDS: [&str; 5] = ["Replace", "Add", "Exec", "Get", "Delete"];
+    for n in 0..STATUS_ACK_STATUSES - 1 {
+        let cmd = CMDS[n % CMDS.len()];
+        let guid = rng.guid().to_ascii_lowercase();
+        let code = match n % 25 {
+            7 => 404,
+            13 => 405,
+            19 => 500,
+            _ => 200,
+        };
+        let data = if n % 50 == 13 {
+            format!(
+                "<Data msft:originalerror=\"0x{:08X}\">{code}</Data>",
+                0x8007_0000u32 + rng.below(0x1000) as u32
+            )
+        } else {
+            format!("<Data>{code}</Data>")
+        };
+        let _ = writeln!(
+            out,
+            "    <Status>\n      <CmdID>{}</CmdID>\n      <MsgRef>1</MsgRef>\n      \
+             <CmdRef>{guid}</CmdRef>\n      <Cmd>{cmd}</Cmd>\n      {data}\n    </Status>",
+            n + 2
+        );
     }
     out.push_str("    <Final/>\n  </SyncBody>\n</SyncML>\n");
     out

@@ -226,3 +226,54 @@ fn serde_model_unescapes_and_reads_cdata_like_ours() {
         3
     );
 }
+
+#[test]
+fn windows_shaped_inputs_have_their_sizes_and_counts() {
+    use winmdm_benches::inputs::{
+        ADMX_LARGE_CDATA, ADMX_LARGE_ESCAPED, ADMX_PACKAGE_CDATA, ADMX_PACKAGE_ESCAPED,
+        STATUS_ACK_STATUSES,
+    };
+    let cases = [
+        (
+            inputs::admx_package(),
+            12_000..18_000,
+            8 + ADMX_PACKAGE_ESCAPED + ADMX_PACKAGE_CDATA,
+            ADMX_PACKAGE_ESCAPED,
+            ADMX_PACKAGE_CDATA,
+        ),
+        (
+            inputs::admx_package_large(),
+            600_000..800_000,
+            8 + ADMX_LARGE_ESCAPED + ADMX_LARGE_CDATA,
+            ADMX_LARGE_ESCAPED,
+            ADMX_LARGE_CDATA,
+        ),
+        (
+            inputs::status_ack(),
+            280_000..380_000,
+            STATUS_ACK_STATUSES,
+            0,
+            0,
+        ),
+    ];
+    for (xml, size, commands, escaped, cdata) in cases {
+        assert!(size.contains(&xml.len()), "size {}", xml.len());
+        let msg = round_trip(&xml);
+        assert_eq!(count_commands(&msg.body.commands), commands);
+        let mut data = Vec::new();
+        all_data(&msg.body.commands, &mut data);
+        let text_with_markup = data
+            .iter()
+            .filter(|d| matches!(d, DataContent::Text(t) if t.starts_with("<enabled/>") || t.starts_with("<disabled/>")))
+            .count();
+        let cdata_n = data
+            .iter()
+            .filter(|d| matches!(d, DataContent::CData(_)))
+            .count();
+        assert_eq!((text_with_markup, cdata_n), (escaped, cdata));
+        for p in Parser::ALL {
+            let prepared = p.prepare(&xml);
+            assert!(p.run(&xml, &prepared) > 0, "{} accepts it", p.name());
+        }
+    }
+}

@@ -19,7 +19,9 @@
 //! increments to every allocation, for every decoder alike.
 //!
 //! Usage: `cargo run --release -p winmdm-benches --bin bench-report [-- --rounds N --secs S]`
-//! (defaults: 7 rounds, 0.25 s per measurement: about a minute of CPU in all).
+//! (defaults: 7 rounds, 0.25 s per measurement: about two minutes of CPU in all).
+//! `WINMDM_BENCH_INPUTS=admx_package,status_ack` limits the run to the named inputs (for
+//! quick comparisons while working on the decoder; the tables in the docs use them all).
 
 use std::alloc::System;
 use std::hint::black_box;
@@ -38,7 +40,14 @@ type Samples = Vec<Vec<(Vec<f64>, Vec<f64>)>>;
 
 fn main() {
     let args = Args::parse("bench-report", 7, 0.25);
-    let inputs = inputs::all();
+    let only = std::env::var("WINMDM_BENCH_INPUTS").ok();
+    let inputs: Vec<_> = inputs::all()
+        .into_iter()
+        .filter(|i| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|n| n == i.name))
+        })
+        .collect();
     let parsers = Parser::ALL;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu_clock = if thread_cpu_secs().is_some() {

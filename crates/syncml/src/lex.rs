@@ -255,11 +255,18 @@ impl<'a> Lexer<'a> {
         let b = self.s.as_bytes();
         let end = memchr::memchr(b'<', &b[start..]).map_or(b.len(), |i| start + i);
         let raw = &self.s[start..end];
-        if let Some(j) = memmem::find(raw.as_bytes(), b"]]>") {
-            return Err(syntax(
-                "']]>' in text (only allowed to end a CDATA section)",
-                start + j,
-            ));
+        // `]]>` is only allowed to end a CDATA section. Escaped markup (`&lt;a/&gt;`, the
+        // common reason to be here) holds no `>`, so this is one pass that finds none.
+        let mut from = 0;
+        while let Some(k) = memchr::memchr(b'>', &raw.as_bytes()[from..]) {
+            let gt = from + k;
+            if raw.as_bytes()[..gt].ends_with(b"]]") {
+                return Err(syntax(
+                    "']]>' in text (only allowed to end a CDATA section)",
+                    start + gt - 2,
+                ));
+            }
+            from = gt + 1;
         }
         self.pos = end;
         self.text = raw;
@@ -627,18 +634,45 @@ pub(crate) fn attr_value(raw: &str, at: usize) -> Result<Cow<'_, str>> {
 /// Character data as XML 1.0 reports it: line ends normalized (CR LF and a lone CR become
 /// LF, section 2.11) and references replaced (a `&#13;` stays a CR); borrowed when there is
 /// nothing to do. `at` is the offset of `raw` in the input, for errors.
+///
+/// One pass: literal runs are copied between the `&`s and CRs that `memchr2` finds, and the
+/// five predefined entities (nearly every reference in escaped ADMX or XML payloads) are
+/// matched by their bytes; anything else goes through [`reference`].
 #[inline]
 pub(crate) fn decode_text(raw: &str, at: usize) -> Result<Cow<'_, str>> {
-    if memchr::memchr2(b'&', b'\r', raw.as_bytes()).is_none() {
+    let b = raw.as_bytes();
+    let Some(first) = memchr::memchr2(b'&', b'\r', b) else {
         return Ok(Cow::Borrowed(raw));
-    }
+    };
     let mut out = String::with_capacity(raw.len());
-    each_ref(raw, at, |lit, ch| {
-        push_lf(&mut out, lit);
-        if let Some(ch) = ch {
+    let (mut lit, mut i) = (0, first);
+    loop {
+        out.push_str(&raw[lit..i]);
+        if b[i] == b'\r' {
+            out.push('\n');
+            i += 1;
+            if b.get(i) == Some(&b'\n') {
+                i += 1;
+            }
+        } else {
+            let (ch, len) = match b.get(i + 1..i + 4) {
+                Some(b"lt;") => ('<', 4),
+                Some(b"gt;") => ('>', 4),
+                Some(b"amp") if b.get(i + 4) == Some(&b';') => ('&', 5),
+                Some(b"quo") if b.get(i + 4..i + 6) == Some(b"t;") => ('"', 6),
+                Some(b"apo") if b.get(i + 4..i + 6) == Some(b"s;") => ('\'', 6),
+                _ => reference(raw, i, at)?,
+            };
             out.push(ch);
+            i += len;
         }
-    })?;
+        lit = i;
+        match memchr::memchr2(b'&', b'\r', &b[i..]) {
+            Some(k) => i += k,
+            None => break,
+        }
+    }
+    out.push_str(&raw[lit..]);
     Ok(Cow::Owned(out))
 }
 
@@ -692,59 +726,65 @@ fn each_ref<'s>(raw: &'s str, at: usize, mut on: impl FnMut(&'s str, Option<char
     let mut i = 0;
     while let Some(k) = memchr::memchr(b'&', &b[i..]) {
         let amp = i + k;
-        let Some(semi) = memchr::memchr(b';', &b[amp + 1..]) else {
-            return Err(syntax("'&' without a terminating ';'", at + amp));
-        };
-        let name = &raw[amp + 1..amp + 1 + semi];
-        let ch = match name {
-            "lt" => '<',
-            "gt" => '>',
-            "amp" => '&',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                if let Some(num) = name.strip_prefix('#') {
-                    let (digits, radix) = match num.strip_prefix('x') {
-                        Some(hex) => (hex, 16),
-                        None => (num, 10),
-                    };
-                    let code = char_ref_value(digits, radix);
-                    let Some(code) = code else {
-                        return Err(fail(
-                            DecodeErrorKind::Syntax(format!(
-                                "invalid character reference &{name};"
-                            )),
-                            at + amp,
-                        ));
-                    };
-                    if code > 0x10FFFF {
-                        // Not a character at all.
-                        return Err(fail(
-                            DecodeErrorKind::Syntax(format!(
-                                "character reference &{name}; is beyond Unicode"
-                            )),
-                            at + amp,
-                        ));
-                    }
-                    match char::from_u32(code).filter(|c| crate::decode::is_xml_char(*c)) {
-                        Some(c) => c,
-                        None => return Err(fail(DecodeErrorKind::InvalidChar(code), at + amp)),
-                    }
-                } else if crate::decode::is_xml_name(name) {
-                    return Err(fail(
-                        DecodeErrorKind::UnknownEntity(name.to_owned()),
-                        at + amp,
-                    ));
-                } else {
-                    return Err(syntax("'&' that does not start a reference", at + amp));
-                }
-            }
-        };
+        let (ch, len) = reference(raw, amp, at)?;
         on(&raw[i..amp], Some(ch));
-        i = amp + 1 + semi + 1;
+        i = amp + len;
     }
     on(&raw[i..], None);
     Ok(())
+}
+
+/// The reference starting at the `&` at `amp` in `raw`: its character and its length in
+/// bytes, `&` and `;` included. `at` is the offset of `raw` in the input, for errors.
+fn reference(raw: &str, amp: usize, at: usize) -> Result<(char, usize)> {
+    let b = raw.as_bytes();
+    let Some(semi) = memchr::memchr(b';', &b[amp + 1..]) else {
+        return Err(syntax("'&' without a terminating ';'", at + amp));
+    };
+    let name = &raw[amp + 1..amp + 1 + semi];
+    let ch = match name {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => {
+            if let Some(num) = name.strip_prefix('#') {
+                let (digits, radix) = match num.strip_prefix('x') {
+                    Some(hex) => (hex, 16),
+                    None => (num, 10),
+                };
+                let code = char_ref_value(digits, radix);
+                let Some(code) = code else {
+                    return Err(fail(
+                        DecodeErrorKind::Syntax(format!("invalid character reference &{name};")),
+                        at + amp,
+                    ));
+                };
+                if code > 0x10FFFF {
+                    // Not a character at all.
+                    return Err(fail(
+                        DecodeErrorKind::Syntax(format!(
+                            "character reference &{name}; is beyond Unicode"
+                        )),
+                        at + amp,
+                    ));
+                }
+                match char::from_u32(code).filter(|c| crate::decode::is_xml_char(*c)) {
+                    Some(c) => c,
+                    None => return Err(fail(DecodeErrorKind::InvalidChar(code), at + amp)),
+                }
+            } else if crate::decode::is_xml_name(name) {
+                return Err(fail(
+                    DecodeErrorKind::UnknownEntity(name.to_owned()),
+                    at + amp,
+                ));
+            } else {
+                return Err(syntax("'&' that does not start a reference", at + amp));
+            }
+        }
+    };
+    Ok((ch, semi + 2))
 }
 
 /// Whether `b` holds no control character but tab, LF and CR and no 0xEF byte (the lead
