@@ -36,7 +36,7 @@ pub const MAX_ATTEMPTS: i64 = 3;
     paths(
         list_devices, get_device, queue_commands, list_commands, get_command, device_profiles,
         assign_profile, unassign_profile, list_profiles, get_profile, put_profile, create_token,
-        action
+        action, metrics
     ),
     components(schemas(Action)),
     modifiers(&Bearer)
@@ -80,7 +80,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/devices/{device_id}/{action}", post(action))
         .route("/profiles", get(list_profiles))
         .route("/profiles/{profile_id}", put(put_profile).get(get_profile))
-        .route("/enrollment-tokens", post(create_token));
+        .route("/enrollment-tokens", post(create_token))
+        .route("/metrics", get(metrics));
     Router::new()
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .merge(protected)
@@ -104,6 +105,39 @@ pub async fn require_admin(State(app): State<Arc<App>>, req: Request, next: Next
         }
         _ => err(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"),
     }
+}
+
+/// Counters of this instance since it started (each instance of a deployment has its
+/// own), and what its store sent to the database.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Metrics {
+    /// SQL statements sent to the database since start (`BEGIN` and `COMMIT` included).
+    pub db_statements: u64,
+    /// Enrollments created since start (retried requests that joined one not counted).
+    pub enrollments: u64,
+    /// Management sessions started since start.
+    pub sessions: u64,
+    /// Management messages answered since start.
+    pub messages: u64,
+    /// Management requests in progress now.
+    pub sessions_in_progress: u64,
+    /// `sqlite` or `postgres`.
+    pub store: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/metrics", responses((status = 200, body = Metrics)))]
+async fn metrics(State(app): State<Arc<App>>) -> Json<Metrics> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = &app.metrics;
+    let free = app.sessions.available_permits();
+    Json(Metrics {
+        db_statements: app.store.statements(),
+        enrollments: m.enrollments.load(Relaxed),
+        sessions: m.sessions.load(Relaxed),
+        messages: m.messages.load(Relaxed),
+        sessions_in_progress: app.max_sessions.saturating_sub(free) as u64,
+        store: app.store.kind().to_owned(),
+    })
 }
 
 /// An error answer.

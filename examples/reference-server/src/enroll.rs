@@ -7,6 +7,7 @@
 //! JWT when `--jwks` was given.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use crate::tls::Peer;
@@ -112,14 +113,20 @@ struct Principal {
 
 /// The server's [`Authenticator`]: secret, one-time token or Entra JWT.
 /// One-time tokens are only checked here; the enrollment's own transaction consumes
-/// them ([`crate::store::Store::create_enrollment`]).
+/// them ([`crate::store::Store::create_enrollment`]). A token already used passes this
+/// check too: the store accepts it only for a retry of the enrollment that used it.
 struct Authn<'a> {
     app: &'a App,
 }
 
 /// The stored form of a one-time token: SHA-256, hex.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.trim().as_bytes())
+    sha256_hex(token.trim().as_bytes())
+}
+
+/// SHA-256, lowercase hex (tokens; the certificates' SubjectPublicKeyInfo).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -158,7 +165,10 @@ impl Authenticator for Authn<'_> {
                         });
                     }
                     let hash = token_hash(text);
-                    if let Ok(true) = self.app.store.token_usable(&hash, crate::unix_now()) {
+                    let store = &self.app.store;
+                    if matches!(store.token_usable(&hash, crate::unix_now()), Ok(true))
+                        || matches!(store.token_used_by(&hash), Ok(Some(_)))
+                    {
                         return Ok(Principal {
                             upn: None,
                             kind: "token",
@@ -232,12 +242,50 @@ fn document(
     Ok(doc.poll(PollSchedule::default()).build()?)
 }
 
-fn new_certificate(cert: &pki::IssuedCertificate) -> (String, String, i64) {
-    let not_after = cert.certificate().tbs_certificate().validity().not_after;
-    let not_after = not_after.to_unix_duration().as_secs() as i64;
-    (cert.thumbprint().to_string(), cert.serial_hex(), not_after)
+/// Thumbprint, serial, notAfter and key hash of an issued certificate, as stored.
+struct CertRow {
+    thumbprint: String,
+    serial: String,
+    not_after: i64,
+    key_sha256: String,
 }
 
+impl CertRow {
+    fn of(cert: &pki::IssuedCertificate, csr: &pki::Csr) -> Self {
+        let not_after = cert.certificate().tbs_certificate().validity().not_after;
+        CertRow {
+            thumbprint: cert.thumbprint().to_string(),
+            serial: cert.serial_hex(),
+            not_after: not_after.to_unix_duration().as_secs() as i64,
+            key_sha256: sha256_hex(csr.public_key_der()),
+        }
+    }
+
+    fn new_certificate(&self) -> NewCertificate<'_> {
+        NewCertificate {
+            thumbprint: &self.thumbprint,
+            serial: &self.serial,
+            not_after: self.not_after,
+            key_sha256: &self.key_sha256,
+        }
+    }
+}
+
+/// The enrollment's DMAcc credentials as the provisioning document carries them.
+fn stored_credentials(enrollment: &crate::store::Enrollment) -> DmCredentials {
+    DmCredentials {
+        device_name: enrollment.dm_username.clone(),
+        device_secret: Secret::new(enrollment.dm_password.clone()),
+        device_nonce: enrollment.dm_nonce.clone(),
+        server_secret: Secret::new(crate::setup::random_secret()),
+        server_nonce: rand::random::<[u8; 16]>().to_vec(),
+    }
+}
+
+/// A new enrollment, or, for a retried request (same DeviceID, same key; the device
+/// missed the first answer or a second instance got the same request), the enrollment it
+/// made: the store decides in one transaction per DeviceID, and the document repeats
+/// that enrollment's DMAcc credentials, so whichever answer the device gets works.
 fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> {
     let now = SystemTime::now();
     let mut rng = pki::default_rng();
@@ -256,8 +304,7 @@ fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> 
         &mut rng,
     )?;
     let creds = DmCredentials::generate(&device_id, &mut rng);
-    let doc = document(app, request, &cert, &creds, &device_id)?;
-    let (thumbprint, serial, not_after) = new_certificate(&cert);
+    let row = CertRow::of(&cert, &csr);
     let new = NewEnrollment {
         device_id: &device_id,
         hw_dev_id: request.context().get("HWDevID"),
@@ -266,26 +313,29 @@ fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> 
         dm_username: &creds.device_name,
         dm_password: creds.device_secret.expose(),
         dm_nonce: &creds.device_nonce,
-        cert: NewCertificate {
-            thumbprint: &thumbprint,
-            serial: &serial,
-            not_after,
-        },
+        cert: row.new_certificate(),
+        // The first session reads the inventory.
+        first_commands: &[("inventory", INVENTORY_GET)],
     };
-    let id = match app
+    let done = match app
         .store
         .create_enrollment(&new, who.token_hash.as_deref(), crate::unix_now())
     {
-        Ok(id) => id,
+        Ok(done) => done,
         Err(StoreError::TokenNotValid) => return Err(not_ours()),
         Err(e) => return Err(stored(e)),
     };
-    tracing::info!(enrollment = id, device_id = %device_id, auth = who.kind, "enrolled");
-    // The first session reads the inventory.
-    let inventory = [INVENTORY_GET.to_owned()];
-    app.store
-        .queue_commands(id, &inventory, "inventory", crate::unix_now())
-        .map_err(stored)?;
+    let id = done.enrollment.id;
+    let creds = if done.created {
+        app.metrics.enrollments.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(enrollment = id, device_id = %device_id, auth = who.kind,
+            replaced = ?done.replaced, "enrolled");
+        creds
+    } else {
+        tracing::info!(enrollment = id, device_id = %device_id, "retried enrollment joined");
+        stored_credentials(&done.enrollment)
+    };
+    let doc = document(app, request, &cert, &creds, &device_id)?;
     Ok(request.respond(&doc, now).to_xml())
 }
 
@@ -307,23 +357,13 @@ fn reissue(
     request: &EnrollmentRequest,
     enrollment: &crate::store::Enrollment,
     cert: &pki::IssuedCertificate,
+    csr: &pki::Csr,
 ) -> Result<String, EnrollError> {
-    let creds = DmCredentials {
-        device_name: enrollment.dm_username.clone(),
-        device_secret: Secret::new(enrollment.dm_password.clone()),
-        device_nonce: enrollment.dm_nonce.clone(),
-        server_secret: Secret::new(crate::setup::random_secret()),
-        server_nonce: rand::random::<[u8; 16]>().to_vec(),
-    };
+    let creds = stored_credentials(enrollment);
     let doc = document(app, request, cert, &creds, &enrollment.device_id)?;
-    let (thumbprint, serial, not_after) = new_certificate(cert);
-    let new = NewCertificate {
-        thumbprint: &thumbprint,
-        serial: &serial,
-        not_after,
-    };
+    let row = CertRow::of(cert, csr);
     app.store
-        .add_certificate(enrollment.id, &new, crate::unix_now())
+        .add_certificate(enrollment.id, &row.new_certificate(), crate::unix_now())
         .map_err(stored)?;
     tracing::info!(enrollment = enrollment.id, device_id = %enrollment.device_id, "certificate reissued");
     Ok(request.respond(&doc, SystemTime::now()).to_xml())
@@ -352,7 +392,7 @@ fn renew(app: &App, request: &EnrollmentRequest, peer: &Peer) -> Result<String, 
     let opts = app.enrollment.issue_options();
     let cert =
         request.issue_renewal(&app.ca, &csr, &current, &opts, now, &mut pki::default_rng())?;
-    reissue(app, request, &enrollment, &cert)
+    reissue(app, request, &enrollment, &cert, &csr)
 }
 
 /// RequestType Recovery (a device whose certificate is gone or expired): the user's
@@ -383,7 +423,7 @@ fn recover(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError
         .ok_or_else(not_ours)?;
     let opts = app.enrollment.issue_options();
     let cert = request.issue(&app.ca, &csr, &opts, now, &mut pki::default_rng())?;
-    reissue(app, request, &enrollment, &cert)
+    reissue(app, request, &enrollment, &cert, &csr)
 }
 
 /// The AuthenticationServiceUrl's path (Federated only).

@@ -23,6 +23,7 @@ pub use winmdm_reference_store as store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -97,6 +98,10 @@ pub struct Args {
     /// may share it); default: the SQLite file `winmdm.db` in the data directory.
     #[arg(long)]
     pub db: Option<String>,
+    /// Days answered commands and idle session snapshots are kept; pruned at start and
+    /// then hourly. 0 keeps them forever.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    pub retention_days: u64,
 }
 
 /// `--log-format`.
@@ -126,6 +131,10 @@ pub struct App {
     pub entra: Option<EntraAuthenticator>,
     /// Management requests in progress.
     pub sessions: Arc<tokio::sync::Semaphore>,
+    /// `--max-sessions` (the semaphore's size).
+    pub max_sessions: usize,
+    /// Counters since start (`GET /api/v1/metrics`).
+    pub metrics: Metrics,
     /// The profile lint catalog.
     pub catalog: winmdm_csp::Catalog,
     /// `--allow-dm-digest`.
@@ -134,6 +143,17 @@ pub struct App {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// `--client-cert-header`.
     pub client_cert_header: axum::http::HeaderName,
+}
+
+/// Counters since this instance started.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Enrollments created (retries that joined an enrollment are not counted).
+    pub enrollments: AtomicU64,
+    /// Management sessions started.
+    pub sessions: AtomicU64,
+    /// Management messages answered.
+    pub messages: AtomicU64,
 }
 
 /// Seconds since the epoch, the server's clock (the crates take time as an argument).
@@ -191,9 +211,33 @@ pub async fn run(args: Args) -> Result<(), setup::SetupError> {
         p.ca_cert.display(),
         p.enrollment_secret.display()
     );
+    if args.retention_days > 0 {
+        tokio::spawn(prune_hourly(app.store.clone(), args.retention_days));
+    }
     tls::serve(listener, ready.tls, router, shutdown_signal()).await;
     tracing::info!("drained, exiting");
     Ok(())
+}
+
+/// Retention: deletes answered commands and idle session snapshots older than `days`, at
+/// start and then every hour.
+async fn prune_hourly(store: Arc<dyn store::Store>, days: u64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await; // the first tick is at once
+        let cutoff = unix_now() - (days * 86_400) as i64;
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
+            Ok(Ok(r)) => tracing::info!(
+                commands = r.commands,
+                sessions = r.sessions,
+                retention_days = days,
+                "pruned old outcomes"
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
+            Err(e) => tracing::warn!(error = %e, "pruning task failed"),
+        }
+    }
 }
 
 fn init_tracing(format: LogFormat) {

@@ -9,6 +9,7 @@
 //! pulls nothing). See `docs/server.md`.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use axum::Extension;
@@ -30,6 +31,11 @@ use crate::tls::Peer;
 
 /// The SyncML DM content type.
 pub const SYNCML_DM: &str = "application/vnd.syncml.dm+xml";
+
+/// A session whose last message is older than this (seconds) counts as abandoned when
+/// the device starts another: its unanswered commands go back to pending. A younger one
+/// may still be running (two instances, two SessionIDs) and keeps its commands.
+const ABANDONED_AFTER_SECS: i64 = 120;
 
 /// Seconds a device is told to wait when the server is at its session limit.
 const RETRY_AFTER_SECS: &str = "30";
@@ -166,8 +172,14 @@ fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
     };
     let digest = matches!(identity, Identity::Digest).then_some(&enrollment);
     match run_engine(app, tx.as_mut(), &msg, hdr.msg_id, digest) {
-        Ok(Ok(xml)) => match tx.commit() {
-            Ok(()) => ([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response(),
+        Ok(Ok((xml, started))) => match tx.commit() {
+            Ok(()) => {
+                app.metrics.messages.fetch_add(1, Ordering::Relaxed);
+                if started {
+                    app.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+                }
+                ([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response()
+            }
             Err(e) => store_failed(&e),
         },
         Ok(Err(refused)) => refused,
@@ -180,7 +192,7 @@ fn engine_for(
     tx: &mut dyn SessionTx,
     msg_id: u64,
     digest: Option<&Enrollment>,
-) -> Result<ServerSession, StoreError> {
+) -> Result<(ServerSession, bool), StoreError> {
     let mut cfg = ServerConfig::new(format!("{}/ManagementServer/MDM.svc", app.public_url));
     if let Some(e) = digest {
         let nonce = || rand::random::<[u8; 16]>().to_vec();
@@ -200,17 +212,19 @@ fn engine_for(
         .and_then(|s| ServerSession::restore(cfg.clone(), &s).ok());
     match restored {
         // A finished session whose SessionID the device uses again for a new one.
-        Some(e) if e.phase() == ServerPhase::Finished && msg_id == 1 => Ok(ServerSession::new(cfg)),
-        Some(e) => Ok(e),
+        Some(e) if e.phase() == ServerPhase::Finished && msg_id == 1 => {
+            Ok((ServerSession::new(cfg), true))
+        }
+        Some(e) => Ok((e, false)),
         None => {
-            let n = tx.requeue_abandoned()?;
+            let n = tx.requeue_abandoned(crate::unix_now() - ABANDONED_AFTER_SECS)?;
             if n > 0 {
                 tracing::info!(
                     requeued = n,
                     "commands of an abandoned session queued again"
                 );
             }
-            Ok(ServerSession::new(cfg))
+            Ok((ServerSession::new(cfg), true))
         }
     }
 }
@@ -221,10 +235,10 @@ fn run_engine(
     msg: &winmdm_omadm::SyncML<'_>,
     msg_id: u64,
     digest: Option<&Enrollment>,
-) -> Result<Result<String, Response>, StoreError> {
+) -> Result<Result<(String, bool), Response>, StoreError> {
     let now = SystemTime::now();
     let now_s = crate::unix_now();
-    let mut engine = engine_for(app, tx, msg_id, digest)?;
+    let (mut engine, started) = engine_for(app, tx, msg_id, digest)?;
     if let Err(e) = engine.receive(msg, now) {
         tracing::info!(error = %e, "message refused by the session engine");
         return Ok(Err(plain(
@@ -316,7 +330,7 @@ fn run_engine(
         Ok(s) => tx.save(&serde_json::to_vec(&s).unwrap_or_default(), now_s)?,
         Err(e) => tracing::error!(error = %e, "engine not idle after respond"),
     }
-    Ok(Ok(xml))
+    Ok(Ok((xml, started)))
 }
 
 /// Results as stored: `[{"locuri", "format", "data"}]`.

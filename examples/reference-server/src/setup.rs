@@ -274,6 +274,8 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         admin_token,
         entra,
         sessions: Arc::new(tokio::sync::Semaphore::new(args.max_sessions)),
+        max_sessions: args.max_sessions,
+        metrics: crate::Metrics::default(),
         catalog: winmdm_csp::Catalog::builtin(),
         allow_dm_digest: args.allow_dm_digest,
         trusted_proxies: args.trusted_proxies.clone(),

@@ -537,6 +537,7 @@ async fn the_openapi_document_lists_every_admin_route() {
         ("get", "/api/v1/profiles/{profile_id}"),
         ("put", "/api/v1/profiles/{profile_id}"),
         ("post", "/api/v1/enrollment-tokens"),
+        ("get", "/api/v1/metrics"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let mut listed = 0;

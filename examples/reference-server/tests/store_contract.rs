@@ -8,16 +8,18 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+use common::pg::{PgDatabase, off_runtime};
 
 use serde_json::json;
 use winmdm_reference_server::store::{
-    NewCertificate, NewEnrollment, PgStore, SettingUpdate, SqliteStore, Store, StoreError,
+    NewCertificate, NewEnrollment, PgStore, PruneReport, SettingUpdate, SqliteStore, Store,
+    StoreError,
 };
 
-const ENV: &str = "WINMDM_TEST_POSTGRES";
+/// Migrations each backend has (`migrations/{sqlite,postgres}/000N_*.sql`).
+const MIGRATIONS: i64 = 2;
 const NOW: i64 = 1_800_000_000;
 
 // ---------------------------------------------------------------- backends
@@ -41,92 +43,6 @@ fn sqlite() -> Backend {
     Backend {
         store: Box::new(store),
         _place: Place::Dir(dir),
-    }
-}
-
-/// A database created for one test through the `WINMDM_TEST_POSTGRES` URL, dropped with
-/// this value.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-/// `url` with its database name replaced by `db` (URL or key=value form).
-fn with_dbname(url: &str, db: &str) -> String {
-    if let Some(scheme_end) = url.find("://") {
-        let (base, query) = match url.find('?') {
-            Some(q) => (&url[..q], &url[q..]),
-            None => (url, ""),
-        };
-        let host_start = scheme_end + 3;
-        let path = base[host_start..].find('/').map(|i| host_start + i);
-        let authority = &base[..path.unwrap_or(base.len())];
-        format!("{authority}/{db}{query}")
-    } else {
-        format!("{url} dbname={db}")
-    }
-}
-
-/// Runs `f` on a thread of its own: the `postgres` crate must not block on an async
-/// runtime's thread.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| s.spawn(f).join().expect("thread"))
-}
-
-impl PgDatabase {
-    /// None (with the skip line on stderr) when the variable is not set.
-    fn create(test: &str) -> Option<PgDatabase> {
-        let Ok(admin_url) = std::env::var(ENV) else {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{test}: skipped: {ENV} not set (PostgreSQL tests did not run)"
-            );
-            return None;
-        };
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "winmdm_test_{}_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        off_runtime(|| {
-            let mut c = ::postgres::Client::connect(&admin_url, ::postgres::NoTls)
-                .unwrap_or_else(|e| panic!("{ENV}: connect: {e}"));
-            c.batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("create database");
-        });
-        let url = with_dbname(&admin_url, &name);
-        Some(PgDatabase {
-            admin_url,
-            name,
-            url,
-        })
-    }
-
-    /// A connection to the test's database.
-    fn query_i64(&self, sql: &str) -> i64 {
-        off_runtime(|| {
-            let mut c = ::postgres::Client::connect(&self.url, ::postgres::NoTls).unwrap();
-            c.query_one(sql, &[]).unwrap().get(0)
-        })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        off_runtime(|| {
-            if let Ok(mut c) = ::postgres::Client::connect(&self.admin_url, ::postgres::NoTls) {
-                let _ = c.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ));
-            }
-        });
     }
 }
 
@@ -173,6 +89,13 @@ contract!(
     dm_nonce_and_inventory,
     unenrolled_revokes_every_certificate,
     two_messages_of_one_enrollment_never_run_at_once,
+    a_retried_enrollment_with_the_same_key_joins_the_enrollment,
+    a_retry_may_present_the_token_its_enrollment_used,
+    a_new_key_replaces_the_active_enrollment,
+    concurrent_enrollments_of_one_device_and_key_give_one_enrollment,
+    first_commands_are_queued_once,
+    prune_removes_old_outcomes_and_idle_snapshots_only,
+    statements_are_counted,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -182,6 +105,16 @@ fn cert(thumbprint: &str) -> NewCertificate<'_> {
         thumbprint,
         serial: "01",
         not_after: NOW + 365 * 86_400,
+        // One key per certificate unless a test says otherwise.
+        key_sha256: thumbprint,
+    }
+}
+
+/// A certificate for `key`.
+fn keyed<'a>(thumbprint: &'a str, key: &'a str) -> NewCertificate<'a> {
+    NewCertificate {
+        key_sha256: key,
+        ..cert(thumbprint)
     }
 }
 
@@ -195,13 +128,16 @@ fn new_enrollment<'a>(device_id: &'a str, thumbprint: &'a str) -> NewEnrollment<
         dm_password: "dmpass",
         dm_nonce: b"nonce-1",
         cert: cert(thumbprint),
+        first_commands: &[],
     }
 }
 
 fn enroll(store: &dyn Store, device_id: &str, thumbprint: &str) -> i64 {
-    store
+    let done = store
         .create_enrollment(&new_enrollment(device_id, thumbprint), None, NOW)
-        .expect("create enrollment")
+        .expect("create enrollment");
+    assert!(done.created, "{done:?}");
+    done.enrollment.id
 }
 
 fn frags(n: usize) -> Vec<String> {
@@ -242,6 +178,7 @@ fn enrollments_certificates_and_lookups(store: &dyn Store) {
         thumbprint: "BB",
         serial: "02",
         not_after: NOW + 730 * 86_400,
+        key_sha256: "BB",
     };
     store.add_certificate(id, &renewed, NOW).unwrap();
     let e = store.enrollment_by_device("DEV1").unwrap().unwrap();
@@ -280,7 +217,9 @@ fn tokens_are_used_once(store: &dyn Store) {
 
     let id = store
         .create_enrollment(&new_enrollment("DEV1", "AA"), Some("T1"), NOW)
-        .unwrap();
+        .unwrap()
+        .enrollment
+        .id;
     assert!(id > 0);
     assert!(!store.token_usable("T1", NOW).unwrap(), "used");
 
@@ -301,7 +240,9 @@ fn a_token_used_by_two_enrollments_at_once_admits_one(store: &dyn Store) {
             .map(|i| {
                 s.spawn(move || {
                     let (dev, tp) = (format!("DEV{i}"), format!("TP{i}"));
-                    store.create_enrollment(&new_enrollment(&dev, &tp), Some("T"), NOW)
+                    store
+                        .create_enrollment(&new_enrollment(&dev, &tp), Some("T"), NOW)
+                        .map(|d| d.enrollment.id)
                 })
             })
             .collect();
@@ -406,7 +347,7 @@ fn requeue_abandoned_puts_unanswered_commands_back(store: &dyn Store) {
     let ids = store.queue_commands(e, &frags(3), "admin", NOW).unwrap();
 
     let mut tx = store.session(e, "1").unwrap();
-    assert_eq!(tx.requeue_abandoned().unwrap(), 0);
+    assert_eq!(tx.requeue_abandoned(NOW + 1).unwrap(), 0);
     tx.mark_sent(ids[0], NOW).unwrap();
     tx.mark_sent(ids[1], NOW).unwrap();
     tx.record_outcome(ids[1], Some(200), None, None, NOW)
@@ -416,12 +357,28 @@ fn requeue_abandoned_puts_unanswered_commands_back(store: &dyn Store) {
 
     // The same session: nothing is abandoned.
     let mut tx = store.session(e, "1").unwrap();
-    assert_eq!(tx.requeue_abandoned().unwrap(), 0);
+    assert_eq!(tx.requeue_abandoned(NOW + 1).unwrap(), 0);
     drop(tx);
 
-    // A new session: the sent, unanswered command is pending again, the old snapshot gone.
+    // A new session while session 1 may still run (saved at NOW, not before NOW):
+    // session 1 keeps its command and its snapshot.
     let mut tx = store.session(e, "2").unwrap();
-    assert_eq!(tx.requeue_abandoned().unwrap(), 1);
+    assert_eq!(tx.requeue_abandoned(NOW).unwrap(), 0);
+    let pending: Vec<i64> = tx.pending(10, &[]).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(
+        pending,
+        vec![ids[2]],
+        "the live session's command is not offered"
+    );
+    tx.commit().unwrap();
+    let mut tx = store.session(e, "1").unwrap();
+    assert_eq!(tx.snapshot().unwrap().as_deref(), Some(&b"session 1"[..]));
+    drop(tx);
+
+    // Session 1 idle since before the cutoff: its sent, unanswered command is pending
+    // again, its snapshot gone.
+    let mut tx = store.session(e, "2").unwrap();
+    assert_eq!(tx.requeue_abandoned(NOW + 1).unwrap(), 1);
     let pending: Vec<i64> = tx.pending(10, &[]).unwrap().iter().map(|r| r.0).collect();
     assert_eq!(pending, vec![ids[0], ids[2]]);
     tx.commit().unwrap();
@@ -685,6 +642,380 @@ fn two_messages_of_one_enrollment_never_run_at_once(store: &dyn Store) {
     });
 }
 
+fn a_retried_enrollment_with_the_same_key_joins_the_enrollment(store: &dyn Store) {
+    let first = store
+        .create_enrollment(
+            &NewEnrollment {
+                cert: keyed("AA", "K1"),
+                ..new_enrollment("DEV1", "AA")
+            },
+            None,
+            NOW,
+        )
+        .unwrap();
+    assert!(first.created && first.replaced.is_empty(), "{first:?}");
+    // The same request again (the answer was lost, or another instance got it): a new
+    // certificate for the same key, fresh DMAcc credentials generated by the caller.
+    let retry = NewEnrollment {
+        dm_username: "other-user",
+        dm_password: "other-pass",
+        dm_nonce: b"other-nonce",
+        cert: keyed("BB", "K1"),
+        ..new_enrollment("DEV1", "BB")
+    };
+    let again = store.create_enrollment(&retry, None, NOW + 1).unwrap();
+    assert!(!again.created, "{again:?}");
+    assert!(again.replaced.is_empty());
+    let e = &again.enrollment;
+    assert_eq!(e.id, first.enrollment.id);
+    assert_eq!(e.state, "active");
+    assert_eq!(
+        (
+            e.dm_username.as_str(),
+            e.dm_password.as_str(),
+            &e.dm_nonce[..]
+        ),
+        ("dmuser", "dmpass", &b"nonce-1"[..]),
+        "the stored credentials, for the document to repeat"
+    );
+    assert_eq!(e.certificate_thumbprint.as_deref(), Some("BB"));
+    // Both certificates open the one enrollment.
+    for t in ["AA", "BB"] {
+        assert_eq!(store.enrollment_by_thumbprint(t).unwrap().unwrap().id, e.id);
+    }
+    assert_eq!(store.enrollments().unwrap().len(), 1);
+    // Same key on another DeviceID is not a retry.
+    let other = store
+        .create_enrollment(
+            &NewEnrollment {
+                cert: keyed("CC", "K1"),
+                ..new_enrollment("DEV2", "CC")
+            },
+            None,
+            NOW,
+        )
+        .unwrap();
+    assert!(other.created);
+    assert_ne!(other.enrollment.id, e.id);
+}
+
+fn a_retry_may_present_the_token_its_enrollment_used(store: &dyn Store) {
+    store.create_token("T", NOW + 60, NOW).unwrap();
+    let with_key = |tp: &'static str, key: &'static str| NewEnrollment {
+        cert: keyed(tp, key),
+        ..new_enrollment("DEV1", tp)
+    };
+    let first = store
+        .create_enrollment(&with_key("AA", "K1"), Some("T"), NOW)
+        .unwrap();
+    assert!(first.created);
+    assert_eq!(store.token_used_by("T").unwrap(), Some(first.enrollment.id));
+    assert_eq!(store.token_used_by("NOPE").unwrap(), None);
+    // The same key: the used token is accepted again, even once expired.
+    let again = store
+        .create_enrollment(&with_key("BB", "K1"), Some("T"), NOW + 120)
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.enrollment.id, first.enrollment.id);
+    // Another key with the spent token: refused, nothing stored.
+    let r = store.create_enrollment(&with_key("CC", "K2"), Some("T"), NOW + 1);
+    assert!(matches!(r, Err(StoreError::TokenNotValid)), "{r:?}");
+    assert!(store.enrollment_by_thumbprint("CC").unwrap().is_none());
+    assert_eq!(store.enrollments().unwrap().len(), 1);
+    assert_eq!(
+        store.enrollment_by_device("DEV1").unwrap().unwrap().state,
+        "active",
+        "a refused request replaces nothing"
+    );
+}
+
+fn a_new_key_replaces_the_active_enrollment(store: &dyn Store) {
+    let first = enroll(store, "DEV1", "AA");
+    store.add_certificate(first, &cert("AB"), NOW).unwrap();
+    let keep = enroll(store, "DEV2", "CC");
+    let second = store
+        .create_enrollment(&new_enrollment("DEV1", "BB"), None, NOW + 1)
+        .unwrap();
+    assert!(second.created);
+    assert_eq!(second.replaced, vec![first]);
+    let old = store
+        .enrollments()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == first)
+        .unwrap();
+    assert_eq!(old.state, "replaced");
+    // The replaced enrollment's certificates open nothing.
+    assert!(store.enrollment_by_thumbprint("AA").unwrap().is_none());
+    assert!(store.enrollment_by_thumbprint("AB").unwrap().is_none());
+    let now = store.enrollment_by_device("DEV1").unwrap().unwrap();
+    assert_eq!(
+        (now.id, now.state.as_str()),
+        (second.enrollment.id, "active")
+    );
+    let other = store.enrollment_by_thumbprint("CC").unwrap().unwrap();
+    assert_eq!((other.id, other.state.as_str()), (keep, "active"));
+    // The old key again is a new enrollment too (its enrollment is no longer active).
+    let third = store
+        .create_enrollment(&new_enrollment("DEV1", "AC"), None, NOW + 2)
+        .unwrap();
+    assert!(third.created);
+    assert_eq!(third.replaced, vec![second.enrollment.id]);
+}
+
+fn concurrent_enrollments_of_one_device_and_key_give_one_enrollment(store: &dyn Store) {
+    for round in 0..5 {
+        let dev = format!("DEV{round}");
+        let key = format!("K{round}");
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|i| {
+                    let (dev, key) = (&dev, &key);
+                    s.spawn(move || {
+                        let tp = format!("TP{round}-{i}");
+                        let e = NewEnrollment {
+                            dm_username: if i == 0 { "u0" } else { "u1" },
+                            cert: keyed(&tp, key),
+                            ..new_enrollment(dev, &tp)
+                        };
+                        store.create_enrollment(&e, None, NOW).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            results.iter().filter(|r| r.created).count(),
+            1,
+            "{results:?}"
+        );
+        assert_eq!(results[0].enrollment.id, results[1].enrollment.id);
+        assert_eq!(
+            results[0].enrollment.dm_username, results[1].enrollment.dm_username,
+            "both answers carry the same credentials"
+        );
+        assert!(results.iter().all(|r| r.replaced.is_empty()));
+        let of_device: Vec<_> = store
+            .enrollments()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.device_id == dev)
+            .collect();
+        assert_eq!(of_device.len(), 1, "{of_device:?}");
+        for i in 0..2 {
+            let e = store
+                .enrollment_by_thumbprint(&format!("TP{round}-{i}"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(e.id, of_device[0].id);
+        }
+    }
+}
+
+fn first_commands_are_queued_once(store: &dyn Store) {
+    let first = [("inventory", "<Get><CmdID>1</CmdID></Get>")];
+    let e = NewEnrollment {
+        first_commands: &first,
+        cert: keyed("AA", "K"),
+        ..new_enrollment("DEV1", "AA")
+    };
+    let id = store
+        .create_enrollment(&e, None, NOW)
+        .unwrap()
+        .enrollment
+        .id;
+    let retry = NewEnrollment {
+        cert: keyed("BB", "K"),
+        ..e.clone()
+    };
+    assert!(!store.create_enrollment(&retry, None, NOW).unwrap().created);
+    let cmds = store.commands(id, 10).unwrap();
+    assert_eq!(cmds.len(), 1, "{cmds:?}");
+    assert_eq!((cmds[0].origin.as_str(), cmds[0].syncml.as_str()), first[0]);
+}
+
+fn prune_removes_old_outcomes_and_idle_snapshots_only(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    let ids = store.queue_commands(e, &frags(5), "admin", NOW).unwrap();
+    // ids[0]: done long ago; ids[1]: done recently; ids[2]: sent long ago, never
+    // answered; ids[3]: pending since long ago; ids[4]: done at the cutoff exactly.
+    let mut tx = store.session(e, "old").unwrap();
+    for &id in &ids[..3] {
+        tx.mark_sent(id, NOW).unwrap();
+    }
+    tx.record_outcome(ids[0], Some(200), None, None, NOW + 10)
+        .unwrap();
+    tx.record_outcome(ids[1], Some(200), None, None, NOW + 1000)
+        .unwrap();
+    tx.record_outcome(ids[4], Some(200), None, None, NOW + 500)
+        .unwrap();
+    tx.save(b"old", NOW + 10).unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.session(e, "new").unwrap();
+    tx.save(b"new", NOW + 1000).unwrap();
+    tx.commit().unwrap();
+
+    let report = store.prune(NOW + 500).unwrap();
+    assert_eq!(
+        report,
+        PruneReport {
+            commands: 1,
+            sessions: 1
+        }
+    );
+    assert!(store.command(ids[0]).unwrap().is_none(), "old done: pruned");
+    for &kept in &ids[1..] {
+        assert!(store.command(kept).unwrap().is_some(), "{kept} kept");
+    }
+    assert_eq!(store.command(ids[2]).unwrap().unwrap().state, "sent");
+    assert_eq!(store.command(ids[3]).unwrap().unwrap().state, "pending");
+    assert_eq!(store.session(e, "old").unwrap().snapshot().unwrap(), None);
+    assert_eq!(
+        store
+            .session(e, "new")
+            .unwrap()
+            .snapshot()
+            .unwrap()
+            .as_deref(),
+        Some(&b"new"[..])
+    );
+    // Again: nothing more to prune.
+    assert_eq!(store.prune(NOW + 500).unwrap(), PruneReport::default());
+    // The enrollment itself is never pruned.
+    assert!(store.enrollment_by_thumbprint("AA").unwrap().is_some());
+}
+
+fn statements_are_counted(store: &dyn Store) {
+    let before = store.statements();
+    store.token_usable("T", NOW).unwrap();
+    assert_eq!(store.statements(), before + 1, "one SELECT");
+    let before = store.statements();
+    let e = enroll(store, "DEV1", "AA");
+    let enroll_n = store.statements() - before;
+    // BEGIN, the lookup, INSERT enrollment, UPDATE others, INSERT certificate, SELECT,
+    // COMMIT (and the advisory lock on PostgreSQL).
+    assert!((7..=8).contains(&enroll_n), "{enroll_n} statements");
+    let before = store.statements();
+    let mut tx = store.session(e, "1").unwrap();
+    tx.save(b"x", NOW).unwrap();
+    tx.commit().unwrap();
+    let n = store.statements() - before;
+    // BEGIN, (the row lock on PostgreSQL), the snapshot upsert, last_seen_at, COMMIT.
+    assert!((4..=5).contains(&n), "{n} statements");
+    assert!(matches!(store.kind(), "sqlite" | "postgres"));
+}
+
+// ---------------------------------------------------------------- migrations
+
+const SQLITE_V1: &str = include_str!("../../reference-store/migrations/sqlite/0001_initial.sql");
+const POSTGRES_V1: &str =
+    include_str!("../../reference-store/migrations/postgres/0001_initial.sql");
+
+/// A database made by a server of schema version 1, with an enrollment in it, is
+/// upgraded at open: version 2, the old rows readable, the new column usable.
+#[test]
+fn sqlite_a_version_1_database_is_upgraded_at_open() {
+    let dir = common::tempdir();
+    let path = dir.path().join("winmdm.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(SQLITE_V1).unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1);
+             INSERT INTO enrollments (device_id, auth, dm_username, dm_password, enrolled_at)
+               VALUES ('OLD', 'onpremise', 'u', 'p', 1);
+             INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at)
+               VALUES ('T-OLD', 1, '01', 2000000000, 1);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    upgraded(&store);
+    drop(store);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = c
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, MIGRATIONS);
+    // Opened again: nothing re-applied.
+    drop(SqliteStore::open(&path).unwrap());
+    let n: i64 = c
+        .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, MIGRATIONS);
+}
+
+#[test]
+fn postgres_a_version_1_database_is_upgraded_at_open() {
+    let Some(db) = PgDatabase::create("postgres_a_version_1_database_is_upgraded_at_open") else {
+        return;
+    };
+    off_runtime(|| {
+        let mut c = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
+        c.batch_execute(POSTGRES_V1).unwrap();
+        c.batch_execute(
+            "CREATE TABLE schema_version (version BIGINT NOT NULL);
+             INSERT INTO schema_version VALUES (1);
+             INSERT INTO enrollments (device_id, auth, dm_username, dm_password, enrolled_at)
+               VALUES ('OLD', 'onpremise', 'u', 'p', 1);
+             INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at)
+               VALUES ('T-OLD', 1, '01', 2000000000, 1);",
+        )
+        .unwrap();
+    });
+    let store = PgStore::open(&db.url).unwrap();
+    upgraded(&store);
+    assert_eq!(
+        db.query_i64("SELECT MAX(version) FROM schema_version"),
+        MIGRATIONS
+    );
+    drop(store);
+    drop(PgStore::open(&db.url).unwrap());
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM schema_version"),
+        MIGRATIONS
+    );
+}
+
+/// The checks after an upgrade from version 1 (an enrollment `OLD` with certificate
+/// `T-OLD`, no key hash).
+fn upgraded(store: &dyn Store) {
+    let old = store.enrollment_by_thumbprint("T-OLD").unwrap().unwrap();
+    assert_eq!(
+        (old.device_id.as_str(), old.state.as_str()),
+        ("OLD", "active")
+    );
+    // A certificate without a key hash never matches a retry: the device enrolling
+    // again replaces the old enrollment.
+    let again = store
+        .create_enrollment(&new_enrollment("OLD", "T-NEW"), None, NOW)
+        .unwrap();
+    assert!(again.created);
+    assert_eq!(again.replaced, vec![old.id]);
+    let retry = store
+        .create_enrollment(&new_enrollment("OLD", "T-NEW2"), None, NOW)
+        .unwrap();
+    assert!(
+        retry.created,
+        "a different key (the helper's keys follow thumbprints)"
+    );
+    let same = store
+        .create_enrollment(
+            &NewEnrollment {
+                cert: keyed("T-NEW3", "T-NEW2"),
+                ..new_enrollment("OLD", "T-NEW3")
+            },
+            None,
+            NOW,
+        )
+        .unwrap();
+    assert!(
+        !same.created,
+        "the key column is stored and matched after the upgrade"
+    );
+}
+
 // ---------------------------------------------------------------- postgres only
 
 /// Several instances starting at once on one empty database: the advisory lock lets
@@ -701,7 +1032,10 @@ fn postgres_instances_starting_at_once_migrate_once() {
             .map(|h| h.join().unwrap().expect("open"))
             .collect()
     });
-    assert_eq!(db.query_i64("SELECT COUNT(*) FROM schema_version"), 1);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM schema_version"),
+        MIGRATIONS
+    );
     let id = enroll(&stores[0], "DEV1", "AA");
     assert_eq!(
         stores[3]
@@ -714,7 +1048,10 @@ fn postgres_instances_starting_at_once_migrate_once() {
     drop(stores);
     // Opened again later: nothing re-applied.
     let again = PgStore::open(&db.url).unwrap();
-    assert_eq!(db.query_i64("SELECT COUNT(*) FROM schema_version"), 1);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM schema_version"),
+        MIGRATIONS
+    );
     assert_eq!(again.enrollments().unwrap().len(), 1);
 }
 

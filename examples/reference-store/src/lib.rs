@@ -34,6 +34,9 @@ pub enum StoreError {
     /// No such row.
     #[error("not found")]
     NotFound,
+    /// A PostgreSQL connection was closed after an error inside its transaction.
+    #[error("database connection lost")]
+    ConnectionLost,
 }
 
 /// An enrollment: one device certificate lineage (renewals keep the enrollment).
@@ -49,7 +52,7 @@ pub struct Enrollment {
     pub upn: Option<String>,
     /// `onpremise`, `token` or `federated`.
     pub auth: String,
-    /// `active` or `unenrolled`.
+    /// `active`, `unenrolled` or `replaced` (the device enrolled again with another key).
     pub state: String,
     /// DMAcc user name provisioned for MD5 digest.
     #[serde(skip)]
@@ -91,6 +94,32 @@ pub struct NewEnrollment<'a> {
     pub dm_nonce: &'a [u8],
     /// The first certificate.
     pub cert: NewCertificate<'a>,
+    /// Commands queued for the first session, as `(origin, fragment)`, in the
+    /// enrollment's transaction (a retry joining an existing enrollment queues nothing).
+    pub first_commands: &'a [(&'a str, &'a str)],
+}
+
+/// What [`Store::create_enrollment`] did.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    /// The enrollment as stored after the call: the new one, or the one a retry joined
+    /// (with its DMAcc credentials, which the provisioning document must repeat).
+    pub enrollment: Enrollment,
+    /// `false` when the request repeated an enrollment of the same DeviceID and key: the
+    /// certificate joined that enrollment.
+    pub created: bool,
+    /// Enrollments of the same DeviceID that this one replaced (now `replaced`, their
+    /// certificates revoked).
+    pub replaced: Vec<i64>,
+}
+
+/// What [`Store::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    /// Answered (`done`) commands.
+    pub commands: u64,
+    /// Session snapshots.
+    pub sessions: u64,
 }
 
 /// A certificate issued to an enrollment.
@@ -102,6 +131,9 @@ pub struct NewCertificate<'a> {
     pub serial: &'a str,
     /// notAfter, Unix seconds.
     pub not_after: i64,
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo (DER), lowercase hex: a retried
+    /// enrollment request carries the same key.
+    pub key_sha256: &'a str,
 }
 
 /// A command as stored.
@@ -159,14 +191,26 @@ pub struct SettingRow {
 
 /// Storage behind the server. Each method is one transaction.
 pub trait Store: Send + Sync + 'static {
-    /// Creates an enrollment with its first certificate; consumes `token_hash` (a
-    /// one-time enrollment token) in the same transaction when given.
+    /// Enrolls a device, idempotently per DeviceID: in one transaction, serialised per
+    /// DeviceID across instances, either
+    ///
+    /// * an active enrollment of the same DeviceID already has a certificate for the same
+    ///   key (`key_sha256`): the request is a retry (the device did not get the first
+    ///   answer, or a second instance got the same request), the certificate joins that
+    ///   enrollment and it is returned with its DMAcc credentials (`created: false`); a
+    ///   one-time token already used by that enrollment is accepted again; or
+    /// * a new enrollment is created with its first certificate and `first_commands`,
+    ///   `token_hash` (a one-time enrollment token) is consumed, and every other active
+    ///   enrollment of the DeviceID becomes `replaced` with its certificates revoked.
+    ///
+    /// A token that is unknown, expired or used by another enrollment is
+    /// [`StoreError::TokenNotValid`] and nothing is stored.
     fn create_enrollment(
         &self,
         e: &NewEnrollment<'_>,
         token_hash: Option<&str>,
         now: i64,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<Enrolled, StoreError>;
     /// Adds a renewed certificate to an enrollment.
     fn add_certificate(
         &self,
@@ -184,6 +228,9 @@ pub trait Store: Send + Sync + 'static {
     fn create_token(&self, hash: &str, expires_at: i64, now: i64) -> Result<(), StoreError>;
     /// Whether a token is usable (exists, unused, not expired).
     fn token_usable(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// The enrollment that used a token, if it was used (a retried enrollment request
+    /// may present it again, see [`Store::create_enrollment`]).
+    fn token_used_by(&self, hash: &str) -> Result<Option<i64>, StoreError>;
     /// Queues commands; returns their ids.
     fn queue_commands(
         &self,
@@ -225,6 +272,15 @@ pub trait Store: Send + Sync + 'static {
     fn assigned(&self, enrollment_id: i64) -> Result<Vec<ProfileRow>, StoreError>;
     /// Per-node profile state of an enrollment.
     fn settings(&self, enrollment_id: i64) -> Result<Vec<SettingRow>, StoreError>;
+    /// Deletes answered (`done`) commands whose `done_at` is before `done_before`, and
+    /// session snapshots not updated since then (Unix seconds). Pending and sent
+    /// commands are kept whatever their age.
+    fn prune(&self, done_before: i64) -> Result<PruneReport, StoreError>;
+    /// SQL statements sent to the database since the store was opened (every statement,
+    /// `BEGIN` and `COMMIT` included; the migrations at open are not counted).
+    fn statements(&self) -> u64;
+    /// `"sqlite"` or `"postgres"`.
+    fn kind(&self) -> &'static str;
     /// Starts the transaction of one management message.
     fn session(
         &self,
@@ -257,10 +313,12 @@ pub trait SessionTx {
         results: Option<&serde_json::Value>,
         now: i64,
     ) -> Result<bool, StoreError>;
-    /// At the start of a new session: puts commands sent in earlier sessions of this
-    /// enrollment and never answered back to pending (the device abandoned that
-    /// session) and drops the earlier sessions' snapshots.
-    fn requeue_abandoned(&mut self) -> Result<usize, StoreError>;
+    /// At the start of a new session: puts commands sent in other sessions of this
+    /// enrollment and never answered back to pending, when that session's snapshot was
+    /// last saved before `idle_before` (Unix seconds) or is gone (the device abandoned
+    /// it), and drops those sessions' snapshots. A session still in progress (on
+    /// another instance, say) keeps its commands: none is delivered twice at once.
+    fn requeue_abandoned(&mut self, idle_before: i64) -> Result<usize, StoreError>;
     /// Queues more commands (verification Gets, retries).
     fn queue(
         &mut self,

@@ -7,18 +7,22 @@
 //! runtime of its own per connection), so the store is used from blocking threads only,
 //! as the trait requires.
 
-use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use postgres::{Client, GenericClient, NoTls, Row};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, ToStatement};
 
 use super::{
-    CommandRow, Enrollment, NewCertificate, NewEnrollment, ProfileRow, SessionTx, SettingRow,
-    SettingUpdate, Store, StoreError,
+    CommandRow, Enrolled, Enrollment, NewCertificate, NewEnrollment, ProfileRow, PruneReport,
+    SessionTx, SettingRow, SettingUpdate, Store, StoreError,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_initial.sql"),
+    include_str!("../migrations/postgres/0002_retries_retention.sql"),
+];
 
 /// The advisory lock key that serialises migrations of instances starting at once.
 const MIGRATION_LOCK: i64 = 0x7769_6e6d_646d; // "winmdm"
@@ -27,6 +31,9 @@ const MIGRATION_LOCK: i64 = 0x7769_6e6d_646d; // "winmdm"
 const POOL_SIZE: usize = 16;
 
 type PgResult<T> = Result<T, postgres::Error>;
+
+/// Statement parameters.
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
 struct Pool {
     idle: Vec<Client>,
@@ -38,6 +45,7 @@ pub struct PgStore {
     url: String,
     pool: Mutex<Pool>,
     freed: Condvar,
+    statements: AtomicU64,
 }
 
 impl PgStore {
@@ -61,6 +69,7 @@ impl PgStore {
                 open: 1,
             }),
             freed: Condvar::new(),
+            statements: AtomicU64::new(0),
         })
     }
 
@@ -99,11 +108,35 @@ impl PgStore {
     fn rows<T>(
         &self,
         sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
+        params: Params<'_>,
         row: fn(&Row) -> PgResult<T>,
     ) -> Result<Vec<T>, StoreError> {
         let rows = self.conn()?.query(sql, params)?;
         Ok(rows.iter().map(row).collect::<PgResult<_>>()?)
+    }
+
+    /// Runs `f` in one transaction: committed when it succeeds, rolled back otherwise.
+    fn tx<T>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("BEGIN")?;
+        match f(&mut conn) {
+            Ok(v) => {
+                if let Err(e) = conn.batch_execute("COMMIT") {
+                    conn.discard();
+                    return Err(e);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                if conn.batch_execute("ROLLBACK").is_err() {
+                    conn.discard();
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -131,16 +164,45 @@ impl Conn<'_> {
     }
 }
 
-impl Deref for Conn<'_> {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        self.client.as_ref().expect("connection in use")
+/// Every statement goes through these, which count it ([`Store::statements`]).
+impl Conn<'_> {
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        self.store.statements.fetch_add(1, Ordering::Relaxed);
+        self.client.as_mut().ok_or(StoreError::ConnectionLost)
     }
-}
 
-impl DerefMut for Conn<'_> {
-    fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().expect("connection in use")
+    fn execute<T: ?Sized + ToStatement>(
+        &mut self,
+        sql: &T,
+        params: Params<'_>,
+    ) -> Result<u64, StoreError> {
+        Ok(self.client()?.execute(sql, params)?)
+    }
+
+    fn query<T: ?Sized + ToStatement>(
+        &mut self,
+        sql: &T,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, StoreError> {
+        Ok(self.client()?.query(sql, params)?)
+    }
+
+    fn query_one<T: ?Sized + ToStatement>(
+        &mut self,
+        sql: &T,
+        params: Params<'_>,
+    ) -> Result<Row, StoreError> {
+        Ok(self.client()?.query_one(sql, params)?)
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client()?.batch_execute(sql)?)
+    }
+
+    /// Prepares a statement (not counted: it runs nothing).
+    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        let c = self.client.as_mut().ok_or(StoreError::ConnectionLost)?;
+        Ok(c.prepare(sql)?)
     }
 }
 
@@ -245,7 +307,7 @@ fn profile_row(r: &Row) -> PgResult<ProfileRow> {
 }
 
 fn insert_commands(
-    c: &mut impl GenericClient,
+    c: &mut Conn<'_>,
     enrollment_id: i64,
     fragments: &[String],
     origin: &str,
@@ -264,8 +326,132 @@ fn insert_commands(
 }
 
 const INSERT_CERTIFICATE: &str =
-    "INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at)
-     VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at, key_sha256)
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+fn insert_certificate(
+    c: &mut Conn<'_>,
+    enrollment_id: i64,
+    cert: &NewCertificate<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    c.execute(
+        INSERT_CERTIFICATE,
+        &[
+            &cert.thumbprint,
+            &enrollment_id,
+            &cert.serial,
+            &cert.not_after,
+            &now,
+            &cert.key_sha256,
+        ],
+    )?;
+    Ok(())
+}
+
+/// The enrollment of a retried request, or a new one (see [`Store::create_enrollment`]);
+/// inside the caller's transaction, which holds the DeviceID's advisory lock.
+fn enroll_in_tx(
+    c: &mut Conn<'_>,
+    e: &NewEnrollment<'_>,
+    token_hash: Option<&str>,
+    now: i64,
+) -> Result<Enrolled, StoreError> {
+    // Requests for one DeviceID, on any instance, one at a time (to the commit).
+    c.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('winmdm-enroll:' || $1, 0))",
+        &[&e.device_id],
+    )?;
+    let retry: Option<i64> = c
+        .query(
+            "SELECT e.id FROM enrollments e JOIN certificates k ON k.enrollment_id = e.id
+             WHERE e.device_id = $1 AND e.state = 'active' AND k.key_sha256 = $2
+               AND k.revoked_at IS NULL
+             ORDER BY e.id DESC LIMIT 1",
+            &[&e.device_id, &e.cert.key_sha256],
+        )?
+        .first()
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    let mut replaced = Vec::new();
+    let id = match retry {
+        Some(id) => {
+            if let Some(hash) = token_hash {
+                let n = c.execute(
+                    "UPDATE enrollment_tokens SET used_at = COALESCE(used_at, $2),
+                       used_by = COALESCE(used_by, $3)
+                     WHERE hash = $1 AND ((used_at IS NULL AND expires_at > $2) OR used_by = $3)",
+                    &[&hash, &now, &id],
+                )?;
+                if n != 1 {
+                    return Err(StoreError::TokenNotValid);
+                }
+            }
+            id
+        }
+        None => {
+            let id: i64 = c
+                .query_one(
+                    "INSERT INTO enrollments (device_id, hw_dev_id, upn, auth, dm_username,
+                       dm_password, dm_nonce, enrolled_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                    &[
+                        &e.device_id,
+                        &e.hw_dev_id,
+                        &e.upn,
+                        &e.auth,
+                        &e.dm_username,
+                        &e.dm_password,
+                        &e.dm_nonce,
+                        &now,
+                    ],
+                )?
+                .try_get(0)?;
+            if let Some(hash) = token_hash {
+                // Two instances given the same token for two keys: the second waits for
+                // the first's row lock, then finds used_at set and updates nothing.
+                let n = c.execute(
+                    "UPDATE enrollment_tokens SET used_at = $2, used_by = $3
+                     WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
+                    &[&hash, &now, &id],
+                )?;
+                if n != 1 {
+                    return Err(StoreError::TokenNotValid);
+                }
+            }
+            for r in c.query(
+                "UPDATE enrollments SET state = 'replaced', unenrolled_at = $3
+                 WHERE device_id = $1 AND state = 'active' AND id <> $2 RETURNING id",
+                &[&e.device_id, &id, &now],
+            )? {
+                replaced.push(r.try_get::<_, i64>(0)?);
+            }
+            if !replaced.is_empty() {
+                c.execute(
+                    "UPDATE certificates SET revoked_at = $2
+                     WHERE enrollment_id = ANY($1) AND revoked_at IS NULL",
+                    &[&replaced, &now],
+                )?;
+            }
+            for (origin, fragment) in e.first_commands {
+                c.execute(
+                    "INSERT INTO commands (enrollment_id, syncml, origin, created_at)
+                     VALUES ($1, $2, $3, $4)",
+                    &[&id, fragment, origin, &now],
+                )?;
+            }
+            id
+        }
+    };
+    insert_certificate(c, id, &e.cert, now)?;
+    let sql = format!("SELECT {ENROLLMENT_COLS} FROM enrollments e WHERE e.id = $1");
+    let enrollment = enrollment_row(&c.query_one(&sql, &[&id])?)?;
+    Ok(Enrolled {
+        enrollment,
+        created: retry.is_none(),
+        replaced,
+    })
+}
 
 impl Store for PgStore {
     fn create_enrollment(
@@ -273,49 +459,8 @@ impl Store for PgStore {
         e: &NewEnrollment<'_>,
         token_hash: Option<&str>,
         now: i64,
-    ) -> Result<i64, StoreError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction()?;
-        let id: i64 = tx
-            .query_one(
-                "INSERT INTO enrollments (device_id, hw_dev_id, upn, auth, dm_username, dm_password,
-                   dm_nonce, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                &[
-                    &e.device_id,
-                    &e.hw_dev_id,
-                    &e.upn,
-                    &e.auth,
-                    &e.dm_username,
-                    &e.dm_password,
-                    &e.dm_nonce,
-                    &now,
-                ],
-            )?
-            .try_get(0)?;
-        if let Some(hash) = token_hash {
-            // Two instances given the same token: the second waits for the first's row
-            // lock, then finds used_at set and updates nothing.
-            let n = tx.execute(
-                "UPDATE enrollment_tokens SET used_at = $2, used_by = $3
-                 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
-                &[&hash, &now, &id],
-            )?;
-            if n != 1 {
-                return Err(StoreError::TokenNotValid);
-            }
-        }
-        tx.execute(
-            INSERT_CERTIFICATE,
-            &[
-                &e.cert.thumbprint,
-                &id,
-                &e.cert.serial,
-                &e.cert.not_after,
-                &now,
-            ],
-        )?;
-        tx.commit()?;
-        Ok(id)
+    ) -> Result<Enrolled, StoreError> {
+        self.tx(|c| enroll_in_tx(c, e, token_hash, now))
     }
 
     fn add_certificate(
@@ -324,11 +469,7 @@ impl Store for PgStore {
         c: &NewCertificate<'_>,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.conn()?.execute(
-            INSERT_CERTIFICATE,
-            &[&c.thumbprint, &enrollment_id, &c.serial, &c.not_after, &now],
-        )?;
-        Ok(())
+        insert_certificate(&mut self.conn()?, enrollment_id, c, now)
     }
 
     fn enrollment_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Enrollment>, StoreError> {
@@ -370,6 +511,15 @@ impl Store for PgStore {
         Ok(n == 1)
     }
 
+    fn token_used_by(&self, hash: &str) -> Result<Option<i64>, StoreError> {
+        let used = self.rows(
+            "SELECT used_by FROM enrollment_tokens WHERE hash = $1 AND used_at IS NOT NULL",
+            &[&hash],
+            |r| r.try_get::<_, Option<i64>>(0),
+        )?;
+        Ok(used.into_iter().next().flatten())
+    }
+
     fn queue_commands(
         &self,
         enrollment_id: i64,
@@ -377,11 +527,7 @@ impl Store for PgStore {
         origin: &str,
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction()?;
-        let ids = insert_commands(&mut tx, enrollment_id, fragments, origin, now)?;
-        tx.commit()?;
-        Ok(ids)
+        self.tx(|c| insert_commands(c, enrollment_id, fragments, origin, now))
     }
 
     fn command(&self, id: i64) -> Result<Option<CommandRow>, StoreError> {
@@ -426,8 +572,7 @@ impl Store for PgStore {
         install: &[String],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction()?;
+        self.tx(|tx| {
         tx.execute(
             "INSERT INTO assignments (profile_id, enrollment_id, assigned_at) VALUES ($1, $2, $3)
              ON CONFLICT (profile_id, enrollment_id) DO UPDATE SET assigned_at = excluded.assigned_at",
@@ -447,15 +592,15 @@ impl Store for PgStore {
         for (i, c) in install.iter().enumerate() {
             let origin = format!("profile:{profile_id}:install:{i}");
             insert_commands(
-                &mut tx,
+                tx,
                 enrollment_id,
                 std::slice::from_ref(c),
                 &origin,
                 now,
             )?;
         }
-        tx.commit()?;
         Ok(())
+        })
     }
 
     fn unassign(
@@ -465,34 +610,33 @@ impl Store for PgStore {
         removal: &[String],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction()?;
-        let n = tx.execute(
-            "DELETE FROM assignments WHERE profile_id = $1 AND enrollment_id = $2",
-            &[&profile_id, &enrollment_id],
-        )?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        tx.execute(
-            "DELETE FROM profile_settings WHERE profile_id = $1 AND enrollment_id = $2",
-            &[&profile_id, &enrollment_id],
-        )?;
-        // Commands of the profile not yet sent are moot now.
-        tx.execute(
-            "UPDATE commands SET state = 'done', status = NULL, done_at = $3
+        self.tx(|tx| {
+            let n = tx.execute(
+                "DELETE FROM assignments WHERE profile_id = $1 AND enrollment_id = $2",
+                &[&profile_id, &enrollment_id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.execute(
+                "DELETE FROM profile_settings WHERE profile_id = $1 AND enrollment_id = $2",
+                &[&profile_id, &enrollment_id],
+            )?;
+            // Commands of the profile not yet sent are moot now.
+            tx.execute(
+                "UPDATE commands SET state = 'done', status = NULL, done_at = $3
              WHERE enrollment_id = $1 AND state = 'pending' AND origin LIKE $2",
-            &[&enrollment_id, &format!("profile:{profile_id}:%"), &now],
-        )?;
-        insert_commands(
-            &mut tx,
-            enrollment_id,
-            removal,
-            &format!("profile:{profile_id}:remove"),
-            now,
-        )?;
-        tx.commit()?;
-        Ok(())
+                &[&enrollment_id, &format!("profile:{profile_id}:%"), &now],
+            )?;
+            insert_commands(
+                tx,
+                enrollment_id,
+                removal,
+                &format!("profile:{profile_id}:remove"),
+                now,
+            )?;
+            Ok(())
+        })
     }
 
     fn assigned(&self, enrollment_id: i64) -> Result<Vec<ProfileRow>, StoreError> {
@@ -506,6 +650,28 @@ impl Store for PgStore {
             "SELECT {SETTING_COLS} FROM profile_settings WHERE enrollment_id = $1 ORDER BY profile_id, locuri"
         );
         self.rows(&sql, &[&enrollment_id], setting_row)
+    }
+
+    fn prune(&self, done_before: i64) -> Result<PruneReport, StoreError> {
+        self.tx(|c| {
+            let commands = c.execute(
+                "DELETE FROM commands WHERE state = 'done' AND done_at < $1",
+                &[&done_before],
+            )?;
+            let sessions = c.execute(
+                "DELETE FROM sessions WHERE updated_at < $1",
+                &[&done_before],
+            )?;
+            Ok(PruneReport { commands, sessions })
+        })
+    }
+
+    fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    fn kind(&self) -> &'static str {
+        "postgres"
     }
 
     fn session(
@@ -627,16 +793,19 @@ impl SessionTx for PgSession<'_> {
         Ok(n == 1)
     }
 
-    fn requeue_abandoned(&mut self) -> Result<usize, StoreError> {
+    fn requeue_abandoned(&mut self, idle_before: i64) -> Result<usize, StoreError> {
         let (e, s) = (self.enrollment_id, self.session_id.clone());
-        self.conn.execute(
-            "DELETE FROM sessions WHERE enrollment_id = $1 AND session_id <> $2",
-            &[&e, &s],
-        )?;
         let n = self.conn.execute(
             "UPDATE commands SET state = 'pending', session_id = NULL
-             WHERE enrollment_id = $1 AND state = 'sent' AND session_id <> $2",
-            &[&e, &s],
+             WHERE enrollment_id = $1 AND state = 'sent' AND session_id <> $2
+               AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = $1
+                 AND s.session_id = commands.session_id AND s.updated_at >= $3)",
+            &[&e, &s, &idle_before],
+        )?;
+        self.conn.execute(
+            "DELETE FROM sessions WHERE enrollment_id = $1 AND session_id <> $2
+               AND updated_at < $3",
+            &[&e, &s, &idle_before],
         )?;
         Ok(n as usize)
     }
@@ -647,7 +816,7 @@ impl SessionTx for PgSession<'_> {
         origin: &str,
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        insert_commands(&mut *self.conn, self.enrollment_id, fragments, origin, now)
+        insert_commands(&mut self.conn, self.enrollment_id, fragments, origin, now)
     }
 
     fn set_setting(
@@ -753,7 +922,7 @@ impl SessionTx for PgSession<'_> {
         self.open = false;
         if let Err(e) = self.conn.batch_execute("COMMIT") {
             self.conn.discard();
-            return Err(e.into());
+            return Err(e);
         }
         Ok(())
     }

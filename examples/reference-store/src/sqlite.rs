@@ -1,22 +1,29 @@
 //! The embedded store: SQLite.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    CommandRow, Enrollment, NewCertificate, NewEnrollment, ProfileRow, SessionTx, SettingRow,
-    SettingUpdate, Store, StoreError,
+    CommandRow, Enrolled, Enrollment, NewCertificate, NewEnrollment, ProfileRow, PruneReport,
+    SessionTx, SettingRow, SettingUpdate, Store, StoreError,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+    include_str!("../migrations/sqlite/0002_retries_retention.sql"),
+];
 
 /// The embedded store: one SQLite file in WAL mode behind a mutex (transactions are a
 /// few milliseconds; the mutex is the writer lock SQLite would take anyway).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    statements: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -42,8 +49,24 @@ impl SqliteStore {
             )?;
             tx.commit()?;
         }
+        // SQLite reports every statement it starts (those of a batch one by one, BEGIN
+        // and COMMIT included; lines of triggers start with "--").
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        let mut conn = conn;
+        conn.trace_v2(
+            TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(move |e: TraceEvent<'_>| {
+                if let TraceEvent::Stmt(_, sql) = e
+                    && !sql.starts_with("--")
+                {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+        )?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            statements,
         })
     }
 
@@ -147,6 +170,27 @@ fn insert_commands(
     Ok(ids)
 }
 
+fn insert_certificate(
+    conn: &Connection,
+    enrollment_id: i64,
+    c: &NewCertificate<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at, key_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            c.thumbprint,
+            enrollment_id,
+            c.serial,
+            c.not_after,
+            now,
+            c.key_sha256
+        ],
+    )?;
+    Ok(())
+}
+
 fn revoke_all(conn: &Connection, enrollment_id: i64, now: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE enrollments SET state = 'unenrolled', unenrolled_at = ?2 WHERE id = ?1",
@@ -165,41 +209,96 @@ impl Store for SqliteStore {
         e: &NewEnrollment<'_>,
         token_hash: Option<&str>,
         now: i64,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Enrolled, StoreError> {
+        // The mutex serialises this process; IMMEDIATE takes SQLite's write lock at once
+        // (another process on the same file waits), so the lookup and the insert are one.
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO enrollments (device_id, hw_dev_id, upn, auth, dm_username, dm_password,
-               dm_nonce, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                e.device_id,
-                e.hw_dev_id,
-                e.upn,
-                e.auth,
-                e.dm_username,
-                e.dm_password,
-                e.dm_nonce,
-                now
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        if let Some(hash) = token_hash {
-            let n = tx.execute(
-                "UPDATE enrollment_tokens SET used_at = ?2, used_by = ?3
-                 WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2",
-                params![hash, now, id],
-            )?;
-            if n != 1 {
-                return Err(StoreError::TokenNotValid);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let retry: Option<i64> = tx
+            .query_row(
+                "SELECT e.id FROM enrollments e JOIN certificates c ON c.enrollment_id = e.id
+                 WHERE e.device_id = ?1 AND e.state = 'active' AND c.key_sha256 = ?2
+                   AND c.revoked_at IS NULL
+                 ORDER BY e.id DESC LIMIT 1",
+                params![e.device_id, e.cert.key_sha256],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let (id, replaced) = match retry {
+            Some(id) => {
+                if let Some(hash) = token_hash {
+                    let n = tx.execute(
+                        "UPDATE enrollment_tokens SET used_at = COALESCE(used_at, ?2),
+                           used_by = COALESCE(used_by, ?3)
+                         WHERE hash = ?1 AND ((used_at IS NULL AND expires_at > ?2) OR used_by = ?3)",
+                        params![hash, now, id],
+                    )?;
+                    if n != 1 {
+                        return Err(StoreError::TokenNotValid);
+                    }
+                }
+                (id, Vec::new())
             }
-        }
-        tx.execute(
-            "INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![e.cert.thumbprint, id, e.cert.serial, e.cert.not_after, now],
-        )?;
+            None => {
+                tx.execute(
+                    "INSERT INTO enrollments (device_id, hw_dev_id, upn, auth, dm_username,
+                       dm_password, dm_nonce, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        e.device_id,
+                        e.hw_dev_id,
+                        e.upn,
+                        e.auth,
+                        e.dm_username,
+                        e.dm_password,
+                        e.dm_nonce,
+                        now
+                    ],
+                )?;
+                let id = tx.last_insert_rowid();
+                if let Some(hash) = token_hash {
+                    let n = tx.execute(
+                        "UPDATE enrollment_tokens SET used_at = ?2, used_by = ?3
+                         WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                        params![hash, now, id],
+                    )?;
+                    if n != 1 {
+                        return Err(StoreError::TokenNotValid);
+                    }
+                }
+                let replaced = {
+                    let mut stmt = tx.prepare(
+                        "UPDATE enrollments SET state = 'replaced', unenrolled_at = ?3
+                         WHERE device_id = ?1 AND state = 'active' AND id <> ?2 RETURNING id",
+                    )?;
+                    stmt.query_map(params![e.device_id, id, now], |r| r.get(0))?
+                        .collect::<Result<Vec<i64>, _>>()?
+                };
+                for old in &replaced {
+                    tx.execute(
+                        "UPDATE certificates SET revoked_at = ?2
+                         WHERE enrollment_id = ?1 AND revoked_at IS NULL",
+                        params![old, now],
+                    )?;
+                }
+                for (origin, fragment) in e.first_commands {
+                    tx.execute(
+                        "INSERT INTO commands (enrollment_id, syncml, origin, created_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![id, fragment, origin, now],
+                    )?;
+                }
+                (id, replaced)
+            }
+        };
+        insert_certificate(&tx, id, &e.cert, now)?;
+        let sql = format!("SELECT {ENROLLMENT_COLS} FROM enrollments e WHERE e.id = ?1");
+        let enrollment = tx.query_row(&sql, [id], enrollment_row)?;
         tx.commit()?;
-        Ok(id)
+        Ok(Enrolled {
+            enrollment,
+            created: retry.is_none(),
+            replaced,
+        })
     }
 
     fn add_certificate(
@@ -208,12 +307,7 @@ impl Store for SqliteStore {
         c: &NewCertificate<'_>,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
-            "INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![c.thumbprint, enrollment_id, c.serial, c.not_after, now],
-        )?;
-        Ok(())
+        insert_certificate(&self.lock(), enrollment_id, c, now)
     }
 
     fn enrollment_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Enrollment>, StoreError> {
@@ -257,6 +351,18 @@ impl Store for SqliteStore {
             |r| r.get(0),
         )?;
         Ok(n == 1)
+    }
+
+    fn token_used_by(&self, hash: &str) -> Result<Option<i64>, StoreError> {
+        let used: Option<Option<i64>> = self
+            .lock()
+            .query_row(
+                "SELECT used_by FROM enrollment_tokens WHERE hash = ?1 AND used_at IS NOT NULL",
+                [hash],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(used.flatten())
     }
 
     fn queue_commands(
@@ -390,6 +496,29 @@ impl Store for SqliteStore {
         self.rows(&sql, [enrollment_id], setting_row)
     }
 
+    fn prune(&self, done_before: i64) -> Result<PruneReport, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let commands = tx.execute(
+            "DELETE FROM commands WHERE state = 'done' AND done_at < ?1",
+            [done_before],
+        )?;
+        let sessions = tx.execute("DELETE FROM sessions WHERE updated_at < ?1", [done_before])?;
+        tx.commit()?;
+        Ok(PruneReport {
+            commands: commands as u64,
+            sessions: sessions as u64,
+        })
+    }
+
+    fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
     fn session(
         &self,
         enrollment_id: i64,
@@ -497,16 +626,20 @@ impl SessionTx for SqliteSession<'_> {
         Ok(n == 1)
     }
 
-    fn requeue_abandoned(&mut self) -> Result<usize, StoreError> {
-        self.conn.execute(
-            "DELETE FROM sessions WHERE enrollment_id = ?1 AND session_id <> ?2",
-            params![self.enrollment_id, self.session_id],
-        )?;
-        Ok(self.conn.execute(
+    fn requeue_abandoned(&mut self, idle_before: i64) -> Result<usize, StoreError> {
+        let n = self.conn.execute(
             "UPDATE commands SET state = 'pending', session_id = NULL
-             WHERE enrollment_id = ?1 AND state = 'sent' AND session_id <> ?2",
-            params![self.enrollment_id, self.session_id],
-        )?)
+             WHERE enrollment_id = ?1 AND state = 'sent' AND session_id <> ?2
+               AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = ?1
+                 AND s.session_id = commands.session_id AND s.updated_at >= ?3)",
+            params![self.enrollment_id, self.session_id, idle_before],
+        )?;
+        self.conn.execute(
+            "DELETE FROM sessions WHERE enrollment_id = ?1 AND session_id <> ?2
+               AND updated_at < ?3",
+            params![self.enrollment_id, self.session_id, idle_before],
+        )?;
+        Ok(n)
     }
 
     fn queue(

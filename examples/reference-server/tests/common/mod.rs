@@ -2,6 +2,9 @@
 //! directory, and a small HTTPS client (rustls, optional client certificate).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod manual;
+pub mod pg;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
