@@ -42,10 +42,9 @@ impl PgDatabase {
     /// None (with the skip line on stderr) when the variable is not set.
     pub fn create(test: &str) -> Option<PgDatabase> {
         let Ok(admin_url) = std::env::var(ENV) else {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{test}: skipped: {ENV} not set (PostgreSQL tests did not run)"
-            );
+            // One write per line: tests running at once do not interleave their lines.
+            let line = format!("{test}: skipped: {ENV} not set (PostgreSQL tests did not run)\n");
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
             return None;
         };
         static N: AtomicU32 = AtomicU32::new(0);
