@@ -130,15 +130,19 @@ pub(crate) fn split_lo(mut cmd: Command<'static>) -> (Command<'static>, String) 
     (cmd, text)
 }
 
+/// The compact encoding of `<MoreData/>`, which the last chunk does without.
+const MORE_DATA_LEN: usize = "<MoreData/>".len();
+
 /// Builds the chunk of `template` (a chunkable command with its CmdID already set) that
 /// starts at byte `offset` of `text` and fits in `room` bytes. `None` when not even a
-/// small chunk fits. Returns the chunk and the new offset.
+/// small chunk fits. Returns the chunk, the new offset and the chunk's encoded length
+/// (counted while cutting it: measuring it again would walk the chunk's text once more).
 pub(crate) fn make_chunk(
     template: &Command<'static>,
     text: &str,
     offset: usize,
     room: usize,
-) -> Option<(Command<'static>, usize)> {
+) -> Option<(Command<'static>, usize, usize)> {
     let first = offset == 0;
     let mut probe = template.clone();
     {
@@ -178,7 +182,25 @@ pub(crate) fn make_chunk(
     let it = single_item_mut(&mut chunk)?;
     it.data = Some(Data::text(text[offset..end].to_owned()));
     it.more_data = !last;
-    Some((chunk, end))
+    let len = room - budget - if last { MORE_DATA_LEN } else { 0 };
+    debug_assert_eq!(len, chunk.encoded_len(), "the chunk's size as counted");
+    Some((chunk, end, len))
+}
+
+/// A lower bound of a command's encoded length that costs next to nothing: the length
+/// of its items' data before escaping (escaping only ever adds bytes).
+fn data_len_lower_bound(cmd: &Command<'_>) -> usize {
+    match cmd {
+        Command::Atomic(c) | Command::Sequence(c) => {
+            c.commands.iter().map(data_len_lower_bound).sum()
+        }
+        other => other
+            .items()
+            .iter()
+            .filter_map(|i| i.data.as_ref())
+            .map(|d| d.as_str().len())
+            .sum(),
+    }
 }
 
 /// One message being packed: commands are added while they fit in the peer's
@@ -267,8 +289,15 @@ impl Packer {
 
     #[allow(clippy::result_large_err)]
     fn place(&mut self, c: Command<'static>, fit: Fit) -> Result<(), (Command<'static>, usize)> {
-        let l = c.encoded_len();
         let forced = fit == Fit::FirstAlways && self.cmds.is_empty();
+        // A command whose data alone fits neither here nor in a message of its own (a
+        // large object) is refused without measuring it exactly: the callers only ask
+        // `fits_alone` of the length given back, which says no for the lower bound too.
+        let lower = data_len_lower_bound(&c);
+        if !forced && self.cur + lower + self.reserve > self.budget && !self.fits_alone(lower) {
+            return Err((c, lower));
+        }
+        let l = c.encoded_len();
         if self.cur + l + self.reserve > self.budget && !forced {
             return Err((c, l));
         }
@@ -299,10 +328,10 @@ impl Packer {
         let mut t = lo.template.clone();
         let mut next = self.next;
         assign_ids(&mut t, &mut next);
-        let (chunk, off) = make_chunk(&t, &lo.text, lo.offset, self.room())?;
+        let (chunk, off, len) = make_chunk(&t, &lo.text, lo.offset, self.room())?;
         lo.offset = off;
         let id = chunk.cmd_id().unwrap_or("").to_owned();
-        self.cur += chunk.encoded_len();
+        self.cur += len;
         self.next = next;
         self.cmds.push(chunk);
         Some((id, off == lo.text.len()))
@@ -560,8 +589,9 @@ mod tests {
         let mut re: Option<Reassembly> = None;
         let mut n = 0;
         loop {
-            let (c, next) = make_chunk(&tpl, &text, off, 500).unwrap();
+            let (c, next, len) = make_chunk(&tpl, &text, off, 500).unwrap();
             assert!(c.encoded_len() <= 500, "{}", c.encoded_len());
+            assert_eq!(len, c.encoded_len());
             let it = &c.items()[0];
             if off == 0 {
                 assert_eq!(it.meta.as_ref().unwrap().size, Some(text.len() as u64));
