@@ -1464,6 +1464,11 @@ impl<'a, 'o> Parser<'a, 'o> {
             ));
         }
         let attrs = self.container_attrs(c)?;
+        if out.capacity() == 0 {
+            // Most commands hold one item: room for exactly one, not the four a first
+            // `push` reserves (an `Item` is large; issue 12 measured the model's memory).
+            out.reserve_exact(1);
+        }
         out.push(Item {
             attrs,
             ..Item::default()
