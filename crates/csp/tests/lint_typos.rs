@@ -282,3 +282,33 @@ fn the_placeholder_build_is_not_a_build_requirement() {
     assert!(!f[0].message.contains("99.9"), "{}", f[0].message);
     assert!(run_with(&p, &LintOptions::default().with_os_build("10.0.22621.900")).is_empty());
 }
+
+#[test]
+fn every_prefix_and_nesting_of_misspelled_commands_lints_without_panic() {
+    let inner = command("Replce", NODE, "30");
+    let p = format!(
+        "<Atomc><CmdID>1</CmdID><Sequense>{inner}<foo><Target><LocURI>{NODE}</LocURI></Target></foo></Sequense></Atomc>\n{}",
+        command("Replace", NODE, "99")
+    );
+    // The whole: every misspelling reported, both values checked, the last at its own LocURI.
+    let f = run(&p);
+    let unknown = f.iter().filter(|x| x.rule == Rule::UnknownCommand).count();
+    assert_eq!(unknown, 4, "{f:?}");
+    let values: Vec<usize> = f
+        .iter()
+        .filter(|x| x.rule == Rule::NotAllowed)
+        .map(|x| x.offset)
+        .collect();
+    assert_eq!(
+        values,
+        [p.find(NODE).unwrap(), p.rfind(NODE).unwrap()],
+        "{f:?}"
+    );
+    // Every prefix (most are malformed): findings only, positions inside the input.
+    for end in 0..=p.len() {
+        for x in run(&p[..end]) {
+            assert!(x.offset <= end, "{end}: {x}");
+            assert!(x.line >= 1 && x.column >= 1, "{end}: {x}");
+        }
+    }
+}
