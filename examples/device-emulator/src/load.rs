@@ -46,7 +46,38 @@
 //! `http_429`), `tls`, `fault` (a SOAP fault at enrollment), `io` (connect, reset, the
 //! 120 s request timeout), `protocol` (a broken HTTP exchange or a non-SyncML answer),
 //! `syncml`, `refused_NNN` (the server's `SyncHdr` status, e.g. 403), `timeout` (past the
-//! grace), `other`. Enrollment errors count in the same map.
+//! grace), `other`. Enrollment errors count in the same map; a failed command queueing
+//! request counts as `queue_` and its kind (`queue_http_404`).
+//!
+//! **Modes** of the check-in phase:
+//!
+//! * *Idle* (default): package 1, the server's answer, done (one message when nothing is
+//!   queued).
+//! * *Commands* ([`LoadOptions::commands_per_session`] `K` with
+//!   [`LoadOptions::admin_token`]): before each session, inside its session slot, `K`
+//!   Gets of `DevDetail`/`DevInfo` nodes ([`QUEUED_GETS`]) are queued for the device in
+//!   one admin API request (`POST /api/v1/devices/{device_id}/commands` on the device's
+//!   server, answered 201 with the ids); the session delivers them and the device's
+//!   Results are stored. The queueing request loads the same server but is not part of
+//!   the session's time: it is summed up apart ([`Summary::queue_requests`],
+//!   [`Summary::queue_p50_ms`], [`Summary::queue_p99_ms`]).
+//! * *Open loop* ([`LoadOptions::rate`] `R`): sessions start on a fixed schedule, one
+//!   every `1/R` s from the start of the phase, taken by the devices in turn, still at
+//!   most `concurrency` at once (a start waits for a free slot, so a server slower than
+//!   the schedule lowers the achieved rate: [`Summary::offered_rate`],
+//!   [`Summary::achieved_rate`]). Without it the phase is a closed loop: a device starts
+//!   its next session as soon as a slot is free.
+//! * *Transport floor* ([`LoadOptions::floor`]): the same devices (already enrolled in
+//!   the state directory; nothing is enrolled), the same connection pattern (one
+//!   keep-alive TLS connection per session presenting the device's certificate, the TLS
+//!   session resumed between a device's sessions unless resumption is off) and the same
+//!   number of POSTs per session with bodies of the same size, against a server that
+//!   answers every POST with a fixed body (`examples/reference-server/examples/
+//!   transport_floor.rs`): what the transport alone costs, to compare a measured run
+//!   with. Same summary.
+//!
+//! [`LoadOptions::session_limit`] stops starting sessions after that many, so that a
+//! floor run can make as many sessions as the run it is compared with.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -59,6 +90,9 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use winmdm_enroll::pki::{self, DeviceKey};
 
+use hyper::Method;
+
+use crate::http::Https;
 use crate::{Credential, Device, EmuError, EnrollOptions};
 
 /// The most devices one run takes.
@@ -75,6 +109,55 @@ pub const KEY_POOL_DIR: &str = "key-pool";
 pub const DISCOVERY_PATH: &str = "/EnrollmentServer/Discovery.svc";
 /// How long a session running at the deadline may still take.
 pub const DEADLINE_GRACE: Duration = Duration::from_secs(5);
+/// The most commands queued before one session ([`LoadOptions::commands_per_session`]).
+pub const MAX_COMMANDS_PER_SESSION: usize = 100;
+/// The highest open-loop rate, sessions per second ([`LoadOptions::rate`]).
+pub const MAX_RATE: f64 = 100_000.0;
+/// The most POSTs per floor session ([`FloorOptions::messages_per_session`]).
+pub const MAX_FLOOR_MESSAGES: usize = 100;
+/// The largest floor request body ([`FloorOptions::request_bytes`]).
+pub const MAX_FLOOR_REQUEST_BYTES: usize = 1 << 20;
+/// The nodes the commands mode reads, in turn (every emulated device has them).
+pub const QUEUED_GETS: [&str; 10] = [
+    "./DevDetail/SwV",
+    "./DevDetail/FwV",
+    "./DevDetail/HwV",
+    "./DevDetail/OEM",
+    "./DevDetail/DevTyp",
+    "./DevInfo/Man",
+    "./DevInfo/Mod",
+    "./DevInfo/DmV",
+    "./DevInfo/Lang",
+    "./DevInfo/DevId",
+];
+/// The management path of the transport floor server (the reference server's).
+pub const FLOOR_PATH: &str = "/ManagementServer/MDM.svc";
+
+/// The transport floor client ([`LoadOptions::floor`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FloorOptions {
+    /// The floor server's base URL (`https://localhost:9443`), loopback only; the
+    /// sessions POST to [`FLOOR_PATH`] with Windows's query.
+    pub url: String,
+    /// POSTs per session (the measured run's `messages_per_session`, rounded), 1 to
+    /// [`MAX_FLOOR_MESSAGES`].
+    pub messages_per_session: usize,
+    /// Bytes of each POST body (the measured run's `request_bytes_mean`), 1 to
+    /// [`MAX_FLOOR_REQUEST_BYTES`].
+    pub request_bytes: usize,
+}
+
+impl FloorOptions {
+    /// A floor client for `url`, `messages_per_session` POSTs of `request_bytes` each.
+    pub fn new(url: impl Into<String>, messages_per_session: usize, request_bytes: usize) -> Self {
+        FloorOptions {
+            url: url.into(),
+            messages_per_session,
+            request_bytes,
+        }
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -105,11 +188,26 @@ pub struct LoadOptions {
     /// Resume the device's TLS session between its sessions, as Windows does (default
     /// true; false: a full handshake with the RSA client key for every session).
     pub tls_resumption: bool,
+    /// Gets queued through the admin API before each session (default 0: idle
+    /// check-ins), at most [`MAX_COMMANDS_PER_SESSION`]; needs
+    /// [`admin_token`](LoadOptions::admin_token).
+    pub commands_per_session: usize,
+    /// The servers' admin bearer token (for [`commands_per_session`](Self::commands_per_session)).
+    pub admin_token: Option<String>,
+    /// Open loop: sessions started per second (default `None`: closed loop), more than 0
+    /// and at most [`MAX_RATE`].
+    pub rate: Option<f64>,
+    /// Start at most this many sessions in all (default `None`: only the duration
+    /// bounds the phase).
+    pub session_limit: Option<u64>,
+    /// Run the transport floor client instead of management sessions (default `None`).
+    pub floor: Option<FloorOptions>,
 }
 
 impl LoadOptions {
     /// Options with the defaults: 10 devices, concurrency 4, 10 s, key pool
-    /// `min(devices, 64)`, back-off up to 30 s, progress on stderr.
+    /// `min(devices, 64)`, back-off up to 30 s, progress on stderr, idle check-ins in a
+    /// closed loop against the servers, TLS resumption on.
     pub fn new(
         servers: Vec<String>,
         tls_roots_pem: impl Into<Vec<u8>>,
@@ -128,6 +226,11 @@ impl LoadOptions {
             max_backoff: Duration::from_secs(30),
             progress: true,
             tls_resumption: true,
+            commands_per_session: 0,
+            admin_token: None,
+            rate: None,
+            session_limit: None,
+            floor: None,
         }
     }
 }
@@ -190,6 +293,52 @@ pub struct Summary {
     pub concurrency: usize,
     /// Keys in the device key pool (0 when every device was reused: no pool loaded).
     pub key_pool: usize,
+    /// `server` (management sessions) or `floor` (the transport floor client).
+    pub mode: &'static str,
+    /// Sessions started in the check-in phase (completed, failed or abandoned).
+    pub sessions_started: u64,
+    /// `messages / sessions` (0 without sessions).
+    pub messages_per_session: f64,
+    /// Mean size of the device's management messages (HTTP request bodies) in completed
+    /// sessions, bytes.
+    pub request_bytes_mean: f64,
+    /// Mean size of the server's answers (HTTP response bodies) in completed sessions,
+    /// bytes.
+    pub response_bytes_mean: f64,
+    /// Completed sessions whose connection made a full TLS handshake.
+    pub sessions_full: u64,
+    /// Median time of those, milliseconds (0 without any).
+    pub p50_full_ms: f64,
+    /// 99th percentile of those, milliseconds.
+    pub p99_full_ms: f64,
+    /// Completed sessions whose connections all resumed a TLS session.
+    pub sessions_resumed: u64,
+    /// Median time of those, milliseconds (0 without any).
+    pub p50_resumed_ms: f64,
+    /// 99th percentile of those, milliseconds.
+    pub p99_resumed_ms: f64,
+    /// The open-loop schedule, sessions per second (`null`: closed loop).
+    pub offered_rate: Option<f64>,
+    /// Sessions started per second of the configured duration.
+    pub achieved_rate: f64,
+    /// Gets queued before each session (0: idle check-ins).
+    pub commands_per_session: usize,
+    /// Admin API requests that queued commands (each answered 201); they load the same
+    /// server but are not part of the session times.
+    pub queue_requests: u64,
+    /// Commands those requests queued (ids returned).
+    pub commands_queued: u64,
+    /// Gets the devices answered in completed sessions (the queued ones, and any the
+    /// server queued by itself, such as an inventory at a device's first session).
+    pub commands_answered: u64,
+    /// Median time of a queueing request, milliseconds (0 without any).
+    pub queue_p50_ms: f64,
+    /// 99th percentile of a queueing request, milliseconds.
+    pub queue_p99_ms: f64,
+    /// CPU time of this process (user + system, all threads) during the check-in phase,
+    /// seconds, from `/proc/self/stat` (`null` where it cannot be read): the client's
+    /// share of a machine it shares with the server.
+    pub client_cpu_s: Option<f64>,
 }
 
 /// The kind an error is counted under in [`Summary::errors`].
@@ -276,13 +425,58 @@ fn check(opts: &LoadOptions) -> Result<Vec<String>, LoadError> {
             MAX_DURATION.as_secs()
         ));
     }
-    if opts.servers.is_empty() {
-        return usage("at least one --server is needed".into());
-    }
     if opts.key_pool == Some(0) {
         return usage("the key pool needs at least one key".into());
     }
+    if opts.commands_per_session > MAX_COMMANDS_PER_SESSION {
+        return usage(format!(
+            "--commands-per-session must be at most {MAX_COMMANDS_PER_SESSION}"
+        ));
+    }
+    if opts.commands_per_session > 0 && opts.admin_token.as_deref().is_none_or(str::is_empty) {
+        return usage("--commands-per-session needs --admin-token".into());
+    }
+    if let Some(r) = opts.rate
+        && !(r > 0.0 && r <= MAX_RATE)
+    {
+        return usage(format!("--rate must be more than 0 and at most {MAX_RATE}"));
+    }
+    if let Some(f) = &opts.floor {
+        if opts.commands_per_session > 0 {
+            return usage(
+                "the floor client queues no commands: drop --commands-per-session".into(),
+            );
+        }
+        if f.messages_per_session == 0 || f.messages_per_session > MAX_FLOOR_MESSAGES {
+            return usage(format!(
+                "--messages-per-session must be 1 to {MAX_FLOOR_MESSAGES}"
+            ));
+        }
+        if f.request_bytes == 0 || f.request_bytes > MAX_FLOOR_REQUEST_BYTES {
+            return usage(format!(
+                "--request-bytes must be 1 to {MAX_FLOOR_REQUEST_BYTES}"
+            ));
+        }
+        floor_url(&f.url)?;
+    } else if opts.servers.is_empty() {
+        return usage("at least one --server is needed".into());
+    }
     opts.servers.iter().map(|s| discovery_url(s)).collect()
+}
+
+/// The request URL of a floor server's base URL (`https://localhost:9443`): its
+/// [`FLOOR_PATH`] with Windows's query. Loopback https only, like `--server`.
+pub fn floor_url(base: &str) -> Result<String, LoadError> {
+    let u = loopback_https(base.trim(), "--floor")?;
+    let auth = u.authority().map(|a| a.as_str()).unwrap_or_default();
+    match u.path() {
+        "" | "/" | FLOOR_PATH => Ok(crate::management_request_url(&format!(
+            "https://{auth}{FLOOR_PATH}"
+        ))),
+        _ => Err(LoadError::Usage(format!(
+            "--floor {base:?}: give the floor server's base URL (https://localhost:9443)"
+        ))),
+    }
 }
 
 fn state_err(dir: &Path, reason: String) -> EmuError {
@@ -344,35 +538,75 @@ struct Stats {
     tls_full: AtomicU64,
     tls_resumed: AtomicU64,
     backoffs: AtomicU64,
+    request_bytes: AtomicU64,
+    response_bytes: AtomicU64,
+    gets: AtomicU64,
+    queue_requests: AtomicU64,
+    commands_queued: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
     /// Session times of completed sessions, microseconds.
     latencies: Mutex<Vec<u32>>,
+    /// The same, split by handshake kind: (full, resumed).
+    by_kind: Mutex<(Vec<u32>, Vec<u32>)>,
+    /// Times of the queueing requests, microseconds.
+    queue_latencies: Mutex<Vec<u32>>,
+}
+
+/// What one completed session did, in either mode.
+#[derive(Debug, Default)]
+struct Done {
+    messages: usize,
+    connections: usize,
+    resumed: usize,
+    request_bytes: usize,
+    response_bytes: usize,
+    gets: usize,
+}
+
+impl Done {
+    fn of(r: &crate::SyncReport) -> Done {
+        Done {
+            messages: r.messages,
+            connections: r.connections,
+            resumed: r.resumed,
+            request_bytes: r.transcript.iter().map(|x| x.request.len()).sum(),
+            response_bytes: r.transcript.iter().map(|x| x.response.len()).sum(),
+            gets: r.commands.iter().filter(|c| c.0 == "Get").count(),
+        }
+    }
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Stats {
     fn error(&self, kind: String) {
-        *self
-            .errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(kind)
-            .or_default() += 1;
+        *locked(&self.errors).entry(kind).or_default() += 1;
     }
 
-    fn session(&self, took: Duration, r: &crate::SyncReport) {
-        self.sessions.fetch_add(1, Ordering::Relaxed);
-        self.messages
-            .fetch_add(r.messages as u64, Ordering::Relaxed);
+    fn session(&self, took: Duration, r: &Done) {
+        let add = |c: &AtomicU64, n: usize| c.fetch_add(n as u64, Ordering::Relaxed);
+        add(&self.sessions, 1);
+        add(&self.messages, r.messages);
         let resumed = r.resumed.min(r.connections);
-        self.tls_resumed
-            .fetch_add(resumed as u64, Ordering::Relaxed);
-        self.tls_full
-            .fetch_add((r.connections - resumed) as u64, Ordering::Relaxed);
-        let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
-        self.latencies
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(us);
+        add(&self.tls_resumed, resumed);
+        add(&self.tls_full, r.connections - resumed);
+        add(&self.request_bytes, r.request_bytes);
+        add(&self.response_bytes, r.response_bytes);
+        add(&self.gets, r.gets);
+        let us = micros(took);
+        locked(&self.latencies).push(us);
+        let mut k = locked(&self.by_kind);
+        if resumed < r.connections {
+            k.0.push(us)
+        } else {
+            k.1.push(us)
+        }
     }
 
     fn errors(&self) -> BTreeMap<String, u64> {
@@ -485,51 +719,269 @@ async fn enroll_one(
     None
 }
 
-/// One device's check-ins until `deadline`.
-async fn check_in(
-    mut device: Device,
+/// The open-loop schedule: start `i` is due at `first + i * interval`.
+struct Pacer {
+    next: Mutex<tokio::time::Instant>,
+    interval: Duration,
+}
+
+impl Pacer {
+    /// The next start time of the schedule (each is handed out once).
+    fn ticket(&self) -> tokio::time::Instant {
+        let mut n = locked(&self.next);
+        let t = *n;
+        *n += self.interval;
+        t
+    }
+}
+
+/// Admin API clients for queueing commands, shared by the devices (a connection is
+/// taken for one request and put back, so their number stays near the concurrency).
+struct Admin {
+    token: String,
+    tls: Arc<rustls::ClientConfig>,
+    idle: Mutex<Vec<Https>>,
+}
+
+/// The fragment of `k` Gets (CmdIDs from 1) over [`QUEUED_GETS`], in turn.
+pub fn queued_gets(k: usize) -> String {
+    (0..k)
+        .map(|i| {
+            format!(
+                "<Get><CmdID>{}</CmdID><Item><Target><LocURI>{}</LocURI></Target></Item></Get>",
+                i + 1,
+                QUEUED_GETS[i % QUEUED_GETS.len()]
+            )
+        })
+        .collect()
+}
+
+impl Admin {
+    /// Queues `k` Gets for `device` on its management server; the number of ids.
+    async fn queue(&self, device: &Device, k: usize) -> Result<usize, EmuError> {
+        let e = device
+            .enrollment()
+            .ok_or_else(|| EmuError::NotEnrolled(device.state_dir().display().to_string()))?;
+        let uri: hyper::Uri = e
+            .management_url
+            .parse()
+            .map_err(|x| EmuError::Protocol(format!("management URL: {x}")))?;
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+        let url = format!(
+            "https://{authority}/api/v1/devices/{}/commands",
+            device.device_id()
+        );
+        let body = serde_json::json!({ "syncml": queued_gets(k) }).to_string();
+        let headers = [
+            ("Authorization", format!("Bearer {}", self.token)),
+            ("Content-Type", "application/json".to_owned()),
+        ];
+        let mut http = locked(&self.idle)
+            .pop()
+            .unwrap_or_else(|| Https::with_config(self.tls.clone()));
+        let r = http
+            .request(Method::POST, &url, &headers, body.into_bytes())
+            .await?;
+        locked(&self.idle).push(http);
+        if r.status != 201 {
+            return Err(EmuError::http_retry(
+                r.status,
+                &r.body,
+                r.header("retry-after"),
+            ));
+        }
+        let ids: serde_json::Value = serde_json::from_slice(&r.body)
+            .map_err(|x| EmuError::Protocol(format!("admin API answer: {x}")))?;
+        Ok(ids["command_ids"].as_array().map_or(0, Vec::len))
+    }
+}
+
+/// The transport floor target.
+struct FloorTarget {
+    /// The full request URL.
+    url: String,
+    messages: usize,
+    body: Vec<u8>,
+    roots_pem: Vec<u8>,
+}
+
+/// A request body of `n` bytes: an XML comment (the floor server does not read it).
+fn floor_body(n: usize) -> Vec<u8> {
+    let mut b = b"<!--".to_vec();
+    b.resize(n.saturating_sub(3).max(4), b'x');
+    b.extend_from_slice(b"-->");
+    b.truncate(n);
+    b
+}
+
+impl FloorTarget {
+    /// One floor session: the device's connection pattern, `messages` POSTs.
+    async fn session(
+        &self,
+        device: &Device,
+        resume: bool,
+        cached: &mut Option<Arc<rustls::ClientConfig>>,
+        ms_cv: &mut u64,
+    ) -> Result<Done, EmuError> {
+        let e = device
+            .enrollment()
+            .ok_or_else(|| EmuError::NotEnrolled(device.state_dir().display().to_string()))?;
+        let tls = match cached {
+            Some(c) if resume => c.clone(),
+            _ => {
+                let mut chain = vec![e.certificate_der.clone()];
+                chain.extend(e.intermediates_der.iter().cloned());
+                let c = crate::http::client_config(&self.roots_pem, Some((chain, &e.key_pem)))?;
+                if resume {
+                    *cached = Some(c.clone());
+                }
+                c
+            }
+        };
+        let mut http = Https::with_config(tls);
+        let mut done = Done::default();
+        for _ in 0..self.messages {
+            let mut headers: Vec<(&str, String)> = Vec::new();
+            for (n, v) in crate::MANAGEMENT_HEADERS {
+                headers.push((n, v.to_owned()));
+                if n == "Accept-Encoding"
+                    && let Some(id) = &e.ent_dmid
+                {
+                    headers.push(("Client-Request-Id", id.clone()));
+                }
+            }
+            *ms_cv += 1;
+            headers.push(("MS-CV", format!("FloorFloorFloor0.0.0.{ms_cv}")));
+            headers.push(("User-Agent", crate::MANAGEMENT_USER_AGENT.to_owned()));
+            let r = http
+                .request(Method::POST, &self.url, &headers, self.body.clone())
+                .await;
+            done.connections = http.connections;
+            done.resumed = http.resumed;
+            let r = r?;
+            if r.status != 200 {
+                return Err(EmuError::http_retry(
+                    r.status,
+                    &r.body,
+                    r.header("retry-after"),
+                ));
+            }
+            done.messages += 1;
+            done.request_bytes += self.body.len();
+            done.response_bytes += r.body.len();
+        }
+        Ok(done)
+    }
+}
+
+/// What the check-in tasks share.
+struct Phase {
+    opts: Arc<LoadOptions>,
+    stats: Arc<Stats>,
     slots: Arc<Semaphore>,
     deadline: tokio::time::Instant,
-    max_backoff: Duration,
-    tls_resumption: bool,
-    stats: Arc<Stats>,
-) {
-    device.set_tls_resumption(tls_resumption);
+    pacer: Option<Pacer>,
+    started: AtomicU64,
+    admin: Option<Admin>,
+    floor: Option<FloorTarget>,
+}
+
+/// One device's check-ins until the deadline.
+async fn check_in(mut device: Device, ph: Arc<Phase>) {
+    let opts = &ph.opts;
+    device.set_tls_resumption(opts.tls_resumption);
+    let mut floor_tls = None;
+    let mut ms_cv = 0u64;
     let mut failures = 0u32;
     loop {
-        let Ok(Ok(slot)) = tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await
+        if let Some(p) = &ph.pacer {
+            let t = p.ticket();
+            if t >= ph.deadline {
+                return;
+            }
+            tokio::time::sleep_until(t).await;
+        }
+        let Ok(Ok(slot)) =
+            tokio::time::timeout_at(ph.deadline, ph.slots.clone().acquire_owned()).await
         else {
             return;
         };
-        if tokio::time::Instant::now() >= deadline {
+        if tokio::time::Instant::now() >= ph.deadline {
             return;
         }
-        let start = Instant::now();
-        let r = tokio::time::timeout_at(deadline + DEADLINE_GRACE, device.sync()).await;
-        drop(slot);
-        let retry_after = match r {
-            Ok(Ok(report)) => {
-                stats.session(start.elapsed(), &report);
-                failures = 0;
-                continue;
-            }
-            Ok(Err(e)) => {
-                stats.error(error_kind(&e));
-                match e {
-                    EmuError::Http { retry_after, .. } => retry_after,
-                    _ => None,
+        let n = ph.started.fetch_add(1, Ordering::Relaxed);
+        if opts.session_limit.is_some_and(|l| n >= l) {
+            return;
+        }
+        let mut queue_error = None;
+        if let Some(admin) = &ph.admin {
+            let t = Instant::now();
+            match admin.queue(&device, opts.commands_per_session).await {
+                Ok(ids) => {
+                    locked(&ph.stats.queue_latencies).push(micros(t.elapsed()));
+                    ph.stats.queue_requests.fetch_add(1, Ordering::Relaxed);
+                    ph.stats
+                        .commands_queued
+                        .fetch_add(ids as u64, Ordering::Relaxed);
                 }
+                Err(e) => queue_error = Some(e),
             }
-            Err(_) => {
-                stats.error("timeout".into());
-                return;
+        }
+        let retry_after = if let Some(e) = queue_error {
+            drop(slot);
+            ph.stats.error(format!("queue_{}", error_kind(&e)));
+            match e {
+                EmuError::Http { retry_after, .. } => retry_after,
+                _ => None,
+            }
+        } else {
+            let start = Instant::now();
+            let session = async {
+                match &ph.floor {
+                    None => device.sync().await.map(|r| Done::of(&r)),
+                    Some(f) => {
+                        f.session(&device, opts.tls_resumption, &mut floor_tls, &mut ms_cv)
+                            .await
+                    }
+                }
+            };
+            let r = tokio::time::timeout_at(ph.deadline + DEADLINE_GRACE, session).await;
+            drop(slot);
+            match r {
+                Ok(Ok(done)) => {
+                    ph.stats.session(start.elapsed(), &done);
+                    failures = 0;
+                    continue;
+                }
+                Ok(Err(e)) => {
+                    ph.stats.error(error_kind(&e));
+                    match e {
+                        EmuError::Http { retry_after, .. } => retry_after,
+                        _ => None,
+                    }
+                }
+                Err(_) => {
+                    ph.stats.error("timeout".into());
+                    return;
+                }
             }
         };
         failures = failures.saturating_add(1);
-        stats.backoffs.fetch_add(1, Ordering::Relaxed);
-        let wake = tokio::time::Instant::now() + backoff(retry_after, failures, max_backoff);
-        tokio::time::sleep_until(wake.min(deadline)).await;
+        ph.stats.backoffs.fetch_add(1, Ordering::Relaxed);
+        let wake = tokio::time::Instant::now() + backoff(retry_after, failures, opts.max_backoff);
+        tokio::time::sleep_until(wake.min(ph.deadline)).await;
     }
+}
+
+/// CPU time of this process so far (user + system), seconds; Linux only.
+fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ, 100 on Linux (the unit of /proc/PID/stat whatever the kernel's HZ).
+    Some(ticks as f64 / 100.0)
 }
 
 /// Prints a progress line on stderr about once a second until dropped.
@@ -575,7 +1027,7 @@ fn progress(stats: Arc<Stats>, phase: &'static str, total: usize) -> tokio::task
 }
 
 /// Runs the load: enrolls (or reuses) the devices, then keeps them checking in for
-/// `opts.duration`, and sums up. Options out of bounds and non-loopback targets are
+/// `opts.duration` (in the mode the options choose, see the module docs), and sums up. Options out of bounds and non-loopback targets are
 /// [`LoadError::Usage`], checked before anything is sent; failures of single
 /// enrollments and sessions are counted in [`Summary::errors`], not returned.
 pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
@@ -590,11 +1042,23 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         .max(1);
     let stats = Arc::new(Stats::default());
 
-    // Phase 1: enrollment (or reuse).
+    // Phase 1: enrollment (or reuse); the floor client only reuses.
     let mut devices: Vec<Device> = Vec::with_capacity(opts.devices);
     let mut to_enroll = Vec::new();
     for i in 0..opts.devices {
         let dir = device_dir(&opts.state_dir, i);
+        if opts.floor.is_some() {
+            match Device::load(&dir) {
+                Ok(d) if d.enrollment().is_some() => devices.push(d),
+                _ => {
+                    return Err(LoadError::Emu(EmuError::NotEnrolled(format!(
+                        "{} (the floor client needs the devices of a measured run)",
+                        dir.display()
+                    ))));
+                }
+            }
+            continue;
+        }
         match reusable(&dir, &discovery) {
             Some(d) => devices.push(d),
             None => to_enroll.push((i, dir)),
@@ -644,8 +1108,16 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
     // Phase 2: check-ins.
     let n_devices = devices.len();
     if opts.progress {
+        let what = match (&opts.floor, opts.commands_per_session) {
+            (Some(f), _) => format!("floor sessions against {}", f.url),
+            (None, 0) => "idle check-ins".to_owned(),
+            (None, k) => format!("check-ins with {k} queued Gets each"),
+        };
+        let pace = opts
+            .rate
+            .map_or_else(|| "closed loop".to_owned(), |r| format!("{r} starts/s"));
         eprintln!(
-            "load: {n_devices} devices check in, {} at a time, for {} s",
+            "load: {n_devices} devices, {what}, {} at a time, {pace}, for {} s",
             opts.concurrency,
             opts.duration.as_secs_f64()
         );
@@ -653,30 +1125,69 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
     let ticker = opts
         .progress
         .then(|| progress(stats.clone(), "sync", n_devices));
-    let slots = Arc::new(Semaphore::new(opts.concurrency));
+    let admin = match (&opts.admin_token, opts.commands_per_session) {
+        (Some(token), k) if k > 0 => Some(Admin {
+            token: token.clone(),
+            tls: crate::http::client_config(&opts.tls_roots_pem, None)?,
+            idle: Mutex::new(Vec::new()),
+        }),
+        _ => None,
+    };
+    let floor = match &opts.floor {
+        Some(f) => Some(FloorTarget {
+            url: floor_url(&f.url)?,
+            messages: f.messages_per_session,
+            body: floor_body(f.request_bytes),
+            roots_pem: opts.tls_roots_pem.clone(),
+        }),
+        None => None,
+    };
+    let cpu_before = process_cpu_s();
     let start = Instant::now();
-    let deadline = tokio::time::Instant::now() + opts.duration;
+    let now = tokio::time::Instant::now();
+    let phase = Arc::new(Phase {
+        opts: opts.clone(),
+        stats: stats.clone(),
+        slots: Arc::new(Semaphore::new(opts.concurrency)),
+        deadline: now + opts.duration,
+        pacer: opts.rate.map(|r| Pacer {
+            next: Mutex::new(now),
+            interval: Duration::from_secs_f64(1.0 / r),
+        }),
+        started: AtomicU64::new(0),
+        admin,
+        floor,
+    });
     let mut set = tokio::task::JoinSet::new();
     for d in devices {
-        set.spawn(check_in(
-            d,
-            slots.clone(),
-            deadline,
-            opts.max_backoff,
-            opts.tls_resumption,
-            stats.clone(),
-        ));
+        set.spawn(check_in(d, phase.clone()));
     }
     while set.join_next().await.is_some() {}
     let duration_s = start.elapsed().as_secs_f64();
+    let client_cpu_s = match (cpu_before, process_cpu_s()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
     if let Some(t) = ticker {
         t.abort();
     }
 
-    let mut lat = std::mem::take(&mut *stats.latencies.lock().unwrap_or_else(|p| p.into_inner()));
-    lat.sort_unstable();
+    let sorted = |m: &Mutex<Vec<u32>>| {
+        let mut v = std::mem::take(&mut *locked(m));
+        v.sort_unstable();
+        v
+    };
+    let lat = sorted(&stats.latencies);
+    let queue_lat = sorted(&stats.queue_latencies);
+    let (mut full, mut resumed) = std::mem::take(&mut *locked(&stats.by_kind));
+    full.sort_unstable();
+    resumed.sort_unstable();
     let sessions = stats.sessions.load(Ordering::Relaxed);
+    let messages = stats.messages.load(Ordering::Relaxed);
     let per_s = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+    let mean = |total: u64, n: u64| if n > 0 { total as f64 / n as f64 } else { 0.0 };
+    let started = phase.started.load(Ordering::Relaxed);
+    let started = opts.session_limit.map_or(started, |l| started.min(l));
     let summary = Summary {
         devices: n_devices,
         reused,
@@ -684,7 +1195,7 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         enrollment_s,
         enrollments_per_s: per_s(enrollments, enrollment_s),
         sessions,
-        messages: stats.messages.load(Ordering::Relaxed),
+        messages,
         duration_s,
         sessions_per_s: per_s(sessions, duration_s),
         p50_ms: percentile_ms(&lat, 0.50),
@@ -698,6 +1209,30 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         servers: discovery.len(),
         concurrency: opts.concurrency,
         key_pool: keys.len(),
+        mode: if opts.floor.is_some() {
+            "floor"
+        } else {
+            "server"
+        },
+        sessions_started: started,
+        messages_per_session: mean(messages, sessions),
+        request_bytes_mean: mean(stats.request_bytes.load(Ordering::Relaxed), messages),
+        response_bytes_mean: mean(stats.response_bytes.load(Ordering::Relaxed), messages),
+        sessions_full: full.len() as u64,
+        p50_full_ms: percentile_ms(&full, 0.50),
+        p99_full_ms: percentile_ms(&full, 0.99),
+        sessions_resumed: resumed.len() as u64,
+        p50_resumed_ms: percentile_ms(&resumed, 0.50),
+        p99_resumed_ms: percentile_ms(&resumed, 0.99),
+        offered_rate: opts.rate,
+        achieved_rate: per_s(started, opts.duration.as_secs_f64()),
+        commands_per_session: opts.commands_per_session,
+        queue_requests: stats.queue_requests.load(Ordering::Relaxed),
+        commands_queued: stats.commands_queued.load(Ordering::Relaxed),
+        commands_answered: stats.gets.load(Ordering::Relaxed),
+        queue_p50_ms: percentile_ms(&queue_lat, 0.50),
+        queue_p99_ms: percentile_ms(&queue_lat, 0.99),
+        client_cpu_s,
     };
     if opts.progress {
         eprintln!(

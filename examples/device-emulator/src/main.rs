@@ -67,7 +67,8 @@ enum Cmd {
     /// Load generator: enroll (or reuse) N devices, keep them checking in, C sessions at
     /// a time, for S seconds, against servers on this machine only; a progress line on
     /// stderr, a one-line JSON summary on stdout. Device keys come from a pool cached in
-    /// STATE_DIR/key-pool (min(N, 64) keys, reused round-robin).
+    /// STATE_DIR/key-pool (min(N, 64) keys, reused round-robin). Modes: queued commands
+    /// per session, an open-loop rate, the transport floor client.
     Load {
         /// Devices (STATE_DIR/dev-NNNNNN; enrolled ones are reused).
         #[arg(long, default_value_t = 10)]
@@ -80,14 +81,14 @@ enum Cmd {
         duration: u64,
         /// A server's base URL (https://localhost:8443) or discovery URL; repeat to
         /// spread devices over several (round-robin at enrollment). Loopback only.
-        #[arg(long = "server", required = true)]
+        #[arg(long = "server", required_unless_present = "floor")]
         servers: Vec<String>,
         /// PEM file of the CA that signs the servers' TLS certificates.
         #[arg(long)]
         ca: PathBuf,
-        /// The enrollment secret.
-        #[arg(long)]
-        secret: String,
+        /// The enrollment secret (not needed with --floor).
+        #[arg(long, required_unless_present = "floor")]
+        secret: Option<String>,
         /// Where the devices and the key pool live.
         #[arg(long)]
         state_dir: PathBuf,
@@ -105,6 +106,33 @@ enum Cmd {
         /// TLS session, as Windows does).
         #[arg(long)]
         no_resume: bool,
+        /// Before each session, queue K Gets (DevDetail/DevInfo nodes) for the device in
+        /// one admin API request (not counted in the session time; needs --admin-token).
+        #[arg(long, default_value_t = 0, requires = "admin_token")]
+        commands_per_session: usize,
+        /// The server's admin bearer token (for --commands-per-session).
+        #[arg(long)]
+        admin_token: Option<String>,
+        /// Open loop: start R sessions per second (still at most --concurrency at once);
+        /// default: closed loop.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Start at most N sessions in all.
+        #[arg(long)]
+        sessions: Option<u64>,
+        /// Transport floor client: the devices already in STATE_DIR make their sessions
+        /// against the floor server at this base URL (transport_floor, loopback only):
+        /// one keep-alive connection per session with the device's certificate, TLS
+        /// resumed between a device's sessions, --messages-per-session POSTs of
+        /// --request-bytes each. --server and --secret are not used.
+        #[arg(long, requires_all = ["messages_per_session", "request_bytes"])]
+        floor: Option<String>,
+        /// POSTs per floor session (the measured run's messages_per_session).
+        #[arg(long, requires = "floor")]
+        messages_per_session: Option<usize>,
+        /// Bytes per floor POST (the measured run's request_bytes_mean).
+        #[arg(long, requires = "floor")]
+        request_bytes: Option<usize>,
     },
 }
 
@@ -201,6 +229,13 @@ async fn load(cmd: Cmd) -> ExitCode {
         max_backoff,
         quiet,
         no_resume,
+        commands_per_session,
+        admin_token,
+        rate,
+        sessions,
+        floor,
+        messages_per_session,
+        request_bytes,
     } = cmd
     else {
         unreachable!("only load")
@@ -212,6 +247,12 @@ async fn load(cmd: Cmd) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    if let Some(f) = &floor
+        && let Err(e) = load::floor_url(f)
+    {
+        eprintln!("winmdm-device: {e}");
+        return ExitCode::from(2);
+    }
     let pem = match std::fs::read(&ca) {
         Ok(p) => p,
         Err(e) => {
@@ -219,7 +260,7 @@ async fn load(cmd: Cmd) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut opts = load::LoadOptions::new(servers, pem, secret, state_dir);
+    let mut opts = load::LoadOptions::new(servers, pem, secret.unwrap_or_default(), state_dir);
     opts.devices = devices;
     opts.concurrency = concurrency;
     opts.duration = Duration::from_secs(duration);
@@ -227,6 +268,17 @@ async fn load(cmd: Cmd) -> ExitCode {
     opts.max_backoff = Duration::from_secs(max_backoff);
     opts.progress = !quiet;
     opts.tls_resumption = !no_resume;
+    opts.commands_per_session = commands_per_session;
+    opts.admin_token = admin_token;
+    opts.rate = rate;
+    opts.session_limit = sessions;
+    opts.floor = floor.map(|url| {
+        load::FloorOptions::new(
+            url,
+            messages_per_session.unwrap_or(1),
+            request_bytes.unwrap_or(1),
+        )
+    });
     match load::run(opts).await {
         Ok(s) => {
             println!(

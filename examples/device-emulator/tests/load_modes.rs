@@ -1,0 +1,360 @@
+//! The load generator's modes against the real `winmdm-server` binary and the
+//! `transport_floor` example on 127.0.0.1 (both built by `cargo build` from the test,
+//! real TLS, real SQLite): queued commands are delivered and their results stored, an
+//! open-loop rate bounds the session starts, and the floor client completes against the
+//! floor server.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use winmdm_device_emulator::load::{self, FloorOptions, LoadOptions, Summary};
+
+/// The debug builds of `winmdm-server` and `transport_floor` (another package's binary
+/// and example: `cargo build` once per test process, a no-op when they are fresh).
+fn binaries() -> &'static (PathBuf, PathBuf) {
+    static BINS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
+        let out = Command::new(cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "winmdm-reference-server",
+                "--bin",
+                "winmdm-server",
+                "--example",
+                "transport_floor",
+                "--message-format=json",
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run cargo build");
+        assert!(out.status.success(), "cargo build failed");
+        let (mut server, mut floor) = (None, None);
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let (Some(name), Some(exe)) = (v["target"]["name"].as_str(), v["executable"].as_str())
+            else {
+                continue;
+            };
+            match name {
+                "winmdm-server" => server = Some(PathBuf::from(exe)),
+                "transport_floor" => floor = Some(PathBuf::from(exe)),
+                _ => {}
+            }
+        }
+        (
+            server.expect("winmdm-server built"),
+            floor.expect("transport_floor built"),
+        )
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `exe` with `args` and waits (at most 120 s: the server's first start makes two
+/// RSA keys) for "listening on" on its stdout.
+fn start(exe: &Path, args: &[String]) -> Proc {
+    let mut child = Command::new(exe)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("listening on") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let p = Proc(child);
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the process did not start listening");
+    p
+}
+
+/// A running reference server in a temporary data directory.
+struct Server {
+    _proc: Proc,
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let args = [
+            "--data-dir".to_owned(),
+            dir.path().display().to_string(),
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+        ];
+        let proc = start(&binaries().0, &args);
+        Server {
+            _proc: proc,
+            dir,
+            url: format!("https://localhost:{port}"),
+        }
+    }
+
+    fn file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    fn options(&self, state: &Path) -> LoadOptions {
+        let mut o = LoadOptions::new(
+            vec![self.url.clone()],
+            self.file("ca.pem").into_bytes(),
+            self.file("enrollment-secret"),
+            state,
+        );
+        // Two keys: RSA-2048 generation is slow in a debug build.
+        o.key_pool = Some(2);
+        o
+    }
+
+    /// GET on the admin API: the JSON answer.
+    async fn admin_get(&self, path: &str) -> serde_json::Value {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(self.file("ca.pem").as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let uri: hyper::Uri = self.url.parse().unwrap();
+        let port = uri.port_u16().unwrap();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let (mut send, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let req = hyper::Request::get(path)
+            .header("host", format!("localhost:{port}"))
+            .header(
+                "authorization",
+                format!("Bearer {}", self.file("admin-token")),
+            )
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let resp = send.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), 200, "GET {path}");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&body).unwrap()
+    }
+}
+
+fn show(s: &Summary) {
+    eprintln!("{}", serde_json::to_string(s).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_gets_are_delivered_and_their_results_recorded() {
+    let server = Server::start();
+    let state = tempfile::tempdir().unwrap();
+    let mut o = server.options(state.path());
+    o.devices = 3;
+    o.concurrency = 2;
+    o.duration = Duration::from_secs(2);
+    o.commands_per_session = 5;
+    o.admin_token = Some(server.file("admin-token"));
+    let s = load::run(o).await.expect("load run");
+    show(&s);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert!(s.sessions > 0);
+    assert_eq!(s.commands_per_session, 5);
+    // One queueing request per session, five ids each, every Get answered in its session.
+    assert_eq!(s.queue_requests, s.sessions, "{s:?}");
+    assert_eq!(s.commands_queued, 5 * s.sessions, "{s:?}");
+    // (The server may add Gets of its own, an inventory at a device's first session.)
+    assert!(s.commands_answered >= s.commands_queued, "{s:?}");
+    // Package 1, then the device's Statuses and Results.
+    assert!(s.messages_per_session >= 2.0, "{s:?}");
+    assert!(s.queue_p50_ms > 0.0 && s.queue_p50_ms <= s.queue_p99_ms);
+    assert!(s.request_bytes_mean > 0.0 && s.response_bytes_mean > 0.0);
+
+    // The server stored every result: each queued command is done, 200, with the value
+    // of the node it read.
+    let devices = server.admin_get("/api/v1/devices").await;
+    let devices = devices.as_array().expect("device list");
+    assert_eq!(devices.len(), 3);
+    let mut done = 0u64;
+    for d in devices {
+        let id = d["device_id"].as_str().unwrap();
+        let rows = server
+            .admin_get(&format!("/api/v1/devices/{id}/commands"))
+            .await;
+        for row in rows.as_array().unwrap() {
+            if row["origin"] != "admin" {
+                continue;
+            }
+            assert_eq!(row["state"], "done", "{row}");
+            assert_eq!(row["status"], 200, "{row}");
+            let syncml = row["syncml"].as_str().unwrap();
+            let results = row["results"].as_array().expect("results stored");
+            assert_eq!(results.len(), 1, "{row}");
+            let locuri = results[0]["locuri"].as_str().unwrap();
+            assert!(load::QUEUED_GETS.contains(&locuri), "{row}");
+            assert!(syncml.contains(locuri), "{row}");
+            assert!(
+                !results[0]["data"].as_str().unwrap_or("").is_empty(),
+                "{row}"
+            );
+            done += 1;
+        }
+    }
+    assert_eq!(done, s.commands_queued);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_rate_bounds_the_session_starts() {
+    let server = Server::start();
+    let state = tempfile::tempdir().unwrap();
+    let mut o = server.options(state.path());
+    o.devices = 4;
+    o.concurrency = 8;
+    o.duration = Duration::from_secs(2);
+    o.rate = Some(10.0);
+    let s = load::run(o).await.expect("load run");
+    show(&s);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert!(s.sessions > 0);
+    // Starts are due every 100 ms from the start: at most 20 before the 2 s deadline.
+    assert!(s.sessions_started <= 20, "{s:?}");
+    assert!(s.sessions <= s.sessions_started);
+    assert_eq!(s.offered_rate, Some(10.0));
+    assert!(s.achieved_rate <= 10.0, "{s:?}");
+    assert_eq!(s.sessions_full + s.sessions_resumed, s.sessions);
+    let j = serde_json::to_value(&s).unwrap();
+    for f in [
+        "messages",
+        "messages_per_session",
+        "request_bytes_mean",
+        "response_bytes_mean",
+        "tls_full",
+        "tls_resumed",
+        "p50_full_ms",
+        "p99_full_ms",
+        "p50_resumed_ms",
+        "p99_resumed_ms",
+        "offered_rate",
+        "achieved_rate",
+    ] {
+        assert!(j.get(f).is_some(), "{f} missing in {j}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_client_completes_against_the_transport_floor() {
+    let server = Server::start();
+    let state = tempfile::tempdir().unwrap();
+    let mut o = server.options(state.path());
+    o.devices = 3;
+    o.concurrency = 2;
+    o.duration = Duration::ZERO;
+    let enrolled = load::run(o.clone()).await.expect("enrollment");
+    assert_eq!(enrolled.enrollments, 3, "{enrolled:?}");
+
+    let port = free_port();
+    let _floor = start(
+        &binaries().1,
+        &[
+            "--data-dir".to_owned(),
+            server.dir.path().display().to_string(),
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--body-bytes".to_owned(),
+            "700".to_owned(),
+        ],
+    );
+    o.servers = Vec::new();
+    o.secret = String::new();
+    o.duration = Duration::from_secs(30);
+    o.session_limit = Some(9);
+    o.floor = Some(FloorOptions::new(
+        format!("https://localhost:{port}"),
+        2,
+        900,
+    ));
+    let s = load::run(o.clone()).await.expect("floor run");
+    show(&s);
+    assert_eq!(s.mode, "floor");
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(s.enrollments, 0);
+    assert_eq!(s.devices, 3);
+    // The session limit: as many sessions as asked for, two POSTs each, the sizes given.
+    assert_eq!(s.sessions, 9, "{s:?}");
+    assert_eq!(s.sessions_started, 9);
+    assert_eq!(s.messages, 18);
+    assert_eq!(s.request_bytes_mean, 900.0);
+    assert_eq!(s.response_bytes_mean, 700.0);
+    // One connection per session: the first of each device a full handshake with its
+    // certificate, the later ones resumed.
+    assert_eq!(s.tls_full + s.tls_resumed, 9, "{s:?}");
+    assert!(s.tls_full >= 3 && s.tls_resumed > 0, "{s:?}");
+    assert_eq!(s.sessions_resumed, s.tls_resumed);
+
+    // Without resumption every session is a full handshake.
+    o.tls_resumption = false;
+    o.session_limit = Some(4);
+    let s = load::run(o).await.expect("floor run without resumption");
+    show(&s);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!((s.sessions, s.tls_full, s.tls_resumed), (4, 4, 0), "{s:?}");
+
+    // The floor client needs enrolled devices.
+    let empty = tempfile::tempdir().unwrap();
+    let mut o2 = server.options(empty.path());
+    o2.servers = Vec::new();
+    o2.floor = Some(FloorOptions::new(
+        format!("https://localhost:{port}"),
+        1,
+        10,
+    ));
+    assert!(load::run(o2).await.is_err());
+}
