@@ -218,32 +218,9 @@ fn not_syncml(name: &str, root: bool) -> String {
     }
 }
 
-/// The command `name` is a near miss of (at most two edits ignoring ASCII case, fewer
-/// than half the command's length).
+/// The command `name` is a near miss of ([`CommandKind::near_miss`]).
 fn near_command(name: &str) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    COMMANDS
-        .split(", ")
-        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|&(d, c)| d <= 2 && d * 2 < c.len())
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    winmdm_syncml::CommandKind::near_miss(name).map(winmdm_syncml::CommandKind::as_str)
 }
 
 /// Byte offset of `xml` (a slice the decoder borrowed from `bytes`) in `bytes`; when it was

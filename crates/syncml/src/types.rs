@@ -453,6 +453,40 @@ pub enum CommandKind {
 }
 
 impl CommandKind {
+    /// Every command, in alphabetical order of its element name.
+    pub const ALL: [CommandKind; 11] = [
+        CommandKind::Add,
+        CommandKind::Alert,
+        CommandKind::Atomic,
+        CommandKind::Copy,
+        CommandKind::Delete,
+        CommandKind::Exec,
+        CommandKind::Get,
+        CommandKind::Replace,
+        CommandKind::Results,
+        CommandKind::Sequence,
+        CommandKind::Status,
+    ];
+
+    /// The command `name` is a near miss of, for "did you mean" hints: at most two edits
+    /// (Levenshtein, ASCII case ignored) and fewer than half the command's length; the
+    /// closest, then the first alphabetically. An exact match counts (distance 0).
+    ///
+    /// ```
+    /// use winmdm_syncml::CommandKind;
+    /// assert_eq!(CommandKind::near_miss("Replce"), Some(CommandKind::Replace));
+    /// assert_eq!(CommandKind::near_miss("foo"), None);
+    /// ```
+    pub fn near_miss(name: &str) -> Option<CommandKind> {
+        let lower = name.to_ascii_lowercase();
+        CommandKind::ALL
+            .iter()
+            .map(|k| (edit_distance(&lower, &k.as_str().to_ascii_lowercase()), *k))
+            .filter(|&(d, k)| d <= 2 && d * 2 < k.as_str().len())
+            .min_by_key(|&(d, k)| (d, k.as_str()))
+            .map(|(_, k)| k)
+    }
+
     /// The element name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -487,6 +521,23 @@ impl CommandKind {
             _ => return None,
         })
     }
+}
+
+/// Levenshtein distance between two strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 impl fmt::Display for CommandKind {
