@@ -31,7 +31,10 @@
 //!   that the encoder's name check accepts, unique per element, never `xmlns` or `xmlns:*`
 //!   (the decoder treats those as namespace declarations: a default namespace on a SyncML
 //!   element is dropped) except `xmlns:msft` with the MDM namespace on `SyncML` and
-//!   `SyncBody`; values are any valid strings (the encoder writes tab, line feed and
+//!   `SyncBody`. Prefixes are `msft`, `x`, `ns1` and `A`; a message's `SyncML` element
+//!   always declares all four (to distinct namespaces), and element names (unknown
+//!   elements, `Data` markup) are prefixed only in messages: a fragment has no envelope to
+//!   declare them, and the decoder lets only attribute prefixes through there. Values are any valid strings (the encoder writes tab, line feed and
 //!   carriage return as character references, which attribute-value normalisation keeps).
 //!   At most a few per element, well below [`Limits::max_attributes`](crate::Limits) and
 //!   [`Limits::max_namespace_declarations`](crate::Limits).
@@ -303,11 +306,24 @@ const VALUES: &[&str] = &[
 
 const MDM_NS: &str = "http://schemas.microsoft.com/MobileDevice/MDM";
 
+/// The prefixes generated names use and the namespaces a message's root binds them to
+/// (distinct, so that no two prefixed attributes share an expanded name).
+const PREFIXES: [(&str, &str); 4] = [
+    ("msft", MDM_NS),
+    ("x", "urn:example:x"),
+    ("ns1", "urn:example:ns1"),
+    ("A", "urn:example:a"),
+];
+
 struct Gen<'u, 'a> {
     u: &'u mut Unstructured<'a>,
     cfg: Config,
     /// Elements still allowed.
     budget: usize,
+    /// The prefixes of [`PREFIXES`] are declared on the root (messages): element names may
+    /// use them. Fragments declare nothing, so only their attributes are prefixed (the
+    /// decoder lets attribute prefixes through in fragments, not element prefixes).
+    bound: bool,
 }
 
 impl<'u, 'a> Gen<'u, 'a> {
@@ -316,6 +332,7 @@ impl<'u, 'a> Gen<'u, 'a> {
             u,
             cfg: *cfg,
             budget: cfg.max_elements,
+            bound: false,
         }
     }
 
@@ -458,14 +475,14 @@ impl<'u, 'a> Gen<'u, 'a> {
     }
 
     /// A qualified name: a known-good one or a generated one, sometimes prefixed.
-    fn qname(&mut self, list: &[&str]) -> Result<String> {
+    fn qname(&mut self, list: &[&str], element: bool) -> Result<String> {
         let local = if self.flag()? {
             (*self.u.choose(list)?).to_owned()
         } else {
             self.ncname()?
         };
-        if self.u.ratio(1u8, 5)? {
-            let prefix = *self.u.choose(&["msft", "x", "ns1", "A"])?;
+        if (self.bound || !element) && !local.contains(':') && self.u.ratio(1u8, 5)? {
+            let prefix = self.u.choose(&PREFIXES)?.0;
             Ok(format!("{prefix}:{local}"))
         } else {
             Ok(local)
@@ -480,7 +497,7 @@ impl<'u, 'a> Gen<'u, 'a> {
         }
         let n = self.count(max)?;
         for _ in 0..n {
-            let name = self.qname(ATTR_NAMES)?;
+            let name = self.qname(ATTR_NAMES, false)?;
             if name.starts_with("xmlns") || v.iter().any(|a| a.name == name) {
                 continue;
             }
@@ -539,7 +556,7 @@ impl<'u, 'a> Gen<'u, 'a> {
         let n = self.count(3)?;
         let mut names: Vec<String> = Vec::new();
         for _ in 0..n {
-            let a = self.qname(ATTR_NAMES)?;
+            let a = self.qname(ATTR_NAMES, false)?;
             if a.starts_with("xmlns") || names.contains(&a) {
                 continue;
             }
@@ -570,7 +587,7 @@ impl<'u, 'a> Gen<'u, 'a> {
         for _ in 0..n {
             match self.u.int_in_range(0u8..=9)? {
                 0..=3 if depth < 3 && self.take() => {
-                    let name = self.qname(MARKUP_NAMES)?;
+                    let name = self.qname(MARKUP_NAMES, true)?;
                     self.markup_element(&name, depth, out)?;
                     has_element = true;
                 }
@@ -608,7 +625,7 @@ impl<'u, 'a> Gen<'u, 'a> {
         }
         if need_element && !has_element {
             self.budget = self.budget.saturating_sub(1);
-            let name = self.qname(MARKUP_NAMES)?;
+            let name = self.qname(MARKUP_NAMES, true)?;
             self.markup_element(&name, depth, out)?;
         }
         Ok(())
@@ -618,7 +635,7 @@ impl<'u, 'a> Gen<'u, 'a> {
 
     /// A name whose local part the decoder does not know.
     fn unknown_name(&mut self) -> Result<String> {
-        let mut name = self.qname(UNKNOWN_NAMES)?;
+        let mut name = self.qname(UNKNOWN_NAMES, true)?;
         let local_start = name.rfind(':').map_or(0, |i| i + 1);
         if KNOWN.contains(&&name[local_start..]) {
             name.insert_str(local_start, "X-");
@@ -660,11 +677,20 @@ impl<'u, 'a> Gen<'u, 'a> {
         } else {
             SyncMlVersion::V1_2
         };
-        let attrs = if self.u.ratio(1u8, 4)? {
+        let mut attrs = if self.u.ratio(1u8, 4)? {
             self.attrs(2, true)?
         } else {
             Vec::new()
         };
+        // The root declares every prefix generated names use (Namespaces in XML: a prefix
+        // bound nowhere is an error).
+        for (i, (prefix, uri)) in PREFIXES.iter().enumerate() {
+            let name = format!("xmlns:{prefix}");
+            if !attrs.iter().any(|a| a.name == name) {
+                attrs.insert(i.min(attrs.len()), Attr::new(name, *uri));
+            }
+        }
+        self.bound = true;
         let hdr = self.hdr()?;
         let body = self.body()?;
         let extra = self.extra()?;

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::lex::{self, Child, Ev, Lexer};
+use crate::lex::{self, Child, Ev, Lexer, Ns};
 use crate::options::{DecodeOptions, Limit, Quirk, QuirkSeen, UnknownElements};
 use crate::types::*;
 
@@ -14,8 +14,6 @@ use crate::types::*;
 /// `LimitExceeded(ContainerNesting)`.
 /// Windows rejects nested `Atomic` anyway (MS-MDM: status 500 for the inner one).
 pub const MAX_CONTAINER_NESTING: usize = 32;
-
-const METINF: &str = "syncml:metinf";
 
 type Result<T> = std::result::Result<T, Raw>;
 
@@ -62,6 +60,7 @@ pub fn decode_commands(input: &[u8]) -> std::result::Result<Vec<Command<'_>>, De
         .map(|d| d.commands)
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Message,
     Commands,
@@ -315,7 +314,6 @@ fn trim_ws(s: &str) -> &str {
 struct AttrScan<'a> {
     default_ns: Option<Cow<'a, str>>,
     default_ns_index: usize,
-    prefixes: Vec<(&'a str, Cow<'a, str>)>,
     all: Vec<Attr<'a>>,
     non_ns: usize,
 }
@@ -329,21 +327,18 @@ struct Parser<'a, 'o> {
     commands: usize,
     items: usize,
     seen: [Option<usize>; Quirk::ALL.len()],
-    /// Prefixes bound to `syncml:metinf` on the root or the enclosing `Meta`.
-    metinf_prefixes: Vec<&'a str>,
 }
 
 impl<'a, 'o> Parser<'a, 'o> {
     fn new(input: &'a str, _base: usize, opts: &'o DecodeOptions) -> Self {
         Parser {
             input,
-            lex: Lexer::new(input, opts.limits.max_depth),
+            lex: Lexer::new(input, &opts.limits),
             opts,
             nesting: 0,
             commands: 0,
             items: 0,
             seen: [None; Quirk::ALL.len()],
-            metinf_prefixes: Vec::new(),
         }
     }
 
@@ -408,6 +403,12 @@ impl<'a, 'o> Parser<'a, 'o> {
     // ----- document level -------------------------------------------------------------
 
     fn document(&mut self, mode: Mode) -> Result<Out<'a>> {
+        if mode == Mode::Commands {
+            // A fragment comes without its envelope's declarations: `msft:` as Windows's
+            // envelope binds it, other prefixes let through ([`Quirk::MetInfNamespace`]
+            // covers `<A:Format>` in `Meta`; anywhere else an unbound prefix is an error).
+            self.lex.fragment_scope("msft", lex::MSFT_MDM);
+        }
         let mut first = true;
         let mut out_cmds: Vec<Command<'a>> = Vec::new();
         let mut msg: Option<SyncML<'a>> = None;
@@ -456,7 +457,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                         if msg.is_some() {
                             return Err(self.err(DecodeErrorKind::TrailingContent, off));
                         }
-                        if child.local() != "SyncML" {
+                        if child.local_name() != "SyncML" {
                             return Err(self.err(
                                 DecodeErrorKind::UnexpectedRoot(child.qname.to_owned()),
                                 off,
@@ -465,7 +466,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                         msg = Some(self.root(&child)?);
                     }
                     Mode::Commands => match self.child(ev) {
-                        child if child.local() == "SyncML" => {
+                        child if child.local_name() == "SyncML" => {
                             return Err(self.err(
                                 DecodeErrorKind::UnexpectedRoot(child.qname.to_owned()),
                                 off,
@@ -520,7 +521,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     fn root(&mut self, child: &Child<'a>) -> Result<SyncML<'a>> {
         let scan = self.scan_attrs(child)?;
-        let version = match scan.default_ns.as_deref() {
+        let version = match self.lex.uri(child.prefix().unwrap_or("")) {
             Some("SYNCML:SYNCML1.2") => SyncMlVersion::V1_2,
             Some("SYNCML:SYNCML1.1") => {
                 self.quirk(Quirk::SyncMl11Namespace, child.off)?;
@@ -546,11 +547,6 @@ impl<'a, 'o> Parser<'a, 'o> {
                 ));
             }
         };
-        for (p, ns) in &scan.prefixes {
-            if ns.trim() == METINF {
-                self.metinf_prefixes.push(p);
-            }
-        }
         let mut m = SyncML {
             version,
             attrs: scan.all,
@@ -693,6 +689,10 @@ impl<'a, 'o> Parser<'a, 'o> {
     /// Keeps an unknown element verbatim (or rejects it in strict mode).
     fn unknown(&mut self, c: &Child<'a>) -> Result<RawElement<'a>> {
         self.check_name(c)?;
+        if c.ns == Ns::Unbound {
+            let prefix = c.prefix().unwrap_or_default().to_owned();
+            return Err(self.err(DecodeErrorKind::UnboundPrefix(prefix), c.off));
+        }
         if self.opts.unknown_elements == UnknownElements::Reject {
             return Err(self.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), c.off));
         }
@@ -810,7 +810,6 @@ impl<'a, 'o> Parser<'a, 'o> {
                     scan.default_ns_index = scan.all.len();
                     scan.default_ns = Some(value);
                 } else {
-                    scan.prefixes.push((&key[6..], value.clone()));
                     scan.all.push(Attr {
                         name: Cow::Borrowed(key),
                         value,
@@ -1150,17 +1149,15 @@ impl<'a, 'o> Parser<'a, 'o> {
             // The model keeps no attributes on `Meta`.
             self.quirk(Quirk::AttributeOnValue, c.off)?;
         }
-        let meta_default_metinf = scan.default_ns.as_deref() == Some(METINF);
-        let prefixes_before = self.metinf_prefixes.len();
-        for (p, ns) in &scan.prefixes {
-            if ns.trim() == METINF {
-                self.metinf_prefixes.push(p);
-            }
-        }
         let mut m = Meta::default();
-        let r = self.children(c.empty, |p, c| {
+        self.children(c.empty, |p, c| {
             let off = c.off;
-            let local = c.local();
+            // `Meta`'s children are in `syncml:metinf`; in SyncML's namespace (or in none,
+            // or under a prefix a fragment leaves unbound) under a quirk.
+            let local = match c.ns {
+                Ns::Other => "",
+                _ => c.local_name(),
+            };
             let known = matches!(
                 local,
                 "Format"
@@ -1178,7 +1175,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 m.extra.push(r);
                 return Ok(());
             }
-            p.metinf_ns(c, meta_default_metinf)?;
+            p.metinf_ns(c)?;
             match local {
                 "Format" => {
                     let v = p.value_content(c)?;
@@ -1218,27 +1215,17 @@ impl<'a, 'o> Parser<'a, 'o> {
                     p.set(&mut m.max_obj_size, v, off, Some(&mut m.extra))
                 }
             }
-        });
-        self.metinf_prefixes.truncate(prefixes_before);
-        r?;
+        })?;
         Ok(m)
     }
 
     /// Checks the namespace of a `Meta` child (attributes scanned here).
-    fn metinf_ns(&mut self, c: &Child<'a>, parent_default: bool) -> Result<()> {
+    fn metinf_ns(&mut self, c: &Child<'a>) -> Result<()> {
         let scan = self.scan_attrs(c)?;
         if scan.non_ns > 0 {
             self.quirk(Quirk::AttributeOnValue, c.off)?;
         }
-        let ok = match (c.prefix(), scan.default_ns.as_deref()) {
-            (None, Some(ns)) => ns == METINF,
-            (None, None) => parent_default,
-            (Some(p), _) => {
-                self.metinf_prefixes.contains(&p)
-                    || scan.prefixes.iter().any(|(q, ns)| *q == p && ns == METINF)
-            }
-        };
-        if !ok {
+        if c.ns != Ns::MetInf {
             self.quirk(Quirk::MetInfNamespace, c.off)?;
         }
         Ok(())

@@ -46,6 +46,13 @@ pub enum DecodeErrorKind {
     LimitExceeded(Limit),
     /// Input that a quirk tolerates, with that quirk switched off.
     QuirkDisabled(Quirk),
+    /// An element or attribute prefix that no namespace declaration in scope binds
+    /// (Namespaces in XML 1.0: the document is not namespace-well-formed).
+    UnboundPrefix(String),
+    /// A namespace declaration Namespaces in XML 1.0 forbids: `xmlns:xml` bound elsewhere
+    /// than the XML namespace, `xmlns:xmlns`, a reserved namespace bound to another prefix,
+    /// `xmlns:p=""`, or the `xmlns` prefix on an element.
+    InvalidNamespaceDeclaration(String),
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -78,6 +85,12 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::LimitExceeded(l) => write!(f, "limit exceeded: {l}"),
             DecodeErrorKind::QuirkDisabled(q) => {
                 write!(f, "input needs quirk {q:?}, which is switched off")
+            }
+            DecodeErrorKind::UnboundPrefix(p) => {
+                write!(f, "namespace prefix {p:?} is not declared")
+            }
+            DecodeErrorKind::InvalidNamespaceDeclaration(m) => {
+                write!(f, "invalid namespace declaration: {m}")
             }
         }
     }

@@ -17,6 +17,13 @@
 //! [`check_refs`]). Prefixed element names are checked here (a prefix must be valid even
 //! when the local name is known); unprefixed ones by the decoder wherever it does not
 //! compare them with a known name (which is valid by construction).
+//!
+//! Namespaces in XML 1.0: the lexer keeps the declarations in scope and gives every start
+//! tag its namespace ([`Child::ns`]). A tag without attributes declares nothing, so the
+//! common case costs one copy of the cached default namespace; a tag with attributes is
+//! scanned for declarations (and prefixed attributes are checked: bound prefix, distinct
+//! expanded names) before its own name is resolved. A prefix bound nowhere is
+//! [`DecodeErrorKind::UnboundPrefix`] at its tag.
 //! The fuzz target `syncml_wellformed` checks that what this tokenizer accepts roxmltree (an
 //! independent XML parser) accepts, and the other way round bar documented limits.
 
@@ -61,14 +68,27 @@ pub(crate) struct Child<'a> {
     pub(crate) empty: bool,
     /// Offset of its `<`.
     pub(crate) off: usize,
-    /// Where the local name starts in `qname` (after the last `:`; 0 without a prefix).
+    /// Where the local name starts in `qname` (after the `:`; 0 without a prefix).
     pub(crate) local_start: usize,
+    /// The namespace the name is in, resolved against the declarations in scope.
+    pub(crate) ns: Ns,
 }
 
 impl<'a> Child<'a> {
-    /// The name without its prefix.
+    /// The local name when the element is in SyncML's namespace (or in none, which the
+    /// decoder's quirks accept), `""` otherwise: an element of another namespace matches
+    /// no SyncML name and is decoded as an unknown element.
     #[inline]
     pub(crate) fn local(&self) -> &'a str {
+        match self.ns {
+            Ns::SyncMl | Ns::None => self.local_name(),
+            _ => "",
+        }
+    }
+
+    /// The name without its prefix, whatever its namespace.
+    #[inline]
+    pub(crate) fn local_name(&self) -> &'a str {
         self.qname.get(self.local_start..).unwrap_or(self.qname)
     }
 
@@ -76,6 +96,66 @@ impl<'a> Child<'a> {
     pub(crate) fn prefix(&self) -> Option<&'a str> {
         self.qname.get(..self.local_start.checked_sub(1)?)
     }
+}
+
+/// The namespace of an element, as far as the decoder cares (Namespaces in XML 1.0).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Ns {
+    /// No namespace: no default declared, or undeclared with `xmlns=""`.
+    None,
+    /// `SYNCML:SYNCML1.2` or `SYNCML:SYNCML1.1` (in any case; the root's quirks say which
+    /// are accepted).
+    SyncMl,
+    /// `syncml:metinf`, the namespace of `Meta`'s children.
+    MetInf,
+    /// A namespace that is meant to be `syncml:metinf` but is not quite: other case,
+    /// whitespace around it, `syncml:metinfo` (Microsoft's published examples). `Meta`'s
+    /// children in it are read under [`Quirk::MetInfNamespace`](crate::Quirk).
+    MetInfLike,
+    /// Any other namespace.
+    Other,
+    /// A prefix bound nowhere, where the lexer was told to let it through (command
+    /// fragments, which profiles write without their envelope's declarations).
+    Unbound,
+}
+
+/// `syncml:metinf`.
+pub(crate) const METINF: &str = "syncml:metinf";
+/// The namespace Windows's `msft:` attributes are in (`msft:originalerror`).
+pub(crate) const MSFT_MDM: &str = "http://schemas.microsoft.com/MobileDevice/MDM";
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+impl Ns {
+    fn of(uri: &str) -> Ns {
+        if uri.is_empty() {
+            Ns::None
+        } else if uri.eq_ignore_ascii_case("SYNCML:SYNCML1.2")
+            || uri.eq_ignore_ascii_case("SYNCML:SYNCML1.1")
+        {
+            Ns::SyncMl
+        } else if uri == METINF {
+            Ns::MetInf
+        } else if uri
+            .trim()
+            .get(..METINF.len())
+            .is_some_and(|u| u.eq_ignore_ascii_case(METINF))
+        {
+            Ns::MetInfLike
+        } else {
+            Ns::Other
+        }
+    }
+}
+
+/// A namespace declaration in scope.
+struct Binding<'a> {
+    /// Depth of the element that declares it (1 for the root).
+    depth: usize,
+    /// `""` for the default namespace.
+    prefix: &'a str,
+    ns: Ns,
+    uri: Cow<'a, str>,
 }
 
 /// The kind of token [`Lexer::next`] read; its content is in the lexer's fields.
@@ -110,6 +190,7 @@ pub(crate) struct Lexer<'a> {
     name: &'a str,
     attrs: &'a str,
     local_start: usize,
+    ns: Ns,
     /// The last text or CDATA content, and whether it needs decoding (references, CRs).
     pub(crate) text: &'a str,
     pub(crate) esc: bool,
@@ -117,6 +198,17 @@ pub(crate) struct Lexer<'a> {
     pub(crate) enc: Option<&'a str>,
     open: Vec<&'a str>,
     max_depth: usize,
+    /// Namespace declarations in scope, innermost last; `default_ns` is the default
+    /// namespace they give (cached: nearly every element is unprefixed and declares nothing).
+    scope: Vec<Binding<'a>>,
+    default_ns: Ns,
+    /// An empty-element tag declared namespaces: they go out of scope before the next token.
+    scope_ends: bool,
+    /// Let prefixes bound nowhere through as [`Ns::Unbound`] (command fragments).
+    allow_unbound: bool,
+    max_attributes: usize,
+    max_declarations: usize,
+    max_in_scope: usize,
     /// Offset of the first character XML forbids (`usize::MAX` when there is none).
     bad: usize,
     bad_char: u32,
@@ -151,7 +243,7 @@ fn is_ws_byte(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    pub(crate) fn new(s: &'a str, max_depth: usize) -> Self {
+    pub(crate) fn new(s: &'a str, limits: &crate::options::Limits) -> Self {
         let (bad, bad_char) = if clean_bytes(s.as_bytes()) {
             (usize::MAX, 0)
         } else {
@@ -164,14 +256,45 @@ impl<'a> Lexer<'a> {
             name: "",
             attrs: "",
             local_start: 0,
+            ns: Ns::None,
             text: "",
             esc: false,
             enc: None,
             open: Vec::new(),
-            max_depth,
+            max_depth: limits.max_depth,
+            scope: Vec::new(),
+            default_ns: Ns::None,
+            scope_ends: false,
+            allow_unbound: false,
+            max_attributes: limits.max_attributes,
+            max_declarations: limits.max_namespace_declarations,
+            max_in_scope: limits.max_namespaces_in_scope,
             bad,
             bad_char,
         }
+    }
+
+    /// Binds `prefix` to `uri` around the whole input, as if declared on an element
+    /// enclosing the root (command fragments: the `msft` prefix of the envelope they come
+    /// from), and lets prefixes bound nowhere through as [`Ns::Unbound`].
+    pub(crate) fn fragment_scope(&mut self, prefix: &'a str, uri: &'a str) {
+        self.allow_unbound = true;
+        self.scope.push(Binding {
+            depth: 0,
+            prefix,
+            ns: Ns::of(uri),
+            uri: Cow::Borrowed(uri),
+        });
+    }
+
+    /// The namespace URI `prefix` (`""`: the default namespace) is bound to in the scope of
+    /// the last start tag; `None` when it is bound nowhere (or the default is undeclared).
+    pub(crate) fn uri(&self, prefix: &str) -> Option<&str> {
+        if prefix == "xml" {
+            return Some(XML_NS);
+        }
+        let b = self.scope.iter().rev().find(|b| b.prefix == prefix)?;
+        (!b.uri.is_empty()).then_some(b.uri.as_ref())
     }
 
     /// Open elements (the current depth).
@@ -189,12 +312,16 @@ impl<'a> Lexer<'a> {
             empty,
             off: self.start,
             local_start: self.local_start,
+            ns: self.ns,
         }
     }
 
     /// The next token; its offset is in `self.start`.
     #[inline(always)]
     pub(crate) fn next(&mut self) -> Result<Ev> {
+        if self.scope_ends {
+            self.end_scope();
+        }
         let ev = self.token()?;
         if self.pos > self.bad {
             return Err(fail(DecodeErrorKind::InvalidChar(self.bad_char), self.bad));
@@ -304,10 +431,11 @@ impl<'a> Lexer<'a> {
                 ));
             }
             let qname = &self.s[start + 1..i];
-            // A prefixed name can match a known local name: its prefix must be valid too.
-            if colon > 0 && !crate::decode::is_xml_name(qname) {
-                return Err(invalid_name(qname, start));
-            }
+            self.ns = if colon == 0 {
+                self.default_ns
+            } else {
+                self.prefixed(qname, colon, start)?
+            };
             if !empty {
                 self.open.push(qname);
             }
@@ -361,17 +489,194 @@ impl<'a> Lexer<'a> {
             ));
         }
         let qname = &content[..name_end];
+        let attrs = &content[name_end..];
+        // Declarations first: they apply to the element's own name and attributes.
+        let depth = self.open.len() + 1;
+        if memchr::memchr(b':', attrs.as_bytes()).is_some()
+            || memmem::find(attrs.as_bytes(), b"xmlns").is_some()
+        {
+            self.declare(attrs, start + 1 + name_end, depth)?;
+            if empty {
+                self.scope_ends = true;
+            }
+        }
+        let colon = qname.find(':').map_or(0, |i| i + 1);
+        self.ns = if colon == 0 {
+            self.default_ns
+        } else {
+            self.prefixed(qname, colon, start)?
+        };
         if !empty {
             self.open.push(qname);
         }
         self.pos = end + 1;
         self.name = qname;
-        self.attrs = &content[name_end..];
-        self.local_start = qname.rfind(':').map_or(0, |i| i + 1);
-        if self.local_start > 0 && !crate::decode::is_xml_name(qname) {
+        self.attrs = attrs;
+        self.local_start = colon;
+        Ok(if empty { Ev::Empty } else { Ev::Start })
+    }
+
+    /// The namespace of the prefixed name `qname` (`colon`: where its local name starts),
+    /// checking that it is a QName (one `:` between two non-empty names) with a bound prefix.
+    #[inline(never)]
+    fn prefixed(&self, qname: &'a str, colon: usize, start: usize) -> Result<Ns> {
+        let (prefix, local) = (&qname[..colon - 1], &qname[colon..]);
+        if !crate::decode::is_xml_name(qname)
+            || prefix.is_empty()
+            || local.is_empty()
+            || local.contains(':')
+            || prefix.contains(':')
+        {
             return Err(invalid_name(qname, start));
         }
-        Ok(if empty { Ev::Empty } else { Ev::Start })
+        if prefix == "xmlns" {
+            return Err(fail(
+                DecodeErrorKind::InvalidNamespaceDeclaration(format!(
+                    "the prefix xmlns is reserved and names no element (<{qname}>)"
+                )),
+                start,
+            ));
+        }
+        if prefix == "xml" {
+            return Ok(Ns::Other);
+        }
+        match self.scope.iter().rev().find(|b| b.prefix == prefix) {
+            Some(b) => Ok(b.ns),
+            None if self.allow_unbound => Ok(Ns::Unbound),
+            None => Err(fail(
+                DecodeErrorKind::UnboundPrefix(prefix.to_owned()),
+                start,
+            )),
+        }
+    }
+
+    /// Reads the namespace declarations among a tag's raw attributes (`at`: their offset)
+    /// into the scope of the element at `depth`, checking the reserved prefixes, the limits,
+    /// and that prefixed attributes have bound prefixes and distinct expanded names.
+    #[inline(never)]
+    fn declare(&mut self, attrs: &'a str, at: usize, depth: usize) -> Result<()> {
+        let mut it = Attrs::new(attrs, at);
+        let (mut n, mut decls) = (0usize, 0usize);
+        let mut prefixed: Vec<(&'a str, &'a str, usize)> = Vec::new();
+        while let Some((key, raw, key_at)) = it.next_attr()? {
+            n += 1;
+            if n > self.max_attributes {
+                return Err(fail(
+                    DecodeErrorKind::LimitExceeded(Limit::Attributes(self.max_attributes)),
+                    at - 1,
+                ));
+            }
+            let prefix = if key == "xmlns" {
+                ""
+            } else if let Some(p) = key.strip_prefix("xmlns:") {
+                p
+            } else {
+                if key.contains(':') {
+                    prefixed.push((key, raw, key_at));
+                }
+                continue;
+            };
+            decls += 1;
+            if decls > self.max_declarations {
+                return Err(fail(
+                    DecodeErrorKind::LimitExceeded(Limit::NamespaceDeclarations(
+                        self.max_declarations,
+                    )),
+                    key_at,
+                ));
+            }
+            let value_at = raw.as_ptr() as usize - self.s.as_ptr() as usize;
+            let uri = attr_value(raw, value_at)?;
+            let bad = |why: String| fail(DecodeErrorKind::InvalidNamespaceDeclaration(why), key_at);
+            if !prefix.is_empty() && (!crate::decode::is_xml_name(prefix) || prefix.contains(':')) {
+                return Err(bad(format!("{key:?} does not declare a valid prefix")));
+            }
+            match (prefix, uri.as_ref()) {
+                ("xml", XML_NS) => continue,
+                ("xml", _) => {
+                    return Err(bad(
+                        "the prefix xml is bound to its own namespace only".into()
+                    ));
+                }
+                ("xmlns", _) => return Err(bad("the prefix xmlns cannot be declared".into())),
+                (_, XML_NS | XMLNS_NS) => {
+                    return Err(bad(format!(
+                        "{uri:?} is reserved and cannot be bound to {key:?}"
+                    )));
+                }
+                (p, "") if !p.is_empty() => {
+                    return Err(bad(format!(
+                        "{key:?}: a prefix cannot be undeclared (empty namespace)"
+                    )));
+                }
+                _ => {}
+            }
+            if self.scope.len() >= self.max_in_scope {
+                return Err(fail(
+                    DecodeErrorKind::LimitExceeded(Limit::NamespacesInScope(self.max_in_scope)),
+                    key_at,
+                ));
+            }
+            let ns = Ns::of(&uri);
+            if prefix.is_empty() {
+                self.default_ns = ns;
+            }
+            self.scope.push(Binding {
+                depth,
+                prefix,
+                ns,
+                uri,
+            });
+        }
+        // Prefixed attributes: bound prefixes, and no two with one expanded name.
+        for (i, &(key, _, key_at)) in prefixed.iter().enumerate() {
+            let colon = key.find(':').unwrap_or(0);
+            let (prefix, local) = (&key[..colon], &key[colon + 1..]);
+            if prefix.is_empty() || local.is_empty() || local.contains(':') {
+                return Err(fail(
+                    DecodeErrorKind::Syntax(format!("invalid attribute name {key:?}")),
+                    key_at,
+                ));
+            }
+            let uri = self.uri(prefix);
+            if uri.is_none() && !self.allow_unbound {
+                return Err(fail(
+                    DecodeErrorKind::UnboundPrefix(prefix.to_owned()),
+                    key_at,
+                ));
+            }
+            for &(other, _, _) in &prefixed[..i] {
+                let oc = other.find(':').unwrap_or(0);
+                if &other[oc + 1..] == local && uri.is_some() && self.uri(&other[..oc]) == uri {
+                    return Err(fail(
+                        DecodeErrorKind::Syntax(format!(
+                            "attributes {other:?} and {key:?} have the same namespace and name"
+                        )),
+                        key_at,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the declarations of elements that are closed.
+    #[cold]
+    fn end_scope(&mut self) {
+        self.scope_ends = false;
+        let depth = self.open.len();
+        let before = self.scope.len();
+        while self.scope.last().is_some_and(|b| b.depth > depth) {
+            self.scope.pop();
+        }
+        if self.scope.len() != before {
+            self.default_ns = self
+                .scope
+                .iter()
+                .rev()
+                .find(|b| b.prefix.is_empty())
+                .map_or(Ns::None, |b| b.ns);
+        }
     }
 
     #[inline(always)]
@@ -388,6 +693,9 @@ impl<'a> Lexer<'a> {
             {
                 self.open.pop();
                 self.pos = e + 1;
+                if self.scope.last().is_some_and(|b| b.depth > self.open.len()) {
+                    self.end_scope();
+                }
                 return Ok(Ev::End);
             }
         }
@@ -420,6 +728,9 @@ impl<'a> Lexer<'a> {
             }
         }
         self.pos = end + 1;
+        if self.scope.last().is_some_and(|b| b.depth > self.open.len()) {
+            self.end_scope();
+        }
         Ok(Ev::End)
     }
 

@@ -23,6 +23,10 @@ pub struct Limits {
     pub max_attributes: usize,
     /// Most namespace declarations (`xmlns`, `xmlns:p`) on one element. Default 8.
     pub max_namespace_declarations: usize,
+    /// Most namespace declarations in scope at once, over all open elements. Default 64
+    /// (a SyncML message declares two or three). Bounds what a prefix lookup costs: each
+    /// prefixed name is resolved by a walk over the declarations in scope.
+    pub max_namespaces_in_scope: usize,
 }
 
 impl Default for Limits {
@@ -34,6 +38,7 @@ impl Default for Limits {
             max_items: 20_000,
             max_attributes: 32,
             max_namespace_declarations: 8,
+            max_namespaces_in_scope: 64,
         }
     }
 }
@@ -54,6 +59,8 @@ pub enum Limit {
     Attributes(usize),
     /// [`Limits::max_namespace_declarations`]
     NamespaceDeclarations(usize),
+    /// [`Limits::max_namespaces_in_scope`]
+    NamespacesInScope(usize),
     /// `Atomic`/`Sequence` nested deeper than
     /// [`MAX_CONTAINER_NESTING`](crate::MAX_CONTAINER_NESTING), a fixed bound that keeps the
     /// recursive decoder within a 2 MiB stack whatever [`Limits::max_depth`] says.
@@ -70,6 +77,9 @@ impl fmt::Display for Limit {
             Limit::Attributes(n) => write!(f, "more than {n} attributes on one element"),
             Limit::NamespaceDeclarations(n) => {
                 write!(f, "more than {n} namespace declarations on one element")
+            }
+            Limit::NamespacesInScope(n) => {
+                write!(f, "more than {n} namespace declarations in scope")
             }
             Limit::ContainerNesting(n) => write!(f, "Atomic/Sequence nested deeper than {n}"),
         }

@@ -153,7 +153,10 @@ fn undefined_entities_are_never_expanded() {
         DecodeErrorKind::UnknownEntity("xxe".into())
     );
     // In an attribute value.
-    let input = replace_with_data("x").replace("<Data>", "<Data msft:originalerror=\"&xxe;\">");
+    let input = replace_with_data("x").replace(
+        "<Data>",
+        "<Data xmlns:msft=\"http://schemas.microsoft.com/MobileDevice/MDM\" msft:originalerror=\"&xxe;\">",
+    );
     assert!(
         matches!(
             fail(input.as_bytes()).kind,

@@ -144,6 +144,16 @@ fn bad(name: &'static str, ctx: Ctx, frag: &'static str, at: usize) -> Case {
     }
 }
 
+/// Well-formed XML 1.0 but not namespace-well-formed (Namespaces in XML 1.0): roxmltree
+/// rejects it, and so do the decoder and its tokenizer, at `at`.
+fn ns_bad(name: &'static str, ctx: Ctx, frag: &'static str, at: usize) -> Case {
+    Case {
+        wf: true,
+        rox: Rox::Ns,
+        ..bad(name, ctx, frag, at)
+    }
+}
+
 /// Not well-formed, rejected by both, offset not asserted.
 fn bad_any(name: &'static str, ctx: Ctx, frag: &'static str) -> Case {
     Case {
@@ -639,10 +649,85 @@ fn start_tag_cases() -> Vec<Case> {
             "<a\u{B7}\u{300}b/>",
         ),
         ok("name with . - _ and digits", Elem, "<_a.b-c9/>"),
-        ok("element name a:b:c", Elem, "<a:b:c/>").rox(Rox::Ns),
-        ok("element name :a", Elem, "<:a/>"),
-        ok("element name a:", Elem, "<a:/>").rox(Rox::Ns),
-        ok("undeclared prefix", Elem, "<q:a/>").rox(Rox::Ns),
+        // Names XML 1.0 allows but Namespaces in XML 1.0 does not (not QNames), and a
+        // prefix bound nowhere: rejected at the tag (roxmltree accepts `<:a/>`).
+        ns_bad("element name a:b:c", Elem, "<a:b:c/>", 0),
+        ns_bad("element name :a", Elem, "<:a/>", 0).rox(Rox::Same),
+        ns_bad("element name a:", Elem, "<a:/>", 0),
+        ns_bad("undeclared prefix", Elem, "<q:a/>", 0),
+        ns_bad(
+            "undeclared prefix deep in Data",
+            Data,
+            "<a><b><q:c/></b></a>",
+            6,
+        ),
+        ns_bad("undeclared attribute prefix", Elem, "<a q:b='1'/>", 3),
+        ns_bad(
+            "prefix out of scope after its element",
+            Elem,
+            "<a xmlns:q='u'/><q:b/>",
+            16,
+        ),
+        ns_bad(
+            "prefix of an empty element out of scope at its sibling",
+            Elem,
+            "<q:a xmlns:q='u'/><q:a/>",
+            18,
+        ),
+        ok(
+            "prefix declared on the element itself",
+            Elem,
+            "<q:a xmlns:q='u' q:b='1'/>",
+        ),
+        ok(
+            "prefix declared on an ancestor",
+            Data,
+            "<a xmlns:q='u'><b><q:c/></b></a>",
+        ),
+        ok(
+            "prefix redeclared inside",
+            Elem,
+            "<q:a xmlns:q='u'><q:b xmlns:q='v'/></q:a>",
+        ),
+        ok("xml prefix without declaration", Elem, "<a xml:lang='en'/>"),
+        ok(
+            "xml prefix declared as itself",
+            Elem,
+            "<a xmlns:xml='http://www.w3.org/XML/1998/namespace'/>",
+        ),
+        ns_bad(
+            "xml prefix bound elsewhere",
+            Elem,
+            "<a xmlns:xml='urn:x'/>",
+            3,
+        ),
+        ns_bad("xmlns prefix declared", Elem, "<a xmlns:xmlns='urn:x'/>", 3).rox(Rox::Same),
+        ns_bad(
+            "XML namespace bound to another prefix",
+            Elem,
+            "<a xmlns:x='http://www.w3.org/XML/1998/namespace'/>",
+            3,
+        ),
+        ns_bad(
+            "xmlns namespace bound to a prefix",
+            Elem,
+            "<a xmlns:x='http://www.w3.org/2000/xmlns/'/>",
+            3,
+        ),
+        ns_bad(
+            "prefix undeclared with an empty value",
+            Elem,
+            "<a xmlns:q=''/>",
+            3,
+        )
+        .rox(Rox::Same),
+        ns_bad("xmlns as an element prefix", Elem, "<xmlns:a/>", 0),
+        ns_bad(
+            "two prefixes bound to one namespace, same attribute",
+            Elem,
+            "<a xmlns:q='u' xmlns:r='u' q:b='1' r:b='2'/>",
+            35,
+        ),
     ]
 }
 
@@ -651,6 +736,11 @@ fn end_tag_cases() -> Vec<Case> {
         ok("space before > in an end tag", Elem, "<a></a >"),
         ok("newline before > in an end tag", Elem, "<a b='1'></a\n>"),
         ok("end tag of a prefixed element", Elem, "<p:a></p:a>"),
+        ok(
+            "end tag of an element that declares its prefix",
+            Elem,
+            "<q:a xmlns:q='u'></q:a>",
+        ),
         bad("space after </", Elem, "<a></ a>", 3),
         bad("attribute in an end tag", Elem, "<a></a b>", 3),
         bad("mismatched end tag", Elem, "<a></b>", 3),
