@@ -15,9 +15,14 @@ use crate::report;
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Cmd {
     /// Run a recorded session through the server engine and print the correlation it
-    /// derived. DIR holds SyncML messages (`*.xml`), ordered by file name; device
-    /// messages are fed to the engine, recorded server messages (Source is an http(s)
-    /// URL) supply the commands to re-issue.
+    /// derived. DIR holds SyncML messages (`*.xml`); device messages are fed to the engine
+    /// per SessionID in MsgID order; a recorded server message (Source is an http(s) URL)
+    /// supplies the commands to re-issue before the device message it answers: the one
+    /// with its SessionID, from its Target, whose MsgID is the MsgRef of its Status for the
+    /// SyncHdr (file order does not matter). Errors (exit 1): a server message that answers
+    /// no device message here, a directory without device messages. Warnings: a session
+    /// whose first device message has MsgID above 1 (starts mid-way; replayed from there),
+    /// a server message that sorts before the device message it answers.
     Replay {
         /// The directory with the recorded messages.
         dir: PathBuf,
@@ -33,43 +38,128 @@ pub(crate) fn run(cmd: Cmd) -> ExitCode {
         Cmd::Replay {
             dir,
             show_responses,
-        } => match replay_dir(&dir, show_responses) {
-            Ok(text) => {
-                let _ = std::io::stdout().lock().write_all(text.as_bytes());
-                ExitCode::SUCCESS
+        } => {
+            let r = replay_dir(&dir, show_responses);
+            let _ = std::io::stdout().lock().write_all(r.text.as_bytes());
+            for d in &r.diagnostics {
+                eprintln!("{d}");
             }
-            Err(e) => {
-                eprintln!("{e}");
-                report::status(true)
-            }
-        },
+            report::status(r.failed)
+        }
     }
 }
 
-fn replay_dir(dir: &Path, show: bool) -> Result<String, String> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| report::file(dir, &report::io_message(&e)))?
+/// What `omadm replay` prints: the sessions (standard output), the errors and warnings
+/// (standard error, `FILE: error: ...` / `FILE: warning: ...`), and whether any is an error.
+#[derive(Debug, Default)]
+struct Replayed {
+    text: String,
+    diagnostics: Vec<String>,
+    failed: bool,
+}
+
+fn warning(file: &Path, message: &str) -> String {
+    format!("{}: warning: {message}", file.display())
+}
+
+fn replay_dir(dir: &Path, show: bool) -> Replayed {
+    let mut r = Replayed::default();
+    let fail = |r: &mut Replayed, e: String| {
+        r.diagnostics.push(e);
+        r.failed = true;
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            fail(&mut r, report::file(dir, &report::io_message(&e)));
+            return r;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml")))
         .collect();
     paths.sort();
     if paths.is_empty() {
-        return Err(report::file(dir, "no .xml files in this directory"));
+        fail(&mut r, report::file(dir, "no .xml files in this directory"));
+        return r;
     }
-    let bytes: Vec<(PathBuf, Vec<u8>)> = paths
-        .into_iter()
-        .map(|p| report::read(&p).map(|b| (p.clone(), b)))
-        .collect::<Result<_, _>>()?;
+    let mut bytes: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for p in paths {
+        match report::read(&p) {
+            Ok(b) => bytes.push((p, b)),
+            Err(e) => fail(&mut r, e),
+        }
+    }
     let mut msgs: Vec<SyncML<'_>> = Vec::new();
+    let mut files: Vec<&Path> = Vec::new();
     for (p, b) in &bytes {
-        msgs.push(winmdm_syncml::decode(b).map_err(|e| crate::syncml::decode_error(p, &e))?);
+        match winmdm_syncml::decode(b) {
+            Ok(m) => {
+                msgs.push(m);
+                files.push(p);
+            }
+            Err(e) => fail(&mut r, crate::syncml::decode_error(p, &e)),
+        }
     }
-    let sessions = replay(&msgs, SystemTime::now());
-    let mut out = String::new();
+    if r.failed {
+        // Replaying what is left would report its server messages as unanswered.
+        return r;
+    }
+    let (sessions, unmatched) = replay(&msgs, SystemTime::now());
+    let name = |i: usize| {
+        files[i]
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     for s in &sessions {
-        print_session(&mut out, s, show);
+        if s.starts_mid_way {
+            let first = &s.steps[0];
+            r.diagnostics.push(warning(
+                files[first.device_index],
+                &format!(
+                    "session {} of {} starts mid-way: its first device message here has MsgID \
+                     {}, the earlier ones are not in this directory; replayed from there (the \
+                     engine takes it as package 1, so device Statuses for earlier server \
+                     commands show as uncorrelated)",
+                    s.session_id, s.device_id, first.device_msg_id
+                ),
+            ));
+        }
+        for st in &s.steps {
+            if let Some(j) = st.reply_index.filter(|&j| j < st.device_index) {
+                r.diagnostics.push(warning(
+                    files[j],
+                    &format!(
+                        "this server message sorts before the device message it answers \
+                         ({}, SessionID {} MsgID {}); matched by SessionID and MsgRef",
+                        name(st.device_index),
+                        s.session_id,
+                        st.device_msg_id
+                    ),
+                ));
+            }
+        }
+        print_session(&mut r.text, s, show, &name);
     }
-    Ok(out)
+    for (j, why) in &unmatched {
+        fail(&mut r, report::file(files[*j], why));
+    }
+    if sessions.is_empty() {
+        fail(
+            &mut r,
+            report::file(
+                dir,
+                &format!(
+                    "no device message in this directory ({} server message(s)): nothing to \
+                     replay",
+                    msgs.len()
+                ),
+            ),
+        );
+    }
+    r
 }
 
 fn summary(m: &SyncML<'_>) -> String {
@@ -142,15 +232,31 @@ fn print_outcome(out: &mut String, o: &Outcome, indent: &str) {
     }
 }
 
-fn print_session(out: &mut String, s: &ReplayedSession, show: bool) {
-    let _ = writeln!(out, "session {} device {}", s.session_id, s.device_id);
+fn print_session(
+    out: &mut String,
+    s: &ReplayedSession,
+    show: bool,
+    name: &dyn Fn(usize) -> String,
+) {
+    let _ = writeln!(
+        out,
+        "session {} device {}{}",
+        s.session_id,
+        s.device_id,
+        if s.starts_mid_way {
+            " (starts mid-way)"
+        } else {
+            ""
+        }
+    );
     for st in &s.steps {
         match &st.response {
             Ok(r) => {
                 let _ = writeln!(
                     out,
-                    "  device MsgID {} -> server {}",
+                    "  device MsgID {} ({}) -> server {}",
                     st.device_msg_id,
+                    name(st.device_index),
                     summary(r)
                 );
                 if show {
@@ -163,7 +269,20 @@ fn print_session(out: &mut String, s: &ReplayedSession, show: bool) {
                 }
             }
             Err(e) => {
-                let _ = writeln!(out, "  device MsgID {} -> refused: {e}", st.device_msg_id);
+                let _ = writeln!(
+                    out,
+                    "  device MsgID {} ({}) -> refused: {e}",
+                    st.device_msg_id,
+                    name(st.device_index)
+                );
+            }
+        }
+        match st.reply_index {
+            Some(j) => {
+                let _ = writeln!(out, "    recorded reply: {}", name(j));
+            }
+            None => {
+                let _ = writeln!(out, "    recorded reply: none");
             }
         }
         for (m, c) in &st.uncorrelated {
@@ -204,7 +323,9 @@ mod tests {
 
     #[test]
     fn replays_the_ms_mdm_section_4_session() {
-        let out = replay_dir(&data("ms-mdm-spec4"), false).unwrap();
+        let r = replay_dir(&data("ms-mdm-spec4"), false);
+        assert!(!r.failed && r.diagnostics.is_empty(), "{r:?}");
+        let out = r.text;
         assert!(out.contains("session 1 device {unique device id}"), "{out}");
         assert!(out.contains("Status(Replace 3=200), Get#4] Final"), "{out}");
         assert!(
@@ -223,10 +344,13 @@ mod tests {
 
     #[test]
     fn replays_the_real_sessions_and_shows_responses() {
-        let out = replay_dir(&data("win10-19043"), true).unwrap();
+        let r = replay_dir(&data("win10-19043"), true);
+        assert!(!r.failed && r.diagnostics.is_empty(), "{r:?}");
+        let out = r.text;
         assert_eq!(out.matches("session ").count(), 2, "{out}");
         assert!(out.contains("UnenrollmentUserRequest"), "{out}");
         assert!(out.contains("<Cmd>SyncHdr</Cmd>"), "{out}");
-        assert!(replay_dir(Path::new("/nonexistent-dir"), false).is_err());
+        let r = replay_dir(Path::new("/nonexistent-dir"), false);
+        assert!(r.failed && r.text.is_empty(), "{r:?}");
     }
 }

@@ -14,6 +14,11 @@ use crate::session::{Outcome, SessionError};
 pub struct ReplayStep {
     /// The device message's `MsgID`.
     pub device_msg_id: String,
+    /// Its index in the replayed messages.
+    pub device_index: usize,
+    /// The index of the recorded server message that answers it (same `SessionID`, its
+    /// `Target` this device, the `MsgRef` of its SyncHdr Status this `MsgID`), if any.
+    pub reply_index: Option<usize>,
     /// The engine's response, or why it refused the message.
     pub response: Result<SyncML<'static>, SessionError>,
     /// Device Statuses in this message that refer to no command the engine issued
@@ -28,7 +33,10 @@ pub struct ReplayedSession {
     pub session_id: String,
     /// The device (`SyncHdr/Source`).
     pub device_id: String,
-    /// Per device message.
+    /// The first device message of the session has a `MsgID` above 1: the capture starts
+    /// after the session did. It is replayed from there all the same.
+    pub starts_mid_way: bool,
+    /// Per device message, in `MsgID` order.
     pub steps: Vec<ReplayStep>,
     /// Outcomes of the commands the engine issued (tags count from 0 in issue order).
     pub outcomes: Vec<Outcome>,
@@ -37,8 +45,6 @@ pub struct ReplayedSession {
     /// Commands of the recorded server messages that could not be re-issued.
     pub skipped: Vec<(String, CommandError)>,
 }
-
-type Engine = (ServerSession, ReplayQueue, HashSet<(String, String)>);
 
 #[derive(Default)]
 struct ReplayQueue {
@@ -90,112 +96,200 @@ fn issued_keys(m: &SyncML<'_>, out: &mut HashSet<(String, String)>) {
     walk(&m.body.commands, m.hdr.msg_id.as_deref().unwrap_or(""), out);
 }
 
-/// Replays recorded messages (in order; device and server messages mixed) through the
-/// server engine. Device messages are fed to a fresh engine per `SessionID`; the
-/// management commands of each recorded server reply are queued before the device
-/// message they answer, so the engine issues them where the recorded server did.
-/// `start` is the time of the first message; each message advances it by one second.
-pub fn replay(messages: &[SyncML<'_>], start: SystemTime) -> Vec<ReplayedSession> {
-    let mut out: Vec<ReplayedSession> = Vec::new();
-    let mut engine: Option<Engine> = None;
-    let mut now = start;
+/// What a recorded server message answers: its `SessionID` and the `MsgRef` of its Status
+/// for the SyncHdr (`CmdRef` 0). The codec's `SyncHdr` has no `MsgRef` of its own; in
+/// OMA-DM the server's Status for the device's header is what names the device `MsgID` it
+/// answers. `None` when the message has no such Status (or it has no `MsgRef`).
+fn answers(m: &SyncML<'_>) -> Option<(String, String)> {
+    let msg_ref = m.body.commands.iter().find_map(|c| match c {
+        Command::Status(st) if st.cmd_ref.as_deref().map(str::trim) == Some("0") => {
+            st.msg_ref.as_deref().map(|r| r.trim().to_owned())
+        }
+        _ => None,
+    })?;
+    Some((trimmed(m.hdr.session_id.as_deref()), msg_ref))
+}
+
+fn trimmed(s: Option<&str>) -> String {
+    s.unwrap_or("").trim().to_owned()
+}
+
+fn loc(l: Option<&winmdm_syncml::Location<'_>>) -> String {
+    trimmed(l.and_then(|l| l.loc_uri.as_deref()))
+}
+
+/// Replays recorded messages (device and server messages mixed, in any order) through the
+/// server engine, and returns the sessions with the recorded server messages that answer
+/// no device message.
+///
+/// Device messages are grouped by (`SessionID`, device = `SyncHdr/Source`), sessions in the
+/// order of their first message, and fed to a fresh engine per session in `MsgID` order
+/// (numeric; file order among equal or non-numeric ones). A recorded server message
+/// answers the device message with its `SessionID`, whose device is the server
+/// message's `Target`, and whose `MsgID` is the `MsgRef` of the server's Status for the
+/// SyncHdr (`CmdRef` 0): where it sits among the files does not matter. Its management
+/// commands are queued before the device message it answers, so the engine issues them
+/// where the recorded server did.
+///
+/// The second element lists, by index into `messages`, every server message that answers
+/// no device message here, with why: no Status for the SyncHdr with a `MsgRef`, no device
+/// message with that `SessionID`/device/`MsgID`, or a device message already answered by an
+/// earlier server message (the first, in `messages` order, is used). Their commands are not
+/// re-issued.
+///
+/// A session whose first device message has a `MsgID` above 1 is marked
+/// [`ReplayedSession::starts_mid_way`] (the capture began after the session did) and
+/// replayed from that message: the engine starts there as if it were package 1, so device
+/// Statuses for commands of earlier (unrecorded) server messages show as uncorrelated.
+///
+/// `start` is the time of the first message; each device message advances it by one second.
+pub fn replay(
+    messages: &[SyncML<'_>],
+    start: SystemTime,
+) -> (Vec<ReplayedSession>, Vec<(usize, String)>) {
+    // Device messages per (SessionID, device), in order of first appearance.
+    let mut groups: Vec<((String, String), Vec<usize>)> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         if is_server_message(m) {
             continue;
         }
-        let sid = m.hdr.session_id.as_deref().unwrap_or("").trim().to_owned();
-        let new = out.last().is_none_or(|s| s.session_id != sid);
-        if new {
-            if let (Some((mut s, mut q, _)), Some(last)) = (engine.take(), out.last_mut()) {
-                s.abandon_into(&mut q);
-                last.outcomes = std::mem::take(&mut q.outcomes);
-                last.events = std::mem::take(&mut q.events);
-            }
-            let target = m
-                .hdr
-                .target
-                .as_ref()
-                .and_then(|t| t.loc_uri.as_deref())
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            engine = Some((
-                ServerSession::new(ServerConfig::new(target)),
-                ReplayQueue::default(),
-                HashSet::new(),
-            ));
-            out.push(ReplayedSession {
-                session_id: sid,
-                device_id: m
-                    .hdr
-                    .source
-                    .as_ref()
-                    .and_then(|s| s.loc_uri.as_deref())
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned(),
-                steps: Vec::new(),
-                outcomes: Vec::new(),
-                events: Vec::new(),
-                skipped: Vec::new(),
-            });
+        let key = (
+            trimmed(m.hdr.session_id.as_deref()),
+            loc(m.hdr.source.as_ref()),
+        );
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((key, vec![i])),
         }
-        let (Some((s, q, keys)), Some(sess)) = (engine.as_mut(), out.last_mut()) else {
+    }
+    let msg_num = |i: &usize| -> u64 {
+        messages[*i]
+            .hdr
+            .msg_id
+            .as_deref()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    for (_, v) in &mut groups {
+        v.sort_by_key(msg_num); // stable: file order among equals
+    }
+    // Match every server message to the device message it answers.
+    let mut reply_of: std::collections::HashMap<usize, usize> = Default::default();
+    let mut unmatched: Vec<(usize, String)> = Vec::new();
+    for (j, m) in messages.iter().enumerate() {
+        if !is_server_message(m) {
+            continue;
+        }
+        let Some((sid, msg_ref)) = answers(m) else {
+            unmatched.push((
+                j,
+                "this server message has no Status for the SyncHdr (CmdRef 0) with a MsgRef, \
+                 so it answers no device message"
+                    .to_owned(),
+            ));
             continue;
         };
-        // Commands the recorded server sent in reply to this message.
-        if let Some(reply) = messages.get(i + 1).filter(|r| is_server_message(r)) {
-            for c in &reply.body.commands {
-                if matches!(c, Command::Status(_) | Command::Results(_)) {
-                    continue;
-                }
-                match DmCommand::from_wire(c) {
-                    Ok(command) => {
-                        q.todo.push_back(Queued {
-                            tag: q.next_tag,
-                            command,
-                        });
-                        q.next_tag += 1;
-                    }
-                    Err(e) => sess.skipped.push((
-                        format!("{} CmdID {}", c.name(), c.cmd_id().unwrap_or("?")),
-                        e,
-                    )),
-                }
+        let device = loc(m.hdr.target.as_ref());
+        let found = groups
+            .iter()
+            .filter(|((s, d), _)| *s == sid && *d == device)
+            .flat_map(|(_, v)| v.iter().copied())
+            .find(|&i| trimmed(messages[i].hdr.msg_id.as_deref()) == msg_ref);
+        match found {
+            None => unmatched.push((
+                j,
+                format!(
+                    "this server message answers no device message here: no device message \
+                     from {device:?} has SessionID {sid} and MsgID {msg_ref} (the MsgRef of \
+                     its Status for the SyncHdr)"
+                ),
+            )),
+            Some(i) if reply_of.contains_key(&i) => unmatched.push((
+                j,
+                format!(
+                    "a second server reply to MsgID {msg_ref} of session {sid} from \
+                     {device:?}: only the first is replayed"
+                ),
+            )),
+            Some(i) => {
+                reply_of.insert(i, j);
             }
         }
-        let uncorrelated = m
-            .body
-            .commands
-            .iter()
-            .filter_map(|c| match c {
-                Command::Status(st) if st.cmd_ref.as_deref().map(str::trim) != Some("0") => {
-                    let k = (
-                        st.msg_ref.as_deref().unwrap_or("1").trim().to_owned(),
-                        st.cmd_ref.as_deref().unwrap_or("").trim().to_owned(),
-                    );
-                    (!keys.contains(&k)).then_some(k)
-                }
-                _ => None,
-            })
-            .collect();
-        let response = s.handle(m, now, q);
-        if let Ok(r) = &response {
-            issued_keys(r, keys);
-        }
-        now += Duration::from_secs(1);
-        sess.steps.push(ReplayStep {
-            device_msg_id: m.hdr.msg_id.as_deref().unwrap_or("").trim().to_owned(),
-            response,
-            uncorrelated,
-        });
     }
-    if let (Some((mut s, mut q, _)), Some(last)) = (engine.take(), out.last_mut()) {
+    let mut out: Vec<ReplayedSession> = Vec::new();
+    let mut now = start;
+    for ((sid, device_id), idx) in groups {
+        let first = &messages[idx[0]];
+        let mut s = ServerSession::new(ServerConfig::new(loc(first.hdr.target.as_ref())));
+        let mut q = ReplayQueue::default();
+        let mut keys: HashSet<(String, String)> = HashSet::new();
+        let mut sess = ReplayedSession {
+            session_id: sid,
+            device_id,
+            starts_mid_way: msg_num(&idx[0]) > 1 && msg_num(&idx[0]) != u64::MAX,
+            steps: Vec::new(),
+            outcomes: Vec::new(),
+            events: Vec::new(),
+            skipped: Vec::new(),
+        };
+        for i in idx {
+            let m = &messages[i];
+            let reply_index = reply_of.get(&i).copied();
+            // Commands the recorded server sent in reply to this message.
+            if let Some(reply) = reply_index.map(|j| &messages[j]) {
+                for c in &reply.body.commands {
+                    if matches!(c, Command::Status(_) | Command::Results(_)) {
+                        continue;
+                    }
+                    match DmCommand::from_wire(c) {
+                        Ok(command) => {
+                            q.todo.push_back(Queued {
+                                tag: q.next_tag,
+                                command,
+                            });
+                            q.next_tag += 1;
+                        }
+                        Err(e) => sess.skipped.push((
+                            format!("{} CmdID {}", c.name(), c.cmd_id().unwrap_or("?")),
+                            e,
+                        )),
+                    }
+                }
+            }
+            let uncorrelated = m
+                .body
+                .commands
+                .iter()
+                .filter_map(|c| match c {
+                    Command::Status(st) if st.cmd_ref.as_deref().map(str::trim) != Some("0") => {
+                        let k = (
+                            st.msg_ref.as_deref().unwrap_or("1").trim().to_owned(),
+                            st.cmd_ref.as_deref().unwrap_or("").trim().to_owned(),
+                        );
+                        (!keys.contains(&k)).then_some(k)
+                    }
+                    _ => None,
+                })
+                .collect();
+            let response = s.handle(m, now, &mut q);
+            if let Ok(r) = &response {
+                issued_keys(r, &mut keys);
+            }
+            now += Duration::from_secs(1);
+            sess.steps.push(ReplayStep {
+                device_msg_id: trimmed(m.hdr.msg_id.as_deref()),
+                device_index: i,
+                reply_index,
+                response,
+                uncorrelated,
+            });
+        }
         if !s.is_finished() {
             s.abandon_into(&mut q);
         }
-        last.outcomes = std::mem::take(&mut q.outcomes);
-        last.events = std::mem::take(&mut q.events);
+        sess.outcomes = std::mem::take(&mut q.outcomes);
+        sess.events = std::mem::take(&mut q.events);
+        out.push(sess);
     }
-    out
+    (out, unmatched)
 }
