@@ -106,14 +106,14 @@ fn replay_dir(dir: &Path, show: bool) -> Replayed {
         // Replaying what is left would report its server messages as unanswered.
         return r;
     }
-    let (sessions, unmatched) = replay(&msgs, SystemTime::now());
+    let replayed = replay(&msgs, SystemTime::now());
     let name = |i: usize| {
         files[i]
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    for s in &sessions {
+    for s in &replayed.sessions {
         if s.starts_mid_way {
             let first = &s.steps[0];
             r.diagnostics.push(warning(
@@ -143,10 +143,10 @@ fn replay_dir(dir: &Path, show: bool) -> Replayed {
         }
         print_session(&mut r.text, s, show, &name);
     }
-    for (j, why) in &unmatched {
-        fail(&mut r, report::file(files[*j], why));
+    for u in &replayed.unmatched {
+        fail(&mut r, report::file(files[u.index], &u.reason.to_string()));
     }
-    if sessions.is_empty() {
+    if replayed.sessions.is_empty() {
         fail(
             &mut r,
             report::file(

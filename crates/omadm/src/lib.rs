@@ -97,7 +97,10 @@ pub use command::{CommandError, DmCommand, DmItem};
 pub use device::{DevInfo, DeviceAuth, DeviceConfig, DevicePhase, DeviceSession};
 pub use locuri::{LocUri, LocUriError, MAX_LOCURI_LEN, Query, Root, percent_encode};
 pub use package::{DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, MIN_MAX_MSG_SIZE};
-pub use replay::{ReplayStep, ReplayedSession, is_server_message, replay};
+pub use replay::{
+    ReplayReport, ReplayStep, ReplayedSession, UnmatchedReason, UnmatchedReply, is_server_message,
+    replay,
+};
 pub use server::{
     AuthPhase, CommandQueue, DeviceEvent, FifoQueue, Pushed, Queued, ServerConfig, ServerEvent,
     ServerPhase, ServerSession,

@@ -11,6 +11,7 @@ use crate::session::{Outcome, SessionError};
 
 /// One device message and what the engine answered.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReplayStep {
     /// The device message's `MsgID`.
     pub device_msg_id: String,
@@ -28,6 +29,7 @@ pub struct ReplayStep {
 
 /// A replayed session.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReplayedSession {
     /// The `SessionID`.
     pub session_id: String,
@@ -44,6 +46,76 @@ pub struct ReplayedSession {
     pub events: Vec<DeviceEvent>,
     /// Commands of the recorded server messages that could not be re-issued.
     pub skipped: Vec<(String, CommandError)>,
+}
+
+/// What [`replay`] returns: the replayed sessions and the recorded server messages that
+/// answer no device message.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ReplayReport {
+    /// The sessions, in the order of their first device message.
+    pub sessions: Vec<ReplayedSession>,
+    /// Every recorded server message that answers no device message here, in input order.
+    /// Their commands are not re-issued.
+    pub unmatched: Vec<UnmatchedReply>,
+}
+
+/// A recorded server message that answers no device message here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnmatchedReply {
+    /// Its index in the replayed messages.
+    pub index: usize,
+    /// Why it answers nothing.
+    pub reason: UnmatchedReason,
+}
+
+/// Why a recorded server message answers no device message ([`UnmatchedReply::reason`]).
+/// `Display` is the sentence `winmdm omadm replay` prints after `FILE: error: `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnmatchedReason {
+    /// The message has no Status for the SyncHdr (`CmdRef` 0), or that Status has no
+    /// `MsgRef`: it names no device message.
+    #[error(
+        "this server message has no Status for the SyncHdr (CmdRef 0) with a MsgRef, so it \
+         answers no device message"
+    )]
+    NoSyncHdrMsgRef,
+    /// No device message has this `SessionID`, this device (the server message's
+    /// `Target`) and this `MsgID` (the `MsgRef` of the server's Status for the SyncHdr).
+    #[error(
+        "this server message answers no device message here: no device message from \
+         {device:?} has SessionID {session_id} and MsgID {msg_ref} (the MsgRef of its Status \
+         for the SyncHdr)"
+    )]
+    NoDeviceMessage {
+        /// The server message's `SessionID`, trimmed.
+        session_id: String,
+        /// Its `SyncHdr/Target/LocURI`, trimmed.
+        device: String,
+        /// The `MsgRef` of its Status for the SyncHdr, trimmed.
+        msg_ref: String,
+    },
+    /// The device message it answers was already answered by an earlier server message
+    /// (in input order), the one replayed.
+    #[error(
+        "a second server reply to MsgID {msg_ref} of session {session_id} from {device:?}: \
+         only the first is replayed"
+    )]
+    SecondReply {
+        /// The `SessionID`, trimmed.
+        session_id: String,
+        /// The device (`SyncHdr/Target/LocURI` of the server message), trimmed.
+        device: String,
+        /// The `MsgRef` of its Status for the SyncHdr: the device message's `MsgID`.
+        msg_ref: String,
+        /// The index of the device message in the replayed messages.
+        device_index: usize,
+        /// The index of the first server message answering it (its
+        /// [`ReplayStep::reply_index`]).
+        first_reply_index: usize,
+    },
 }
 
 #[derive(Default)]
@@ -120,7 +192,7 @@ fn loc(l: Option<&winmdm_syncml::Location<'_>>) -> String {
 
 /// Replays recorded messages (device and server messages mixed, in any order) through the
 /// server engine, and returns the sessions with the recorded server messages that answer
-/// no device message.
+/// no device message ([`ReplayReport`]).
 ///
 /// Device messages are grouped by (`SessionID`, device = `SyncHdr/Source`), sessions in the
 /// order of their first message, and fed to a fresh engine per session in `MsgID` order
@@ -131,11 +203,11 @@ fn loc(l: Option<&winmdm_syncml::Location<'_>>) -> String {
 /// commands are queued before the device message it answers, so the engine issues them
 /// where the recorded server did.
 ///
-/// The second element lists, by index into `messages`, every server message that answers
-/// no device message here, with why: no Status for the SyncHdr with a `MsgRef`, no device
-/// message with that `SessionID`/device/`MsgID`, or a device message already answered by an
-/// earlier server message (the first, in `messages` order, is used). Their commands are not
-/// re-issued.
+/// [`ReplayReport::unmatched`] lists, by index into `messages`, every server message that
+/// answers no device message here, with why ([`UnmatchedReason`]): no Status for the
+/// SyncHdr with a `MsgRef`, no device message with that `SessionID`/device/`MsgID`, or a
+/// device message already answered by an earlier server message (the first, in `messages`
+/// order, is used). Their commands are not re-issued.
 ///
 /// A session whose first device message has a `MsgID` above 1 is marked
 /// [`ReplayedSession::starts_mid_way`] (the capture began after the session did) and
@@ -143,10 +215,7 @@ fn loc(l: Option<&winmdm_syncml::Location<'_>>) -> String {
 /// Statuses for commands of earlier (unrecorded) server messages show as uncorrelated.
 ///
 /// `start` is the time of the first message; each device message advances it by one second.
-pub fn replay(
-    messages: &[SyncML<'_>],
-    start: SystemTime,
-) -> (Vec<ReplayedSession>, Vec<(usize, String)>) {
+pub fn replay(messages: &[SyncML<'_>], start: SystemTime) -> ReplayReport {
     // Device messages per (SessionID, device), in order of first appearance.
     let mut groups: Vec<((String, String), Vec<usize>)> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
@@ -175,45 +244,48 @@ pub fn replay(
     }
     // Match every server message to the device message it answers.
     let mut reply_of: std::collections::HashMap<usize, usize> = Default::default();
-    let mut unmatched: Vec<(usize, String)> = Vec::new();
+    let mut unmatched: Vec<UnmatchedReply> = Vec::new();
     for (j, m) in messages.iter().enumerate() {
         if !is_server_message(m) {
             continue;
         }
-        let Some((sid, msg_ref)) = answers(m) else {
-            unmatched.push((
-                j,
-                "this server message has no Status for the SyncHdr (CmdRef 0) with a MsgRef, \
-                 so it answers no device message"
-                    .to_owned(),
-            ));
+        let Some((session_id, msg_ref)) = answers(m) else {
+            unmatched.push(UnmatchedReply {
+                index: j,
+                reason: UnmatchedReason::NoSyncHdrMsgRef,
+            });
             continue;
         };
         let device = loc(m.hdr.target.as_ref());
         let found = groups
             .iter()
-            .filter(|((s, d), _)| *s == sid && *d == device)
+            .filter(|((s, d), _)| *s == session_id && *d == device)
             .flat_map(|(_, v)| v.iter().copied())
             .find(|&i| trimmed(messages[i].hdr.msg_id.as_deref()) == msg_ref);
         match found {
-            None => unmatched.push((
-                j,
-                format!(
-                    "this server message answers no device message here: no device message \
-                     from {device:?} has SessionID {sid} and MsgID {msg_ref} (the MsgRef of \
-                     its Status for the SyncHdr)"
-                ),
-            )),
-            Some(i) if reply_of.contains_key(&i) => unmatched.push((
-                j,
-                format!(
-                    "a second server reply to MsgID {msg_ref} of session {sid} from \
-                     {device:?}: only the first is replayed"
-                ),
-            )),
-            Some(i) => {
-                reply_of.insert(i, j);
-            }
+            None => unmatched.push(UnmatchedReply {
+                index: j,
+                reason: UnmatchedReason::NoDeviceMessage {
+                    session_id,
+                    device,
+                    msg_ref,
+                },
+            }),
+            Some(i) => match reply_of.get(&i) {
+                Some(&first) => unmatched.push(UnmatchedReply {
+                    index: j,
+                    reason: UnmatchedReason::SecondReply {
+                        session_id,
+                        device,
+                        msg_ref,
+                        device_index: i,
+                        first_reply_index: first,
+                    },
+                }),
+                None => {
+                    reply_of.insert(i, j);
+                }
+            },
         }
     }
     let mut out: Vec<ReplayedSession> = Vec::new();
@@ -291,5 +363,8 @@ pub fn replay(
         sess.events = std::mem::take(&mut q.events);
         out.push(sess);
     }
-    (out, unmatched)
+    ReplayReport {
+        sessions: out,
+        unmatched,
+    }
 }

@@ -3,7 +3,8 @@
 use std::time::SystemTime;
 
 use winmdm_omadm::{
-    ClientEvent, DeviceAlert, DeviceEvent, GenericKind, LoginStatus, ReplayedSession, replay,
+    ClientEvent, DeviceAlert, DeviceEvent, GenericKind, LoginStatus, ReplayReport, ReplayedSession,
+    UnmatchedReason, UnmatchedReply, replay,
 };
 use winmdm_syncml::{Command, CommandKind, StatusCode, SyncML, decode};
 
@@ -39,7 +40,11 @@ fn statuses(m: &SyncML<'_>) -> Vec<(String, String, u16)> {
 #[test]
 fn real_windows_10_sessions() {
     let msgs = load("win10-19043");
-    let (sessions, unmatched): (Vec<ReplayedSession>, _) = replay(&msgs, SystemTime::UNIX_EPOCH);
+    let ReplayReport {
+        sessions,
+        unmatched,
+        ..
+    } = replay(&msgs, SystemTime::UNIX_EPOCH);
     assert_eq!(sessions.len(), 2);
     assert!(unmatched.is_empty(), "{unmatched:?}");
     // Files 07/08 and 09/10: each device message answered by the file after it.
@@ -124,7 +129,11 @@ fn real_windows_10_sessions() {
 #[test]
 fn ms_mdm_section_4_three_message_session() {
     let msgs = load("ms-mdm-spec4");
-    let (sessions, unmatched) = replay(&msgs, SystemTime::UNIX_EPOCH);
+    let ReplayReport {
+        sessions,
+        unmatched,
+        ..
+    } = replay(&msgs, SystemTime::UNIX_EPOCH);
     assert_eq!(sessions.len(), 1);
     assert!(unmatched.is_empty(), "{unmatched:?}");
     let s = &sessions[0];
@@ -235,6 +244,22 @@ fn shape(sessions: &[ReplayedSession]) -> Shape {
         .collect()
 }
 
+/// The unmatched replies as (index, reason).
+fn reasons(unmatched: &[UnmatchedReply]) -> Vec<(usize, UnmatchedReason)> {
+    unmatched
+        .iter()
+        .map(|u| (u.index, u.reason.clone()))
+        .collect()
+}
+
+/// The unmatched replies as (index, the text the CLI prints).
+fn texts(unmatched: &[UnmatchedReply]) -> Vec<(usize, String)> {
+    unmatched
+        .iter()
+        .map(|u| (u.index, u.reason.to_string()))
+        .collect()
+}
+
 fn issued_get(s: &ReplayedSession, step: usize) -> bool {
     s.steps[step]
         .response
@@ -260,7 +285,11 @@ fn server_messages_are_matched_by_session_id_and_msg_ref_not_file_order() {
         device_msg("3", "2", ""),
         device_msg("3", "1", alert1201()),
     ];
-    let (sessions, unmatched) = replay(&msgs, SystemTime::UNIX_EPOCH);
+    let ReplayReport {
+        sessions,
+        unmatched,
+        ..
+    } = replay(&msgs, SystemTime::UNIX_EPOCH);
     assert!(unmatched.is_empty(), "{unmatched:?}");
     assert_eq!(
         shape(&sessions),
@@ -289,15 +318,34 @@ fn a_server_message_with_a_wrong_msg_ref_or_session_id_answers_nothing() {
         server_msg("1", "1", Some("1"), "OTHER"),
         server_msg("1", "1", None, "DEV1"),
     ];
-    let (sessions, unmatched) = replay(&msgs, SystemTime::UNIX_EPOCH);
+    let ReplayReport {
+        sessions,
+        unmatched,
+        ..
+    } = replay(&msgs, SystemTime::UNIX_EPOCH);
     assert_eq!(
         shape(&sessions),
         [("1".to_owned(), false, vec![("1".to_owned(), 0, None)])]
     );
     // No recorded reply: nothing re-issued.
     assert!(!issued_get(&sessions[0], 0));
+    let no_device =
+        |session_id: &str, device: &str, msg_ref: &str| UnmatchedReason::NoDeviceMessage {
+            session_id: session_id.to_owned(),
+            device: device.to_owned(),
+            msg_ref: msg_ref.to_owned(),
+        };
     assert_eq!(
-        unmatched,
+        reasons(&unmatched),
+        [
+            (1, no_device("1", "DEV1", "7")),
+            (2, no_device("9", "DEV1", "1")),
+            (3, no_device("1", "OTHER", "1")),
+            (4, UnmatchedReason::NoSyncHdrMsgRef),
+        ]
+    );
+    assert_eq!(
+        texts(&unmatched),
         [
             (
                 1,
@@ -334,10 +382,27 @@ fn a_second_reply_to_the_same_device_message_is_reported() {
         server_msg("1", "1", Some("1"), "DEV1"),
         server_msg("1", "2", Some("1"), "DEV1"),
     ];
-    let (sessions, unmatched) = replay(&msgs, SystemTime::UNIX_EPOCH);
+    let ReplayReport {
+        sessions,
+        unmatched,
+        ..
+    } = replay(&msgs, SystemTime::UNIX_EPOCH);
     assert_eq!(sessions[0].steps[0].reply_index, Some(1));
     assert_eq!(
-        unmatched,
+        reasons(&unmatched),
+        [(
+            2,
+            UnmatchedReason::SecondReply {
+                session_id: "1".to_owned(),
+                device: "DEV1".to_owned(),
+                msg_ref: "1".to_owned(),
+                device_index: 0,
+                first_reply_index: 1,
+            }
+        )]
+    );
+    assert_eq!(
+        texts(&unmatched),
         [(
             2,
             "a second server reply to MsgID 1 of session 1 from \"DEV1\": only the first is replayed"
@@ -352,11 +417,21 @@ fn server_only_messages_give_no_session_and_are_all_unmatched() {
         server_msg("1", "1", Some("1"), "DEV1"),
         server_msg("1", "2", Some("2"), "DEV1"),
     ];
-    let (sessions, unmatched) = replay(&msgs, SystemTime::UNIX_EPOCH);
+    let ReplayReport {
+        sessions,
+        unmatched,
+        ..
+    } = replay(&msgs, SystemTime::UNIX_EPOCH);
     assert!(sessions.is_empty());
     assert_eq!(
-        unmatched.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        unmatched.iter().map(|u| u.index).collect::<Vec<_>>(),
         [0, 1]
+    );
+    assert!(
+        unmatched
+            .iter()
+            .all(|u| matches!(u.reason, UnmatchedReason::NoDeviceMessage { .. })),
+        "{unmatched:?}"
     );
 }
 
@@ -370,7 +445,11 @@ fn a_session_starting_mid_way_is_marked_and_replayed_from_there() {
         device_msg("5", "4", ""),
         device_msg("6", "1", alert1201()),
     ];
-    let (sessions, unmatched) = replay(&msgs, SystemTime::UNIX_EPOCH);
+    let ReplayReport {
+        sessions,
+        unmatched,
+        ..
+    } = replay(&msgs, SystemTime::UNIX_EPOCH);
     assert!(unmatched.is_empty(), "{unmatched:?}");
     assert_eq!(
         shape(&sessions),
