@@ -202,6 +202,9 @@ pub(crate) struct Lexer<'a> {
     /// namespace they give (cached: nearly every element is unprefixed and declares nothing).
     scope: Vec<Binding<'a>>,
     default_ns: Ns,
+    /// Depth of the element that made the innermost declaration (0: none, or only the
+    /// fragment's): an end tag above it ends a scope.
+    scope_top: usize,
     /// An empty-element tag declared namespaces: they go out of scope before the next token.
     scope_ends: bool,
     /// Let prefixes bound nowhere through as [`Ns::Unbound`] (command fragments).
@@ -264,6 +267,7 @@ impl<'a> Lexer<'a> {
             max_depth: limits.max_depth,
             scope: Vec::new(),
             default_ns: Ns::None,
+            scope_top: 0,
             scope_ends: false,
             allow_unbound: false,
             max_attributes: limits.max_attributes,
@@ -492,13 +496,12 @@ impl<'a> Lexer<'a> {
         let attrs = &content[name_end..];
         // Declarations first: they apply to the element's own name and attributes.
         let depth = self.open.len() + 1;
-        if memchr::memchr(b':', attrs.as_bytes()).is_some()
-            || memmem::find(attrs.as_bytes(), b"xmlns").is_some()
-        {
-            self.declare(attrs, start + 1 + name_end, depth)?;
-            if empty {
-                self.scope_ends = true;
-            }
+        let declared = self.declare_default_only(attrs, depth)
+            || ((memchr::memchr(b':', attrs.as_bytes()).is_some()
+                || memmem::find(attrs.as_bytes(), b"xmlns").is_some())
+                && self.declare(attrs, start + 1 + name_end, depth)?);
+        if declared && empty {
+            self.scope_ends = true;
         }
         let colon = qname.find(':').map_or(0, |i| i + 1);
         self.ns = if colon == 0 {
@@ -550,12 +553,57 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// The common case of [`Self::declare`]: the tag's only attribute is a plain default
+    /// namespace (`xmlns="syncml:metinf"` on every `Meta` child of a server package).
+    /// `false` when the attributes are anything else; then nothing was declared.
+    #[inline]
+    fn declare_default_only(&mut self, attrs: &'a str, depth: usize) -> bool {
+        let t = attrs.trim_start_matches([' ', '\t', '\r', '\n']);
+        let Some(rest) = t.strip_prefix("xmlns=") else {
+            return false;
+        };
+        let Some(&q) = rest.as_bytes().first() else {
+            return false;
+        };
+        if q != b'"' && q != b'\'' {
+            return false;
+        }
+        let Some(end) = memchr::memchr(q, &rest.as_bytes()[1..]) else {
+            return false;
+        };
+        let uri = &rest[1..1 + end];
+        let after = &rest[2 + end..];
+        // Short: a byte loop beats memchr's set-up. References and literal whitespace
+        // (normalized in attribute values) go the general way.
+        if uri
+            .bytes()
+            .any(|c| matches!(c, b'&' | b'<' | b'\t' | b'\r' | b'\n'))
+            || !after.bytes().all(is_ws_byte)
+            || uri == XML_NS
+            || uri == XMLNS_NS
+            || self.scope.len() >= self.max_in_scope
+        {
+            return false;
+        }
+        let ns = Ns::of(uri);
+        self.default_ns = ns;
+        self.scope.push(Binding {
+            depth,
+            prefix: "",
+            ns,
+            uri: Cow::Borrowed(uri),
+        });
+        self.scope_top = depth;
+        true
+    }
+
     /// Reads the namespace declarations among a tag's raw attributes (`at`: their offset)
     /// into the scope of the element at `depth`, checking the reserved prefixes, the limits,
     /// and that prefixed attributes have bound prefixes and distinct expanded names.
     #[inline(never)]
-    fn declare(&mut self, attrs: &'a str, at: usize, depth: usize) -> Result<()> {
+    fn declare(&mut self, attrs: &'a str, at: usize, depth: usize) -> Result<bool> {
         let mut it = Attrs::new(attrs, at);
+        let before = self.scope.len();
         let (mut n, mut decls) = (0usize, 0usize);
         let mut prefixed: Vec<(&'a str, &'a str, usize)> = Vec::new();
         while let Some((key, raw, key_at)) = it.next_attr()? {
@@ -627,6 +675,7 @@ impl<'a> Lexer<'a> {
                 ns,
                 uri,
             });
+            self.scope_top = depth;
         }
         // Prefixed attributes: bound prefixes, and no two with one expanded name.
         for (i, &(key, _, key_at)) in prefixed.iter().enumerate() {
@@ -657,7 +706,7 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
-        Ok(())
+        Ok(self.scope.len() > before)
     }
 
     /// Drops the declarations of elements that are closed.
@@ -669,6 +718,7 @@ impl<'a> Lexer<'a> {
         while self.scope.last().is_some_and(|b| b.depth > depth) {
             self.scope.pop();
         }
+        self.scope_top = self.scope.last().map_or(0, |b| b.depth);
         if self.scope.len() != before {
             self.default_ns = self
                 .scope
@@ -693,7 +743,7 @@ impl<'a> Lexer<'a> {
             {
                 self.open.pop();
                 self.pos = e + 1;
-                if self.scope.last().is_some_and(|b| b.depth > self.open.len()) {
+                if self.open.len() < self.scope_top {
                     self.end_scope();
                 }
                 return Ok(Ev::End);
@@ -728,7 +778,7 @@ impl<'a> Lexer<'a> {
             }
         }
         self.pos = end + 1;
-        if self.scope.last().is_some_and(|b| b.depth > self.open.len()) {
+        if self.open.len() < self.scope_top {
             self.end_scope();
         }
         Ok(Ev::End)
