@@ -91,6 +91,11 @@ pub struct Args {
     /// PEM as nginx's `$ssl_client_escaped_cert`, or base64 DER).
     #[arg(long, default_value = "x-ssl-client-cert")]
     pub client_cert_header: String,
+    /// TLS session resumption: `tickets` (stateless TLS 1.3 tickets sealed with keys
+    /// made at start, for any fleet size; per instance), `cache:N` (a server-side cache
+    /// of N sessions) or `off`.
+    #[arg(long, default_value = "tickets")]
+    pub tls_resumption: tls::Resumption,
     /// Largest request body accepted on any endpoint, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_body: usize,
@@ -118,7 +123,7 @@ pub struct App {
     /// Storage.
     pub store: Arc<dyn store::Store>,
     /// The device CA.
-    pub ca: CertificateAuthority,
+    pub ca: CertificateAuthority<setup::RingSigner>,
     /// The enrollment server's settings (provider id, URLs, auth policy).
     pub enrollment: winmdm_enroll::EnrollmentServer,
     /// `https://host:port`.
@@ -135,6 +140,9 @@ pub struct App {
     pub max_sessions: usize,
     /// Counters since start (`GET /api/v1/metrics`).
     pub metrics: Metrics,
+    /// SHA-256 of client certificates (DER) already found issued by our CA: the
+    /// signature check is done once per certificate, not per message (`mdm::identify`).
+    pub issued: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
     /// The profile lint catalog.
     pub catalog: winmdm_csp::Catalog,
     /// `--allow-dm-digest`.

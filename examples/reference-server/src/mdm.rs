@@ -107,9 +107,7 @@ fn identify(
 ) -> Result<(Enrollment, Identity), Response> {
     let enrollment = match cert {
         Some(der) => {
-            let parsed = Certificate::from_der(der)
-                .map_err(|_| forbidden("client certificate does not parse"))?;
-            if !app.ca.issued(&parsed) {
+            if !issued_by_our_ca(app, der) {
                 return Err(forbidden("client certificate not issued by our CA"));
             }
             let thumbprint = Thumbprint::of(der).to_string();
@@ -136,6 +134,30 @@ fn identify(
         Some(d) if d.eq_ignore_ascii_case(&enrollment.0.device_id) => Ok(enrollment),
         _ => Err(forbidden("SyncHdr Source is not the certificate's device")),
     }
+}
+
+/// Most certificates remembered as issued by our CA; beyond it the set starts again.
+const ISSUED_CACHE: usize = 100_000;
+
+/// Whether the DER certificate parses and was issued by our CA (its signature verifies
+/// with the CA key). That is a property of the bytes, so it is remembered by their
+/// SHA-256; whether the certificate is known and not revoked is the store's to say.
+fn issued_by_our_ca(app: &App, der: &[u8]) -> bool {
+    use sha2::Digest;
+    let key: [u8; 32] = sha2::Sha256::digest(der).into();
+    let seen = || app.issued.lock().unwrap_or_else(|p| p.into_inner());
+    if seen().contains(&key) {
+        return true;
+    }
+    let ok = Certificate::from_der(der).is_ok_and(|c| app.ca.issued(&c));
+    if ok {
+        let mut set = seen();
+        if set.len() >= ISSUED_CACHE {
+            set.clear();
+        }
+        set.insert(key);
+    }
+    ok
 }
 
 fn store_failed(e: &StoreError) -> Response {
@@ -170,8 +192,8 @@ fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
         Ok(t) => t,
         Err(e) => return store_failed(&e),
     };
-    let digest = matches!(identity, Identity::Digest).then_some(&enrollment);
-    match run_engine(app, tx.as_mut(), &msg, hdr.msg_id, digest) {
+    let digest = matches!(identity, Identity::Digest);
+    match run_engine(app, tx.as_mut(), &msg, hdr.msg_id, &enrollment, digest) {
         Ok(Ok((xml, started))) => match tx.commit() {
             Ok(()) => {
                 app.metrics.messages.fetch_add(1, Ordering::Relaxed);
@@ -234,10 +256,12 @@ fn run_engine(
     tx: &mut dyn SessionTx,
     msg: &winmdm_omadm::SyncML<'_>,
     msg_id: u64,
-    digest: Option<&Enrollment>,
+    enrollment: &Enrollment,
+    digest: bool,
 ) -> Result<Result<(String, bool), Response>, StoreError> {
     let now = SystemTime::now();
     let now_s = crate::unix_now();
+    let digest = digest.then_some(enrollment);
     let (mut engine, started) = engine_for(app, tx, msg_id, digest)?;
     if let Err(e) = engine.receive(msg, now) {
         tracing::info!(error = %e, "message refused by the session engine");
@@ -310,7 +334,12 @@ fn run_engine(
     while let Some(event) = engine.poll_event() {
         match event {
             ServerEvent::Outcome(o) => outcome(tx, &o, now_s)?,
-            ServerEvent::Device(DeviceEvent::DeviceInfo(values)) => tx.merge_inventory(&values)?,
+            // Every session's package 1 repeats DevInfo: written only when it changed.
+            ServerEvent::Device(DeviceEvent::DeviceInfo(values))
+                if !known_inventory(&enrollment.inventory, &values) =>
+            {
+                tx.merge_inventory(&values)?
+            }
             ServerEvent::Device(DeviceEvent::Alert(DeviceAlert::Generic(alerts)))
                 if alerts
                     .iter()
@@ -331,6 +360,14 @@ fn run_engine(
         Err(e) => tracing::error!(error = %e, "engine not idle after respond"),
     }
     Ok(Ok((xml, started)))
+}
+
+/// Whether every reported value is already the stored one (read when the device was
+/// identified for this message).
+fn known_inventory(stored: &serde_json::Value, values: &[(String, String)]) -> bool {
+    values
+        .iter()
+        .all(|(k, v)| stored.get(k).and_then(|s| s.as_str()) == Some(v.as_str()))
 }
 
 /// Results as stored: `[{"locuri", "format", "data"}]`.

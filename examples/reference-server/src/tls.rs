@@ -87,8 +87,48 @@ impl ClientCertVerifier for AnyClientCert {
     }
 }
 
-/// The rustls server settings from a PEM chain and key.
+/// How TLS sessions are resumed (`--tls-resumption`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumption {
+    /// Stateless TLS 1.3 tickets (rustls's ring `Ticketer`: AEAD keys made at start and
+    /// rotated every 6 hours, the previous key still accepted): any number of devices
+    /// resume, nothing is kept per device. Tickets are sealed with this instance's keys,
+    /// so a device whose next session lands on another instance makes a full handshake.
+    Tickets,
+    /// Server-side session cache of this many entries (rustls's default is 256, about a
+    /// hundred devices as two tickets are issued per handshake).
+    Cache(usize),
+    /// No resumption: every connection a full handshake.
+    Off,
+}
+
+impl std::str::FromStr for Resumption {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tickets" => Ok(Self::Tickets),
+            "off" => Ok(Self::Off),
+            _ => s
+                .strip_prefix("cache:")
+                .and_then(|n| n.parse().ok())
+                .filter(|&n| n > 0)
+                .map(Self::Cache)
+                .ok_or_else(|| format!("{s:?}: expected tickets, cache:N or off")),
+        }
+    }
+}
+
+/// The rustls server settings from a PEM chain and key, resuming with tickets.
 pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, String> {
+    server_config_with(cert_pem, key_pem, Resumption::Tickets)
+}
+
+/// The rustls server settings from a PEM chain and key, with the given resumption.
+pub fn server_config_with(
+    cert_pem: &str,
+    key_pem: &str,
+    resumption: Resumption,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<_, _>>()
@@ -106,6 +146,20 @@ pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::Server
         .with_single_cert(chain, key)
         .map_err(|e| e.to_string())?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    match resumption {
+        Resumption::Tickets => {
+            cfg.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?;
+            // One ticket per handshake is enough: a device resumes its last session.
+            cfg.send_tls13_tickets = 1;
+        }
+        Resumption::Cache(n) => {
+            cfg.session_storage = rustls::server::ServerSessionMemoryCache::new(n);
+        }
+        Resumption::Off => {
+            cfg.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            cfg.send_tls13_tickets = 0;
+        }
+    }
     Ok(Arc::new(cfg))
 }
 
@@ -177,5 +231,20 @@ pub async fn serve(
     tokio::select! {
         _ = graceful.shutdown() => {},
         _ = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("drain timed out"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Resumption;
+
+    #[test]
+    fn resumption_flag() {
+        assert_eq!("tickets".parse(), Ok(Resumption::Tickets));
+        assert_eq!("off".parse(), Ok(Resumption::Off));
+        assert_eq!("cache:20000".parse(), Ok(Resumption::Cache(20_000)));
+        for bad in ["cache:0", "cache:", "cache:x", "ticket", ""] {
+            assert!(bad.parse::<Resumption>().is_err(), "{bad}");
+        }
     }
 }
