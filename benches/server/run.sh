@@ -31,7 +31,9 @@ done
 
 if [ "$quick" = 1 ]; then
   devices=500         # enrolled per store
-  warm=100            # devices of the resumed-TLS runs (rustls keeps 256 server sessions)
+  warm=100            # devices of the resumed-TLS runs: the server resumes any number
+                      # (tickets), but the load generator keeps its tickets in memory, so
+                      # a device's first session in each run is a full handshake
   dur=3               # seconds per closed-loop run
   rate_dur=4          # seconds per open-loop run
   levels="8 32"       # concurrency of the peak search
