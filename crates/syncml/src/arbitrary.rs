@@ -502,13 +502,32 @@ impl<'u, 'a> Gen<'u, 'a> {
                 continue;
             }
             let value = self.value()?;
-            v.push(Attr::new(name, value));
+            let mut a = Attr::new(name, value);
+            a.ns = self.attr_ns(&a.name);
+            v.push(a);
         }
         if v.len() > 1 && self.flag()? {
             // Namespace declaration last, as some serializers write it.
             v.rotate_left(1);
         }
         Ok(v)
+    }
+
+    /// The namespace the decoder resolves a generated attribute name's prefix to: `xml`'s
+    /// own, `msft` the MDM namespace (a fragment binds it too), the others as the message's
+    /// root declares them, and none in a fragment.
+    fn attr_ns(&self, name: &str) -> Option<Cow<'static, str>> {
+        let (prefix, _) = name.split_once(':')?;
+        match prefix {
+            "xmlns" => None,
+            "xml" => Some(Cow::Borrowed("http://www.w3.org/XML/1998/namespace")),
+            "msft" => Some(Cow::Borrowed(MDM_NS)),
+            p if self.bound => PREFIXES
+                .iter()
+                .find(|(q, _)| *q == p)
+                .map(|(_, uri)| Cow::Borrowed(*uri)),
+            _ => None,
+        }
     }
 
     /// Attributes on SyncML elements: mostly none.
@@ -677,6 +696,7 @@ impl<'u, 'a> Gen<'u, 'a> {
         } else {
             SyncMlVersion::V1_2
         };
+        self.bound = true;
         let mut attrs = if self.u.ratio(1u8, 4)? {
             self.attrs(2, true)?
         } else {
@@ -690,7 +710,6 @@ impl<'u, 'a> Gen<'u, 'a> {
                 attrs.insert(i.min(attrs.len()), Attr::new(name, *uri));
             }
         }
-        self.bound = true;
         let hdr = self.hdr()?;
         let body = self.body()?;
         let extra = self.extra()?;

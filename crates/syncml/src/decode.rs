@@ -812,13 +812,20 @@ impl<'a, 'o> Parser<'a, 'o> {
                 } else {
                     scan.all.push(Attr {
                         name: Cow::Borrowed(key),
+                        ns: None,
                         value,
                     });
                 }
             } else {
                 scan.non_ns += 1;
+                // The lexer's scope is the tag's own until the next token.
+                debug_assert_eq!(self.lex.start, c.off);
+                let ns = key
+                    .split_once(':')
+                    .and_then(|(prefix, _)| self.lex.uri_cow(prefix));
                 scan.all.push(Attr {
                     name: Cow::Borrowed(key),
+                    ns,
                     value,
                 });
             }

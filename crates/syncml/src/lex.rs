@@ -122,7 +122,7 @@ pub(crate) enum Ns {
 /// `syncml:metinf`.
 pub(crate) const METINF: &str = "syncml:metinf";
 /// The namespace Windows's `msft:` attributes are in (`msft:originalerror`).
-pub(crate) const MSFT_MDM: &str = "http://schemas.microsoft.com/MobileDevice/MDM";
+pub(crate) const MSFT_MDM: &str = crate::types::MDM_NAMESPACE;
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
@@ -299,6 +299,16 @@ impl<'a> Lexer<'a> {
         }
         let b = self.scope.iter().rev().find(|b| b.prefix == prefix)?;
         (!b.uri.is_empty()).then_some(b.uri.as_ref())
+    }
+
+    /// [`Self::uri`] as the input's lifetime allows (borrowed unless the declaration held
+    /// references).
+    pub(crate) fn uri_cow(&self, prefix: &str) -> Option<Cow<'a, str>> {
+        if prefix == "xml" {
+            return Some(Cow::Borrowed(XML_NS));
+        }
+        let b = self.scope.iter().rev().find(|b| b.prefix == prefix)?;
+        (!b.uri.is_empty()).then(|| b.uri.clone())
     }
 
     /// Open elements (the current depth).

@@ -75,5 +75,6 @@ pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use options::{DecodeOptions, Limit, Limits, Quirk, QuirkSeen, Quirks, UnknownElements};
 pub use types::{
     Alert, Attr, Chal, Command, CommandKind, Container, Cred, Data, DataContent, Item, ItemCommand,
-    Location, Meta, RawElement, Results, Status, SyncBody, SyncHdr, SyncML, SyncMlVersion,
+    Location, MDM_NAMESPACE, Meta, RawElement, Results, Status, SyncBody, SyncHdr, SyncML,
+    SyncMlVersion,
 };

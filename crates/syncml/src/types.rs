@@ -46,23 +46,64 @@ impl SyncMlVersion {
     }
 }
 
+/// The namespace of Windows's `msft:` attributes (`msft:originalerror`, MS-MDM 2.2.5.1).
+pub const MDM_NAMESPACE: &str = "http://schemas.microsoft.com/MobileDevice/MDM";
+
 /// An attribute kept on an element, with its qualified name as written (`msft:originalerror`,
-/// `xmlns:msft`) and its unescaped value.
+/// `xmlns:msft`), the namespace its prefix was bound to, and its unescaped value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Attr<'a> {
     /// Qualified name, prefix included.
     pub name: Cow<'a, str>,
+    /// The namespace the decoder found the prefix bound to (`Some(MDM_NAMESPACE)` for
+    /// `msft:originalerror` under Windows's declaration). `None` for an unprefixed
+    /// attribute (in no namespace), a namespace declaration, a prefix a command fragment
+    /// leaves unbound, and an attribute built with [`Attr::new`]. The encoder writes the
+    /// qualified name; declaring the prefix is up to the element's attributes.
+    pub ns: Option<Cow<'a, str>>,
     /// Unescaped value.
     pub value: Cow<'a, str>,
 }
 
 impl<'a> Attr<'a> {
-    /// Builds an attribute.
+    /// Builds an attribute (no resolved namespace: see [`Attr::ns`]).
     pub fn new(name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Self {
         Attr {
             name: name.into(),
+            ns: None,
             value: value.into(),
+        }
+    }
+
+    /// Builds a prefixed attribute whose prefix is bound to `ns`, as the decoder reads one.
+    pub fn in_ns(
+        ns: impl Into<Cow<'a, str>>,
+        name: impl Into<Cow<'a, str>>,
+        value: impl Into<Cow<'a, str>>,
+    ) -> Self {
+        Attr {
+            ns: Some(ns.into()),
+            ..Attr::new(name, value)
+        }
+    }
+
+    /// The name without its prefix.
+    pub fn local_name(&self) -> &str {
+        self.name.rsplit(':').next().unwrap_or(&self.name)
+    }
+
+    /// Whether this is the attribute `local` in namespace `ns`; an attribute without a
+    /// resolved namespace (built in code) matches by its qualified name with `prefix`.
+    pub fn is(&self, ns: &str, prefix: &str, local: &str) -> bool {
+        match &self.ns {
+            Some(n) => n == ns && self.local_name() == local,
+            None => {
+                self.name
+                    .strip_prefix(prefix)
+                    .and_then(|r| r.strip_prefix(':'))
+                    == Some(local)
+            }
         }
     }
 
@@ -70,6 +111,7 @@ impl<'a> Attr<'a> {
     pub fn into_owned(self) -> Attr<'static> {
         Attr {
             name: own(self.name),
+            ns: self.ns.map(own),
             value: own(self.value),
         }
     }
@@ -379,7 +421,17 @@ impl<'a> Data<'a> {
         }
     }
 
-    /// The value of an attribute by qualified name (e.g. `msft:originalerror`).
+    /// The value of the attribute `local` in namespace `ns` (see [`Attr::is`]: an attribute
+    /// built in code matches by `prefix:local`).
+    pub fn attr_ns(&self, ns: &str, prefix: &str, local: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.is(ns, prefix, local))
+            .map(|a| a.value.as_ref())
+    }
+
+    /// The value of an attribute by qualified name as written (e.g. `msft:originalerror`);
+    /// [`Data::attr_ns`] reads it by namespace.
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
@@ -858,9 +910,12 @@ impl Status<'_> {
             .map(StatusCode)
     }
 
-    /// The HRESULT Windows puts in `msft:originalerror` (SyncApplicationVersion 3.0+).
+    /// The HRESULT Windows puts in `msft:originalerror` (SyncApplicationVersion 3.0+): the
+    /// attribute `originalerror` in [`MDM_NAMESPACE`], whatever its prefix.
     pub fn original_error(&self) -> Option<&str> {
-        self.data.as_ref()?.attr("msft:originalerror")
+        self.data
+            .as_ref()?
+            .attr_ns(MDM_NAMESPACE, "msft", "originalerror")
     }
 
     /// Detaches the status from the input it borrows from.

@@ -331,3 +331,63 @@ fn prefix_floods_are_bounded() {
     let input = msg(&format!("<Replace><CmdID>2</CmdID>{siblings}</Replace>"));
     assert!(decode(input.as_bytes()).is_ok());
 }
+
+#[test]
+fn original_error_is_read_by_namespace() {
+    let status = |prefix: &str| {
+        format!(
+            "<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>2</CmdRef><Cmd>Get</Cmd>\
+             <Data {prefix}:originalerror=\"0x86000002\">404</Data></Status>"
+        )
+    };
+    let original_error = |input: &str| {
+        let m = decode(input.as_bytes()).unwrap();
+        let Some(Command::Status(s)) = m.body.commands.first() else {
+            panic!("not a Status");
+        };
+        let written = s.data.as_ref().unwrap().attrs[0].name.to_string();
+        (s.original_error().map(str::to_owned), written)
+    };
+    // Windows's declaration on SyncBody; another prefix bound to the MDM namespace.
+    for (decl, prefix) in [
+        (
+            r#"xmlns:msft="http://schemas.microsoft.com/MobileDevice/MDM""#,
+            "msft",
+        ),
+        (
+            r#"xmlns:m="http://schemas.microsoft.com/MobileDevice/MDM""#,
+            "m",
+        ),
+    ] {
+        let input = format!(
+            r#"<SyncML xmlns="SYNCML:SYNCML1.2">{HDR}<SyncBody {decl}>{}<Final/></SyncBody></SyncML>"#,
+            status(prefix)
+        );
+        let (e, written) = original_error(&input);
+        assert_eq!(e.as_deref(), Some("0x86000002"), "{input}");
+        assert_eq!(
+            written,
+            format!("{prefix}:originalerror"),
+            "kept as written"
+        );
+    }
+    // `msft` bound to something else is not Windows's attribute.
+    let input = msg_with(r#" xmlns:msft="urn:not-mdm""#, &status("msft"));
+    assert_eq!(original_error(&input).0, None);
+    // A fragment binds msft as Windows's envelope does; a model built in code matches by
+    // its qualified name.
+    let frag = status("msft");
+    let cmds = decode_commands(frag.as_bytes()).unwrap();
+    let Command::Status(s) = &cmds[0] else {
+        panic!("not a Status");
+    };
+    assert_eq!(s.original_error(), Some("0x86000002"));
+    assert_eq!(
+        s.data.as_ref().unwrap().attrs[0].ns.as_deref(),
+        Some(winmdm_syncml::MDM_NAMESPACE)
+    );
+    let mut built = s.clone();
+    built.data.as_mut().unwrap().attrs =
+        vec![winmdm_syncml::Attr::new("msft:originalerror", "0x1")];
+    assert_eq!(built.original_error(), Some("0x1"));
+}
