@@ -613,7 +613,7 @@ impl Profile {
             .collect();
         uris.chunks(VERIFY_ITEMS_PER_GET)
             .filter_map(|chunk| {
-                let cmd = Command::Get(ItemCommand {
+                let cmd = Command::Get(Box::new(ItemCommand {
                     cmd_id: Some(Cow::Borrowed("1")),
                     items: chunk
                         .iter()
@@ -623,7 +623,7 @@ impl Profile {
                         })
                         .collect(),
                     ..ItemCommand::default()
-                });
+                }));
                 encode(&cmd).ok()
             })
             .collect()
@@ -908,12 +908,12 @@ fn split_in(c: &mut Container<'_>, matches: &dyn Fn(&Item<'_>) -> bool) -> bool 
                         _ => {
                             if let Some((r, k)) = run.take() {
                                 out.push(if r {
-                                    Command::Replace(k)
+                                    Command::Replace(Box::new(k))
                                 } else {
-                                    Command::Add(k)
+                                    Command::Add(Box::new(k))
                                 });
                             }
-                            let mut k = add.clone();
+                            let mut k = ItemCommand::clone(&add);
                             k.items = vec![item];
                             run = Some((replace, k));
                         }
@@ -921,9 +921,9 @@ fn split_in(c: &mut Container<'_>, matches: &dyn Fn(&Item<'_>) -> bool) -> bool 
                 }
                 if let Some((r, k)) = run {
                     out.push(if r {
-                        Command::Replace(k)
+                        Command::Replace(Box::new(k))
                     } else {
-                        Command::Add(k)
+                        Command::Add(Box::new(k))
                     });
                 }
             }
@@ -941,10 +941,10 @@ fn split_in(c: &mut Container<'_>, matches: &dyn Fn(&Item<'_>) -> bool) -> bool 
     c.commands = out;
     if found {
         let mut next = 1;
-        let mut tmp = Command::Atomic(std::mem::take(c));
+        let mut tmp = Command::Atomic(Box::new(std::mem::take(c)));
         number(&mut tmp, &mut next);
         if let Command::Atomic(k) = tmp {
-            *c = k;
+            *c = *k;
         }
     }
     found
@@ -992,14 +992,14 @@ pub fn removal_commands(removed: &Profile, still_assigned: &[&Profile]) -> Vec<S
                 .any(|(other, _)| other != key && is_at_or_below(key, other))
         })
         .filter_map(|(_, uri)| {
-            encode(&Command::Delete(ItemCommand {
+            encode(&Command::Delete(Box::new(ItemCommand {
                 cmd_id: Some(Cow::Borrowed("1")),
                 items: vec![Item {
                     target: Some(Location::uri(*uri)),
                     ..Item::default()
                 }],
                 ..ItemCommand::default()
-            }))
+            })))
             .ok()
         })
         .collect()

@@ -84,7 +84,7 @@ impl DmItem {
         }
         Item {
             target: Some(Location::uri(self.target.as_str().to_owned())),
-            meta: (!meta.is_empty()).then_some(meta),
+            meta: (!meta.is_empty()).then_some(Box::new(meta)),
             data: self.value.as_ref().and_then(Value::data),
             ..Item::default()
         }
@@ -196,7 +196,7 @@ impl DmCommand {
             cmd_meta: Option<&winmdm_syncml::Meta<'_>>,
         ) -> Result<DmItem, CommandError> {
             let target = uri(i)?;
-            let meta = i.meta.as_ref().or(cmd_meta);
+            let meta = i.meta.as_deref().or(cmd_meta);
             let format = meta.and_then(|m| m.format.as_deref());
             let value = if i.data.is_none() && format.is_none() {
                 None
@@ -218,7 +218,10 @@ impl DmCommand {
             if ic.items.is_empty() {
                 return Err(CommandError::Empty("command"));
             }
-            ic.items.iter().map(|i| item(i, ic.meta.as_ref())).collect()
+            ic.items
+                .iter()
+                .map(|i| item(i, ic.meta.as_deref()))
+                .collect()
         };
         let uris = |ic: &ItemCommand<'_>| -> Result<Vec<LocUri<'static>>, CommandError> {
             if ic.items.is_empty() {
@@ -275,11 +278,15 @@ impl DmCommand {
             ..ItemCommand::default()
         };
         match self {
-            DmCommand::Get(v) => Command::Get(ic(uris(v))),
-            DmCommand::Delete(v) => Command::Delete(ic(uris(v))),
-            DmCommand::Add(v) => Command::Add(ic(v.iter().map(DmItem::to_item).collect())),
-            DmCommand::Replace(v) => Command::Replace(ic(v.iter().map(DmItem::to_item).collect())),
-            DmCommand::Exec(i) => Command::Exec(ic(vec![i.to_item()])),
+            DmCommand::Get(v) => Command::Get(Box::new(ic(uris(v)))),
+            DmCommand::Delete(v) => Command::Delete(Box::new(ic(uris(v)))),
+            DmCommand::Add(v) => {
+                Command::Add(Box::new(ic(v.iter().map(DmItem::to_item).collect())))
+            }
+            DmCommand::Replace(v) => {
+                Command::Replace(Box::new(ic(v.iter().map(DmItem::to_item).collect())))
+            }
+            DmCommand::Exec(i) => Command::Exec(Box::new(ic(vec![i.to_item()]))),
             DmCommand::Atomic(k) | DmCommand::Sequence(k) => {
                 let c = Container {
                     cmd_id: id.clone(),
@@ -287,9 +294,9 @@ impl DmCommand {
                     ..Container::default()
                 };
                 if matches!(self, DmCommand::Atomic(_)) {
-                    Command::Atomic(c)
+                    Command::Atomic(Box::new(c))
                 } else {
-                    Command::Sequence(c)
+                    Command::Sequence(Box::new(c))
                 }
             }
         }

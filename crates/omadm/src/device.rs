@@ -245,25 +245,30 @@ impl DeviceSession {
 
     fn package1(&mut self) -> SyncML<'static> {
         let hdr = self.header();
-        let mut cmds = vec![Command::Alert(Alert {
+        let mut cmds = vec![Command::Alert(Box::new(Alert {
             data: Some(Data::text(AlertCode::CLIENT_INITIATED_MGMT.0.to_string())),
             ..Alert::default()
-        })];
+        }))];
         if let Some(ls) = &self.cfg.login_status {
-            cmds.push(Command::Alert(Alert {
+            cmds.push(Command::Alert(Box::new(Alert {
                 data: Some(Data::text(AlertCode::CLIENT_EVENT.0.to_string())),
                 items: vec![Item {
-                    meta: Some(Meta {
+                    meta: Some(Box::new(Meta {
                         r#type: Some(Cow::Borrowed("com.microsoft/MDM/LoginStatus")),
                         ..Meta::default()
-                    }),
+                    })),
                     data: Some(Data::text(ls.clone())),
                     ..Item::default()
                 }],
                 ..Alert::default()
-            }));
+            })));
         }
-        cmds.extend(self.cfg.extra_alerts.iter().cloned().map(Command::Alert));
+        cmds.extend(
+            self.cfg
+                .extra_alerts
+                .iter()
+                .map(|a| Command::Alert(Box::new(a.clone()))),
+        );
         let di = &self.cfg.dev_info;
         let info = [
             ("./DevInfo/DevId", self.cfg.device_id.as_str()),
@@ -272,7 +277,7 @@ impl DeviceSession {
             ("./DevInfo/DmV", di.dmv.as_str()),
             ("./DevInfo/Lang", di.lang.as_str()),
         ];
-        cmds.push(Command::Replace(ItemCommand {
+        cmds.push(Command::Replace(Box::new(ItemCommand {
             items: info
                 .iter()
                 .map(|(u, v)| Item {
@@ -282,7 +287,7 @@ impl DeviceSession {
                 })
                 .collect(),
             ..ItemCommand::default()
-        }));
+        })));
         // Windows numbers package 1 from 2 (1 would be the SyncHdr's Status slot).
         let mut next = 2;
         for c in &mut cmds {
@@ -512,7 +517,9 @@ impl DeviceSession {
                 let mut res = Vec::new();
                 self.exec(c, msg_ref, tree, &mut sts, &mut res, false);
                 self.st.statuses.extend(sts);
-                self.st.out.extend(res.into_iter().map(Command::Results));
+                self.st
+                    .out
+                    .extend(res.into_iter().map(|r| Command::Results(Box::new(r))));
             }
         }
     }
@@ -567,7 +574,7 @@ impl DeviceSession {
                                     };
                                     Item {
                                         source: Some(Location::uri(src)),
-                                        meta: (!meta.is_empty()).then_some(meta),
+                                        meta: (!meta.is_empty()).then_some(Box::new(meta)),
                                         data: n.data.map(Data::text),
                                         ..Item::default()
                                     }
@@ -681,7 +688,7 @@ impl DeviceSession {
             target: uri.to_owned(),
         };
         let mut data = it.data.as_ref().map(|d| d.as_str().to_owned());
-        let mut meta = it.meta.clone().map(Meta::into_owned);
+        let mut meta = it.meta.clone().map(|m| Box::new(m.into_owned()));
         let mut abandoned = Vec::new();
         let fed = package::feed_chunk(
             &mut self.st.lo_in,
@@ -698,10 +705,10 @@ impl DeviceSession {
             Fed::Code(code) => return code,
             Fed::Complete(text, m) => {
                 data = Some(text);
-                meta = m.map(|m| *m);
+                meta = m;
             }
         }
-        let m = meta.or_else(|| ic.meta.clone().map(Meta::into_owned));
+        let m = meta.or_else(|| ic.meta.clone().map(|m| Box::new(m.into_owned())));
         let node = Node {
             format: m
                 .as_ref()

@@ -313,9 +313,10 @@ impl Packer {
         q: &mut std::collections::VecDeque<winmdm_syncml::Status<'static>>,
     ) -> bool {
         while let Some(st) = q.pop_front() {
-            if let Err((Command::Status(st), _)) = self.push(Command::Status(st), Fit::FirstAlways)
+            if let Err((Command::Status(st), _)) =
+                self.push(Command::Status(Box::new(st)), Fit::FirstAlways)
             {
-                q.push_front(st);
+                q.push_front(*st);
                 return false;
             }
         }
@@ -530,7 +531,7 @@ impl Reassembly {
         if declared > max {
             return Err(StatusCode::REQUEST_ENTITY_TOO_LARGE);
         }
-        let mut meta = item.meta.clone().map(Meta::into_owned);
+        let mut meta = item.meta.clone().map(|m| m.into_owned());
         if let Some(m) = &mut meta {
             m.size = None;
         }
@@ -568,16 +569,16 @@ mod tests {
     use winmdm_syncml::{Item, ItemCommand, Location};
 
     fn replace(data: &str) -> Command<'static> {
-        Command::Replace(ItemCommand {
+        Command::Replace(Box::new(ItemCommand {
             cmd_id: Some("7".into()),
             items: vec![Item {
                 target: Some(Location::uri("./Vendor/MSFT/X")),
-                meta: Some(Meta::format("chr")),
+                meta: Some(Box::new(Meta::format("chr"))),
                 data: Some(Data::text(data.to_owned())),
                 ..Item::default()
             }],
             ..ItemCommand::default()
-        })
+        }))
     }
 
     #[test]

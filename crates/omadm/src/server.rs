@@ -1151,7 +1151,7 @@ impl ServerSession {
                 Fed::Complete(text, meta) => {
                     let mut full = it.clone().into_owned();
                     full.more_data = false;
-                    full.meta = meta.map(|m| *m);
+                    full.meta = meta;
                     full.data = Some(winmdm_syncml::Data::text(text));
                     full
                 }

@@ -198,22 +198,22 @@ pub(crate) fn status_for(
 
 /// The `Alert 1222` (next message) command, without CmdID.
 pub(crate) fn next_message_alert() -> Command<'static> {
-    Command::Alert(Alert {
+    Command::Alert(Box::new(Alert {
         data: Some(Data::text(AlertCode::NEXT_MESSAGE.0.to_string())),
         ..Alert::default()
-    })
+    }))
 }
 
 /// The `Alert 1225` (no end of data) for an abandoned large object, without CmdID.
 pub(crate) fn no_end_of_data_alert(uri: &str) -> Command<'static> {
-    Command::Alert(Alert {
+    Command::Alert(Box::new(Alert {
         data: Some(Data::text(AlertCode::NO_END_OF_DATA.0.to_string())),
         items: vec![Item {
             target: Some(winmdm_syncml::Location::uri(uri.to_owned())),
             ..Item::default()
         }],
         ..Alert::default()
-    })
+    }))
 }
 
 /// Whether commands other than Status and Alert 1222 are present.

@@ -281,7 +281,11 @@ fn from_xml(s: &str, what: &'static str) -> Result<Vec<Command<'static>>, Snapsh
 }
 
 fn statuses_to_xml(q: &VecDeque<Status<'static>>) -> Result<String, SnapshotError> {
-    let v: Vec<Command<'static>> = q.iter().cloned().map(Command::Status).collect();
+    let v: Vec<Command<'static>> = q
+        .iter()
+        .cloned()
+        .map(|s| Command::Status(Box::new(s)))
+        .collect();
     to_xml(&v, "statuses")
 }
 
@@ -289,7 +293,7 @@ fn statuses_from_xml(s: &str) -> Result<VecDeque<Status<'static>>, SnapshotError
     from_xml(s, "statuses")?
         .into_iter()
         .map(|c| match c {
-            Command::Status(s) => Ok(s),
+            Command::Status(s) => Ok(*s),
             _ => Err(SnapshotError::Corrupt("statuses")),
         })
         .collect()
@@ -300,10 +304,10 @@ fn items_to_xml(items: &[Item<'static>], what: &'static str) -> Result<String, S
         return Ok(String::new());
     }
     to_xml(
-        &[Command::Results(Results {
+        &[Command::Results(Box::new(Results {
             items: items.to_vec(),
             ..Results::default()
-        })],
+        }))],
         what,
     )
 }
@@ -388,7 +392,7 @@ fn lo_in_snap(o: &InObject) -> Result<LoInSnap, SnapshotError> {
     let meta = match &o.re.meta {
         Some(m) => items_to_xml(
             &[Item {
-                meta: Some(m.clone()),
+                meta: Some(Box::new(m.clone())),
                 ..Item::default()
             }],
             "incoming object",
@@ -421,7 +425,8 @@ fn lo_in_from(s: &LoInSnap) -> Result<InObject, SnapshotError> {
     let meta = items_from_xml(&s.meta, "incoming object")?
         .into_iter()
         .next()
-        .and_then(|i| i.meta);
+        .and_then(|i| i.meta)
+        .map(|m| *m);
     Ok(InObject {
         key,
         re: Reassembly {

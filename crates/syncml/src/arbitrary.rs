@@ -824,7 +824,7 @@ impl<'u, 'a> Gen<'u, 'a> {
                 source: self.opt_location()?,
                 source_parent: self.opt_location()?.map(Box::new),
                 target_parent: self.opt_location()?.map(Box::new),
-                meta: self.opt_meta()?,
+                meta: self.opt_meta()?.map(Box::new),
                 data: self.opt_data()?,
                 more_data: self.flag()?,
                 extra: self.extra()?,
@@ -862,18 +862,22 @@ impl<'u, 'a> Gen<'u, 'a> {
         self.take();
         let pick = self.u.int_in_range(0u8..=12)?;
         Ok(match pick {
-            0 => Command::Add(self.item_command()?),
-            1 => Command::Alert(self.alert()?),
-            2 if nesting < self.cfg.max_nesting => Command::Atomic(self.container(nesting + 1)?),
-            3 => Command::Copy(self.item_command()?),
-            4 => Command::Delete(self.item_command()?),
-            5 => Command::Exec(self.item_command()?),
-            6 => Command::Get(self.item_command()?),
-            7 => Command::Results(self.results()?),
-            8 if nesting < self.cfg.max_nesting => Command::Sequence(self.container(nesting + 1)?),
-            9 => Command::Status(self.status()?),
-            10 if self.cfg.unknown_elements => Command::Unknown(self.raw_element()?),
-            _ => Command::Replace(self.item_command()?),
+            0 => Command::Add(Box::new(self.item_command()?)),
+            1 => Command::Alert(Box::new(self.alert()?)),
+            2 if nesting < self.cfg.max_nesting => {
+                Command::Atomic(Box::new(self.container(nesting + 1)?))
+            }
+            3 => Command::Copy(Box::new(self.item_command()?)),
+            4 => Command::Delete(Box::new(self.item_command()?)),
+            5 => Command::Exec(Box::new(self.item_command()?)),
+            6 => Command::Get(Box::new(self.item_command()?)),
+            7 => Command::Results(Box::new(self.results()?)),
+            8 if nesting < self.cfg.max_nesting => {
+                Command::Sequence(Box::new(self.container(nesting + 1)?))
+            }
+            9 => Command::Status(Box::new(self.status()?)),
+            10 if self.cfg.unknown_elements => Command::Unknown(Box::new(self.raw_element()?)),
+            _ => Command::Replace(Box::new(self.item_command()?)),
         })
     }
 
@@ -883,7 +887,7 @@ impl<'u, 'a> Gen<'u, 'a> {
             cmd_id: self.opt_value()?,
             no_resp: self.flag()?,
             cred: self.opt_cred()?.map(Box::new),
-            meta: self.opt_meta()?,
+            meta: self.opt_meta()?.map(Box::new),
             correlator: self.opt_value()?,
             items: self.items()?,
             extra: self.extra()?,
@@ -908,7 +912,7 @@ impl<'u, 'a> Gen<'u, 'a> {
             attrs: self.element_attrs()?,
             cmd_id: self.opt_value()?,
             no_resp: self.flag()?,
-            meta: self.opt_meta()?,
+            meta: self.opt_meta()?.map(Box::new),
             commands: self.commands(nesting, 4)?,
         })
     }
@@ -920,7 +924,7 @@ impl<'u, 'a> Gen<'u, 'a> {
             msg_ref: self.opt_value()?,
             cmd_ref: self.opt_value()?,
             cmd: self.opt_value()?,
-            meta: self.opt_meta()?,
+            meta: self.opt_meta()?.map(Box::new),
             target_refs: self.values(2)?,
             source_refs: self.values(2)?,
             items: self.items()?,

@@ -1150,6 +1150,11 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(Box::new(chal))
     }
 
+    /// [`Self::meta`], boxed (commands and items keep their `Meta` in a box).
+    fn meta_boxed(&mut self, c: &Child<'a>) -> Result<Box<Meta<'a>>> {
+        self.meta(c).map(Box::new)
+    }
+
     fn meta(&mut self, c: &Child<'a>) -> Result<Meta<'a>> {
         let scan = self.scan_attrs(c)?;
         if scan.non_ns > 0 {
@@ -1286,41 +1291,43 @@ impl<'a, 'o> Parser<'a, 'o> {
     fn command_into(&mut self, c: &Child<'a>, out: &mut Vec<Command<'a>>) -> Result<()> {
         let Some(kind) = CommandKind::from_name(c.local()) else {
             let raw = self.unknown(c)?;
-            out.push(Command::Unknown(raw));
+            out.push(Command::Unknown(Box::new(raw)));
             return Ok(());
         };
         self.count_command(c.off)?;
-        out.push(match kind {
-            CommandKind::Add => Command::Add(ItemCommand::default()),
-            CommandKind::Copy => Command::Copy(ItemCommand::default()),
-            CommandKind::Delete => Command::Delete(ItemCommand::default()),
-            CommandKind::Exec => Command::Exec(ItemCommand::default()),
-            CommandKind::Get => Command::Get(ItemCommand::default()),
-            CommandKind::Replace => Command::Replace(ItemCommand::default()),
-            CommandKind::Alert => Command::Alert(Alert::default()),
-            CommandKind::Atomic => Command::Atomic(Container::default()),
-            CommandKind::Sequence => Command::Sequence(Container::default()),
-            CommandKind::Results => Command::Results(Results::default()),
-            CommandKind::Status => Command::Status(Status::default()),
-        });
-        match out.last_mut() {
-            Some(
-                Command::Add(x)
-                | Command::Copy(x)
-                | Command::Delete(x)
-                | Command::Exec(x)
-                | Command::Get(x)
-                | Command::Replace(x),
-            ) => self.item_command(c, x),
-            Some(Command::Alert(x)) => self.alert(c, x),
-            Some(Command::Atomic(x) | Command::Sequence(x)) => self.container(c, x),
-            Some(Command::Results(x)) => self.results(c, x),
-            Some(Command::Status(x)) => self.status(c, x),
-            Some(Command::Unknown(_)) | None => Ok(()),
-        }
+        // Each kind is filled in its own box, then the box is pushed (a `Command` is two
+        // words; the box is the command's only allocation besides its fields').
+        let cmd = match kind {
+            CommandKind::Add => Command::Add(self.item_command(c)?),
+            CommandKind::Copy => Command::Copy(self.item_command(c)?),
+            CommandKind::Delete => Command::Delete(self.item_command(c)?),
+            CommandKind::Exec => Command::Exec(self.item_command(c)?),
+            CommandKind::Get => Command::Get(self.item_command(c)?),
+            CommandKind::Replace => Command::Replace(self.item_command(c)?),
+            CommandKind::Alert => {
+                let mut x = Box::<Alert<'a>>::default();
+                self.alert(c, &mut x)?;
+                Command::Alert(x)
+            }
+            CommandKind::Atomic => Command::Atomic(self.container(c)?),
+            CommandKind::Sequence => Command::Sequence(self.container(c)?),
+            CommandKind::Results => {
+                let mut x = Box::<Results<'a>>::default();
+                self.results(c, &mut x)?;
+                Command::Results(x)
+            }
+            CommandKind::Status => {
+                let mut x = Box::<Status<'a>>::default();
+                self.status(c, &mut x)?;
+                Command::Status(x)
+            }
+        };
+        out.push(cmd);
+        Ok(())
     }
 
-    fn item_command(&mut self, c: &Child<'a>, cmd: &mut ItemCommand<'a>) -> Result<()> {
+    fn item_command(&mut self, c: &Child<'a>) -> Result<Box<ItemCommand<'a>>> {
+        let mut cmd = Box::<ItemCommand<'a>>::default();
         cmd.attrs = self.container_attrs(c)?;
         self.children(c.empty, |p, c| match c.local() {
             "CmdID" => p.put(c, &mut cmd.cmd_id, Some(&mut cmd.extra), Self::value_of),
@@ -1329,12 +1336,12 @@ impl<'a, 'o> Parser<'a, 'o> {
                 Ok(())
             }
             "Cred" => p.put(c, &mut cmd.cred, Some(&mut cmd.extra), Self::cred),
-            "Meta" => p.put(c, &mut cmd.meta, Some(&mut cmd.extra), Self::meta),
+            "Meta" => p.put(c, &mut cmd.meta, Some(&mut cmd.extra), Self::meta_boxed),
             "Correlator" => p.put(c, &mut cmd.correlator, Some(&mut cmd.extra), Self::value_of),
             "Item" => p.item_into(c, &mut cmd.items),
             _ => p.keep_unknown(c, &mut cmd.extra),
         })?;
-        Ok(())
+        Ok(cmd)
     }
 
     fn alert(&mut self, c: &Child<'a>, a: &mut Alert<'a>) -> Result<()> {
@@ -1354,7 +1361,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn container(&mut self, c: &Child<'a>, k: &mut Container<'a>) -> Result<()> {
+    fn container(&mut self, c: &Child<'a>) -> Result<Box<Container<'a>>> {
         if self.nesting >= MAX_CONTAINER_NESTING {
             return Err(self.err(
                 DecodeErrorKind::LimitExceeded(Limit::ContainerNesting(MAX_CONTAINER_NESTING)),
@@ -1362,9 +1369,10 @@ impl<'a, 'o> Parser<'a, 'o> {
             ));
         }
         self.nesting += 1;
-        let r = self.container_inner(c, k);
+        let mut k = Box::<Container<'a>>::default();
+        let r = self.container_inner(c, &mut k);
         self.nesting -= 1;
-        r
+        r.map(|()| k)
     }
 
     fn container_inner(&mut self, c: &Child<'a>, k: &mut Container<'a>) -> Result<()> {
@@ -1382,7 +1390,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                         let mut dup = Vec::new();
                         let mut slot = Some(Cow::Borrowed(""));
                         p.set(&mut slot, v, off, Some(&mut dup))?;
-                        commands.extend(dup.into_iter().map(Command::Unknown));
+                        commands.extend(dup.into_iter().map(|r| Command::Unknown(Box::new(r))));
                         Ok(())
                     }
                 }
@@ -1390,7 +1398,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                     k.no_resp = p.flag(c)?;
                     Ok(())
                 }
-                "Meta" => p.put(c, &mut k.meta, None, Self::meta),
+                "Meta" => p.put(c, &mut k.meta, None, Self::meta_boxed),
                 _ => {
                     p.command_into(c, &mut commands)?;
                     Ok(())
@@ -1408,7 +1416,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             "MsgRef" => p.put(c, &mut r.msg_ref, Some(&mut r.extra), Self::value_of),
             "CmdRef" => p.put(c, &mut r.cmd_ref, Some(&mut r.extra), Self::value_of),
             "Cmd" => p.put(c, &mut r.cmd, Some(&mut r.extra), Self::value_of),
-            "Meta" => p.put(c, &mut r.meta, Some(&mut r.extra), Self::meta),
+            "Meta" => p.put(c, &mut r.meta, Some(&mut r.extra), Self::meta_boxed),
             "TargetRef" => {
                 r.target_refs.push(p.value(c)?);
                 Ok(())
@@ -1485,7 +1493,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 Some(&mut it.extra),
                 Self::location_boxed,
             ),
-            "Meta" => p.put(c, &mut it.meta, Some(&mut it.extra), Self::meta),
+            "Meta" => p.put(c, &mut it.meta, Some(&mut it.extra), Self::meta_boxed),
             "Data" => p.put(c, &mut it.data, Some(&mut it.extra), Self::data),
             "MoreData" => {
                 it.more_data = p.flag(c)?;

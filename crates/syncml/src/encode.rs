@@ -445,7 +445,7 @@ impl<W: Write> Enc<W> {
         self.leaf("CmdID", c.cmd_id.as_deref())?;
         self.flag("NoResp", c.no_resp)?;
         self.cred(c.cred.as_deref())?;
-        self.meta(c.meta.as_ref())?;
+        self.meta(c.meta.as_deref())?;
         self.leaf("Correlator", c.correlator.as_deref())?;
         self.items(&c.items)?;
         self.raw_elements(&c.extra)?;
@@ -468,7 +468,7 @@ impl<W: Write> Enc<W> {
         self.open(name, &k.attrs)?;
         self.leaf("CmdID", k.cmd_id.as_deref())?;
         self.flag("NoResp", k.no_resp)?;
-        self.meta(k.meta.as_ref())?;
+        self.meta(k.meta.as_deref())?;
         for c in &k.commands {
             self.command(c)?;
         }
@@ -481,7 +481,7 @@ impl<W: Write> Enc<W> {
         self.leaf("MsgRef", r.msg_ref.as_deref())?;
         self.leaf("CmdRef", r.cmd_ref.as_deref())?;
         self.leaf("Cmd", r.cmd.as_deref())?;
-        self.meta(r.meta.as_ref())?;
+        self.meta(r.meta.as_deref())?;
         for t in &r.target_refs {
             self.leaf("TargetRef", Some(t))?;
         }
@@ -523,7 +523,7 @@ impl<W: Write> Enc<W> {
         self.location("Source", it.source.as_ref())?;
         self.location("SourceParent", it.source_parent.as_deref())?;
         self.location("TargetParent", it.target_parent.as_deref())?;
-        self.meta(it.meta.as_ref())?;
+        self.meta(it.meta.as_deref())?;
         self.data(it.data.as_ref())?;
         self.flag("MoreData", it.more_data)?;
         self.raw_elements(&it.extra)?;

@@ -599,33 +599,37 @@ impl fmt::Display for CommandKind {
 }
 
 /// A command inside `SyncBody`, `Atomic` or `Sequence`.
+///
+/// Every variant boxes its payload: a `Command` is two words, so a body of thousands of
+/// commands costs one pointer per command in its `Vec` (plus the `Vec`'s spare capacity)
+/// and each command only its own size, whatever the largest kind (`Status`) needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Command<'a> {
     /// `<Add>`
-    Add(ItemCommand<'a>),
+    Add(Box<ItemCommand<'a>>),
     /// `<Alert>`
-    Alert(Alert<'a>),
+    Alert(Box<Alert<'a>>),
     /// `<Atomic>`: all or nothing.
-    Atomic(Container<'a>),
+    Atomic(Box<Container<'a>>),
     /// `<Copy>`
-    Copy(ItemCommand<'a>),
+    Copy(Box<ItemCommand<'a>>),
     /// `<Delete>`
-    Delete(ItemCommand<'a>),
+    Delete(Box<ItemCommand<'a>>),
     /// `<Exec>`
-    Exec(ItemCommand<'a>),
+    Exec(Box<ItemCommand<'a>>),
     /// `<Get>`
-    Get(ItemCommand<'a>),
+    Get(Box<ItemCommand<'a>>),
     /// `<Replace>`
-    Replace(ItemCommand<'a>),
+    Replace(Box<ItemCommand<'a>>),
     /// `<Results>`
-    Results(Results<'a>),
+    Results(Box<Results<'a>>),
     /// `<Sequence>`: in order.
-    Sequence(Container<'a>),
+    Sequence(Box<Container<'a>>),
     /// `<Status>`
-    Status(Status<'a>),
+    Status(Box<Status<'a>>),
     /// An element that is not a SyncML command, kept verbatim.
-    Unknown(RawElement<'a>),
+    Unknown(Box<RawElement<'a>>),
 }
 
 impl<'a> Command<'a> {
@@ -691,18 +695,18 @@ impl<'a> Command<'a> {
     /// Detaches the command from the input it borrows from.
     pub fn into_owned(self) -> Command<'static> {
         match self {
-            Command::Add(c) => Command::Add(c.into_owned()),
-            Command::Alert(c) => Command::Alert(c.into_owned()),
-            Command::Atomic(c) => Command::Atomic(c.into_owned()),
-            Command::Copy(c) => Command::Copy(c.into_owned()),
-            Command::Delete(c) => Command::Delete(c.into_owned()),
-            Command::Exec(c) => Command::Exec(c.into_owned()),
-            Command::Get(c) => Command::Get(c.into_owned()),
-            Command::Replace(c) => Command::Replace(c.into_owned()),
-            Command::Results(c) => Command::Results(c.into_owned()),
-            Command::Sequence(c) => Command::Sequence(c.into_owned()),
-            Command::Status(c) => Command::Status(c.into_owned()),
-            Command::Unknown(r) => Command::Unknown(r.into_owned()),
+            Command::Add(c) => Command::Add(Box::new(c.into_owned())),
+            Command::Alert(c) => Command::Alert(Box::new(c.into_owned())),
+            Command::Atomic(c) => Command::Atomic(Box::new(c.into_owned())),
+            Command::Copy(c) => Command::Copy(Box::new(c.into_owned())),
+            Command::Delete(c) => Command::Delete(Box::new(c.into_owned())),
+            Command::Exec(c) => Command::Exec(Box::new(c.into_owned())),
+            Command::Get(c) => Command::Get(Box::new(c.into_owned())),
+            Command::Replace(c) => Command::Replace(Box::new(c.into_owned())),
+            Command::Results(c) => Command::Results(Box::new(c.into_owned())),
+            Command::Sequence(c) => Command::Sequence(Box::new(c.into_owned())),
+            Command::Status(c) => Command::Status(Box::new(c.into_owned())),
+            Command::Unknown(r) => Command::Unknown(Box::new(r.into_owned())),
         }
     }
 }
@@ -720,7 +724,7 @@ pub struct ItemCommand<'a> {
     /// `Cred`.
     pub cred: Option<Box<Cred<'a>>>,
     /// `Meta` applying to all items.
-    pub meta: Option<Meta<'a>>,
+    pub meta: Option<Box<Meta<'a>>>,
     /// `Correlator` (`Exec` only in OMA-DM; Windows does not use it).
     pub correlator: Option<Cow<'a, str>>,
     /// The items, in order.
@@ -737,7 +741,7 @@ impl ItemCommand<'_> {
             cmd_id: own_opt(self.cmd_id),
             no_resp: self.no_resp,
             cred: self.cred.map(|c| Box::new(c.into_owned())),
-            meta: self.meta.map(Meta::into_owned),
+            meta: self.meta.map(|m| Box::new(m.into_owned())),
             correlator: own_opt(self.correlator),
             items: self.items.into_iter().map(Item::into_owned).collect(),
             extra: own_raw(self.extra),
@@ -805,7 +809,7 @@ pub struct Container<'a> {
     /// `NoResp`.
     pub no_resp: bool,
     /// `Meta`.
-    pub meta: Option<Meta<'a>>,
+    pub meta: Option<Box<Meta<'a>>>,
     /// Nested commands (and unknown elements) in document order.
     pub commands: Vec<Command<'a>>,
 }
@@ -817,7 +821,7 @@ impl Container<'_> {
             attrs: own_attrs(self.attrs),
             cmd_id: own_opt(self.cmd_id),
             no_resp: self.no_resp,
-            meta: self.meta.map(Meta::into_owned),
+            meta: self.meta.map(|m| Box::new(m.into_owned())),
             commands: self.commands.into_iter().map(Command::into_owned).collect(),
         }
     }
@@ -838,7 +842,7 @@ pub struct Results<'a> {
     /// `Cmd` (Windows writes it; not in the OMA DTD).
     pub cmd: Option<Cow<'a, str>>,
     /// `Meta`.
-    pub meta: Option<Meta<'a>>,
+    pub meta: Option<Box<Meta<'a>>>,
     /// `TargetRef`s.
     pub target_refs: Vec<Cow<'a, str>>,
     /// `SourceRef`s.
@@ -858,7 +862,7 @@ impl Results<'_> {
             msg_ref: own_opt(self.msg_ref),
             cmd_ref: own_opt(self.cmd_ref),
             cmd: own_opt(self.cmd),
-            meta: self.meta.map(Meta::into_owned),
+            meta: self.meta.map(|m| Box::new(m.into_owned())),
             target_refs: self.target_refs.into_iter().map(own).collect(),
             source_refs: self.source_refs.into_iter().map(own).collect(),
             items: self.items.into_iter().map(Item::into_owned).collect(),
@@ -951,8 +955,9 @@ pub struct Item<'a> {
     pub source_parent: Option<Box<Location<'a>>>,
     /// `TargetParent`.
     pub target_parent: Option<Box<Location<'a>>>,
-    /// `Meta`.
-    pub meta: Option<Meta<'a>>,
+    /// `Meta`, boxed: it is rare on items in most traffic, and an `Item` without one stays
+    /// small (`Results` of thousands of items).
+    pub meta: Option<Box<Meta<'a>>>,
     /// `Data`.
     pub data: Option<Data<'a>>,
     /// `MoreData`: more chunks of this large object follow.
@@ -980,7 +985,7 @@ impl Item<'_> {
             source: self.source.map(Location::into_owned),
             source_parent: self.source_parent.map(|l| Box::new(l.into_owned())),
             target_parent: self.target_parent.map(|l| Box::new(l.into_owned())),
-            meta: self.meta.map(Meta::into_owned),
+            meta: self.meta.map(|m| Box::new(m.into_owned())),
             data: self.data.map(Data::into_owned),
             more_data: self.more_data,
             extra: own_raw(self.extra),

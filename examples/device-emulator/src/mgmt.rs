@@ -143,11 +143,11 @@ pub fn unenroll_alert() -> Alert<'static> {
     Alert {
         data: Some(Data::text(AlertCode::GENERIC_ALERT.0.to_string())),
         items: vec![Item {
-            meta: Some(Meta {
+            meta: Some(Box::new(Meta {
                 r#type: Some(Cow::Borrowed(UNENROLL_ALERT_TYPE)),
                 format: Some(Cow::Borrowed("int")),
                 ..Meta::default()
-            }),
+            })),
             data: Some(Data::text("1")),
             ..Item::default()
         }],
