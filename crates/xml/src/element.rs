@@ -184,8 +184,8 @@ impl Element {
                 Node::Text(t) => Some(Node::Text(t.clone())),
             })
             .collect::<Vec<_>>();
-        // Dropping an element never leaves two texts adjacent (elements are kept), so
-        // joined text stays joined.
+        // Only text is dropped and texts are never adjacent (the parser joins them), so
+        // no two texts become adjacent.
         Element {
             children,
             ..self.shallow_clone()
