@@ -37,8 +37,7 @@
 
 use std::collections::BTreeMap;
 
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::reader::Reader;
+use winmdm_xml::{Element, ErrorKind as XmlErrorKind};
 
 pub use winmdm_ddf::Position;
 
@@ -283,8 +282,10 @@ impl AdmxFile {
                 position: Position::default(),
             });
         }
-        let text = decode(bytes)?;
-        Parser::new(&text, limits).run()
+        let options = xml_options(limits);
+        let text = decode(bytes, &options)?;
+        let root = winmdm_xml::parse_str(&text, &options).map_err(|e| xml_error(e, &text))?;
+        Reader::new(&text, limits).file(&root)
     }
 
     /// The policy with this name: exact match first, then ignoring ASCII case.
@@ -364,393 +365,240 @@ impl AdmxSet {
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<String, AdmxError> {
-    let bad = |enc: &'static str, at: usize| AdmxError {
-        kind: AdmxErrorKind::Encoding(enc),
-        position: Position::locate_bytes(bytes, at),
+/// The ADMX reading of winmdm-xml's limits: depth and size are ADMX's; elements, attributes
+/// and values are bounded by the input size.
+fn xml_options(limits: &AdmxLimits) -> winmdm_xml::ParseOptions {
+    let l = winmdm_xml::Limits::default()
+        .with_max_input_bytes(limits.max_bytes)
+        .with_max_depth(limits.max_depth)
+        .with_max_elements(usize::MAX)
+        .with_max_attributes(usize::MAX)
+        .with_max_value_bytes(usize::MAX);
+    winmdm_xml::ParseOptions::default()
+        .with_limits(l)
+        .with_unbound_prefixes(winmdm_xml::UnboundPrefixPolicy::NoNamespace)
+}
+
+fn xml_error(e: winmdm_xml::Error, text: &str) -> AdmxError {
+    let p = e.position;
+    let mut position = Position {
+        offset: p.offset,
+        line: p.line,
+        column: p.column,
     };
-    let utf16 = |rest: &[u8], little: bool| -> Result<String, AdmxError> {
-        if !rest.len().is_multiple_of(2) {
-            return Err(bad("UTF-16", bytes.len() - 1));
+    let kind = match e.kind {
+        XmlErrorKind::InputTooLarge { size, limit } => AdmxErrorKind::TooLarge { size, limit },
+        XmlErrorKind::TooDeep { limit } => AdmxErrorKind::TooDeep { limit },
+        XmlErrorKind::Doctype => AdmxErrorKind::Doctype,
+        XmlErrorKind::InvalidEncoding { encoding, .. } if encoding.starts_with("UTF-16") => {
+            AdmxErrorKind::Encoding("UTF-16")
         }
-        let units = rest.chunks_exact(2).map(|c| {
-            if little {
-                u16::from_le_bytes([c[0], c[1]])
-            } else {
-                u16::from_be_bytes([c[0], c[1]])
-            }
-        });
-        let mut out = String::with_capacity(rest.len() / 2);
-        for (i, r) in char::decode_utf16(units).enumerate() {
-            out.push(r.map_err(|_| bad("UTF-16", 2 + 2 * i))?);
+        XmlErrorKind::InvalidEncoding { .. } => AdmxErrorKind::Encoding("UTF-8"),
+        XmlErrorKind::UnknownEntity(name) => AdmxErrorKind::UndefinedEntity(name),
+        XmlErrorKind::NoRoot => {
+            position = Position::locate(text, text.len());
+            AdmxErrorKind::NoRoot
         }
-        Ok(out)
+        XmlErrorKind::UnclosedElement(name) => {
+            let local = name.rsplit_once(':').map_or(name.as_str(), |(_, l)| l);
+            AdmxErrorKind::Xml(format!("unexpected end of document inside <{local}>"))
+        }
+        XmlErrorKind::Malformed(m) => AdmxErrorKind::Xml(m),
+        other => AdmxErrorKind::Xml(other.to_string()),
     };
-    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
-        return utf16(rest, true);
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        return utf16(rest, false);
-    }
-    let (skip, rest) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(r) => (3, r),
-        None => (0, bytes),
+    AdmxError { kind, position }
+}
+
+/// Decodes UTF-8, or UTF-16 after its byte order mark (the declared encoding is not
+/// consulted).
+fn decode<'b>(
+    bytes: &'b [u8],
+    options: &winmdm_xml::ParseOptions,
+) -> Result<std::borrow::Cow<'b, str>, AdmxError> {
+    let decoded = if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        winmdm_xml::decode(bytes, winmdm_xml::InvalidBytes::Error, &options.limits)
+    } else {
+        winmdm_xml::decode_utf8(bytes, &options.limits)
     };
-    match std::str::from_utf8(rest) {
-        Ok(s) => Ok(s.to_string()),
-        Err(e) => Err(bad("UTF-8", skip + e.valid_up_to())),
+    decoded.map(|d| d.text).map_err(|e| xml_error(e, ""))
+}
+
+/// An attribute by local name, whatever its prefix.
+fn attr(e: &Element, name: &str) -> Option<String> {
+    e.attributes
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.value.clone())
+}
+
+/// All text inside `e`, at any depth (an enum `<string>`).
+fn deep_text(e: &Element, out: &mut String) {
+    for c in &e.children {
+        match c {
+            winmdm_xml::Node::Text(t) => out.push_str(t),
+            winmdm_xml::Node::Element(c) => deep_text(c, out),
+        }
     }
 }
 
-fn local(name: &str) -> String {
-    name.rsplit_once(':').map_or(name, |(_, l)| l).to_string()
-}
-
-/// Where the reader is inside the current policy.
-enum Slot {
-    /// Not inside an element of interest.
-    None,
-    /// Inside `<enum>` (index into the policy's elements).
-    Enum(usize),
-    /// Inside `<enum><item>`; whether its `<value>` was seen.
-    EnumItem(usize, bool),
-    /// Inside `<enum><item><value>`.
-    EnumValue(usize),
-    /// Inside `<enum><item><value><string>`; the text so far.
-    EnumString(usize, String),
-}
-
-struct Parser<'a> {
+/// Walks the tree of an ADMX file into an [`AdmxFile`], counting what [`AdmxLimits`]
+/// bounds.
+struct Reader<'a> {
+    /// The decoded text, for line and column.
     text: &'a str,
     limits: &'a AdmxLimits,
-    /// Local names of the open elements.
-    stack: Vec<String>,
     file: AdmxFile,
-    policy: Option<AdmxPolicy>,
-    slot: Slot,
+    /// Elements and enum items of the current policy.
     items: usize,
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Reader<'a> {
     fn new(text: &'a str, limits: &'a AdmxLimits) -> Self {
-        Parser {
+        Reader {
             text,
             limits,
-            stack: Vec::new(),
             file: AdmxFile::default(),
-            policy: None,
-            slot: Slot::None,
             items: 0,
         }
     }
 
-    fn err(&self, kind: AdmxErrorKind, offset: usize) -> AdmxError {
+    /// An error at the start tag of `e`.
+    fn err(&self, kind: AdmxErrorKind, e: &Element) -> AdmxError {
         AdmxError {
             kind,
-            position: Position::locate(self.text, offset),
+            position: Position::locate(self.text, e.offset),
         }
     }
 
-    fn run(mut self) -> Result<AdmxFile, AdmxError> {
-        let mut reader = Reader::from_str(self.text);
-        let config = reader.config_mut();
-        config.trim_text(false);
-        config.check_end_names = true;
-        config.expand_empty_elements = false;
-        let mut seen_root = false;
-        loop {
-            let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-            let event = match reader.read_event() {
-                Ok(e) => e,
-                Err(e) => {
-                    let at = usize::try_from(reader.error_position()).unwrap_or(start);
-                    return Err(self.err(AdmxErrorKind::Xml(e.to_string()), at));
-                }
-            };
-            match event {
-                Event::Start(s) | Event::Empty(s) if seen_root && self.stack.is_empty() => {
-                    let _ = s;
-                    return Err(self.err(
-                        AdmxErrorKind::Xml("content after the root element".into()),
-                        start,
-                    ));
-                }
-                Event::Start(s) => {
-                    seen_root = true;
-                    self.open(&s, start)?;
-                    self.stack.push(local(s.name().as_ref()));
-                }
-                Event::Empty(s) => {
-                    seen_root = true;
-                    self.open(&s, start)?;
-                    self.stack.push(local(s.name().as_ref()));
-                    self.close();
-                }
-                Event::End(_) => {
-                    if self.stack.is_empty() {
-                        return Err(self.err(
-                            AdmxErrorKind::Xml("end tag without start tag".into()),
-                            start,
-                        ));
-                    }
-                    self.close();
-                }
-                Event::Text(t) => {
-                    if let Slot::EnumString(_, s) = &mut self.slot {
-                        s.push_str(&t.xml10_content());
-                    } else if self.stack.is_empty() && !t.xml10_content().trim().is_empty() {
-                        return Err(self.err(
-                            AdmxErrorKind::Xml("text outside the root element".into()),
-                            start,
-                        ));
-                    }
-                }
-                Event::CData(c) => {
-                    if let Slot::EnumString(_, s) = &mut self.slot {
-                        s.push_str(&c.xml10_content());
-                    }
-                }
-                Event::GeneralRef(r) => {
-                    let resolved = match r.resolve_char_ref() {
-                        Ok(Some(c)) => c,
-                        Ok(None) => {
-                            let name: &str = &r;
-                            match name {
-                                "lt" => '<',
-                                "gt" => '>',
-                                "amp" => '&',
-                                "apos" => '\'',
-                                "quot" => '"',
-                                other => {
-                                    return Err(self.err(
-                                        AdmxErrorKind::UndefinedEntity(other.to_string()),
-                                        start,
-                                    ));
-                                }
-                            }
-                        }
-                        Err(e) => return Err(self.err(AdmxErrorKind::Xml(e.to_string()), start)),
-                    };
-                    if let Slot::EnumString(_, s) = &mut self.slot {
-                        s.push(resolved);
-                    }
-                }
-                Event::DocType(_) => return Err(self.err(AdmxErrorKind::Doctype, start)),
-                Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
-                Event::Eof => {
-                    if let Some(open) = self.stack.last() {
-                        return Err(self.err(
-                            AdmxErrorKind::Xml(format!(
-                                "unexpected end of document inside <{open}>"
-                            )),
-                            self.text.len(),
-                        ));
-                    }
-                    if !seen_root {
-                        return Err(self.err(AdmxErrorKind::NoRoot, self.text.len()));
-                    }
-                    return Ok(self.file);
-                }
-            }
-        }
-    }
-
-    fn attr(&self, s: &BytesStart<'_>, name: &str, at: usize) -> Result<Option<String>, AdmxError> {
-        for a in s.attributes() {
-            let a = a.map_err(|e| self.err(AdmxErrorKind::Xml(e.to_string()), at))?;
-            if local(a.key.as_ref()) == name {
-                let v = a
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|e| self.err(AdmxErrorKind::Xml(e.to_string()), at))?;
-                return Ok(Some(v.into_owned()));
-            }
-        }
-        Ok(None)
-    }
-
-    fn required(
-        &self,
-        s: &BytesStart<'_>,
-        name: &'static str,
-        at: usize,
-    ) -> Result<String, AdmxError> {
-        self.attr(s, name, at)?.ok_or_else(|| {
+    fn required(&self, e: &Element, name: &'static str) -> Result<String, AdmxError> {
+        attr(e, name).ok_or_else(|| {
             self.err(
                 AdmxErrorKind::MissingAttribute {
-                    element: local(s.name().as_ref()),
+                    element: e.name.clone(),
                     attribute: name,
                 },
-                at,
+                e,
             )
         })
     }
 
-    fn bound(&self, s: &BytesStart<'_>, name: &str, at: usize) -> Result<Option<u64>, AdmxError> {
-        Ok(self.attr(s, name, at)?.and_then(|v| v.trim().parse().ok()))
-    }
-
-    /// Handles a start tag; `self.stack` does not contain it yet.
-    fn open(&mut self, s: &BytesStart<'_>, at: usize) -> Result<(), AdmxError> {
-        if self.stack.len() >= self.limits.max_depth {
-            return Err(self.err(
-                AdmxErrorKind::TooDeep {
-                    limit: self.limits.max_depth,
-                },
-                at,
-            ));
+    fn file(mut self, root: &Element) -> Result<AdmxFile, AdmxError> {
+        if root.name != "policyDefinitions" {
+            return Err(self.err(AdmxErrorKind::NotAdmx(root.name.clone()), root));
         }
-        let name = local(s.name().as_ref());
-        let parent = self.stack.last().map(String::as_str);
-        let grand = self
-            .stack
-            .len()
-            .checked_sub(2)
-            .map(|i| self.stack[i].as_str());
-        match (grand, parent, name.as_str()) {
-            (None, None, "policyDefinitions") => {}
-            (None, None, other) => {
-                return Err(self.err(AdmxErrorKind::NotAdmx(other.to_string()), at));
-            }
-            (Some("policyDefinitions"), Some("policyNamespaces"), "target") => {
-                self.file.namespace = self.attr(s, "namespace", at)?;
-            }
-            (Some("policyDefinitions"), Some("policies"), "policy") => {
-                if self.file.policies.len() >= self.limits.max_policies {
-                    return Err(self.err(
-                        AdmxErrorKind::TooManyPolicies {
-                            limit: self.limits.max_policies,
-                        },
-                        at,
-                    ));
-                }
-                let pname = self.required(s, "name", at)?;
-                let class = match self.attr(s, "class", at)?.as_deref() {
-                    Some("Machine") => PolicyClass::Machine,
-                    Some("User") => PolicyClass::User,
-                    Some("Both") => PolicyClass::Both,
-                    Some(other) => PolicyClass::Other(other.to_string()),
-                    None => PolicyClass::Other(String::new()),
-                };
-                self.policy = Some(AdmxPolicy {
-                    name: pname,
-                    class,
-                    elements: Vec::new(),
-                    offset: at,
-                });
-                self.items = 0;
-            }
-            (Some("policy"), Some("elements"), kind) if self.policy.is_some() => {
-                self.count(at)?;
-                let id = self.required(s, "id", at)?;
-                let required = self
-                    .attr(s, "required", at)?
-                    .is_some_and(|v| v.trim() == "true" || v.trim() == "1");
-                let kind = match kind {
-                    "decimal" => ElementKind::Decimal {
-                        min: self.bound(s, "minValue", at)?,
-                        max: self.bound(s, "maxValue", at)?,
-                    },
-                    "longDecimal" => ElementKind::LongDecimal {
-                        min: self.bound(s, "minValue", at)?,
-                        max: self.bound(s, "maxValue", at)?,
-                    },
-                    "text" => ElementKind::Text,
-                    "multiText" => ElementKind::MultiText,
-                    "enum" => ElementKind::Enum(Some(Vec::new())),
-                    "boolean" => ElementKind::Boolean,
-                    "list" => ElementKind::List,
-                    other => ElementKind::Other(other.to_string()),
-                };
-                let is_enum = matches!(kind, ElementKind::Enum(_));
-                if let Some(p) = &mut self.policy {
-                    p.elements.push(AdmxElement { id, kind, required });
-                    if is_enum {
-                        self.slot = Slot::Enum(p.elements.len() - 1);
+        for c in root.elements() {
+            match c.name.as_str() {
+                "policyNamespaces" => {
+                    for t in c.elements().filter(|t| t.name == "target") {
+                        self.file.namespace = attr(t, "namespace");
                     }
                 }
-            }
-            (Some("elements"), Some("enum"), "item") => {
-                if let Slot::Enum(i) = self.slot {
-                    self.count(at)?;
-                    self.slot = Slot::EnumItem(i, false);
-                }
-            }
-            (Some("enum"), Some("item"), "value") => {
-                if let Slot::EnumItem(i, _) = self.slot {
-                    self.slot = Slot::EnumValue(i);
-                }
-            }
-            (Some("item"), Some("value"), v) => {
-                if let Slot::EnumValue(i) = self.slot {
-                    match v {
-                        "decimal" | "longDecimal" => {
-                            let value = self.attr(s, "value", at)?;
-                            self.enum_value(i, value.map(|x| x.trim().to_string()));
-                        }
-                        "string" => self.slot = Slot::EnumString(i, String::new()),
-                        _ => self.enum_value(i, None),
+                "policies" => {
+                    for p in c.elements().filter(|p| p.name == "policy") {
+                        let policy = self.policy(p)?;
+                        self.file.policies.insert(policy.name.clone(), policy);
                     }
                 }
+                _ => {}
             }
-            _ => {}
         }
-        Ok(())
+        Ok(self.file)
     }
 
-    fn count(&mut self, at: usize) -> Result<(), AdmxError> {
+    fn policy(&mut self, p: &Element) -> Result<AdmxPolicy, AdmxError> {
+        if self.file.policies.len() >= self.limits.max_policies {
+            let limit = self.limits.max_policies;
+            return Err(self.err(AdmxErrorKind::TooManyPolicies { limit }, p));
+        }
+        let name = self.required(p, "name")?;
+        let class = match attr(p, "class").as_deref() {
+            Some("Machine") => PolicyClass::Machine,
+            Some("User") => PolicyClass::User,
+            Some("Both") => PolicyClass::Both,
+            Some(other) => PolicyClass::Other(other.to_string()),
+            None => PolicyClass::Other(String::new()),
+        };
+        self.items = 0;
+        let mut elements = Vec::new();
+        for list in p.elements().filter(|e| e.name == "elements") {
+            for e in list.elements() {
+                elements.push(self.element(e)?);
+            }
+        }
+        Ok(AdmxPolicy {
+            name,
+            class,
+            elements,
+            offset: p.offset,
+        })
+    }
+
+    fn count(&mut self, e: &Element) -> Result<(), AdmxError> {
         self.items += 1;
         if self.items > self.limits.max_elements_per_policy {
-            return Err(self.err(
-                AdmxErrorKind::TooManyElements {
-                    limit: self.limits.max_elements_per_policy,
-                },
-                at,
-            ));
+            let limit = self.limits.max_elements_per_policy;
+            return Err(self.err(AdmxErrorKind::TooManyElements { limit }, e));
         }
         Ok(())
     }
 
-    /// Records one enum item value; `None` makes the enum unchecked.
-    fn enum_value(&mut self, i: usize, value: Option<String>) {
-        if let Some(p) = &mut self.policy
-            && let Some(ElementKind::Enum(values)) = p.elements.get_mut(i).map(|e| &mut e.kind)
-        {
-            match value {
-                Some(v) => {
-                    if let Some(list) = values {
-                        list.push(v);
-                    }
-                }
-                None => *values = None,
-            }
-        }
+    /// One `<elements>` child.
+    fn element(&mut self, e: &Element) -> Result<AdmxElement, AdmxError> {
+        self.count(e)?;
+        let id = self.required(e, "id")?;
+        let required = attr(e, "required").is_some_and(|v| v.trim() == "true" || v.trim() == "1");
+        let bound = |name: &str| attr(e, name).and_then(|v| v.trim().parse().ok());
+        let kind = match e.name.as_str() {
+            "decimal" => ElementKind::Decimal {
+                min: bound("minValue"),
+                max: bound("maxValue"),
+            },
+            "longDecimal" => ElementKind::LongDecimal {
+                min: bound("minValue"),
+                max: bound("maxValue"),
+            },
+            "text" => ElementKind::Text,
+            "multiText" => ElementKind::MultiText,
+            "enum" => ElementKind::Enum(self.enum_values(e)?),
+            "boolean" => ElementKind::Boolean,
+            "list" => ElementKind::List,
+            other => ElementKind::Other(other.to_string()),
+        };
+        Ok(AdmxElement { id, kind, required })
     }
 
-    /// Handles an end tag (or the end of an empty element) of the top of the stack.
-    fn close(&mut self) {
-        let Some(name) = self.stack.pop() else {
-            return;
+    /// The values of an `<enum>`'s items; `None` when one is not a plain value.
+    fn enum_values(&mut self, e: &Element) -> Result<Option<Vec<String>>, AdmxError> {
+        let mut values = Some(Vec::new());
+        let mut push = |v: Option<String>| match (v, &mut values) {
+            (Some(v), Some(list)) => list.push(v),
+            (Some(_), None) => {}
+            (None, _) => values = None,
         };
-        match (name.as_str(), std::mem::replace(&mut self.slot, Slot::None)) {
-            ("policy", _) if self.stack.last().is_some_and(|p| p == "policies") => {
-                if let Some(p) = self.policy.take() {
-                    self.file.policies.insert(p.name.clone(), p);
+        for item in e.elements().filter(|i| i.name == "item") {
+            self.count(item)?;
+            let mut seen = false;
+            for value in item.elements().filter(|v| v.name == "value") {
+                seen = true;
+                for v in value.elements() {
+                    match v.name.as_str() {
+                        "decimal" | "longDecimal" => {
+                            push(attr(v, "value").map(|x| x.trim().to_string()));
+                        }
+                        "string" => {
+                            let mut s = String::new();
+                            deep_text(v, &mut s);
+                            push(Some(s.trim().to_string()));
+                        }
+                        _ => push(None),
+                    }
                 }
             }
-            ("string", Slot::EnumString(i, s)) => {
-                self.enum_value(i, Some(s.trim().to_string()));
-                self.slot = Slot::EnumValue(i);
+            if !seen {
+                // An item without <value> (only a <valueList>): values are not checked.
+                push(None);
             }
-            ("value", Slot::EnumValue(i)) => self.slot = Slot::EnumItem(i, true),
-            ("item", Slot::EnumItem(i, seen)) => {
-                if !seen {
-                    // An item without <value> (only a <valueList>): values are not checked.
-                    self.enum_value(i, None);
-                }
-                self.slot = Slot::Enum(i);
-            }
-            ("enum", Slot::Enum(_)) => {}
-            (_, slot) => self.slot = slot,
         }
+        Ok(values)
     }
 }

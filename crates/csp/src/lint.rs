@@ -1271,9 +1271,22 @@ fn is_base64(s: &str) -> bool {
         && s.len() - s.trim_end_matches('=').len() <= 2
 }
 
-/// Checks that `s` is one well-formed XML element (no DTD expansion; bounded).
+/// Checks that `s` is one well-formed XML element: winmdm-xml with the rules a DDF file is
+/// read with (a DOCTYPE skipped unread, no entity beyond the predefined ones, a prefix bound
+/// nowhere read as no namespace; limits of `winmdm_ddf::Limits::default()`).
 fn well_formed(s: &str) -> Result<(), String> {
-    winmdm_ddf::parse_elements(s.as_bytes(), &winmdm_ddf::ParseOptions::default())
+    let ddf = winmdm_ddf::Limits::default();
+    let limits = winmdm_xml::Limits::default()
+        .with_max_input_bytes(ddf.max_input_bytes)
+        .with_max_depth(ddf.max_depth)
+        .with_max_elements(ddf.max_elements)
+        .with_max_attributes(ddf.max_attributes)
+        .with_max_value_bytes(ddf.max_input_bytes);
+    let options = winmdm_xml::ParseOptions::default()
+        .with_limits(limits)
+        .with_doctype(winmdm_xml::DoctypePolicy::Skip)
+        .with_unbound_prefixes(winmdm_xml::UnboundPrefixPolicy::NoNamespace);
+    winmdm_xml::parse(s.as_bytes(), &options)
         .map(|_| ())
         .map_err(|e| e.kind.to_string())
 }

@@ -3,10 +3,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::dom::{Ctx, Node};
+use crate::XmlElement;
 use crate::error::DecodeError;
+use crate::node::{Ctx, Node, NodeExt};
 use crate::ns;
-use crate::xml::{XmlElement, XmlWriter};
+use winmdm_xml::Writer as XmlWriter;
 
 /// Path of the discovery service; Windows always uses it.
 pub const DISCOVERY_PATH: &str = "/EnrollmentServer/Discovery.svc";
@@ -212,10 +213,10 @@ fn version(ctx: &Ctx<'_>, n: &Node, field: &'static str) -> Result<Option<Versio
 
 pub(crate) fn decode_discover(ctx: &Ctx<'_>, n: &Node) -> Result<Discover, DecodeError> {
     let req = n
-        .child("request")
+        .child_named("request")
         .ok_or_else(|| ctx.missing(n, "request"))?;
     let mut d = Discover::default();
-    for e in req.elems() {
+    for e in req.elements() {
         if e.is("EmailAddress") {
             d.email_address = Some(e.trimmed());
         } else if e.is("RequestVersion") {
@@ -227,7 +228,7 @@ pub(crate) fn decode_discover(ctx: &Ctx<'_>, n: &Node) -> Result<Discover, Decod
         } else if e.is("OSEdition") {
             d.os_edition = e.opt_text();
         } else if e.is("AuthPolicies") {
-            let children: Vec<&Node> = e.elems().collect();
+            let children: Vec<&Node> = e.elements().collect();
             if children.is_empty() {
                 d.auth_policies.extend(
                     e.text()
@@ -266,12 +267,12 @@ pub(crate) fn encode_discover(d: &Discover, w: &mut XmlWriter) {
             w.leaf("AuthPolicy", &[], p.as_str());
         }
         for o in &d.auth_policies_other {
-            w.generic(o);
+            w.element(o);
         }
         w.close("AuthPolicies");
     }
     for o in &d.other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("request");
     w.close("Discover");
@@ -282,12 +283,12 @@ pub(crate) fn decode_discover_response(
     n: &Node,
 ) -> Result<DiscoverResponse, DecodeError> {
     let res = n
-        .child("DiscoverResult")
+        .child_named("DiscoverResult")
         .ok_or_else(|| ctx.missing(n, "DiscoverResult"))?;
     let mut auth = None;
     let mut url = None;
     let mut r = DiscoverResponse::default();
-    for e in res.elems() {
+    for e in res.elements() {
         if e.is("AuthPolicy") {
             auth = e.opt_text();
         } else if e.is("EnrollmentVersion") {
@@ -326,7 +327,7 @@ pub(crate) fn encode_discover_response(r: &DiscoverResponse, w: &mut XmlWriter) 
         r.authentication_service_url.as_deref(),
     );
     for o in &r.other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("DiscoverResult");
     w.close("DiscoverResponse");

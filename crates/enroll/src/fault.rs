@@ -3,11 +3,12 @@
 
 use std::borrow::Cow;
 
-use crate::dom::{Ctx, Node};
+use crate::XmlElement;
 use crate::error::DecodeError;
+use crate::node::{Ctx, Node, NodeExt};
 use crate::ns;
 use crate::soap::SoapVersion;
-use crate::xml::{XmlElement, XmlWriter};
+use winmdm_xml::Writer as XmlWriter;
 
 /// Namespace of a fault code or subcode QName.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -213,7 +214,7 @@ pub(crate) fn is_fault(n: &Node, version: SoapVersion) -> bool {
 fn qname_code(n: &Node, version: SoapVersion) -> FaultCode {
     let text = n.trimmed();
     let local = || text.rsplit(':').next().unwrap_or(&text).to_owned();
-    let (namespace, name) = match n.text_qname_ns.as_deref() {
+    let (namespace, name) = match n.text_qname_namespace.as_deref() {
         Some(x) if x == version.namespace() => (CodeNamespace::Soap, local()),
         Some(ns::ADDRESSING) => (CodeNamespace::Addressing, local()),
         Some(other) => (CodeNamespace::Other(other.to_owned()), local()),
@@ -228,14 +229,16 @@ fn qname_code(n: &Node, version: SoapVersion) -> FaultCode {
 }
 
 fn decode_detail(f: &mut Fault, d: &Node) {
-    for e in d.elems() {
+    for e in d.elements() {
         if e.is("deviceenrollmentserviceerror") {
             f.enrollment_error = Some(DeviceEnrollmentServiceError {
                 error_type: EnrollmentErrorType(Cow::Owned(
-                    e.child("errortype").map(Node::trimmed).unwrap_or_default(),
+                    e.child_named("errortype")
+                        .map(Node::trimmed)
+                        .unwrap_or_default(),
                 )),
-                message: e.child("message").map(Node::trimmed),
-                trace_id: e.child("traceid").map(Node::trimmed),
+                message: e.child_named("message").map(Node::trimmed),
+                trace_id: e.child_named("traceid").map(Node::trimmed),
             });
         } else {
             f.detail_other.push(e.to_generic());
@@ -258,36 +261,41 @@ pub(crate) fn decode_fault(
     };
     match version {
         SoapVersion::Soap12 => {
-            let code = n.child("Code").ok_or_else(|| ctx.missing(n, "s:Code"))?;
+            let code = n
+                .child_named("Code")
+                .ok_or_else(|| ctx.missing(n, "s:Code"))?;
             let value = code
-                .child("Value")
+                .child_named("Value")
                 .ok_or_else(|| ctx.missing(code, "s:Value"))?;
             f.code = qname_code(value, version);
-            if let Some(sub) = code.child("Subcode").and_then(|s| s.child("Value")) {
+            if let Some(sub) = code
+                .child_named("Subcode")
+                .and_then(|s| s.child_named("Value"))
+            {
                 f.subcode = Some(qname_code(sub, version));
             }
-            if let Some(text) = n.child("Reason").and_then(|r| r.child("Text")) {
+            if let Some(text) = n.child_named("Reason").and_then(|r| r.child_named("Text")) {
                 f.reason = text.trimmed();
-                f.reason_lang = text.attr_ns(crate::dom::XML_NS, "lang").map(str::to_owned);
+                f.reason_lang = text.attr_ns(crate::node::XML_NS, "lang").map(str::to_owned);
             }
-            if let Some(d) = n.child("Detail") {
+            if let Some(d) = n.child_named("Detail") {
                 decode_detail(&mut f, d);
             }
         }
         SoapVersion::Soap11 => {
             let code = n
-                .child("faultcode")
+                .child_named("faultcode")
                 .ok_or_else(|| ctx.missing(n, "faultcode"))?;
             f.code = qname_code(code, version);
             f.reason = n
-                .child("faultstring")
+                .child_named("faultstring")
                 .map(Node::trimmed)
                 .unwrap_or_default();
             f.reason_lang = n
-                .child("faultstring")
-                .and_then(|t| t.attr_ns(crate::dom::XML_NS, "lang"))
+                .child_named("faultstring")
+                .and_then(|t| t.attr_ns(crate::node::XML_NS, "lang"))
                 .map(str::to_owned);
-            if let Some(d) = n.child("detail") {
+            if let Some(d) = n.child_named("detail") {
                 decode_detail(&mut f, d);
             }
         }
@@ -327,7 +335,7 @@ fn encode_detail(f: &Fault, w: &mut XmlWriter, name: &str) {
         w.close("deviceenrollmentserviceerror");
     }
     for o in &f.detail_other {
-        w.generic(o);
+        w.element(o);
     }
     w.close(name);
 }

@@ -105,18 +105,17 @@
 
 pub mod client;
 mod discovery;
-mod dom;
 mod enrollment;
 mod error;
 mod fault;
 mod message;
+mod node;
 pub mod ns;
 mod provisioning;
 mod soap;
 mod standard;
 mod wstep;
 mod xcep;
-mod xml;
 
 pub mod pki;
 pub mod token;
@@ -149,6 +148,10 @@ pub use standard::{
     ProvisioningBuildError, Renewal, SYNCML_DM_XML, StandardProvisioning,
     ssl_client_cert_search_criteria,
 };
+/// Generic XML content, kept verbatim where the typed model has no field for it (unknown
+/// SOAP headers, unknown request fields, `ds:Signature`, policy parts this crate does not
+/// type): winmdm-xml's element type, compared and serialized by namespace and local name.
+pub use winmdm_xml::{Attribute as XmlAttribute, Element as XmlElement, Node as XmlNode};
 pub use wstep::{
     AdditionalContext, ContextItem, RequestSecurityToken, RequestSecurityTokenResponse,
     RequestSecurityTokenResponseCollection, RequestType,
@@ -157,4 +160,3 @@ pub use xcep::{
     Attestation, AttestationFailureBehavior, AzureAttestation, CertificateValidity, GetPolicies,
     GetPoliciesResponse, Oid, Permission, Policy, PolicyAttributes, PrivateKeyAttributes, Revision,
 };
-pub use xml::{XmlAttribute, XmlElement, XmlNode};

@@ -2,9 +2,9 @@
 //! message" detection by root and body element.
 
 use crate::discovery::{self, Discover, DiscoverResponse};
-use crate::dom::{self, Ctx, Node};
 use crate::error::{DecodeError, DecodeErrorKind, Limits};
 use crate::fault::{self, Fault};
+use crate::node::{self, Ctx, Node};
 use crate::provisioning::{self, ProvisioningDoc};
 use crate::soap::{self, Envelope, SoapVersion};
 use crate::wstep::{self, RequestSecurityToken, RequestSecurityTokenResponseCollection};
@@ -17,10 +17,10 @@ fn body_mismatch(
     found: Option<&Node>,
 ) -> DecodeError {
     ctx.err(
-        found.map_or(at.pos, |n| n.pos),
+        found.map_or(at.offset, |n| n.offset),
         DecodeErrorKind::UnexpectedBody {
             expected,
-            found: found.map_or_else(|| "(empty body)".to_owned(), Node::qualified),
+            found: found.map_or_else(|| "(empty body)".to_owned(), Node::expanded_name),
         },
     )
 }
@@ -35,7 +35,7 @@ macro_rules! envelope_codec {
 
             #[doc = concat!("Decodes a SOAP envelope whose body is `", $name, "`.")]
             pub fn decode_with(input: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
-                let root = dom::parse(input, 0, limits)?;
+                let root = node::parse(input, 0, limits)?;
                 let ctx = Ctx { input };
                 Self::from_node(&ctx, &root)
             }
@@ -107,7 +107,7 @@ impl Envelope<Fault> {
 
     /// Decodes a SOAP envelope whose body is a fault.
     pub fn decode_with(input: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
-        let root = dom::parse(input, 0, limits)?;
+        let root = node::parse(input, 0, limits)?;
         let ctx = Ctx { input };
         Self::from_node(&ctx, &root)
     }
@@ -176,7 +176,7 @@ impl Message {
 
     /// Decodes the message in `input[start..]`; error positions refer to `input`.
     pub fn decode_at(input: &[u8], start: usize, limits: &Limits) -> Result<Self, DecodeError> {
-        let root = dom::parse(input, start, limits)?;
+        let root = node::parse(input, start, limits)?;
         let ctx = Ctx { input };
         if provisioning::is_provisioning_root(&root) {
             return provisioning::decode_root(&ctx, &root).map(Message::ProvisioningDoc);

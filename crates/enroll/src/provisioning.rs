@@ -4,10 +4,10 @@
 
 use std::borrow::Cow;
 
-use crate::dom::{Child, Ctx, Node};
 use crate::error::{DecodeError, DecodeErrorKind, Limits};
+use crate::node::{Child, Ctx, Node, NodeExt};
 use crate::soap::Secret;
-use crate::xml::XmlWriter;
+use winmdm_xml::Writer as XmlWriter;
 
 /// `parm/@datatype`: open set.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -135,7 +135,7 @@ impl ProvisioningDoc {
 
     /// [`ProvisioningDoc::decode`] with explicit limits.
     pub fn decode_with(input: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
-        let root = crate::dom::parse(input, 0, limits)?;
+        let root = crate::node::parse(input, 0, limits)?;
         decode_root(&Ctx { input }, &root)
     }
 
@@ -174,7 +174,7 @@ impl ProvisioningDoc {
             encode_node(&mut w, n);
         }
         w.close("wap-provisioningdoc");
-        w.out
+        w.into_string()
     }
 
     /// Top-level characteristics of a type (CertificateStore may appear several times).
@@ -221,20 +221,20 @@ fn encode_node(w: &mut XmlWriter, n: &WapNode) {
 }
 
 pub(crate) fn is_provisioning_root(n: &Node) -> bool {
-    n.ns.is_none() && (n.is("wap-provisioningdoc") || n.is("characteristic") || n.is("parm"))
+    n.namespace.is_none() && (n.is("wap-provisioningdoc") || n.is("characteristic") || n.is("parm"))
 }
 
 pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc, DecodeError> {
-    if root.ns.is_some() {
+    if root.namespace.is_some() {
         return Err(ctx.err(
-            root.pos,
+            root.offset,
             DecodeErrorKind::UnexpectedRoot {
                 expected: "wap-provisioningdoc",
-                found: root.qualified(),
+                found: root.expanded_name(),
             },
         ));
     }
-    if root.local == "wap-provisioningdoc" {
+    if root.name == "wap-provisioningdoc" {
         let mut items = Vec::new();
         for c in &root.children {
             if let Some(n) = decode_node(ctx, c)? {
@@ -245,18 +245,18 @@ pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc,
             version: root.attr("version").map(str::to_owned),
             items,
         })
-    } else if root.local == "characteristic" || root.local == "parm" {
-        let n = decode_node(ctx, &Child::Elem(root.clone()))?;
+    } else if root.name == "characteristic" || root.name == "parm" {
+        let n = decode_node(ctx, &Child::Element(root.clone()))?;
         Ok(ProvisioningDoc {
             version: None,
             items: n.into_iter().collect(),
         })
     } else {
         Err(ctx.err(
-            root.pos,
+            root.offset,
             DecodeErrorKind::UnexpectedRoot {
                 expected: "wap-provisioningdoc",
-                found: root.qualified(),
+                found: root.expanded_name(),
             },
         ))
     }
@@ -274,9 +274,9 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
                 },
             ));
         }
-        Child::Elem(e) => e,
+        Child::Element(e) => e,
     };
-    if e.local == "parm" {
+    if e.name == "parm" {
         let name = e.attr("name").ok_or_else(|| ctx.missing(e, "parm/@name"))?;
         return Ok(Some(WapNode::Parm(Parm {
             name: name.to_owned(),
@@ -286,7 +286,7 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
                 .map(|d| Datatype(Cow::Owned(d.to_owned()))),
         })));
     }
-    if e.local == "characteristic" {
+    if e.name == "characteristic" {
         let t = e
             .attr("type")
             .ok_or_else(|| ctx.missing(e, "characteristic/@type"))?;
@@ -302,10 +302,10 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
         })));
     }
     Err(ctx.err(
-        e.pos,
+        e.offset,
         DecodeErrorKind::UnexpectedRoot {
             expected: "characteristic or parm",
-            found: e.qualified(),
+            found: e.expanded_name(),
         },
     ))
 }

@@ -4,10 +4,11 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::dom::{Ctx, Node};
+use crate::XmlElement;
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::node::{Ctx, Node, NodeExt};
 use crate::ns;
-use crate::xml::{XmlElement, XmlWriter};
+use winmdm_xml::Writer as XmlWriter;
 
 /// SOAP envelope version. Both are accepted; builders in this crate use SOAP 1.2
 /// and the encoder writes the version the envelope carries.
@@ -355,22 +356,25 @@ pub(crate) fn decode_bst(node: &Node) -> BinarySecurityToken {
 
 fn decode_security(node: &Node) -> Security {
     let mut sec = Security::default();
-    for e in node.elems() {
+    for e in node.elements() {
         if e.is("Timestamp") && e.in_ns(&[Some(ns::WSU)]) {
             sec.timestamp = Some(Timestamp {
                 id: e.attr("Id").map(str::to_owned),
-                created: e.child("Created").map(Node::trimmed),
-                expires: e.child("Expires").map(Node::trimmed),
+                created: e.child_named("Created").map(Node::trimmed),
+                expires: e.child_named("Expires").map(Node::trimmed),
             });
         } else if e.is("UsernameToken") && e.in_ns(&[Some(ns::WSSE)]) {
-            let pw = e.child("Password");
+            let pw = e.child_named("Password");
             sec.username_token = Some(UsernameToken {
                 id: e.attr("Id").map(str::to_owned),
-                username: e.child("Username").map(Node::trimmed).unwrap_or_default(),
+                username: e
+                    .child_named("Username")
+                    .map(Node::trimmed)
+                    .unwrap_or_default(),
                 password: pw.map(|p| Secret(p.text())),
                 password_type: pw.and_then(|p| p.attr("Type")).map(|t| t.trim().to_owned()),
                 other: e
-                    .elems()
+                    .elements()
                     .filter(|c| !c.is("Username") && !c.is("Password"))
                     .map(Node::to_generic)
                     .collect(),
@@ -387,13 +391,17 @@ fn decode_security(node: &Node) -> Security {
 fn decode_header(node: &Node) -> Header {
     let mut h = Header::default();
     let wsa = [Some(ns::ADDRESSING), None];
-    for e in node.elems() {
+    for e in node.elements() {
         if e.in_ns(&wsa) && e.is("Action") {
             h.action = Some(e.trimmed());
         } else if e.in_ns(&wsa) && e.is("MessageID") {
             h.message_id = Some(e.trimmed());
         } else if e.in_ns(&wsa) && e.is("ReplyTo") {
-            h.reply_to = Some(e.child("Address").map(Node::trimmed).unwrap_or_default());
+            h.reply_to = Some(
+                e.child_named("Address")
+                    .map(Node::trimmed)
+                    .unwrap_or_default(),
+            );
         } else if e.in_ns(&wsa) && e.is("To") {
             h.to = Some(e.trimmed());
         } else if e.in_ns(&wsa) && e.is("RelatesTo") {
@@ -418,39 +426,39 @@ pub(crate) fn decode_envelope<'n>(
     ctx: &Ctx<'_>,
     root: &'n Node,
 ) -> Result<(SoapVersion, Header, Option<&'n Node>), DecodeError> {
-    let version = match root.ns.as_deref() {
+    let version = match root.namespace.as_deref() {
         Some(ns::SOAP12) => SoapVersion::Soap12,
         Some(ns::SOAP11) => SoapVersion::Soap11,
         _ => {
             return Err(ctx.err(
-                root.pos,
+                root.offset,
                 DecodeErrorKind::UnexpectedRoot {
                     expected: "soap:Envelope",
-                    found: root.qualified(),
+                    found: root.expanded_name(),
                 },
             ));
         }
     };
     if !root.is("Envelope") {
         return Err(ctx.err(
-            root.pos,
+            root.offset,
             DecodeErrorKind::UnexpectedRoot {
                 expected: "soap:Envelope",
-                found: root.qualified(),
+                found: root.expanded_name(),
             },
         ));
     }
     let env_ns = [Some(version.namespace())];
     let header = root
-        .elems()
+        .elements()
         .find(|e| e.is("Header") && e.in_ns(&env_ns))
         .map(decode_header)
         .unwrap_or_default();
     let body = root
-        .elems()
+        .elements()
         .find(|e| e.is("Body") && e.in_ns(&env_ns))
         .ok_or_else(|| ctx.missing(root, "soap:Body"))?;
-    Ok((version, header, body.elems().next()))
+    Ok((version, header, body.elements().next()))
 }
 
 // ---------------------------------------------------------------- encoding
@@ -515,7 +523,7 @@ pub(crate) fn encode_envelope(
                 }
             }
             for o in &ut.other {
-                w.generic(o);
+                w.element(o);
             }
             w.close("o:UsernameToken");
         }
@@ -523,19 +531,19 @@ pub(crate) fn encode_envelope(
             encode_bst(&mut w, "o:BinarySecurityToken", bst, &[]);
         }
         for o in &sec.other {
-            w.generic(o);
+            w.element(o);
         }
         w.close("o:Security");
     }
     for o in &header.other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("s:Header");
     w.open("s:Body", &[]);
     body(&mut w);
     w.close("s:Body");
     w.close("s:Envelope");
-    w.out
+    w.into_string()
 }
 
 pub(crate) fn encode_bst(

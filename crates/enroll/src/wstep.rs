@@ -3,11 +3,12 @@
 
 use std::borrow::Cow;
 
-use crate::dom::{Ctx, Node};
+use crate::XmlElement;
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::node::{Ctx, Node, NodeExt};
 use crate::ns;
 use crate::soap::{BinarySecurityToken, ValueType, decode_bst, encode_bst};
-use crate::xml::{XmlElement, XmlWriter};
+use winmdm_xml::Writer as XmlWriter;
 
 /// `wst:RequestType`: an open set of URIs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -199,7 +200,7 @@ pub(crate) fn is_rstrc(n: &Node) -> bool {
 
 pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken, DecodeError> {
     let mut r = RequestSecurityToken::default();
-    for e in n.elems() {
+    for e in n.elements() {
         if e.is("TokenType") {
             r.token_type = Some(e.trimmed());
         } else if e.is("RequestType") {
@@ -207,7 +208,7 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
         } else if e.is("BinarySecurityToken") && e.in_ns(&[Some(ns::WSSE)]) {
             r.binary_security_token = Some(decode_bst(e));
         } else if e.is("AdditionalContext") {
-            for i in e.elems() {
+            for i in e.elements() {
                 if !i.is("ContextItem") {
                     r.additional_context.other.push(i.to_generic());
                     continue;
@@ -217,7 +218,7 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
                     .ok_or_else(|| ctx.missing(i, "ContextItem/@Name"))?;
                 r.additional_context.items.push(ContextItem {
                     name: name.trim().to_owned(),
-                    value: i.child("Value").map(Node::text),
+                    value: i.child_named("Value").map(Node::text),
                 });
             }
         } else {
@@ -255,12 +256,12 @@ pub(crate) fn encode_rst(r: &RequestSecurityToken, w: &mut XmlWriter) {
             }
         }
         for o in &r.additional_context.other {
-            w.generic(o);
+            w.element(o);
         }
         w.close("ac:AdditionalContext");
     }
     for o in &r.other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("wst:RequestSecurityToken");
 }
@@ -270,20 +271,20 @@ pub(crate) fn decode_rstrc(
     n: &Node,
 ) -> Result<RequestSecurityTokenResponseCollection, DecodeError> {
     let mut c = RequestSecurityTokenResponseCollection::default();
-    for e in n.elems() {
+    for e in n.elements() {
         if !e.is("RequestSecurityTokenResponse") {
             c.other.push(e.to_generic());
             continue;
         }
         let mut r = RequestSecurityTokenResponse::default();
-        for x in e.elems() {
+        for x in e.elements() {
             if x.is("TokenType") {
                 r.token_type = Some(x.trimmed());
             } else if x.is("DispositionMessage") {
                 r.disposition_message = Some(x.trimmed());
             } else if x.is("RequestedSecurityToken") {
                 // The Entra doc variant puts TokenType inside RequestedSecurityToken.
-                for y in x.elems() {
+                for y in x.elements() {
                     if y.is("BinarySecurityToken") {
                         r.requested_security_token = Some(decode_bst(y));
                     } else if y.is("TokenType") {
@@ -320,7 +321,7 @@ pub(crate) fn encode_rstrc(c: &RequestSecurityTokenResponseCollection, w: &mut X
                 encode_bst(w, "BinarySecurityToken", b, &[("xmlns", ns::WSSE)]);
             }
             for o in &r.requested_other {
-                w.generic(o);
+                w.element(o);
             }
             w.close("RequestedSecurityToken");
         }
@@ -328,12 +329,12 @@ pub(crate) fn encode_rstrc(c: &RequestSecurityTokenResponseCollection, w: &mut X
             w.leaf("RequestID", &[("xmlns", ns::PKI_ENROLLMENT)], id);
         }
         for o in &r.other {
-            w.generic(o);
+            w.element(o);
         }
         w.close("RequestSecurityTokenResponse");
     }
     for o in &c.other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("RequestSecurityTokenResponseCollection");
 }

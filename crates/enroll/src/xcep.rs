@@ -2,10 +2,11 @@
 
 use std::borrow::Cow;
 
-use crate::dom::{Ctx, Node};
+use crate::XmlElement;
 use crate::error::DecodeError;
+use crate::node::{Ctx, Node, NodeExt};
 use crate::ns;
-use crate::xml::{XmlElement, XmlWriter};
+use winmdm_xml::Writer as XmlWriter;
 
 /// `GetPolicies` request body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -322,7 +323,7 @@ fn req_num<T: std::str::FromStr>(
     local: &'static str,
 ) -> Result<T, DecodeError> {
     let n = parent
-        .child(local)
+        .child_named(local)
         .ok_or_else(|| ctx.missing(parent, local))?;
     num(ctx, n, local)?.ok_or_else(|| ctx.missing(n, local))
 }
@@ -337,7 +338,7 @@ fn boolean(ctx: &Ctx<'_>, n: &Node, field: &'static str) -> Result<Option<bool>,
 }
 
 fn generic_unless_nil(n: &Node) -> Option<XmlElement> {
-    if n.is_nil() && n.elems().next().is_none() && n.trimmed().is_empty() {
+    if n.is_nil() && n.elements().next().is_none() && n.trimmed().is_empty() {
         None
     } else {
         Some(n.to_generic())
@@ -346,9 +347,9 @@ fn generic_unless_nil(n: &Node) -> Option<XmlElement> {
 
 pub(crate) fn decode_get_policies(_ctx: &Ctx<'_>, n: &Node) -> Result<GetPolicies, DecodeError> {
     let mut g = GetPolicies::default();
-    for e in n.elems() {
+    for e in n.elements() {
         if e.is("client") {
-            for c in e.elems() {
+            for c in e.elements() {
                 if c.is("lastUpdate") {
                     g.last_update = c.opt_text();
                 } else if c.is("preferredLanguage") {
@@ -375,15 +376,15 @@ pub(crate) fn encode_get_policies(g: &GetPolicies, w: &mut XmlWriter) {
     w.nil_leaf("lastUpdate", g.last_update.as_deref());
     w.nil_leaf("preferredLanguage", g.preferred_language.as_deref());
     for o in &g.client_other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("client");
     match &g.request_filter {
-        Some(f) => w.generic(f),
+        Some(f) => w.element(f),
         None => w.empty("requestFilter", &[("xsi:nil", "true")]),
     }
     for o in &g.other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("GetPolicies");
 }
@@ -396,7 +397,7 @@ fn afb(n: &Node) -> Option<AttestationFailureBehavior> {
 fn decode_pka(ctx: &Ctx<'_>, n: &Node) -> Result<PrivateKeyAttributes, DecodeError> {
     let mut p = PrivateKeyAttributes::default();
     let mut min = None;
-    for e in n.elems() {
+    for e in n.elements() {
         if e.is("minimalKeyLength") {
             min = num(ctx, e, "minimalKeyLength")?;
         } else if e.is("keySpec") {
@@ -409,7 +410,7 @@ fn decode_pka(ctx: &Ctx<'_>, n: &Node) -> Result<PrivateKeyAttributes, DecodeErr
             p.algorithm_oid_reference = num(ctx, e, "algorithmOIDReference")?;
         } else if e.is("cryptoProviders") {
             let list: Vec<String> = e
-                .elems()
+                .elements()
                 .filter(|c| c.is("provider"))
                 .map(Node::trimmed)
                 .collect();
@@ -432,16 +433,16 @@ fn decode_pka(ctx: &Ctx<'_>, n: &Node) -> Result<PrivateKeyAttributes, DecodeErr
 
 fn decode_attestation(ctx: &Ctx<'_>, n: &Node) -> Result<Attestation, DecodeError> {
     let mut a = Attestation::default();
-    for e in n.elems() {
+    for e in n.elements() {
         if e.is("attestationFailureBehavior") {
             a.attestation_failure_behavior = afb(e);
         } else if e.is("operationTimeout") {
             a.operation_timeout = num(ctx, e, "operationTimeout")?;
         } else if e.is("azureAttestation") {
             a.azure_attestation = Some(AzureAttestation {
-                nonce: e.child("nonce").and_then(Node::opt_text),
-                relying_party_id: e.child("relyingPartyId").and_then(Node::opt_text),
-                endpoint_uri: e.child("endpointUri").and_then(Node::opt_text),
+                nonce: e.child_named("nonce").and_then(Node::opt_text),
+                relying_party_id: e.child_named("relyingPartyId").and_then(Node::opt_text),
+                endpoint_uri: e.child_named("endpointUri").and_then(Node::opt_text),
             });
         } else {
             a.other.push(e.to_generic());
@@ -452,9 +453,9 @@ fn decode_attestation(ctx: &Ctx<'_>, n: &Node) -> Result<Attestation, DecodeErro
 
 fn decode_attributes(ctx: &Ctx<'_>, n: &Node) -> Result<PolicyAttributes, DecodeError> {
     let mut a = PolicyAttributes::default();
-    for e in n.elems() {
-        let local = e.local.as_str();
-        if e.is_nil() && e.elems().next().is_none() && e.trimmed().is_empty() {
+    for e in n.elements() {
+        let local = e.name.as_str();
+        if e.is_nil() && e.elements().next().is_none() && e.trimmed().is_empty() {
             // nil: same as absent (the encoder writes nil for absent required parts).
             continue;
         }
@@ -469,11 +470,11 @@ fn decode_attributes(ctx: &Ctx<'_>, n: &Node) -> Result<PolicyAttributes, Decode
             }
             "permission" => {
                 a.permission = Some(Permission {
-                    enroll: match e.child("enroll") {
+                    enroll: match e.child_named("enroll") {
                         Some(x) => boolean(ctx, x, "enroll")?.unwrap_or(false),
                         None => false,
                     },
-                    auto_enroll: match e.child("autoEnroll") {
+                    auto_enroll: match e.child_named("autoEnroll") {
                         Some(x) => boolean(ctx, x, "autoEnroll")?.unwrap_or(false),
                         None => false,
                     },
@@ -507,7 +508,7 @@ fn decode_attributes(ctx: &Ctx<'_>, n: &Node) -> Result<PolicyAttributes, Decode
 fn decode_policy(ctx: &Ctx<'_>, n: &Node) -> Result<Policy, DecodeError> {
     let mut p = Policy::default();
     let mut attrs = None;
-    for e in n.elems() {
+    for e in n.elements() {
         if e.is("policyOIDReference") {
             p.policy_oid_reference = num(ctx, e, "policyOIDReference")?;
         } else if e.is("cAs") {
@@ -527,9 +528,9 @@ pub(crate) fn decode_get_policies_response(
     n: &Node,
 ) -> Result<GetPoliciesResponse, DecodeError> {
     let mut r = GetPoliciesResponse::default();
-    for e in n.elems() {
+    for e in n.elements() {
         if e.is("response") {
-            for c in e.elems() {
+            for c in e.elements() {
                 if c.is("policyID") {
                     r.policy_id = c.opt_text();
                 } else if c.is("policyFriendlyName") {
@@ -539,7 +540,7 @@ pub(crate) fn decode_get_policies_response(
                 } else if c.is("policiesNotChanged") {
                     r.policies_not_changed = boolean(ctx, c, "policiesNotChanged")?;
                 } else if c.is("policies") {
-                    for p in c.elems() {
+                    for p in c.elements() {
                         if p.is("policy") {
                             r.policies.push(decode_policy(ctx, p)?);
                         } else {
@@ -553,19 +554,19 @@ pub(crate) fn decode_get_policies_response(
         } else if e.is("cAs") {
             r.cas = generic_unless_nil(e);
         } else if e.is("oIDs") {
-            for o in e.elems() {
+            for o in e.elements() {
                 if !o.is("oID") {
                     r.oids_other.push(o.to_generic());
                     continue;
                 }
                 r.oids.push(Oid {
                     value: o
-                        .child("value")
+                        .child_named("value")
                         .map(Node::trimmed)
                         .ok_or_else(|| ctx.missing(o, "value"))?,
                     group: req_num(ctx, o, "group")?,
                     oid_reference_id: req_num(ctx, o, "oIDReferenceID")?,
-                    default_name: o.child("defaultName").and_then(Node::opt_text),
+                    default_name: o.child_named("defaultName").and_then(Node::opt_text),
                 });
             }
         } else {
@@ -581,7 +582,7 @@ fn nil_or<T: ToString>(w: &mut XmlWriter, name: &str, v: Option<T>) {
 
 fn nil_or_generic(w: &mut XmlWriter, name: &str, v: &Option<XmlElement>) {
     match v {
-        Some(g) => w.generic(g),
+        Some(g) => w.element(g),
         None => w.empty(name, &[("xsi:nil", "true")]),
     }
 }
@@ -649,7 +650,7 @@ fn encode_policy(p: &Policy, w: &mut XmlWriter) {
                 None => w.empty("cryptoProviders", &[("xsi:nil", "true")]),
             }
             for o in &k.other {
-                w.generic(o);
+                w.element(o);
             }
             w.close("privateKeyAttributes");
         }
@@ -690,16 +691,16 @@ fn encode_policy(p: &Policy, w: &mut XmlWriter) {
             w.close("azureAttestation");
         }
         for o in &at.other {
-            w.generic(o);
+            w.element(o);
         }
         w.close("attestation");
     }
     for o in &a.other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("attributes");
     for o in &p.other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("policy");
 }
@@ -719,11 +720,11 @@ pub(crate) fn encode_get_policies_response(r: &GetPoliciesResponse, w: &mut XmlW
         encode_policy(p, w);
     }
     for o in &r.policies_other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("policies");
     for o in &r.response_other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("response");
     nil_or_generic(w, "cAs", &r.cas);
@@ -737,11 +738,11 @@ pub(crate) fn encode_get_policies_response(r: &GetPoliciesResponse, w: &mut XmlW
         w.close("oID");
     }
     for o in &r.oids_other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("oIDs");
     for o in &r.other {
-        w.generic(o);
+        w.element(o);
     }
     w.close("GetPoliciesResponse");
 }

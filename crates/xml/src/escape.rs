@@ -1,85 +1,33 @@
-//! Generic XML content kept verbatim (by namespace and local name) where the typed
-//! model has no field for it, and the small writer the encoders share.
+//! The one escaper and a small writer.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// An XML element kept as a generic tree: unknown SOAP headers, unknown request
-/// fields, `ds:Signature`, policy parts this crate does not type.
-///
-/// Names are kept by namespace URI and local name; prefixes are not kept (a
-/// namespace-aware reader does not depend on them).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct XmlElement {
-    /// Namespace URI, `None` when the element is in no namespace.
-    pub namespace: Option<String>,
-    /// Local name.
-    pub name: String,
-    /// Attributes in document order (namespace declarations excluded).
-    pub attributes: Vec<XmlAttribute>,
-    /// Child nodes in document order.
-    pub children: Vec<XmlNode>,
+use crate::element::{Element, Node, XML_NS};
+
+/// Escapes `s` for element content: `&`, `<`, `>` and `\r` (which a reader would turn
+/// into `\n`), so that the text reads back exactly.
+pub fn escape_text(s: &str) -> Cow<'_, str> {
+    escape(s, false)
 }
 
-/// An attribute of an [`XmlElement`].
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct XmlAttribute {
-    /// Namespace URI, `None` for unqualified attributes.
-    pub namespace: Option<String>,
-    /// Local name.
-    pub name: String,
-    /// Unescaped value.
-    pub value: String,
-}
-
-/// A child of an [`XmlElement`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub enum XmlNode {
-    /// A child element.
-    Element(XmlElement),
-    /// Text (unescaped).
-    Text(String),
-}
-
-impl XmlElement {
-    /// A new element without attributes or children.
-    pub fn new(namespace: Option<&str>, name: &str) -> Self {
-        XmlElement {
-            namespace: namespace.map(str::to_owned),
-            name: name.to_owned(),
-            attributes: Vec::new(),
-            children: Vec::new(),
-        }
-    }
-
-    /// Concatenated direct text content.
-    pub fn text(&self) -> String {
-        self.children
-            .iter()
-            .filter_map(|c| {
-                if let XmlNode::Text(t) = c {
-                    Some(t.as_str())
-                } else {
-                    None
-                }
-            })
-            .collect()
-    }
+/// Escapes `s` for an attribute value in double quotes: as [`escape_text`], plus `"` and
+/// the whitespace a reader would normalise to spaces (`\t`, `\n`).
+pub fn escape_attribute(s: &str) -> Cow<'_, str> {
+    escape(s, true)
 }
 
 /// Escapes for element content and attribute values: the markup characters, and the
 /// whitespace characters a reader would normalise (`\r` in text; `\t`, `\n`, `\r` in
 /// attribute values), so that decoded values survive a round trip exactly.
-pub(crate) fn escape(s: &str, attr: bool) -> std::borrow::Cow<'_, str> {
+fn escape(s: &str, attr: bool) -> Cow<'_, str> {
     let needs = |c: char| match c {
         '&' | '<' | '>' | '\r' => true,
         '"' | '\t' | '\n' => attr,
         _ => false,
     };
     if !s.chars().any(needs) {
-        return std::borrow::Cow::Borrowed(s);
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -94,21 +42,32 @@ pub(crate) fn escape(s: &str, attr: bool) -> std::borrow::Cow<'_, str> {
             c => out.push(c),
         }
     }
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
 }
 
 /// Appends XML to a `String`. Encoders write prefixed names themselves and declare
-/// namespaces on the root; [`XmlWriter::generic`] declares what generic content needs.
+/// namespaces on the root; [`Writer::element`] declares what generic content needs.
 #[derive(Debug, Default)]
-pub(crate) struct XmlWriter {
-    pub(crate) out: String,
+pub struct Writer {
+    out: String,
     /// Default namespace in scope (for generic elements).
     default_ns: Vec<Option<String>>,
 }
 
-impl XmlWriter {
-    pub(crate) fn new() -> Self {
-        XmlWriter {
+impl Writer {
+    /// What has been written so far.
+    pub fn as_str(&self) -> &str {
+        &self.out
+    }
+
+    /// The written XML.
+    pub fn into_string(self) -> String {
+        self.out
+    }
+
+    /// An empty writer (no default namespace in scope).
+    pub fn new() -> Self {
+        Writer {
             out: String::new(),
             default_ns: vec![None],
         }
@@ -120,9 +79,9 @@ impl XmlWriter {
         }
     }
 
-    /// `<name attrs>`; `default_ns` is the default namespace the element declares or
-    /// inherits (tracked for generic children).
-    pub(crate) fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
+    /// `<name attrs>` (names as written, values escaped); the default namespace it
+    /// declares (`xmlns`) or inherits is tracked for [`Writer::element`].
+    pub fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
         self.out.push('<');
         self.out.push_str(name);
         self.attrs(attrs);
@@ -135,19 +94,22 @@ impl XmlWriter {
         self.default_ns.push(inherited);
     }
 
-    pub(crate) fn close(&mut self, name: &str) {
+    /// `</name>`, closing what [`Writer::open`] opened.
+    pub fn close(&mut self, name: &str) {
         let _ = write!(self.out, "</{name}>");
         self.default_ns.pop();
     }
 
-    pub(crate) fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
+    /// `<name attrs/>`.
+    pub fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
         self.out.push('<');
         self.out.push_str(name);
         self.attrs(attrs);
         self.out.push_str("/>");
     }
 
-    pub(crate) fn leaf(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+    /// `<name attrs>text</name>`, text escaped.
+    pub fn leaf(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
         self.out.push('<');
         self.out.push_str(name);
         self.attrs(attrs);
@@ -157,29 +119,32 @@ impl XmlWriter {
     }
 
     /// Leaf if `Some`, nothing if `None`.
-    pub(crate) fn opt_leaf(&mut self, name: &str, text: Option<&str>) {
+    pub fn opt_leaf(&mut self, name: &str, text: Option<&str>) {
         if let Some(t) = text {
             self.leaf(name, &[], t);
         }
     }
 
     /// Leaf if `Some`, `<name xsi:nil="true"/>` if `None` (`xsi` must be declared).
-    pub(crate) fn nil_leaf(&mut self, name: &str, text: Option<&str>) {
+    pub fn nil_leaf(&mut self, name: &str, text: Option<&str>) {
         match text {
             Some(t) => self.leaf(name, &[], t),
             None => self.empty(name, &[("xsi:nil", "true")]),
         }
     }
 
-    pub(crate) fn text(&mut self, t: &str) {
+    /// Escaped text.
+    pub fn text(&mut self, t: &str) {
         self.out.push_str(&escape(t, false));
     }
 
-    /// Writes a generic element with the declarations it needs.
-    pub(crate) fn generic(&mut self, el: &XmlElement) {
+    /// Writes an [`Element`] with the namespace declarations it needs: a default
+    /// namespace where it differs from the one in scope, generated prefixes (`n0`, ...)
+    /// for namespaced attributes, `xml:` for [`XML_NS`]. Kept prefixes are not used.
+    pub fn element(&mut self, el: &Element) {
         let current = self.default_ns.last().cloned().flatten();
         let mut decls: Vec<(String, String)> = Vec::new();
-        let xml_ns = el.namespace.as_deref() == Some(crate::dom::XML_NS);
+        let xml_ns = el.namespace.as_deref() == Some(XML_NS);
         let name = if xml_ns {
             format!("xml:{}", el.name)
         } else {
@@ -193,7 +158,7 @@ impl XmlWriter {
         for a in &el.attributes {
             let key = match &a.namespace {
                 None => a.name.clone(),
-                Some(ns) if ns == crate::dom::XML_NS => format!("xml:{}", a.name),
+                Some(ns) if ns == XML_NS => format!("xml:{}", a.name),
                 Some(ns) => {
                     let p = match prefixes.iter().find(|(_, n)| n == ns) {
                         Some((p, _)) => p.clone(),
@@ -226,8 +191,8 @@ impl XmlWriter {
         });
         for c in &el.children {
             match c {
-                XmlNode::Element(e) => self.generic(e),
-                XmlNode::Text(t) => self.text(t),
+                Node::Element(e) => self.element(e),
+                Node::Text(t) => self.text(t),
             }
         }
         self.default_ns.pop();

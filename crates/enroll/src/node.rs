@@ -1,0 +1,178 @@
+//! The MS-MDE2 reading of winmdm-xml's tree: what enrollment adds to plain XML.
+//!
+//! Parsing, namespaces, the DTD policy and the limits are `winmdm_xml`'s; this module maps
+//! its errors to [`DecodeError`] (byte offsets into the whole input, columns in bytes) and
+//! adds the lenient accessors the decoders use: local names matched ASCII
+//! case-insensitively (docs/enroll.md, quirk "lower-cased fault samples"), attributes found
+//! with or without a prefix, `xsi:nil`.
+
+use winmdm_xml::ErrorKind as XmlErrorKind;
+pub(crate) use winmdm_xml::{Element as Node, Node as Child, XML_NS};
+
+use crate::XmlElement;
+use crate::error::{DecodeError, DecodeErrorKind, Limits};
+
+/// Decoding context: the whole input, for positioning errors.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub(crate) input: &'a [u8],
+}
+
+impl Ctx<'_> {
+    pub(crate) fn err(&self, pos: usize, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError::at(self.input, pos, kind)
+    }
+    pub(crate) fn missing(&self, node: &Node, what: &'static str) -> DecodeError {
+        self.err(node.offset, DecodeErrorKind::Missing(what))
+    }
+    pub(crate) fn invalid(&self, node: &Node, field: &'static str, value: &str) -> DecodeError {
+        self.err(
+            node.offset,
+            DecodeErrorKind::InvalidValue {
+                field,
+                value: crate::error::truncate(value),
+            },
+        )
+    }
+}
+
+/// The lenient accessors of the MS-MDE2 decoders.
+pub(crate) trait NodeExt {
+    /// Local name matches, ASCII case-insensitively.
+    fn is(&self, local: &str) -> bool;
+    /// Namespace is one of `nss` (`None` in the list stands for "no namespace").
+    fn in_ns(&self, nss: &[Option<&str>]) -> bool;
+    /// First child element with this local name (any namespace, any ASCII case).
+    fn child_named(&self, local: &str) -> Option<&Node>;
+    /// Trimmed text content.
+    fn trimmed(&self) -> String;
+    /// Attribute by local name: unqualified, or in any namespace (some samples prefix
+    /// `ValueType`/`EncodingType` with `wsse:`).
+    fn attr(&self, local: &str) -> Option<&str>;
+    /// Attribute by namespace and local name (any ASCII case).
+    fn attr_ns(&self, ns: &str, local: &str) -> Option<&str>;
+    /// `xsi:nil="true"` (any prefix).
+    fn is_nil(&self) -> bool;
+    /// Trimmed text, `None` when empty. Content wins over a contradictory `nil="true"`
+    /// (MS-MDE2 4.2.3 example).
+    fn opt_text(&self) -> Option<String>;
+    /// The element as kept generic content (indentation between elements dropped).
+    fn to_generic(&self) -> XmlElement;
+}
+
+impl NodeExt for Node {
+    fn is(&self, local: &str) -> bool {
+        self.name.eq_ignore_ascii_case(local)
+    }
+
+    fn in_ns(&self, nss: &[Option<&str>]) -> bool {
+        nss.contains(&self.namespace.as_deref())
+    }
+
+    fn child_named(&self, local: &str) -> Option<&Node> {
+        self.elements().find(|e| e.is(local))
+    }
+
+    fn trimmed(&self) -> String {
+        self.text().trim().to_owned()
+    }
+
+    fn attr(&self, local: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.namespace.is_none() && a.name.eq_ignore_ascii_case(local))
+            .or_else(|| {
+                self.attributes
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(local))
+            })
+            .map(|a| a.value.as_str())
+    }
+
+    fn attr_ns(&self, ns: &str, local: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.namespace.as_deref() == Some(ns) && a.name.eq_ignore_ascii_case(local))
+            .map(|a| a.value.as_str())
+    }
+
+    fn is_nil(&self) -> bool {
+        matches!(
+            self.attr_ns(crate::ns::XSI, "nil").map(str::trim),
+            Some("true" | "1")
+        )
+    }
+
+    fn opt_text(&self) -> Option<String> {
+        let t = self.trimmed();
+        if t.is_empty() { None } else { Some(t) }
+    }
+
+    fn to_generic(&self) -> XmlElement {
+        self.without_indentation()
+    }
+}
+
+fn to_xml_limits(limits: &Limits) -> winmdm_xml::Limits {
+    winmdm_xml::Limits::default()
+        .with_max_input_bytes(limits.max_input_bytes)
+        .with_max_depth(limits.max_depth)
+        .with_max_elements(limits.max_elements)
+        .with_max_attributes(limits.max_attributes)
+        .with_max_value_bytes(limits.max_value_bytes)
+}
+
+/// Enrollment's error kind for a winmdm-xml one (the messages of `Syntax` are the ones
+/// this crate had before it moved onto winmdm-xml).
+fn decode_kind(kind: XmlErrorKind) -> DecodeErrorKind {
+    match kind {
+        XmlErrorKind::NoRoot => DecodeErrorKind::Empty,
+        XmlErrorKind::InvalidEncoding { .. } | XmlErrorKind::UnsupportedEncoding(_) => {
+            DecodeErrorKind::NotUtf8
+        }
+        XmlErrorKind::Malformed(m) => DecodeErrorKind::Syntax(m),
+        XmlErrorKind::UnclosedElement(name) => {
+            let local = name.rsplit_once(':').map_or(name.as_str(), |(_, l)| l);
+            DecodeErrorKind::Syntax(format!("unclosed element <{local}>"))
+        }
+        XmlErrorKind::Doctype => DecodeErrorKind::Doctype,
+        XmlErrorKind::UnknownEntity(e) => DecodeErrorKind::UnknownEntity(e),
+        XmlErrorKind::UnboundPrefix(p) => DecodeErrorKind::UnboundPrefix(p),
+        XmlErrorKind::TrailingContent => DecodeErrorKind::TrailingContent,
+        XmlErrorKind::InputTooLarge { limit, .. } => DecodeErrorKind::InputTooLarge { limit },
+        XmlErrorKind::TooDeep { limit } => DecodeErrorKind::TooDeep { limit },
+        XmlErrorKind::TooManyElements { limit } => DecodeErrorKind::TooManyElements { limit },
+        XmlErrorKind::TooManyAttributes { limit } => DecodeErrorKind::TooManyAttributes { limit },
+        XmlErrorKind::ValueTooLarge { limit } => DecodeErrorKind::ValueTooLarge { limit },
+        // InvalidName, IllegalCharacter, TextBeforeRoot and kinds added later.
+        other => DecodeErrorKind::Syntax(other.to_string()),
+    }
+}
+
+fn shift_offsets(node: &mut Node, base: usize) {
+    node.offset += base;
+    for c in &mut node.children {
+        if let Child::Element(e) = c {
+            shift_offsets(e, base);
+        }
+    }
+}
+
+/// Parses `input[start..]` (UTF-8, optional byte order mark) into a tree; offsets of
+/// nodes and errors are into `input`.
+pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node, DecodeError> {
+    let ctx = Ctx { input };
+    let options = winmdm_xml::ParseOptions::default().with_limits(to_xml_limits(limits));
+    let decoded = winmdm_xml::decode_utf8(&input[start..], &options.limits)
+        .map_err(|e| ctx.err(start + e.offset(), decode_kind(e.kind)))?;
+    let base = start + decoded.bom_len;
+    let mut root = winmdm_xml::parse_str(&decoded.text, &options).map_err(|e| {
+        let at = match e.kind {
+            XmlErrorKind::NoRoot => start,
+            _ => base + e.offset(),
+        };
+        ctx.err(at, decode_kind(e.kind))
+    })?;
+    shift_offsets(&mut root, base);
+    Ok(root)
+}
