@@ -298,7 +298,7 @@ pub fn replay(messages: &[SyncML<'_>], start: SystemTime) -> ReplayReport {
         let mut sess = ReplayedSession {
             session_id: sid,
             device_id,
-            starts_mid_way: msg_num(&idx[0]) > 1 && msg_num(&idx[0]) != u64::MAX,
+            starts_mid_way: (2..u64::MAX).contains(&msg_num(&idx[0])),
             steps: Vec::new(),
             outcomes: Vec::new(),
             events: Vec::new(),

@@ -283,12 +283,7 @@ impl<'a> Lexer<'a> {
     /// from), and lets prefixes bound nowhere through as [`Ns::Unbound`].
     pub(crate) fn fragment_scope(&mut self, prefix: &'a str, uri: &'a str) {
         self.allow_unbound = true;
-        self.scope.push(Binding {
-            depth: 0,
-            prefix,
-            ns: Ns::of(uri),
-            uri: Cow::Borrowed(uri),
-        });
+        self.bind(0, prefix, Cow::Borrowed(uri));
     }
 
     /// The namespace URI `prefix` (`""`: the default namespace) is bound to in the scope of
@@ -297,7 +292,7 @@ impl<'a> Lexer<'a> {
         if prefix == "xml" {
             return Some(XML_NS);
         }
-        let b = self.scope.iter().rev().find(|b| b.prefix == prefix)?;
+        let b = self.binding(prefix)?;
         (!b.uri.is_empty()).then_some(b.uri.as_ref())
     }
 
@@ -307,8 +302,28 @@ impl<'a> Lexer<'a> {
         if prefix == "xml" {
             return Some(Cow::Borrowed(XML_NS));
         }
-        let b = self.scope.iter().rev().find(|b| b.prefix == prefix)?;
+        let b = self.binding(prefix)?;
         (!b.uri.is_empty()).then(|| b.uri.clone())
+    }
+
+    /// The innermost declaration of `prefix` (`""`: the default namespace) in scope.
+    fn binding(&self, prefix: &str) -> Option<&Binding<'a>> {
+        self.scope.iter().rev().find(|b| b.prefix == prefix)
+    }
+
+    /// Puts a declaration made by the element at `depth` in scope.
+    fn bind(&mut self, depth: usize, prefix: &'a str, uri: Cow<'a, str>) {
+        let ns = Ns::of(&uri);
+        if prefix.is_empty() {
+            self.default_ns = ns;
+        }
+        self.scope.push(Binding {
+            depth,
+            prefix,
+            ns,
+            uri,
+        });
+        self.scope_top = depth;
     }
 
     /// Open elements (the current depth).
@@ -553,7 +568,7 @@ impl<'a> Lexer<'a> {
         if prefix == "xml" {
             return Ok(Ns::Other);
         }
-        match self.scope.iter().rev().find(|b| b.prefix == prefix) {
+        match self.binding(prefix) {
             Some(b) => Ok(b.ns),
             None if self.allow_unbound => Ok(Ns::Unbound),
             None => Err(fail(
@@ -595,15 +610,7 @@ impl<'a> Lexer<'a> {
         {
             return false;
         }
-        let ns = Ns::of(uri);
-        self.default_ns = ns;
-        self.scope.push(Binding {
-            depth,
-            prefix: "",
-            ns,
-            uri: Cow::Borrowed(uri),
-        });
-        self.scope_top = depth;
+        self.bind(depth, "", Cow::Borrowed(uri));
         true
     }
 
@@ -675,17 +682,7 @@ impl<'a> Lexer<'a> {
                     key_at,
                 ));
             }
-            let ns = Ns::of(&uri);
-            if prefix.is_empty() {
-                self.default_ns = ns;
-            }
-            self.scope.push(Binding {
-                depth,
-                prefix,
-                ns,
-                uri,
-            });
-            self.scope_top = depth;
+            self.bind(depth, prefix, uri);
         }
         // Prefixed attributes: bound prefixes, and no two with one expanded name.
         for (i, &(key, _, key_at)) in prefixed.iter().enumerate() {
@@ -730,12 +727,7 @@ impl<'a> Lexer<'a> {
         }
         self.scope_top = self.scope.last().map_or(0, |b| b.depth);
         if self.scope.len() != before {
-            self.default_ns = self
-                .scope
-                .iter()
-                .rev()
-                .find(|b| b.prefix.is_empty())
-                .map_or(Ns::None, |b| b.ns);
+            self.default_ns = self.binding("").map_or(Ns::None, |b| b.ns);
         }
     }
 
