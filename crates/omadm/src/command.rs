@@ -4,8 +4,8 @@ use std::borrow::Cow;
 
 use winmdm_syncml::{Command, CommandKind, Container, Item, ItemCommand, Location};
 
-use crate::locuri::{LocUri, LocUriError};
 use crate::value::{Value, ValueError};
+use winmdm_types::{LocUri, LocUriError};
 
 /// Why a command cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,13 +10,13 @@ use winmdm_syncml::{
 };
 
 use crate::auth::{self, AuthScheme, Credentials};
-use crate::locuri::{LocUri, Query};
 use crate::package::{
     self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, InObject, MIN_MAX_MSG_SIZE,
     ObjectKey, OutObject, Packer,
 };
 use crate::session::{SessionError, SessionHeader, asks_next, no_end_of_data_alert, status_for};
 use crate::tree::{Node, NodeTree};
+use winmdm_types::{LocUri, Query};
 
 /// The `./DevInfo` values sent in package 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -750,6 +750,7 @@ fn get_nodes(tree: &mut dyn NodeTree, u: &LocUri<'_>) -> Result<Vec<(String, Nod
             };
             Ok(vec![(u.as_str().to_owned(), Node::chr(value))])
         }
+        Some(_) => Err(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED),
     }
 }
 

@@ -76,7 +76,6 @@ mod alert;
 mod auth;
 mod command;
 mod device;
-mod locuri;
 mod package;
 mod replay;
 mod server;
@@ -95,7 +94,6 @@ pub use auth::{
 };
 pub use command::{CommandError, DmCommand, DmItem};
 pub use device::{DevInfo, DeviceAuth, DeviceConfig, DevicePhase, DeviceSession};
-pub use locuri::{LocUri, LocUriError, MAX_LOCURI_LEN, Query, Root, percent_encode};
 pub use package::{DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, MIN_MAX_MSG_SIZE};
 pub use replay::{
     ReplayReport, ReplayStep, ReplayedSession, UnmatchedReason, UnmatchedReply, is_server_message,
@@ -107,6 +105,10 @@ pub use server::{
 };
 pub use session::{Disposition, ItemStatus, Outcome, SessionError, SessionHeader};
 pub use snapshot::{DeviceSnapshot, SNAPSHOT_VERSION, ServerSnapshot, SnapshotError};
+/// The shared OMA-DM vocabulary (`Format`, `LocUri`, `Secret`, ...), re-exported so a product
+/// needs no second dependency line.
+pub use winmdm_types as types;
+pub use winmdm_types::{LocUri, LocUriError, MAX_LOCURI_LEN, Query, Root, percent_encode};
 
 pub use tree::{MemoryTree, Node, NodeTree};
 pub use value::{Format, Value, ValueError};

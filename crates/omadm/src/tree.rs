@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use winmdm_syncml::StatusCode;
 
-use crate::locuri::LocUri;
+use winmdm_types::LocUri;
 
 /// A node's value as stored: `Meta/Format`, `Meta/Type` and `Data` text.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -91,13 +91,13 @@ pub enum Query<'a> {
 /// `./Device`, `./User` are matched case-insensitively (Microsoft documents both).
 ///
 /// ```
-/// use winmdm_omadm::{LocUri, Root};
+/// use winmdm_types::{LocUri, Root};
 /// let u = LocUri::try_from("./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera")?;
 /// assert_eq!(u.root(), Some(Root::Device));
 /// assert!(LocUri::try_from("./Device/Vendor//MSFT").is_err());
 /// let g = LocUri::try_from("./Vendor/MSFT/Update/ApprovedUpdates/%7bA1B2%7d?list=StructData")?;
 /// assert_eq!(g.segments().last().unwrap(), "{A1B2}");
-/// # Ok::<(), winmdm_omadm::LocUriError>(())
+/// # Ok::<(), winmdm_types::LocUriError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct LocUri<'a> {
