@@ -480,34 +480,8 @@ impl<'a> Lexer<'a> {
     /// A tag with attributes (or malformed).
     #[inline(never)]
     fn start_tag_slow(&mut self, start: usize) -> Result<Ev> {
-        let b = self.s.as_bytes();
-        // The closing `>`, stepping over quoted attribute values.
-        let mut i = start + 1;
-        let end = loop {
-            match memchr::memchr3(b'>', b'"', b'\'', &b[i..]) {
-                None => return Err(syntax("unclosed start tag", start)),
-                Some(k) => {
-                    let j = i + k;
-                    let q = b[j];
-                    if q == b'>' {
-                        break j;
-                    }
-                    match memchr::memchr(q, &b[j + 1..]) {
-                        None => return Err(syntax("unclosed attribute value", j)),
-                        Some(m) => i = j + 1 + m + 1,
-                    }
-                }
-            }
-        };
-        let mut content = &self.s[start + 1..end];
-        let empty = content.ends_with('/');
-        if empty {
-            content = &content[..content.len() - 1];
-        }
-        let name_end = content
-            .bytes()
-            .position(is_ws_byte)
-            .unwrap_or(content.len());
+        let end = tag_close(self.s.as_bytes(), start)?;
+        let (content, empty, name_end) = tag_parts(self.s, start, end);
         if name_end == 0 {
             return Err(syntax("missing element name after '<'", start));
         }
@@ -852,6 +826,46 @@ impl<'a> Lexer<'a> {
         }
         Ok(Ev::Pi)
     }
+}
+
+/// The offset of the `>` that closes the start tag at `start` (its `<`), stepping over
+/// quoted attribute values.
+#[inline]
+fn tag_close(b: &[u8], start: usize) -> Result<usize> {
+    let mut i = start + 1;
+    loop {
+        match memchr::memchr3(b'>', b'"', b'\'', &b[i..]) {
+            None => return Err(syntax("unclosed start tag", start)),
+            Some(k) => {
+                let j = i + k;
+                let q = b[j];
+                if q == b'>' {
+                    return Ok(j);
+                }
+                match memchr::memchr(q, &b[j + 1..]) {
+                    None => return Err(syntax("unclosed attribute value", j)),
+                    Some(m) => i = j + 1 + m + 1,
+                }
+            }
+        }
+    }
+}
+
+/// The start tag from its `<` at `start` to its `>` at `end`: what lies between (without
+/// the `/` of an empty-element tag), whether it is an empty-element tag, and where the
+/// name ends in it (0: no name).
+#[inline]
+fn tag_parts(s: &str, start: usize, end: usize) -> (&str, bool, usize) {
+    let mut content = &s[start + 1..end];
+    let empty = content.ends_with('/');
+    if empty {
+        content = &content[..content.len() - 1];
+    }
+    let name_end = content
+        .bytes()
+        .position(is_ws_byte)
+        .unwrap_or(content.len());
+    (content, empty, name_end)
 }
 
 /// The XML declaration's pseudo-attributes: `version` first, then optional `encoding` and
