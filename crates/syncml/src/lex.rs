@@ -1,7 +1,7 @@
 //! The tokenizer under the decoder: XML 1.0 markup on an already validated `&str`.
 //!
-//! Why not quick-xml's event API (which `winmdm-enroll` and this crate's error paths use):
-//! quick-xml is a general reader; its per-event work (re-validating each event's bytes as
+//! Why not quick-xml's event API (which `winmdm-xml` and so `winmdm-enroll` use): quick-xml
+//! is a general reader; its per-event work (re-validating each event's bytes as
 //! UTF-8 although the input is a `&str`, splitting text at every entity reference, building
 //! `BytesStart`) already costs more than the whole budget issue 2 gives the decoder
 //! (`docs/benchmarks.md`, "Why a tokenizer of our own"). This tokenizer does what a
@@ -24,6 +24,8 @@
 //! scanned for declarations (and prefixed attributes are checked: bound prefix, distinct
 //! expanded names) before its own name is resolved. A prefix bound nowhere is
 //! [`DecodeErrorKind::UnboundPrefix`] at its tag.
+//! The element path of a decode error comes from this tokenizer too: `path.rs` runs it
+//! again up to the error.
 //! The fuzz target `syncml_wellformed` checks that what this tokenizer accepts roxmltree (an
 //! independent XML parser) accepts, and the other way round bar documented limits.
 
@@ -866,6 +868,21 @@ fn tag_parts(s: &str, start: usize, end: usize) -> (&str, bool, usize) {
         .position(is_ws_byte)
         .unwrap_or(content.len());
     (content, empty, name_end)
+}
+
+/// The start tag whose `<` is at `start`, read as [`Lexer`] reads it but without checking
+/// anything past its extent: its qualified name, the offset just past its `>`, and whether
+/// it is an empty-element tag. `None` when there is no start tag there, it is not closed,
+/// or it has no name. For error paths: a start tag the lexer refused (an unbound prefix, a
+/// bad attribute, the depth limit) still names the element the error is in.
+pub(crate) fn start_tag_at(s: &str, start: usize) -> Option<(&str, usize, bool)> {
+    let b = s.as_bytes();
+    if b.get(start) != Some(&b'<') || matches!(b.get(start + 1), None | Some(b'/' | b'!' | b'?')) {
+        return None;
+    }
+    let end = tag_close(b, start).ok()?;
+    let (content, empty, name_end) = tag_parts(s, start, end);
+    (name_end > 0).then(|| (&content[..name_end], end + 1, empty))
 }
 
 /// The XML declaration's pseudo-attributes: `version` first, then optional `encoding` and
