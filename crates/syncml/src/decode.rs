@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::lex::{self, Child, Ev, Lexer, Ns};
 use crate::options::{DecodeOptions, Limit, Quirk, QuirkSeen, UnknownElements};
+use crate::path::LexConfig;
 use crate::types::*;
 
 /// `Atomic` and `Sequence` are the only elements decoded recursively (everything else has a
@@ -123,7 +124,11 @@ impl DecodeOptions {
         bytes: &'a [u8],
         mode: Mode,
     ) -> std::result::Result<(Out<'a>, Vec<QuirkSeen>), DecodeError> {
-        let fail = |text: &str, base: usize, r: Raw| finish(text, base, *r);
+        let cfg = LexConfig {
+            limits: &self.limits,
+            fragment: mode == Mode::Commands,
+        };
+        let fail = |text: &str, base: usize, r: Raw| finish(text, base, *r, cfg);
         if bytes.len() > self.limits.max_message_bytes {
             return Err(fail(
                 "",
@@ -159,7 +164,7 @@ impl DecodeOptions {
             let out = p.document(mode).map_err(|r| {
                 // Offsets count bytes of the input: the BOM plus two per UTF-16 code unit.
                 let at = r.1.min(text.len());
-                let mut e = finish(&text, 0, *r);
+                let mut e = finish(&text, 0, *r, cfg);
                 let mut cut = at;
                 while !text.is_char_boundary(cut) {
                     cut -= 1;
@@ -206,7 +211,13 @@ fn internal() -> DecodeError {
     }
 }
 
-fn finish(text: &str, base: usize, (kind, offset): (DecodeErrorKind, usize)) -> DecodeError {
+/// The error with its line, column and element path (`cfg`: how the tokenizer ran).
+fn finish(
+    text: &str,
+    base: usize,
+    (kind, offset): (DecodeErrorKind, usize),
+    cfg: LexConfig<'_>,
+) -> DecodeError {
     let offset = offset.min(text.len());
     let (line, column) = line_col(text, offset);
     DecodeError {
@@ -214,7 +225,7 @@ fn finish(text: &str, base: usize, (kind, offset): (DecodeErrorKind, usize)) -> 
         offset: offset + base,
         line,
         column,
-        path: crate::path::path_at(text, offset),
+        path: crate::path::path_at(text, offset, cfg),
     }
 }
 
@@ -1642,9 +1653,13 @@ pub fn __tokenize(input: &str, full: bool) -> std::result::Result<usize, DecodeE
             }
         }
     })();
-    r.map_err(|e| finish(input, 0, *e))?;
+    let cfg = LexConfig {
+        limits: &opts.limits,
+        fragment: false,
+    };
+    r.map_err(|e| finish(input, 0, *e, cfg))?;
     if p.lex.depth() > 0 {
-        return Err(finish(input, 0, *p.eof()));
+        return Err(finish(input, 0, *p.eof(), cfg));
     }
     Ok(n)
 }

@@ -1,7 +1,7 @@
 //! The tokenizer under the decoder: XML 1.0 markup on an already validated `&str`.
 //!
-//! Why not quick-xml's event API (which `winmdm-enroll` and this crate's error paths use):
-//! quick-xml is a general reader; its per-event work (re-validating each event's bytes as
+//! Why not quick-xml's event API (which `winmdm-xml` and so `winmdm-enroll` use): quick-xml
+//! is a general reader; its per-event work (re-validating each event's bytes as
 //! UTF-8 although the input is a `&str`, splitting text at every entity reference, building
 //! `BytesStart`) already costs more than the whole budget issue 2 gives the decoder
 //! (`docs/benchmarks.md`, "Why a tokenizer of our own"). This tokenizer does what a
@@ -24,6 +24,8 @@
 //! scanned for declarations (and prefixed attributes are checked: bound prefix, distinct
 //! expanded names) before its own name is resolved. A prefix bound nowhere is
 //! [`DecodeErrorKind::UnboundPrefix`] at its tag.
+//! The element path of a decode error comes from this tokenizer too: `path.rs` runs it
+//! again up to the error.
 //! The fuzz target `syncml_wellformed` checks that what this tokenizer accepts roxmltree (an
 //! independent XML parser) accepts, and the other way round bar documented limits.
 
@@ -480,34 +482,8 @@ impl<'a> Lexer<'a> {
     /// A tag with attributes (or malformed).
     #[inline(never)]
     fn start_tag_slow(&mut self, start: usize) -> Result<Ev> {
-        let b = self.s.as_bytes();
-        // The closing `>`, stepping over quoted attribute values.
-        let mut i = start + 1;
-        let end = loop {
-            match memchr::memchr3(b'>', b'"', b'\'', &b[i..]) {
-                None => return Err(syntax("unclosed start tag", start)),
-                Some(k) => {
-                    let j = i + k;
-                    let q = b[j];
-                    if q == b'>' {
-                        break j;
-                    }
-                    match memchr::memchr(q, &b[j + 1..]) {
-                        None => return Err(syntax("unclosed attribute value", j)),
-                        Some(m) => i = j + 1 + m + 1,
-                    }
-                }
-            }
-        };
-        let mut content = &self.s[start + 1..end];
-        let empty = content.ends_with('/');
-        if empty {
-            content = &content[..content.len() - 1];
-        }
-        let name_end = content
-            .bytes()
-            .position(is_ws_byte)
-            .unwrap_or(content.len());
+        let end = tag_close(self.s.as_bytes(), start)?;
+        let (content, empty, name_end) = tag_parts(self.s, start, end);
         if name_end == 0 {
             return Err(syntax("missing element name after '<'", start));
         }
@@ -852,6 +828,61 @@ impl<'a> Lexer<'a> {
         }
         Ok(Ev::Pi)
     }
+}
+
+/// The offset of the `>` that closes the start tag at `start` (its `<`), stepping over
+/// quoted attribute values.
+#[inline]
+fn tag_close(b: &[u8], start: usize) -> Result<usize> {
+    let mut i = start + 1;
+    loop {
+        match memchr::memchr3(b'>', b'"', b'\'', &b[i..]) {
+            None => return Err(syntax("unclosed start tag", start)),
+            Some(k) => {
+                let j = i + k;
+                let q = b[j];
+                if q == b'>' {
+                    return Ok(j);
+                }
+                match memchr::memchr(q, &b[j + 1..]) {
+                    None => return Err(syntax("unclosed attribute value", j)),
+                    Some(m) => i = j + 1 + m + 1,
+                }
+            }
+        }
+    }
+}
+
+/// The start tag from its `<` at `start` to its `>` at `end`: what lies between (without
+/// the `/` of an empty-element tag), whether it is an empty-element tag, and where the
+/// name ends in it (0: no name).
+#[inline]
+fn tag_parts(s: &str, start: usize, end: usize) -> (&str, bool, usize) {
+    let mut content = &s[start + 1..end];
+    let empty = content.ends_with('/');
+    if empty {
+        content = &content[..content.len() - 1];
+    }
+    let name_end = content
+        .bytes()
+        .position(is_ws_byte)
+        .unwrap_or(content.len());
+    (content, empty, name_end)
+}
+
+/// The start tag whose `<` is at `start`, read as [`Lexer`] reads it but without checking
+/// anything past its extent: its qualified name, the offset just past its `>`, and whether
+/// it is an empty-element tag. `None` when there is no start tag there, it is not closed,
+/// or it has no name. For error paths: a start tag the lexer refused (an unbound prefix, a
+/// bad attribute, the depth limit) still names the element the error is in.
+pub(crate) fn start_tag_at(s: &str, start: usize) -> Option<(&str, usize, bool)> {
+    let b = s.as_bytes();
+    if b.get(start) != Some(&b'<') || matches!(b.get(start + 1), None | Some(b'/' | b'!' | b'?')) {
+        return None;
+    }
+    let end = tag_close(b, start).ok()?;
+    let (content, empty, name_end) = tag_parts(s, start, end);
+    (name_end > 0).then(|| (&content[..name_end], end + 1, empty))
 }
 
 /// The XML declaration's pseudo-attributes: `version` first, then optional `encoding` and

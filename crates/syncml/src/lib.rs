@@ -17,7 +17,8 @@
 //! Decoding is bounded ([`Limits`]): no DTD or entity expansion ever, limited depth, counts
 //! and sizes. Interoperability quirks real peers send are named ([`Quirk`]), tolerated by
 //! default, reported by [`DecodeOptions::decode_report`] and can be switched off
-//! ([`DecodeOptions::strict`]). Errors carry the byte offset, line, column and element path.
+//! ([`DecodeOptions::strict`]). Errors carry the byte offset, line, column and element path
+//! (computed only when decoding fails, by running the same tokenizer again up to the error).
 //!
 //! # Example
 //!

@@ -1,7 +1,22 @@
 //! Element paths for error messages, computed only when an error occurs.
+//!
+//! Read with the decoder's own tokenizer ([`Lexer`]), run again from the start of the input
+//! up to the error: errors are rare, and a second run keeps the hot path free of any
+//! bookkeeping for paths (sibling counts, start offsets).
 
-use quick_xml::Reader;
-use quick_xml::events::Event;
+use crate::lex::{self, Ev, Lexer};
+use crate::options::Limits;
+
+/// How the decoder ran its tokenizer, so that a run for the path reads the same tokens:
+/// the same limits, and a command fragment's namespace scope.
+#[derive(Clone, Copy)]
+pub(crate) struct LexConfig<'o> {
+    /// The decoder's limits.
+    pub(crate) limits: &'o Limits,
+    /// The input is a command fragment (`decode_commands`): `msft` bound around it and
+    /// prefixes bound nowhere let through.
+    pub(crate) fragment: bool,
+}
 
 /// Deepest path reported; deeper levels are left out.
 const MAX_LEVELS: usize = 4096;
@@ -14,10 +29,16 @@ const MAX_LEVELS: usize = 4096;
 /// siblings of the same name. (A map of every sibling name per level would cost memory in
 /// proportion to the input, and a list made it quadratic: a `Data` can hold a million
 /// differently named elements.)
-pub(crate) fn path_at(text: &str, offset: usize) -> String {
+///
+/// Each pass is a run of the tokenizer as the decoder ran it (`cfg`), up to the error:
+/// every token before the one the error is in was read by the decoder without error, so
+/// the run reads them too. The token the error is in may fail again; a start tag that
+/// fails (an unbound prefix, a bad attribute, the depth limit) still counts as the element
+/// the error is in when it is closed by its `>` ([`lex::start_tag_at`]).
+pub(crate) fn path_at(text: &str, offset: usize, cfg: LexConfig<'_>) -> String {
     // Pass 1: the enclosing elements, as (name, offset of `<`).
     let mut stack: Vec<(&str, usize)> = Vec::new();
-    each_tag(text, offset, |tag| match tag {
+    each_tag(text, offset, cfg, |tag| match tag {
         Tag::Open {
             name,
             at,
@@ -49,7 +70,7 @@ pub(crate) fn path_at(text: &str, offset: usize) -> String {
     let mut counts = vec![1usize; stack.len()];
     let mut depth = 0usize;
     let last = stack.last().map_or(0, |(_, at)| *at);
-    each_tag(text, last, |tag| match tag {
+    each_tag(text, last, cfg, |tag| match tag {
         Tag::Open {
             name, at, empty, ..
         } => {
@@ -96,32 +117,43 @@ enum Tag<'t> {
 }
 
 /// Calls `f` for each start, empty and end tag starting at or before `limit`, until `f`
-/// returns false or the reader fails (tolerant: end names are not checked).
-fn each_tag<'t>(text: &'t str, limit: usize, mut f: impl FnMut(Tag<'t>) -> bool) {
-    let mut reader = Reader::from_str(text);
-    reader.config_mut().check_end_names = false;
-    let mut pos = 0usize;
-    while pos <= limit {
-        let at = pos;
-        let ev = match reader.read_event() {
+/// returns false or the tokenizer fails (a failing start tag is passed on first, when
+/// [`lex::start_tag_at`] can read it).
+fn each_tag<'t>(
+    text: &'t str,
+    limit: usize,
+    cfg: LexConfig<'_>,
+    mut f: impl FnMut(Tag<'t>) -> bool,
+) {
+    let mut lexer = Lexer::new(text, cfg.limits);
+    if cfg.fragment {
+        lexer.fragment_scope("msft", lex::MSFT_MDM);
+    }
+    while lexer.pos <= limit {
+        let ev = match lexer.next() {
             Ok(ev) => ev,
-            Err(_) => return,
-        };
-        pos = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-        let go = match ev {
-            Event::Start(e) | Event::Empty(e) => {
-                let empty = text.as_bytes().get(pos.wrapping_sub(2)) == Some(&b'/');
-                let len = e.name().as_ref().len();
-                let name = text.get(at + 1..at + 1 + len).unwrap_or("");
-                f(Tag::Open {
-                    name,
-                    at,
-                    end: pos,
-                    empty,
-                })
+            Err(_) => {
+                let at = lexer.start;
+                if let Some((name, end, empty)) = lex::start_tag_at(text, at) {
+                    f(Tag::Open {
+                        name,
+                        at,
+                        end,
+                        empty,
+                    });
+                }
+                return;
             }
-            Event::End(_) => f(Tag::Close { end: pos }),
-            Event::Eof => return,
+        };
+        let go = match ev {
+            Ev::Start | Ev::Empty => f(Tag::Open {
+                name: lexer.child(ev == Ev::Empty).qname,
+                at: lexer.start,
+                end: lexer.pos,
+                empty: ev == Ev::Empty,
+            }),
+            Ev::End => f(Tag::Close { end: lexer.pos }),
+            Ev::Eof => return,
             _ => true,
         };
         if !go {

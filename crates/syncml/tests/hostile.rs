@@ -19,7 +19,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const ALLOC_BUDGET: usize = 1024 * 1024;
 /// One second for an optimised build (`cargo test --release -p winmdm-syncml --test
 /// hostile`: the whole file runs in under a second). Unoptimised builds (`cargo test`) scan
-/// bytes some 10-40 times slower (quick-xml and memchr are not optimised either) and CI
+/// bytes some 10-40 times slower (memchr is not optimised either) and CI
 /// machines are shared, so they get more.
 const TIME_BUDGET: Duration = if cfg!(debug_assertions) {
     Duration::from_secs(10)
@@ -852,6 +852,126 @@ fn error_path_after_400k_differently_named_siblings() {
     let input = replace_with_data(&format!("{siblings}<u1/><u1/><u1 a=\"&bad;\"/>"));
     let e = fail(input.as_bytes());
     assert_eq!(e.path, "SyncML/SyncBody/Replace/Item/Data/u1[4]", "{e}");
+}
+
+/// `s` up to the end of the first `marker` in it (input cut short inside markup).
+fn cut<'s>(s: &'s str, marker: &str) -> &'s str {
+    &s[..s.find(marker).expect("marker") + marker.len()]
+}
+
+#[test]
+fn error_paths_in_malformed_markup() {
+    let _s = serial();
+    // The element path of an error in malformed markup: the elements open at the error,
+    // and the element whose start tag holds the error when that tag is closed by its `>`
+    // (whatever is wrong inside it). A tag without a name adds nothing.
+    let data = "SyncML/SyncBody/Replace/Item/Data";
+    let in_data = |frag: &str| replace_with_data(frag);
+    let cases: Vec<(String, String)> = vec![
+        // Start tags: cut short, no name, bad names, unbound prefix.
+        (cut(&in_data("<a><b"), "<b").into(), format!("{data}/a")),
+        (
+            cut(&in_data("<a><b c=\"1"), "c=\"1").into(),
+            format!("{data}/a"),
+        ),
+        (in_data("<a>< b/></a>"), format!("{data}/a")),
+        (in_data("< a/>"), data.into()),
+        (in_data("<a><1b/></a>"), format!("{data}/a/1b")),
+        (in_data("<a:b:c/>"), format!("{data}/a:b:c")),
+        (in_data("<a\u{1}/>"), format!("{data}/a\u{1}")),
+        (in_data("<q:a>x</q:a>"), format!("{data}/q:a")),
+        (in_data("<xmlns:a/>"), format!("{data}/xmlns:a")),
+        // Attributes: the element they are on, siblings counted.
+        (in_data("<a b=\"&bad;\"/>"), format!("{data}/a")),
+        (in_data("<a/><a/><a b=\"&bad;\"/>"), format!("{data}/a[3]")),
+        (in_data("<a b=\"1\" b=\"2\">x</a>"), format!("{data}/a")),
+        (in_data("<a b=c/>"), format!("{data}/a")),
+        (in_data("<a b=\"1\"c=\"2\"/>"), format!("{data}/a")),
+        (in_data("<a b='<'/>"), format!("{data}/a")),
+        (in_data("<a b=\"\u{1}\"/>"), format!("{data}/a")),
+        (in_data("<a xmlns:p=\"\"/>"), format!("{data}/a")),
+        (in_data("<a p:x=\"1\"/>"), format!("{data}/a")),
+        (
+            replace_with_data("x").replace("<Data>", "<Data b=\"&bad;\">"),
+            data.into(),
+        ),
+        // End tags: an error in one belongs to the element it would close.
+        (in_data("<a><b></a>"), format!("{data}/a/b")),
+        (in_data("<a></x></a>"), format!("{data}/a")),
+        (cut(&in_data("<a></a"), "</a").into(), format!("{data}/a")),
+        // Cut short in text: the elements left open.
+        (
+            cut(&in_data("<a><b>x"), "<b>x").into(),
+            format!("{data}/a/b"),
+        ),
+        // Embedded XML in Data, siblings counted at every level.
+        (in_data("<a><b>&bad;</b></a>"), format!("{data}/a/b")),
+        (
+            in_data("<a/><a><b/><b>&bad;</b></a>"),
+            format!("{data}/a[2]/b[2]"),
+        ),
+        (
+            in_data("<a xmlns=\"urn:x\"><b>&bad;</b></a>"),
+            format!("{data}/a/b"),
+        ),
+        // CDATA sections.
+        (
+            cut(&in_data("<a><![CDATA[x"), "CDATA[x").into(),
+            format!("{data}/a"),
+        ),
+        (in_data("<![CDATA[x]]>&bad;"), data.into()),
+        (in_data("<a>x]]>y</a>"), format!("{data}/a")),
+        // Comments.
+        (in_data("<a><!-- x -- y --></a>"), format!("{data}/a")),
+        (
+            cut(&in_data("<a><!-- x"), "<!-- x").into(),
+            format!("{data}/a"),
+        ),
+        (
+            in_data("<a><!-- <b> --><c>&bad;</c></a>"),
+            format!("{data}/a/c"),
+        ),
+        // Processing instructions.
+        (in_data("<a><?1x?></a>"), format!("{data}/a")),
+        (in_data("<a><?XML?></a>"), format!("{data}/a")),
+        (
+            cut(&in_data("<a><?pi x"), "<?pi x").into(),
+            format!("{data}/a"),
+        ),
+        (
+            in_data("<a><?pi <b> ?><c>&bad;</c></a>"),
+            format!("{data}/a/c"),
+        ),
+        // Other markup.
+        (in_data("<a><!x></a>"), format!("{data}/a")),
+        (in_data("<a>&#0;</a>"), format!("{data}/a")),
+        (in_data("<a>&</a>"), format!("{data}/a")),
+    ];
+    for (input, path) in &cases {
+        let e = fail(input.as_bytes());
+        assert_eq!(&e.path, path, "{input}: {e}");
+        assert!(e.to_string().contains(&format!(" at {path}: ")), "{e}");
+    }
+    // With a lowered limit the path is that of the element the limit stopped at.
+    let opts = limits(|l| l.max_attributes = 2);
+    let e = fail_with(
+        in_data("<a/><a x=\"1\" y=\"2\" z=\"3\"/>").as_bytes(),
+        &opts,
+    );
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::LimitExceeded(Limit::Attributes(2)),
+        "{e}"
+    );
+    assert_eq!(e.path, format!("{data}/a[2]"), "{e}");
+    // A command fragment: `msft` bound and other prefixes let through, as when decoding.
+    let frag =
+        "<Replace><CmdID>1</CmdID><Item><Data><msft:a/><p:b>&bad;</p:b></Data></Item></Replace>";
+    let e = decode_commands(frag.as_bytes()).unwrap_err();
+    assert_eq!(e.path, "Replace/Item/Data/p:b", "{e}");
+    let frag = "<Get><CmdID>1</CmdID></Get><Get><CmdID>2</CmdID><Item><Data><msft:a x=\"&bad;\"/>";
+    let e = decode_commands(frag.as_bytes()).unwrap_err();
+    assert_eq!(e.path, "Get[2]/Item/Data/msft:a", "{e}");
 }
 
 #[test]
