@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::error::{DecodeError, DecodeErrorKind};
+use crate::error::{DecodeError, DecodeErrorKind, SyntaxError};
 use crate::lex::{self, Child, Ev, Lexer, Ns};
 use crate::options::{DecodeOptions, Limit, Quirk, QuirkSeen, UnknownElements};
 use crate::path::LexConfig;
@@ -203,7 +203,7 @@ impl DecodeOptions {
 /// `run` returns the output matching the mode it was given; this error cannot occur.
 fn internal() -> DecodeError {
     DecodeError {
-        kind: DecodeErrorKind::Syntax("internal: decoder returned the wrong output kind".into()),
+        kind: DecodeErrorKind::Internal,
         offset: 0,
         line: 1,
         column: 1,
@@ -405,7 +405,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             Ok(())
         } else {
             Err(self.err(
-                DecodeErrorKind::Syntax(format!("invalid element name {:?}", c.qname)),
+                DecodeErrorKind::Syntax(SyntaxError::InvalidElementName(c.qname.to_owned())),
                 c.off,
             ))
         }
@@ -431,7 +431,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                     let enc = self.lex.enc;
                     if !first {
                         return Err(self.err(
-                            DecodeErrorKind::Syntax("XML declaration not at the start".into()),
+                            DecodeErrorKind::Syntax(SyntaxError::MisplacedXmlDeclaration),
                             off,
                         ));
                     }
@@ -493,7 +493,9 @@ impl<'a, 'o> Parser<'a, 'o> {
                     },
                 },
                 Ev::End => {
-                    return Err(self.err(DecodeErrorKind::Syntax("unmatched end tag".into()), off));
+                    return Err(
+                        self.err(DecodeErrorKind::Syntax(SyntaxError::UnmatchedEndTag), off)
+                    );
                 }
                 Ev::Eof => break,
             }
@@ -625,7 +627,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 Ev::Comment | Ev::Pi => {}
                 Ev::Decl | Ev::DocType => {
                     return Err(self.err(
-                        DecodeErrorKind::Syntax("declaration inside an element".into()),
+                        DecodeErrorKind::Syntax(SyntaxError::DeclarationInElement),
                         off,
                     ));
                 }
@@ -636,7 +638,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     fn eof(&self) -> Raw {
         self.err(
-            DecodeErrorKind::Syntax("unexpected end of input: unclosed element".into()),
+            DecodeErrorKind::Syntax(SyntaxError::UnexpectedEof),
             self.input.len(),
         )
     }
@@ -744,7 +746,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 Ev::CData => {}
                 Ev::Decl | Ev::DocType => {
                     return Err(self.err(
-                        DecodeErrorKind::Syntax("declaration inside an element".into()),
+                        DecodeErrorKind::Syntax(SyntaxError::DeclarationInElement),
                         off,
                     ));
                 }
@@ -785,7 +787,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             }
             if !is_xml_name(key) {
                 return Err(self.err(
-                    DecodeErrorKind::Syntax(format!("invalid attribute name {key:?}")),
+                    DecodeErrorKind::Syntax(SyntaxError::InvalidAttributeName(key.to_owned())),
                     at,
                 ));
             }
@@ -800,7 +802,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             };
             if dup {
                 return Err(self.err(
-                    DecodeErrorKind::Syntax(format!("duplicate attribute {key:?}")),
+                    DecodeErrorKind::Syntax(SyntaxError::DuplicateAttribute(key.to_owned())),
                     at,
                 ));
             }
@@ -962,7 +964,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             }
             Ev::Decl | Ev::DocType => {
                 return Err(self.err(
-                    DecodeErrorKind::Syntax("declaration inside an element".into()),
+                    DecodeErrorKind::Syntax(SyntaxError::DeclarationInElement),
                     off,
                 ));
             }
@@ -1067,7 +1069,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                 Ev::Comment | Ev::Pi => acc.markup = true,
                 Ev::Decl | Ev::DocType => {
                     return Err(self.err(
-                        DecodeErrorKind::Syntax("declaration inside an element".into()),
+                        DecodeErrorKind::Syntax(SyntaxError::DeclarationInElement),
                         off,
                     ));
                 }

@@ -14,8 +14,8 @@ pub enum DecodeErrorKind {
     InvalidUtf8,
     /// The XML declaration names an encoding the decoder does not accept.
     UnsupportedEncoding(String),
-    /// The XML is not well-formed (message from the XML reader).
-    Syntax(String),
+    /// The XML is not well-formed: which rule it breaks.
+    Syntax(SyntaxError),
     /// A `<!DOCTYPE>` was found: DTDs and entity declarations are never processed.
     DocType,
     /// A reference to an entity other than the five predefined ones and character
@@ -53,7 +53,162 @@ pub enum DecodeErrorKind {
     /// than the XML namespace, `xmlns:xmlns`, a reserved namespace bound to another prefix,
     /// `xmlns:p=""`, or the `xmlns` prefix on an element.
     InvalidNamespaceDeclaration(String),
+    /// The decoder broke one of its own invariants (it returned another output than the
+    /// one asked for). Never expected: a bug in this crate.
+    Internal,
 }
+
+/// How XML is not well-formed (XML 1.0): the [`DecodeErrorKind::Syntax`] detail. Variants
+/// that show a name or reference carry it as written in the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyntaxError {
+    /// An element name that is not a valid XML name (or `prefix:local` of two).
+    InvalidElementName(String),
+    /// `<` followed by no element name.
+    MissingElementName,
+    /// A start tag or empty-element tag without its `>`.
+    UnclosedStartTag,
+    /// An end tag without its `>`.
+    UnclosedEndTag,
+    /// An end tag whose name is not the one of the open element.
+    MismatchedEndTag {
+        /// The end tag's name.
+        end: String,
+        /// The open element's name.
+        open: String,
+    },
+    /// An end tag with no element open.
+    EndTagWithoutStartTag(String),
+    /// An end tag where the decoder expects the root element.
+    UnmatchedEndTag,
+    /// The input ends inside an element.
+    UnexpectedEof,
+    /// `]]>` in text (it may only end a CDATA section).
+    CDataEndInText,
+    /// A comment without its `-->`.
+    UnclosedComment,
+    /// `--` inside a comment.
+    DoubleHyphenInComment,
+    /// A CDATA section without its `]]>`.
+    UnclosedCData,
+    /// `<!` followed by neither a comment, a CDATA section nor `DOCTYPE`.
+    UnknownMarkup,
+    /// A processing instruction without its `?>`.
+    UnclosedProcessingInstruction,
+    /// A processing instruction with target `xml` (in any case) that is not the XML
+    /// declaration.
+    ReservedProcessingInstructionTarget,
+    /// A processing instruction whose target is not a valid name (or has a `:`).
+    InvalidProcessingInstructionTarget,
+    /// An XML declaration that does not follow `version`, `encoding`, `standalone`.
+    MalformedXmlDeclaration,
+    /// An XML declaration without `version`.
+    XmlDeclarationWithoutVersion,
+    /// An XML declaration after other content.
+    MisplacedXmlDeclaration,
+    /// An XML declaration or `<!DOCTYPE>` inside an element.
+    DeclarationInElement,
+    /// Two attributes without whitespace between them.
+    AttributesNotSeparated,
+    /// `=` or a value where an attribute name should be.
+    MissingAttributeName,
+    /// An attribute name that is not a valid XML name (or `prefix:local` of two).
+    InvalidAttributeName(String),
+    /// The same attribute twice on one element.
+    DuplicateAttribute(String),
+    /// Two prefixed attributes with the same namespace and local name.
+    DuplicateExpandedAttribute {
+        /// The attribute written first.
+        first: String,
+        /// The attribute written second.
+        second: String,
+    },
+    /// An attribute name without `=` and a value.
+    AttributeWithoutValue(String),
+    /// An attribute value not in quotes.
+    UnquotedAttributeValue(String),
+    /// An attribute value without its closing quote.
+    UnclosedAttributeValue,
+    /// `<` in an attribute value.
+    LtInAttributeValue,
+    /// `&` without a `;` after it.
+    UnterminatedReference,
+    /// `&` that starts no reference (`&;`, `& `, `&1x;`).
+    InvalidReference,
+    /// A character reference whose digits do not parse (`&#xZ;`); the reference without
+    /// `&` and `;`.
+    InvalidCharReference(String),
+    /// A character reference beyond U+10FFFF; the reference without `&` and `;`.
+    CharReferenceBeyondUnicode(String),
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyntaxError::InvalidElementName(n) => write!(f, "invalid element name {n:?}"),
+            SyntaxError::MissingElementName => f.write_str("missing element name after '<'"),
+            SyntaxError::UnclosedStartTag => f.write_str("unclosed start tag"),
+            SyntaxError::UnclosedEndTag => f.write_str("unclosed end tag"),
+            SyntaxError::MismatchedEndTag { end, open } => {
+                write!(f, "end tag </{end}> does not match the open <{open}>")
+            }
+            SyntaxError::EndTagWithoutStartTag(n) => {
+                write!(f, "end tag </{n}> without a start tag")
+            }
+            SyntaxError::UnmatchedEndTag => f.write_str("unmatched end tag"),
+            SyntaxError::UnexpectedEof => f.write_str("unexpected end of input: unclosed element"),
+            SyntaxError::CDataEndInText => {
+                f.write_str("']]>' in text (only allowed to end a CDATA section)")
+            }
+            SyntaxError::UnclosedComment => f.write_str("unclosed comment"),
+            SyntaxError::DoubleHyphenInComment => f.write_str("'--' inside a comment"),
+            SyntaxError::UnclosedCData => f.write_str("unclosed CDATA section"),
+            SyntaxError::UnknownMarkup => f.write_str("unknown markup after '<!'"),
+            SyntaxError::UnclosedProcessingInstruction => {
+                f.write_str("unclosed processing instruction")
+            }
+            SyntaxError::ReservedProcessingInstructionTarget => {
+                f.write_str("processing instruction target 'xml' is reserved")
+            }
+            SyntaxError::InvalidProcessingInstructionTarget => {
+                f.write_str("invalid processing instruction target")
+            }
+            SyntaxError::MalformedXmlDeclaration => f.write_str("malformed XML declaration"),
+            SyntaxError::XmlDeclarationWithoutVersion => {
+                f.write_str("XML declaration without a version")
+            }
+            SyntaxError::MisplacedXmlDeclaration => f.write_str("XML declaration not at the start"),
+            SyntaxError::DeclarationInElement => f.write_str("declaration inside an element"),
+            SyntaxError::AttributesNotSeparated => {
+                f.write_str("attributes must be separated by whitespace")
+            }
+            SyntaxError::MissingAttributeName => f.write_str("missing attribute name"),
+            SyntaxError::InvalidAttributeName(n) => write!(f, "invalid attribute name {n:?}"),
+            SyntaxError::DuplicateAttribute(n) => write!(f, "duplicate attribute {n:?}"),
+            SyntaxError::DuplicateExpandedAttribute { first, second } => write!(
+                f,
+                "attributes {first:?} and {second:?} have the same namespace and name"
+            ),
+            SyntaxError::AttributeWithoutValue(n) => write!(f, "attribute {n:?} without a value"),
+            SyntaxError::UnquotedAttributeValue(n) => {
+                write!(f, "value of attribute {n:?} is not quoted")
+            }
+            SyntaxError::UnclosedAttributeValue => f.write_str("unclosed attribute value"),
+            SyntaxError::LtInAttributeValue => f.write_str("'<' in an attribute value"),
+            SyntaxError::UnterminatedReference => f.write_str("'&' without a terminating ';'"),
+            SyntaxError::InvalidReference => f.write_str("'&' that does not start a reference"),
+            SyntaxError::InvalidCharReference(r) => {
+                write!(f, "invalid character reference &{r};")
+            }
+            SyntaxError::CharReferenceBeyondUnicode(r) => {
+                write!(f, "character reference &{r}; is beyond Unicode")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SyntaxError {}
 
 impl fmt::Display for DecodeErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,7 +216,7 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::Empty => f.write_str("empty input"),
             DecodeErrorKind::InvalidUtf8 => f.write_str("invalid UTF-8"),
             DecodeErrorKind::UnsupportedEncoding(e) => write!(f, "unsupported encoding {e:?}"),
-            DecodeErrorKind::Syntax(m) => write!(f, "malformed XML: {m}"),
+            DecodeErrorKind::Syntax(e) => write!(f, "malformed XML: {e}"),
             DecodeErrorKind::DocType => {
                 f.write_str("DOCTYPE declarations are not allowed (no DTD or entity processing)")
             }
@@ -91,6 +246,9 @@ impl fmt::Display for DecodeErrorKind {
             }
             DecodeErrorKind::InvalidNamespaceDeclaration(m) => {
                 write!(f, "invalid namespace declaration: {m}")
+            }
+            DecodeErrorKind::Internal => {
+                f.write_str("internal: decoder returned the wrong output kind")
             }
         }
     }

@@ -33,7 +33,7 @@ use std::borrow::Cow;
 
 use memchr::memmem;
 
-use crate::error::DecodeErrorKind;
+use crate::error::{DecodeErrorKind, SyntaxError};
 use crate::options::Limit;
 
 /// An error: its kind and byte offset in the tokenizer's input. Boxed: errors are rare,
@@ -49,15 +49,12 @@ pub(crate) fn fail(kind: DecodeErrorKind, at: usize) -> LexError {
 
 #[cold]
 fn invalid_name(name: &str, at: usize) -> LexError {
-    fail(
-        DecodeErrorKind::Syntax(format!("invalid element name {name:?}")),
-        at,
-    )
+    syntax(SyntaxError::InvalidElementName(name.to_owned()), at)
 }
 
 #[cold]
-fn syntax(msg: &str, at: usize) -> LexError {
-    fail(DecodeErrorKind::Syntax(msg.to_owned()), at)
+pub(crate) fn syntax(error: SyntaxError, at: usize) -> LexError {
+    fail(DecodeErrorKind::Syntax(error), at)
 }
 
 /// A start tag or empty-element tag.
@@ -419,10 +416,7 @@ impl<'a> Lexer<'a> {
         while let Some(k) = memchr::memchr(b'>', &raw.as_bytes()[from..]) {
             let gt = from + k;
             if raw.as_bytes()[..gt].ends_with(b"]]") {
-                return Err(syntax(
-                    "']]>' in text (only allowed to end a CDATA section)",
-                    start + gt - 2,
-                ));
+                return Err(syntax(SyntaxError::CDataEndInText, start + gt - 2));
             }
             from = gt + 1;
         }
@@ -485,7 +479,7 @@ impl<'a> Lexer<'a> {
         let end = tag_close(self.s.as_bytes(), start)?;
         let (content, empty, name_end) = tag_parts(self.s, start, end);
         if name_end == 0 {
-            return Err(syntax("missing element name after '<'", start));
+            return Err(syntax(SyntaxError::MissingElementName, start));
         }
         if self.open.len() + 1 > self.max_depth {
             return Err(fail(
@@ -665,8 +659,8 @@ impl<'a> Lexer<'a> {
             let colon = key.find(':').unwrap_or(0);
             let (prefix, local) = (&key[..colon], &key[colon + 1..]);
             if prefix.is_empty() || local.is_empty() || local.contains(':') {
-                return Err(fail(
-                    DecodeErrorKind::Syntax(format!("invalid attribute name {key:?}")),
+                return Err(syntax(
+                    SyntaxError::InvalidAttributeName(key.to_owned()),
                     key_at,
                 ));
             }
@@ -680,10 +674,11 @@ impl<'a> Lexer<'a> {
             for &(other, _, _) in &prefixed[..i] {
                 let oc = other.find(':').unwrap_or(0);
                 if &other[oc + 1..] == local && uri.is_some() && self.uri(&other[..oc]) == uri {
-                    return Err(fail(
-                        DecodeErrorKind::Syntax(format!(
-                            "attributes {other:?} and {key:?} have the same namespace and name"
-                        )),
+                    return Err(syntax(
+                        SyntaxError::DuplicateExpandedAttribute {
+                            first: other.to_owned(),
+                            second: key.to_owned(),
+                        },
                         key_at,
                     ));
                 }
@@ -734,23 +729,24 @@ impl<'a> Lexer<'a> {
     fn end_tag_slow(&mut self, start: usize) -> Result<Ev> {
         let b = self.s.as_bytes();
         let Some(k) = memchr::memchr(b'>', &b[start + 2..]) else {
-            return Err(syntax("unclosed end tag", start));
+            return Err(syntax(SyntaxError::UnclosedEndTag, start));
         };
         let end = start + 2 + k;
         let name = self.s[start + 2..end].trim_end_matches([' ', '\t', '\r', '\n']);
         match self.open.pop() {
             Some(open) if open == name => {}
             Some(open) => {
-                return Err(fail(
-                    DecodeErrorKind::Syntax(format!(
-                        "end tag </{name}> does not match the open <{open}>"
-                    )),
+                return Err(syntax(
+                    SyntaxError::MismatchedEndTag {
+                        end: name.to_owned(),
+                        open: open.to_owned(),
+                    },
                     start,
                 ));
             }
             None => {
-                return Err(fail(
-                    DecodeErrorKind::Syntax(format!("end tag </{name}> without a start tag")),
+                return Err(syntax(
+                    SyntaxError::EndTagWithoutStartTag(name.to_owned()),
                     start,
                 ));
             }
@@ -769,11 +765,11 @@ impl<'a> Lexer<'a> {
         if rest.starts_with(b"<!--") {
             let body = start + 4;
             let Some(k) = memmem::find(&b[body..], b"--") else {
-                return Err(syntax("unclosed comment", start));
+                return Err(syntax(SyntaxError::UnclosedComment, start));
             };
             let dash = body + k;
             if b.get(dash + 2) != Some(&b'>') {
-                return Err(syntax("'--' inside a comment", dash));
+                return Err(syntax(SyntaxError::DoubleHyphenInComment, dash));
             }
             self.pos = dash + 3;
             return Ok(Ev::Comment);
@@ -781,7 +777,7 @@ impl<'a> Lexer<'a> {
         if rest.starts_with(b"<![CDATA[") {
             let body = start + 9;
             let Some(k) = memmem::find(&b[body..], b"]]>") else {
-                return Err(syntax("unclosed CDATA section", start));
+                return Err(syntax(SyntaxError::UnclosedCData, start));
             };
             self.pos = body + k + 3;
             self.text = &self.s[body..body + k];
@@ -794,7 +790,7 @@ impl<'a> Lexer<'a> {
             self.pos = start + 9;
             return Ok(Ev::DocType);
         }
-        Err(syntax("unknown markup after '<!'", start))
+        Err(syntax(SyntaxError::UnknownMarkup, start))
     }
 
     /// `<?target ...?>`, and the XML declaration.
@@ -802,7 +798,7 @@ impl<'a> Lexer<'a> {
         let b = self.s.as_bytes();
         debug_assert!(b.len() >= start + 2);
         let Some(k) = memmem::find(&b[start + 2..], b"?>") else {
-            return Err(syntax("unclosed processing instruction", start));
+            return Err(syntax(SyntaxError::UnclosedProcessingInstruction, start));
         };
         let end = start + 2 + k;
         let content = &self.s[start + 2..end];
@@ -819,12 +815,15 @@ impl<'a> Lexer<'a> {
         }
         if target.eq_ignore_ascii_case("xml") {
             return Err(syntax(
-                "processing instruction target 'xml' is reserved",
+                SyntaxError::ReservedProcessingInstructionTarget,
                 start,
             ));
         }
         if !crate::decode::is_xml_name(target) || target.contains(':') {
-            return Err(syntax("invalid processing instruction target", start));
+            return Err(syntax(
+                SyntaxError::InvalidProcessingInstructionTarget,
+                start,
+            ));
         }
         Ok(Ev::Pi)
     }
@@ -837,7 +836,7 @@ fn tag_close(b: &[u8], start: usize) -> Result<usize> {
     let mut i = start + 1;
     loop {
         match memchr::memchr3(b'>', b'"', b'\'', &b[i..]) {
-            None => return Err(syntax("unclosed start tag", start)),
+            None => return Err(syntax(SyntaxError::UnclosedStartTag, start)),
             Some(k) => {
                 let j = i + k;
                 let q = b[j];
@@ -845,7 +844,7 @@ fn tag_close(b: &[u8], start: usize) -> Result<usize> {
                     return Ok(j);
                 }
                 match memchr::memchr(q, &b[j + 1..]) {
-                    None => return Err(syntax("unclosed attribute value", j)),
+                    None => return Err(syntax(SyntaxError::UnclosedAttributeValue, j)),
                     Some(m) => i = j + 1 + m + 1,
                 }
             }
@@ -918,11 +917,11 @@ fn decl(rest: &str, base: usize) -> Result<Option<&str>> {
             _ => false,
         };
         if !ok {
-            return Err(syntax("malformed XML declaration", at));
+            return Err(syntax(SyntaxError::MalformedXmlDeclaration, at));
         }
     }
     if step == 0 {
-        return Err(syntax("XML declaration without a version", base));
+        return Err(syntax(SyntaxError::XmlDeclarationWithoutVersion, base));
     }
     Ok(enc)
 }
@@ -953,7 +952,7 @@ impl<'a> Attrs<'a> {
         }
         let at = self.base + self.i;
         if self.i == before {
-            return Err(syntax("attributes must be separated by whitespace", at));
+            return Err(syntax(SyntaxError::AttributesNotSeparated, at));
         }
         let name_start = self.i;
         while self.i < b.len() && !is_ws_byte(b[self.i]) && b[self.i] != b'=' {
@@ -961,14 +960,14 @@ impl<'a> Attrs<'a> {
         }
         let name = &self.s[name_start..self.i];
         if name.is_empty() {
-            return Err(syntax("missing attribute name", at));
+            return Err(syntax(SyntaxError::MissingAttributeName, at));
         }
         while self.i < b.len() && is_ws_byte(b[self.i]) {
             self.i += 1;
         }
         if b.get(self.i) != Some(&b'=') {
-            return Err(fail(
-                DecodeErrorKind::Syntax(format!("attribute {name:?} without a value")),
+            return Err(syntax(
+                SyntaxError::AttributeWithoutValue(name.to_owned()),
                 at,
             ));
         }
@@ -979,19 +978,25 @@ impl<'a> Attrs<'a> {
         let q = match b.get(self.i) {
             Some(q @ (b'"' | b'\'')) => *q,
             _ => {
-                return Err(fail(
-                    DecodeErrorKind::Syntax(format!("value of attribute {name:?} is not quoted")),
+                return Err(syntax(
+                    SyntaxError::UnquotedAttributeValue(name.to_owned()),
                     self.base + self.i,
                 ));
             }
         };
         let vstart = self.i + 1;
         let Some(k) = memchr::memchr(q, &b[vstart..]) else {
-            return Err(syntax("unclosed attribute value", self.base + self.i));
+            return Err(syntax(
+                SyntaxError::UnclosedAttributeValue,
+                self.base + self.i,
+            ));
         };
         let value = &self.s[vstart..vstart + k];
         if let Some(lt) = memchr::memchr(b'<', value.as_bytes()) {
-            return Err(syntax("'<' in an attribute value", self.base + vstart + lt));
+            return Err(syntax(
+                SyntaxError::LtInAttributeValue,
+                self.base + vstart + lt,
+            ));
         }
         self.i = vstart + k + 1;
         Ok(Some((name, value, at)))
@@ -1133,7 +1138,7 @@ fn each_ref<'s>(raw: &'s str, at: usize, mut on: impl FnMut(&'s str, Option<char
 fn reference(raw: &str, amp: usize, at: usize) -> Result<(char, usize)> {
     let b = raw.as_bytes();
     let Some(semi) = memchr::memchr(b';', &b[amp + 1..]) else {
-        return Err(syntax("'&' without a terminating ';'", at + amp));
+        return Err(syntax(SyntaxError::UnterminatedReference, at + amp));
     };
     let name = &raw[amp + 1..amp + 1 + semi];
     let ch = match name {
@@ -1150,17 +1155,15 @@ fn reference(raw: &str, amp: usize, at: usize) -> Result<(char, usize)> {
                 };
                 let code = char_ref_value(digits, radix);
                 let Some(code) = code else {
-                    return Err(fail(
-                        DecodeErrorKind::Syntax(format!("invalid character reference &{name};")),
+                    return Err(syntax(
+                        SyntaxError::InvalidCharReference(name.to_owned()),
                         at + amp,
                     ));
                 };
                 if code > 0x10FFFF {
                     // Not a character at all.
-                    return Err(fail(
-                        DecodeErrorKind::Syntax(format!(
-                            "character reference &{name}; is beyond Unicode"
-                        )),
+                    return Err(syntax(
+                        SyntaxError::CharReferenceBeyondUnicode(name.to_owned()),
                         at + amp,
                     ));
                 }
@@ -1174,7 +1177,7 @@ fn reference(raw: &str, amp: usize, at: usize) -> Result<(char, usize)> {
                     at + amp,
                 ));
             } else {
-                return Err(syntax("'&' that does not start a reference", at + amp));
+                return Err(syntax(SyntaxError::InvalidReference, at + amp));
             }
         }
     };

@@ -72,7 +72,7 @@ pub use decode::{
     Decoded, DecodedCommands, MAX_CONTAINER_NESTING, decode, decode_commands, decode_str,
 };
 pub use encode::{EncodeOptions, encode, encode_commands};
-pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, SyntaxError};
 pub use options::{DecodeOptions, Limit, Limits, Quirk, QuirkSeen, Quirks, UnknownElements};
 pub use types::{
     Alert, Attr, Chal, Command, CommandKind, Container, Cred, Data, DataContent, Item, ItemCommand,
