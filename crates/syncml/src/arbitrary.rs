@@ -135,7 +135,7 @@ pub fn message(u: &mut Unstructured<'_>) -> Result<SyncML<'static>> {
 
 /// A message that round-trips, with settings.
 pub fn message_with(u: &mut Unstructured<'_>, cfg: &Config) -> Result<SyncML<'static>> {
-    let mut g = Gen::new(u, cfg);
+    let mut g = Generator::new(u, cfg);
     g.message()
 }
 
@@ -148,7 +148,7 @@ pub fn commands(u: &mut Unstructured<'_>) -> Result<Vec<Command<'static>>> {
 
 /// Top-level commands (at least one) that round-trip, with settings.
 pub fn commands_with(u: &mut Unstructured<'_>, cfg: &Config) -> Result<Vec<Command<'static>>> {
-    let mut g = Gen::new(u, cfg);
+    let mut g = Generator::new(u, cfg);
     let mut cmds = g.commands(0, 4)?;
     if cmds.is_empty() {
         cmds.push(g.command(0)?);
@@ -315,7 +315,7 @@ const PREFIXES: [(&str, &str); 4] = [
     ("A", "urn:example:a"),
 ];
 
-struct Gen<'u, 'a> {
+struct Generator<'u, 'a> {
     u: &'u mut Unstructured<'a>,
     cfg: Config,
     /// Elements still allowed.
@@ -326,9 +326,9 @@ struct Gen<'u, 'a> {
     bound: bool,
 }
 
-impl<'u, 'a> Gen<'u, 'a> {
+impl<'u, 'a> Generator<'u, 'a> {
     fn new(u: &'u mut Unstructured<'a>, cfg: &Config) -> Self {
-        Gen {
+        Generator {
             u,
             cfg: *cfg,
             budget: cfg.max_elements,

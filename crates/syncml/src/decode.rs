@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::error::{DecodeError, DecodeErrorKind, SyntaxError};
-use crate::lex::{self, Child, Ev, Lexer, Ns};
+use crate::lex::{self, Lexer, Namespace, OffsetError, StartTag, Token};
 use crate::options::{DecodeOptions, Limit, Quirk, QuirkSeen, UnknownElements};
 use crate::path::LexConfig;
 use crate::types::*;
@@ -16,11 +16,9 @@ use crate::types::*;
 /// Windows rejects nested `Atomic` anyway (MS-MDM: status 500 for the inner one).
 pub const MAX_CONTAINER_NESTING: usize = 32;
 
-type Result<T> = std::result::Result<T, Raw>;
-
-/// An error (kind, offset) before line, column and path are computed: the tokenizer's own
-/// error type, boxed so that small `Result`s come back in registers.
-pub(crate) type Raw = lex::LexError;
+/// The decoder's errors are the tokenizer's: a kind and a byte offset, boxed so that small
+/// `Result`s come back in registers; [`finish`] adds line, column and path.
+type Result<T> = std::result::Result<T, OffsetError>;
 
 /// A decoded message and the quirks met while decoding it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,16 +67,18 @@ enum Mode {
 
 // Short-lived and moved once: boxing the message would cost an allocation per decode.
 #[allow(clippy::large_enum_variant)]
-enum Out<'a> {
+enum Output<'a> {
     Message(SyncML<'a>),
     Commands(Vec<Command<'a>>),
 }
 
-impl Out<'_> {
-    fn into_owned(self) -> Out<'static> {
+impl Output<'_> {
+    fn into_owned(self) -> Output<'static> {
         match self {
-            Out::Message(m) => Out::Message(m.into_owned()),
-            Out::Commands(c) => Out::Commands(c.into_iter().map(Command::into_owned).collect()),
+            Output::Message(m) => Output::Message(m.into_owned()),
+            Output::Commands(c) => {
+                Output::Commands(c.into_iter().map(Command::into_owned).collect())
+            }
         }
     }
 }
@@ -101,8 +101,8 @@ impl DecodeOptions {
     ) -> std::result::Result<Decoded<'a>, DecodeError> {
         let (out, quirks) = self.run(input, Mode::Message)?;
         match out {
-            Out::Message(message) => Ok(Decoded { message, quirks }),
-            Out::Commands(_) => Err(internal()),
+            Output::Message(message) => Ok(Decoded { message, quirks }),
+            Output::Commands(_) => Err(internal()),
         }
     }
 
@@ -114,8 +114,8 @@ impl DecodeOptions {
     ) -> std::result::Result<DecodedCommands<'a>, DecodeError> {
         let (out, quirks) = self.run(input, Mode::Commands)?;
         match out {
-            Out::Commands(commands) => Ok(DecodedCommands { commands, quirks }),
-            Out::Message(_) => Err(internal()),
+            Output::Commands(commands) => Ok(DecodedCommands { commands, quirks }),
+            Output::Message(_) => Err(internal()),
         }
     }
 
@@ -123,12 +123,12 @@ impl DecodeOptions {
         &self,
         bytes: &'a [u8],
         mode: Mode,
-    ) -> std::result::Result<(Out<'a>, Vec<QuirkSeen>), DecodeError> {
+    ) -> std::result::Result<(Output<'a>, Vec<QuirkSeen>), DecodeError> {
         let cfg = LexConfig {
             limits: &self.limits,
             fragment: mode == Mode::Commands,
         };
-        let fail = |text: &str, base: usize, r: Raw| finish(text, base, *r, cfg);
+        let fail = |text: &str, base: usize, r: OffsetError| finish(text, base, *r, cfg);
         if bytes.len() > self.limits.max_message_bytes {
             return Err(fail(
                 "",
@@ -364,7 +364,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     #[cold]
-    fn err(&self, kind: DecodeErrorKind, offset: usize) -> Raw {
+    fn err(&self, kind: DecodeErrorKind, offset: usize) -> OffsetError {
         lex::fail(kind, offset)
     }
 
@@ -387,20 +387,20 @@ impl<'a, 'o> Parser<'a, 'o> {
     /// The next event; its offset is `self.lex.start`, a tag's name and attributes
     /// [`Self::child`], text `self.lex.text`.
     #[inline(always)]
-    fn next(&mut self) -> Result<Ev> {
+    fn next(&mut self) -> Result<Token> {
         self.lex.next()
     }
 
-    /// The tag just read ([`Ev::Start`] or [`Ev::Empty`]).
+    /// The tag just read ([`Token::Start`] or [`Token::Empty`]).
     #[inline(always)]
-    fn child(&self, ev: Ev) -> Child<'a> {
-        self.lex.child(ev == Ev::Empty)
+    fn child(&self, ev: Token) -> StartTag<'a> {
+        self.lex.child(ev == Token::Empty)
     }
 
     #[inline]
     /// Element names are checked where the decoder does not match them against a known
     /// name (which is valid by construction): unknown elements and markup it skips.
-    fn check_name(&self, c: &Child<'a>) -> Result<()> {
+    fn check_name(&self, c: &StartTag<'a>) -> Result<()> {
         if is_xml_name(c.qname) {
             Ok(())
         } else {
@@ -413,7 +413,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     // ----- document level -------------------------------------------------------------
 
-    fn document(&mut self, mode: Mode) -> Result<Out<'a>> {
+    fn document(&mut self, mode: Mode) -> Result<Output<'a>> {
         if mode == Mode::Commands {
             // A fragment comes without its envelope's declarations: `msft:` as Windows's
             // envelope binds it, other prefixes let through ([`Quirk::MetInfNamespace`]
@@ -427,8 +427,8 @@ impl<'a, 'o> Parser<'a, 'o> {
             let ev = self.next()?;
             let off = self.lex.start;
             match ev {
-                Ev::Decl => {
-                    let enc = self.lex.enc;
+                Token::XmlDeclaration => {
+                    let enc = self.lex.encoding;
                     if !first {
                         return Err(self.err(
                             DecodeErrorKind::Syntax(SyntaxError::MisplacedXmlDeclaration),
@@ -439,9 +439,9 @@ impl<'a, 'o> Parser<'a, 'o> {
                         self.check_encoding(enc, off)?;
                     }
                 }
-                Ev::DocType => return Err(self.err(DecodeErrorKind::DocType, off)),
-                Ev::Comment | Ev::Pi => {}
-                Ev::Text => {
+                Token::DocType => return Err(self.err(DecodeErrorKind::DocType, off)),
+                Token::Comment | Token::ProcessingInstruction => {}
+                Token::Text => {
                     let t = self.lex.text;
                     if !is_ws(t) {
                         let kind = if msg.is_some() {
@@ -454,7 +454,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                         return Err(self.err(kind, off + lead));
                     }
                 }
-                Ev::CData => {
+                Token::CData => {
                     let kind = if msg.is_some() {
                         DecodeErrorKind::TrailingContent
                     } else {
@@ -462,7 +462,7 @@ impl<'a, 'o> Parser<'a, 'o> {
                     };
                     return Err(self.err(kind, off));
                 }
-                Ev::Start | Ev::Empty => match mode {
+                Token::Start | Token::Empty => match mode {
                     Mode::Message => {
                         let child = self.child(ev);
                         if msg.is_some() {
@@ -492,25 +492,25 @@ impl<'a, 'o> Parser<'a, 'o> {
                         }
                     },
                 },
-                Ev::End => {
+                Token::End => {
                     return Err(
                         self.err(DecodeErrorKind::Syntax(SyntaxError::UnmatchedEndTag), off)
                     );
                 }
-                Ev::Eof => break,
+                Token::Eof => break,
             }
             first = false;
         }
         match mode {
             Mode::Message => match msg {
-                Some(m) => Ok(Out::Message(m)),
+                Some(m) => Ok(Output::Message(m)),
                 None => Err(self.err(DecodeErrorKind::Empty, self.input.len())),
             },
             Mode::Commands => {
                 if out_cmds.is_empty() {
                     Err(self.err(DecodeErrorKind::Empty, self.input.len()))
                 } else {
-                    Ok(Out::Commands(out_cmds))
+                    Ok(Output::Commands(out_cmds))
                 }
             }
         }
@@ -532,7 +532,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
     }
 
-    fn root(&mut self, child: &Child<'a>) -> Result<SyncML<'a>> {
+    fn root(&mut self, child: &StartTag<'a>) -> Result<SyncML<'a>> {
         let scan = self.scan_attrs(child)?;
         let version = match self.lex.uri(child.prefix().unwrap_or("")) {
             Some("SYNCML:SYNCML1.2") => SyncMlVersion::V1_2,
@@ -600,7 +600,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     fn children(
         &mut self,
         empty: bool,
-        mut on_child: impl FnMut(&mut Self, &Child<'a>) -> Result<()>,
+        mut on_child: impl FnMut(&mut Self, &StartTag<'a>) -> Result<()>,
     ) -> Result<()> {
         if empty {
             return Ok(());
@@ -609,34 +609,34 @@ impl<'a, 'o> Parser<'a, 'o> {
             let ev = self.next()?;
             let off = self.lex.start;
             match ev {
-                Ev::Start | Ev::Empty => {
+                Token::Start | Token::Empty => {
                     let c = self.child(ev);
                     on_child(self, &c)?
                 }
-                Ev::End => return Ok(()),
-                Ev::Text => {
+                Token::End => return Ok(()),
+                Token::Text => {
                     let t = self.lex.text;
                     if !is_ws(t) {
                         let lead = t.len() - t.trim_start_matches([' ', '\t', '\r', '\n']).len();
                         return Err(self.err(DecodeErrorKind::UnexpectedText, off + lead));
                     }
                 }
-                Ev::CData => {
+                Token::CData => {
                     return Err(self.err(DecodeErrorKind::UnexpectedText, off));
                 }
-                Ev::Comment | Ev::Pi => {}
-                Ev::Decl | Ev::DocType => {
+                Token::Comment | Token::ProcessingInstruction => {}
+                Token::XmlDeclaration | Token::DocType => {
                     return Err(self.err(
                         DecodeErrorKind::Syntax(SyntaxError::DeclarationInElement),
                         off,
                     ));
                 }
-                Ev::Eof => return Err(self.eof()),
+                Token::Eof => return Err(self.eof()),
             }
         }
     }
 
-    fn eof(&self) -> Raw {
+    fn eof(&self) -> OffsetError {
         self.err(
             DecodeErrorKind::Syntax(SyntaxError::UnexpectedEof),
             self.input.len(),
@@ -677,10 +677,10 @@ impl<'a, 'o> Parser<'a, 'o> {
     /// Decodes a single-valued child with `parse` and stores it in `slot` (see [`Self::set`]).
     fn put<T>(
         &mut self,
-        c: &Child<'a>,
+        c: &StartTag<'a>,
         slot: &mut Option<T>,
         extra: Option<&mut Vec<RawElement<'a>>>,
-        parse: fn(&mut Self, &Child<'a>) -> Result<T>,
+        parse: fn(&mut Self, &StartTag<'a>) -> Result<T>,
     ) -> Result<()> {
         let off = c.off;
         let v = parse(self, c)?;
@@ -688,21 +688,21 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// [`Self::value`] taking the child by value, for [`Self::put`].
-    fn value_of(&mut self, c: &Child<'a>) -> Result<Cow<'a, str>> {
+    fn value_of(&mut self, c: &StartTag<'a>) -> Result<Cow<'a, str>> {
         self.value(c)
     }
 
     /// [`Self::unknown`], appended to `extra`.
-    fn keep_unknown(&mut self, c: &Child<'a>, extra: &mut Vec<RawElement<'a>>) -> Result<()> {
+    fn keep_unknown(&mut self, c: &StartTag<'a>, extra: &mut Vec<RawElement<'a>>) -> Result<()> {
         let r = self.unknown(c)?;
         extra.push(r);
         Ok(())
     }
 
     /// Keeps an unknown element verbatim (or rejects it in strict mode).
-    fn unknown(&mut self, c: &Child<'a>) -> Result<RawElement<'a>> {
+    fn unknown(&mut self, c: &StartTag<'a>) -> Result<RawElement<'a>> {
         self.check_name(c)?;
-        if c.ns == Ns::Unbound {
+        if c.ns == Namespace::Unbound {
             let prefix = c.prefix().unwrap_or_default().to_owned();
             return Err(self.err(DecodeErrorKind::UnboundPrefix(prefix), c.off));
         }
@@ -728,36 +728,36 @@ impl<'a, 'o> Parser<'a, 'o> {
             let ev = self.next()?;
             let off = self.lex.start;
             match ev {
-                Ev::Start | Ev::Empty => {
+                Token::Start | Token::Empty => {
                     let c = self.child(ev);
                     self.check_name(&c)?;
                     self.scan_attrs(&c)?;
                 }
-                Ev::End => {
+                Token::End => {
                     if self.lex.depth() == target {
                         return Ok(());
                     }
                 }
-                Ev::Text => {
-                    if self.lex.esc {
+                Token::Text => {
+                    if self.lex.text_needs_decoding {
                         lex::check_refs(self.lex.text, off)?;
                     }
                 }
-                Ev::CData => {}
-                Ev::Decl | Ev::DocType => {
+                Token::CData => {}
+                Token::XmlDeclaration | Token::DocType => {
                     return Err(self.err(
                         DecodeErrorKind::Syntax(SyntaxError::DeclarationInElement),
                         off,
                     ));
                 }
-                Ev::Comment | Ev::Pi => {}
-                Ev::Eof => return Err(self.eof()),
+                Token::Comment | Token::ProcessingInstruction => {}
+                Token::Eof => return Err(self.eof()),
             }
         }
     }
 
     #[inline]
-    fn scan_attrs(&mut self, c: &Child<'a>) -> Result<AttrScan<'a>> {
+    fn scan_attrs(&mut self, c: &StartTag<'a>) -> Result<AttrScan<'a>> {
         // Fast path: no attributes at all.
         if c.attrs
             .bytes()
@@ -769,7 +769,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     #[inline(never)]
-    fn scan_attrs_slow(&mut self, c: &Child<'a>) -> Result<AttrScan<'a>> {
+    fn scan_attrs_slow(&mut self, c: &StartTag<'a>) -> Result<AttrScan<'a>> {
         let mut scan = AttrScan::default();
         let limits = self.opts.limits;
         let (mut n, mut ns) = (0usize, 0usize);
@@ -849,7 +849,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     /// Attributes of a SyncML container element: a default namespace equal to SyncML's is
     /// redundant and dropped, `xmlns=""` is a quirk and dropped, everything else is kept.
     #[inline]
-    fn container_attrs(&mut self, c: &Child<'a>) -> Result<Vec<Attr<'a>>> {
+    fn container_attrs(&mut self, c: &StartTag<'a>) -> Result<Vec<Attr<'a>>> {
         let mut scan = self.scan_attrs(c)?;
         if let Some(ns) = scan.default_ns.take() {
             if ns.is_empty() {
@@ -867,7 +867,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     /// Reads a value element (anything but `Data`): text, references and CDATA, with
     /// whitespace around it trimmed under [`Quirk::WhitespaceAroundValues`].
     #[inline]
-    fn value(&mut self, c: &Child<'a>) -> Result<Cow<'a, str>> {
+    fn value(&mut self, c: &StartTag<'a>) -> Result<Cow<'a, str>> {
         let scan = self.scan_attrs(c)?;
         if scan.non_ns > 0 {
             self.quirk(Quirk::AttributeOnValue, c.off)?;
@@ -881,7 +881,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     #[inline]
-    fn value_content(&mut self, c: &Child<'a>) -> Result<Cow<'a, str>> {
+    fn value_content(&mut self, c: &StartTag<'a>) -> Result<Cow<'a, str>> {
         if c.empty {
             return Ok(Cow::Borrowed(""));
         }
@@ -890,11 +890,11 @@ impl<'a, 'o> Parser<'a, 'o> {
         let ev = self.next()?;
         let off = self.lex.start;
         let mut pieces = match ev {
-            Ev::End => return Ok(Cow::Borrowed("")),
-            Ev::Text => {
-                let (raw, amp) = (self.lex.text, self.lex.esc);
+            Token::End => return Ok(Cow::Borrowed("")),
+            Token::Text => {
+                let (raw, amp) = (self.lex.text, self.lex.text_needs_decoding);
                 let ev2 = self.next()?;
-                if let Ev::End = ev2 {
+                if let Token::End = ev2 {
                     let mut one = [(raw, off, false)];
                     if trim && trim_pieces(&mut one) {
                         self.note(Quirk::WhitespaceAroundValues, off);
@@ -952,36 +952,36 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// Adds one event of a value's content to `pieces` (text, CDATA); `true` at the end tag.
-    fn value_piece(&mut self, ev: Ev, pieces: &mut Vec<(&'a str, usize, bool)>) -> Result<bool> {
+    fn value_piece(&mut self, ev: Token, pieces: &mut Vec<(&'a str, usize, bool)>) -> Result<bool> {
         let off = self.lex.start;
         match ev {
-            Ev::Text => pieces.push((self.lex.text, off, false)),
-            Ev::CData => pieces.push((self.lex.text, off, true)),
-            Ev::Comment | Ev::Pi => {}
-            Ev::Start | Ev::Empty => {
+            Token::Text => pieces.push((self.lex.text, off, false)),
+            Token::CData => pieces.push((self.lex.text, off, true)),
+            Token::Comment | Token::ProcessingInstruction => {}
+            Token::Start | Token::Empty => {
                 let c = self.lex.child(false);
                 return Err(self.err(DecodeErrorKind::UnknownElement(c.qname.to_owned()), c.off));
             }
-            Ev::Decl | Ev::DocType => {
+            Token::XmlDeclaration | Token::DocType => {
                 return Err(self.err(
                     DecodeErrorKind::Syntax(SyntaxError::DeclarationInElement),
                     off,
                 ));
             }
-            Ev::End => return Ok(true),
-            Ev::Eof => return Err(self.eof()),
+            Token::End => return Ok(true),
+            Token::Eof => return Err(self.eof()),
         }
         Ok(false)
     }
 
     /// A flag element such as `<Final/>`, `<NoResp/>`, `<MoreData/>`.
     #[inline]
-    fn flag(&mut self, c: &Child<'a>) -> Result<bool> {
+    fn flag(&mut self, c: &StartTag<'a>) -> Result<bool> {
         self.value(c)?;
         Ok(true)
     }
 
-    fn data(&mut self, c: &Child<'a>) -> Result<Data<'a>> {
+    fn data(&mut self, c: &StartTag<'a>) -> Result<Data<'a>> {
         let scan = self.scan_attrs(c)?;
         let mut attrs = scan.all;
         if let Some(ns) = scan.default_ns {
@@ -999,14 +999,14 @@ impl<'a, 'o> Parser<'a, 'o> {
         let ev = self.next()?;
         let off = self.lex.start;
         match ev {
-            Ev::End => Ok(Data {
+            Token::End => Ok(Data {
                 attrs,
                 content: DataContent::Text(Cow::Borrowed("")),
             }),
-            Ev::Text => {
-                let (raw, amp) = (self.lex.text, self.lex.esc);
+            Token::Text => {
+                let (raw, amp) = (self.lex.text, self.lex.text_needs_decoding);
                 let ev2 = self.next()?;
-                if let Ev::End = ev2 {
+                if let Token::End = ev2 {
                     let text = if amp {
                         lex::decode_text(raw, off)?
                     } else {
@@ -1017,18 +1017,24 @@ impl<'a, 'o> Parser<'a, 'o> {
                         content: DataContent::Text(text),
                     });
                 }
-                let mut acc = DataAcc::default();
+                let mut acc = DataAccumulator::default();
                 acc.text(raw, off)?;
                 self.data_rest(acc, Some(ev2), attrs, content_start, outer)
             }
-            other => self.data_rest(DataAcc::default(), Some(other), attrs, content_start, outer),
+            other => self.data_rest(
+                DataAccumulator::default(),
+                Some(other),
+                attrs,
+                content_start,
+                outer,
+            ),
         }
     }
 
     fn data_rest(
         &mut self,
-        mut acc: DataAcc<'a>,
-        mut pending: Option<Ev>,
+        mut acc: DataAccumulator<'a>,
+        mut pending: Option<Token>,
         attrs: Vec<Attr<'a>>,
         content_start: usize,
         outer: usize,
@@ -1040,40 +1046,40 @@ impl<'a, 'o> Parser<'a, 'o> {
                 None => self.next()?,
             };
             let off = self.lex.start;
-            let nested = self.lex.depth() > outer || matches!(ev, Ev::Start | Ev::Empty);
+            let nested = self.lex.depth() > outer || matches!(ev, Token::Start | Token::Empty);
             match ev {
-                Ev::End => {
+                Token::End => {
                     if self.lex.depth() < outer {
                         content_end = off;
                         break;
                     }
                 }
-                Ev::Start | Ev::Empty => {
+                Token::Start | Token::Empty => {
                     acc.markup = true;
                     let c = self.child(ev);
                     self.check_name(&c)?;
                     self.scan_attrs(&c)?;
                 }
-                Ev::Text => {
+                Token::Text => {
                     if !nested {
                         acc.text(self.lex.text, off)?;
-                    } else if self.lex.esc {
+                    } else if self.lex.text_needs_decoding {
                         lex::check_refs(self.lex.text, off)?;
                     }
                 }
-                Ev::CData => {
+                Token::CData => {
                     if !nested {
                         acc.cdata(self.lex.text);
                     }
                 }
-                Ev::Comment | Ev::Pi => acc.markup = true,
-                Ev::Decl | Ev::DocType => {
+                Token::Comment | Token::ProcessingInstruction => acc.markup = true,
+                Token::XmlDeclaration | Token::DocType => {
                     return Err(self.err(
                         DecodeErrorKind::Syntax(SyntaxError::DeclarationInElement),
                         off,
                     ));
                 }
-                Ev::Eof => return Err(self.eof()),
+                Token::Eof => return Err(self.eof()),
             }
         }
         let raw = || Cow::Borrowed(self.input.get(content_start..content_end).unwrap_or(""));
@@ -1089,7 +1095,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     // ----- structure ---------------------------------------------------------------------
 
-    fn hdr(&mut self, c: &Child<'a>) -> Result<SyncHdr<'a>> {
+    fn hdr(&mut self, c: &StartTag<'a>) -> Result<SyncHdr<'a>> {
         let mut h = SyncHdr {
             attrs: self.container_attrs(c)?,
             ..SyncHdr::default()
@@ -1114,14 +1120,14 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// Attributes on elements whose model keeps none: reported as a quirk and dropped.
-    fn drop_attrs(&mut self, c: &Child<'a>) -> Result<()> {
+    fn drop_attrs(&mut self, c: &StartTag<'a>) -> Result<()> {
         if !self.container_attrs(c)?.is_empty() {
             self.quirk(Quirk::AttributeOnValue, c.off)?;
         }
         Ok(())
     }
 
-    fn location(&mut self, c: &Child<'a>) -> Result<Location<'a>> {
+    fn location(&mut self, c: &StartTag<'a>) -> Result<Location<'a>> {
         self.drop_attrs(c)?;
         let mut l = Location::default();
         self.children(c.empty, |p, c| match c.local() {
@@ -1132,11 +1138,11 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(l)
     }
 
-    fn location_boxed(&mut self, c: &Child<'a>) -> Result<Box<Location<'a>>> {
+    fn location_boxed(&mut self, c: &StartTag<'a>) -> Result<Box<Location<'a>>> {
         self.location(c).map(Box::new)
     }
 
-    fn cred(&mut self, c: &Child<'a>) -> Result<Box<Cred<'a>>> {
+    fn cred(&mut self, c: &StartTag<'a>) -> Result<Box<Cred<'a>>> {
         self.drop_attrs(c)?;
         let mut cred = Cred::default();
         self.children(c.empty, |p, c| {
@@ -1150,7 +1156,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(Box::new(cred))
     }
 
-    fn chal(&mut self, c: &Child<'a>) -> Result<Box<Chal<'a>>> {
+    fn chal(&mut self, c: &StartTag<'a>) -> Result<Box<Chal<'a>>> {
         self.drop_attrs(c)?;
         let mut chal = Chal::default();
         self.children(c.empty, |p, c| {
@@ -1164,11 +1170,11 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// [`Self::meta`], boxed (commands and items keep their `Meta` in a box).
-    fn meta_boxed(&mut self, c: &Child<'a>) -> Result<Box<Meta<'a>>> {
+    fn meta_boxed(&mut self, c: &StartTag<'a>) -> Result<Box<Meta<'a>>> {
         self.meta(c).map(Box::new)
     }
 
-    fn meta(&mut self, c: &Child<'a>) -> Result<Meta<'a>> {
+    fn meta(&mut self, c: &StartTag<'a>) -> Result<Meta<'a>> {
         let scan = self.scan_attrs(c)?;
         if scan.non_ns > 0 {
             // The model keeps no attributes on `Meta`.
@@ -1180,7 +1186,7 @@ impl<'a, 'o> Parser<'a, 'o> {
             // `Meta`'s children are in `syncml:metinf`; in SyncML's namespace (or in none,
             // or under a prefix a fragment leaves unbound) under a quirk.
             let local = match c.ns {
-                Ns::Other => "",
+                Namespace::Other => "",
                 _ => c.local_name(),
             };
             let known = matches!(
@@ -1245,18 +1251,18 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// Checks the namespace of a `Meta` child (attributes scanned here).
-    fn metinf_ns(&mut self, c: &Child<'a>) -> Result<()> {
+    fn metinf_ns(&mut self, c: &StartTag<'a>) -> Result<()> {
         let scan = self.scan_attrs(c)?;
         if scan.non_ns > 0 {
             self.quirk(Quirk::AttributeOnValue, c.off)?;
         }
-        if c.ns != Ns::MetInf {
+        if c.ns != Namespace::MetInf {
             self.quirk(Quirk::MetInfNamespace, c.off)?;
         }
         Ok(())
     }
 
-    fn number_content(&mut self, c: &Child<'a>, element: &'static str) -> Result<u64> {
+    fn number_content(&mut self, c: &StartTag<'a>, element: &'static str) -> Result<u64> {
         let v = self.value_content(c)?;
         trim_ws(&v).parse().map_err(|_| {
             self.err(
@@ -1269,7 +1275,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         })
     }
 
-    fn body(&mut self, c: &Child<'a>) -> Result<SyncBody<'a>> {
+    fn body(&mut self, c: &StartTag<'a>) -> Result<SyncBody<'a>> {
         let mut b = SyncBody {
             attrs: self.container_attrs(c)?,
             ..SyncBody::default()
@@ -1301,7 +1307,7 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 
     /// Decodes a command straight into `out` (built in place: commands are large).
-    fn command_into(&mut self, c: &Child<'a>, out: &mut Vec<Command<'a>>) -> Result<()> {
+    fn command_into(&mut self, c: &StartTag<'a>, out: &mut Vec<Command<'a>>) -> Result<()> {
         let Some(kind) = CommandKind::from_name(c.local()) else {
             let raw = self.unknown(c)?;
             out.push(Command::Unknown(Box::new(raw)));
@@ -1339,7 +1345,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn item_command(&mut self, c: &Child<'a>) -> Result<Box<ItemCommand<'a>>> {
+    fn item_command(&mut self, c: &StartTag<'a>) -> Result<Box<ItemCommand<'a>>> {
         let mut cmd = Box::<ItemCommand<'a>>::default();
         cmd.attrs = self.container_attrs(c)?;
         self.children(c.empty, |p, c| match c.local() {
@@ -1357,7 +1363,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(cmd)
     }
 
-    fn alert(&mut self, c: &Child<'a>, a: &mut Alert<'a>) -> Result<()> {
+    fn alert(&mut self, c: &StartTag<'a>, a: &mut Alert<'a>) -> Result<()> {
         a.attrs = self.container_attrs(c)?;
         self.children(c.empty, |p, c| match c.local() {
             "CmdID" => p.put(c, &mut a.cmd_id, Some(&mut a.extra), Self::value_of),
@@ -1374,7 +1380,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn container(&mut self, c: &Child<'a>) -> Result<Box<Container<'a>>> {
+    fn container(&mut self, c: &StartTag<'a>) -> Result<Box<Container<'a>>> {
         if self.nesting >= MAX_CONTAINER_NESTING {
             return Err(self.err(
                 DecodeErrorKind::LimitExceeded(Limit::ContainerNesting(MAX_CONTAINER_NESTING)),
@@ -1388,7 +1394,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         r.map(|()| k)
     }
 
-    fn container_inner(&mut self, c: &Child<'a>, k: &mut Container<'a>) -> Result<()> {
+    fn container_inner(&mut self, c: &StartTag<'a>, k: &mut Container<'a>) -> Result<()> {
         k.attrs = self.container_attrs(c)?;
         let mut commands = Vec::new();
         self.children(c.empty, |p, c| {
@@ -1422,7 +1428,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn results(&mut self, c: &Child<'a>, r: &mut Results<'a>) -> Result<()> {
+    fn results(&mut self, c: &StartTag<'a>, r: &mut Results<'a>) -> Result<()> {
         r.attrs = self.container_attrs(c)?;
         self.children(c.empty, |p, c| match c.local() {
             "CmdID" => p.put(c, &mut r.cmd_id, Some(&mut r.extra), Self::value_of),
@@ -1444,7 +1450,7 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
-    fn status(&mut self, c: &Child<'a>, s: &mut Status<'a>) -> Result<()> {
+    fn status(&mut self, c: &StartTag<'a>, s: &mut Status<'a>) -> Result<()> {
         s.attrs = self.container_attrs(c)?;
         self.children(c.empty, |p, c| match c.local() {
             "CmdID" => p.put(c, &mut s.cmd_id, Some(&mut s.extra), Self::value_of),
@@ -1470,7 +1476,7 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     /// Decodes an `Item` straight into `out` (built in place: items are large and a
     /// message can hold thousands).
-    fn item_into(&mut self, c: &Child<'a>, out: &mut Vec<Item<'a>>) -> Result<()> {
+    fn item_into(&mut self, c: &StartTag<'a>, out: &mut Vec<Item<'a>>) -> Result<()> {
         self.items += 1;
         if self.items > self.opts.limits.max_items {
             return Err(self.err(
@@ -1551,9 +1557,9 @@ fn trim_pieces(pieces: &mut [(&str, usize, bool)]) -> bool {
 
 /// Accumulates the content of a `Data` element.
 #[derive(Default)]
-struct DataAcc<'a> {
-    text_value: Acc<'a>,
-    cdata_value: Acc<'a>,
+struct DataAccumulator<'a> {
+    text_value: TextAccumulator<'a>,
+    cdata_value: TextAccumulator<'a>,
     markup: bool,
     cdata_seen: bool,
     /// Text that is neither whitespace nor `&#13;` references (with CDATA: markup).
@@ -1575,7 +1581,7 @@ fn is_cr_refs(raw: &str) -> bool {
     !raw.is_empty()
 }
 
-impl<'a> DataAcc<'a> {
+impl<'a> DataAccumulator<'a> {
     /// Raw text (references replaced here; text holding one is not whitespace).
     fn text(&mut self, raw: &'a str, off: usize) -> Result<()> {
         let text = lex::decode_text(raw, off)?;
@@ -1598,12 +1604,12 @@ impl<'a> DataAcc<'a> {
 
 /// A string built from pieces that stays borrowed while it has one piece.
 #[derive(Default)]
-struct Acc<'a> {
+struct TextAccumulator<'a> {
     first: Option<Cow<'a, str>>,
     buf: Option<String>,
 }
 
-impl<'a> Acc<'a> {
+impl<'a> TextAccumulator<'a> {
     fn materialize(&mut self) -> &mut String {
         if self.buf.is_none() {
             let s = self.first.take().map(Cow::into_owned).unwrap_or_default();
@@ -1644,13 +1650,15 @@ pub fn __tokenize(input: &str, full: bool) -> std::result::Result<usize, DecodeE
             let off = p.lex.start;
             n += 1;
             match ev {
-                Ev::Eof => return Ok(()),
-                Ev::Start | Ev::Empty if full => {
+                Token::Eof => return Ok(()),
+                Token::Start | Token::Empty if full => {
                     let c = p.child(ev);
                     p.check_name(&c)?;
                     p.scan_attrs(&c)?;
                 }
-                Ev::Text if full && p.lex.esc => lex::check_refs(p.lex.text, off)?,
+                Token::Text if full && p.lex.text_needs_decoding => {
+                    lex::check_refs(p.lex.text, off)?
+                }
                 _ => {}
             }
         }

@@ -44,7 +44,7 @@ pub fn encode_commands<W: Write>(
     w: W,
     opts: &EncodeOptions,
 ) -> Result<(), EncodeError> {
-    let mut e = Enc::new(w, opts.pretty, true);
+    let mut e = Encoder::new(w, opts.pretty, true);
     for c in cmds {
         e.command(c)?;
     }
@@ -62,7 +62,7 @@ impl SyncML<'_> {
 
     /// Encodes the message with options.
     pub fn encode_with<W: Write>(&self, w: W, opts: &EncodeOptions) -> Result<(), EncodeError> {
-        let mut e = Enc::new(w, opts.pretty, true);
+        let mut e = Encoder::new(w, opts.pretty, true);
         if opts.xml_declaration {
             e.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
         }
@@ -82,7 +82,7 @@ impl SyncML<'_> {
 
     /// The length in bytes of the compact encoding, without writing it.
     pub fn encoded_len(&self) -> usize {
-        let mut e = Enc::new(io::sink(), false, false);
+        let mut e = Encoder::new(io::sink(), false, false);
         // Writing to a sink cannot fail and validation is off.
         let _ = e.message(self);
         e.count
@@ -92,12 +92,12 @@ impl SyncML<'_> {
 impl Command<'_> {
     /// Encodes the command compactly.
     pub fn encode<W: Write>(&self, w: W) -> Result<(), EncodeError> {
-        Enc::new(w, false, true).command(self)
+        Encoder::new(w, false, true).command(self)
     }
 
     /// The length in bytes of the compact encoding of this command.
     pub fn encoded_len(&self) -> usize {
-        let mut e = Enc::new(io::sink(), false, false);
+        let mut e = Encoder::new(io::sink(), false, false);
         let _ = e.command(self);
         e.count
     }
@@ -106,7 +106,7 @@ impl Command<'_> {
 impl Item<'_> {
     /// The length in bytes of the compact encoding of this item.
     pub fn encoded_len(&self) -> usize {
-        let mut e = Enc::new(io::sink(), false, false);
+        let mut e = Encoder::new(io::sink(), false, false);
         let _ = e.item(self);
         e.count
     }
@@ -114,7 +114,7 @@ impl Item<'_> {
 
 const METINF: &str = "syncml:metinf";
 
-struct Enc<W: Write> {
+struct Encoder<W: Write> {
     w: W,
     pretty: bool,
     validate: bool,
@@ -124,7 +124,7 @@ struct Enc<W: Write> {
 
 /// How a text value is escaped.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Esc {
+enum Escaping {
     /// Element value: whitespace at the edges as character references.
     Value,
     /// `Data` text: only what XML requires.
@@ -133,9 +133,9 @@ enum Esc {
     Attr,
 }
 
-impl<W: Write> Enc<W> {
+impl<W: Write> Encoder<W> {
     fn new(w: W, pretty: bool, validate: bool) -> Self {
-        Enc {
+        Encoder {
             w,
             pretty,
             validate,
@@ -182,7 +182,7 @@ impl<W: Write> Enc<W> {
         self.raw(name)?;
         if let Some(ns) = ns {
             self.raw(" xmlns=\"")?;
-            self.escaped(ns, Esc::Attr)?;
+            self.escaped(ns, Escaping::Attr)?;
             self.raw("\"")?;
         }
         for a in attrs {
@@ -190,7 +190,7 @@ impl<W: Write> Enc<W> {
             self.raw(" ")?;
             self.raw(&a.name)?;
             self.raw("=\"")?;
-            self.escaped(&a.value, Esc::Attr)?;
+            self.escaped(&a.value, Escaping::Attr)?;
             self.raw("\"")?;
         }
         Ok(())
@@ -228,7 +228,7 @@ impl<W: Write> Enc<W> {
         self.newline()?;
         self.start_tag(name, &[], ns)?;
         self.raw(">")?;
-        self.escaped(value, Esc::Value)?;
+        self.escaped(value, Escaping::Value)?;
         self.raw("</")?;
         self.raw(name)?;
         self.raw(">")
@@ -248,10 +248,10 @@ impl<W: Write> Enc<W> {
         }
     }
 
-    fn escaped(&mut self, s: &str, esc: Esc) -> Result<(), EncodeError> {
+    fn escaped(&mut self, s: &str, esc: Escaping) -> Result<(), EncodeError> {
         let bytes = s.as_bytes();
         // Edges: leading and trailing whitespace of values.
-        let (lead, trail) = if esc == Esc::Value {
+        let (lead, trail) = if esc == Escaping::Value {
             let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
             let lead = bytes.iter().take_while(|b| is_ws(b)).count();
             let trail = if lead == bytes.len() {
@@ -272,10 +272,10 @@ impl<W: Write> Enc<W> {
                 '<' => "&lt;",
                 '&' => "&amp;",
                 '>' => "&gt;",
-                '"' if esc == Esc::Attr => "&quot;",
+                '"' if esc == Escaping::Attr => "&quot;",
                 '\r' => "&#13;",
-                '\n' if esc == Esc::Attr || i < lead || i >= trail => "&#10;",
-                '\t' if esc == Esc::Attr || i < lead || i >= trail => "&#9;",
+                '\n' if esc == Escaping::Attr || i < lead || i >= trail => "&#10;",
+                '\t' if esc == Escaping::Attr || i < lead || i >= trail => "&#9;",
                 ' ' if i < lead || i >= trail => "&#32;",
                 _ => continue,
             };
@@ -369,7 +369,7 @@ impl<W: Write> Enc<W> {
             DataContent::Text(t) if t.is_empty() => return self.raw("/>"),
             DataContent::Text(t) => {
                 self.raw(">")?;
-                self.escaped(t, Esc::Text)?;
+                self.escaped(t, Escaping::Text)?;
             }
             DataContent::CData(t) => {
                 self.raw("><![CDATA[")?;

@@ -19,7 +19,7 @@
 //! compare them with a known name (which is valid by construction).
 //!
 //! Namespaces in XML 1.0: the lexer keeps the declarations in scope and gives every start
-//! tag its namespace ([`Child::ns`]). A tag without attributes declares nothing, so the
+//! tag its namespace ([`StartTag::ns`]). A tag without attributes declares nothing, so the
 //! common case costs one copy of the cached default namespace; a tag with attributes is
 //! scanned for declarations (and prefixed attributes are checked: bound prefix, distinct
 //! expanded names) before its own name is resolved. A prefix bound nowhere is
@@ -38,27 +38,27 @@ use crate::options::Limit;
 
 /// An error: its kind and byte offset in the tokenizer's input. Boxed: errors are rare,
 /// and a `Result` of a token and a boxed error comes back in two registers.
-pub(crate) type LexError = Box<(DecodeErrorKind, usize)>;
+pub(crate) type OffsetError = Box<(DecodeErrorKind, usize)>;
 
-type Result<T> = std::result::Result<T, LexError>;
+type Result<T> = std::result::Result<T, OffsetError>;
 
 #[cold]
-pub(crate) fn fail(kind: DecodeErrorKind, at: usize) -> LexError {
+pub(crate) fn fail(kind: DecodeErrorKind, at: usize) -> OffsetError {
     Box::new((kind, at))
 }
 
 #[cold]
-fn invalid_name(name: &str, at: usize) -> LexError {
+fn invalid_name(name: &str, at: usize) -> OffsetError {
     syntax(SyntaxError::InvalidElementName(name.to_owned()), at)
 }
 
 #[cold]
-pub(crate) fn syntax(error: SyntaxError, at: usize) -> LexError {
+pub(crate) fn syntax(error: SyntaxError, at: usize) -> OffsetError {
     fail(DecodeErrorKind::Syntax(error), at)
 }
 
 /// A start tag or empty-element tag.
-pub(crate) struct Child<'a> {
+pub(crate) struct StartTag<'a> {
     /// Qualified name, borrowed from the input.
     pub(crate) qname: &'a str,
     /// Everything between the name and `>` (or `/>`), raw.
@@ -70,17 +70,17 @@ pub(crate) struct Child<'a> {
     /// Where the local name starts in `qname` (after the `:`; 0 without a prefix).
     pub(crate) local_start: usize,
     /// The namespace the name is in, resolved against the declarations in scope.
-    pub(crate) ns: Ns,
+    pub(crate) ns: Namespace,
 }
 
-impl<'a> Child<'a> {
+impl<'a> StartTag<'a> {
     /// The local name when the element is in SyncML's namespace (or in none, which the
     /// decoder's quirks accept), `""` otherwise: an element of another namespace matches
     /// no SyncML name and is decoded as an unknown element.
     #[inline]
     pub(crate) fn local(&self) -> &'a str {
         match self.ns {
-            Ns::SyncMl | Ns::None => self.local_name(),
+            Namespace::SyncMl | Namespace::None => self.local_name(),
             _ => "",
         }
     }
@@ -99,7 +99,7 @@ impl<'a> Child<'a> {
 
 /// The namespace of an element, as far as the decoder cares (Namespaces in XML 1.0).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Ns {
+pub(crate) enum Namespace {
     /// No namespace: no default declared, or undeclared with `xmlns=""`.
     None,
     /// `SYNCML:SYNCML1.2` or `SYNCML:SYNCML1.1` (in any case; the root's quirks say which
@@ -125,24 +125,24 @@ pub(crate) const MSFT_MDM: &str = crate::types::MDM_NAMESPACE;
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
-impl Ns {
-    fn of(uri: &str) -> Ns {
+impl Namespace {
+    fn of(uri: &str) -> Namespace {
         if uri.is_empty() {
-            Ns::None
+            Namespace::None
         } else if uri.eq_ignore_ascii_case("SYNCML:SYNCML1.2")
             || uri.eq_ignore_ascii_case("SYNCML:SYNCML1.1")
         {
-            Ns::SyncMl
+            Namespace::SyncMl
         } else if uri == METINF {
-            Ns::MetInf
+            Namespace::MetInf
         } else if uri
             .trim()
             .get(..METINF.len())
             .is_some_and(|u| u.eq_ignore_ascii_case(METINF))
         {
-            Ns::MetInfLike
+            Namespace::MetInfLike
         } else {
-            Ns::Other
+            Namespace::Other
         }
     }
 }
@@ -153,28 +153,28 @@ struct Binding<'a> {
     depth: usize,
     /// `""` for the default namespace.
     prefix: &'a str,
-    ns: Ns,
+    ns: Namespace,
     uri: Cow<'a, str>,
 }
 
 /// The kind of token [`Lexer::next`] read; its content is in the lexer's fields.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Ev {
+pub(crate) enum Token {
     /// A start tag: [`Lexer::child`].
     Start,
     /// An empty-element tag: [`Lexer::child`].
     Empty,
     End,
-    /// Character data up to the next `<`, raw, in [`Lexer::text`]; [`Lexer::esc`] says
+    /// Character data up to the next `<`, raw, in [`Lexer::text`]; [`Lexer::text_needs_decoding`] says
     /// whether it holds references or carriage returns (decode it with [`decode_text`]).
     Text,
-    /// A CDATA section's content, in [`Lexer::text`]; [`Lexer::esc`] says whether it holds
+    /// A CDATA section's content, in [`Lexer::text`]; [`Lexer::text_needs_decoding`] says whether it holds
     /// carriage returns ([`normalize_line_ends`]).
     CData,
     Comment,
-    Pi,
-    /// The XML declaration; its `encoding`, if given, in [`Lexer::enc`].
-    Decl,
+    ProcessingInstruction,
+    /// The XML declaration; its `encoding`, if given, in [`Lexer::encoding`].
+    XmlDeclaration,
     DocType,
     Eof,
 }
@@ -189,24 +189,24 @@ pub(crate) struct Lexer<'a> {
     name: &'a str,
     attrs: &'a str,
     local_start: usize,
-    ns: Ns,
+    ns: Namespace,
     /// The last text or CDATA content, and whether it needs decoding (references, CRs).
     pub(crate) text: &'a str,
-    pub(crate) esc: bool,
+    pub(crate) text_needs_decoding: bool,
     /// The last XML declaration's encoding.
-    pub(crate) enc: Option<&'a str>,
+    pub(crate) encoding: Option<&'a str>,
     open: Vec<&'a str>,
     max_depth: usize,
     /// Namespace declarations in scope, innermost last; `default_ns` is the default
     /// namespace they give (cached: nearly every element is unprefixed and declares nothing).
     scope: Vec<Binding<'a>>,
-    default_ns: Ns,
+    default_ns: Namespace,
     /// Depth of the element that made the innermost declaration (0: none, or only the
     /// fragment's): an end tag above it ends a scope.
     scope_top: usize,
     /// An empty-element tag declared namespaces: they go out of scope before the next token.
     scope_ends: bool,
-    /// Let prefixes bound nowhere through as [`Ns::Unbound`] (command fragments).
+    /// Let prefixes bound nowhere through as [`Namespace::Unbound`] (command fragments).
     allow_unbound: bool,
     max_attributes: usize,
     max_declarations: usize,
@@ -258,14 +258,14 @@ impl<'a> Lexer<'a> {
             name: "",
             attrs: "",
             local_start: 0,
-            ns: Ns::None,
+            ns: Namespace::None,
             text: "",
-            esc: false,
-            enc: None,
+            text_needs_decoding: false,
+            encoding: None,
             open: Vec::new(),
             max_depth: limits.max_depth,
             scope: Vec::new(),
-            default_ns: Ns::None,
+            default_ns: Namespace::None,
             scope_top: 0,
             scope_ends: false,
             allow_unbound: false,
@@ -279,7 +279,7 @@ impl<'a> Lexer<'a> {
 
     /// Binds `prefix` to `uri` around the whole input, as if declared on an element
     /// enclosing the root (command fragments: the `msft` prefix of the envelope they come
-    /// from), and lets prefixes bound nowhere through as [`Ns::Unbound`].
+    /// from), and lets prefixes bound nowhere through as [`Namespace::Unbound`].
     pub(crate) fn fragment_scope(&mut self, prefix: &'a str, uri: &'a str) {
         self.allow_unbound = true;
         self.bind(0, prefix, Cow::Borrowed(uri));
@@ -312,7 +312,7 @@ impl<'a> Lexer<'a> {
 
     /// Puts a declaration made by the element at `depth` in scope.
     fn bind(&mut self, depth: usize, prefix: &'a str, uri: Cow<'a, str>) {
-        let ns = Ns::of(&uri);
+        let ns = Namespace::of(&uri);
         if prefix.is_empty() {
             self.default_ns = ns;
         }
@@ -333,8 +333,8 @@ impl<'a> Lexer<'a> {
 
     /// The last start or empty-element tag.
     #[inline(always)]
-    pub(crate) fn child(&self, empty: bool) -> Child<'a> {
-        Child {
+    pub(crate) fn child(&self, empty: bool) -> StartTag<'a> {
+        StartTag {
             qname: self.name,
             attrs: self.attrs,
             empty,
@@ -346,7 +346,7 @@ impl<'a> Lexer<'a> {
 
     /// The next token; its offset is in `self.start`.
     #[inline(always)]
-    pub(crate) fn next(&mut self) -> Result<Ev> {
+    pub(crate) fn next(&mut self) -> Result<Token> {
         if self.scope_ends {
             self.end_scope();
         }
@@ -358,17 +358,17 @@ impl<'a> Lexer<'a> {
     }
 
     #[inline(always)]
-    fn token(&mut self) -> Result<Ev> {
+    fn token(&mut self) -> Result<Token> {
         let b = self.s.as_bytes();
         let start = self.pos;
         self.start = start;
         let Some(&first) = b.get(start) else {
-            return Ok(Ev::Eof);
+            return Ok(Token::Eof);
         };
         if first != b'<' {
             // Fast path: text without references or `>` up to the next `<` (CRs noted).
             let mut i = start;
-            let mut esc = false;
+            let mut needs_decoding = false;
             let stop = loop {
                 match b.get(i) {
                     None => break None,
@@ -376,7 +376,7 @@ impl<'a> Lexer<'a> {
                         if c != b'\r' {
                             break Some(c);
                         }
-                        esc = true;
+                        needs_decoding = true;
                     }
                     Some(_) => {}
                 }
@@ -384,7 +384,7 @@ impl<'a> Lexer<'a> {
                 if i - start == 32 {
                     let from = i;
                     i = memchr::memchr3(b'<', b'&', b'>', &b[i..]).map_or(b.len(), |k| i + k);
-                    esc = esc || memchr::memchr(b'\r', &b[from..i]).is_some();
+                    needs_decoding = needs_decoding || memchr::memchr(b'\r', &b[from..i]).is_some();
                     break b.get(i).copied();
                 }
             };
@@ -393,8 +393,8 @@ impl<'a> Lexer<'a> {
             }
             self.pos = i;
             self.text = &self.s[start..i];
-            self.esc = esc;
-            return Ok(Ev::Text);
+            self.text_needs_decoding = needs_decoding;
+            return Ok(Token::Text);
         }
         match b.get(start + 1) {
             Some(b'/') => self.end_tag(start),
@@ -406,7 +406,7 @@ impl<'a> Lexer<'a> {
 
     /// Text that holds a reference, a carriage return or a `>`.
     #[inline(never)]
-    fn text_slow(&mut self, start: usize) -> Result<Ev> {
+    fn text_slow(&mut self, start: usize) -> Result<Token> {
         let b = self.s.as_bytes();
         let end = memchr::memchr(b'<', &b[start..]).map_or(b.len(), |i| start + i);
         let raw = &self.s[start..end];
@@ -422,12 +422,12 @@ impl<'a> Lexer<'a> {
         }
         self.pos = end;
         self.text = raw;
-        self.esc = memchr::memchr2(b'&', b'\r', raw.as_bytes()).is_some();
-        Ok(Ev::Text)
+        self.text_needs_decoding = memchr::memchr2(b'&', b'\r', raw.as_bytes()).is_some();
+        Ok(Token::Text)
     }
 
     #[inline(always)]
-    fn start_tag(&mut self, start: usize) -> Result<Ev> {
+    fn start_tag(&mut self, start: usize) -> Result<Token> {
         let b = self.s.as_bytes();
         // Fast path: `<name>` or `<name/>`.
         let mut i = start + 1;
@@ -468,14 +468,14 @@ impl<'a> Lexer<'a> {
             self.name = qname;
             self.attrs = "";
             self.local_start = colon;
-            return Ok(if empty { Ev::Empty } else { Ev::Start });
+            return Ok(if empty { Token::Empty } else { Token::Start });
         }
         self.start_tag_slow(start)
     }
 
     /// A tag with attributes (or malformed).
     #[inline(never)]
-    fn start_tag_slow(&mut self, start: usize) -> Result<Ev> {
+    fn start_tag_slow(&mut self, start: usize) -> Result<Token> {
         let end = tag_close(self.s.as_bytes(), start)?;
         let (content, empty, name_end) = tag_parts(self.s, start, end);
         if name_end == 0 {
@@ -511,13 +511,13 @@ impl<'a> Lexer<'a> {
         self.name = qname;
         self.attrs = attrs;
         self.local_start = colon;
-        Ok(if empty { Ev::Empty } else { Ev::Start })
+        Ok(if empty { Token::Empty } else { Token::Start })
     }
 
     /// The namespace of the prefixed name `qname` (`colon`: where its local name starts),
     /// checking that it is a QName (one `:` between two non-empty names) with a bound prefix.
     #[inline(never)]
-    fn prefixed(&self, qname: &'a str, colon: usize, start: usize) -> Result<Ns> {
+    fn prefixed(&self, qname: &'a str, colon: usize, start: usize) -> Result<Namespace> {
         let (prefix, local) = (&qname[..colon - 1], &qname[colon..]);
         if !crate::decode::is_xml_name(qname)
             || prefix.is_empty()
@@ -536,11 +536,11 @@ impl<'a> Lexer<'a> {
             ));
         }
         if prefix == "xml" {
-            return Ok(Ns::Other);
+            return Ok(Namespace::Other);
         }
         match self.binding(prefix) {
             Some(b) => Ok(b.ns),
-            None if self.allow_unbound => Ok(Ns::Unbound),
+            None if self.allow_unbound => Ok(Namespace::Unbound),
             None => Err(fail(
                 DecodeErrorKind::UnboundPrefix(prefix.to_owned()),
                 start,
@@ -698,12 +698,12 @@ impl<'a> Lexer<'a> {
         }
         self.scope_top = self.scope.last().map_or(0, |b| b.depth);
         if self.scope.len() != before {
-            self.default_ns = self.binding("").map_or(Ns::None, |b| b.ns);
+            self.default_ns = self.binding("").map_or(Namespace::None, |b| b.ns);
         }
     }
 
     #[inline(always)]
-    fn end_tag(&mut self, start: usize) -> Result<Ev> {
+    fn end_tag(&mut self, start: usize) -> Result<Token> {
         let b = self.s.as_bytes();
         // Fast path: `</name>` of the open element.
         if let Some(open) = self.open.last() {
@@ -719,14 +719,14 @@ impl<'a> Lexer<'a> {
                 if self.open.len() < self.scope_top {
                     self.end_scope();
                 }
-                return Ok(Ev::End);
+                return Ok(Token::End);
             }
         }
         self.end_tag_slow(start)
     }
 
     #[inline(never)]
-    fn end_tag_slow(&mut self, start: usize) -> Result<Ev> {
+    fn end_tag_slow(&mut self, start: usize) -> Result<Token> {
         let b = self.s.as_bytes();
         let Some(k) = memchr::memchr(b'>', &b[start + 2..]) else {
             return Err(syntax(SyntaxError::UnclosedEndTag, start));
@@ -755,11 +755,11 @@ impl<'a> Lexer<'a> {
         if self.open.len() < self.scope_top {
             self.end_scope();
         }
-        Ok(Ev::End)
+        Ok(Token::End)
     }
 
     /// `<!--`, `<![CDATA[`, `<!DOCTYPE`.
-    fn bang(&mut self, start: usize) -> Result<Ev> {
+    fn bang(&mut self, start: usize) -> Result<Token> {
         let b = self.s.as_bytes();
         let rest = &b[start..];
         if rest.starts_with(b"<!--") {
@@ -772,7 +772,7 @@ impl<'a> Lexer<'a> {
                 return Err(syntax(SyntaxError::DoubleHyphenInComment, dash));
             }
             self.pos = dash + 3;
-            return Ok(Ev::Comment);
+            return Ok(Token::Comment);
         }
         if rest.starts_with(b"<![CDATA[") {
             let body = start + 9;
@@ -781,20 +781,20 @@ impl<'a> Lexer<'a> {
             };
             self.pos = body + k + 3;
             self.text = &self.s[body..body + k];
-            self.esc = memchr::memchr(b'\r', self.text.as_bytes()).is_some();
-            return Ok(Ev::CData);
+            self.text_needs_decoding = memchr::memchr(b'\r', self.text.as_bytes()).is_some();
+            return Ok(Token::CData);
         }
         // `<!doctype` is not a DOCTYPE in XML (names are case-sensitive), but whoever wrote
         // it meant one: report it as such.
         if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case(b"<!DOCTYPE") {
             self.pos = start + 9;
-            return Ok(Ev::DocType);
+            return Ok(Token::DocType);
         }
         Err(syntax(SyntaxError::UnknownMarkup, start))
     }
 
     /// `<?target ...?>`, and the XML declaration.
-    fn pi(&mut self, start: usize) -> Result<Ev> {
+    fn pi(&mut self, start: usize) -> Result<Token> {
         let b = self.s.as_bytes();
         debug_assert!(b.len() >= start + 2);
         let Some(k) = memmem::find(&b[start + 2..], b"?>") else {
@@ -810,8 +810,8 @@ impl<'a> Lexer<'a> {
         self.pos = end + 2;
         if target == "xml" {
             let enc = decl(&content[target_end..], start + 2 + target_end)?;
-            self.enc = enc;
-            return Ok(Ev::Decl);
+            self.encoding = enc;
+            return Ok(Token::XmlDeclaration);
         }
         if target.eq_ignore_ascii_case("xml") {
             return Err(syntax(
@@ -825,7 +825,7 @@ impl<'a> Lexer<'a> {
                 start,
             ));
         }
-        Ok(Ev::Pi)
+        Ok(Token::ProcessingInstruction)
     }
 }
 

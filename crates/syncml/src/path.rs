@@ -4,7 +4,7 @@
 //! up to the error: errors are rare, and a second run keeps the hot path free of any
 //! bookkeeping for paths (sibling counts, start offsets).
 
-use crate::lex::{self, Ev, Lexer};
+use crate::lex::{self, Lexer, Token};
 use crate::options::Limits;
 
 /// How the decoder ran its tokenizer, so that a run for the path reads the same tokens:
@@ -146,14 +146,14 @@ fn each_tag<'t>(
             }
         };
         let go = match ev {
-            Ev::Start | Ev::Empty => f(Tag::Open {
-                name: lexer.child(ev == Ev::Empty).qname,
+            Token::Start | Token::Empty => f(Tag::Open {
+                name: lexer.child(ev == Token::Empty).qname,
                 at: lexer.start,
                 end: lexer.pos,
-                empty: ev == Ev::Empty,
+                empty: ev == Token::Empty,
             }),
-            Ev::End => f(Tag::Close { end: lexer.pos }),
-            Ev::Eof => return,
+            Token::End => f(Tag::Close { end: lexer.pos }),
+            Token::Eof => return,
             _ => true,
         };
         if !go {

@@ -26,7 +26,7 @@ const TAIL: &str = "<Final/></SyncBody></SyncML>";
 
 /// Where a case's fragment goes.
 #[derive(Clone, Copy, Debug)]
-enum Ctx {
+enum Placement {
     /// The fragment is the whole document.
     Whole,
     /// Before the root element (at the very start).
@@ -63,16 +63,16 @@ fn message(body_extra: &str, loc: &str, data: &str, elem: &str) -> String {
 const HOLE: &str = "\u{1}HOLE\u{1}";
 
 /// The document for `frag` in `ctx`, and the fragment's offset in it.
-fn wrap(ctx: Ctx, frag: &str) -> (String, usize) {
+fn wrap(ctx: Placement, frag: &str) -> (String, usize) {
     let template = match ctx {
-        Ctx::Whole => HOLE.to_owned(),
-        Ctx::Prolog => format!("{HOLE}{}", message("", "./a", "x", "")),
-        Ctx::Epilog => format!("{}{HOLE}", message("", "./a", "x", "")),
-        Ctx::Body => message(HOLE, "./a", "x", ""),
-        Ctx::Loc => message("", HOLE, "x", ""),
-        Ctx::Data => message("", "./a", HOLE, ""),
-        Ctx::Elem => message("", "./a", "x", HOLE),
-        Ctx::Attr => message("", "./a", "x", &format!("<Ext a=\"{HOLE}\"/>")),
+        Placement::Whole => HOLE.to_owned(),
+        Placement::Prolog => format!("{HOLE}{}", message("", "./a", "x", "")),
+        Placement::Epilog => format!("{}{HOLE}", message("", "./a", "x", "")),
+        Placement::Body => message(HOLE, "./a", "x", ""),
+        Placement::Loc => message("", HOLE, "x", ""),
+        Placement::Data => message("", "./a", HOLE, ""),
+        Placement::Elem => message("", "./a", "x", HOLE),
+        Placement::Attr => message("", "./a", "x", &format!("<Ext a=\"{HOLE}\"/>")),
     };
     let at = template.find(HOLE).expect("a hole");
     (template.replacen(HOLE, frag, 1), at)
@@ -82,7 +82,7 @@ fn wrap(ctx: Ctx, frag: &str) -> (String, usize) {
 
 /// Expected outcome: accepted, or rejected with the error at this offset in the fragment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Exp {
+enum Expected {
     Ok,
     Err(usize),
     /// Rejected; the offset is not asserted (e.g. an error at the end of input).
@@ -91,11 +91,11 @@ enum Exp {
 
 /// What roxmltree is expected to say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Rox {
+enum Roxmltree {
     /// Agrees with the XML 1.0 verdict.
     Same,
     /// Rejects a document that is XML 1.0 well-formed but not namespace-well-formed.
-    Ns,
+    Namespaces,
     /// Accepts a document XML 1.0 says is not well-formed (roxmltree is lenient about the
     /// XML declaration's values, PI targets and some character references).
     Lenient,
@@ -107,73 +107,73 @@ enum Rox {
 /// data outside it, the XML declaration first and no DOCTYPE are the decoder's checks
 /// (the tokenizer reports `Decl` and `DocType` tokens wherever they are, and every decoder
 /// state rejects them where they are not allowed; the `syncml_wellformed` fuzz target
-/// exempts exactly these). Cases of that kind expect `tokenize: Exp::Ok`.
+/// exempts exactly these). Cases of that kind expect `tokenize: Expected::Ok`.
 struct Case {
     name: &'static str,
-    ctx: Ctx,
+    ctx: Placement,
     frag: &'static str,
     /// XML 1.0 (5th ed.) says the whole document is well-formed.
     wf: bool,
-    rox: Rox,
-    decode: Exp,
-    tokenize: Exp,
+    rox: Roxmltree,
+    decode: Expected,
+    tokenize: Expected,
 }
 
 /// Well-formed, accepted by both.
-fn ok(name: &'static str, ctx: Ctx, frag: &'static str) -> Case {
+fn ok(name: &'static str, ctx: Placement, frag: &'static str) -> Case {
     Case {
         name,
         ctx,
         frag,
         wf: true,
-        rox: Rox::Same,
-        decode: Exp::Ok,
-        tokenize: Exp::Ok,
+        rox: Roxmltree::Same,
+        decode: Expected::Ok,
+        tokenize: Expected::Ok,
     }
 }
 
 /// Not well-formed, rejected by both at `at` (in the fragment).
-fn bad(name: &'static str, ctx: Ctx, frag: &'static str, at: usize) -> Case {
+fn bad(name: &'static str, ctx: Placement, frag: &'static str, at: usize) -> Case {
     Case {
         name,
         ctx,
         frag,
         wf: false,
-        rox: Rox::Same,
-        decode: Exp::Err(at),
-        tokenize: Exp::Err(at),
+        rox: Roxmltree::Same,
+        decode: Expected::Err(at),
+        tokenize: Expected::Err(at),
     }
 }
 
 /// Well-formed XML 1.0 but not namespace-well-formed (Namespaces in XML 1.0): roxmltree
 /// rejects it, and so do the decoder and its tokenizer, at `at`.
-fn ns_bad(name: &'static str, ctx: Ctx, frag: &'static str, at: usize) -> Case {
+fn ns_bad(name: &'static str, ctx: Placement, frag: &'static str, at: usize) -> Case {
     Case {
         wf: true,
-        rox: Rox::Ns,
+        rox: Roxmltree::Namespaces,
         ..bad(name, ctx, frag, at)
     }
 }
 
 /// Not well-formed, rejected by both, offset not asserted.
-fn bad_any(name: &'static str, ctx: Ctx, frag: &'static str) -> Case {
+fn bad_any(name: &'static str, ctx: Placement, frag: &'static str) -> Case {
     Case {
-        decode: Exp::ErrAny,
-        tokenize: Exp::ErrAny,
+        decode: Expected::ErrAny,
+        tokenize: Expected::ErrAny,
         ..bad(name, ctx, frag, 0)
     }
 }
 
 impl Case {
-    fn rox(mut self, r: Rox) -> Self {
+    fn rox(mut self, r: Roxmltree) -> Self {
         self.rox = r;
         self
     }
-    fn decode(mut self, e: Exp) -> Self {
+    fn decode(mut self, e: Expected) -> Self {
         self.decode = e;
         self
     }
-    fn tokenize(mut self, e: Exp) -> Self {
+    fn tokenize(mut self, e: Expected) -> Self {
         self.tokenize = e;
         self
     }
@@ -190,11 +190,11 @@ fn outcome<T>(r: &Result<T, DecodeError>, base: usize) -> Result<(), Option<usiz
     }
 }
 
-fn matches(exp: Exp, got: Result<(), Option<usize>>) -> bool {
+fn matches(exp: Expected, got: Result<(), Option<usize>>) -> bool {
     match (exp, got) {
-        (Exp::Ok, Ok(())) => true,
-        (Exp::ErrAny, Err(_)) => true,
-        (Exp::Err(at), Err(Some(got))) => at == got,
+        (Expected::Ok, Ok(())) => true,
+        (Expected::ErrAny, Err(_)) => true,
+        (Expected::Err(at), Err(Some(got))) => at == got,
         _ => false,
     }
 }
@@ -206,10 +206,10 @@ fn check(cases: &[Case]) -> Vec<String> {
         let (doc, base) = wrap(c.ctx, c.frag);
         let rox = roxmltree::Document::parse(&doc);
         let rox_ok = match c.rox {
-            Rox::Same => rox.is_ok() == c.wf,
-            Rox::Ns => c.wf && rox.is_err(),
-            Rox::Lenient => !c.wf && rox.is_ok(),
-            Rox::Skip => true,
+            Roxmltree::Same => rox.is_ok() == c.wf,
+            Roxmltree::Namespaces => c.wf && rox.is_err(),
+            Roxmltree::Lenient => !c.wf && rox.is_ok(),
+            Roxmltree::Skip => true,
         };
         if !rox_ok {
             bad.push(format!(
@@ -259,7 +259,7 @@ fn assert_cases(cases: &[Case]) {
 
 // ----- the cases --------------------------------------------------------------------------
 
-use Ctx::*;
+use Placement::*;
 
 fn text_cases() -> Vec<Case> {
     vec![
@@ -298,7 +298,7 @@ fn text_cases() -> Vec<Case> {
         ok("whitespace-only text between commands", Body, " \t\r\n "),
         // Well-formed (no DTD, so any element may hold text), but SyncML containers hold
         // elements only: `UnexpectedText`, by design.
-        ok("non-whitespace text between commands", Body, " x").decode(Exp::Err(1)),
+        ok("non-whitespace text between commands", Body, " x").decode(Expected::Err(1)),
         ok(
             "DEL and C1 controls are XML characters",
             Data,
@@ -349,8 +349,8 @@ fn cdata_cases() -> Vec<Case> {
         ),
         ok("CDATA in LocURI", Loc, "<![CDATA[./a]]>"),
         bad("lowercase cdata", Data, "<![cdata[x]]>", 0),
-        bad("CDATA in the prolog", Prolog, "<![CDATA[x]]>", 0).tokenize(Exp::Ok),
-        bad("CDATA in the epilog", Epilog, "<![CDATA[x]]>", 0).tokenize(Exp::Ok),
+        bad("CDATA in the prolog", Prolog, "<![CDATA[x]]>", 0).tokenize(Expected::Ok),
+        bad("CDATA in the epilog", Epilog, "<![CDATA[x]]>", 0).tokenize(Expected::Ok),
     ]
 }
 
@@ -370,9 +370,9 @@ fn pi_cases() -> Vec<Case> {
         ok("PI in the epilog", Epilog, "<?pi?>"),
         ok("PI inside Data", Data, "a<?pi x?>b"),
         ok("PI inside LocURI", Loc, "./a<?pi x?>b"),
-        bad("PI target XML", Body, "<?XML x?>", 0).rox(Rox::Lenient),
-        bad("PI target Xml", Body, "<?Xml x?>", 0).rox(Rox::Lenient),
-        bad("PI target xML", Prolog, "<?xML x?>", 0).rox(Rox::Lenient),
+        bad("PI target XML", Body, "<?XML x?>", 0).rox(Roxmltree::Lenient),
+        bad("PI target Xml", Body, "<?Xml x?>", 0).rox(Roxmltree::Lenient),
+        bad("PI target xML", Prolog, "<?xML x?>", 0).rox(Roxmltree::Lenient),
         bad("PI without a target", Body, "<? pi?>", 0),
         bad(
             "PI target followed by no whitespace",
@@ -380,14 +380,14 @@ fn pi_cases() -> Vec<Case> {
             "<?pi\"x\"?>",
             0,
         )
-        .rox(Rox::Lenient),
+        .rox(Roxmltree::Lenient),
         bad("PI target starting with a digit", Body, "<?1pi?>", 0),
         bad("unclosed PI", Body, "<?pi x", 0),
         // XML 1.0 allows it and so does roxmltree; Namespaces in XML (section 7) does not,
         // and neither does the tokenizer.
         ok("PI target with a colon", Body, "<?a:b x?>")
-            .decode(Exp::Err(0))
-            .tokenize(Exp::Err(0)),
+            .decode(Expected::Err(0))
+            .tokenize(Expected::Err(0)),
     ]
 }
 
@@ -439,49 +439,49 @@ fn decl_cases() -> Vec<Case> {
             r#"<?xml version="2.0"?>"#,
             6,
         )
-        .rox(Rox::Lenient),
+        .rox(Roxmltree::Lenient),
         bad(
             "declaration version 1.",
             Prolog,
             r#"<?xml version="1."?>"#,
             6,
         )
-        .rox(Rox::Lenient),
+        .rox(Roxmltree::Lenient),
         bad(
             "declaration version 1.0a",
             Prolog,
             r#"<?xml version="1.0a"?>"#,
             6,
         )
-        .rox(Rox::Lenient),
+        .rox(Roxmltree::Lenient),
         bad(
             "declaration without version",
             Prolog,
             r#"<?xml encoding="UTF-8"?>"#,
             6,
         ),
-        bad("declaration empty", Prolog, "<?xml?>", 5).rox(Rox::Lenient),
+        bad("declaration empty", Prolog, "<?xml?>", 5).rox(Roxmltree::Lenient),
         bad(
             "declaration standalone maybe",
             Prolog,
             r#"<?xml version="1.0" standalone="maybe"?>"#,
             20,
         )
-        .rox(Rox::Lenient),
+        .rox(Roxmltree::Lenient),
         bad(
             "declaration encoding 8bit",
             Prolog,
             r#"<?xml version="1.0" encoding="8bit"?>"#,
             20,
         )
-        .rox(Rox::Lenient),
+        .rox(Roxmltree::Lenient),
         bad(
             "declaration encoding empty",
             Prolog,
             r#"<?xml version="1.0" encoding=""?>"#,
             20,
         )
-        .rox(Rox::Lenient),
+        .rox(Roxmltree::Lenient),
         bad(
             "declaration attributes not separated",
             Prolog,
@@ -512,71 +512,71 @@ fn decl_cases() -> Vec<Case> {
             " <?xml version=\"1.0\"?>",
             1,
         )
-        .tokenize(Exp::Ok),
+        .tokenize(Expected::Ok),
         bad(
             "declaration after a comment",
             Prolog,
             r#"<!-- c --><?xml version="1.0"?>"#,
             10,
         )
-        .tokenize(Exp::Ok),
+        .tokenize(Expected::Ok),
         bad(
             "declaration twice",
             Prolog,
             r#"<?xml version="1.0"?><?xml version="1.0"?>"#,
             21,
         )
-        .tokenize(Exp::Ok),
+        .tokenize(Expected::Ok),
         bad(
             "declaration between commands",
             Body,
             r#"<?xml version="1.0"?>"#,
             0,
         )
-        .tokenize(Exp::Ok),
+        .tokenize(Expected::Ok),
         bad(
             "declaration inside Data",
             Data,
             r#"<?xml version="1.0"?>"#,
             0,
         )
-        .tokenize(Exp::Ok),
+        .tokenize(Expected::Ok),
         bad(
             "declaration inside LocURI",
             Loc,
             r#"<?xml version="1.0"?>"#,
             0,
         )
-        .tokenize(Exp::Ok),
+        .tokenize(Expected::Ok),
         bad(
             "declaration in the epilog",
             Epilog,
             r#"<?xml version="1.0"?>"#,
             0,
         )
-        .tokenize(Exp::Ok),
+        .tokenize(Expected::Ok),
         Case {
-            decode: Exp::Err(21),
-            tokenize: Exp::Ok,
+            decode: Expected::Err(21),
+            tokenize: Expected::Ok,
             ..bad("declaration alone", Whole, r#"<?xml version="1.0"?>"#, 21)
         },
         Case {
-            decode: Exp::Err(0),
-            tokenize: Exp::Ok,
+            decode: Expected::Err(0),
+            tokenize: Expected::Ok,
             ..bad("empty document", Whole, "", 0)
         },
         Case {
-            rox: Rox::Skip,
+            rox: Roxmltree::Skip,
             wf: true,
-            decode: Exp::Err(0),
-            tokenize: Exp::Ok,
+            decode: Expected::Err(0),
+            tokenize: Expected::Ok,
             ..bad("DOCTYPE", Prolog, "<!DOCTYPE SyncML>", 0)
         },
         Case {
-            rox: Rox::Skip,
+            rox: Roxmltree::Skip,
             wf: true,
-            decode: Exp::Err(21),
-            tokenize: Exp::ErrAny,
+            decode: Expected::Err(21),
+            tokenize: Expected::ErrAny,
             ..bad(
                 "DOCTYPE with internal subset",
                 Prolog,
@@ -584,7 +584,7 @@ fn decl_cases() -> Vec<Case> {
                 21,
             )
         },
-        bad("DOCTYPE inside Data", Data, "<!DOCTYPE x>", 0).tokenize(Exp::Ok),
+        bad("DOCTYPE inside Data", Data, "<!DOCTYPE x>", 0).tokenize(Expected::Ok),
         bad("<!ELEMENT outside a DTD", Body, "<!ELEMENT x ANY>", 0),
     ]
 }
@@ -637,7 +637,7 @@ fn start_tag_cases() -> Vec<Case> {
         bad("element name starting with U+0300", Elem, "<\u{300}a/>", 0),
         bad("element name with U+00D7", Elem, "<a\u{D7}/>", 0),
         bad("element name with U+00F7", Data, "<a\u{F7}/>", 0),
-        bad("< at the end of input", Whole, "<", 0).tokenize(Exp::ErrAny),
+        bad("< at the end of input", Whole, "<", 0).tokenize(Expected::ErrAny),
         ok(
             "names with non-ASCII letters",
             Elem,
@@ -653,7 +653,7 @@ fn start_tag_cases() -> Vec<Case> {
         // Names XML 1.0 allows but Namespaces in XML 1.0 does not (not QNames), and a
         // prefix bound nowhere: rejected at the tag (roxmltree accepts `<:a/>`).
         ns_bad("element name a:b:c", Elem, "<a:b:c/>", 0),
-        ns_bad("element name :a", Elem, "<:a/>", 0).rox(Rox::Same),
+        ns_bad("element name :a", Elem, "<:a/>", 0).rox(Roxmltree::Same),
         ns_bad("element name a:", Elem, "<a:/>", 0),
         ns_bad("undeclared prefix", Elem, "<q:a/>", 0),
         ns_bad(
@@ -702,7 +702,7 @@ fn start_tag_cases() -> Vec<Case> {
             "<a xmlns:xml='urn:x'/>",
             3,
         ),
-        ns_bad("xmlns prefix declared", Elem, "<a xmlns:xmlns='urn:x'/>", 3).rox(Rox::Same),
+        ns_bad("xmlns prefix declared", Elem, "<a xmlns:xmlns='urn:x'/>", 3).rox(Roxmltree::Same),
         ns_bad(
             "XML namespace bound to another prefix",
             Elem,
@@ -721,7 +721,7 @@ fn start_tag_cases() -> Vec<Case> {
             "<a xmlns:q=''/>",
             3,
         )
-        .rox(Rox::Same),
+        .rox(Roxmltree::Same),
         ns_bad("xmlns as an element prefix", Elem, "<xmlns:a/>", 0),
         ns_bad(
             "two prefixes bound to one namespace, same attribute",
@@ -775,9 +775,9 @@ fn reference_cases() -> Vec<Case> {
             ok("&#xFFFD;", ctx, "&#xFFFD;"),
             bad("&#0;", ctx, "a&#0;", 1),
             bad("&#x1;", ctx, "a&#x1;", 1),
-            bad("&#xD800;", ctx, "a&#xD800;", 1).rox(Rox::Lenient),
-            bad("&#xDFFF;", ctx, "a&#xDFFF;", 1).rox(Rox::Lenient),
-            bad("&#x110000;", ctx, "a&#x110000;", 1).rox(Rox::Lenient),
+            bad("&#xD800;", ctx, "a&#xD800;", 1).rox(Roxmltree::Lenient),
+            bad("&#xDFFF;", ctx, "a&#xDFFF;", 1).rox(Roxmltree::Lenient),
+            bad("&#x110000;", ctx, "a&#x110000;", 1).rox(Roxmltree::Lenient),
             bad("&#xFFFE;", ctx, "a&#xFFFE;", 1),
             bad("&#xFFFF;", ctx, "a&#xFFFF;", 1),
             bad("&#99999999999; (overflow)", ctx, "a&#99999999999;", 1),
@@ -798,9 +798,9 @@ fn reference_cases() -> Vec<Case> {
         ]);
     }
     v.extend([
-        ok("&#32; between commands is character data", Body, "&#32;").decode(Exp::Err(0)),
-        bad("&#32; in the prolog", Prolog, "&#32;", 0).tokenize(Exp::Ok),
-        bad("&amp; in the epilog", Epilog, "&amp;", 0).tokenize(Exp::Ok),
+        ok("&#32; between commands is character data", Body, "&#32;").decode(Expected::Err(0)),
+        bad("&#32; in the prolog", Prolog, "&#32;", 0).tokenize(Expected::Ok),
+        bad("&amp; in the epilog", Epilog, "&amp;", 0).tokenize(Expected::Ok),
         bad(
             "&unknown; inside an unknown element",
             Elem,
@@ -821,7 +821,7 @@ fn reference_cases() -> Vec<Case> {
 fn char_cases() -> Vec<Case> {
     let mut v = Vec::new();
     // (name, fragment, offset of the forbidden character in it)
-    let places: [(Ctx, &str, &str, usize); 8] = [
+    let places: [(Placement, &str, &str, usize); 8] = [
         (Data, "text", "a\u{1}b", 1),
         (Loc, "LocURI", "a\u{1}b", 1),
         (Attr, "attribute", "a\u{1}b", 1),
