@@ -68,7 +68,10 @@ use std::borrow::Cow;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use crate::types::*;
+use crate::types::{
+    Alert, Attr, Chal, Command, Container, Cred, Data, DataContent, Item, ItemCommand, Location,
+    Meta, RawElement, Results, Status, SyncBody, SyncHdr, SyncML, SyncMlVersion,
+};
 
 /// Generator settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,10 @@ use crate::error::{DecodeError, DecodeErrorKind, SyntaxError};
 use crate::lex::{self, Lexer, Namespace, OffsetError, StartTag, Token};
 use crate::options::{DecodeOptions, Limit, Quirk, QuirkSeen, UnknownElements};
 use crate::path::LexConfig;
-use crate::types::*;
+use crate::types::{
+    Alert, Attr, Chal, Command, CommandKind, Container, Cred, Data, DataContent, Item, ItemCommand,
+    Location, Meta, RawElement, Results, Status, SyncBody, SyncHdr, SyncML, SyncMlVersion,
+};
 
 /// `Atomic` and `Sequence` are the only elements decoded recursively (everything else has a
 /// fixed shape, and unknown elements and `Data` markup are skipped iteratively). Their

@@ -10,7 +10,10 @@ use std::io::{self, Write};
 
 use crate::decode::is_xml_char;
 use crate::error::EncodeError;
-use crate::types::*;
+use crate::types::{
+    Alert, Attr, Command, Container, Cred, Data, DataContent, Item, ItemCommand, Location, Meta,
+    RawElement, Results, Status, SyncBody, SyncHdr, SyncML,
+};
 
 /// Encoder configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
