@@ -180,7 +180,7 @@ pub(crate) enum Token {
 }
 
 pub(crate) struct Lexer<'a> {
-    s: &'a str,
+    input: &'a str,
     /// Offset just past the last token.
     pub(crate) pos: usize,
     /// Offset of the last token.
@@ -212,8 +212,9 @@ pub(crate) struct Lexer<'a> {
     max_declarations: usize,
     max_in_scope: usize,
     /// Offset of the first character XML forbids (`usize::MAX` when there is none).
-    bad: usize,
-    bad_char: u32,
+    forbidden_at: usize,
+    /// That character.
+    forbidden_char: u32,
 }
 
 /// Bytes that end plain text: markup, a reference, a `>` (which may close `]]>`), a carriage
@@ -245,14 +246,14 @@ fn is_ws_byte(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    pub(crate) fn new(s: &'a str, limits: &crate::options::Limits) -> Self {
-        let (bad, bad_char) = if clean_bytes(s.as_bytes()) {
+    pub(crate) fn new(input: &'a str, limits: &crate::options::Limits) -> Self {
+        let (forbidden_at, forbidden_char) = if clean_bytes(input.as_bytes()) {
             (usize::MAX, 0)
         } else {
-            first_invalid_char(s).unwrap_or((usize::MAX, 0))
+            first_invalid_char(input).unwrap_or((usize::MAX, 0))
         };
         Lexer {
-            s,
+            input,
             pos: 0,
             start: 0,
             name: "",
@@ -272,8 +273,8 @@ impl<'a> Lexer<'a> {
             max_attributes: limits.max_attributes,
             max_declarations: limits.max_namespace_declarations,
             max_in_scope: limits.max_namespaces_in_scope,
-            bad,
-            bad_char,
+            forbidden_at,
+            forbidden_char,
         }
     }
 
@@ -351,15 +352,18 @@ impl<'a> Lexer<'a> {
             self.end_scope();
         }
         let ev = self.token()?;
-        if self.pos > self.bad {
-            return Err(fail(DecodeErrorKind::InvalidChar(self.bad_char), self.bad));
+        if self.pos > self.forbidden_at {
+            return Err(fail(
+                DecodeErrorKind::InvalidChar(self.forbidden_char),
+                self.forbidden_at,
+            ));
         }
         Ok(ev)
     }
 
     #[inline(always)]
     fn token(&mut self) -> Result<Token> {
-        let b = self.s.as_bytes();
+        let b = self.input.as_bytes();
         let start = self.pos;
         self.start = start;
         let Some(&first) = b.get(start) else {
@@ -392,14 +396,14 @@ impl<'a> Lexer<'a> {
                 return self.text_slow(start);
             }
             self.pos = i;
-            self.text = &self.s[start..i];
+            self.text = &self.input[start..i];
             self.text_needs_decoding = needs_decoding;
             return Ok(Token::Text);
         }
         match b.get(start + 1) {
             Some(b'/') => self.end_tag(start),
             Some(b'!') => self.bang(start),
-            Some(b'?') => self.pi(start),
+            Some(b'?') => self.processing_instruction(start),
             _ => self.start_tag(start),
         }
     }
@@ -407,9 +411,9 @@ impl<'a> Lexer<'a> {
     /// Text that holds a reference, a carriage return or a `>`.
     #[inline(never)]
     fn text_slow(&mut self, start: usize) -> Result<Token> {
-        let b = self.s.as_bytes();
+        let b = self.input.as_bytes();
         let end = memchr::memchr(b'<', &b[start..]).map_or(b.len(), |i| start + i);
-        let raw = &self.s[start..end];
+        let raw = &self.input[start..end];
         // `]]>` is only allowed to end a CDATA section. Escaped markup (`&lt;a/&gt;`, the
         // common reason to be here) holds no `>`, so this is one pass that finds none.
         let mut from = 0;
@@ -428,7 +432,7 @@ impl<'a> Lexer<'a> {
 
     #[inline(always)]
     fn start_tag(&mut self, start: usize) -> Result<Token> {
-        let b = self.s.as_bytes();
+        let b = self.input.as_bytes();
         // Fast path: `<name>` or `<name/>`.
         let mut i = start + 1;
         let mut colon = 0;
@@ -455,7 +459,7 @@ impl<'a> Lexer<'a> {
                     start,
                 ));
             }
-            let qname = &self.s[start + 1..i];
+            let qname = &self.input[start + 1..i];
             self.ns = if colon == 0 {
                 self.default_ns
             } else {
@@ -476,8 +480,8 @@ impl<'a> Lexer<'a> {
     /// A tag with attributes (or malformed).
     #[inline(never)]
     fn start_tag_slow(&mut self, start: usize) -> Result<Token> {
-        let end = tag_close(self.s.as_bytes(), start)?;
-        let (content, empty, name_end) = tag_parts(self.s, start, end);
+        let end = tag_close(self.input.as_bytes(), start)?;
+        let (content, empty, name_end) = tag_parts(self.input, start, end);
         if name_end == 0 {
             return Err(syntax(SyntaxError::MissingElementName, start));
         }
@@ -620,7 +624,7 @@ impl<'a> Lexer<'a> {
                     key_at,
                 ));
             }
-            let value_at = raw.as_ptr() as usize - self.s.as_ptr() as usize;
+            let value_at = raw.as_ptr() as usize - self.input.as_ptr() as usize;
             let uri = attr_value(raw, value_at)?;
             let bad = |why: String| fail(DecodeErrorKind::InvalidNamespaceDeclaration(why), key_at);
             if !prefix.is_empty() && (!crate::decode::is_xml_name(prefix) || prefix.contains(':')) {
@@ -704,7 +708,7 @@ impl<'a> Lexer<'a> {
 
     #[inline(always)]
     fn end_tag(&mut self, start: usize) -> Result<Token> {
-        let b = self.s.as_bytes();
+        let b = self.input.as_bytes();
         // Fast path: `</name>` of the open element.
         if let Some(open) = self.open.last() {
             let e = start + 2 + open.len();
@@ -727,12 +731,12 @@ impl<'a> Lexer<'a> {
 
     #[inline(never)]
     fn end_tag_slow(&mut self, start: usize) -> Result<Token> {
-        let b = self.s.as_bytes();
+        let b = self.input.as_bytes();
         let Some(k) = memchr::memchr(b'>', &b[start + 2..]) else {
             return Err(syntax(SyntaxError::UnclosedEndTag, start));
         };
         let end = start + 2 + k;
-        let name = self.s[start + 2..end].trim_end_matches([' ', '\t', '\r', '\n']);
+        let name = self.input[start + 2..end].trim_end_matches([' ', '\t', '\r', '\n']);
         match self.open.pop() {
             Some(open) if open == name => {}
             Some(open) => {
@@ -760,7 +764,7 @@ impl<'a> Lexer<'a> {
 
     /// `<!--`, `<![CDATA[`, `<!DOCTYPE`.
     fn bang(&mut self, start: usize) -> Result<Token> {
-        let b = self.s.as_bytes();
+        let b = self.input.as_bytes();
         let rest = &b[start..];
         if rest.starts_with(b"<!--") {
             let body = start + 4;
@@ -780,7 +784,7 @@ impl<'a> Lexer<'a> {
                 return Err(syntax(SyntaxError::UnclosedCData, start));
             };
             self.pos = body + k + 3;
-            self.text = &self.s[body..body + k];
+            self.text = &self.input[body..body + k];
             self.text_needs_decoding = memchr::memchr(b'\r', self.text.as_bytes()).is_some();
             return Ok(Token::CData);
         }
@@ -794,14 +798,14 @@ impl<'a> Lexer<'a> {
     }
 
     /// `<?target ...?>`, and the XML declaration.
-    fn pi(&mut self, start: usize) -> Result<Token> {
-        let b = self.s.as_bytes();
+    fn processing_instruction(&mut self, start: usize) -> Result<Token> {
+        let b = self.input.as_bytes();
         debug_assert!(b.len() >= start + 2);
         let Some(k) = memmem::find(&b[start + 2..], b"?>") else {
             return Err(syntax(SyntaxError::UnclosedProcessingInstruction, start));
         };
         let end = start + 2 + k;
-        let content = &self.s[start + 2..end];
+        let content = &self.input[start + 2..end];
         let target_end = content
             .bytes()
             .position(is_ws_byte)
@@ -930,75 +934,78 @@ fn decl(rest: &str, base: usize) -> Result<Option<&str>> {
 /// the name. Checks the syntax (whitespace before each, `=`, quotes, no `<` in a value);
 /// names and duplicates are the caller's to check.
 pub(crate) struct Attrs<'a> {
-    s: &'a str,
-    i: usize,
+    /// The raw text after the element name.
+    raw: &'a str,
+    /// Where the next attribute (or the whitespace before it) starts in `raw`.
+    pos: usize,
+    /// The offset of `raw` in the input.
     base: usize,
 }
 
 impl<'a> Attrs<'a> {
-    /// `s` is the raw text after the element name; `base` its offset in the input.
-    pub(crate) fn new(s: &'a str, base: usize) -> Self {
-        Attrs { s, i: 0, base }
+    /// `raw` is the raw text after the element name; `base` its offset in the input.
+    pub(crate) fn new(raw: &'a str, base: usize) -> Self {
+        Attrs { raw, pos: 0, base }
     }
 
     pub(crate) fn next_attr(&mut self) -> Result<Option<(&'a str, &'a str, usize)>> {
-        let b = self.s.as_bytes();
-        let before = self.i;
-        while self.i < b.len() && is_ws_byte(b[self.i]) {
-            self.i += 1;
+        let b = self.raw.as_bytes();
+        let before = self.pos;
+        while self.pos < b.len() && is_ws_byte(b[self.pos]) {
+            self.pos += 1;
         }
-        if self.i == b.len() {
+        if self.pos == b.len() {
             return Ok(None);
         }
-        let at = self.base + self.i;
-        if self.i == before {
+        let at = self.base + self.pos;
+        if self.pos == before {
             return Err(syntax(SyntaxError::AttributesNotSeparated, at));
         }
-        let name_start = self.i;
-        while self.i < b.len() && !is_ws_byte(b[self.i]) && b[self.i] != b'=' {
-            self.i += 1;
+        let name_start = self.pos;
+        while self.pos < b.len() && !is_ws_byte(b[self.pos]) && b[self.pos] != b'=' {
+            self.pos += 1;
         }
-        let name = &self.s[name_start..self.i];
+        let name = &self.raw[name_start..self.pos];
         if name.is_empty() {
             return Err(syntax(SyntaxError::MissingAttributeName, at));
         }
-        while self.i < b.len() && is_ws_byte(b[self.i]) {
-            self.i += 1;
+        while self.pos < b.len() && is_ws_byte(b[self.pos]) {
+            self.pos += 1;
         }
-        if b.get(self.i) != Some(&b'=') {
+        if b.get(self.pos) != Some(&b'=') {
             return Err(syntax(
                 SyntaxError::AttributeWithoutValue(name.to_owned()),
                 at,
             ));
         }
-        self.i += 1;
-        while self.i < b.len() && is_ws_byte(b[self.i]) {
-            self.i += 1;
+        self.pos += 1;
+        while self.pos < b.len() && is_ws_byte(b[self.pos]) {
+            self.pos += 1;
         }
-        let q = match b.get(self.i) {
+        let q = match b.get(self.pos) {
             Some(q @ (b'"' | b'\'')) => *q,
             _ => {
                 return Err(syntax(
                     SyntaxError::UnquotedAttributeValue(name.to_owned()),
-                    self.base + self.i,
+                    self.base + self.pos,
                 ));
             }
         };
-        let vstart = self.i + 1;
+        let vstart = self.pos + 1;
         let Some(k) = memchr::memchr(q, &b[vstart..]) else {
             return Err(syntax(
                 SyntaxError::UnclosedAttributeValue,
-                self.base + self.i,
+                self.base + self.pos,
             ));
         };
-        let value = &self.s[vstart..vstart + k];
+        let value = &self.raw[vstart..vstart + k];
         if let Some(lt) = memchr::memchr(b'<', value.as_bytes()) {
             return Err(syntax(
                 SyntaxError::LtInAttributeValue,
                 self.base + vstart + lt,
             ));
         }
-        self.i = vstart + k + 1;
+        self.pos = vstart + k + 1;
         Ok(Some((name, value, at)))
     }
 }
