@@ -407,8 +407,9 @@ impl<'a, 'o> Parser<'a, 'o> {
         if is_xml_name(c.qname) {
             Ok(())
         } else {
-            Err(self.err(
-                DecodeErrorKind::Syntax(SyntaxError::InvalidElementName(c.qname.to_owned())),
+            Err(lex::syntax_with_name(
+                SyntaxError::InvalidElementName,
+                c.qname,
                 c.off,
             ))
         }
@@ -789,8 +790,9 @@ impl<'a, 'o> Parser<'a, 'o> {
                 ));
             }
             if !is_xml_name(key) {
-                return Err(self.err(
-                    DecodeErrorKind::Syntax(SyntaxError::InvalidAttributeName(key.to_owned())),
+                return Err(lex::syntax_with_name(
+                    SyntaxError::InvalidAttributeName,
+                    key,
                     at,
                 ));
             }
@@ -804,8 +806,9 @@ impl<'a, 'o> Parser<'a, 'o> {
                     .insert(key)
             };
             if dup {
-                return Err(self.err(
-                    DecodeErrorKind::Syntax(SyntaxError::DuplicateAttribute(key.to_owned())),
+                return Err(lex::syntax_with_name(
+                    SyntaxError::DuplicateAttribute,
+                    key,
                     at,
                 ));
             }

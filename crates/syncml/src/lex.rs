@@ -49,7 +49,18 @@ pub(crate) fn fail(kind: DecodeErrorKind, at: usize) -> OffsetError {
 
 #[cold]
 fn invalid_name(name: &str, at: usize) -> OffsetError {
-    syntax(SyntaxError::InvalidElementName(name.to_owned()), at)
+    syntax_with_name(SyntaxError::InvalidElementName, name, at)
+}
+
+/// A syntax error that shows a name (or reference) from the input: the copy is made here,
+/// off the caller's path.
+#[cold]
+pub(crate) fn syntax_with_name(
+    error: fn(String) -> SyntaxError,
+    name: &str,
+    at: usize,
+) -> OffsetError {
+    syntax(error(name.to_owned()), at)
 }
 
 #[cold]
@@ -663,8 +674,9 @@ impl<'a> Lexer<'a> {
             let colon = key.find(':').unwrap_or(0);
             let (prefix, local) = (&key[..colon], &key[colon + 1..]);
             if prefix.is_empty() || local.is_empty() || local.contains(':') {
-                return Err(syntax(
-                    SyntaxError::InvalidAttributeName(key.to_owned()),
+                return Err(syntax_with_name(
+                    SyntaxError::InvalidAttributeName,
+                    key,
                     key_at,
                 ));
             }
@@ -749,8 +761,9 @@ impl<'a> Lexer<'a> {
                 ));
             }
             None => {
-                return Err(syntax(
-                    SyntaxError::EndTagWithoutStartTag(name.to_owned()),
+                return Err(syntax_with_name(
+                    SyntaxError::EndTagWithoutStartTag,
+                    name,
                     start,
                 ));
             }
@@ -973,8 +986,9 @@ impl<'a> Attrs<'a> {
             self.pos += 1;
         }
         if b.get(self.pos) != Some(&b'=') {
-            return Err(syntax(
-                SyntaxError::AttributeWithoutValue(name.to_owned()),
+            return Err(syntax_with_name(
+                SyntaxError::AttributeWithoutValue,
+                name,
                 at,
             ));
         }
@@ -985,8 +999,9 @@ impl<'a> Attrs<'a> {
         let q = match b.get(self.pos) {
             Some(q @ (b'"' | b'\'')) => *q,
             _ => {
-                return Err(syntax(
-                    SyntaxError::UnquotedAttributeValue(name.to_owned()),
+                return Err(syntax_with_name(
+                    SyntaxError::UnquotedAttributeValue,
+                    name,
                     self.base + self.pos,
                 ));
             }
@@ -1162,15 +1177,17 @@ fn reference(raw: &str, amp: usize, at: usize) -> Result<(char, usize)> {
                 };
                 let code = char_ref_value(digits, radix);
                 let Some(code) = code else {
-                    return Err(syntax(
-                        SyntaxError::InvalidCharReference(name.to_owned()),
+                    return Err(syntax_with_name(
+                        SyntaxError::InvalidCharReference,
+                        name,
                         at + amp,
                     ));
                 };
                 if code > 0x10FFFF {
                     // Not a character at all.
-                    return Err(syntax(
-                        SyntaxError::CharReferenceBeyondUnicode(name.to_owned()),
+                    return Err(syntax_with_name(
+                        SyntaxError::CharReferenceBeyondUnicode,
+                        name,
                         at + amp,
                     ));
                 }
