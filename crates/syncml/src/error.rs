@@ -101,7 +101,8 @@ pub enum SyntaxError {
     ReservedProcessingInstructionTarget,
     /// A processing instruction whose target is not a valid name (or has a `:`).
     InvalidProcessingInstructionTarget,
-    /// An XML declaration that does not follow `version`, `encoding`, `standalone`.
+    /// An XML declaration whose pseudo-attributes are not `version`, then optionally
+    /// `encoding` and `standalone`, in that order, or have malformed values.
     MalformedXmlDeclaration,
     /// An XML declaration without `version`.
     XmlDeclarationWithoutVersion,
