@@ -1207,3 +1207,45 @@ fn error_kinds_for_references_and_doctype() {
         );
     }
 }
+
+/// Syntax errors are typed: the variant names the mistake and carries the names the
+/// message shows.
+#[test]
+fn syntax_errors_name_the_mistake() {
+    let kind = |frag: &str| {
+        let (doc, _) = wrap(Data, frag);
+        decode(doc.as_bytes()).unwrap_err().kind
+    };
+    let mismatched = kind("<a></b>");
+    assert_eq!(
+        mismatched,
+        DecodeErrorKind::Syntax(SyntaxError::MismatchedEndTag {
+            end: "b".into(),
+            open: "a".into(),
+        })
+    );
+    assert_eq!(
+        mismatched.to_string(),
+        "malformed XML: end tag </b> does not match the open <a>"
+    );
+    assert_eq!(
+        kind("<a x='1' x='2'/>"),
+        DecodeErrorKind::Syntax(SyntaxError::DuplicateAttribute("x".into()))
+    );
+    assert_eq!(
+        kind("<a x/>"),
+        DecodeErrorKind::Syntax(SyntaxError::AttributeWithoutValue("x".into()))
+    );
+    assert_eq!(
+        kind("<!-- a -- b -->"),
+        DecodeErrorKind::Syntax(SyntaxError::DoubleHyphenInComment)
+    );
+    assert_eq!(
+        kind("&#xZ;"),
+        DecodeErrorKind::Syntax(SyntaxError::InvalidCharReference("#xZ".into()))
+    );
+    assert_eq!(
+        kind("&#xZ;").to_string(),
+        "malformed XML: invalid character reference &#xZ;"
+    );
+}
