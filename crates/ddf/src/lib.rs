@@ -59,7 +59,8 @@ mod xml;
 pub use error::{ErrorKind, ParseError, Position};
 pub use model::*;
 pub use parse::MSFT_NS;
-pub use xml::{Attribute, Content, Element};
+pub use winmdm_xml;
+pub use winmdm_xml::{Attribute, Element};
 
 /// Resource limits of the parser. Every limit has its own [`ErrorKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,9 +158,9 @@ pub fn parse(bytes: &[u8]) -> Result<MgmtTree, ParseError> {
 pub fn parse_with(bytes: &[u8], options: &ParseOptions) -> Result<MgmtTree, ParseError> {
     let decoded = xml::decode(bytes, options)?;
     let root = xml::build_tree(&decoded.text, options)?;
-    let mut ctx = parse::Ctx::new(&decoded.text);
-    let mut tree = ctx.tree(root)?;
-    tree.warnings = ctx.warnings;
+    let mut builder = parse::ModelBuilder::new(&decoded.text);
+    let mut tree = builder.tree(root)?;
+    tree.warnings = builder.warnings;
     tree.used_fallback_decoding = decoded.fallback_used;
     Ok(tree)
 }

@@ -2,9 +2,9 @@
 //!
 //! Code-like values are open enums: known values get a variant, anything else is kept in an
 //! `Other` variant with its text so it survives. Elements the model does not know are kept as
-//! generic [`Element`]s in the `extra` list of the nearest model struct.
+//! generic [`Element`]s (winmdm-xml's) in the `extra` list of the nearest model struct.
 
-use crate::xml::Element;
+use winmdm_xml::{Attribute, Element};
 
 macro_rules! open_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $text:literal),+ $(,)? }) => {
@@ -191,8 +191,11 @@ pub struct MgmtTree {
     pub diagnostics: Option<Element>,
     /// The top-level nodes, each with its `<Path>`.
     pub nodes: Vec<Node>,
-    /// Attributes of `<MgmtTree>` (namespace declarations).
-    pub attributes: Vec<crate::xml::Attribute>,
+    /// The namespace declarations of `<MgmtTree>` as written: (`None` for `xmlns`,
+    /// `Some(prefix)` for `xmlns:prefix`, the namespace name).
+    pub namespace_declarations: Vec<(Option<String>, String)>,
+    /// Other attributes of `<MgmtTree>` (none in published files; each also has a warning).
+    pub attributes: Vec<Attribute>,
     /// Child elements the model does not know.
     pub extra: Vec<Element>,
     /// Things the parser met and could not keep in the model (unknown attributes, text in
@@ -570,7 +573,7 @@ pub struct GpMapping {
     /// `@GpElement`.
     pub element: Option<String>,
     /// Other attributes.
-    pub other: Vec<crate::xml::Attribute>,
+    pub other: Vec<Attribute>,
 }
 
 /// `MSFT:Deprecated`.

@@ -1,8 +1,14 @@
-//! Second parsing phase: element tree to [`MgmtTree`].
+//! Second parsing phase: winmdm-xml's element tree to [`MgmtTree`].
+
+use winmdm_xml::{Element, Node as XmlNode};
 
 use crate::error::{ErrorKind, ParseError, Position};
-use crate::model::*;
-use crate::xml::{Content, Element};
+use crate::model::{
+    AccessKind, AdmxBacked, AllowedValues, Applicability, CaseSense, ConflictResolution,
+    Dependency, DependencyBehavior, DependencyGroup, DependencyValue, Deprecated, DfFormat,
+    DfProperties, DfType, DynamicNodeNaming, EnumValue, GpMapping, MgmtTree, Node, Occurrence,
+    RebootBehavior, Scope, ValueType, Warning,
+};
 
 /// Microsoft's DDF extension namespace (`xmlns:MSFT`).
 pub const MSFT_NS: &str = "http://schemas.microsoft.com/MobileDevice/DM";
@@ -14,8 +20,8 @@ enum Kind<'a> {
 }
 
 fn kind(e: &Element) -> Kind<'_> {
-    let local = e.local_name();
-    match (e.prefix(), e.namespace.as_deref()) {
+    let local = e.name.as_str();
+    match (e.prefix.as_deref(), e.namespace.as_deref()) {
         (_, Some(MSFT_NS)) => Kind::Msft(local),
         // Undeclared `MSFT:` prefix (seen in legacy files): still Microsoft's extension.
         (Some("MSFT"), None) => Kind::Msft(local),
@@ -24,14 +30,25 @@ fn kind(e: &Element) -> Kind<'_> {
     }
 }
 
-pub(crate) struct Ctx<'t> {
+/// The value of the unprefixed attribute `name` (DDF attributes are never prefixed).
+fn attribute<'e>(e: &'e Element, name: &str) -> Option<&'e str> {
+    e.attributes
+        .iter()
+        .find(|a| a.prefix.is_none() && a.name == name)
+        .map(|a| a.value.as_str())
+}
+
+/// Builds the model from the element tree of one document, collecting the [`Warning`]s
+/// about what the model does not keep.
+pub(crate) struct ModelBuilder<'t> {
+    /// The decoded document (for the positions of errors).
     text: &'t str,
     pub(crate) warnings: Vec<Warning>,
 }
 
-impl<'t> Ctx<'t> {
+impl<'t> ModelBuilder<'t> {
     pub(crate) fn new(text: &'t str) -> Self {
-        Ctx {
+        ModelBuilder {
             text,
             warnings: Vec::new(),
         }
@@ -40,7 +57,7 @@ impl<'t> Ctx<'t> {
     fn warn(&mut self, e: &Element, message: String) {
         self.warnings.push(Warning {
             offset: e.offset,
-            element: e.name.clone(),
+            element: e.qualified_name(),
             message,
         });
     }
@@ -53,21 +70,22 @@ impl<'t> Ctx<'t> {
         )
     }
 
-    /// Warns about attributes not in `known` (namespace declarations are always fine).
+    /// Warns about attributes not in `known` (unprefixed names; namespace declarations are
+    /// not attributes).
     fn attrs(&mut self, e: &Element, known: &[&str]) {
         for a in &e.attributes {
-            if a.name == "xmlns" || a.name.starts_with("xmlns:") || known.contains(&a.name.as_str())
-            {
+            if a.prefix.is_none() && known.contains(&a.name.as_str()) {
                 continue;
             }
-            self.warn(e, format!("attribute {}=\"{}\" not kept", a.name, a.value));
+            let message = format!("attribute {}=\"{}\" not kept", a.qualified_name(), a.value);
+            self.warn(e, message);
         }
     }
 
     /// Warns about non-whitespace text in an element that only holds elements.
     fn no_text(&mut self, e: &Element) {
         for c in &e.children {
-            if let Content::Text(t) = c
+            if let XmlNode::Text(t) = c
                 && !t.trim().is_empty()
             {
                 self.warn(e, format!("text {:?} not kept", t.trim()));
@@ -81,7 +99,10 @@ impl<'t> Ctx<'t> {
         for c in e.elements() {
             self.warn(
                 e,
-                format!("child <{}> inside a text element not kept", c.name),
+                format!(
+                    "child <{}> inside a text element not kept",
+                    c.qualified_name()
+                ),
             );
         }
         e.text()
@@ -94,32 +115,38 @@ impl<'t> Ctx<'t> {
         let mut found = None;
         for c in e.elements() {
             if found.is_none() {
-                found = Some(c.local_name());
+                found = Some(c.name.as_str());
                 self.attrs(c, &[]);
-                let n_allowed = matches!(c.local_name(), "ZeroOrN" | "OneOrN");
+                let n_allowed = matches!(c.name.as_str(), "ZeroOrN" | "OneOrN");
                 if c.has_content() && !n_allowed {
                     self.warn(c, "content of a code element not kept".into());
                 }
             } else {
                 self.warn(
                     c,
-                    format!("second code <{}> in <{}> not kept", c.name, e.name),
+                    format!(
+                        "second code <{}> in <{}> not kept",
+                        c.qualified_name(),
+                        e.qualified_name()
+                    ),
                 );
             }
         }
         if found.is_none() {
-            self.warn(e, format!("empty <{}>", e.name));
+            self.warn(e, format!("empty <{}>", e.qualified_name()));
         }
         found
     }
 
     pub(crate) fn tree(&mut self, root: Element) -> Result<MgmtTree, ParseError> {
-        if root.local_name() != "MgmtTree" {
-            return Err(self.error(ErrorKind::NotMgmtTree(root.name.clone()), &root, ""));
+        if root.name != "MgmtTree" {
+            let kind = ErrorKind::NotMgmtTree(root.qualified_name());
+            return Err(self.error(kind, &root, ""));
         }
         self.attrs(&root, &[]);
         self.no_text(&root);
         let mut tree = MgmtTree {
+            namespace_declarations: root.namespace_declarations.clone(),
             attributes: root.attributes.clone(),
             ..MgmtTree::default()
         };
@@ -209,12 +236,7 @@ impl<'t> Ctx<'t> {
         for c in e.elements() {
             match kind(c) {
                 Kind::Ddf("AccessType") if p.access_type.is_empty() => {
-                    self.attrs(c, &[]);
-                    self.no_text(c);
-                    for op in c.elements() {
-                        self.attrs(op, &[]);
-                        p.access_type.push(AccessKind::from_name(op.local_name()));
-                    }
+                    p.access_type = self.access_type(c)
                 }
                 Kind::Ddf("DefaultValue") if p.default_value.is_none() => {
                     p.default_value = Some(self.leaf_text(c, &[]))
@@ -231,7 +253,7 @@ impl<'t> Ctx<'t> {
                         .elements()
                         .next()
                         .filter(|o| {
-                            matches!(o.local_name(), "ZeroOrN" | "OneOrN") && o.has_content()
+                            matches!(o.name.as_str(), "ZeroOrN" | "OneOrN") && o.has_content()
                         })
                         .map(|o| o.text().trim().to_string());
                 }
@@ -260,29 +282,10 @@ impl<'t> Ctx<'t> {
                     p.dependency_behavior = Some(self.dependency_behavior(c))
                 }
                 Kind::Msft("GpMapping") if p.gp_mapping.is_none() => {
-                    self.no_text(c);
-                    let mut g = GpMapping::default();
-                    for a in &c.attributes {
-                        match a.name.as_str() {
-                            "GpEnglishName" => g.english_name = Some(a.value.clone()),
-                            "GpAreaPath" => g.area_path = Some(a.value.clone()),
-                            "GpElement" => g.element = Some(a.value.clone()),
-                            _ => g.other.push(a.clone()),
-                        }
-                    }
-                    for x in c.elements() {
-                        self.warn(x, "child of MSFT:GpMapping not kept".into());
-                    }
-                    p.gp_mapping = Some(g);
+                    p.gp_mapping = Some(self.gp_mapping(c))
                 }
                 Kind::Msft("Deprecated") if p.deprecated.is_none() => {
-                    let _ = self.leaf_text(c, &["OsBuildDeprecated"]);
-                    if c.has_content() {
-                        self.warn(c, "content of MSFT:Deprecated not kept".into());
-                    }
-                    p.deprecated = Some(Deprecated {
-                        os_build_deprecated: c.attribute("OsBuildDeprecated").map(str::to_string),
-                    });
+                    p.deprecated = Some(self.deprecated(c))
                 }
                 Kind::Msft("AtomicRequired") if !p.atomic_required => {
                     self.attrs(c, &[]);
@@ -301,6 +304,44 @@ impl<'t> Ctx<'t> {
         p
     }
 
+    fn access_type(&mut self, e: &Element) -> Vec<AccessKind> {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut ops = Vec::new();
+        for op in e.elements() {
+            self.attrs(op, &[]);
+            ops.push(AccessKind::from_name(&op.name));
+        }
+        ops
+    }
+
+    fn gp_mapping(&mut self, e: &Element) -> GpMapping {
+        self.no_text(e);
+        let mut g = GpMapping::default();
+        for a in &e.attributes {
+            match (a.prefix.as_deref(), a.name.as_str()) {
+                (None, "GpEnglishName") => g.english_name = Some(a.value.clone()),
+                (None, "GpAreaPath") => g.area_path = Some(a.value.clone()),
+                (None, "GpElement") => g.element = Some(a.value.clone()),
+                _ => g.other.push(a.clone()),
+            }
+        }
+        for x in e.elements() {
+            self.warn(x, "child of MSFT:GpMapping not kept".into());
+        }
+        g
+    }
+
+    fn deprecated(&mut self, e: &Element) -> Deprecated {
+        let _ = self.leaf_text(e, &["OsBuildDeprecated"]);
+        if e.has_content() {
+            self.warn(e, "content of MSFT:Deprecated not kept".into());
+        }
+        Deprecated {
+            os_build_deprecated: attribute(e, "OsBuildDeprecated").map(str::to_string),
+        }
+    }
+
     fn df_type(&mut self, e: &Element) -> DfType {
         self.attrs(e, &[]);
         self.no_text(e);
@@ -313,7 +354,7 @@ impl<'t> Ctx<'t> {
                 Kind::Ddf("DDFName") if t.ddf_name.is_none() => {
                     t.ddf_name = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
-                _ => self.warn(c, format!("<{}> in <DFType> not kept", c.name)),
+                _ => self.warn(c, format!("<{}> in <DFType> not kept", c.qualified_name())),
             }
         }
         t
@@ -358,7 +399,7 @@ impl<'t> Ctx<'t> {
                 Kind::Msft("ValueDescription") if v.description.is_none() => {
                     v.description = Some(self.leaf_text(c, &[]))
                 }
-                _ => self.warn(c, format!("<{}> in MSFT:Enum not kept", c.name)),
+                _ => self.warn(c, format!("<{}> in MSFT:Enum not kept", c.qualified_name())),
             }
         }
         v
@@ -368,7 +409,7 @@ impl<'t> Ctx<'t> {
         self.attrs(e, &["ValueType"]);
         self.no_text(e);
         let mut a = AllowedValues {
-            value_type: ValueType::from_name(e.attribute("ValueType").unwrap_or("").trim()),
+            value_type: ValueType::from_name(attribute(e, "ValueType").unwrap_or("").trim()),
             enums: Vec::new(),
             value: None,
             value_description: None,
@@ -389,7 +430,7 @@ impl<'t> Ctx<'t> {
                 Kind::Msft("List") if a.list_delimiter.is_none() => {
                     let _ = self.leaf_text(c, &["Delimiter"]);
                     a.list_delimiter =
-                        Some(c.attribute("Delimiter").unwrap_or_default().to_string());
+                        Some(attribute(c, "Delimiter").unwrap_or_default().to_string());
                 }
                 _ => a.extra.push(c.clone()),
             }
@@ -400,9 +441,9 @@ impl<'t> Ctx<'t> {
     fn admx(&mut self, c: &Element) -> AdmxBacked {
         let _ = self.leaf_text(c, &["Area", "Name", "File"]);
         AdmxBacked {
-            area: c.attribute("Area").unwrap_or_default().to_string(),
-            name: c.attribute("Name").unwrap_or_default().to_string(),
-            file: c.attribute("File").unwrap_or_default().to_string(),
+            area: attribute(c, "Area").unwrap_or_default().to_string(),
+            name: attribute(c, "Name").unwrap_or_default().to_string(),
+            file: attribute(c, "File").unwrap_or_default().to_string(),
         }
     }
 
@@ -437,7 +478,7 @@ impl<'t> Ctx<'t> {
         self.attrs(e, &["ValueType"]);
         self.no_text(e);
         let mut v = DependencyValue {
-            value_type: ValueType::from_name(e.attribute("ValueType").unwrap_or("").trim()),
+            value_type: ValueType::from_name(attribute(e, "ValueType").unwrap_or("").trim()),
             value: None,
             enums: Vec::new(),
             admx_backed: None,
@@ -468,7 +509,7 @@ impl<'t> Ctx<'t> {
             self.attrs(g, &["FriendlyId"]);
             self.no_text(g);
             let mut group = DependencyGroup {
-                friendly_id: g.attribute("FriendlyId").map(str::to_string),
+                friendly_id: attribute(g, "FriendlyId").map(str::to_string),
                 ..DependencyGroup::default()
             };
             for c in g.elements() {
@@ -477,7 +518,7 @@ impl<'t> Ctx<'t> {
                         self.attrs(c, &["Type"]);
                         self.no_text(c);
                         let mut d = Dependency {
-                            kind: c.attribute("Type").map(str::to_string),
+                            kind: attribute(c, "Type").map(str::to_string),
                             ..Dependency::default()
                         };
                         for x in c.elements() {

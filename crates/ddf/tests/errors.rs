@@ -188,11 +188,11 @@ fn unknown_things_are_kept_or_reported() {
     let t = parse(input.as_bytes()).unwrap();
     let p = &t.nodes[0].properties;
     assert_eq!(p.format, Some(DfFormat::Other("decimal".into())));
-    let names: Vec<_> = p.extra.iter().map(|e| e.name.as_str()).collect();
+    let names: Vec<_> = p.extra.iter().map(|e| e.qualified_name()).collect();
     assert_eq!(names, ["MSFT:Future", "DFFormat2"]);
     let a = p.allowed_values.as_ref().unwrap();
     assert_eq!(a.value_type, ValueType::Other("Shiny".into()));
-    assert_eq!(a.extra[0].name, "MSFT:Extra");
+    assert_eq!(a.extra[0].qualified_name(), "MSFT:Extra");
     assert_eq!(t.warnings.len(), 1);
     assert!(
         t.warnings[0].message.contains("Extra=\"x\""),
