@@ -56,60 +56,11 @@ mod model;
 mod parse;
 mod xml;
 
-pub use error::{ErrorKind, ParseError, Position};
+pub use error::{ErrorKind, ParseError};
 pub use model::*;
 pub use parse::MSFT_NS;
 pub use winmdm_xml;
-pub use winmdm_xml::{Attribute, Element};
-
-/// Resource limits of the parser. Every limit has its own [`ErrorKind`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Limits {
-    /// Largest input in bytes ([`ErrorKind::InputTooLarge`]). Default 16 MiB (the largest
-    /// published DDF is under 1 MiB).
-    pub max_input_bytes: usize,
-    /// Deepest element nesting ([`ErrorKind::TooDeep`]). Default 256 (published files: < 40).
-    pub max_depth: usize,
-    /// Most elements in one document ([`ErrorKind::TooManyElements`]). Default 2,000,000.
-    pub max_elements: usize,
-    /// Most attributes on one element ([`ErrorKind::TooManyAttributes`]). Default 64.
-    pub max_attributes: usize,
-}
-
-impl Limits {
-    /// Sets [`Limits::max_input_bytes`].
-    pub fn with_max_input_bytes(mut self, n: usize) -> Self {
-        self.max_input_bytes = n;
-        self
-    }
-    /// Sets [`Limits::max_depth`].
-    pub fn with_max_depth(mut self, n: usize) -> Self {
-        self.max_depth = n;
-        self
-    }
-    /// Sets [`Limits::max_elements`].
-    pub fn with_max_elements(mut self, n: usize) -> Self {
-        self.max_elements = n;
-        self
-    }
-    /// Sets [`Limits::max_attributes`].
-    pub fn with_max_attributes(mut self, n: usize) -> Self {
-        self.max_attributes = n;
-        self
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_input_bytes: 16 << 20,
-            max_depth: 256,
-            max_elements: 2_000_000,
-            max_attributes: 64,
-        }
-    }
-}
+pub use winmdm_xml::{Attribute, Element, Limits, Position};
 
 /// What to do with bytes that are invalid in the document's encoding (UTF-8 by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,16 +77,50 @@ pub enum InvalidBytes {
 }
 
 /// Parser configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ParseOptions {
-    /// Resource limits.
+    /// Resource limits, each with its error kind ([`ErrorKind::Xml`]); the default is
+    /// [`ParseOptions::default_limits`].
     pub limits: Limits,
     /// Handling of invalid bytes; [`MgmtTree::used_fallback_decoding`] tells if it was needed.
     pub invalid_bytes: InvalidBytes,
 }
 
+impl Default for ParseOptions {
+    /// [`ParseOptions::default_limits`], [`InvalidBytes::Error`].
+    fn default() -> Self {
+        ParseOptions {
+            limits: ParseOptions::default_limits(),
+            invalid_bytes: InvalidBytes::default(),
+        }
+    }
+}
+
 impl ParseOptions {
+    /// The limits of [`ParseOptions::default`], larger than winmdm-xml's
+    /// [`Limits::default`] (the DDF files Microsoft publishes reach 0.7 MiB, 12,500
+    /// elements and a depth of 24):
+    ///
+    /// | limit | default | error kind |
+    /// |---|---|---|
+    /// | [`Limits::max_input_bytes`] | 16 MiB | [`winmdm_xml::ErrorKind::InputTooLarge`] |
+    /// | [`Limits::max_depth`] | 256 | [`winmdm_xml::ErrorKind::TooDeep`] |
+    /// | [`Limits::max_elements`] | 2,000,000 | [`winmdm_xml::ErrorKind::TooManyElements`] |
+    /// | [`Limits::max_attributes`] | 64 | [`winmdm_xml::ErrorKind::TooManyAttributes`] |
+    /// | [`Limits::max_value_bytes`] | 16 MiB (the input's bound) | [`winmdm_xml::ErrorKind::ValueTooLarge`] |
+    ///
+    /// Change one with `ParseOptions::default_limits().with_max_depth(...)`; a
+    /// [`Limits::default`] starts from winmdm-xml's smaller defaults.
+    pub fn default_limits() -> Limits {
+        Limits::default()
+            .with_max_input_bytes(16 << 20)
+            .with_max_depth(256)
+            .with_max_elements(2_000_000)
+            .with_max_attributes(64)
+            .with_max_value_bytes(16 << 20)
+    }
+
     /// Options with the given limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;

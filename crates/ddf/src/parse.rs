@@ -1,8 +1,8 @@
 //! Second parsing phase: winmdm-xml's element tree to [`MgmtTree`].
 
-use winmdm_xml::{Element, Node as XmlNode};
+use winmdm_xml::{Element, Node as XmlNode, Position};
 
-use crate::error::{ErrorKind, ParseError, Position};
+use crate::error::{ErrorKind, ParseError};
 use crate::model::{
     AccessKind, AdmxBacked, AllowedValues, Applicability, CaseSense, ConflictResolution,
     Dependency, DependencyBehavior, DependencyGroup, DependencyValue, Deprecated, DfFormat,

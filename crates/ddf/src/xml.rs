@@ -7,11 +7,11 @@
 //! character references are resolved, a prefix bound nowhere is read as no namespace;
 //! comments and processing instructions are not kept; character data, CDATA sections and
 //! references are joined into text. This module sets winmdm-xml's options for DDF files and
-//! maps its errors onto this crate's [`ErrorKind`].
+//! wraps its errors in this crate's [`ErrorKind::Xml`].
 
-use winmdm_xml::{Element, ErrorKind as XmlErrorKind};
+use winmdm_xml::{Element, ErrorKind as XmlErrorKind, Position};
 
-use crate::error::{ErrorKind, ParseError, Position};
+use crate::error::{ErrorKind, ParseError};
 use crate::{InvalidBytes, ParseOptions};
 
 /// The input after transcoding to UTF-8, and whether a fallback decoding was used.
@@ -21,16 +21,8 @@ pub(crate) struct Decoded<'a> {
 }
 
 fn xml_options(options: &ParseOptions) -> winmdm_xml::ParseOptions {
-    let l = &options.limits;
-    let limits = winmdm_xml::Limits::default()
-        .with_max_input_bytes(l.max_input_bytes)
-        .with_max_depth(l.max_depth)
-        .with_max_elements(l.max_elements)
-        .with_max_attributes(l.max_attributes)
-        // DDF has no value limit of its own: a value is bounded by the input.
-        .with_max_value_bytes(usize::MAX);
     winmdm_xml::ParseOptions::default()
-        .with_limits(limits)
+        .with_limits(options.limits)
         .with_doctype(winmdm_xml::DoctypePolicy::Skip)
         .with_unbound_prefixes(winmdm_xml::UnboundPrefixPolicy::NoNamespace)
         .with_invalid_bytes(match options.invalid_bytes {
@@ -40,38 +32,14 @@ fn xml_options(options: &ParseOptions) -> winmdm_xml::ParseOptions {
         })
 }
 
-/// This crate's error kind for a winmdm-xml one.
-fn kind(kind: XmlErrorKind) -> ErrorKind {
-    match kind {
-        XmlErrorKind::NoRoot => ErrorKind::NoRoot,
-        XmlErrorKind::InvalidEncoding { encoding, byte } => {
-            ErrorKind::InvalidEncoding { encoding, byte }
-        }
-        XmlErrorKind::UnsupportedEncoding(e) => ErrorKind::UnsupportedEncoding(e),
-        XmlErrorKind::Syntax(e) => ErrorKind::Xml(e.to_string()),
-        XmlErrorKind::UnknownEntity(e) => ErrorKind::UndefinedEntity(e),
-        XmlErrorKind::UnclosedElement(name) => ErrorKind::UnexpectedEof(name),
-        XmlErrorKind::TrailingContent => ErrorKind::TrailingContent,
-        XmlErrorKind::InputTooLarge { size, limit } => ErrorKind::InputTooLarge { size, limit },
-        XmlErrorKind::TooDeep { limit } => ErrorKind::TooDeep { limit },
-        XmlErrorKind::TooManyElements { limit } => ErrorKind::TooManyElements { limit },
-        XmlErrorKind::TooManyAttributes { limit } => ErrorKind::TooManyAttributes { limit },
-        // Names, characters, text before the root, and kinds added later.
-        other => ErrorKind::Xml(other.to_string()),
-    }
-}
-
+/// This crate's error for a winmdm-xml one (`text_len`: the decoded text's length, for tree
+/// errors: no root is reported at the end of the text).
 fn error(e: winmdm_xml::Error, text_len: Option<usize>, text: &str) -> ParseError {
     let position = match (&e.kind, text_len) {
-        // No root: at the end of the text, as before.
         (XmlErrorKind::NoRoot, Some(len)) => Position::locate(text, len),
-        _ => Position {
-            offset: e.position.offset,
-            line: e.position.line,
-            column: e.position.column,
-        },
+        _ => e.position,
     };
-    ParseError::new(kind(e.kind), position, e.path)
+    ParseError::new(ErrorKind::Xml(e.kind), position, e.path)
 }
 
 /// Decodes the raw input to UTF-8 text: BOMs (UTF-8, UTF-16), the encoding declaration
