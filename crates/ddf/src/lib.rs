@@ -13,7 +13,7 @@
 //! element and attribute counts are bounded by [`Limits`].
 //!
 //! ```
-//! use winmdm_ddf::{parse, DfFormat, AccessKind, ValueType};
+//! use winmdm_ddf::{parse, AccessKind, Format, ValueType};
 //!
 //! let ddf = br#"<?xml version="1.0" encoding="UTF-8"?>
 //! <!DOCTYPE MgmtTree PUBLIC " -//OMA//DTD-DM-DDF 1.2//EN"
@@ -42,7 +42,7 @@
 //! let tree = parse(ddf).unwrap();
 //! let level = &tree.nodes[0].children[0];
 //! assert_eq!(level.name, "Level");
-//! assert_eq!(level.properties.format, Some(DfFormat::Int));
+//! assert_eq!(level.properties.format, Some(Format::Int));
 //! assert!(level.properties.allows(&AccessKind::Replace));
 //! let allowed = level.properties.allowed_values.as_ref().unwrap();
 //! assert_eq!(allowed.value_type, ValueType::Range);
@@ -59,6 +59,7 @@ mod xml;
 pub use error::{ErrorKind, ParseError};
 pub use model::*;
 pub use parse::MSFT_NS;
+pub use winmdm_types::Format;
 pub use winmdm_xml;
 pub use winmdm_xml::{Attribute, Element, Limits, Position};
 

@@ -4,6 +4,7 @@
 //! `Other` variant with its text so it survives. Elements the model does not know are kept as
 //! generic [`Element`]s (winmdm-xml's) in the `extra` list of the nearest model struct.
 
+use winmdm_types::Format;
 use winmdm_xml::{Attribute, Element};
 
 macro_rules! open_enum {
@@ -58,34 +59,6 @@ open_enum!(
         Get = "Get",
         /// `<Replace/>`
         Replace = "Replace",
-    }
-);
-
-open_enum!(
-    /// `<DFFormat>`: the data format of a node (maps to Meta `Format` on the wire).
-    DfFormat {
-        /// `b64`
-        B64 = "b64",
-        /// `bin`
-        Bin = "bin",
-        /// `bool`
-        Bool = "bool",
-        /// `chr`
-        Chr = "chr",
-        /// `int`
-        Int = "int",
-        /// `node` (interior node)
-        Node = "node",
-        /// `null` (no value; typically Exec targets)
-        Null = "null",
-        /// `xml`
-        Xml = "xml",
-        /// `date`
-        Date = "date",
-        /// `time`
-        Time = "time",
-        /// `float`
-        Float = "float",
     }
 );
 
@@ -286,8 +259,9 @@ pub struct DfProperties {
     pub default_value: Option<String>,
     /// `<Description>` as written.
     pub description: Option<String>,
-    /// `<DFFormat>`.
-    pub format: Option<DfFormat>,
+    /// `<DFFormat>`: the data format (winmdm-types' [`Format`], the one OMA-DM vocabulary;
+    /// the `Meta/Format` the value travels with).
+    pub format: Option<Format>,
     /// `<Occurrence>`.
     pub occurrence: Option<Occurrence>,
     /// The `N` of `<ZeroOrN>N</ZeroOrN>` / `<OneOrN>N</OneOrN>` (XSD: integer), as written.

@@ -1,13 +1,14 @@
 //! Second parsing phase: winmdm-xml's element tree to [`MgmtTree`].
 
+use winmdm_types::Format;
 use winmdm_xml::{Element, Node as XmlNode, Position};
 
 use crate::error::{ErrorKind, ParseError};
 use crate::model::{
     AccessKind, AdmxBacked, AllowedValues, Applicability, CaseSense, ConflictResolution,
-    Dependency, DependencyBehavior, DependencyGroup, DependencyValue, Deprecated, DfFormat,
-    DfProperties, DfType, DynamicNodeNaming, EnumValue, GpMapping, MgmtTree, Node, Occurrence,
-    RebootBehavior, Scope, ValueType, Warning,
+    Dependency, DependencyBehavior, DependencyGroup, DependencyValue, Deprecated, DfProperties,
+    DfType, DynamicNodeNaming, EnumValue, GpMapping, MgmtTree, Node, Occurrence, RebootBehavior,
+    Scope, ValueType, Warning,
 };
 
 /// Microsoft's DDF extension namespace (`xmlns:MSFT`).
@@ -245,7 +246,7 @@ impl<'t> ModelBuilder<'t> {
                     p.description = Some(self.leaf_text(c, &[]))
                 }
                 Kind::Ddf("DFFormat") if p.format.is_none() => {
-                    p.format = self.code(c).map(DfFormat::from_name)
+                    p.format = self.code(c).map(Format::parse)
                 }
                 Kind::Ddf("Occurrence") if p.occurrence.is_none() => {
                     p.occurrence = self.code(c).map(Occurrence::from_name);

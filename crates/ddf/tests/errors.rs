@@ -2,7 +2,7 @@
 
 use winmdm_ddf::winmdm_xml::ErrorKind as XmlErrorKind;
 use winmdm_ddf::{
-    AccessKind, DfFormat, ErrorKind, InvalidBytes, ParseOptions, RangeSpec, ValueType, parse,
+    AccessKind, ErrorKind, Format, InvalidBytes, ParseOptions, RangeSpec, ValueType, parse,
     parse_with,
 };
 
@@ -32,7 +32,7 @@ fn properties_in_any_order() {
     let t = parse(doc(LEAF).as_bytes()).unwrap();
     let p = &t.nodes[0].properties;
     assert_eq!(p.default_value.as_deref(), Some("7"));
-    assert_eq!(p.format, Some(DfFormat::Int));
+    assert_eq!(p.format, Some(Format::Int));
     assert_eq!(p.access_type, vec![AccessKind::Get, AccessKind::Replace]);
     assert_eq!(t.nodes[0].path.as_deref(), Some("./Device/Vendor/MSFT/X"));
 }
@@ -251,7 +251,7 @@ fn unknown_things_are_kept_or_reported() {
     .replace("<int/>", "<decimal/>"));
     let t = parse(input.as_bytes()).unwrap();
     let p = &t.nodes[0].properties;
-    assert_eq!(p.format, Some(DfFormat::Other("decimal".into())));
+    assert_eq!(p.format, Some(Format::Other("decimal".into())));
     let names: Vec<_> = p.extra.iter().map(|e| e.qualified_name()).collect();
     assert_eq!(names, ["MSFT:Future", "DFFormat2"]);
     let a = p.allowed_values.as_ref().unwrap();
