@@ -57,7 +57,12 @@ mod parse;
 mod xml;
 
 pub use error::{ErrorKind, ParseError};
-pub use model::*;
+pub use model::{
+    AccessKind, AdmxBacked, AllowedValues, Applicability, CaseSense, ConflictResolution,
+    Dependency, DependencyBehavior, DependencyGroup, DependencyValue, Deprecated, DfProperties,
+    DfType, DynamicNodeNaming, EnumValue, GpMapping, MgmtTree, Node, Occurrence, RangeSpec,
+    RebootBehavior, Scope, ValueType, Warning, parse_u32,
+};
 pub use parse::MSFT_NS;
 pub use winmdm_types::Format;
 pub use winmdm_xml;
@@ -67,7 +72,7 @@ pub use winmdm_xml::{Attribute, Element, Limits, Position};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum InvalidBytes {
-    /// Fail with [`ErrorKind::InvalidEncoding`] and the byte's position (default).
+    /// Fail with [`winmdm_xml::ErrorKind::InvalidEncoding`] and the byte's position (default).
     #[default]
     Error,
     /// Read each invalid byte as Windows-1252 (what Microsoft's legacy `PolicyDDF_all.xml`
