@@ -8,9 +8,14 @@
 //! unknown elements are kept (`extra` lists); what cannot be kept is listed in
 //! [`MgmtTree::warnings`].
 //!
+//! The XML layer is winmdm-xml: the generic elements the model keeps are its [`Element`],
+//! its [`Limits`] bound the input, and its error kinds are this crate's [`ErrorKind::Xml`];
+//! `DFFormat` is winmdm-types' [`Format`].
+//!
 //! Security: the DOCTYPE and its internal subset are skipped and never expanded, only the five
 //! predefined entities and character references are resolved, and input size, nesting depth,
-//! element and attribute counts are bounded by [`Limits`].
+//! element and attribute counts and value sizes are bounded by [`Limits`]
+//! ([`ParseOptions::default_limits`]).
 //!
 //! ```
 //! use winmdm_ddf::{parse, AccessKind, Format, ValueType};
@@ -48,6 +53,14 @@
 //! assert_eq!(allowed.value_type, ValueType::Range);
 //! assert!(allowed.range().unwrap().contains(2));
 //! assert!(tree.warnings.is_empty());
+//!
+//! // Every limit has its error kind, with a position and the element path.
+//! use winmdm_ddf::{parse_with, winmdm_xml, ErrorKind, ParseOptions};
+//! let options = ParseOptions::default()
+//!     .with_limits(ParseOptions::default_limits().with_max_depth(2));
+//! let err = parse_with(ddf, &options).unwrap_err();
+//! assert_eq!(err.kind, ErrorKind::Xml(winmdm_xml::ErrorKind::TooDeep { limit: 2 }));
+//! assert_eq!(err.path, "/MgmtTree/Node");
 //! ```
 #![forbid(unsafe_code)]
 
