@@ -14,20 +14,24 @@ use crate::model::{
 /// Microsoft's DDF extension namespace (`xmlns:MSFT`).
 pub const MSFT_NS: &str = "http://schemas.microsoft.com/MobileDevice/DM";
 
-enum Kind<'a> {
-    Ddf(&'a str),
+/// Which vocabulary an element's name is from, with its local name.
+enum Vocabulary<'a> {
+    /// OMA DDF (unprefixed: `Node`, `DFProperties`, ...).
+    Oma(&'a str),
+    /// Microsoft's extensions (`MSFT:AllowedValues`, ...).
     Msft(&'a str),
+    /// Another namespace.
     Other,
 }
 
-fn kind(e: &Element) -> Kind<'_> {
+fn vocabulary(e: &Element) -> Vocabulary<'_> {
     let local = e.name.as_str();
     match (e.prefix.as_deref(), e.namespace.as_deref()) {
-        (_, Some(MSFT_NS)) => Kind::Msft(local),
+        (_, Some(MSFT_NS)) => Vocabulary::Msft(local),
         // Undeclared `MSFT:` prefix (seen in legacy files): still Microsoft's extension.
-        (Some("MSFT"), None) => Kind::Msft(local),
-        (None, _) => Kind::Ddf(local),
-        _ => Kind::Other,
+        (Some("MSFT"), None) => Vocabulary::Msft(local),
+        (None, _) => Vocabulary::Oma(local),
+        _ => Vocabulary::Other,
     }
 }
 
@@ -152,14 +156,14 @@ impl<'t> ModelBuilder<'t> {
             ..MgmtTree::default()
         };
         for c in root.elements() {
-            match kind(c) {
-                Kind::Ddf("VerDTD") => {
+            match vocabulary(c) {
+                Vocabulary::Oma("VerDTD") => {
                     tree.ver_dtd = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
-                Kind::Ddf("Man") => tree.man = Some(self.leaf_text(c, &[])),
-                Kind::Ddf("Mod") => tree.model = Some(self.leaf_text(c, &[])),
-                Kind::Ddf("Node") => tree.nodes.push(self.node(c, "")?),
-                Kind::Msft("Diagnostics") if tree.diagnostics.is_none() => {
+                Vocabulary::Oma("Man") => tree.man = Some(self.leaf_text(c, &[])),
+                Vocabulary::Oma("Mod") => tree.model = Some(self.leaf_text(c, &[])),
+                Vocabulary::Oma("Node") => tree.nodes.push(self.node(c, "")?),
+                Vocabulary::Msft("Diagnostics") if tree.diagnostics.is_none() => {
                     tree.diagnostics = Some(c.clone())
                 }
                 _ => tree.extra.push(c.clone()),
@@ -177,11 +181,11 @@ impl<'t> ModelBuilder<'t> {
         };
         let mut name = None;
         for c in e.elements() {
-            match kind(c) {
-                Kind::Ddf("NodeName") if name.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Oma("NodeName") if name.is_none() => {
                     name = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
-                Kind::Ddf("Path") if node.path.is_none() => {
+                Vocabulary::Oma("Path") if node.path.is_none() => {
                     node.path = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
                 _ => {}
@@ -209,11 +213,13 @@ impl<'t> ModelBuilder<'t> {
         let mut seen_name = false;
         let mut seen_path = false;
         for c in e.elements() {
-            match kind(c) {
-                Kind::Ddf("NodeName") if !seen_name => seen_name = true,
-                Kind::Ddf("Path") if !seen_path => seen_path = true,
-                Kind::Ddf("DFProperties") if props.is_none() => props = Some(self.properties(c)),
-                Kind::Ddf("Node") => node.children.push(self.node(c, &path)?),
+            match vocabulary(c) {
+                Vocabulary::Oma("NodeName") if !seen_name => seen_name = true,
+                Vocabulary::Oma("Path") if !seen_path => seen_path = true,
+                Vocabulary::Oma("DFProperties") if props.is_none() => {
+                    props = Some(self.properties(c))
+                }
+                Vocabulary::Oma("Node") => node.children.push(self.node(c, &path)?),
                 _ => node.extra.push(c.clone()),
             }
         }
@@ -235,20 +241,20 @@ impl<'t> ModelBuilder<'t> {
         self.no_text(e);
         let mut p = DfProperties::default();
         for c in e.elements() {
-            match kind(c) {
-                Kind::Ddf("AccessType") if p.access_type.is_empty() => {
+            match vocabulary(c) {
+                Vocabulary::Oma("AccessType") if p.access_type.is_empty() => {
                     p.access_type = self.access_type(c)
                 }
-                Kind::Ddf("DefaultValue") if p.default_value.is_none() => {
+                Vocabulary::Oma("DefaultValue") if p.default_value.is_none() => {
                     p.default_value = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Ddf("Description") if p.description.is_none() => {
+                Vocabulary::Oma("Description") if p.description.is_none() => {
                     p.description = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Ddf("DFFormat") if p.format.is_none() => {
+                Vocabulary::Oma("DFFormat") if p.format.is_none() => {
                     p.format = self.code(c).map(Format::parse)
                 }
-                Kind::Ddf("Occurrence") if p.occurrence.is_none() => {
+                Vocabulary::Oma("Occurrence") if p.occurrence.is_none() => {
                     p.occurrence = self.code(c).map(Occurrence::from_name);
                     p.occurrence_n = c
                         .elements()
@@ -258,44 +264,48 @@ impl<'t> ModelBuilder<'t> {
                         })
                         .map(|o| o.text().trim().to_string());
                 }
-                Kind::Ddf("Scope") if p.scope.is_none() => {
+                Vocabulary::Oma("Scope") if p.scope.is_none() => {
                     p.scope = self.code(c).map(Scope::from_name)
                 }
-                Kind::Ddf("DFTitle") if p.title.is_none() => p.title = Some(self.leaf_text(c, &[])),
-                Kind::Ddf("DFType") if p.df_type.is_none() => p.df_type = Some(self.df_type(c)),
-                Kind::Ddf("CaseSense") if p.case_sense.is_none() => {
+                Vocabulary::Oma("DFTitle") if p.title.is_none() => {
+                    p.title = Some(self.leaf_text(c, &[]))
+                }
+                Vocabulary::Oma("DFType") if p.df_type.is_none() => {
+                    p.df_type = Some(self.df_type(c))
+                }
+                Vocabulary::Oma("CaseSense") if p.case_sense.is_none() => {
                     p.case_sense = self.code(c).map(CaseSense::from_name)
                 }
-                Kind::Msft("Applicability") if p.applicability.is_none() => {
+                Vocabulary::Msft("Applicability") if p.applicability.is_none() => {
                     p.applicability = Some(self.applicability(c))
                 }
-                Kind::Msft("AllowedValues") if p.allowed_values.is_none() => {
+                Vocabulary::Msft("AllowedValues") if p.allowed_values.is_none() => {
                     p.allowed_values = Some(self.allowed_values(c))
                 }
-                Kind::Msft("DynamicNodeNaming") if p.dynamic_node_naming.is_none() => {
+                Vocabulary::Msft("DynamicNodeNaming") if p.dynamic_node_naming.is_none() => {
                     p.dynamic_node_naming = Some(self.dynamic_naming(c))
                 }
-                Kind::Msft("ConflictResolution") if p.conflict_resolution.is_none() => {
+                Vocabulary::Msft("ConflictResolution") if p.conflict_resolution.is_none() => {
                     p.conflict_resolution =
                         Some(ConflictResolution::from_name(self.leaf_text(c, &[]).trim()))
                 }
-                Kind::Msft("DependencyBehavior") if p.dependency_behavior.is_none() => {
+                Vocabulary::Msft("DependencyBehavior") if p.dependency_behavior.is_none() => {
                     p.dependency_behavior = Some(self.dependency_behavior(c))
                 }
-                Kind::Msft("GpMapping") if p.gp_mapping.is_none() => {
+                Vocabulary::Msft("GpMapping") if p.gp_mapping.is_none() => {
                     p.gp_mapping = Some(self.gp_mapping(c))
                 }
-                Kind::Msft("Deprecated") if p.deprecated.is_none() => {
+                Vocabulary::Msft("Deprecated") if p.deprecated.is_none() => {
                     p.deprecated = Some(self.deprecated(c))
                 }
-                Kind::Msft("AtomicRequired") if !p.atomic_required => {
+                Vocabulary::Msft("AtomicRequired") if !p.atomic_required => {
                     self.attrs(c, &[]);
                     if c.has_content() {
                         self.warn(c, "content of MSFT:AtomicRequired not kept".into());
                     }
                     p.atomic_required = true;
                 }
-                Kind::Msft("RebootBehavior") if p.reboot_behavior.is_none() => {
+                Vocabulary::Msft("RebootBehavior") if p.reboot_behavior.is_none() => {
                     p.reboot_behavior =
                         Some(RebootBehavior::from_name(self.leaf_text(c, &[]).trim()))
                 }
@@ -348,11 +358,11 @@ impl<'t> ModelBuilder<'t> {
         self.no_text(e);
         let mut t = DfType::default();
         for c in e.elements() {
-            match kind(c) {
-                Kind::Ddf("MIME") if t.mime.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Oma("MIME") if t.mime.is_none() => {
                     t.mime = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
-                Kind::Ddf("DDFName") if t.ddf_name.is_none() => {
+                Vocabulary::Oma("DDFName") if t.ddf_name.is_none() => {
                     t.ddf_name = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
                 _ => self.warn(c, format!("<{}> in <DFType> not kept", c.qualified_name())),
@@ -366,17 +376,17 @@ impl<'t> ModelBuilder<'t> {
         self.no_text(e);
         let mut a = Applicability::default();
         for c in e.elements() {
-            match kind(c) {
-                Kind::Msft("OsBuildVersion") if a.os_build_version.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Msft("OsBuildVersion") if a.os_build_version.is_none() => {
                     a.os_build_version = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Msft("CspVersion") if a.csp_version.is_none() => {
+                Vocabulary::Msft("CspVersion") if a.csp_version.is_none() => {
                     a.csp_version = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Msft("EditionAllowList") if a.edition_allow_list.is_none() => {
+                Vocabulary::Msft("EditionAllowList") if a.edition_allow_list.is_none() => {
                     a.edition_allow_list = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Msft("RequiresAzureAd") if !a.requires_azure_ad => {
+                Vocabulary::Msft("RequiresAzureAd") if !a.requires_azure_ad => {
                     let _ = self.leaf_text(c, &[]);
                     a.requires_azure_ad = true
                 }
@@ -392,12 +402,12 @@ impl<'t> ModelBuilder<'t> {
         let mut v = EnumValue::default();
         let mut seen_value = false;
         for c in e.elements() {
-            match kind(c) {
-                Kind::Msft("Value") if !seen_value => {
+            match vocabulary(c) {
+                Vocabulary::Msft("Value") if !seen_value => {
                     seen_value = true;
                     v.value = self.leaf_text(c, &[]);
                 }
-                Kind::Msft("ValueDescription") if v.description.is_none() => {
+                Vocabulary::Msft("ValueDescription") if v.description.is_none() => {
                     v.description = Some(self.leaf_text(c, &[]))
                 }
                 _ => self.warn(c, format!("<{}> in MSFT:Enum not kept", c.qualified_name())),
@@ -419,16 +429,18 @@ impl<'t> ModelBuilder<'t> {
             extra: Vec::new(),
         };
         for c in e.elements() {
-            match kind(c) {
-                Kind::Msft("Enum") => a.enums.push(self.enum_value(c)),
-                Kind::Msft("Value") if a.value.is_none() => a.value = Some(self.leaf_text(c, &[])),
-                Kind::Msft("ValueDescription") if a.value_description.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Msft("Enum") => a.enums.push(self.enum_value(c)),
+                Vocabulary::Msft("Value") if a.value.is_none() => {
+                    a.value = Some(self.leaf_text(c, &[]))
+                }
+                Vocabulary::Msft("ValueDescription") if a.value_description.is_none() => {
                     a.value_description = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Msft("AdmxBacked") if a.admx_backed.is_none() => {
+                Vocabulary::Msft("AdmxBacked") if a.admx_backed.is_none() => {
                     a.admx_backed = Some(self.admx(c))
                 }
-                Kind::Msft("List") if a.list_delimiter.is_none() => {
+                Vocabulary::Msft("List") if a.list_delimiter.is_none() => {
                     let _ = self.leaf_text(c, &["Delimiter"]);
                     a.list_delimiter =
                         Some(attribute(c, "Delimiter").unwrap_or_default().to_string());
@@ -459,14 +471,14 @@ impl<'t> ModelBuilder<'t> {
                 "second child of MSFT:DynamicNodeNaming not kept".into(),
             );
         }
-        match first.map(|c| (kind(c), c)) {
-            Some((Kind::Msft("UniqueName"), c)) => {
+        match first.map(|c| (vocabulary(c), c)) {
+            Some((Vocabulary::Msft("UniqueName"), c)) => {
                 DynamicNodeNaming::UniqueName(self.leaf_text(c, &[]))
             }
-            Some((Kind::Msft("ClientInventory"), c)) => {
+            Some((Vocabulary::Msft("ClientInventory"), c)) => {
                 DynamicNodeNaming::ClientInventory(self.leaf_text(c, &[]))
             }
-            Some((Kind::Msft("ServerGeneratedUniqueIdentifier"), c)) => {
+            Some((Vocabulary::Msft("ServerGeneratedUniqueIdentifier"), c)) => {
                 let _ = self.leaf_text(c, &[]);
                 DynamicNodeNaming::ServerGeneratedUniqueIdentifier
             }
@@ -486,10 +498,12 @@ impl<'t> ModelBuilder<'t> {
             extra: Vec::new(),
         };
         for c in e.elements() {
-            match kind(c) {
-                Kind::Msft("Value") if v.value.is_none() => v.value = Some(self.leaf_text(c, &[])),
-                Kind::Msft("Enum") => v.enums.push(self.enum_value(c)),
-                Kind::Msft("AdmxBacked") if v.admx_backed.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Msft("Value") if v.value.is_none() => {
+                    v.value = Some(self.leaf_text(c, &[]))
+                }
+                Vocabulary::Msft("Enum") => v.enums.push(self.enum_value(c)),
+                Vocabulary::Msft("AdmxBacked") if v.admx_backed.is_none() => {
                     v.admx_backed = Some(self.admx(c))
                 }
                 _ => v.extra.push(c.clone()),
@@ -503,7 +517,7 @@ impl<'t> ModelBuilder<'t> {
         self.no_text(e);
         let mut b = DependencyBehavior::default();
         for g in e.elements() {
-            if !matches!(kind(g), Kind::Msft("DependencyGroup")) {
+            if !matches!(vocabulary(g), Vocabulary::Msft("DependencyGroup")) {
                 b.extra.push(g.clone());
                 continue;
             }
@@ -514,8 +528,8 @@ impl<'t> ModelBuilder<'t> {
                 ..DependencyGroup::default()
             };
             for c in g.elements() {
-                match kind(c) {
-                    Kind::Msft("Dependency") => {
+                match vocabulary(c) {
+                    Vocabulary::Msft("Dependency") => {
                         self.attrs(c, &["Type"]);
                         self.no_text(c);
                         let mut d = Dependency {
@@ -523,11 +537,11 @@ impl<'t> ModelBuilder<'t> {
                             ..Dependency::default()
                         };
                         for x in c.elements() {
-                            match kind(x) {
-                                Kind::Msft("DependencyUri") if d.uri.is_none() => {
+                            match vocabulary(x) {
+                                Vocabulary::Msft("DependencyUri") if d.uri.is_none() => {
                                     d.uri = Some(self.leaf_text(x, &[]).trim().to_string())
                                 }
-                                Kind::Msft("DependencyAllowedValue")
+                                Vocabulary::Msft("DependencyAllowedValue")
                                     if d.allowed_value.is_none() =>
                                 {
                                     d.allowed_value = Some(self.dependency_value(x))
@@ -537,7 +551,7 @@ impl<'t> ModelBuilder<'t> {
                         }
                         group.dependencies.push(d);
                     }
-                    Kind::Msft("DependencyChangedAllowedValues")
+                    Vocabulary::Msft("DependencyChangedAllowedValues")
                         if group.changed_allowed_values.is_none() =>
                     {
                         group.changed_allowed_values = Some(self.dependency_value(c))
