@@ -196,7 +196,7 @@ pub enum SyntaxError {
     #[error("tag not closed: `>` not found before the end of the input")]
     UnclosedTag,
     /// The input ended inside a quoted attribute value.
-    #[error("attribute value not closed: `{quote}` not found before the end of the tag")]
+    #[error("attribute value not closed: `{quote}` not found")]
     UnclosedAttributeValue {
         /// The opening quote (`"` or `'`).
         quote: char,

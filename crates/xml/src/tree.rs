@@ -171,8 +171,7 @@ fn resolve_reference(r: &BytesRef<'_>) -> Result<String, ErrorKind> {
             "apos" => Ok("'".into()),
             other => Err(ErrorKind::UnknownEntity(other.to_owned())),
         },
-        Err(quick_xml::Error::Escape(e)) => Err(escape_error(e)),
-        // `resolve_char_ref` fails with escape errors only.
+        // Escape errors only (`reader_error` maps them with `escape_error`).
         Err(e) => Err(reader_error(e, "", 0)),
     }
 }
