@@ -1273,9 +1273,9 @@ fn is_base64(s: &str) -> bool {
 
 /// Checks that `s` is one well-formed XML element: winmdm-xml with the rules a DDF file is
 /// read with (a DOCTYPE skipped unread, no entity beyond the predefined ones, a prefix bound
-/// nowhere read as no namespace; limits of `winmdm_ddf::Limits::default()`).
+/// nowhere read as no namespace; the limits of `winmdm_ddf::ParseOptions::default()`).
 fn well_formed(s: &str) -> Result<(), String> {
-    let ddf = winmdm_ddf::Limits::default();
+    let ddf = winmdm_ddf::ParseOptions::default().limits;
     let limits = winmdm_xml::Limits::default()
         .with_max_input_bytes(ddf.max_input_bytes)
         .with_max_depth(ddf.max_depth)

@@ -8,12 +8,17 @@
 //! unknown elements are kept (`extra` lists); what cannot be kept is listed in
 //! [`MgmtTree::warnings`].
 //!
+//! The XML layer is winmdm-xml: the generic elements the model keeps are its [`Element`],
+//! its [`Limits`] bound the input, and its error kinds are this crate's [`ErrorKind::Xml`];
+//! `DFFormat` is winmdm-types' [`Format`].
+//!
 //! Security: the DOCTYPE and its internal subset are skipped and never expanded, only the five
 //! predefined entities and character references are resolved, and input size, nesting depth,
-//! element and attribute counts are bounded by [`Limits`].
+//! element and attribute counts and value sizes are bounded by [`Limits`]
+//! ([`ParseOptions::default_limits`]).
 //!
 //! ```
-//! use winmdm_ddf::{parse, DfFormat, AccessKind, ValueType};
+//! use winmdm_ddf::{parse, AccessKind, Format, ValueType};
 //!
 //! let ddf = br#"<?xml version="1.0" encoding="UTF-8"?>
 //! <!DOCTYPE MgmtTree PUBLIC " -//OMA//DTD-DM-DDF 1.2//EN"
@@ -42,12 +47,20 @@
 //! let tree = parse(ddf).unwrap();
 //! let level = &tree.nodes[0].children[0];
 //! assert_eq!(level.name, "Level");
-//! assert_eq!(level.properties.format, Some(DfFormat::Int));
+//! assert_eq!(level.properties.format, Some(Format::Int));
 //! assert!(level.properties.allows(&AccessKind::Replace));
 //! let allowed = level.properties.allowed_values.as_ref().unwrap();
 //! assert_eq!(allowed.value_type, ValueType::Range);
 //! assert!(allowed.range().unwrap().contains(2));
 //! assert!(tree.warnings.is_empty());
+//!
+//! // Every limit has its error kind, with a position and the element path.
+//! use winmdm_ddf::{parse_with, winmdm_xml, ErrorKind, ParseOptions};
+//! let options = ParseOptions::default()
+//!     .with_limits(ParseOptions::default_limits().with_max_depth(2));
+//! let err = parse_with(ddf, &options).unwrap_err();
+//! assert_eq!(err.kind, ErrorKind::Xml(winmdm_xml::ErrorKind::TooDeep { limit: 2 }));
+//! assert_eq!(err.path, "/MgmtTree/Node");
 //! ```
 #![forbid(unsafe_code)]
 
@@ -56,65 +69,23 @@ mod model;
 mod parse;
 mod xml;
 
-pub use error::{ErrorKind, ParseError, Position};
-pub use model::*;
+pub use error::{ErrorKind, ParseError};
+pub use model::{
+    AccessKind, AdmxBacked, AllowedValues, Applicability, CaseSense, ConflictResolution,
+    Dependency, DependencyBehavior, DependencyGroup, DependencyValue, Deprecated, DfProperties,
+    DfType, DynamicNodeNaming, EnumValue, GpMapping, MgmtTree, Node, Occurrence, RangeSpec,
+    RebootBehavior, Scope, ValueType, Warning, parse_u32,
+};
 pub use parse::MSFT_NS;
-pub use xml::{Attribute, Content, Element};
-
-/// Resource limits of the parser. Every limit has its own [`ErrorKind`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Limits {
-    /// Largest input in bytes ([`ErrorKind::InputTooLarge`]). Default 16 MiB (the largest
-    /// published DDF is under 1 MiB).
-    pub max_input_bytes: usize,
-    /// Deepest element nesting ([`ErrorKind::TooDeep`]). Default 256 (published files: < 40).
-    pub max_depth: usize,
-    /// Most elements in one document ([`ErrorKind::TooManyElements`]). Default 2,000,000.
-    pub max_elements: usize,
-    /// Most attributes on one element ([`ErrorKind::TooManyAttributes`]). Default 64.
-    pub max_attributes: usize,
-}
-
-impl Limits {
-    /// Sets [`Limits::max_input_bytes`].
-    pub fn with_max_input_bytes(mut self, n: usize) -> Self {
-        self.max_input_bytes = n;
-        self
-    }
-    /// Sets [`Limits::max_depth`].
-    pub fn with_max_depth(mut self, n: usize) -> Self {
-        self.max_depth = n;
-        self
-    }
-    /// Sets [`Limits::max_elements`].
-    pub fn with_max_elements(mut self, n: usize) -> Self {
-        self.max_elements = n;
-        self
-    }
-    /// Sets [`Limits::max_attributes`].
-    pub fn with_max_attributes(mut self, n: usize) -> Self {
-        self.max_attributes = n;
-        self
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_input_bytes: 16 << 20,
-            max_depth: 256,
-            max_elements: 2_000_000,
-            max_attributes: 64,
-        }
-    }
-}
+pub use winmdm_types::Format;
+pub use winmdm_xml;
+pub use winmdm_xml::{Attribute, Element, Limits, Position};
 
 /// What to do with bytes that are invalid in the document's encoding (UTF-8 by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum InvalidBytes {
-    /// Fail with [`ErrorKind::InvalidEncoding`] and the byte's position (default).
+    /// Fail with [`winmdm_xml::ErrorKind::InvalidEncoding`] and the byte's position (default).
     #[default]
     Error,
     /// Read each invalid byte as Windows-1252 (what Microsoft's legacy `PolicyDDF_all.xml`
@@ -125,16 +96,50 @@ pub enum InvalidBytes {
 }
 
 /// Parser configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ParseOptions {
-    /// Resource limits.
+    /// Resource limits, each with its error kind ([`ErrorKind::Xml`]); the default is
+    /// [`ParseOptions::default_limits`].
     pub limits: Limits,
     /// Handling of invalid bytes; [`MgmtTree::used_fallback_decoding`] tells if it was needed.
     pub invalid_bytes: InvalidBytes,
 }
 
+impl Default for ParseOptions {
+    /// [`ParseOptions::default_limits`], [`InvalidBytes::Error`].
+    fn default() -> Self {
+        ParseOptions {
+            limits: ParseOptions::default_limits(),
+            invalid_bytes: InvalidBytes::default(),
+        }
+    }
+}
+
 impl ParseOptions {
+    /// The limits of [`ParseOptions::default`], larger than winmdm-xml's
+    /// [`Limits::default`] (the DDF files Microsoft publishes reach 0.7 MiB, 12,500
+    /// elements and a depth of 24):
+    ///
+    /// | limit | default | error kind |
+    /// |---|---|---|
+    /// | [`Limits::max_input_bytes`] | 16 MiB | [`winmdm_xml::ErrorKind::InputTooLarge`] |
+    /// | [`Limits::max_depth`] | 256 | [`winmdm_xml::ErrorKind::TooDeep`] |
+    /// | [`Limits::max_elements`] | 2,000,000 | [`winmdm_xml::ErrorKind::TooManyElements`] |
+    /// | [`Limits::max_attributes`] | 64 | [`winmdm_xml::ErrorKind::TooManyAttributes`] |
+    /// | [`Limits::max_value_bytes`] | 16 MiB (the input's bound) | [`winmdm_xml::ErrorKind::ValueTooLarge`] |
+    ///
+    /// Change one with `ParseOptions::default_limits().with_max_depth(...)`; a
+    /// [`Limits::default`] starts from winmdm-xml's smaller defaults.
+    pub fn default_limits() -> Limits {
+        Limits::default()
+            .with_max_input_bytes(16 << 20)
+            .with_max_depth(256)
+            .with_max_elements(2_000_000)
+            .with_max_attributes(64)
+            .with_max_value_bytes(16 << 20)
+    }
+
     /// Options with the given limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -157,9 +162,9 @@ pub fn parse(bytes: &[u8]) -> Result<MgmtTree, ParseError> {
 pub fn parse_with(bytes: &[u8], options: &ParseOptions) -> Result<MgmtTree, ParseError> {
     let decoded = xml::decode(bytes, options)?;
     let root = xml::build_tree(&decoded.text, options)?;
-    let mut ctx = parse::Ctx::new(&decoded.text);
-    let mut tree = ctx.tree(root)?;
-    tree.warnings = ctx.warnings;
+    let mut builder = parse::ModelBuilder::new(&decoded.text);
+    let mut tree = builder.tree(root)?;
+    tree.warnings = builder.warnings;
     tree.used_fallback_decoding = decoded.fallback_used;
     Ok(tree)
 }

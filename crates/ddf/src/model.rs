@@ -2,9 +2,10 @@
 //!
 //! Code-like values are open enums: known values get a variant, anything else is kept in an
 //! `Other` variant with its text so it survives. Elements the model does not know are kept as
-//! generic [`Element`]s in the `extra` list of the nearest model struct.
+//! generic [`Element`]s (winmdm-xml's) in the `extra` list of the nearest model struct.
 
-use crate::xml::Element;
+use winmdm_types::Format;
+use winmdm_xml::{Attribute, Element};
 
 macro_rules! open_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $text:literal),+ $(,)? }) => {
@@ -58,34 +59,6 @@ open_enum!(
         Get = "Get",
         /// `<Replace/>`
         Replace = "Replace",
-    }
-);
-
-open_enum!(
-    /// `<DFFormat>`: the data format of a node (maps to Meta `Format` on the wire).
-    DfFormat {
-        /// `b64`
-        B64 = "b64",
-        /// `bin`
-        Bin = "bin",
-        /// `bool`
-        Bool = "bool",
-        /// `chr`
-        Chr = "chr",
-        /// `int`
-        Int = "int",
-        /// `node` (interior node)
-        Node = "node",
-        /// `null` (no value; typically Exec targets)
-        Null = "null",
-        /// `xml`
-        Xml = "xml",
-        /// `date`
-        Date = "date",
-        /// `time`
-        Time = "time",
-        /// `float`
-        Float = "float",
     }
 );
 
@@ -191,8 +164,11 @@ pub struct MgmtTree {
     pub diagnostics: Option<Element>,
     /// The top-level nodes, each with its `<Path>`.
     pub nodes: Vec<Node>,
-    /// Attributes of `<MgmtTree>` (namespace declarations).
-    pub attributes: Vec<crate::xml::Attribute>,
+    /// The namespace declarations of `<MgmtTree>` as written: (`None` for `xmlns`,
+    /// `Some(prefix)` for `xmlns:prefix`, the namespace name).
+    pub namespace_declarations: Vec<(Option<String>, String)>,
+    /// Other attributes of `<MgmtTree>` (none in published files; each also has a warning).
+    pub attributes: Vec<Attribute>,
     /// Child elements the model does not know.
     pub extra: Vec<Element>,
     /// Things the parser met and could not keep in the model (unknown attributes, text in
@@ -283,8 +259,9 @@ pub struct DfProperties {
     pub default_value: Option<String>,
     /// `<Description>` as written.
     pub description: Option<String>,
-    /// `<DFFormat>`.
-    pub format: Option<DfFormat>,
+    /// `<DFFormat>`: the data format (winmdm-types' [`Format`], the one OMA-DM vocabulary;
+    /// the `Meta/Format` the value travels with).
+    pub format: Option<Format>,
     /// `<Occurrence>`.
     pub occurrence: Option<Occurrence>,
     /// The `N` of `<ZeroOrN>N</ZeroOrN>` / `<OneOrN>N</OneOrN>` (XSD: integer), as written.
@@ -570,7 +547,7 @@ pub struct GpMapping {
     /// `@GpElement`.
     pub element: Option<String>,
     /// Other attributes.
-    pub other: Vec<crate::xml::Attribute>,
+    pub other: Vec<Attribute>,
 }
 
 /// `MSFT:Deprecated`.

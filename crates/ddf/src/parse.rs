@@ -1,37 +1,59 @@
-//! Second parsing phase: element tree to [`MgmtTree`].
+//! Second parsing phase: winmdm-xml's element tree to [`MgmtTree`].
 
-use crate::error::{ErrorKind, ParseError, Position};
-use crate::model::*;
-use crate::xml::{Content, Element};
+use winmdm_types::Format;
+use winmdm_xml::{Element, Node as XmlNode, Position};
+
+use crate::error::{ErrorKind, ParseError};
+use crate::model::{
+    AccessKind, AdmxBacked, AllowedValues, Applicability, CaseSense, ConflictResolution,
+    Dependency, DependencyBehavior, DependencyGroup, DependencyValue, Deprecated, DfProperties,
+    DfType, DynamicNodeNaming, EnumValue, GpMapping, MgmtTree, Node, Occurrence, RebootBehavior,
+    Scope, ValueType, Warning,
+};
 
 /// Microsoft's DDF extension namespace (`xmlns:MSFT`).
 pub const MSFT_NS: &str = "http://schemas.microsoft.com/MobileDevice/DM";
 
-enum Kind<'a> {
-    Ddf(&'a str),
+/// Which vocabulary an element's name is from, with its local name.
+enum Vocabulary<'a> {
+    /// OMA DDF (unprefixed: `Node`, `DFProperties`, ...).
+    Oma(&'a str),
+    /// Microsoft's extensions (`MSFT:AllowedValues`, ...).
     Msft(&'a str),
+    /// Another namespace.
     Other,
 }
 
-fn kind(e: &Element) -> Kind<'_> {
-    let local = e.local_name();
-    match (e.prefix(), e.namespace.as_deref()) {
-        (_, Some(MSFT_NS)) => Kind::Msft(local),
+fn vocabulary(e: &Element) -> Vocabulary<'_> {
+    let local = e.name.as_str();
+    match (e.prefix.as_deref(), e.namespace.as_deref()) {
+        (_, Some(MSFT_NS)) => Vocabulary::Msft(local),
         // Undeclared `MSFT:` prefix (seen in legacy files): still Microsoft's extension.
-        (Some("MSFT"), None) => Kind::Msft(local),
-        (None, _) => Kind::Ddf(local),
-        _ => Kind::Other,
+        (Some("MSFT"), None) => Vocabulary::Msft(local),
+        (None, _) => Vocabulary::Oma(local),
+        _ => Vocabulary::Other,
     }
 }
 
-pub(crate) struct Ctx<'t> {
+/// The value of the unprefixed attribute `name` (DDF attributes are never prefixed).
+fn attribute<'e>(e: &'e Element, name: &str) -> Option<&'e str> {
+    e.attributes
+        .iter()
+        .find(|a| a.prefix.is_none() && a.name == name)
+        .map(|a| a.value.as_str())
+}
+
+/// Builds the model from the element tree of one document, collecting the [`Warning`]s
+/// about what the model does not keep.
+pub(crate) struct ModelBuilder<'t> {
+    /// The decoded document (for the positions of errors).
     text: &'t str,
     pub(crate) warnings: Vec<Warning>,
 }
 
-impl<'t> Ctx<'t> {
+impl<'t> ModelBuilder<'t> {
     pub(crate) fn new(text: &'t str) -> Self {
-        Ctx {
+        ModelBuilder {
             text,
             warnings: Vec::new(),
         }
@@ -40,7 +62,7 @@ impl<'t> Ctx<'t> {
     fn warn(&mut self, e: &Element, message: String) {
         self.warnings.push(Warning {
             offset: e.offset,
-            element: e.name.clone(),
+            element: e.qualified_name(),
             message,
         });
     }
@@ -53,21 +75,22 @@ impl<'t> Ctx<'t> {
         )
     }
 
-    /// Warns about attributes not in `known` (namespace declarations are always fine).
+    /// Warns about attributes not in `known` (unprefixed names; namespace declarations are
+    /// not attributes).
     fn attrs(&mut self, e: &Element, known: &[&str]) {
         for a in &e.attributes {
-            if a.name == "xmlns" || a.name.starts_with("xmlns:") || known.contains(&a.name.as_str())
-            {
+            if a.prefix.is_none() && known.contains(&a.name.as_str()) {
                 continue;
             }
-            self.warn(e, format!("attribute {}=\"{}\" not kept", a.name, a.value));
+            let message = format!("attribute {}=\"{}\" not kept", a.qualified_name(), a.value);
+            self.warn(e, message);
         }
     }
 
     /// Warns about non-whitespace text in an element that only holds elements.
     fn no_text(&mut self, e: &Element) {
         for c in &e.children {
-            if let Content::Text(t) = c
+            if let XmlNode::Text(t) = c
                 && !t.trim().is_empty()
             {
                 self.warn(e, format!("text {:?} not kept", t.trim()));
@@ -81,7 +104,10 @@ impl<'t> Ctx<'t> {
         for c in e.elements() {
             self.warn(
                 e,
-                format!("child <{}> inside a text element not kept", c.name),
+                format!(
+                    "child <{}> inside a text element not kept",
+                    c.qualified_name()
+                ),
             );
         }
         e.text()
@@ -94,44 +120,50 @@ impl<'t> Ctx<'t> {
         let mut found = None;
         for c in e.elements() {
             if found.is_none() {
-                found = Some(c.local_name());
+                found = Some(c.name.as_str());
                 self.attrs(c, &[]);
-                let n_allowed = matches!(c.local_name(), "ZeroOrN" | "OneOrN");
+                let n_allowed = matches!(c.name.as_str(), "ZeroOrN" | "OneOrN");
                 if c.has_content() && !n_allowed {
                     self.warn(c, "content of a code element not kept".into());
                 }
             } else {
                 self.warn(
                     c,
-                    format!("second code <{}> in <{}> not kept", c.name, e.name),
+                    format!(
+                        "second code <{}> in <{}> not kept",
+                        c.qualified_name(),
+                        e.qualified_name()
+                    ),
                 );
             }
         }
         if found.is_none() {
-            self.warn(e, format!("empty <{}>", e.name));
+            self.warn(e, format!("empty <{}>", e.qualified_name()));
         }
         found
     }
 
     pub(crate) fn tree(&mut self, root: Element) -> Result<MgmtTree, ParseError> {
-        if root.local_name() != "MgmtTree" {
-            return Err(self.error(ErrorKind::NotMgmtTree(root.name.clone()), &root, ""));
+        if root.name != "MgmtTree" {
+            let kind = ErrorKind::NotMgmtTree(root.qualified_name());
+            return Err(self.error(kind, &root, ""));
         }
         self.attrs(&root, &[]);
         self.no_text(&root);
         let mut tree = MgmtTree {
+            namespace_declarations: root.namespace_declarations.clone(),
             attributes: root.attributes.clone(),
             ..MgmtTree::default()
         };
         for c in root.elements() {
-            match kind(c) {
-                Kind::Ddf("VerDTD") => {
+            match vocabulary(c) {
+                Vocabulary::Oma("VerDTD") => {
                     tree.ver_dtd = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
-                Kind::Ddf("Man") => tree.man = Some(self.leaf_text(c, &[])),
-                Kind::Ddf("Mod") => tree.model = Some(self.leaf_text(c, &[])),
-                Kind::Ddf("Node") => tree.nodes.push(self.node(c, "")?),
-                Kind::Msft("Diagnostics") if tree.diagnostics.is_none() => {
+                Vocabulary::Oma("Man") => tree.man = Some(self.leaf_text(c, &[])),
+                Vocabulary::Oma("Mod") => tree.model = Some(self.leaf_text(c, &[])),
+                Vocabulary::Oma("Node") => tree.nodes.push(self.node(c, "")?),
+                Vocabulary::Msft("Diagnostics") if tree.diagnostics.is_none() => {
                     tree.diagnostics = Some(c.clone())
                 }
                 _ => tree.extra.push(c.clone()),
@@ -149,11 +181,11 @@ impl<'t> Ctx<'t> {
         };
         let mut name = None;
         for c in e.elements() {
-            match kind(c) {
-                Kind::Ddf("NodeName") if name.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Oma("NodeName") if name.is_none() => {
                     name = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
-                Kind::Ddf("Path") if node.path.is_none() => {
+                Vocabulary::Oma("Path") if node.path.is_none() => {
                     node.path = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
                 _ => {}
@@ -181,11 +213,13 @@ impl<'t> Ctx<'t> {
         let mut seen_name = false;
         let mut seen_path = false;
         for c in e.elements() {
-            match kind(c) {
-                Kind::Ddf("NodeName") if !seen_name => seen_name = true,
-                Kind::Ddf("Path") if !seen_path => seen_path = true,
-                Kind::Ddf("DFProperties") if props.is_none() => props = Some(self.properties(c)),
-                Kind::Ddf("Node") => node.children.push(self.node(c, &path)?),
+            match vocabulary(c) {
+                Vocabulary::Oma("NodeName") if !seen_name => seen_name = true,
+                Vocabulary::Oma("Path") if !seen_path => seen_path = true,
+                Vocabulary::Oma("DFProperties") if props.is_none() => {
+                    props = Some(self.properties(c))
+                }
+                Vocabulary::Oma("Node") => node.children.push(self.node(c, &path)?),
                 _ => node.extra.push(c.clone()),
             }
         }
@@ -207,91 +241,71 @@ impl<'t> Ctx<'t> {
         self.no_text(e);
         let mut p = DfProperties::default();
         for c in e.elements() {
-            match kind(c) {
-                Kind::Ddf("AccessType") if p.access_type.is_empty() => {
-                    self.attrs(c, &[]);
-                    self.no_text(c);
-                    for op in c.elements() {
-                        self.attrs(op, &[]);
-                        p.access_type.push(AccessKind::from_name(op.local_name()));
-                    }
+            match vocabulary(c) {
+                Vocabulary::Oma("AccessType") if p.access_type.is_empty() => {
+                    p.access_type = self.access_type(c)
                 }
-                Kind::Ddf("DefaultValue") if p.default_value.is_none() => {
+                Vocabulary::Oma("DefaultValue") if p.default_value.is_none() => {
                     p.default_value = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Ddf("Description") if p.description.is_none() => {
+                Vocabulary::Oma("Description") if p.description.is_none() => {
                     p.description = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Ddf("DFFormat") if p.format.is_none() => {
-                    p.format = self.code(c).map(DfFormat::from_name)
+                Vocabulary::Oma("DFFormat") if p.format.is_none() => {
+                    p.format = self.code(c).map(Format::parse)
                 }
-                Kind::Ddf("Occurrence") if p.occurrence.is_none() => {
+                Vocabulary::Oma("Occurrence") if p.occurrence.is_none() => {
                     p.occurrence = self.code(c).map(Occurrence::from_name);
                     p.occurrence_n = c
                         .elements()
                         .next()
                         .filter(|o| {
-                            matches!(o.local_name(), "ZeroOrN" | "OneOrN") && o.has_content()
+                            matches!(o.name.as_str(), "ZeroOrN" | "OneOrN") && o.has_content()
                         })
                         .map(|o| o.text().trim().to_string());
                 }
-                Kind::Ddf("Scope") if p.scope.is_none() => {
+                Vocabulary::Oma("Scope") if p.scope.is_none() => {
                     p.scope = self.code(c).map(Scope::from_name)
                 }
-                Kind::Ddf("DFTitle") if p.title.is_none() => p.title = Some(self.leaf_text(c, &[])),
-                Kind::Ddf("DFType") if p.df_type.is_none() => p.df_type = Some(self.df_type(c)),
-                Kind::Ddf("CaseSense") if p.case_sense.is_none() => {
+                Vocabulary::Oma("DFTitle") if p.title.is_none() => {
+                    p.title = Some(self.leaf_text(c, &[]))
+                }
+                Vocabulary::Oma("DFType") if p.df_type.is_none() => {
+                    p.df_type = Some(self.df_type(c))
+                }
+                Vocabulary::Oma("CaseSense") if p.case_sense.is_none() => {
                     p.case_sense = self.code(c).map(CaseSense::from_name)
                 }
-                Kind::Msft("Applicability") if p.applicability.is_none() => {
+                Vocabulary::Msft("Applicability") if p.applicability.is_none() => {
                     p.applicability = Some(self.applicability(c))
                 }
-                Kind::Msft("AllowedValues") if p.allowed_values.is_none() => {
+                Vocabulary::Msft("AllowedValues") if p.allowed_values.is_none() => {
                     p.allowed_values = Some(self.allowed_values(c))
                 }
-                Kind::Msft("DynamicNodeNaming") if p.dynamic_node_naming.is_none() => {
+                Vocabulary::Msft("DynamicNodeNaming") if p.dynamic_node_naming.is_none() => {
                     p.dynamic_node_naming = Some(self.dynamic_naming(c))
                 }
-                Kind::Msft("ConflictResolution") if p.conflict_resolution.is_none() => {
+                Vocabulary::Msft("ConflictResolution") if p.conflict_resolution.is_none() => {
                     p.conflict_resolution =
                         Some(ConflictResolution::from_name(self.leaf_text(c, &[]).trim()))
                 }
-                Kind::Msft("DependencyBehavior") if p.dependency_behavior.is_none() => {
+                Vocabulary::Msft("DependencyBehavior") if p.dependency_behavior.is_none() => {
                     p.dependency_behavior = Some(self.dependency_behavior(c))
                 }
-                Kind::Msft("GpMapping") if p.gp_mapping.is_none() => {
-                    self.no_text(c);
-                    let mut g = GpMapping::default();
-                    for a in &c.attributes {
-                        match a.name.as_str() {
-                            "GpEnglishName" => g.english_name = Some(a.value.clone()),
-                            "GpAreaPath" => g.area_path = Some(a.value.clone()),
-                            "GpElement" => g.element = Some(a.value.clone()),
-                            _ => g.other.push(a.clone()),
-                        }
-                    }
-                    for x in c.elements() {
-                        self.warn(x, "child of MSFT:GpMapping not kept".into());
-                    }
-                    p.gp_mapping = Some(g);
+                Vocabulary::Msft("GpMapping") if p.gp_mapping.is_none() => {
+                    p.gp_mapping = Some(self.gp_mapping(c))
                 }
-                Kind::Msft("Deprecated") if p.deprecated.is_none() => {
-                    let _ = self.leaf_text(c, &["OsBuildDeprecated"]);
-                    if c.has_content() {
-                        self.warn(c, "content of MSFT:Deprecated not kept".into());
-                    }
-                    p.deprecated = Some(Deprecated {
-                        os_build_deprecated: c.attribute("OsBuildDeprecated").map(str::to_string),
-                    });
+                Vocabulary::Msft("Deprecated") if p.deprecated.is_none() => {
+                    p.deprecated = Some(self.deprecated(c))
                 }
-                Kind::Msft("AtomicRequired") if !p.atomic_required => {
+                Vocabulary::Msft("AtomicRequired") if !p.atomic_required => {
                     self.attrs(c, &[]);
                     if c.has_content() {
                         self.warn(c, "content of MSFT:AtomicRequired not kept".into());
                     }
                     p.atomic_required = true;
                 }
-                Kind::Msft("RebootBehavior") if p.reboot_behavior.is_none() => {
+                Vocabulary::Msft("RebootBehavior") if p.reboot_behavior.is_none() => {
                     p.reboot_behavior =
                         Some(RebootBehavior::from_name(self.leaf_text(c, &[]).trim()))
                 }
@@ -301,19 +315,57 @@ impl<'t> Ctx<'t> {
         p
     }
 
+    fn access_type(&mut self, e: &Element) -> Vec<AccessKind> {
+        self.attrs(e, &[]);
+        self.no_text(e);
+        let mut ops = Vec::new();
+        for op in e.elements() {
+            self.attrs(op, &[]);
+            ops.push(AccessKind::from_name(&op.name));
+        }
+        ops
+    }
+
+    fn gp_mapping(&mut self, e: &Element) -> GpMapping {
+        self.no_text(e);
+        let mut g = GpMapping::default();
+        for a in &e.attributes {
+            match (a.prefix.as_deref(), a.name.as_str()) {
+                (None, "GpEnglishName") => g.english_name = Some(a.value.clone()),
+                (None, "GpAreaPath") => g.area_path = Some(a.value.clone()),
+                (None, "GpElement") => g.element = Some(a.value.clone()),
+                _ => g.other.push(a.clone()),
+            }
+        }
+        for x in e.elements() {
+            self.warn(x, "child of MSFT:GpMapping not kept".into());
+        }
+        g
+    }
+
+    fn deprecated(&mut self, e: &Element) -> Deprecated {
+        let _ = self.leaf_text(e, &["OsBuildDeprecated"]);
+        if e.has_content() {
+            self.warn(e, "content of MSFT:Deprecated not kept".into());
+        }
+        Deprecated {
+            os_build_deprecated: attribute(e, "OsBuildDeprecated").map(str::to_string),
+        }
+    }
+
     fn df_type(&mut self, e: &Element) -> DfType {
         self.attrs(e, &[]);
         self.no_text(e);
         let mut t = DfType::default();
         for c in e.elements() {
-            match kind(c) {
-                Kind::Ddf("MIME") if t.mime.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Oma("MIME") if t.mime.is_none() => {
                     t.mime = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
-                Kind::Ddf("DDFName") if t.ddf_name.is_none() => {
+                Vocabulary::Oma("DDFName") if t.ddf_name.is_none() => {
                     t.ddf_name = Some(self.leaf_text(c, &[]).trim().to_string())
                 }
-                _ => self.warn(c, format!("<{}> in <DFType> not kept", c.name)),
+                _ => self.warn(c, format!("<{}> in <DFType> not kept", c.qualified_name())),
             }
         }
         t
@@ -324,17 +376,17 @@ impl<'t> Ctx<'t> {
         self.no_text(e);
         let mut a = Applicability::default();
         for c in e.elements() {
-            match kind(c) {
-                Kind::Msft("OsBuildVersion") if a.os_build_version.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Msft("OsBuildVersion") if a.os_build_version.is_none() => {
                     a.os_build_version = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Msft("CspVersion") if a.csp_version.is_none() => {
+                Vocabulary::Msft("CspVersion") if a.csp_version.is_none() => {
                     a.csp_version = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Msft("EditionAllowList") if a.edition_allow_list.is_none() => {
+                Vocabulary::Msft("EditionAllowList") if a.edition_allow_list.is_none() => {
                     a.edition_allow_list = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Msft("RequiresAzureAd") if !a.requires_azure_ad => {
+                Vocabulary::Msft("RequiresAzureAd") if !a.requires_azure_ad => {
                     let _ = self.leaf_text(c, &[]);
                     a.requires_azure_ad = true
                 }
@@ -350,15 +402,15 @@ impl<'t> Ctx<'t> {
         let mut v = EnumValue::default();
         let mut seen_value = false;
         for c in e.elements() {
-            match kind(c) {
-                Kind::Msft("Value") if !seen_value => {
+            match vocabulary(c) {
+                Vocabulary::Msft("Value") if !seen_value => {
                     seen_value = true;
                     v.value = self.leaf_text(c, &[]);
                 }
-                Kind::Msft("ValueDescription") if v.description.is_none() => {
+                Vocabulary::Msft("ValueDescription") if v.description.is_none() => {
                     v.description = Some(self.leaf_text(c, &[]))
                 }
-                _ => self.warn(c, format!("<{}> in MSFT:Enum not kept", c.name)),
+                _ => self.warn(c, format!("<{}> in MSFT:Enum not kept", c.qualified_name())),
             }
         }
         v
@@ -368,7 +420,7 @@ impl<'t> Ctx<'t> {
         self.attrs(e, &["ValueType"]);
         self.no_text(e);
         let mut a = AllowedValues {
-            value_type: ValueType::from_name(e.attribute("ValueType").unwrap_or("").trim()),
+            value_type: ValueType::from_name(attribute(e, "ValueType").unwrap_or("").trim()),
             enums: Vec::new(),
             value: None,
             value_description: None,
@@ -377,19 +429,21 @@ impl<'t> Ctx<'t> {
             extra: Vec::new(),
         };
         for c in e.elements() {
-            match kind(c) {
-                Kind::Msft("Enum") => a.enums.push(self.enum_value(c)),
-                Kind::Msft("Value") if a.value.is_none() => a.value = Some(self.leaf_text(c, &[])),
-                Kind::Msft("ValueDescription") if a.value_description.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Msft("Enum") => a.enums.push(self.enum_value(c)),
+                Vocabulary::Msft("Value") if a.value.is_none() => {
+                    a.value = Some(self.leaf_text(c, &[]))
+                }
+                Vocabulary::Msft("ValueDescription") if a.value_description.is_none() => {
                     a.value_description = Some(self.leaf_text(c, &[]))
                 }
-                Kind::Msft("AdmxBacked") if a.admx_backed.is_none() => {
+                Vocabulary::Msft("AdmxBacked") if a.admx_backed.is_none() => {
                     a.admx_backed = Some(self.admx(c))
                 }
-                Kind::Msft("List") if a.list_delimiter.is_none() => {
+                Vocabulary::Msft("List") if a.list_delimiter.is_none() => {
                     let _ = self.leaf_text(c, &["Delimiter"]);
                     a.list_delimiter =
-                        Some(c.attribute("Delimiter").unwrap_or_default().to_string());
+                        Some(attribute(c, "Delimiter").unwrap_or_default().to_string());
                 }
                 _ => a.extra.push(c.clone()),
             }
@@ -400,9 +454,9 @@ impl<'t> Ctx<'t> {
     fn admx(&mut self, c: &Element) -> AdmxBacked {
         let _ = self.leaf_text(c, &["Area", "Name", "File"]);
         AdmxBacked {
-            area: c.attribute("Area").unwrap_or_default().to_string(),
-            name: c.attribute("Name").unwrap_or_default().to_string(),
-            file: c.attribute("File").unwrap_or_default().to_string(),
+            area: attribute(c, "Area").unwrap_or_default().to_string(),
+            name: attribute(c, "Name").unwrap_or_default().to_string(),
+            file: attribute(c, "File").unwrap_or_default().to_string(),
         }
     }
 
@@ -417,14 +471,14 @@ impl<'t> Ctx<'t> {
                 "second child of MSFT:DynamicNodeNaming not kept".into(),
             );
         }
-        match first.map(|c| (kind(c), c)) {
-            Some((Kind::Msft("UniqueName"), c)) => {
+        match first.map(|c| (vocabulary(c), c)) {
+            Some((Vocabulary::Msft("UniqueName"), c)) => {
                 DynamicNodeNaming::UniqueName(self.leaf_text(c, &[]))
             }
-            Some((Kind::Msft("ClientInventory"), c)) => {
+            Some((Vocabulary::Msft("ClientInventory"), c)) => {
                 DynamicNodeNaming::ClientInventory(self.leaf_text(c, &[]))
             }
-            Some((Kind::Msft("ServerGeneratedUniqueIdentifier"), c)) => {
+            Some((Vocabulary::Msft("ServerGeneratedUniqueIdentifier"), c)) => {
                 let _ = self.leaf_text(c, &[]);
                 DynamicNodeNaming::ServerGeneratedUniqueIdentifier
             }
@@ -437,17 +491,19 @@ impl<'t> Ctx<'t> {
         self.attrs(e, &["ValueType"]);
         self.no_text(e);
         let mut v = DependencyValue {
-            value_type: ValueType::from_name(e.attribute("ValueType").unwrap_or("").trim()),
+            value_type: ValueType::from_name(attribute(e, "ValueType").unwrap_or("").trim()),
             value: None,
             enums: Vec::new(),
             admx_backed: None,
             extra: Vec::new(),
         };
         for c in e.elements() {
-            match kind(c) {
-                Kind::Msft("Value") if v.value.is_none() => v.value = Some(self.leaf_text(c, &[])),
-                Kind::Msft("Enum") => v.enums.push(self.enum_value(c)),
-                Kind::Msft("AdmxBacked") if v.admx_backed.is_none() => {
+            match vocabulary(c) {
+                Vocabulary::Msft("Value") if v.value.is_none() => {
+                    v.value = Some(self.leaf_text(c, &[]))
+                }
+                Vocabulary::Msft("Enum") => v.enums.push(self.enum_value(c)),
+                Vocabulary::Msft("AdmxBacked") if v.admx_backed.is_none() => {
                     v.admx_backed = Some(self.admx(c))
                 }
                 _ => v.extra.push(c.clone()),
@@ -461,31 +517,31 @@ impl<'t> Ctx<'t> {
         self.no_text(e);
         let mut b = DependencyBehavior::default();
         for g in e.elements() {
-            if !matches!(kind(g), Kind::Msft("DependencyGroup")) {
+            if !matches!(vocabulary(g), Vocabulary::Msft("DependencyGroup")) {
                 b.extra.push(g.clone());
                 continue;
             }
             self.attrs(g, &["FriendlyId"]);
             self.no_text(g);
             let mut group = DependencyGroup {
-                friendly_id: g.attribute("FriendlyId").map(str::to_string),
+                friendly_id: attribute(g, "FriendlyId").map(str::to_string),
                 ..DependencyGroup::default()
             };
             for c in g.elements() {
-                match kind(c) {
-                    Kind::Msft("Dependency") => {
+                match vocabulary(c) {
+                    Vocabulary::Msft("Dependency") => {
                         self.attrs(c, &["Type"]);
                         self.no_text(c);
                         let mut d = Dependency {
-                            kind: c.attribute("Type").map(str::to_string),
+                            kind: attribute(c, "Type").map(str::to_string),
                             ..Dependency::default()
                         };
                         for x in c.elements() {
-                            match kind(x) {
-                                Kind::Msft("DependencyUri") if d.uri.is_none() => {
+                            match vocabulary(x) {
+                                Vocabulary::Msft("DependencyUri") if d.uri.is_none() => {
                                     d.uri = Some(self.leaf_text(x, &[]).trim().to_string())
                                 }
-                                Kind::Msft("DependencyAllowedValue")
+                                Vocabulary::Msft("DependencyAllowedValue")
                                     if d.allowed_value.is_none() =>
                                 {
                                     d.allowed_value = Some(self.dependency_value(x))
@@ -495,7 +551,7 @@ impl<'t> Ctx<'t> {
                         }
                         group.dependencies.push(d);
                     }
-                    Kind::Msft("DependencyChangedAllowedValues")
+                    Vocabulary::Msft("DependencyChangedAllowedValues")
                         if group.changed_allowed_values.is_none() =>
                     {
                         group.changed_allowed_values = Some(self.dependency_value(c))

@@ -1,9 +1,14 @@
 //! Error kinds, limits, decoding and lenient-model behaviour on crafted input.
 
+use winmdm_ddf::winmdm_xml::ErrorKind as XmlErrorKind;
 use winmdm_ddf::{
-    AccessKind, DfFormat, ErrorKind, InvalidBytes, Limits, ParseOptions, RangeSpec, ValueType,
-    parse, parse_with,
+    AccessKind, ErrorKind, Format, InvalidBytes, ParseOptions, RangeSpec, ValueType, parse,
+    parse_with,
 };
+
+fn with_limits(limits: winmdm_ddf::Limits) -> ParseOptions {
+    ParseOptions::default().with_limits(limits)
+}
 
 const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE MgmtTree PUBLIC " -//OMA//DTD-DM-DDF 1.2//EN"
@@ -27,7 +32,7 @@ fn properties_in_any_order() {
     let t = parse(doc(LEAF).as_bytes()).unwrap();
     let p = &t.nodes[0].properties;
     assert_eq!(p.default_value.as_deref(), Some("7"));
-    assert_eq!(p.format, Some(DfFormat::Int));
+    assert_eq!(p.format, Some(Format::Int));
     assert_eq!(p.access_type, vec![AccessKind::Get, AccessKind::Replace]);
     assert_eq!(t.nodes[0].path.as_deref(), Some("./Device/Vendor/MSFT/X"));
 }
@@ -38,7 +43,10 @@ fn doctype_entities_are_never_expanded() {
 <!DOCTYPE MgmtTree [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>
 <MgmtTree><VerDTD>&b;</VerDTD></MgmtTree>"#;
     let e = parse(bomb.as_bytes()).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::UndefinedEntity("b".into()));
+    assert_eq!(
+        e.kind,
+        ErrorKind::Xml(XmlErrorKind::UnknownEntity("b".into()))
+    );
     assert_eq!(e.position.line, 3);
 }
 
@@ -66,7 +74,7 @@ fn invalid_utf8_reports_position_and_fallbacks_decode() {
     let e = parse(&bytes).unwrap_err();
     assert!(matches!(
         e.kind,
-        ErrorKind::InvalidEncoding { byte: 0x92, .. }
+        ErrorKind::Xml(XmlErrorKind::InvalidEncoding { byte: 0x92, .. })
     ));
     assert_eq!(e.position.offset, at + 1);
     assert_eq!(e.position.line, 7);
@@ -99,7 +107,10 @@ fn declared_windows_1252_and_utf16_bom_are_decoded() {
     assert_eq!(parse(&utf16).unwrap().nodes[0].name, "Leaf");
 
     let e = parse(doc(LEAF).replace("UTF-8", "EBCDIC").as_bytes()).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::UnsupportedEncoding("EBCDIC".into()));
+    assert_eq!(
+        e.kind,
+        ErrorKind::Xml(XmlErrorKind::UnsupportedEncoding("EBCDIC".into()))
+    );
     // Found by the ddf_parse fuzz target: errors before any text have line 1, column 1.
     assert_eq!(
         (e.position.line, e.position.column, e.position.offset),
@@ -110,14 +121,14 @@ fn declared_windows_1252_and_utf16_bom_are_decoded() {
 #[test]
 fn limit_input_size() {
     let input = doc(LEAF);
-    let opts = ParseOptions::default().with_limits(Limits::default().with_max_input_bytes(100));
+    let opts = with_limits(ParseOptions::default_limits().with_max_input_bytes(100));
     let e = parse_with(input.as_bytes(), &opts).unwrap_err();
     assert_eq!(
         e.kind,
-        ErrorKind::InputTooLarge {
+        ErrorKind::Xml(XmlErrorKind::InputTooLarge {
             size: input.len(),
             limit: 100
-        }
+        })
     );
 }
 
@@ -129,15 +140,18 @@ fn limit_depth() {
         "</Node>".repeat(300)
     );
     let e = parse(deep.as_bytes()).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::TooDeep { limit: 256 });
+    assert_eq!(e.kind, ErrorKind::Xml(XmlErrorKind::TooDeep { limit: 256 }));
     assert!(e.path.starts_with("/MgmtTree/Node/Node"));
 }
 
 #[test]
 fn limit_element_count() {
-    let opts = ParseOptions::default().with_limits(Limits::default().with_max_elements(10));
+    let opts = with_limits(ParseOptions::default_limits().with_max_elements(10));
     let e = parse_with(doc(LEAF).as_bytes(), &opts).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::TooManyElements { limit: 10 });
+    assert_eq!(
+        e.kind,
+        ErrorKind::Xml(XmlErrorKind::TooManyElements { limit: 10 })
+    );
 }
 
 #[test]
@@ -145,17 +159,64 @@ fn limit_attribute_count() {
     let attrs: String = (0..70).map(|i| format!(" a{i}=\"x\"")).collect();
     let input = doc(&LEAF.replace("<Node>", &format!("<Node{attrs}>")));
     let e = parse(input.as_bytes()).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::TooManyAttributes { limit: 64 });
+    assert_eq!(
+        e.kind,
+        ErrorKind::Xml(XmlErrorKind::TooManyAttributes { limit: 64 })
+    );
+}
+
+#[test]
+fn limit_value_size() {
+    let input = doc(&LEAF.replace(
+        "<DefaultValue>7",
+        &format!("<DefaultValue>{}", "7".repeat(200)),
+    ));
+    assert!(
+        parse(input.as_bytes()).is_ok(),
+        "the default bounds a value by the input"
+    );
+    let opts = with_limits(ParseOptions::default_limits().with_max_value_bytes(100));
+    let e = parse_with(input.as_bytes(), &opts).unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::Xml(XmlErrorKind::ValueTooLarge { limit: 100 })
+    );
+    assert!(e.path.ends_with("/DFProperties/DefaultValue"), "{}", e.path);
+}
+
+#[test]
+fn default_limits_are_the_ddf_ones() {
+    let limits = ParseOptions::default().limits;
+    assert_eq!(limits, ParseOptions::default_limits());
+    assert_eq!(
+        (
+            limits.max_input_bytes,
+            limits.max_depth,
+            limits.max_elements,
+            limits.max_attributes,
+            limits.max_value_bytes
+        ),
+        (16 << 20, 256, 2_000_000, 64, 16 << 20)
+    );
 }
 
 #[test]
 fn malformed_documents_are_errors_not_panics() {
     for (input, want) in [
-        ("", ErrorKind::NoRoot),
+        ("", ErrorKind::Xml(XmlErrorKind::NoRoot)),
         ("<Other/>", ErrorKind::NotMgmtTree("Other".into())),
-        ("<MgmtTree><Node>", ErrorKind::UnexpectedEof("Node".into())),
-        ("<MgmtTree/><MgmtTree/>", ErrorKind::TrailingContent),
-        ("<MgmtTree/>text", ErrorKind::TrailingContent),
+        (
+            "<MgmtTree><Node>",
+            ErrorKind::Xml(XmlErrorKind::UnclosedElement("Node".into())),
+        ),
+        (
+            "<MgmtTree/><MgmtTree/>",
+            ErrorKind::Xml(XmlErrorKind::TrailingContent),
+        ),
+        (
+            "<MgmtTree/>text",
+            ErrorKind::Xml(XmlErrorKind::TrailingContent),
+        ),
         (
             "<MgmtTree><Node/></MgmtTree>",
             ErrorKind::Missing {
@@ -174,7 +235,10 @@ fn malformed_documents_are_errors_not_panics() {
         assert_eq!(parse(input.as_bytes()).unwrap_err().kind, want, "{input}");
     }
     let e = parse(b"<MgmtTree><a></b></MgmtTree>").unwrap_err();
-    assert!(matches!(e.kind, ErrorKind::Xml(_)), "{e}");
+    assert!(
+        matches!(e.kind, ErrorKind::Xml(XmlErrorKind::Syntax(_))),
+        "{e}"
+    );
 }
 
 #[test]
@@ -187,12 +251,12 @@ fn unknown_things_are_kept_or_reported() {
     .replace("<int/>", "<decimal/>"));
     let t = parse(input.as_bytes()).unwrap();
     let p = &t.nodes[0].properties;
-    assert_eq!(p.format, Some(DfFormat::Other("decimal".into())));
-    let names: Vec<_> = p.extra.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(p.format, Some(Format::Other("decimal".into())));
+    let names: Vec<_> = p.extra.iter().map(|e| e.qualified_name()).collect();
     assert_eq!(names, ["MSFT:Future", "DFFormat2"]);
     let a = p.allowed_values.as_ref().unwrap();
     assert_eq!(a.value_type, ValueType::Other("Shiny".into()));
-    assert_eq!(a.extra[0].name, "MSFT:Extra");
+    assert_eq!(a.extra[0].qualified_name(), "MSFT:Extra");
     assert_eq!(t.warnings.len(), 1);
     assert!(
         t.warnings[0].message.contains("Extra=\"x\""),

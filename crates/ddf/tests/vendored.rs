@@ -437,10 +437,10 @@ fn legacy_policy_file_with_windows_1252_byte_is_reported_with_position() {
     let err = parse(&bytes).unwrap_err();
     assert_eq!(
         err.kind,
-        winmdm_ddf::ErrorKind::InvalidEncoding {
+        winmdm_ddf::ErrorKind::Xml(winmdm_ddf::winmdm_xml::ErrorKind::InvalidEncoding {
             encoding: "UTF-8".into(),
             byte: 0x92
-        }
+        })
     );
     assert_eq!((err.position.line, err.position.column), (3662, 96));
     assert_eq!(

@@ -130,7 +130,7 @@ fn decode_kind(kind: XmlErrorKind) -> DecodeErrorKind {
         XmlErrorKind::InvalidEncoding { .. } | XmlErrorKind::UnsupportedEncoding(_) => {
             DecodeErrorKind::NotUtf8
         }
-        XmlErrorKind::Malformed(m) => DecodeErrorKind::Syntax(m),
+        XmlErrorKind::Syntax(e) => DecodeErrorKind::Syntax(e.to_string()),
         XmlErrorKind::UnclosedElement(name) => {
             let local = name.rsplit_once(':').map_or(name.as_str(), |(_, l)| l);
             DecodeErrorKind::Syntax(format!("unclosed element <{local}>"))
