@@ -17,6 +17,7 @@ use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::rand_core::CryptoRng;
+use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
@@ -63,6 +64,16 @@ pub enum DeviceError {
     /// of the certificate being renewed).
     #[error("the key does not match the certificate's public key")]
     KeyMismatch,
+    /// A signature is not as long as the key's modulus (a caller-supplied signer of
+    /// [`windows_csr_with_signer`] returned something that is not an RSA signature by
+    /// that key).
+    #[error("the signature is {len} bytes, the key's modulus {expected}")]
+    SignatureLength {
+        /// Length of the signature returned.
+        len: usize,
+        /// Length of the modulus in bytes.
+        expected: usize,
+    },
 }
 
 /// The device's RSA key pair (the MDM client certificate's key). `Debug` shows only its
@@ -215,19 +226,93 @@ pub fn windows_common_name(guid: &str, device_id: &str) -> String {
 ///   NUL (what [`Csr::device_id`](super::Csr::device_id) reads);
 /// * sha256WithRSAEncryption (NULL parameters). Windows signs with the policy's hash
 ///   (SHA-1 under the OIW OID by default); this crate never signs with SHA-1.
+///
+/// Signs with the `rsa` crate ([`DeviceKey::sign_sha256`]); to sign with another
+/// implementation (ring, an HSM, a TPM), use [`windows_csr_with_signer`], which builds
+/// the same bytes.
 pub fn windows_csr(
     key: &DeviceKey,
     common_name: &str,
     device_id: Option<&str>,
 ) -> Result<Vec<u8>, DeviceError> {
-    let cn = windows_string("common_name", common_name)?;
+    windows_csr_with_signer(&key.key.to_public_key(), common_name, device_id, |info| {
+        key.sign_sha256(info)
+    })
+    .map_err(|e| match e {
+        WindowsCsrError::Device(e) | WindowsCsrError::Signer(e) => e,
+    })
+}
+
+/// [`windows_csr_with_signer`] failed: the request could not be built, or the caller's
+/// signer failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WindowsCsrError<E> {
+    /// The common name or DeviceID is invalid ([`DeviceError::InvalidName`]), the public
+    /// key does not encode, or the signature has the wrong length
+    /// ([`DeviceError::SignatureLength`]).
+    #[error(transparent)]
+    Device(DeviceError),
+    /// The caller's signer returned an error.
+    #[error("the CSR signer failed")]
+    Signer(#[source] E),
+}
+
+/// [`windows_csr`] with the signature made by the caller: the same request, byte for
+/// byte, for the same key, names and DeviceID (PKCS#1 v1.5 signatures are
+/// deterministic).
+///
+/// * `public_key`: the RSA public key whose SubjectPublicKeyInfo goes into the request
+///   (for a [`DeviceKey`], `key.rsa_key().to_public_key()`);
+/// * `sign`: called once with the DER CertificationRequestInfo (the signed part of the
+///   request); it must return the **RSA PKCS#1 v1.5 signature with SHA-256** over those
+///   bytes, made with the private key of `public_key` (the request says
+///   sha256WithRSAEncryption). Its error comes back as [`WindowsCsrError::Signer`].
+///
+/// The signature is not verified here (that would cost an RSA operation per request);
+/// only its length is checked against the modulus
+/// ([`DeviceError::SignatureLength`]). The server-side check is
+/// [`Csr::from_der`](super::Csr::from_der).
+///
+/// ```
+/// use winmdm_enroll::pki::{self, Csr, CsrPolicy, DeviceKey};
+/// use winmdm_enroll::pki::rsa::signature::{SignatureEncoding as _, Signer as _};
+/// use winmdm_enroll::pki::rsa::{pkcs1v15, sha2::Sha256};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let key = DeviceKey::generate(2048, &mut rand::rng())?;
+/// // Any PKCS#1 v1.5 SHA-256 signer: here the `rsa` crate's, through the `signature`
+/// // traits; a client could use ring's `RsaKeyPair::sign` with `RSA_PKCS1_SHA256`.
+/// let signer = pkcs1v15::SigningKey::<Sha256>::new(key.rsa_key().clone());
+/// let der = pki::windows_csr_with_signer(
+///     &key.rsa_key().to_public_key(),
+///     "DB257C3A08778F4FB61E2749066C1F27",
+///     Some("DB257C3A08778F4FB61E2749066C1F27"),
+///     |info| signer.try_sign(info).map(|s| s.to_vec()),
+/// )?;
+/// let csr = Csr::from_der(&der, &CsrPolicy::default())?;
+/// assert_eq!(csr.device_id(), Some("DB257C3A08778F4FB61E2749066C1F27"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn windows_csr_with_signer<E, F>(
+    public_key: &rsa::PublicKey,
+    common_name: &str,
+    device_id: Option<&str>,
+    sign: F,
+) -> Result<Vec<u8>, WindowsCsrError<E>>
+where
+    F: FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+{
+    let device = WindowsCsrError::Device;
+    let cn = windows_string("common_name", common_name).map_err(device)?;
     let mut atv = oid_der(&COMMON_NAME);
     atv.extend(tlv(TAG_PRINTABLE_STRING, &cn));
     let subject = tlv(TAG_SEQUENCE, &tlv(TAG_SET, &tlv(TAG_SEQUENCE, &atv)));
 
     let mut attributes = Vec::new();
     if let Some(id) = device_id {
-        let id = windows_string("device_id", id)?;
+        let id = windows_string("device_id", id).map_err(device)?;
         let mut ext = oid_der(&DEVICE_ID_EXTENSION);
         ext.extend(tlv(TAG_OCTET_STRING, &id));
         let extensions = tlv(TAG_SEQUENCE, &tlv(TAG_SEQUENCE, &ext));
@@ -236,17 +321,27 @@ pub fn windows_csr(
         attributes = tlv(TAG_SEQUENCE, &attr);
     }
 
+    let spki = public_key
+        .to_public_key_der()
+        .map_err(|e| device(DeviceError::Key(e.to_string())))?;
     let mut info = tlv(TAG_INTEGER, &[0]);
     info.extend(subject);
-    info.extend(key.public_key_der());
+    info.extend_from_slice(spki.as_bytes());
     info.extend(tlv(TAG_CONTEXT_0, &attributes));
     let info = tlv(TAG_SEQUENCE, &info);
 
-    let signature = key.sign_sha256(&info)?;
+    let signature = sign(&info).map_err(WindowsCsrError::Signer)?;
+    let expected = public_key.size();
+    if signature.len() != expected {
+        return Err(device(DeviceError::SignatureLength {
+            len: signature.len(),
+            expected,
+        }));
+    }
     let alg = SignatureAlgorithm::Sha256WithRsa
         .identifier()
         .to_der()
-        .map_err(|e| DeviceError::Malformed(e.to_string()))?;
+        .map_err(|e| device(DeviceError::Malformed(e.to_string())))?;
     let mut bits = vec![0u8];
     bits.extend(signature);
     let mut body = info;

@@ -13,7 +13,8 @@
 //! * [`CertificateAuthority::verify_renewal`], [`CertificateAuthority::verify_robo_renewal`]
 //!   and [`CertificateAuthority::verify_recovery`] check RequestType Renew and Recovery.
 //!
-//! * The device side: [`DeviceKey`], [`windows_csr`] (the PKCS#10 Windows sends) and
+//! * The device side: [`DeviceKey`], [`windows_csr`] (the PKCS#10 Windows sends;
+//!   [`windows_csr_with_signer`] signs it with the caller's RSA implementation) and
 //!   [`renewal_request`] (the PKCS#7 of RequestType Renew), used by
 //!   [`crate::client`].
 //! * [`decode_request_token`] and [`RequestKind`] turn the BinarySecurityToken text into
@@ -91,7 +92,10 @@ pub use csr::{
     COMMON_NAME, Csr, CsrAttribute, CsrPolicy, DEVICE_ID_EXTENSION, EXTENSION_REQUEST,
     MS_CERT_EXTENSIONS,
 };
-pub use device::{DeviceError, DeviceKey, renewal_request, windows_common_name, windows_csr};
+pub use device::{
+    DeviceError, DeviceKey, WindowsCsrError, renewal_request, windows_common_name, windows_csr,
+    windows_csr_with_signer,
+};
 pub(crate) use device::{certificate_common_name, signed_by};
 pub use error::{CaError, CsrError, IssueError, RenewalError, SignError, ThumbprintParseError};
 pub use forwarded::forwarded_certificate;
