@@ -15,18 +15,17 @@ use super::error::CsrError;
 use super::sig::{self, SignatureAlgorithm};
 
 /// OID of the PKCS#9 `extensionRequest` attribute.
-pub const EXTENSION_REQUEST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
+pub const EXTENSION_REQUEST: ObjectIdentifier = const_oid::db::rfc2985::PKCS_9_AT_EXTENSION_REQUEST;
 /// OID of Microsoft's legacy `szOID_CERT_EXTENSIONS` attribute (same content as
-/// `extensionRequest`).
+/// `extensionRequest`). Microsoft OID, not in `const_oid::db`.
 pub const MS_CERT_EXTENSIONS: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.2.1.14");
 /// OID of the DeviceID extension Windows puts in its enrollment CSR
-/// (`microsoftDeviceIDExtension`).
+/// (`microsoftDeviceIDExtension`). Microsoft OID, not in `const_oid::db`.
 pub const DEVICE_ID_EXTENSION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.66.1.0");
 /// OID of the X.520 commonName attribute.
-pub const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+pub const COMMON_NAME: ObjectIdentifier = const_oid::db::rfc4519::COMMON_NAME;
 
 /// Limits and algorithm choices for accepting a CSR. Secure defaults via [`Default`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use cms::cert::CertificateChoices;
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignedData, SignerIdentifier};
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc6268::{ID_CONTENT_TYPE, ID_DATA, ID_MESSAGE_DIGEST, ID_SIGNED_DATA};
 use der::asn1::OctetString;
 use der::{Decode, Encode, EncodingRules};
 use x509_cert::Certificate;
@@ -17,11 +18,6 @@ use super::csr::{Csr, CsrPolicy};
 use super::error::RenewalError;
 use super::issue::{CertificateAuthority, Signer, Thumbprint};
 use super::sig::{self, DigestAlgorithm, SignatureAlgorithm};
-
-const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
-const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 
 /// Limits and the renewal window. Secure defaults via [`Default`].
 #[derive(Debug, Clone, PartialEq, Eq)]
