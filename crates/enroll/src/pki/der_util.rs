@@ -35,7 +35,6 @@ pub(crate) struct DerFault {
 pub(crate) const TAG_INTEGER: u8 = 0x02;
 pub(crate) const TAG_BIT_STRING: u8 = 0x03;
 pub(crate) const TAG_OCTET_STRING: u8 = 0x04;
-pub(crate) const TAG_OID: u8 = 0x06;
 pub(crate) const TAG_SEQUENCE: u8 = 0x30;
 pub(crate) const TAG_SET: u8 = 0x31;
 
@@ -87,23 +86,6 @@ pub(crate) fn read_tlv(input: &[u8], base: usize) -> Result<(Tlv<'_>, &[u8]), De
         raw: &input[..end],
     };
     Ok((tlv, &input[end..]))
-}
-
-/// Reads one TLV and checks its tag.
-pub(crate) fn expect<'a>(
-    input: &'a [u8],
-    base: usize,
-    tag: u8,
-    what: &'static str,
-) -> Result<(Tlv<'a>, &'a [u8]), DerFault> {
-    let (tlv, rest) = read_tlv(input, base)?;
-    if tlv.tag != tag {
-        return Err(DerFault {
-            position: base,
-            what,
-        });
-    }
-    Ok((tlv, rest))
 }
 
 /// Iterates over the TLVs inside a constructed value.

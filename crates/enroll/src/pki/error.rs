@@ -14,16 +14,34 @@ pub enum CsrError {
         /// Configured limit.
         max: usize,
     },
-    /// The PEM armour could not be decoded or has an unexpected label.
-    #[error("PEM: {0}")]
-    Pem(String),
+    /// The PEM armour could not be decoded.
+    #[error("PEM")]
+    Pem(#[source] der::pem::Error),
+    /// The PEM label is neither `CERTIFICATE REQUEST` nor `NEW CERTIFICATE REQUEST`.
+    #[error("unexpected PEM label {0:?}")]
+    PemLabel(String),
+    /// [`Csr::from_any`](super::Csr::from_any): the input is neither DER, PEM nor base64.
+    #[error("not DER, PEM or base64")]
+    NotDerPemOrBase64,
     /// The DER structure is broken at `position`.
-    #[error("malformed certificate request at byte {position}: {what}")]
+    #[error("malformed certificate request at byte {position} ({what})")]
     Malformed {
-        /// Byte offset in the DER input.
+        /// Byte offset in the DER input (0 where `der` does not know it).
         position: usize,
-        /// What was wrong.
-        what: String,
+        /// The part of the request being read (`CertificationRequestInfo`,
+        /// `subject Name`, `Extensions`, ...).
+        what: &'static str,
+        /// The `der` error.
+        #[source]
+        source: der::Error,
+    },
+    /// A part of the request could not be encoded again (for the public key or an
+    /// attribute value).
+    #[error("encoding a part of the certificate request")]
+    Encode {
+        /// The `der` error.
+        #[source]
+        source: der::Error,
     },
     /// The version field is not v1 (0).
     #[error("unsupported certificate request version")]
@@ -31,7 +49,7 @@ pub enum CsrError {
     /// The signature algorithm is not one of those in
     /// [`SignatureAlgorithm`](super::SignatureAlgorithm).
     #[error("unsupported signature algorithm {0}")]
-    UnsupportedSignatureAlgorithm(String),
+    UnsupportedSignatureAlgorithm(const_oid::ObjectIdentifier),
     /// The request is signed with SHA-1 and the policy forbids it.
     #[error("SHA-1 signatures are not allowed by the policy")]
     Sha1NotAllowed,
@@ -61,6 +79,19 @@ pub enum CsrError {
     /// The DeviceID extension (1.3.6.1.4.1.311.66.1.0) is not printable ASCII.
     #[error("the DeviceID extension is not printable ASCII")]
     InvalidDeviceId,
+}
+
+/// A `der` error met while walking the request's structure (a header, a length, an
+/// element that does not end where its length says): [`CsrError::Malformed`] at the
+/// error's position.
+impl From<der::Error> for CsrError {
+    fn from(source: der::Error) -> Self {
+        Self::Malformed {
+            position: source.position().map_or(0, |p| u32::from(p) as usize),
+            what: "DER structure",
+            source,
+        }
+    }
 }
 
 /// Loading a CA certificate or key failed.

@@ -130,22 +130,35 @@ impl RequestKind {
     /// with an OID) by structure, whatever the ValueType says.
     /// Only the outer header is read, so BER (indefinite length) PKCS#7 is recognised too.
     pub fn detect(der: &[u8]) -> Option<Self> {
-        let (&tag, rest) = der.split_first()?;
-        if tag != der_util::TAG_SEQUENCE {
+        use der::{SliceReader, Tag};
+        let tag = |bytes: &[u8]| Tag::peek(&SliceReader::new(bytes).ok()?).ok();
+        if tag(der)? != Tag::Sequence {
             return None;
         }
-        let (&len, rest) = rest.split_first()?;
+        // The length octets are skipped by hand: `der`'s BER reader resolves an indefinite
+        // length by scanning for the end-of-contents, which needs the whole input.
+        let (&len, rest) = der.get(1..)?.split_first()?;
         let content = if len <= 0x80 {
             rest
         } else {
             rest.get(usize::from(len & 0x7f)..)?
         };
-        match *content.first()? {
-            der_util::TAG_SEQUENCE => Some(Self::Pkcs10),
-            der_util::TAG_OID => Some(Self::Pkcs7),
+        match tag(content)? {
+            Tag::Sequence => Some(Self::Pkcs10),
+            Tag::ObjectIdentifier => Some(Self::Pkcs7),
             _ => None,
         }
     }
+}
+
+/// Whether `bytes` starts with a SEQUENCE identifier octet (the first byte of every DER
+/// request and certificate).
+pub(crate) fn starts_with_sequence(bytes: &[u8]) -> bool {
+    use der::{SliceReader, Tag};
+    SliceReader::new(bytes)
+        .ok()
+        .and_then(|r| Tag::peek(&r).ok())
+        == Some(Tag::Sequence)
 }
 
 /// Decodes the text of a RequestSecurityToken's BinarySecurityToken to DER: base64 with
@@ -154,12 +167,12 @@ impl RequestKind {
 /// decodes to more than `max_len` bytes.
 pub fn decode_request_token(text: &str, max_len: usize) -> Option<Vec<u8>> {
     let once = decode_base64_lenient(text, max_len.saturating_mul(2))?;
-    if once.first() == Some(&der_util::TAG_SEQUENCE) {
+    if starts_with_sequence(&once) {
         return (once.len() <= max_len).then_some(once);
     }
     let inner = core::str::from_utf8(&once).ok()?;
     let twice = decode_base64_lenient(inner, max_len)?;
-    (twice.first() == Some(&der_util::TAG_SEQUENCE) && twice.len() <= max_len).then_some(twice)
+    (starts_with_sequence(&twice) && twice.len() <= max_len).then_some(twice)
 }
 
 /// Decodes standard base64 that may contain whitespace (line breaks in a
