@@ -161,13 +161,21 @@ pub enum RenewalError {
         max: usize,
     },
     /// The PKCS#7 / CMS structure does not decode.
-    #[error("malformed PKCS#7 at byte {position}: {what}")]
+    #[error("malformed PKCS#7 at byte {position}")]
     Malformed {
         /// Byte offset in the DER input, where known (0 otherwise).
         position: usize,
-        /// What was wrong.
-        what: String,
+        /// The `der` error.
+        #[source]
+        source: der::Error,
     },
+    /// The SignedData or SignerInfo version does not match the signer identifier
+    /// (RFC 5652 §5.1, §5.3: 1 for IssuerAndSerialNumber, 3 for SubjectKeyIdentifier).
+    #[error("SignedData/SignerInfo version does not match the signer identifier")]
+    VersionMismatch,
+    /// The signer's digest algorithm is not listed in the SignedData's digestAlgorithms.
+    #[error("the signer's digest algorithm is not listed in digestAlgorithms")]
+    DigestAlgorithmNotListed,
     /// The ContentInfo is not SignedData, or the encapsulated content is not id-data.
     #[error("unsupported PKCS#7 content type {0}")]
     UnsupportedContentType(String),
@@ -202,8 +210,8 @@ pub enum RenewalError {
     #[error("the request is not signed by the TLS client certificate")]
     ClientCertificateMismatch,
     /// A certificate (TLS client or previous) does not decode.
-    #[error("certificate: {0}")]
-    Certificate(String),
+    #[error("certificate")]
+    Certificate(#[source] der::Error),
     /// The encapsulated PKCS#10 request is invalid.
     #[error(transparent)]
     Csr(#[from] CsrError),
