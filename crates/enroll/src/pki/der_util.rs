@@ -1,9 +1,7 @@
 //! The DER encoders left over from the hand-written walker (which `der`'s readers have
-//! replaced): a tag-length-value and a SEQUENCE of already-encoded parts, and uppercase
-//! hexadecimal.
+//! replaced): a tag-length-value and a SEQUENCE of already-encoded parts.
 
 pub(crate) const TAG_INTEGER: u8 = 0x02;
-pub(crate) const TAG_BIT_STRING: u8 = 0x03;
 pub(crate) const TAG_OCTET_STRING: u8 = 0x04;
 pub(crate) const TAG_SEQUENCE: u8 = 0x30;
 pub(crate) const TAG_SET: u8 = 0x31;
@@ -28,17 +26,6 @@ pub(crate) fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
 /// Encodes a SEQUENCE of already-encoded parts.
 pub(crate) fn sequence(parts: &[&[u8]]) -> Vec<u8> {
     tlv(TAG_SEQUENCE, &parts.concat())
-}
-
-/// Uppercase hexadecimal.
-pub(crate) fn hex_upper(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    s
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub enum CsrError {
         max: usize,
     },
     /// The PEM armour could not be decoded.
-    #[error("PEM")]
+    #[error("PEM: {0}")]
     Pem(#[source] der::pem::Error),
     /// The PEM label is neither `CERTIFICATE REQUEST` nor `NEW CERTIFICATE REQUEST`.
     #[error("unexpected PEM label {0:?}")]
@@ -24,7 +24,7 @@ pub enum CsrError {
     #[error("not DER, PEM or base64")]
     NotDerPemOrBase64,
     /// The DER structure is broken at `position`.
-    #[error("malformed certificate request at byte {position} ({what})")]
+    #[error("malformed certificate request at byte {position} ({what}): {source}")]
     Malformed {
         /// Byte offset in the DER input (0 where `der` does not know it).
         position: usize,
@@ -37,7 +37,7 @@ pub enum CsrError {
     },
     /// A part of the request could not be encoded again (for the public key or an
     /// attribute value).
-    #[error("encoding a part of the certificate request")]
+    #[error("encoding a part of the certificate request: {source}")]
     Encode {
         /// The `der` error.
         #[source]
@@ -94,55 +94,100 @@ impl From<der::Error> for CsrError {
     }
 }
 
+/// A PEM private key could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PrivateKeyError {
+    /// PKCS#8 (`PRIVATE KEY`).
+    #[error("PKCS#8: {0}")]
+    Pkcs8(#[from] rsa::pkcs8::Error),
+    /// PKCS#1 (`RSA PRIVATE KEY`).
+    #[error("PKCS#1: {0}")]
+    Pkcs1(#[from] rsa::pkcs1::Error),
+}
+
 /// Loading a CA certificate or key failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum CaError {
-    /// The PEM armour could not be decoded or has an unexpected label.
+    /// The PEM armour could not be decoded.
     #[error("PEM: {0}")]
-    Pem(String),
-    /// The certificate does not decode.
+    Pem(#[source] der::pem::Error),
+    /// The PEM label is not `CERTIFICATE`.
+    #[error("unexpected PEM label {0:?}")]
+    PemLabel(String),
+    /// The certificate does not decode (or its parts do not encode again).
     #[error("CA certificate: {0}")]
-    Certificate(String),
-    /// The private key does not decode or is not an RSA key.
+    Certificate(#[source] der::Error),
+    /// The CA certificate's key is not an RSA key this crate can use (the renewal checks
+    /// verify the CA's own signatures with it).
+    #[error("the CA key is not a supported RSA key")]
+    UnsupportedKey,
+    /// The private key does not decode (or encode) or is not an RSA key.
     #[error("CA private key: {0}")]
-    Key(String),
+    Key(#[source] PrivateKeyError),
     /// The signer's public key is not the one in the CA certificate.
     #[error("the signing key does not match the CA certificate")]
     KeyMismatch,
-    /// Generating a development CA failed.
-    #[error("generating the development CA: {0}")]
-    Generate(String),
+    /// The requested key is shorter than 2048 bits.
+    #[error("RSA keys must have at least 2048 bits, not {0}")]
+    KeyTooSmall(usize),
+    /// Generating the key failed.
+    #[error("generating the key: {0}")]
+    Generate(#[source] rsa::Error),
+    /// The public key does not encode.
+    #[error("encoding the public key: {0}")]
+    PublicKey(#[source] spki::Error),
+    /// Issuing the development CA's certificate failed.
+    #[error("issuing the development CA certificate: {0}")]
+    Issue(#[source] IssueError),
 }
 
 /// A [`Signer`](super::Signer) could not produce a signature.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum SignError {
-    /// The signing backend (key, KMS, HSM) reported an error.
+    /// The signing backend (key, KMS, HSM) reported an error. The message is the
+    /// backend's: a [`Signer`](super::Signer) implementation outside this crate has its
+    /// own error type.
     #[error("signing backend: {0}")]
     Backend(String),
+    /// [`RsaSigner`](super::RsaSigner): the `rsa` crate failed.
+    #[error("RSA signing: {0}")]
+    Rsa(#[source] rsa::Error),
 }
 
 /// Issuing a certificate failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum IssueError {
-    /// The subject string is not a valid, non-empty RFC 4514 name.
-    #[error("invalid subject: {0}")]
-    InvalidSubject(String),
+    /// The subject is not a valid, non-empty RFC 4514 name.
+    #[error("invalid subject {subject:?}")]
+    InvalidSubject {
+        /// The subject as given (or why it was refused, for an empty `Name`).
+        subject: String,
+        /// The `der` error from parsing or encoding the name, if that is what failed.
+        #[source]
+        source: Option<der::Error>,
+    },
     /// The validity or backdating options are out of range.
     #[error("invalid issuing options: {0}")]
     InvalidOptions(&'static str),
     /// `now` is outside the CA certificate's own validity.
     #[error("the CA certificate is not valid at the given time")]
     CaNotValid,
+    /// notBefore or notAfter is before 1970 or overflows `SystemTime`.
+    #[error("a validity time is out of range")]
+    TimeOutOfRange,
     /// A time could not be represented in a certificate.
     #[error("time out of range: {0}")]
-    Time(String),
+    Time(#[source] der::Error),
+    /// The subject public key does not decode.
+    #[error("malformed subject public key: {0}")]
+    PublicKey(#[source] der::Error),
     /// Encoding the certificate failed.
     #[error("encoding the certificate: {0}")]
-    Encode(String),
+    Encode(#[source] der::Error),
     /// The signer failed.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -161,7 +206,7 @@ pub enum RenewalError {
         max: usize,
     },
     /// The PKCS#7 / CMS structure does not decode.
-    #[error("malformed PKCS#7 at byte {position}")]
+    #[error("malformed PKCS#7 at byte {position}: {source}")]
     Malformed {
         /// Byte offset in the DER input, where known (0 otherwise).
         position: usize,
@@ -210,7 +255,7 @@ pub enum RenewalError {
     #[error("the request is not signed by the TLS client certificate")]
     ClientCertificateMismatch,
     /// A certificate (TLS client or previous) does not decode.
-    #[error("certificate")]
+    #[error("certificate: {0}")]
     Certificate(#[source] der::Error),
     /// The encapsulated PKCS#10 request is invalid.
     #[error(transparent)]

@@ -97,7 +97,9 @@ pub use device::{
     windows_csr_with_signer,
 };
 pub(crate) use device::{certificate_common_name, signed_by};
-pub use error::{CaError, CsrError, IssueError, RenewalError, SignError, ThumbprintParseError};
+pub use error::{
+    CaError, CsrError, IssueError, PrivateKeyError, RenewalError, SignError, ThumbprintParseError,
+};
 pub use forwarded::forwarded_certificate;
 pub use issue::{
     CertificateAuthority, ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH, IssueOptions, IssuedCertificate,
