@@ -1,10 +1,10 @@
-//! The DER encoders left over from the hand-written walker (which `der`'s readers have
-//! replaced): a tag-length-value and a SEQUENCE of already-encoded parts.
+//! The two DER encoders left over from the hand-written walker, which `der`'s readers and
+//! derives have replaced in the PKI module: a tag-length-value and a SEQUENCE of
+//! already-encoded parts. Only `token::jwt` still uses them (to turn a JWK's `n` and `e`
+//! into a PKCS#1 RSAPublicKey); they go when that caller moves to `der` too.
 
 pub(crate) const TAG_INTEGER: u8 = 0x02;
-pub(crate) const TAG_OCTET_STRING: u8 = 0x04;
 pub(crate) const TAG_SEQUENCE: u8 = 0x30;
-pub(crate) const TAG_SET: u8 = 0x31;
 
 /// Encodes one TLV with a definite, minimal length.
 pub(crate) fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
@@ -37,7 +37,7 @@ mod tests {
     fn long_lengths_decode_with_der() {
         for len in [0usize, 1, 127, 128, 255, 256, 70_000] {
             let value = vec![7u8; len];
-            let enc = tlv(TAG_OCTET_STRING, &value);
+            let enc = tlv(0x04, &value);
             let back = der::asn1::OctetString::from_der(&enc).unwrap();
             assert_eq!(back.as_bytes(), &value[..]);
         }

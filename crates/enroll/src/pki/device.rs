@@ -12,39 +12,40 @@ use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
-use const_oid::ObjectIdentifier;
 use const_oid::db::rfc6268::{ID_CONTENT_TYPE, ID_DATA, ID_MESSAGE_DIGEST, ID_SIGNED_DATA};
-use der::asn1::{OctetString, SetOfVec};
-use der::{Any, Decode, Encode};
+use der::asn1::{AnyRef, BitString, OctetString, SetOfVec};
+use der::{Any, Decode, Encode, Sequence, Tag};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::rand_core::CryptoRng;
 use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
-use x509_cert::attr::Attribute;
+use x509_cert::attr::{Attribute, AttributeTypeAndValue};
+use x509_cert::ext::Extension;
+use x509_cert::name::{RdnSequence, RelativeDistinguishedName};
 
 use super::csr::{COMMON_NAME, DEVICE_ID_EXTENSION, EXTENSION_REQUEST};
-use super::der_util::{TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET};
 use super::sig::{self, ID_SHA256, RSA_ENCRYPTION, SignatureAlgorithm};
-
-const TAG_PRINTABLE_STRING: u8 = 0x13;
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_CONTEXT_0: u8 = 0xa0;
 
 /// A device-side PKI operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeviceError {
-    /// Key generation failed or the size is out of range (2048..=8192 bits).
+    /// The requested key size is outside 2048..=8192 bits.
+    #[error("{0} bits is outside 2048..=8192")]
+    KeySize(usize),
+    /// Key generation failed.
     #[error("generating the device key: {0}")]
-    Generate(String),
+    Generate(#[source] rsa::Error),
     /// The PEM key does not decode (or does not encode).
     #[error("device key: {0}")]
-    Key(String),
+    Key(#[source] rsa::pkcs8::Error),
+    /// The public key does not encode as a SubjectPublicKeyInfo.
+    #[error("encoding the public key: {0}")]
+    PublicKey(#[source] spki::Error),
     /// Signing failed.
     #[error("signing: {0}")]
-    Sign(String),
+    Sign(#[source] rsa::Error),
     /// A subject common name or DeviceID that does not fit the PrintableString form
     /// Windows uses (printable ASCII, at most 255 bytes; a trailing NUL is allowed).
     #[error("invalid {field} {value:?}")]
@@ -54,9 +55,13 @@ pub enum DeviceError {
         /// The value (truncated).
         value: String,
     },
-    /// The certificate or request given does not decode.
+    /// The certificate given does not decode, or a part of the request does not encode.
     #[error("{0}")]
-    Malformed(String),
+    Malformed(#[source] der::Error),
+    /// [`renewal_request`]: the new request is not a DER PKCS#10 (it must start with a
+    /// SEQUENCE).
+    #[error("the new request is not a DER PKCS#10")]
+    NotPkcs10,
     /// The key does not belong to the certificate (renewal must be signed with the key
     /// of the certificate being renewed).
     #[error("the key does not match the certificate's public key")]
@@ -93,12 +98,9 @@ impl DeviceKey {
     /// `minimalKeyLength` of the policy). Generation takes a while for large keys.
     pub fn generate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Result<Self, DeviceError> {
         if !(2048..=8192).contains(&bits) {
-            return Err(DeviceError::Generate(format!(
-                "{bits} bits is outside 2048..=8192"
-            )));
+            return Err(DeviceError::KeySize(bits));
         }
-        let key =
-            rsa::PrivateKey::new(rng, bits).map_err(|e| DeviceError::Generate(e.to_string()))?;
+        let key = rsa::PrivateKey::new(rng, bits).map_err(DeviceError::Generate)?;
         Ok(Self { key })
     }
 
@@ -110,8 +112,7 @@ impl DeviceKey {
     /// Reads a PKCS#8 PEM key (`-----BEGIN PRIVATE KEY-----`), as written by
     /// [`to_pkcs8_pem`](Self::to_pkcs8_pem) or `openssl genpkey`.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, DeviceError> {
-        let key = rsa::PrivateKey::from_pkcs8_pem(pem.trim())
-            .map_err(|e| DeviceError::Key(e.to_string()))?;
+        let key = rsa::PrivateKey::from_pkcs8_pem(pem.trim()).map_err(DeviceError::Key)?;
         Ok(Self { key })
     }
 
@@ -120,7 +121,7 @@ impl DeviceKey {
         self.key
             .to_pkcs8_pem(der::pem::LineEnding::LF)
             .map(|z| z.as_str().to_owned())
-            .map_err(|e| DeviceError::Key(e.to_string()))
+            .map_err(DeviceError::Key)
     }
 
     /// The public key as DER SubjectPublicKeyInfo (what the CSR and the issued
@@ -147,7 +148,7 @@ impl DeviceKey {
     pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>, DeviceError> {
         self.key
             .pkcs1v15_sign::<Sha256>(message)
-            .map_err(|e| DeviceError::Sign(e.to_string()))
+            .map_err(DeviceError::Sign)
     }
 
     /// Whether this key is the one of the certificate `cert_der` (same
@@ -158,31 +159,6 @@ impl DeviceKey {
             .and_then(|c| c.tbs_certificate().subject_public_key_info().to_der().ok())
             .is_some_and(|spki| spki == self.public_key_der())
     }
-}
-
-/// DER length octets (definite, minimal).
-fn push_len(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 6);
-    out.push(tag);
-    push_len(&mut out, content.len());
-    out.extend_from_slice(content);
-    out
-}
-
-fn oid_der(oid: &ObjectIdentifier) -> Vec<u8> {
-    // `ObjectIdentifier` encodes infallibly into a Vec.
-    oid.to_der().unwrap_or_default()
 }
 
 /// Printable ASCII (what Windows puts in the PrintableString, `!` included), optionally
@@ -302,30 +278,29 @@ where
     F: FnOnce(&[u8]) -> Result<Vec<u8>, E>,
 {
     let device = WindowsCsrError::Device;
+    let encode = |e| device(DeviceError::Malformed(e));
     let cn = windows_string("common_name", common_name).map_err(device)?;
-    let mut atv = oid_der(&COMMON_NAME);
-    atv.extend(tlv(TAG_PRINTABLE_STRING, &cn));
-    let subject = tlv(TAG_SEQUENCE, &tlv(TAG_SET, &tlv(TAG_SEQUENCE, &atv)));
+    let subject = windows_subject(cn).map_err(encode)?;
 
-    let mut attributes = Vec::new();
+    let mut attributes = SetOfVec::new();
     if let Some(id) = device_id {
         let id = windows_string("device_id", id).map_err(device)?;
-        let mut ext = oid_der(&DEVICE_ID_EXTENSION);
-        ext.extend(tlv(TAG_OCTET_STRING, &id));
-        let extensions = tlv(TAG_SEQUENCE, &tlv(TAG_SEQUENCE, &ext));
-        let mut attr = oid_der(&EXTENSION_REQUEST);
-        attr.extend(tlv(TAG_SET, &extensions));
-        attributes = tlv(TAG_SEQUENCE, &attr);
+        attributes
+            .insert(device_id_request(id).map_err(encode)?)
+            .map_err(encode)?;
     }
 
     let spki = public_key
         .to_public_key_der()
-        .map_err(|e| device(DeviceError::Key(e.to_string())))?;
-    let mut info = tlv(TAG_INTEGER, &[0]);
-    info.extend(subject);
-    info.extend_from_slice(spki.as_bytes());
-    info.extend(tlv(TAG_CONTEXT_0, &attributes));
-    let info = tlv(TAG_SEQUENCE, &info);
+        .map_err(|e| device(DeviceError::PublicKey(e)))?;
+    let info = CertReqInfoOut {
+        version: 0,
+        subject: AnyRef::from_der(&subject).map_err(encode)?,
+        public_key: AnyRef::from_der(spki.as_bytes()).map_err(encode)?,
+        attributes,
+    }
+    .to_der()
+    .map_err(encode)?;
 
     let signature = sign(&info).map_err(WindowsCsrError::Signer)?;
     let expected = public_key.size();
@@ -335,20 +310,63 @@ where
             expected,
         }));
     }
-    let alg = SignatureAlgorithm::Sha256WithRsa
-        .identifier()
-        .to_der()
-        .map_err(|e| device(DeviceError::Malformed(e.to_string())))?;
-    let mut bits = vec![0u8];
-    bits.extend(signature);
-    let mut body = info;
-    body.extend(alg);
-    body.extend(tlv(TAG_BIT_STRING, &bits));
-    Ok(tlv(TAG_SEQUENCE, &body))
+    CertReqOut {
+        info: AnyRef::from_der(&info).map_err(encode)?,
+        algorithm: SignatureAlgorithm::Sha256WithRsa.identifier(),
+        signature: BitString::from_bytes(&signature).map_err(encode)?,
+    }
+    .to_der()
+    .map_err(encode)
+}
+
+/// `CertificationRequestInfo` (RFC 2986 §4.1) with the subject and the key as encoded
+/// DER: the subject breaks the PrintableString rules the way Windows does.
+#[derive(Sequence)]
+struct CertReqInfoOut<'a> {
+    version: u8,
+    subject: AnyRef<'a>,
+    public_key: AnyRef<'a>,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
+    attributes: SetOfVec<Attribute>,
+}
+
+/// `CertificationRequest` (RFC 2986 §4.2) around an encoded CertificationRequestInfo.
+#[derive(Sequence)]
+struct CertReqOut<'a> {
+    info: AnyRef<'a>,
+    algorithm: spki::AlgorithmIdentifierOwned,
+    signature: BitString,
+}
+
+/// One RDN, commonName as a PrintableString holding `cn` as is (`!` and the NUL
+/// included: `Any::new` does not check the string rules).
+fn windows_subject(cn: Vec<u8>) -> der::Result<Vec<u8>> {
+    let mut rdn = RelativeDistinguishedName::default();
+    rdn.insert(AttributeTypeAndValue {
+        oid: COMMON_NAME,
+        value: Any::new(Tag::PrintableString, cn)?,
+    })?;
+    let mut name = RdnSequence::default();
+    name.push(rdn);
+    name.to_der()
+}
+
+/// The `extensionRequest` attribute with the DeviceID extension, whose OCTET STRING
+/// holds the ASCII DeviceID and its NUL (not a DER string).
+fn device_id_request(id: Vec<u8>) -> der::Result<Attribute> {
+    let extensions = vec![Extension {
+        extn_id: DEVICE_ID_EXTENSION,
+        critical: false,
+        extn_value: OctetString::new(id)?,
+    }];
+    Ok(Attribute {
+        oid: EXTENSION_REQUEST,
+        values: SetOfVec::try_from(vec![Any::encode_from(&extensions)?])?,
+    })
 }
 
 fn malformed(e: der::Error) -> DeviceError {
-    DeviceError::Malformed(e.to_string())
+    DeviceError::Malformed(e)
 }
 
 /// The PKCS#7 / CMS SignedData Windows sends for RequestType Renew (DER): the new PKCS#10
@@ -369,10 +387,8 @@ pub fn renewal_request(
     if !old_key.matches_certificate(old_cert_der) {
         return Err(DeviceError::KeyMismatch);
     }
-    if new_csr_der.first() != Some(&TAG_SEQUENCE) {
-        return Err(DeviceError::Malformed(
-            "the new request is not a DER PKCS#10".into(),
-        ));
+    if !super::starts_with_sequence(new_csr_der) {
+        return Err(DeviceError::NotPkcs10);
     }
     let sha256 = spki::AlgorithmIdentifierOwned {
         oid: ID_SHA256,
