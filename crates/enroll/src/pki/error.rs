@@ -223,7 +223,10 @@ pub enum RenewalError {
     DigestAlgorithmNotListed,
     /// The ContentInfo is not SignedData, or the encapsulated content is not id-data.
     #[error("unsupported PKCS#7 content type {0}")]
-    UnsupportedContentType(String),
+    UnsupportedContentType(const_oid::ObjectIdentifier),
+    /// The contentType signed attribute has no value.
+    #[error("the contentType signed attribute is empty")]
+    EmptyContentType,
     /// There is not exactly one SignerInfo.
     #[error("expected exactly one signer, found {0}")]
     SignerCount(usize),
@@ -233,9 +236,20 @@ pub enum RenewalError {
     /// The signer's certificate is not in the SignedData.
     #[error("the signer's certificate is not in the PKCS#7")]
     SignerCertificateMissing,
-    /// The signer info's digest or signature algorithm is not supported.
+    /// The signer info's digest or signature algorithm is not supported (or the signature
+    /// algorithm's digest is not the signer's digest algorithm).
     #[error("unsupported signer algorithm {0}")]
-    UnsupportedAlgorithm(String),
+    UnsupportedAlgorithm(const_oid::ObjectIdentifier),
+    /// The signer's signature algorithm has parameters other than absent or NULL.
+    #[error("signature algorithm parameters must be absent or NULL")]
+    AlgorithmParameters,
+    /// The signer certificate's key is not an RSA key this crate can use.
+    #[error("the signer's key is not a supported RSA key")]
+    UnsupportedSignerKey,
+    /// The signer's digest is SHA-1 and the policy forbids it
+    /// ([`CsrPolicy::allow_sha1`](super::CsrPolicy::allow_sha1)).
+    #[error("SHA-1 signatures are not allowed by the policy")]
+    Sha1NotAllowed,
     /// The messageDigest signed attribute does not match the content.
     #[error("the messageDigest attribute does not match the content")]
     DigestMismatch,

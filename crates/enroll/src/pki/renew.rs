@@ -177,9 +177,7 @@ fn decode_signed_data(body: &[u8]) -> Result<(SignedData, EncodingRules), Renewa
         },
     };
     if ci.content_type != ID_SIGNED_DATA {
-        return Err(RenewalError::UnsupportedContentType(
-            ci.content_type.to_string(),
-        ));
+        return Err(RenewalError::UnsupportedContentType(ci.content_type));
     }
     let sd = ci.content.decode_as_encoding(rules).map_err(malformed)?;
     Ok((sd, rules))
@@ -189,7 +187,7 @@ fn decode_signed_data(body: &[u8]) -> Result<(SignedData, EncodingRules), Renewa
 fn encapsulated_request(sd: &SignedData, rules: EncodingRules) -> Result<Vec<u8>, RenewalError> {
     if sd.encap_content_info.econtent_type != ID_DATA {
         return Err(RenewalError::UnsupportedContentType(
-            sd.encap_content_info.econtent_type.to_string(),
+            sd.encap_content_info.econtent_type,
         ));
     }
     let content = match &sd.encap_content_info.econtent {
@@ -252,26 +250,22 @@ fn check_signer_algorithms(
         return Err(RenewalError::DigestAlgorithmNotListed);
     }
     let digest = DigestAlgorithm::from_digest_oid(&si.digest_alg.oid)
-        .ok_or_else(|| RenewalError::UnsupportedAlgorithm(si.digest_alg.oid.to_string()))?;
+        .ok_or(RenewalError::UnsupportedAlgorithm(si.digest_alg.oid))?;
     if !sig::null_or_absent_parameters(&si.signature_algorithm) {
-        return Err(RenewalError::UnsupportedAlgorithm(
-            "signature algorithm parameters must be absent or NULL".into(),
-        ));
+        return Err(RenewalError::AlgorithmParameters);
     }
     if si.signature_algorithm.oid != sig::RSA_ENCRYPTION {
         match SignatureAlgorithm::from_oid(&si.signature_algorithm.oid) {
             Some(a) if a.digest() == digest => {}
             _ => {
                 return Err(RenewalError::UnsupportedAlgorithm(
-                    si.signature_algorithm.oid.to_string(),
+                    si.signature_algorithm.oid,
                 ));
             }
         }
     }
     if digest == DigestAlgorithm::Sha1 && !policy.csr.allow_sha1 {
-        return Err(RenewalError::UnsupportedAlgorithm(
-            "SHA-1 (not allowed by the policy)".into(),
-        ));
+        return Err(RenewalError::Sha1NotAllowed);
     }
     Ok(digest)
 }
@@ -299,13 +293,14 @@ fn signed_digest(
                 .ok_or(RenewalError::DigestMismatch)?;
             message_digest = Some(v.decode_as::<OctetString>().map_err(malformed)?);
         } else if attr.oid == ID_CONTENT_TYPE {
-            let v =
-                attr.values.iter().next().ok_or_else(|| {
-                    RenewalError::UnsupportedContentType("empty contentType".into())
-                })?;
+            let v = attr
+                .values
+                .iter()
+                .next()
+                .ok_or(RenewalError::EmptyContentType)?;
             let ct = v.decode_as::<ObjectIdentifier>().map_err(malformed)?;
             if ct != ID_DATA {
-                return Err(RenewalError::UnsupportedContentType(ct.to_string()));
+                return Err(RenewalError::UnsupportedContentType(ct));
             }
         }
     }
@@ -334,8 +329,7 @@ fn verify_signer(
         .subject_public_key_info()
         .to_der()
         .map_err(malformed)?;
-    let key = sig::rsa_public_key(&spki_der)
-        .ok_or_else(|| RenewalError::UnsupportedAlgorithm("non-RSA signer key".into()))?;
+    let key = sig::rsa_public_key(&spki_der).ok_or(RenewalError::UnsupportedSignerKey)?;
     if !sig::verify_prehash(&key, digest, hash, si.signature.as_bytes()) {
         return Err(RenewalError::BadSignature);
     }
