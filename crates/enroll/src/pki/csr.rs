@@ -544,15 +544,13 @@ pub(crate) fn common_name_of(name_der: &[u8]) -> Option<String> {
 /// Windows writes the DeviceID as raw ASCII followed by a NUL byte inside the extension's
 /// OCTET STRING (not DER-wrapped). A DER string wrapper is accepted too.
 fn parse_device_id(raw: &[u8]) -> Result<String, CsrError> {
-    let mut bytes = raw;
-    if let Ok(any) = AnyRef::from_der(raw)
-        && matches!(
+    let wrapped = AnyRef::from_der(raw).ok().filter(|any| {
+        matches!(
             any.tag(),
             Tag::OctetString | Tag::Utf8String | Tag::PrintableString | Tag::Ia5String
         )
-    {
-        bytes = any.value();
-    }
+    });
+    let mut bytes = wrapped.map_or(raw, |any| any.value());
     while let Some((&0, head)) = bytes.split_last() {
         bytes = head;
     }
