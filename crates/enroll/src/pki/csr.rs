@@ -113,9 +113,9 @@ fn usize_of(length: Length) -> usize {
 }
 
 /// The parts of a CertificationRequest (RFC 2986 §4), read with `der`'s [`SliceReader`]
-/// so that every error carries its position in the whole input. The subject stays an
-/// [`AnyRef`]: Windows puts `!` and a NUL into a PrintableString, which the strict
-/// [`x509_cert::name::Name`] decoder rejects.
+/// so that every error carries its position in the whole input. The subject is read as an
+/// [`AnyRef`] and kept as its range: Windows puts `!` and a NUL into a PrintableString,
+/// which the strict [`x509_cert::name::Name`] decoder rejects.
 struct RawRequest<'a> {
     /// The CertificationRequestInfo (the signed part), its range in the input.
     info: Range<usize>,
@@ -146,13 +146,15 @@ impl<'a> RawRequest<'a> {
             .tag()
             .assert_eq(Tag::Sequence)
             .map_err(malformed(WHAT))?;
-        let header_len = header.encoded_len().map_err(malformed(WHAT))?;
-        if (header_len + header.length()).map_err(malformed(WHAT))? > reader.input_len() {
+        let total = (header.encoded_len().map_err(malformed(WHAT))? + header.length())
+            .map_err(malformed(WHAT))?;
+        if total > reader.input_len() {
+            // Position 1: the length octets after the one-byte SEQUENCE tag.
             return Err(malformed_at(
                 Length::ONE,
                 WHAT,
                 der::ErrorKind::Incomplete {
-                    expected_len: (header_len + header.length()).unwrap_or(Length::MAX),
+                    expected_len: total,
                     actual_len: reader.input_len(),
                 },
             ));
@@ -164,7 +166,7 @@ impl<'a> RawRequest<'a> {
 
     fn decode_fields(r: &mut SliceReader<'a>) -> Result<Self, CsrError> {
         let info_start = r.position();
-        let mut info = r.sequence(InfoFields::decode)?;
+        let info = r.sequence(InfoFields::decode)?;
         let info_range = usize_of(info_start)..usize_of(r.position());
         let algorithm_position = r.position();
         let algorithm = r.decode().map_err(malformed("signatureAlgorithm"))?;
@@ -175,7 +177,7 @@ impl<'a> RawRequest<'a> {
             subject_range: info.subject_range,
             public_key: info.public_key,
             public_key_position: info.public_key_position,
-            attributes: core::mem::take(&mut info.attributes),
+            attributes: info.attributes,
             algorithm,
             algorithm_position,
             signature,
