@@ -205,3 +205,51 @@ fn request_token_text_to_der_and_kind() {
     );
     assert_eq!(RequestKind::detect(&[0x30, 0x82, 0x01]), None);
 }
+
+#[test]
+fn errors_keep_the_der_error_as_their_source() {
+    use std::error::Error as _;
+    use winmdm_enroll::pki::der;
+
+    // Truncated: the der error (Incomplete) is the source, the position the length octets.
+    let e = Csr::from_der(&WIN10_19045[..300], &policy()).unwrap_err();
+    let source = e
+        .source()
+        .and_then(|s| s.downcast_ref::<der::Error>())
+        .expect("a der::Error source");
+    assert!(
+        matches!(source.kind(), der::ErrorKind::Incomplete { .. }),
+        "{source:?}"
+    );
+    // A broken element inside the request: the position is in the whole input, at the
+    // element or the SubjectPublicKeyInfo holding it (88, 6 bytes before the OID).
+    let mut broken = WIN10_19045.to_vec();
+    let spki_at = WIN10_19045
+        .windows(11)
+        .position(|w| {
+            w == [
+                0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+            ]
+        })
+        .expect("rsaEncryption OID in the SubjectPublicKeyInfo");
+    broken[spki_at] = 0x05; // OID tag -> NULL
+    match Csr::from_der(&broken, &policy()).unwrap_err() {
+        CsrError::Malformed {
+            position, source, ..
+        } => {
+            assert_eq!(
+                Some(position),
+                source.position().map(|p| u32::from(p) as usize)
+            );
+            assert!(
+                (spki_at - 6..=spki_at).contains(&position),
+                "{position} vs {spki_at}"
+            );
+        }
+        e => panic!("unexpected {e:?}"),
+    }
+    // PEM armour errors keep the PEM decoder's error.
+    let e = Csr::from_pem("-----BEGIN CERTIFICATE REQUEST-----\n%%%\n", &policy()).unwrap_err();
+    assert!(matches!(e, CsrError::Pem(_)), "{e:?}");
+    assert!(e.source().is_some());
+}
