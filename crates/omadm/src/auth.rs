@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use md5::{Digest, Md5};
 use winmdm_syncml::{Chal, Cred, Data, Meta};
+use winmdm_types::base64::{decode_lenient, encode as b64};
+use winmdm_types::constant_time_eq;
 
 /// A DM authentication scheme (`Meta/Type` of `Cred` and `Chal`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,14 +74,14 @@ impl fmt::Debug for Credentials {
 pub fn digest(scheme: AuthScheme, creds: &Credentials, nonce: &[u8]) -> String {
     let up = format!("{}:{}", creds.username, creds.password);
     match scheme {
-        AuthScheme::Basic => B64.encode(up.as_bytes()),
+        AuthScheme::Basic => b64(up.as_bytes()),
         AuthScheme::Md5 => {
-            let inner = B64.encode(Md5::digest(up.as_bytes()));
+            let inner = b64(&Md5::digest(up.as_bytes()));
             let mut h = Md5::new();
             h.update(inner.as_bytes());
             h.update(b":");
             h.update(nonce);
-            B64.encode(h.finalize())
+            b64(&h.finalize())
         }
     }
 }
@@ -104,7 +104,7 @@ pub fn chal(scheme: AuthScheme, next_nonce: &[u8]) -> Chal<'static> {
         meta: Some(Meta {
             r#type: Some(Cow::Borrowed(scheme.as_str())),
             format: Some(Cow::Borrowed("b64")),
-            next_nonce: (scheme == AuthScheme::Md5).then(|| Cow::Owned(B64.encode(next_nonce))),
+            next_nonce: (scheme == AuthScheme::Md5).then(|| Cow::Owned(b64(next_nonce))),
             ..Meta::default()
         }),
     }
@@ -117,13 +117,9 @@ pub fn read_chal(c: &Chal<'_>) -> Option<(AuthScheme, Option<Vec<u8>>)> {
     let nonce = m
         .next_nonce
         .as_deref()
-        .and_then(|n| B64.decode(n.trim()).ok());
+        // A nonce decodes to fewer bytes than its text has: the text bounds it.
+        .and_then(|n| decode_lenient(n, n.len()).ok());
     Some((scheme, nonce))
-}
-
-/// Constant-time comparison.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Checks a received `Cred` against the expected credentials and nonce.
@@ -137,7 +133,7 @@ pub fn verify(c: &Cred<'_>, scheme: AuthScheme, creds: &Credentials, nonce: &[u8
         return false;
     }
     let Some(d) = &c.data else { return false };
-    ct_eq(
+    constant_time_eq(
         d.as_str().trim().as_bytes(),
         digest(scheme, creds, nonce).as_bytes(),
     )
@@ -239,10 +235,10 @@ mod tests {
             "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
         // Independent computation of the MD5 scheme.
-        let inner = B64.encode(Md5::digest(b"Aladdin:open sesame"));
+        let inner = b64(&Md5::digest(b"Aladdin:open sesame"));
         let mut m = inner.into_bytes();
         m.extend_from_slice(b":\x00\x01nonce");
-        let expect = B64.encode(Md5::digest(&m));
+        let expect = b64(&Md5::digest(&m));
         assert_eq!(digest(AuthScheme::Md5, &c, b"\x00\x01nonce"), expect);
         let cr = cred(AuthScheme::Md5, &c, b"\x00\x01nonce");
         assert!(verify(&cr, AuthScheme::Md5, &c, b"\x00\x01nonce"));

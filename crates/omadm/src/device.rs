@@ -138,8 +138,8 @@ pub(crate) struct DeviceState {
     pub(crate) out: VecDeque<Command<'static>>,
     /// The front of `out` was already put off once.
     pub(crate) out_deferred: bool,
-    pub(crate) lo_out: Option<OutObject>,
-    pub(crate) lo_in: Option<InObject>,
+    pub(crate) outgoing_object: Option<OutObject>,
+    pub(crate) incoming_object: Option<InObject>,
     /// The server's package is not complete (its last message had no Final).
     pub(crate) server_more: bool,
     pub(crate) auth: DeviceAuthState,
@@ -156,7 +156,7 @@ pub(crate) struct DeviceState {
 #[derive(Debug)]
 pub struct DeviceSession {
     cfg: DeviceConfig,
-    st: DeviceState,
+    state: DeviceState,
 }
 
 impl DeviceSession {
@@ -181,21 +181,21 @@ impl DeviceSession {
             statuses: VecDeque::new(),
             out: VecDeque::new(),
             out_deferred: false,
-            lo_out: None,
-            lo_in: None,
+            outgoing_object: None,
+            incoming_object: None,
             server_more: false,
             auth,
             messages: 0,
         };
-        DeviceSession { cfg, st }
+        DeviceSession { cfg, state: st }
     }
 
-    pub(crate) fn from_state(cfg: DeviceConfig, st: DeviceState) -> Self {
-        DeviceSession { cfg, st }
+    pub(crate) fn from_state(cfg: DeviceConfig, state: DeviceState) -> Self {
+        DeviceSession { cfg, state }
     }
 
     pub(crate) fn state(&self) -> &DeviceState {
-        &self.st
+        &self.state
     }
 
     /// The configuration the session runs with.
@@ -205,27 +205,27 @@ impl DeviceSession {
 
     /// Where the session is.
     pub fn phase(&self) -> DevicePhase {
-        self.st.phase
+        self.state.phase
     }
 
     /// Whether the session is over.
     pub fn is_finished(&self) -> bool {
-        self.st.phase == DevicePhase::Finished
+        self.state.phase == DevicePhase::Finished
     }
 
     /// The nonce the server gave for the next session (MD5 `NextNonce` with 212).
     pub fn next_session_nonce(&self) -> Option<&[u8]> {
-        self.st.auth.next_session_nonce.as_deref()
+        self.state.auth.next_session_nonce.as_deref()
     }
 
     fn header(&mut self) -> SyncHdr<'static> {
-        self.st.my_msg_id += 1;
+        self.state.my_msg_id += 1;
         let meta = Meta {
             max_msg_size: self.cfg.max_msg_size,
             max_obj_size: self.cfg.max_obj_size,
             ..Meta::default()
         };
-        let a = &self.st.auth;
+        let a = &self.state.auth;
         let cred = match &self.cfg.auth {
             Some(c) if !a.authenticated => Some(auth::cred(a.scheme, &c.credentials, &a.nonce)),
             _ => None,
@@ -234,7 +234,7 @@ impl DeviceSession {
             ver_dtd: Some(Cow::Borrowed("1.2")),
             ver_proto: Some(Cow::Borrowed("DM/1.2")),
             session_id: Some(Cow::Owned(self.cfg.session_id.clone())),
-            msg_id: Some(Cow::Owned(self.st.my_msg_id.to_string())),
+            msg_id: Some(Cow::Owned(self.state.my_msg_id.to_string())),
             target: Some(Location::uri(self.cfg.server_uri.clone())),
             source: Some(Location::uri(self.cfg.device_id.clone())),
             cred: cred.map(Box::new),
@@ -306,12 +306,12 @@ impl DeviceSession {
 
     /// Package 1: Alert 1201, Alert 1224 LoginStatus, extra alerts, Replace DevInfo.
     pub fn start(&mut self) -> SyncML<'static> {
-        self.st.phase = DevicePhase::AwaitingServer;
+        self.state.phase = DevicePhase::AwaitingServer;
         self.package1()
     }
 
     fn end(&mut self) -> Result<Option<SyncML<'static>>, SessionError> {
-        self.st.phase = DevicePhase::Finished;
+        self.state.phase = DevicePhase::Finished;
         Ok(None)
     }
 
@@ -322,7 +322,7 @@ impl DeviceSession {
         msg: &SyncML<'_>,
         tree: &mut dyn NodeTree,
     ) -> Result<Option<SyncML<'static>>, SessionError> {
-        match self.st.phase {
+        match self.state.phase {
             DevicePhase::New => return Err(SessionError::NotStarted),
             DevicePhase::Finished => return Err(SessionError::Finished),
             DevicePhase::AwaitingServer => {}
@@ -335,7 +335,7 @@ impl DeviceSession {
             });
         }
         let mid = h.msg_id;
-        if let Some(last) = self.st.last_server_msg
+        if let Some(last) = self.state.last_server_msg
             && mid != last + 1
         {
             return Err(SessionError::UnexpectedMsgId {
@@ -343,17 +343,17 @@ impl DeviceSession {
                 got: mid,
             });
         }
-        if self.st.messages >= self.cfg.max_messages {
+        if self.state.messages >= self.cfg.max_messages {
             return Err(SessionError::TooManyMessages(self.cfg.max_messages));
         }
         if let Some(n) = msg.hdr.meta.as_ref().and_then(|m| m.max_msg_size) {
             if n < MIN_MAX_MSG_SIZE {
                 return Err(SessionError::MaxMsgSizeTooSmall(n));
             }
-            self.st.server_max_msg = n;
+            self.state.server_max_msg = n;
         }
-        self.st.last_server_msg = Some(mid);
-        self.st.messages += 1;
+        self.state.last_server_msg = Some(mid);
+        self.state.messages += 1;
         let msg_ref = mid.to_string();
 
         // Statuses from the server: the SyncHdr's decides about authentication.
@@ -369,11 +369,11 @@ impl DeviceSession {
             }
         }
         match hdr_code {
-            Some(StatusCode::AUTHENTICATION_ACCEPTED) => self.st.auth.authenticated = true,
+            Some(StatusCode::AUTHENTICATION_ACCEPTED) => self.state.auth.authenticated = true,
             Some(StatusCode::INVALID_CREDENTIALS) | Some(StatusCode::MISSING_CREDENTIALS) => {
-                self.st.auth.attempts += 1;
+                self.state.auth.attempts += 1;
                 let max = self.cfg.auth.as_ref().map_or(0, |a| a.max_attempts);
-                if self.st.auth.attempts > max || self.cfg.auth.is_none() {
+                if self.state.auth.attempts > max || self.cfg.auth.is_none() {
                     return self.end();
                 }
                 // Send package 1 again with credentials for the new nonce.
@@ -390,24 +390,24 @@ impl DeviceSession {
             .all(|c| matches!(c, Command::Status(_)));
         if msg.body.r#final
             && only_statuses
-            && self.st.out.is_empty()
-            && self.st.lo_out.is_none()
-            && self.st.statuses.is_empty()
+            && self.state.out.is_empty()
+            && self.state.outgoing_object.is_none()
+            && self.state.statuses.is_empty()
         {
             return self.end();
         }
         // The SyncHdr's Status first, before Statuses left over from earlier messages.
-        self.st
+        self.state
             .statuses
             .push_front(status_for(&msg_ref, Some("0"), "SyncHdr", StatusCode::OK));
         for c in &msg.body.commands {
             self.exec_top(c, &msg_ref, tree);
         }
-        if let Some(uri) = package::end_of_message(&mut self.st.lo_in, msg) {
-            self.st.out.push_front(no_end_of_data_alert(&uri));
+        if let Some(uri) = package::end_of_message(&mut self.state.incoming_object, msg) {
+            self.state.out.push_front(no_end_of_data_alert(&uri));
         }
         if !asks_next(&msg.body.commands) {
-            self.st.server_more = !msg.body.r#final;
+            self.state.server_more = !msg.body.r#final;
         }
         Ok(Some(self.build()))
     }
@@ -419,7 +419,7 @@ impl DeviceSession {
         if self.cfg.auth.is_none() {
             return;
         }
-        let a = &mut self.st.auth;
+        let a = &mut self.state.auth;
         if code == Some(StatusCode::AUTHENTICATION_ACCEPTED) {
             a.next_session_nonce = nonce;
             return;
@@ -432,11 +432,11 @@ impl DeviceSession {
 
     fn build(&mut self) -> SyncML<'static> {
         let hdr = self.header();
-        let mut p = Packer::new(hdr, self.st.server_max_msg, true);
-        let drained = p.push_statuses(&mut self.st.statuses) && self.fill(&mut p);
+        let mut p = Packer::new(hdr, self.state.server_max_msg, true);
+        let drained = p.push_statuses(&mut self.state.statuses) && self.fill(&mut p);
         let mut fin = false;
         if drained {
-            if self.st.server_more {
+            if self.state.server_more {
                 p.push_next_alert();
             } else {
                 fin = true;
@@ -449,17 +449,17 @@ impl DeviceSession {
     /// whether everything went out.
     fn fill(&mut self, p: &mut Packer) -> bool {
         loop {
-            if let Some(mut lo) = self.st.lo_out.take() {
+            if let Some(mut lo) = self.state.outgoing_object.take() {
                 match p.push_chunk(&mut lo) {
                     Some((_, true)) => {}
                     Some((_, false)) | None => {
-                        self.st.lo_out = Some(lo);
+                        self.state.outgoing_object = Some(lo);
                         return false;
                     }
                 }
             }
-            let deferred = std::mem::take(&mut self.st.out_deferred);
-            let Some(c) = self.st.out.pop_front() else {
+            let deferred = std::mem::take(&mut self.state.out_deferred);
+            let Some(c) = self.state.out.pop_front() else {
                 return true;
             };
             let (c, l) = match p.push(c, Fit::IfRoom) {
@@ -467,8 +467,8 @@ impl DeviceSession {
                 Err(e) => e,
             };
             if p.fits_alone(l) && !deferred {
-                self.st.out.push_front(c);
-                self.st.out_deferred = true;
+                self.state.out.push_front(c);
+                self.state.out_deferred = true;
                 return false;
             }
             // Too large for any message: a Results with several items is split per
@@ -479,12 +479,12 @@ impl DeviceSession {
                 for it in r.items.iter().rev() {
                     let mut one = r.clone();
                     one.items = vec![it.clone()];
-                    self.st.out.push_front(Command::Results(one));
+                    self.state.out.push_front(Command::Results(one));
                 }
                 continue;
             }
             if package::chunkable(&c) {
-                self.st.lo_out = OutObject::start(c, p.chunk_room());
+                self.state.outgoing_object = OutObject::start(c, p.chunk_room());
             }
             // Otherwise it cannot be sent: dropped (its Status already told the server
             // the outcome).
@@ -492,7 +492,7 @@ impl DeviceSession {
     }
 
     fn reply(&mut self, msg_ref: &str, c: &Command<'_>, code: StatusCode) {
-        self.st
+        self.state
             .statuses
             .push_back(status_for(msg_ref, c.cmd_id(), c.name(), code));
     }
@@ -505,7 +505,7 @@ impl DeviceSession {
                     StatusCode::OK
                 } else if a.code() == Some(AlertCode::NO_END_OF_DATA) {
                     // The server did not get our whole object: abandon it.
-                    self.st.lo_out = None;
+                    self.state.outgoing_object = None;
                     StatusCode::OK
                 } else {
                     StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED
@@ -516,8 +516,8 @@ impl DeviceSession {
                 let mut sts = Vec::new();
                 let mut res = Vec::new();
                 self.exec(c, msg_ref, tree, &mut sts, &mut res, false);
-                self.st.statuses.extend(sts);
-                self.st
+                self.state.statuses.extend(sts);
+                self.state
                     .out
                     .extend(res.into_iter().map(|r| Command::Results(Box::new(r))));
             }
@@ -691,14 +691,14 @@ impl DeviceSession {
         let mut meta = it.meta.clone().map(|m| Box::new(m.into_owned()));
         let mut abandoned = Vec::new();
         let fed = package::feed_chunk(
-            &mut self.st.lo_in,
+            &mut self.state.incoming_object,
             key,
             it,
             self.cfg.max_object_size,
             &mut abandoned,
         );
         for uri in abandoned {
-            self.st.out.push_front(no_end_of_data_alert(&uri));
+            self.state.out.push_front(no_end_of_data_alert(&uri));
         }
         match fed {
             Fed::Whole => {}

@@ -85,7 +85,7 @@ mod tree;
 mod value;
 
 pub use alert::{
-    ClientEvent, DeviceAlert, DevicePrepSync, GenericAlert, GenericKind, LoginStatus, Mark, Secret,
+    ClientEvent, DeviceAlert, DevicePrepSync, GenericAlert, GenericKind, LoginStatus, Mark,
     SyncType,
 };
 pub use auth::{
@@ -108,10 +108,12 @@ pub use snapshot::{DeviceSnapshot, SNAPSHOT_VERSION, ServerSnapshot, SnapshotErr
 /// The shared OMA-DM vocabulary (`Format`, `LocUri`, `Secret`, ...), re-exported so a product
 /// needs no second dependency line.
 pub use winmdm_types as types;
-pub use winmdm_types::{LocUri, LocUriError, MAX_LOCURI_LEN, Query, Root, percent_encode};
+pub use winmdm_types::{
+    Format, LocUri, LocUriError, MAX_LOCURI_LEN, Query, Root, Secret, percent_encode,
+};
 
 pub use tree::{MemoryTree, Node, NodeTree};
-pub use value::{Format, Value, ValueError};
+pub use value::{Value, ValueError};
 /// The SyncML codec this crate's API speaks in (`SyncML`, `Command`, `StatusCode`,
 /// `decode`, ...), re-exported so a product needs no second dependency line.
 pub use winmdm_syncml as syncml;

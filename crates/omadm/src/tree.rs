@@ -127,7 +127,7 @@ impl MemoryTree {
         self.nodes.get(path)
     }
 
-    fn ro(&self, p: &str) -> bool {
+    fn is_read_only(&self, p: &str) -> bool {
         self.read_only
             .iter()
             .any(|r| p == r || p.starts_with(&format!("{r}/")))
@@ -147,7 +147,8 @@ impl MemoryTree {
         if let Some(c) = self.failing.get(p) {
             return Some(*c);
         }
-        self.ro(p).then_some(StatusCode::COMMAND_NOT_ALLOWED)
+        self.is_read_only(p)
+            .then_some(StatusCode::COMMAND_NOT_ALLOWED)
     }
 }
 
