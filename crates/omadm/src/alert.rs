@@ -1,4 +1,8 @@
-//! Device alerts decoded to types (MS-MDM §2.2.7.2, protocol notes §2.5).
+//! Device alerts decoded to types (MS-MDM §2.2.7.2, protocol notes §2.5):
+//! [`DeviceAlert::decode`] reads 1200/1201 (session start), 1222/1223 (next message,
+//! abort), 1224 client events ([`ClientEvent`]: LoginStatus, AADUserToken as a
+//! [`Secret`], synctype, DevicePrepSync) and 1226 generic alerts ([`GenericAlert`]). The
+//! server engine reports them as [`DeviceEvent::Alert`](crate::server::DeviceEvent::Alert).
 
 use winmdm_syncml::{Alert, AlertCode, Item};
 use winmdm_types::Secret;

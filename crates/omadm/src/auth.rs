@@ -1,5 +1,12 @@
 //! DM-level authentication as MS-MDM uses it: `syncml:auth-basic` and `syncml:auth-md5`
 //! (protocol notes §2.7), plus the TLS client-certificate binding.
+//!
+//! The server engine takes a [`ServerAuth`] (in
+//! [`ServerConfig::auth`](crate::server::ServerConfig::auth) or through
+//! [`ServerSession::set_auth`](crate::server::ServerSession::set_auth)) and an
+//! [`IdentityBinding`] such as [`CertDeviceId`]; the device engine a [`DeviceAuth`] (in
+//! [`DeviceConfig::auth`](crate::device::DeviceConfig::auth)). [`digest`], [`cred`],
+//! [`chal`], [`read_chal`] and [`verify`] are the scheme arithmetic both engines use.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -199,6 +206,19 @@ impl ServerAuth {
     pub fn md5(credentials: Credentials, nonces: ServerNonces) -> Self {
         ServerAuth::new(AuthScheme::Md5, credentials, nonces)
     }
+}
+
+/// Device-side DM authentication. `Debug` never shows the password.
+#[derive(Debug, Clone)]
+pub struct DeviceAuth {
+    /// The scheme to use (a challenge may switch it).
+    pub scheme: AuthScheme,
+    /// The credentials (w7 APPSRV AAUTHNAME / AAUTHSECRET).
+    pub credentials: Credentials,
+    /// The nonce for MD5 (w7 APPSRV AAUTHDATA, then the last `NextNonce`).
+    pub nonce: Vec<u8>,
+    /// Attempts before giving up after 401/407. Default 3.
+    pub max_attempts: u32,
 }
 
 /// Binds the TLS client certificate to the device: the embedding product extracts the

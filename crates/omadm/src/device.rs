@@ -1,5 +1,8 @@
 //! The device session engine (sans-IO), the mirror image of the server engine: for
-//! emulators and tests.
+//! emulators and tests. [`DeviceSession`] builds package 1 ([`DeviceSession::start`]),
+//! executes each server message against a [`NodeTree`] and
+//! answers it; [`DeviceConfig`] holds its settings (DevInfo, sizes,
+//! [`DeviceAuth`]).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -9,7 +12,7 @@ use winmdm_syncml::{
     Results, Status, StatusCode, SyncBody, SyncHdr, SyncML,
 };
 
-use crate::auth::{self, AuthScheme, Credentials};
+use crate::auth::{self, AuthScheme, DeviceAuth};
 use crate::package::{
     self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, InObject, MIN_MAX_MSG_SIZE,
     ObjectKey, OutObject, Packer,
@@ -29,19 +32,6 @@ pub struct DevInfo {
     pub dmv: String,
     /// `./DevInfo/Lang`
     pub lang: String,
-}
-
-/// Device-side DM authentication. `Debug` never shows the password.
-#[derive(Debug, Clone)]
-pub struct DeviceAuth {
-    /// The scheme to use (a challenge may switch it).
-    pub scheme: AuthScheme,
-    /// The credentials (w7 APPSRV AAUTHNAME / AAUTHSECRET).
-    pub credentials: Credentials,
-    /// The nonce for MD5 (w7 APPSRV AAUTHDATA, then the last `NextNonce`).
-    pub nonce: Vec<u8>,
-    /// Attempts before giving up after 401/407. Default 3.
-    pub max_attempts: u32,
 }
 
 /// Device engine settings.
@@ -126,7 +116,7 @@ pub(crate) struct DeviceAuthState {
     pub(crate) next_session_nonce: Option<Vec<u8>>,
 }
 
-/// Everything a device session needs to continue: what a [`crate::DeviceSnapshot`]
+/// Everything a device session needs to continue: what a [`crate::snapshot::DeviceSnapshot`]
 /// holds.
 #[derive(Debug, Clone)]
 pub(crate) struct DeviceState {

@@ -1,4 +1,7 @@
-//! Replaying a recorded session through the server engine.
+//! Replaying recorded sessions through the server engine: [`replay()`] pairs device and
+//! server messages, feeds the device messages to a fresh [`ServerSession`] per session
+//! with the recorded server's commands queued, and reports each step
+//! ([`ReplayReport`]). `winmdm omadm replay DIR` prints it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};

@@ -1,4 +1,8 @@
-//! The server session engine (sans-IO).
+//! The server session engine (sans-IO): [`ServerSession`] with its settings
+//! ([`ServerConfig`]), what it reports ([`ServerEvent`], [`DeviceEvent`]) and the queue
+//! [`handle`](ServerSession::handle) pulls commands from ([`CommandQueue`],
+//! [`FifoQueue`]). [`SessionHeader`] finds the device and session of a message before an
+//! engine exists. The crate docs walk through one message.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -15,9 +19,9 @@ use crate::package::{
     self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, InObject, MIN_MAX_MSG_SIZE,
     ObjectKey, OutObject, Packer,
 };
+pub use crate::session::SessionHeader;
 use crate::session::{
-    Disposition, ItemStatus, Outcome, SessionError, SessionHeader, asks_next, no_end_of_data_alert,
-    status_for,
+    Disposition, ItemStatus, Outcome, SessionError, asks_next, no_end_of_data_alert, status_for,
 };
 
 /// Server engine settings: the product's configuration, the same for every session.
@@ -294,7 +298,7 @@ pub(crate) struct Pending {
     pub(crate) command: Command<'static>,
 }
 
-/// Everything a session needs to continue: what a [`crate::ServerSnapshot`] holds.
+/// Everything a session needs to continue: what a [`crate::snapshot::ServerSnapshot`] holds.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerState {
     pub(crate) phase: ServerPhase,
@@ -387,7 +391,8 @@ struct Building {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use winmdm_omadm::{DmCommand, LocUri, Queued, ServerConfig, ServerEvent, ServerSession};
+/// use winmdm_omadm::server::{Queued, ServerConfig, ServerEvent, ServerSession};
+/// use winmdm_omadm::{DmCommand, LocUri};
 ///
 /// let pkg1 = winmdm_omadm::syncml::decode(br#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr>
 ///   <VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1</SessionID><MsgID>1</MsgID>

@@ -32,8 +32,8 @@ pub const SNAPSHOT_VERSION: u32 = 1;
 #[non_exhaustive]
 pub enum SnapshotError {
     /// A response is being built or events are not drained: snapshot after
-    /// [`respond`](crate::ServerSession::respond) and after draining
-    /// [`poll_event`](crate::ServerSession::poll_event).
+    /// [`respond`](crate::server::ServerSession::respond) and after draining
+    /// [`poll_event`](crate::server::ServerSession::poll_event).
     #[error("the session is in the middle of a message (response or events not taken)")]
     Busy,
     /// The snapshot was written by another format version.

@@ -1,4 +1,5 @@
-//! The node tree the device engine executes commands against.
+//! The node tree the device engine executes commands against: the [`NodeTree`] trait
+//! and [`MemoryTree`], an in-memory one for emulators and tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
