@@ -14,7 +14,7 @@ use std::fmt;
 use md5::{Digest, Md5};
 use winmdm_syncml::{Chal, Cred, Data, Meta};
 use winmdm_types::base64::{decode_lenient, encode as b64};
-use winmdm_types::constant_time_eq;
+use winmdm_types::{Secret, constant_time_eq};
 
 /// A DM authentication scheme (`Meta/Type` of `Cred` and `Chal`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,7 +50,7 @@ impl AuthScheme {
 pub struct Credentials {
     /// The account name (w7 AAUTHNAME).
     pub username: String,
-    password: String,
+    password: Secret,
 }
 
 impl Credentials {
@@ -58,13 +58,13 @@ impl Credentials {
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials {
             username: username.into(),
-            password: password.into(),
+            password: Secret::new(password),
         }
     }
 
     /// The password.
     pub fn password(&self) -> &str {
-        &self.password
+        self.password.expose()
     }
 }
 
@@ -79,7 +79,7 @@ impl fmt::Debug for Credentials {
 
 /// The `Cred/Data` value for a scheme: base64 text.
 pub fn digest(scheme: AuthScheme, creds: &Credentials, nonce: &[u8]) -> String {
-    let up = format!("{}:{}", creds.username, creds.password);
+    let up = format!("{}:{}", creds.username, creds.password());
     match scheme {
         AuthScheme::Basic => b64(up.as_bytes()),
         AuthScheme::Md5 => {

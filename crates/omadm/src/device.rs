@@ -14,8 +14,8 @@ use winmdm_syncml::{
 
 use crate::auth::{self, AuthScheme, DeviceAuth};
 use crate::package::{
-    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, InObject, MIN_MAX_MSG_SIZE,
-    ObjectKey, OutObject, Packer,
+    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, IncomingObject,
+    MIN_MAX_MSG_SIZE, ObjectKey, OutgoingObject, Packer,
 };
 use crate::session::{SessionError, SessionHeader, asks_next, no_end_of_data_alert, status_for};
 use crate::tree::{Node, NodeTree};
@@ -128,8 +128,8 @@ pub(crate) struct DeviceState {
     pub(crate) out: VecDeque<Command<'static>>,
     /// The front of `out` was already put off once.
     pub(crate) out_deferred: bool,
-    pub(crate) outgoing_object: Option<OutObject>,
-    pub(crate) incoming_object: Option<InObject>,
+    pub(crate) outgoing_object: Option<OutgoingObject>,
+    pub(crate) incoming_object: Option<IncomingObject>,
     /// The server's package is not complete (its last message had no Final).
     pub(crate) server_more: bool,
     pub(crate) auth: DeviceAuthState,
@@ -474,7 +474,7 @@ impl DeviceSession {
                 continue;
             }
             if package::chunkable(&c) {
-                self.state.outgoing_object = OutObject::start(c, p.chunk_room());
+                self.state.outgoing_object = OutgoingObject::start(c, p.chunk_room());
             }
             // Otherwise it cannot be sent: dropped (its Status already told the server
             // the outcome).
@@ -503,10 +503,10 @@ impl DeviceSession {
                 self.reply(msg_ref, c, code);
             }
             _ => {
-                let mut sts = Vec::new();
+                let mut statuses = Vec::new();
                 let mut res = Vec::new();
-                self.exec(c, msg_ref, tree, &mut sts, &mut res, false);
-                self.state.statuses.extend(sts);
+                self.exec(c, msg_ref, tree, &mut statuses, &mut res, false);
+                self.state.statuses.extend(statuses);
                 self.state
                     .out
                     .extend(res.into_iter().map(|r| Command::Results(Box::new(r))));
@@ -521,29 +521,29 @@ impl DeviceSession {
         c: &Command<'_>,
         msg_ref: &str,
         tree: &mut dyn NodeTree,
-        sts: &mut Vec<Status<'static>>,
+        statuses: &mut Vec<Status<'static>>,
         res: &mut Vec<Results<'static>>,
         in_atomic: bool,
     ) -> StatusCode {
         let st = |code: StatusCode| status_for(msg_ref, c.cmd_id(), c.name(), code);
         if c.cmd_id().is_none() {
-            sts.push(st(StatusCode::BAD_REQUEST));
+            statuses.push(st(StatusCode::BAD_REQUEST));
             return StatusCode::BAD_REQUEST;
         }
         match c {
             Command::Atomic(_) if in_atomic => {
-                sts.push(st(StatusCode::COMMAND_FAILED));
+                statuses.push(st(StatusCode::COMMAND_FAILED));
                 StatusCode::COMMAND_FAILED
             }
             Command::Get(_) if in_atomic => {
-                sts.push(st(StatusCode::COMMAND_FAILED));
+                statuses.push(st(StatusCode::COMMAND_FAILED));
                 StatusCode::COMMAND_FAILED
             }
-            Command::Atomic(k) => self.atomic(c, k, msg_ref, tree, sts, res),
+            Command::Atomic(k) => self.atomic(c, k, msg_ref, tree, statuses, res),
             Command::Sequence(k) => {
-                sts.push(st(StatusCode::OK));
+                statuses.push(st(StatusCode::OK));
                 for child in &k.commands {
-                    self.exec(child, msg_ref, tree, sts, res, in_atomic);
+                    self.exec(child, msg_ref, tree, statuses, res, in_atomic);
                 }
                 StatusCode::OK
             }
@@ -576,7 +576,7 @@ impl DeviceSession {
                     };
                     codes.push((uri.to_owned(), code));
                 }
-                let code = push_item_statuses(sts, &st, &codes);
+                let code = push_item_statuses(statuses, &st, &codes);
                 if !items.is_empty() {
                     res.push(Results {
                         msg_ref: Some(Cow::Owned(msg_ref.to_owned())),
@@ -596,17 +596,17 @@ impl DeviceSession {
                     codes.push((uri, code));
                 }
                 if codes.is_empty() {
-                    sts.push(st(StatusCode::BAD_REQUEST));
+                    statuses.push(st(StatusCode::BAD_REQUEST));
                     return StatusCode::BAD_REQUEST;
                 }
-                push_item_statuses(sts, &st, &codes)
+                push_item_statuses(statuses, &st, &codes)
             }
             Command::Alert(_) => {
-                sts.push(st(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED));
+                statuses.push(st(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED));
                 StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED
             }
             _ => {
-                sts.push(st(StatusCode::BAD_REQUEST));
+                statuses.push(st(StatusCode::BAD_REQUEST));
                 StatusCode::BAD_REQUEST
             }
         }
@@ -618,17 +618,17 @@ impl DeviceSession {
         k: &Container<'_>,
         msg_ref: &str,
         tree: &mut dyn NodeTree,
-        sts: &mut Vec<Status<'static>>,
+        statuses: &mut Vec<Status<'static>>,
         res: &mut Vec<Results<'static>>,
     ) -> StatusCode {
-        let at = sts.len();
-        sts.push(status_for(msg_ref, c.cmd_id(), "Atomic", StatusCode::OK));
+        let at = statuses.len();
+        statuses.push(status_for(msg_ref, c.cmd_id(), "Atomic", StatusCode::OK));
         tree.begin_atomic();
         let mut failed = false;
         let mut child_at = Vec::new();
         for child in &k.commands {
             if failed {
-                sts.push(status_for(
+                statuses.push(status_for(
                     msg_ref,
                     child.cmd_id(),
                     child.name(),
@@ -636,8 +636,8 @@ impl DeviceSession {
                 ));
                 continue;
             }
-            child_at.push(sts.len());
-            let code = self.exec(child, msg_ref, tree, sts, res, true);
+            child_at.push(statuses.len());
+            let code = self.exec(child, msg_ref, tree, statuses, res, true);
             if !code.is_success() {
                 failed = true;
             }
@@ -647,15 +647,15 @@ impl DeviceSession {
             return StatusCode::OK;
         }
         let rolled = tree.rollback_atomic();
-        sts[at].data = Some(Data::text(StatusCode::ATOMIC_FAILED.0.to_string()));
+        statuses[at].data = Some(Data::text(StatusCode::ATOMIC_FAILED.0.to_string()));
         let rb = if rolled {
             StatusCode::ATOMIC_ROLLBACK_OK
         } else {
             StatusCode::ATOMIC_ROLLBACK_FAILED
         };
         for i in child_at {
-            if sts[i].code().is_some_and(StatusCode::is_success) {
-                sts[i].data = Some(Data::text(rb.0.to_string()));
+            if statuses[i].code().is_some_and(StatusCode::is_success) {
+                statuses[i].data = Some(Data::text(rb.0.to_string()));
             }
         }
         res.clear();
@@ -746,18 +746,18 @@ fn get_nodes(tree: &mut dyn NodeTree, u: &LocUri<'_>) -> Result<Vec<(String, Nod
 
 /// One Status when all items share a code, else one per item with `TargetRef`.
 fn push_item_statuses(
-    sts: &mut Vec<Status<'static>>,
+    statuses: &mut Vec<Status<'static>>,
     st: &dyn Fn(StatusCode) -> Status<'static>,
     codes: &[(String, StatusCode)],
 ) -> StatusCode {
     let first = codes.first().map_or(StatusCode::OK, |c| c.1);
     if codes.iter().all(|c| c.1 == first) {
-        sts.push(st(first));
+        statuses.push(st(first));
     } else {
         for (u, code) in codes {
             let mut s = st(*code);
             s.target_refs.push(Cow::Owned(u.clone()));
-            sts.push(s);
+            statuses.push(s);
         }
     }
     codes

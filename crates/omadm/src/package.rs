@@ -325,7 +325,7 @@ impl Packer {
 
     /// Places the next chunk of an outgoing object, if one fits: returns its CmdID and
     /// whether it was the last chunk.
-    pub(crate) fn push_chunk(&mut self, lo: &mut OutObject) -> Option<(String, bool)> {
+    pub(crate) fn push_chunk(&mut self, lo: &mut OutgoingObject) -> Option<(String, bool)> {
         let mut t = lo.template.clone();
         let mut next = self.next;
         assign_ids(&mut t, &mut next);
@@ -369,13 +369,13 @@ impl Packer {
 /// went out. The bytes before `offset` are never read again (a restored object holds a
 /// filler there).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct OutObject {
+pub(crate) struct OutgoingObject {
     pub(crate) template: Command<'static>,
     pub(crate) text: String,
     pub(crate) offset: usize,
 }
 
-impl OutObject {
+impl OutgoingObject {
     /// Splits a chunkable command into an object, if its first chunk can fit in `room`
     /// bytes (checked with the widest CmdID).
     pub(crate) fn start(cmd: Command<'static>, room: usize) -> Option<Self> {
@@ -383,7 +383,7 @@ impl OutObject {
         let mut t = template.clone();
         assign_ids(&mut t, &mut { MEASURE_CMD_ID });
         make_chunk(&t, &text, 0, room)?;
-        Some(OutObject {
+        Some(OutgoingObject {
             template,
             text,
             offset: 0,
@@ -423,7 +423,7 @@ impl ObjectKey {
 /// An incoming large object being reassembled, and whether a chunk of it arrived in the
 /// current message.
 #[derive(Debug, Clone)]
-pub(crate) struct InObject {
+pub(crate) struct IncomingObject {
     pub(crate) key: ObjectKey,
     pub(crate) re: Reassembly,
     pub(crate) touched: bool,
@@ -444,7 +444,7 @@ pub(crate) enum Fed {
 /// (abandoning, with the URI pushed to `abandoned`, another one still open), appends
 /// chunks, completes it on the last one.
 pub(crate) fn feed_chunk(
-    slot: &mut Option<InObject>,
+    slot: &mut Option<IncomingObject>,
     key: ObjectKey,
     item: &winmdm_syncml::Item<'_>,
     max_object_size: u64,
@@ -460,7 +460,7 @@ pub(crate) fn feed_chunk(
         }
         match Reassembly::start(item, max_object_size) {
             Ok(re) => {
-                *slot = Some(InObject {
+                *slot = Some(IncomingObject {
                     key,
                     re,
                     touched: false,
@@ -489,7 +489,10 @@ pub(crate) fn feed_chunk(
 /// After a peer message: an open incoming object that got no chunk in a message that
 /// ends the peer's package or brings other commands is abandoned. Returns its URI (the
 /// caller sends `Alert 1225`).
-pub(crate) fn end_of_message(slot: &mut Option<InObject>, msg: &SyncML<'_>) -> Option<String> {
+pub(crate) fn end_of_message(
+    slot: &mut Option<IncomingObject>,
+    msg: &SyncML<'_>,
+) -> Option<String> {
     if slot.as_ref().is_some_and(|l| !l.touched)
         && (msg.body.r#final || crate::session::has_new_commands(&msg.body.commands))
     {

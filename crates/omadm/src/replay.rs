@@ -189,7 +189,8 @@ fn trimmed(s: Option<&str>) -> String {
     s.unwrap_or("").trim().to_owned()
 }
 
-fn loc(l: Option<&winmdm_syncml::Location<'_>>) -> String {
+/// The `LocURI` of a `Source` or `Target`, trimmed (empty when absent).
+fn loc_uri_text(l: Option<&winmdm_syncml::Location<'_>>) -> String {
     trimmed(l.and_then(|l| l.loc_uri.as_deref()))
 }
 
@@ -254,7 +255,7 @@ fn device_message_groups(messages: &[SyncML<'_>]) -> Groups {
         }
         let key = (
             trimmed(m.hdr.session_id.as_deref()),
-            loc(m.hdr.source.as_ref()),
+            loc_uri_text(m.hdr.source.as_ref()),
         );
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(i),
@@ -286,7 +287,7 @@ fn match_replies(
             });
             continue;
         };
-        let device = loc(m.hdr.target.as_ref());
+        let device = loc_uri_text(m.hdr.target.as_ref());
         let found = groups
             .iter()
             .filter(|((s, d), _)| *s == session_id && *d == device)
@@ -331,7 +332,7 @@ fn replay_session(
     now: &mut SystemTime,
 ) -> ReplayedSession {
     let first = &messages[idx[0]];
-    let mut s = ServerSession::new(ServerConfig::new(loc(first.hdr.target.as_ref())));
+    let mut s = ServerSession::new(ServerConfig::new(loc_uri_text(first.hdr.target.as_ref())));
     let mut q = ReplayQueue::default();
     let mut keys: HashSet<(String, String)> = HashSet::new();
     let mut sess = ReplayedSession {

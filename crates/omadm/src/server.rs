@@ -16,8 +16,8 @@ use crate::alert::DeviceAlert;
 use crate::auth::{self, IdentityBinding, ServerAuth};
 use crate::command::DmCommand;
 use crate::package::{
-    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, InObject, MIN_MAX_MSG_SIZE,
-    ObjectKey, OutObject, Packer,
+    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, IncomingObject,
+    MIN_MAX_MSG_SIZE, ObjectKey, OutgoingObject, Packer,
 };
 pub use crate::session::SessionHeader;
 use crate::session::{
@@ -285,8 +285,8 @@ impl Record {
 
 /// The outgoing large object and the record of its command.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct OutObjectWithRecord {
-    pub(crate) obj: OutObject,
+pub(crate) struct OutgoingObjectWithRecord {
+    pub(crate) obj: OutgoingObject,
     pub(crate) record: u64,
 }
 
@@ -311,8 +311,8 @@ pub(crate) struct ServerState {
     pub(crate) messages: usize,
     pub(crate) statuses: VecDeque<Status<'static>>,
     pub(crate) pending: Option<Pending>,
-    pub(crate) outgoing_object: Option<OutObjectWithRecord>,
-    pub(crate) incoming_object: Option<InObject>,
+    pub(crate) outgoing_object: Option<OutgoingObjectWithRecord>,
+    pub(crate) incoming_object: Option<IncomingObject>,
     /// Alerts to send (1225 for abandoned incoming objects).
     pub(crate) alerts_out: VecDeque<Command<'static>>,
     pub(crate) records: BTreeMap<u64, Record>,
@@ -879,13 +879,13 @@ impl ServerSession {
             .device_max_obj
             .is_some_and(|m| package::large_object_text_len(&cmd) as u64 > m);
         let lo = (package::chunkable(&cmd) && !too_big_obj)
-            .then(|| OutObject::start(cmd, b.packer.chunk_room()))
+            .then(|| OutgoingObject::start(cmd, b.packer.chunk_room()))
             .flatten();
         if let Some(obj) = lo {
             b.accepting = false;
             let msg = b.msg.clone();
             let record = self.add_record(Record::new(tag, kind, &msg, "", true));
-            self.state.outgoing_object = Some(OutObjectWithRecord { obj, record });
+            self.state.outgoing_object = Some(OutgoingObjectWithRecord { obj, record });
             // Start it now if a chunk fits, otherwise in the next message.
             self.place_chunk();
             return Pushed::Sent;

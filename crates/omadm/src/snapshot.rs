@@ -17,9 +17,9 @@ use winmdm_types::base64::{decode_lenient, encode as b64};
 
 use crate::auth::{AuthScheme, Credentials, ServerAuth};
 use crate::device::{DeviceAuthState, DeviceConfig, DevicePhase, DeviceSession, DeviceState};
-use crate::package::{InObject, ObjectKey, OutObject, Reassembly};
+use crate::package::{IncomingObject, ObjectKey, OutgoingObject, Reassembly};
 use crate::server::{
-    AuthPhase, OutObjectWithRecord, Pending, Record, Ref, RefKind, ServerConfig, ServerPhase,
+    AuthPhase, OutgoingObjectWithRecord, Pending, Record, Ref, RefKind, ServerConfig, ServerPhase,
     ServerSession, ServerState,
 };
 use crate::session::Disposition;
@@ -361,7 +361,7 @@ const MAX_SENT_BYTES: usize = 1 << 30;
 
 /// Only the part not sent yet is saved: the chunks already sent are never read again.
 fn save_outgoing_object(
-    o: &OutObject,
+    o: &OutgoingObject,
     rec: Option<u64>,
 ) -> Result<OutgoingObjectSnap, SnapshotError> {
     Ok(OutgoingObjectSnap {
@@ -372,7 +372,7 @@ fn save_outgoing_object(
     })
 }
 
-fn restore_outgoing_object(s: &OutgoingObjectSnap) -> Result<OutObject, SnapshotError> {
+fn restore_outgoing_object(s: &OutgoingObjectSnap) -> Result<OutgoingObject, SnapshotError> {
     if s.off > MAX_SENT_BYTES {
         return Err(SnapshotError::Corrupt("outgoing object"));
     }
@@ -381,14 +381,14 @@ fn restore_outgoing_object(s: &OutgoingObjectSnap) -> Result<OutObject, Snapshot
     let mut text = String::with_capacity(s.off + s.text.len());
     text.extend(std::iter::repeat_n(' ', s.off));
     text.push_str(&s.text);
-    Ok(OutObject {
+    Ok(OutgoingObject {
         template: one_command(&s.template, "outgoing object")?,
         text,
         offset: s.off,
     })
 }
 
-fn save_incoming_object(o: &InObject) -> Result<IncomingObjectSnap, SnapshotError> {
+fn save_incoming_object(o: &IncomingObject) -> Result<IncomingObjectSnap, SnapshotError> {
     let (kind, rec) = match &o.key {
         ObjectKey::Results { record, .. } => ("Results".to_owned(), *record),
         ObjectKey::Command { kind, .. } => (kind.as_str().to_owned(), None),
@@ -414,7 +414,7 @@ fn save_incoming_object(o: &InObject) -> Result<IncomingObjectSnap, SnapshotErro
     })
 }
 
-fn restore_incoming_object(s: &IncomingObjectSnap) -> Result<InObject, SnapshotError> {
+fn restore_incoming_object(s: &IncomingObjectSnap) -> Result<IncomingObject, SnapshotError> {
     let key = if s.kind == "Results" {
         ObjectKey::Results {
             record: s.rec,
@@ -431,7 +431,7 @@ fn restore_incoming_object(s: &IncomingObjectSnap) -> Result<InObject, SnapshotE
         .next()
         .and_then(|i| i.meta)
         .map(|m| *m);
-    Ok(InObject {
+    Ok(IncomingObject {
         key,
         re: Reassembly {
             declared: s.size,
@@ -595,7 +595,7 @@ impl ServerSession {
             })
             .collect();
         let outgoing_object = match &snap.outgoing_object {
-            Some(l) => Some(OutObjectWithRecord {
+            Some(l) => Some(OutgoingObjectWithRecord {
                 obj: restore_outgoing_object(l)?,
                 record: l.rec.ok_or(SnapshotError::Corrupt("outgoing object"))?,
             }),
