@@ -321,6 +321,19 @@ mod tests {
     }
 
     #[test]
+    fn wrapped_base64_is_read() {
+        let d = Data::text("AAEC\r\n  /w==\n".to_owned());
+        assert_eq!(
+            Value::from_wire(Some("b64"), Some(&d)),
+            Ok(Value::B64(vec![0, 1, 2, 255]))
+        );
+        assert_eq!(
+            Value::from_wire(Some("bin"), Some(&d)),
+            Ok(Value::Bin(vec![0, 1, 2, 255]))
+        );
+    }
+
+    #[test]
     fn formats_parse_and_print() {
         for f in [
             "chr", "int", "bool", "b64", "xml", "node", "null", "bin", "float", "date", "time",
