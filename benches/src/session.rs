@@ -1,7 +1,7 @@
 //! The full OMA-DM session scenario of `benches/session.rs` and `bin/session-report.rs`:
-//! a server engine ([`winmdm_omadm::ServerSession`]) with a queue of [`COMMANDS`] typical
+//! a server engine ([`winmdm_omadm::server::ServerSession`]) with a queue of [`COMMANDS`] typical
 //! policy commands plus one large object, driven against the device engine
-//! ([`winmdm_omadm::DeviceSession`]) and a pre-populated [`MemoryTree`], from package 1
+//! ([`winmdm_omadm::device::DeviceSession`]) and a pre-populated [`MemoryTree`], from package 1
 //! to the end of the session, in memory.
 //!
 //! Three ways to run it, measured side by side:
@@ -39,11 +39,11 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
-use winmdm_omadm::{
-    CommandQueue, DeviceConfig, DeviceEvent, DeviceSession, DeviceSnapshot, DmCommand, LocUri,
-    MemoryTree, Node, Outcome, Queued, ServerConfig, ServerSession, ServerSnapshot, SessionError,
-    SnapshotError, Value,
-};
+use winmdm_omadm::device::{DeviceConfig, DeviceSession};
+use winmdm_omadm::server::{CommandQueue, DeviceEvent, Queued, ServerConfig, ServerSession};
+use winmdm_omadm::snapshot::{DeviceSnapshot, ServerSnapshot, SnapshotError};
+use winmdm_omadm::tree::{MemoryTree, Node};
+use winmdm_omadm::{DmCommand, LocUri, Outcome, SessionError, Value};
 use winmdm_syncml::SyncML;
 
 /// Queued commands besides the large object: 13 Get, 17 Replace, 9 Add, 4 Exec, 6 Delete

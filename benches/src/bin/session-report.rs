@@ -58,8 +58,8 @@ impl Path {
 
 struct Bench {
     scenario: Scenario,
-    commands: Vec<winmdm_omadm::Queued>,
-    tree: winmdm_omadm::MemoryTree,
+    commands: Vec<winmdm_omadm::server::Queued>,
+    tree: winmdm_omadm::tree::MemoryTree,
     wire: Vec<WireMessage>,
 }
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use winmdm_omadm::{DeviceEvent, Disposition, Outcome, ReplayedSession, replay};
+use winmdm_omadm::replay::{ReplayedSession, replay};
+use winmdm_omadm::server::DeviceEvent;
+use winmdm_omadm::{Disposition, Outcome};
 use winmdm_syncml::{Command, EncodeOptions, SyncML};
 
 use crate::report;

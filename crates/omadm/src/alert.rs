@@ -1,8 +1,11 @@
-//! Device alerts decoded to types (MS-MDM §2.2.7.2, protocol notes §2.5).
-
-use std::fmt;
+//! Device alerts decoded to types (MS-MDM §2.2.7.2, protocol notes §2.5):
+//! [`DeviceAlert::decode`] reads 1200/1201 (session start), 1222/1223 (next message,
+//! abort), 1224 client events ([`ClientEvent`]: LoginStatus, AADUserToken as a
+//! [`Secret`], synctype, DevicePrepSync) and 1226 generic alerts ([`GenericAlert`]). The
+//! server engine reports them as [`DeviceEvent::Alert`](crate::server::DeviceEvent::Alert).
 
 use winmdm_syncml::{Alert, AlertCode, Item};
+use winmdm_types::Secret;
 
 /// `com.microsoft/MDM/LoginStatus` values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,28 +49,6 @@ pub enum DevicePrepSync {
     ProvisioningComplete,
     /// Any other value.
     Other(String),
-}
-
-/// An Entra (AAD) user token. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
 }
 
 /// The importance of a generic alert (`Meta/Mark`).
@@ -256,7 +237,7 @@ impl DeviceAlert {
                                 })
                             }
                             "com.microsoft/MDM/AADUserToken" => {
-                                ClientEvent::AadUserToken(Secret(d))
+                                ClientEvent::AadUserToken(Secret::new(d))
                             }
                             "com.microsoft.mdm.synctype" => {
                                 ClientEvent::SyncType(match d.as_str() {

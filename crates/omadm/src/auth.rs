@@ -1,13 +1,20 @@
 //! DM-level authentication as MS-MDM uses it: `syncml:auth-basic` and `syncml:auth-md5`
 //! (protocol notes §2.7), plus the TLS client-certificate binding.
+//!
+//! The server engine takes a [`ServerAuth`] (in
+//! [`ServerConfig::auth`](crate::server::ServerConfig::auth) or through
+//! [`ServerSession::set_auth`](crate::server::ServerSession::set_auth)) and an
+//! [`IdentityBinding`] such as [`CertDeviceId`]; the device engine a [`DeviceAuth`] (in
+//! [`DeviceConfig::auth`](crate::device::DeviceConfig::auth)). [`digest`], [`cred`],
+//! [`chal`], [`read_chal`] and [`verify`] are the scheme arithmetic both engines use.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use md5::{Digest, Md5};
 use winmdm_syncml::{Chal, Cred, Data, Meta};
+use winmdm_types::base64::{decode_lenient, encode as b64};
+use winmdm_types::{Secret, constant_time_eq};
 
 /// A DM authentication scheme (`Meta/Type` of `Cred` and `Chal`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,7 +50,7 @@ impl AuthScheme {
 pub struct Credentials {
     /// The account name (w7 AAUTHNAME).
     pub username: String,
-    password: String,
+    password: Secret,
 }
 
 impl Credentials {
@@ -51,13 +58,13 @@ impl Credentials {
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials {
             username: username.into(),
-            password: password.into(),
+            password: Secret::new(password),
         }
     }
 
     /// The password.
     pub fn password(&self) -> &str {
-        &self.password
+        self.password.expose()
     }
 }
 
@@ -72,16 +79,16 @@ impl fmt::Debug for Credentials {
 
 /// The `Cred/Data` value for a scheme: base64 text.
 pub fn digest(scheme: AuthScheme, creds: &Credentials, nonce: &[u8]) -> String {
-    let up = format!("{}:{}", creds.username, creds.password);
+    let up = format!("{}:{}", creds.username, creds.password());
     match scheme {
-        AuthScheme::Basic => B64.encode(up.as_bytes()),
+        AuthScheme::Basic => b64(up.as_bytes()),
         AuthScheme::Md5 => {
-            let inner = B64.encode(Md5::digest(up.as_bytes()));
+            let inner = b64(&Md5::digest(up.as_bytes()));
             let mut h = Md5::new();
             h.update(inner.as_bytes());
             h.update(b":");
             h.update(nonce);
-            B64.encode(h.finalize())
+            b64(&h.finalize())
         }
     }
 }
@@ -104,7 +111,7 @@ pub fn chal(scheme: AuthScheme, next_nonce: &[u8]) -> Chal<'static> {
         meta: Some(Meta {
             r#type: Some(Cow::Borrowed(scheme.as_str())),
             format: Some(Cow::Borrowed("b64")),
-            next_nonce: (scheme == AuthScheme::Md5).then(|| Cow::Owned(B64.encode(next_nonce))),
+            next_nonce: (scheme == AuthScheme::Md5).then(|| Cow::Owned(b64(next_nonce))),
             ..Meta::default()
         }),
     }
@@ -117,13 +124,9 @@ pub fn read_chal(c: &Chal<'_>) -> Option<(AuthScheme, Option<Vec<u8>>)> {
     let nonce = m
         .next_nonce
         .as_deref()
-        .and_then(|n| B64.decode(n.trim()).ok());
+        // A nonce decodes to fewer bytes than its text has: the text bounds it.
+        .and_then(|n| decode_lenient(n, n.len()).ok());
     Some((scheme, nonce))
-}
-
-/// Constant-time comparison.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Checks a received `Cred` against the expected credentials and nonce.
@@ -137,7 +140,7 @@ pub fn verify(c: &Cred<'_>, scheme: AuthScheme, creds: &Credentials, nonce: &[u8
         return false;
     }
     let Some(d) = &c.data else { return false };
-    ct_eq(
+    constant_time_eq(
         d.as_str().trim().as_bytes(),
         digest(scheme, creds, nonce).as_bytes(),
     )
@@ -205,6 +208,19 @@ impl ServerAuth {
     }
 }
 
+/// Device-side DM authentication. `Debug` never shows the password.
+#[derive(Debug, Clone)]
+pub struct DeviceAuth {
+    /// The scheme to use (a challenge may switch it).
+    pub scheme: AuthScheme,
+    /// The credentials (w7 APPSRV AAUTHNAME / AAUTHSECRET).
+    pub credentials: Credentials,
+    /// The nonce for MD5 (w7 APPSRV AAUTHDATA, then the last `NextNonce`).
+    pub nonce: Vec<u8>,
+    /// Attempts before giving up after 401/407. Default 3.
+    pub max_attempts: u32,
+}
+
 /// Binds the TLS client certificate to the device: the embedding product extracts the
 /// device identity from the certificate (e.g. the subject CN the enrollment service
 /// issued) and the engine checks it against `SyncHdr/Source/LocURI`.
@@ -239,10 +255,10 @@ mod tests {
             "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
         // Independent computation of the MD5 scheme.
-        let inner = B64.encode(Md5::digest(b"Aladdin:open sesame"));
+        let inner = b64(&Md5::digest(b"Aladdin:open sesame"));
         let mut m = inner.into_bytes();
         m.extend_from_slice(b":\x00\x01nonce");
-        let expect = B64.encode(Md5::digest(&m));
+        let expect = b64(&Md5::digest(&m));
         assert_eq!(digest(AuthScheme::Md5, &c, b"\x00\x01nonce"), expect);
         let cr = cred(AuthScheme::Md5, &c, b"\x00\x01nonce");
         assert!(verify(&cr, AuthScheme::Md5, &c, b"\x00\x01nonce"));

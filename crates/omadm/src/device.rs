@@ -1,5 +1,8 @@
 //! The device session engine (sans-IO), the mirror image of the server engine: for
-//! emulators and tests.
+//! emulators and tests. [`DeviceSession`] builds package 1 ([`DeviceSession::start`]),
+//! executes each server message against a [`NodeTree`] and
+//! answers it; [`DeviceConfig`] holds its settings (DevInfo, sizes,
+//! [`DeviceAuth`]).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -9,10 +12,10 @@ use winmdm_syncml::{
     Results, Status, StatusCode, SyncBody, SyncHdr, SyncML,
 };
 
-use crate::auth::{self, AuthScheme, Credentials};
+use crate::auth::{self, AuthScheme, DeviceAuth};
 use crate::package::{
-    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, InObject, MIN_MAX_MSG_SIZE,
-    ObjectKey, OutObject, Packer,
+    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, IncomingObject,
+    MIN_MAX_MSG_SIZE, ObjectKey, OutgoingObject, Packer,
 };
 use crate::session::{SessionError, SessionHeader, asks_next, no_end_of_data_alert, status_for};
 use crate::tree::{Node, NodeTree};
@@ -29,19 +32,6 @@ pub struct DevInfo {
     pub dmv: String,
     /// `./DevInfo/Lang`
     pub lang: String,
-}
-
-/// Device-side DM authentication. `Debug` never shows the password.
-#[derive(Debug, Clone)]
-pub struct DeviceAuth {
-    /// The scheme to use (a challenge may switch it).
-    pub scheme: AuthScheme,
-    /// The credentials (w7 APPSRV AAUTHNAME / AAUTHSECRET).
-    pub credentials: Credentials,
-    /// The nonce for MD5 (w7 APPSRV AAUTHDATA, then the last `NextNonce`).
-    pub nonce: Vec<u8>,
-    /// Attempts before giving up after 401/407. Default 3.
-    pub max_attempts: u32,
 }
 
 /// Device engine settings.
@@ -126,7 +116,7 @@ pub(crate) struct DeviceAuthState {
     pub(crate) next_session_nonce: Option<Vec<u8>>,
 }
 
-/// Everything a device session needs to continue: what a [`crate::DeviceSnapshot`]
+/// Everything a device session needs to continue: what a [`crate::snapshot::DeviceSnapshot`]
 /// holds.
 #[derive(Debug, Clone)]
 pub(crate) struct DeviceState {
@@ -138,8 +128,8 @@ pub(crate) struct DeviceState {
     pub(crate) out: VecDeque<Command<'static>>,
     /// The front of `out` was already put off once.
     pub(crate) out_deferred: bool,
-    pub(crate) lo_out: Option<OutObject>,
-    pub(crate) lo_in: Option<InObject>,
+    pub(crate) outgoing_object: Option<OutgoingObject>,
+    pub(crate) incoming_object: Option<IncomingObject>,
     /// The server's package is not complete (its last message had no Final).
     pub(crate) server_more: bool,
     pub(crate) auth: DeviceAuthState,
@@ -156,7 +146,7 @@ pub(crate) struct DeviceState {
 #[derive(Debug)]
 pub struct DeviceSession {
     cfg: DeviceConfig,
-    st: DeviceState,
+    state: DeviceState,
 }
 
 impl DeviceSession {
@@ -181,21 +171,21 @@ impl DeviceSession {
             statuses: VecDeque::new(),
             out: VecDeque::new(),
             out_deferred: false,
-            lo_out: None,
-            lo_in: None,
+            outgoing_object: None,
+            incoming_object: None,
             server_more: false,
             auth,
             messages: 0,
         };
-        DeviceSession { cfg, st }
+        DeviceSession { cfg, state: st }
     }
 
-    pub(crate) fn from_state(cfg: DeviceConfig, st: DeviceState) -> Self {
-        DeviceSession { cfg, st }
+    pub(crate) fn from_state(cfg: DeviceConfig, state: DeviceState) -> Self {
+        DeviceSession { cfg, state }
     }
 
     pub(crate) fn state(&self) -> &DeviceState {
-        &self.st
+        &self.state
     }
 
     /// The configuration the session runs with.
@@ -205,27 +195,27 @@ impl DeviceSession {
 
     /// Where the session is.
     pub fn phase(&self) -> DevicePhase {
-        self.st.phase
+        self.state.phase
     }
 
     /// Whether the session is over.
     pub fn is_finished(&self) -> bool {
-        self.st.phase == DevicePhase::Finished
+        self.state.phase == DevicePhase::Finished
     }
 
     /// The nonce the server gave for the next session (MD5 `NextNonce` with 212).
     pub fn next_session_nonce(&self) -> Option<&[u8]> {
-        self.st.auth.next_session_nonce.as_deref()
+        self.state.auth.next_session_nonce.as_deref()
     }
 
     fn header(&mut self) -> SyncHdr<'static> {
-        self.st.my_msg_id += 1;
+        self.state.my_msg_id += 1;
         let meta = Meta {
             max_msg_size: self.cfg.max_msg_size,
             max_obj_size: self.cfg.max_obj_size,
             ..Meta::default()
         };
-        let a = &self.st.auth;
+        let a = &self.state.auth;
         let cred = match &self.cfg.auth {
             Some(c) if !a.authenticated => Some(auth::cred(a.scheme, &c.credentials, &a.nonce)),
             _ => None,
@@ -234,7 +224,7 @@ impl DeviceSession {
             ver_dtd: Some(Cow::Borrowed("1.2")),
             ver_proto: Some(Cow::Borrowed("DM/1.2")),
             session_id: Some(Cow::Owned(self.cfg.session_id.clone())),
-            msg_id: Some(Cow::Owned(self.st.my_msg_id.to_string())),
+            msg_id: Some(Cow::Owned(self.state.my_msg_id.to_string())),
             target: Some(Location::uri(self.cfg.server_uri.clone())),
             source: Some(Location::uri(self.cfg.device_id.clone())),
             cred: cred.map(Box::new),
@@ -306,12 +296,12 @@ impl DeviceSession {
 
     /// Package 1: Alert 1201, Alert 1224 LoginStatus, extra alerts, Replace DevInfo.
     pub fn start(&mut self) -> SyncML<'static> {
-        self.st.phase = DevicePhase::AwaitingServer;
+        self.state.phase = DevicePhase::AwaitingServer;
         self.package1()
     }
 
     fn end(&mut self) -> Result<Option<SyncML<'static>>, SessionError> {
-        self.st.phase = DevicePhase::Finished;
+        self.state.phase = DevicePhase::Finished;
         Ok(None)
     }
 
@@ -322,7 +312,7 @@ impl DeviceSession {
         msg: &SyncML<'_>,
         tree: &mut dyn NodeTree,
     ) -> Result<Option<SyncML<'static>>, SessionError> {
-        match self.st.phase {
+        match self.state.phase {
             DevicePhase::New => return Err(SessionError::NotStarted),
             DevicePhase::Finished => return Err(SessionError::Finished),
             DevicePhase::AwaitingServer => {}
@@ -335,7 +325,7 @@ impl DeviceSession {
             });
         }
         let mid = h.msg_id;
-        if let Some(last) = self.st.last_server_msg
+        if let Some(last) = self.state.last_server_msg
             && mid != last + 1
         {
             return Err(SessionError::UnexpectedMsgId {
@@ -343,17 +333,17 @@ impl DeviceSession {
                 got: mid,
             });
         }
-        if self.st.messages >= self.cfg.max_messages {
+        if self.state.messages >= self.cfg.max_messages {
             return Err(SessionError::TooManyMessages(self.cfg.max_messages));
         }
         if let Some(n) = msg.hdr.meta.as_ref().and_then(|m| m.max_msg_size) {
             if n < MIN_MAX_MSG_SIZE {
                 return Err(SessionError::MaxMsgSizeTooSmall(n));
             }
-            self.st.server_max_msg = n;
+            self.state.server_max_msg = n;
         }
-        self.st.last_server_msg = Some(mid);
-        self.st.messages += 1;
+        self.state.last_server_msg = Some(mid);
+        self.state.messages += 1;
         let msg_ref = mid.to_string();
 
         // Statuses from the server: the SyncHdr's decides about authentication.
@@ -369,11 +359,11 @@ impl DeviceSession {
             }
         }
         match hdr_code {
-            Some(StatusCode::AUTHENTICATION_ACCEPTED) => self.st.auth.authenticated = true,
+            Some(StatusCode::AUTHENTICATION_ACCEPTED) => self.state.auth.authenticated = true,
             Some(StatusCode::INVALID_CREDENTIALS) | Some(StatusCode::MISSING_CREDENTIALS) => {
-                self.st.auth.attempts += 1;
+                self.state.auth.attempts += 1;
                 let max = self.cfg.auth.as_ref().map_or(0, |a| a.max_attempts);
-                if self.st.auth.attempts > max || self.cfg.auth.is_none() {
+                if self.state.auth.attempts > max || self.cfg.auth.is_none() {
                     return self.end();
                 }
                 // Send package 1 again with credentials for the new nonce.
@@ -390,24 +380,24 @@ impl DeviceSession {
             .all(|c| matches!(c, Command::Status(_)));
         if msg.body.r#final
             && only_statuses
-            && self.st.out.is_empty()
-            && self.st.lo_out.is_none()
-            && self.st.statuses.is_empty()
+            && self.state.out.is_empty()
+            && self.state.outgoing_object.is_none()
+            && self.state.statuses.is_empty()
         {
             return self.end();
         }
         // The SyncHdr's Status first, before Statuses left over from earlier messages.
-        self.st
+        self.state
             .statuses
             .push_front(status_for(&msg_ref, Some("0"), "SyncHdr", StatusCode::OK));
         for c in &msg.body.commands {
             self.exec_top(c, &msg_ref, tree);
         }
-        if let Some(uri) = package::end_of_message(&mut self.st.lo_in, msg) {
-            self.st.out.push_front(no_end_of_data_alert(&uri));
+        if let Some(uri) = package::end_of_message(&mut self.state.incoming_object, msg) {
+            self.state.out.push_front(no_end_of_data_alert(&uri));
         }
         if !asks_next(&msg.body.commands) {
-            self.st.server_more = !msg.body.r#final;
+            self.state.server_more = !msg.body.r#final;
         }
         Ok(Some(self.build()))
     }
@@ -419,7 +409,7 @@ impl DeviceSession {
         if self.cfg.auth.is_none() {
             return;
         }
-        let a = &mut self.st.auth;
+        let a = &mut self.state.auth;
         if code == Some(StatusCode::AUTHENTICATION_ACCEPTED) {
             a.next_session_nonce = nonce;
             return;
@@ -432,11 +422,11 @@ impl DeviceSession {
 
     fn build(&mut self) -> SyncML<'static> {
         let hdr = self.header();
-        let mut p = Packer::new(hdr, self.st.server_max_msg, true);
-        let drained = p.push_statuses(&mut self.st.statuses) && self.fill(&mut p);
+        let mut p = Packer::new(hdr, self.state.server_max_msg, true);
+        let drained = p.push_statuses(&mut self.state.statuses) && self.fill(&mut p);
         let mut fin = false;
         if drained {
-            if self.st.server_more {
+            if self.state.server_more {
                 p.push_next_alert();
             } else {
                 fin = true;
@@ -449,17 +439,17 @@ impl DeviceSession {
     /// whether everything went out.
     fn fill(&mut self, p: &mut Packer) -> bool {
         loop {
-            if let Some(mut lo) = self.st.lo_out.take() {
+            if let Some(mut lo) = self.state.outgoing_object.take() {
                 match p.push_chunk(&mut lo) {
                     Some((_, true)) => {}
                     Some((_, false)) | None => {
-                        self.st.lo_out = Some(lo);
+                        self.state.outgoing_object = Some(lo);
                         return false;
                     }
                 }
             }
-            let deferred = std::mem::take(&mut self.st.out_deferred);
-            let Some(c) = self.st.out.pop_front() else {
+            let deferred = std::mem::take(&mut self.state.out_deferred);
+            let Some(c) = self.state.out.pop_front() else {
                 return true;
             };
             let (c, l) = match p.push(c, Fit::IfRoom) {
@@ -467,8 +457,8 @@ impl DeviceSession {
                 Err(e) => e,
             };
             if p.fits_alone(l) && !deferred {
-                self.st.out.push_front(c);
-                self.st.out_deferred = true;
+                self.state.out.push_front(c);
+                self.state.out_deferred = true;
                 return false;
             }
             // Too large for any message: a Results with several items is split per
@@ -479,12 +469,12 @@ impl DeviceSession {
                 for it in r.items.iter().rev() {
                     let mut one = r.clone();
                     one.items = vec![it.clone()];
-                    self.st.out.push_front(Command::Results(one));
+                    self.state.out.push_front(Command::Results(one));
                 }
                 continue;
             }
             if package::chunkable(&c) {
-                self.st.lo_out = OutObject::start(c, p.chunk_room());
+                self.state.outgoing_object = OutgoingObject::start(c, p.chunk_room());
             }
             // Otherwise it cannot be sent: dropped (its Status already told the server
             // the outcome).
@@ -492,7 +482,7 @@ impl DeviceSession {
     }
 
     fn reply(&mut self, msg_ref: &str, c: &Command<'_>, code: StatusCode) {
-        self.st
+        self.state
             .statuses
             .push_back(status_for(msg_ref, c.cmd_id(), c.name(), code));
     }
@@ -505,7 +495,7 @@ impl DeviceSession {
                     StatusCode::OK
                 } else if a.code() == Some(AlertCode::NO_END_OF_DATA) {
                     // The server did not get our whole object: abandon it.
-                    self.st.lo_out = None;
+                    self.state.outgoing_object = None;
                     StatusCode::OK
                 } else {
                     StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED
@@ -513,11 +503,11 @@ impl DeviceSession {
                 self.reply(msg_ref, c, code);
             }
             _ => {
-                let mut sts = Vec::new();
+                let mut statuses = Vec::new();
                 let mut res = Vec::new();
-                self.exec(c, msg_ref, tree, &mut sts, &mut res, false);
-                self.st.statuses.extend(sts);
-                self.st
+                self.exec(c, msg_ref, tree, &mut statuses, &mut res, false);
+                self.state.statuses.extend(statuses);
+                self.state
                     .out
                     .extend(res.into_iter().map(|r| Command::Results(Box::new(r))));
             }
@@ -531,29 +521,29 @@ impl DeviceSession {
         c: &Command<'_>,
         msg_ref: &str,
         tree: &mut dyn NodeTree,
-        sts: &mut Vec<Status<'static>>,
+        statuses: &mut Vec<Status<'static>>,
         res: &mut Vec<Results<'static>>,
         in_atomic: bool,
     ) -> StatusCode {
         let st = |code: StatusCode| status_for(msg_ref, c.cmd_id(), c.name(), code);
         if c.cmd_id().is_none() {
-            sts.push(st(StatusCode::BAD_REQUEST));
+            statuses.push(st(StatusCode::BAD_REQUEST));
             return StatusCode::BAD_REQUEST;
         }
         match c {
             Command::Atomic(_) if in_atomic => {
-                sts.push(st(StatusCode::COMMAND_FAILED));
+                statuses.push(st(StatusCode::COMMAND_FAILED));
                 StatusCode::COMMAND_FAILED
             }
             Command::Get(_) if in_atomic => {
-                sts.push(st(StatusCode::COMMAND_FAILED));
+                statuses.push(st(StatusCode::COMMAND_FAILED));
                 StatusCode::COMMAND_FAILED
             }
-            Command::Atomic(k) => self.atomic(c, k, msg_ref, tree, sts, res),
+            Command::Atomic(k) => self.atomic(c, k, msg_ref, tree, statuses, res),
             Command::Sequence(k) => {
-                sts.push(st(StatusCode::OK));
+                statuses.push(st(StatusCode::OK));
                 for child in &k.commands {
-                    self.exec(child, msg_ref, tree, sts, res, in_atomic);
+                    self.exec(child, msg_ref, tree, statuses, res, in_atomic);
                 }
                 StatusCode::OK
             }
@@ -586,7 +576,7 @@ impl DeviceSession {
                     };
                     codes.push((uri.to_owned(), code));
                 }
-                let code = push_item_statuses(sts, &st, &codes);
+                let code = push_item_statuses(statuses, &st, &codes);
                 if !items.is_empty() {
                     res.push(Results {
                         msg_ref: Some(Cow::Owned(msg_ref.to_owned())),
@@ -606,17 +596,17 @@ impl DeviceSession {
                     codes.push((uri, code));
                 }
                 if codes.is_empty() {
-                    sts.push(st(StatusCode::BAD_REQUEST));
+                    statuses.push(st(StatusCode::BAD_REQUEST));
                     return StatusCode::BAD_REQUEST;
                 }
-                push_item_statuses(sts, &st, &codes)
+                push_item_statuses(statuses, &st, &codes)
             }
             Command::Alert(_) => {
-                sts.push(st(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED));
+                statuses.push(st(StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED));
                 StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED
             }
             _ => {
-                sts.push(st(StatusCode::BAD_REQUEST));
+                statuses.push(st(StatusCode::BAD_REQUEST));
                 StatusCode::BAD_REQUEST
             }
         }
@@ -628,17 +618,17 @@ impl DeviceSession {
         k: &Container<'_>,
         msg_ref: &str,
         tree: &mut dyn NodeTree,
-        sts: &mut Vec<Status<'static>>,
+        statuses: &mut Vec<Status<'static>>,
         res: &mut Vec<Results<'static>>,
     ) -> StatusCode {
-        let at = sts.len();
-        sts.push(status_for(msg_ref, c.cmd_id(), "Atomic", StatusCode::OK));
+        let at = statuses.len();
+        statuses.push(status_for(msg_ref, c.cmd_id(), "Atomic", StatusCode::OK));
         tree.begin_atomic();
         let mut failed = false;
         let mut child_at = Vec::new();
         for child in &k.commands {
             if failed {
-                sts.push(status_for(
+                statuses.push(status_for(
                     msg_ref,
                     child.cmd_id(),
                     child.name(),
@@ -646,8 +636,8 @@ impl DeviceSession {
                 ));
                 continue;
             }
-            child_at.push(sts.len());
-            let code = self.exec(child, msg_ref, tree, sts, res, true);
+            child_at.push(statuses.len());
+            let code = self.exec(child, msg_ref, tree, statuses, res, true);
             if !code.is_success() {
                 failed = true;
             }
@@ -657,15 +647,15 @@ impl DeviceSession {
             return StatusCode::OK;
         }
         let rolled = tree.rollback_atomic();
-        sts[at].data = Some(Data::text(StatusCode::ATOMIC_FAILED.0.to_string()));
+        statuses[at].data = Some(Data::text(StatusCode::ATOMIC_FAILED.0.to_string()));
         let rb = if rolled {
             StatusCode::ATOMIC_ROLLBACK_OK
         } else {
             StatusCode::ATOMIC_ROLLBACK_FAILED
         };
         for i in child_at {
-            if sts[i].code().is_some_and(StatusCode::is_success) {
-                sts[i].data = Some(Data::text(rb.0.to_string()));
+            if statuses[i].code().is_some_and(StatusCode::is_success) {
+                statuses[i].data = Some(Data::text(rb.0.to_string()));
             }
         }
         res.clear();
@@ -691,14 +681,14 @@ impl DeviceSession {
         let mut meta = it.meta.clone().map(|m| Box::new(m.into_owned()));
         let mut abandoned = Vec::new();
         let fed = package::feed_chunk(
-            &mut self.st.lo_in,
+            &mut self.state.incoming_object,
             key,
             it,
             self.cfg.max_object_size,
             &mut abandoned,
         );
         for uri in abandoned {
-            self.st.out.push_front(no_end_of_data_alert(&uri));
+            self.state.out.push_front(no_end_of_data_alert(&uri));
         }
         match fed {
             Fed::Whole => {}
@@ -756,18 +746,18 @@ fn get_nodes(tree: &mut dyn NodeTree, u: &LocUri<'_>) -> Result<Vec<(String, Nod
 
 /// One Status when all items share a code, else one per item with `TargetRef`.
 fn push_item_statuses(
-    sts: &mut Vec<Status<'static>>,
+    statuses: &mut Vec<Status<'static>>,
     st: &dyn Fn(StatusCode) -> Status<'static>,
     codes: &[(String, StatusCode)],
 ) -> StatusCode {
     let first = codes.first().map_or(StatusCode::OK, |c| c.1);
     if codes.iter().all(|c| c.1 == first) {
-        sts.push(st(first));
+        statuses.push(st(first));
     } else {
         for (u, code) in codes {
             let mut s = st(*code);
             s.target_refs.push(Cow::Owned(u.clone()));
-            sts.push(s);
+            statuses.push(s);
         }
     }
     codes

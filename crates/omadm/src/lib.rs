@@ -1,34 +1,61 @@
 //! OMA-DM command model and sans-IO session engines on top of `winmdm-syncml`, as
 //! Windows MDM (MS-MDM, OMA-DM 1.2) uses them.
 //!
-//! * [`LocUri`]: validated node addresses; [`Value`]: node values typed by `Meta/Format`;
-//!   [`DmCommand`]: typed Get, Add, Replace, Delete, Exec, Atomic, Sequence building
-//!   [`winmdm_syncml::Command`]s.
-//! * [`DeviceAlert`]: alerts 1200/1201, 1222/1223, 1224 (LoginStatus, AADUserToken,
-//!   synctype, DevicePrepSync) and 1226 generic alerts decoded to types.
-//! * [`ServerSession`]: the server side of a session, built to live in a server that
-//!   gets each device message as its own HTTPS request. Per message: read the header
-//!   ([`SessionHeader::read`]) to find the device and its stored session,
-//!   [`restore`](ServerSession::restore) it (or start one and
-//!   [`set_auth`](ServerSession::set_auth)), [`receive`](ServerSession::receive) the
-//!   message, push commands from storage while
-//!   [`command_room`](ServerSession::command_room) says there is room, take the
-//!   [`respond`](ServerSession::respond)se, drain [`poll_event`](ServerSession::poll_event)
-//!   (outcomes correlated by `MsgRef` + `CmdRef`, alerts, DevInfo, unmatched replies) and
-//!   save the [`snapshot`](ServerSession::snapshot). The engine validates the `SyncHdr`,
-//!   keeps its own `MsgID`s, answers every device command with a `Status` in order,
-//!   keeps every message within the device's `MaxMsgSize` (continuing after
-//!   `Alert 1222`), sends large objects in `MoreData` chunks and reassembles incoming
-//!   ones. [`handle`](ServerSession::handle) does one message with a synchronous
-//!   [`CommandQueue`] such as [`FifoQueue`].
-//! * [`DeviceSession`]: the device side, executing commands against a [`NodeTree`]
-//!   ([`MemoryTree`] for emulators and tests); it saves and restores the same way.
-//! * DM authentication ([`ServerAuth`], [`DeviceAuth`]: `syncml:auth-basic`,
-//!   `syncml:auth-md5` with nonce rotation) and the TLS identity hook
-//!   ([`IdentityBinding`], checked on every message).
+//! # Where to look
 //!
-//! Nothing here does IO or reads a clock: time is an argument. The SyncML types the API
-//! speaks in are re-exported ([`syncml`]).
+//! At the crate root is what every user needs, whatever side of a session it runs:
+//!
+//! * commands and values: [`DmCommand`] (typed Get, Add, Replace, Delete, Exec, Atomic,
+//!   Sequence building [`winmdm_syncml::Command`]s), [`DmItem`], [`CommandError`];
+//!   [`Value`] (node values typed by `Meta/Format`), [`ValueError`];
+//! * the shared vocabulary of [`winmdm_types`] ([`types`]): [`Format`], [`LocUri`]
+//!   (validated node addresses) with [`LocUriError`], [`Root`], [`Query`],
+//!   [`percent_encode`], [`MAX_LOCURI_LEN`], and [`Secret`];
+//! * what a command came to and why a message was refused: [`Outcome`],
+//!   [`Disposition`], [`ItemStatus`], [`SessionError`];
+//! * the message size limits both engines apply: [`MIN_MAX_MSG_SIZE`],
+//!   [`DEFAULT_MAX_MSG_SIZE`], [`DEFAULT_MAX_OBJECT_SIZE`];
+//! * the SyncML codec the API speaks in: [`syncml`], with [`SyncML`], [`Command`],
+//!   [`CommandKind`], [`Item`], [`StatusCode`], [`decode`] and [`decode_commands`] at hand.
+//!
+//! Then one module per role:
+//!
+//! | module | open it to | main items |
+//! |---|---|---|
+//! | [`server`] | run the server side of sessions (an MDM server) | [`ServerSession`](server::ServerSession), [`ServerConfig`](server::ServerConfig), [`ServerEvent`](server::ServerEvent), [`CommandQueue`](server::CommandQueue), [`FifoQueue`](server::FifoQueue), [`SessionHeader`](server::SessionHeader) |
+//! | [`device`] | run the device side (emulators, tests) | [`DeviceSession`](device::DeviceSession), [`DeviceConfig`](device::DeviceConfig), [`DevInfo`](device::DevInfo) |
+//! | [`tree`] | give the device engine its management tree | [`NodeTree`](tree::NodeTree), [`MemoryTree`](tree::MemoryTree), [`Node`](tree::Node) |
+//! | [`auth`] | set up DM authentication, either side, or bind the TLS identity | [`ServerAuth`](auth::ServerAuth), [`DeviceAuth`](auth::DeviceAuth), [`Credentials`](auth::Credentials), [`IdentityBinding`](auth::IdentityBinding) |
+//! | [`alert`] | read the alerts a device sends (1201, 1224, 1226, ...) | [`DeviceAlert`](alert::DeviceAlert), [`ClientEvent`](alert::ClientEvent), [`GenericAlert`](alert::GenericAlert) |
+//! | [`snapshot`] | store a session between two messages | [`ServerSnapshot`](snapshot::ServerSnapshot), [`DeviceSnapshot`](snapshot::DeviceSnapshot), [`SnapshotError`](snapshot::SnapshotError) |
+//! | [`replay`] | run recorded sessions through the server engine | [`replay()`](replay::replay), [`ReplayReport`](replay::ReplayReport) |
+//!
+//! # The server engine
+//!
+//! [`ServerSession`](server::ServerSession) is built to live in a server that gets each
+//! device message as its own HTTPS request. Per message: read the header
+//! ([`SessionHeader::read`](server::SessionHeader::read)) to find the device and its
+//! stored session, [`restore`](server::ServerSession::restore) it (or start one and
+//! [`set_auth`](server::ServerSession::set_auth)),
+//! [`receive`](server::ServerSession::receive) the message, push commands from storage
+//! while [`command_room`](server::ServerSession::command_room) says there is room, take
+//! the [`respond`](server::ServerSession::respond)se, drain
+//! [`poll_event`](server::ServerSession::poll_event) (outcomes correlated by `MsgRef` +
+//! `CmdRef`, alerts, DevInfo, unmatched replies) and save the
+//! [`snapshot`](server::ServerSession::snapshot). The engine validates the `SyncHdr`,
+//! keeps its own `MsgID`s, answers every device command with a `Status` in order, keeps
+//! every message within the device's `MaxMsgSize` (continuing after `Alert 1222`), sends
+//! large objects in `MoreData` chunks and reassembles incoming ones.
+//! [`handle`](server::ServerSession::handle) does one message with a synchronous
+//! [`CommandQueue`](server::CommandQueue) such as [`FifoQueue`](server::FifoQueue).
+//! DM authentication (`syncml:auth-basic`, `syncml:auth-md5` with nonce rotation) and the
+//! TLS identity hook ([`IdentityBinding`](auth::IdentityBinding)) are checked on every
+//! message.
+//!
+//! [`DeviceSession`](device::DeviceSession) is the device side, executing commands
+//! against a [`NodeTree`](tree::NodeTree); it saves and restores the same way.
+//!
+//! Nothing here does IO or reads a clock: time is an argument.
 //!
 //! # Losing nothing on a crash
 //!
@@ -43,7 +70,10 @@
 //!
 //! ```
 //! use std::time::SystemTime;
-//! use winmdm_omadm::*;
+//! use winmdm_omadm::device::{DeviceConfig, DeviceSession};
+//! use winmdm_omadm::server::{FifoQueue, ServerConfig, ServerSession};
+//! use winmdm_omadm::tree::MemoryTree;
+//! use winmdm_omadm::{DmCommand, LocUri, StatusCode, Value};
 //!
 //! let uri = LocUri::try_from("./Vendor/MSFT/Example/Setting")?;
 //! let mut queue = FifoQueue::new();
@@ -72,46 +102,30 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod alert;
-mod auth;
+pub mod alert;
+pub mod auth;
 mod command;
-mod device;
+pub mod device;
 mod package;
-mod replay;
-mod server;
+pub mod replay;
+pub mod server;
 mod session;
-mod snapshot;
-mod tree;
+pub mod snapshot;
+pub mod tree;
 mod value;
 
-pub use alert::{
-    ClientEvent, DeviceAlert, DevicePrepSync, GenericAlert, GenericKind, LoginStatus, Mark, Secret,
-    SyncType,
-};
-pub use auth::{
-    AuthScheme, CertDeviceId, Credentials, IdentityBinding, ServerAuth, ServerNonces, chal, cred,
-    digest, read_chal, verify,
-};
 pub use command::{CommandError, DmCommand, DmItem};
-pub use device::{DevInfo, DeviceAuth, DeviceConfig, DevicePhase, DeviceSession};
 pub use package::{DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, MIN_MAX_MSG_SIZE};
-pub use replay::{
-    ReplayReport, ReplayStep, ReplayedSession, UnmatchedReason, UnmatchedReply, is_server_message,
-    replay,
-};
-pub use server::{
-    AuthPhase, CommandQueue, DeviceEvent, FifoQueue, Pushed, Queued, ServerConfig, ServerEvent,
-    ServerPhase, ServerSession,
-};
-pub use session::{Disposition, ItemStatus, Outcome, SessionError, SessionHeader};
-pub use snapshot::{DeviceSnapshot, SNAPSHOT_VERSION, ServerSnapshot, SnapshotError};
+pub use session::{Disposition, ItemStatus, Outcome, SessionError};
+pub use value::{Value, ValueError};
+
 /// The shared OMA-DM vocabulary (`Format`, `LocUri`, `Secret`, ...), re-exported so a product
 /// needs no second dependency line.
 pub use winmdm_types as types;
-pub use winmdm_types::{LocUri, LocUriError, MAX_LOCURI_LEN, Query, Root, percent_encode};
+pub use winmdm_types::{
+    Format, LocUri, LocUriError, MAX_LOCURI_LEN, Query, Root, Secret, percent_encode,
+};
 
-pub use tree::{MemoryTree, Node, NodeTree};
-pub use value::{Format, Value, ValueError};
 /// The SyncML codec this crate's API speaks in (`SyncML`, `Command`, `StatusCode`,
 /// `decode`, ...), re-exported so a product needs no second dependency line.
 pub use winmdm_syncml as syncml;

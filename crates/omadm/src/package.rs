@@ -27,7 +27,7 @@ pub(crate) const MEASURE_CMD_ID: u32 = 99_999;
 
 /// Room kept beside a large object's chunk for the Statuses of the peer's commands, when
 /// checking whether the object can be sent at all.
-pub(crate) const LO_STATUS_ROOM: usize = 512;
+pub(crate) const LARGE_OBJECT_STATUS_ROOM: usize = 512;
 
 /// Size of the compact encoding of an empty message with this header, `<Final/>` included.
 pub(crate) fn base_len(hdr: &SyncHdr<'static>) -> usize {
@@ -112,7 +112,7 @@ pub(crate) fn chunkable(cmd: &Command<'static>) -> bool {
 }
 
 /// The length of the data text of a chunkable command.
-pub(crate) fn lo_text_len(cmd: &Command<'static>) -> usize {
+pub(crate) fn large_object_text_len(cmd: &Command<'static>) -> usize {
     single_item(cmd)
         .and_then(|i| i.data.as_ref().map(|d| d.as_str().len()))
         .unwrap_or(0)
@@ -120,7 +120,7 @@ pub(crate) fn lo_text_len(cmd: &Command<'static>) -> usize {
 
 /// Takes the data out of a chunkable command: the template to cut chunks from and the
 /// text.
-pub(crate) fn split_lo(mut cmd: Command<'static>) -> (Command<'static>, String) {
+pub(crate) fn split_large_object(mut cmd: Command<'static>) -> (Command<'static>, String) {
     let text = single_item_mut(&mut cmd)
         .and_then(|i| i.data.take())
         .map(|d| match d.content {
@@ -269,7 +269,7 @@ impl Packer {
     /// Room a large object's chunks can count on in any message of this session.
     pub(crate) fn chunk_room(&self) -> usize {
         self.budget
-            .saturating_sub(self.base + self.reserve + LO_STATUS_ROOM)
+            .saturating_sub(self.base + self.reserve + LARGE_OBJECT_STATUS_ROOM)
     }
 
     /// Adds a command (its CmdIDs assigned) if it fits; gives it back otherwise, with
@@ -325,7 +325,7 @@ impl Packer {
 
     /// Places the next chunk of an outgoing object, if one fits: returns its CmdID and
     /// whether it was the last chunk.
-    pub(crate) fn push_chunk(&mut self, lo: &mut OutObject) -> Option<(String, bool)> {
+    pub(crate) fn push_chunk(&mut self, lo: &mut OutgoingObject) -> Option<(String, bool)> {
         let mut t = lo.template.clone();
         let mut next = self.next;
         assign_ids(&mut t, &mut next);
@@ -369,21 +369,21 @@ impl Packer {
 /// went out. The bytes before `offset` are never read again (a restored object holds a
 /// filler there).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct OutObject {
+pub(crate) struct OutgoingObject {
     pub(crate) template: Command<'static>,
     pub(crate) text: String,
     pub(crate) offset: usize,
 }
 
-impl OutObject {
+impl OutgoingObject {
     /// Splits a chunkable command into an object, if its first chunk can fit in `room`
     /// bytes (checked with the widest CmdID).
     pub(crate) fn start(cmd: Command<'static>, room: usize) -> Option<Self> {
-        let (template, text) = split_lo(cmd);
+        let (template, text) = split_large_object(cmd);
         let mut t = template.clone();
         assign_ids(&mut t, &mut { MEASURE_CMD_ID });
         make_chunk(&t, &text, 0, room)?;
-        Some(OutObject {
+        Some(OutgoingObject {
             template,
             text,
             offset: 0,
@@ -423,7 +423,7 @@ impl ObjectKey {
 /// An incoming large object being reassembled, and whether a chunk of it arrived in the
 /// current message.
 #[derive(Debug, Clone)]
-pub(crate) struct InObject {
+pub(crate) struct IncomingObject {
     pub(crate) key: ObjectKey,
     pub(crate) re: Reassembly,
     pub(crate) touched: bool,
@@ -444,7 +444,7 @@ pub(crate) enum Fed {
 /// (abandoning, with the URI pushed to `abandoned`, another one still open), appends
 /// chunks, completes it on the last one.
 pub(crate) fn feed_chunk(
-    slot: &mut Option<InObject>,
+    slot: &mut Option<IncomingObject>,
     key: ObjectKey,
     item: &winmdm_syncml::Item<'_>,
     max_object_size: u64,
@@ -460,7 +460,7 @@ pub(crate) fn feed_chunk(
         }
         match Reassembly::start(item, max_object_size) {
             Ok(re) => {
-                *slot = Some(InObject {
+                *slot = Some(IncomingObject {
                     key,
                     re,
                     touched: false,
@@ -489,7 +489,10 @@ pub(crate) fn feed_chunk(
 /// After a peer message: an open incoming object that got no chunk in a message that
 /// ends the peer's package or brings other commands is abandoned. Returns its URI (the
 /// caller sends `Alert 1225`).
-pub(crate) fn end_of_message(slot: &mut Option<InObject>, msg: &SyncML<'_>) -> Option<String> {
+pub(crate) fn end_of_message(
+    slot: &mut Option<IncomingObject>,
+    msg: &SyncML<'_>,
+) -> Option<String> {
     if slot.as_ref().is_some_and(|l| !l.touched)
         && (msg.body.r#final || crate::session::has_new_commands(&msg.body.commands))
     {
@@ -584,7 +587,7 @@ mod tests {
     #[test]
     fn chunks_fit_and_reassemble_byte_exact() {
         let text: String = "a<b>&c\r\n€ ".repeat(300);
-        let (tpl, t2) = split_lo(replace(&text));
+        let (tpl, t2) = split_large_object(replace(&text));
         assert_eq!(t2, text);
         let mut off = 0;
         let mut re: Option<Reassembly> = None;

@@ -1,6 +1,9 @@
-//! Replaying a recorded session through the server engine.
+//! Replaying recorded sessions through the server engine: [`replay()`] pairs device and
+//! server messages, feeds the device messages to a fresh [`ServerSession`] per session
+//! with the recorded server's commands queued, and reports each step
+//! ([`ReplayReport`]). `winmdm omadm replay DIR` prints it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use winmdm_syncml::{Command, SyncML};
@@ -186,7 +189,8 @@ fn trimmed(s: Option<&str>) -> String {
     s.unwrap_or("").trim().to_owned()
 }
 
-fn loc(l: Option<&winmdm_syncml::Location<'_>>) -> String {
+/// The `LocURI` of a `Source` or `Target`, trimmed (empty when absent).
+fn loc_uri_text(l: Option<&winmdm_syncml::Location<'_>>) -> String {
     trimmed(l.and_then(|l| l.loc_uri.as_deref()))
 }
 
@@ -216,34 +220,61 @@ fn loc(l: Option<&winmdm_syncml::Location<'_>>) -> String {
 ///
 /// `start` is the time of the first message; each device message advances it by one second.
 pub fn replay(messages: &[SyncML<'_>], start: SystemTime) -> ReplayReport {
-    // Device messages per (SessionID, device), in order of first appearance.
-    let mut groups: Vec<((String, String), Vec<usize>)> = Vec::new();
+    let groups = device_message_groups(messages);
+    let (reply_of, unmatched) = match_replies(messages, &groups);
+    let mut now = start;
+    let sessions = groups
+        .into_iter()
+        .map(|(key, idx)| replay_session(messages, key, idx, &reply_of, &mut now))
+        .collect();
+    ReplayReport {
+        sessions,
+        unmatched,
+    }
+}
+
+/// Device messages grouped by `(SessionID, device)`.
+type Groups = Vec<((String, String), Vec<usize>)>;
+
+/// A message's `MsgID` as a number (`u64::MAX` when it is not one).
+fn msg_number(m: &SyncML<'_>) -> u64 {
+    m.hdr
+        .msg_id
+        .as_deref()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// The indexes of the device messages per (SessionID, device), groups in order of first
+/// appearance, each in `MsgID` order (file order among equal ones).
+fn device_message_groups(messages: &[SyncML<'_>]) -> Groups {
+    let mut groups: Groups = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         if is_server_message(m) {
             continue;
         }
         let key = (
             trimmed(m.hdr.session_id.as_deref()),
-            loc(m.hdr.source.as_ref()),
+            loc_uri_text(m.hdr.source.as_ref()),
         );
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(i),
             None => groups.push((key, vec![i])),
         }
     }
-    let msg_num = |i: &usize| -> u64 {
-        messages[*i]
-            .hdr
-            .msg_id
-            .as_deref()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(u64::MAX)
-    };
     for (_, v) in &mut groups {
-        v.sort_by_key(msg_num); // stable: file order among equals
+        v.sort_by_key(|&i| msg_number(&messages[i])); // stable: file order among equals
     }
-    // Match every server message to the device message it answers.
-    let mut reply_of: std::collections::HashMap<usize, usize> = Default::default();
+    groups
+}
+
+/// Matches every server message to the device message it answers: the map from device
+/// message to server message, and the server messages that answer none.
+fn match_replies(
+    messages: &[SyncML<'_>],
+    groups: &Groups,
+) -> (HashMap<usize, usize>, Vec<UnmatchedReply>) {
+    let mut reply_of: HashMap<usize, usize> = HashMap::new();
     let mut unmatched: Vec<UnmatchedReply> = Vec::new();
     for (j, m) in messages.iter().enumerate() {
         if !is_server_message(m) {
@@ -256,7 +287,7 @@ pub fn replay(messages: &[SyncML<'_>], start: SystemTime) -> ReplayReport {
             });
             continue;
         };
-        let device = loc(m.hdr.target.as_ref());
+        let device = loc_uri_text(m.hdr.target.as_ref());
         let found = groups
             .iter()
             .filter(|((s, d), _)| *s == session_id && *d == device)
@@ -288,83 +319,104 @@ pub fn replay(messages: &[SyncML<'_>], start: SystemTime) -> ReplayReport {
             },
         }
     }
-    let mut out: Vec<ReplayedSession> = Vec::new();
-    let mut now = start;
-    for ((sid, device_id), idx) in groups {
-        let first = &messages[idx[0]];
-        let mut s = ServerSession::new(ServerConfig::new(loc(first.hdr.target.as_ref())));
-        let mut q = ReplayQueue::default();
-        let mut keys: HashSet<(String, String)> = HashSet::new();
-        let mut sess = ReplayedSession {
-            session_id: sid,
-            device_id,
-            starts_mid_way: (2..u64::MAX).contains(&msg_num(&idx[0])),
-            steps: Vec::new(),
-            outcomes: Vec::new(),
-            events: Vec::new(),
-            skipped: Vec::new(),
-        };
-        for i in idx {
-            let m = &messages[i];
-            let reply_index = reply_of.get(&i).copied();
-            // Commands the recorded server sent in reply to this message.
-            if let Some(reply) = reply_index.map(|j| &messages[j]) {
-                for c in &reply.body.commands {
-                    if matches!(c, Command::Status(_) | Command::Results(_)) {
-                        continue;
-                    }
-                    match DmCommand::from_wire(c) {
-                        Ok(command) => {
-                            q.todo.push_back(Queued {
-                                tag: q.next_tag,
-                                command,
-                            });
-                            q.next_tag += 1;
-                        }
-                        Err(e) => sess.skipped.push((
-                            format!("{} CmdID {}", c.name(), c.cmd_id().unwrap_or("?")),
-                            e,
-                        )),
-                    }
-                }
-            }
-            let uncorrelated = m
-                .body
-                .commands
-                .iter()
-                .filter_map(|c| match c {
-                    Command::Status(st) if st.cmd_ref.as_deref().map(str::trim) != Some("0") => {
-                        let k = (
-                            st.msg_ref.as_deref().unwrap_or("1").trim().to_owned(),
-                            st.cmd_ref.as_deref().unwrap_or("").trim().to_owned(),
-                        );
-                        (!keys.contains(&k)).then_some(k)
-                    }
-                    _ => None,
-                })
-                .collect();
-            let response = s.handle(m, now, &mut q);
-            if let Ok(r) = &response {
-                issued_keys(r, &mut keys);
-            }
-            now += Duration::from_secs(1);
-            sess.steps.push(ReplayStep {
-                device_msg_id: trimmed(m.hdr.msg_id.as_deref()),
-                device_index: i,
-                reply_index,
-                response,
-                uncorrelated,
-            });
+    (reply_of, unmatched)
+}
+
+/// Replays one session's device messages (`idx`) through a fresh engine, queueing
+/// before each the commands of the recorded server message that answered it.
+fn replay_session(
+    messages: &[SyncML<'_>],
+    (session_id, device_id): (String, String),
+    idx: Vec<usize>,
+    reply_of: &HashMap<usize, usize>,
+    now: &mut SystemTime,
+) -> ReplayedSession {
+    let first = &messages[idx[0]];
+    let mut s = ServerSession::new(ServerConfig::new(loc_uri_text(first.hdr.target.as_ref())));
+    let mut q = ReplayQueue::default();
+    let mut keys: HashSet<(String, String)> = HashSet::new();
+    let mut sess = ReplayedSession {
+        session_id,
+        device_id,
+        starts_mid_way: (2..u64::MAX).contains(&msg_number(first)),
+        steps: Vec::new(),
+        outcomes: Vec::new(),
+        events: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for i in idx {
+        let m = &messages[i];
+        let reply_index = reply_of.get(&i).copied();
+        if let Some(reply) = reply_index.map(|j| &messages[j]) {
+            queue_recorded_commands(reply, &mut q, &mut sess.skipped);
         }
-        if !s.is_finished() {
-            s.abandon_into(&mut q);
+        let uncorrelated = uncorrelated_statuses(m, &keys);
+        let response = s.handle(m, *now, &mut q);
+        if let Ok(r) = &response {
+            issued_keys(r, &mut keys);
         }
-        sess.outcomes = std::mem::take(&mut q.outcomes);
-        sess.events = std::mem::take(&mut q.events);
-        out.push(sess);
+        *now += Duration::from_secs(1);
+        sess.steps.push(ReplayStep {
+            device_msg_id: trimmed(m.hdr.msg_id.as_deref()),
+            device_index: i,
+            reply_index,
+            response,
+            uncorrelated,
+        });
     }
-    ReplayReport {
-        sessions: out,
-        unmatched,
+    if !s.is_finished() {
+        s.abandon_into(&mut q);
     }
+    sess.outcomes = std::mem::take(&mut q.outcomes);
+    sess.events = std::mem::take(&mut q.events);
+    sess
+}
+
+/// Queues the management commands the recorded server sent in `reply`; those that are
+/// not valid commands go to `skipped`.
+fn queue_recorded_commands(
+    reply: &SyncML<'_>,
+    q: &mut ReplayQueue,
+    skipped: &mut Vec<(String, CommandError)>,
+) {
+    for c in &reply.body.commands {
+        if matches!(c, Command::Status(_) | Command::Results(_)) {
+            continue;
+        }
+        match DmCommand::from_wire(c) {
+            Ok(command) => {
+                q.todo.push_back(Queued {
+                    tag: q.next_tag,
+                    command,
+                });
+                q.next_tag += 1;
+            }
+            Err(e) => skipped.push((
+                format!("{} CmdID {}", c.name(), c.cmd_id().unwrap_or("?")),
+                e,
+            )),
+        }
+    }
+}
+
+/// The `(MsgRef, CmdRef)` of the device's Statuses (SyncHdr ones aside) that refer to no
+/// command the engine issued so far (`keys`).
+fn uncorrelated_statuses(
+    m: &SyncML<'_>,
+    keys: &HashSet<(String, String)>,
+) -> Vec<(String, String)> {
+    m.body
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Status(st) if st.cmd_ref.as_deref().map(str::trim) != Some("0") => {
+                let k = (
+                    st.msg_ref.as_deref().unwrap_or("1").trim().to_owned(),
+                    st.cmd_ref.as_deref().unwrap_or("").trim().to_owned(),
+                );
+                (!keys.contains(&k)).then_some(k)
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -1,4 +1,8 @@
-//! The server session engine (sans-IO).
+//! The server session engine (sans-IO): [`ServerSession`] with its settings
+//! ([`ServerConfig`]), what it reports ([`ServerEvent`], [`DeviceEvent`]) and the queue
+//! [`handle`](ServerSession::handle) pulls commands from ([`CommandQueue`],
+//! [`FifoQueue`]). [`SessionHeader`] finds the device and session of a message before an
+//! engine exists. The crate docs walk through one message.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -12,12 +16,12 @@ use crate::alert::DeviceAlert;
 use crate::auth::{self, IdentityBinding, ServerAuth};
 use crate::command::DmCommand;
 use crate::package::{
-    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, InObject, MIN_MAX_MSG_SIZE,
-    ObjectKey, OutObject, Packer,
+    self, DEFAULT_MAX_MSG_SIZE, DEFAULT_MAX_OBJECT_SIZE, Fed, Fit, IncomingObject,
+    MIN_MAX_MSG_SIZE, ObjectKey, OutgoingObject, Packer,
 };
+pub use crate::session::SessionHeader;
 use crate::session::{
-    Disposition, ItemStatus, Outcome, SessionError, SessionHeader, asks_next, no_end_of_data_alert,
-    status_for,
+    Disposition, ItemStatus, Outcome, SessionError, asks_next, no_end_of_data_alert, status_for,
 };
 
 /// Server engine settings: the product's configuration, the same for every session.
@@ -281,8 +285,8 @@ impl Record {
 
 /// The outgoing large object and the record of its command.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct OutLo {
-    pub(crate) obj: OutObject,
+pub(crate) struct OutgoingObjectWithRecord {
+    pub(crate) obj: OutgoingObject,
     pub(crate) record: u64,
 }
 
@@ -294,7 +298,7 @@ pub(crate) struct Pending {
     pub(crate) command: Command<'static>,
 }
 
-/// Everything a session needs to continue: what a [`crate::ServerSnapshot`] holds.
+/// Everything a session needs to continue: what a [`crate::snapshot::ServerSnapshot`] holds.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerState {
     pub(crate) phase: ServerPhase,
@@ -307,8 +311,8 @@ pub(crate) struct ServerState {
     pub(crate) messages: usize,
     pub(crate) statuses: VecDeque<Status<'static>>,
     pub(crate) pending: Option<Pending>,
-    pub(crate) lo_out: Option<OutLo>,
-    pub(crate) lo_in: Option<InObject>,
+    pub(crate) outgoing_object: Option<OutgoingObjectWithRecord>,
+    pub(crate) incoming_object: Option<IncomingObject>,
     /// Alerts to send (1225 for abandoned incoming objects).
     pub(crate) alerts_out: VecDeque<Command<'static>>,
     pub(crate) records: BTreeMap<u64, Record>,
@@ -333,8 +337,8 @@ impl ServerState {
             messages: 0,
             statuses: VecDeque::new(),
             pending: None,
-            lo_out: None,
-            lo_in: None,
+            outgoing_object: None,
+            incoming_object: None,
             alerts_out: VecDeque::new(),
             records: BTreeMap::new(),
             next_record: 0,
@@ -387,7 +391,8 @@ struct Building {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use winmdm_omadm::{DmCommand, LocUri, Queued, ServerConfig, ServerEvent, ServerSession};
+/// use winmdm_omadm::server::{Queued, ServerConfig, ServerEvent, ServerSession};
+/// use winmdm_omadm::{DmCommand, LocUri};
 ///
 /// let pkg1 = winmdm_omadm::syncml::decode(br#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr>
 ///   <VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1</SessionID><MsgID>1</MsgID>
@@ -413,7 +418,7 @@ struct Building {
 pub struct ServerSession {
     cfg: ServerConfig,
     identity: Option<Box<dyn IdentityBinding>>,
-    st: ServerState,
+    state: ServerState,
     building: Option<Building>,
     /// The message being answered is a retransmission: the last response again.
     retransmit: bool,
@@ -423,10 +428,10 @@ pub struct ServerSession {
 impl std::fmt::Debug for ServerSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerSession")
-            .field("phase", &self.st.phase)
-            .field("session_id", &self.st.session_id)
-            .field("device_id", &self.st.device_id)
-            .field("my_msg_id", &self.st.my_msg_id)
+            .field("phase", &self.state.phase)
+            .field("session_id", &self.state.session_id)
+            .field("device_id", &self.state.device_id)
+            .field("my_msg_id", &self.state.my_msg_id)
             .finish_non_exhaustive()
     }
 }
@@ -443,11 +448,11 @@ impl ServerSession {
         ServerSession::from_state(cfg, st)
     }
 
-    pub(crate) fn from_state(cfg: ServerConfig, st: ServerState) -> Self {
+    pub(crate) fn from_state(cfg: ServerConfig, state: ServerState) -> Self {
         ServerSession {
             cfg,
             identity: None,
-            st,
+            state,
             building: None,
             retransmit: false,
             events: VecDeque::new(),
@@ -455,7 +460,7 @@ impl ServerSession {
     }
 
     pub(crate) fn state(&self) -> &ServerState {
-        &self.st
+        &self.state
     }
 
     pub(crate) fn is_idle(&self) -> bool {
@@ -480,13 +485,13 @@ impl ServerSession {
     /// device it talks to (from [`SessionHeader::read`] of the first message). Replaces
     /// [`ServerConfig::auth`]; ignored once the device authenticated.
     pub fn set_auth(&mut self, auth: ServerAuth) {
-        if self.st.auth_phase == AuthPhase::Authenticated {
+        if self.state.auth_phase == AuthPhase::Authenticated {
             return;
         }
-        if self.st.auth_phase == AuthPhase::NotRequired {
-            self.st.auth_phase = AuthPhase::Pending { failures: 0 };
+        if self.state.auth_phase == AuthPhase::NotRequired {
+            self.state.auth_phase = AuthPhase::Pending { failures: 0 };
         }
-        self.st.auth = Some(auth);
+        self.state.auth = Some(auth);
     }
 
     /// The configuration the session runs with.
@@ -496,33 +501,33 @@ impl ServerSession {
 
     /// Where the session is.
     pub fn phase(&self) -> ServerPhase {
-        self.st.phase
+        self.state.phase
     }
 
     /// Where DM authentication is.
     pub fn auth_phase(&self) -> AuthPhase {
-        self.st.auth_phase
+        self.state.auth_phase
     }
 
     /// Whether the session is over (the last response ended it).
     pub fn is_finished(&self) -> bool {
-        self.st.phase == ServerPhase::Finished
+        self.state.phase == ServerPhase::Finished
     }
 
     /// The session's `SessionID`, once known.
     pub fn session_id(&self) -> Option<&str> {
-        self.st.session_id.as_deref()
+        self.state.session_id.as_deref()
     }
 
     /// The device's ID (`SyncHdr/Source/LocURI`), once known.
     pub fn device_id(&self) -> Option<&str> {
-        self.st.device_id.as_deref()
+        self.state.device_id.as_deref()
     }
 
     /// The nonce the device must use in its next session (MD5): store it.
     pub fn nonce_for_next_session(&self) -> Option<&[u8]> {
-        let a = self.st.auth.as_ref()?;
-        Some(if self.st.auth_phase == AuthPhase::Authenticated {
+        let a = self.state.auth.as_ref()?;
+        Some(if self.state.auth_phase == AuthPhase::Authenticated {
             &a.next_session_nonce
         } else {
             &a.nonce
@@ -531,12 +536,12 @@ impl ServerSession {
 
     /// The `MaxMsgSize` the responses are held to.
     pub fn max_msg_size(&self) -> u64 {
-        self.st.device_max_msg
+        self.state.device_max_msg
     }
 
     /// The last response sent (what a retransmission gets).
     pub fn last_response(&self) -> Option<&SyncML<'static>> {
-        self.st.last_reply.as_ref()
+        self.state.last_reply.as_ref()
     }
 
     /// The next event, in the order they happened.
@@ -556,21 +561,21 @@ impl ServerSession {
     }
 
     fn finish(&mut self) {
-        self.st.phase = ServerPhase::Finished;
-        if let Some(p) = self.st.pending.take() {
+        self.state.phase = ServerPhase::Finished;
+        if let Some(p) = self.state.pending.take() {
             self.report_unsent(p.tag, p.command.kind(), Disposition::NoStatus);
         }
-        self.st.lo_out = None;
+        self.state.outgoing_object = None;
         self.report_where(|_, _| true);
     }
 
     fn check_header(&mut self, msg: &SyncML<'_>, now: SystemTime) -> Result<u64, SessionError> {
         let h = SessionHeader::read(msg)?;
         let src = h.device_id.ok_or(SessionError::MissingHeader("Source"))?;
-        match &self.st.session_id {
+        match &self.state.session_id {
             None => {
-                self.st.session_id = Some(h.session_id.to_owned());
-                self.st.device_id = Some(src.to_owned());
+                self.state.session_id = Some(h.session_id.to_owned());
+                self.state.device_id = Some(src.to_owned());
             }
             Some(s) => {
                 if s != h.session_id {
@@ -579,10 +584,10 @@ impl ServerSession {
                         got: h.session_id.to_owned(),
                     });
                 }
-                if self.st.device_id.as_deref() != Some(src) {
+                if self.state.device_id.as_deref() != Some(src) {
                     return Err(SessionError::SenderChanged);
                 }
-                if let Some(last) = self.st.last_seen
+                if let Some(last) = self.state.last_seen
                     && now.duration_since(last).unwrap_or_default() > self.cfg.session_timeout
                 {
                     return Err(SessionError::Expired);
@@ -605,18 +610,18 @@ impl ServerSession {
         {
             return HdrVerdict::Refuse(StatusCode::PROTOCOL_VERSION_NOT_SUPPORTED, None, true);
         }
-        if let (Some(b), Some(d)) = (&self.identity, &self.st.device_id)
+        if let (Some(b), Some(d)) = (&self.identity, &self.state.device_id)
             && !b.allows(d)
         {
             return HdrVerdict::Refuse(StatusCode::FORBIDDEN, None, true);
         }
-        let failures = match self.st.auth_phase {
+        let failures = match self.state.auth_phase {
             AuthPhase::NotRequired | AuthPhase::Authenticated => {
                 return HdrVerdict::Accept(StatusCode::OK, None);
             }
             AuthPhase::Pending { failures } => failures,
         };
-        let Some(a) = self.st.auth.as_mut() else {
+        let Some(a) = self.state.auth.as_mut() else {
             // Required but the product gave no credentials: nothing can match.
             return HdrVerdict::Refuse(StatusCode::FORBIDDEN, None, true);
         };
@@ -627,7 +632,7 @@ impl ServerSession {
         if ok {
             let ch = (a.scheme == auth::AuthScheme::Md5)
                 .then(|| auth::chal(a.scheme, &a.next_session_nonce));
-            self.st.auth_phase = AuthPhase::Authenticated;
+            self.state.auth_phase = AuthPhase::Authenticated;
             self.event(DeviceEvent::Authenticated);
             return HdrVerdict::Accept(StatusCode::AUTHENTICATION_ACCEPTED, ch);
         }
@@ -640,7 +645,7 @@ impl ServerSession {
         a.nonce = a.challenge_nonce.clone();
         let chal = auth::chal(a.scheme, &a.challenge_nonce);
         let give_up = failures >= a.max_failures;
-        self.st.auth_phase = AuthPhase::Pending { failures };
+        self.state.auth_phase = AuthPhase::Pending { failures };
         self.event(DeviceEvent::AuthenticationFailed);
         HdrVerdict::Refuse(code, Some(chal), give_up)
     }
@@ -658,8 +663,8 @@ impl ServerSession {
             return Err(SessionError::ResponsePending);
         }
         let mid = self.check_header(msg, now)?;
-        if let Some(last) = self.st.last_device_msg {
-            if mid == last && self.st.last_reply.is_some() {
+        if let Some(last) = self.state.last_device_msg {
+            if mid == last && self.state.last_reply.is_some() {
                 // A retransmission (the response got lost): the same response.
                 self.retransmit = true;
                 return Ok(());
@@ -674,7 +679,7 @@ impl ServerSession {
                 });
             }
         }
-        if self.st.messages >= self.cfg.max_messages {
+        if self.state.messages >= self.cfg.max_messages {
             return Err(SessionError::TooManyMessages(self.cfg.max_messages));
         }
         if let Some(m) = &msg.hdr.meta {
@@ -682,16 +687,16 @@ impl ServerSession {
                 if n < MIN_MAX_MSG_SIZE {
                     return Err(SessionError::MaxMsgSizeTooSmall(n));
                 }
-                self.st.device_max_msg = n;
+                self.state.device_max_msg = n;
             }
             if m.max_obj_size.is_some() {
-                self.st.device_max_obj = m.max_obj_size;
+                self.state.device_max_obj = m.max_obj_size;
             }
         }
-        self.st.messages += 1;
-        self.st.last_device_msg = Some(mid);
-        self.st.last_seen = Some(now);
-        self.st.phase = ServerPhase::Responding;
+        self.state.messages += 1;
+        self.state.last_device_msg = Some(mid);
+        self.state.last_seen = Some(now);
+        self.state.phase = ServerPhase::Responding;
         let msg_ref = mid.to_string();
 
         let (code, chal) = match self.verdict(&msg.hdr) {
@@ -699,7 +704,7 @@ impl ServerSession {
             HdrVerdict::Refuse(c, ch, end) => {
                 let mut st = status_for(&msg_ref, Some("0"), "SyncHdr", c);
                 st.chal = ch.map(Box::new);
-                self.st.statuses.push_front(st);
+                self.state.statuses.push_front(st);
                 self.start_response(Mode::StatusesOnly { refused: true, end });
                 return Ok(());
             }
@@ -708,19 +713,19 @@ impl ServerSession {
         st.chal = chal.map(Box::new);
         // The SyncHdr's Status goes first, before Statuses left over from earlier
         // messages.
-        self.st.statuses.push_front(st);
+        self.state.statuses.push_front(st);
 
         let mut abort = false;
         for c in &msg.body.commands {
             abort |= self.device_command(c, &msg_ref);
         }
-        if let Some(uri) = package::end_of_message(&mut self.st.lo_in, msg) {
-            self.st.alerts_out.push_back(no_end_of_data_alert(&uri));
+        if let Some(uri) = package::end_of_message(&mut self.state.incoming_object, msg) {
+            self.state.alerts_out.push_back(no_end_of_data_alert(&uri));
         }
         let next = asks_next(&msg.body.commands);
         if msg.body.r#final || next {
             // The device's package is complete: it answered everything it received.
-            let lo = self.st.lo_out.as_ref().map(|l| l.record);
+            let lo = self.state.outgoing_object.as_ref().map(|l| l.record);
             self.report_where(|id, _| Some(id) != lo);
         }
         let mode = if abort {
@@ -740,17 +745,17 @@ impl ServerSession {
     /// Packs Statuses, engine alerts, the next large-object chunk and the command put
     /// off last time.
     fn start_response(&mut self, mode: Mode) {
-        self.st.my_msg_id += 1;
+        self.state.my_msg_id += 1;
         let hdr = self.header();
-        let mut packer = Packer::new(hdr, self.st.device_max_msg, mode == Mode::RequestNext);
-        let msg = self.st.my_msg_id.to_string();
-        let statuses_left = !packer.push_statuses(&mut self.st.statuses);
+        let mut packer = Packer::new(hdr, self.state.device_max_msg, mode == Mode::RequestNext);
+        let msg = self.state.my_msg_id.to_string();
+        let statuses_left = !packer.push_statuses(&mut self.state.statuses);
         if !statuses_left {
-            while let Some(a) = self.st.alerts_out.pop_front() {
+            while let Some(a) = self.state.alerts_out.pop_front() {
                 match packer.push(a, Fit::IfRoom) {
                     Ok(()) => self.internal_ref(&msg, &packer),
                     Err((a, _)) => {
-                        self.st.alerts_out.push_front(a);
+                        self.state.alerts_out.push_front(a);
                         break;
                     }
                 }
@@ -767,11 +772,11 @@ impl ServerSession {
         if !accepting {
             return;
         }
-        if self.st.lo_out.is_some() && !self.place_chunk() {
+        if self.state.outgoing_object.is_some() && !self.place_chunk() {
             self.stop_accepting();
             return;
         }
-        if let Some(p) = self.st.pending.take() {
+        if let Some(p) = self.state.pending.take() {
             self.offer(p.tag, p.command, true);
         }
     }
@@ -784,7 +789,7 @@ impl ServerSession {
 
     fn internal_ref(&mut self, msg: &str, packer: &Packer) {
         if let Some(id) = packer.commands().last().and_then(Command::cmd_id) {
-            self.st
+            self.state
                 .refs
                 .insert((msg.to_owned(), id.to_owned()), Ref::Internal);
         }
@@ -835,12 +840,12 @@ impl ServerSession {
             )
         );
         let accepting = self.command_room().is_some();
-        if !sendable || (!accepting && self.st.pending.is_some()) {
+        if !sendable || (!accepting && self.state.pending.is_some()) {
             self.report_unsent(tag, command.kind(), Disposition::NoStatus);
             return Pushed::Refused;
         }
         if !accepting {
-            self.st.pending = Some(Pending { tag, command });
+            self.state.pending = Some(Pending { tag, command });
             return Pushed::Deferred;
         }
         self.offer(tag, command, false)
@@ -848,7 +853,7 @@ impl ServerSession {
 
     fn offer(&mut self, tag: u64, cmd: Command<'static>, deferred_before: bool) -> Pushed {
         let Some(b) = self.building.as_mut() else {
-            self.st.pending = Some(Pending { tag, command: cmd });
+            self.state.pending = Some(Pending { tag, command: cmd });
             return Pushed::Deferred;
         };
         let kind = cmd.kind().unwrap_or(CommandKind::Status);
@@ -866,21 +871,21 @@ impl ServerSession {
         // if it does not fit there either, it is too large.
         if b.packer.fits_alone(len) && !deferred_before {
             b.accepting = false;
-            self.st.pending = Some(Pending { tag, command: cmd });
+            self.state.pending = Some(Pending { tag, command: cmd });
             return Pushed::Deferred;
         }
         let too_big_obj = self
-            .st
+            .state
             .device_max_obj
-            .is_some_and(|m| package::lo_text_len(&cmd) as u64 > m);
+            .is_some_and(|m| package::large_object_text_len(&cmd) as u64 > m);
         let lo = (package::chunkable(&cmd) && !too_big_obj)
-            .then(|| OutObject::start(cmd, b.packer.chunk_room()))
+            .then(|| OutgoingObject::start(cmd, b.packer.chunk_room()))
             .flatten();
         if let Some(obj) = lo {
             b.accepting = false;
             let msg = b.msg.clone();
             let record = self.add_record(Record::new(tag, kind, &msg, "", true));
-            self.st.lo_out = Some(OutLo { obj, record });
+            self.state.outgoing_object = Some(OutgoingObjectWithRecord { obj, record });
             // Start it now if a chunk fits, otherwise in the next message.
             self.place_chunk();
             return Pushed::Sent;
@@ -892,7 +897,8 @@ impl ServerSession {
     /// Places the next chunk of the outgoing large object if one fits; returns whether
     /// the object is complete.
     fn place_chunk(&mut self) -> bool {
-        let (Some(b), Some(lo)) = (self.building.as_mut(), self.st.lo_out.as_mut()) else {
+        let (Some(b), Some(lo)) = (self.building.as_mut(), self.state.outgoing_object.as_mut())
+        else {
             return true;
         };
         let Some((id, last)) = b.packer.push_chunk(&mut lo.obj) else {
@@ -905,10 +911,10 @@ impl ServerSession {
         } else {
             RefKind::Chunk
         };
-        self.st
+        self.state
             .refs
             .insert((msg.clone(), id.clone()), Ref::Record(record, kind));
-        if let Some(r) = self.st.records.get_mut(&record)
+        if let Some(r) = self.state.records.get_mut(&record)
             && (last || r.cmd_ref.is_empty())
         {
             // Until the last chunk goes out, the outcome names the first one.
@@ -916,7 +922,7 @@ impl ServerSession {
             r.cmd_ref = id;
         }
         if last {
-            self.st.lo_out = None;
+            self.state.outgoing_object = None;
         }
         last
     }
@@ -928,7 +934,7 @@ impl ServerSession {
     pub fn respond(&mut self) -> Result<SyncML<'static>, SessionError> {
         if std::mem::take(&mut self.retransmit) {
             return self
-                .st
+                .state
                 .last_reply
                 .clone()
                 .ok_or(SessionError::NoResponsePending);
@@ -949,9 +955,9 @@ impl ServerSession {
         };
         let fin = b.mode != Mode::RequestNext
             && !b.statuses_left
-            && self.st.alerts_out.is_empty()
-            && self.st.lo_out.is_none()
-            && self.st.pending.is_none()
+            && self.state.alerts_out.is_empty()
+            && self.state.outgoing_object.is_none()
+            && self.state.pending.is_none()
             && queue_empty;
         let only_statuses = packer
             .commands()
@@ -966,9 +972,9 @@ impl ServerSession {
         if end {
             self.finish();
         } else {
-            self.st.phase = ServerPhase::AwaitingDevice;
+            self.state.phase = ServerPhase::AwaitingDevice;
         }
-        self.st.last_reply = Some(reply.clone());
+        self.state.last_reply = Some(reply.clone());
         Ok(reply)
     }
 
@@ -1012,7 +1018,8 @@ impl ServerSession {
         let id = c.cmd_id();
         let name = c.name().to_owned();
         let reply = |s: &mut Self, code: StatusCode| {
-            s.st.statuses
+            s.state
+                .statuses
                 .push_back(status_for(msg_ref, id, &name, code));
         };
         match c {
@@ -1027,8 +1034,8 @@ impl ServerSession {
             Command::Alert(a) => {
                 if a.code() == Some(winmdm_syncml::AlertCode::NO_END_OF_DATA) {
                     // The device did not get the whole object: abandon it.
-                    if let Some(lo) = self.st.lo_out.take()
-                        && let Some(r) = self.st.records.get_mut(&lo.record)
+                    if let Some(lo) = self.state.outgoing_object.take()
+                        && let Some(r) = self.state.records.get_mut(&lo.record)
                     {
                         r.disposition = Some(Disposition::Incomplete);
                     }
@@ -1080,10 +1087,10 @@ impl ServerSession {
             return;
         }
         let key = (msg_ref, cmd_ref);
-        let (idx, kind) = match self.st.refs.get(&key) {
-            Some(&Ref::Record(i, k)) if self.st.records.contains_key(&i) => (i, k),
+        let (idx, kind) = match self.state.refs.get(&key) {
+            Some(&Ref::Record(i, k)) if self.state.records.contains_key(&i) => (i, k),
             Some(Ref::Internal) => {
-                self.st.refs.remove(&key);
+                self.state.refs.remove(&key);
                 return;
             }
             _ => {
@@ -1103,11 +1110,16 @@ impl ServerSession {
                 return;
             }
             // The device refused a chunk: the object is abandoned.
-            if self.st.lo_out.as_ref().is_some_and(|l| l.record == idx) {
-                self.st.lo_out = None;
+            if self
+                .state
+                .outgoing_object
+                .as_ref()
+                .is_some_and(|l| l.record == idx)
+            {
+                self.state.outgoing_object = None;
             }
         }
-        let Some(rec) = self.st.records.get_mut(&idx) else {
+        let Some(rec) = self.state.records.get_mut(&idx) else {
             return;
         };
         let r = st
@@ -1124,8 +1136,8 @@ impl ServerSession {
     fn device_results(&mut self, r: &Results<'_>) -> StatusCode {
         let msg_ref = r.msg_ref.as_deref().unwrap_or("1").trim().to_owned();
         let cmd_ref = r.cmd_ref.as_deref().unwrap_or("1").trim().to_owned();
-        let rec = match self.st.refs.get(&(msg_ref.clone(), cmd_ref.clone())) {
-            Some(&Ref::Record(i, _)) if self.st.records.contains_key(&i) => Some(i),
+        let rec = match self.state.refs.get(&(msg_ref.clone(), cmd_ref.clone())) {
+            Some(&Ref::Record(i, _)) if self.state.records.contains_key(&i) => Some(i),
             _ => None,
         };
         let mut code = StatusCode::OK;
@@ -1137,7 +1149,7 @@ impl ServerSession {
                 source: it.source_uri().unwrap_or("").to_owned(),
             };
             let whole = match package::feed_chunk(
-                &mut self.st.lo_in,
+                &mut self.state.incoming_object,
                 key,
                 it,
                 self.cfg.max_object_size,
@@ -1156,14 +1168,14 @@ impl ServerSession {
                     full
                 }
             };
-            match rec.and_then(|i| self.st.records.get_mut(&i)) {
+            match rec.and_then(|i| self.state.records.get_mut(&i)) {
                 Some(record) => record.results.push(whole),
                 None => unmatched.push(whole),
             }
         }
         for uri in abandoned {
             // Another object started before the last one ended.
-            self.st.alerts_out.push_back(no_end_of_data_alert(&uri));
+            self.state.alerts_out.push_back(no_end_of_data_alert(&uri));
         }
         if !unmatched.is_empty() {
             self.event(DeviceEvent::UnmatchedResults {
@@ -1176,15 +1188,15 @@ impl ServerSession {
     }
 
     fn add_record(&mut self, r: Record) -> u64 {
-        let id = self.st.next_record;
-        self.st.next_record += 1;
-        self.st.records.insert(id, r);
+        let id = self.state.next_record;
+        self.state.next_record += 1;
+        self.state.records.insert(id, r);
         id
     }
 
     /// Takes a record and its children out (with their refs) as an outcome.
     fn take_outcome(&mut self, id: u64) -> Option<Outcome> {
-        let r = self.st.records.remove(&id)?;
+        let r = self.state.records.remove(&id)?;
         let disposition = r.disposition.clone().unwrap_or(if r.statuses.is_empty() {
             Disposition::NoStatus
         } else {
@@ -1236,8 +1248,8 @@ impl ServerSession {
             }
         }
         if self.events.len() > before {
-            let live = &self.st.records;
-            self.st
+            let live = &self.state.records;
+            self.state
                 .refs
                 .retain(|_, r| !matches!(r, Ref::Record(i, _) if !live.contains_key(i)));
         }
@@ -1246,7 +1258,7 @@ impl ServerSession {
     /// Reports every top-level record the filter selects, in issue order.
     fn report_where(&mut self, f: impl Fn(u64, &Record) -> bool) {
         let ids: Vec<u64> = self
-            .st
+            .state
             .records
             .iter()
             .filter(|(id, r)| r.top && f(**id, r))
@@ -1259,13 +1271,13 @@ impl ServerSession {
         let kind = cmd.kind().unwrap_or(CommandKind::Status);
         let cmd_id = cmd.cmd_id().unwrap_or("").to_owned();
         let idx = self.add_record(Record::new(tag, kind, msg, &cmd_id, top));
-        self.st
+        self.state
             .refs
             .insert((msg.to_owned(), cmd_id), Ref::Record(idx, RefKind::Normal));
         if let Command::Atomic(k) | Command::Sequence(k) = cmd {
             for c in &k.commands {
                 let ci = self.register(tag, c, msg, false);
-                if let Some(r) = self.st.records.get_mut(&idx) {
+                if let Some(r) = self.state.records.get_mut(&idx) {
                     r.children.push(ci);
                 }
             }
@@ -1277,9 +1289,9 @@ impl ServerSession {
         SyncHdr {
             ver_dtd: Some(Cow::Borrowed("1.2")),
             ver_proto: Some(Cow::Borrowed("DM/1.2")),
-            session_id: self.st.session_id.clone().map(Cow::Owned),
-            msg_id: Some(Cow::Owned(self.st.my_msg_id.to_string())),
-            target: self.st.device_id.clone().map(Location::uri),
+            session_id: self.state.session_id.clone().map(Cow::Owned),
+            msg_id: Some(Cow::Owned(self.state.my_msg_id.to_string())),
+            target: self.state.device_id.clone().map(Location::uri),
             source: Some(Location::uri(self.cfg.server_uri.clone())),
             meta: self.cfg.declared_max_msg_size.map(|n| Meta {
                 max_msg_size: Some(n),

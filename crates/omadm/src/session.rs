@@ -46,14 +46,14 @@ pub enum SessionError {
     /// The session exceeded the configured number of messages.
     #[error("more than {0} messages in the session")]
     TooManyMessages(usize),
-    /// The device engine got a message before [`start`](crate::DeviceSession::start).
+    /// The device engine got a message before [`start`](crate::device::DeviceSession::start).
     #[error("session not started")]
     NotStarted,
     /// A message was received while the response to the previous one is still being
-    /// built: call [`respond`](crate::ServerSession::respond) first.
+    /// built: call [`respond`](crate::server::ServerSession::respond) first.
     #[error("the response to the previous message was not taken")]
     ResponsePending,
-    /// [`respond`](crate::ServerSession::respond) without a message received.
+    /// [`respond`](crate::server::ServerSession::respond) without a message received.
     #[error("no message to respond to")]
     NoResponsePending,
 }
@@ -67,7 +67,7 @@ pub enum SessionError {
 ///   <VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1A</SessionID><MsgID>3</MsgID>
 ///   <Target><LocURI>https://mdm.example/omadm</LocURI></Target>
 ///   <Source><LocURI> DEVICE1 </LocURI></Source></SyncHdr><SyncBody/></SyncML>"#)?;
-/// let h = winmdm_omadm::SessionHeader::read(&msg)?;
+/// let h = winmdm_omadm::server::SessionHeader::read(&msg)?;
 /// assert_eq!((h.session_id, h.msg_id, h.device_id), ("1A", 3, Some("DEVICE1")));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

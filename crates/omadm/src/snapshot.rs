@@ -8,20 +8,19 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::SystemTime;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use winmdm_syncml::{
     Command, CommandKind, DecodeOptions, EncodeOptions, Item, Limits, Results, Status, StatusCode,
     SyncML,
 };
+use winmdm_types::base64::{decode_lenient, encode as b64};
 
 use crate::auth::{AuthScheme, Credentials, ServerAuth};
 use crate::device::{DeviceAuthState, DeviceConfig, DevicePhase, DeviceSession, DeviceState};
-use crate::package::{InObject, ObjectKey, OutObject, Reassembly};
+use crate::package::{IncomingObject, ObjectKey, OutgoingObject, Reassembly};
 use crate::server::{
-    AuthPhase, OutLo, Pending, Record, Ref, RefKind, ServerConfig, ServerPhase, ServerSession,
-    ServerState,
+    AuthPhase, OutgoingObjectWithRecord, Pending, Record, Ref, RefKind, ServerConfig, ServerPhase,
+    ServerSession, ServerState,
 };
 use crate::session::Disposition;
 
@@ -33,8 +32,8 @@ pub const SNAPSHOT_VERSION: u32 = 1;
 #[non_exhaustive]
 pub enum SnapshotError {
     /// A response is being built or events are not drained: snapshot after
-    /// [`respond`](crate::ServerSession::respond) and after draining
-    /// [`poll_event`](crate::ServerSession::poll_event).
+    /// [`respond`](crate::server::ServerSession::respond) and after draining
+    /// [`poll_event`](crate::server::ServerSession::poll_event).
     #[error("the session is in the middle of a message (response or events not taken)")]
     Busy,
     /// The snapshot was written by another format version.
@@ -84,9 +83,9 @@ pub struct ServerSnapshot {
     #[serde(rename = "pend", default, skip_serializing_if = "Option::is_none")]
     pending: Option<PendingSnap>,
     #[serde(rename = "lo", default, skip_serializing_if = "Option::is_none")]
-    lo_out: Option<LoOutSnap>,
+    outgoing_object: Option<OutgoingObjectSnap>,
     #[serde(rename = "li", default, skip_serializing_if = "Option::is_none")]
-    lo_in: Option<LoInSnap>,
+    incoming_object: Option<IncomingObjectSnap>,
     #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
     records: Vec<RecordSnap>,
     #[serde(rename = "nr")]
@@ -122,8 +121,10 @@ struct PendingSnap {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct LoOutSnap {
-    tpl: String,
+struct OutgoingObjectSnap {
+    /// The command without its data.
+    #[serde(rename = "tpl")]
+    template: String,
     /// The data not sent yet.
     text: String,
     /// Bytes sent already.
@@ -133,7 +134,7 @@ struct LoOutSnap {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct LoInSnap {
+struct IncomingObjectSnap {
     /// `Results` + record, or a command name.
     kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,9 +217,9 @@ pub struct DeviceSnapshot {
     #[serde(rename = "qd", default, skip_serializing_if = "std::ops::Not::not")]
     out_deferred: bool,
     #[serde(rename = "lo", default, skip_serializing_if = "Option::is_none")]
-    lo_out: Option<LoOutSnap>,
+    outgoing_object: Option<OutgoingObjectSnap>,
     #[serde(rename = "li", default, skip_serializing_if = "Option::is_none")]
-    lo_in: Option<LoInSnap>,
+    incoming_object: Option<IncomingObjectSnap>,
     #[serde(rename = "more", default, skip_serializing_if = "std::ops::Not::not")]
     server_more: bool,
     scheme: String,
@@ -359,16 +360,19 @@ fn disposition_from(s: &str) -> Result<Disposition, SnapshotError> {
 const MAX_SENT_BYTES: usize = 1 << 30;
 
 /// Only the part not sent yet is saved: the chunks already sent are never read again.
-fn lo_out_snap(o: &OutObject, rec: Option<u64>) -> Result<LoOutSnap, SnapshotError> {
-    Ok(LoOutSnap {
-        tpl: to_xml(std::slice::from_ref(&o.template), "outgoing object")?,
+fn save_outgoing_object(
+    o: &OutgoingObject,
+    rec: Option<u64>,
+) -> Result<OutgoingObjectSnap, SnapshotError> {
+    Ok(OutgoingObjectSnap {
+        template: to_xml(std::slice::from_ref(&o.template), "outgoing object")?,
         text: o.text.get(o.offset..).unwrap_or("").to_owned(),
         off: o.offset,
         rec,
     })
 }
 
-fn lo_out_from(s: &LoOutSnap) -> Result<OutObject, SnapshotError> {
+fn restore_outgoing_object(s: &OutgoingObjectSnap) -> Result<OutgoingObject, SnapshotError> {
     if s.off > MAX_SENT_BYTES {
         return Err(SnapshotError::Corrupt("outgoing object"));
     }
@@ -377,14 +381,14 @@ fn lo_out_from(s: &LoOutSnap) -> Result<OutObject, SnapshotError> {
     let mut text = String::with_capacity(s.off + s.text.len());
     text.extend(std::iter::repeat_n(' ', s.off));
     text.push_str(&s.text);
-    Ok(OutObject {
-        template: one_command(&s.tpl, "outgoing object")?,
+    Ok(OutgoingObject {
+        template: one_command(&s.template, "outgoing object")?,
         text,
         offset: s.off,
     })
 }
 
-fn lo_in_snap(o: &InObject) -> Result<LoInSnap, SnapshotError> {
+fn save_incoming_object(o: &IncomingObject) -> Result<IncomingObjectSnap, SnapshotError> {
     let (kind, rec) = match &o.key {
         ObjectKey::Results { record, .. } => ("Results".to_owned(), *record),
         ObjectKey::Command { kind, .. } => (kind.as_str().to_owned(), None),
@@ -399,7 +403,7 @@ fn lo_in_snap(o: &InObject) -> Result<LoInSnap, SnapshotError> {
         )?,
         None => String::new(),
     };
-    Ok(LoInSnap {
+    Ok(IncomingObjectSnap {
         kind,
         rec,
         uri: o.key.uri().to_owned(),
@@ -410,7 +414,7 @@ fn lo_in_snap(o: &InObject) -> Result<LoInSnap, SnapshotError> {
     })
 }
 
-fn lo_in_from(s: &LoInSnap) -> Result<InObject, SnapshotError> {
+fn restore_incoming_object(s: &IncomingObjectSnap) -> Result<IncomingObject, SnapshotError> {
     let key = if s.kind == "Results" {
         ObjectKey::Results {
             record: s.rec,
@@ -427,7 +431,7 @@ fn lo_in_from(s: &LoInSnap) -> Result<InObject, SnapshotError> {
         .next()
         .and_then(|i| i.meta)
         .map(|m| *m);
-    Ok(InObject {
+    Ok(IncomingObject {
         key,
         re: Reassembly {
             declared: s.size,
@@ -508,11 +512,15 @@ impl ServerSession {
                 }),
                 None => None,
             },
-            lo_out: match &s.lo_out {
-                Some(l) => Some(lo_out_snap(&l.obj, Some(l.record))?),
+            outgoing_object: match &s.outgoing_object {
+                Some(l) => Some(save_outgoing_object(&l.obj, Some(l.record))?),
                 None => None,
             },
-            lo_in: s.lo_in.as_ref().map(lo_in_snap).transpose()?,
+            incoming_object: s
+                .incoming_object
+                .as_ref()
+                .map(save_incoming_object)
+                .transpose()?,
             records,
             next_record: s.next_record,
             refs,
@@ -522,9 +530,9 @@ impl ServerSession {
                 scheme: a.scheme.as_str().to_owned(),
                 user: a.credentials.username.clone(),
                 password: a.credentials.password().to_owned(),
-                nonce: B64.encode(&a.nonce),
-                challenge_nonce: B64.encode(&a.challenge_nonce),
-                next_session_nonce: B64.encode(&a.next_session_nonce),
+                nonce: b64(&a.nonce),
+                challenge_nonce: b64(&a.challenge_nonce),
+                next_session_nonce: b64(&a.next_session_nonce),
                 max_failures: a.max_failures,
             }),
             auth_phase: match s.auth_phase {
@@ -544,8 +552,7 @@ impl ServerSession {
             return Err(SnapshotError::Version { found: snap.v });
         }
         let b64 = |s: &str| {
-            B64.decode(s)
-                .map_err(|_| SnapshotError::Corrupt("authentication"))
+            decode_lenient(s, s.len()).map_err(|_| SnapshotError::Corrupt("authentication"))
         };
         let mut records = BTreeMap::new();
         for r in &snap.records {
@@ -587,9 +594,9 @@ impl ServerSession {
                 ((m.clone(), c.clone()), r)
             })
             .collect();
-        let lo_out = match &snap.lo_out {
-            Some(l) => Some(OutLo {
-                obj: lo_out_from(l)?,
+        let outgoing_object = match &snap.outgoing_object {
+            Some(l) => Some(OutgoingObjectWithRecord {
+                obj: restore_outgoing_object(l)?,
                 record: l.rec.ok_or(SnapshotError::Corrupt("outgoing object"))?,
             }),
             None => None,
@@ -636,8 +643,12 @@ impl ServerSession {
                 }),
                 None => None,
             },
-            lo_out,
-            lo_in: snap.lo_in.as_ref().map(lo_in_from).transpose()?,
+            outgoing_object,
+            incoming_object: snap
+                .incoming_object
+                .as_ref()
+                .map(restore_incoming_object)
+                .transpose()?,
             alerts_out: from_xml(&snap.alerts, "alerts")?.into(),
             records,
             next_record: snap.next_record,
@@ -673,18 +684,22 @@ impl DeviceSession {
             statuses: statuses_to_xml(&s.statuses)?,
             out: to_xml(&out, "queued replies")?,
             out_deferred: s.out_deferred,
-            lo_out: s
-                .lo_out
+            outgoing_object: s
+                .outgoing_object
                 .as_ref()
-                .map(|o| lo_out_snap(o, None))
+                .map(|o| save_outgoing_object(o, None))
                 .transpose()?,
-            lo_in: s.lo_in.as_ref().map(lo_in_snap).transpose()?,
+            incoming_object: s
+                .incoming_object
+                .as_ref()
+                .map(save_incoming_object)
+                .transpose()?,
             server_more: s.server_more,
             scheme: s.auth.scheme.as_str().to_owned(),
-            nonce: B64.encode(&s.auth.nonce),
+            nonce: b64(&s.auth.nonce),
             authenticated: s.auth.authenticated,
             attempts: s.auth.attempts,
-            next_session_nonce: s.auth.next_session_nonce.as_ref().map(|n| B64.encode(n)),
+            next_session_nonce: s.auth.next_session_nonce.as_ref().map(|n| b64(n)),
             messages: s.messages,
         })
     }
@@ -695,8 +710,7 @@ impl DeviceSession {
             return Err(SnapshotError::Version { found: snap.v });
         }
         let b64 = |s: &str| {
-            B64.decode(s)
-                .map_err(|_| SnapshotError::Corrupt("authentication"))
+            decode_lenient(s, s.len()).map_err(|_| SnapshotError::Corrupt("authentication"))
         };
         let st = DeviceState {
             phase: match snap.phase {
@@ -710,8 +724,16 @@ impl DeviceSession {
             statuses: statuses_from_xml(&snap.statuses)?,
             out: from_xml(&snap.out, "queued replies")?.into(),
             out_deferred: snap.out_deferred,
-            lo_out: snap.lo_out.as_ref().map(lo_out_from).transpose()?,
-            lo_in: snap.lo_in.as_ref().map(lo_in_from).transpose()?,
+            outgoing_object: snap
+                .outgoing_object
+                .as_ref()
+                .map(restore_outgoing_object)
+                .transpose()?,
+            incoming_object: snap
+                .incoming_object
+                .as_ref()
+                .map(restore_incoming_object)
+                .transpose()?,
             server_more: snap.server_more,
             auth: DeviceAuthState {
                 scheme: AuthScheme::parse(&snap.scheme)

@@ -1,4 +1,5 @@
-//! The node tree the device engine executes commands against.
+//! The node tree the device engine executes commands against: the [`NodeTree`] trait
+//! and [`MemoryTree`], an in-memory one for emulators and tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -127,7 +128,7 @@ impl MemoryTree {
         self.nodes.get(path)
     }
 
-    fn ro(&self, p: &str) -> bool {
+    fn is_read_only(&self, p: &str) -> bool {
         self.read_only
             .iter()
             .any(|r| p == r || p.starts_with(&format!("{r}/")))
@@ -147,7 +148,8 @@ impl MemoryTree {
         if let Some(c) = self.failing.get(p) {
             return Some(*c);
         }
-        self.ro(p).then_some(StatusCode::COMMAND_NOT_ALLOWED)
+        self.is_read_only(p)
+            .then_some(StatusCode::COMMAND_NOT_ALLOWED)
     }
 }
 

@@ -1,85 +1,10 @@
 //! Node values typed by their `Meta/Format`.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use winmdm_syncml::{Data, Meta};
-
-/// A `Meta/Format` value. Open: formats this crate does not know are kept as written.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Format {
-    /// `chr`: text.
-    Chr,
-    /// `int`: a signed integer.
-    Int,
-    /// `bool`: `true` / `false`.
-    Bool,
-    /// `b64`: base64 binary.
-    B64,
-    /// `xml`: an XML document or fragment.
-    Xml,
-    /// `node`: an interior node.
-    Node,
-    /// `null`: no value.
-    Null,
-    /// `bin`: binary (carried base64 encoded in XML messages).
-    Bin,
-    /// `float`: a floating point number.
-    Float,
-    /// `date`: an ISO 8601 date (`YYYY-MM-DD`).
-    Date,
-    /// `time`: an ISO 8601 time (`hh:mm:ss`, optional fraction and zone).
-    Time,
-    /// Any other format, as written.
-    Other(String),
-}
-
-impl Format {
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Format::Chr => "chr",
-            Format::Int => "int",
-            Format::Bool => "bool",
-            Format::B64 => "b64",
-            Format::Xml => "xml",
-            Format::Node => "node",
-            Format::Null => "null",
-            Format::Bin => "bin",
-            Format::Float => "float",
-            Format::Date => "date",
-            Format::Time => "time",
-            Format::Other(s) => s,
-        }
-    }
-
-    /// Parses a wire name (surrounding whitespace ignored, case-sensitive as in OMA-DM).
-    pub fn parse(s: &str) -> Format {
-        match s.trim() {
-            "chr" => Format::Chr,
-            "int" => Format::Int,
-            "bool" => Format::Bool,
-            "b64" => Format::B64,
-            "xml" => Format::Xml,
-            "node" => Format::Node,
-            "null" => Format::Null,
-            "bin" => Format::Bin,
-            "float" => Format::Float,
-            "date" => Format::Date,
-            "time" => Format::Time,
-            other => Format::Other(other.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use winmdm_types::Format;
+use winmdm_types::base64;
 
 /// Why wire data does not match its `Format`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,6 +63,12 @@ pub enum Value<'a> {
     Date(Cow<'a, str>),
     /// `time` (`hh:mm:ss[.f][Z|±hh:mm]`).
     Time(Cow<'a, str>),
+}
+
+/// Decodes `b64`/`bin` data, wrapped lines allowed. The data was bounded when it was
+/// received (message and object size limits); it decodes to fewer bytes than it has.
+fn decode_b64(text: &str) -> Result<Vec<u8>, ValueError> {
+    base64::decode_lenient(text, text.len()).map_err(|_| ValueError::Base64)
 }
 
 fn digits(s: &str) -> bool {
@@ -233,7 +164,7 @@ impl<'a> Value<'a> {
             Value::Chr(s) | Value::Xml(s) | Value::Date(s) | Value::Time(s) => s.to_string(),
             Value::Int(i) => i.to_string(),
             Value::Bool(b) => b.to_string(),
-            Value::B64(b) | Value::Bin(b) => B64.encode(b),
+            Value::B64(b) | Value::Bin(b) => base64::encode(b),
             Value::Node(c) if c.is_empty() => return None,
             Value::Node(c) => c.join("/"),
             Value::Null => return None,
@@ -269,8 +200,8 @@ impl<'a> Value<'a> {
                 "false" => Value::Bool(false),
                 _ => return Err(ValueError::Bool(t.to_owned())),
             },
-            Format::B64 => Value::B64(B64.decode(t).map_err(|_| ValueError::Base64)?),
-            Format::Bin => Value::Bin(B64.decode(t).map_err(|_| ValueError::Base64)?),
+            Format::B64 => Value::B64(decode_b64(t)?),
+            Format::Bin => Value::Bin(decode_b64(t)?),
             Format::Node => Value::Node(
                 t.split('/')
                     .filter(|s| !s.is_empty())
@@ -290,7 +221,8 @@ impl<'a> Value<'a> {
             }
             Format::Date => Value::date(t.to_owned())?,
             Format::Time => Value::time(t.to_owned())?,
-            Format::Other(o) => return Err(ValueError::UnknownFormat(o)),
+            Format::Other(o) => return Err(ValueError::UnknownFormat(o.into_owned())),
+            _ => return Err(ValueError::UnknownFormat(f.to_string())),
         })
     }
 
@@ -385,6 +317,19 @@ mod tests {
         assert_eq!(
             Value::from_wire(Some(" int "), Some(&d(" 7 "))),
             Ok(Value::Int(7))
+        );
+    }
+
+    #[test]
+    fn wrapped_base64_is_read() {
+        let d = Data::text("AAEC\r\n  /w==\n".to_owned());
+        assert_eq!(
+            Value::from_wire(Some("b64"), Some(&d)),
+            Ok(Value::B64(vec![0, 1, 2, 255]))
+        );
+        assert_eq!(
+            Value::from_wire(Some("bin"), Some(&d)),
+            Ok(Value::Bin(vec![0, 1, 2, 255]))
         );
     }
 

@@ -6,13 +6,17 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::{device_msg, reload_device, reload_server};
-use winmdm_omadm::{
-    AuthPhase, AuthScheme, CertDeviceId, CommandQueue, Credentials, DeviceAuth, DeviceConfig,
-    DeviceEvent, DeviceSession, DeviceSnapshot, DmCommand, FifoQueue, IdentityBinding, LocUri,
-    MemoryTree, Node, Pushed, Queued, SNAPSHOT_VERSION, ServerAuth, ServerConfig, ServerEvent,
-    ServerNonces, ServerPhase, ServerSession, ServerSnapshot, SessionError, SessionHeader,
-    SnapshotError, Value,
+use winmdm_omadm::auth::{
+    AuthScheme, CertDeviceId, Credentials, DeviceAuth, IdentityBinding, ServerAuth, ServerNonces,
 };
+use winmdm_omadm::device::{DeviceConfig, DeviceSession};
+use winmdm_omadm::server::{
+    AuthPhase, CommandQueue, DeviceEvent, FifoQueue, Pushed, Queued, ServerConfig, ServerEvent,
+    ServerPhase, ServerSession, SessionHeader,
+};
+use winmdm_omadm::snapshot::{DeviceSnapshot, SNAPSHOT_VERSION, ServerSnapshot, SnapshotError};
+use winmdm_omadm::tree::{MemoryTree, Node};
+use winmdm_omadm::{DmCommand, LocUri, SessionError, Value};
 use winmdm_syncml::{Command, CommandKind, StatusCode};
 
 const SERVER: &str = "https://mdm.example/omadm";

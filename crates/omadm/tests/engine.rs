@@ -5,11 +5,14 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::{Q, device_msg, run, wire};
-use winmdm_omadm::{
-    AuthScheme, CertDeviceId, ClientEvent, Credentials, DeviceAlert, DeviceAuth, DeviceConfig,
-    DeviceEvent, DeviceSession, Disposition, DmCommand, LocUri, LoginStatus, MemoryTree, Node,
-    ServerAuth, ServerConfig, ServerNonces, ServerSession, SessionError, Value,
+use winmdm_omadm::alert::{ClientEvent, DeviceAlert, LoginStatus};
+use winmdm_omadm::auth::{
+    AuthScheme, CertDeviceId, Credentials, DeviceAuth, ServerAuth, ServerNonces,
 };
+use winmdm_omadm::device::{DeviceConfig, DeviceSession};
+use winmdm_omadm::server::{DeviceEvent, ServerConfig, ServerSession};
+use winmdm_omadm::tree::{MemoryTree, Node};
+use winmdm_omadm::{Disposition, DmCommand, LocUri, SessionError, Value};
 use winmdm_syncml::{Command, CommandKind, StatusCode};
 
 const SERVER: &str = "https://mdm.example/omadm";
@@ -560,7 +563,7 @@ fn md5_challenge_then_212_and_nonce_rotation() {
         panic!()
     };
     assert_eq!(
-        winmdm_omadm::read_chal(ch.chal.as_ref().unwrap()),
+        winmdm_omadm::auth::read_chal(ch.chal.as_ref().unwrap()),
         Some((AuthScheme::Md5, Some(b"nonce-B".to_vec())))
     );
     assert_eq!(

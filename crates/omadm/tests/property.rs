@@ -7,10 +7,10 @@ use std::collections::HashMap;
 
 use common::{Q, run_with};
 use proptest::prelude::*;
-use winmdm_omadm::{
-    DeviceConfig, DeviceSession, DmCommand, LocUri, MemoryTree, Node, NodeTree, ServerConfig,
-    ServerSession, Value,
-};
+use winmdm_omadm::device::{DeviceConfig, DeviceSession};
+use winmdm_omadm::server::{ServerConfig, ServerSession};
+use winmdm_omadm::tree::{MemoryTree, Node, NodeTree};
+use winmdm_omadm::{DmCommand, LocUri, Value};
 use winmdm_syncml::{Command, StatusCode};
 
 const SERVER: &str = "https://mdm.example/omadm";

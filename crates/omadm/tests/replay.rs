@@ -2,10 +2,11 @@
 
 use std::time::SystemTime;
 
-use winmdm_omadm::{
-    ClientEvent, DeviceAlert, DeviceEvent, GenericKind, LoginStatus, ReplayReport, ReplayedSession,
-    UnmatchedReason, UnmatchedReply, replay,
+use winmdm_omadm::alert::{ClientEvent, DeviceAlert, GenericKind, LoginStatus};
+use winmdm_omadm::replay::{
+    ReplayReport, ReplayedSession, UnmatchedReason, UnmatchedReply, replay,
 };
+use winmdm_omadm::server::DeviceEvent;
 use winmdm_syncml::{Command, CommandKind, StatusCode, SyncML, decode};
 
 fn load(dir: &str) -> Vec<SyncML<'static>> {
@@ -61,7 +62,7 @@ fn real_windows_10_sessions() {
     );
     let recorded_replies: Vec<_> = msgs
         .iter()
-        .filter(|m| winmdm_omadm::is_server_message(m))
+        .filter(|m| winmdm_omadm::replay::is_server_message(m))
         .collect();
     for (s, recorded) in sessions.iter().zip(&recorded_replies) {
         assert_eq!(s.device_id, "B5B954E81FBCB94EB79BD08BE625F4EE");

@@ -7,10 +7,10 @@ use std::time::SystemTime;
 
 use common::Q;
 use proptest::prelude::*;
-use winmdm_omadm::{
-    DeviceConfig, DeviceSession, DmCommand, LocUri, MemoryTree, Node, ServerConfig, ServerSession,
-    Value,
-};
+use winmdm_omadm::device::{DeviceConfig, DeviceSession};
+use winmdm_omadm::server::{ServerConfig, ServerSession};
+use winmdm_omadm::tree::{MemoryTree, Node};
+use winmdm_omadm::{DmCommand, LocUri, Value};
 use winmdm_syncml::{SyncML, decode};
 
 const SERVER: &str = "https://mdm.example/omadm";

@@ -8,7 +8,7 @@
 //! certificate), renews its certificate ([`Device::renew`]) and unenrolls with the 1226
 //! user-request alert ([`Device::unenroll`]).
 //!
-//! The protocol work is the crates': [`winmdm_omadm::DeviceSession`] runs the sessions
+//! The protocol work is the crates': [`winmdm_omadm::device::DeviceSession`] runs the sessions
 //! (statuses, Results, Atomic, multi-message packages, large objects, DM
 //! authentication), `winmdm-enroll` builds and reads the enrollment messages, and the
 //! management tree ([`DeviceTree`]) is governed by the DDF catalog of `winmdm-csp`

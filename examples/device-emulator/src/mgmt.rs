@@ -7,8 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hyper::Method;
 use winmdm_omadm::SyncML;
+use winmdm_omadm::auth::{AuthScheme, Credentials, DeviceAuth};
+use winmdm_omadm::device::{DevInfo, DeviceConfig, DeviceSession};
 use winmdm_omadm::syncml::{Alert, AlertCode, Command, Data, Item, Meta};
-use winmdm_omadm::{AuthScheme, Credentials, DevInfo, DeviceAuth, DeviceConfig, DeviceSession};
 
 use crate::http::Https;
 use crate::state::{DmAuth, Enrollment};

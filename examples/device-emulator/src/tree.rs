@@ -5,7 +5,8 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use winmdm_csp::{Access, Catalog, Format as DdfFormat, Match, Scope};
-use winmdm_omadm::{LocUri, Node, NodeTree, StatusCode};
+use winmdm_omadm::tree::{Node, NodeTree};
+use winmdm_omadm::{LocUri, StatusCode};
 
 use crate::facts::DeviceFacts;
 
@@ -100,7 +101,7 @@ pub enum TreeError {
 /// A Windows-like management tree: every node must be known to a DDF of the
 /// [`catalog`], and the DDF's `AccessType` decides what the server may do.
 ///
-/// As a [`NodeTree`] (what [`winmdm_omadm::DeviceSession`] executes against) it answers:
+/// As a [`NodeTree`] (what [`winmdm_omadm::device::DeviceSession`] executes against) it answers:
 ///
 /// * **404** for a node no DDF describes, a leaf with no value, or a dynamic node
 ///   (`WiFi/Profile/<name>`) never added;

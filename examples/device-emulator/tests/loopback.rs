@@ -25,10 +25,9 @@ use winmdm_enroll::{
     AuthPolicy, Discover, DmCredentials, EnrollmentRequest, EnrollmentServer, Envelope, Fault,
     GetPolicies, ProviderId, Renewal, RequestType, ServerUrls,
 };
-use winmdm_omadm::{
-    Credentials, DmCommand, FifoQueue, LocUri, ServerAuth, ServerConfig, ServerNonces,
-    ServerSession, SessionHeader, Value,
-};
+use winmdm_omadm::auth::{Credentials, ServerAuth, ServerNonces};
+use winmdm_omadm::server::{FifoQueue, ServerConfig, ServerSession, SessionHeader};
+use winmdm_omadm::{DmCommand, LocUri, Value};
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]

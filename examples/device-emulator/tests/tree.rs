@@ -6,10 +6,10 @@ use std::time::SystemTime;
 use winmdm_device_emulator::{
     DeviceFacts, DeviceTree, Enrollment, ExecRecord, StoredNode, TreeError,
 };
-use winmdm_omadm::{
-    DeviceConfig, DeviceSession, DmCommand, FifoQueue, LocUri, Node, NodeTree, ServerConfig,
-    ServerSession, StatusCode, Value,
-};
+use winmdm_omadm::device::{DeviceConfig, DeviceSession};
+use winmdm_omadm::server::{FifoQueue, ServerConfig, ServerSession};
+use winmdm_omadm::tree::{Node, NodeTree};
+use winmdm_omadm::{DmCommand, LocUri, StatusCode, Value};
 
 fn u(s: &str) -> LocUri<'_> {
     LocUri::try_from(s).unwrap()

@@ -20,10 +20,13 @@ use axum::response::{IntoResponse, Response};
 use winmdm_enroll::pki::Thumbprint;
 use winmdm_enroll::pki::der::Decode;
 use winmdm_enroll::pki::x509_cert::Certificate;
-use winmdm_omadm::{
-    Credentials, DeviceAlert, DeviceEvent, GenericKind, Outcome, Pushed, ServerAuth, ServerConfig,
-    ServerEvent, ServerNonces, ServerPhase, ServerSession, ServerSnapshot, SessionHeader,
+use winmdm_omadm::Outcome;
+use winmdm_omadm::alert::{DeviceAlert, GenericKind};
+use winmdm_omadm::auth::{Credentials, ServerAuth, ServerNonces};
+use winmdm_omadm::server::{
+    DeviceEvent, Pushed, ServerConfig, ServerEvent, ServerPhase, ServerSession, SessionHeader,
 };
+use winmdm_omadm::snapshot::ServerSnapshot;
 
 use crate::App;
 use crate::store::{Enrollment, SessionTx, StoreError};

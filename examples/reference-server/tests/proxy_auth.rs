@@ -5,9 +5,10 @@ mod common;
 
 use common::{Request, Server, free_port, https, tempdir};
 use winmdm_device_emulator::{Credential, Device, EnrollOptions};
-use winmdm_omadm::{
-    AuthScheme, Credentials, DeviceAuth, DeviceConfig, DeviceSession, MemoryTree, SyncML,
-};
+use winmdm_omadm::SyncML;
+use winmdm_omadm::auth::{AuthScheme, Credentials, DeviceAuth};
+use winmdm_omadm::device::{DeviceConfig, DeviceSession};
+use winmdm_omadm::tree::MemoryTree;
 
 async fn enrolled(server: &Server) -> (Device, tempfile::TempDir) {
     let dir = tempdir();

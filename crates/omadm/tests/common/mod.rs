@@ -5,10 +5,11 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
-use winmdm_omadm::{
-    CommandQueue, DeviceEvent, DeviceSession, DeviceSnapshot, DmCommand, MemoryTree, Outcome,
-    Queued, ServerSession, ServerSnapshot,
-};
+use winmdm_omadm::device::DeviceSession;
+use winmdm_omadm::server::{CommandQueue, DeviceEvent, Queued, ServerSession};
+use winmdm_omadm::snapshot::{DeviceSnapshot, ServerSnapshot};
+use winmdm_omadm::tree::MemoryTree;
+use winmdm_omadm::{DmCommand, Outcome};
 use winmdm_syncml::{SyncML, decode};
 
 #[derive(Default, Debug)]

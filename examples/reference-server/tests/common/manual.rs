@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use winmdm_device_emulator::{Credential, Device, EnrollOptions};
-use winmdm_omadm::{Command, DeviceConfig, DeviceSession};
+use winmdm_omadm::Command;
+use winmdm_omadm::device::{DeviceConfig, DeviceSession};
 
 use super::{Request, Server, https};
 
