@@ -4,9 +4,11 @@
 
 use std::borrow::Cow;
 
-use crate::error::{DecodeError, DecodeErrorKind, Limits};
-use crate::node::{Child, Ctx, Node, NodeExt};
-use crate::soap::Secret;
+use crate::error::{MessageError, MessageErrorKind, MessageLimits, default_limits};
+use crate::node::{Child, Input, Node, NodeExt};
+use winmdm_types::Secret;
+use winmdm_types::base64::decode_lenient;
+use winmdm_xml::ErrorKind as XmlErrorKind;
 use winmdm_xml::Writer as XmlWriter;
 
 /// `parm/@datatype`: open set.
@@ -129,19 +131,19 @@ pub struct ProvisioningDoc {
 impl ProvisioningDoc {
     /// Decodes an XML document whose root is `wap-provisioningdoc`, or a fragment
     /// whose root is a `characteristic` or a `parm` (as printed in some docs).
-    pub fn decode(input: &[u8]) -> Result<Self, DecodeError> {
-        Self::decode_with(input, &Limits::default())
+    pub fn decode(input: &[u8]) -> Result<Self, MessageError> {
+        Self::decode_with(input, &default_limits())
     }
 
     /// [`ProvisioningDoc::decode`] with explicit limits.
-    pub fn decode_with(input: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
+    pub fn decode_with(input: &[u8], limits: &MessageLimits) -> Result<Self, MessageError> {
         let root = crate::node::parse(input, 0, limits)?;
-        decode_root(&Ctx { input }, &root)
+        decode_root(&Input { bytes: input }, &root)
     }
 
     /// Decodes base64 (whitespace ignored) or, if the input starts with `<` after
     /// whitespace, XML.
-    pub fn decode_base64_or_xml(input: &[u8]) -> Result<Self, DecodeError> {
+    pub fn decode_base64_or_xml(input: &[u8]) -> Result<Self, MessageError> {
         let first = input.iter().position(|b| !b.is_ascii_whitespace());
         match first {
             Some(i) if input[i] == b'<' || input[i..].starts_with(&[0xEF, 0xBB, 0xBF]) => {
@@ -149,13 +151,23 @@ impl ProvisioningDoc {
             }
             _ => {
                 let text = std::str::from_utf8(input).map_err(|e| {
-                    DecodeError::at(input, e.valid_up_to(), DecodeErrorKind::NotUtf8)
+                    let at = e.valid_up_to();
+                    MessageError::at(
+                        input,
+                        at,
+                        MessageErrorKind::Xml(XmlErrorKind::InvalidEncoding {
+                            encoding: "UTF-8".to_owned(),
+                            byte: input[at],
+                        }),
+                    )
                 })?;
-                let bytes = crate::soap::decode_base64_lenient(text).map_err(|_| {
-                    DecodeError::at(
+                // A document larger than this would be refused by `decode` anyway.
+                let max = default_limits().max_input_bytes;
+                let bytes = decode_lenient(text, max).map_err(|_| {
+                    MessageError::at(
                         input,
                         first.unwrap_or(0),
-                        DecodeErrorKind::Base64("document"),
+                        MessageErrorKind::Base64("document"),
                     )
                 })?;
                 Self::decode(&bytes)
@@ -224,11 +236,11 @@ pub(crate) fn is_provisioning_root(n: &Node) -> bool {
     n.namespace.is_none() && (n.is("wap-provisioningdoc") || n.is("characteristic") || n.is("parm"))
 }
 
-pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc, DecodeError> {
+pub(crate) fn decode_root(input: &Input<'_>, root: &Node) -> Result<ProvisioningDoc, MessageError> {
     if root.namespace.is_some() {
-        return Err(ctx.err(
+        return Err(input.err(
             root.offset,
-            DecodeErrorKind::UnexpectedRoot {
+            MessageErrorKind::UnexpectedRoot {
                 expected: "wap-provisioningdoc",
                 found: root.expanded_name(),
             },
@@ -237,7 +249,7 @@ pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc,
     if root.name == "wap-provisioningdoc" {
         let mut items = Vec::new();
         for c in &root.children {
-            if let Some(n) = decode_node(ctx, c)? {
+            if let Some(n) = decode_node(input, c)? {
                 items.push(n);
             }
         }
@@ -246,15 +258,15 @@ pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc,
             items,
         })
     } else if root.name == "characteristic" || root.name == "parm" {
-        let n = decode_node(ctx, &Child::Element(root.clone()))?;
+        let n = decode_node(input, &Child::Element(root.clone()))?;
         Ok(ProvisioningDoc {
             version: None,
             items: n.into_iter().collect(),
         })
     } else {
-        Err(ctx.err(
+        Err(input.err(
             root.offset,
-            DecodeErrorKind::UnexpectedRoot {
+            MessageErrorKind::UnexpectedRoot {
                 expected: "wap-provisioningdoc",
                 found: root.expanded_name(),
             },
@@ -262,13 +274,13 @@ pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc,
     }
 }
 
-fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError> {
+fn decode_node(input: &Input<'_>, c: &Child) -> Result<Option<WapNode>, MessageError> {
     let e = match c {
         Child::Text(t) if t.trim().is_empty() => return Ok(None),
         Child::Text(t) => {
-            return Err(ctx.err(
+            return Err(input.err(
                 0,
-                DecodeErrorKind::InvalidValue {
+                MessageErrorKind::InvalidValue {
                     field: "wap-provisioningdoc text",
                     value: crate::error::truncate(t),
                 },
@@ -277,7 +289,9 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
         Child::Element(e) => e,
     };
     if e.name == "parm" {
-        let name = e.attr("name").ok_or_else(|| ctx.missing(e, "parm/@name"))?;
+        let name = e
+            .attr("name")
+            .ok_or_else(|| input.missing(e, "parm/@name"))?;
         return Ok(Some(WapNode::Parm(Parm {
             name: name.to_owned(),
             value: e.attr("value").map(str::to_owned),
@@ -289,10 +303,10 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
     if e.name == "characteristic" {
         let t = e
             .attr("type")
-            .ok_or_else(|| ctx.missing(e, "characteristic/@type"))?;
+            .ok_or_else(|| input.missing(e, "characteristic/@type"))?;
         let mut children = Vec::new();
         for ch in &e.children {
-            if let Some(n) = decode_node(ctx, ch)? {
+            if let Some(n) = decode_node(input, ch)? {
                 children.push(n);
             }
         }
@@ -301,9 +315,9 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
             children,
         })));
     }
-    Err(ctx.err(
+    Err(input.err(
         e.offset,
-        DecodeErrorKind::UnexpectedRoot {
+        MessageErrorKind::UnexpectedRoot {
             expected: "characteristic or parm",
             found: e.expanded_name(),
         },

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use crate::XmlElement;
-use crate::error::{DecodeError, DecodeErrorKind};
-use crate::node::{Ctx, Node, NodeExt};
+use crate::error::{MessageError, MessageErrorKind};
+use crate::node::{Input, Node, NodeExt};
 use crate::ns;
 use crate::soap::{BinarySecurityToken, ValueType, decode_bst, encode_bst};
 use winmdm_xml::Writer as XmlWriter;
@@ -159,13 +159,13 @@ impl RequestSecurityTokenResponse {
     }
 
     /// Decodes the provisioning document carried in the token.
-    pub fn provisioning_doc(&self) -> Result<crate::provisioning::ProvisioningDoc, DecodeError> {
+    pub fn provisioning_doc(&self) -> Result<crate::provisioning::ProvisioningDoc, MessageError> {
         let bst = self.requested_security_token.as_ref().ok_or_else(|| {
-            DecodeError::at(b"", 0, DecodeErrorKind::Missing("RequestedSecurityToken"))
+            MessageError::at(b"", 0, MessageErrorKind::Missing("RequestedSecurityToken"))
         })?;
-        let bytes = bst
-            .decode_base64()
-            .map_err(|_| DecodeError::at(b"", 0, DecodeErrorKind::Base64("BinarySecurityToken")))?;
+        let bytes = bst.decode_base64().map_err(|_| {
+            MessageError::at(b"", 0, MessageErrorKind::Base64("BinarySecurityToken"))
+        })?;
         crate::provisioning::ProvisioningDoc::decode(&bytes)
     }
 }
@@ -198,7 +198,10 @@ pub(crate) fn is_rstrc(n: &Node) -> bool {
     n.is("RequestSecurityTokenResponseCollection") && n.in_ns(&[Some(ns::WST)])
 }
 
-pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken, DecodeError> {
+pub(crate) fn decode_rst(
+    input: &Input<'_>,
+    n: &Node,
+) -> Result<RequestSecurityToken, MessageError> {
     let mut r = RequestSecurityToken::default();
     for e in n.elements() {
         if e.is("TokenType") {
@@ -215,7 +218,7 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
                 }
                 let name = i
                     .attr("Name")
-                    .ok_or_else(|| ctx.missing(i, "ContextItem/@Name"))?;
+                    .ok_or_else(|| input.missing(i, "ContextItem/@Name"))?;
                 r.additional_context.items.push(ContextItem {
                     name: name.trim().to_owned(),
                     value: i.child_named("Value").map(Node::text),
@@ -226,7 +229,7 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
         }
     }
     if r.token_type.is_none() && r.request_type.is_none() && r.binary_security_token.is_none() {
-        return Err(ctx.missing(n, "wst:RequestType"));
+        return Err(input.missing(n, "wst:RequestType"));
     }
     Ok(r)
 }
@@ -267,9 +270,9 @@ pub(crate) fn encode_rst(r: &RequestSecurityToken, w: &mut XmlWriter) {
 }
 
 pub(crate) fn decode_rstrc(
-    _ctx: &Ctx<'_>,
+    _ctx: &Input<'_>,
     n: &Node,
-) -> Result<RequestSecurityTokenResponseCollection, DecodeError> {
+) -> Result<RequestSecurityTokenResponseCollection, MessageError> {
     let mut c = RequestSecurityTokenResponseCollection::default();
     for e in n.elements() {
         if !e.is("RequestSecurityTokenResponse") {
