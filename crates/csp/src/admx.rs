@@ -403,7 +403,7 @@ fn xml_error(e: winmdm_xml::Error, text: &str) -> AdmxError {
             let local = name.rsplit_once(':').map_or(name.as_str(), |(_, l)| l);
             AdmxErrorKind::Xml(format!("unexpected end of document inside <{local}>"))
         }
-        XmlErrorKind::Malformed(m) => AdmxErrorKind::Xml(m),
+        XmlErrorKind::Syntax(e) => AdmxErrorKind::Xml(e.to_string()),
         other => AdmxErrorKind::Xml(other.to_string()),
     };
     AdmxError { kind, position }

@@ -130,7 +130,7 @@ fn kind(kind: XmlErrorKind) -> ErrorKind {
             ErrorKind::InvalidEncoding { encoding, byte }
         }
         XmlErrorKind::UnsupportedEncoding(e) => ErrorKind::UnsupportedEncoding(e),
-        XmlErrorKind::Malformed(m) => ErrorKind::Xml(m),
+        XmlErrorKind::Syntax(e) => ErrorKind::Xml(e.to_string()),
         XmlErrorKind::UnknownEntity(e) => ErrorKind::UndefinedEntity(e),
         XmlErrorKind::UnclosedElement(name) => ErrorKind::UnexpectedEof(name),
         XmlErrorKind::TrailingContent => ErrorKind::TrailingContent,

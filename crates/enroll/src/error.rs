@@ -37,7 +37,9 @@ pub fn default_limits() -> MessageLimits {
 pub enum MessageErrorKind {
     /// The XML itself is refused, with winmdm-xml's kind: not UTF-8
     /// ([`XmlErrorKind::InvalidEncoding`]), no root element ([`XmlErrorKind::NoRoot`]),
-    /// not well-formed, a DOCTYPE ([`XmlErrorKind::Doctype`]: no DTD is read), an
+    /// not well-formed ([`XmlErrorKind::Syntax`] with its typed
+    /// [`XmlSyntaxError`](crate::XmlSyntaxError), [`XmlErrorKind::InvalidName`],
+    /// [`XmlErrorKind::UnclosedElement`], ...), a DOCTYPE ([`XmlErrorKind::Doctype`]: no DTD is read), an
     /// entity reference other than the predefined ones, an undeclared prefix, content
     /// after the root, or a [`MessageLimits`] field exceeded (each its own kind:
     /// [`XmlErrorKind::InputTooLarge`], [`XmlErrorKind::TooDeep`],

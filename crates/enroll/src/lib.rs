@@ -158,6 +158,9 @@ pub use winmdm_types::Secret;
 /// winmdm-xml's error kind, carried by [`MessageErrorKind::Xml`] for every problem of the
 /// XML itself (syntax, DTD, entities, namespaces, limits).
 pub use winmdm_xml::ErrorKind as XmlErrorKind;
+/// winmdm-xml's typed syntax error, in [`XmlErrorKind::Syntax`] (mismatched end tags,
+/// unclosed markup, attribute errors, ...).
+pub use winmdm_xml::SyntaxError as XmlSyntaxError;
 /// Generic XML content, kept verbatim where the typed model has no field for it (unknown
 /// SOAP headers, unknown request fields, `ds:Signature`, policy parts this crate does not
 /// type): winmdm-xml's element type, compared and serialized by namespace and local name.

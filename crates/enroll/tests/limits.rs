@@ -129,10 +129,13 @@ fn other_refusals_have_kinds() {
             byte: 0xFF
         })
     );
-    assert!(matches!(
+    assert_eq!(
         kind(b"<a><b></a>", &d),
-        MessageErrorKind::Xml(XmlErrorKind::Malformed(_))
-    ));
+        MessageErrorKind::Xml(XmlErrorKind::Syntax(XmlSyntaxError::MismatchedEndTag {
+            expected: "b".into(),
+            found: "a".into()
+        }))
+    );
     assert_eq!(
         kind(b"<p:a/>", &d),
         MessageErrorKind::Xml(XmlErrorKind::UnboundPrefix("p".into()))

@@ -119,7 +119,7 @@ fn malformed_as_published_fail_with_a_positioned_error() {
         assert!(
             matches!(
                 err.kind,
-                MessageErrorKind::Xml(XmlErrorKind::Malformed(_) | XmlErrorKind::UnboundPrefix(_))
+                MessageErrorKind::Xml(XmlErrorKind::Syntax(_) | XmlErrorKind::UnboundPrefix(_))
             ),
             "{rel}: {err:?}"
         );

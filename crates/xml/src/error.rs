@@ -101,9 +101,10 @@ pub enum ErrorKind {
     /// The XML declaration names an encoding this crate does not read.
     #[error("unsupported encoding {0:?}")]
     UnsupportedEncoding(String),
-    /// Not well-formed, as reported by the XML reader (quick-xml's message).
+    /// Markup that is not well-formed (an unclosed tag or comment, a mismatched end tag, a
+    /// bad attribute or reference, ...).
     #[error("{0}")]
-    Malformed(String),
+    Syntax(SyntaxError),
     /// An element or attribute name that is not a QName.
     #[error("invalid {} name {name:?}", if *.attribute { "attribute" } else { "element" })]
     InvalidName {
@@ -168,6 +169,123 @@ pub enum ErrorKind {
         /// The limit.
         limit: usize,
     },
+    /// More namespace bindings in scope at once than the XML reader keeps (a fixed bound
+    /// of quick-xml's, 128).
+    #[error("more than {limit} namespace declarations in scope")]
+    TooManyNamespaceBindings {
+        /// The bound.
+        limit: usize,
+    },
+}
+
+impl From<SyntaxError> for ErrorKind {
+    fn from(e: SyntaxError) -> Self {
+        ErrorKind::Syntax(e)
+    }
+}
+
+/// How markup is not well-formed ([`ErrorKind::Syntax`]).
+///
+/// The XML reader's (quick-xml's) errors mapped to this crate's own types, so that the
+/// reader is not part of the public interface. Attribute errors are positioned at the
+/// start of their tag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyntaxError {
+    /// The input ended inside a tag (`>` not found).
+    #[error("tag not closed: `>` not found before the end of the input")]
+    UnclosedTag,
+    /// The input ended inside a quoted attribute value.
+    #[error("attribute value not closed: `{quote}` not found before the end of the tag")]
+    UnclosedAttributeValue {
+        /// The opening quote (`"` or `'`).
+        quote: char,
+    },
+    /// The input ended inside a comment (`-->` not found).
+    #[error("comment not closed: `-->` not found before the end of the input")]
+    UnclosedComment,
+    /// The input ended inside a CDATA section (`]]>` not found).
+    #[error("CDATA section not closed: `]]>` not found before the end of the input")]
+    UnclosedCData,
+    /// The input ended inside a processing instruction (`?>` not found).
+    #[error("processing instruction not closed: `?>` not found before the end of the input")]
+    UnclosedProcessingInstruction,
+    /// The input ended inside the XML declaration (`?>` not found).
+    #[error("XML declaration not closed: `?>` not found before the end of the input")]
+    UnclosedXmlDeclaration,
+    /// The input ended inside a `<!DOCTYPE` (`>` not found).
+    #[error("DOCTYPE not closed: `>` not found before the end of the input")]
+    UnclosedDoctype,
+    /// `<!` not followed by `--`, `[CDATA[` or `DOCTYPE`.
+    #[error("unknown markup after `<!`")]
+    InvalidMarkup,
+    /// An end tag that does not close the innermost open element.
+    #[error("expected </{expected}>, found </{found}>")]
+    MismatchedEndTag {
+        /// The innermost open element's name as written.
+        expected: String,
+        /// The end tag's name as written.
+        found: String,
+    },
+    /// An end tag with no open element.
+    #[error("end tag </{0}> without a start tag")]
+    UnmatchedEndTag(String),
+    /// `--` inside a comment.
+    #[error("`--` inside a comment")]
+    DoubleHyphenInComment,
+    /// An attribute name not followed by `=`.
+    #[error("attribute name not followed by `=`")]
+    AttributeWithoutEquals,
+    /// `=` not followed by a value.
+    #[error("`=` not followed by an attribute value")]
+    AttributeWithoutValue,
+    /// An attribute value not in quotes.
+    #[error("attribute value not enclosed in `\"` or `'`")]
+    UnquotedAttributeValue,
+    /// The same attribute twice on one element.
+    #[error("duplicate attribute {name:?}")]
+    DuplicateAttribute {
+        /// The attribute's name as written.
+        name: String,
+    },
+    /// `&` without the `;` that ends a reference.
+    #[error("entity or character reference not closed: `;` not found")]
+    UnclosedReference,
+    /// A character reference (`&#...;`) that names no character.
+    #[error("invalid character reference: {0}")]
+    InvalidCharacterReference(#[source] CharacterReferenceError),
+    /// An XML declaration without `version` as its first attribute, or with a version
+    /// other than 1.0 or 1.1 (the reader checks this only when asked for the version,
+    /// which parsing does not do).
+    #[error("invalid XML declaration: version 1.0 or 1.1 expected first")]
+    InvalidXmlDeclaration,
+    /// A `<!DOCTYPE>` without a document type name.
+    #[error("DOCTYPE without a document type name")]
+    MissingDoctypeName,
+    /// A declaration binding a reserved prefix or namespace (`xml`, `xmlns`) otherwise
+    /// than XML Namespaces allows.
+    #[error("prefix {prefix:?} cannot be bound to {namespace:?}")]
+    ReservedNamespaceBinding {
+        /// The prefix declared (`xml`, `xmlns` or another).
+        prefix: String,
+        /// The namespace name it was bound to.
+        namespace: String,
+    },
+}
+
+/// Why a character reference names no character ([`SyntaxError::InvalidCharacterReference`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CharacterReferenceError {
+    /// A sign (`+`, `-`) before the number.
+    #[error("a sign before the number")]
+    Sign,
+    /// Not a decimal (`&#N;`) or hexadecimal (`&#xN;`) number, or too large for one.
+    #[error("not a decimal or hexadecimal number")]
+    NotANumber,
+    /// A number that is not a Unicode scalar value.
+    #[error("U+{0:X} is not a Unicode scalar value")]
+    NotACodepoint(u32),
 }
 
 /// An error with its position and the path of open elements.

@@ -7,7 +7,8 @@
 //! - **A bounded tree** ([`parse`], [`parse_str`]) on quick-xml's namespace-aware reader:
 //!   one [`Element`] type (names by namespace URI and local name, prefixes and offsets
 //!   kept), every [`Limits`] field with its own [`ErrorKind`], errors with a byte offset,
-//!   line, column and element path ([`Error`]).
+//!   line, column and element path ([`Error`]); markup that is not well-formed is
+//!   [`ErrorKind::Syntax`] with a typed [`SyntaxError`].
 //! - **The DTD policy**: no DTD is ever read. A `<!DOCTYPE>` is refused
 //!   ([`DoctypePolicy::Reject`], the default) or skipped unread ([`DoctypePolicy::Skip`],
 //!   for DDF files, which carry one); entity references other than the five predefined
@@ -55,7 +56,7 @@ mod tree;
 
 pub use decode::{Decoded, Encoding, InvalidBytes, decode, decode_utf8, windows_1252_char};
 pub use element::{Attribute, Element, Node, XML_NS};
-pub use error::{Error, ErrorKind, Position};
+pub use error::{CharacterReferenceError, Error, ErrorKind, Position, SyntaxError};
 pub use escape::{Writer, escape_attribute, escape_text};
 
 /// Resource limits; each has its own [`ErrorKind`].

@@ -1,12 +1,13 @@
 //! The bounded, namespace-aware tree builder on quick-xml's `NsReader`.
 
-use quick_xml::escape::EscapeError;
-use quick_xml::events::attributes::Attribute as RawAttribute;
+use quick_xml::escape::{EscapeError, ParseCharRefError};
+use quick_xml::events::attributes::{AttrError, Attribute as RawAttribute};
 use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::name::{PrefixDeclaration, QName, ResolveResult};
+use quick_xml::name::{NamespaceError, PrefixDeclaration, QName, ResolveResult};
 use quick_xml::reader::NsReader;
 
 use crate::element::{Attribute, Element, Node, XML_NS};
+use crate::error::{CharacterReferenceError, SyntaxError};
 use crate::{DoctypePolicy, Error, ErrorKind, ParseOptions, UnboundPrefixPolicy};
 
 /// A QName: one or two NCNames separated by a colon (XML 1.0 fifth edition name
@@ -41,8 +42,113 @@ fn check_chars(s: &str) -> Result<(), ErrorKind> {
 fn escape_error(e: EscapeError) -> ErrorKind {
     match e {
         EscapeError::UnrecognizedEntity(_, name) => ErrorKind::UnknownEntity(name),
-        other => ErrorKind::Malformed(other.to_string()),
+        EscapeError::UnterminatedEntity(_) => SyntaxError::UnclosedReference.into(),
+        EscapeError::InvalidCharRef(e) => char_ref_error(e),
+        // Only entities that expand to entities nest, and only the five predefined ones
+        // (which do not) are ever expanded: not produced.
+        EscapeError::TooManyNestedEntities => SyntaxError::UnclosedReference.into(),
     }
+}
+
+fn char_ref_error(e: ParseCharRefError) -> ErrorKind {
+    let reason = match e {
+        ParseCharRefError::UnexpectedSign => CharacterReferenceError::Sign,
+        ParseCharRefError::InvalidNumber(_) => CharacterReferenceError::NotANumber,
+        ParseCharRefError::InvalidCodepoint(n) => CharacterReferenceError::NotACodepoint(n),
+        // A reference to a character XML does not allow (U+0000).
+        ParseCharRefError::IllegalCharacter(n) => match char::from_u32(n) {
+            Some(c) => return ErrorKind::IllegalCharacter(c),
+            None => CharacterReferenceError::NotACodepoint(n),
+        },
+    };
+    SyntaxError::InvalidCharacterReference(reason).into()
+}
+
+/// This crate's kind for an error of the XML reader (one that is not an attribute's: see
+/// [`attribute_error`]).
+fn reader_error(e: quick_xml::Error, text: &str, at: usize) -> ErrorKind {
+    use quick_xml::errors::{IllFormedError as Ill, SyntaxError as Qs};
+    match e {
+        quick_xml::Error::Syntax(e) => match e {
+            Qs::InvalidBangMarkup => SyntaxError::InvalidMarkup,
+            Qs::UnclosedPI => SyntaxError::UnclosedProcessingInstruction,
+            Qs::UnclosedXmlDecl => SyntaxError::UnclosedXmlDeclaration,
+            Qs::UnclosedComment => SyntaxError::UnclosedComment,
+            Qs::UnclosedDoctype => SyntaxError::UnclosedDoctype,
+            Qs::UnclosedCData => SyntaxError::UnclosedCData,
+            Qs::UnclosedTag => SyntaxError::UnclosedTag,
+            Qs::UnclosedSingleQuotedAttributeValue => {
+                SyntaxError::UnclosedAttributeValue { quote: '\'' }
+            }
+            Qs::UnclosedDoubleQuotedAttributeValue => {
+                SyntaxError::UnclosedAttributeValue { quote: '"' }
+            }
+        }
+        .into(),
+        quick_xml::Error::IllFormed(e) => match e {
+            Ill::MissingDeclVersion(_) | Ill::UnknownVersion => {
+                SyntaxError::InvalidXmlDeclaration.into()
+            }
+            Ill::MissingDoctypeName => SyntaxError::MissingDoctypeName.into(),
+            // Only from `read_to_end`, which is not used.
+            Ill::MissingEndTag(name) => ErrorKind::UnclosedElement(name),
+            Ill::UnmatchedEndTag(name) => SyntaxError::UnmatchedEndTag(name).into(),
+            Ill::MismatchedEndTag { expected, found } => {
+                SyntaxError::MismatchedEndTag { expected, found }.into()
+            }
+            Ill::DoubleHyphenInComment => SyntaxError::DoubleHyphenInComment.into(),
+            Ill::UnclosedReference => SyntaxError::UnclosedReference.into(),
+        },
+        quick_xml::Error::InvalidAttr(e) => attribute_error(e, ""),
+        quick_xml::Error::Escape(e) => escape_error(e),
+        quick_xml::Error::Namespace(e) => namespace_error(e),
+        // Not produced: the reader reads a `&str` (no I/O, no invalid UTF-8).
+        quick_xml::Error::Io(_) | quick_xml::Error::Encoding(_) => ErrorKind::InvalidEncoding {
+            encoding: "UTF-8".to_owned(),
+            byte: text.as_bytes().get(at).copied().unwrap_or(0),
+        },
+    }
+}
+
+fn namespace_error(e: NamespaceError) -> ErrorKind {
+    const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+    let reserved = |prefix: &str, namespace: &str| {
+        ErrorKind::Syntax(SyntaxError::ReservedNamespaceBinding {
+            prefix: prefix.to_owned(),
+            namespace: namespace.to_owned(),
+        })
+    };
+    match e {
+        NamespaceError::UnknownPrefix(p) => ErrorKind::UnboundPrefix(p),
+        NamespaceError::InvalidXmlPrefixBind(ns) => reserved("xml", &ns),
+        NamespaceError::InvalidXmlnsPrefixBind(ns) => reserved("xmlns", &ns),
+        NamespaceError::InvalidPrefixForXml(p) => reserved(&p, XML_NS),
+        NamespaceError::InvalidPrefixForXmlns(p) => reserved(&p, XMLNS_NS),
+        NamespaceError::TooManyBindings(limit) => ErrorKind::TooManyNamespaceBindings { limit },
+        NamespaceError::TooDeeplyNested(limit) => ErrorKind::TooDeep { limit },
+    }
+}
+
+/// This crate's kind for an attribute error of the reader; `tag` is the tag's text after
+/// `<`, where the name of a duplicate attribute is read.
+fn attribute_error(e: AttrError, tag: &str) -> ErrorKind {
+    let kind = match e {
+        AttrError::ExpectedEq(_) => SyntaxError::AttributeWithoutEquals,
+        AttrError::ExpectedValue(_) => SyntaxError::AttributeWithoutValue,
+        AttrError::UnquotedValue(_) => SyntaxError::UnquotedAttributeValue,
+        AttrError::ExpectedQuote(_, quote) => SyntaxError::UnclosedAttributeValue {
+            quote: char::from(quote),
+        },
+        AttrError::Duplicated(at, _) => {
+            let rest = tag.get(at..).unwrap_or("");
+            let end = rest
+                .find(|c: char| c == '=' || c.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            let name = rest[..end].to_owned();
+            SyntaxError::DuplicateAttribute { name }
+        }
+    };
+    kind.into()
 }
 
 /// The namespace name of a binding: the declaring attribute's value with references
@@ -65,7 +171,9 @@ fn resolve_reference(r: &BytesRef<'_>) -> Result<String, ErrorKind> {
             "apos" => Ok("'".into()),
             other => Err(ErrorKind::UnknownEntity(other.to_owned())),
         },
-        Err(e) => Err(ErrorKind::Malformed(e.to_string())),
+        Err(quick_xml::Error::Escape(e)) => Err(escape_error(e)),
+        // `resolve_char_ref` fails with escape errors only.
+        Err(e) => Err(reader_error(e, "", 0)),
     }
 }
 
@@ -150,8 +258,7 @@ impl Builder<'_, '_> {
         let limits = &self.options.limits;
         let mut count = 0usize;
         for a in e.attributes() {
-            let a =
-                a.map_err(|err| ErrorKind::Malformed(quick_xml::Error::from(err).to_string()))?;
+            let a = a.map_err(|err| attribute_error(err, e.as_ref()))?;
             count += 1;
             if count > limits.max_attributes {
                 let limit = limits.max_attributes;
@@ -198,10 +305,7 @@ impl Builder<'_, '_> {
         };
         let value = a
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|err| match err {
-                quick_xml::Error::Escape(e) => escape_error(e),
-                other => ErrorKind::Malformed(other.to_string()),
-            })?;
+            .map_err(|err| reader_error(err, "", 0))?;
         check_chars(&value)?;
         let limits = &self.options.limits;
         if value.len() > limits.max_value_bytes {
@@ -331,7 +435,7 @@ pub(crate) fn parse_str(text: &str, options: &ParseOptions) -> Result<Element, E
             Ok(v) => v,
             Err(e) => {
                 let pos = usize::try_from(reader.error_position()).unwrap_or(at);
-                return Err(b.err(pos, ErrorKind::Malformed(e.to_string())));
+                return Err(b.err(pos, reader_error(e, text, pos)));
             }
         };
         // The element's namespace, owned before the reader is borrowed again.

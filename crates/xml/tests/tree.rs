@@ -292,15 +292,150 @@ fn well_formedness_errors_are_typed_and_positioned() {
         let e = err(input, &o);
         assert_eq!((&e.kind, e.position.offset), (kind, *offset), "{input:?}");
     }
-    assert!(matches!(err("<a></b>", &o).kind, ErrorKind::Malformed(_)));
+    assert!(matches!(err("<a></b>", &o).kind, ErrorKind::Syntax(_)));
     assert!(matches!(
         err("<a><!-- a -- b --></a>", &o).kind,
-        ErrorKind::Malformed(_)
+        ErrorKind::Syntax(_)
     ));
     assert_eq!(
         err("<a>\n  <b>é</c></a>", &o).path,
         "/a/b",
         "the path names the open elements"
+    );
+}
+
+#[test]
+fn syntax_errors_are_typed_with_informative_messages() {
+    use winmdm_xml::{CharacterReferenceError, SyntaxError as S};
+    let o = ParseOptions::default();
+    let cases: &[(&str, S, usize, &str)] = &[
+        (
+            "<a></b>",
+            S::MismatchedEndTag {
+                expected: "a".into(),
+                found: "b".into(),
+            },
+            3,
+            "expected </a>, found </b>",
+        ),
+        (
+            "<a/></b>",
+            S::UnmatchedEndTag("b".into()),
+            4,
+            "end tag </b> without a start tag",
+        ),
+        ("<a", S::UnclosedTag, 0, "tag not closed"),
+        (
+            "<a x='1/>",
+            S::UnclosedAttributeValue { quote: '\'' },
+            0,
+            "`'` not found",
+        ),
+        ("<a><!-- x", S::UnclosedComment, 3, "comment not closed"),
+        (
+            "<a><!-- a -- b --></a>",
+            S::DoubleHyphenInComment,
+            10,
+            "`--` inside a comment",
+        ),
+        (
+            "<a><![CDATA[x</a>",
+            S::UnclosedCData,
+            3,
+            "CDATA section not closed",
+        ),
+        (
+            "<a><?pi x</a>",
+            S::UnclosedProcessingInstruction,
+            3,
+            "processing instruction",
+        ),
+        (
+            "<?xml version='1.0'",
+            S::UnclosedXmlDeclaration,
+            0,
+            "XML declaration not closed",
+        ),
+        (
+            "<a><!x></a>",
+            S::InvalidMarkup,
+            3,
+            "unknown markup after `<!`",
+        ),
+        (
+            "<a x/>",
+            S::AttributeWithoutEquals,
+            0,
+            "not followed by `=`",
+        ),
+        (
+            "<a x=/>",
+            S::AttributeWithoutValue,
+            0,
+            "`=` not followed by an attribute value",
+        ),
+        ("<a x=1/>", S::UnquotedAttributeValue, 0, "not enclosed"),
+        (
+            "<a x='1' x='2'/>",
+            S::DuplicateAttribute { name: "x".into() },
+            0,
+            "duplicate attribute \"x\"",
+        ),
+        ("<a>&amp</a>", S::UnclosedReference, 3, "`;` not found"),
+        ("<a x='&amp'/>", S::UnclosedReference, 0, "`;` not found"),
+        (
+            "<a>&#xD800;</a>",
+            S::InvalidCharacterReference(CharacterReferenceError::NotACodepoint(0xD800)),
+            3,
+            "U+D800 is not a Unicode scalar value",
+        ),
+        (
+            "<a>&#-1;</a>",
+            S::InvalidCharacterReference(CharacterReferenceError::Sign),
+            3,
+            "invalid character reference: a sign",
+        ),
+        (
+            "<a x='&#z;'/>",
+            S::InvalidCharacterReference(CharacterReferenceError::NotANumber),
+            0,
+            "not a decimal or hexadecimal number",
+        ),
+        (
+            "<a xmlns:xml='urn:x'/>",
+            S::ReservedNamespaceBinding {
+                prefix: "xml".into(),
+                namespace: "urn:x".into(),
+            },
+            0,
+            "prefix \"xml\" cannot be bound to \"urn:x\"",
+        ),
+    ];
+    for (input, syntax, offset, message) in cases {
+        let e = err(input, &o);
+        assert_eq!(e.kind, ErrorKind::Syntax(syntax.clone()), "{input:?}");
+        assert_eq!(e.position.offset, *offset, "{input:?}: {e}");
+        assert!(e.to_string().contains(message), "{input:?}: {e}");
+    }
+    assert_eq!(
+        err("<a>&#0;</a>", &o).kind,
+        ErrorKind::IllegalCharacter('\0')
+    );
+}
+
+#[test]
+fn namespace_bindings_in_scope_are_bounded() {
+    let mut xml = String::new();
+    for i in 0..60 {
+        xml.push_str(&format!(
+            "<e xmlns:a{i}='urn:a' xmlns:b{i}='urn:b' xmlns:c{i}='urn:c'>"
+        ));
+    }
+    let e = err(&xml, &ParseOptions::default());
+    assert_eq!(
+        e.kind,
+        ErrorKind::TooManyNamespaceBindings { limit: 128 },
+        "{e}"
     );
 }
 
