@@ -525,14 +525,20 @@ fn parse_bool(p: &Parm) -> Result<Option<bool>, ProvisioningError> {
     }
 }
 
-fn certs(c: &Characteristic, out: &mut Vec<CertEntry>, pkc: &mut bool) {
-    for h in c.characteristics() {
+/// Reads the certificates of one store location (`System`, `User`) into `out`, and
+/// whether it asks for a `PrivateKeyContainer`.
+fn read_certificate_entries(
+    location: &Characteristic,
+    out: &mut Vec<CertEntry>,
+    private_key_container: &mut bool,
+) {
+    for h in location.characteristics() {
         if h.type_ == "PrivateKeyContainer" {
-            *pkc = true;
+            *private_key_container = true;
             continue;
         }
         if h.characteristic("PrivateKeyContainer").is_some() {
-            *pkc = true;
+            *private_key_container = true;
         }
         out.push(CertEntry {
             thumbprint: h.type_.clone(),
@@ -562,16 +568,22 @@ impl EnrollmentProvisioning {
                     for store in c.characteristics() {
                         for location in store.characteristics() {
                             match (store.type_.as_str(), location.type_.as_str()) {
-                                ("Root", "System") => {
-                                    certs(location, &mut cs.root_system, &mut false)
-                                }
-                                ("CA", "System") => certs(location, &mut cs.ca_system, &mut false),
-                                ("My", "User") => certs(
+                                ("Root", "System") => read_certificate_entries(
+                                    location,
+                                    &mut cs.root_system,
+                                    &mut false,
+                                ),
+                                ("CA", "System") => read_certificate_entries(
+                                    location,
+                                    &mut cs.ca_system,
+                                    &mut false,
+                                ),
+                                ("My", "User") => read_certificate_entries(
                                     location,
                                     &mut cs.my_user,
                                     &mut cs.my_user_private_key_container,
                                 ),
-                                ("My", "System") => certs(
+                                ("My", "System") => read_certificate_entries(
                                     location,
                                     &mut cs.my_system,
                                     &mut cs.my_system_private_key_container,

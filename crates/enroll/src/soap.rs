@@ -312,7 +312,7 @@ impl BinarySecurityToken {
 
 // ---------------------------------------------------------------- decoding
 
-pub(crate) fn decode_bst(node: &Node) -> BinarySecurityToken {
+pub(crate) fn decode_binary_security_token(node: &Node) -> BinarySecurityToken {
     BinarySecurityToken {
         value_type: node
             .attr("ValueType")
@@ -349,7 +349,7 @@ fn decode_security(node: &Node) -> Security {
                     .collect(),
             });
         } else if e.is("BinarySecurityToken") && e.in_ns(&[Some(ns::WSSE)]) {
-            sec.binary_security_token = Some(decode_bst(e));
+            sec.binary_security_token = Some(decode_binary_security_token(e));
         } else {
             sec.other.push(e.to_generic());
         }
@@ -497,7 +497,7 @@ pub(crate) fn encode_envelope(
             w.close("o:UsernameToken");
         }
         if let Some(bst) = &sec.binary_security_token {
-            encode_bst(&mut w, "o:BinarySecurityToken", bst, &[]);
+            encode_binary_security_token(&mut w, "o:BinarySecurityToken", bst, &[]);
         }
         for o in &sec.other {
             w.element(o);
@@ -515,7 +515,7 @@ pub(crate) fn encode_envelope(
     w.into_string()
 }
 
-pub(crate) fn encode_bst(
+pub(crate) fn encode_binary_security_token(
     w: &mut XmlWriter,
     name: &str,
     bst: &BinarySecurityToken,

@@ -7,7 +7,9 @@ use crate::XmlElement;
 use crate::error::{MessageError, MessageErrorKind};
 use crate::node::{Input, Node, NodeExt};
 use crate::ns;
-use crate::soap::{BinarySecurityToken, ValueType, decode_bst, encode_bst};
+use crate::soap::{
+    BinarySecurityToken, ValueType, decode_binary_security_token, encode_binary_security_token,
+};
 use winmdm_xml::Writer as XmlWriter;
 
 /// `wst:RequestType`: an open set of URIs.
@@ -209,7 +211,7 @@ pub(crate) fn decode_rst(
         } else if e.is("RequestType") {
             r.request_type = Some(RequestType(Cow::Owned(e.trimmed())));
         } else if e.is("BinarySecurityToken") && e.in_ns(&[Some(ns::WSSE)]) {
-            r.binary_security_token = Some(decode_bst(e));
+            r.binary_security_token = Some(decode_binary_security_token(e));
         } else if e.is("AdditionalContext") {
             for i in e.elements() {
                 if !i.is("ContextItem") {
@@ -244,7 +246,7 @@ pub(crate) fn encode_rst(r: &RequestSecurityToken, w: &mut XmlWriter) {
         w.leaf("wst:RequestType", &[], t.as_str());
     }
     if let Some(b) = &r.binary_security_token {
-        encode_bst(w, "o:BinarySecurityToken", b, &[]);
+        encode_binary_security_token(w, "o:BinarySecurityToken", b, &[]);
     }
     if !r.additional_context.items.is_empty() || !r.additional_context.other.is_empty() {
         w.open("ac:AdditionalContext", &[]);
@@ -289,7 +291,7 @@ pub(crate) fn decode_rstrc(
                 // The Entra doc variant puts TokenType inside RequestedSecurityToken.
                 for y in x.elements() {
                     if y.is("BinarySecurityToken") {
-                        r.requested_security_token = Some(decode_bst(y));
+                        r.requested_security_token = Some(decode_binary_security_token(y));
                     } else if y.is("TokenType") {
                         r.token_type = Some(y.trimmed());
                     } else {
@@ -321,7 +323,7 @@ pub(crate) fn encode_rstrc(c: &RequestSecurityTokenResponseCollection, w: &mut X
         if r.requested_security_token.is_some() || !r.requested_other.is_empty() {
             w.open("RequestedSecurityToken", &[]);
             if let Some(b) = &r.requested_security_token {
-                encode_bst(w, "BinarySecurityToken", b, &[("xmlns", ns::WSSE)]);
+                encode_binary_security_token(w, "BinarySecurityToken", b, &[("xmlns", ns::WSSE)]);
             }
             for o in &r.requested_other {
                 w.element(o);

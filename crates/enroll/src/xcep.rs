@@ -389,12 +389,15 @@ pub(crate) fn encode_get_policies(g: &GetPolicies, w: &mut XmlWriter) {
     w.close("GetPolicies");
 }
 
-fn afb(n: &Node) -> Option<AttestationFailureBehavior> {
+fn attestation_failure_behavior(n: &Node) -> Option<AttestationFailureBehavior> {
     n.opt_text()
         .map(|t| AttestationFailureBehavior(Cow::Owned(t)))
 }
 
-fn decode_pka(input: &Input<'_>, n: &Node) -> Result<PrivateKeyAttributes, MessageError> {
+fn decode_private_key_attributes(
+    input: &Input<'_>,
+    n: &Node,
+) -> Result<PrivateKeyAttributes, MessageError> {
     let mut p = PrivateKeyAttributes::default();
     let mut min = None;
     for e in n.elements() {
@@ -420,7 +423,7 @@ fn decode_pka(input: &Input<'_>, n: &Node) -> Result<PrivateKeyAttributes, Messa
                 Some(list)
             };
         } else if e.is("AttestationFailureBehavior") {
-            p.attestation_failure_behavior = afb(e);
+            p.attestation_failure_behavior = attestation_failure_behavior(e);
         } else if e.is("OperationTimeout") {
             p.operation_timeout = num(input, e, "OperationTimeout")?;
         } else {
@@ -435,7 +438,7 @@ fn decode_attestation(input: &Input<'_>, n: &Node) -> Result<Attestation, Messag
     let mut a = Attestation::default();
     for e in n.elements() {
         if e.is("attestationFailureBehavior") {
-            a.attestation_failure_behavior = afb(e);
+            a.attestation_failure_behavior = attestation_failure_behavior(e);
         } else if e.is("operationTimeout") {
             a.operation_timeout = num(input, e, "operationTimeout")?;
         } else if e.is("azureAttestation") {
@@ -480,7 +483,9 @@ fn decode_attributes(input: &Input<'_>, n: &Node) -> Result<PolicyAttributes, Me
                     },
                 })
             }
-            "privatekeyattributes" => a.private_key_attributes = Some(decode_pka(input, e)?),
+            "privatekeyattributes" => {
+                a.private_key_attributes = Some(decode_private_key_attributes(input, e)?)
+            }
             "revision" => {
                 a.revision = Some(Revision {
                     major: req_num(input, e, "majorRevision")?,
