@@ -7,7 +7,7 @@
 //! `application/soap+xml; charset=utf-8`, POST to the URL in the envelope's `To`
 //! header) and hands the answers back; message ids, keys and randomness come from the
 //! caller. The key and the PKCS#10 / PKCS#7 come from [`crate::pki`]
-//! ([`DeviceKey`](crate::pki::DeviceKey), [`windows_csr`](crate::pki::windows_csr),
+//! ([`DeviceKey`], [`windows_csr`](crate::pki::windows_csr),
 //! [`renewal_request`](crate::pki::renewal_request)).
 //!
 //! The messages are shaped like the ones Windows 10/11 sends (compared with the captured
