@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use winmdm_enroll::{
-    DecodeError, Message, ProvisioningDoc, WapNode, is_discovery_probe, split_http,
+    Message, MessageError, ProvisioningDoc, WapNode, is_discovery_probe, split_http,
 };
 
 use crate::report;
@@ -54,7 +54,7 @@ pub(crate) fn run(cmd: Cmd) -> ExitCode {
     }
 }
 
-fn positioned(file: &Path, e: &DecodeError) -> String {
+fn positioned(file: &Path, e: &MessageError) -> String {
     report::at(file, e.line, e.column, &e.kind.to_string())
 }
 
@@ -76,7 +76,7 @@ fn with_file(file: &Path, f: impl FnOnce(&[u8]) -> Result<(), String>) -> ExitCo
 }
 
 /// What `check` recognised.
-fn check_one(bytes: &[u8]) -> Result<String, DecodeError> {
+fn check_one(bytes: &[u8]) -> Result<String, MessageError> {
     let split = split_http(bytes);
     if let Some(line) = split.start_line {
         let mut parts = line.split(' ');
@@ -119,7 +119,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
     report::status(failed)
 }
 
-fn provisioning_doc(bytes: &[u8]) -> Result<ProvisioningDoc, DecodeError> {
+fn provisioning_doc(bytes: &[u8]) -> Result<ProvisioningDoc, MessageError> {
     let start = split_http(bytes).body_offset;
     let body = &bytes[start..];
     if let Ok(Message::RequestSecurityTokenResponseCollection(env)) = Message::decode_capture(bytes)
@@ -129,13 +129,13 @@ fn provisioning_doc(bytes: &[u8]) -> Result<ProvisioningDoc, DecodeError> {
     }
     ProvisioningDoc::decode_base64_or_xml(body).map_err(|mut e| {
         // Positions refer to the body; shift to the file.
-        let shifted = DecodeError {
+        let shifted = MessageError {
             offset: e.offset + start,
             ..e.clone()
         };
         if start > 0 {
             let lines = bytes[..start].iter().filter(|&&b| b == b'\n').count();
-            e = DecodeError {
+            e = MessageError {
                 line: e.line + lines,
                 ..shifted
             };

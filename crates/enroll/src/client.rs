@@ -7,7 +7,7 @@
 //! `application/soap+xml; charset=utf-8`, POST to the URL in the envelope's `To`
 //! header) and hands the answers back; message ids, keys and randomness come from the
 //! caller. The key and the PKCS#10 / PKCS#7 come from [`crate::pki`]
-//! ([`DeviceKey`](crate::pki::DeviceKey), [`windows_csr`](crate::pki::windows_csr),
+//! ([`DeviceKey`], [`windows_csr`](crate::pki::windows_csr),
 //! [`renewal_request`](crate::pki::renewal_request)).
 //!
 //! The messages are shaped like the ones Windows 10/11 sends (compared with the captured
@@ -21,7 +21,8 @@
 //! use std::time::{Duration, SystemTime};
 //! use winmdm_enroll::client::{self, ClientCredential, DeviceInfo, Enrolled};
 //! use winmdm_enroll::pki::{self, CertificateAuthority, CsrPolicy, DeviceKey, Subject};
-//! use winmdm_enroll::token::{AuthError, Credential, constant_time_eq};
+//! use winmdm_enroll::token::{AuthError, Credential};
+//! use winmdm_enroll::types::constant_time_eq;
 //! use winmdm_enroll::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -89,7 +90,7 @@
 use core::fmt;
 
 use crate::discovery::{AuthPolicy, Discover, DiscoverResponse, Version};
-use crate::error::DecodeError;
+use crate::error::MessageError;
 use crate::fault::Fault;
 use crate::message::Message;
 use crate::ns;
@@ -98,15 +99,14 @@ use crate::provisioning::{
     AppAuth, CertEntry, EnrollmentProvisioning, Poll, ProvisioningDoc, ProvisioningError,
     WstepRenew,
 };
-use crate::soap::{
-    BinarySecurityToken, Envelope, Secret, Security, UsernameToken, ValueType,
-    decode_base64_lenient,
-};
+use crate::soap::{BinarySecurityToken, Envelope, Security, UsernameToken, ValueType};
 use crate::standard::EnrollmentType;
 use crate::wstep::{
     AdditionalContext, RequestSecurityToken, RequestSecurityTokenResponseCollection, RequestType,
 };
 use crate::xcep::{GetPolicies, GetPoliciesResponse};
+use winmdm_types::Secret;
+use winmdm_types::base64::decode_lenient;
 
 /// The facts a Windows device reports about itself in Discover and in the RST's
 /// AdditionalContext. Start from [`DeviceInfo::windows`] and change fields.
@@ -457,7 +457,7 @@ pub enum ClientError {
     Fault(Box<Fault>),
     /// The answer is not a well-formed message.
     #[error("decoding the answer: {0}")]
-    Decode(#[from] DecodeError),
+    Decode(#[from] MessageError),
     /// The answer is a well-formed message of another kind.
     #[error("expected {expected}, got {found}")]
     UnexpectedMessage {
@@ -471,7 +471,7 @@ pub enum ClientError {
     NoProvisioningDocument,
     /// The provisioning document does not decode.
     #[error("provisioning document: {0}")]
-    Document(DecodeError),
+    Document(MessageError),
     /// A typed value in the provisioning document is invalid.
     #[error("provisioning document: {0}")]
     Provisioning(#[from] ProvisioningError),
@@ -641,7 +641,9 @@ fn decode_cert(which: &'static str, entry: &CertEntry) -> Result<Vec<u8>, Client
         which,
         thumbprint: crate::error::truncate(&entry.thumbprint),
     };
-    let der = decode_base64_lenient(&entry.encoded_certificate).map_err(|_| bad())?;
+    // The text was one parm value: at most `max_value_bytes` of base64.
+    let max = crate::default_limits().max_value_bytes;
+    let der = decode_lenient(&entry.encoded_certificate, max).map_err(|_| bad())?;
     {
         use der::Decode as _;
         x509_cert::Certificate::from_der(&der).map_err(|_| bad())?;

@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::XmlElement;
-use crate::error::DecodeError;
-use crate::node::{Ctx, Node, NodeExt};
+use crate::error::MessageError;
+use crate::node::{Input, Node, NodeExt};
 use crate::ns;
 use winmdm_xml::Writer as XmlWriter;
 
@@ -202,25 +202,29 @@ pub(crate) fn is_discover_response(n: &Node) -> bool {
     n.is("DiscoverResponse") && n.in_ns(&ENROLL_NS)
 }
 
-fn version(ctx: &Ctx<'_>, n: &Node, field: &'static str) -> Result<Option<Version>, DecodeError> {
+fn version(
+    input: &Input<'_>,
+    n: &Node,
+    field: &'static str,
+) -> Result<Option<Version>, MessageError> {
     match n.opt_text() {
         None => Ok(None),
         Some(t) => Version::try_from(t.as_str())
             .map(Some)
-            .map_err(|_| ctx.invalid(n, field, &t)),
+            .map_err(|_| input.invalid(n, field, &t)),
     }
 }
 
-pub(crate) fn decode_discover(ctx: &Ctx<'_>, n: &Node) -> Result<Discover, DecodeError> {
+pub(crate) fn decode_discover(input: &Input<'_>, n: &Node) -> Result<Discover, MessageError> {
     let req = n
         .child_named("request")
-        .ok_or_else(|| ctx.missing(n, "request"))?;
+        .ok_or_else(|| input.missing(n, "request"))?;
     let mut d = Discover::default();
     for e in req.elements() {
         if e.is("EmailAddress") {
             d.email_address = Some(e.trimmed());
         } else if e.is("RequestVersion") {
-            d.request_version = version(ctx, e, "RequestVersion")?;
+            d.request_version = version(input, e, "RequestVersion")?;
         } else if e.is("DeviceType") {
             d.device_type = e.opt_text();
         } else if e.is("ApplicationVersion") {
@@ -279,12 +283,12 @@ pub(crate) fn encode_discover(d: &Discover, w: &mut XmlWriter) {
 }
 
 pub(crate) fn decode_discover_response(
-    ctx: &Ctx<'_>,
+    input: &Input<'_>,
     n: &Node,
-) -> Result<DiscoverResponse, DecodeError> {
+) -> Result<DiscoverResponse, MessageError> {
     let res = n
         .child_named("DiscoverResult")
-        .ok_or_else(|| ctx.missing(n, "DiscoverResult"))?;
+        .ok_or_else(|| input.missing(n, "DiscoverResult"))?;
     let mut auth = None;
     let mut url = None;
     let mut r = DiscoverResponse::default();
@@ -292,7 +296,7 @@ pub(crate) fn decode_discover_response(
         if e.is("AuthPolicy") {
             auth = e.opt_text();
         } else if e.is("EnrollmentVersion") {
-            r.enrollment_version = version(ctx, e, "EnrollmentVersion")?;
+            r.enrollment_version = version(input, e, "EnrollmentVersion")?;
         } else if e.is("EnrollmentPolicyServiceUrl") {
             r.enrollment_policy_service_url = e.opt_text();
         } else if e.is("EnrollmentServiceUrl") {
@@ -304,9 +308,9 @@ pub(crate) fn decode_discover_response(
         }
     }
     r.auth_policy = AuthPolicy(Cow::Owned(
-        auth.ok_or_else(|| ctx.missing(res, "AuthPolicy"))?,
+        auth.ok_or_else(|| input.missing(res, "AuthPolicy"))?,
     ));
-    r.enrollment_service_url = url.ok_or_else(|| ctx.missing(res, "EnrollmentServiceUrl"))?;
+    r.enrollment_service_url = url.ok_or_else(|| input.missing(res, "EnrollmentServiceUrl"))?;
     Ok(r)
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use rsa::rand_core::CryptoRng;
 
 use crate::discovery::{AuthPolicy, Discover, DiscoverResponse, Version};
-use crate::error::{DecodeError, Limits};
+use crate::error::{MessageError, MessageLimits};
 use crate::fault::{Fault, FaultCode};
 use crate::ns;
 use crate::pki::{
@@ -35,7 +35,7 @@ pub enum EnrollError {
     // -- decoding the request
     /// The request is not a well-formed message of the expected kind.
     #[error("decoding the request: {0}")]
-    Decode(#[from] DecodeError),
+    Decode(#[from] MessageError),
     /// The RST's RequestType is not Issue (renewal and recovery go through
     /// `pki::CertificateAuthority::verify_renewal` and friends).
     #[error("RequestType {0:?} is not Issue")]
@@ -413,7 +413,7 @@ impl EnrollmentRequest {
     }
 
     /// [`EnrollmentRequest::decode`] with explicit limits.
-    pub fn decode_with(input: &[u8], limits: &Limits) -> Result<Self, EnrollError> {
+    pub fn decode_with(input: &[u8], limits: &MessageLimits) -> Result<Self, EnrollError> {
         Self::from_envelope(Envelope::<RequestSecurityToken>::decode_with(
             input, limits,
         )?)

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use crate::XmlElement;
-use crate::error::DecodeError;
-use crate::node::{Ctx, Node, NodeExt};
+use crate::error::MessageError;
+use crate::node::{Input, Node, NodeExt};
 use crate::ns;
 use crate::soap::SoapVersion;
 use winmdm_xml::Writer as XmlWriter;
@@ -247,10 +247,10 @@ fn decode_detail(f: &mut Fault, d: &Node) {
 }
 
 pub(crate) fn decode_fault(
-    ctx: &Ctx<'_>,
+    input: &Input<'_>,
     n: &Node,
     version: SoapVersion,
-) -> Result<Fault, DecodeError> {
+) -> Result<Fault, MessageError> {
     let mut f = Fault {
         code: FaultCode::RECEIVER,
         subcode: None,
@@ -263,10 +263,10 @@ pub(crate) fn decode_fault(
         SoapVersion::Soap12 => {
             let code = n
                 .child_named("Code")
-                .ok_or_else(|| ctx.missing(n, "s:Code"))?;
+                .ok_or_else(|| input.missing(n, "s:Code"))?;
             let value = code
                 .child_named("Value")
-                .ok_or_else(|| ctx.missing(code, "s:Value"))?;
+                .ok_or_else(|| input.missing(code, "s:Value"))?;
             f.code = qname_code(value, version);
             if let Some(sub) = code
                 .child_named("Subcode")
@@ -285,7 +285,7 @@ pub(crate) fn decode_fault(
         SoapVersion::Soap11 => {
             let code = n
                 .child_named("faultcode")
-                .ok_or_else(|| ctx.missing(n, "faultcode"))?;
+                .ok_or_else(|| input.missing(n, "faultcode"))?;
             f.code = qname_code(code, version);
             f.reason = n
                 .child_named("faultstring")

@@ -20,7 +20,8 @@
 //! ```
 //! use std::time::{Duration, SystemTime};
 //! use winmdm_enroll::pki::{CertificateAuthority, CsrPolicy, Subject};
-//! use winmdm_enroll::token::{AuthError, Credential, constant_time_eq};
+//! use winmdm_enroll::token::{AuthError, Credential};
+//! use winmdm_enroll::types::constant_time_eq;
 //! use winmdm_enroll::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -69,7 +70,8 @@
 //!
 //! Messages decode namespace-aware (prefixes do not matter; SOAP 1.2 and 1.1 envelopes
 //! are accepted) into typed structs that keep unknown content, and encode back.
-//! Decoding is bounded by [`Limits`] and refuses DTDs; errors carry a byte offset and
+//! Decoding is bounded by [`MessageLimits`] (this crate's defaults: [`default_limits`]) and
+//! refuses DTDs; errors ([`MessageError`]) carry a byte offset and
 //! line/column. See `docs/enroll.md` for the interop quirks handled.
 //!
 //! ```
@@ -99,7 +101,7 @@
 //! response.header.relates_to = discover.header.message_id.clone();
 //! let xml = response.to_xml();
 //! assert!(matches!(Message::decode(xml.as_bytes())?, Message::DiscoverResponse(_)));
-//! # Ok::<(), winmdm_enroll::DecodeError>(())
+//! # Ok::<(), winmdm_enroll::MessageError>(())
 //! ```
 #![forbid(unsafe_code)]
 
@@ -128,7 +130,7 @@ pub use discovery::{
 pub use enrollment::{
     CertificatePolicy, EnrollError, EnrollmentRequest, EnrollmentServer, ServerUrls,
 };
-pub use error::{DecodeError, DecodeErrorKind, Limits};
+pub use error::{MessageError, MessageErrorKind, MessageLimits, default_limits};
 pub use fault::{
     CodeNamespace, DeviceEnrollmentServiceError, EnrollmentErrorType, Fault, FaultCode,
 };
@@ -140,14 +142,25 @@ pub use provisioning::{
 };
 pub use soap::{
     ActivityId, BinarySecurityToken, ENCODING_BASE64, Envelope, Header, REPLY_TIMESTAMP_TTL,
-    Secret, Security, SoapVersion, Timestamp, UsernameToken, ValueType, decode_base64_lenient,
-    format_utc,
+    Security, SoapVersion, Timestamp, UsernameToken, ValueType, format_utc,
 };
 pub use standard::{
     ConnectionRetry, DmCredentials, EnrollmentType, HttpsUrl, PollSchedule, PollSet, ProviderId,
     ProvisioningBuildError, Renewal, SYNCML_DM_XML, StandardProvisioning,
     ssl_client_cert_search_criteria,
 };
+/// The shared vocabulary of the winmdm crates (`Secret`, `constant_time_eq`, lenient
+/// base64, ...), re-exported so a product needs no second dependency line.
+pub use winmdm_types as types;
+/// A password, token or DMAcc secret that never reaches a log: winmdm-types's, the one
+/// `Secret` of every winmdm crate.
+pub use winmdm_types::Secret;
+/// winmdm-xml's error kind, carried by [`MessageErrorKind::Xml`] for every problem of the
+/// XML itself (syntax, DTD, entities, namespaces, limits).
+pub use winmdm_xml::ErrorKind as XmlErrorKind;
+/// winmdm-xml's typed syntax error, in [`XmlErrorKind::Syntax`] (mismatched end tags,
+/// unclosed markup, attribute errors, ...).
+pub use winmdm_xml::SyntaxError as XmlSyntaxError;
 /// Generic XML content, kept verbatim where the typed model has no field for it (unknown
 /// SOAP headers, unknown request fields, `ds:Signature`, policy parts this crate does not
 /// type): winmdm-xml's element type, compared and serialized by namespace and local name.

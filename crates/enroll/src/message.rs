@@ -2,23 +2,23 @@
 //! message" detection by root and body element.
 
 use crate::discovery::{self, Discover, DiscoverResponse};
-use crate::error::{DecodeError, DecodeErrorKind, Limits};
+use crate::error::{MessageError, MessageErrorKind, MessageLimits, default_limits};
 use crate::fault::{self, Fault};
-use crate::node::{self, Ctx, Node};
+use crate::node::{self, Input, Node};
 use crate::provisioning::{self, ProvisioningDoc};
 use crate::soap::{self, Envelope, SoapVersion};
 use crate::wstep::{self, RequestSecurityToken, RequestSecurityTokenResponseCollection};
 use crate::xcep::{self, GetPolicies, GetPoliciesResponse};
 
 fn body_mismatch(
-    ctx: &Ctx<'_>,
+    input: &Input<'_>,
     at: &Node,
     expected: &'static str,
     found: Option<&Node>,
-) -> DecodeError {
-    ctx.err(
+) -> MessageError {
+    input.err(
         found.map_or(at.offset, |n| n.offset),
-        DecodeErrorKind::UnexpectedBody {
+        MessageErrorKind::UnexpectedBody {
             expected,
             found: found.map_or_else(|| "(empty body)".to_owned(), Node::expanded_name),
         },
@@ -29,22 +29,22 @@ macro_rules! envelope_codec {
     ($ty:ty, $name:literal, $is:path, $dec:path, $enc:path) => {
         impl Envelope<$ty> {
             #[doc = concat!("Decodes a SOAP envelope whose body is `", $name, "` (default limits).")]
-            pub fn decode(input: &[u8]) -> Result<Self, DecodeError> {
-                Self::decode_with(input, &Limits::default())
+            pub fn decode(input: &[u8]) -> Result<Self, MessageError> {
+                Self::decode_with(input, &default_limits())
             }
 
             #[doc = concat!("Decodes a SOAP envelope whose body is `", $name, "`.")]
-            pub fn decode_with(input: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
+            pub fn decode_with(input: &[u8], limits: &MessageLimits) -> Result<Self, MessageError> {
                 let root = node::parse(input, 0, limits)?;
-                let ctx = Ctx { input };
-                Self::from_node(&ctx, &root)
+                let input = Input { bytes: input };
+                Self::from_node(&input, &root)
             }
 
-            pub(crate) fn from_node(ctx: &Ctx<'_>, root: &Node) -> Result<Self, DecodeError> {
-                let (version, header, body) = soap::decode_envelope(ctx, root)?;
+            pub(crate) fn from_node(input: &Input<'_>, root: &Node) -> Result<Self, MessageError> {
+                let (version, header, body) = soap::decode_envelope(input, root)?;
                 match body {
-                    Some(b) if $is(b) => Ok(Envelope { version, header, body: $dec(ctx, b)? }),
-                    other => Err(body_mismatch(ctx, root, $name, other)),
+                    Some(b) if $is(b) => Ok(Envelope { version, header, body: $dec(input, b)? }),
+                    other => Err(body_mismatch(input, root, $name, other)),
                 }
             }
 
@@ -101,26 +101,26 @@ envelope_codec!(
 
 impl Envelope<Fault> {
     /// Decodes a SOAP envelope whose body is a fault (default limits).
-    pub fn decode(input: &[u8]) -> Result<Self, DecodeError> {
-        Self::decode_with(input, &Limits::default())
+    pub fn decode(input: &[u8]) -> Result<Self, MessageError> {
+        Self::decode_with(input, &default_limits())
     }
 
     /// Decodes a SOAP envelope whose body is a fault.
-    pub fn decode_with(input: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
+    pub fn decode_with(input: &[u8], limits: &MessageLimits) -> Result<Self, MessageError> {
         let root = node::parse(input, 0, limits)?;
-        let ctx = Ctx { input };
-        Self::from_node(&ctx, &root)
+        let input = Input { bytes: input };
+        Self::from_node(&input, &root)
     }
 
-    pub(crate) fn from_node(ctx: &Ctx<'_>, root: &Node) -> Result<Self, DecodeError> {
-        let (version, header, body) = soap::decode_envelope(ctx, root)?;
+    pub(crate) fn from_node(input: &Input<'_>, root: &Node) -> Result<Self, MessageError> {
+        let (version, header, body) = soap::decode_envelope(input, root)?;
         match body {
             Some(b) if fault::is_fault(b, version) => Ok(Envelope {
                 version,
                 header,
-                body: fault::decode_fault(ctx, b, version)?,
+                body: fault::decode_fault(input, b, version)?,
             }),
-            other => Err(body_mismatch(ctx, root, "soap:Fault", other)),
+            other => Err(body_mismatch(input, root, "soap:Fault", other)),
         }
     }
 
@@ -170,47 +170,58 @@ pub enum Message {
 
 impl Message {
     /// Decodes any enrollment message (default limits).
-    pub fn decode(input: &[u8]) -> Result<Self, DecodeError> {
-        Self::decode_at(input, 0, &Limits::default())
+    pub fn decode(input: &[u8]) -> Result<Self, MessageError> {
+        Self::decode_at(input, 0, &default_limits())
     }
 
     /// Decodes the message in `input[start..]`; error positions refer to `input`.
-    pub fn decode_at(input: &[u8], start: usize, limits: &Limits) -> Result<Self, DecodeError> {
+    pub fn decode_at(
+        input: &[u8],
+        start: usize,
+        limits: &MessageLimits,
+    ) -> Result<Self, MessageError> {
         let root = node::parse(input, start, limits)?;
-        let ctx = Ctx { input };
+        let input = Input { bytes: input };
         if provisioning::is_provisioning_root(&root) {
-            return provisioning::decode_root(&ctx, &root).map(Message::ProvisioningDoc);
+            return provisioning::decode_root(&input, &root).map(Message::ProvisioningDoc);
         }
-        let (version, _, body) = soap::decode_envelope(&ctx, &root)?;
+        let (version, _, body) = soap::decode_envelope(&input, &root)?;
         let Some(b) = body else {
-            return Err(body_mismatch(&ctx, &root, "an enrollment message", None));
+            return Err(body_mismatch(&input, &root, "an enrollment message", None));
         };
         Ok(if discovery::is_discover(b) {
-            Message::Discover(Envelope::<Discover>::from_node(&ctx, &root)?)
+            Message::Discover(Envelope::<Discover>::from_node(&input, &root)?)
         } else if discovery::is_discover_response(b) {
-            Message::DiscoverResponse(Envelope::<DiscoverResponse>::from_node(&ctx, &root)?)
+            Message::DiscoverResponse(Envelope::<DiscoverResponse>::from_node(&input, &root)?)
         } else if xcep::is_get_policies(b) {
-            Message::GetPolicies(Envelope::<GetPolicies>::from_node(&ctx, &root)?)
+            Message::GetPolicies(Envelope::<GetPolicies>::from_node(&input, &root)?)
         } else if xcep::is_get_policies_response(b) {
-            Message::GetPoliciesResponse(Envelope::<GetPoliciesResponse>::from_node(&ctx, &root)?)
+            Message::GetPoliciesResponse(Envelope::<GetPoliciesResponse>::from_node(&input, &root)?)
         } else if wstep::is_rst(b) {
-            Message::RequestSecurityToken(Envelope::<RequestSecurityToken>::from_node(&ctx, &root)?)
+            Message::RequestSecurityToken(Envelope::<RequestSecurityToken>::from_node(
+                &input, &root,
+            )?)
         } else if wstep::is_rstrc(b) {
             Message::RequestSecurityTokenResponseCollection(Envelope::<
                 RequestSecurityTokenResponseCollection,
-            >::from_node(&ctx, &root)?)
+            >::from_node(&input, &root)?)
         } else if fault::is_fault(b, version) {
-            Message::Fault(Envelope::<Fault>::from_node(&ctx, &root)?)
+            Message::Fault(Envelope::<Fault>::from_node(&input, &root)?)
         } else {
-            return Err(body_mismatch(&ctx, &root, "an enrollment message", Some(b)));
+            return Err(body_mismatch(
+                &input,
+                &root,
+                "an enrollment message",
+                Some(b),
+            ));
         })
     }
 
     /// Decodes a capture that may start with an HTTP request or status line and
     /// headers (see [`split_http`]); positions refer to the whole input.
-    pub fn decode_capture(input: &[u8]) -> Result<Self, DecodeError> {
+    pub fn decode_capture(input: &[u8]) -> Result<Self, MessageError> {
         let start = split_http(input).body_offset;
-        Self::decode_at(input, start, &Limits::default())
+        Self::decode_at(input, start, &default_limits())
     }
 
     /// Short name of the message kind.

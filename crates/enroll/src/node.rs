@@ -1,7 +1,8 @@
 //! The MS-MDE2 reading of winmdm-xml's tree: what enrollment adds to plain XML.
 //!
-//! Parsing, namespaces, the DTD policy and the limits are `winmdm_xml`'s; this module maps
-//! its errors to [`DecodeError`] (byte offsets into the whole input, columns in bytes) and
+//! Parsing, namespaces, the DTD policy and the limits are `winmdm_xml`'s; this module
+//! positions its errors as [`MessageError`]s (byte offsets into the whole input, columns
+//! in bytes, the kind wrapped in [`MessageErrorKind::Xml`]) and
 //! adds the lenient accessors the decoders use: local names matched ASCII
 //! case-insensitively (docs/enroll.md, quirk "lower-cased fault samples"), attributes found
 //! with or without a prefix, `xsi:nil`.
@@ -10,25 +11,25 @@ use winmdm_xml::ErrorKind as XmlErrorKind;
 pub(crate) use winmdm_xml::{Element as Node, Node as Child, XML_NS};
 
 use crate::XmlElement;
-use crate::error::{DecodeError, DecodeErrorKind, Limits};
+use crate::error::{MessageError, MessageErrorKind, MessageLimits};
 
-/// Decoding context: the whole input, for positioning errors.
+/// The whole input of a decoder, which positions its errors (offsets, lines, columns).
 #[derive(Clone, Copy)]
-pub(crate) struct Ctx<'a> {
-    pub(crate) input: &'a [u8],
+pub(crate) struct Input<'a> {
+    pub(crate) bytes: &'a [u8],
 }
 
-impl Ctx<'_> {
-    pub(crate) fn err(&self, pos: usize, kind: DecodeErrorKind) -> DecodeError {
-        DecodeError::at(self.input, pos, kind)
+impl Input<'_> {
+    pub(crate) fn err(&self, pos: usize, kind: MessageErrorKind) -> MessageError {
+        MessageError::at(self.bytes, pos, kind)
     }
-    pub(crate) fn missing(&self, node: &Node, what: &'static str) -> DecodeError {
-        self.err(node.offset, DecodeErrorKind::Missing(what))
+    pub(crate) fn missing(&self, node: &Node, what: &'static str) -> MessageError {
+        self.err(node.offset, MessageErrorKind::Missing(what))
     }
-    pub(crate) fn invalid(&self, node: &Node, field: &'static str, value: &str) -> DecodeError {
+    pub(crate) fn invalid(&self, node: &Node, field: &'static str, value: &str) -> MessageError {
         self.err(
             node.offset,
-            DecodeErrorKind::InvalidValue {
+            MessageErrorKind::InvalidValue {
                 field,
                 value: crate::error::truncate(value),
             },
@@ -113,42 +114,6 @@ impl NodeExt for Node {
     }
 }
 
-fn to_xml_limits(limits: &Limits) -> winmdm_xml::Limits {
-    winmdm_xml::Limits::default()
-        .with_max_input_bytes(limits.max_input_bytes)
-        .with_max_depth(limits.max_depth)
-        .with_max_elements(limits.max_elements)
-        .with_max_attributes(limits.max_attributes)
-        .with_max_value_bytes(limits.max_value_bytes)
-}
-
-/// Enrollment's error kind for a winmdm-xml one (the messages of `Syntax` are the ones
-/// this crate had before it moved onto winmdm-xml).
-fn decode_kind(kind: XmlErrorKind) -> DecodeErrorKind {
-    match kind {
-        XmlErrorKind::NoRoot => DecodeErrorKind::Empty,
-        XmlErrorKind::InvalidEncoding { .. } | XmlErrorKind::UnsupportedEncoding(_) => {
-            DecodeErrorKind::NotUtf8
-        }
-        XmlErrorKind::Syntax(e) => DecodeErrorKind::Syntax(e.to_string()),
-        XmlErrorKind::UnclosedElement(name) => {
-            let local = name.rsplit_once(':').map_or(name.as_str(), |(_, l)| l);
-            DecodeErrorKind::Syntax(format!("unclosed element <{local}>"))
-        }
-        XmlErrorKind::Doctype => DecodeErrorKind::Doctype,
-        XmlErrorKind::UnknownEntity(e) => DecodeErrorKind::UnknownEntity(e),
-        XmlErrorKind::UnboundPrefix(p) => DecodeErrorKind::UnboundPrefix(p),
-        XmlErrorKind::TrailingContent => DecodeErrorKind::TrailingContent,
-        XmlErrorKind::InputTooLarge { limit, .. } => DecodeErrorKind::InputTooLarge { limit },
-        XmlErrorKind::TooDeep { limit } => DecodeErrorKind::TooDeep { limit },
-        XmlErrorKind::TooManyElements { limit } => DecodeErrorKind::TooManyElements { limit },
-        XmlErrorKind::TooManyAttributes { limit } => DecodeErrorKind::TooManyAttributes { limit },
-        XmlErrorKind::ValueTooLarge { limit } => DecodeErrorKind::ValueTooLarge { limit },
-        // InvalidName, IllegalCharacter, TextBeforeRoot and kinds added later.
-        other => DecodeErrorKind::Syntax(other.to_string()),
-    }
-}
-
 fn shift_offsets(node: &mut Node, base: usize) {
     node.offset += base;
     for c in &mut node.children {
@@ -160,18 +125,22 @@ fn shift_offsets(node: &mut Node, base: usize) {
 
 /// Parses `input[start..]` (UTF-8, optional byte order mark) into a tree; offsets of
 /// nodes and errors are into `input`.
-pub(crate) fn parse(input: &[u8], start: usize, limits: &Limits) -> Result<Node, DecodeError> {
-    let ctx = Ctx { input };
-    let options = winmdm_xml::ParseOptions::default().with_limits(to_xml_limits(limits));
+pub(crate) fn parse(
+    input: &[u8],
+    start: usize,
+    limits: &MessageLimits,
+) -> Result<Node, MessageError> {
+    let whole = Input { bytes: input };
+    let options = winmdm_xml::ParseOptions::default().with_limits(*limits);
     let decoded = winmdm_xml::decode_utf8(&input[start..], &options.limits)
-        .map_err(|e| ctx.err(start + e.offset(), decode_kind(e.kind)))?;
+        .map_err(|e| whole.err(start + e.offset(), MessageErrorKind::Xml(e.kind)))?;
     let base = start + decoded.bom_len;
     let mut root = winmdm_xml::parse_str(&decoded.text, &options).map_err(|e| {
         let at = match e.kind {
             XmlErrorKind::NoRoot => start,
             _ => base + e.offset(),
         };
-        ctx.err(at, decode_kind(e.kind))
+        whole.err(at, MessageErrorKind::Xml(e.kind))
     })?;
     shift_offsets(&mut root, base);
     Ok(root)

@@ -4,9 +4,11 @@
 
 use std::borrow::Cow;
 
-use crate::error::{DecodeError, DecodeErrorKind, Limits};
-use crate::node::{Child, Ctx, Node, NodeExt};
-use crate::soap::Secret;
+use crate::error::{MessageError, MessageErrorKind, MessageLimits, default_limits};
+use crate::node::{Child, Input, Node, NodeExt};
+use winmdm_types::Secret;
+use winmdm_types::base64::decode_lenient;
+use winmdm_xml::ErrorKind as XmlErrorKind;
 use winmdm_xml::Writer as XmlWriter;
 
 /// `parm/@datatype`: open set.
@@ -129,19 +131,19 @@ pub struct ProvisioningDoc {
 impl ProvisioningDoc {
     /// Decodes an XML document whose root is `wap-provisioningdoc`, or a fragment
     /// whose root is a `characteristic` or a `parm` (as printed in some docs).
-    pub fn decode(input: &[u8]) -> Result<Self, DecodeError> {
-        Self::decode_with(input, &Limits::default())
+    pub fn decode(input: &[u8]) -> Result<Self, MessageError> {
+        Self::decode_with(input, &default_limits())
     }
 
     /// [`ProvisioningDoc::decode`] with explicit limits.
-    pub fn decode_with(input: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
+    pub fn decode_with(input: &[u8], limits: &MessageLimits) -> Result<Self, MessageError> {
         let root = crate::node::parse(input, 0, limits)?;
-        decode_root(&Ctx { input }, &root)
+        decode_root(&Input { bytes: input }, &root)
     }
 
     /// Decodes base64 (whitespace ignored) or, if the input starts with `<` after
     /// whitespace, XML.
-    pub fn decode_base64_or_xml(input: &[u8]) -> Result<Self, DecodeError> {
+    pub fn decode_base64_or_xml(input: &[u8]) -> Result<Self, MessageError> {
         let first = input.iter().position(|b| !b.is_ascii_whitespace());
         match first {
             Some(i) if input[i] == b'<' || input[i..].starts_with(&[0xEF, 0xBB, 0xBF]) => {
@@ -149,13 +151,23 @@ impl ProvisioningDoc {
             }
             _ => {
                 let text = std::str::from_utf8(input).map_err(|e| {
-                    DecodeError::at(input, e.valid_up_to(), DecodeErrorKind::NotUtf8)
+                    let at = e.valid_up_to();
+                    MessageError::at(
+                        input,
+                        at,
+                        MessageErrorKind::Xml(XmlErrorKind::InvalidEncoding {
+                            encoding: "UTF-8".to_owned(),
+                            byte: input[at],
+                        }),
+                    )
                 })?;
-                let bytes = crate::soap::decode_base64_lenient(text).map_err(|_| {
-                    DecodeError::at(
+                // A document larger than this would be refused by `decode` anyway.
+                let max = default_limits().max_input_bytes;
+                let bytes = decode_lenient(text, max).map_err(|_| {
+                    MessageError::at(
                         input,
                         first.unwrap_or(0),
-                        DecodeErrorKind::Base64("document"),
+                        MessageErrorKind::Base64("document"),
                     )
                 })?;
                 Self::decode(&bytes)
@@ -224,11 +236,11 @@ pub(crate) fn is_provisioning_root(n: &Node) -> bool {
     n.namespace.is_none() && (n.is("wap-provisioningdoc") || n.is("characteristic") || n.is("parm"))
 }
 
-pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc, DecodeError> {
+pub(crate) fn decode_root(input: &Input<'_>, root: &Node) -> Result<ProvisioningDoc, MessageError> {
     if root.namespace.is_some() {
-        return Err(ctx.err(
+        return Err(input.err(
             root.offset,
-            DecodeErrorKind::UnexpectedRoot {
+            MessageErrorKind::UnexpectedRoot {
                 expected: "wap-provisioningdoc",
                 found: root.expanded_name(),
             },
@@ -237,7 +249,7 @@ pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc,
     if root.name == "wap-provisioningdoc" {
         let mut items = Vec::new();
         for c in &root.children {
-            if let Some(n) = decode_node(ctx, c)? {
+            if let Some(n) = decode_node(input, c)? {
                 items.push(n);
             }
         }
@@ -246,15 +258,15 @@ pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc,
             items,
         })
     } else if root.name == "characteristic" || root.name == "parm" {
-        let n = decode_node(ctx, &Child::Element(root.clone()))?;
+        let n = decode_node(input, &Child::Element(root.clone()))?;
         Ok(ProvisioningDoc {
             version: None,
             items: n.into_iter().collect(),
         })
     } else {
-        Err(ctx.err(
+        Err(input.err(
             root.offset,
-            DecodeErrorKind::UnexpectedRoot {
+            MessageErrorKind::UnexpectedRoot {
                 expected: "wap-provisioningdoc",
                 found: root.expanded_name(),
             },
@@ -262,13 +274,13 @@ pub(crate) fn decode_root(ctx: &Ctx<'_>, root: &Node) -> Result<ProvisioningDoc,
     }
 }
 
-fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError> {
+fn decode_node(input: &Input<'_>, c: &Child) -> Result<Option<WapNode>, MessageError> {
     let e = match c {
         Child::Text(t) if t.trim().is_empty() => return Ok(None),
         Child::Text(t) => {
-            return Err(ctx.err(
+            return Err(input.err(
                 0,
-                DecodeErrorKind::InvalidValue {
+                MessageErrorKind::InvalidValue {
                     field: "wap-provisioningdoc text",
                     value: crate::error::truncate(t),
                 },
@@ -277,7 +289,9 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
         Child::Element(e) => e,
     };
     if e.name == "parm" {
-        let name = e.attr("name").ok_or_else(|| ctx.missing(e, "parm/@name"))?;
+        let name = e
+            .attr("name")
+            .ok_or_else(|| input.missing(e, "parm/@name"))?;
         return Ok(Some(WapNode::Parm(Parm {
             name: name.to_owned(),
             value: e.attr("value").map(str::to_owned),
@@ -289,10 +303,10 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
     if e.name == "characteristic" {
         let t = e
             .attr("type")
-            .ok_or_else(|| ctx.missing(e, "characteristic/@type"))?;
+            .ok_or_else(|| input.missing(e, "characteristic/@type"))?;
         let mut children = Vec::new();
         for ch in &e.children {
-            if let Some(n) = decode_node(ctx, ch)? {
+            if let Some(n) = decode_node(input, ch)? {
                 children.push(n);
             }
         }
@@ -301,9 +315,9 @@ fn decode_node(ctx: &Ctx<'_>, c: &Child) -> Result<Option<WapNode>, DecodeError>
             children,
         })));
     }
-    Err(ctx.err(
+    Err(input.err(
         e.offset,
-        DecodeErrorKind::UnexpectedRoot {
+        MessageErrorKind::UnexpectedRoot {
             expected: "characteristic or parm",
             found: e.expanded_name(),
         },
@@ -511,14 +525,20 @@ fn parse_bool(p: &Parm) -> Result<Option<bool>, ProvisioningError> {
     }
 }
 
-fn certs(c: &Characteristic, out: &mut Vec<CertEntry>, pkc: &mut bool) {
-    for h in c.characteristics() {
+/// Reads the certificates of one store location (`System`, `User`) into `out`, and
+/// whether it asks for a `PrivateKeyContainer`.
+fn read_certificate_entries(
+    location: &Characteristic,
+    out: &mut Vec<CertEntry>,
+    private_key_container: &mut bool,
+) {
+    for h in location.characteristics() {
         if h.type_ == "PrivateKeyContainer" {
-            *pkc = true;
+            *private_key_container = true;
             continue;
         }
         if h.characteristic("PrivateKeyContainer").is_some() {
-            *pkc = true;
+            *private_key_container = true;
         }
         out.push(CertEntry {
             thumbprint: h.type_.clone(),
@@ -546,22 +566,30 @@ impl EnrollmentProvisioning {
                 "CertificateStore" => {
                     let cs = &mut out.certificate_store;
                     for store in c.characteristics() {
-                        for ctx in store.characteristics() {
-                            match (store.type_.as_str(), ctx.type_.as_str()) {
-                                ("Root", "System") => certs(ctx, &mut cs.root_system, &mut false),
-                                ("CA", "System") => certs(ctx, &mut cs.ca_system, &mut false),
-                                ("My", "User") => certs(
-                                    ctx,
+                        for location in store.characteristics() {
+                            match (store.type_.as_str(), location.type_.as_str()) {
+                                ("Root", "System") => read_certificate_entries(
+                                    location,
+                                    &mut cs.root_system,
+                                    &mut false,
+                                ),
+                                ("CA", "System") => read_certificate_entries(
+                                    location,
+                                    &mut cs.ca_system,
+                                    &mut false,
+                                ),
+                                ("My", "User") => read_certificate_entries(
+                                    location,
                                     &mut cs.my_user,
                                     &mut cs.my_user_private_key_container,
                                 ),
-                                ("My", "System") => certs(
-                                    ctx,
+                                ("My", "System") => read_certificate_entries(
+                                    location,
                                     &mut cs.my_system,
                                     &mut cs.my_system_private_key_container,
                                 ),
                                 ("My", "WSTEP") => {
-                                    if let Some(r) = ctx.characteristic("Renew") {
+                                    if let Some(r) = location.characteristic("Renew") {
                                         let mut renew = WstepRenew::default();
                                         for p in r.parms() {
                                             match p.name.as_str() {
@@ -684,188 +712,16 @@ impl EnrollmentProvisioning {
     /// and for DMClient parms.
     pub fn to_doc(&self) -> ProvisioningDoc {
         let mut items = Vec::new();
-        let cs = &self.certificate_store;
-        let mut store = Characteristic::new("CertificateStore");
-        let entries = |ctx: &str, list: &[CertEntry], pkc: bool| {
-            let mut c = Characteristic::new(ctx);
-            for e in list {
-                c = c.with(
-                    Characteristic::new(&e.thumbprint)
-                        .with_parm(Parm::new("EncodedCertificate", &e.encoded_certificate)),
-                );
-            }
-            if pkc {
-                c = c.with(Characteristic::new("PrivateKeyContainer"));
-            }
-            c
-        };
-        if !cs.root_system.is_empty() {
-            store = store.with(Characteristic::new("Root").with(entries(
-                "System",
-                &cs.root_system,
-                false,
-            )));
-        }
-        if !cs.ca_system.is_empty() {
-            store =
-                store.with(Characteristic::new("CA").with(entries("System", &cs.ca_system, false)));
-        }
-        let mut my = Characteristic::new("My");
-        if !cs.my_user.is_empty() || cs.my_user_private_key_container {
-            my = my.with(entries(
-                "User",
-                &cs.my_user,
-                cs.my_user_private_key_container,
-            ));
-        }
-        if !cs.my_system.is_empty() || cs.my_system_private_key_container {
-            my = my.with(entries(
-                "System",
-                &cs.my_system,
-                cs.my_system_private_key_container,
-            ));
-        }
-        if let Some(r) = &cs.wstep_renew {
-            let mut renew = Characteristic::new("Renew");
-            if let Some(b) = r.robo_support {
-                renew = renew.with_parm(Parm::typed(
-                    "ROBOSupport",
-                    if b { "true" } else { "false" },
-                    Datatype::BOOLEAN,
-                ));
-            }
-            if let Some(n) = r.renew_period {
-                renew = renew.with_parm(Parm::typed(
-                    "RenewPeriod",
-                    &n.to_string(),
-                    Datatype::INTEGER,
-                ));
-            }
-            if let Some(n) = r.retry_interval {
-                renew = renew.with_parm(Parm::typed(
-                    "RetryInterval",
-                    &n.to_string(),
-                    Datatype::INTEGER,
-                ));
-            }
-            my = my.with(Characteristic::new("WSTEP").with(renew));
-        }
-        if !my.children.is_empty() {
-            store = store.with(my);
-        }
-        if !store.children.is_empty() {
+        if let Some(store) = certificate_store_characteristic(&self.certificate_store) {
             items.push(WapNode::Characteristic(store));
         }
         if let Some(a) = &self.application {
-            let mut c = Characteristic::new("APPLICATION");
-            let opt = |c: Characteristic, n: &str, v: &Option<String>| match v {
-                Some(v) => c.with_parm(Parm::new(n, v)),
-                None => c,
-            };
-            c = opt(c, "APPID", &a.app_id);
-            c = opt(c, "PROVIDER-ID", &a.provider_id);
-            c = opt(c, "NAME", &a.name);
-            c = opt(c, "ADDR", &a.addr);
-            c = opt(
-                c,
-                "CONNRETRYFREQ",
-                &a.conn_retry_freq.map(|n| n.to_string()),
-            );
-            c = opt(
-                c,
-                "INITIALBACKOFFTIME",
-                &a.initial_backoff_time.map(|n| n.to_string()),
-            );
-            c = opt(
-                c,
-                "MAXBACKOFFTIME",
-                &a.max_backoff_time.map(|n| n.to_string()),
-            );
-            if a.backcompat_retry_disabled {
-                c = c.with_parm(Parm {
-                    name: "BACKCOMPATRETRYDISABLED".into(),
-                    value: None,
-                    datatype: None,
-                });
-            }
-            c = opt(c, "DEFAULTENCODING", &a.default_encoding);
-            c = opt(
-                c,
-                "SSLCLIENTCERTSEARCHCRITERIA",
-                &a.ssl_client_cert_search_criteria,
-            );
-            for o in &a.other {
-                c.children.push(o.clone());
-            }
-            for auth in &a.app_auth {
-                let mut x =
-                    Characteristic::new("APPAUTH").with_parm(Parm::new("AAUTHLEVEL", &auth.level));
-                x = opt(x, "AAUTHTYPE", &auth.auth_type);
-                x = opt(x, "AAUTHNAME", &auth.name);
-                x = opt(
-                    x,
-                    "AAUTHSECRET",
-                    &auth.secret.as_ref().map(|s| s.expose().to_owned()),
-                );
-                x = opt(x, "AAUTHDATA", &auth.data);
-                c = c.with(x);
-            }
-            items.push(WapNode::Characteristic(c));
+            items.push(WapNode::Characteristic(application_characteristic(a)));
         }
         if let Some(d) = &self.dm_client {
-            let mut p = Characteristic::new(&d.provider_id);
-            for parm in &d.parms {
-                p = p.with_parm(parm.clone());
-            }
-            if let Some(poll) = &d.poll {
-                let mut c = Characteristic::new("Poll");
-                let nums = [
-                    ("NumberOfFirstRetries", poll.number_of_first_retries),
-                    (
-                        "IntervalForFirstSetOfRetries",
-                        poll.interval_for_first_set_of_retries,
-                    ),
-                    ("NumberOfSecondRetries", poll.number_of_second_retries),
-                    (
-                        "IntervalForSecondSetOfRetries",
-                        poll.interval_for_second_set_of_retries,
-                    ),
-                    (
-                        "NumberOfRemainingScheduledRetries",
-                        poll.number_of_remaining_scheduled_retries,
-                    ),
-                    (
-                        "IntervalForRemainingScheduledRetries",
-                        poll.interval_for_remaining_scheduled_retries,
-                    ),
-                ];
-                for (n, v) in nums {
-                    if let Some(v) = v {
-                        c = c.with_parm(Parm::typed(n, &v.to_string(), Datatype::INTEGER));
-                    }
-                }
-                for (n, v) in [
-                    ("PollOnLogin", poll.poll_on_login),
-                    (
-                        "AllUsersPollOnFirstLogin",
-                        poll.all_users_poll_on_first_login,
-                    ),
-                ] {
-                    if let Some(v) = v {
-                        c = c.with_parm(Parm::typed(
-                            n,
-                            if v { "true" } else { "false" },
-                            Datatype::BOOLEAN,
-                        ));
-                    }
-                }
-                p = p.with(c);
-            }
-            for o in &d.other {
-                p = p.with(o.clone());
-            }
             items.push(WapNode::Characteristic(
-                Characteristic::new("DMClient").with(Characteristic::new("Provider").with(p)),
+                Characteristic::new("DMClient")
+                    .with(Characteristic::new("Provider").with(dm_client_characteristic(d))),
             ));
         }
         items.extend(self.other.iter().cloned());
@@ -874,4 +730,206 @@ impl EnrollmentProvisioning {
             items,
         }
     }
+}
+
+/// `true` / `false`, as a `bool` parm is written.
+fn bool_text(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+/// `c` with parm `name` if `value` is set.
+fn with_optional_parm(c: Characteristic, name: &str, value: &Option<String>) -> Characteristic {
+    match value {
+        Some(v) => c.with_parm(Parm::new(name, v)),
+        None => c,
+    }
+}
+
+/// The `CertificateStore` characteristic, `None` when it would be empty.
+fn certificate_store_characteristic(cs: &CertificateStore) -> Option<Characteristic> {
+    let mut store = Characteristic::new("CertificateStore");
+    if !cs.root_system.is_empty() {
+        store = store.with(Characteristic::new("Root").with(certificate_entries(
+            "System",
+            &cs.root_system,
+            false,
+        )));
+    }
+    if !cs.ca_system.is_empty() {
+        store = store.with(Characteristic::new("CA").with(certificate_entries(
+            "System",
+            &cs.ca_system,
+            false,
+        )));
+    }
+    let mut my = Characteristic::new("My");
+    if !cs.my_user.is_empty() || cs.my_user_private_key_container {
+        my = my.with(certificate_entries(
+            "User",
+            &cs.my_user,
+            cs.my_user_private_key_container,
+        ));
+    }
+    if !cs.my_system.is_empty() || cs.my_system_private_key_container {
+        my = my.with(certificate_entries(
+            "System",
+            &cs.my_system,
+            cs.my_system_private_key_container,
+        ));
+    }
+    if let Some(r) = &cs.wstep_renew {
+        my = my.with(Characteristic::new("WSTEP").with(wstep_renew_characteristic(r)));
+    }
+    if !my.children.is_empty() {
+        store = store.with(my);
+    }
+    (!store.children.is_empty()).then_some(store)
+}
+
+/// One store location (`System`, `User`): a characteristic per certificate, named by its
+/// thumbprint, then `PrivateKeyContainer` if asked for.
+fn certificate_entries(
+    location: &str,
+    list: &[CertEntry],
+    private_key_container: bool,
+) -> Characteristic {
+    let mut c = Characteristic::new(location);
+    for e in list {
+        c = c.with(
+            Characteristic::new(&e.thumbprint)
+                .with_parm(Parm::new("EncodedCertificate", &e.encoded_certificate)),
+        );
+    }
+    if private_key_container {
+        c = c.with(Characteristic::new("PrivateKeyContainer"));
+    }
+    c
+}
+
+/// `My/WSTEP/Renew`, with typed parms.
+fn wstep_renew_characteristic(r: &WstepRenew) -> Characteristic {
+    let mut renew = Characteristic::new("Renew");
+    if let Some(b) = r.robo_support {
+        renew = renew.with_parm(Parm::typed("ROBOSupport", bool_text(b), Datatype::BOOLEAN));
+    }
+    if let Some(n) = r.renew_period {
+        renew = renew.with_parm(Parm::typed(
+            "RenewPeriod",
+            &n.to_string(),
+            Datatype::INTEGER,
+        ));
+    }
+    if let Some(n) = r.retry_interval {
+        renew = renew.with_parm(Parm::typed(
+            "RetryInterval",
+            &n.to_string(),
+            Datatype::INTEGER,
+        ));
+    }
+    renew
+}
+
+/// The w7 `APPLICATION` characteristic: its parms in the documented order, `other`, then
+/// one `APPAUTH` per entry.
+fn application_characteristic(a: &W7Application) -> Characteristic {
+    let number = |n: Option<u32>| n.map(|n| n.to_string());
+    let mut c = Characteristic::new("APPLICATION");
+    c = with_optional_parm(c, "APPID", &a.app_id);
+    c = with_optional_parm(c, "PROVIDER-ID", &a.provider_id);
+    c = with_optional_parm(c, "NAME", &a.name);
+    c = with_optional_parm(c, "ADDR", &a.addr);
+    c = with_optional_parm(c, "CONNRETRYFREQ", &number(a.conn_retry_freq));
+    c = with_optional_parm(c, "INITIALBACKOFFTIME", &number(a.initial_backoff_time));
+    c = with_optional_parm(c, "MAXBACKOFFTIME", &number(a.max_backoff_time));
+    if a.backcompat_retry_disabled {
+        c = c.with_parm(Parm {
+            name: "BACKCOMPATRETRYDISABLED".into(),
+            value: None,
+            datatype: None,
+        });
+    }
+    c = with_optional_parm(c, "DEFAULTENCODING", &a.default_encoding);
+    c = with_optional_parm(
+        c,
+        "SSLCLIENTCERTSEARCHCRITERIA",
+        &a.ssl_client_cert_search_criteria,
+    );
+    for o in &a.other {
+        c.children.push(o.clone());
+    }
+    for auth in &a.app_auth {
+        c = c.with(app_auth_characteristic(auth));
+    }
+    c
+}
+
+/// One `APPAUTH` characteristic.
+fn app_auth_characteristic(auth: &AppAuth) -> Characteristic {
+    let mut x = Characteristic::new("APPAUTH").with_parm(Parm::new("AAUTHLEVEL", &auth.level));
+    x = with_optional_parm(x, "AAUTHTYPE", &auth.auth_type);
+    x = with_optional_parm(x, "AAUTHNAME", &auth.name);
+    x = with_optional_parm(
+        x,
+        "AAUTHSECRET",
+        &auth.secret.as_ref().map(|s| s.expose().to_owned()),
+    );
+    with_optional_parm(x, "AAUTHDATA", &auth.data)
+}
+
+/// The `DMClient/Provider/<ProviderID>` characteristic: its parms, `Poll`, then `other`.
+fn dm_client_characteristic(d: &DmClientProvider) -> Characteristic {
+    let mut p = Characteristic::new(&d.provider_id);
+    for parm in &d.parms {
+        p = p.with_parm(parm.clone());
+    }
+    if let Some(poll) = &d.poll {
+        p = p.with(poll_characteristic(poll));
+    }
+    for o in &d.other {
+        p = p.with(o.clone());
+    }
+    p
+}
+
+/// `Poll`: the retry counts and intervals (integers), then the login flags (booleans).
+fn poll_characteristic(poll: &Poll) -> Characteristic {
+    let mut c = Characteristic::new("Poll");
+    let numbers = [
+        ("NumberOfFirstRetries", poll.number_of_first_retries),
+        (
+            "IntervalForFirstSetOfRetries",
+            poll.interval_for_first_set_of_retries,
+        ),
+        ("NumberOfSecondRetries", poll.number_of_second_retries),
+        (
+            "IntervalForSecondSetOfRetries",
+            poll.interval_for_second_set_of_retries,
+        ),
+        (
+            "NumberOfRemainingScheduledRetries",
+            poll.number_of_remaining_scheduled_retries,
+        ),
+        (
+            "IntervalForRemainingScheduledRetries",
+            poll.interval_for_remaining_scheduled_retries,
+        ),
+    ];
+    for (name, value) in numbers {
+        if let Some(v) = value {
+            c = c.with_parm(Parm::typed(name, &v.to_string(), Datatype::INTEGER));
+        }
+    }
+    let flags = [
+        ("PollOnLogin", poll.poll_on_login),
+        (
+            "AllUsersPollOnFirstLogin",
+            poll.all_users_poll_on_first_login,
+        ),
+    ];
+    for (name, value) in flags {
+        if let Some(v) = value {
+            c = c.with_parm(Parm::typed(name, bool_text(v), Datatype::BOOLEAN));
+        }
+    }
+    c
 }

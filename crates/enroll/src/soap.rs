@@ -5,9 +5,11 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::XmlElement;
-use crate::error::{DecodeError, DecodeErrorKind};
-use crate::node::{Ctx, Node, NodeExt};
+use crate::error::{MessageError, MessageErrorKind};
+use crate::node::{Input, Node, NodeExt};
 use crate::ns;
+use winmdm_types::Secret;
+use winmdm_types::base64::{self as lenient_base64, Base64Error};
 use winmdm_xml::Writer as XmlWriter;
 
 /// SOAP envelope version. Both are accepted; builders in this crate use SOAP 1.2
@@ -37,34 +39,6 @@ impl SoapVersion {
             SoapVersion::Soap12 => "application/soap+xml; charset=utf-8",
             SoapVersion::Soap11 => "text/xml; charset=utf-8",
         }
-    }
-}
-
-/// A string that must not appear in logs: `Debug` prints only its length.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The secret value, for authentication code.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secret(<redacted, {} bytes>)", self.0.len())
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("<redacted>")
     }
 }
 
@@ -319,31 +293,26 @@ impl fmt::Debug for BinarySecurityToken {
 impl BinarySecurityToken {
     /// A base64 token of the given type.
     pub fn base64(value_type: ValueType, bytes: &[u8]) -> Self {
-        use base64::Engine as _;
         BinarySecurityToken {
             value_type: Some(value_type),
             encoding_type: Some(ENCODING_BASE64.into()),
             id: None,
-            value: base64::engine::general_purpose::STANDARD.encode(bytes),
+            value: lenient_base64::encode(bytes),
         }
     }
 
-    /// Decodes the base64 content (whitespace and line breaks ignored).
-    pub fn decode_base64(&self) -> Result<Vec<u8>, base64::DecodeError> {
-        decode_base64_lenient(&self.value)
+    /// Decodes the base64 content (whitespace and line breaks ignored), at most 4 MiB: the
+    /// largest input [`default_limits`](crate::default_limits) accepts, so every token of
+    /// a message decoded with them decodes.
+    pub fn decode_base64(&self) -> Result<Vec<u8>, Base64Error> {
+        let max = crate::default_limits().max_input_bytes;
+        lenient_base64::decode_lenient(&self.value, max)
     }
-}
-
-/// Base64 decoding that ignores ASCII whitespace (multi-line CSRs).
-pub fn decode_base64_lenient(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    use base64::Engine as _;
-    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact)
 }
 
 // ---------------------------------------------------------------- decoding
 
-pub(crate) fn decode_bst(node: &Node) -> BinarySecurityToken {
+pub(crate) fn decode_binary_security_token(node: &Node) -> BinarySecurityToken {
     BinarySecurityToken {
         value_type: node
             .attr("ValueType")
@@ -371,7 +340,7 @@ fn decode_security(node: &Node) -> Security {
                     .child_named("Username")
                     .map(Node::trimmed)
                     .unwrap_or_default(),
-                password: pw.map(|p| Secret(p.text())),
+                password: pw.map(|p| Secret::new(p.text())),
                 password_type: pw.and_then(|p| p.attr("Type")).map(|t| t.trim().to_owned()),
                 other: e
                     .elements()
@@ -380,7 +349,7 @@ fn decode_security(node: &Node) -> Security {
                     .collect(),
             });
         } else if e.is("BinarySecurityToken") && e.in_ns(&[Some(ns::WSSE)]) {
-            sec.binary_security_token = Some(decode_bst(e));
+            sec.binary_security_token = Some(decode_binary_security_token(e));
         } else {
             sec.other.push(e.to_generic());
         }
@@ -423,16 +392,16 @@ fn decode_header(node: &Node) -> Header {
 /// Decodes the envelope around a body; returns version, header and the first body
 /// element (`None` for an empty body).
 pub(crate) fn decode_envelope<'n>(
-    ctx: &Ctx<'_>,
+    input: &Input<'_>,
     root: &'n Node,
-) -> Result<(SoapVersion, Header, Option<&'n Node>), DecodeError> {
+) -> Result<(SoapVersion, Header, Option<&'n Node>), MessageError> {
     let version = match root.namespace.as_deref() {
         Some(ns::SOAP12) => SoapVersion::Soap12,
         Some(ns::SOAP11) => SoapVersion::Soap11,
         _ => {
-            return Err(ctx.err(
+            return Err(input.err(
                 root.offset,
-                DecodeErrorKind::UnexpectedRoot {
+                MessageErrorKind::UnexpectedRoot {
                     expected: "soap:Envelope",
                     found: root.expanded_name(),
                 },
@@ -440,9 +409,9 @@ pub(crate) fn decode_envelope<'n>(
         }
     };
     if !root.is("Envelope") {
-        return Err(ctx.err(
+        return Err(input.err(
             root.offset,
-            DecodeErrorKind::UnexpectedRoot {
+            MessageErrorKind::UnexpectedRoot {
                 expected: "soap:Envelope",
                 found: root.expanded_name(),
             },
@@ -457,7 +426,7 @@ pub(crate) fn decode_envelope<'n>(
     let body = root
         .elements()
         .find(|e| e.is("Body") && e.in_ns(&env_ns))
-        .ok_or_else(|| ctx.missing(root, "soap:Body"))?;
+        .ok_or_else(|| input.missing(root, "soap:Body"))?;
     Ok((version, header, body.elements().next()))
 }
 
@@ -528,7 +497,7 @@ pub(crate) fn encode_envelope(
             w.close("o:UsernameToken");
         }
         if let Some(bst) = &sec.binary_security_token {
-            encode_bst(&mut w, "o:BinarySecurityToken", bst, &[]);
+            encode_binary_security_token(&mut w, "o:BinarySecurityToken", bst, &[]);
         }
         for o in &sec.other {
             w.element(o);
@@ -546,7 +515,7 @@ pub(crate) fn encode_envelope(
     w.into_string()
 }
 
-pub(crate) fn encode_bst(
+pub(crate) fn encode_binary_security_token(
     w: &mut XmlWriter,
     name: &str,
     bst: &BinarySecurityToken,
@@ -580,7 +549,7 @@ impl Security {
     pub fn credential(&self) -> Option<crate::token::Credential<'_>> {
         if let Some(u) = &self.username_token {
             return Some(crate::token::Credential::UsernameToken(
-                crate::token::UsernameToken {
+                crate::token::UsernameCredential {
                     username: &u.username,
                     password: u.password.as_ref().map_or("", |p| p.expose()),
                 },
@@ -588,7 +557,7 @@ impl Security {
         }
         let b = self.binary_security_token.as_ref()?;
         Some(crate::token::Credential::BinarySecurityToken(
-            crate::token::BinarySecurityToken {
+            crate::token::BinaryTokenCredential {
                 value_type: b.value_type.as_ref().map_or("", ValueType::as_str),
                 encoding_type: b.encoding_type.as_deref(),
                 value: &b.value,

@@ -13,7 +13,7 @@ use crate::provisioning::{
     AppAuth, CertEntry, CertificateStore, Datatype, DmClientProvider, EnrollmentProvisioning, Poll,
     ProvisioningDoc, W7Application, WstepRenew,
 };
-use crate::soap::Secret;
+use winmdm_types::Secret;
 
 /// `DEFAULTENCODING` written by the builder: SyncML DM as XML (what `winmdm-omadm` speaks).
 pub const SYNCML_DM_XML: &str = "application/vnd.syncml.dm+xml";

@@ -4,10 +4,12 @@
 use std::borrow::Cow;
 
 use crate::XmlElement;
-use crate::error::{DecodeError, DecodeErrorKind};
-use crate::node::{Ctx, Node, NodeExt};
+use crate::error::{MessageError, MessageErrorKind};
+use crate::node::{Input, Node, NodeExt};
 use crate::ns;
-use crate::soap::{BinarySecurityToken, ValueType, decode_bst, encode_bst};
+use crate::soap::{
+    BinarySecurityToken, ValueType, decode_binary_security_token, encode_binary_security_token,
+};
 use winmdm_xml::Writer as XmlWriter;
 
 /// `wst:RequestType`: an open set of URIs.
@@ -159,13 +161,13 @@ impl RequestSecurityTokenResponse {
     }
 
     /// Decodes the provisioning document carried in the token.
-    pub fn provisioning_doc(&self) -> Result<crate::provisioning::ProvisioningDoc, DecodeError> {
+    pub fn provisioning_doc(&self) -> Result<crate::provisioning::ProvisioningDoc, MessageError> {
         let bst = self.requested_security_token.as_ref().ok_or_else(|| {
-            DecodeError::at(b"", 0, DecodeErrorKind::Missing("RequestedSecurityToken"))
+            MessageError::at(b"", 0, MessageErrorKind::Missing("RequestedSecurityToken"))
         })?;
-        let bytes = bst
-            .decode_base64()
-            .map_err(|_| DecodeError::at(b"", 0, DecodeErrorKind::Base64("BinarySecurityToken")))?;
+        let bytes = bst.decode_base64().map_err(|_| {
+            MessageError::at(b"", 0, MessageErrorKind::Base64("BinarySecurityToken"))
+        })?;
         crate::provisioning::ProvisioningDoc::decode(&bytes)
     }
 }
@@ -198,7 +200,10 @@ pub(crate) fn is_rstrc(n: &Node) -> bool {
     n.is("RequestSecurityTokenResponseCollection") && n.in_ns(&[Some(ns::WST)])
 }
 
-pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken, DecodeError> {
+pub(crate) fn decode_rst(
+    input: &Input<'_>,
+    n: &Node,
+) -> Result<RequestSecurityToken, MessageError> {
     let mut r = RequestSecurityToken::default();
     for e in n.elements() {
         if e.is("TokenType") {
@@ -206,7 +211,7 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
         } else if e.is("RequestType") {
             r.request_type = Some(RequestType(Cow::Owned(e.trimmed())));
         } else if e.is("BinarySecurityToken") && e.in_ns(&[Some(ns::WSSE)]) {
-            r.binary_security_token = Some(decode_bst(e));
+            r.binary_security_token = Some(decode_binary_security_token(e));
         } else if e.is("AdditionalContext") {
             for i in e.elements() {
                 if !i.is("ContextItem") {
@@ -215,7 +220,7 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
                 }
                 let name = i
                     .attr("Name")
-                    .ok_or_else(|| ctx.missing(i, "ContextItem/@Name"))?;
+                    .ok_or_else(|| input.missing(i, "ContextItem/@Name"))?;
                 r.additional_context.items.push(ContextItem {
                     name: name.trim().to_owned(),
                     value: i.child_named("Value").map(Node::text),
@@ -226,7 +231,7 @@ pub(crate) fn decode_rst(ctx: &Ctx<'_>, n: &Node) -> Result<RequestSecurityToken
         }
     }
     if r.token_type.is_none() && r.request_type.is_none() && r.binary_security_token.is_none() {
-        return Err(ctx.missing(n, "wst:RequestType"));
+        return Err(input.missing(n, "wst:RequestType"));
     }
     Ok(r)
 }
@@ -241,7 +246,7 @@ pub(crate) fn encode_rst(r: &RequestSecurityToken, w: &mut XmlWriter) {
         w.leaf("wst:RequestType", &[], t.as_str());
     }
     if let Some(b) = &r.binary_security_token {
-        encode_bst(w, "o:BinarySecurityToken", b, &[]);
+        encode_binary_security_token(w, "o:BinarySecurityToken", b, &[]);
     }
     if !r.additional_context.items.is_empty() || !r.additional_context.other.is_empty() {
         w.open("ac:AdditionalContext", &[]);
@@ -267,9 +272,9 @@ pub(crate) fn encode_rst(r: &RequestSecurityToken, w: &mut XmlWriter) {
 }
 
 pub(crate) fn decode_rstrc(
-    _ctx: &Ctx<'_>,
+    _ctx: &Input<'_>,
     n: &Node,
-) -> Result<RequestSecurityTokenResponseCollection, DecodeError> {
+) -> Result<RequestSecurityTokenResponseCollection, MessageError> {
     let mut c = RequestSecurityTokenResponseCollection::default();
     for e in n.elements() {
         if !e.is("RequestSecurityTokenResponse") {
@@ -286,7 +291,7 @@ pub(crate) fn decode_rstrc(
                 // The Entra doc variant puts TokenType inside RequestedSecurityToken.
                 for y in x.elements() {
                     if y.is("BinarySecurityToken") {
-                        r.requested_security_token = Some(decode_bst(y));
+                        r.requested_security_token = Some(decode_binary_security_token(y));
                     } else if y.is("TokenType") {
                         r.token_type = Some(y.trimmed());
                     } else {
@@ -318,7 +323,7 @@ pub(crate) fn encode_rstrc(c: &RequestSecurityTokenResponseCollection, w: &mut X
         if r.requested_security_token.is_some() || !r.requested_other.is_empty() {
             w.open("RequestedSecurityToken", &[]);
             if let Some(b) = &r.requested_security_token {
-                encode_bst(w, "BinarySecurityToken", b, &[("xmlns", ns::WSSE)]);
+                encode_binary_security_token(w, "BinarySecurityToken", b, &[("xmlns", ns::WSSE)]);
             }
             for o in &r.requested_other {
                 w.element(o);

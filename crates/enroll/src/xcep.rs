@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use crate::XmlElement;
-use crate::error::DecodeError;
-use crate::node::{Ctx, Node, NodeExt};
+use crate::error::MessageError;
+use crate::node::{Input, Node, NodeExt};
 use crate::ns;
 use winmdm_xml::Writer as XmlWriter;
 
@@ -307,33 +307,33 @@ pub(crate) fn is_get_policies_response(n: &Node) -> bool {
 }
 
 fn num<T: std::str::FromStr>(
-    ctx: &Ctx<'_>,
+    input: &Input<'_>,
     n: &Node,
     field: &'static str,
-) -> Result<Option<T>, DecodeError> {
+) -> Result<Option<T>, MessageError> {
     match n.opt_text() {
         None => Ok(None),
-        Some(t) => t.parse().map(Some).map_err(|_| ctx.invalid(n, field, &t)),
+        Some(t) => t.parse().map(Some).map_err(|_| input.invalid(n, field, &t)),
     }
 }
 
 fn req_num<T: std::str::FromStr>(
-    ctx: &Ctx<'_>,
+    input: &Input<'_>,
     parent: &Node,
     local: &'static str,
-) -> Result<T, DecodeError> {
+) -> Result<T, MessageError> {
     let n = parent
         .child_named(local)
-        .ok_or_else(|| ctx.missing(parent, local))?;
-    num(ctx, n, local)?.ok_or_else(|| ctx.missing(n, local))
+        .ok_or_else(|| input.missing(parent, local))?;
+    num(input, n, local)?.ok_or_else(|| input.missing(n, local))
 }
 
-fn boolean(ctx: &Ctx<'_>, n: &Node, field: &'static str) -> Result<Option<bool>, DecodeError> {
+fn boolean(input: &Input<'_>, n: &Node, field: &'static str) -> Result<Option<bool>, MessageError> {
     match n.opt_text().as_deref() {
         None => Ok(None),
         Some(t) if t.eq_ignore_ascii_case("true") || t == "1" => Ok(Some(true)),
         Some(t) if t.eq_ignore_ascii_case("false") || t == "0" => Ok(Some(false)),
-        Some(t) => Err(ctx.invalid(n, field, t)),
+        Some(t) => Err(input.invalid(n, field, t)),
     }
 }
 
@@ -345,7 +345,7 @@ fn generic_unless_nil(n: &Node) -> Option<XmlElement> {
     }
 }
 
-pub(crate) fn decode_get_policies(_ctx: &Ctx<'_>, n: &Node) -> Result<GetPolicies, DecodeError> {
+pub(crate) fn decode_get_policies(_ctx: &Input<'_>, n: &Node) -> Result<GetPolicies, MessageError> {
     let mut g = GetPolicies::default();
     for e in n.elements() {
         if e.is("client") {
@@ -389,25 +389,28 @@ pub(crate) fn encode_get_policies(g: &GetPolicies, w: &mut XmlWriter) {
     w.close("GetPolicies");
 }
 
-fn afb(n: &Node) -> Option<AttestationFailureBehavior> {
+fn attestation_failure_behavior(n: &Node) -> Option<AttestationFailureBehavior> {
     n.opt_text()
         .map(|t| AttestationFailureBehavior(Cow::Owned(t)))
 }
 
-fn decode_pka(ctx: &Ctx<'_>, n: &Node) -> Result<PrivateKeyAttributes, DecodeError> {
+fn decode_private_key_attributes(
+    input: &Input<'_>,
+    n: &Node,
+) -> Result<PrivateKeyAttributes, MessageError> {
     let mut p = PrivateKeyAttributes::default();
     let mut min = None;
     for e in n.elements() {
         if e.is("minimalKeyLength") {
-            min = num(ctx, e, "minimalKeyLength")?;
+            min = num(input, e, "minimalKeyLength")?;
         } else if e.is("keySpec") {
-            p.key_spec = num(ctx, e, "keySpec")?;
+            p.key_spec = num(input, e, "keySpec")?;
         } else if e.is("keyUsageProperty") {
-            p.key_usage_property = num(ctx, e, "keyUsageProperty")?;
+            p.key_usage_property = num(input, e, "keyUsageProperty")?;
         } else if e.is("permissions") {
             p.permissions = e.opt_text();
         } else if e.is("algorithmOIDReference") {
-            p.algorithm_oid_reference = num(ctx, e, "algorithmOIDReference")?;
+            p.algorithm_oid_reference = num(input, e, "algorithmOIDReference")?;
         } else if e.is("cryptoProviders") {
             let list: Vec<String> = e
                 .elements()
@@ -420,24 +423,24 @@ fn decode_pka(ctx: &Ctx<'_>, n: &Node) -> Result<PrivateKeyAttributes, DecodeErr
                 Some(list)
             };
         } else if e.is("AttestationFailureBehavior") {
-            p.attestation_failure_behavior = afb(e);
+            p.attestation_failure_behavior = attestation_failure_behavior(e);
         } else if e.is("OperationTimeout") {
-            p.operation_timeout = num(ctx, e, "OperationTimeout")?;
+            p.operation_timeout = num(input, e, "OperationTimeout")?;
         } else {
             p.other.push(e.to_generic());
         }
     }
-    p.minimal_key_length = min.ok_or_else(|| ctx.missing(n, "minimalKeyLength"))?;
+    p.minimal_key_length = min.ok_or_else(|| input.missing(n, "minimalKeyLength"))?;
     Ok(p)
 }
 
-fn decode_attestation(ctx: &Ctx<'_>, n: &Node) -> Result<Attestation, DecodeError> {
+fn decode_attestation(input: &Input<'_>, n: &Node) -> Result<Attestation, MessageError> {
     let mut a = Attestation::default();
     for e in n.elements() {
         if e.is("attestationFailureBehavior") {
-            a.attestation_failure_behavior = afb(e);
+            a.attestation_failure_behavior = attestation_failure_behavior(e);
         } else if e.is("operationTimeout") {
-            a.operation_timeout = num(ctx, e, "operationTimeout")?;
+            a.operation_timeout = num(input, e, "operationTimeout")?;
         } else if e.is("azureAttestation") {
             a.azure_attestation = Some(AzureAttestation {
                 nonce: e.child_named("nonce").and_then(Node::opt_text),
@@ -451,7 +454,7 @@ fn decode_attestation(ctx: &Ctx<'_>, n: &Node) -> Result<Attestation, DecodeErro
     Ok(a)
 }
 
-fn decode_attributes(ctx: &Ctx<'_>, n: &Node) -> Result<PolicyAttributes, DecodeError> {
+fn decode_attributes(input: &Input<'_>, n: &Node) -> Result<PolicyAttributes, MessageError> {
     let mut a = PolicyAttributes::default();
     for e in n.elements() {
         let local = e.name.as_str();
@@ -461,72 +464,74 @@ fn decode_attributes(ctx: &Ctx<'_>, n: &Node) -> Result<PolicyAttributes, Decode
         }
         match local.to_ascii_lowercase().as_str() {
             "commonname" => a.common_name = e.opt_text(),
-            "policyschema" => a.policy_schema = num(ctx, e, "policySchema")?,
+            "policyschema" => a.policy_schema = num(input, e, "policySchema")?,
             "certificatevalidity" => {
                 a.certificate_validity = Some(CertificateValidity {
-                    validity_period_seconds: req_num(ctx, e, "validityPeriodSeconds")?,
-                    renewal_period_seconds: req_num(ctx, e, "renewalPeriodSeconds")?,
+                    validity_period_seconds: req_num(input, e, "validityPeriodSeconds")?,
+                    renewal_period_seconds: req_num(input, e, "renewalPeriodSeconds")?,
                 })
             }
             "permission" => {
                 a.permission = Some(Permission {
                     enroll: match e.child_named("enroll") {
-                        Some(x) => boolean(ctx, x, "enroll")?.unwrap_or(false),
+                        Some(x) => boolean(input, x, "enroll")?.unwrap_or(false),
                         None => false,
                     },
                     auto_enroll: match e.child_named("autoEnroll") {
-                        Some(x) => boolean(ctx, x, "autoEnroll")?.unwrap_or(false),
+                        Some(x) => boolean(input, x, "autoEnroll")?.unwrap_or(false),
                         None => false,
                     },
                 })
             }
-            "privatekeyattributes" => a.private_key_attributes = Some(decode_pka(ctx, e)?),
+            "privatekeyattributes" => {
+                a.private_key_attributes = Some(decode_private_key_attributes(input, e)?)
+            }
             "revision" => {
                 a.revision = Some(Revision {
-                    major: req_num(ctx, e, "majorRevision")?,
-                    minor: req_num(ctx, e, "minorRevision")?,
+                    major: req_num(input, e, "majorRevision")?,
+                    minor: req_num(input, e, "minorRevision")?,
                 })
             }
             "supersededpolicies" => a.superseded_policies = generic_unless_nil(e),
-            "privatekeyflags" => a.private_key_flags = num(ctx, e, "privateKeyFlags")?,
-            "subjectnameflags" => a.subject_name_flags = num(ctx, e, "subjectNameFlags")?,
-            "enrollmentflags" => a.enrollment_flags = num(ctx, e, "enrollmentFlags")?,
-            "generalflags" => a.general_flags = num(ctx, e, "generalFlags")?,
+            "privatekeyflags" => a.private_key_flags = num(input, e, "privateKeyFlags")?,
+            "subjectnameflags" => a.subject_name_flags = num(input, e, "subjectNameFlags")?,
+            "enrollmentflags" => a.enrollment_flags = num(input, e, "enrollmentFlags")?,
+            "generalflags" => a.general_flags = num(input, e, "generalFlags")?,
             "hashalgorithmoidreference" => {
-                a.hash_algorithm_oid_reference = num(ctx, e, "hashAlgorithmOIDReference")?
+                a.hash_algorithm_oid_reference = num(input, e, "hashAlgorithmOIDReference")?
             }
             "rarequirements" => a.ra_requirements = generic_unless_nil(e),
             "keyarchivalattributes" => a.key_archival_attributes = generic_unless_nil(e),
             "extensions" => a.extensions = generic_unless_nil(e),
-            "attestation" => a.attestation = Some(decode_attestation(ctx, e)?),
+            "attestation" => a.attestation = Some(decode_attestation(input, e)?),
             _ => a.other.push(e.to_generic()),
         }
     }
     Ok(a)
 }
 
-fn decode_policy(ctx: &Ctx<'_>, n: &Node) -> Result<Policy, DecodeError> {
+fn decode_policy(input: &Input<'_>, n: &Node) -> Result<Policy, MessageError> {
     let mut p = Policy::default();
     let mut attrs = None;
     for e in n.elements() {
         if e.is("policyOIDReference") {
-            p.policy_oid_reference = num(ctx, e, "policyOIDReference")?;
+            p.policy_oid_reference = num(input, e, "policyOIDReference")?;
         } else if e.is("cAs") {
             p.cas = generic_unless_nil(e);
         } else if e.is("attributes") {
-            attrs = Some(decode_attributes(ctx, e)?);
+            attrs = Some(decode_attributes(input, e)?);
         } else {
             p.other.push(e.to_generic());
         }
     }
-    p.attributes = attrs.ok_or_else(|| ctx.missing(n, "attributes"))?;
+    p.attributes = attrs.ok_or_else(|| input.missing(n, "attributes"))?;
     Ok(p)
 }
 
 pub(crate) fn decode_get_policies_response(
-    ctx: &Ctx<'_>,
+    input: &Input<'_>,
     n: &Node,
-) -> Result<GetPoliciesResponse, DecodeError> {
+) -> Result<GetPoliciesResponse, MessageError> {
     let mut r = GetPoliciesResponse::default();
     for e in n.elements() {
         if e.is("response") {
@@ -536,13 +541,13 @@ pub(crate) fn decode_get_policies_response(
                 } else if c.is("policyFriendlyName") {
                     r.policy_friendly_name = c.opt_text();
                 } else if c.is("nextUpdateHours") {
-                    r.next_update_hours = num(ctx, c, "nextUpdateHours")?;
+                    r.next_update_hours = num(input, c, "nextUpdateHours")?;
                 } else if c.is("policiesNotChanged") {
-                    r.policies_not_changed = boolean(ctx, c, "policiesNotChanged")?;
+                    r.policies_not_changed = boolean(input, c, "policiesNotChanged")?;
                 } else if c.is("policies") {
                     for p in c.elements() {
                         if p.is("policy") {
-                            r.policies.push(decode_policy(ctx, p)?);
+                            r.policies.push(decode_policy(input, p)?);
                         } else {
                             r.policies_other.push(p.to_generic());
                         }
@@ -563,9 +568,9 @@ pub(crate) fn decode_get_policies_response(
                     value: o
                         .child_named("value")
                         .map(Node::trimmed)
-                        .ok_or_else(|| ctx.missing(o, "value"))?,
-                    group: req_num(ctx, o, "group")?,
-                    oid_reference_id: req_num(ctx, o, "oIDReferenceID")?,
+                        .ok_or_else(|| input.missing(o, "value"))?,
+                    group: req_num(input, o, "group")?,
+                    oid_reference_id: req_num(input, o, "oIDReferenceID")?,
                     default_name: o.child_named("defaultName").and_then(Node::opt_text),
                 });
             }

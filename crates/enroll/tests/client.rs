@@ -11,7 +11,8 @@ use winmdm_enroll::client::{self, ClientCredential, ClientError, DeviceInfo, Enr
 use winmdm_enroll::pki::{
     self, CertificateAuthority, Csr, CsrPolicy, DeviceKey, IssuedCertificate, Subject,
 };
-use winmdm_enroll::token::{AuthError, Credential, constant_time_eq};
+use winmdm_enroll::token::{AuthError, Credential};
+use winmdm_enroll::types::constant_time_eq;
 use winmdm_enroll::*;
 
 mod common;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use winmdm_enroll::token::{BinarySecurityToken, Credential, DEVICE_ENROLLMENT_USER_TOKEN};
+use winmdm_enroll::token::{BinaryTokenCredential, Credential, DEVICE_ENROLLMENT_USER_TOKEN};
 use winmdm_enroll::{Message, Security};
 
 fn security(rel: &str) -> Security {
@@ -21,7 +21,7 @@ fn security(rel: &str) -> Security {
 #[test]
 fn federated_getpolicies_gives_the_user_token() {
     let sec = security("federated-authentication-device-enrollment_05_getpolicies-request.xml");
-    let Some(Credential::BinarySecurityToken(BinarySecurityToken {
+    let Some(Credential::BinarySecurityToken(BinaryTokenCredential {
         value_type, value, ..
     })) = sec.credential()
     else {

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use roxmltree::Document;
 use winmdm_enroll::pki::{CertificateAuthority, CsrPolicy, Subject, Thumbprint};
-use winmdm_enroll::token::{AuthError, Credential, constant_time_eq};
+use winmdm_enroll::token::{AuthError, Credential};
+use winmdm_enroll::types::constant_time_eq;
 use winmdm_enroll::*;
 
 mod common;
@@ -102,7 +103,7 @@ fn enroll(rst: &[u8]) -> Enrolled {
 }
 
 fn b64(s: &str) -> Vec<u8> {
-    decode_base64_lenient(s).unwrap()
+    types::base64::decode_lenient(s, 1 << 20).unwrap()
 }
 
 #[test]

@@ -119,7 +119,7 @@ fn malformed_as_published_fail_with_a_positioned_error() {
         assert!(
             matches!(
                 err.kind,
-                DecodeErrorKind::Syntax(_) | DecodeErrorKind::UnboundPrefix(_)
+                MessageErrorKind::Xml(XmlErrorKind::Syntax(_) | XmlErrorKind::UnboundPrefix(_))
             ),
             "{rel}: {err:?}"
         );

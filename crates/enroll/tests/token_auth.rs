@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use winmdm_enroll::token::{
-    AuthError, Authenticator, BinarySecurityToken, Credential, UsernameToken, constant_time_eq,
+    AuthError, Authenticator, BinaryTokenCredential, Credential, UsernameCredential,
 };
+use winmdm_enroll::types::constant_time_eq;
 
 /// A directory implementing the trait directly.
 struct Directory(HashMap<&'static str, &'static str>);
@@ -33,12 +34,12 @@ impl Authenticator for Directory {
 fn username_token_directory() {
     // Credentials of the Windows 10 19043 capture (GetPolicies with UsernameToken).
     let dir = Directory(HashMap::from([("demio", "demo")]));
-    let ok = Credential::UsernameToken(UsernameToken {
+    let ok = Credential::UsernameToken(UsernameCredential {
         username: "demio",
         password: "demo\n",
     });
     assert_eq!(dir.authenticate(&ok, SystemTime::now()).unwrap(), "demio");
-    let bad = Credential::UsernameToken(UsernameToken {
+    let bad = Credential::UsernameToken(UsernameCredential {
         username: "demio",
         password: "nope",
     });
@@ -46,7 +47,7 @@ fn username_token_directory() {
         dir.authenticate(&bad, SystemTime::now()),
         Err(AuthError::InvalidCredentials)
     );
-    let bst = Credential::BinarySecurityToken(BinarySecurityToken {
+    let bst = Credential::BinarySecurityToken(BinaryTokenCredential {
         value_type: "x",
         encoding_type: None,
         value: "",
@@ -66,7 +67,7 @@ fn closures_are_authenticators() {
         Credential::UsernameToken(u) => Ok(u.username.len()),
         _ => Err(AuthError::UnsupportedCredential),
     };
-    let c = Credential::UsernameToken(UsernameToken {
+    let c = Credential::UsernameToken(UsernameCredential {
         username: "abc",
         password: "",
     });
@@ -83,17 +84,17 @@ fn constant_time_eq_compares_bytes() {
 
 #[test]
 fn binary_security_token_decoding() {
-    let bst = BinarySecurityToken {
+    let bst = BinaryTokenCredential {
         value_type: "v",
         encoding_type: None,
         value: "aGVs\r\nbG93b3JsZA==",
     };
     assert_eq!(bst.decode().unwrap(), b"helloworld");
-    let bad = BinarySecurityToken { value: "*", ..bst };
+    let bad = BinaryTokenCredential { value: "*", ..bst };
     assert_eq!(bad.decode(), Err(AuthError::Encoding));
     // Over MAX_TOKEN_LEN once decoded: refused before decoding.
     let huge = "A".repeat(winmdm_enroll::token::MAX_TOKEN_LEN / 3 * 4 + 8);
-    let big = BinarySecurityToken {
+    let big = BinaryTokenCredential {
         value: &huge,
         ..bst
     };

@@ -8,9 +8,9 @@ use rsa::traits::PublicKeyParts;
 use serde_json::json;
 use sha2::Sha256;
 use winmdm_enroll::token::{
-    AuthError, Authenticator, BASE64_BINARY, BinarySecurityToken, Credential,
-    DEVICE_ENROLLMENT_USER_TOKEN, EntraAuthenticator, Jwks, JwtError, JwtValidation, UsernameToken,
-    encode_token_value, validate_entra_token,
+    AuthError, Authenticator, BASE64_BINARY, BinaryTokenCredential, Credential,
+    DEVICE_ENROLLMENT_USER_TOKEN, EntraAuthenticator, Jwks, JwtError, JwtValidation,
+    UsernameCredential, encode_token_value, validate_entra_token,
 };
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -294,7 +294,7 @@ fn entra_authenticator_on_binary_security_token() {
     // Windows: base64 of the JWT, possibly wrapped.
     let mut value = encode_token_value(&token);
     value.insert_str(40, "\r\n");
-    let bst = BinarySecurityToken {
+    let bst = BinaryTokenCredential {
         value_type: DEVICE_ENROLLMENT_USER_TOKEN,
         encoding_type: Some(BASE64_BINARY),
         value: &value,
@@ -308,7 +308,7 @@ fn entra_authenticator_on_binary_security_token() {
         "token redacted in Debug"
     );
     // The bare JWT is accepted as well.
-    let bare = BinarySecurityToken {
+    let bare = BinaryTokenCredential {
         value: &token,
         ..bst
     };
@@ -325,7 +325,7 @@ fn entra_authenticator_on_binary_security_token() {
         Err(AuthError::Jwt(JwtError::Expired))
     );
     // Other ValueTypes and UsernameToken are not this authenticator's business.
-    let x509 = BinarySecurityToken {
+    let x509 = BinaryTokenCredential {
         value_type: winmdm_enroll::token::X509V3,
         ..bst
     };
@@ -333,7 +333,7 @@ fn entra_authenticator_on_binary_security_token() {
         auth.authenticate(&Credential::BinarySecurityToken(x509), now()),
         Err(AuthError::UnsupportedCredential)
     );
-    let user = Credential::UsernameToken(UsernameToken {
+    let user = Credential::UsernameToken(UsernameCredential {
         username: "u",
         password: "p",
     });
@@ -341,7 +341,7 @@ fn entra_authenticator_on_binary_security_token() {
         auth.authenticate(&user, now()),
         Err(AuthError::UnsupportedCredential)
     );
-    let junk = BinarySecurityToken {
+    let junk = BinaryTokenCredential {
         value: "%%%",
         ..bst
     };

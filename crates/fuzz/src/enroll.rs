@@ -13,9 +13,9 @@
 //! provisioning document.
 
 use winmdm_enroll::{
-    DecodeError, Discover, DiscoverResponse, EnrollmentProvisioning, Envelope, Fault, GetPolicies,
-    GetPoliciesResponse, Limits, Message, ProvisioningDoc, RequestSecurityToken,
-    RequestSecurityTokenResponseCollection,
+    Discover, DiscoverResponse, EnrollmentProvisioning, Envelope, Fault, GetPolicies,
+    GetPoliciesResponse, Message, MessageError, MessageLimits, ProvisioningDoc,
+    RequestSecurityToken, RequestSecurityTokenResponseCollection, default_limits,
 };
 
 /// The targets of this module: name and body.
@@ -31,7 +31,7 @@ pub const TARGETS: &[(&str, crate::Target)] = &[
     ("enroll_message", enroll_message),
 ];
 
-fn check_error(input: &[u8], e: &DecodeError) {
+fn check_error(input: &[u8], e: &MessageError) {
     assert!(
         e.offset <= input.len(),
         "offset {} past input {}: {e}",
@@ -42,8 +42,8 @@ fn check_error(input: &[u8], e: &DecodeError) {
     let _ = e.to_string();
 }
 
-fn tight() -> Limits {
-    Limits::default()
+fn tight() -> MessageLimits {
+    default_limits()
         .with_max_depth(6)
         .with_max_elements(40)
         .with_max_attributes(3)
@@ -54,21 +54,21 @@ fn tight() -> Limits {
 /// Decodes with both limit sets, then checks encode/decode stability.
 fn run<T: PartialEq + std::fmt::Debug>(
     data: &[u8],
-    decode: impl Fn(&[u8], &Limits) -> Result<T, DecodeError>,
+    decode: impl Fn(&[u8], &MessageLimits) -> Result<T, MessageError>,
     encode: impl Fn(&T) -> String,
 ) {
     if let Err(e) = decode(data, &tight()) {
         check_error(data, &e);
     }
-    let first = match decode(data, &Limits::default()) {
+    let first = match decode(data, &default_limits()) {
         Ok(v) => v,
         Err(e) => return check_error(data, &e),
     };
     let xml1 = encode(&first);
-    let second = decode(xml1.as_bytes(), &Limits::default())
+    let second = decode(xml1.as_bytes(), &default_limits())
         .unwrap_or_else(|e| panic!("re-encoded output does not decode: {e}\n{xml1}"));
     let xml2 = encode(&second);
-    let third = decode(xml2.as_bytes(), &Limits::default())
+    let third = decode(xml2.as_bytes(), &default_limits())
         .unwrap_or_else(|e| panic!("second encoding does not decode: {e}\n{xml2}"));
     assert_eq!(second, third, "decode/encode is not stable:\n{xml2}");
     assert_eq!(xml2, encode(&third));

@@ -20,7 +20,8 @@ use winmdm_device_emulator::{Credential, Device, EmuError, EnrollOptions, MANAGE
 use winmdm_enroll::pki::{
     self, CertificateAuthority, CsrPolicy, IssueOptions, RenewalPolicy, RsaSigner, Signer, Subject,
 };
-use winmdm_enroll::token::{AuthError, Credential as TokenCredential, constant_time_eq};
+use winmdm_enroll::token::{AuthError, Credential as TokenCredential};
+use winmdm_enroll::types::constant_time_eq;
 use winmdm_enroll::{
     AuthPolicy, Discover, DmCredentials, EnrollmentRequest, EnrollmentServer, Envelope, Fault,
     GetPolicies, ProviderId, Renewal, RequestType, ServerUrls,

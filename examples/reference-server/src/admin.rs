@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 use winmdm_csp::profile::{InstallAnswer, Profile, SettingState, removal_commands};
-use winmdm_enroll::token::constant_time_eq;
+use winmdm_enroll::types::constant_time_eq;
 use winmdm_omadm::Outcome;
 
 use crate::App;

@@ -18,7 +18,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use winmdm_enroll::pki::{self, CsrPolicy, RenewalPolicy};
-use winmdm_enroll::token::{AuthError, Authenticator, Credential, constant_time_eq};
+use winmdm_enroll::token::{AuthError, Authenticator, Credential};
+use winmdm_enroll::types::constant_time_eq;
 use winmdm_enroll::{
     DmCredentials, EnrollError, EnrollmentRequest, Envelope, Fault, GetPolicies, PollSchedule,
     Renewal, RequestType, Secret,

@@ -89,7 +89,7 @@ fn dm_auth(device: &Device, password: Option<&str>) -> DeviceAuth {
     DeviceAuth {
         scheme: AuthScheme::Md5,
         credentials: Credentials::new(a.name, password.unwrap_or(&a.secret)),
-        nonce: winmdm_enroll::decode_base64_lenient(&a.nonce_b64).unwrap(),
+        nonce: winmdm_enroll::types::base64::decode_lenient(&a.nonce_b64, 1024).unwrap(),
         max_attempts: 3,
     }
 }

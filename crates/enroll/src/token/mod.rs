@@ -11,9 +11,10 @@
 //! ```
 //! use std::time::SystemTime;
 //! use winmdm_enroll::token::{
-//!     AuthError, Authenticator, BinarySecurityToken, Credential, EntraAuthenticator, Jwks,
-//!     JwtValidation, UsernameToken, constant_time_eq,
+//!     AuthError, Authenticator, BinaryTokenCredential, Credential, EntraAuthenticator, Jwks,
+//!     JwtValidation, UsernameCredential,
 //! };
+//! use winmdm_enroll::types::constant_time_eq;
 //!
 //! // An on-premise directory as a closure.
 //! let directory = |c: &Credential<'_>, _now: SystemTime| match c {
@@ -25,13 +26,16 @@
 //!     Credential::UsernameToken(_) => Err(AuthError::InvalidCredentials),
 //!     _ => Err(AuthError::UnsupportedCredential),
 //! };
-//! let cred = Credential::UsernameToken(UsernameToken { username: "demo@contoso.com", password: "secret" });
+//! let cred = Credential::UsernameToken(UsernameCredential {
+//!     username: "demo@contoso.com",
+//!     password: "secret",
+//! });
 //! assert_eq!(directory.authenticate(&cred, SystemTime::now()).unwrap(), "demo@contoso.com");
 //! assert!(!format!("{cred:?}").contains("secret"));
 //!
 //! // Entra: the BinarySecurityToken carries base64 of the JWT.
 //! let entra = EntraAuthenticator::new(Jwks::default(), JwtValidation::entra(["api://mdm"]));
-//! let bst = Credential::BinarySecurityToken(BinarySecurityToken {
+//! let bst = Credential::BinarySecurityToken(BinaryTokenCredential {
 //!     value_type: winmdm_enroll::token::DEVICE_ENROLLMENT_USER_TOKEN,
 //!     encoding_type: Some(winmdm_enroll::token::BASE64_BINARY),
 //!     value: "bm90LWEtand0",
@@ -44,8 +48,6 @@ mod jwt;
 
 use core::fmt;
 use std::time::SystemTime;
-
-use base64::Engine as _;
 
 pub use error::{AuthError, JwtError};
 pub use jwt::{
@@ -61,31 +63,34 @@ pub const X509V3: &str =
 /// The EncodingType for base64 content.
 pub const BASE64_BINARY: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd#base64binary";
 
-/// Largest decoded BinarySecurityToken accepted by [`BinarySecurityToken::decode`] (64 KiB).
+/// Largest decoded BinarySecurityToken accepted by [`BinaryTokenCredential::decode`]
+/// (64 KiB).
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 
-/// A `wsse:UsernameToken` (OnPremise). The password is redacted in `Debug`.
+/// The credential of a `wsse:UsernameToken` (OnPremise), borrowed from the message's
+/// [`UsernameToken`](crate::UsernameToken). The password is redacted in `Debug`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct UsernameToken<'a> {
+pub struct UsernameCredential<'a> {
     /// `wsse:Username`.
     pub username: &'a str,
     /// `wsse:Password` (PasswordText), as sent.
     pub password: &'a str,
 }
 
-impl fmt::Debug for UsernameToken<'_> {
+impl fmt::Debug for UsernameCredential<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UsernameToken")
+        f.debug_struct("UsernameCredential")
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .finish()
     }
 }
 
-/// A `wsse:BinarySecurityToken` from the Security header. The value is redacted in
-/// `Debug`.
+/// The credential of a `wsse:BinarySecurityToken` from the Security header, borrowed from
+/// the message's [`BinarySecurityToken`](crate::BinarySecurityToken). The value is
+/// redacted in `Debug`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct BinarySecurityToken<'a> {
+pub struct BinaryTokenCredential<'a> {
     /// The ValueType attribute (e.g. [`DEVICE_ENROLLMENT_USER_TOKEN`]).
     pub value_type: &'a str,
     /// The EncodingType attribute, if any.
@@ -94,9 +99,9 @@ pub struct BinarySecurityToken<'a> {
     pub value: &'a str,
 }
 
-impl fmt::Debug for BinarySecurityToken<'_> {
+impl fmt::Debug for BinaryTokenCredential<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BinarySecurityToken")
+        f.debug_struct("BinaryTokenCredential")
             .field("value_type", &self.value_type)
             .field("encoding_type", &self.encoding_type)
             .field(
@@ -107,10 +112,11 @@ impl fmt::Debug for BinarySecurityToken<'_> {
     }
 }
 
-impl BinarySecurityToken<'_> {
+impl BinaryTokenCredential<'_> {
     /// The decoded content (whitespace ignored), at most [`MAX_TOKEN_LEN`] bytes.
     pub fn decode(&self) -> Result<Vec<u8>, AuthError> {
-        crate::pki::decode_base64_lenient(self.value, MAX_TOKEN_LEN).ok_or(AuthError::Encoding)
+        winmdm_types::base64::decode_lenient(self.value, MAX_TOKEN_LEN)
+            .map_err(|_| AuthError::Encoding)
     }
 }
 
@@ -119,9 +125,9 @@ impl BinarySecurityToken<'_> {
 #[non_exhaustive]
 pub enum Credential<'a> {
     /// OnPremise: user name and password.
-    UsernameToken(UsernameToken<'a>),
+    UsernameToken(UsernameCredential<'a>),
     /// Federated / Entra (or an X.509 token): an opaque or JWT token.
-    BinarySecurityToken(BinarySecurityToken<'a>),
+    BinarySecurityToken(BinaryTokenCredential<'a>),
 }
 
 /// Decides whether a credential is good and who it belongs to. Implemented for closures
@@ -205,15 +211,7 @@ impl Authenticator for EntraAuthenticator {
     }
 }
 
-/// Compares two byte strings in time that depends only on their lengths (for passwords).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Base64 of a JWT as Windows puts it in the BinarySecurityToken (for tests and clients).
 pub fn encode_token_value(jwt: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(jwt.as_bytes())
+    winmdm_types::base64::encode(jwt.as_bytes())
 }
