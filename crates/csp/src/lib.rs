@@ -53,7 +53,7 @@ pub mod value;
 
 pub use catalog::{Binding, Catalog, LookupError, Match, Scope};
 pub use def::{
-    Access, Allowed, Applicability, DynamicNaming, EnumEntry, Format, NodeDef, NodeTable, Text,
+    Access, Allowed, Applicability, DynamicNaming, EnumEntry, NodeDef, NodeTable, Text,
     UNRELEASED_OS_BUILD, parse_os_build,
 };
 pub use lint::{Finding, LintError, LintOptions, Rule, Severity, lint};
@@ -66,6 +66,9 @@ pub use value::{AdmxValue, CspValue, Leaf, NoValue, Ranged, ValueError};
 /// [`Catalog::add_ddf`] and [`NodeTable::from_tree`] take.
 pub use winmdm_ddf;
 pub use winmdm_ddf::{MgmtTree, Position};
+/// The data format of a node (`DFFormat` in a DDF, `Meta/Format` on the wire): the one
+/// `Format` of winmdm, defined in `winmdm-types`.
+pub use winmdm_types::Format;
 
 #[allow(unused_imports)]
 use value::{csp_enum, csp_flags, csp_node};

@@ -20,9 +20,10 @@ use std::fmt;
 
 use winmdm_syncml::{Command, DataContent, ItemCommand, RawElement};
 
+use crate::Format;
 use crate::admx::{AdmxSet, ElementKind};
 use crate::catalog::{Catalog, LookupError, Match};
-use crate::def::{Access, Allowed, Format};
+use crate::def::{Access, Allowed};
 use crate::value::{AdmxValue, CspValue, parse_int};
 
 /// How bad a finding is.
@@ -1262,13 +1263,10 @@ fn delimiter(d: &str) -> Option<String> {
     }
 }
 
+/// Standard base64, whitespace anywhere (wrapped values), as Windows reads it
+/// ([`winmdm_types::base64::decode_lenient`]; the decoded size is bounded by the text's).
 fn is_base64(s: &str) -> bool {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    s.len().is_multiple_of(4)
-        && s.trim_end_matches('=')
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
-        && s.len() - s.trim_end_matches('=').len() <= 2
+    winmdm_types::base64::decode_lenient(s, s.len()).is_ok()
 }
 
 /// Checks that `s` is one well-formed XML element: winmdm-xml with the rules a DDF file is

@@ -3,7 +3,8 @@
 
 use std::marker::PhantomData;
 
-use crate::def::{Format, NodeDef};
+use crate::Format;
+use crate::def::NodeDef;
 use crate::path::CspPath;
 
 /// Why data does not fit a typed value.
