@@ -7,7 +7,7 @@
 //!   policy area, or built at run time from a DDF ([`NodeTable::from_tree`]).
 //! * [`Catalog`]: looks up any LocURI (dynamic segments, `./Device/Vendor` = `./Vendor`, case
 //!   rules) to its definition, without the generated types.
-//! * [`lint()`]: checks admin profiles (SyncML commands) against a catalog: LocURI, AccessType,
+//! * [`lint_profile`]: checks admin profiles (SyncML commands) against a catalog: LocURI, AccessType,
 //!   Meta Format, values and allowed values, ADMX shape, unescaped markup, Atomic, applicability.
 //! * [`profile`]: profiles as desired state for a server: [`Profile::parse`], the commands
 //!   to install, verify (`Get`, compared by meaning with [`profile::verify`]), retry and
@@ -19,11 +19,11 @@
 //!   `dmclient`, `clientcertificateinstall`, `rootcatrustedcertificates`, `bitlocker`,
 //!   `defender`, `firewall`, `update`, `wifi`, `vpnv2`, `reboot`, `remotewipe`,
 //!   `enterprisedesktopappmanagement` and `laps`; see `docs/csp.md` for the feature list and
-//!   build times. [`lint()`] refuses an empty catalog ([`LintError::EmptyCatalog`]) rather
+//!   build times. [`lint_profile`] refuses an empty catalog ([`LintError::EmptyCatalog`]) rather
 //!   than report every node unknown.
 //! * Re-exports: [`winmdm_ddf`] (the DDF parser, for [`Catalog::add_ddf`] and
 //!   [`NodeTable::from_tree`]), with [`MgmtTree`] and [`Position`] at the root, so a product
-//!   needs no dependency of its own on `winmdm-ddf`.
+//!   needs no dependency of its own on `winmdm-ddf`; [`Format`] from `winmdm-types`.
 //!
 //! ```
 //! # #[cfg(feature = "policy-areas")] {
@@ -56,7 +56,7 @@ pub use def::{
     Access, Allowed, Applicability, DynamicNaming, EnumEntry, NodeDef, NodeTable, Text,
     UNRELEASED_OS_BUILD, parse_os_build,
 };
-pub use lint::{Finding, LintError, LintOptions, Rule, Severity, lint};
+pub use lint::{Finding, LintError, LintOptions, Rule, Severity, lint_profile};
 pub use path::{CspPath, CspPathError, validate_segment};
 pub use profile::{
     InstallAnswer, InstallOutcome, Profile, ProfileError, Setting, SettingState, Verification,

@@ -4,7 +4,7 @@
 //!
 //! A profile is a SyncML fragment: top-level `Add`, `Replace`, `Exec`, `Delete`, `Atomic` or
 //! `Sequence` commands without the `<SyncML>` envelope (decoded with
-//! [`winmdm_syncml::decode_commands`], like the [linter](crate::lint())).
+//! [`winmdm_syncml::decode_commands`], like the [linter](crate::lint_profile)).
 //!
 //! * [`Profile::parse`] reads it into [`Setting`]s (every `Add`/`Replace` item, in document
 //!   order: LocURI, Meta `Format` and `Type`, `Data`, whether it sits in `<Atomic>`) and
