@@ -122,7 +122,7 @@ fn lint(
                 continue;
             }
         };
-        let findings = match winmdm_csp::lint(&catalog, &bytes, &options) {
+        let findings = match winmdm_csp::lint_profile(&catalog, &bytes, &options) {
             Ok(f) => f,
             Err(LintError::EmptyCatalog) => return report::usage(NO_DEFINITIONS),
             Err(e) => return report::usage(&e.to_string()),

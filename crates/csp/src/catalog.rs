@@ -184,7 +184,7 @@ impl Catalog {
     }
 
     /// True if the catalog has no node definition: no table, or only tables without nodes
-    /// (e.g. [`Catalog::builtin`] of a build without CSP features). [`crate::lint()`] refuses
+    /// (e.g. [`Catalog::builtin`] of a build without CSP features). [`crate::lint_profile`] refuses
     /// such a catalog ([`crate::lint::LintError::EmptyCatalog`]).
     pub fn is_empty(&self) -> bool {
         self.tables.iter().all(|t| t.nodes.is_empty())

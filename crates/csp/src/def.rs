@@ -4,84 +4,11 @@
 use std::borrow::Cow;
 
 use winmdm_ddf as ddf;
+use winmdm_types::Format;
 
 /// Text in a table: borrowed from a `static` for generated tables, owned for tables built at
 /// run time.
 pub type Text = Cow<'static, str>;
-
-/// `DFFormat` of a node: the data format (and the Meta `Format` the value travels with).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Format {
-    /// `node`: interior node.
-    Node,
-    /// `chr`: string.
-    Chr,
-    /// `int`: integer.
-    Int,
-    /// `bool`: `true` / `false`.
-    Bool,
-    /// `b64`: base64 data.
-    B64,
-    /// `bin`: binary data.
-    Bin,
-    /// `xml`: an XML document.
-    Xml,
-    /// `null`: no value (Exec / Get only).
-    Null,
-    /// `time`
-    Time,
-    /// `date`
-    Date,
-    /// `float`
-    Float,
-    /// Unknown or missing format, as written (empty if missing).
-    Other(Text),
-}
-
-impl Format {
-    /// The DDF / Meta Format name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Format::Node => "node",
-            Format::Chr => "chr",
-            Format::Int => "int",
-            Format::Bool => "bool",
-            Format::B64 => "b64",
-            Format::Bin => "bin",
-            Format::Xml => "xml",
-            Format::Null => "null",
-            Format::Time => "time",
-            Format::Date => "date",
-            Format::Float => "float",
-            Format::Other(s) => s,
-        }
-    }
-
-    /// Maps a DDF / Meta Format name (exact, lower case) to a format.
-    pub fn from_name(s: &str) -> Format {
-        match s {
-            "node" => Format::Node,
-            "chr" => Format::Chr,
-            "int" => Format::Int,
-            "bool" => Format::Bool,
-            "b64" => Format::B64,
-            "bin" => Format::Bin,
-            "xml" => Format::Xml,
-            "null" => Format::Null,
-            "time" => Format::Time,
-            "date" => Format::Date,
-            "float" => Format::Float,
-            other => Format::Other(Cow::Owned(other.to_string())),
-        }
-    }
-}
-
-impl std::fmt::Display for Format {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// `AccessType` as a set of operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -519,7 +446,7 @@ fn push(out: &mut Vec<NodeDef>, n: &ddf::Node, parent: Option<u32>) {
         }
     }
     let format = match &p.format {
-        Some(f) => Format::from_name(f.as_str()),
+        Some(f) => Format::parse(f.as_str()),
         None => Format::Other(Cow::Borrowed("")),
     };
     let (allowed, list_delimiter) = match &p.allowed_values {

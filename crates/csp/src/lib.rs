@@ -7,7 +7,7 @@
 //!   policy area, or built at run time from a DDF ([`NodeTable::from_tree`]).
 //! * [`Catalog`]: looks up any LocURI (dynamic segments, `./Device/Vendor` = `./Vendor`, case
 //!   rules) to its definition, without the generated types.
-//! * [`lint()`]: checks admin profiles (SyncML commands) against a catalog: LocURI, AccessType,
+//! * [`lint_profile`]: checks admin profiles (SyncML commands) against a catalog: LocURI, AccessType,
 //!   Meta Format, values and allowed values, ADMX shape, unescaped markup, Atomic, applicability.
 //! * [`profile`]: profiles as desired state for a server: [`Profile::parse`], the commands
 //!   to install, verify (`Get`, compared by meaning with [`profile::verify`]), retry and
@@ -19,11 +19,16 @@
 //!   `dmclient`, `clientcertificateinstall`, `rootcatrustedcertificates`, `bitlocker`,
 //!   `defender`, `firewall`, `update`, `wifi`, `vpnv2`, `reboot`, `remotewipe`,
 //!   `enterprisedesktopappmanagement` and `laps`; see `docs/csp.md` for the feature list and
-//!   build times. [`lint()`] refuses an empty catalog ([`LintError::EmptyCatalog`]) rather
+//!   build times. [`lint_profile`] refuses an empty catalog ([`LintError::EmptyCatalog`]) rather
 //!   than report every node unknown.
+//! * [`Leaf`]: a typed leaf of the generated modules makes its commands in one call,
+//!   [`winmdm_omadm::DmCommand`]s with the node's format and the typed value
+//!   ([`Leaf::replace`], [`Leaf::add`], [`Leaf::get`], [`Leaf::delete`], [`Leaf::exec`]),
+//!   for the server engine's queue; profiles stay SyncML text (see [`profile`]).
 //! * Re-exports: [`winmdm_ddf`] (the DDF parser, for [`Catalog::add_ddf`] and
 //!   [`NodeTable::from_tree`]), with [`MgmtTree`] and [`Position`] at the root, so a product
-//!   needs no dependency of its own on `winmdm-ddf`.
+//!   needs no dependency of its own on `winmdm-ddf`; [`winmdm_omadm`] (the command model
+//!   [`Leaf`] speaks); [`Format`] from `winmdm-types`.
 //!
 //! ```
 //! # #[cfg(feature = "policy-areas")] {
@@ -53,19 +58,26 @@ pub mod value;
 
 pub use catalog::{Binding, Catalog, LookupError, Match, Scope};
 pub use def::{
-    Access, Allowed, Applicability, DynamicNaming, EnumEntry, Format, NodeDef, NodeTable, Text,
+    Access, Allowed, Applicability, DynamicNaming, EnumEntry, NodeDef, NodeTable, Text,
     UNRELEASED_OS_BUILD, parse_os_build,
 };
-pub use lint::{Finding, LintError, LintOptions, Rule, Severity, lint};
+pub use lint::{Finding, LintError, LintOptions, Rule, Severity, lint_profile};
 pub use path::{CspPath, CspPathError, validate_segment};
 pub use profile::{
     InstallAnswer, InstallOutcome, Profile, ProfileError, Setting, SettingState, Verification,
 };
-pub use value::{AdmxValue, CspValue, Leaf, NoValue, Ranged, ValueError};
+pub use value::{AdmxValue, CspValue, Leaf, LeafError, NoValue, Ranged, ValueError};
 /// The DDF parser: `winmdm_csp::winmdm_ddf::parse(bytes)` gives the [`MgmtTree`] that
 /// [`Catalog::add_ddf`] and [`NodeTable::from_tree`] take.
 pub use winmdm_ddf;
 pub use winmdm_ddf::{MgmtTree, Position};
+/// The OMA-DM command model: the [`winmdm_omadm::DmCommand`]s a [`Leaf`] makes
+/// ([`Leaf::replace`]...) and their [`winmdm_omadm::Value`]s, so a product can queue them
+/// without a dependency of its own on `winmdm-omadm`.
+pub use winmdm_omadm;
+/// The data format of a node (`DFFormat` in a DDF, `Meta/Format` on the wire): the one
+/// `Format` of winmdm, defined in `winmdm-types`.
+pub use winmdm_types::Format;
 
 #[allow(unused_imports)]
 use value::{csp_enum, csp_flags, csp_node};

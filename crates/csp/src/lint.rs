@@ -20,9 +20,10 @@ use std::fmt;
 
 use winmdm_syncml::{Command, DataContent, ItemCommand, RawElement};
 
-use crate::admx::{AdmxSet, ElementKind};
+use crate::Format;
+use crate::admx::{AdmxElement, AdmxPolicy, AdmxSet, ElementKind};
 use crate::catalog::{Catalog, LookupError, Match};
-use crate::def::{Access, Allowed, Format};
+use crate::def::{Access, Allowed};
 use crate::value::{AdmxValue, CspValue, parse_int};
 
 /// How bad a finding is.
@@ -161,7 +162,7 @@ pub struct LintOptions {
 }
 
 impl LintOptions {
-    /// Sets the OS build. It is checked by [`lint()`] ([`LintError::InvalidOsBuild`]); use
+    /// Sets the OS build. It is checked by [`lint_profile`] ([`LintError::InvalidOsBuild`]); use
     /// [`LintOptions::try_with_os_build`] to check it here.
     pub fn with_os_build(mut self, build: impl Into<String>) -> Self {
         self.os_build = Some(build.into());
@@ -190,10 +191,14 @@ impl LintOptions {
     }
 }
 
-struct Ctx<'a> {
+/// One [`lint_profile`] run: the input text, where in it the next command or item is
+/// looked for, and the findings so far.
+struct Linter<'a> {
     catalog: &'a Catalog,
     options: &'a LintOptions,
+    /// The input (lossily UTF-8), for positions.
     text: String,
+    /// Where the next [`Linter::locate`] starts searching.
     cursor: usize,
     findings: Vec<Finding>,
     /// Offsets of the LocURI text of every `<Target>` in the body, in document order (the
@@ -202,7 +207,7 @@ struct Ctx<'a> {
     next_target: usize,
     /// Instances of AtomicRequired nodes already reported (one finding per instance).
     atomic_reported: std::collections::HashSet<String>,
-    /// The offset the next [`Ctx::locate`] returns without searching: the start of a
+    /// The offset the next [`Linter::locate`] returns without searching: the start of a
     /// misspelled command whose content is linted as the command it resembles.
     forced_start: Option<usize>,
 }
@@ -230,7 +235,7 @@ fn is_message(input: &[u8]) -> bool {
     name == "SyncML" || name.ends_with(":SyncML")
 }
 
-/// Why [`lint()`] could not lint at all (problems in the profile are [`Finding`]s, not errors).
+/// Why [`lint_profile`] could not lint at all (problems in the profile are [`Finding`]s, not errors).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LintError {
@@ -260,18 +265,18 @@ pub enum LintError {
 /// ([`LintError::InvalidOsBuild`]).
 ///
 /// ```
-/// use winmdm_csp::{Catalog, LintOptions, lint};
+/// use winmdm_csp::{Catalog, LintOptions, lint_profile};
 /// let profile = b"<Replace><CmdID>1</CmdID><Item><Target>\
 ///     <LocURI>./Device/Vendor/MSFT/Policy/Config/Update/ActiveHoursStart</LocURI></Target>\
 ///     <Meta><Format xmlns=\"syncml:metinf\">int</Format></Meta><Data>9</Data></Item></Replace>";
 /// let empty = Catalog::new();
-/// assert!(lint(&empty, profile, &LintOptions::default()).is_err());
+/// assert!(lint_profile(&empty, profile, &LintOptions::default()).is_err());
 /// # #[cfg(feature = "policy-areas")] {
-/// let findings = lint(&Catalog::builtin(), profile, &LintOptions::default()).unwrap();
+/// let findings = lint_profile(&Catalog::builtin(), profile, &LintOptions::default()).unwrap();
 /// assert!(findings.is_empty(), "{findings:?}");
 /// # }
 /// ```
-pub fn lint(
+pub fn lint_profile(
     catalog: &Catalog,
     input: &[u8],
     options: &LintOptions,
@@ -284,7 +289,7 @@ pub fn lint(
     {
         return Err(LintError::InvalidOsBuild(b.clone()));
     }
-    let mut ctx = Ctx {
+    let mut linter = Linter {
         catalog,
         options,
         text: String::from_utf8_lossy(input).into_owned(),
@@ -301,9 +306,9 @@ pub fn lint(
         winmdm_syncml::decode_commands(input)
     };
     match commands {
-        Ok(commands) => ctx.commands(&commands, false),
+        Ok(commands) => linter.commands(&commands, false),
         // The finding carries the position; the message is what and where in the tree.
-        Err(e) => ctx.findings.push(Finding {
+        Err(e) => linter.findings.push(Finding {
             severity: Severity::Error,
             rule: Rule::Decode,
             message: if e.path.is_empty() {
@@ -318,10 +323,10 @@ pub fn lint(
             column: e.column,
         }),
     }
-    Ok(ctx.findings)
+    Ok(linter.findings)
 }
 
-impl Ctx<'_> {
+impl Linter<'_> {
     fn push(
         &mut self,
         severity: Severity,
@@ -857,71 +862,14 @@ impl Ctx<'_> {
                         );
                         e
                     } else {
-                        let msg = if p.elements.is_empty() {
-                            format!(
-                                "ADMX policy {} ({file}) has no elements, so no <data id=\"{id}\">: send <enabled/> alone ({})",
-                                p.name,
-                                m.template()
-                            )
-                        } else {
-                            let ids: Vec<&str> = p.elements.iter().map(|e| e.id.as_str()).collect();
-                            let best = ids
-                                .iter()
-                                .map(|c| {
-                                    (
-                                        edit_distance(
-                                            &c.to_ascii_lowercase(),
-                                            &id.to_ascii_lowercase(),
-                                        ),
-                                        *c,
-                                    )
-                                })
-                                .min();
-                            let hint = match best {
-                                Some((d, c)) if d <= id.len().max(c.len()) / 3 + 2 => {
-                                    format!(" (did you mean {c:?}?)")
-                                }
-                                _ => String::new(),
-                            };
-                            format!(
-                                "ADMX policy {} ({file}) has no element {id:?}{hint}; its elements: {} ({})",
-                                p.name,
-                                ids.join(", "),
-                                m.template()
-                            )
-                        };
+                        let msg = unknown_data_id(p, id, file, &m.template());
                         self.push(Severity::Error, Rule::AdmxData, msg, name, Some(uri), pos);
                         continue;
                     }
                 }
             };
             let v = v.trim();
-            let problem = match &element.kind {
-                ElementKind::Enum(Some(values)) if !values.is_empty() => {
-                    (!values.iter().any(|x| x == v))
-                        .then(|| format!("is not one of the enum values {}", values.join(", ")))
-                }
-                ElementKind::Decimal { min, max } | ElementKind::LongDecimal { min, max } => {
-                    let limit = if matches!(element.kind, ElementKind::Decimal { .. }) {
-                        u64::from(u32::MAX)
-                    } else {
-                        u64::MAX
-                    };
-                    match v.parse::<u64>() {
-                        Ok(n) if n > limit => Some(format!("is larger than {limit}")),
-                        Ok(n) if min.is_some_and(|lo| n < lo) || max.is_some_and(|hi| n > hi) => {
-                            Some(format!(
-                                "is outside {}..{}",
-                                min.map_or(String::new(), |x| x.to_string()),
-                                max.map_or(String::new(), |x| x.to_string())
-                            ))
-                        }
-                        Ok(_) => None,
-                        Err(_) => Some("is not an unsigned number".to_string()),
-                    }
-                }
-                _ => None,
-            };
+            let problem = admx_value_problem(element, v);
             if let Some(problem) = problem {
                 self.push(
                     Severity::Error,
@@ -967,6 +915,9 @@ impl Ctx<'_> {
         true
     }
 
+    /// The checks of an `Add` / `Replace` value, in order: its Meta Format, markup in
+    /// `<Data>`, the value against the node's format, then against its allowed values (a
+    /// value that does not fit its format is not checked further).
     fn value_checks(
         &mut self,
         name: &'static str,
@@ -975,6 +926,36 @@ impl Ctx<'_> {
         m: &Match<'_>,
         format: Option<&str>,
         content: &DataContent<'_>,
+    ) {
+        self.meta_format_check(name, uri, at, m, format);
+        let (value, raw_markup) = match content {
+            DataContent::Text(s) | DataContent::CData(s) => (s.as_ref(), false),
+            DataContent::Xml(s) => (s.as_ref(), true),
+        };
+        if raw_markup && m.def.format != Format::Xml {
+            self.push(
+                Severity::Error,
+                Rule::UnescapedMarkup,
+                format!("<Data> of {} (format {}) holds raw markup: escape it (&lt;...) or wrap it in CDATA", m.template(), m.def.format),
+                name,
+                Some(uri),
+                at,
+            );
+        }
+        if self.fits_format(name, uri, at, m, value.trim()) {
+            self.allowed_value_checks(name, uri, at, m, value);
+        }
+    }
+
+    /// The item's Meta Format against DFFormat ([`Rule::FormatMismatch`]), or its absence
+    /// on a node that is not `chr` ([`Rule::FormatMissing`]).
+    fn meta_format_check(
+        &mut self,
+        name: &'static str,
+        uri: &str,
+        at: usize,
+        m: &Match<'_>,
+        format: Option<&str>,
     ) {
         let d = m.def;
         match format {
@@ -996,61 +977,79 @@ impl Ctx<'_> {
                 ),
             None => {}
         }
-        let (value, raw_markup) = match content {
-            DataContent::Text(s) | DataContent::CData(s) => (s.as_ref(), false),
-            DataContent::Xml(s) => (s.as_ref(), true),
+    }
+
+    /// The (trimmed) value against the node's format: `int`, `bool`, `b64` and `xml`
+    /// ([`Rule::BadValue`]). False when the value does not fit and is not to be checked
+    /// against the allowed values (an `xml` value that is not well-formed still is).
+    fn fits_format(
+        &mut self,
+        name: &'static str,
+        uri: &str,
+        at: usize,
+        m: &Match<'_>,
+        v: &str,
+    ) -> bool {
+        let problem = match m.def.format {
+            Format::Int if parse_int(v).is_err() => {
+                format!("{v:?} is not an int ({})", m.template())
+            }
+            Format::Bool if bool::from_data(v).is_err() => {
+                format!("{v:?} is not a bool (true/false) ({})", m.template())
+            }
+            Format::B64 if !is_base64(v) => format!("value is not base64 ({})", m.template()),
+            Format::Xml if !v.is_empty() => {
+                self.well_formed_check(name, uri, at, m, v);
+                return true;
+            }
+            _ => return true,
         };
-        if raw_markup && d.format != Format::Xml {
+        self.push(
+            Severity::Error,
+            Rule::BadValue,
+            problem,
+            name,
+            Some(uri),
+            at,
+        );
+        false
+    }
+
+    /// [`Rule::BadValue`] when `v` is not well-formed XML.
+    fn well_formed_check(
+        &mut self,
+        name: &'static str,
+        uri: &str,
+        at: usize,
+        m: &Match<'_>,
+        v: &str,
+    ) {
+        if let Err(e) = well_formed(v) {
             self.push(
                 Severity::Error,
-                Rule::UnescapedMarkup,
-                format!("<Data> of {} (format {}) holds raw markup: escape it (&lt;...) or wrap it in CDATA", m.template(), d.format),
+                Rule::BadValue,
+                format!("value is not well-formed XML: {e} ({})", m.template()),
                 name,
                 Some(uri),
                 at,
             );
         }
+    }
+
+    /// The value against `MSFT:AllowedValues`: ENUM and RegEx per list entry (a node with
+    /// `MSFT:List` holds several), Flag, Range, the ADMX shape (and, with the ADMX file,
+    /// its data), and well-formedness for XSD values of non-`xml` nodes.
+    fn allowed_value_checks(
+        &mut self,
+        name: &'static str,
+        uri: &str,
+        at: usize,
+        m: &Match<'_>,
+        value: &str,
+    ) {
+        let d = m.def;
         let v = value.trim();
-        let bad = |this: &mut Self, rule: Rule, msg: String| {
-            this.push(Severity::Error, rule, msg, name, Some(uri), at)
-        };
-        match d.format {
-            Format::Int if parse_int(v).is_err() => {
-                bad(
-                    self,
-                    Rule::BadValue,
-                    format!("{v:?} is not an int ({})", m.template()),
-                );
-                return;
-            }
-            Format::Bool if bool::from_data(v).is_err() => {
-                bad(
-                    self,
-                    Rule::BadValue,
-                    format!("{v:?} is not a bool (true/false) ({})", m.template()),
-                );
-                return;
-            }
-            Format::B64 if !is_base64(v) => {
-                bad(
-                    self,
-                    Rule::BadValue,
-                    format!("value is not base64 ({})", m.template()),
-                );
-                return;
-            }
-            Format::Xml if !v.is_empty() => {
-                if let Err(e) = well_formed(v) {
-                    bad(
-                        self,
-                        Rule::BadValue,
-                        format!("value is not well-formed XML: {e} ({})", m.template()),
-                    );
-                }
-            }
-            _ => {}
-        }
-        let values: Vec<&str> = match d.list_delimiter.as_deref().and_then(delimiter) {
+        let entries: Vec<&str> = match d.list_delimiter.as_deref().and_then(delimiter) {
             Some(sep) => value
                 .split(sep.as_str())
                 .map(str::trim)
@@ -1058,14 +1057,16 @@ impl Ctx<'_> {
                 .collect(),
             None => vec![v],
         };
+        let not_allowed = |this: &mut Self, msg: String| {
+            this.push(Severity::Error, Rule::NotAllowed, msg, name, Some(uri), at)
+        };
         match &d.allowed {
             Allowed::Enum(e) => {
-                for x in values {
+                for x in entries {
                     if !e.iter().any(|a| a.value.trim() == x) {
                         let list: Vec<&str> = e.iter().map(|a| a.value.as_ref()).collect();
-                        bad(
+                        not_allowed(
                             self,
-                            Rule::NotAllowed,
                             format!(
                                 "{x:?} is not one of {} for {}",
                                 list.join(", "),
@@ -1082,9 +1083,8 @@ impl Ctx<'_> {
                     .fold(0i64, |acc, b| acc | b);
                 match parse_int(v) {
                     Ok(n) if n & !all == 0 => {}
-                    _ => bad(
+                    _ => not_allowed(
                         self,
-                        Rule::NotAllowed,
                         format!(
                             "{v:?} is not a combination of the flags 0x{all:X} of {}",
                             m.template()
@@ -1096,60 +1096,139 @@ impl Ctx<'_> {
                 Ok(n) if r.iter().any(|&(lo, hi)| lo <= n && n <= hi) => {}
                 Ok(n) => {
                     let s: Vec<String> = r.iter().map(|(lo, hi)| format!("{lo}-{hi}")).collect();
-                    bad(
+                    not_allowed(
                         self,
-                        Rule::NotAllowed,
                         format!("{n} is outside [{}] for {}", s.join(","), m.template()),
                     );
                 }
-                Err(_) => bad(
+                Err(_) => not_allowed(
                     self,
-                    Rule::NotAllowed,
                     format!("{v:?} is not a number in a Range node ({})", m.template()),
                 ),
             },
-            Allowed::Admx { name: policy, file, .. } => match AdmxValue::from_data(v) {
-                Err(e) => bad(self, Rule::BadAdmx, format!("{e} ({})", m.template())),
+            Allowed::Admx {
+                name: policy, file, ..
+            } => match AdmxValue::from_data(v) {
+                Err(e) => self.push(
+                    Severity::Error,
+                    Rule::BadAdmx,
+                    format!("{e} ({})", m.template()),
+                    name,
+                    Some(uri),
+                    at,
+                ),
                 Ok(value) => self.admx_checks(name, uri, at, m, policy, file, &value),
             },
-            Allowed::RegEx(pattern) => match ddf_regex(pattern) {
-                Some(re) => {
-                    for x in values {
-                        if !re.is_match(x) {
-                            bad(
-                                self,
-                                Rule::NotAllowed,
-                                format!(
-                                    "{x:?} does not match the pattern {pattern} of {}",
-                                    m.template()
-                                ),
-                            );
-                        }
-                    }
-                }
-                None => self.push(
-                    Severity::Warning,
+            Allowed::RegEx(pattern) => self.pattern_checks(name, uri, at, m, pattern, &entries),
+            Allowed::Xsd(_) if d.format != Format::Xml && !v.is_empty() => {
+                self.well_formed_check(name, uri, at, m, v);
+            }
+            _ => {}
+        }
+    }
+
+    /// Each list entry against a `RegEx` of the DDF ([`Rule::NotAllowed`]); a pattern the
+    /// regex crate cannot compile is a warning instead.
+    fn pattern_checks(
+        &mut self,
+        name: &'static str,
+        uri: &str,
+        at: usize,
+        m: &Match<'_>,
+        pattern: &str,
+        entries: &[&str],
+    ) {
+        let Some(re) = ddf_regex(pattern) else {
+            self.push(
+                Severity::Warning,
+                Rule::NotAllowed,
+                format!(
+                    "the DDF pattern {pattern} of {} cannot be checked (not a pattern the regex engine accepts)",
+                    m.template()
+                ),
+                name,
+                Some(uri),
+                at,
+            );
+            return;
+        };
+        for x in entries {
+            if !re.is_match(x) {
+                self.push(
+                    Severity::Error,
                     Rule::NotAllowed,
                     format!(
-                        "the DDF pattern {pattern} of {} cannot be checked (not a pattern the regex engine accepts)",
+                        "{x:?} does not match the pattern {pattern} of {}",
                         m.template()
                     ),
                     name,
                     Some(uri),
                     at,
-                ),
-            },
-            Allowed::Xsd(_) if d.format != Format::Xml && !v.is_empty() => {
-                if let Err(e) = well_formed(v) {
-                    bad(
-                        self,
-                        Rule::BadValue,
-                        format!("value is not well-formed XML: {e} ({})", m.template()),
-                    );
-                }
+                );
             }
-            _ => {}
         }
+    }
+}
+
+/// What is wrong with `v` as the value of an ADMX `enum` or `decimal` element, if anything.
+fn admx_value_problem(element: &AdmxElement, v: &str) -> Option<String> {
+    match &element.kind {
+        ElementKind::Enum(Some(values)) if !values.is_empty() => (!values.iter().any(|x| x == v))
+            .then(|| format!("is not one of the enum values {}", values.join(", "))),
+        ElementKind::Decimal { min, max } | ElementKind::LongDecimal { min, max } => {
+            let limit = if matches!(element.kind, ElementKind::Decimal { .. }) {
+                u64::from(u32::MAX)
+            } else {
+                u64::MAX
+            };
+            match v.parse::<u64>() {
+                Ok(n) if n > limit => Some(format!("is larger than {limit}")),
+                Ok(n) if min.is_some_and(|lo| n < lo) || max.is_some_and(|hi| n > hi) => {
+                    Some(format!(
+                        "is outside {}..{}",
+                        min.map_or(String::new(), |x| x.to_string()),
+                        max.map_or(String::new(), |x| x.to_string())
+                    ))
+                }
+                Ok(_) => None,
+                Err(_) => Some("is not an unsigned number".to_string()),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The message for a `<data id>` that ADMX policy `p` has no element for (a "did you mean"
+/// for a near miss); `template` names the node.
+fn unknown_data_id(p: &AdmxPolicy, id: &str, file: &str, template: &str) -> String {
+    if p.elements.is_empty() {
+        format!(
+            "ADMX policy {} ({file}) has no elements, so no <data id=\"{id}\">: send <enabled/> alone ({})",
+            p.name, template
+        )
+    } else {
+        let ids: Vec<&str> = p.elements.iter().map(|e| e.id.as_str()).collect();
+        let best = ids
+            .iter()
+            .map(|c| {
+                (
+                    edit_distance(&c.to_ascii_lowercase(), &id.to_ascii_lowercase()),
+                    *c,
+                )
+            })
+            .min();
+        let hint = match best {
+            Some((d, c)) if d <= id.len().max(c.len()) / 3 + 2 => {
+                format!(" (did you mean {c:?}?)")
+            }
+            _ => String::new(),
+        };
+        format!(
+            "ADMX policy {} ({file}) has no element {id:?}{hint}; its elements: {} ({})",
+            p.name,
+            ids.join(", "),
+            template
+        )
     }
 }
 
@@ -1262,13 +1341,10 @@ fn delimiter(d: &str) -> Option<String> {
     }
 }
 
+/// Standard base64, whitespace anywhere (wrapped values), as Windows reads it
+/// ([`winmdm_types::base64::decode_lenient`]; the decoded size is bounded by the text's).
 fn is_base64(s: &str) -> bool {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    s.len().is_multiple_of(4)
-        && s.trim_end_matches('=')
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
-        && s.len() - s.trim_end_matches('=').len() <= 2
+    winmdm_types::base64::decode_lenient(s, s.len()).is_ok()
 }
 
 /// Checks that `s` is one well-formed XML element: winmdm-xml with the rules a DDF file is

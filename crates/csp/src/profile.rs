@@ -4,7 +4,7 @@
 //!
 //! A profile is a SyncML fragment: top-level `Add`, `Replace`, `Exec`, `Delete`, `Atomic` or
 //! `Sequence` commands without the `<SyncML>` envelope (decoded with
-//! [`winmdm_syncml::decode_commands`], like the [linter](crate::lint())).
+//! [`winmdm_syncml::decode_commands`], like the [linter](crate::lint_profile)).
 //!
 //! * [`Profile::parse`] reads it into [`Setting`]s (every `Add`/`Replace` item, in document
 //!   order: LocURI, Meta `Format` and `Type`, `Data`, whether it sits in `<Atomic>`) and
@@ -79,8 +79,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use quick_xml::events::Event;
-use quick_xml::reader::Reader;
 use winmdm_syncml::{Command, Container, DecodeError, EncodeOptions, Item, ItemCommand, Location};
 
 use crate::catalog::Catalog;
@@ -752,19 +750,28 @@ fn same_xml(a: &str, b: &str) -> bool {
     }
 }
 
-/// A canonical form of an XML fragment: elements with their attributes sorted by name and
-/// unescaped, text unescaped and trimmed (whitespace-only text dropped), CDATA as text,
-/// comments, processing instructions and the declaration dropped. `None` if not well-formed
-/// (or a DOCTYPE or an undefined entity is present).
+/// A canonical form of an XML fragment (elements, and text between them): each element
+/// with its name (namespace URI and local name; a prefix no declaration binds as written)
+/// and its attributes sorted by name, values unescaped; text unescaped and trimmed
+/// (whitespace-only text dropped), CDATA as text; comments, processing instructions, the
+/// declaration and how namespaces are declared (which prefix, where) dropped. `None` if not
+/// well-formed, or a DOCTYPE or an undefined entity is present. Read by winmdm-xml, inside a
+/// wrapper element so that a fragment may hold several elements.
 fn canonical_xml(s: &str) -> Option<Vec<String>> {
-    let mut reader = Reader::from_str(s);
-    let config = reader.config_mut();
-    config.trim_text(false);
-    config.check_end_names = true;
-    config.expand_empty_elements = true;
+    let body = s.trim_start_matches('\u{feff}');
+    let wrapped = format!("<winmdm-fragment>{body}</winmdm-fragment>");
+    let options = winmdm_xml::ParseOptions::default()
+        .with_unbound_prefixes(winmdm_xml::UnboundPrefixPolicy::NoNamespace);
+    let root = winmdm_xml::parse_str(&wrapped, &options).ok()?;
     let mut out = Vec::new();
+    canonical_content(&root.children, &mut out);
+    Some(out)
+}
+
+/// [`canonical_xml`] of the children of an element: adjacent text (split only by comments
+/// or processing instructions) is one text.
+fn canonical_content(children: &[winmdm_xml::Node], out: &mut Vec<String>) {
     let mut text = String::new();
-    let mut depth = 0usize;
     let flush = |text: &mut String, out: &mut Vec<String>| {
         let t = text.trim();
         if !t.is_empty() {
@@ -772,60 +779,40 @@ fn canonical_xml(s: &str) -> Option<Vec<String>> {
         }
         text.clear();
     };
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(e) => {
-                flush(&mut text, &mut out);
-                depth += 1;
-                let mut attrs = Vec::new();
-                for a in e.attributes() {
-                    let a = a.ok()?;
-                    let v = a
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .ok()?
-                        .into_owned();
-                    let key: &str = a.key.as_ref();
-                    attrs.push((key.to_string(), v));
-                }
-                attrs.sort();
-                let qname = e.name();
-                let name: &str = qname.as_ref();
-                let mut el = format!("S{name}");
-                for (k, v) in attrs {
-                    el.push_str(&format!(" {k}={v:?}"));
-                }
-                out.push(el);
-            }
-            Event::End(_) => {
-                flush(&mut text, &mut out);
-                depth = depth.checked_sub(1)?;
-                out.push("E".to_string());
-            }
-            Event::Empty(_) => return None, // expand_empty_elements is on
-            Event::Text(t) => text.push_str(&t.xml10_content()),
-            Event::CData(c) => text.push_str(&c.xml10_content()),
-            Event::GeneralRef(r) => {
-                let c = match r.resolve_char_ref().ok()? {
-                    Some(c) => c,
-                    None => match &*r {
-                        "lt" => '<',
-                        "gt" => '>',
-                        "amp" => '&',
-                        "apos" => '\'',
-                        "quot" => '"',
-                        _ => return None,
-                    },
-                };
-                text.push(c);
-            }
-            Event::DocType(_) => return None,
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
-            Event::Eof => {
-                flush(&mut text, &mut out);
-                return (depth == 0).then_some(out);
+    for child in children {
+        match child {
+            winmdm_xml::Node::Text(t) => text.push_str(t),
+            winmdm_xml::Node::Element(e) => {
+                flush(&mut text, out);
+                canonical_element(e, out);
             }
         }
     }
+    flush(&mut text, out);
+}
+
+/// [`canonical_xml`] of one element: its start (name and sorted attributes), content, end.
+fn canonical_element(e: &winmdm_xml::Element, out: &mut Vec<String>) {
+    let name = |namespace: &Option<String>, prefix: &Option<String>, local: &str| match (
+        namespace, prefix,
+    ) {
+        (Some(ns), _) => format!("{{{ns}}}{local}"),
+        (None, Some(p)) => format!("{p}:{local}"),
+        (None, None) => local.to_string(),
+    };
+    let mut attrs: Vec<(String, &str)> = e
+        .attributes
+        .iter()
+        .map(|a| (name(&a.namespace, &a.prefix, &a.name), a.value.as_str()))
+        .collect();
+    attrs.sort();
+    let mut start = format!("S{}", name(&e.namespace, &e.prefix, &e.name));
+    for (k, v) in attrs {
+        start.push_str(&format!(" {k}={v:?}"));
+    }
+    out.push(start);
+    canonical_content(&e.children, out);
+    out.push("E".to_string());
 }
 
 fn single_command(fragment: &str) -> Option<Command<'_>> {

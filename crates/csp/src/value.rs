@@ -1,9 +1,14 @@
 //! Typed values of leaf nodes: the [`CspValue`] trait, checked ranges, ADMX values, and the
-//! typed [`Leaf`] handle the generated path builders return.
+//! typed [`Leaf`] handle the generated path builders return, which makes the
+//! [`winmdm_omadm::DmCommand`]s of its node ([`Leaf::replace`], [`Leaf::get`]...).
 
 use std::marker::PhantomData;
 
-use crate::def::{Format, NodeDef};
+use winmdm_omadm::{DmCommand, Value};
+use winmdm_types::{LocUri, LocUriError};
+
+use crate::Format;
+use crate::def::{Access, NodeDef};
 use crate::path::CspPath;
 
 /// Why data does not fit a typed value.
@@ -35,19 +40,85 @@ pub enum ValueError {
     /// Not an ADMX policy value.
     #[error("not an ADMX value: {0}")]
     Admx(String),
+    /// Data that cannot travel with the node's format as a [`winmdm_omadm::Value`]: base64
+    /// that does not decode, a date, time or float that is not one, data on a `null` node,
+    /// or a format `Value` has no variant for.
+    #[error("{data:?} cannot be sent as format {format}: {reason}")]
+    NotSendable {
+        /// The data.
+        data: String,
+        /// The node's format.
+        format: Format,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
-/// A value that converts to and from the `Data` of a SyncML item.
+/// A value that converts to and from the `Data` of a SyncML item, and to the typed
+/// [`winmdm_omadm::Value`] of a command.
 pub trait CspValue: Sized {
     /// The text to put into `<Data>` (before XML escaping).
     fn to_data(&self) -> String;
     /// Reads the text of `<Data>` (after XML unescaping).
     fn from_data(data: &str) -> Result<Self, ValueError>;
+    /// The value as a [`winmdm_omadm::Value`] of a node of format `format` (what
+    /// [`Leaf::replace`] sends). The default reads [`CspValue::to_data`] as the format says
+    /// ([`value_for_format`]); `bool`, the integer types and [`NoValue`] give their value
+    /// directly.
+    fn to_value(&self, format: &Format) -> Result<Value<'static>, ValueError> {
+        value_for_format(self.to_data(), format)
+    }
+}
+
+/// The [`winmdm_omadm::Value`] of `data` for a node of format `format`: `chr` and `xml` as
+/// text, `int` ([`parse_int`]) and `bool` parsed, `b64` and `bin` decoded
+/// ([`winmdm_types::base64::decode_lenient`]: whitespace allowed), `float`, `date` and
+/// `time` checked, `null` only without data.
+pub fn value_for_format(data: String, format: &Format) -> Result<Value<'static>, ValueError> {
+    let not_sendable = |data: String, reason| ValueError::NotSendable {
+        data,
+        format: format.clone(),
+        reason,
+    };
+    Ok(match format {
+        Format::Chr => Value::Chr(data.into()),
+        Format::Xml => Value::Xml(data.into()),
+        Format::Int => Value::Int(parse_int(&data)?),
+        Format::Bool => Value::Bool(bool::from_data(&data)?),
+        Format::B64 | Format::Bin => {
+            let bytes = winmdm_types::base64::decode_lenient(&data, data.len())
+                .map_err(|_| not_sendable(data, "not base64"))?;
+            if *format == Format::B64 {
+                Value::B64(bytes)
+            } else {
+                Value::Bin(bytes)
+            }
+        }
+        Format::Null if data.is_empty() => Value::Null,
+        Format::Null => return Err(not_sendable(data, "a null node takes no data")),
+        Format::Float => match data.trim().parse::<f64>().ok().and_then(Value::float) {
+            Some(v) => v,
+            None => return Err(not_sendable(data, "not a finite number")),
+        },
+        Format::Date => {
+            Value::date(data.trim().to_owned()).map_err(|_| not_sendable(data, "not YYYY-MM-DD"))?
+        }
+        Format::Time => Value::time(data.trim().to_owned())
+            .map_err(|_| not_sendable(data, "not an ISO 8601 time"))?,
+        Format::Node => return Err(not_sendable(data, "an interior node has no value")),
+        _ => return Err(not_sendable(data, "no winmdm_omadm::Value for this format")),
+    })
 }
 
 impl CspValue for bool {
     fn to_data(&self) -> String {
         self.to_string()
+    }
+    fn to_value(&self, format: &Format) -> Result<Value<'static>, ValueError> {
+        match format {
+            Format::Bool => Ok(Value::Bool(*self)),
+            _ => value_for_format(self.to_data(), format),
+        }
     }
     fn from_data(data: &str) -> Result<Self, ValueError> {
         match data.trim() {
@@ -61,6 +132,12 @@ impl CspValue for bool {
 impl CspValue for i64 {
     fn to_data(&self) -> String {
         self.to_string()
+    }
+    fn to_value(&self, format: &Format) -> Result<Value<'static>, ValueError> {
+        match format {
+            Format::Int => Ok(Value::Int(*self)),
+            _ => value_for_format(self.to_data(), format),
+        }
     }
     fn from_data(data: &str) -> Result<Self, ValueError> {
         parse_int(data)
@@ -93,6 +170,12 @@ pub struct NoValue;
 impl CspValue for NoValue {
     fn to_data(&self) -> String {
         String::new()
+    }
+    fn to_value(&self, format: &Format) -> Result<Value<'static>, ValueError> {
+        match format {
+            Format::Null => Ok(Value::Null),
+            _ => value_for_format(String::new(), format),
+        }
     }
     fn from_data(_: &str) -> Result<Self, ValueError> {
         Ok(NoValue)
@@ -138,6 +221,9 @@ impl<const MIN: i64, const MAX: i64> Ranged<MIN, MAX> {
 impl<const MIN: i64, const MAX: i64> CspValue for Ranged<MIN, MAX> {
     fn to_data(&self) -> String {
         self.0.to_string()
+    }
+    fn to_value(&self, format: &Format) -> Result<Value<'static>, ValueError> {
+        self.0.to_value(format)
     }
     fn from_data(data: &str) -> Result<Self, ValueError> {
         Self::new(parse_int(data)?)
@@ -309,6 +395,26 @@ impl CspValue for AdmxValue {
 }
 
 /// A typed handle on a leaf node: its path, its definition, and the Rust type `V` of its value.
+///
+/// It makes the node's commands in one call, as [`winmdm_omadm::DmCommand`]s with the
+/// node's format and the typed value (no SyncML text in between): [`Leaf::replace`],
+/// [`Leaf::add`], [`Leaf::get`], [`Leaf::delete`], [`Leaf::exec`]. Each checks the node's
+/// AccessType first ([`LeafError::NotAllowed`]).
+///
+/// ```
+/// # #[cfg(feature = "policy-areas")] {
+/// use winmdm_csp::generated::policy_areas::camera;
+/// use winmdm_csp::winmdm_omadm::{DmCommand, Value};
+///
+/// let allow_camera = camera::device().allow_camera();
+/// let value = allow_camera.parse("0")?;
+/// let DmCommand::Replace(items) = allow_camera.replace(&value)? else { unreachable!() };
+/// assert_eq!(items[0].target.as_str(), "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera");
+/// assert_eq!(items[0].value, Some(Value::Int(0)));
+/// assert!(allow_camera.exec(None).is_err()); // AccessType: Add, Delete, Get, Replace
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leaf<V> {
     path: CspPath,
@@ -351,6 +457,107 @@ impl<V: CspValue> Leaf<V> {
     pub fn parse(&self, data: &str) -> Result<V, ValueError> {
         V::from_data(data)
     }
+
+    /// The node's LocURI for a command. Fails only for a root the wire does not know (a
+    /// [`CspPath`] does not check roots; generated paths all have known roots).
+    pub fn loc_uri(&self) -> Result<LocUri<'static>, LeafError> {
+        LocUri::absolute_or_relative(self.path.as_str().to_owned()).map_err(|error| {
+            LeafError::LocUri {
+                path: self.path.to_string(),
+                error,
+            }
+        })
+    }
+
+    /// `value` as the [`winmdm_omadm::Value`] of this node's format ([`CspValue::to_value`]).
+    pub fn value(&self, value: &V) -> Result<Value<'static>, LeafError> {
+        value
+            .to_value(self.format())
+            .map_err(|error| LeafError::Value {
+                path: self.path.to_string(),
+                error,
+            })
+    }
+
+    /// `Replace` of this node with `value`.
+    pub fn replace(&self, value: &V) -> Result<DmCommand, LeafError> {
+        let uri = self.allowed(Access::REPLACE, "Replace")?;
+        Ok(DmCommand::replace(uri, self.value(value)?))
+    }
+
+    /// `Add` of this node with `value`.
+    pub fn add(&self, value: &V) -> Result<DmCommand, LeafError> {
+        let uri = self.allowed(Access::ADD, "Add")?;
+        Ok(DmCommand::add(uri, self.value(value)?))
+    }
+
+    /// `Get` of this node.
+    pub fn get(&self) -> Result<DmCommand, LeafError> {
+        Ok(DmCommand::get(self.allowed(Access::GET, "Get")?))
+    }
+
+    /// `Delete` of this node.
+    pub fn delete(&self) -> Result<DmCommand, LeafError> {
+        Ok(DmCommand::delete(self.allowed(Access::DELETE, "Delete")?))
+    }
+
+    /// `Exec` of this node, with `value` as its data when given (a `null` node's
+    /// [`NoValue`] is sent as `Format null` without data; `None` sends no Meta and no data).
+    pub fn exec(&self, value: Option<&V>) -> Result<DmCommand, LeafError> {
+        let uri = self.allowed(Access::EXEC, "Exec")?;
+        let value = value.map(|v| self.value(v)).transpose()?;
+        Ok(DmCommand::exec(uri, value))
+    }
+
+    /// The LocURI, if the node's AccessType has `access`.
+    fn allowed(
+        &self,
+        access: Access,
+        operation: &'static str,
+    ) -> Result<LocUri<'static>, LeafError> {
+        if !self.def.access.contains(access) {
+            return Err(LeafError::NotAllowed {
+                operation,
+                path: self.path.to_string(),
+                access: self.def.access,
+            });
+        }
+        self.loc_uri()
+    }
+}
+
+/// Why a [`Leaf`] cannot make a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LeafError {
+    /// The node's AccessType does not have the operation.
+    #[error("{operation} is not allowed on {path} (AccessType: {access})")]
+    NotAllowed {
+        /// `Replace`, `Add`, `Get`, `Delete` or `Exec`.
+        operation: &'static str,
+        /// The node's path.
+        path: String,
+        /// The node's AccessType.
+        access: Access,
+    },
+    /// The path is not a LocURI the wire accepts ([`Leaf::loc_uri`]).
+    #[error("{path} is not a LocURI: {error}")]
+    LocUri {
+        /// The node's path.
+        path: String,
+        /// Why.
+        #[source]
+        error: LocUriError,
+    },
+    /// The value cannot be sent with the node's format ([`CspValue::to_value`]).
+    #[error("value of {path}: {error}")]
+    Value {
+        /// The node's path.
+        path: String,
+        /// Why.
+        #[source]
+        error: ValueError,
+    },
 }
 
 /// Declares a generated ENUM value type.
@@ -404,6 +611,12 @@ macro_rules! csp_flags {
         }
         impl $crate::CspValue for $name {
             fn to_data(&self) -> String { self.0.to_string() }
+            fn to_value(&self, format: &$crate::Format) -> Result<$crate::winmdm_omadm::Value<'static>, $crate::ValueError> {
+                match i64::try_from(self.0) {
+                    Ok(n) if *format == $crate::Format::Int => Ok($crate::winmdm_omadm::Value::Int(n)),
+                    _ => $crate::value::value_for_format(self.0.to_string(), format),
+                }
+            }
             fn from_data(data: &str) -> Result<Self, $crate::ValueError> {
                 let v = $crate::value::parse_int(data)?;
                 Self::from_bits(u64::try_from(v).map_err(|_| $crate::ValueError::NotInt(data.to_string()))?)

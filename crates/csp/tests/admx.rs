@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use winmdm_csp::admx::{AdmxErrorKind, AdmxFile, AdmxLimits, AdmxSet, ElementKind, PolicyClass};
 use winmdm_csp::{Catalog, Finding, LintOptions, Rule, Severity};
 
-/// [`winmdm_csp::lint`] on a catalog that is never empty here.
+/// [`winmdm_csp::lint_profile`] on a catalog that is never empty here.
 fn lint(catalog: &Catalog, input: &[u8], options: &LintOptions) -> Vec<Finding> {
-    winmdm_csp::lint(catalog, input, options).expect("the test catalog has tables")
+    winmdm_csp::lint_profile(catalog, input, options).expect("the test catalog has tables")
 }
 
 fn data(path: &str) -> Vec<u8> {

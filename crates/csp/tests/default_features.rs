@@ -155,7 +155,7 @@ fn builtin_catalog_lints_real_profiles_out_of_the_box() {
         ),
     ] {
         let bytes = std::fs::read(dir.join(file)).unwrap();
-        let got: Vec<_> = winmdm_csp::lint(&c, &bytes, &LintOptions::default())
+        let got: Vec<_> = winmdm_csp::lint_profile(&c, &bytes, &LintOptions::default())
             .unwrap()
             .iter()
             .map(|f| (f.severity, f.rule))

@@ -6,9 +6,9 @@ use std::sync::OnceLock;
 
 use winmdm_csp::{Catalog, Finding, LintOptions, Rule, Severity};
 
-/// [`winmdm_csp::lint`] on a catalog that is never empty here.
+/// [`winmdm_csp::lint_profile`] on a catalog that is never empty here.
 fn lint(catalog: &Catalog, input: &[u8], options: &LintOptions) -> Vec<Finding> {
-    winmdm_csp::lint(catalog, input, options).expect("the test catalog has tables")
+    winmdm_csp::lint_profile(catalog, input, options).expect("the test catalog has tables")
 }
 
 fn catalog() -> &'static Catalog {
@@ -437,7 +437,7 @@ fn an_empty_catalog_is_an_error_not_a_flood_of_unknown_nodes() {
         <Meta><Format xmlns="syncml:metinf">int</Format></Meta><Data>9</Data></Item></Replace>"#;
     let empty = Catalog::new();
     assert!(empty.is_empty());
-    let err = winmdm_csp::lint(&empty, profile, &LintOptions::default()).unwrap_err();
+    let err = winmdm_csp::lint_profile(&empty, profile, &LintOptions::default()).unwrap_err();
     assert_eq!(err, LintError::EmptyCatalog);
     let msg = err.to_string();
     assert!(
@@ -446,7 +446,7 @@ fn an_empty_catalog_is_an_error_not_a_flood_of_unknown_nodes() {
     );
     // Input that is not even SyncML: still the catalog error, checked first.
     assert_eq!(
-        winmdm_csp::lint(&empty, b"not xml", &LintOptions::default()),
+        winmdm_csp::lint_profile(&empty, b"not xml", &LintOptions::default()),
         Err(LintError::EmptyCatalog)
     );
 
@@ -458,7 +458,7 @@ fn an_empty_catalog_is_an_error_not_a_flood_of_unknown_nodes() {
     assert_eq!(no_nodes.tables().len(), 1);
     assert!(no_nodes.is_empty());
     assert_eq!(
-        winmdm_csp::lint(&no_nodes, profile, &LintOptions::default()),
+        winmdm_csp::lint_profile(&no_nodes, profile, &LintOptions::default()),
         Err(LintError::EmptyCatalog)
     );
 
@@ -472,7 +472,7 @@ fn an_empty_catalog_is_an_error_not_a_flood_of_unknown_nodes() {
     assert!(one.add_ddf(&tree, "Update_AreaDDF.xml").is_empty());
     assert!(!one.is_empty());
     assert_eq!(
-        winmdm_csp::lint(&one, profile, &LintOptions::default()),
+        winmdm_csp::lint_profile(&one, profile, &LintOptions::default()),
         Ok(vec![])
     );
     let bad = String::from_utf8_lossy(profile).replace("<Data>9<", "<Data>24<");

@@ -24,7 +24,7 @@ fn catalog() -> &'static Catalog {
 }
 
 fn run_with(profile: &str, options: &LintOptions) -> Vec<Finding> {
-    winmdm_csp::lint(catalog(), profile.as_bytes(), options).expect("lints")
+    winmdm_csp::lint_profile(catalog(), profile.as_bytes(), options).expect("lints")
 }
 
 fn run(profile: &str) -> Vec<Finding> {
@@ -217,7 +217,7 @@ fn malformed_os_builds_are_refused() {
             LintOptions::default().try_with_os_build(bad),
             Err(LintError::InvalidOsBuild(bad.to_string()))
         );
-        let err = winmdm_csp::lint(
+        let err = winmdm_csp::lint_profile(
             catalog(),
             command("Replace", NODE, "8").as_bytes(),
             &LintOptions::default().with_os_build(bad),

@@ -118,7 +118,8 @@ pub fn ddf_lint(data: &[u8]) {
     let options = winmdm_csp::LintOptions::default()
         .with_os_build("10.0.19045")
         .with_edition(0x30);
-    let findings = winmdm_csp::lint(catalog, data, &options).expect("the catalog has tables");
+    let findings =
+        winmdm_csp::lint_profile(catalog, data, &options).expect("the catalog has tables");
     for f in findings {
         assert!(f.offset <= data.len() * 3 + 4, "{f}");
         assert!(f.line >= 1 && f.column >= 1, "{f}");

@@ -338,8 +338,9 @@ async fn put_profile(
                 "profile id: 1-128 of A-Z a-z 0-9 - _ .",
             ));
         }
-        let findings = winmdm_csp::lint(&app.catalog, req.syncml.as_bytes(), &Default::default())
-            .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+        let findings =
+            winmdm_csp::lint_profile(&app.catalog, req.syncml.as_bytes(), &Default::default())
+                .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
         let errors: Vec<LintFinding> = findings
             .iter()
             .filter(|f| f.severity == winmdm_csp::Severity::Error)
