@@ -149,6 +149,77 @@ fn windows_csr_passes_openssl_req_verify() {
 }
 
 #[test]
+fn windows_csr_with_an_external_signer_is_byte_identical_and_passes_openssl() {
+    use pki::rsa::pkcs1v15::SigningKey;
+    use pki::rsa::signature::{SignatureEncoding as _, Signer as _, Verifier as _};
+
+    let cn = pki::windows_common_name("562A7F9A-6CD8-40B0-9E7E-0DBDD8E6D0C1", DEVICE_ID);
+    // The `rsa` crate's `signature::Signer` stands in for another implementation (ring).
+    let external = SigningKey::<sha2::Sha256>::new(key().rsa_key().clone());
+    let public = key().rsa_key().to_public_key();
+    let mut calls = 0;
+    let der = pki::windows_csr_with_signer(&public, &cn, Some(DEVICE_ID), |info| {
+        calls += 1;
+        external.try_sign(info).map(|s| s.to_vec())
+    })
+    .unwrap();
+    assert_eq!(calls, 1);
+    assert_eq!(der, pki::windows_csr(key(), &cn, Some(DEVICE_ID)).unwrap());
+    let csr = Csr::from_der(&der, &CsrPolicy::default()).unwrap();
+    assert_eq!(csr.device_id(), Some(DEVICE_ID));
+    // The signer was given exactly the CertificationRequestInfo.
+    assert!(
+        pki::rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(public.clone())
+            .verify(
+                csr.info_der(),
+                &pki::rsa::pkcs1v15::Signature::try_from(&der[der.len() - 256..]).unwrap()
+            )
+            .is_ok()
+    );
+
+    let dir = common::temp_dir("client-csr-signer");
+    let path = dir.join("csr.der");
+    std::fs::write(&path, &der).unwrap();
+    let p = path.to_string_lossy();
+    let (ok, out) = common::openssl(&["req", "-verify", "-noout", "-inform", "DER", "-in", &p]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(ok, "openssl req -verify: {out}");
+    assert!(out.contains("verify OK"), "{out}");
+}
+
+#[test]
+fn windows_csr_with_signer_reports_the_signers_error_and_bad_lengths() {
+    #[derive(Debug, PartialEq)]
+    struct Refused;
+    let public = key().rsa_key().to_public_key();
+    assert_eq!(
+        pki::windows_csr_with_signer(&public, CN_19043, None, |_| Err(Refused)),
+        Err(pki::WindowsCsrError::Signer(Refused))
+    );
+    assert_eq!(
+        pki::windows_csr_with_signer(&public, CN_19043, None, |_| Ok::<_, Refused>(vec![1; 255])),
+        Err(pki::WindowsCsrError::Device(
+            pki::DeviceError::SignatureLength {
+                len: 255,
+                expected: 256
+            }
+        ))
+    );
+    // Names are checked before the signer is called.
+    assert!(matches!(
+        pki::windows_csr_with_signer(&public, "a\nb", None, |_| -> Result<Vec<u8>, Refused> {
+            panic!("not called")
+        }),
+        Err(pki::WindowsCsrError::Device(
+            pki::DeviceError::InvalidName {
+                field: "common_name",
+                ..
+            }
+        ))
+    ));
+}
+
+#[test]
 fn windows_csr_refuses_names_outside_printable_ascii() {
     for bad in ["", "\0", "a\nb", "é", "a\0b"] {
         assert!(

@@ -4,29 +4,28 @@ use core::fmt;
 use core::ops::Range;
 
 use const_oid::ObjectIdentifier;
-use der::Decode;
+use der::asn1::{AnyRef, BitStringRef};
+use der::{
+    Decode, DecodeValue, Encode, FixedTag, Header, Length, Reader, SliceReader, Tag, Tagged,
+};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::ext::Extension;
 
-use super::der_util::{
-    self, DerFault, TAG_BIT_STRING, TAG_INTEGER, TAG_OID, TAG_SEQUENCE, TAG_SET,
-};
 use super::error::CsrError;
 use super::sig::{self, SignatureAlgorithm};
 
 /// OID of the PKCS#9 `extensionRequest` attribute.
-pub const EXTENSION_REQUEST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
+pub const EXTENSION_REQUEST: ObjectIdentifier = const_oid::db::rfc2985::PKCS_9_AT_EXTENSION_REQUEST;
 /// OID of Microsoft's legacy `szOID_CERT_EXTENSIONS` attribute (same content as
-/// `extensionRequest`).
+/// `extensionRequest`). Microsoft OID, not in `const_oid::db`.
 pub const MS_CERT_EXTENSIONS: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.2.1.14");
 /// OID of the DeviceID extension Windows puts in its enrollment CSR
-/// (`microsoftDeviceIDExtension`).
+/// (`microsoftDeviceIDExtension`). Microsoft OID, not in `const_oid::db`.
 pub const DEVICE_ID_EXTENSION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.66.1.0");
 /// OID of the X.520 commonName attribute.
-pub const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+pub const COMMON_NAME: ObjectIdentifier = const_oid::db::rfc4519::COMMON_NAME;
 
 /// Limits and algorithm choices for accepting a CSR. Secure defaults via [`Default`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,18 +94,206 @@ impl fmt::Debug for Csr {
     }
 }
 
-fn malformed(f: DerFault) -> CsrError {
-    CsrError::Malformed {
-        position: f.position,
-        what: f.what.to_owned(),
+/// A der error inside the part of the request named `what`.
+fn malformed(what: &'static str) -> impl Fn(der::Error) -> CsrError {
+    move |source| CsrError::Malformed {
+        position: source.position().map_or(0, |p| u32::from(p) as usize),
+        what,
+        source,
     }
 }
 
-fn malformed_at(position: usize, e: impl fmt::Display) -> CsrError {
-    CsrError::Malformed {
-        position,
-        what: e.to_string(),
+/// `kind` at byte `position`, inside the part named `what`.
+fn malformed_at(position: Length, what: &'static str, kind: der::ErrorKind) -> CsrError {
+    malformed(what)(kind.at(position))
+}
+
+fn usize_of(length: Length) -> usize {
+    u32::from(length) as usize
+}
+
+/// The parts of a CertificationRequest (RFC 2986 §4), read with `der`'s [`SliceReader`]
+/// so that every error carries its position in the whole input. The subject stays an
+/// [`AnyRef`]: Windows puts `!` and a NUL into a PrintableString, which the strict
+/// [`x509_cert::name::Name`] decoder rejects.
+struct RawRequest<'a> {
+    /// The CertificationRequestInfo (the signed part), its range in the input.
+    info: Range<usize>,
+    subject_range: Range<usize>,
+    public_key: AnyRef<'a>,
+    public_key_position: Length,
+    attributes: Vec<RawAttribute<'a>>,
+    algorithm: AnyRef<'a>,
+    algorithm_position: Length,
+    signature: BitStringRef<'a>,
+    signature_position: Length,
+}
+
+/// One attribute: its type and each value with the position of the value in the input.
+struct RawAttribute<'a> {
+    oid: ObjectIdentifier,
+    values: Vec<(Length, AnyRef<'a>)>,
+}
+
+impl<'a> RawRequest<'a> {
+    fn decode(der: &'a [u8]) -> Result<Self, CsrError> {
+        const WHAT: &str = "CertificationRequest";
+        let mut reader = SliceReader::new(der).map_err(malformed(WHAT))?;
+        // The outer header is checked here so that a truncated input reports the length
+        // octets (the nested reader would report the end of the input).
+        let header = Header::peek(&reader).map_err(malformed(WHAT))?;
+        header
+            .tag()
+            .assert_eq(Tag::Sequence)
+            .map_err(malformed(WHAT))?;
+        let header_len = header.encoded_len().map_err(malformed(WHAT))?;
+        if (header_len + header.length()).map_err(malformed(WHAT))? > reader.input_len() {
+            return Err(malformed_at(
+                Length::ONE,
+                WHAT,
+                der::ErrorKind::Incomplete {
+                    expected_len: (header_len + header.length()).unwrap_or(Length::MAX),
+                    actual_len: reader.input_len(),
+                },
+            ));
+        }
+        let request = reader.sequence(Self::decode_fields)?;
+        reader.finish().map_err(malformed(WHAT))?;
+        Ok(request)
     }
+
+    fn decode_fields(r: &mut SliceReader<'a>) -> Result<Self, CsrError> {
+        let info_start = r.position();
+        let mut info = r.sequence(InfoFields::decode)?;
+        let info_range = usize_of(info_start)..usize_of(r.position());
+        let algorithm_position = r.position();
+        let algorithm = r.decode().map_err(malformed("signatureAlgorithm"))?;
+        let signature_position = r.position();
+        let signature = r.decode().map_err(malformed("signature"))?;
+        Ok(Self {
+            info: info_range,
+            subject_range: info.subject_range,
+            public_key: info.public_key,
+            public_key_position: info.public_key_position,
+            attributes: core::mem::take(&mut info.attributes),
+            algorithm,
+            algorithm_position,
+            signature,
+            signature_position,
+        })
+    }
+}
+
+/// The fields of a CertificationRequestInfo.
+struct InfoFields<'a> {
+    /// The subject Name as received (read as an [`AnyRef`], shape checked only).
+    subject_range: Range<usize>,
+    public_key: AnyRef<'a>,
+    public_key_position: Length,
+    attributes: Vec<RawAttribute<'a>>,
+}
+
+impl<'a> InfoFields<'a> {
+    fn decode(r: &mut SliceReader<'a>) -> Result<Self, CsrError> {
+        let version: u8 = r.decode().map_err(malformed("version"))?;
+        if version != 0 {
+            return Err(CsrError::UnsupportedVersion);
+        }
+        let subject_start = r.position();
+        let subject: AnyRef<'a> = r.decode().map_err(malformed("subject Name"))?;
+        let subject_range = usize_of(subject_start)..usize_of(r.position());
+        check_name_shape(subject, subject_start)?;
+        let public_key_position = r.position();
+        let public_key: AnyRef<'a> = r.decode().map_err(malformed("subjectPKInfo"))?;
+        public_key
+            .tag()
+            .assert_eq(Tag::Sequence)
+            .map_err(|e| malformed("subjectPKInfo")(e.kind().at(public_key_position)))?;
+        let mut attributes = Vec::new();
+        if !r.is_finished() {
+            let header = Header::decode(r).map_err(malformed("attributes"))?;
+            let expected = Tag::ContextSpecific {
+                constructed: true,
+                number: der::TagNumber(0),
+            };
+            header
+                .tag()
+                .assert_eq(expected)
+                .map_err(malformed("attributes"))?;
+            r.read_nested(header.length(), |r| {
+                while !r.is_finished() {
+                    attributes.push(RawAttribute::decode(r)?);
+                }
+                Ok::<_, CsrError>(())
+            })?;
+        }
+        Ok(Self {
+            subject_range,
+            public_key,
+            public_key_position,
+            attributes,
+        })
+    }
+}
+
+impl<'a> RawAttribute<'a> {
+    /// `Attribute ::= SEQUENCE { type OBJECT IDENTIFIER, values SET OF ANY }`. The SET OF
+    /// is read in document order without the DER ordering check (`SetOfVec` would refuse
+    /// an unsorted set).
+    fn decode(r: &mut SliceReader<'a>) -> Result<Self, CsrError> {
+        const WHAT: &str = "Attribute";
+        r.sequence(|r| {
+            let oid = r.decode().map_err(malformed(WHAT))?;
+            let set = Header::decode(r).map_err(malformed(WHAT))?;
+            set.tag().assert_eq(Tag::Set).map_err(malformed(WHAT))?;
+            let mut values = Vec::new();
+            r.read_nested(set.length(), |r| {
+                while !r.is_finished() {
+                    let at = r.position();
+                    values.push((at, r.decode().map_err(malformed(WHAT))?));
+                }
+                Ok::<_, CsrError>(())
+            })?;
+            Ok(Self { oid, values })
+        })
+    }
+}
+
+/// A `Name` read leniently: SEQUENCE OF SET OF SEQUENCE { OID, any }, the values kept as
+/// [`AnyRef`] whatever their string type claims (Windows breaks the PrintableString
+/// rules). The attribute type and values in document order.
+struct LenientName<'a>(Vec<(ObjectIdentifier, AnyRef<'a>)>);
+
+impl FixedTag for LenientName<'_> {
+    const TAG: Tag = Tag::Sequence;
+}
+
+impl<'a> DecodeValue<'a> for LenientName<'a> {
+    type Error = der::Error;
+
+    fn decode_value<R: Reader<'a>>(r: &mut R, _header: Header) -> der::Result<Self> {
+        let mut atvs = Vec::new();
+        while !r.is_finished() {
+            let rdn = Header::decode(r)?;
+            rdn.tag().assert_eq(Tag::Set)?;
+            r.read_nested(rdn.length(), |r| {
+                while !r.is_finished() {
+                    atvs.push(r.sequence(|r| Ok::<_, der::Error>((r.decode()?, r.decode()?)))?);
+                }
+                Ok::<_, der::Error>(())
+            })?;
+        }
+        Ok(Self(atvs))
+    }
+}
+
+/// Checks that the subject is a Name in shape without decoding the attribute values
+/// (which is where Windows breaks the string rules). `at`: the subject's position.
+fn check_name_shape(subject: AnyRef<'_>, at: Length) -> Result<(), CsrError> {
+    subject
+        .decode_as::<LenientName<'_>>()
+        .map(|_| ())
+        .map_err(|e| shifted_into(e, subject, at, "subject Name"))
 }
 
 impl Csr {
@@ -121,127 +308,38 @@ impl Csr {
                 max: policy.max_len,
             });
         }
-        let (outer, rest) = der_util::expect(
-            der,
-            0,
-            TAG_SEQUENCE,
-            "expected SEQUENCE (CertificationRequest)",
-        )
-        .map_err(malformed)?;
-        if !rest.is_empty() {
-            return Err(malformed_at(
-                outer.raw.len(),
-                "trailing data after the request",
-            ));
-        }
-        let mut kids = der_util::children(&outer);
-        let info = next_tagged(
-            &mut kids,
-            outer.offset,
-            TAG_SEQUENCE,
-            "expected SEQUENCE (CertificationRequestInfo)",
-        )?;
-        let alg_tlv = next_tagged(
-            &mut kids,
-            info.offset,
-            TAG_SEQUENCE,
-            "expected SEQUENCE (signatureAlgorithm)",
-        )?;
-        let sig_tlv = next_tagged(
-            &mut kids,
-            alg_tlv.offset,
-            TAG_BIT_STRING,
-            "expected BIT STRING (signature)",
-        )?;
-        if let Some(extra) = kids.next() {
-            let pos = extra.map(|t| t.offset).unwrap_or_else(|f| f.position);
-            return Err(malformed_at(pos, "unexpected element after the signature"));
-        }
+        let raw = RawRequest::decode(der)?;
+        let extensions = requested_extensions(&raw.attributes)?;
+        let attributes = raw
+            .attributes
+            .iter()
+            .map(|a| {
+                let values = a
+                    .values
+                    .iter()
+                    .map(|(_, v)| any_der(*v))
+                    .collect::<Result<_, _>>()?;
+                Ok(CsrAttribute { oid: a.oid, values })
+            })
+            .collect::<Result<Vec<_>, CsrError>>()?;
 
-        // CertificationRequestInfo
-        let mut fields = der_util::children(&info);
-        let version = next_tagged(
-            &mut fields,
-            info.offset,
-            TAG_INTEGER,
-            "expected INTEGER (version)",
-        )?;
-        if version.value != [0] {
-            return Err(CsrError::UnsupportedVersion);
-        }
-        let subject = next_tagged(
-            &mut fields,
-            version.offset,
-            TAG_SEQUENCE,
-            "expected SEQUENCE (subject Name)",
-        )?;
-        check_name_shape(&subject)?;
-        let spki_tlv = next_tagged(
-            &mut fields,
-            subject.offset,
-            TAG_SEQUENCE,
-            "expected SEQUENCE (subjectPKInfo)",
-        )?;
-        let public_key = SubjectPublicKeyInfoOwned::from_der(spki_tlv.raw)
-            .map_err(|e| malformed_at(spki_tlv.offset, e))?;
-        let mut attributes = Vec::new();
-        let mut extensions = Vec::new();
-        match fields.next() {
-            None => {}
-            Some(Err(f)) => return Err(malformed(f)),
-            Some(Ok(attrs)) if attrs.tag == 0xa0 => {
-                for attr in der_util::children(&attrs) {
-                    let attr = attr.map_err(malformed)?;
-                    let a = decode_attribute(&attr)?;
-                    if a.oid == EXTENSION_REQUEST || a.oid == MS_CERT_EXTENSIONS {
-                        for v in &a.values {
-                            decode_extensions(v, attr.offset, &mut extensions)?;
-                        }
-                    }
-                    attributes.push(a);
-                }
-            }
-            Some(Ok(t)) => {
-                return Err(malformed_at(t.offset, "expected [0] (attributes)"));
-            }
-        }
-        if let Some(extra) = fields.next() {
-            let pos = extra.map(|t| t.offset).unwrap_or_else(|f| f.position);
-            return Err(malformed_at(pos, "unexpected element after the attributes"));
-        }
-
-        // Signature
-        let alg = AlgorithmIdentifierOwned::from_der(alg_tlv.raw)
-            .map_err(|e| malformed_at(alg_tlv.offset, e))?;
-        let signature_algorithm = SignatureAlgorithm::from_identifier(&alg)
-            .ok_or_else(|| CsrError::UnsupportedSignatureAlgorithm(alg.oid.to_string()))?;
-        if signature_algorithm.digest() == sig::DigestAlgorithm::Sha1 && !policy.allow_sha1 {
-            return Err(CsrError::Sha1NotAllowed);
-        }
-        let signature = match sig_tlv.value.split_first() {
-            Some((0, s)) => s,
-            _ => {
-                return Err(malformed_at(
-                    sig_tlv.offset,
-                    "signature BIT STRING has unused bits",
-                ));
-            }
-        };
-        let key = sig::rsa_public_key(spki_tlv.raw).ok_or(CsrError::UnsupportedPublicKey)?;
+        let public_key_der = any_der(raw.public_key)?;
+        let public_key = SubjectPublicKeyInfoOwned::from_der(&public_key_der)
+            .map_err(|e| shifted(e, raw.public_key_position, "subjectPKInfo"))?;
+        let signature_algorithm = check_signature_algorithm(&raw, policy)?;
+        let signature = raw.signature.as_bytes().ok_or_else(|| {
+            malformed_at(
+                raw.signature_position,
+                "signature",
+                der::ErrorKind::Value {
+                    tag: Tag::BitString,
+                },
+            )
+        })?;
+        let key = sig::rsa_public_key(&public_key_der).ok_or(CsrError::UnsupportedPublicKey)?;
         let key_bits = sig::rsa_bits(&key);
-        if key_bits < policy.min_rsa_bits {
-            return Err(CsrError::KeyTooSmall {
-                bits: key_bits,
-                min: policy.min_rsa_bits,
-            });
-        }
-        if key_bits > policy.max_rsa_bits {
-            return Err(CsrError::KeyTooLarge {
-                bits: key_bits,
-                max: policy.max_rsa_bits,
-            });
-        }
-        if !sig::verify(&key, signature_algorithm, info.raw, signature) {
+        check_key_size(key_bits, policy)?;
+        if !sig::verify(&key, signature_algorithm, &der[raw.info.clone()], signature) {
             return Err(CsrError::BadSignature);
         }
 
@@ -251,10 +349,10 @@ impl Csr {
         };
         Ok(Self {
             der: der.to_vec(),
-            info: range_of(der, info.raw),
-            subject: range_of(der, subject.raw),
+            info: raw.info,
+            subject: raw.subject_range,
             public_key,
-            public_key_der: spki_tlv.raw.to_vec(),
+            public_key_der,
             key_bits,
             signature_algorithm,
             attributes,
@@ -272,10 +370,9 @@ impl Csr {
                 max: policy.max_len.saturating_mul(2),
             });
         }
-        let (label, der) = der::pem::decode_vec(pem.trim().as_bytes())
-            .map_err(|e| CsrError::Pem(e.to_string()))?;
+        let (label, der) = der::pem::decode_vec(pem.trim().as_bytes()).map_err(CsrError::Pem)?;
         if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
-            return Err(CsrError::Pem(format!("unexpected label {label}")));
+            return Err(CsrError::PemLabel(label.to_owned()));
         }
         Self::from_der(&der, policy)
     }
@@ -284,16 +381,15 @@ impl Csr {
     /// BinarySecurityToken; line breaks allowed).
     pub fn from_any(input: &[u8], policy: &CsrPolicy) -> Result<Self, CsrError> {
         let trimmed = input.trim_ascii();
-        if trimmed.first() == Some(&TAG_SEQUENCE) {
+        if super::starts_with_sequence(trimmed) {
             return Self::from_der(input, policy);
         }
-        let text = core::str::from_utf8(trimmed)
-            .map_err(|_| CsrError::Pem("not DER, PEM or base64".into()))?;
+        let text = core::str::from_utf8(trimmed).map_err(|_| CsrError::NotDerPemOrBase64)?;
         if text.starts_with("-----BEGIN") {
             return Self::from_pem(text, policy);
         }
         let der = crate::pki::decode_base64_lenient(text, policy.max_len)
-            .ok_or_else(|| CsrError::Pem("not DER, PEM or base64".into()))?;
+            .ok_or(CsrError::NotDerPemOrBase64)?;
         Self::from_der(&der, policy)
     }
 
@@ -358,158 +454,104 @@ impl Csr {
     }
 }
 
-fn range_of(whole: &[u8], part: &[u8]) -> Range<usize> {
-    let start = part.as_ptr() as usize - whole.as_ptr() as usize;
-    start..start + part.len()
+/// The DER of an [`AnyRef`] (tag, length, contents): the bytes as received, since the
+/// DER reader only accepts minimal lengths.
+fn any_der(any: AnyRef<'_>) -> Result<Vec<u8>, CsrError> {
+    any.to_der().map_err(|e| CsrError::Encode { source: e })
 }
 
-fn next_tagged<'a>(
-    it: &mut der_util::Children<'a>,
-    prev: usize,
-    tag: u8,
-    what: &'static str,
-) -> Result<der_util::Tlv<'a>, CsrError> {
-    match it.next() {
-        None => Err(malformed_at(prev, format!("{what}: element missing"))),
-        Some(Err(f)) => Err(malformed(f)),
-        Some(Ok(t)) if t.tag == tag => Ok(t),
-        Some(Ok(t)) => Err(malformed_at(t.offset, what)),
+/// A der error from decoding a part on its own (`what`, whose encoding starts at `at` in
+/// the whole input), its position moved to the whole input.
+fn shifted(e: der::Error, at: Length, what: &'static str) -> CsrError {
+    let inner = e.position().unwrap_or(Length::ZERO);
+    malformed(what)(e.kind().at((at + inner).unwrap_or(at)))
+}
+
+/// Like [`shifted`] for an error from [`AnyRef::decode_as`], whose positions count from
+/// the first contents octet of `any`.
+fn shifted_into(e: der::Error, any: AnyRef<'_>, at: Length, what: &'static str) -> CsrError {
+    let header_len = any.header().encoded_len().unwrap_or(Length::ZERO);
+    shifted(e, (at + header_len).unwrap_or(at), what)
+}
+
+fn check_signature_algorithm(
+    raw: &RawRequest<'_>,
+    policy: &CsrPolicy,
+) -> Result<SignatureAlgorithm, CsrError> {
+    let alg = AlgorithmIdentifierOwned::from_der(&any_der(raw.algorithm)?)
+        .map_err(|e| shifted(e, raw.algorithm_position, "signatureAlgorithm"))?;
+    let signature_algorithm = SignatureAlgorithm::from_identifier(&alg)
+        .ok_or(CsrError::UnsupportedSignatureAlgorithm(alg.oid))?;
+    if signature_algorithm.digest() == sig::DigestAlgorithm::Sha1 && !policy.allow_sha1 {
+        return Err(CsrError::Sha1NotAllowed);
     }
+    Ok(signature_algorithm)
 }
 
-/// Checks that a Name is SEQUENCE OF SET OF SEQUENCE { OID, any } without decoding the
-/// attribute values (which is where Windows breaks the string rules).
-fn check_name_shape(name: &der_util::Tlv<'_>) -> Result<(), CsrError> {
-    for rdn in der_util::children(name) {
-        let rdn = rdn.map_err(malformed)?;
-        if rdn.tag != TAG_SET {
-            return Err(malformed_at(
-                rdn.offset,
-                "expected SET (RelativeDistinguishedName)",
-            ));
-        }
-        for atv in der_util::children(&rdn) {
-            let atv = atv.map_err(malformed)?;
-            if atv.tag != TAG_SEQUENCE {
-                return Err(malformed_at(
-                    atv.offset,
-                    "expected SEQUENCE (AttributeTypeAndValue)",
-                ));
-            }
-            let mut parts = der_util::children(&atv);
-            let oid = next_tagged(
-                &mut parts,
-                atv.offset,
-                TAG_OID,
-                "expected OID (attribute type)",
-            )?;
-            <ObjectIdentifier>::from_der(oid.raw).map_err(|e| malformed_at(oid.offset, e))?;
-            match parts.next() {
-                Some(Ok(_)) => {}
-                Some(Err(f)) => return Err(malformed(f)),
-                None => return Err(malformed_at(atv.offset, "attribute value missing")),
-            }
-            if let Some(extra) = parts.next() {
-                let pos = extra.map(|t| t.offset).unwrap_or_else(|f| f.position);
-                return Err(malformed_at(
-                    pos,
-                    "unexpected element in AttributeTypeAndValue",
-                ));
-            }
-        }
+fn check_key_size(key_bits: usize, policy: &CsrPolicy) -> Result<(), CsrError> {
+    if key_bits < policy.min_rsa_bits {
+        return Err(CsrError::KeyTooSmall {
+            bits: key_bits,
+            min: policy.min_rsa_bits,
+        });
+    }
+    if key_bits > policy.max_rsa_bits {
+        return Err(CsrError::KeyTooLarge {
+            bits: key_bits,
+            max: policy.max_rsa_bits,
+        });
     }
     Ok(())
+}
+
+/// The extensions of every `extensionRequest` and Microsoft `szOID_CERT_EXTENSIONS`
+/// attribute, in document order.
+fn requested_extensions(attributes: &[RawAttribute<'_>]) -> Result<Vec<Extension>, CsrError> {
+    let mut out = Vec::new();
+    for attr in attributes {
+        if attr.oid != EXTENSION_REQUEST && attr.oid != MS_CERT_EXTENSIONS {
+            continue;
+        }
+        for (at, value) in &attr.values {
+            let exts: Vec<Extension> = value
+                .decode_as()
+                .map_err(|e| shifted_into(e, *value, *at, "Extensions"))?;
+            out.extend(exts);
+        }
+    }
+    Ok(out)
 }
 
 /// First commonName in a (possibly non-conforming) DER Name.
 pub(crate) fn common_name_of(name_der: &[u8]) -> Option<String> {
-    let (name, _) = der_util::read_tlv(name_der, 0).ok()?;
-    for rdn in der_util::children(&name) {
-        for atv in der_util::children(&rdn.ok()?) {
-            let atv = atv.ok()?;
-            let mut parts = der_util::children(&atv);
-            let oid = parts.next()?.ok()?;
-            let value = parts.next()?.ok()?;
-            if <ObjectIdentifier>::from_der(oid.raw).ok()? != COMMON_NAME {
-                continue;
-            }
-            let text = match value.tag {
-                // BMPString: UTF-16BE
-                0x1e => {
-                    let units: Vec<u16> = value
-                        .value
-                        .chunks(2)
-                        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
-                        .collect();
-                    String::from_utf16_lossy(&units)
-                }
-                _ => String::from_utf8_lossy(value.value).into_owned(),
-            };
-            return Some(text.trim_end_matches('\0').to_owned());
+    let name = LenientName::from_der(name_der).ok()?;
+    let (_, value) = name.0.iter().find(|(oid, _)| *oid == COMMON_NAME)?;
+    let text = match value.tag() {
+        // BMPString: UTF-16BE
+        Tag::BmpString => {
+            let units: Vec<u16> = value
+                .value()
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                .collect();
+            String::from_utf16_lossy(&units)
         }
-    }
-    None
-}
-
-fn decode_attribute(attr: &der_util::Tlv<'_>) -> Result<CsrAttribute, CsrError> {
-    if attr.tag != TAG_SEQUENCE {
-        return Err(malformed_at(attr.offset, "expected SEQUENCE (Attribute)"));
-    }
-    let mut parts = der_util::children(attr);
-    let oid = next_tagged(
-        &mut parts,
-        attr.offset,
-        TAG_OID,
-        "expected OID (attribute type)",
-    )?;
-    let oid = <ObjectIdentifier>::from_der(oid.raw).map_err(|e| malformed_at(oid.offset, e))?;
-    let set = next_tagged(
-        &mut parts,
-        attr.offset,
-        TAG_SET,
-        "expected SET (attribute values)",
-    )?;
-    let mut values = Vec::new();
-    for v in der_util::children(&set) {
-        values.push(v.map_err(malformed)?.raw.to_vec());
-    }
-    if let Some(extra) = parts.next() {
-        let pos = extra.map(|t| t.offset).unwrap_or_else(|f| f.position);
-        return Err(malformed_at(pos, "unexpected element in Attribute"));
-    }
-    Ok(CsrAttribute { oid, values })
-}
-
-fn decode_extensions(
-    value: &[u8],
-    position: usize,
-    out: &mut Vec<Extension>,
-) -> Result<(), CsrError> {
-    let (seq, rest) = der_util::expect(value, 0, TAG_SEQUENCE, "expected SEQUENCE (Extensions)")
-        .map_err(|f| malformed_at(position + f.position, f.what))?;
-    if !rest.is_empty() {
-        return Err(malformed_at(position, "trailing data after Extensions"));
-    }
-    for ext in der_util::children(&seq) {
-        let ext = ext.map_err(|f| malformed_at(position + f.position, f.what))?;
-        let e = Extension::from_der(ext.raw).map_err(|e| malformed_at(position + ext.offset, e))?;
-        out.push(e);
-    }
-    Ok(())
+        _ => String::from_utf8_lossy(value.value()).into_owned(),
+    };
+    Some(text.trim_end_matches('\0').to_owned())
 }
 
 /// Windows writes the DeviceID as raw ASCII followed by a NUL byte inside the extension's
 /// OCTET STRING (not DER-wrapped). A DER string wrapper is accepted too.
 fn parse_device_id(raw: &[u8]) -> Result<String, CsrError> {
     let mut bytes = raw;
-    match der_util::read_tlv(raw, 0) {
-        Ok((t, rest))
-            if rest.is_empty()
-                && matches!(t.tag, der_util::TAG_OCTET_STRING | 0x0c | 0x13 | 0x16) =>
-        {
-            bytes = t.value;
-        }
-        _ => {}
+    if let Ok(any) = AnyRef::from_der(raw)
+        && matches!(
+            any.tag(),
+            Tag::OctetString | Tag::Utf8String | Tag::PrintableString | Tag::Ia5String
+        )
+    {
+        bytes = any.value();
     }
     while let Some((&0, head)) = bytes.split_last() {
         bytes = head;

@@ -12,41 +12,40 @@ use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
-use const_oid::ObjectIdentifier;
-use der::asn1::{OctetString, SetOfVec};
-use der::{Any, Decode, Encode};
+use const_oid::db::rfc6268::{ID_CONTENT_TYPE, ID_DATA, ID_MESSAGE_DIGEST, ID_SIGNED_DATA};
+use der::asn1::{AnyRef, BitString, OctetString, SetOfVec};
+use der::{Any, Decode, Encode, Sequence, Tag};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::rand_core::CryptoRng;
+use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
-use x509_cert::attr::Attribute;
+use x509_cert::attr::{Attribute, AttributeTypeAndValue};
+use x509_cert::ext::Extension;
+use x509_cert::name::{RdnSequence, RelativeDistinguishedName};
 
 use super::csr::{COMMON_NAME, DEVICE_ID_EXTENSION, EXTENSION_REQUEST};
-use super::der_util::{TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET};
 use super::sig::{self, ID_SHA256, RSA_ENCRYPTION, SignatureAlgorithm};
-
-const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
-const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-const TAG_PRINTABLE_STRING: u8 = 0x13;
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_CONTEXT_0: u8 = 0xa0;
 
 /// A device-side PKI operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeviceError {
-    /// Key generation failed or the size is out of range (2048..=8192 bits).
+    /// The requested key size is outside 2048..=8192 bits.
+    #[error("{0} bits is outside 2048..=8192")]
+    KeySize(usize),
+    /// Key generation failed.
     #[error("generating the device key: {0}")]
-    Generate(String),
+    Generate(#[source] rsa::Error),
     /// The PEM key does not decode (or does not encode).
     #[error("device key: {0}")]
-    Key(String),
+    Key(#[source] rsa::pkcs8::Error),
+    /// The public key does not encode as a SubjectPublicKeyInfo.
+    #[error("encoding the public key: {0}")]
+    PublicKey(#[source] spki::Error),
     /// Signing failed.
     #[error("signing: {0}")]
-    Sign(String),
+    Sign(#[source] rsa::Error),
     /// A subject common name or DeviceID that does not fit the PrintableString form
     /// Windows uses (printable ASCII, at most 255 bytes; a trailing NUL is allowed).
     #[error("invalid {field} {value:?}")]
@@ -56,13 +55,27 @@ pub enum DeviceError {
         /// The value (truncated).
         value: String,
     },
-    /// The certificate or request given does not decode.
+    /// The certificate given does not decode, or a part of the request does not encode.
     #[error("{0}")]
-    Malformed(String),
+    Malformed(#[source] der::Error),
+    /// [`renewal_request`]: the new request is not a DER PKCS#10 (it must start with a
+    /// SEQUENCE).
+    #[error("the new request is not a DER PKCS#10")]
+    NotPkcs10,
     /// The key does not belong to the certificate (renewal must be signed with the key
     /// of the certificate being renewed).
     #[error("the key does not match the certificate's public key")]
     KeyMismatch,
+    /// A signature is not as long as the key's modulus (a caller-supplied signer of
+    /// [`windows_csr_with_signer`] returned something that is not an RSA signature by
+    /// that key).
+    #[error("the signature is {len} bytes, the key's modulus {expected}")]
+    SignatureLength {
+        /// Length of the signature returned.
+        len: usize,
+        /// Length of the modulus in bytes.
+        expected: usize,
+    },
 }
 
 /// The device's RSA key pair (the MDM client certificate's key). `Debug` shows only its
@@ -85,12 +98,9 @@ impl DeviceKey {
     /// `minimalKeyLength` of the policy). Generation takes a while for large keys.
     pub fn generate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Result<Self, DeviceError> {
         if !(2048..=8192).contains(&bits) {
-            return Err(DeviceError::Generate(format!(
-                "{bits} bits is outside 2048..=8192"
-            )));
+            return Err(DeviceError::KeySize(bits));
         }
-        let key =
-            rsa::PrivateKey::new(rng, bits).map_err(|e| DeviceError::Generate(e.to_string()))?;
+        let key = rsa::PrivateKey::new(rng, bits).map_err(DeviceError::Generate)?;
         Ok(Self { key })
     }
 
@@ -102,8 +112,7 @@ impl DeviceKey {
     /// Reads a PKCS#8 PEM key (`-----BEGIN PRIVATE KEY-----`), as written by
     /// [`to_pkcs8_pem`](Self::to_pkcs8_pem) or `openssl genpkey`.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, DeviceError> {
-        let key = rsa::PrivateKey::from_pkcs8_pem(pem.trim())
-            .map_err(|e| DeviceError::Key(e.to_string()))?;
+        let key = rsa::PrivateKey::from_pkcs8_pem(pem.trim()).map_err(DeviceError::Key)?;
         Ok(Self { key })
     }
 
@@ -112,7 +121,7 @@ impl DeviceKey {
         self.key
             .to_pkcs8_pem(der::pem::LineEnding::LF)
             .map(|z| z.as_str().to_owned())
-            .map_err(|e| DeviceError::Key(e.to_string()))
+            .map_err(DeviceError::Key)
     }
 
     /// The public key as DER SubjectPublicKeyInfo (what the CSR and the issued
@@ -139,7 +148,7 @@ impl DeviceKey {
     pub fn sign_sha256(&self, message: &[u8]) -> Result<Vec<u8>, DeviceError> {
         self.key
             .pkcs1v15_sign::<Sha256>(message)
-            .map_err(|e| DeviceError::Sign(e.to_string()))
+            .map_err(DeviceError::Sign)
     }
 
     /// Whether this key is the one of the certificate `cert_der` (same
@@ -150,31 +159,6 @@ impl DeviceKey {
             .and_then(|c| c.tbs_certificate().subject_public_key_info().to_der().ok())
             .is_some_and(|spki| spki == self.public_key_der())
     }
-}
-
-/// DER length octets (definite, minimal).
-fn push_len(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 6);
-    out.push(tag);
-    push_len(&mut out, content.len());
-    out.extend_from_slice(content);
-    out
-}
-
-fn oid_der(oid: &ObjectIdentifier) -> Vec<u8> {
-    // `ObjectIdentifier` encodes infallibly into a Vec.
-    oid.to_der().unwrap_or_default()
 }
 
 /// Printable ASCII (what Windows puts in the PrintableString, `!` included), optionally
@@ -215,48 +199,174 @@ pub fn windows_common_name(guid: &str, device_id: &str) -> String {
 ///   NUL (what [`Csr::device_id`](super::Csr::device_id) reads);
 /// * sha256WithRSAEncryption (NULL parameters). Windows signs with the policy's hash
 ///   (SHA-1 under the OIW OID by default); this crate never signs with SHA-1.
+///
+/// Signs with the `rsa` crate ([`DeviceKey::sign_sha256`]); to sign with another
+/// implementation (ring, an HSM, a TPM), use [`windows_csr_with_signer`], which builds
+/// the same bytes.
 pub fn windows_csr(
     key: &DeviceKey,
     common_name: &str,
     device_id: Option<&str>,
 ) -> Result<Vec<u8>, DeviceError> {
-    let cn = windows_string("common_name", common_name)?;
-    let mut atv = oid_der(&COMMON_NAME);
-    atv.extend(tlv(TAG_PRINTABLE_STRING, &cn));
-    let subject = tlv(TAG_SEQUENCE, &tlv(TAG_SET, &tlv(TAG_SEQUENCE, &atv)));
+    windows_csr_with_signer(&key.key.to_public_key(), common_name, device_id, |info| {
+        key.sign_sha256(info)
+    })
+    .map_err(|e| match e {
+        WindowsCsrError::Device(e) | WindowsCsrError::Signer(e) => e,
+    })
+}
 
-    let mut attributes = Vec::new();
+/// [`windows_csr_with_signer`] failed: the request could not be built, or the caller's
+/// signer failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WindowsCsrError<E> {
+    /// The common name or DeviceID is invalid ([`DeviceError::InvalidName`]), the public
+    /// key does not encode, or the signature has the wrong length
+    /// ([`DeviceError::SignatureLength`]).
+    #[error(transparent)]
+    Device(DeviceError),
+    /// The caller's signer returned an error.
+    #[error("the CSR signer failed")]
+    Signer(#[source] E),
+}
+
+/// [`windows_csr`] with the signature made by the caller: the same request, byte for
+/// byte, for the same key, names and DeviceID (PKCS#1 v1.5 signatures are
+/// deterministic).
+///
+/// * `public_key`: the RSA public key whose SubjectPublicKeyInfo goes into the request
+///   (for a [`DeviceKey`], `key.rsa_key().to_public_key()`);
+/// * `sign`: called once with the DER CertificationRequestInfo (the signed part of the
+///   request); it must return the **RSA PKCS#1 v1.5 signature with SHA-256** over those
+///   bytes, made with the private key of `public_key` (the request says
+///   sha256WithRSAEncryption). Its error comes back as [`WindowsCsrError::Signer`].
+///
+/// The signature is not verified here (that would cost an RSA operation per request);
+/// only its length is checked against the modulus
+/// ([`DeviceError::SignatureLength`]). The server-side check is
+/// [`Csr::from_der`](super::Csr::from_der).
+///
+/// ```
+/// use winmdm_enroll::pki::{self, Csr, CsrPolicy, DeviceKey};
+/// use winmdm_enroll::pki::rsa::signature::{SignatureEncoding as _, Signer as _};
+/// use winmdm_enroll::pki::rsa::{pkcs1v15, sha2::Sha256};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let key = DeviceKey::generate(2048, &mut rand::rng())?;
+/// // Any PKCS#1 v1.5 SHA-256 signer: here the `rsa` crate's, through the `signature`
+/// // traits; a client could use ring's `RsaKeyPair::sign` with `RSA_PKCS1_SHA256`.
+/// let signer = pkcs1v15::SigningKey::<Sha256>::new(key.rsa_key().clone());
+/// let der = pki::windows_csr_with_signer(
+///     &key.rsa_key().to_public_key(),
+///     "DB257C3A08778F4FB61E2749066C1F27",
+///     Some("DB257C3A08778F4FB61E2749066C1F27"),
+///     |info| signer.try_sign(info).map(|s| s.to_vec()),
+/// )?;
+/// let csr = Csr::from_der(&der, &CsrPolicy::default())?;
+/// assert_eq!(csr.device_id(), Some("DB257C3A08778F4FB61E2749066C1F27"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn windows_csr_with_signer<E, F>(
+    public_key: &rsa::PublicKey,
+    common_name: &str,
+    device_id: Option<&str>,
+    sign: F,
+) -> Result<Vec<u8>, WindowsCsrError<E>>
+where
+    F: FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+{
+    let device = WindowsCsrError::Device;
+    let encode = |e| device(DeviceError::Malformed(e));
+    let cn = windows_string("common_name", common_name).map_err(device)?;
+    let subject = windows_subject(cn).map_err(encode)?;
+
+    let mut attributes = SetOfVec::new();
     if let Some(id) = device_id {
-        let id = windows_string("device_id", id)?;
-        let mut ext = oid_der(&DEVICE_ID_EXTENSION);
-        ext.extend(tlv(TAG_OCTET_STRING, &id));
-        let extensions = tlv(TAG_SEQUENCE, &tlv(TAG_SEQUENCE, &ext));
-        let mut attr = oid_der(&EXTENSION_REQUEST);
-        attr.extend(tlv(TAG_SET, &extensions));
-        attributes = tlv(TAG_SEQUENCE, &attr);
+        let id = windows_string("device_id", id).map_err(device)?;
+        attributes
+            .insert(device_id_request(id).map_err(encode)?)
+            .map_err(encode)?;
     }
 
-    let mut info = tlv(TAG_INTEGER, &[0]);
-    info.extend(subject);
-    info.extend(key.public_key_der());
-    info.extend(tlv(TAG_CONTEXT_0, &attributes));
-    let info = tlv(TAG_SEQUENCE, &info);
+    let spki = public_key
+        .to_public_key_der()
+        .map_err(|e| device(DeviceError::PublicKey(e)))?;
+    let info = CertReqInfoOut {
+        version: 0,
+        subject: AnyRef::from_der(&subject).map_err(encode)?,
+        public_key: AnyRef::from_der(spki.as_bytes()).map_err(encode)?,
+        attributes,
+    }
+    .to_der()
+    .map_err(encode)?;
 
-    let signature = key.sign_sha256(&info)?;
-    let alg = SignatureAlgorithm::Sha256WithRsa
-        .identifier()
-        .to_der()
-        .map_err(|e| DeviceError::Malformed(e.to_string()))?;
-    let mut bits = vec![0u8];
-    bits.extend(signature);
-    let mut body = info;
-    body.extend(alg);
-    body.extend(tlv(TAG_BIT_STRING, &bits));
-    Ok(tlv(TAG_SEQUENCE, &body))
+    let signature = sign(&info).map_err(WindowsCsrError::Signer)?;
+    let expected = public_key.size();
+    if signature.len() != expected {
+        return Err(device(DeviceError::SignatureLength {
+            len: signature.len(),
+            expected,
+        }));
+    }
+    CertReqOut {
+        info: AnyRef::from_der(&info).map_err(encode)?,
+        algorithm: SignatureAlgorithm::Sha256WithRsa.identifier(),
+        signature: BitString::from_bytes(&signature).map_err(encode)?,
+    }
+    .to_der()
+    .map_err(encode)
+}
+
+/// `CertificationRequestInfo` (RFC 2986 §4.1) with the subject and the key as encoded
+/// DER: the subject breaks the PrintableString rules the way Windows does.
+#[derive(Sequence)]
+struct CertReqInfoOut<'a> {
+    version: u8,
+    subject: AnyRef<'a>,
+    public_key: AnyRef<'a>,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
+    attributes: SetOfVec<Attribute>,
+}
+
+/// `CertificationRequest` (RFC 2986 §4.2) around an encoded CertificationRequestInfo.
+#[derive(Sequence)]
+struct CertReqOut<'a> {
+    info: AnyRef<'a>,
+    algorithm: spki::AlgorithmIdentifierOwned,
+    signature: BitString,
+}
+
+/// One RDN, commonName as a PrintableString holding `cn` as is (`!` and the NUL
+/// included: `Any::new` does not check the string rules).
+fn windows_subject(cn: Vec<u8>) -> der::Result<Vec<u8>> {
+    let mut rdn = RelativeDistinguishedName::default();
+    rdn.insert(AttributeTypeAndValue {
+        oid: COMMON_NAME,
+        value: Any::new(Tag::PrintableString, cn)?,
+    })?;
+    let mut name = RdnSequence::default();
+    name.push(rdn);
+    name.to_der()
+}
+
+/// The `extensionRequest` attribute with the DeviceID extension, whose OCTET STRING
+/// holds the ASCII DeviceID and its NUL (not a DER string).
+fn device_id_request(id: Vec<u8>) -> der::Result<Attribute> {
+    let extensions = vec![Extension {
+        extn_id: DEVICE_ID_EXTENSION,
+        critical: false,
+        extn_value: OctetString::new(id)?,
+    }];
+    Ok(Attribute {
+        oid: EXTENSION_REQUEST,
+        values: SetOfVec::try_from(vec![Any::encode_from(&extensions)?])?,
+    })
 }
 
 fn malformed(e: der::Error) -> DeviceError {
-    DeviceError::Malformed(e.to_string())
+    DeviceError::Malformed(e)
 }
 
 /// The PKCS#7 / CMS SignedData Windows sends for RequestType Renew (DER): the new PKCS#10
@@ -277,10 +387,8 @@ pub fn renewal_request(
     if !old_key.matches_certificate(old_cert_der) {
         return Err(DeviceError::KeyMismatch);
     }
-    if new_csr_der.first() != Some(&TAG_SEQUENCE) {
-        return Err(DeviceError::Malformed(
-            "the new request is not a DER PKCS#10".into(),
-        ));
+    if !super::starts_with_sequence(new_csr_der) {
+        return Err(DeviceError::NotPkcs10);
     }
     let sha256 = spki::AlgorithmIdentifierOwned {
         oid: ID_SHA256,

@@ -5,9 +5,13 @@ use core::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use const_oid::ObjectIdentifier;
-use der::asn1::OctetString;
+use const_oid::db::rfc5280::{
+    self, ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_EXT_KEY_USAGE,
+    ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME, ID_CE_SUBJECT_KEY_IDENTIFIER,
+};
+use der::asn1::{AnyRef, BitString, OctetString};
 use der::flagset::FlagSet;
-use der::{Decode, Encode};
+use der::{Decode, Encode, Sequence};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::rand_core::CryptoRng;
@@ -15,29 +19,23 @@ use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
+use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
     SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
-use x509_cert::time::Time;
+use x509_cert::time::{Time, Validity};
 
 use super::csr::Csr;
-use super::der_util;
-use super::error::{CaError, IssueError, SignError, ThumbprintParseError};
+use super::error::{CaError, IssueError, PrivateKeyError, SignError, ThumbprintParseError};
 use super::sig::{self, SignatureAlgorithm};
 
 /// `id-kp-clientAuth`.
-pub const ID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
+pub const ID_KP_CLIENT_AUTH: ObjectIdentifier = rfc5280::ID_KP_CLIENT_AUTH;
 /// `id-kp-serverAuth`.
-pub const ID_KP_SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
-const ID_CE_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
-const ID_CE_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
-const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
-const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
-const ID_CE_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
-const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+pub const ID_KP_SERVER_AUTH: ObjectIdentifier = rfc5280::ID_KP_SERVER_AUTH;
 
 /// The largest backdating [`IssueOptions::backdate`] accepts (10 minutes): enough for
 /// device clock skew, never the months some servers use.
@@ -82,9 +80,11 @@ impl RsaSigner {
     pub fn from_pem(pem: &str) -> Result<Self, CaError> {
         let pem = pem.trim();
         let key = if pem.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
-            rsa::PrivateKey::from_pkcs1_pem(pem).map_err(|e| CaError::Key(e.to_string()))?
+            rsa::PrivateKey::from_pkcs1_pem(pem)
+                .map_err(|e| CaError::Key(PrivateKeyError::from(e)))?
         } else {
-            rsa::PrivateKey::from_pkcs8_pem(pem).map_err(|e| CaError::Key(e.to_string()))?
+            rsa::PrivateKey::from_pkcs8_pem(pem)
+                .map_err(|e| CaError::Key(PrivateKeyError::from(e)))?
         };
         Ok(Self { key })
     }
@@ -92,11 +92,9 @@ impl RsaSigner {
     /// Generates a fresh key of `bits` bits (at least 2048).
     pub fn generate<R: CryptoRng + ?Sized>(bits: usize, rng: &mut R) -> Result<Self, CaError> {
         if bits < 2048 {
-            return Err(CaError::Generate(
-                "RSA keys must have at least 2048 bits".into(),
-            ));
+            return Err(CaError::KeyTooSmall(bits));
         }
-        let key = rsa::PrivateKey::new(rng, bits).map_err(|e| CaError::Generate(e.to_string()))?;
+        let key = rsa::PrivateKey::new(rng, bits).map_err(CaError::Generate)?;
         Ok(Self { key })
     }
 
@@ -105,7 +103,7 @@ impl RsaSigner {
         self.key
             .to_pkcs8_pem(der::pem::LineEnding::LF)
             .map(|z| z.as_str().to_owned())
-            .map_err(|e| CaError::Key(e.to_string()))
+            .map_err(|e| CaError::Key(PrivateKeyError::from(e)))
     }
 }
 
@@ -117,7 +115,7 @@ impl Signer for RsaSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
         self.key
             .pkcs1v15_sign::<Sha256>(message)
-            .map_err(|e| SignError::Backend(e.to_string()))
+            .map_err(SignError::Rsa)
     }
 
     fn public_key_der(&self) -> Option<Vec<u8>> {
@@ -165,8 +163,19 @@ impl FromStr for Thumbprint {
 
 impl fmt::Display for Thumbprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&der_util::hex_upper(&self.0))
+        f.write_str(&hex_upper(&self.0))
     }
+}
+
+/// Uppercase hexadecimal.
+fn hex_upper(bytes: &[u8]) -> String {
+    use core::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02X}");
+            s
+        })
 }
 
 /// A server-chosen certificate subject: a non-empty RFC 4514 name such as
@@ -196,9 +205,10 @@ impl Subject {
     /// literally (`a,O=x` stays one CN). Empty or control characters are refused.
     pub fn common_name(common_name: &str) -> Result<Self, IssueError> {
         if common_name.is_empty() || common_name.chars().any(char::is_control) {
-            return Err(IssueError::InvalidSubject(format!(
-                "common name {common_name:?} is empty or has control characters"
-            )));
+            return Err(IssueError::InvalidSubject {
+                subject: common_name.to_owned(),
+                source: None,
+            });
         }
         let mut escaped = String::with_capacity(common_name.len() + 3);
         escaped.push_str("CN=");
@@ -221,11 +231,15 @@ impl TryFrom<Name> for Subject {
 
     fn try_from(name: Name) -> Result<Self, IssueError> {
         if name.is_empty() {
-            return Err(IssueError::InvalidSubject("empty name".into()));
+            return Err(IssueError::InvalidSubject {
+                subject: String::new(),
+                source: None,
+            });
         }
-        let der = name
-            .to_der()
-            .map_err(|e| IssueError::InvalidSubject(e.to_string()))?;
+        let der = name.to_der().map_err(|e| IssueError::InvalidSubject {
+            subject: name.to_string(),
+            source: Some(e),
+        })?;
         Ok(Self { name, der })
     }
 }
@@ -234,8 +248,10 @@ impl TryFrom<&str> for Subject {
     type Error = IssueError;
 
     fn try_from(s: &str) -> Result<Self, IssueError> {
-        let name =
-            Name::from_str(s).map_err(|e| IssueError::InvalidSubject(format!("{s:?}: {e}")))?;
+        let name = Name::from_str(s).map_err(|e| IssueError::InvalidSubject {
+            subject: s.to_owned(),
+            source: Some(e),
+        })?;
         Self::try_from(name)
     }
 }
@@ -293,7 +309,7 @@ impl IssuedCertificate {
 
     /// Serial number as uppercase hex.
     pub fn serial_hex(&self) -> String {
-        der_util::hex_upper(
+        hex_upper(
             self.certificate
                 .tbs_certificate()
                 .serial_number()
@@ -347,10 +363,10 @@ impl<S: Signer> fmt::Debug for CertificateAuthority<S> {
 impl CertificateAuthority<RsaSigner> {
     /// Loads a CA from a PEM certificate and a PEM RSA key (PKCS#8 or PKCS#1).
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, CaError> {
-        let (label, der) = der::pem::decode_vec(cert_pem.trim().as_bytes())
-            .map_err(|e| CaError::Pem(e.to_string()))?;
+        let (label, der) =
+            der::pem::decode_vec(cert_pem.trim().as_bytes()).map_err(CaError::Pem)?;
         if label != "CERTIFICATE" {
-            return Err(CaError::Pem(format!("unexpected label {label}")));
+            return Err(CaError::PemLabel(label.to_owned()));
         }
         Self::new(&der, RsaSigner::from_pem(key_pem)?)
     }
@@ -366,22 +382,26 @@ impl CertificateAuthority<RsaSigner> {
     ) -> Result<Self, CaError> {
         let signer = RsaSigner::generate(key_bits, rng)?;
         let spki = signer
-            .public_key_der()
-            .ok_or_else(|| CaError::Generate("no public key".into()))?;
-        let key_id = key_identifier(&spki).ok_or_else(|| CaError::Generate("bad key".into()))?;
-        let exts = dev_ca_extensions(&key_id).map_err(|e| CaError::Generate(e.to_string()))?;
-        let validity = validity_for(now, Duration::from_secs(5 * 60), validity, None)
-            .map_err(|e| CaError::Generate(e.to_string()))?;
-        let der = build_certificate(
-            &signer,
-            &random_serial(rng).map_err(|e| CaError::Generate(e.to_string()))?,
-            subject.der(),
-            &validity,
-            subject.der(),
-            &spki,
-            &exts,
-        )
-        .map_err(|e| CaError::Generate(e.to_string()))?;
+            .key
+            .to_public_key()
+            .to_public_key_der()
+            .map_err(CaError::PublicKey)?;
+        let spki = spki.as_bytes();
+        let der = (|| {
+            let key_id = key_identifier(spki)?;
+            let exts = dev_ca_extensions(&key_id)?;
+            let validity = validity_for(now, Duration::from_secs(5 * 60), validity, None)?;
+            build_certificate(
+                &signer,
+                &random_serial(rng)?,
+                subject.der(),
+                validity,
+                subject.der(),
+                spki,
+                exts,
+            )
+        })()
+        .map_err(CaError::Issue)?;
         Self::new(&der, signer)
     }
 
@@ -395,31 +415,26 @@ impl<S: Signer> CertificateAuthority<S> {
     /// A CA from its DER certificate (RSA key) and a signer for that key. If the signer
     /// knows its public key, it must match the certificate.
     pub fn new(cert_der: &[u8], signer: S) -> Result<Self, CaError> {
-        let cert =
-            Certificate::from_der(cert_der).map_err(|e| CaError::Certificate(e.to_string()))?;
+        let cert = Certificate::from_der(cert_der).map_err(CaError::Certificate)?;
         let tbs = cert.tbs_certificate();
         let spki_der = tbs
             .subject_public_key_info()
             .to_der()
-            .map_err(|e| CaError::Certificate(e.to_string()))?;
-        let public_key = sig::rsa_public_key(&spki_der)
-            .ok_or_else(|| CaError::Certificate("the CA key is not a supported RSA key".into()))?;
+            .map_err(CaError::Certificate)?;
+        let public_key = sig::rsa_public_key(&spki_der).ok_or(CaError::UnsupportedKey)?;
         if signer.public_key_der().is_some_and(|k| k != spki_der) {
             return Err(CaError::KeyMismatch);
         }
         let key_id = match tbs.get_extension::<SubjectKeyIdentifier>() {
             Ok(Some((_, ski))) => ski.0.as_bytes().to_vec(),
-            _ => key_identifier(&spki_der)
-                .ok_or_else(|| CaError::Certificate("bad public key".into()))?,
+            _ => key_identifier(&spki_der).map_err(|e| match e {
+                IssueError::PublicKey(e) => CaError::Certificate(e),
+                e => CaError::Issue(e),
+            })?,
         };
-        let subject_der = tbs
-            .subject()
-            .to_der()
-            .map_err(|e| CaError::Certificate(e.to_string()))?;
+        let subject_der = tbs.subject().to_der().map_err(CaError::Certificate)?;
         Ok(Self {
-            cert_der: cert
-                .to_der()
-                .map_err(|e| CaError::Certificate(e.to_string()))?,
+            cert_der: cert.to_der().map_err(CaError::Certificate)?,
             cert,
             subject_der,
             key_id,
@@ -556,7 +571,7 @@ impl<S: Signer> CertificateAuthority<S> {
         now: SystemTime,
         rng: &mut R,
         eku: ObjectIdentifier,
-        san: Option<Vec<u8>>,
+        san: Option<Extension>,
     ) -> Result<IssuedCertificate, IssueError> {
         if options.backdate > MAX_BACKDATE {
             return Err(IssueError::InvalidOptions("backdate exceeds MAX_BACKDATE"));
@@ -570,8 +585,7 @@ impl<S: Signer> CertificateAuthority<S> {
         if now < ca_from || now > ca_until {
             return Err(IssueError::CaNotValid);
         }
-        let key_id = key_identifier(spki_der)
-            .ok_or_else(|| IssueError::Encode("malformed subject public key".into()))?;
+        let key_id = key_identifier(spki_der)?;
         let validity = validity_for(
             now,
             options.backdate,
@@ -610,13 +624,12 @@ impl<S: Signer> CertificateAuthority<S> {
             &self.signer,
             &random_serial(rng)?,
             &self.subject_der,
-            &validity,
+            validity,
             subject.der(),
             spki_der,
-            &exts,
+            exts,
         )?;
-        let certificate =
-            Certificate::from_der(&der).map_err(|e| IssueError::Encode(e.to_string()))?;
+        let certificate = Certificate::from_der(&der).map_err(IssueError::Encode)?;
         Ok(IssuedCertificate {
             thumbprint: Thumbprint::of(&der),
             der,
@@ -644,7 +657,7 @@ impl<S: Signer> CertificateAuthority<S> {
     }
 }
 
-fn dev_ca_extensions(key_id: &[u8]) -> Result<Vec<Vec<u8>>, IssueError> {
+fn dev_ca_extensions(key_id: &[u8]) -> Result<Vec<Extension>, IssueError> {
     let ca_ku: FlagSet<KeyUsages> = KeyUsages::KeyCertSign | KeyUsages::CRLSign;
     Ok(vec![
         extension(
@@ -674,13 +687,13 @@ fn dev_ca_extensions(key_id: &[u8]) -> Result<Vec<Vec<u8>>, IssueError> {
 }
 
 fn octets(bytes: &[u8]) -> Result<OctetString, IssueError> {
-    OctetString::new(bytes.to_vec()).map_err(|e| IssueError::Encode(e.to_string()))
+    OctetString::new(bytes.to_vec()).map_err(IssueError::Encode)
 }
 
 /// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents.
-fn key_identifier(spki_der: &[u8]) -> Option<Vec<u8>> {
-    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der).ok()?;
-    Some(Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec())
+fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>, IssueError> {
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(IssueError::PublicKey)?;
+    Ok(Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec())
 }
 
 /// 16 random bytes with the top bit cleared (positive) and the next one set (so the
@@ -689,33 +702,30 @@ fn random_serial<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<SerialNumber, Iss
     let mut bytes = [0u8; 16];
     rng.fill_bytes(&mut bytes);
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
-    SerialNumber::new(&bytes).map_err(|e| IssueError::Encode(e.to_string()))
+    SerialNumber::new(&bytes).map_err(IssueError::Encode)
 }
 
 fn extension<T: Encode>(
     oid: ObjectIdentifier,
     critical: bool,
     value: &T,
-) -> Result<Vec<u8>, IssueError> {
-    let value = value
-        .to_der()
-        .map_err(|e| IssueError::Encode(e.to_string()))?;
-    let ext = x509_cert::ext::Extension {
+) -> Result<Extension, IssueError> {
+    Ok(Extension {
         extn_id: oid,
         critical,
-        extn_value: OctetString::new(value).map_err(|e| IssueError::Encode(e.to_string()))?,
-    };
-    ext.to_der().map_err(|e| IssueError::Encode(e.to_string()))
+        extn_value: OctetString::new(value.to_der().map_err(IssueError::Encode)?)
+            .map_err(IssueError::Encode)?,
+    })
 }
 
 fn to_time(t: SystemTime) -> Result<Time, IssueError> {
     // Certificates carry whole seconds.
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_err(|_| IssueError::Time("before 1970".into()))?
+        .map_err(|_| IssueError::TimeOutOfRange)?
         .as_secs();
-    let dt = der::DateTime::from_unix_duration(Duration::from_secs(secs))
-        .map_err(|e| IssueError::Time(e.to_string()))?;
+    let dt =
+        der::DateTime::from_unix_duration(Duration::from_secs(secs)).map_err(IssueError::Time)?;
     Ok(Time::from(dt))
 }
 
@@ -724,53 +734,80 @@ fn validity_for(
     backdate: Duration,
     validity: Duration,
     clamp: Option<(SystemTime, SystemTime)>,
-) -> Result<Vec<u8>, IssueError> {
+) -> Result<Validity, IssueError> {
     let mut from = now
         .checked_sub(backdate)
-        .ok_or_else(|| IssueError::Time("notBefore underflows".into()))?;
+        .ok_or(IssueError::TimeOutOfRange)?;
     let mut until = now
         .checked_add(validity)
-        .ok_or_else(|| IssueError::Time("notAfter overflows".into()))?;
+        .ok_or(IssueError::TimeOutOfRange)?;
     if let Some((ca_from, ca_until)) = clamp {
         from = from.max(ca_from);
         until = until.min(ca_until);
     }
-    let enc = |e: der::Error| IssueError::Encode(e.to_string());
-    Ok(der_util::sequence(&[
-        &to_time(from)?.to_der().map_err(enc)?,
-        &to_time(until)?.to_der().map_err(enc)?,
-    ]))
+    Ok(Validity::new(to_time(from)?, to_time(until)?))
 }
+
+/// `TBSCertificate` (RFC 5280 §4.1) as this CA writes it: v3, no unique identifiers, the
+/// issuer (the CA certificate's subject), the subject and the key as already-encoded DER,
+/// so they go out byte for byte. `x509_cert`'s own `TbsCertificate` has private fields.
+#[derive(Sequence)]
+struct TbsCertificateOut<'a> {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
+    version: u8,
+    serial_number: SerialNumber,
+    signature: AlgorithmIdentifierOwned,
+    issuer: AnyRef<'a>,
+    validity: Validity,
+    subject: AnyRef<'a>,
+    subject_public_key_info: AnyRef<'a>,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT")]
+    extensions: Vec<Extension>,
+}
+
+/// `Certificate` (RFC 5280 §4.1) around an encoded TBSCertificate.
+#[derive(Sequence)]
+struct CertificateOut<'a> {
+    tbs_certificate: AnyRef<'a>,
+    signature_algorithm: AlgorithmIdentifierOwned,
+    signature: BitString,
+}
+
+/// Version field value of a v3 certificate.
+const V3: u8 = 2;
 
 fn build_certificate<S: Signer + ?Sized>(
     signer: &S,
     serial: &SerialNumber,
     issuer_der: &[u8],
-    validity_der: &[u8],
+    validity: Validity,
     subject_der: &[u8],
     spki_der: &[u8],
-    extensions: &[Vec<u8>],
+    extensions: Vec<Extension>,
 ) -> Result<Vec<u8>, IssueError> {
-    let enc = |e: der::Error| IssueError::Encode(e.to_string());
-    let alg = signer.signature_algorithm().to_der().map_err(enc)?;
-    let version = der_util::tlv(0xa0, &[0x02, 0x01, 0x02]);
-    let serial = serial.to_der().map_err(enc)?;
-    let ext_refs: Vec<&[u8]> = extensions.iter().map(Vec::as_slice).collect();
-    let exts = der_util::tlv(0xa3, &der_util::sequence(&ext_refs));
-    let tbs = der_util::sequence(&[
-        &version,
-        &serial,
-        &alg,
-        issuer_der,
-        validity_der,
-        subject_der,
-        spki_der,
-        &exts,
-    ]);
+    let any = |der| AnyRef::from_der(der).map_err(IssueError::Encode);
+    let alg = signer.signature_algorithm();
+    let tbs = TbsCertificateOut {
+        version: V3,
+        serial_number: serial.clone(),
+        signature: alg.clone(),
+        issuer: any(issuer_der)?,
+        validity,
+        subject: any(subject_der)?,
+        subject_public_key_info: any(spki_der).map_err(|e| match e {
+            IssueError::Encode(e) => IssueError::PublicKey(e),
+            e => e,
+        })?,
+        extensions,
+    }
+    .to_der()
+    .map_err(IssueError::Encode)?;
     let signature = signer.sign(&tbs)?;
-    let mut bits = Vec::with_capacity(signature.len() + 1);
-    bits.push(0);
-    bits.extend_from_slice(&signature);
-    let bit_string = der_util::tlv(der_util::TAG_BIT_STRING, &bits);
-    Ok(der_util::sequence(&[&tbs, &alg, &bit_string]))
+    CertificateOut {
+        tbs_certificate: any(&tbs)?,
+        signature_algorithm: alg,
+        signature: BitString::from_bytes(&signature).map_err(IssueError::Encode)?,
+    }
+    .to_der()
+    .map_err(IssueError::Encode)
 }

@@ -13,7 +13,8 @@
 //! * [`CertificateAuthority::verify_renewal`], [`CertificateAuthority::verify_robo_renewal`]
 //!   and [`CertificateAuthority::verify_recovery`] check RequestType Renew and Recovery.
 //!
-//! * The device side: [`DeviceKey`], [`windows_csr`] (the PKCS#10 Windows sends) and
+//! * The device side: [`DeviceKey`], [`windows_csr`] (the PKCS#10 Windows sends;
+//!   [`windows_csr_with_signer`] signs it with the caller's RSA implementation) and
 //!   [`renewal_request`] (the PKCS#7 of RequestType Renew), used by
 //!   [`crate::client`].
 //! * [`decode_request_token`] and [`RequestKind`] turn the BinarySecurityToken text into
@@ -91,9 +92,14 @@ pub use csr::{
     COMMON_NAME, Csr, CsrAttribute, CsrPolicy, DEVICE_ID_EXTENSION, EXTENSION_REQUEST,
     MS_CERT_EXTENSIONS,
 };
-pub use device::{DeviceError, DeviceKey, renewal_request, windows_common_name, windows_csr};
+pub use device::{
+    DeviceError, DeviceKey, WindowsCsrError, renewal_request, windows_common_name, windows_csr,
+    windows_csr_with_signer,
+};
 pub(crate) use device::{certificate_common_name, signed_by};
-pub use error::{CaError, CsrError, IssueError, RenewalError, SignError, ThumbprintParseError};
+pub use error::{
+    CaError, CsrError, IssueError, PrivateKeyError, RenewalError, SignError, ThumbprintParseError,
+};
 pub use forwarded::forwarded_certificate;
 pub use issue::{
     CertificateAuthority, ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH, IssueOptions, IssuedCertificate,
@@ -126,22 +132,35 @@ impl RequestKind {
     /// with an OID) by structure, whatever the ValueType says.
     /// Only the outer header is read, so BER (indefinite length) PKCS#7 is recognised too.
     pub fn detect(der: &[u8]) -> Option<Self> {
-        let (&tag, rest) = der.split_first()?;
-        if tag != der_util::TAG_SEQUENCE {
+        use der::{SliceReader, Tag};
+        let tag = |bytes: &[u8]| Tag::peek(&SliceReader::new(bytes).ok()?).ok();
+        if tag(der)? != Tag::Sequence {
             return None;
         }
-        let (&len, rest) = rest.split_first()?;
+        // The length octets are skipped by hand: `der`'s BER reader resolves an indefinite
+        // length by scanning for the end-of-contents, which needs the whole input.
+        let (&len, rest) = der.get(1..)?.split_first()?;
         let content = if len <= 0x80 {
             rest
         } else {
             rest.get(usize::from(len & 0x7f)..)?
         };
-        match *content.first()? {
-            der_util::TAG_SEQUENCE => Some(Self::Pkcs10),
-            der_util::TAG_OID => Some(Self::Pkcs7),
+        match tag(content)? {
+            Tag::Sequence => Some(Self::Pkcs10),
+            Tag::ObjectIdentifier => Some(Self::Pkcs7),
             _ => None,
         }
     }
+}
+
+/// Whether `bytes` starts with a SEQUENCE identifier octet (the first byte of every DER
+/// request and certificate).
+pub(crate) fn starts_with_sequence(bytes: &[u8]) -> bool {
+    use der::{SliceReader, Tag};
+    SliceReader::new(bytes)
+        .ok()
+        .and_then(|r| Tag::peek(&r).ok())
+        == Some(Tag::Sequence)
 }
 
 /// Decodes the text of a RequestSecurityToken's BinarySecurityToken to DER: base64 with
@@ -150,12 +169,12 @@ impl RequestKind {
 /// decodes to more than `max_len` bytes.
 pub fn decode_request_token(text: &str, max_len: usize) -> Option<Vec<u8>> {
     let once = decode_base64_lenient(text, max_len.saturating_mul(2))?;
-    if once.first() == Some(&der_util::TAG_SEQUENCE) {
+    if starts_with_sequence(&once) {
         return (once.len() <= max_len).then_some(once);
     }
     let inner = core::str::from_utf8(&once).ok()?;
     let twice = decode_base64_lenient(inner, max_len)?;
-    (twice.first() == Some(&der_util::TAG_SEQUENCE) && twice.len() <= max_len).then_some(twice)
+    (starts_with_sequence(&twice) && twice.len() <= max_len).then_some(twice)
 }
 
 /// Decodes standard base64 that may contain whitespace (line breaks in a

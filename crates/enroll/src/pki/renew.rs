@@ -6,10 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use cms::cert::CertificateChoices;
 use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::{SignedData, SignerIdentifier};
+use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use const_oid::ObjectIdentifier;
-use der::asn1::OctetString;
-use der::{Decode, Encode, EncodingRules};
+use der::asn1::{AnyRef, OctetString, OctetStringRef};
+use der::{Decode, Encode, EncodingRules, Reader as _, SliceReader, Tag, TagNumber, Tagged as _};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 
@@ -69,15 +69,12 @@ impl fmt::Debug for CurrentCertificate {
 
 impl CurrentCertificate {
     fn new(certificate: Certificate) -> Result<Self, RenewalError> {
-        let der = certificate
-            .to_der()
-            .map_err(|e| RenewalError::Certificate(e.to_string()))?;
+        let der = certificate.to_der().map_err(RenewalError::Certificate)?;
         Ok(Self { der, certificate })
     }
 
     fn from_der(der: &[u8]) -> Result<Self, RenewalError> {
-        let certificate =
-            Certificate::from_der(der).map_err(|e| RenewalError::Certificate(e.to_string()))?;
+        let certificate = Certificate::from_der(der).map_err(RenewalError::Certificate)?;
         Self::new(certificate)
     }
 
@@ -138,10 +135,10 @@ pub struct RecoveryRequest {
     pub previous: Option<CurrentCertificate>,
 }
 
-fn malformed(e: der::Error) -> RenewalError {
+fn malformed(source: der::Error) -> RenewalError {
     RenewalError::Malformed {
-        position: e.position().map(|p| u32::from(p) as usize).unwrap_or(0),
-        what: e.kind().to_string(),
+        position: source.position().map_or(0, |p| u32::from(p) as usize),
+        source,
     }
 }
 
@@ -158,8 +155,20 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
             max: policy.max_len,
         });
     }
-    // DER first; BER (indefinite lengths, constructed OCTET STRING) as streaming CMS
-    // encoders produce it. Signed attributes are DER in both (RFC 5652 §5.4).
+    let (sd, rules) = decode_signed_data(body)?;
+    let content = encapsulated_request(&sd, rules)?;
+    let (si, signer_cert) = single_signer(&sd)?;
+    let digest = check_signer_algorithms(&sd, si, policy)?;
+    let signed_digest = signed_digest(body, si, digest, &content)?;
+    verify_signer(&signer_cert, si, digest, &signed_digest)?;
+    let csr = Csr::from_der(&content, &policy.csr)?;
+    Ok((csr, signer_cert))
+}
+
+/// The ContentInfo, which must hold a SignedData: DER first, then BER (indefinite
+/// lengths, constructed OCTET STRING) as streaming CMS encoders produce it. Signed
+/// attributes are DER in both (RFC 5652 §5.4). Returns the rules that worked.
+fn decode_signed_data(body: &[u8]) -> Result<(SignedData, EncodingRules), RenewalError> {
     let (ci, rules) = match ContentInfo::from_der(body) {
         Ok(ci) => (ci, EncodingRules::Der),
         Err(der_error) => match ContentInfo::from_ber(body) {
@@ -168,14 +177,17 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
         },
     };
     if ci.content_type != ID_SIGNED_DATA {
-        return Err(RenewalError::UnsupportedContentType(
-            ci.content_type.to_string(),
-        ));
+        return Err(RenewalError::UnsupportedContentType(ci.content_type));
     }
-    let sd: SignedData = ci.content.decode_as_encoding(rules).map_err(malformed)?;
+    let sd = ci.content.decode_as_encoding(rules).map_err(malformed)?;
+    Ok((sd, rules))
+}
+
+/// The encapsulated id-data content (the new PKCS#10), BER chunks joined.
+fn encapsulated_request(sd: &SignedData, rules: EncodingRules) -> Result<Vec<u8>, RenewalError> {
     if sd.encap_content_info.econtent_type != ID_DATA {
         return Err(RenewalError::UnsupportedContentType(
-            sd.encap_content_info.econtent_type.to_string(),
+            sd.encap_content_info.econtent_type,
         ));
     }
     let content = match &sd.encap_content_info.econtent {
@@ -184,14 +196,15 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
             .map_err(malformed)?,
         None => return Err(RenewalError::NoContent),
     };
-    let joined;
-    let content = match rules {
-        EncodingRules::Ber => {
-            joined = join_ber_chunks(content.as_bytes());
-            joined.as_deref().unwrap_or(content.as_bytes())
-        }
-        _ => content.as_bytes(),
+    let joined = match rules {
+        EncodingRules::Ber => join_ber_chunks(content.as_bytes()),
+        _ => None,
     };
+    Ok(joined.unwrap_or_else(|| content.as_bytes().to_vec()))
+}
+
+/// The one SignerInfo and its certificate from the SignedData's `certificates`.
+fn single_signer(sd: &SignedData) -> Result<(&SignerInfo, Certificate), RenewalError> {
     let signers = sd.signer_infos.0.as_slice();
     let [si] = signers else {
         return Err(RenewalError::SignerCount(signers.len()));
@@ -210,7 +223,16 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
         .find(|c| matches_signer(c, &si.sid))
         .ok_or(RenewalError::SignerCertificateMissing)?
         .clone();
+    Ok((si, signer_cert))
+}
 
+/// Versions consistent with the signer identifier, the digest listed and supported, the
+/// signature algorithm RSA PKCS#1 v1.5 with that digest, SHA-1 only if the policy allows.
+fn check_signer_algorithms(
+    sd: &SignedData,
+    si: &SignerInfo,
+    policy: &RenewalPolicy,
+) -> Result<DigestAlgorithm, RenewalError> {
     // RFC 5652 §5.1 and §5.3: the versions follow from the signer identifier choice
     // (no attribute certificates or other formats are expected here).
     let expected = match si.sid {
@@ -218,96 +240,100 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
         SignerIdentifier::SubjectKeyIdentifier(_) => CmsVersion::V3,
     };
     if si.version != expected || sd.version != expected {
-        return Err(RenewalError::Malformed {
-            position: 0,
-            what: "SignedData/SignerInfo version does not match the signer identifier".into(),
-        });
+        return Err(RenewalError::VersionMismatch);
     }
     if !sd
         .digest_algorithms
         .iter()
         .any(|a| a.oid == si.digest_alg.oid)
     {
-        return Err(RenewalError::Malformed {
-            position: 0,
-            what: "the signer's digest algorithm is not listed in digestAlgorithms".into(),
-        });
+        return Err(RenewalError::DigestAlgorithmNotListed);
     }
     let digest = DigestAlgorithm::from_digest_oid(&si.digest_alg.oid)
-        .ok_or_else(|| RenewalError::UnsupportedAlgorithm(si.digest_alg.oid.to_string()))?;
+        .ok_or(RenewalError::UnsupportedAlgorithm(si.digest_alg.oid))?;
     if !sig::null_or_absent_parameters(&si.signature_algorithm) {
-        return Err(RenewalError::UnsupportedAlgorithm(
-            "signature algorithm parameters must be absent or NULL".into(),
-        ));
+        return Err(RenewalError::AlgorithmParameters);
     }
     if si.signature_algorithm.oid != sig::RSA_ENCRYPTION {
         match SignatureAlgorithm::from_oid(&si.signature_algorithm.oid) {
             Some(a) if a.digest() == digest => {}
             _ => {
                 return Err(RenewalError::UnsupportedAlgorithm(
-                    si.signature_algorithm.oid.to_string(),
+                    si.signature_algorithm.oid,
                 ));
             }
         }
     }
     if digest == DigestAlgorithm::Sha1 && !policy.csr.allow_sha1 {
-        return Err(RenewalError::UnsupportedAlgorithm(
-            "SHA-1 (not allowed by the policy)".into(),
-        ));
+        return Err(RenewalError::Sha1NotAllowed);
     }
+    Ok(digest)
+}
+
+/// The digest the signature covers: of the content without signed attributes; with them,
+/// of the attributes as sent, after checking messageDigest (and contentType, if present)
+/// against the content.
+fn signed_digest(
+    body: &[u8],
+    si: &SignerInfo,
+    digest: DigestAlgorithm,
+    content: &[u8],
+) -> Result<Vec<u8>, RenewalError> {
     let content_digest = digest.digest(content);
-    let signed_message_digest = match &si.signed_attrs {
-        None => content_digest,
-        Some(attrs) => {
-            let mut message_digest = None;
-            for attr in attrs.iter() {
-                if attr.oid == ID_MESSAGE_DIGEST {
-                    let v = attr
-                        .values
-                        .iter()
-                        .next()
-                        .ok_or(RenewalError::DigestMismatch)?;
-                    message_digest = Some(v.decode_as::<OctetString>().map_err(malformed)?);
-                } else if attr.oid == ID_CONTENT_TYPE {
-                    let v = attr.values.iter().next().ok_or_else(|| {
-                        RenewalError::UnsupportedContentType("empty contentType".into())
-                    })?;
-                    let ct = v.decode_as::<ObjectIdentifier>().map_err(malformed)?;
-                    if ct != ID_DATA {
-                        return Err(RenewalError::UnsupportedContentType(ct.to_string()));
-                    }
-                }
-            }
-            match message_digest {
-                Some(md) if md.as_bytes() == content_digest.as_slice() => {}
-                _ => return Err(RenewalError::DigestMismatch),
-            }
-            // Verify over the attributes exactly as sent: the decoder sorts SET OF, so a
-            // re-encoding could differ from what the client signed.
-            let signed = match raw_signed_attrs(body) {
-                Some(raw) => raw,
-                None => attrs.to_der().map_err(malformed)?,
-            };
-            digest.digest(&signed)
-        }
+    let Some(attrs) = &si.signed_attrs else {
+        return Ok(content_digest);
     };
+    let mut message_digest = None;
+    for attr in attrs.iter() {
+        if attr.oid == ID_MESSAGE_DIGEST {
+            let v = attr
+                .values
+                .iter()
+                .next()
+                .ok_or(RenewalError::DigestMismatch)?;
+            message_digest = Some(v.decode_as::<OctetString>().map_err(malformed)?);
+        } else if attr.oid == ID_CONTENT_TYPE {
+            let v = attr
+                .values
+                .iter()
+                .next()
+                .ok_or(RenewalError::EmptyContentType)?;
+            let ct = v.decode_as::<ObjectIdentifier>().map_err(malformed)?;
+            if ct != ID_DATA {
+                return Err(RenewalError::UnsupportedContentType(ct));
+            }
+        }
+    }
+    match message_digest {
+        Some(md) if md.as_bytes() == content_digest.as_slice() => {}
+        _ => return Err(RenewalError::DigestMismatch),
+    }
+    // Verify over the attributes exactly as sent: the decoder sorts SET OF, so a
+    // re-encoding could differ from what the client signed.
+    let signed = match raw_signed_attrs(body) {
+        Some(raw) => raw,
+        None => attrs.to_der().map_err(malformed)?,
+    };
+    Ok(digest.digest(&signed))
+}
+
+/// The RSA PKCS#1 v1.5 signature of `si` over `hash` with the signer certificate's key.
+fn verify_signer(
+    signer_cert: &Certificate,
+    si: &SignerInfo,
+    digest: DigestAlgorithm,
+    hash: &[u8],
+) -> Result<(), RenewalError> {
     let spki_der = signer_cert
         .tbs_certificate()
         .subject_public_key_info()
         .to_der()
         .map_err(malformed)?;
-    let key = sig::rsa_public_key(&spki_der)
-        .ok_or_else(|| RenewalError::UnsupportedAlgorithm("non-RSA signer key".into()))?;
-    if !sig::verify_prehash(
-        &key,
-        digest,
-        &signed_message_digest,
-        si.signature.as_bytes(),
-    ) {
+    let key = sig::rsa_public_key(&spki_der).ok_or(RenewalError::UnsupportedSignerKey)?;
+    if !sig::verify_prehash(&key, digest, hash, si.signature.as_bytes()) {
         return Err(RenewalError::BadSignature);
     }
-    let csr = Csr::from_der(content, &policy.csr)?;
-    Ok((csr, signer_cert))
+    Ok(())
 }
 
 /// A BER constructed OCTET STRING reaches us (through `der`'s `Any`) as the concatenated
@@ -315,20 +341,24 @@ fn open_pkcs7(body: &[u8], policy: &RenewalPolicy) -> Result<(Csr, Certificate),
 /// which starts with a SEQUENCE (0x30), never with 0x04, so chunks are unambiguous: join
 /// them when they cover the value exactly.
 fn join_ber_chunks(value: &[u8]) -> Option<Vec<u8>> {
-    if value.first() != Some(&super::der_util::TAG_OCTET_STRING) {
+    let mut reader = SliceReader::new(value).ok()?;
+    if Tag::peek(&reader).ok()? != Tag::OctetString {
         return None;
     }
     let mut out = Vec::with_capacity(value.len());
-    let mut rest = value;
-    let mut pos = 0;
-    while !rest.is_empty() {
-        let (chunk, tail) = super::der_util::read_tlv(rest, pos).ok()?;
-        if chunk.tag != super::der_util::TAG_OCTET_STRING {
-            return None;
-        }
-        out.extend_from_slice(chunk.value);
-        pos += chunk.raw.len();
-        rest = tail;
+    while !reader.is_finished() {
+        let chunk: &OctetStringRef = reader.decode().ok()?;
+        out.extend_from_slice(chunk.as_bytes());
+    }
+    Some(out)
+}
+
+/// The elements inside a constructed DER value, in order.
+fn children(any: AnyRef<'_>) -> Option<Vec<AnyRef<'_>>> {
+    let mut reader = SliceReader::new(any.value()).ok()?;
+    let mut out = Vec::new();
+    while !reader.is_finished() {
+        out.push(reader.decode().ok()?);
     }
     Some(out)
 }
@@ -336,18 +366,23 @@ fn join_ber_chunks(value: &[u8]) -> Option<Vec<u8>> {
 /// The signer's signedAttrs as sent, re-tagged as the SET OF the signature covers
 /// (RFC 5652 §5.4). `None` if the layout is not the expected single-signer SignedData.
 fn raw_signed_attrs(body: &[u8]) -> Option<Vec<u8>> {
-    use super::der_util::{children, read_tlv};
-    let (ci, _) = read_tlv(body, 0).ok()?;
-    let explicit = children(&ci).nth(1)?.ok()?;
-    let sd = children(&explicit).next()?.ok()?;
-    let signer_infos = children(&sd).last()?.ok()?;
-    let signer_info = children(&signer_infos).next()?.ok()?;
-    let attrs = children(&signer_info)
+    // ContentInfo { contentType, [0] EXPLICIT SignedData { ..., signerInfos } }, and
+    // SignerInfo { version, sid, digestAlgorithm, [0] IMPLICIT signedAttrs, ... }.
+    let ci = AnyRef::from_der(body).ok()?;
+    let explicit = *children(ci)?.get(1)?;
+    let sd = *children(explicit)?.first()?;
+    let signer_infos = *children(sd)?.last()?;
+    let signer_info = *children(signer_infos)?.first()?;
+    let signed_attrs_tag = Tag::ContextSpecific {
+        constructed: true,
+        number: TagNumber(0),
+    };
+    let attrs = children(signer_info)?
+        .into_iter()
         .skip(3)
-        .find_map(|t| t.ok().filter(|t| t.tag == 0xa0))?;
-    let mut raw = attrs.raw.to_vec();
-    raw[0] = super::der_util::TAG_SET;
-    Some(raw)
+        .find(|t| t.tag() == signed_attrs_tag)?;
+    // The same contents under the SET OF tag.
+    AnyRef::new(Tag::Set, attrs.value()).ok()?.to_der().ok()
 }
 
 fn matches_signer(cert: &Certificate, sid: &SignerIdentifier) -> bool {

@@ -1,8 +1,12 @@
 //! Signature algorithms accepted on the wire and RSA PKCS#1 v1.5 verification.
+//!
+//! The public OID constants are the `const_oid::db` ones (RFC 5912) under the names this
+//! crate has always exported, except the OIW SHA-1 signature OID, which the database lacks.
 
 use core::fmt;
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5912;
 use der::{Decode, Tagged};
 use rsa::pkcs8::DecodePublicKey;
 use sha1::Sha1;
@@ -10,26 +14,26 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use spki::AlgorithmIdentifierOwned;
 
 /// OID of `rsaEncryption` (PKCS#1).
-pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+pub const RSA_ENCRYPTION: ObjectIdentifier = rfc5912::RSA_ENCRYPTION;
 /// OID of `sha1WithRSAEncryption` (PKCS#1).
-pub const SHA1_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5");
+pub const SHA1_WITH_RSA: ObjectIdentifier = rfc5912::SHA_1_WITH_RSA_ENCRYPTION;
 /// OID of the OIW `sha1WithRSASignature` (`szOID_OIWSEC_sha1RSASign`) that real Windows
-/// CSRs carry.
+/// CSRs carry. Not in `const_oid::db`, hence defined here.
 pub const SHA1_WITH_RSA_OIW: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.29");
 /// OID of `sha256WithRSAEncryption`.
-pub const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+pub const SHA256_WITH_RSA: ObjectIdentifier = rfc5912::SHA_256_WITH_RSA_ENCRYPTION;
 /// OID of `sha384WithRSAEncryption`.
-pub const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+pub const SHA384_WITH_RSA: ObjectIdentifier = rfc5912::SHA_384_WITH_RSA_ENCRYPTION;
 /// OID of `sha512WithRSAEncryption`.
-pub const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+pub const SHA512_WITH_RSA: ObjectIdentifier = rfc5912::SHA_512_WITH_RSA_ENCRYPTION;
 /// OID of SHA-1 as a digest algorithm (CMS `digestAlgorithm`).
-pub const ID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+pub const ID_SHA1: ObjectIdentifier = rfc5912::ID_SHA_1;
 /// OID of SHA-256 as a digest algorithm.
-pub const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+pub const ID_SHA256: ObjectIdentifier = rfc5912::ID_SHA_256;
 /// OID of SHA-384 as a digest algorithm.
-pub const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+pub const ID_SHA384: ObjectIdentifier = rfc5912::ID_SHA_384;
 /// OID of SHA-512 as a digest algorithm.
-pub const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+pub const ID_SHA512: ObjectIdentifier = rfc5912::ID_SHA_512;
 
 /// A digest used inside an RSA PKCS#1 v1.5 signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
