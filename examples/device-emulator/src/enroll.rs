@@ -90,6 +90,12 @@ pub struct EnrollOptions {
     /// generation (tens of milliseconds) would dominate; used as given, whatever
     /// `rsa_bits` and the policy's minimal key length say.
     pub key: Option<DeviceKey>,
+    /// The PKCS#8 PEM of `key` when the caller has it (a key pool read from files):
+    /// saves encoding the key again, which costs the `rsa` crate a modular inversion.
+    /// Used only with `key`, and must be the same key (it is what the state directory
+    /// keeps and what signs the CSR: another key's PEM makes a request the server
+    /// refuses).
+    pub key_pem: Option<String>,
     /// RSA key size (default 2048; the policy's minimal key length wins when larger).
     pub rsa_bits: usize,
     /// `Full` (user enrollment, the default) or `Device`.
@@ -113,6 +119,7 @@ impl EnrollOptions {
             email: None,
             device_id: None,
             key: None,
+            key_pem: None,
             rsa_bits: 2048,
             enrollment_type: EnrollmentType::Full,
             facts: DeviceFacts::default(),
@@ -238,6 +245,35 @@ async fn generate_key(bits: usize) -> Result<DeviceKey, EmuError> {
         .map_err(|e| EmuError::Enroll(format!("key generation: {e}")))
 }
 
+/// The Windows-shaped PKCS#10 of `key` (`key_pem`: the same key as PKCS#8 PEM), signed
+/// with ring through rustls's provider, as the server signs certificates: the `rsa`
+/// crate's private-key operation cost the load generator several milliseconds of CPU per
+/// enrollment. The same bytes as `pki::windows_csr` (PKCS#1 v1.5 signatures are
+/// deterministic).
+fn windows_csr(
+    key: &DeviceKey,
+    key_pem: &str,
+    common_name: &str,
+    device_id: &str,
+) -> Result<Vec<u8>, EmuError> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::sign::SigningKey as _;
+    let err = |e: &dyn fmt::Display| EmuError::Enroll(format!("CSR: {e}"));
+    let der = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| err(&e))?;
+    let signer = rustls::crypto::ring::sign::RsaSigningKey::new(&der)
+        .map_err(|e| err(&e))?
+        .choose_scheme(&[rustls::SignatureScheme::RSA_PKCS1_SHA256])
+        .ok_or_else(|| err(&"the key cannot sign RSA PKCS#1 SHA-256"))?;
+    pki::windows_csr_with_signer(
+        &key.rsa_key().to_public_key(),
+        common_name,
+        Some(device_id),
+        |info| signer.sign(info),
+    )
+    .map_err(|e| err(&e))
+}
+
 fn host_of(url: &str) -> Option<String> {
     let u: hyper::Uri = url.parse().ok()?;
     u.host().map(str::to_owned)
@@ -322,13 +358,21 @@ impl Device {
         }
 
         // 4. RequestSecurityToken.
-        let key = match &opts.key {
-            Some(k) => k.clone(),
-            None => generate_key(bits).await?,
+        let (key, key_pem) = match (&opts.key, &opts.key_pem) {
+            (Some(k), Some(pem)) => (k.clone(), pem.clone()),
+            (key, _) => {
+                let key = match key {
+                    Some(k) => k.clone(),
+                    None => generate_key(bits).await?,
+                };
+                let pem = key
+                    .to_pkcs8_pem()
+                    .map_err(|e| EmuError::Enroll(format!("device key: {e}")))?;
+                (key, pem)
+            }
         };
         let cn = pki::windows_common_name(&random_guid_upper(), &device_id);
-        let csr = pki::windows_csr(&key, &cn, Some(&device_id))
-            .map_err(|e| EmuError::Enroll(format!("CSR: {e}")))?;
+        let csr = windows_csr(&key, &key_pem, &cn, &device_id)?;
         let rst = client::rst_request(
             &enrollment_url,
             &message_id(),
@@ -340,9 +384,6 @@ impl Device {
         let r = post_soap(&mut http, &enrollment_url, rst.to_xml()).await?;
         let enrolled = Enrolled::from_xml(&r.body, &key).map_err(client_err)?;
 
-        let key_pem = key
-            .to_pkcs8_pem()
-            .map_err(|e| EmuError::Enroll(format!("device key: {e}")))?;
         let tls_roots_pem = String::from_utf8_lossy(&opts.tls_roots_pem).into_owned();
         let mut e = Enrollment::new(
             enrolled.provider_id.clone(),
@@ -394,9 +435,11 @@ impl Device {
         let old_key = DeviceKey::from_pkcs8_pem(&e.key_pem)
             .map_err(|err| EmuError::Enroll(format!("device key: {err}")))?;
         let new_key = generate_key(old_key.bits()).await?;
+        let key_pem = new_key
+            .to_pkcs8_pem()
+            .map_err(|err| EmuError::Enroll(format!("device key: {err}")))?;
         let cn = pki::windows_common_name(&random_guid_upper(), &self.st.device_id);
-        let csr = pki::windows_csr(&new_key, &cn, Some(&self.st.device_id))
-            .map_err(|err| EmuError::Enroll(format!("CSR: {err}")))?;
+        let csr = windows_csr(&new_key, &key_pem, &cn, &self.st.device_id)?;
         let pkcs7 = pki::renewal_request(&e.certificate_der, &old_key, &csr)
             .map_err(|err| EmuError::Enroll(format!("renewal PKCS#7: {err}")))?;
         let info = device_info(&self.st.device_id, &self.st.hw_dev_id, &self.st.facts);
@@ -408,9 +451,6 @@ impl Device {
         let r = post_soap(&mut http, &url, rst.to_xml()).await?;
         let renewed = Renewed::from_xml(&r.body, &new_key).map_err(client_err)?;
 
-        let key_pem = new_key
-            .to_pkcs8_pem()
-            .map_err(|err| EmuError::Enroll(format!("device key: {err}")))?;
         if let Some(en) = self.st.enrollment.as_mut() {
             en.certificate_der = renewed.client_certificate;
             en.key_pem = key_pem;
@@ -425,5 +465,26 @@ impl Device {
             }
         }
         self.save()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ring_signed_csr_is_the_rsa_crates_bytes() {
+        let key = DeviceKey::generate(2048, &mut pki::default_rng()).unwrap();
+        let pem = key.to_pkcs8_pem().unwrap();
+        let id = "DB257C3A08778F4FB61E2749066C1F27";
+        let cn = pki::windows_common_name(&random_guid_upper(), id);
+        let ring = windows_csr(&key, &pem, &cn, id).unwrap();
+        assert_eq!(ring, pki::windows_csr(&key, &cn, Some(id)).unwrap());
+        let csr = pki::Csr::from_der(&ring, &pki::CsrPolicy::default()).unwrap();
+        assert_eq!(csr.device_id(), Some(id));
+        // Another key's PEM does not sign for this one.
+        let other = DeviceKey::generate(2048, &mut pki::default_rng()).unwrap();
+        let wrong = windows_csr(&key, &other.to_pkcs8_pem().unwrap(), &cn, id).unwrap();
+        assert!(pki::Csr::from_der(&wrong, &pki::CsrPolicy::default()).is_err());
     }
 }

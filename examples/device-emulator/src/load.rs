@@ -486,19 +486,23 @@ fn state_err(dir: &Path, reason: String) -> EmuError {
     }
 }
 
+/// A pool key and its PKCS#8 PEM (kept: encoding the key again for every enrollment
+/// cost the `rsa` crate a modular inversion each time).
+type PoolKey = (DeviceKey, String);
+
 /// Loads the key pool from `STATE_DIR/key-pool`, generating (in parallel, off the
 /// runtime) and writing the keys that are missing.
-async fn key_pool(state_dir: &Path, size: usize) -> Result<Vec<DeviceKey>, EmuError> {
+async fn key_pool(state_dir: &Path, size: usize) -> Result<Vec<PoolKey>, EmuError> {
     let dir = state_dir.join(KEY_POOL_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| state_err(&dir, e.to_string()))?;
-    let mut keys: Vec<Option<DeviceKey>> = vec![None; size];
+    let mut keys: Vec<Option<PoolKey>> = vec![None; size];
     let mut missing = tokio::task::JoinSet::new();
     for (j, slot) in keys.iter_mut().enumerate() {
         let path = dir.join(format!("key-{j:03}.pem"));
         if let Ok(pem) = std::fs::read_to_string(&path)
             && let Ok(k) = DeviceKey::from_pkcs8_pem(&pem)
         {
-            *slot = Some(k);
+            *slot = Some((k, pem));
             continue;
         }
         missing.spawn_blocking(move || {
@@ -508,7 +512,7 @@ async fn key_pool(state_dir: &Path, size: usize) -> Result<Vec<DeviceKey>, EmuEr
                 .to_pkcs8_pem()
                 .map_err(|e| EmuError::Enroll(format!("device key: {e}")))?;
             write_private(&path, pem.as_bytes())?;
-            Ok::<_, EmuError>((j, k))
+            Ok::<_, EmuError>((j, (k, pem)))
         });
     }
     while let Some(r) = missing.join_next().await {
@@ -669,7 +673,7 @@ async fn enroll_one(
     dir: PathBuf,
     discovery_url: String,
     opts: Arc<LoadOptions>,
-    key: DeviceKey,
+    (key, key_pem): PoolKey,
     stats: Arc<Stats>,
 ) -> Option<Device> {
     let host = discovery_url
@@ -687,6 +691,7 @@ async fn enroll_one(
             },
         );
         eo.key = Some(key.clone());
+        eo.key_pem = Some(key_pem.clone());
         let r = Device::enroll(&dir, eo).await;
         let r = r.and_then(|d| check_management_url(&d).map(|()| d));
         match r {

@@ -29,7 +29,7 @@ use winmdm_omadm::server::{
 use winmdm_omadm::snapshot::ServerSnapshot;
 
 use crate::App;
-use crate::store::{Enrollment, SessionTx, StoreError};
+use crate::store::{Enrollment, MessageKey, OpenedMessage, SessionTx, StoreError};
 use crate::tls::Peer;
 
 /// The SyncML DM content type.
@@ -102,39 +102,45 @@ enum Identity {
     Digest,
 }
 
-/// The enrollment the certificate (or, without one, DM digest) opens, or why none.
-fn identify(
-    app: &App,
+/// The message's transaction with the enrollment the certificate (or, without one, DM
+/// digest) opens, or why none (the transaction dropped: rolled back).
+fn open<'a>(
+    app: &'a App,
     cert: Option<&[u8]>,
     device_id: Option<&str>,
-) -> Result<(Enrollment, Identity), Response> {
-    let enrollment = match cert {
+    session_id: &str,
+) -> Result<(OpenedMessage<'a>, Identity), Response> {
+    let (thumbprint, device);
+    let (key, identity, unknown) = match cert {
         Some(der) => {
             if !issued_by_our_ca(app, der) {
                 return Err(forbidden("client certificate not issued by our CA"));
             }
-            let thumbprint = Thumbprint::of(der).to_string();
-            match app.store.enrollment_by_thumbprint(&thumbprint) {
-                Ok(Some(e)) => (e, Identity::Certificate),
-                Ok(None) => return Err(forbidden("certificate unknown or revoked")),
-                Err(e) => return Err(store_failed(&e)),
-            }
+            thumbprint = Thumbprint::of(der).to_string();
+            let key = MessageKey::Thumbprint(&thumbprint);
+            (key, Identity::Certificate, "certificate unknown or revoked")
         }
         None if app.allow_dm_digest => {
             let id = device_id.ok_or_else(|| forbidden("no SyncHdr Source"))?;
-            match app.store.enrollment_by_device(&id.to_ascii_uppercase()) {
-                Ok(Some(e)) => (e, Identity::Digest),
-                Ok(None) => return Err(forbidden("unknown device")),
-                Err(e) => return Err(store_failed(&e)),
-            }
+            device = id.to_ascii_uppercase();
+            (
+                MessageKey::Device(&device),
+                Identity::Digest,
+                "unknown device",
+            )
         }
         None => return Err(forbidden("no client certificate")),
     };
-    if enrollment.0.state != "active" {
+    let opened = match app.store.open_message(key, session_id, crate::unix_now()) {
+        Ok(Some(o)) => o,
+        Ok(None) => return Err(forbidden(unknown)),
+        Err(e) => return Err(store_failed(&e)),
+    };
+    if opened.enrollment.state != "active" {
         return Err(forbidden("enrollment not active"));
     }
     match device_id {
-        Some(d) if d.eq_ignore_ascii_case(&enrollment.0.device_id) => Ok(enrollment),
+        Some(d) if d.eq_ignore_ascii_case(&opened.enrollment.device_id) => Ok((opened, identity)),
         _ => Err(forbidden("SyncHdr Source is not the certificate's device")),
     }
 }
@@ -187,14 +193,11 @@ fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
         msg_id = hdr.msg_id
     );
     let _entered = span.enter();
-    let (enrollment, identity) = match identify(app, cert, hdr.device_id) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let mut tx = match app.store.session(enrollment.id, hdr.session_id) {
-        Ok(t) => t,
-        Err(e) => return store_failed(&e),
-    };
+    let (OpenedMessage { enrollment, mut tx }, identity) =
+        match open(app, cert, hdr.device_id, hdr.session_id) {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
     let digest = matches!(identity, Identity::Digest);
     match run_engine(app, tx.as_mut(), &msg, hdr.msg_id, &enrollment, digest) {
         Ok(Ok((xml, started))) => match tx.commit() {
@@ -396,17 +399,15 @@ fn outcome(tx: &mut dyn SessionTx, o: &Outcome, now: i64) -> Result<(), StoreErr
     let id = o.tag as i64;
     let status = o.status.map(|s| i64::from(s.0));
     let results = results_json(o);
-    if !tx.record_outcome(
+    let recorded = tx.record_outcome_origin(
         id,
         status,
         o.original_error.as_deref(),
         results.as_ref(),
         now,
-    )? {
+    )?;
+    let Some((origin, fragment)) = recorded else {
         return Ok(()); // already recorded: never twice
-    }
-    let Some((origin, fragment)) = tx.command_origin(id)? else {
-        return Ok(());
     };
     if origin == "inventory" {
         let values: Vec<(String, String)> = o

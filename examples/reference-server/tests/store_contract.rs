@@ -14,8 +14,8 @@ use common::pg::{PgDatabase, off_runtime};
 
 use serde_json::json;
 use winmdm_reference_server::store::{
-    NewCertificate, NewEnrollment, PgStore, PruneReport, SettingUpdate, SqliteStore, Store,
-    StoreError,
+    MessageKey, NewCertificate, NewEnrollment, OpenedMessage, PgStore, PruneReport, SettingUpdate,
+    SqliteStore, Store, StoreError,
 };
 
 /// Migrations each backend has (`migrations/{sqlite,postgres}/000N_*.sql`).
@@ -96,6 +96,11 @@ contract!(
     first_commands_are_queued_once,
     prune_removes_old_outcomes_and_idle_snapshots_only,
     statements_are_counted,
+    open_message_identifies_locks_and_reads_the_snapshot,
+    open_message_skips_only_statements_that_find_nothing,
+    open_message_requeues_abandoned_commands,
+    two_opened_messages_never_run_at_once_and_the_second_sees_the_first,
+    record_outcome_origin_records_once,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -903,6 +908,287 @@ fn statements_are_counted(store: &dyn Store) {
     // BEGIN, (the row lock on PostgreSQL), the snapshot upsert, last_seen_at, COMMIT.
     assert!((4..=5).contains(&n), "{n} statements");
     assert!(matches!(store.kind(), "sqlite" | "postgres"));
+}
+
+/// `open_message` by thumbprint, which must find an enrollment.
+fn opened<'s>(
+    store: &'s dyn Store,
+    thumbprint: &str,
+    session: &str,
+    now: i64,
+) -> OpenedMessage<'s> {
+    store
+        .open_message(MessageKey::Thumbprint(thumbprint), session, now)
+        .unwrap()
+        .expect("enrollment found")
+}
+
+fn open_message_identifies_locks_and_reads_the_snapshot(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    store.add_certificate(e, &cert("AB"), NOW).unwrap();
+    let other = enroll(store, "DEV2", "BB");
+    assert!(
+        store
+            .open_message(MessageKey::Thumbprint("ZZ"), "1", NOW)
+            .unwrap()
+            .is_none(),
+        "unknown certificate"
+    );
+    assert!(
+        store
+            .open_message(MessageKey::Device("NOPE"), "1", NOW)
+            .unwrap()
+            .is_none()
+    );
+
+    // Found by either certificate, with what enrollment_by_thumbprint gives, last_seen_at
+    // set by the open.
+    let OpenedMessage { enrollment, mut tx } = opened(store, "AB", "1", NOW + 5);
+    assert_eq!(enrollment.id, e);
+    assert_eq!(enrollment.device_id, "DEV1");
+    assert_eq!(enrollment.dm_nonce, b"nonce-1");
+    assert_eq!(enrollment.dm_username, "dmuser");
+    assert_eq!(enrollment.last_seen_at, Some(NOW + 5));
+    assert_eq!(enrollment.certificate_thumbprint.as_deref(), Some("AB"));
+    assert_eq!(tx.snapshot().unwrap(), None);
+    tx.save(b"one", NOW + 5).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        store
+            .enrollment_by_device("DEV1")
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        Some(NOW + 5)
+    );
+
+    // The snapshot of the session named, read once with the open, again after.
+    let OpenedMessage { mut tx, .. } = opened(store, "AA", "1", NOW + 6);
+    assert_eq!(tx.snapshot().unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(tx.snapshot().unwrap().as_deref(), Some(&b"one"[..]));
+    drop(tx);
+    // Dropped without commit: last_seen_at as it was.
+    assert_eq!(
+        store
+            .enrollment_by_device("DEV1")
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        Some(NOW + 5)
+    );
+    let OpenedMessage { mut tx, .. } = opened(store, "AA", "2", NOW + 6);
+    assert_eq!(tx.snapshot().unwrap(), None, "keyed by SessionID");
+    drop(tx);
+    let OpenedMessage { enrollment, mut tx } = store
+        .open_message(MessageKey::Device("DEV2"), "1", NOW + 7)
+        .unwrap()
+        .unwrap();
+    assert_eq!(enrollment.id, other);
+    assert_eq!(tx.snapshot().unwrap(), None, "keyed by enrollment");
+    drop(tx);
+
+    // Revoked certificates open nothing; by DeviceID the enrollment is still found, in
+    // its state.
+    let mut tx = opened(store, "AA", "3", NOW + 8).tx;
+    tx.unenrolled(NOW + 8).unwrap();
+    tx.commit().unwrap();
+    for t in ["AA", "AB"] {
+        assert!(
+            store
+                .open_message(MessageKey::Thumbprint(t), "4", NOW + 9)
+                .unwrap()
+                .is_none()
+        );
+    }
+    let o = store
+        .open_message(MessageKey::Device("DEV1"), "4", NOW + 9)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (o.enrollment.id, o.enrollment.state.as_str()),
+        (e, "unenrolled")
+    );
+}
+
+fn open_message_skips_only_statements_that_find_nothing(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    // An idle message: BEGIN, the open (and on PostgreSQL the snapshot read after the
+    // lock), the snapshot upsert, COMMIT; pending and requeue find nothing to do.
+    let before = store.statements();
+    let OpenedMessage { mut tx, .. } = opened(store, "AA", "1", NOW);
+    assert_eq!(tx.snapshot().unwrap(), None);
+    assert_eq!(tx.requeue_abandoned(NOW - 120).unwrap(), 0);
+    assert!(tx.pending(16, &[]).unwrap().is_empty());
+    tx.save(b"s1", NOW).unwrap();
+    tx.commit().unwrap();
+    let n = store.statements() - before;
+    let idle = if store.kind() == "postgres" { 5 } else { 4 };
+    assert_eq!(n, idle, "statements of an idle message");
+    assert_eq!(
+        store
+            .enrollment_by_device("DEV1")
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        Some(NOW)
+    );
+
+    // Pending commands are found, and once every one is taken none is looked for again
+    // until more are queued in the transaction.
+    let ids = store.queue_commands(e, &frags(3), "admin", NOW).unwrap();
+    let OpenedMessage { mut tx, .. } = opened(store, "AA", "2", NOW + 1);
+    let p: Vec<i64> = tx.pending(2, &[]).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(p, ids[..2], "oldest first");
+    tx.mark_sent(ids[0], NOW + 1).unwrap();
+    tx.mark_sent(ids[1], NOW + 1).unwrap();
+    let p: Vec<i64> = tx.pending(2, &[]).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(p, ids[2..], "a full read says nothing, a short one is all");
+    let p: Vec<i64> = tx.pending(2, &[]).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(p, ids[2..], "still pending until taken");
+    tx.record_outcome(ids[2], Some(200), None, None, NOW + 1)
+        .unwrap();
+    let before = store.statements();
+    assert!(tx.pending(2, &[]).unwrap().is_empty());
+    assert_eq!(store.statements(), before, "all taken: not looked for");
+    let more = tx.queue(&frags(1), "verify", NOW + 1).unwrap();
+    let p: Vec<i64> = tx.pending(2, &[]).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(p, more, "queued in the transaction: found");
+    tx.save(b"s2", NOW + 1).unwrap();
+    tx.commit().unwrap();
+
+    // Commands queued before the open are seen by it.
+    let later = store
+        .queue_commands(e, &frags(1), "admin", NOW + 2)
+        .unwrap();
+    let OpenedMessage { mut tx, .. } = opened(store, "AA", "3", NOW + 2);
+    let p: Vec<i64> = tx.pending(16, &[]).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(p, [more[0], later[0]]);
+}
+
+fn open_message_requeues_abandoned_commands(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    let ids = store.queue_commands(e, &frags(3), "admin", NOW).unwrap();
+    let OpenedMessage { mut tx, .. } = opened(store, "AA", "1", NOW);
+    assert_eq!(tx.requeue_abandoned(NOW + 1).unwrap(), 0);
+    tx.mark_sent(ids[0], NOW).unwrap();
+    tx.mark_sent(ids[1], NOW).unwrap();
+    tx.record_outcome(ids[1], Some(200), None, None, NOW)
+        .unwrap();
+    tx.save(b"session 1", NOW).unwrap();
+    tx.commit().unwrap();
+
+    // A new session while session 1 may still run: it keeps its command and snapshot.
+    let OpenedMessage { mut tx, .. } = opened(store, "AA", "2", NOW);
+    assert_eq!(tx.requeue_abandoned(NOW).unwrap(), 0);
+    let pending: Vec<i64> = tx.pending(10, &[]).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(
+        pending,
+        vec![ids[2]],
+        "the live session's command is not offered"
+    );
+    tx.save(b"session 2", NOW).unwrap();
+    tx.commit().unwrap();
+    let mut tx = opened(store, "AA", "1", NOW).tx;
+    assert_eq!(tx.snapshot().unwrap().as_deref(), Some(&b"session 1"[..]));
+    drop(tx);
+
+    // Session 1 idle since before the cutoff: its unanswered command is pending again and
+    // offered in the same transaction, its snapshot gone (session 2's too: same age).
+    let OpenedMessage { mut tx, .. } = opened(store, "AA", "3", NOW + 1);
+    assert_eq!(tx.requeue_abandoned(NOW + 1).unwrap(), 1);
+    let pending: Vec<i64> = tx.pending(10, &[]).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(pending, vec![ids[0], ids[2]]);
+    tx.commit().unwrap();
+    let mut tx = opened(store, "AA", "1", NOW + 1).tx;
+    assert_eq!(
+        tx.snapshot().unwrap(),
+        None,
+        "abandoned session's snapshot dropped"
+    );
+}
+
+fn two_opened_messages_never_run_at_once_and_the_second_sees_the_first(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    let ids = store.queue_commands(e, &frags(1), "admin", NOW).unwrap();
+    std::thread::scope(|s| {
+        let OpenedMessage { mut tx, .. } = opened(store, "AA", "1", NOW);
+        assert_eq!(tx.snapshot().unwrap(), None);
+        assert_eq!(tx.pending(10, &[]).unwrap().len(), 1);
+        tx.mark_sent(ids[0], NOW).unwrap();
+        tx.save(b"message 1", NOW).unwrap();
+        let (done, rx) = std::sync::mpsc::channel();
+        s.spawn(move || {
+            // The same session's next message (another instance): runs once the first
+            // committed, and sees its snapshot and its sent command.
+            let OpenedMessage { mut tx, enrollment } = opened(store, "AA", "1", NOW + 1);
+            let seen = (
+                tx.snapshot().unwrap(),
+                tx.pending(10, &[]).unwrap().len(),
+                enrollment.last_seen_at,
+            );
+            tx.commit().unwrap();
+            done.send(seen).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_millis(500)).is_err(),
+            "a second message of the session ran while the first was open"
+        );
+        tx.commit().unwrap();
+        let (snapshot, pending, last_seen) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(snapshot.as_deref(), Some(&b"message 1"[..]));
+        assert_eq!(
+            pending, 0,
+            "the first message's command is sent, not pending"
+        );
+        assert_eq!(last_seen, Some(NOW + 1));
+    });
+}
+
+fn record_outcome_origin_records_once(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    let other = enroll(store, "DEV2", "BB");
+    let ids = store
+        .queue_commands(e, &frags(1), "inventory", NOW)
+        .unwrap();
+    let theirs = store
+        .queue_commands(other, &frags(1), "admin", NOW)
+        .unwrap();
+    let results = json!([{"locuri": "./DevDetail/SwV", "format": "chr", "data": "1"}]);
+    let mut tx = opened(store, "AA", "1", NOW).tx;
+    tx.mark_sent(ids[0], NOW).unwrap();
+    assert_eq!(
+        tx.record_outcome_origin(ids[0], Some(200), None, Some(&results), NOW + 1)
+            .unwrap(),
+        Some(("inventory".to_owned(), frags(1)[0].clone()))
+    );
+    assert_eq!(
+        tx.record_outcome_origin(ids[0], Some(500), Some("again"), None, NOW + 2)
+            .unwrap(),
+        None,
+        "recorded once"
+    );
+    assert_eq!(
+        tx.record_outcome_origin(theirs[0], Some(200), None, None, NOW)
+            .unwrap(),
+        None,
+        "another enrollment's command"
+    );
+    tx.commit().unwrap();
+    let c = store.command(ids[0]).unwrap().unwrap();
+    assert_eq!(
+        (c.state.as_str(), c.status, c.results),
+        ("done", Some(200), Some(results))
+    );
+    assert_eq!(store.command(theirs[0]).unwrap().unwrap().state, "pending");
+    // The same in a transaction of `session`.
+    let ids = store.queue_commands(e, &frags(1), "admin", NOW).unwrap();
+    let mut tx = store.session(e, "2").unwrap();
+    assert_eq!(
+        tx.record_outcome_origin(ids[0], Some(200), None, None, NOW)
+            .unwrap()
+            .map(|o| o.0),
+        Some("admin".to_owned())
+    );
 }
 
 // ---------------------------------------------------------------- migrations

@@ -7,8 +7,10 @@
 //! raw SyncML messages, the session engine's snapshot keyed by enrollment + SessionID,
 //! and profile state per device per node. The trait is synchronous and every method is
 //! one transaction; the server calls it from `spawn_blocking`. A management message is
-//! one [`SessionTx`]: read the snapshot, pull commands, record outcomes, save the
-//! snapshot, commit, and only then answer the device.
+//! one [`SessionTx`], opened by [`Store::open_message`] (find the enrollment, lock it, set
+//! `last_seen_at`, read the snapshot): pull commands, record outcomes, save the
+//! snapshot, commit, and only then answer the device. `docs/server.md` lists the
+//! statements of a message; every statement is prepared once per connection.
 
 use serde::Serialize;
 
@@ -287,6 +289,115 @@ pub trait Store: Send + Sync + 'static {
         enrollment_id: i64,
         session_id: &str,
     ) -> Result<Box<dyn SessionTx + '_>, StoreError>;
+    /// Starts the transaction of one management message from what the message names
+    /// (the server's path: fewer statements than [`Store::enrollment_by_thumbprint`] and
+    /// [`Store::session`]). In that transaction: finds the enrollment (none: rolled back,
+    /// `Ok(None)`), takes the enrollment's lock as [`Store::session`] does, sets its
+    /// `last_seen_at` to `now` (the returned [`Enrollment`] has it; rolled back with the
+    /// rest when the transaction is not committed, and [`SessionTx::save`] does not
+    /// write it again), reads the snapshot of `session_id` (what the first
+    /// [`SessionTx::snapshot`] returns) and learns whether the enrollment has pending
+    /// commands, commands sent in other sessions and other sessions' snapshots, so that
+    /// [`SessionTx::pending`] and [`SessionTx::requeue_abandoned`] send no statement when
+    /// they cannot find anything. The enrollment is returned whatever its state: whether
+    /// it may be managed is the caller's to decide (and to drop the transaction if not).
+    ///
+    /// A command queued by another connection after this call (PostgreSQL) may be
+    /// offered only in the device's next message.
+    fn open_message(
+        &self,
+        key: MessageKey<'_>,
+        session_id: &str,
+        now: i64,
+    ) -> Result<Option<OpenedMessage<'_>>, StoreError>;
+}
+
+/// What names the enrollment of a management message ([`Store::open_message`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKey<'a> {
+    /// The thumbprint of the client certificate: the enrollment it was issued to, while
+    /// it is not revoked (as [`Store::enrollment_by_thumbprint`]).
+    Thumbprint(&'a str),
+    /// A DeviceID: its newest enrollment (as [`Store::enrollment_by_device`]), for a
+    /// device that authenticates with DM digest.
+    Device(&'a str),
+}
+
+/// A management message's transaction and its enrollment ([`Store::open_message`]).
+pub struct OpenedMessage<'s> {
+    /// The enrollment, as locked and updated by the transaction.
+    pub enrollment: Enrollment,
+    /// The transaction (dropped without commit: rolled back).
+    pub tx: Box<dyn SessionTx + 's>,
+}
+
+/// What a session transaction knows from [`Store::open_message`] about the enrollment's
+/// commands and sessions, to skip statements that cannot find anything. A transaction
+/// from [`Store::session`] knows nothing ([`Hints::unknown`]) and runs every statement.
+#[derive(Debug)]
+struct Hints {
+    /// The snapshot read at open, not yet returned by [`SessionTx::snapshot`].
+    snapshot: Option<Option<Vec<u8>>>,
+    /// Commands in state `sent` in other sessions may exist.
+    other_sent: bool,
+    /// The oldest `updated_at` of another session's snapshot (`i64::MIN`: unknown).
+    oldest_other: Option<i64>,
+    /// Pending commands may exist.
+    pending: bool,
+    /// Ids a short [`SessionTx::pending`] read returned that are still pending in this
+    /// transaction (`None`: no short read since the last change that may add pending
+    /// commands). Empty: every pending command has been taken, none can be found.
+    short_read: Option<Vec<i64>>,
+    /// Opened by [`Store::open_message`]: `last_seen_at` is already set, and a short
+    /// pending read is remembered (a transaction of [`Store::session`] reads again).
+    opened: bool,
+}
+
+impl Hints {
+    /// Nothing known: every statement runs.
+    fn unknown() -> Self {
+        Hints {
+            snapshot: None,
+            other_sent: true,
+            oldest_other: Some(i64::MIN),
+            pending: true,
+            short_read: None,
+            opened: false,
+        }
+    }
+
+    /// Whether [`SessionTx::pending`] can find anything.
+    fn may_have_pending(&self) -> bool {
+        self.pending && !self.short_read.as_ref().is_some_and(Vec::is_empty)
+    }
+
+    /// After a pending read that asked the database for `asked` rows and got `fetched`:
+    /// when fewer, `ids` (those returned and those the caller skipped) are every pending
+    /// command there can be, until something adds one.
+    fn read_pending(&mut self, asked: usize, fetched: usize, ids: impl Iterator<Item = i64>) {
+        self.short_read = (self.opened && fetched < asked).then(|| ids.collect());
+    }
+
+    /// A command left pending in this transaction (sent, or answered).
+    fn taken(&mut self, id: i64) {
+        if let Some(ids) = &mut self.short_read {
+            ids.retain(|&i| i != id);
+        }
+    }
+
+    /// Something may have added pending commands (queued, requeued).
+    fn added_pending(&mut self) {
+        self.pending = true;
+        self.short_read = None;
+    }
+
+    /// Whether the requeue's UPDATE and DELETE can change anything.
+    fn requeue_work(&self, idle_before: i64) -> (bool, bool) {
+        (
+            self.other_sent,
+            self.oldest_other.is_some_and(|t| t < idle_before),
+        )
+    }
 }
 
 /// The transaction of one management message. Dropped without [`commit`](SessionTx::commit):
@@ -302,6 +413,24 @@ pub trait SessionTx {
     ) -> Result<Vec<(i64, String, String)>, StoreError>;
     /// A command's origin and fragment.
     fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError>;
+    /// [`record_outcome`](SessionTx::record_outcome), then, when it recorded the outcome,
+    /// the command's origin and fragment ([`command_origin`](SessionTx::command_origin));
+    /// `None` when nothing was recorded (already done, or not this enrollment's). One
+    /// statement in both stores.
+    fn record_outcome_origin(
+        &mut self,
+        id: i64,
+        status: Option<i64>,
+        original_error: Option<&str>,
+        results: Option<&serde_json::Value>,
+        now: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        if self.record_outcome(id, status, original_error, results, now)? {
+            self.command_origin(id)
+        } else {
+            Ok(None)
+        }
+    }
     /// Marks a command sent in this session.
     fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError>;
     /// Records a command's outcome (once: a command already done is left alone).

@@ -1,21 +1,25 @@
 //! PostgreSQL, for several server instances on one database (`--db postgres://...`).
 //!
-//! A management message locks its enrollment row (`FOR NO KEY UPDATE`: two messages of
+//! A management message locks its enrollment row (`FOR NO KEY UPDATE`, or the `UPDATE`
+//! of `last_seen_at` in [`Store::open_message`], which takes the same lock: two messages of
 //! one device never run at once on two instances, while inserts that only reference the
-//! enrollment, such as admin commands, do not wait); pending commands are taken
+//! enrollment, such as admin commands, do not wait) and reads the rest in statements that
+//! start after the lock is held; pending commands are taken
 //! `FOR UPDATE SKIP LOCKED`. The `postgres` crate is synchronous (it blocks on a small
 //! runtime of its own per connection), so the store is used from blocking threads only,
 //! as the trait requires.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, ToStatement};
+use postgres::{Client, NoTls, Row, Statement};
 
 use super::{
-    CommandRow, Enrolled, Enrollment, NewCertificate, NewEnrollment, ProfileRow, PruneReport,
-    SessionTx, SettingRow, SettingUpdate, Store, StoreError,
+    CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
+    OpenedMessage, ProfileRow, PruneReport, SessionTx, SettingRow, SettingUpdate, Store,
+    StoreError,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
@@ -35,8 +39,28 @@ type PgResult<T> = Result<T, postgres::Error>;
 /// Statement parameters.
 type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 
+/// Prepared statements a connection keeps at most (the store has fewer than this).
+const PREPARED_PER_CONNECTION: usize = 256;
+
+/// A connection and the statements prepared on it, by SQL text: the client prepares a
+/// statement given as text on every call (a round trip of its own), a prepared one is
+/// only bound and executed.
+struct PgClient {
+    client: Client,
+    prepared: HashMap<String, Statement>,
+}
+
+impl PgClient {
+    fn new(client: Client) -> Self {
+        PgClient {
+            client,
+            prepared: HashMap::new(),
+        }
+    }
+}
+
 struct Pool {
-    idle: Vec<Client>,
+    idle: Vec<PgClient>,
     open: usize,
 }
 
@@ -65,7 +89,7 @@ impl PgStore {
         Ok(PgStore {
             url: url.to_owned(),
             pool: Mutex::new(Pool {
-                idle: vec![client],
+                idle: vec![PgClient::new(client)],
                 open: 1,
             }),
             freed: Condvar::new(),
@@ -92,7 +116,7 @@ impl PgStore {
                 return match Client::connect(&self.url, NoTls) {
                     Ok(c) => Ok(Conn {
                         store: self,
-                        client: Some(c),
+                        client: Some(PgClient::new(c)),
                     }),
                     Err(e) => {
                         self.lock_pool().open -= 1;
@@ -151,7 +175,7 @@ impl Drop for PgStore {
 /// A connection taken from the pool, given back on drop (unless it broke).
 struct Conn<'a> {
     store: &'a PgStore,
-    client: Option<Client>,
+    client: Option<PgClient>,
 }
 
 impl Conn<'_> {
@@ -164,45 +188,53 @@ impl Conn<'_> {
     }
 }
 
-/// Every statement goes through these, which count it ([`Store::statements`]).
+/// Every statement goes through these, which count it ([`Store::statements`]) and
+/// prepare it once per connection (preparing is not counted: it runs nothing).
 impl Conn<'_> {
     fn client(&mut self) -> Result<&mut Client, StoreError> {
         self.store.statements.fetch_add(1, Ordering::Relaxed);
-        self.client.as_mut().ok_or(StoreError::ConnectionLost)
+        Ok(&mut self
+            .client
+            .as_mut()
+            .ok_or(StoreError::ConnectionLost)?
+            .client)
     }
 
-    fn execute<T: ?Sized + ToStatement>(
-        &mut self,
-        sql: &T,
-        params: Params<'_>,
-    ) -> Result<u64, StoreError> {
-        Ok(self.client()?.execute(sql, params)?)
+    /// The client and the statement `sql` prepared on it; counts one statement.
+    fn prepared(&mut self, sql: &str) -> Result<(&mut Client, Statement), StoreError> {
+        self.store.statements.fetch_add(1, Ordering::Relaxed);
+        let c = self.client.as_mut().ok_or(StoreError::ConnectionLost)?;
+        let stmt = match c.prepared.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = c.client.prepare(sql)?;
+                if c.prepared.len() >= PREPARED_PER_CONNECTION {
+                    c.prepared.clear();
+                }
+                c.prepared.insert(sql.to_owned(), s.clone());
+                s
+            }
+        };
+        Ok((&mut c.client, stmt))
     }
 
-    fn query<T: ?Sized + ToStatement>(
-        &mut self,
-        sql: &T,
-        params: Params<'_>,
-    ) -> Result<Vec<Row>, StoreError> {
-        Ok(self.client()?.query(sql, params)?)
+    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+        let (c, stmt) = self.prepared(sql)?;
+        Ok(c.execute(&stmt, params)?)
     }
 
-    fn query_one<T: ?Sized + ToStatement>(
-        &mut self,
-        sql: &T,
-        params: Params<'_>,
-    ) -> Result<Row, StoreError> {
-        Ok(self.client()?.query_one(sql, params)?)
+    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let (c, stmt) = self.prepared(sql)?;
+        Ok(c.query(&stmt, params)?)
+    }
+
+    fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, StoreError> {
+        let (c, stmt) = self.prepared(sql)?;
+        Ok(c.query_one(&stmt, params)?)
     }
 
     fn batch_execute(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.client()?.batch_execute(sql)?)
-    }
-
-    /// Prepares a statement (not counted: it runs nothing).
-    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
-        let c = self.client.as_mut().ok_or(StoreError::ConnectionLost)?;
-        Ok(c.prepare(sql)?)
     }
 }
 
@@ -210,7 +242,7 @@ impl Drop for Conn<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.client.take() {
             let mut pool = self.store.lock_pool();
-            if c.is_closed() {
+            if c.client.is_closed() {
                 pool.open -= 1;
             } else {
                 pool.idle.push(c);
@@ -313,13 +345,13 @@ fn insert_commands(
     origin: &str,
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let stmt = c.prepare(
-        "INSERT INTO commands (enrollment_id, syncml, origin, created_at) VALUES ($1, $2, $3, $4)
-         RETURNING id",
-    )?;
     let mut ids = Vec::with_capacity(fragments.len());
     for f in fragments {
-        let row = c.query_one(&stmt, &[&enrollment_id, f, &origin, &now])?;
+        let row = c.query_one(
+            "INSERT INTO commands (enrollment_id, syncml, origin, created_at)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+            &[&enrollment_id, f, &origin, &now],
+        )?;
         ids.push(row.try_get(0)?);
     }
     Ok(ids)
@@ -686,6 +718,7 @@ impl Store for PgStore {
             enrollment_id,
             session_id: session_id.to_owned(),
             open: true,
+            hints: Hints::unknown(),
         };
         // One message of a device at a time across instances; dropped on error: rolled back.
         s.conn.execute(
@@ -694,13 +727,77 @@ impl Store for PgStore {
         )?;
         Ok(Box::new(s))
     }
+
+    fn open_message(
+        &self,
+        key: MessageKey<'_>,
+        session_id: &str,
+        now: i64,
+    ) -> Result<Option<OpenedMessage<'_>>, StoreError> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("BEGIN")?;
+        let mut s = PgSession {
+            conn,
+            enrollment_id: 0,
+            session_id: session_id.to_owned(),
+            open: true,
+            hints: Hints::unknown(),
+        };
+        // The UPDATE takes the row lock that `session` takes with FOR NO KEY UPDATE (it
+        // changes no key column): one message of a device at a time across instances.
+        let (by, name) = match key {
+            MessageKey::Thumbprint(t) => (OPEN_BY_THUMBPRINT, t),
+            MessageKey::Device(d) => (OPEN_BY_DEVICE, d),
+        };
+        let sql = format!(
+            "UPDATE enrollments e SET last_seen_at = $2 WHERE e.id = ({by})
+             RETURNING {ENROLLMENT_COLS}"
+        );
+        let Some(row) = s.conn.query(&sql, &[&name, &now])?.pop() else {
+            return Ok(None); // dropped: rolled back
+        };
+        let enrollment = enrollment_row(&row)?;
+        s.enrollment_id = enrollment.id;
+        // A statement of its own, after the lock: a statement that waited for the lock
+        // sees other rows as they were when it started (READ COMMITTED), which would miss
+        // what the message that held the lock committed (its session's snapshot).
+        let row = s.conn.query_one(
+            "SELECT (SELECT snapshot FROM sessions WHERE enrollment_id = $1 AND session_id = $2),
+               EXISTS (SELECT 1 FROM commands WHERE enrollment_id = $1 AND state = 'sent'
+                 AND session_id <> $2),
+               (SELECT MIN(updated_at) FROM sessions WHERE enrollment_id = $1
+                 AND session_id <> $2),
+               EXISTS (SELECT 1 FROM commands WHERE enrollment_id = $1 AND state = 'pending')",
+            &[&enrollment.id, &session_id],
+        )?;
+        s.hints = Hints {
+            snapshot: Some(row.try_get(0)?),
+            other_sent: row.try_get(1)?,
+            oldest_other: row.try_get(2)?,
+            pending: row.try_get(3)?,
+            short_read: None,
+            opened: true,
+        };
+        Ok(Some(OpenedMessage {
+            enrollment,
+            tx: Box::new(s),
+        }))
+    }
 }
+
+/// The enrollment id a not-revoked certificate names (`$1`).
+const OPEN_BY_THUMBPRINT: &str =
+    "SELECT enrollment_id FROM certificates WHERE thumbprint = $1 AND revoked_at IS NULL";
+/// The newest enrollment id of a DeviceID (`$1`).
+const OPEN_BY_DEVICE: &str =
+    "SELECT id FROM enrollments WHERE device_id = $1 ORDER BY id DESC LIMIT 1";
 
 struct PgSession<'a> {
     conn: Conn<'a>,
     enrollment_id: i64,
     session_id: String,
     open: bool,
+    hints: Hints,
 }
 
 impl Drop for PgSession<'_> {
@@ -725,6 +822,9 @@ impl PgSession<'_> {
 
 impl SessionTx for PgSession<'_> {
     fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(read) = self.hints.snapshot.take() {
+            return Ok(read);
+        }
         let (e, s) = (self.enrollment_id, self.session_id.clone());
         Ok(self
             .rows(
@@ -740,14 +840,24 @@ impl SessionTx for PgSession<'_> {
         limit: u32,
         skip: &[i64],
     ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        if !self.hints.may_have_pending() {
+            return Ok(Vec::new());
+        }
         let e = self.enrollment_id;
-        self.rows(
+        let rows: Vec<(i64, String, String)> = self.rows(
             "SELECT id, syncml, origin FROM commands
              WHERE enrollment_id = $1 AND state = 'pending' AND NOT (id = ANY($3))
              ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&e, &i64::from(limit), &skip],
             |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
-        )
+        )?;
+        // A short read: no other pending command is left for this transaction. A row
+        // SKIP LOCKED passed over is one another transaction is changing while this one
+        // holds the enrollment's lock (`unassign` making it done); should that roll
+        // back, the command is offered in the next message, as it would be anyway.
+        let ids = rows.iter().map(|r| r.0).chain(skip.iter().copied());
+        self.hints.read_pending(limit as usize, rows.len(), ids);
+        Ok(rows)
     }
 
     fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError> {
@@ -762,6 +872,7 @@ impl SessionTx for PgSession<'_> {
     }
 
     fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.hints.taken(id);
         self.conn.execute(
             "UPDATE commands SET state = 'sent', session_id = $2, sent_at = $3 WHERE id = $1",
             &[&id, &self.session_id, &now],
@@ -777,6 +888,7 @@ impl SessionTx for PgSession<'_> {
         results: Option<&serde_json::Value>,
         now: i64,
     ) -> Result<bool, StoreError> {
+        self.hints.taken(id);
         let results = results.map(|r| r.to_string());
         let n = self.conn.execute(
             "UPDATE commands SET state = 'done', status = $2, original_error = $3, results = $4, done_at = $5
@@ -793,20 +905,51 @@ impl SessionTx for PgSession<'_> {
         Ok(n == 1)
     }
 
+    fn record_outcome_origin(
+        &mut self,
+        id: i64,
+        status: Option<i64>,
+        original_error: Option<&str>,
+        results: Option<&serde_json::Value>,
+        now: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        self.hints.taken(id);
+        let results = results.map(|r| r.to_string());
+        let e = self.enrollment_id;
+        Ok(self
+            .rows(
+                "UPDATE commands SET state = 'done', status = $2, original_error = $3, results = $4,
+                   done_at = $5
+                 WHERE id = $1 AND enrollment_id = $6 AND state <> 'done' RETURNING origin, syncml",
+                &[&id, &status, &original_error, &results, &now, &e],
+                |r| Ok((r.try_get(0)?, r.try_get(1)?)),
+            )?
+            .pop())
+    }
+
     fn requeue_abandoned(&mut self, idle_before: i64) -> Result<usize, StoreError> {
         let (e, s) = (self.enrollment_id, self.session_id.clone());
-        let n = self.conn.execute(
-            "UPDATE commands SET state = 'pending', session_id = NULL
-             WHERE enrollment_id = $1 AND state = 'sent' AND session_id <> $2
-               AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = $1
-                 AND s.session_id = commands.session_id AND s.updated_at >= $3)",
-            &[&e, &s, &idle_before],
-        )?;
-        self.conn.execute(
-            "DELETE FROM sessions WHERE enrollment_id = $1 AND session_id <> $2
-               AND updated_at < $3",
-            &[&e, &s, &idle_before],
-        )?;
+        let (requeue, drop_sessions) = self.hints.requeue_work(idle_before);
+        let mut n = 0;
+        if requeue {
+            n = self.conn.execute(
+                "UPDATE commands SET state = 'pending', session_id = NULL
+                 WHERE enrollment_id = $1 AND state = 'sent' AND session_id <> $2
+                   AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = $1
+                     AND s.session_id = commands.session_id AND s.updated_at >= $3)",
+                &[&e, &s, &idle_before],
+            )?;
+        }
+        if n > 0 {
+            self.hints.added_pending();
+        }
+        if drop_sessions {
+            self.conn.execute(
+                "DELETE FROM sessions WHERE enrollment_id = $1 AND session_id <> $2
+                   AND updated_at < $3",
+                &[&e, &s, &idle_before],
+            )?;
+        }
         Ok(n as usize)
     }
 
@@ -816,6 +959,7 @@ impl SessionTx for PgSession<'_> {
         origin: &str,
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
+        self.hints.added_pending();
         insert_commands(&mut self.conn, self.enrollment_id, fragments, origin, now)
     }
 
@@ -911,10 +1055,12 @@ impl SessionTx for PgSession<'_> {
                updated_at = excluded.updated_at",
             &[&self.enrollment_id, &self.session_id, &snapshot, &now],
         )?;
-        self.conn.execute(
-            "UPDATE enrollments SET last_seen_at = $2 WHERE id = $1",
-            &[&self.enrollment_id, &now],
-        )?;
+        if !self.hints.opened {
+            self.conn.execute(
+                "UPDATE enrollments SET last_seen_at = $2 WHERE id = $1",
+                &[&self.enrollment_id, &now],
+            )?;
+        }
         Ok(())
     }
 

@@ -9,8 +9,9 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    CommandRow, Enrolled, Enrollment, NewCertificate, NewEnrollment, ProfileRow, PruneReport,
-    SessionTx, SettingRow, SettingUpdate, Store, StoreError,
+    CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
+    OpenedMessage, ProfileRow, PruneReport, SessionTx, SettingRow, SettingUpdate, Store,
+    StoreError,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
@@ -34,8 +35,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every statement of the store is cached (rusqlite's default keeps 16).
+        conn.set_prepared_statement_cache_capacity(128);
         conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-        let have: i64 = conn.query_row(
+        let have: i64 = conn.one(
             "SELECT COALESCE(MAX(version), 0) FROM schema_version",
             [],
             |r| r.get(0),
@@ -43,7 +46,7 @@ impl SqliteStore {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(have as usize) {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(sql)?;
-            tx.execute(
+            tx.exec(
                 "INSERT INTO schema_version (version) VALUES (?1)",
                 [i as i64 + 1],
             )?;
@@ -91,6 +94,35 @@ const ENROLLMENT_COLS: &str = "e.id, e.device_id, e.hw_dev_id, e.upn, e.auth, e.
     e.dm_password, e.enrolled_at, e.last_seen_at, e.inventory, e.dm_nonce, \
     (SELECT thumbprint FROM certificates c WHERE c.enrollment_id = e.id ORDER BY issued_at DESC, rowid DESC LIMIT 1), \
     (SELECT not_after FROM certificates c WHERE c.enrollment_id = e.id ORDER BY issued_at DESC, rowid DESC LIMIT 1)";
+
+/// Statements through SQLite's prepared-statement cache (`Connection::execute` and
+/// `query_row` parse the SQL every time).
+trait Cached {
+    /// Runs a statement; the rows it changed.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize>;
+    /// The first row of a query (`QueryReturnedNoRows` without one).
+    fn one<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn one<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
 
 fn enrollment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Enrollment> {
     let inventory: String = r.get(10)?;
@@ -176,7 +208,7 @@ fn insert_certificate(
     c: &NewCertificate<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO certificates (thumbprint, enrollment_id, serial, not_after, issued_at, key_sha256)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
@@ -192,11 +224,11 @@ fn insert_certificate(
 }
 
 fn revoke_all(conn: &Connection, enrollment_id: i64, now: i64) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         "UPDATE enrollments SET state = 'unenrolled', unenrolled_at = ?2 WHERE id = ?1",
         params![enrollment_id, now],
     )?;
-    conn.execute(
+    conn.exec(
         "UPDATE certificates SET revoked_at = ?2 WHERE enrollment_id = ?1 AND revoked_at IS NULL",
         params![enrollment_id, now],
     )?;
@@ -215,7 +247,7 @@ impl Store for SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let retry: Option<i64> = tx
-            .query_row(
+            .one(
                 "SELECT e.id FROM enrollments e JOIN certificates c ON c.enrollment_id = e.id
                  WHERE e.device_id = ?1 AND e.state = 'active' AND c.key_sha256 = ?2
                    AND c.revoked_at IS NULL
@@ -227,7 +259,7 @@ impl Store for SqliteStore {
         let (id, replaced) = match retry {
             Some(id) => {
                 if let Some(hash) = token_hash {
-                    let n = tx.execute(
+                    let n = tx.exec(
                         "UPDATE enrollment_tokens SET used_at = COALESCE(used_at, ?2),
                            used_by = COALESCE(used_by, ?3)
                          WHERE hash = ?1 AND ((used_at IS NULL AND expires_at > ?2) OR used_by = ?3)",
@@ -240,7 +272,7 @@ impl Store for SqliteStore {
                 (id, Vec::new())
             }
             None => {
-                tx.execute(
+                tx.exec(
                     "INSERT INTO enrollments (device_id, hw_dev_id, upn, auth, dm_username,
                        dm_password, dm_nonce, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
@@ -256,7 +288,7 @@ impl Store for SqliteStore {
                 )?;
                 let id = tx.last_insert_rowid();
                 if let Some(hash) = token_hash {
-                    let n = tx.execute(
+                    let n = tx.exec(
                         "UPDATE enrollment_tokens SET used_at = ?2, used_by = ?3
                          WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2",
                         params![hash, now, id],
@@ -274,14 +306,14 @@ impl Store for SqliteStore {
                         .collect::<Result<Vec<i64>, _>>()?
                 };
                 for old in &replaced {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE certificates SET revoked_at = ?2
                          WHERE enrollment_id = ?1 AND revoked_at IS NULL",
                         params![old, now],
                     )?;
                 }
                 for (origin, fragment) in e.first_commands {
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO commands (enrollment_id, syncml, origin, created_at)
                          VALUES (?1, ?2, ?3, ?4)",
                         params![id, fragment, origin, now],
@@ -292,7 +324,7 @@ impl Store for SqliteStore {
         };
         insert_certificate(&tx, id, &e.cert, now)?;
         let sql = format!("SELECT {ENROLLMENT_COLS} FROM enrollments e WHERE e.id = ?1");
-        let enrollment = tx.query_row(&sql, [id], enrollment_row)?;
+        let enrollment = tx.one(&sql, [id], enrollment_row)?;
         tx.commit()?;
         Ok(Enrolled {
             enrollment,
@@ -317,7 +349,7 @@ impl Store for SqliteStore {
         );
         Ok(self
             .lock()
-            .query_row(&sql, [thumbprint], enrollment_row)
+            .one(&sql, [thumbprint], enrollment_row)
             .optional()?)
     }
 
@@ -327,7 +359,7 @@ impl Store for SqliteStore {
         );
         Ok(self
             .lock()
-            .query_row(&sql, [device_id], enrollment_row)
+            .one(&sql, [device_id], enrollment_row)
             .optional()?)
     }
 
@@ -337,7 +369,7 @@ impl Store for SqliteStore {
     }
 
     fn create_token(&self, hash: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().exec(
             "INSERT INTO enrollment_tokens (hash, created_at, expires_at) VALUES (?1, ?2, ?3)",
             params![hash, now, expires_at],
         )?;
@@ -345,7 +377,7 @@ impl Store for SqliteStore {
     }
 
     fn token_usable(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
-        let n: i64 = self.lock().query_row(
+        let n: i64 = self.lock().one(
             "SELECT COUNT(*) FROM enrollment_tokens WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2",
             params![hash, now],
             |r| r.get(0),
@@ -356,7 +388,7 @@ impl Store for SqliteStore {
     fn token_used_by(&self, hash: &str) -> Result<Option<i64>, StoreError> {
         let used: Option<Option<i64>> = self
             .lock()
-            .query_row(
+            .one(
                 "SELECT used_by FROM enrollment_tokens WHERE hash = ?1 AND used_at IS NOT NULL",
                 [hash],
                 |r| r.get(0),
@@ -381,7 +413,7 @@ impl Store for SqliteStore {
 
     fn command(&self, id: i64) -> Result<Option<CommandRow>, StoreError> {
         let sql = format!("SELECT {COMMAND_COLS} FROM commands WHERE id = ?1");
-        Ok(self.lock().query_row(&sql, [id], command_row).optional()?)
+        Ok(self.lock().one(&sql, [id], command_row).optional()?)
     }
 
     fn commands(&self, enrollment_id: i64, limit: u32) -> Result<Vec<CommandRow>, StoreError> {
@@ -392,7 +424,7 @@ impl Store for SqliteStore {
     }
 
     fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().exec(
             "INSERT INTO profiles (id, syncml, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET syncml = excluded.syncml, updated_at = excluded.updated_at",
             params![id, syncml, now],
@@ -423,17 +455,17 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        tx.execute(
+        tx.exec(
             "INSERT INTO assignments (profile_id, enrollment_id, assigned_at) VALUES (?1, ?2, ?3)
              ON CONFLICT DO UPDATE SET assigned_at = excluded.assigned_at",
             params![profile_id, enrollment_id, now],
         )?;
-        tx.execute(
+        tx.exec(
             "DELETE FROM profile_settings WHERE profile_id = ?1 AND enrollment_id = ?2",
             params![profile_id, enrollment_id],
         )?;
         for l in locuris {
-            tx.execute(
+            tx.exec(
                 "INSERT OR IGNORE INTO profile_settings (profile_id, enrollment_id, locuri) VALUES (?1, ?2, ?3)",
                 params![profile_id, enrollment_id, l],
             )?;
@@ -455,19 +487,19 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let n = tx.execute(
+        let n = tx.exec(
             "DELETE FROM assignments WHERE profile_id = ?1 AND enrollment_id = ?2",
             params![profile_id, enrollment_id],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.execute(
+        tx.exec(
             "DELETE FROM profile_settings WHERE profile_id = ?1 AND enrollment_id = ?2",
             params![profile_id, enrollment_id],
         )?;
         // Commands of the profile not yet sent are moot now.
-        tx.execute(
+        tx.exec(
             "UPDATE commands SET state = 'done', status = NULL, done_at = ?3
              WHERE enrollment_id = ?1 AND state = 'pending' AND origin LIKE ?2",
             params![enrollment_id, format!("profile:{profile_id}:%"), now],
@@ -499,7 +531,7 @@ impl Store for SqliteStore {
     fn prune(&self, done_before: i64) -> Result<PruneReport, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let commands = tx.execute(
+        let commands = tx.exec(
             "DELETE FROM commands WHERE state = 'done' AND done_at < ?1",
             [done_before],
         )?;
@@ -531,15 +563,88 @@ impl Store for SqliteStore {
             enrollment_id,
             session_id: session_id.to_owned(),
             open: true,
+            hints: Hints::unknown(),
+        }))
+    }
+
+    fn open_message(
+        &self,
+        key: MessageKey<'_>,
+        session_id: &str,
+        now: i64,
+    ) -> Result<Option<OpenedMessage<'_>>, StoreError> {
+        let conn = self.lock();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut s = SqliteSession {
+            conn,
+            enrollment_id: 0,
+            session_id: session_id.to_owned(),
+            open: true,
+            hints: Hints::unknown(),
+        };
+        // One statement: the write lock is already held, so the enrollment, its
+        // last_seen_at, the snapshot and the hints are one consistent state.
+        let (by, name) = match key {
+            MessageKey::Thumbprint(t) => (OPEN_BY_THUMBPRINT, t),
+            MessageKey::Device(d) => (OPEN_BY_DEVICE, d),
+        };
+        // RETURNING names the updated table's columns without an alias.
+        let cols = ENROLLMENT_COLS.replace("e.", "enrollments.");
+        let sql = format!(
+            "UPDATE enrollments SET last_seen_at = ?3 WHERE id = ({by})
+             RETURNING {cols},
+               (SELECT snapshot FROM sessions s WHERE s.enrollment_id = enrollments.id
+                 AND s.session_id = ?2),
+               EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
+                 AND c.state = 'sent' AND c.session_id <> ?2),
+               (SELECT MIN(updated_at) FROM sessions s WHERE s.enrollment_id = enrollments.id
+                 AND s.session_id <> ?2),
+               EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
+                 AND c.state = 'pending')"
+        );
+        let opened = {
+            let mut stmt = s.conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![name, session_id, now])?;
+            match rows.next()? {
+                Some(r) => Some((
+                    enrollment_row(r)?,
+                    Hints {
+                        snapshot: Some(r.get(14)?),
+                        other_sent: r.get(15)?,
+                        oldest_other: r.get(16)?,
+                        pending: r.get(17)?,
+                        short_read: None,
+                        opened: true,
+                    },
+                )),
+                None => None,
+            }
+        };
+        let Some((enrollment, hints)) = opened else {
+            return Ok(None); // dropped: rolled back
+        };
+        s.enrollment_id = enrollment.id;
+        s.hints = hints;
+        Ok(Some(OpenedMessage {
+            enrollment,
+            tx: Box::new(s),
         }))
     }
 }
+
+/// The enrollment id a not-revoked certificate names (`?1`).
+const OPEN_BY_THUMBPRINT: &str =
+    "SELECT enrollment_id FROM certificates WHERE thumbprint = ?1 AND revoked_at IS NULL";
+/// The newest enrollment id of a DeviceID (`?1`).
+const OPEN_BY_DEVICE: &str =
+    "SELECT id FROM enrollments WHERE device_id = ?1 ORDER BY id DESC LIMIT 1";
 
 struct SqliteSession<'a> {
     conn: MutexGuard<'a, Connection>,
     enrollment_id: i64,
     session_id: String,
     open: bool,
+    hints: Hints,
 }
 
 impl Drop for SqliteSession<'_> {
@@ -552,9 +657,12 @@ impl Drop for SqliteSession<'_> {
 
 impl SessionTx for SqliteSession<'_> {
     fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(read) = self.hints.snapshot.take() {
+            return Ok(read);
+        }
         Ok(self
             .conn
-            .query_row(
+            .one(
                 "SELECT snapshot FROM sessions WHERE enrollment_id = ?1 AND session_id = ?2",
                 params![self.enrollment_id, self.session_id],
                 |r| r.get(0),
@@ -567,16 +675,21 @@ impl SessionTx for SqliteSession<'_> {
         limit: u32,
         skip: &[i64],
     ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        if !self.hints.may_have_pending() {
+            return Ok(Vec::new());
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, syncml, origin FROM commands WHERE enrollment_id = ?1 AND state = 'pending'
              ORDER BY id LIMIT ?2",
         )?;
+        let asked = limit + skip.len() as u32;
         let rows: Vec<(i64, String, String)> = stmt
-            .query_map(
-                params![self.enrollment_id, limit + skip.len() as u32],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?
+            .query_map(params![self.enrollment_id, asked], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
             .collect::<Result<_, _>>()?;
+        self.hints
+            .read_pending(asked as usize, rows.len(), rows.iter().map(|r| r.0));
         Ok(rows
             .into_iter()
             .filter(|r| !skip.contains(&r.0))
@@ -587,7 +700,7 @@ impl SessionTx for SqliteSession<'_> {
     fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError> {
         Ok(self
             .conn
-            .query_row(
+            .one(
                 "SELECT origin, syncml FROM commands WHERE id = ?1 AND enrollment_id = ?2",
                 params![id, self.enrollment_id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -596,7 +709,8 @@ impl SessionTx for SqliteSession<'_> {
     }
 
     fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.hints.taken(id);
+        self.conn.exec(
             "UPDATE commands SET state = 'sent', session_id = ?2, sent_at = ?3 WHERE id = ?1",
             params![id, self.session_id, now],
         )?;
@@ -611,7 +725,8 @@ impl SessionTx for SqliteSession<'_> {
         results: Option<&serde_json::Value>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
+        self.hints.taken(id);
+        let n = self.conn.exec(
             "UPDATE commands SET state = 'done', status = ?2, original_error = ?3, results = ?4, done_at = ?5
              WHERE id = ?1 AND enrollment_id = ?6 AND state <> 'done'",
             params![
@@ -626,19 +741,55 @@ impl SessionTx for SqliteSession<'_> {
         Ok(n == 1)
     }
 
+    fn record_outcome_origin(
+        &mut self,
+        id: i64,
+        status: Option<i64>,
+        original_error: Option<&str>,
+        results: Option<&serde_json::Value>,
+        now: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        self.hints.taken(id);
+        Ok(self
+            .conn
+            .one(
+                "UPDATE commands SET state = 'done', status = ?2, original_error = ?3, results = ?4, done_at = ?5
+                 WHERE id = ?1 AND enrollment_id = ?6 AND state <> 'done' RETURNING origin, syncml",
+                params![
+                    id,
+                    status,
+                    original_error,
+                    results.map(|r| r.to_string()),
+                    now,
+                    self.enrollment_id
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
     fn requeue_abandoned(&mut self, idle_before: i64) -> Result<usize, StoreError> {
-        let n = self.conn.execute(
-            "UPDATE commands SET state = 'pending', session_id = NULL
-             WHERE enrollment_id = ?1 AND state = 'sent' AND session_id <> ?2
-               AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = ?1
-                 AND s.session_id = commands.session_id AND s.updated_at >= ?3)",
-            params![self.enrollment_id, self.session_id, idle_before],
-        )?;
-        self.conn.execute(
-            "DELETE FROM sessions WHERE enrollment_id = ?1 AND session_id <> ?2
-               AND updated_at < ?3",
-            params![self.enrollment_id, self.session_id, idle_before],
-        )?;
+        let (requeue, drop_sessions) = self.hints.requeue_work(idle_before);
+        let mut n = 0;
+        if requeue {
+            n = self.conn.exec(
+                "UPDATE commands SET state = 'pending', session_id = NULL
+                 WHERE enrollment_id = ?1 AND state = 'sent' AND session_id <> ?2
+                   AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = ?1
+                     AND s.session_id = commands.session_id AND s.updated_at >= ?3)",
+                params![self.enrollment_id, self.session_id, idle_before],
+            )?;
+        }
+        if n > 0 {
+            self.hints.added_pending();
+        }
+        if drop_sessions {
+            self.conn.exec(
+                "DELETE FROM sessions WHERE enrollment_id = ?1 AND session_id <> ?2
+                   AND updated_at < ?3",
+                params![self.enrollment_id, self.session_id, idle_before],
+            )?;
+        }
         Ok(n)
     }
 
@@ -648,6 +799,7 @@ impl SessionTx for SqliteSession<'_> {
         origin: &str,
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
+        self.hints.added_pending();
         insert_commands(&self.conn, self.enrollment_id, fragments, origin, now)
     }
 
@@ -657,7 +809,7 @@ impl SessionTx for SqliteSession<'_> {
         locuri: &str,
         u: &SettingUpdate<'_>,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.conn.exec(
             "UPDATE profile_settings SET state = ?4, status = ?5, original_error = ?6, actual = ?7,
                attempts = attempts + ?8
              WHERE profile_id = ?1 AND enrollment_id = ?2 AND locuri = ?3",
@@ -689,7 +841,7 @@ impl SessionTx for SqliteSession<'_> {
     fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .query_row(
+            .one(
                 "SELECT syncml FROM profiles WHERE id = ?1",
                 [profile_id],
                 |r| r.get(0),
@@ -698,7 +850,7 @@ impl SessionTx for SqliteSession<'_> {
     }
 
     fn merge_inventory(&mut self, values: &[(String, String)]) -> Result<(), StoreError> {
-        let current: String = self.conn.query_row(
+        let current: String = self.conn.one(
             "SELECT inventory FROM enrollments WHERE id = ?1",
             [self.enrollment_id],
             |r| r.get(0),
@@ -708,7 +860,7 @@ impl SessionTx for SqliteSession<'_> {
         for (k, v) in values {
             map.insert(k.clone(), serde_json::Value::String(v.clone()));
         }
-        self.conn.execute(
+        self.conn.exec(
             "UPDATE enrollments SET inventory = ?2 WHERE id = ?1",
             params![
                 self.enrollment_id,
@@ -719,7 +871,7 @@ impl SessionTx for SqliteSession<'_> {
     }
 
     fn set_dm_nonce(&mut self, nonce: &[u8]) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.conn.exec(
             "UPDATE enrollments SET dm_nonce = ?2 WHERE id = ?1",
             params![self.enrollment_id, nonce],
         )?;
@@ -731,16 +883,18 @@ impl SessionTx for SqliteSession<'_> {
     }
 
     fn save(&mut self, snapshot: &[u8], now: i64) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.conn.exec(
             "INSERT INTO sessions (enrollment_id, session_id, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (enrollment_id, session_id) DO UPDATE SET snapshot = excluded.snapshot,
                updated_at = excluded.updated_at",
             params![self.enrollment_id, self.session_id, snapshot, now],
         )?;
-        self.conn.execute(
-            "UPDATE enrollments SET last_seen_at = ?2 WHERE id = ?1",
-            params![self.enrollment_id, now],
-        )?;
+        if !self.hints.opened {
+            self.conn.exec(
+                "UPDATE enrollments SET last_seen_at = ?2 WHERE id = ?1",
+                params![self.enrollment_id, now],
+            )?;
+        }
         Ok(())
     }
 
