@@ -16,7 +16,7 @@
 //! * [`Profile::install_commands`]: one SyncML text fragment per top-level command (an
 //!   `<Atomic>` or `<Sequence>` stays one command), in canonical encoding, CmdIDs `1`, `2`...
 //!   as placeholders. The server decodes each with [`winmdm_syncml::decode_commands`] and hands
-//!   the command to `winmdm_omadm::ServerSession::push_raw`, which assigns the real CmdIDs
+//!   the command to `winmdm_omadm::server::ServerSession::push_raw`, which assigns the real CmdIDs
 //!   (nested ones included). Text is returned rather than `winmdm_omadm::DmCommand` so that
 //!   this crate does not depend on the session engine, and so that the server can store
 //!   each command as a row.
@@ -50,7 +50,7 @@
 //! "#)?;
 //! assert_eq!(profile.settings().len(), 2);
 //!
-//! // Install: one fragment per top-level command, for ServerSession::push_raw.
+//! // Install: one fragment per top-level command, for server::ServerSession::push_raw.
 //! let install = profile.install_commands();
 //! assert_eq!(install.len(), 2);
 //! assert!(install[0].starts_with("<Replace><CmdID>1</CmdID>"));

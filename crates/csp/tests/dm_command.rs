@@ -1,12 +1,10 @@
 //! Typed leaves become `winmdm_omadm::DmCommand`s in one call (no SyncML text in between),
 //! and the server engine sends them with the node's LocURI, Format and Data.
-#![allow(unused_imports)]
 
 use std::time::SystemTime;
 
-use winmdm_csp::winmdm_omadm::{
-    DmCommand, Queued, ServerConfig, ServerSession, Value, syncml::Command,
-};
+use winmdm_csp::winmdm_omadm::server::{Queued, ServerConfig, ServerSession};
+use winmdm_csp::winmdm_omadm::{DmCommand, Value, syncml::Command};
 use winmdm_csp::{CspValue, Format, LeafError, Ranged, ValueError};
 
 const SERVER: &str = "https://mdm.example/omadm";

@@ -330,8 +330,7 @@ impl IssuedCertificate {
 }
 
 pub(crate) fn to_base64(der: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(der)
+    winmdm_types::base64::encode(der)
 }
 
 pub(crate) fn to_pem(label: &str, der: &[u8]) -> String {

@@ -55,7 +55,6 @@
 //! ```
 
 mod csr;
-pub(crate) mod der_util;
 mod device;
 mod error;
 mod forwarded;
@@ -177,16 +176,8 @@ pub fn decode_request_token(text: &str, max_len: usize) -> Option<Vec<u8>> {
     (starts_with_sequence(&twice) && twice.len() <= max_len).then_some(twice)
 }
 
-/// Decodes standard base64 that may contain whitespace (line breaks in a
-/// BinarySecurityToken). `None` if it is not base64 or would decode to more than `max`
-/// bytes.
+/// winmdm-types's lenient base64 (whitespace allowed, length bounded before decoding),
+/// as an `Option` for the decoders here that answer "not base64" whatever the reason.
 pub(crate) fn decode_base64_lenient(text: &str, max: usize) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    if text.len() / 4 * 3 > max.saturating_add(3) {
-        return None;
-    }
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()
+    winmdm_types::base64::decode_lenient(text, max).ok()
 }

@@ -4,12 +4,10 @@ use core::fmt;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use rsa::pkcs1::DecodeRsaPublicKey;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::JwtError;
-use crate::pki::der_util;
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -126,22 +124,16 @@ impl Jwks {
     }
 }
 
-/// PKCS#1 RSAPublicKey DER from big-endian n and e, then the `rsa` decoder.
+/// The RSA public key with big-endian modulus `n` and exponent `e` (a JWK's fields),
+/// through pkcs1's `RsaPublicKey` (leading zeros stripped by `UintRef`); `None` if `rsa`
+/// refuses the values (an even or too small modulus, a bad exponent).
 fn rsa_public_key(n: &[u8], e: &[u8]) -> Option<rsa::PublicKey> {
-    fn uint(bytes: &[u8]) -> Vec<u8> {
-        let trimmed: &[u8] = {
-            let skip = bytes.iter().take_while(|b| **b == 0).count();
-            &bytes[skip..]
-        };
-        let mut v = Vec::with_capacity(trimmed.len() + 1);
-        if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
-            v.push(0);
-        }
-        v.extend_from_slice(trimmed);
-        der_util::tlv(der_util::TAG_INTEGER, &v)
-    }
-    let der = der_util::sequence(&[&uint(n), &uint(e)]);
-    rsa::PublicKey::from_pkcs1_der(&der).ok()
+    use rsa::pkcs1::{RsaPublicKey, UintRef};
+    let key = RsaPublicKey {
+        modulus: UintRef::new(n).ok()?,
+        public_exponent: UintRef::new(e).ok()?,
+    };
+    rsa::PublicKey::try_from(key).ok()
 }
 
 /// What an Entra token must satisfy. Build with [`JwtValidation::entra`].
