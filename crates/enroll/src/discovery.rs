@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::XmlElement;
 use crate::error::MessageError;
-use crate::node::{Input, Node, NodeExt};
+use crate::node::{Element, ElementExt, Input};
 use crate::ns;
 use winmdm_xml::Writer as XmlWriter;
 
@@ -194,17 +194,17 @@ impl Default for AuthPolicy {
 
 const ENROLL_NS: [Option<&str>; 2] = [Some(ns::ENROLL), Some(ns::ENROLL_SLASH)];
 
-pub(crate) fn is_discover(n: &Node) -> bool {
+pub(crate) fn is_discover(n: &Element) -> bool {
     n.is("Discover") && n.in_ns(&ENROLL_NS)
 }
 
-pub(crate) fn is_discover_response(n: &Node) -> bool {
+pub(crate) fn is_discover_response(n: &Element) -> bool {
     n.is("DiscoverResponse") && n.in_ns(&ENROLL_NS)
 }
 
 fn version(
     input: &Input<'_>,
-    n: &Node,
+    n: &Element,
     field: &'static str,
 ) -> Result<Option<Version>, MessageError> {
     match n.opt_text() {
@@ -215,7 +215,7 @@ fn version(
     }
 }
 
-pub(crate) fn decode_discover(input: &Input<'_>, n: &Node) -> Result<Discover, MessageError> {
+pub(crate) fn decode_discover(input: &Input<'_>, n: &Element) -> Result<Discover, MessageError> {
     let req = n
         .child_named("request")
         .ok_or_else(|| input.missing(n, "request"))?;
@@ -232,7 +232,7 @@ pub(crate) fn decode_discover(input: &Input<'_>, n: &Node) -> Result<Discover, M
         } else if e.is("OSEdition") {
             d.os_edition = e.opt_text();
         } else if e.is("AuthPolicies") {
-            let children: Vec<&Node> = e.elements().collect();
+            let children: Vec<&Element> = e.elements().collect();
             if children.is_empty() {
                 d.auth_policies.extend(
                     e.text()
@@ -284,7 +284,7 @@ pub(crate) fn encode_discover(d: &Discover, w: &mut XmlWriter) {
 
 pub(crate) fn decode_discover_response(
     input: &Input<'_>,
-    n: &Node,
+    n: &Element,
 ) -> Result<DiscoverResponse, MessageError> {
     let res = n
         .child_named("DiscoverResult")

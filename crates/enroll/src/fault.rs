@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::XmlElement;
 use crate::error::MessageError;
-use crate::node::{Input, Node, NodeExt};
+use crate::node::{Element, ElementExt, Input};
 use crate::ns;
 use crate::soap::SoapVersion;
 use winmdm_xml::Writer as XmlWriter;
@@ -207,11 +207,11 @@ impl Fault {
     }
 }
 
-pub(crate) fn is_fault(n: &Node, version: SoapVersion) -> bool {
+pub(crate) fn is_fault(n: &Element, version: SoapVersion) -> bool {
     n.is("Fault") && n.in_ns(&[Some(version.namespace())])
 }
 
-fn qname_code(n: &Node, version: SoapVersion) -> FaultCode {
+fn qname_code(n: &Element, version: SoapVersion) -> FaultCode {
     let text = n.trimmed();
     let local = || text.rsplit(':').next().unwrap_or(&text).to_owned();
     let (namespace, name) = match n.text_qname_namespace.as_deref() {
@@ -228,17 +228,17 @@ fn qname_code(n: &Node, version: SoapVersion) -> FaultCode {
     }
 }
 
-fn decode_detail(f: &mut Fault, d: &Node) {
+fn decode_detail(f: &mut Fault, d: &Element) {
     for e in d.elements() {
         if e.is("deviceenrollmentserviceerror") {
             f.enrollment_error = Some(DeviceEnrollmentServiceError {
                 error_type: EnrollmentErrorType(Cow::Owned(
                     e.child_named("errortype")
-                        .map(Node::trimmed)
+                        .map(Element::trimmed)
                         .unwrap_or_default(),
                 )),
-                message: e.child_named("message").map(Node::trimmed),
-                trace_id: e.child_named("traceid").map(Node::trimmed),
+                message: e.child_named("message").map(Element::trimmed),
+                trace_id: e.child_named("traceid").map(Element::trimmed),
             });
         } else {
             f.detail_other.push(e.to_generic());
@@ -248,7 +248,7 @@ fn decode_detail(f: &mut Fault, d: &Node) {
 
 pub(crate) fn decode_fault(
     input: &Input<'_>,
-    n: &Node,
+    n: &Element,
     version: SoapVersion,
 ) -> Result<Fault, MessageError> {
     let mut f = Fault {
@@ -289,7 +289,7 @@ pub(crate) fn decode_fault(
             f.code = qname_code(code, version);
             f.reason = n
                 .child_named("faultstring")
-                .map(Node::trimmed)
+                .map(Element::trimmed)
                 .unwrap_or_default();
             f.reason_lang = n
                 .child_named("faultstring")

@@ -4,7 +4,7 @@
 use crate::discovery::{self, Discover, DiscoverResponse};
 use crate::error::{MessageError, MessageErrorKind, MessageLimits, default_limits};
 use crate::fault::{self, Fault};
-use crate::node::{self, Input, Node};
+use crate::node::{self, Element, Input};
 use crate::provisioning::{self, ProvisioningDoc};
 use crate::soap::{self, Envelope, SoapVersion};
 use crate::wstep::{self, RequestSecurityToken, RequestSecurityTokenResponseCollection};
@@ -12,15 +12,15 @@ use crate::xcep::{self, GetPolicies, GetPoliciesResponse};
 
 fn body_mismatch(
     input: &Input<'_>,
-    at: &Node,
+    at: &Element,
     expected: &'static str,
-    found: Option<&Node>,
+    found: Option<&Element>,
 ) -> MessageError {
     input.err(
         found.map_or(at.offset, |n| n.offset),
         MessageErrorKind::UnexpectedBody {
             expected,
-            found: found.map_or_else(|| "(empty body)".to_owned(), Node::expanded_name),
+            found: found.map_or_else(|| "(empty body)".to_owned(), Element::expanded_name),
         },
     )
 }
@@ -40,7 +40,7 @@ macro_rules! envelope_codec {
                 Self::from_node(&input, &root)
             }
 
-            pub(crate) fn from_node(input: &Input<'_>, root: &Node) -> Result<Self, MessageError> {
+            pub(crate) fn from_node(input: &Input<'_>, root: &Element) -> Result<Self, MessageError> {
                 let (version, header, body) = soap::decode_envelope(input, root)?;
                 match body {
                     Some(b) if $is(b) => Ok(Envelope { version, header, body: $dec(input, b)? }),
@@ -112,7 +112,7 @@ impl Envelope<Fault> {
         Self::from_node(&input, &root)
     }
 
-    pub(crate) fn from_node(input: &Input<'_>, root: &Node) -> Result<Self, MessageError> {
+    pub(crate) fn from_node(input: &Input<'_>, root: &Element) -> Result<Self, MessageError> {
         let (version, header, body) = soap::decode_envelope(input, root)?;
         match body {
             Some(b) if fault::is_fault(b, version) => Ok(Envelope {

@@ -8,7 +8,7 @@
 //! with or without a prefix, `xsi:nil`.
 
 use winmdm_xml::ErrorKind as XmlErrorKind;
-pub(crate) use winmdm_xml::{Element as Node, Node as Child, XML_NS};
+pub(crate) use winmdm_xml::{Element, Node, XML_NS};
 
 use crate::XmlElement;
 use crate::error::{MessageError, MessageErrorKind, MessageLimits};
@@ -23,10 +23,10 @@ impl Input<'_> {
     pub(crate) fn err(&self, pos: usize, kind: MessageErrorKind) -> MessageError {
         MessageError::at(self.bytes, pos, kind)
     }
-    pub(crate) fn missing(&self, node: &Node, what: &'static str) -> MessageError {
+    pub(crate) fn missing(&self, node: &Element, what: &'static str) -> MessageError {
         self.err(node.offset, MessageErrorKind::Missing(what))
     }
-    pub(crate) fn invalid(&self, node: &Node, field: &'static str, value: &str) -> MessageError {
+    pub(crate) fn invalid(&self, node: &Element, field: &'static str, value: &str) -> MessageError {
         self.err(
             node.offset,
             MessageErrorKind::InvalidValue {
@@ -38,13 +38,13 @@ impl Input<'_> {
 }
 
 /// The lenient accessors of the MS-MDE2 decoders.
-pub(crate) trait NodeExt {
+pub(crate) trait ElementExt {
     /// Local name matches, ASCII case-insensitively.
     fn is(&self, local: &str) -> bool;
     /// Namespace is one of `nss` (`None` in the list stands for "no namespace").
     fn in_ns(&self, nss: &[Option<&str>]) -> bool;
     /// First child element with this local name (any namespace, any ASCII case).
-    fn child_named(&self, local: &str) -> Option<&Node>;
+    fn child_named(&self, local: &str) -> Option<&Element>;
     /// Trimmed text content.
     fn trimmed(&self) -> String;
     /// Attribute by local name: unqualified, or in any namespace (some samples prefix
@@ -61,7 +61,7 @@ pub(crate) trait NodeExt {
     fn to_generic(&self) -> XmlElement;
 }
 
-impl NodeExt for Node {
+impl ElementExt for Element {
     fn is(&self, local: &str) -> bool {
         self.name.eq_ignore_ascii_case(local)
     }
@@ -70,7 +70,7 @@ impl NodeExt for Node {
         nss.contains(&self.namespace.as_deref())
     }
 
-    fn child_named(&self, local: &str) -> Option<&Node> {
+    fn child_named(&self, local: &str) -> Option<&Element> {
         self.elements().find(|e| e.is(local))
     }
 
@@ -114,10 +114,10 @@ impl NodeExt for Node {
     }
 }
 
-fn shift_offsets(node: &mut Node, base: usize) {
+fn shift_offsets(node: &mut Element, base: usize) {
     node.offset += base;
     for c in &mut node.children {
-        if let Child::Element(e) = c {
+        if let Node::Element(e) = c {
             shift_offsets(e, base);
         }
     }
@@ -129,7 +129,7 @@ pub(crate) fn parse(
     input: &[u8],
     start: usize,
     limits: &MessageLimits,
-) -> Result<Node, MessageError> {
+) -> Result<Element, MessageError> {
     let whole = Input { bytes: input };
     let options = winmdm_xml::ParseOptions::default().with_limits(*limits);
     let decoded = winmdm_xml::decode_utf8(&input[start..], &options.limits)

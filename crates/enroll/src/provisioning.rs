@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use crate::error::{MessageError, MessageErrorKind, MessageLimits, default_limits};
-use crate::node::{Child, Input, Node, NodeExt};
+use crate::node::{Element, ElementExt, Input, Node};
 use winmdm_types::Secret;
 use winmdm_types::base64::decode_lenient;
 use winmdm_xml::ErrorKind as XmlErrorKind;
@@ -232,11 +232,14 @@ fn encode_node(w: &mut XmlWriter, n: &WapNode) {
     }
 }
 
-pub(crate) fn is_provisioning_root(n: &Node) -> bool {
+pub(crate) fn is_provisioning_root(n: &Element) -> bool {
     n.namespace.is_none() && (n.is("wap-provisioningdoc") || n.is("characteristic") || n.is("parm"))
 }
 
-pub(crate) fn decode_root(input: &Input<'_>, root: &Node) -> Result<ProvisioningDoc, MessageError> {
+pub(crate) fn decode_root(
+    input: &Input<'_>,
+    root: &Element,
+) -> Result<ProvisioningDoc, MessageError> {
     if root.namespace.is_some() {
         return Err(input.err(
             root.offset,
@@ -258,7 +261,7 @@ pub(crate) fn decode_root(input: &Input<'_>, root: &Node) -> Result<Provisioning
             items,
         })
     } else if root.name == "characteristic" || root.name == "parm" {
-        let n = decode_node(input, &Child::Element(root.clone()))?;
+        let n = decode_node(input, &Node::Element(root.clone()))?;
         Ok(ProvisioningDoc {
             version: None,
             items: n.into_iter().collect(),
@@ -274,10 +277,10 @@ pub(crate) fn decode_root(input: &Input<'_>, root: &Node) -> Result<Provisioning
     }
 }
 
-fn decode_node(input: &Input<'_>, c: &Child) -> Result<Option<WapNode>, MessageError> {
+fn decode_node(input: &Input<'_>, c: &Node) -> Result<Option<WapNode>, MessageError> {
     let e = match c {
-        Child::Text(t) if t.trim().is_empty() => return Ok(None),
-        Child::Text(t) => {
+        Node::Text(t) if t.trim().is_empty() => return Ok(None),
+        Node::Text(t) => {
             return Err(input.err(
                 0,
                 MessageErrorKind::InvalidValue {
@@ -286,7 +289,7 @@ fn decode_node(input: &Input<'_>, c: &Child) -> Result<Option<WapNode>, MessageE
                 },
             ));
         }
-        Child::Element(e) => e,
+        Node::Element(e) => e,
     };
     if e.name == "parm" {
         let name = e
@@ -550,6 +553,137 @@ fn read_certificate_entries(
     }
 }
 
+/// `CertificateStore`: the stores and locations Windows reads (Root/System, CA/System,
+/// My/User, My/System and My/WSTEP's renewal settings); others are ignored.
+fn read_certificate_store(
+    c: &Characteristic,
+    cs: &mut CertificateStore,
+) -> Result<(), ProvisioningError> {
+    for store in c.characteristics() {
+        for location in store.characteristics() {
+            match (store.type_.as_str(), location.type_.as_str()) {
+                ("Root", "System") => {
+                    read_certificate_entries(location, &mut cs.root_system, &mut false)
+                }
+                ("CA", "System") => {
+                    read_certificate_entries(location, &mut cs.ca_system, &mut false)
+                }
+                ("My", "User") => read_certificate_entries(
+                    location,
+                    &mut cs.my_user,
+                    &mut cs.my_user_private_key_container,
+                ),
+                ("My", "System") => read_certificate_entries(
+                    location,
+                    &mut cs.my_system,
+                    &mut cs.my_system_private_key_container,
+                ),
+                ("My", "WSTEP") => {
+                    if let Some(r) = location.characteristic("Renew") {
+                        cs.wstep_renew = Some(read_wstep_renew(r)?);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `My/WSTEP/Renew`: ROBOSupport, RenewPeriod, RetryInterval.
+fn read_wstep_renew(r: &Characteristic) -> Result<WstepRenew, ProvisioningError> {
+    let mut renew = WstepRenew::default();
+    for p in r.parms() {
+        match p.name.as_str() {
+            "ROBOSupport" => renew.robo_support = parse_bool(p)?,
+            "RenewPeriod" => renew.renew_period = parse_num(p)?,
+            "RetryInterval" => renew.retry_interval = parse_num(p)?,
+            _ => {}
+        }
+    }
+    Ok(renew)
+}
+
+/// The w7 `APPLICATION` characteristic: its parms, `APPAUTH` entries, the rest in `other`.
+fn read_application(c: &Characteristic) -> Result<W7Application, ProvisioningError> {
+    let mut a = W7Application::default();
+    for ch in &c.children {
+        match ch {
+            WapNode::Parm(p) => {
+                let v = p.value.clone();
+                match p.name.as_str() {
+                    "APPID" => a.app_id = v,
+                    "PROVIDER-ID" => a.provider_id = v,
+                    "NAME" => a.name = v,
+                    "ADDR" => a.addr = v,
+                    "CONNRETRYFREQ" => a.conn_retry_freq = parse_num(p)?,
+                    "INITIALBACKOFFTIME" => a.initial_backoff_time = parse_num(p)?,
+                    "MAXBACKOFFTIME" => a.max_backoff_time = parse_num(p)?,
+                    "BACKCOMPATRETRYDISABLED" => a.backcompat_retry_disabled = true,
+                    "DEFAULTENCODING" => a.default_encoding = v,
+                    "SSLCLIENTCERTSEARCHCRITERIA" => a.ssl_client_cert_search_criteria = v,
+                    _ => a.other.push(ch.clone()),
+                }
+            }
+            WapNode::Characteristic(x) if x.type_ == "APPAUTH" => {
+                let get = |n: &str| x.parm(n).and_then(|p| p.value.clone());
+                a.app_auth.push(AppAuth {
+                    level: get("AAUTHLEVEL").unwrap_or_default(),
+                    auth_type: get("AAUTHTYPE"),
+                    name: get("AAUTHNAME"),
+                    secret: get("AAUTHSECRET").map(Secret::new),
+                    data: get("AAUTHDATA"),
+                });
+            }
+            WapNode::Characteristic(_) => a.other.push(ch.clone()),
+        }
+    }
+    Ok(a)
+}
+
+/// The first provider under `DMClient/Provider`: its parms, `Poll`, other characteristics.
+fn read_dm_client_provider(p: &Characteristic) -> Result<DmClientProvider, ProvisioningError> {
+    let mut d = DmClientProvider {
+        provider_id: p.type_.clone(),
+        ..Default::default()
+    };
+    for ch in &p.children {
+        match ch {
+            WapNode::Parm(x) => d.parms.push(x.clone()),
+            WapNode::Characteristic(x) if x.type_ == "Poll" => d.poll = Some(read_poll(x)?),
+            WapNode::Characteristic(x) => d.other.push(x.clone()),
+        }
+    }
+    Ok(d)
+}
+
+/// `DMClient/Provider/ID/Poll`: the retry schedule and the login polls.
+fn read_poll(x: &Characteristic) -> Result<Poll, ProvisioningError> {
+    let mut poll = Poll::default();
+    for q in x.parms() {
+        match q.name.as_str() {
+            "IntervalForFirstSetOfRetries" => {
+                poll.interval_for_first_set_of_retries = parse_num(q)?
+            }
+            "NumberOfFirstRetries" => poll.number_of_first_retries = parse_num(q)?,
+            "IntervalForSecondSetOfRetries" => {
+                poll.interval_for_second_set_of_retries = parse_num(q)?
+            }
+            "NumberOfSecondRetries" => poll.number_of_second_retries = parse_num(q)?,
+            "IntervalForRemainingScheduledRetries" => {
+                poll.interval_for_remaining_scheduled_retries = parse_num(q)?
+            }
+            "NumberOfRemainingScheduledRetries" => {
+                poll.number_of_remaining_scheduled_retries = parse_num(q)?
+            }
+            "PollOnLogin" => poll.poll_on_login = parse_bool(q)?,
+            "AllUsersPollOnFirstLogin" => poll.all_users_poll_on_first_login = parse_bool(q)?,
+            _ => {}
+        }
+    }
+    Ok(poll)
+}
+
 impl EnrollmentProvisioning {
     /// Reads the typed view from a document (unknown parts go to `other` fields).
     pub fn from_doc(doc: &ProvisioningDoc) -> Result<Self, ProvisioningError> {
@@ -563,142 +697,14 @@ impl EnrollmentProvisioning {
                 }
             };
             match c.type_.as_str() {
-                "CertificateStore" => {
-                    let cs = &mut out.certificate_store;
-                    for store in c.characteristics() {
-                        for location in store.characteristics() {
-                            match (store.type_.as_str(), location.type_.as_str()) {
-                                ("Root", "System") => read_certificate_entries(
-                                    location,
-                                    &mut cs.root_system,
-                                    &mut false,
-                                ),
-                                ("CA", "System") => read_certificate_entries(
-                                    location,
-                                    &mut cs.ca_system,
-                                    &mut false,
-                                ),
-                                ("My", "User") => read_certificate_entries(
-                                    location,
-                                    &mut cs.my_user,
-                                    &mut cs.my_user_private_key_container,
-                                ),
-                                ("My", "System") => read_certificate_entries(
-                                    location,
-                                    &mut cs.my_system,
-                                    &mut cs.my_system_private_key_container,
-                                ),
-                                ("My", "WSTEP") => {
-                                    if let Some(r) = location.characteristic("Renew") {
-                                        let mut renew = WstepRenew::default();
-                                        for p in r.parms() {
-                                            match p.name.as_str() {
-                                                "ROBOSupport" => {
-                                                    renew.robo_support = parse_bool(p)?
-                                                }
-                                                "RenewPeriod" => renew.renew_period = parse_num(p)?,
-                                                "RetryInterval" => {
-                                                    renew.retry_interval = parse_num(p)?
-                                                }
-                                                _ => {}
-                                            }
-                                        }
-                                        cs.wstep_renew = Some(renew);
-                                    }
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                }
-                "APPLICATION" => {
-                    let mut a = W7Application::default();
-                    for ch in &c.children {
-                        match ch {
-                            WapNode::Parm(p) => {
-                                let v = p.value.clone();
-                                match p.name.as_str() {
-                                    "APPID" => a.app_id = v,
-                                    "PROVIDER-ID" => a.provider_id = v,
-                                    "NAME" => a.name = v,
-                                    "ADDR" => a.addr = v,
-                                    "CONNRETRYFREQ" => a.conn_retry_freq = parse_num(p)?,
-                                    "INITIALBACKOFFTIME" => a.initial_backoff_time = parse_num(p)?,
-                                    "MAXBACKOFFTIME" => a.max_backoff_time = parse_num(p)?,
-                                    "BACKCOMPATRETRYDISABLED" => a.backcompat_retry_disabled = true,
-                                    "DEFAULTENCODING" => a.default_encoding = v,
-                                    "SSLCLIENTCERTSEARCHCRITERIA" => {
-                                        a.ssl_client_cert_search_criteria = v
-                                    }
-                                    _ => a.other.push(ch.clone()),
-                                }
-                            }
-                            WapNode::Characteristic(x) if x.type_ == "APPAUTH" => {
-                                let get = |n: &str| x.parm(n).and_then(|p| p.value.clone());
-                                a.app_auth.push(AppAuth {
-                                    level: get("AAUTHLEVEL").unwrap_or_default(),
-                                    auth_type: get("AAUTHTYPE"),
-                                    name: get("AAUTHNAME"),
-                                    secret: get("AAUTHSECRET").map(Secret::new),
-                                    data: get("AAUTHDATA"),
-                                });
-                            }
-                            WapNode::Characteristic(_) => a.other.push(ch.clone()),
-                        }
-                    }
-                    out.application = Some(a);
-                }
+                "CertificateStore" => read_certificate_store(c, &mut out.certificate_store)?,
+                "APPLICATION" => out.application = Some(read_application(c)?),
                 "DMClient" => {
                     let provider = c
                         .characteristic("Provider")
                         .and_then(|p| p.characteristics().next());
                     if let (Some(p), None) = (provider, &out.dm_client) {
-                        let mut d = DmClientProvider {
-                            provider_id: p.type_.clone(),
-                            ..Default::default()
-                        };
-                        for ch in &p.children {
-                            match ch {
-                                WapNode::Parm(x) => d.parms.push(x.clone()),
-                                WapNode::Characteristic(x) if x.type_ == "Poll" => {
-                                    let mut poll = Poll::default();
-                                    for q in x.parms() {
-                                        match q.name.as_str() {
-                                            "IntervalForFirstSetOfRetries" => {
-                                                poll.interval_for_first_set_of_retries =
-                                                    parse_num(q)?
-                                            }
-                                            "NumberOfFirstRetries" => {
-                                                poll.number_of_first_retries = parse_num(q)?
-                                            }
-                                            "IntervalForSecondSetOfRetries" => {
-                                                poll.interval_for_second_set_of_retries =
-                                                    parse_num(q)?
-                                            }
-                                            "NumberOfSecondRetries" => {
-                                                poll.number_of_second_retries = parse_num(q)?
-                                            }
-                                            "IntervalForRemainingScheduledRetries" => {
-                                                poll.interval_for_remaining_scheduled_retries =
-                                                    parse_num(q)?
-                                            }
-                                            "NumberOfRemainingScheduledRetries" => {
-                                                poll.number_of_remaining_scheduled_retries =
-                                                    parse_num(q)?
-                                            }
-                                            "PollOnLogin" => poll.poll_on_login = parse_bool(q)?,
-                                            "AllUsersPollOnFirstLogin" => {
-                                                poll.all_users_poll_on_first_login = parse_bool(q)?
-                                            }
-                                            _ => {}
-                                        }
-                                    }
-                                    d.poll = Some(poll);
-                                }
-                                WapNode::Characteristic(x) => d.other.push(x.clone()),
-                            }
-                        }
-                        out.dm_client = Some(d);
+                        out.dm_client = Some(read_dm_client_provider(p)?);
                     }
                 }
                 _ => out.other.push(n.clone()),

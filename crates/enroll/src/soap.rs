@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::XmlElement;
 use crate::error::{MessageError, MessageErrorKind};
-use crate::node::{Input, Node, NodeExt};
+use crate::node::{Element, ElementExt, Input};
 use crate::ns;
 use winmdm_types::Secret;
 use winmdm_types::base64::{self as lenient_base64, Base64Error};
@@ -312,7 +312,7 @@ impl BinarySecurityToken {
 
 // ---------------------------------------------------------------- decoding
 
-pub(crate) fn decode_binary_security_token(node: &Node) -> BinarySecurityToken {
+pub(crate) fn decode_binary_security_token(node: &Element) -> BinarySecurityToken {
     BinarySecurityToken {
         value_type: node
             .attr("ValueType")
@@ -323,14 +323,14 @@ pub(crate) fn decode_binary_security_token(node: &Node) -> BinarySecurityToken {
     }
 }
 
-fn decode_security(node: &Node) -> Security {
+fn decode_security(node: &Element) -> Security {
     let mut sec = Security::default();
     for e in node.elements() {
         if e.is("Timestamp") && e.in_ns(&[Some(ns::WSU)]) {
             sec.timestamp = Some(Timestamp {
                 id: e.attr("Id").map(str::to_owned),
-                created: e.child_named("Created").map(Node::trimmed),
-                expires: e.child_named("Expires").map(Node::trimmed),
+                created: e.child_named("Created").map(Element::trimmed),
+                expires: e.child_named("Expires").map(Element::trimmed),
             });
         } else if e.is("UsernameToken") && e.in_ns(&[Some(ns::WSSE)]) {
             let pw = e.child_named("Password");
@@ -338,14 +338,14 @@ fn decode_security(node: &Node) -> Security {
                 id: e.attr("Id").map(str::to_owned),
                 username: e
                     .child_named("Username")
-                    .map(Node::trimmed)
+                    .map(Element::trimmed)
                     .unwrap_or_default(),
                 password: pw.map(|p| Secret::new(p.text())),
                 password_type: pw.and_then(|p| p.attr("Type")).map(|t| t.trim().to_owned()),
                 other: e
                     .elements()
                     .filter(|c| !c.is("Username") && !c.is("Password"))
-                    .map(Node::to_generic)
+                    .map(Element::to_generic)
                     .collect(),
             });
         } else if e.is("BinarySecurityToken") && e.in_ns(&[Some(ns::WSSE)]) {
@@ -357,7 +357,7 @@ fn decode_security(node: &Node) -> Security {
     sec
 }
 
-fn decode_header(node: &Node) -> Header {
+fn decode_header(node: &Element) -> Header {
     let mut h = Header::default();
     let wsa = [Some(ns::ADDRESSING), None];
     for e in node.elements() {
@@ -368,7 +368,7 @@ fn decode_header(node: &Node) -> Header {
         } else if e.in_ns(&wsa) && e.is("ReplyTo") {
             h.reply_to = Some(
                 e.child_named("Address")
-                    .map(Node::trimmed)
+                    .map(Element::trimmed)
                     .unwrap_or_default(),
             );
         } else if e.in_ns(&wsa) && e.is("To") {
@@ -393,8 +393,8 @@ fn decode_header(node: &Node) -> Header {
 /// element (`None` for an empty body).
 pub(crate) fn decode_envelope<'n>(
     input: &Input<'_>,
-    root: &'n Node,
-) -> Result<(SoapVersion, Header, Option<&'n Node>), MessageError> {
+    root: &'n Element,
+) -> Result<(SoapVersion, Header, Option<&'n Element>), MessageError> {
     let version = match root.namespace.as_deref() {
         Some(ns::SOAP12) => SoapVersion::Soap12,
         Some(ns::SOAP11) => SoapVersion::Soap11,

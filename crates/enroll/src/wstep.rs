@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::XmlElement;
 use crate::error::{MessageError, MessageErrorKind};
-use crate::node::{Input, Node, NodeExt};
+use crate::node::{Element, ElementExt, Input};
 use crate::ns;
 use crate::soap::{
     BinarySecurityToken, ValueType, decode_binary_security_token, encode_binary_security_token,
@@ -192,17 +192,17 @@ impl RequestSecurityTokenResponseCollection {
     }
 }
 
-pub(crate) fn is_rst(n: &Node) -> bool {
+pub(crate) fn is_rst(n: &Element) -> bool {
     n.is("RequestSecurityToken") && n.in_ns(&[Some(ns::WST)])
 }
 
-pub(crate) fn is_rstrc(n: &Node) -> bool {
+pub(crate) fn is_rstrc(n: &Element) -> bool {
     n.is("RequestSecurityTokenResponseCollection") && n.in_ns(&[Some(ns::WST)])
 }
 
 pub(crate) fn decode_rst(
     input: &Input<'_>,
-    n: &Node,
+    n: &Element,
 ) -> Result<RequestSecurityToken, MessageError> {
     let mut r = RequestSecurityToken::default();
     for e in n.elements() {
@@ -223,7 +223,7 @@ pub(crate) fn decode_rst(
                     .ok_or_else(|| input.missing(i, "ContextItem/@Name"))?;
                 r.additional_context.items.push(ContextItem {
                     name: name.trim().to_owned(),
-                    value: i.child_named("Value").map(Node::text),
+                    value: i.child_named("Value").map(Element::text),
                 });
             }
         } else {
@@ -273,7 +273,7 @@ pub(crate) fn encode_rst(r: &RequestSecurityToken, w: &mut XmlWriter) {
 
 pub(crate) fn decode_rstrc(
     _ctx: &Input<'_>,
-    n: &Node,
+    n: &Element,
 ) -> Result<RequestSecurityTokenResponseCollection, MessageError> {
     let mut c = RequestSecurityTokenResponseCollection::default();
     for e in n.elements() {

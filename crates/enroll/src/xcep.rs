@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use crate::XmlElement;
 use crate::error::MessageError;
-use crate::node::{Input, Node, NodeExt};
+use crate::node::{Element, ElementExt, Input};
 use crate::ns;
 use winmdm_xml::Writer as XmlWriter;
 
@@ -298,17 +298,17 @@ impl GetPoliciesResponse {
     }
 }
 
-pub(crate) fn is_get_policies(n: &Node) -> bool {
+pub(crate) fn is_get_policies(n: &Element) -> bool {
     n.is("GetPolicies") && n.in_ns(&[Some(ns::XCEP)])
 }
 
-pub(crate) fn is_get_policies_response(n: &Node) -> bool {
+pub(crate) fn is_get_policies_response(n: &Element) -> bool {
     n.is("GetPoliciesResponse") && n.in_ns(&[Some(ns::XCEP)])
 }
 
 fn num<T: std::str::FromStr>(
     input: &Input<'_>,
-    n: &Node,
+    n: &Element,
     field: &'static str,
 ) -> Result<Option<T>, MessageError> {
     match n.opt_text() {
@@ -319,7 +319,7 @@ fn num<T: std::str::FromStr>(
 
 fn req_num<T: std::str::FromStr>(
     input: &Input<'_>,
-    parent: &Node,
+    parent: &Element,
     local: &'static str,
 ) -> Result<T, MessageError> {
     let n = parent
@@ -328,7 +328,11 @@ fn req_num<T: std::str::FromStr>(
     num(input, n, local)?.ok_or_else(|| input.missing(n, local))
 }
 
-fn boolean(input: &Input<'_>, n: &Node, field: &'static str) -> Result<Option<bool>, MessageError> {
+fn boolean(
+    input: &Input<'_>,
+    n: &Element,
+    field: &'static str,
+) -> Result<Option<bool>, MessageError> {
     match n.opt_text().as_deref() {
         None => Ok(None),
         Some(t) if t.eq_ignore_ascii_case("true") || t == "1" => Ok(Some(true)),
@@ -337,7 +341,7 @@ fn boolean(input: &Input<'_>, n: &Node, field: &'static str) -> Result<Option<bo
     }
 }
 
-fn generic_unless_nil(n: &Node) -> Option<XmlElement> {
+fn generic_unless_nil(n: &Element) -> Option<XmlElement> {
     if n.is_nil() && n.elements().next().is_none() && n.trimmed().is_empty() {
         None
     } else {
@@ -345,7 +349,10 @@ fn generic_unless_nil(n: &Node) -> Option<XmlElement> {
     }
 }
 
-pub(crate) fn decode_get_policies(_ctx: &Input<'_>, n: &Node) -> Result<GetPolicies, MessageError> {
+pub(crate) fn decode_get_policies(
+    _ctx: &Input<'_>,
+    n: &Element,
+) -> Result<GetPolicies, MessageError> {
     let mut g = GetPolicies::default();
     for e in n.elements() {
         if e.is("client") {
@@ -389,14 +396,14 @@ pub(crate) fn encode_get_policies(g: &GetPolicies, w: &mut XmlWriter) {
     w.close("GetPolicies");
 }
 
-fn attestation_failure_behavior(n: &Node) -> Option<AttestationFailureBehavior> {
+fn attestation_failure_behavior(n: &Element) -> Option<AttestationFailureBehavior> {
     n.opt_text()
         .map(|t| AttestationFailureBehavior(Cow::Owned(t)))
 }
 
 fn decode_private_key_attributes(
     input: &Input<'_>,
-    n: &Node,
+    n: &Element,
 ) -> Result<PrivateKeyAttributes, MessageError> {
     let mut p = PrivateKeyAttributes::default();
     let mut min = None;
@@ -415,7 +422,7 @@ fn decode_private_key_attributes(
             let list: Vec<String> = e
                 .elements()
                 .filter(|c| c.is("provider"))
-                .map(Node::trimmed)
+                .map(Element::trimmed)
                 .collect();
             p.crypto_providers = if list.is_empty() && e.is_nil() {
                 None
@@ -434,7 +441,7 @@ fn decode_private_key_attributes(
     Ok(p)
 }
 
-fn decode_attestation(input: &Input<'_>, n: &Node) -> Result<Attestation, MessageError> {
+fn decode_attestation(input: &Input<'_>, n: &Element) -> Result<Attestation, MessageError> {
     let mut a = Attestation::default();
     for e in n.elements() {
         if e.is("attestationFailureBehavior") {
@@ -443,9 +450,9 @@ fn decode_attestation(input: &Input<'_>, n: &Node) -> Result<Attestation, Messag
             a.operation_timeout = num(input, e, "operationTimeout")?;
         } else if e.is("azureAttestation") {
             a.azure_attestation = Some(AzureAttestation {
-                nonce: e.child_named("nonce").and_then(Node::opt_text),
-                relying_party_id: e.child_named("relyingPartyId").and_then(Node::opt_text),
-                endpoint_uri: e.child_named("endpointUri").and_then(Node::opt_text),
+                nonce: e.child_named("nonce").and_then(Element::opt_text),
+                relying_party_id: e.child_named("relyingPartyId").and_then(Element::opt_text),
+                endpoint_uri: e.child_named("endpointUri").and_then(Element::opt_text),
             });
         } else {
             a.other.push(e.to_generic());
@@ -454,7 +461,7 @@ fn decode_attestation(input: &Input<'_>, n: &Node) -> Result<Attestation, Messag
     Ok(a)
 }
 
-fn decode_attributes(input: &Input<'_>, n: &Node) -> Result<PolicyAttributes, MessageError> {
+fn decode_attributes(input: &Input<'_>, n: &Element) -> Result<PolicyAttributes, MessageError> {
     let mut a = PolicyAttributes::default();
     for e in n.elements() {
         let local = e.name.as_str();
@@ -510,7 +517,7 @@ fn decode_attributes(input: &Input<'_>, n: &Node) -> Result<PolicyAttributes, Me
     Ok(a)
 }
 
-fn decode_policy(input: &Input<'_>, n: &Node) -> Result<Policy, MessageError> {
+fn decode_policy(input: &Input<'_>, n: &Element) -> Result<Policy, MessageError> {
     let mut p = Policy::default();
     let mut attrs = None;
     for e in n.elements() {
@@ -530,7 +537,7 @@ fn decode_policy(input: &Input<'_>, n: &Node) -> Result<Policy, MessageError> {
 
 pub(crate) fn decode_get_policies_response(
     input: &Input<'_>,
-    n: &Node,
+    n: &Element,
 ) -> Result<GetPoliciesResponse, MessageError> {
     let mut r = GetPoliciesResponse::default();
     for e in n.elements() {
@@ -567,11 +574,11 @@ pub(crate) fn decode_get_policies_response(
                 r.oids.push(Oid {
                     value: o
                         .child_named("value")
-                        .map(Node::trimmed)
+                        .map(Element::trimmed)
                         .ok_or_else(|| input.missing(o, "value"))?,
                     group: req_num(input, o, "group")?,
                     oid_reference_id: req_num(input, o, "oIDReferenceID")?,
-                    default_name: o.child_named("defaultName").and_then(Node::opt_text),
+                    default_name: o.child_named("defaultName").and_then(Element::opt_text),
                 });
             }
         } else {
