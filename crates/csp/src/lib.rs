@@ -52,6 +52,14 @@ pub mod admx;
 mod catalog;
 mod def;
 pub mod lint;
+/// The manual (`docs/csp.md` in the repository): generated trees, the catalog, profiles
+/// and lint. Its examples run as doc tests when the features they use (`dmclient`,
+/// `update`, `policy-areas`, all default) are on.
+#[cfg_attr(
+    all(feature = "dmclient", feature = "update", feature = "policy-areas"),
+    doc = include_str!("../../../docs/csp.md")
+)]
+pub mod manual {}
 mod path;
 pub mod profile;
 pub mod value;

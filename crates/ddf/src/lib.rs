@@ -65,6 +65,10 @@
 #![forbid(unsafe_code)]
 
 mod error;
+/// The manual (`docs/ddf.md` in the repository): the model, what is kept and the limits,
+/// with its examples run as doc tests.
+#[doc = include_str!("../../../docs/ddf.md")]
+pub mod manual {}
 mod model;
 mod parse;
 mod xml;

@@ -110,6 +110,14 @@ mod discovery;
 mod enrollment;
 mod error;
 mod fault;
+/// The manuals (`docs/enroll.md`, and `docs/pki.md` as [`manual::pki`], in the
+/// repository), with their examples run as doc tests.
+#[doc = include_str!("../../../docs/enroll.md")]
+pub mod manual {
+    /// The PKI manual (`docs/pki.md` in the repository).
+    #[doc = include_str!("../../../docs/pki.md")]
+    pub mod pki {}
+}
 mod message;
 mod node;
 pub mod ns;

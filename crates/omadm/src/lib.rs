@@ -102,6 +102,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+/// The manual (`docs/omadm.md` in the repository): the engines, their contracts and the
+/// storage a product needs, with its examples run as doc tests.
+#[doc = include_str!("../../../docs/omadm.md")]
+pub mod manual {}
 pub mod alert;
 pub mod auth;
 mod command;
