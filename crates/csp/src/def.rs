@@ -445,10 +445,8 @@ fn push(out: &mut Vec<NodeDef>, n: &ddf::Node, parent: Option<u32>) {
             access = access.union(x);
         }
     }
-    let format = match &p.format {
-        Some(f) => Format::parse(f.as_str()),
-        None => Format::Other(Cow::Borrowed("")),
-    };
+    // The DDF's DFFormat is already winmdm-types's Format; none declared is the empty name.
+    let format = p.format.clone().unwrap_or(Format::Other(Cow::Borrowed("")));
     let (allowed, list_delimiter) = match &p.allowed_values {
         None => (Allowed::Unspecified, None),
         Some(a) => (allowed(a), opt(&a.list_delimiter)),
