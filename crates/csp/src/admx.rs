@@ -128,9 +128,10 @@ pub enum AdmxErrorKind {
     /// The bytes are not valid UTF-8 (or UTF-16 after a UTF-16 byte order mark).
     #[error("invalid {0} at this position")]
     Encoding(&'static str),
-    /// The XML is not well-formed (message from the XML reader).
+    /// The XML is not well-formed: winmdm-xml's kind (a typed syntax error, an unclosed
+    /// element...).
     #[error("malformed XML: {0}")]
-    Xml(String),
+    Xml(XmlErrorKind),
     /// An entity reference other than the five predefined ones and character references.
     #[error("undefined entity &{0};")]
     UndefinedEntity(String),
@@ -399,12 +400,7 @@ fn xml_error(e: winmdm_xml::Error, text: &str) -> AdmxError {
             position = Position::locate(text, text.len());
             AdmxErrorKind::NoRoot
         }
-        XmlErrorKind::UnclosedElement(name) => {
-            let local = name.rsplit_once(':').map_or(name.as_str(), |(_, l)| l);
-            AdmxErrorKind::Xml(format!("unexpected end of document inside <{local}>"))
-        }
-        XmlErrorKind::Syntax(e) => AdmxErrorKind::Xml(e.to_string()),
-        other => AdmxErrorKind::Xml(other.to_string()),
+        other => AdmxErrorKind::Xml(other),
     };
     AdmxError { kind, position }
 }

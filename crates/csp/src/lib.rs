@@ -86,6 +86,8 @@ pub use winmdm_omadm;
 /// The data format of a node (`DFFormat` in a DDF, `Meta/Format` on the wire): the one
 /// `Format` of winmdm, defined in `winmdm-types`.
 pub use winmdm_types::Format;
+/// The XML foundation: [`admx::AdmxErrorKind::Xml`] carries its [`winmdm_xml::ErrorKind`].
+pub use winmdm_xml;
 
 #[allow(unused_imports)]
 use value::{csp_enum, csp_flags, csp_node};

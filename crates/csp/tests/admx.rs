@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use winmdm_csp::admx::{AdmxErrorKind, AdmxFile, AdmxLimits, AdmxSet, ElementKind, PolicyClass};
+use winmdm_csp::winmdm_xml::{ErrorKind, SyntaxError};
 use winmdm_csp::{Catalog, Finding, LintOptions, Rule, Severity};
 
 /// [`winmdm_csp::lint_profile`] on a catalog that is never empty here.
@@ -363,7 +364,14 @@ fn parse_err(xml: &str, limits: &AdmxLimits) -> winmdm_csp::admx::AdmxError {
 fn malformed_admx_has_a_position() {
     let xml = "<policyDefinitions>\n  <policies>\n    <policy name=\"P\">\n      <elements><text id=\"T\"></elements>\n";
     let e = parse_err(xml, &AdmxLimits::default());
-    assert!(matches!(e.kind, AdmxErrorKind::Xml(_)), "{e}");
+    assert!(
+        matches!(
+            &e.kind,
+            AdmxErrorKind::Xml(ErrorKind::Syntax(SyntaxError::MismatchedEndTag { expected, found }))
+                if expected == "text" && found == "elements"
+        ),
+        "{e:?}"
+    );
     assert_eq!(e.position.line, 4, "{e}");
     assert!(e.to_string().contains("line 4"), "{e}");
 
