@@ -42,7 +42,7 @@ pub(crate) enum Cmd {
         #[arg(long = "ddf", value_name = "PATH")]
         ddf: Vec<PathBuf>,
         /// Load these ADMX files (or every .admx in these folders, e.g. a PolicyDefinitions
-        /// folder) and check the <data id=...> ids and enum/decimal values of ADMX-backed
+        /// folder) and check the data element ids and enum/decimal values of ADMX-backed
         /// nodes whose .admx file is loaded (rule admx-data).
         #[arg(long = "admx", value_name = "PATH")]
         admx: Vec<PathBuf>,
