@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
+use rusqlite::config::DbConfig;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -36,6 +37,12 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // The query planner stability guarantee: a plan never depends on the values bound.
+        // Without it SQLite (STAT4 is compiled in by rusqlite's bundled build) marks the
+        // parameters of ORDER BY, MAX and join queries as plan-relevant and parses a cached
+        // statement again whenever one changes: every newest-enrollment-of-a-device read
+        // (each admin request naming a device) and every enrollment's retry lookup.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         // Every statement of the store is cached (rusqlite's default keeps 16).
         conn.set_prepared_statement_cache_capacity(128);
         conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
@@ -913,5 +920,40 @@ impl SessionTx for SqliteSession<'_> {
         self.conn.exec("COMMIT", [])?;
         self.open = false;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the query planner stability guarantee a cached statement is parsed once, not
+    /// again for every new value bound (as it was for the newest enrollment of a device).
+    #[test]
+    fn cached_statements_are_not_parsed_again_for_new_values() {
+        let dir = std::env::temp_dir().join(format!("winmdm-store-qpsg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("t.db")).unwrap();
+        let sql = format!(
+            "SELECT {ENROLLMENT_COLS} FROM enrollments e WHERE e.device_id = ?1 ORDER BY e.id DESC LIMIT 1"
+        );
+        let reprepared = |conn: &Connection, devices: &[&str]| {
+            for d in devices {
+                let found = conn.one(&sql, [d], enrollment_row).optional().unwrap();
+                assert!(found.is_none());
+            }
+            conn.prepare_cached(&sql)
+                .unwrap()
+                .get_status(rusqlite::StatementStatus::RePrepare)
+        };
+        let conn = store.lock();
+        assert_eq!(reprepared(&conn, &["A", "B", "C"]), 0);
+        // Without the guarantee the same statement is parsed again per new value.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, false)
+            .unwrap();
+        assert!(reprepared(&conn, &["D", "E", "F"]) >= 2);
+        drop(conn);
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
