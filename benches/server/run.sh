@@ -60,6 +60,7 @@ stop() { # PID: SIGTERM, then wait
 }
 cleanup() {
   stop "$sampler_pid"; stop "$floor_pid"; stop "$server_pid"
+  if [ -n "$work" ] && [ -f "$work/floor.pid" ]; then stop "$(cat "$work/floor.pid")"; fi
   if [ -n "$pg_dir" ]; then
     as_pg "'$pg_bin/pg_ctl' -D '$pg_dir/data' -m fast -w stop" >/dev/null 2>&1 || true
     rm -rf "$pg_dir"
@@ -160,6 +161,7 @@ start_floor() { # BODY_BYTES
   local fport; fport=$(free_port); floor_url="https://localhost:$fport"
   "$floor_bin" --data-dir "$data" --listen "127.0.0.1:$fport" --body-bytes "$1" >"$out/$store-floor.log" 2>&1 &
   floor_pid=$!
+  echo "$floor_pid" >"$work/floor.pid"  # for cleanup: started in a subshell of floor_run
   wait_listening "$out/$store-floor.log" "$floor_pid"
 }
 
@@ -182,7 +184,7 @@ measure_store() {
   start_server
   local secret; secret=$(cat "$data/enrollment-secret")
   local token; token=$(cat "$data/admin-token")
-  local S=(--server "$url" --secret "$secret")
+  local S=(--server "$url" "--secret=$secret")  # "=": a secret may start with "-"
   # The key pool (RSA key generation, not timed) is shared by the stores.
   if [ -d "$work/key-pool" ]; then mkdir -p "$state"; cp -r "$work/key-pool" "$state/"; fi
 
@@ -260,6 +262,8 @@ measure_store() {
     start_floor "$(r0 "$(field .response_bytes_mean "$m")")"
     run "$label" "$floor_pid" --floor "$floor_url" --devices "$n" --concurrency "$(field .concurrency "$m")" \
       --duration $((dur * 4)) --sessions "$(field .sessions "$m")" --messages-per-session "$mp" --request-bytes "$rq" "$@"
+    # floor_run runs in $(...): its floor_pid is not the caller's, so the floor stops here.
+    stop "$floor_pid"; floor_pid=; rm -f "$work/floor.pid"
   }
   echo "-- transport floor, same sessions / pattern / sizes"
   j=$(floor_run floor_idle_resumed "$best_j" "$warm")

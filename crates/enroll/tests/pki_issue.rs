@@ -454,3 +454,80 @@ fn tls_server_certificates_name_their_hosts_and_pass_openssl_verify_sslserver() 
     );
     assert!(matches!(none, Err(IssueError::InvalidOptions(_))));
 }
+
+#[test]
+fn ecdsa_p256_tls_server_certificate_from_the_rsa_ca_passes_openssl_verify_sslserver() {
+    let ca = dev_ca();
+    let dir = temp_dir("tls-server-ec");
+    let key = dir.join("ec.key").to_string_lossy().into_owned();
+    let spki = dir.join("ec.spki.der").to_string_lossy().into_owned();
+    let (ok, out) = openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &key,
+    ]);
+    assert!(ok, "openssl genpkey: {out}");
+    let (ok, out) = openssl(&[
+        "pkey", "-in", &key, "-pubout", "-outform", "DER", "-out", &spki,
+    ]);
+    assert!(ok, "openssl pkey -pubout: {out}");
+    let spki = std::fs::read(&spki).unwrap();
+    let cert = ca
+        .issue_tls_server(
+            &spki,
+            &Subject::try_from("CN=localhost").unwrap(),
+            &["localhost"],
+            &["127.0.0.1".parse().unwrap()],
+            &IssueOptions::default(),
+            now(),
+            &mut rand::rng(),
+        )
+        .unwrap();
+    // The certificate carries the EC key, signed by the RSA CA.
+    assert_eq!(
+        der::Encode::to_der(
+            cert.certificate()
+                .tbs_certificate()
+                .subject_public_key_info()
+        )
+        .unwrap(),
+        spki
+    );
+    assert!(ca.issued(cert.certificate()));
+    let ca_path = write(&dir, "ca.pem", &ca.certificate_pem());
+    let cert_path = write(&dir, "server.pem", &cert.to_pem());
+    let at = NOW_UNIX.to_string();
+    let (ok, out) = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "sslserver",
+        "-attime",
+        &at,
+        "-CAfile",
+        &ca_path,
+        "-verify_ip",
+        "127.0.0.1",
+        &cert_path,
+    ]);
+    assert!(ok && out.contains("OK"), "openssl verify: {out}");
+    // The certificate's public key is the key's: openssl's pkey of both match.
+    let (ok, from_cert) = openssl(&["x509", "-in", &cert_path, "-noout", "-pubkey"]);
+    assert!(ok, "{from_cert}");
+    let (ok, from_key) = openssl(&["pkey", "-in", &key, "-pubout"]);
+    assert!(ok, "{from_key}");
+    assert_eq!(from_cert, from_key);
+    // An EC key: digitalSignature alone (RFC 5480 has no keyEncipherment for EC).
+    let text = x509_text(&cert.to_pem());
+    assert!(
+        text.contains("id-ecPublicKey") && text.contains("Digital Signature"),
+        "{text}"
+    );
+    assert!(!text.contains("Key Encipherment"), "{text}");
+    assert!(text.contains("sha256WithRSAEncryption"), "{text}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -3,7 +3,8 @@
 //! ```text
 //! winmdm-data/
 //!   ca.pem, ca.key          device CA (signs device certificates and the TLS certificate)
-//!   tls.pem, tls.key        TLS certificate for localhost, 127.0.0.1, ::1 and the public host
+//!   tls.pem, tls.key        TLS certificate (ECDSA P-256) for localhost, 127.0.0.1, ::1 and the
+//!                           public host
 //!   admin-token             bearer token of the admin API
 //!   enrollment-secret       OnPremise enrollment password (any UPN)
 //!   winmdm.db               SQLite (WAL), unless --db postgres://...
@@ -17,7 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use rand::Rng;
-use winmdm_enroll::pki::{self, CertificateAuthority, IssueOptions, RsaSigner, Signer, Subject};
+use winmdm_enroll::pki::{self, CertificateAuthority, IssueOptions, Signer, Subject};
 use winmdm_enroll::token::{EntraAuthenticator, Jwks, JwtValidation};
 use winmdm_enroll::{AuthPolicy, EnrollmentServer, HttpsUrl, ProviderId, ServerUrls};
 
@@ -198,11 +199,7 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         _ => (paths.tls_cert.clone(), paths.tls_key.clone()),
     };
     if args.tls_cert.is_none() && !tls_cert_path.exists() {
-        let key =
-            RsaSigner::generate(2048, &mut rng).map_err(|e| SetupError::Pki(e.to_string()))?;
-        let spki = key
-            .public_key_der()
-            .ok_or_else(|| SetupError::Pki("TLS key".into()))?;
+        let (key_pem, spki) = generate_tls_key()?;
         let (dns, ips) = tls_names(&public);
         let dns_refs: Vec<&str> = dns.iter().map(String::as_str).collect();
         let subject =
@@ -212,11 +209,7 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         let cert = ca
             .issue_tls_server(&spki, &subject, &dns_refs, &ips, &opts, now, &mut rng)
             .map_err(|e| SetupError::Pki(format!("issuing the TLS certificate: {e}")))?;
-        write_private(
-            &tls_key_path,
-            &key.private_key_pem()
-                .map_err(|e| SetupError::Pki(e.to_string()))?,
-        )?;
+        write_private(&tls_key_path, &key_pem)?;
         write_public(
             &tls_cert_path,
             &format!("{}{}", cert.to_pem(), ca.certificate_pem()),
@@ -295,6 +288,33 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
             .map_err(|_| SetupError::Config("--client-cert-header is not a header name".into()))?,
     };
     Ok(Ready { app, tls, paths })
+}
+
+/// A new ECDSA P-256 key for the TLS certificate, made with ring: its PKCS#8 PEM and its
+/// SubjectPublicKeyInfo (DER). Every full handshake signs with it, and a P-256 signature
+/// costs the server a small fraction of an RSA-2048 one. (The device CA stays RSA.)
+pub fn generate_tls_key() -> Result<(String, Vec<u8>), SetupError> {
+    use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+    use winmdm_enroll::pki::const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, SECP_256_R_1};
+    use winmdm_enroll::pki::der::{self, Encode};
+    use winmdm_enroll::pki::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+    let fail = |e: &dyn std::fmt::Display| SetupError::Pki(format!("TLS key: {e}"));
+    let alg = &ECDSA_P256_SHA256_ASN1_SIGNING;
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).map_err(|e| fail(&e))?;
+    let pair = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).map_err(|e| fail(&e))?;
+    let spki = SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned {
+            oid: ID_EC_PUBLIC_KEY,
+            parameters: Some(der::Any::encode_from(&SECP_256_R_1).map_err(|e| fail(&e))?),
+        },
+        subject_public_key: der::asn1::BitString::from_bytes(pair.public_key().as_ref())
+            .map_err(|e| fail(&e))?,
+    };
+    let spki_der = spki.to_der().map_err(|e| fail(&e))?;
+    let pem = der::pem::encode_string("PRIVATE KEY", der::pem::LineEnding::LF, pkcs8.as_ref())
+        .map_err(|e| fail(&e))?;
+    Ok((pem, spki_der))
 }
 
 /// The CA's RSA key signing sha256WithRSAEncryption (PKCS#1 v1.5) with ring, through

@@ -19,7 +19,7 @@ use winmdm_reference_server::store::{
 };
 
 /// Migrations each backend has (`migrations/{sqlite,postgres}/000N_*.sql`).
-const MIGRATIONS: i64 = 2;
+const MIGRATIONS: i64 = 3;
 const NOW: i64 = 1_800_000_000;
 
 // ---------------------------------------------------------------- backends
@@ -1198,7 +1198,7 @@ const POSTGRES_V1: &str =
     include_str!("../../reference-store/migrations/postgres/0001_initial.sql");
 
 /// A database made by a server of schema version 1, with an enrollment in it, is
-/// upgraded at open: version 2, the old rows readable, the new column usable.
+/// upgraded at open: the latest version, the old rows readable, the new column usable.
 #[test]
 fn sqlite_a_version_1_database_is_upgraded_at_open() {
     let dir = common::tempdir();
@@ -1224,6 +1224,20 @@ fn sqlite_a_version_1_database_is_upgraded_at_open() {
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(v, MIGRATIONS);
+    // Version 3: the sessions of an enrollment by age, which the message's open reads
+    // through the index alone (not the session rows with their snapshots).
+    let plan: String = c
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT updated_at FROM sessions WHERE enrollment_id = 1
+               AND session_id <> 'x' ORDER BY updated_at LIMIT 1",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(
+        plan.contains("COVERING INDEX sessions_enrollment_updated"),
+        "{plan}"
+    );
     // Opened again: nothing re-applied.
     drop(SqliteStore::open(&path).unwrap());
     let n: i64 = c

@@ -26,6 +26,7 @@ use super::{
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
     include_str!("../migrations/postgres/0002_retries_retention.sql"),
+    include_str!("../migrations/postgres/0003_sessions_by_age.sql"),
 ];
 
 /// The advisory lock key that serialises migrations of instances starting at once.
@@ -765,8 +766,8 @@ impl Store for PgStore {
             "SELECT (SELECT snapshot FROM sessions WHERE enrollment_id = $1 AND session_id = $2),
                EXISTS (SELECT 1 FROM commands WHERE enrollment_id = $1 AND state = 'sent'
                  AND session_id <> $2),
-               (SELECT MIN(updated_at) FROM sessions WHERE enrollment_id = $1
-                 AND session_id <> $2),
+               (SELECT updated_at FROM sessions WHERE enrollment_id = $1
+                 AND session_id <> $2 ORDER BY updated_at LIMIT 1),
                EXISTS (SELECT 1 FROM commands WHERE enrollment_id = $1 AND state = 'pending')",
             &[&enrollment.id, &session_id],
         )?;

@@ -3,8 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 
+use rusqlite::config::DbConfig;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -18,6 +19,7 @@ use super::{
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_initial.sql"),
     include_str!("../migrations/sqlite/0002_retries_retention.sql"),
+    include_str!("../migrations/sqlite/0003_sessions_by_age.sql"),
 ];
 
 /// The embedded store: one SQLite file in WAL mode behind a mutex (transactions are a
@@ -35,6 +37,12 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // The query planner stability guarantee: a plan never depends on the values bound.
+        // Without it SQLite (STAT4 is compiled in by rusqlite's bundled build) marks the
+        // parameters of ORDER BY, MAX and join queries as plan-relevant and parses a cached
+        // statement again whenever one changes: every newest-enrollment-of-a-device read
+        // (each admin request naming a device) and every enrollment's retry lookup.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         // Every statement of the store is cached (rusqlite's default keeps 16).
         conn.set_prepared_statement_cache_capacity(128);
         conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
@@ -557,7 +565,7 @@ impl Store for SqliteStore {
         session_id: &str,
     ) -> Result<Box<dyn SessionTx + '_>, StoreError> {
         let conn = self.lock();
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.exec("BEGIN IMMEDIATE", [])?;
         Ok(Box::new(SqliteSession {
             conn,
             enrollment_id,
@@ -574,7 +582,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Option<OpenedMessage<'_>>, StoreError> {
         let conn = self.lock();
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.exec("BEGIN IMMEDIATE", [])?;
         let mut s = SqliteSession {
             conn,
             enrollment_id: 0,
@@ -584,26 +592,12 @@ impl Store for SqliteStore {
         };
         // One statement: the write lock is already held, so the enrollment, its
         // last_seen_at, the snapshot and the hints are one consistent state.
-        let (by, name) = match key {
-            MessageKey::Thumbprint(t) => (OPEN_BY_THUMBPRINT, t),
-            MessageKey::Device(d) => (OPEN_BY_DEVICE, d),
+        let (sql, name) = match key {
+            MessageKey::Thumbprint(t) => (&*OPEN_BY_THUMBPRINT, t),
+            MessageKey::Device(d) => (&*OPEN_BY_DEVICE, d),
         };
-        // RETURNING names the updated table's columns without an alias.
-        let cols = ENROLLMENT_COLS.replace("e.", "enrollments.");
-        let sql = format!(
-            "UPDATE enrollments SET last_seen_at = ?3 WHERE id = ({by})
-             RETURNING {cols},
-               (SELECT snapshot FROM sessions s WHERE s.enrollment_id = enrollments.id
-                 AND s.session_id = ?2),
-               EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
-                 AND c.state = 'sent' AND c.session_id <> ?2),
-               (SELECT MIN(updated_at) FROM sessions s WHERE s.enrollment_id = enrollments.id
-                 AND s.session_id <> ?2),
-               EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
-                 AND c.state = 'pending')"
-        );
         let opened = {
-            let mut stmt = s.conn.prepare_cached(&sql)?;
+            let mut stmt = s.conn.prepare_cached(sql)?;
             let mut rows = stmt.query(params![name, session_id, now])?;
             match rows.next()? {
                 Some(r) => Some((
@@ -633,11 +627,35 @@ impl Store for SqliteStore {
 }
 
 /// The enrollment id a not-revoked certificate names (`?1`).
-const OPEN_BY_THUMBPRINT: &str =
+const BY_THUMBPRINT: &str =
     "SELECT enrollment_id FROM certificates WHERE thumbprint = ?1 AND revoked_at IS NULL";
 /// The newest enrollment id of a DeviceID (`?1`).
-const OPEN_BY_DEVICE: &str =
-    "SELECT id FROM enrollments WHERE device_id = ?1 ORDER BY id DESC LIMIT 1";
+const BY_DEVICE: &str = "SELECT id FROM enrollments WHERE device_id = ?1 ORDER BY id DESC LIMIT 1";
+
+/// The message's open (`Store::open_message`): `last_seen_at = ?3` on the enrollment
+/// `by` names (`?1`), returning it and, for session `?2`, its snapshot and the hints:
+/// sent commands of other sessions, the oldest other session, pending commands.
+fn open_query(by: &str) -> String {
+    // RETURNING names the updated table's columns without an alias.
+    let cols = ENROLLMENT_COLS.replace("e.", "enrollments.");
+    format!(
+        "UPDATE enrollments SET last_seen_at = ?3 WHERE id = ({by})
+         RETURNING {cols},
+           (SELECT snapshot FROM sessions s WHERE s.enrollment_id = enrollments.id
+             AND s.session_id = ?2),
+           EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
+             AND c.state = 'sent' AND c.session_id <> ?2),
+           (SELECT updated_at FROM sessions s WHERE s.enrollment_id = enrollments.id
+             AND s.session_id <> ?2 ORDER BY updated_at LIMIT 1),
+           EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
+             AND c.state = 'pending')"
+    )
+}
+
+/// [`open_query`] by certificate thumbprint, made once (not per message).
+static OPEN_BY_THUMBPRINT: LazyLock<String> = LazyLock::new(|| open_query(BY_THUMBPRINT));
+/// [`open_query`] by DeviceID, made once.
+static OPEN_BY_DEVICE: LazyLock<String> = LazyLock::new(|| open_query(BY_DEVICE));
 
 struct SqliteSession<'a> {
     conn: MutexGuard<'a, Connection>,
@@ -650,7 +668,7 @@ struct SqliteSession<'a> {
 impl Drop for SqliteSession<'_> {
     fn drop(&mut self) {
         if self.open {
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.conn.exec("ROLLBACK", []);
         }
     }
 }
@@ -899,8 +917,43 @@ impl SessionTx for SqliteSession<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.conn.execute_batch("COMMIT")?;
+        self.conn.exec("COMMIT", [])?;
         self.open = false;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the query planner stability guarantee a cached statement is parsed once, not
+    /// again for every new value bound (as it was for the newest enrollment of a device).
+    #[test]
+    fn cached_statements_are_not_parsed_again_for_new_values() {
+        let dir = std::env::temp_dir().join(format!("winmdm-store-qpsg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("t.db")).unwrap();
+        let sql = format!(
+            "SELECT {ENROLLMENT_COLS} FROM enrollments e WHERE e.device_id = ?1 ORDER BY e.id DESC LIMIT 1"
+        );
+        let reprepared = |conn: &Connection, devices: &[&str]| {
+            for d in devices {
+                let found = conn.one(&sql, [d], enrollment_row).optional().unwrap();
+                assert!(found.is_none());
+            }
+            conn.prepare_cached(&sql)
+                .unwrap()
+                .get_status(rusqlite::StatementStatus::RePrepare)
+        };
+        let conn = store.lock();
+        assert_eq!(reprepared(&conn, &["A", "B", "C"]), 0);
+        // Without the guarantee the same statement is parsed again per new value.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, false)
+            .unwrap();
+        assert!(reprepared(&conn, &["D", "E", "F"]) >= 2);
+        drop(conn);
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

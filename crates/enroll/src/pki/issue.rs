@@ -9,6 +9,7 @@ use const_oid::db::rfc5280::{
     self, ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_EXT_KEY_USAGE,
     ID_CE_KEY_USAGE, ID_CE_SUBJECT_ALT_NAME, ID_CE_SUBJECT_KEY_IDENTIFIER,
 };
+use const_oid::db::rfc5912;
 use der::asn1::{AnyRef, BitString, OctetString};
 use der::flagset::FlagSet;
 use der::{Decode, Encode, Sequence};
@@ -477,7 +478,7 @@ impl<S: Signer> CertificateAuthority<S> {
     ///
     /// Only the CSR's public key is used: the subject is `subject` (server-chosen, never
     /// copied from the CSR) and the extensions are fixed: KeyUsage digitalSignature +
-    /// keyEncipherment (critical), ExtendedKeyUsage clientAuth, BasicConstraints CA:false
+    /// keyEncipherment (critical; digitalSignature alone for an EC key), ExtendedKeyUsage clientAuth, BasicConstraints CA:false
     /// (critical), SubjectKeyIdentifier and AuthorityKeyIdentifier. The serial number is
     /// 126 random bits, positive. `now` is the issuing time (sans-IO: the caller reads
     /// the clock).
@@ -517,7 +518,9 @@ impl<S: Signer> CertificateAuthority<S> {
     /// [`issue_for_key`](Self::issue_for_key), with ExtendedKeyUsage serverAuth and a
     /// SubjectAltName naming `dns_names` and `ip_addresses` (IPv4 or IPv6 bytes, 4 or 16
     /// long). Windows checks the server certificate against the name in the discovery
-    /// URL, so every name the server is reached by must be listed.
+    /// URL, so every name the server is reached by must be listed. The key may be RSA
+    /// or EC (an ECDSA P-256 key makes the server's TLS handshakes cheaper); an EC key's
+    /// KeyUsage is digitalSignature alone (RFC 5480).
     #[allow(clippy::too_many_arguments)]
     pub fn issue_tls_server<R: CryptoRng + ?Sized>(
         &self,
@@ -585,13 +588,13 @@ impl<S: Signer> CertificateAuthority<S> {
             return Err(IssueError::CaNotValid);
         }
         let key_id = key_identifier(spki_der)?;
+        let ku = key_usage_for(spki_der)?;
         let validity = validity_for(
             now,
             options.backdate,
             options.validity,
             Some((ca_from, ca_until)),
         )?;
-        let ku: FlagSet<KeyUsages> = KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment;
         let mut exts = vec![
             extension(ID_CE_KEY_USAGE, true, &KeyUsage(ku))?,
             extension(ID_CE_EXT_KEY_USAGE, false, &ExtendedKeyUsage(vec![eku]))?,
@@ -687,6 +690,18 @@ fn dev_ca_extensions(key_id: &[u8]) -> Result<Vec<Extension>, IssueError> {
 
 fn octets(bytes: &[u8]) -> Result<OctetString, IssueError> {
     OctetString::new(bytes.to_vec()).map_err(IssueError::Encode)
+}
+
+/// KeyUsage for an end-entity key: digitalSignature + keyEncipherment for RSA (and
+/// anything else), digitalSignature alone for an EC key (`id-ecPublicKey`), for which
+/// RFC 5480 §3 does not allow keyEncipherment.
+fn key_usage_for(spki_der: &[u8]) -> Result<FlagSet<KeyUsages>, IssueError> {
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(IssueError::PublicKey)?;
+    Ok(if spki.algorithm.oid == rfc5912::ID_EC_PUBLIC_KEY {
+        KeyUsages::DigitalSignature.into()
+    } else {
+        KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment
+    })
 }
 
 /// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents.

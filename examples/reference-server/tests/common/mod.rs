@@ -36,7 +36,7 @@ pub struct Server {
 
 impl Server {
     /// Starts `winmdm-server` on `port` with `dir` as its data directory and waits until
-    /// it listens (at most 120 s: the first start generates two RSA keys).
+    /// it listens (at most 120 s: the first start generates the CA's RSA key).
     pub fn start(dir: &Path, port: u16, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_winmdm-server"))
             .arg("--data-dir")
