@@ -1,7 +1,10 @@
 //! A small HTTPS/1.1 client: tokio-rustls under a hyper 1 client connection, one
 //! keep-alive connection per peer, reopened only when the server closed it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -18,6 +21,50 @@ use crate::EmuError;
 
 /// How long one request (connect, TLS, request and whole response) may take.
 pub(crate) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How long a host name's resolved addresses are kept ([`resolve`]).
+pub(crate) const DNS_TTL: Duration = Duration::from_secs(30);
+
+type DnsCache = HashMap<(String, u16), (Instant, Vec<SocketAddr>)>;
+
+fn dns_cache() -> std::sync::MutexGuard<'static, DnsCache> {
+    static CACHE: OnceLock<Mutex<DnsCache>> = OnceLock::new();
+    CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// The addresses of `host:port`: an IP literal as it is, a host name from a process-wide
+/// cache kept [`DNS_TTL`] (as Windows's DNS client caches names), else resolved by the
+/// system (`getaddrinfo` on tokio's blocking pool, which cost the load generator a
+/// thread hand-off and a reading of `/etc/hosts` for every connection).
+pub(crate) async fn resolve(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let key = (host.to_owned(), port);
+    if let Some((at, addrs)) = dns_cache().get(&key)
+        && at.elapsed() < DNS_TTL
+    {
+        return Ok(addrs.clone());
+    }
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    if addrs.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{host} has no address"),
+        ));
+    }
+    dns_cache().insert(key, (Instant::now(), addrs.clone()));
+    Ok(addrs)
+}
+
+/// Forgets the cached addresses of `host:port` (after a failed connect: the next one
+/// resolves the name again).
+fn forget(host: &str, port: u16) {
+    dns_cache().remove(&(host.to_owned(), port));
+}
 
 /// A response: status, headers (lower-case names, in order) and body.
 #[derive(Debug, Clone)]
@@ -128,7 +175,14 @@ impl Https {
             .to_owned();
         let port = uri.port_u16().unwrap_or(443);
         let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
-        let tcp = TcpStream::connect((host.as_str(), port)).await?;
+        let addrs = resolve(&host, port).await?;
+        let tcp = match TcpStream::connect(&addrs[..]).await {
+            Ok(t) => t,
+            Err(e) => {
+                forget(&host, port);
+                return Err(e.into());
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let name = ServerName::try_from(host.clone())
             .map_err(|e| EmuError::Tls(format!("server name {host:?}: {e}")))?;
@@ -250,5 +304,39 @@ impl Https {
             )));
         }
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn names_are_resolved_once_and_ip_literals_not_at_all() {
+        assert_eq!(
+            resolve("127.0.0.1", 8443).await.unwrap(),
+            ["127.0.0.1:8443".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(
+            resolve("::1", 8443).await.unwrap(),
+            ["[::1]:8443".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(!dns_cache().contains_key(&("127.0.0.1".to_owned(), 8443)));
+
+        let key = ("localhost".to_owned(), 18443);
+        let first = resolve("localhost", 18443).await.unwrap();
+        assert!(!first.is_empty());
+        assert!(
+            first
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 18443)
+        );
+        let cached = dns_cache().get(&key).cloned().expect("cached");
+        assert_eq!(cached.1, first);
+        // The second lookup is the cached entry itself (not resolved again: same instant).
+        assert_eq!(resolve("localhost", 18443).await.unwrap(), first);
+        assert_eq!(dns_cache().get(&key).map(|e| e.0), Some(cached.0));
+        forget("localhost", 18443);
+        assert!(!dns_cache().contains_key(&key));
     }
 }

@@ -50,6 +50,9 @@ mod state;
 mod tree;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::SystemTime;
 
 pub use enroll::{Credential, ENROLLMENT_CONTENT_TYPE, ENROLLMENT_USER_AGENT, EnrollOptions};
 pub use error::EmuError;
@@ -76,7 +79,8 @@ use state::DeviceState;
 /// [`sync`](Device::sync), [`renew`](Device::renew), [`unenroll`](Device::unenroll))
 /// saves the state directory before it returns, also when it fails; changes made
 /// through [`tree_mut`](Device::tree_mut) are saved by the next of them or by
-/// [`save`](Device::save).
+/// [`save`](Device::save). [`set_lazy_save`](Device::set_lazy_save) (the load
+/// generator's) leaves out the saves of sessions that changed only the counters.
 #[derive(Debug)]
 pub struct Device {
     pub(crate) dir: PathBuf,
@@ -87,6 +91,36 @@ pub struct Device {
     pub(crate) tls: Option<(Vec<u8>, std::sync::Arc<rustls::ClientConfig>)>,
     /// Whether sessions after the first resume TLS ([`Device::set_tls_resumption`]).
     pub(crate) tls_resumption: bool,
+    /// [`Device::set_lazy_save`].
+    pub(crate) lazy_save: bool,
+    /// What is not in the state directory yet.
+    pub(crate) marks: SaveMarks,
+    /// The certificate's notAfter, by certificate (DER): [`Device::renewal_due`] runs
+    /// before every session and parsing the certificate each time showed in profiles.
+    not_after: Mutex<Option<(Vec<u8>, Option<SystemTime>)>>,
+}
+
+/// What of a device is not in its state directory yet (atomics, so that
+/// [`Device::save`] takes `&self`).
+#[derive(Debug, Default)]
+pub(crate) struct SaveMarks {
+    /// Something changed since the last save (the session counters at least).
+    pub(crate) unsaved: AtomicBool,
+    /// Something other than the counters and the tree changed since the last save (the
+    /// DM nonce, `MaxMsgSize`).
+    pub(crate) changed: AtomicBool,
+    /// The tree's [`revision`](DeviceTree::revision) at the last save or load.
+    pub(crate) tree_revision: AtomicU64,
+}
+
+impl Drop for Device {
+    /// With [`lazy saving`](Device::set_lazy_save) on, writes what is not saved yet
+    /// (best effort: a failure is ignored; call [`Device::save`] to see it).
+    fn drop(&mut self) {
+        if self.lazy_save && !self.is_saved() {
+            let _ = self.save();
+        }
+    }
 }
 
 /// A Windows-shaped device ID: 32 upper-case hex digits (as in the capture,
@@ -146,6 +180,9 @@ impl Device {
             tree,
             tls: None,
             tls_resumption: true,
+            lazy_save: false,
+            marks: SaveMarks::default(),
+            not_after: Mutex::new(None),
         }
     }
 
@@ -189,19 +226,63 @@ impl Device {
     /// Opens a device saved in `state_dir` by an earlier invocation.
     pub fn load(state_dir: &Path) -> Result<Device, EmuError> {
         let (st, tree) = state::load(state_dir)?;
+        let marks = SaveMarks::default();
+        marks
+            .tree_revision
+            .store(tree.revision(), Ordering::Relaxed);
         Ok(Device {
             dir: state_dir.to_owned(),
             st,
             tree,
             tls: None,
             tls_resumption: true,
+            lazy_save: false,
+            marks,
+            not_after: Mutex::new(None),
         })
     }
 
     /// Writes the state directory (done by every operation; call it after changing the
     /// tree directly when no operation follows).
     pub fn save(&self) -> Result<(), EmuError> {
-        state::save(&self.dir, &self.st, &self.tree)
+        state::save(&self.dir, &self.st, &self.tree)?;
+        let m = &self.marks;
+        m.unsaved.store(false, Ordering::Relaxed);
+        m.changed.store(false, Ordering::Relaxed);
+        m.tree_revision
+            .store(self.tree.revision(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Lazy saving (default off): a session ([`sync`](Device::sync)) that changed
+    /// nothing but the device's counters (the SessionID and `MS-CV` counts), such as an
+    /// idle check-in, does not write the state directory; the counters are written by
+    /// the next save (a session that changes the tree or the enrollment's DM nonce,
+    /// [`renew`](Device::renew), [`unenroll`](Device::unenroll), [`save`](Device::save)),
+    /// or when the `Device` is dropped. The load generator runs its devices so (two
+    /// JSON files written and renamed per session were a third of its CPU); off, every
+    /// session saves, as the command line's separate invocations need.
+    pub fn set_lazy_save(&mut self, on: bool) {
+        self.lazy_save = on;
+    }
+
+    /// Whether the state directory holds all of this device (false after a session that
+    /// lazy saving did not save, or after changes through
+    /// [`tree_mut`](Device::tree_mut) not saved yet).
+    pub fn is_saved(&self) -> bool {
+        let m = &self.marks;
+        !m.unsaved.load(Ordering::Relaxed)
+            && !m.changed.load(Ordering::Relaxed)
+            && m.tree_revision.load(Ordering::Relaxed) == self.tree.revision()
+    }
+
+    /// Whether a session must save under lazy saving: something other than the
+    /// counters changed since the last save.
+    pub(crate) fn must_save(&self) -> bool {
+        let m = &self.marks;
+        !self.lazy_save
+            || m.changed.load(Ordering::Relaxed)
+            || m.tree_revision.load(Ordering::Relaxed) != self.tree.revision()
     }
 
     /// Runs one OMA-DM session (every message of it) over one keep-alive mutual-TLS
@@ -241,11 +322,23 @@ impl Device {
         let Some(days) = e.renewal.as_ref().and_then(|r| r.renew_period_days) else {
             return false;
         };
-        let Ok(cert) = winmdm_enroll::pki::x509_cert::Certificate::from_der(&e.certificate_der)
-        else {
+        let not_after = {
+            let mut cached = self.not_after.lock().unwrap_or_else(|p| p.into_inner());
+            match &*cached {
+                Some((der, t)) if *der == e.certificate_der => *t,
+                _ => {
+                    let t =
+                        winmdm_enroll::pki::x509_cert::Certificate::from_der(&e.certificate_der)
+                            .ok()
+                            .map(|c| c.tbs_certificate().validity().not_after.to_system_time());
+                    *cached = Some((e.certificate_der.clone(), t));
+                    t
+                }
+            }
+        };
+        let Some(not_after) = not_after else {
             return false;
         };
-        let not_after = cert.tbs_certificate().validity().not_after.to_system_time();
         now + std::time::Duration::from_secs(u64::from(days) * 86_400) >= not_after
     }
 
@@ -329,6 +422,9 @@ impl Device {
     /// Declares a `MaxMsgSize` in package 1 from the next session on (`None`, the
     /// default, as Windows: none declared). Saved with the state.
     pub fn set_max_msg_size(&mut self, size: Option<u64>) {
+        if self.st.max_msg_size != size {
+            self.marks.changed.store(true, Ordering::Relaxed);
+        }
         self.st.max_msg_size = size;
     }
 }

@@ -891,8 +891,22 @@ struct Phase {
     floor: Option<FloorTarget>,
 }
 
-/// One device's check-ins until the deadline.
+/// One device's check-ins until the deadline, then its state saved (the sessions save
+/// only what changes more than the counters: [`Device::set_lazy_save`]).
 async fn check_in(mut device: Device, ph: Arc<Phase>) {
+    device.set_lazy_save(true);
+    sessions(&mut device, &ph).await;
+    if !device.is_saved()
+        && let Err(e) = device.save()
+    {
+        ph.stats.error(error_kind(&e));
+        if ph.opts.progress {
+            eprintln!("load: saving {}: {e}", device.state_dir().display());
+        }
+    }
+}
+
+async fn sessions(device: &mut Device, ph: &Phase) {
     let opts = &ph.opts;
     device.set_tls_resumption(opts.tls_resumption);
     let mut floor_tls = None;
@@ -921,7 +935,7 @@ async fn check_in(mut device: Device, ph: Arc<Phase>) {
         let mut queue_error = None;
         if let Some(admin) = &ph.admin {
             let t = Instant::now();
-            match admin.queue(&device, opts.commands_per_session).await {
+            match admin.queue(device, opts.commands_per_session).await {
                 Ok(ids) => {
                     locked(&ph.stats.queue_latencies).push(micros(t.elapsed()));
                     ph.stats.queue_requests.fetch_add(1, Ordering::Relaxed);
@@ -945,7 +959,7 @@ async fn check_in(mut device: Device, ph: Arc<Phase>) {
                 match &ph.floor {
                     None => device.sync().await.map(|r| Done::of(&r)),
                     Some(f) => {
-                        f.session(&device, opts.tls_resumption, &mut floor_tls, &mut ms_cv)
+                        f.session(device, opts.tls_resumption, &mut floor_tls, &mut ms_cv)
                             .await
                     }
                 }

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -237,6 +238,7 @@ impl Device {
             .ok_or_else(|| EmuError::NotEnrolled(self.dir.display().to_string()))?;
         // The SessionID is written in hex, as Windows does.
         self.st.sessions = next_session(self.st.sessions);
+        self.marks.unsaved.store(true, Ordering::Relaxed);
         let session_id = format!("{:X}", self.st.sessions);
         let cfg = self.session_config(&e, session_id.clone(), extra_alerts)?;
         let execs_before = self.tree.execs().len();
@@ -255,7 +257,9 @@ impl Device {
             });
         }
         report.execs = self.tree.execs()[execs_before.min(self.tree.execs().len())..].to_vec();
-        self.save()?;
+        if self.must_save() {
+            self.save()?;
+        }
         r.map(|()| report)
     }
 
@@ -331,7 +335,11 @@ impl Device {
             && let Some(en) = self.st.enrollment.as_mut()
             && let Some(a) = en.server_auth.as_mut()
         {
-            a.nonce_b64 = STANDARD.encode(n);
+            let nonce = STANDARD.encode(n);
+            if a.nonce_b64 != nonce {
+                a.nonce_b64 = nonce;
+                self.marks.changed.store(true, Ordering::Relaxed);
+            }
         }
         result
     }

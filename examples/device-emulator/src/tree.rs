@@ -129,6 +129,9 @@ pub struct DeviceTree {
     execs: Vec<ExecRecord>,
     #[serde(skip)]
     atomic: Option<(BTreeMap<String, StoredNode>, usize)>,
+    /// Counts changes (values, failures, the Exec log) made in this process; not saved.
+    #[serde(skip)]
+    revision: u64,
 }
 
 /// A LocURI resolved against the catalog: the storage key and the match.
@@ -232,12 +235,17 @@ impl DeviceTree {
     pub fn fail(&mut self, path: &str, code: StatusCode) -> Result<(), TreeError> {
         let r = resolve(path).ok_or_else(|| TreeError::Unknown(path.to_owned()))?;
         self.failing.insert(r.key, code.0);
+        self.revision += 1;
         Ok(())
     }
 
     /// Removes an injected failure; returns whether there was one.
     pub fn unfail(&mut self, path: &str) -> bool {
-        resolve(path).is_some_and(|r| self.failing.remove(&r.key).is_some())
+        let had = resolve(path).is_some_and(|r| self.failing.remove(&r.key).is_some());
+        if had {
+            self.revision += 1;
+        }
+        had
     }
 
     /// Every `Exec` performed, oldest first.
@@ -247,6 +255,7 @@ impl DeviceTree {
 
     /// Takes the recorded `Exec`s, leaving the log empty.
     pub fn take_execs(&mut self) -> Vec<ExecRecord> {
+        self.revision += 1;
         std::mem::take(&mut self.execs)
     }
 
@@ -254,6 +263,14 @@ impl DeviceTree {
     /// leading `./Device`.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &StoredNode)> {
         self.nodes.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// A number that changes whenever the tree changes (a node's value, a failure, the
+    /// Exec log), by a server command or directly; it starts at 0 when the tree is
+    /// made or loaded, and `Get`s leave it alone. [`Device`](crate::Device) uses it to
+    /// tell a session that changed the tree from one that did not.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// Number of stored nodes.
@@ -267,6 +284,7 @@ impl DeviceTree {
     }
 
     fn insert(&mut self, r: &Resolved<'_>, node: StoredNode) {
+        self.revision += 1;
         // Dynamic parents (and every stored parent chain) are created as interior nodes.
         for b in &r.m.bindings {
             if b.segment + 1 < r.m.segments.len() {
@@ -283,7 +301,11 @@ impl DeviceTree {
         let pre = format!("{key}/");
         let before = self.nodes.len();
         self.nodes.retain(|k, _| !k.starts_with(&pre));
-        had || self.nodes.len() != before
+        let removed = had || self.nodes.len() != before;
+        if removed {
+            self.revision += 1;
+        }
+        removed
     }
 
     /// Whether the node exists: stored, or a permanent interior node whose dynamic
@@ -443,6 +465,7 @@ impl NodeTree for DeviceTree {
         if !self.parents_exist(&r) {
             return StatusCode::NOT_FOUND;
         }
+        self.revision += 1;
         self.execs.push(ExecRecord {
             path: uri.path().to_owned(),
             data: data.map(str::to_owned),
@@ -485,6 +508,7 @@ impl NodeTree for DeviceTree {
     fn rollback_atomic(&mut self) -> bool {
         match self.atomic.take() {
             Some((nodes, execs)) => {
+                self.revision += 1;
                 self.nodes = nodes;
                 self.execs.truncate(execs);
                 true

@@ -358,3 +358,38 @@ async fn the_floor_client_completes_against_the_transport_floor() {
     ));
     assert!(load::run(o2).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counters_are_saved_at_the_end_of_a_run_and_the_next_run_goes_on() {
+    let server = Server::start();
+    let state = tempfile::tempdir().unwrap();
+    let mut o = server.options(state.path());
+    o.devices = 2;
+    o.concurrency = 2;
+    o.duration = Duration::from_secs(30);
+    let count = |state: &Path| {
+        (0..2)
+            .map(|i| {
+                let d = winmdm_device_emulator::Device::load(&state.join(format!("dev-{i:06}")))
+                    .unwrap();
+                u64::from(d.sessions())
+            })
+            .sum::<u64>()
+    };
+    // Idle check-ins change only the counters: the devices are not saved after each
+    // session (Device::set_lazy_save), but when the run ends.
+    o.session_limit = Some(10);
+    let s = load::run(o.clone()).await.expect("first run");
+    show(&s);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(s.enrollments, 2);
+    assert_eq!(s.sessions, 10, "{s:?}");
+    assert_eq!(count(state.path()), 10);
+    // The next run reuses the devices and counts on from the saved SessionIDs.
+    o.session_limit = Some(6);
+    let s = load::run(o).await.expect("second run");
+    show(&s);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!((s.reused, s.enrollments, s.sessions), (2, 0, 6), "{s:?}");
+    assert_eq!(count(state.path()), 16);
+}

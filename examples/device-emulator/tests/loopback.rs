@@ -47,6 +47,9 @@ struct Mgmt {
     creds: Option<DmCredentials>,
     /// The device's nonce for its next session.
     nonce: Vec<u8>,
+    /// Keep the device's nonce (`NextNonce` = the current one) instead of a new one per
+    /// session: a session then changes nothing of the enrollment.
+    keep_nonce: bool,
 }
 
 struct Mini {
@@ -192,7 +195,11 @@ impl Mini {
                             ServerNonces {
                                 current: m.nonce.clone(),
                                 challenge: b"challenge-nonce!".to_vec(),
-                                next_session: format!("next-{}", h.session_id).into_bytes(),
+                                next_session: if m.keep_nonce {
+                                    m.nonce.clone()
+                                } else {
+                                    format!("next-{}", h.session_id).into_bytes()
+                                },
                             },
                         ));
                         s
@@ -282,6 +289,7 @@ async fn start() -> Harness {
             sessions: HashMap::new(),
             creds: None,
             nonce: Vec::new(),
+            keep_nonce: false,
         }),
     });
     let m = mini.clone();
@@ -793,4 +801,79 @@ async fn wrong_dm_credentials_are_refused() {
     }
     // Saved anyway: the next session is 2.
     assert_eq!(Device::load(dir.path()).unwrap().sessions(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lazy_saving_writes_sessions_that_change_more_than_the_counters() {
+    let h = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = enrolled(&h, dir.path()).await;
+    let on_disk = || Device::load(dir.path()).unwrap();
+    h.mini.mgmt.lock().unwrap().keep_nonce = true;
+
+    // Off (the default): every session is written.
+    dev.sync().await.unwrap();
+    assert_eq!(on_disk().sessions(), 1);
+    assert!(dev.is_saved());
+
+    // On: an idle session (no command, the same nonce) writes nothing...
+    dev.set_lazy_save(true);
+    let r = dev.sync().await.unwrap();
+    assert_eq!(r.session_id, "2");
+    assert_eq!(on_disk().sessions(), 1);
+    assert!(!dev.is_saved());
+    // ... the next session that changes the tree writes everything, counters included.
+    h.mini
+        .mgmt
+        .lock()
+        .unwrap()
+        .queue
+        .push(DmCommand::replace(u(CAMERA), Value::Int(0)));
+    let r = dev.sync().await.unwrap();
+    assert_eq!(r.status_of(CAMERA), Some(200));
+    let d = on_disk();
+    assert_eq!(d.sessions(), 3);
+    assert_eq!(d.tree().value(CAMERA), Some("0"));
+    assert!(dev.is_saved());
+    // A Get changes nothing: not written.
+    h.mini
+        .mgmt
+        .lock()
+        .unwrap()
+        .queue
+        .push(DmCommand::get(u("./DevDetail/SwV")));
+    let r = dev.sync().await.unwrap();
+    assert_eq!(r.status_of("./DevDetail/SwV"), Some(200));
+    assert_eq!(on_disk().sessions(), 3);
+    // A new DM nonce from the server is written (the next invocation needs it).
+    h.mini.mgmt.lock().unwrap().keep_nonce = false;
+    dev.sync().await.unwrap();
+    assert_eq!(on_disk().sessions(), 5);
+    let nonce = |d: &Device| {
+        d.enrollment()
+            .unwrap()
+            .server_auth
+            .clone()
+            .unwrap()
+            .nonce_b64
+    };
+    assert_eq!(nonce(&on_disk()), nonce(&dev));
+    // A change made directly is written by the next session.
+    h.mini.mgmt.lock().unwrap().keep_nonce = true;
+    dev.tree_mut().set(CAMERA, "1").unwrap();
+    assert!(!dev.is_saved());
+    dev.sync().await.unwrap();
+    assert_eq!(on_disk().tree().value(CAMERA), Some("1"));
+    assert_eq!(on_disk().sessions(), 6);
+    // Unsaved counters are written when the device is dropped, and a later invocation
+    // (`Device::load`, as `winmdm-device sync`) goes on from them.
+    dev.sync().await.unwrap();
+    assert_eq!(on_disk().sessions(), 6);
+    drop(dev);
+    let mut again = on_disk();
+    assert_eq!(again.sessions(), 7);
+    assert!(again.is_saved());
+    let r = again.sync().await.unwrap();
+    assert_eq!(r.session_id, "8");
+    assert_eq!(on_disk().sessions(), 8);
 }

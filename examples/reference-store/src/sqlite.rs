@@ -22,11 +22,45 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_sessions_by_age.sql"),
 ];
 
+/// How often the background thread checkpoints the WAL ([`SqliteStore::open`]).
+pub(crate) const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The WAL size (pages) at which a COMMIT checkpoints by itself: a backstop, far above
+/// what the background thread lets the WAL reach (SQLite's default is 1,000).
+pub(crate) const AUTOCHECKPOINT_PAGES: u32 = 10_000;
+
 /// The embedded store: one SQLite file in WAL mode behind a mutex (transactions are a
-/// few milliseconds; the mutex is the writer lock SQLite would take anyway).
+/// few milliseconds; the mutex is the writer lock SQLite would take anyway). A
+/// background thread with its own connection checkpoints the WAL every
+/// [`CHECKPOINT_INTERVAL`] (`PRAGMA wal_checkpoint(PASSIVE)`: it neither waits for nor
+/// blocks the writer), so that a message's COMMIT does not run the checkpoint SQLite
+/// would otherwise start every 1,000 pages; it stops when the store is dropped.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     statements: Arc<AtomicU64>,
+    /// Dropped with the store: the checkpoint thread then ends.
+    _checkpointer: Option<std::sync::mpsc::Sender<()>>,
+}
+
+/// Starts the checkpoint thread on a second connection to `path`; `None` when that
+/// connection cannot be opened (SQLite's own autocheckpoint still bounds the WAL).
+fn start_checkpointer(path: &Path) -> Option<std::sync::mpsc::Sender<()>> {
+    let conn = Connection::open(path).ok()?;
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(CHECKPOINT_INTERVAL)
+            {
+                // (busy, WAL frames, frames checkpointed); a failure is tried again
+                // at the next interval.
+                let _ =
+                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+            }
+        })
+        .ok()?;
+    Some(tx)
 }
 
 impl SqliteStore {
@@ -36,6 +70,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // The query planner stability guarantee: a plan never depends on the values bound.
         // Without it SQLite (STAT4 is compiled in by rusqlite's bundled build) marks the
@@ -78,6 +113,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             statements,
+            _checkpointer: start_checkpointer(path),
         })
     }
 
@@ -953,6 +989,50 @@ mod tests {
             .unwrap();
         assert!(reprepared(&conn, &["D", "E", "F"]) >= 2);
         drop(conn);
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The background thread checkpoints the WAL with no message: pages written only to
+    /// the WAL reach the database file, which a COMMIT below the autocheckpoint size
+    /// does not do by itself.
+    #[test]
+    fn the_wal_is_checkpointed_in_the_background() {
+        let dir = std::env::temp_dir().join(format!("winmdm-store-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("t.db");
+        let store = SqliteStore::open(&db).unwrap();
+        let conn = store.lock();
+        let autocheckpoint: i64 = conn
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(autocheckpoint, i64::from(AUTOCHECKPOINT_PAGES));
+        // ~1 MB in one transaction: some 250 pages, all in the WAL after the COMMIT.
+        conn.execute_batch(
+            "CREATE TABLE filler (b BLOB); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 256) \
+             INSERT INTO filler SELECT randomblob(4000) FROM n;",
+        )
+        .unwrap();
+        drop(conn);
+        let db_len = || std::fs::metadata(&db).unwrap().len();
+        let wal_len = std::fs::metadata(dir.join("t.db-wal")).unwrap().len();
+        assert!(wal_len > 1_000_000, "WAL {wal_len} bytes");
+        // Bounded wait (the interval is 1 s): the checkpoint copies the pages over; no
+        // other COMMIT follows, and this one stayed below both autocheckpoint sizes.
+        let mut after = db_len();
+        for _ in 0..200 {
+            after = db_len();
+            if after > 1_000_000 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(
+            after > 1_000_000,
+            "database {after} bytes: not checkpointed"
+        );
         drop(store);
         std::fs::remove_dir_all(dir).unwrap();
     }
