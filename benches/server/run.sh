@@ -47,7 +47,7 @@ fi
 enroll_c=32           # enrollments in progress at once
 
 target="${CARGO_TARGET_DIR:-target}"
-out="${out:-$target/bench-server/$(date -u +%Y%m%dT%H%M%SZ)$([ "$quick" = 1 ] && echo -quick)}"
+out="${out:-$target/bench-server/$(date -u +%Y%m%dT%H%M%SZ)$(if [ "$quick" = 1 ]; then echo -quick; fi)}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 raw="$out/runs.jsonl"; : >"$raw"
