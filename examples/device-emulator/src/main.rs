@@ -36,7 +36,7 @@ enum Cmd {
         /// OnPremise password (with --upn).
         #[arg(long, conflicts_with = "token", required_unless_present = "token")]
         secret: Option<String>,
-        /// OnPremise user principal name (default: user@<discovery host>).
+        /// OnPremise user principal name (default: user@ followed by the discovery host).
         #[arg(long, requires = "secret")]
         upn: Option<String>,
         /// A security token for the BinarySecurityToken (Federated / Entra / one-time).
