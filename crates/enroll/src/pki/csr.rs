@@ -390,8 +390,8 @@ impl Csr {
         if text.starts_with("-----BEGIN") {
             return Self::from_pem(text, policy);
         }
-        let der = crate::pki::decode_base64_lenient(text, policy.max_len)
-            .ok_or(CsrError::NotDerPemOrBase64)?;
+        let der = winmdm_types::base64::decode_lenient(text, policy.max_len)
+            .map_err(|_| CsrError::NotDerPemOrBase64)?;
         Self::from_der(&der, policy)
     }
 

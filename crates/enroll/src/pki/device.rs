@@ -310,8 +310,9 @@ where
             expected,
         }));
     }
-    CertReqOut {
-        info: AnyRef::from_der(&info).map_err(encode)?,
+    // CertificationRequest (RFC 2986 §4.2).
+    sig::SignedOut {
+        signed: AnyRef::from_der(&info).map_err(encode)?,
         algorithm: SignatureAlgorithm::Sha256WithRsa.identifier(),
         signature: BitString::from_bytes(&signature).map_err(encode)?,
     }
@@ -328,14 +329,6 @@ struct CertReqInfoOut<'a> {
     public_key: AnyRef<'a>,
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
     attributes: SetOfVec<Attribute>,
-}
-
-/// `CertificationRequest` (RFC 2986 §4.2) around an encoded CertificationRequestInfo.
-#[derive(Sequence)]
-struct CertReqOut<'a> {
-    info: AnyRef<'a>,
-    algorithm: spki::AlgorithmIdentifierOwned,
-    signature: BitString,
 }
 
 /// One RDN, commonName as a PrintableString holding `cn` as is (`!` and the NUL

@@ -26,7 +26,7 @@ pub fn forwarded_certificate(value: &str) -> Option<Vec<u8>> {
         let (label, der) = der::pem::decode_vec(text.trim().as_bytes()).ok()?;
         (label == "CERTIFICATE").then_some(der)?
     } else {
-        super::decode_base64_lenient(&text, MAX)?
+        winmdm_types::base64::decode_lenient(&text, MAX).ok()?
     };
     // A DER SEQUENCE, at least.
     (der.first() == Some(&0x30)).then_some(der)

@@ -779,14 +779,6 @@ struct TbsCertificateOut<'a> {
     extensions: Vec<Extension>,
 }
 
-/// `Certificate` (RFC 5280 §4.1) around an encoded TBSCertificate.
-#[derive(Sequence)]
-struct CertificateOut<'a> {
-    tbs_certificate: AnyRef<'a>,
-    signature_algorithm: AlgorithmIdentifierOwned,
-    signature: BitString,
-}
-
 /// Version field value of a v3 certificate.
 const V3: u8 = 2;
 
@@ -817,9 +809,10 @@ fn build_certificate<S: Signer + ?Sized>(
     .to_der()
     .map_err(IssueError::Encode)?;
     let signature = signer.sign(&tbs)?;
-    CertificateOut {
-        tbs_certificate: any(&tbs)?,
-        signature_algorithm: alg,
+    // Certificate (RFC 5280 §4.1).
+    sig::SignedOut {
+        signed: any(&tbs)?,
+        algorithm: alg,
         signature: BitString::from_bytes(&signature).map_err(IssueError::Encode)?,
     }
     .to_der()

@@ -167,17 +167,12 @@ pub(crate) fn starts_with_sequence(bytes: &[u8]) -> bool {
 /// ROBO and manual-renewal encodings differently). `None` if it is not base64 of DER or
 /// decodes to more than `max_len` bytes.
 pub fn decode_request_token(text: &str, max_len: usize) -> Option<Vec<u8>> {
-    let once = decode_base64_lenient(text, max_len.saturating_mul(2))?;
+    use winmdm_types::base64::decode_lenient;
+    let once = decode_lenient(text, max_len.saturating_mul(2)).ok()?;
     if starts_with_sequence(&once) {
         return (once.len() <= max_len).then_some(once);
     }
     let inner = core::str::from_utf8(&once).ok()?;
-    let twice = decode_base64_lenient(inner, max_len)?;
+    let twice = decode_lenient(inner, max_len).ok()?;
     (starts_with_sequence(&twice) && twice.len() <= max_len).then_some(twice)
-}
-
-/// winmdm-types's lenient base64 (whitespace allowed, length bounded before decoding),
-/// as an `Option` for the decoders here that answer "not base64" whatever the reason.
-pub(crate) fn decode_base64_lenient(text: &str, max: usize) -> Option<Vec<u8>> {
-    winmdm_types::base64::decode_lenient(text, max).ok()
 }

@@ -7,7 +7,8 @@ use core::fmt;
 
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5912;
-use der::{Decode, Tagged};
+use der::asn1::{AnyRef, BitString};
+use der::{Decode, Sequence, Tagged};
 use rsa::pkcs8::DecodePublicKey;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
@@ -202,4 +203,14 @@ pub(crate) fn verify(
 ) -> bool {
     let d = alg.digest();
     verify_prehash(key, d, &d.digest(message), signature)
+}
+
+/// A signed structure as this crate writes it: the already-encoded DER that was signed,
+/// the signature algorithm and the signature. RFC 2986's `CertificationRequest` and RFC
+/// 5280's `Certificate` both have this shape.
+#[derive(Sequence)]
+pub(crate) struct SignedOut<'a> {
+    pub(crate) signed: AnyRef<'a>,
+    pub(crate) algorithm: AlgorithmIdentifierOwned,
+    pub(crate) signature: BitString,
 }
