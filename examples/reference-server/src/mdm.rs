@@ -29,7 +29,7 @@ use winmdm_omadm::server::{
 use winmdm_omadm::snapshot::ServerSnapshot;
 
 use crate::App;
-use crate::store::{Enrollment, MessageKey, OpenedMessage, SessionTx, StoreError};
+use crate::store::{Enrollment, MessageKey, OpenedMessage, QuietTx, SessionTx, StoreError};
 use crate::tls::Peer;
 
 /// The SyncML DM content type.
@@ -102,45 +102,40 @@ enum Identity {
     Digest,
 }
 
-/// The message's transaction with the enrollment the certificate (or, without one, DM
-/// digest) opens, or why none (the transaction dropped: rolled back).
-fn open<'a>(
-    app: &'a App,
+/// What names the message's enrollment and how the device proves it (and the 403's
+/// reason when the store knows no such enrollment), or the 403.
+fn identify<'a>(
+    app: &App,
     cert: Option<&[u8]>,
     device_id: Option<&str>,
-    session_id: &str,
-) -> Result<(OpenedMessage<'a>, Identity), Response> {
-    let (thumbprint, device);
-    let (key, identity, unknown) = match cert {
+    name: &'a mut String,
+) -> Result<(MessageKey<'a>, Identity, &'static str), Response> {
+    match cert {
         Some(der) => {
             if !issued_by_our_ca(app, der) {
                 return Err(forbidden("client certificate not issued by our CA"));
             }
-            thumbprint = Thumbprint::of(der).to_string();
-            let key = MessageKey::Thumbprint(&thumbprint);
-            (key, Identity::Certificate, "certificate unknown or revoked")
+            *name = Thumbprint::of(der).to_string();
+            let key = MessageKey::Thumbprint(name);
+            Ok((key, Identity::Certificate, "certificate unknown or revoked"))
         }
         None if app.allow_dm_digest => {
-            let id = device_id.ok_or_else(|| forbidden("no SyncHdr Source"))?;
-            device = id.to_ascii_uppercase();
-            (
-                MessageKey::Device(&device),
-                Identity::Digest,
-                "unknown device",
-            )
+            *name = device_id
+                .ok_or_else(|| forbidden("no SyncHdr Source"))?
+                .to_ascii_uppercase();
+            Ok((MessageKey::Device(name), Identity::Digest, "unknown device"))
         }
-        None => return Err(forbidden("no client certificate")),
-    };
-    let opened = match app.store.open_message(key, session_id, crate::unix_now()) {
-        Ok(Some(o)) => o,
-        Ok(None) => return Err(forbidden(unknown)),
-        Err(e) => return Err(store_failed(&e)),
-    };
-    if opened.enrollment.state != "active" {
+        None => Err(forbidden("no client certificate")),
+    }
+}
+
+/// The 403 for an enrollment that may not be managed by this message, if so.
+fn check(enrollment: &Enrollment, device_id: Option<&str>) -> Result<(), Response> {
+    if enrollment.state != "active" {
         return Err(forbidden("enrollment not active"));
     }
     match device_id {
-        Some(d) if d.eq_ignore_ascii_case(&opened.enrollment.device_id) => Ok((opened, identity)),
+        Some(d) if d.eq_ignore_ascii_case(&enrollment.device_id) => Ok(()),
         _ => Err(forbidden("SyncHdr Source is not the certificate's device")),
     }
 }
@@ -193,25 +188,68 @@ fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
         msg_id = hdr.msg_id
     );
     let _entered = span.enter();
-    let (OpenedMessage { enrollment, mut tx }, identity) =
-        match open(app, cert, hdr.device_id, hdr.session_id) {
-            Ok(o) => o,
-            Err(r) => return r,
-        };
-    let digest = matches!(identity, Identity::Digest);
-    match run_engine(app, tx.as_mut(), &msg, hdr.msg_id, &enrollment, digest) {
-        Ok(Ok((xml, started))) => match tx.commit() {
-            Ok(()) => {
-                app.metrics.messages.fetch_add(1, Ordering::Relaxed);
-                if started {
-                    app.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+    let mut name = String::new();
+    let (key, identity, unknown) = match identify(app, cert, hdr.device_id, &mut name) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let now = crate::unix_now();
+    // A session's first message, certificate-authenticated: with nothing stored to
+    // continue, deliver or requeue (an idle check-in), one statement and no lock while
+    // the engine runs; a write it turns out to need takes the transaction below.
+    if hdr.msg_id == 1 && matches!(identity, Identity::Certificate) {
+        let idle_before = now - ABANDONED_AFTER_SECS;
+        match app
+            .store
+            .peek_message(key, hdr.session_id, idle_before, now)
+        {
+            Ok(None) => return forbidden(unknown),
+            Ok(Some(p)) if p.quiet => {
+                if let Err(r) = check(&p.enrollment, hdr.device_id) {
+                    return r;
                 }
-                ([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response()
+                let tx = Box::new(QuietTx::default());
+                match answer(app, tx, &msg, hdr.msg_id, &p.enrollment, false) {
+                    Err(StoreError::NeedsTransaction) => {}
+                    done => return done.unwrap_or_else(|e| store_failed(&e)),
+                }
             }
-            Err(e) => store_failed(&e),
-        },
-        Ok(Err(refused)) => refused,
-        Err(e) => store_failed(&e),
+            Ok(Some(_)) => {}
+            Err(e) => return store_failed(&e),
+        }
+    }
+    let OpenedMessage { enrollment, tx } = match app.store.open_message(key, hdr.session_id, now) {
+        Ok(Some(o)) => o,
+        Ok(None) => return forbidden(unknown),
+        Err(e) => return store_failed(&e),
+    };
+    if let Err(r) = check(&enrollment, hdr.device_id) {
+        return r;
+    }
+    let digest = matches!(identity, Identity::Digest);
+    answer(app, tx, &msg, hdr.msg_id, &enrollment, digest).unwrap_or_else(|e| store_failed(&e))
+}
+
+/// Runs the engine over the message's transaction and commits; the response, or the
+/// storage failure.
+fn answer(
+    app: &App,
+    mut tx: Box<dyn SessionTx + '_>,
+    msg: &winmdm_omadm::SyncML<'_>,
+    msg_id: u64,
+    enrollment: &Enrollment,
+    digest: bool,
+) -> Result<Response, StoreError> {
+    match run_engine(app, tx.as_mut(), msg, msg_id, enrollment, digest)? {
+        Ok((xml, started)) => {
+            tx.commit()?;
+            app.metrics.messages.fetch_add(1, Ordering::Relaxed);
+            if started {
+                app.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response())
+        }
+        Err(refused) => Ok(refused),
     }
 }
 
@@ -277,6 +315,7 @@ fn run_engine(
         )));
     }
     // Pull commands while the engine has room; a command that can never fit is failed.
+    let mut sent = false;
     'pull: while engine.command_room().is_some() {
         let batch = tx.pending(16, &[])?;
         if batch.is_empty() {
@@ -298,7 +337,10 @@ fn run_engine(
                 continue;
             };
             match engine.push_raw(id as u64, command) {
-                Pushed::Sent => tx.mark_sent(id, now_s)?,
+                Pushed::Sent => {
+                    sent = true;
+                    tx.mark_sent(id, now_s)?;
+                }
                 Pushed::TooLarge => {
                     tx.record_outcome(
                         id,
@@ -311,6 +353,7 @@ fn run_engine(
                 // The engine keeps a deferred command and sends it first in the next
                 // message: from now on it is the engine's (and its snapshot's).
                 Pushed::Deferred => {
+                    sent = true;
                     tx.mark_sent(id, now_s)?;
                     break 'pull;
                 }
@@ -360,6 +403,12 @@ fn run_engine(
     }
     if let (Some(_), Some(next)) = (digest, engine.nonce_for_next_session()) {
         tx.set_dm_nonce(next)?;
+    }
+    // A session that began and ended with this message (an idle check-in) leaves
+    // nothing to continue: no snapshot is stored. It sent no command, so a retransmitted
+    // message 1 starting it again delivers nothing twice.
+    if started && !sent && engine.phase() == ServerPhase::Finished {
+        return Ok(Ok((xml, started)));
     }
     match engine.snapshot() {
         Ok(s) => tx.save(&serde_json::to_vec(&s).unwrap_or_default(), now_s)?,

@@ -82,9 +82,19 @@ async fn counters_follow_one_enrollment_and_one_sync(server: &Server, store: &st
         report.messages
     );
 
-    // A second sync is a second session.
-    device.sync().await.expect("second sync");
-    assert_eq!(n(&metrics(server).await, "sessions"), 2);
+    // A second sync is a second session: an idle check-in (one message, nothing queued,
+    // the inventory as stored), which costs the peek's one statement and stores nothing.
+    let m3 = metrics(server).await;
+    let reading = n(&m3, "db_statements") - n(&m2, "db_statements"); // the metrics call's own
+    let report = device.sync().await.expect("second sync");
+    assert_eq!(report.messages, 1, "{report:?}");
+    let m4 = metrics(server).await;
+    assert_eq!(n(&m4, "sessions"), 2);
+    assert_eq!(
+        n(&m4, "db_statements") - n(&m3, "db_statements") - reading,
+        1,
+        "an idle check-in is one statement: {m3} {m4}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,8 +14,8 @@ use common::pg::{PgDatabase, off_runtime};
 
 use serde_json::json;
 use winmdm_reference_server::store::{
-    MessageKey, NewCertificate, NewEnrollment, OpenedMessage, PgStore, PruneReport, SettingUpdate,
-    SqliteStore, Store, StoreError,
+    MessageKey, NewCertificate, NewEnrollment, OpenedMessage, PgStore, PruneReport, QuietTx,
+    SessionTx, SettingUpdate, SqliteStore, Store, StoreError,
 };
 
 /// Migrations each backend has (`migrations/{sqlite,postgres}/000N_*.sql`).
@@ -101,6 +101,7 @@ contract!(
     open_message_requeues_abandoned_commands,
     two_opened_messages_never_run_at_once_and_the_second_sees_the_first,
     record_outcome_origin_records_once,
+    peek_message_says_quiet_only_when_nothing_is_stored_to_do,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -1475,4 +1476,106 @@ async fn postgres_e2e_a_device_enrolls_and_syncs() {
         "no SQLite file with --db"
     );
     drop(server);
+}
+
+/// `peek_message` by thumbprint: whether the message of `session` is quiet.
+fn quiet(store: &dyn Store, session: &str, idle_before: i64, now: i64) -> bool {
+    let p = store
+        .peek_message(MessageKey::Thumbprint("AA"), session, idle_before, now)
+        .unwrap()
+        .expect("enrollment found");
+    assert_eq!(p.enrollment.last_seen_at, Some(now), "set by the peek");
+    p.quiet
+}
+
+fn peek_message_says_quiet_only_when_nothing_is_stored_to_do(store: &dyn Store) {
+    let e = enroll(store, "DEV1", "AA");
+    enroll(store, "DEV2", "BB");
+    for key in [MessageKey::Thumbprint("ZZ"), MessageKey::Device("NOPE")] {
+        assert!(store.peek_message(key, "1", NOW, NOW).unwrap().is_none());
+    }
+
+    // Nothing stored: quiet, in one statement (no transaction), last_seen_at committed.
+    let before = store.statements();
+    assert!(quiet(store, "1", NOW - 120, NOW));
+    assert_eq!(store.statements() - before, 1, "one statement");
+    let seen = store.enrollment_by_device("DEV1").unwrap().unwrap();
+    assert_eq!(seen.last_seen_at, Some(NOW));
+    let by_device = store
+        .peek_message(MessageKey::Device("DEV1"), "1", NOW - 120, NOW + 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!((by_device.enrollment.id, by_device.quiet), (e, true));
+
+    // A pending command (for this enrollment only) makes it not quiet.
+    let ids = store.queue_commands(e, &frags(1), "admin", NOW).unwrap();
+    assert!(!quiet(store, "1", NOW - 120, NOW + 2));
+    let other = store
+        .peek_message(MessageKey::Thumbprint("BB"), "1", NOW - 120, NOW + 2)
+        .unwrap()
+        .unwrap();
+    assert!(
+        other.quiet,
+        "another enrollment's command is not this one's"
+    );
+
+    // Sent in session 1 and unanswered: not quiet for another session (the requeue has
+    // something to look at), nor for session 1 (its snapshot is stored).
+    let OpenedMessage { mut tx, .. } = opened(store, "AA", "1", NOW + 3);
+    tx.mark_sent(ids[0], NOW + 3).unwrap();
+    tx.save(b"session 1", NOW + 3).unwrap();
+    tx.commit().unwrap();
+    assert!(!quiet(store, "2", NOW - 120, NOW + 4));
+    assert!(!quiet(store, "1", NOW - 120, NOW + 4));
+
+    // Answered: session 1's snapshot still makes session 1 not quiet; another session is
+    // quiet while that snapshot is younger than idle_before, not once it is older.
+    let mut tx = opened(store, "AA", "1", NOW + 5).tx;
+    tx.record_outcome(ids[0], Some(200), None, None, NOW + 5)
+        .unwrap();
+    tx.save(b"session 1 done", NOW + 5).unwrap();
+    tx.commit().unwrap();
+    assert!(!quiet(store, "1", NOW - 120, NOW + 6));
+    assert!(quiet(store, "2", NOW + 5, NOW + 6));
+    assert!(
+        !quiet(store, "2", NOW + 6, NOW + 6),
+        "an old snapshot to drop"
+    );
+
+    // Revoked certificates peek at nothing.
+    let mut tx = opened(store, "AA", "3", NOW + 7).tx;
+    tx.unenrolled(NOW + 7).unwrap();
+    tx.commit().unwrap();
+    assert!(
+        store
+            .peek_message(MessageKey::Thumbprint("AA"), "4", NOW, NOW + 8)
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The quiet message's transaction: the state a quiet peek found, and nothing more.
+#[test]
+fn a_quiet_tx_reads_nothing_and_refuses_every_write() {
+    let mut tx = QuietTx::default();
+    assert_eq!(tx.snapshot().unwrap(), None);
+    assert!(tx.pending(16, &[]).unwrap().is_empty());
+    assert_eq!(tx.requeue_abandoned(NOW).unwrap(), 0);
+    assert!(
+        Box::new(QuietTx::default()).commit().is_ok(),
+        "nothing asked"
+    );
+    let needs = |r: Result<(), StoreError>| {
+        assert!(matches!(r, Err(StoreError::NeedsTransaction)), "{r:?}")
+    };
+    needs(tx.save(b"s", NOW));
+    needs(tx.mark_sent(1, NOW));
+    needs(tx.merge_inventory(&[("./DevInfo/Lang".into(), "en-US".into())]));
+    needs(tx.unenrolled(NOW));
+    needs(tx.set_dm_nonce(b"n"));
+    needs(tx.record_outcome(1, Some(200), None, None, NOW).map(drop));
+    needs(tx.queue(&frags(1), "verify", NOW).map(drop));
+    needs(tx.command_origin(1).map(drop));
+    needs(tx.profile_syncml("p").map(drop));
+    needs(Box::new(tx).commit());
 }

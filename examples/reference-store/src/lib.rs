@@ -39,6 +39,10 @@ pub enum StoreError {
     /// A PostgreSQL connection was closed after an error inside its transaction.
     #[error("database connection lost")]
     ConnectionLost,
+    /// A write asked of a [`QuietTx`]: the message needs its transaction
+    /// ([`Store::open_message`]) after all.
+    #[error("the message needs a transaction")]
+    NeedsTransaction,
 }
 
 /// An enrollment: one device certificate lineage (renewals keep the enrollment).
@@ -310,6 +314,109 @@ pub trait Store: Send + Sync + 'static {
         session_id: &str,
         now: i64,
     ) -> Result<Option<OpenedMessage<'_>>, StoreError>;
+    /// The idle check-in's way in, one statement with no transaction kept: finds the
+    /// enrollment as [`Store::open_message`] does (none: `Ok(None)`), sets its
+    /// `last_seen_at` to `now` and says whether the message is [`Peeked::quiet`]: no
+    /// snapshot of `session_id` is stored, no command is pending, none was sent in
+    /// another session, and no other session's snapshot was last saved before
+    /// `idle_before` (nothing for [`SessionTx::requeue_abandoned`] to do). A quiet
+    /// message is answered by a new engine over a [`QuietTx`], with no lock held while
+    /// it runs; a write it turns out to need ([`StoreError::NeedsTransaction`]) sends it
+    /// through [`Store::open_message`].
+    ///
+    /// On PostgreSQL, when the statement waited for another message of the device, what
+    /// it reads may predate that message's commit: it then sees the state that message
+    /// started from, which was quiet only if that message wrote nothing it would see.
+    fn peek_message(
+        &self,
+        key: MessageKey<'_>,
+        session_id: &str,
+        idle_before: i64,
+        now: i64,
+    ) -> Result<Option<Peeked>, StoreError>;
+}
+
+/// What [`Store::peek_message`] found.
+#[derive(Debug, Clone)]
+pub struct Peeked {
+    /// The enrollment, with `last_seen_at` set.
+    pub enrollment: Enrollment,
+    /// Nothing to continue, deliver or requeue: a new engine over a [`QuietTx`] answers.
+    pub quiet: bool,
+}
+
+/// The [`SessionTx`] of a [`Peeked::quiet`] message: the state the peek found (no
+/// snapshot, nothing pending, nothing to requeue) and nothing else. Every write and
+/// every other read, and [`commit`](SessionTx::commit) after one, is
+/// [`StoreError::NeedsTransaction`].
+#[derive(Debug, Default)]
+pub struct QuietTx {
+    needed: bool,
+}
+
+impl QuietTx {
+    fn write<T>(&mut self) -> Result<T, StoreError> {
+        self.needed = true;
+        Err(StoreError::NeedsTransaction)
+    }
+}
+
+impl SessionTx for QuietTx {
+    fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    fn pending(&mut self, _: u32, _: &[i64]) -> Result<Vec<(i64, String, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn command_origin(&mut self, _: i64) -> Result<Option<(String, String)>, StoreError> {
+        self.write()
+    }
+    fn mark_sent(&mut self, _: i64, _: i64) -> Result<(), StoreError> {
+        self.write()
+    }
+    fn record_outcome(
+        &mut self,
+        _: i64,
+        _: Option<i64>,
+        _: Option<&str>,
+        _: Option<&serde_json::Value>,
+        _: i64,
+    ) -> Result<bool, StoreError> {
+        self.write()
+    }
+    fn requeue_abandoned(&mut self, _: i64) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+    fn queue(&mut self, _: &[String], _: &str, _: i64) -> Result<Vec<i64>, StoreError> {
+        self.write()
+    }
+    fn set_setting(&mut self, _: &str, _: &str, _: &SettingUpdate<'_>) -> Result<(), StoreError> {
+        self.write()
+    }
+    fn profile_settings(&mut self, _: &str) -> Result<Vec<SettingRow>, StoreError> {
+        self.write()
+    }
+    fn profile_syncml(&mut self, _: &str) -> Result<Option<String>, StoreError> {
+        self.write()
+    }
+    fn merge_inventory(&mut self, _: &[(String, String)]) -> Result<(), StoreError> {
+        self.write()
+    }
+    fn set_dm_nonce(&mut self, _: &[u8]) -> Result<(), StoreError> {
+        self.write()
+    }
+    fn unenrolled(&mut self, _: i64) -> Result<(), StoreError> {
+        self.write()
+    }
+    fn save(&mut self, _: &[u8], _: i64) -> Result<(), StoreError> {
+        self.write()
+    }
+    fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        if self.needed {
+            return Err(StoreError::NeedsTransaction);
+        }
+        Ok(())
+    }
 }
 
 /// What names the enrollment of a management message ([`Store::open_message`]).

@@ -11,14 +11,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, LazyLock, Mutex, MutexGuard};
 
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::{
     CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
-    OpenedMessage, ProfileRow, PruneReport, SessionTx, SettingRow, SettingUpdate, Store,
+    OpenedMessage, Peeked, ProfileRow, PruneReport, SessionTx, SettingRow, SettingUpdate, Store,
     StoreError,
 };
 
@@ -784,7 +784,55 @@ impl Store for PgStore {
             tx: Box::new(s),
         }))
     }
+
+    fn peek_message(
+        &self,
+        key: MessageKey<'_>,
+        session_id: &str,
+        idle_before: i64,
+        now: i64,
+    ) -> Result<Option<Peeked>, StoreError> {
+        let (sql, name) = match key {
+            MessageKey::Thumbprint(t) => (&*PEEK_BY_THUMBPRINT, t),
+            MessageKey::Device(d) => (&*PEEK_BY_DEVICE, d),
+        };
+        let mut conn = self.conn()?;
+        let Some(row) = conn
+            .query(sql, &[&name, &now, &session_id, &idle_before])?
+            .pop()
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Peeked {
+            enrollment: enrollment_row(&row)?,
+            quiet: row.try_get(14)?,
+        }))
+    }
 }
+
+/// The peek (`Store::peek_message`): `last_seen_at = $2` on the enrollment `by` names
+/// (`$1`), returning it and whether the message of session `$3` is quiet (`$4`: the
+/// requeue's `idle_before`). One statement: its subqueries read the snapshot the
+/// statement started with (see `Store::peek_message`).
+fn peek_query(by: &str) -> String {
+    format!(
+        "UPDATE enrollments e SET last_seen_at = $2 WHERE e.id = ({by})
+         RETURNING {ENROLLMENT_COLS},
+           NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = e.id
+             AND s.session_id = $3)
+           AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = e.id
+             AND s.updated_at < $4)
+           AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = e.id
+             AND c.state = 'pending')
+           AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = e.id
+             AND c.state = 'sent' AND c.session_id <> $3)"
+    )
+}
+
+/// [`peek_query`] by certificate thumbprint, made once.
+static PEEK_BY_THUMBPRINT: LazyLock<String> = LazyLock::new(|| peek_query(OPEN_BY_THUMBPRINT));
+/// [`peek_query`] by DeviceID, made once.
+static PEEK_BY_DEVICE: LazyLock<String> = LazyLock::new(|| peek_query(OPEN_BY_DEVICE));
 
 /// The enrollment id a not-revoked certificate names (`$1`).
 const OPEN_BY_THUMBPRINT: &str =

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
-    OpenedMessage, ProfileRow, PruneReport, SessionTx, SettingRow, SettingUpdate, Store,
+    OpenedMessage, Peeked, ProfileRow, PruneReport, SessionTx, SettingRow, SettingUpdate, Store,
     StoreError,
 };
 
@@ -660,6 +660,29 @@ impl Store for SqliteStore {
             tx: Box::new(s),
         }))
     }
+
+    fn peek_message(
+        &self,
+        key: MessageKey<'_>,
+        session_id: &str,
+        idle_before: i64,
+        now: i64,
+    ) -> Result<Option<Peeked>, StoreError> {
+        let (sql, name) = match key {
+            MessageKey::Thumbprint(t) => (&*PEEK_BY_THUMBPRINT, t),
+            MessageKey::Device(d) => (&*PEEK_BY_DEVICE, d),
+        };
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params![name, session_id, now, idle_before])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        Ok(Some(Peeked {
+            enrollment: enrollment_row(r)?,
+            quiet: r.get(14)?,
+        }))
+    }
 }
 
 /// The enrollment id a not-revoked certificate names (`?1`).
@@ -687,6 +710,30 @@ fn open_query(by: &str) -> String {
              AND c.state = 'pending')"
     )
 }
+
+/// The peek (`Store::peek_message`): `last_seen_at = ?3` on the enrollment `by` names
+/// (`?1`), returning it and whether the message of session `?2` is quiet (`?4`: the
+/// requeue's `idle_before`).
+fn peek_query(by: &str) -> String {
+    let cols = ENROLLMENT_COLS.replace("e.", "enrollments.");
+    format!(
+        "UPDATE enrollments SET last_seen_at = ?3 WHERE id = ({by})
+         RETURNING {cols},
+           NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = enrollments.id
+             AND s.session_id = ?2)
+           AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = enrollments.id
+             AND s.updated_at < ?4)
+           AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
+             AND c.state = 'pending')
+           AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
+             AND c.state = 'sent' AND c.session_id <> ?2)"
+    )
+}
+
+/// [`peek_query`] by certificate thumbprint, made once.
+static PEEK_BY_THUMBPRINT: LazyLock<String> = LazyLock::new(|| peek_query(BY_THUMBPRINT));
+/// [`peek_query`] by DeviceID, made once.
+static PEEK_BY_DEVICE: LazyLock<String> = LazyLock::new(|| peek_query(BY_DEVICE));
 
 /// [`open_query`] by certificate thumbprint, made once (not per message).
 static OPEN_BY_THUMBPRINT: LazyLock<String> = LazyLock::new(|| open_query(BY_THUMBPRINT));
