@@ -814,9 +814,16 @@ impl Store for PgStore {
 /// (`$1`), returning it and whether the message of session `$3` is quiet (`$4`: the
 /// requeue's `idle_before`). One statement: its subqueries read the snapshot the
 /// statement started with (see `Store::peek_message`).
+///
+/// Its transaction (the statement's own) commits without waiting for the WAL flush
+/// (`synchronous_commit` off, for this transaction only): all it writes is
+/// `last_seen_at`, which a crash of PostgreSQL may lose and nothing depends on. The
+/// `set_config` is in the `WHERE`, evaluated for the enrollment's row: with no row there
+/// is nothing to commit.
 fn peek_query(by: &str) -> String {
     format!(
         "UPDATE enrollments e SET last_seen_at = $2 WHERE e.id = ({by})
+           AND set_config('synchronous_commit', 'off', true) = 'off'
          RETURNING {ENROLLMENT_COLS},
            NOT EXISTS (SELECT 1 FROM sessions s WHERE s.enrollment_id = e.id
              AND s.session_id = $3)
@@ -1120,5 +1127,72 @@ impl SessionTx for PgSession<'_> {
             return Err(e);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The peek turns `synchronous_commit` off for its own transaction only: the pooled
+    /// connection's next transaction (a message's `open_message`) commits as before.
+    /// Runs with `WINMDM_TEST_POSTGRES` (a URL whose user may create databases).
+    #[test]
+    fn the_peeks_asynchronous_commit_does_not_outlive_it() {
+        let Ok(admin_url) = std::env::var("WINMDM_TEST_POSTGRES") else {
+            eprintln!("skipped: WINMDM_TEST_POSTGRES not set");
+            return;
+        };
+        let name = format!("winmdm_store_peek_{}", std::process::id());
+        let url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("WINMDM_TEST_POSTGRES names no database: {admin_url}"),
+        };
+        let mut admin = Client::connect(&admin_url, NoTls).unwrap();
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            admin.batch_execute(&sql).unwrap();
+        }
+        let store = PgStore::open(&url).unwrap();
+        let e = NewEnrollment {
+            device_id: "DEV1",
+            hw_dev_id: None,
+            upn: None,
+            auth: "onpremise",
+            dm_username: "u",
+            dm_password: "p",
+            dm_nonce: b"n",
+            cert: NewCertificate {
+                thumbprint: "AA",
+                serial: "01",
+                not_after: 2_000_000_000,
+                key_sha256: "k",
+            },
+            first_commands: &[],
+        };
+        store.create_enrollment(&e, None, 1).unwrap();
+        let setting = |c: &mut Conn<'_>| -> String {
+            c.query_one("SHOW synchronous_commit", &[]).unwrap().get(0)
+        };
+        assert_eq!(setting(&mut store.conn().unwrap()), "on");
+        let p = store
+            .peek_message(MessageKey::Thumbprint("AA"), "1", 0, 5)
+            .unwrap()
+            .expect("found");
+        assert!(p.quiet);
+        assert_eq!(store.lock_pool().idle.len(), 1, "one pooled connection");
+        assert_eq!(
+            setting(&mut store.conn().unwrap()),
+            "on",
+            "reset at its commit"
+        );
+        let seen = store.enrollment_by_device("DEV1").unwrap().unwrap();
+        assert_eq!(seen.last_seen_at, Some(5));
+        drop(store);
+        admin
+            .batch_execute(&format!("DROP DATABASE {name}"))
+            .unwrap();
     }
 }
