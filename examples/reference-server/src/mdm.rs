@@ -29,7 +29,9 @@ use winmdm_omadm::server::{
 use winmdm_omadm::snapshot::ServerSnapshot;
 
 use crate::App;
-use crate::store::{Enrollment, MessageKey, OpenedMessage, QuietTx, SessionTx, StoreError};
+use crate::store::{
+    Enrollment, MessageKey, NewOutcome, OpenedMessage, QuietTx, SessionTx, StoreError,
+};
 use crate::tls::Peer;
 
 /// The SyncML DM content type.
@@ -315,7 +317,8 @@ fn run_engine(
         )));
     }
     // Pull commands while the engine has room; a command that can never fit is failed.
-    let mut sent = false;
+    // Those taken are marked sent in one statement per batch, before the next read.
+    let (mut sent, mut taken) = (false, Vec::new());
     'pull: while engine.command_room().is_some() {
         let batch = tx.pending(16, &[])?;
         if batch.is_empty() {
@@ -337,10 +340,7 @@ fn run_engine(
                 continue;
             };
             match engine.push_raw(id as u64, command) {
-                Pushed::Sent => {
-                    sent = true;
-                    tx.mark_sent(id, now_s)?;
-                }
+                Pushed::Sent => taken.push(id),
                 Pushed::TooLarge => {
                     tx.record_outcome(
                         id,
@@ -353,15 +353,18 @@ fn run_engine(
                 // The engine keeps a deferred command and sends it first in the next
                 // message: from now on it is the engine's (and its snapshot's).
                 Pushed::Deferred => {
-                    sent = true;
-                    tx.mark_sent(id, now_s)?;
+                    taken.push(id);
                     break 'pull;
                 }
                 // Refused (or anything new): it stays pending for a later message.
                 _ => break 'pull,
             }
         }
+        sent |= !taken.is_empty();
+        tx.mark_sent_all(&std::mem::take(&mut taken), now_s)?;
     }
+    sent |= !taken.is_empty();
+    tx.mark_sent_all(&taken, now_s)?;
     let response = match engine.respond() {
         Ok(r) => r,
         Err(e) => {
@@ -380,9 +383,10 @@ fn run_engine(
             )));
         }
     };
+    let mut outcomes = Vec::new();
     while let Some(event) = engine.poll_event() {
         match event {
-            ServerEvent::Outcome(o) => outcome(tx, &o, now_s)?,
+            ServerEvent::Outcome(o) => outcomes.push(o),
             // Every session's package 1 repeats DevInfo: written only when it changed.
             ServerEvent::Device(DeviceEvent::DeviceInfo(values))
                 if !known_inventory(&enrollment.inventory, &values) =>
@@ -401,6 +405,7 @@ fn run_engine(
             _ => {}
         }
     }
+    record(tx, &outcomes, now_s)?;
     if let (Some(_), Some(next)) = (digest, engine.nonce_for_next_session()) {
         tx.set_dm_nonce(next)?;
     }
@@ -444,20 +449,39 @@ pub fn results_json(o: &Outcome) -> Option<serde_json::Value> {
     Some(serde_json::Value::Array(items))
 }
 
-fn outcome(tx: &mut dyn SessionTx, o: &Outcome, now: i64) -> Result<(), StoreError> {
-    let id = o.tag as i64;
-    let status = o.status.map(|s| i64::from(s.0));
-    let results = results_json(o);
-    let recorded = tx.record_outcome_origin(
-        id,
-        status,
-        o.original_error.as_deref(),
-        results.as_ref(),
-        now,
-    )?;
-    let Some((origin, fragment)) = recorded else {
-        return Ok(()); // already recorded: never twice
-    };
+/// Records a message's outcomes (each once: one already recorded is left alone) and,
+/// for each recorded, what its origin asks: inventory, unenrollment, profile state.
+fn record(tx: &mut dyn SessionTx, outcomes: &[Outcome], now: i64) -> Result<(), StoreError> {
+    let results: Vec<_> = outcomes.iter().map(results_json).collect();
+    let rows: Vec<NewOutcome<'_>> = outcomes
+        .iter()
+        .zip(&results)
+        .map(|(o, results)| NewOutcome {
+            id: o.tag as i64,
+            status: o.status.map(|s| i64::from(s.0)),
+            original_error: o.original_error.as_deref(),
+            results: results.as_ref(),
+        })
+        .collect();
+    let mut first = std::collections::HashMap::with_capacity(outcomes.len());
+    for o in outcomes.iter().rev() {
+        first.insert(o.tag as i64, o);
+    }
+    for r in tx.record_outcomes(&rows, now)? {
+        if let Some(o) = first.get(&r.id) {
+            follow_up(tx, o, &r.origin, &r.fragment, now)?;
+        }
+    }
+    Ok(())
+}
+
+fn follow_up(
+    tx: &mut dyn SessionTx,
+    o: &Outcome,
+    origin: &str,
+    fragment: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     if origin == "inventory" {
         let values: Vec<(String, String)> = o
             .results
@@ -472,7 +496,7 @@ fn outcome(tx: &mut dyn SessionTx, o: &Outcome, now: i64) -> Result<(), StoreErr
         tracing::info!("device unenrolled (DMClient Unenroll)");
         tx.unenrolled(now)?;
     } else if let Some(rest) = origin.strip_prefix("profile:") {
-        crate::admin::profile_outcome(tx, rest, &fragment, o, now)?;
+        crate::admin::profile_outcome(tx, rest, fragment, o, now)?;
     }
     Ok(())
 }

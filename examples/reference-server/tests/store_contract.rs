@@ -14,8 +14,8 @@ use common::pg::{PgDatabase, off_runtime};
 
 use serde_json::json;
 use winmdm_reference_server::store::{
-    MessageKey, NewCertificate, NewEnrollment, OpenedMessage, PgStore, PruneReport, QuietTx,
-    SessionTx, SettingUpdate, SqliteStore, Store, StoreError,
+    MessageKey, NewCertificate, NewEnrollment, NewOutcome, OpenedMessage, PgStore, PruneReport,
+    QuietTx, SessionTx, SettingUpdate, SqliteStore, Store, StoreError,
 };
 
 /// Migrations each backend has (`migrations/{sqlite,postgres}/000N_*.sql`).
@@ -100,7 +100,7 @@ contract!(
     open_message_skips_only_statements_that_find_nothing,
     open_message_requeues_abandoned_commands,
     two_opened_messages_never_run_at_once_and_the_second_sees_the_first,
-    record_outcome_origin_records_once,
+    record_outcomes_records_each_once_in_one_statement,
     peek_message_says_quiet_only_when_nothing_is_stored_to_do,
 );
 
@@ -297,15 +297,6 @@ fn commands_queue_pending_sent_and_outcome_once(store: &dyn Store) {
     assert_eq!(p[0].2, "admin");
     assert_eq!(tx.pending(1, &[ids[0]]).unwrap()[0].0, ids[1], "skip");
     assert_eq!(tx.pending(5, &[ids[0], ids[1]]).unwrap().len(), 1);
-    assert_eq!(
-        tx.command_origin(ids[1]).unwrap(),
-        Some(("admin".to_owned(), frags(2)[1].clone()))
-    );
-    assert!(
-        tx.command_origin(theirs).unwrap().is_none(),
-        "another enrollment's command is not visible"
-    );
-
     tx.mark_sent(ids[0], NOW + 1).unwrap();
     tx.mark_sent(ids[1], NOW + 1).unwrap();
     assert_eq!(tx.pending(10, &[]).unwrap().len(), 1, "sent is not pending");
@@ -1145,51 +1136,86 @@ fn two_opened_messages_never_run_at_once_and_the_second_sees_the_first(store: &d
     });
 }
 
-fn record_outcome_origin_records_once(store: &dyn Store) {
+/// An outcome for `record_outcomes`.
+fn answered<'a>(id: i64, status: i64, results: Option<&'a serde_json::Value>) -> NewOutcome<'a> {
+    NewOutcome {
+        id,
+        status: Some(status),
+        original_error: None,
+        results,
+    }
+}
+
+fn record_outcomes_records_each_once_in_one_statement(store: &dyn Store) {
     let e = enroll(store, "DEV1", "AA");
     let other = enroll(store, "DEV2", "BB");
     let ids = store
-        .queue_commands(e, &frags(1), "inventory", NOW)
+        .queue_commands(e, &frags(3), "inventory", NOW)
         .unwrap();
     let theirs = store
         .queue_commands(other, &frags(1), "admin", NOW)
         .unwrap();
     let results = json!([{"locuri": "./DevDetail/SwV", "format": "chr", "data": "1"}]);
     let mut tx = opened(store, "AA", "1", NOW).tx;
-    tx.mark_sent(ids[0], NOW).unwrap();
+    let before = store.statements();
+    tx.mark_sent_all(&ids, NOW).unwrap();
+    assert_eq!(store.statements() - before, 1, "one statement");
+    assert!(tx.pending(16, &[]).unwrap().is_empty(), "all sent");
+    tx.mark_sent_all(&[], NOW).unwrap();
+
+    let failed = NewOutcome {
+        original_error: Some("0x86000002"),
+        ..answered(ids[0], 404, None)
+    };
+    let before = store.statements();
+    let recorded = tx
+        .record_outcomes(
+            &[
+                answered(ids[2], 200, Some(&results)),
+                failed,
+                answered(theirs[0], 200, None),
+                answered(ids[2], 500, None),
+            ],
+            NOW + 1,
+        )
+        .unwrap();
+    assert_eq!(store.statements() - before, 1, "one statement");
+    let got: Vec<(i64, &str)> = recorded.iter().map(|r| (r.id, r.origin.as_str())).collect();
     assert_eq!(
-        tx.record_outcome_origin(ids[0], Some(200), None, Some(&results), NOW + 1)
-            .unwrap(),
-        Some(("inventory".to_owned(), frags(1)[0].clone()))
+        got,
+        [(ids[2], "inventory"), (ids[0], "inventory")],
+        "in the order given, another enrollment's left alone"
     );
-    assert_eq!(
-        tx.record_outcome_origin(ids[0], Some(500), Some("again"), None, NOW + 2)
-            .unwrap(),
-        None,
+    assert_eq!(recorded[0].fragment, frags(3)[2]);
+    assert!(
+        tx.record_outcomes(&[answered(ids[0], 200, None)], NOW + 2)
+            .unwrap()
+            .is_empty(),
         "recorded once"
     );
-    assert_eq!(
-        tx.record_outcome_origin(theirs[0], Some(200), None, None, NOW)
-            .unwrap(),
-        None,
-        "another enrollment's command"
-    );
+    assert!(tx.record_outcomes(&[], NOW).unwrap().is_empty());
     tx.commit().unwrap();
-    let c = store.command(ids[0]).unwrap().unwrap();
+    let c = store.command(ids[2]).unwrap().unwrap();
     assert_eq!(
         (c.state.as_str(), c.status, c.results),
-        ("done", Some(200), Some(results))
+        ("done", Some(200), Some(results)),
+        "the first of an id given twice"
     );
+    let c = store.command(ids[0]).unwrap().unwrap();
+    assert_eq!(
+        (c.status, c.original_error.as_deref(), c.results),
+        (Some(404), Some("0x86000002"), None)
+    );
+    assert_eq!(store.command(ids[1]).unwrap().unwrap().state, "sent");
     assert_eq!(store.command(theirs[0]).unwrap().unwrap().state, "pending");
     // The same in a transaction of `session`.
     let ids = store.queue_commands(e, &frags(1), "admin", NOW).unwrap();
     let mut tx = store.session(e, "2").unwrap();
-    assert_eq!(
-        tx.record_outcome_origin(ids[0], Some(200), None, None, NOW)
-            .unwrap()
-            .map(|o| o.0),
-        Some("admin".to_owned())
-    );
+    let recorded = tx
+        .record_outcomes(&[answered(ids[0], 200, None)], NOW)
+        .unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].origin, "admin");
 }
 
 // ---------------------------------------------------------------- migrations
@@ -1561,6 +1587,8 @@ fn a_quiet_tx_reads_nothing_and_refuses_every_write() {
     assert_eq!(tx.snapshot().unwrap(), None);
     assert!(tx.pending(16, &[]).unwrap().is_empty());
     assert_eq!(tx.requeue_abandoned(NOW).unwrap(), 0);
+    tx.mark_sent_all(&[], NOW).unwrap();
+    assert!(tx.record_outcomes(&[], NOW).unwrap().is_empty());
     assert!(
         Box::new(QuietTx::default()).commit().is_ok(),
         "nothing asked"
@@ -1575,7 +1603,8 @@ fn a_quiet_tx_reads_nothing_and_refuses_every_write() {
     needs(tx.set_dm_nonce(b"n"));
     needs(tx.record_outcome(1, Some(200), None, None, NOW).map(drop));
     needs(tx.queue(&frags(1), "verify", NOW).map(drop));
-    needs(tx.command_origin(1).map(drop));
+    needs(tx.mark_sent_all(&[1], NOW));
+    needs(tx.record_outcomes(&[answered(1, 200, None)], NOW).map(drop));
     needs(tx.profile_syncml("p").map(drop));
     needs(Box::new(tx).commit());
 }

@@ -346,8 +346,9 @@ pub struct Peeked {
 }
 
 /// The [`SessionTx`] of a [`Peeked::quiet`] message: the state the peek found (no
-/// snapshot, nothing pending, nothing to requeue) and nothing else. Every write and
-/// every other read, and [`commit`](SessionTx::commit) after one, is
+/// snapshot, nothing pending, nothing to requeue) and nothing else. Every write (but
+/// of nothing: an empty [`SessionTx::mark_sent_all`] or [`SessionTx::record_outcomes`])
+/// and every other read, and [`commit`](SessionTx::commit) after one, is
 /// [`StoreError::NeedsTransaction`].
 #[derive(Debug, Default)]
 pub struct QuietTx {
@@ -368,10 +369,23 @@ impl SessionTx for QuietTx {
     fn pending(&mut self, _: u32, _: &[i64]) -> Result<Vec<(i64, String, String)>, StoreError> {
         Ok(Vec::new())
     }
-    fn command_origin(&mut self, _: i64) -> Result<Option<(String, String)>, StoreError> {
+    fn mark_sent(&mut self, _: i64, _: i64) -> Result<(), StoreError> {
         self.write()
     }
-    fn mark_sent(&mut self, _: i64, _: i64) -> Result<(), StoreError> {
+    fn mark_sent_all(&mut self, ids: &[i64], _: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write()
+    }
+    fn record_outcomes(
+        &mut self,
+        outcomes: &[NewOutcome<'_>],
+        _: i64,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
         self.write()
     }
     fn record_outcome(
@@ -518,28 +532,19 @@ pub trait SessionTx {
         limit: u32,
         skip: &[i64],
     ) -> Result<Vec<(i64, String, String)>, StoreError>;
-    /// A command's origin and fragment.
-    fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError>;
-    /// [`record_outcome`](SessionTx::record_outcome), then, when it recorded the outcome,
-    /// the command's origin and fragment ([`command_origin`](SessionTx::command_origin));
-    /// `None` when nothing was recorded (already done, or not this enrollment's). One
-    /// statement in both stores.
-    fn record_outcome_origin(
+    /// Records the outcomes of one message in one statement, each once (a command
+    /// already done, another enrollment's, or an id given twice after its first is left
+    /// alone), and returns those recorded with their origin and fragment, in the order
+    /// given.
+    fn record_outcomes(
         &mut self,
-        id: i64,
-        status: Option<i64>,
-        original_error: Option<&str>,
-        results: Option<&serde_json::Value>,
+        outcomes: &[NewOutcome<'_>],
         now: i64,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        if self.record_outcome(id, status, original_error, results, now)? {
-            self.command_origin(id)
-        } else {
-            Ok(None)
-        }
-    }
+    ) -> Result<Vec<Recorded>, StoreError>;
     /// Marks a command sent in this session.
     fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError>;
+    /// Marks commands sent in this session, in one statement.
+    fn mark_sent_all(&mut self, ids: &[i64], now: i64) -> Result<(), StoreError>;
     /// Records a command's outcome (once: a command already done is left alone).
     fn record_outcome(
         &mut self,
@@ -583,6 +588,59 @@ pub trait SessionTx {
     fn save(&mut self, snapshot: &[u8], now: i64) -> Result<(), StoreError>;
     /// Commits.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A command's outcome to record ([`SessionTx::record_outcomes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewOutcome<'a> {
+    /// The command's id.
+    pub id: i64,
+    /// The device's status code.
+    pub status: Option<i64>,
+    /// `msft:originalerror`.
+    pub original_error: Option<&'a str>,
+    /// Results (Get), as stored ([`CommandRow::results`]).
+    pub results: Option<&'a serde_json::Value>,
+}
+
+/// A command whose outcome [`SessionTx::record_outcomes`] recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The command's id.
+    pub id: i64,
+    /// Who queued it ([`CommandRow::origin`]).
+    pub origin: String,
+    /// Its SyncML fragment.
+    pub fragment: String,
+}
+
+/// The outcomes as the stores' batch statements read them: a JSON array of
+/// `{id, status, error, results}` (results as their JSON text), each id once (the first).
+fn outcomes_json(outcomes: &[NewOutcome<'_>]) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<serde_json::Value> = outcomes
+        .iter()
+        .filter(|o| seen.insert(o.id))
+        .map(|o| {
+            serde_json::json!({
+                "id": o.id,
+                "status": o.status,
+                "error": o.original_error,
+                "results": o.results.map(|r| r.to_string()),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
+/// `recorded` (in the store's order) in the order of `outcomes`.
+fn in_given_order(outcomes: &[NewOutcome<'_>], mut recorded: Vec<Recorded>) -> Vec<Recorded> {
+    let mut rank = std::collections::HashMap::with_capacity(outcomes.len());
+    for (i, o) in outcomes.iter().enumerate() {
+        rank.entry(o.id).or_insert(i);
+    }
+    recorded.sort_by_key(|r| rank.get(&r.id).copied());
+    recorded
 }
 
 /// A profile node state change.

@@ -17,9 +17,9 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::{
-    CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
-    OpenedMessage, Peeked, ProfileRow, PruneReport, SessionTx, SettingRow, SettingUpdate, Store,
-    StoreError,
+    CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment, NewOutcome,
+    OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx, SettingRow, SettingUpdate,
+    Store, StoreError, in_given_order, outcomes_json,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
@@ -916,17 +916,6 @@ impl SessionTx for PgSession<'_> {
         Ok(rows)
     }
 
-    fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError> {
-        let e = self.enrollment_id;
-        Ok(self
-            .rows(
-                "SELECT origin, syncml FROM commands WHERE id = $1 AND enrollment_id = $2",
-                &[&id, &e],
-                |r| Ok((r.try_get(0)?, r.try_get(1)?)),
-            )?
-            .pop())
-    }
-
     fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
         self.hints.taken(id);
         self.conn.execute(
@@ -961,26 +950,49 @@ impl SessionTx for PgSession<'_> {
         Ok(n == 1)
     }
 
-    fn record_outcome_origin(
+    fn record_outcomes(
         &mut self,
-        id: i64,
-        status: Option<i64>,
-        original_error: Option<&str>,
-        results: Option<&serde_json::Value>,
+        outcomes: &[NewOutcome<'_>],
         now: i64,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        self.hints.taken(id);
-        let results = results.map(|r| r.to_string());
+    ) -> Result<Vec<Recorded>, StoreError> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        for o in outcomes {
+            self.hints.taken(o.id);
+        }
         let e = self.enrollment_id;
-        Ok(self
-            .rows(
-                "UPDATE commands SET state = 'done', status = $2, original_error = $3, results = $4,
-                   done_at = $5
-                 WHERE id = $1 AND enrollment_id = $6 AND state <> 'done' RETURNING origin, syncml",
-                &[&id, &status, &original_error, &results, &now, &e],
-                |r| Ok((r.try_get(0)?, r.try_get(1)?)),
-            )?
-            .pop())
+        let rows = self.rows(
+            "UPDATE commands c SET state = 'done', status = x.status, original_error = x.error,
+               results = x.results, done_at = $2
+             FROM jsonb_to_recordset($1::text::jsonb)
+               AS x(id BIGINT, status BIGINT, error TEXT, results TEXT)
+             WHERE c.id = x.id AND c.enrollment_id = $3 AND c.state <> 'done'
+             RETURNING c.id, c.origin, c.syncml",
+            &[&outcomes_json(outcomes), &now, &e],
+            |r| {
+                Ok(Recorded {
+                    id: r.try_get(0)?,
+                    origin: r.try_get(1)?,
+                    fragment: r.try_get(2)?,
+                })
+            },
+        )?;
+        Ok(in_given_order(outcomes, rows))
+    }
+
+    fn mark_sent_all(&mut self, ids: &[i64], now: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for &id in ids {
+            self.hints.taken(id);
+        }
+        self.conn.execute(
+            "UPDATE commands SET state = 'sent', session_id = $2, sent_at = $3 WHERE id = ANY($1)",
+            &[&ids, &self.session_id, &now],
+        )?;
+        Ok(())
     }
 
     fn requeue_abandoned(&mut self, idle_before: i64) -> Result<usize, StoreError> {

@@ -10,9 +10,9 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
-    OpenedMessage, Peeked, ProfileRow, PruneReport, SessionTx, SettingRow, SettingUpdate, Store,
-    StoreError,
+    CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment, NewOutcome,
+    OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx, SettingRow, SettingUpdate,
+    Store, StoreError, in_given_order, outcomes_json,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
@@ -798,17 +798,6 @@ impl SessionTx for SqliteSession<'_> {
             .collect())
     }
 
-    fn command_origin(&mut self, id: i64) -> Result<Option<(String, String)>, StoreError> {
-        Ok(self
-            .conn
-            .one(
-                "SELECT origin, syncml FROM commands WHERE id = ?1 AND enrollment_id = ?2",
-                params![id, self.enrollment_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
-    }
-
     fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
         self.hints.taken(id);
         self.conn.exec(
@@ -842,31 +831,56 @@ impl SessionTx for SqliteSession<'_> {
         Ok(n == 1)
     }
 
-    fn record_outcome_origin(
+    fn record_outcomes(
         &mut self,
-        id: i64,
-        status: Option<i64>,
-        original_error: Option<&str>,
-        results: Option<&serde_json::Value>,
+        outcomes: &[NewOutcome<'_>],
         now: i64,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        self.hints.taken(id);
-        Ok(self
-            .conn
-            .one(
-                "UPDATE commands SET state = 'done', status = ?2, original_error = ?3, results = ?4, done_at = ?5
-                 WHERE id = ?1 AND enrollment_id = ?6 AND state <> 'done' RETURNING origin, syncml",
-                params![
-                    id,
-                    status,
-                    original_error,
-                    results.map(|r| r.to_string()),
-                    now,
-                    self.enrollment_id
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
+    ) -> Result<Vec<Recorded>, StoreError> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        for o in outcomes {
+            self.hints.taken(o.id);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE commands SET state = 'done', status = x.status, original_error = x.error,
+               results = x.results, done_at = ?2
+             FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status,
+                     value ->> 'error' AS error, value ->> 'results' AS results
+                   FROM json_each(?1)) AS x
+             WHERE commands.id = x.id AND commands.enrollment_id = ?3
+               AND commands.state <> 'done'
+             RETURNING commands.id, commands.origin, commands.syncml",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![outcomes_json(outcomes), now, self.enrollment_id],
+                |r| {
+                    Ok(Recorded {
+                        id: r.get(0)?,
+                        origin: r.get(1)?,
+                        fragment: r.get(2)?,
+                    })
+                },
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(in_given_order(outcomes, rows))
+    }
+
+    fn mark_sent_all(&mut self, ids: &[i64], now: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for &id in ids {
+            self.hints.taken(id);
+        }
+        let list = serde_json::to_string(ids).unwrap_or_default();
+        self.conn.exec(
+            "UPDATE commands SET state = 'sent', session_id = ?2, sent_at = ?3
+             WHERE id IN (SELECT value FROM json_each(?1))",
+            params![list, self.session_id, now],
+        )?;
+        Ok(())
     }
 
     fn requeue_abandoned(&mut self, idle_before: i64) -> Result<usize, StoreError> {
