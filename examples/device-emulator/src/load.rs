@@ -2,7 +2,7 @@
 //! checking in, a bounded number of sessions at a time, for a bounded time, against
 //! servers on this machine only.
 //!
-//! [`run`] works in two phases:
+//! [`run`] works in two phases, three with a warm-up:
 //!
 //! 1. **Enrollment.** Device `i` lives in `STATE_DIR/dev-NNNNNN` (`i` in six digits). A
 //!    device already there is reused ([`Device::load`]) when it is enrolled with one of the
@@ -11,7 +11,28 @@
 //!    `i % servers`. Its management URL is the one of that server's provisioning
 //!    document, so spreading devices over several servers happens at enrollment.
 //!    Enrollments run `concurrency` at a time.
-//! 2. **Check-ins.** Every device runs [`Device::sync`] again and again, at most
+//! 2. **Warm-up** (only with [`LoadOptions::warmup`]). Every device makes one session
+//!    (a management session, or a floor session with [`LoadOptions::floor`]), in a
+//!    closed loop at the run's `concurrency`, one attempt each, no back-off, no queued
+//!    commands. The warm-up ends when every device has had its session or at its limit
+//!    (the `warmup` duration; a session still running then may finish within
+//!    [`DEADLINE_GRACE`]). Its point: the load generator keeps each device's TLS session
+//!    tickets in memory only, so without it each device's first session of a run is a
+//!    full handshake with its RSA-2048 client key, and with many devices those first
+//!    handshakes make a backlog at the start that dominates the tail latency; after it
+//!    the check-ins resume TLS from their first one (and any work a server does at a
+//!    device's first check-in, such as an inventory, is done). Nothing of it is counted
+//!    in the figures of the check-in phase (sessions, latencies, handshakes, messages,
+//!    errors, back-offs, CPU) nor in [`LoadOptions::session_limit`]; it is summed up
+//!    apart: [`Summary::warmup_sessions`], [`Summary::warmup_s`],
+//!    [`Summary::warmup_errors`] (a device the limit left without a session counts as
+//!    `not_started` there).
+//!
+//!    [`LoadOptions::ready_file`] lets a script measure the target between the two
+//!    phases (its CPU time, its metrics): after enrollment and any warm-up the load
+//!    generator creates the file and starts the check-ins once it is removed (waiting
+//!    at most [`READY_WAIT`]).
+//! 3. **Check-ins.** Every device runs [`Device::sync`] again and again, at most
 //!    `concurrency` sessions in progress at once (a fair semaphore, so devices take
 //!    turns), until `duration` has passed. A session still running at the deadline may
 //!    finish within [`DEADLINE_GRACE`]; then it is abandoned and counted as a `timeout`.
@@ -34,7 +55,9 @@
 //! session, and the TLS session resumed between a device's sessions
 //! ([`Device::set_tls_resumption`]; [`LoadOptions::tls_resumption`] off makes every
 //! session a full handshake, to measure both). [`Summary::tls_full`] and
-//! [`Summary::tls_resumed`] count the handshakes of completed sessions.
+//! [`Summary::tls_resumed`] count the handshakes of completed sessions. The TLS session
+//! tickets live in the load generator's memory, not in the state directory: each run
+//! starts without them (hence the warm-up).
 //!
 //! **Bounds.** At most [`MAX_DEVICES`] devices, [`MAX_CONCURRENCY`] sessions at once,
 //! [`MAX_DURATION`]; and loopback targets only: every `--server` must be `https` on
@@ -67,6 +90,23 @@
 //!   the schedule lowers the achieved rate: [`Summary::offered_rate`],
 //!   [`Summary::achieved_rate`]). Without it the phase is a closed loop: a device starts
 //!   its next session as soon as a slot is free.
+//!
+//!   *Latency in the open loop* counts from the session's scheduled start, not from when
+//!   it actually started, so that a server that falls behind is not measured only at the
+//!   pace it allows (coordinated omission). A start is delayed when no device is free at
+//!   its time (a device that finishes a session takes the next start of the schedule,
+//!   already due) or when no session slot is free: the time from the scheduled start (for
+//!   a start already due when a device takes it) or from the device's wake-up (for one it
+//!   slept until) to the slot is [`Summary::start_delay_p50_ms`] and the like, and it is
+//!   added to the session's own time in [`Summary::p50_ms`], [`Summary::p99_ms`], the
+//!   per-handshake percentiles and the progress line. Not counted: the timer's wake-up
+//!   lag of a device that slept until its start (tokio's timer has millisecond
+//!   resolution; that is the client's, not the server's), the commands mode's queueing
+//!   request (timed apart), and starts of the schedule no device took before the
+//!   deadline (they show as `achieved_rate` below `offered_rate`). The session's own
+//!   time, from its actual start, is [`Summary::service_p50_ms`] and
+//!   [`Summary::service_p99_ms`]; in a closed loop the start delay is 0 and both are the
+//!   same.
 //! * *Transport floor* ([`LoadOptions::floor`]): the same devices (already enrolled in
 //!   the state directory; nothing is enrolled), the same connection pattern (one
 //!   keep-alive TLS connection per session presenting the device's certificate, the TLS
@@ -76,8 +116,9 @@
 //!   transport_floor.rs`): what the transport alone costs, to compare a measured run
 //!   with. Same summary.
 //!
-//! [`LoadOptions::session_limit`] stops starting sessions after that many, so that a
-//! floor run can make as many sessions as the run it is compared with.
+//! [`LoadOptions::session_limit`] stops starting sessions after that many (warm-up
+//! sessions not counted), so that a floor run can make as many sessions as the run it is
+//! compared with.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -99,7 +140,7 @@ use crate::{Credential, Device, EmuError, EnrollOptions};
 pub const MAX_DEVICES: usize = 100_000;
 /// The most sessions (or enrollments) in progress at once.
 pub const MAX_CONCURRENCY: usize = 4_096;
-/// The longest check-in phase.
+/// The longest check-in phase, and the longest warm-up limit.
 pub const MAX_DURATION: Duration = Duration::from_secs(3_600);
 /// The default size cap of the key pool.
 pub const DEFAULT_KEY_POOL: usize = 64;
@@ -107,6 +148,8 @@ pub const DEFAULT_KEY_POOL: usize = 64;
 pub const KEY_POOL_DIR: &str = "key-pool";
 /// The discovery path appended to a `--server` base URL.
 pub const DISCOVERY_PATH: &str = "/EnrollmentServer/Discovery.svc";
+/// How long the load generator waits for [`LoadOptions::ready_file`] to be removed.
+pub const READY_WAIT: Duration = Duration::from_secs(60);
 /// How long a session running at the deadline may still take.
 pub const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 /// The most commands queued before one session ([`LoadOptions::commands_per_session`]).
@@ -202,12 +245,21 @@ pub struct LoadOptions {
     pub session_limit: Option<u64>,
     /// Run the transport floor client instead of management sessions (default `None`).
     pub floor: Option<FloorOptions>,
+    /// Warm-up before the check-in phase (default `None`: none): every device makes one
+    /// session, not counted in the summary's figures, so that the check-ins resume TLS
+    /// from their first session (see the module docs); the warm-up lasts at most this
+    /// long ([`MAX_DURATION`] at most; sessions running then get [`DEADLINE_GRACE`]).
+    pub warmup: Option<Duration>,
+    /// Before the check-in phase (after enrollment and any warm-up), create this file and
+    /// wait until it is removed, at most [`READY_WAIT`] (default `None`): a script
+    /// samples the target there, so that its figures cover the check-ins only.
+    pub ready_file: Option<PathBuf>,
 }
 
 impl LoadOptions {
     /// Options with the defaults: 10 devices, concurrency 4, 10 s, key pool
     /// `min(devices, 64)`, back-off up to 30 s, progress on stderr, idle check-ins in a
-    /// closed loop against the servers, TLS resumption on.
+    /// closed loop against the servers, TLS resumption on, no warm-up.
     pub fn new(
         servers: Vec<String>,
         tls_roots_pem: impl Into<Vec<u8>>,
@@ -231,6 +283,8 @@ impl LoadOptions {
             rate: None,
             session_limit: None,
             floor: None,
+            warmup: None,
+            ready_file: None,
         }
     }
 }
@@ -270,7 +324,8 @@ pub struct Summary {
     pub duration_s: f64,
     /// `sessions / duration_s`.
     pub sessions_per_s: f64,
-    /// Median session time of completed sessions, milliseconds.
+    /// Median session time of completed sessions, milliseconds; in the open loop from
+    /// the session's scheduled start (its start delay included, see the module docs).
     pub p50_ms: f64,
     /// 90th percentile, milliseconds.
     pub p90_ms: f64,
@@ -281,7 +336,8 @@ pub struct Summary {
     /// TLS connections of completed sessions that made a full handshake.
     pub tls_full: u64,
     /// TLS connections of completed sessions that resumed the device's previous TLS
-    /// session (the first session of each device in a run is a full handshake).
+    /// session (without a warm-up, the first session of each device in a run is a full
+    /// handshake).
     pub tls_resumed: u64,
     /// Waits after a failed session.
     pub backoffs: u64,
@@ -339,6 +395,28 @@ pub struct Summary {
     /// seconds, from `/proc/self/stat` (`null` where it cannot be read): the client's
     /// share of a machine it shares with the server.
     pub client_cpu_s: Option<f64>,
+    /// Median time of completed sessions from their actual start (the session alone,
+    /// without its start delay), milliseconds; equal to [`p50_ms`](Self::p50_ms) in a
+    /// closed loop.
+    pub service_p50_ms: f64,
+    /// 99th percentile of the same, milliseconds.
+    pub service_p99_ms: f64,
+    /// Open loop: median delay of completed sessions from their scheduled start to their
+    /// session slot (module docs), milliseconds; 0 in a closed loop.
+    pub start_delay_p50_ms: f64,
+    /// 99th percentile of the same, milliseconds.
+    pub start_delay_p99_ms: f64,
+    /// Longest of the same, milliseconds.
+    pub start_delay_max_ms: f64,
+    /// Warm-up sessions completed ([`LoadOptions::warmup`]; 0 without a warm-up): one per
+    /// device when every device warmed up.
+    pub warmup_sessions: u64,
+    /// Wall time of the warm-up, seconds (0 without one).
+    pub warmup_s: f64,
+    /// Failed warm-up sessions by kind ([`error_kind`], plus `timeout` and `not_started`
+    /// for a device the warm-up's limit left without a session); not in
+    /// [`errors`](Self::errors).
+    pub warmup_errors: BTreeMap<String, u64>,
 }
 
 /// The kind an error is counted under in [`Summary::errors`].
@@ -422,6 +500,12 @@ fn check(opts: &LoadOptions) -> Result<Vec<String>, LoadError> {
     if opts.duration > MAX_DURATION {
         return usage(format!(
             "--duration must be at most {} s",
+            MAX_DURATION.as_secs()
+        ));
+    }
+    if opts.warmup.is_some_and(|w| w > MAX_DURATION) {
+        return usage(format!(
+            "--warmup must be at most {} s",
             MAX_DURATION.as_secs()
         ));
     }
@@ -548,8 +632,13 @@ struct Stats {
     queue_requests: AtomicU64,
     commands_queued: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
-    /// Session times of completed sessions, microseconds.
+    /// Session times of completed sessions, microseconds (in the open loop from the
+    /// scheduled start).
     latencies: Mutex<Vec<u32>>,
+    /// The sessions alone, from their actual start, microseconds.
+    service: Mutex<Vec<u32>>,
+    /// Their start delays (open loop), microseconds.
+    start_delays: Mutex<Vec<u32>>,
     /// The same, split by handshake kind: (full, resumed).
     by_kind: Mutex<(Vec<u32>, Vec<u32>)>,
     /// Times of the queueing requests, microseconds.
@@ -593,7 +682,8 @@ impl Stats {
         *locked(&self.errors).entry(kind).or_default() += 1;
     }
 
-    fn session(&self, took: Duration, r: &Done) {
+    /// A completed session: `took` from its actual start, `delay` before it (open loop).
+    fn session(&self, took: Duration, delay: Duration, r: &Done) {
         let add = |c: &AtomicU64, n: usize| c.fetch_add(n as u64, Ordering::Relaxed);
         add(&self.sessions, 1);
         add(&self.messages, r.messages);
@@ -603,7 +693,9 @@ impl Stats {
         add(&self.request_bytes, r.request_bytes);
         add(&self.response_bytes, r.response_bytes);
         add(&self.gets, r.gets);
-        let us = micros(took);
+        locked(&self.service).push(micros(took));
+        locked(&self.start_delays).push(micros(delay));
+        let us = micros(took + delay);
         locked(&self.latencies).push(us);
         let mut k = locked(&self.by_kind);
         if resumed < r.connections {
@@ -879,7 +971,7 @@ impl FloorTarget {
     }
 }
 
-/// What the check-in tasks share.
+/// What the session tasks of a phase (warm-up or check-ins) share.
 struct Phase {
     opts: Arc<LoadOptions>,
     stats: Arc<Stats>,
@@ -888,46 +980,117 @@ struct Phase {
     pacer: Option<Pacer>,
     started: AtomicU64,
     admin: Option<Admin>,
-    floor: Option<FloorTarget>,
+    floor: Option<Arc<FloorTarget>>,
 }
 
-/// One device's check-ins until the deadline, then its state saved (the sessions save
-/// only what changes more than the counters: [`Device::set_lazy_save`]).
-async fn check_in(mut device: Device, ph: Arc<Phase>) {
-    device.set_lazy_save(true);
-    sessions(&mut device, &ph).await;
-    if !device.is_saved()
-        && let Err(e) = device.save()
-    {
-        ph.stats.error(error_kind(&e));
-        if ph.opts.progress {
-            eprintln!("load: saving {}: {e}", device.state_dir().display());
+/// One device and what its client keeps between sessions (the floor client's TLS
+/// configuration, whose session cache holds the tickets, and its MS-CV counter), from
+/// the warm-up to the end of the check-ins.
+struct Client {
+    device: Device,
+    floor_tls: Option<Arc<rustls::ClientConfig>>,
+    ms_cv: u64,
+}
+
+impl Client {
+    fn new(mut device: Device, opts: &LoadOptions) -> Client {
+        device.set_lazy_save(true);
+        device.set_tls_resumption(opts.tls_resumption);
+        Client {
+            device,
+            floor_tls: None,
+            ms_cv: 0,
+        }
+    }
+
+    /// One session: a management session, or a floor session with a floor target.
+    async fn session(&mut self, ph: &Phase) -> Result<Done, EmuError> {
+        match &ph.floor {
+            None => self.device.sync().await.map(|r| Done::of(&r)),
+            Some(f) => {
+                f.session(
+                    &self.device,
+                    ph.opts.tls_resumption,
+                    &mut self.floor_tls,
+                    &mut self.ms_cv,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Saves the device's state if a session left some of it unsaved.
+    fn save(&self, stats: &Stats, progress: bool) {
+        if !self.device.is_saved()
+            && let Err(e) = self.device.save()
+        {
+            stats.error(error_kind(&e));
+            if progress {
+                eprintln!("load: saving {}: {e}", self.device.state_dir().display());
+            }
         }
     }
 }
 
-async fn sessions(device: &mut Device, ph: &Phase) {
+/// One device's warm-up session (counted in the warm-up's own [`Stats`]); the client
+/// back for the check-ins.
+async fn warm_up(mut c: Client, ph: Arc<Phase>) -> Client {
+    let slot = match tokio::time::timeout_at(ph.deadline, ph.slots.clone().acquire_owned()).await {
+        Ok(Ok(slot)) if tokio::time::Instant::now() < ph.deadline => slot,
+        _ => {
+            ph.stats.error("not_started".into());
+            return c;
+        }
+    };
+    ph.started.fetch_add(1, Ordering::Relaxed);
+    let start = Instant::now();
+    let r = tokio::time::timeout_at(ph.deadline + DEADLINE_GRACE, c.session(&ph)).await;
+    drop(slot);
+    match r {
+        Ok(Ok(done)) => ph.stats.session(start.elapsed(), Duration::ZERO, &done),
+        Ok(Err(e)) => ph.stats.error(error_kind(&e)),
+        Err(_) => ph.stats.error("timeout".into()),
+    }
+    c
+}
+
+/// One device's check-ins until the deadline, then its state saved (the sessions save
+/// only what changes more than the counters: [`Device::set_lazy_save`]).
+async fn check_in(mut c: Client, ph: Arc<Phase>) {
+    sessions(&mut c, &ph).await;
+    c.save(&ph.stats, ph.opts.progress);
+}
+
+async fn sessions(c: &mut Client, ph: &Phase) {
     let opts = &ph.opts;
-    device.set_tls_resumption(opts.tls_resumption);
-    let mut floor_tls = None;
-    let mut ms_cv = 0u64;
     let mut failures = 0u32;
     loop {
+        // The open loop's reference for the start delay: the scheduled start when it was
+        // already due as the device took it, else the device's wake-up at it.
+        let mut due = None;
         if let Some(p) = &ph.pacer {
+            let taken = tokio::time::Instant::now();
             let t = p.ticket();
             if t >= ph.deadline {
                 return;
             }
-            tokio::time::sleep_until(t).await;
+            if t > taken {
+                tokio::time::sleep_until(t).await;
+                due = Some(tokio::time::Instant::now());
+            } else {
+                due = Some(t);
+            }
         }
         let Ok(Ok(slot)) =
             tokio::time::timeout_at(ph.deadline, ph.slots.clone().acquire_owned()).await
         else {
             return;
         };
-        if tokio::time::Instant::now() >= ph.deadline {
+        let acquired = tokio::time::Instant::now();
+        if acquired >= ph.deadline {
             return;
         }
+        let delay = due.map_or(Duration::ZERO, |d| acquired.saturating_duration_since(d));
         let n = ph.started.fetch_add(1, Ordering::Relaxed);
         if opts.session_limit.is_some_and(|l| n >= l) {
             return;
@@ -935,7 +1098,7 @@ async fn sessions(device: &mut Device, ph: &Phase) {
         let mut queue_error = None;
         if let Some(admin) = &ph.admin {
             let t = Instant::now();
-            match admin.queue(device, opts.commands_per_session).await {
+            match admin.queue(&c.device, opts.commands_per_session).await {
                 Ok(ids) => {
                     locked(&ph.stats.queue_latencies).push(micros(t.elapsed()));
                     ph.stats.queue_requests.fetch_add(1, Ordering::Relaxed);
@@ -955,20 +1118,11 @@ async fn sessions(device: &mut Device, ph: &Phase) {
             }
         } else {
             let start = Instant::now();
-            let session = async {
-                match &ph.floor {
-                    None => device.sync().await.map(|r| Done::of(&r)),
-                    Some(f) => {
-                        f.session(device, opts.tls_resumption, &mut floor_tls, &mut ms_cv)
-                            .await
-                    }
-                }
-            };
-            let r = tokio::time::timeout_at(ph.deadline + DEADLINE_GRACE, session).await;
+            let r = tokio::time::timeout_at(ph.deadline + DEADLINE_GRACE, c.session(ph)).await;
             drop(slot);
             match r {
                 Ok(Ok(done)) => {
-                    ph.stats.session(start.elapsed(), &done);
+                    ph.stats.session(start.elapsed(), delay, &done);
                     failures = 0;
                     continue;
                 }
@@ -989,6 +1143,28 @@ async fn sessions(device: &mut Device, ph: &Phase) {
         ph.stats.backoffs.fetch_add(1, Ordering::Relaxed);
         let wake = tokio::time::Instant::now() + backoff(retry_after, failures, opts.max_backoff);
         tokio::time::sleep_until(wake.min(ph.deadline)).await;
+    }
+}
+
+/// Creates `path` and waits until it is gone (at most [`READY_WAIT`]). A failure is
+/// reported on stderr and the run goes on (the devices' state is saved at the end).
+async fn ready_gate(path: &Path) {
+    if let Err(e) = std::fs::write(path, b"ready\n") {
+        eprintln!("load: creating {}: {e}; not waiting", path.display());
+        return;
+    }
+    let until = Instant::now() + READY_WAIT;
+    while path.exists() {
+        if Instant::now() >= until {
+            eprintln!(
+                "load: {} still there after {} s; starting the check-ins",
+                path.display(),
+                READY_WAIT.as_secs()
+            );
+            let _ = std::fs::remove_file(path);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
@@ -1023,6 +1199,11 @@ fn progress(stats: Arc<Stats>, phase: &'static str, total: usize) -> tokio::task
                 );
             } else {
                 let n = stats.sessions.load(Ordering::Relaxed);
+                let what = if phase == "warmup" {
+                    format!("warm-up {n}/{total} sessions")
+                } else {
+                    format!("{n} sessions")
+                };
                 let p50 = {
                     let mut l = stats
                         .latencies
@@ -1033,7 +1214,7 @@ fn progress(stats: Arc<Stats>, phase: &'static str, total: usize) -> tokio::task
                     percentile_ms(&l, 0.5)
                 };
                 eprintln!(
-                    "load: {t:.0} s, {n} sessions ({} in the last second), p50 {p50:.1} ms, \
+                    "load: {t:.0} s, {what} ({} in the last second), p50 {p50:.1} ms, \
                      backoffs {}, errors: {}",
                     n - last,
                     stats.backoffs.load(Ordering::Relaxed),
@@ -1124,8 +1305,68 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
     let enrollment_s = enroll_start.elapsed().as_secs_f64();
     let enrollments = stats.enrollments.load(Ordering::Relaxed);
 
-    // Phase 2: check-ins.
     let n_devices = devices.len();
+    let floor = match &opts.floor {
+        Some(f) => Some(Arc::new(FloorTarget {
+            url: floor_url(&f.url)?,
+            messages: f.messages_per_session,
+            body: floor_body(f.request_bytes),
+            roots_pem: opts.tls_roots_pem.clone(),
+        })),
+        None => None,
+    };
+    let mut clients: Vec<Client> = devices.into_iter().map(|d| Client::new(d, &opts)).collect();
+
+    // Phase 2: the warm-up, one session per device, counted apart.
+    let warm_stats = Arc::new(Stats::default());
+    let mut warmup_s = 0.0;
+    if let Some(limit) = opts.warmup {
+        if opts.progress {
+            eprintln!(
+                "load: warm-up: one session for each of {n_devices} devices, {} at a time, \
+                 at most {} s",
+                opts.concurrency,
+                limit.as_secs_f64()
+            );
+        }
+        let ticker = opts
+            .progress
+            .then(|| progress(warm_stats.clone(), "warmup", n_devices));
+        let start = Instant::now();
+        let warm = Arc::new(Phase {
+            opts: opts.clone(),
+            stats: warm_stats.clone(),
+            slots: Arc::new(Semaphore::new(opts.concurrency)),
+            deadline: tokio::time::Instant::now() + limit,
+            pacer: None,
+            started: AtomicU64::new(0),
+            admin: None,
+            floor: floor.clone(),
+        });
+        let mut set = tokio::task::JoinSet::new();
+        for c in clients {
+            set.spawn(warm_up(c, warm.clone()));
+        }
+        clients = Vec::with_capacity(n_devices);
+        while let Some(r) = set.join_next().await {
+            if let Ok(c) = r {
+                clients.push(c);
+            }
+        }
+        warmup_s = start.elapsed().as_secs_f64();
+        if let Some(t) = ticker {
+            t.abort();
+        }
+        if opts.progress {
+            eprintln!(
+                "load: warm-up done, {} sessions in {warmup_s:.1} s, errors: {}",
+                warm_stats.sessions.load(Ordering::Relaxed),
+                errors_text(&warm_stats.errors())
+            );
+        }
+    }
+
+    // Phase 3: check-ins.
     if opts.progress {
         let what = match (&opts.floor, opts.commands_per_session) {
             (Some(f), _) => format!("floor sessions against {}", f.url),
@@ -1152,15 +1393,9 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         }),
         _ => None,
     };
-    let floor = match &opts.floor {
-        Some(f) => Some(FloorTarget {
-            url: floor_url(&f.url)?,
-            messages: f.messages_per_session,
-            body: floor_body(f.request_bytes),
-            roots_pem: opts.tls_roots_pem.clone(),
-        }),
-        None => None,
-    };
+    if let Some(f) = &opts.ready_file {
+        ready_gate(f).await;
+    }
     let cpu_before = process_cpu_s();
     let start = Instant::now();
     let now = tokio::time::Instant::now();
@@ -1178,8 +1413,8 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         floor,
     });
     let mut set = tokio::task::JoinSet::new();
-    for d in devices {
-        set.spawn(check_in(d, phase.clone()));
+    for c in clients {
+        set.spawn(check_in(c, phase.clone()));
     }
     while set.join_next().await.is_some() {}
     let duration_s = start.elapsed().as_secs_f64();
@@ -1197,6 +1432,8 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         v
     };
     let lat = sorted(&stats.latencies);
+    let service = sorted(&stats.service);
+    let delays = sorted(&stats.start_delays);
     let queue_lat = sorted(&stats.queue_latencies);
     let (mut full, mut resumed) = std::mem::take(&mut *locked(&stats.by_kind));
     full.sort_unstable();
@@ -1252,6 +1489,14 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         queue_p50_ms: percentile_ms(&queue_lat, 0.50),
         queue_p99_ms: percentile_ms(&queue_lat, 0.99),
         client_cpu_s,
+        service_p50_ms: percentile_ms(&service, 0.50),
+        service_p99_ms: percentile_ms(&service, 0.99),
+        start_delay_p50_ms: percentile_ms(&delays, 0.50),
+        start_delay_p99_ms: percentile_ms(&delays, 0.99),
+        start_delay_max_ms: delays.last().map_or(0.0, |&us| f64::from(us) / 1000.0),
+        warmup_sessions: warm_stats.sessions.load(Ordering::Relaxed),
+        warmup_s,
+        warmup_errors: warm_stats.errors(),
     };
     if opts.progress {
         eprintln!(

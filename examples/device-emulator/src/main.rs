@@ -133,6 +133,18 @@ enum Cmd {
         /// Bytes per floor POST (the measured run's request_bytes_mean).
         #[arg(long, requires = "floor")]
         request_bytes: Option<usize>,
+        /// Warm-up: before the timed check-ins, every device makes one session (floor
+        /// sessions with --floor), --concurrency at a time, for at most SECONDS (bare
+        /// --warmup: 60), not counted in the summary's figures nor in --sessions; the
+        /// check-ins then resume TLS from their first session. Summed up apart:
+        /// warmup_sessions, warmup_s, warmup_errors.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "60")]
+        warmup: Option<u64>,
+        /// Before the timed check-ins (after enrollment and any warm-up), create FILE and
+        /// start them once it is removed (waiting at most 60 s): a script samples the
+        /// server there (benches/server/run.sh: its CPU time and metrics).
+        #[arg(long, value_name = "FILE")]
+        ready_file: Option<PathBuf>,
     },
 }
 
@@ -236,6 +248,8 @@ async fn load(cmd: Cmd) -> ExitCode {
         floor,
         messages_per_session,
         request_bytes,
+        warmup,
+        ready_file,
     } = cmd
     else {
         unreachable!("only load")
@@ -272,6 +286,8 @@ async fn load(cmd: Cmd) -> ExitCode {
     opts.admin_token = admin_token;
     opts.rate = rate;
     opts.session_limit = sessions;
+    opts.warmup = warmup.map(Duration::from_secs);
+    opts.ready_file = ready_file;
     opts.floor = floor.map(|url| {
         load::FloorOptions::new(
             url,

@@ -1,8 +1,9 @@
 //! The load generator's modes against the real `winmdm-server` binary and the
 //! `transport_floor` example on 127.0.0.1 (both built by `cargo build` from the test,
 //! real TLS, real SQLite): queued commands are delivered and their results stored, an
-//! open-loop rate bounds the session starts, and the floor client completes against the
-//! floor server.
+//! open-loop rate bounds the session starts and its latencies count from the scheduled
+//! starts, the floor client completes against the floor server, and a warm-up makes the
+//! timed sessions resume TLS without being counted.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -290,6 +291,37 @@ async fn an_open_loop_rate_bounds_the_session_starts() {
     ] {
         assert!(j.get(f).is_some(), "{f} missing in {j}");
     }
+
+    // A schedule the server cannot keep: 30 starts due within 3 ms, one session at a
+    // time. Each start waits for the sessions before it, and its latency counts from its
+    // scheduled start (no coordinated omission): the last one waited for the 29 before
+    // it, at least 14 of which took the median session time or longer.
+    let mut o = server.options(state.path());
+    o.devices = 2;
+    o.concurrency = 1;
+    o.duration = Duration::from_secs(20);
+    o.rate = Some(10_000.0);
+    o.session_limit = Some(30);
+    o.warmup = Some(Duration::from_secs(20));
+    let s = load::run(o).await.expect("overloaded open-loop run");
+    show(&s);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(
+        (s.reused, s.warmup_sessions, s.sessions),
+        (2, 2, 30),
+        "{s:?}"
+    );
+    assert!(s.max_ms >= 14.0 * s.service_p50_ms - 3.1, "{s:?}");
+    // (With 30 sessions the 99th percentile is the largest.)
+    assert!(
+        s.start_delay_max_ms >= s.max_ms - s.service_p99_ms - 0.01,
+        "{s:?}"
+    );
+    assert!(
+        s.p50_ms >= s.service_p50_ms && s.p99_ms >= s.service_p99_ms,
+        "{s:?}"
+    );
+    assert!(s.start_delay_p50_ms > 0.0, "{s:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,6 +373,19 @@ async fn the_floor_client_completes_against_the_transport_floor() {
     assert_eq!(s.tls_full + s.tls_resumed, 9, "{s:?}");
     assert!(s.tls_full >= 3 && s.tls_resumed > 0, "{s:?}");
     assert_eq!(s.sessions_resumed, s.tls_resumed);
+
+    // With a warm-up each device's first (full) handshake is made before the timed
+    // phase: its sessions all resume, and the warm-up's do not count toward the limit.
+    let mut w = o.clone();
+    w.warmup = Some(Duration::from_secs(30));
+    let s = load::run(w).await.expect("floor run with a warm-up");
+    show(&s);
+    assert!(s.errors.is_empty() && s.warmup_errors.is_empty(), "{s:?}");
+    assert_eq!(s.warmup_sessions, 3, "{s:?}");
+    assert_eq!((s.sessions, s.sessions_started), (9, 9), "{s:?}");
+    assert_eq!((s.tls_full, s.tls_resumed), (0, 9), "{s:?}");
+    assert_eq!((s.sessions_full, s.sessions_resumed), (0, 9), "{s:?}");
+    assert_eq!(s.messages, 18);
 
     // Without resumption every session is a full handshake.
     o.tls_resumption = false;
@@ -395,4 +440,77 @@ async fn the_counters_are_saved_at_the_end_of_a_run_and_the_next_run_goes_on() {
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     assert_eq!((s.reused, s.enrollments, s.sessions), (2, 0, 6), "{s:?}");
     assert_eq!(count(state.path()), 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_up_makes_every_timed_session_resume_tls_and_is_not_counted() {
+    let server = Server::start();
+    let state = tempfile::tempdir().unwrap();
+    let mut o = server.options(state.path());
+    o.devices = 3;
+    o.concurrency = 2;
+    o.duration = Duration::from_secs(30);
+    o.session_limit = Some(9);
+    let count = |state: &Path| {
+        (0..3)
+            .map(|i| {
+                let d = winmdm_device_emulator::Device::load(&state.join(format!("dev-{i:06}")))
+                    .unwrap();
+                u64::from(d.sessions())
+            })
+            .sum::<u64>()
+    };
+
+    // Enrollment, a warm-up session per device (a full handshake each), then 9 timed
+    // sessions, every one resumed. Between the two the ready file appears, and the
+    // check-ins wait until it is removed (here after 300 ms).
+    let mut w = o.clone();
+    w.warmup = Some(Duration::from_secs(30));
+    let ready = state.path().join("ready");
+    w.ready_file = Some(ready.clone());
+    let gate = std::thread::spawn(move || {
+        for _ in 0..3000 {
+            if ready.exists() {
+                std::thread::sleep(Duration::from_millis(300));
+                std::fs::remove_file(&ready).unwrap();
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    });
+    let s = load::run(w).await.expect("run with a warm-up");
+    show(&s);
+    assert!(gate.join().unwrap(), "the ready file never appeared");
+    assert!(!state.path().join("ready").exists());
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert!(s.warmup_errors.is_empty(), "{:?}", s.warmup_errors);
+    assert_eq!((s.enrollments, s.warmup_sessions), (3, 3), "{s:?}");
+    assert!(s.warmup_s > 0.0);
+    // The summary counts the timed sessions only; the devices made all 12.
+    assert_eq!((s.sessions, s.sessions_started), (9, 9), "{s:?}");
+    assert_eq!(count(state.path()), 12);
+    assert_eq!((s.tls_full, s.sessions_full), (0, 0), "{s:?}");
+    assert_eq!(s.sessions_resumed, 9, "{s:?}");
+    assert!(s.tls_resumed >= 9, "{s:?}");
+    // A closed loop: no start delay, the session times are the service times.
+    assert_eq!(s.start_delay_max_ms, 0.0);
+    assert_eq!((s.p50_ms, s.p99_ms), (s.service_p50_ms, s.service_p99_ms));
+
+    // Without a warm-up (a new run: the load generator's tickets are gone), each
+    // device's first session is a full handshake.
+    let s = load::run(o).await.expect("run without a warm-up");
+    show(&s);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(
+        (s.reused, s.warmup_sessions, s.warmup_s),
+        (3, 0, 0.0),
+        "{s:?}"
+    );
+    assert!(s.warmup_errors.is_empty());
+    assert_eq!(s.sessions, 9, "{s:?}");
+    assert_eq!(s.sessions_full, 3, "{s:?}");
+    assert_eq!(s.sessions_resumed, 6, "{s:?}");
+    assert!(s.tls_full >= 3, "{s:?}");
+    assert_eq!(count(state.path()), 21);
 }
