@@ -114,7 +114,10 @@
 //!   number of POSTs per session with bodies of the same size, against a server that
 //!   answers every POST with a fixed body (`examples/reference-server/examples/
 //!   transport_floor.rs`): what the transport alone costs, to compare a measured run
-//!   with. Same summary.
+//!   with. Same summary. With [`LoadOptions::commands_per_session`] the queueing request
+//!   goes to the floor server too (same body, same pooled connections), which answers
+//!   201 with command ids and queues nothing, so the floor of the commands mode makes
+//!   every HTTPS request the measured run makes.
 //!
 //! [`LoadOptions::session_limit`] stops starting sessions after that many (warm-up
 //! sessions not counted), so that a floor run can make as many sessions as the run it is
@@ -526,11 +529,6 @@ fn check(opts: &LoadOptions) -> Result<Vec<String>, LoadError> {
         return usage(format!("--rate must be more than 0 and at most {MAX_RATE}"));
     }
     if let Some(f) = &opts.floor {
-        if opts.commands_per_session > 0 {
-            return usage(
-                "the floor client queues no commands: drop --commands-per-session".into(),
-            );
-        }
         if f.messages_per_session == 0 || f.messages_per_session > MAX_FLOOR_MESSAGES {
             return usage(format!(
                 "--messages-per-session must be 1 to {MAX_FLOOR_MESSAGES}"
@@ -838,6 +836,10 @@ struct Admin {
     token: String,
     tls: Arc<rustls::ClientConfig>,
     idle: Mutex<Vec<Https>>,
+    /// The authority requests go to instead of the device's management server's: the
+    /// transport floor server's, which answers them as the admin API would (201 and
+    /// command ids) and queues nothing.
+    floor: Option<String>,
 }
 
 /// The fragment of `k` Gets (CmdIDs from 1) over [`QUEUED_GETS`], in turn.
@@ -859,8 +861,10 @@ impl Admin {
         let e = device
             .enrollment()
             .ok_or_else(|| EmuError::NotEnrolled(device.state_dir().display().to_string()))?;
-        let uri: hyper::Uri = e
-            .management_url
+        let uri: hyper::Uri = self
+            .floor
+            .as_deref()
+            .unwrap_or(&e.management_url)
             .parse()
             .map_err(|x| EmuError::Protocol(format!("management URL: {x}")))?;
         let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
@@ -1390,6 +1394,7 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
             token: token.clone(),
             tls: crate::http::client_config(&opts.tls_roots_pem, None)?,
             idle: Mutex::new(Vec::new()),
+            floor: floor.as_ref().map(|f| f.url.clone()),
         }),
         _ => None,
     };

@@ -387,6 +387,28 @@ async fn the_floor_client_completes_against_the_transport_floor() {
     assert_eq!((s.sessions_full, s.sessions_resumed), (0, 9), "{s:?}");
     assert_eq!(s.messages, 18);
 
+    // The commands mode's floor: the queueing request before each session goes to the
+    // floor server too (201, its command ids), and nothing reaches the real server.
+    let mut q = o.clone();
+    q.commands_per_session = 5;
+    q.admin_token = Some("any".to_owned());
+    q.session_limit = Some(6);
+    let before = server.admin_get("/api/v1/metrics").await;
+    let s = load::run(q)
+        .await
+        .expect("floor run with queueing requests");
+    show(&s);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!((s.sessions, s.queue_requests), (6, 6), "{s:?}");
+    assert_eq!(s.commands_queued, 30, "the floor's ids, 5 a request");
+    assert_eq!(s.commands_answered, 0, "the floor delivers no Get");
+    assert_eq!(s.messages, 12);
+    assert_eq!(
+        server.admin_get("/api/v1/metrics").await["db_statements"],
+        before["db_statements"],
+        "the real server saw none of it"
+    );
+
     // Without resumption every session is a full handshake.
     o.tls_resumption = false;
     o.session_limit = Some(4);

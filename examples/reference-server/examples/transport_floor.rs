@@ -6,9 +6,11 @@
 //! certificate that it must prove it holds, none required) and the same accept loop and
 //! HTTP/1.1 settings (`tls::serve`), with a bare axum router: `POST
 //! /ManagementServer/MDM.svc` reads the body and answers 200 with a fixed body of
-//! `--body-bytes` bytes (`application/vnd.syncml.dm+xml`). No SyncML, no storage, no
-//! identity check. The load generator's floor client (`winmdm-device load --floor URL`)
-//! makes the sessions.
+//! `--body-bytes` bytes (`application/vnd.syncml.dm+xml`), and `POST
+//! /api/v1/devices/{device_id}/commands` (the admin API's queueing request, which the
+//! 5-Get pattern sends before each session) answers 201 with `--queue-ids` command ids,
+//! queueing nothing. No SyncML, no storage, no identity check. The load generator's
+//! floor client (`winmdm-device load --floor URL`) makes the sessions.
 //!
 //! ```sh
 //! cargo run --release -p winmdm-reference-server --example transport_floor -- \
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::routing::post;
 use clap::Parser;
 use winmdm_reference_server::tls;
@@ -45,6 +47,9 @@ struct Args {
     /// Bytes of every answer's body.
     #[arg(long, default_value_t = 1024)]
     body_bytes: usize,
+    /// Command ids in the answer to a queueing request.
+    #[arg(long, default_value_t = 5)]
+    queue_ids: usize,
 }
 
 /// An answer of `n` bytes: a SyncML-shaped start, padded with an XML comment.
@@ -69,19 +74,36 @@ async fn run(args: Args) -> Result<(), String> {
         |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
     let config = tls::server_config(&read(&cert)?, &read(&key)?)?;
     let answer = body(args.body_bytes);
-    let router = Router::new().route(
-        "/ManagementServer/MDM.svc",
-        post(move |request: Bytes| {
-            let answer = answer.clone();
-            async move {
-                drop(request);
-                (
-                    [(header::CONTENT_TYPE, "application/vnd.syncml.dm+xml")],
-                    answer,
-                )
-            }
-        }),
-    );
+    let ids: Vec<usize> = (1..=args.queue_ids).collect();
+    let queued = Bytes::from(serde_json::json!({ "command_ids": ids }).to_string());
+    let router = Router::new()
+        .route(
+            "/ManagementServer/MDM.svc",
+            post(move |request: Bytes| {
+                let answer = answer.clone();
+                async move {
+                    drop(request);
+                    (
+                        [(header::CONTENT_TYPE, "application/vnd.syncml.dm+xml")],
+                        answer,
+                    )
+                }
+            }),
+        )
+        .route(
+            "/api/v1/devices/{device_id}/commands",
+            post(move |request: Bytes| {
+                let queued = queued.clone();
+                async move {
+                    drop(request);
+                    (
+                        StatusCode::CREATED,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        queued,
+                    )
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("{}: {e}", args.listen))?;
