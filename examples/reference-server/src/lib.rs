@@ -186,13 +186,7 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         )
         .route("/EnrollmentServer/Enrollment.svc", post(enroll::enrollment))
         .route("/ManagementServer/MDM.svc", post(mdm::management))
-        .nest(
-            "/api/v1",
-            admin::routes().route_layer(axum::middleware::from_fn_with_state(
-                app.clone(),
-                admin::require_admin,
-            )),
-        )
+        .nest("/api/v1", admin::routes(app.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app)
 }
