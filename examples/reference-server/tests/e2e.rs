@@ -413,8 +413,13 @@ async fn hostile_bodies_get_protocol_errors_and_the_server_keeps_serving() {
                 "{path}: {text}"
             );
         }
-        let (s, _) = https(&post(path, vec![b'x'; 70_000], soap)).await.unwrap();
+        // Oversized: 413, and the MessageFormat fault like any other refused body.
+        let (s, text) = https(&post(path, vec![b'x'; 70_000], soap)).await.unwrap();
         assert_eq!(s, 413, "{path}: oversized");
+        assert!(
+            text.contains("s:Fault") && text.contains("MessageFormat"),
+            "{path}: oversized: {text}"
+        );
     }
     let mdm = "/ManagementServer/MDM.svc";
     for body in [
