@@ -220,6 +220,12 @@ fn split_commands(syncml: &str) -> Result<Vec<String>, String> {
     if cmds.is_empty() {
         return Err("no command in the fragment".into());
     }
+    if let Some(winmdm_omadm::Command::Unknown(raw)) = cmds
+        .iter()
+        .find(|c| matches!(c, winmdm_omadm::Command::Unknown(_)))
+    {
+        return Err(format!("<{}> is not a SyncML command", raw.name));
+    }
     cmds.iter()
         .map(|c| {
             let mut out = Vec::new();
