@@ -97,6 +97,9 @@ async fn a_fresh_data_directory_holds_every_file_the_banner_names_them_and_a_res
     assert_eq!(s, 200);
     let mut device = enroll(&server, tempdir().path()).await;
     device.sync().await.expect("first sync");
+    // The text log, written to a pipe, is plain text (no terminal colour codes).
+    assert!(server.wait_log("enrolled"), "{}", server.log());
+    assert!(!server.log().contains('\u{1b}'), "{}", server.log());
 
     let before: Vec<Vec<u8>> = FILES[..6]
         .iter()
@@ -397,4 +400,55 @@ async fn every_admin_route_needs_the_token_whatever_its_path_ends_with() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(p["id"], "openapi.json");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_routes_with_a_body_refuse_malformed_and_oversized_ones() {
+    let data = tempdir();
+    let server = Server::start(data.path(), free_port(), &["--max-body", "65536"]);
+    let device = enroll(&server, tempdir().path()).await;
+    let id = device.device_id();
+    let token = server.token();
+    let send = |method: &str, path: &str, body: Vec<u8>| {
+        Request::new(method, &format!("{}{path}", server.url), &server.ca_pem())
+            .bearer(&token)
+            .body(body, "application/json")
+    };
+    let routes = [
+        ("POST", format!("/api/v1/devices/{id}/commands")),
+        ("PUT", "/api/v1/profiles/p".to_owned()),
+        ("POST", "/api/v1/enrollment-tokens".to_owned()),
+    ];
+    for (method, path) in &routes {
+        let (s, text) = https(&send(method, path, b"{not json".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(s, 400, "{method} {path}: not JSON: {text}");
+        let wrong = br#"{"syncml": 5, "ttl_seconds": "soon"}"#.to_vec();
+        let (s, text) = https(&send(method, path, wrong)).await.unwrap();
+        assert_eq!(s, 422, "{method} {path}: JSON of the wrong shape: {text}");
+        let (s, _) = https(&send(method, path, vec![b' '; 70_000]))
+            .await
+            .unwrap();
+        assert_eq!(s, 413, "{method} {path}: oversized");
+    }
+    // Well-formed JSON carrying SyncML that is not commands: 400 with the reason.
+    let commands = format!("/api/v1/devices/{id}/commands");
+    for syncml in ["<Get><CmdID>1</CmdID>", "", "<Frobnicate/>", "plain text"] {
+        let body = json!({ "syncml": syncml }).to_string().into_bytes();
+        let (s, text) = https(&send("POST", &commands, body.clone())).await.unwrap();
+        assert_eq!(s, 400, "commands {syncml:?}: {text}");
+        let e: Value = serde_json::from_str(&text).unwrap();
+        assert!(e["error"].is_string(), "{text}");
+        let (s, text) = https(&send("PUT", "/api/v1/profiles/p", body))
+            .await
+            .unwrap();
+        assert_eq!(s, 400, "profile {syncml:?}: {text}");
+    }
+    // Nothing was stored; the server still serves and never panicked.
+    let (_, cmds) = server.admin("GET", &commands, None).await;
+    assert_eq!(cmds.as_array().map(Vec::len), Some(1), "{cmds}");
+    let (s, profiles) = server.admin("GET", "/api/v1/profiles", None).await;
+    assert_eq!((s, profiles), (200, json!([])));
+    assert!(!server.log().contains("panicked"), "{}", server.log());
 }
