@@ -374,9 +374,15 @@ async fn put_profile(
                 .into_response());
         }
         let now = crate::unix_now();
+        let old = app.store.profile(&id).map_err(store_err)?;
         app.store
             .put_profile(&id, &req.syncml, now)
             .map_err(store_err)?;
+        if let (Some(old), Ok(new)) = (old.filter(|o| o.syncml != req.syncml), parsed) {
+            let old = Profile::parse(&old.syncml)
+                .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+            redeploy(&app, &id, &old, &new, now)?;
+        }
         Ok(Json(ProfileRow {
             id,
             syncml: req.syncml,
@@ -384,6 +390,38 @@ async fn put_profile(
         }))
     })
     .await
+}
+
+/// A changed profile is desired state too: every active device it is assigned to gets
+/// the new version (its nodes `pending` again, the old version's unsent commands
+/// dropped) after a Delete of each node only the old version set (none that another
+/// assigned profile still sets).
+fn redeploy(app: &App, pid: &str, old: &Profile, new: &Profile, now: i64) -> ApiResult<()> {
+    let uris: Vec<String> = new.settings().iter().map(|s| s.loc_uri.clone()).collect();
+    let install = new.install_commands();
+    for e in app.store.enrollments().map_err(store_err)? {
+        if e.state != "active" {
+            continue;
+        }
+        let assigned = app.store.assigned(e.id).map_err(store_err)?;
+        if !assigned.iter().any(|r| r.id == pid) {
+            continue;
+        }
+        let others: Vec<Profile> = assigned
+            .iter()
+            .filter(|r| r.id != pid)
+            .filter_map(|r| Profile::parse(&r.syncml).ok())
+            .collect();
+        let keep: Vec<&Profile> = others.iter().chain(std::iter::once(new)).collect();
+        let removal = removal_commands(old, &keep);
+        app.store
+            .unassign(pid, e.id, &removal, now)
+            .map_err(store_err)?;
+        app.store
+            .assign(pid, e.id, &uris, &install, now)
+            .map_err(store_err)?;
+    }
+    Ok(())
 }
 
 #[utoipa::path(get, path = "/api/v1/profiles", responses((status = 200, body = [ProfileRow])))]
