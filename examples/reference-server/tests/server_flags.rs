@@ -452,3 +452,33 @@ async fn admin_routes_with_a_body_refuse_malformed_and_oversized_ones() {
     assert_eq!((s, profiles), (200, json!([])));
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_another_public_url_gets_a_tls_certificate_naming_it() {
+    let data = tempdir();
+    let port = free_port();
+    let mut server = Server::start(data.path(), port, &[]);
+    let mut device = enroll(&server, tempdir().path()).await;
+    let first_tls = server.file("tls.pem");
+    assert!(server.terminate().success());
+
+    let public = format!("https://mdm.example.test:{port}");
+    let mut server = Server::start(data.path(), port, &["--public-url", &public]);
+    let discovery = format!("{public}/EnrollmentServer/Discovery.svc");
+    let (s, _) = https(&Request::new("GET", &discovery, &server.ca_pem()))
+        .await
+        .expect("the new TLS certificate names the new public host");
+    assert_eq!(s, 200);
+    let second_tls = server.file("tls.pem");
+    assert_ne!(first_tls, second_tls);
+    // Still localhost too, from the same CA: the enrolled device keeps working.
+    device
+        .sync()
+        .await
+        .expect("sync over localhost with the new certificate");
+    assert!(server.terminate().success());
+
+    // The same flags again: the certificate is kept.
+    let server = Server::start(data.path(), port, &["--public-url", &public]);
+    assert_eq!(server.file("tls.pem"), second_tls);
+}
