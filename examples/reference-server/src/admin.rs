@@ -3,9 +3,10 @@
 //!
 //! Profiles are desired state: assigning queues the profile's install commands; each
 //! acknowledged setting is read back with a `Get` and compared by meaning
-//! (`winmdm_csp::profile::verify`); a setting the device changed shows `drift` and is
-//! sent again (at most [`MAX_ATTEMPTS`] deliveries); unassigning deletes the nodes no
-//! other assigned profile sets; 418 on Add is retried as Replace.
+//! (`winmdm_csp::profile::verify`); a setting the device changed shows `drift`, one it
+//! refused `failed`, and either is sent again (at most [`MAX_ATTEMPTS`] deliveries);
+//! unassigning deletes the nodes no other assigned profile sets; changing an assigned
+//! profile redeploys it; 418 on Add is retried as Replace.
 
 use std::sync::Arc;
 
@@ -17,7 +18,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
-use winmdm_csp::profile::{InstallAnswer, Profile, SettingState, removal_commands};
+use winmdm_csp::profile::{
+    InstallAnswer, Profile, SettingState, normalize_loc_uri, removal_commands,
+};
 use winmdm_enroll::types::constant_time_eq;
 use winmdm_omadm::Outcome;
 
@@ -26,7 +29,8 @@ use crate::store::{
     CommandRow, Enrollment, ProfileRow, SessionTx, SettingRow, SettingUpdate, StoreError,
 };
 
-/// Most deliveries of one profile setting (the first and the retries after drift).
+/// Most deliveries of one profile setting (the first and the retries after drift or a
+/// refusal).
 pub const MAX_ATTEMPTS: i64 = 3;
 
 /// The OpenAPI document.
@@ -654,14 +658,37 @@ pub fn profile_outcome(
             let rows = tx.profile_settings(pid)?;
             let mut resend = std::collections::BTreeSet::new();
             for (uri, state, command) in profile.verify_outcome(&o.results, o.status.map(|s| s.0)) {
-                let attempts = rows
-                    .iter()
-                    .find(|r| r.locuri == uri)
-                    .map_or(0, |r| r.attempts);
+                let row = rows.iter().find(|r| r.locuri == uri);
+                // A refused setting keeps its status: reading it back says nothing new.
+                if row.is_some_and(|r| r.state == "failed") {
+                    continue;
+                }
+                let attempts = row.map_or(0, |r| r.attempts);
                 if matches!(state, SettingState::Drift { .. }) && attempts < MAX_ATTEMPTS {
                     resend.insert(command);
                 }
                 set_state(tx, pid, &uri, &state, false)?;
+            }
+            // A refused setting this Get read is not verified either: sent again (pending
+            // until the device answers, so one verification follows all the retries).
+            let read: Vec<String> = winmdm_omadm::decode_commands(fragment.as_bytes())
+                .into_iter()
+                .flatten()
+                .flat_map(|c| {
+                    c.items()
+                        .iter()
+                        .filter_map(|i| i.target_uri().map(normalize_loc_uri).map(String::from))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for r in &rows {
+                let refused = r.state == "failed" && r.attempts < MAX_ATTEMPTS;
+                if let Some(s) = profile.setting(&r.locuri).filter(|_| refused)
+                    && read.iter().any(|u| *u == s.normalized_uri())
+                {
+                    resend.insert(s.command);
+                    set_state(tx, pid, &r.locuri, &SettingState::Pending, false)?;
+                }
             }
             let commands = profile.install_commands();
             for n in resend.into_iter().filter(|n| *n < commands.len()) {

@@ -876,3 +876,56 @@ async fn an_updated_profile_reaches_the_devices_it_is_assigned_to() {
     let report = device.sync().await.unwrap();
     assert!(report.commands.is_empty(), "{:?}", report.commands);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_setting_is_sent_again_until_accepted_at_most_three_times() {
+    let data = tempdir();
+    let server = Server::start(data.path(), free_port(), &[]);
+    let dir = tempdir();
+    let mut device = enroll(&server, dir.path(), secret(&server)).await.unwrap();
+    device.sync().await.unwrap();
+    let id = device.device_id().to_owned();
+    // Camera is refused once (a passing failure), Bluetooth always.
+    let body = profile(&[(CAMERA, "0"), (BLUETOOTH, "0")]);
+    let (s, r) = server
+        .admin("PUT", "/api/v1/profiles/p", Some(json!({ "syncml": body })))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    device.tree_mut().fail(CAMERA, StatusCode(500)).unwrap();
+    device.tree_mut().fail(BLUETOOTH, StatusCode(405)).unwrap();
+    let (s, _) = server
+        .admin("PUT", &format!("/api/v1/devices/{id}/profiles/p"), None)
+        .await;
+    assert_eq!(s, 202);
+    let mut delivered = std::collections::BTreeMap::<&str, usize>::new();
+    let mut states = Vec::new();
+    for i in 0..8 {
+        if i == 1 {
+            device.tree_mut().unfail(CAMERA);
+        }
+        let report = device.sync().await.unwrap();
+        for uri in [CAMERA, BLUETOOTH] {
+            *delivered.entry(uri).or_default() += report
+                .commands
+                .iter()
+                .filter(|(c, u, _)| c == "Replace" && u == uri)
+                .count();
+        }
+        let rows = settings(&server, &device).await;
+        states.push((state_of(&rows, CAMERA), state_of(&rows, BLUETOOTH)));
+        if i == 0 {
+            assert_eq!(rows[CAMERA]["status"], 500, "{rows:?}");
+            assert_eq!(rows[BLUETOOTH]["status"], 405, "{rows:?}");
+        }
+    }
+    let rows = settings(&server, &device).await;
+    // Camera: refused, sent again, accepted, verified.
+    assert_eq!(delivered[CAMERA], 2, "{states:?}");
+    assert_eq!(state_of(&rows, CAMERA), "verified", "{states:?}");
+    assert_eq!(device.tree().value(CAMERA), Some("0"));
+    // Bluetooth: three deliveries, then it stays failed with the device's status.
+    assert_eq!(delivered[BLUETOOTH], 3, "{states:?}");
+    assert_eq!(state_of(&rows, BLUETOOTH), "failed", "{states:?}");
+    assert_eq!(rows[BLUETOOTH]["status"], 405);
+    assert_eq!(rows[BLUETOOTH]["attempts"], 3);
+}
