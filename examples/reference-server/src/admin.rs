@@ -3,9 +3,10 @@
 //!
 //! Profiles are desired state: assigning queues the profile's install commands; each
 //! acknowledged setting is read back with a `Get` and compared by meaning
-//! (`winmdm_csp::profile::verify`); a setting the device changed shows `drift` and is
-//! sent again (at most [`MAX_ATTEMPTS`] deliveries); unassigning deletes the nodes no
-//! other assigned profile sets; 418 on Add is retried as Replace.
+//! (`winmdm_csp::profile::verify`); a setting the device changed shows `drift`, one it
+//! refused `failed`, and either is sent again (at most [`MAX_ATTEMPTS`] deliveries);
+//! unassigning deletes the nodes no other assigned profile sets; changing an assigned
+//! profile redeploys it; 418 on Add is retried as Replace.
 
 use std::sync::Arc;
 
@@ -17,7 +18,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
-use winmdm_csp::profile::{InstallAnswer, Profile, SettingState, removal_commands};
+use winmdm_csp::profile::{
+    InstallAnswer, Profile, SettingState, normalize_loc_uri, removal_commands,
+};
 use winmdm_enroll::types::constant_time_eq;
 use winmdm_omadm::Outcome;
 
@@ -26,7 +29,8 @@ use crate::store::{
     CommandRow, Enrollment, ProfileRow, SessionTx, SettingRow, SettingUpdate, StoreError,
 };
 
-/// Most deliveries of one profile setting (the first and the retries after drift).
+/// Most deliveries of one profile setting (the first and the retries after drift or a
+/// refusal).
 pub const MAX_ATTEMPTS: i64 = 3;
 
 /// The OpenAPI document.
@@ -62,8 +66,9 @@ impl utoipa::Modify for Bearer {
     }
 }
 
-/// The admin routes (relative to `/api/v1`).
-pub fn routes() -> Router<Arc<App>> {
+/// The admin routes (relative to `/api/v1`): every one behind [`require_admin`] except
+/// the OpenAPI document.
+pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
     let protected = Router::new()
         .route("/devices", get(list_devices))
         .route("/devices/{device_id}", get(get_device))
@@ -81,7 +86,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/profiles", get(list_profiles))
         .route("/profiles/{profile_id}", put(put_profile).get(get_profile))
         .route("/enrollment-tokens", post(create_token))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(app, require_admin));
     Router::new()
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .merge(protected)
@@ -90,9 +96,6 @@ pub fn routes() -> Router<Arc<App>> {
 /// Every admin route except the OpenAPI document starts with this: 401 unless the
 /// `Authorization: Bearer` header carries the admin token.
 pub async fn require_admin(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    if req.uri().path().ends_with("/openapi.json") {
-        return next.run(req).await;
-    }
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -220,6 +223,12 @@ fn split_commands(syncml: &str) -> Result<Vec<String>, String> {
         .map_err(|e| format!("malformed SyncML: {e}"))?;
     if cmds.is_empty() {
         return Err("no command in the fragment".into());
+    }
+    if let Some(winmdm_omadm::Command::Unknown(raw)) = cmds
+        .iter()
+        .find(|c| matches!(c, winmdm_omadm::Command::Unknown(_)))
+    {
+        return Err(format!("<{}> is not a SyncML command", raw.name));
     }
     cmds.iter()
         .map(|c| {
@@ -369,9 +378,15 @@ async fn put_profile(
                 .into_response());
         }
         let now = crate::unix_now();
+        let old = app.store.profile(&id).map_err(store_err)?;
         app.store
             .put_profile(&id, &req.syncml, now)
             .map_err(store_err)?;
+        if let (Some(old), Ok(new)) = (old.filter(|o| o.syncml != req.syncml), parsed) {
+            let old = Profile::parse(&old.syncml)
+                .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+            redeploy(&app, &id, &old, &new, now)?;
+        }
         Ok(Json(ProfileRow {
             id,
             syncml: req.syncml,
@@ -379,6 +394,38 @@ async fn put_profile(
         }))
     })
     .await
+}
+
+/// A changed profile is desired state too: every active device it is assigned to gets
+/// the new version (its nodes `pending` again, the old version's unsent commands
+/// dropped) after a Delete of each node only the old version set (none that another
+/// assigned profile still sets).
+fn redeploy(app: &App, pid: &str, old: &Profile, new: &Profile, now: i64) -> ApiResult<()> {
+    let uris: Vec<String> = new.settings().iter().map(|s| s.loc_uri.clone()).collect();
+    let install = new.install_commands();
+    for e in app.store.enrollments().map_err(store_err)? {
+        if e.state != "active" {
+            continue;
+        }
+        let assigned = app.store.assigned(e.id).map_err(store_err)?;
+        if !assigned.iter().any(|r| r.id == pid) {
+            continue;
+        }
+        let others: Vec<Profile> = assigned
+            .iter()
+            .filter(|r| r.id != pid)
+            .filter_map(|r| Profile::parse(&r.syncml).ok())
+            .collect();
+        let keep: Vec<&Profile> = others.iter().chain(std::iter::once(new)).collect();
+        let removal = removal_commands(old, &keep);
+        app.store
+            .unassign(pid, e.id, &removal, now)
+            .map_err(store_err)?;
+        app.store
+            .assign(pid, e.id, &uris, &install, now)
+            .map_err(store_err)?;
+    }
+    Ok(())
 }
 
 #[utoipa::path(get, path = "/api/v1/profiles", responses((status = 200, body = [ProfileRow])))]
@@ -611,14 +658,37 @@ pub fn profile_outcome(
             let rows = tx.profile_settings(pid)?;
             let mut resend = std::collections::BTreeSet::new();
             for (uri, state, command) in profile.verify_outcome(&o.results, o.status.map(|s| s.0)) {
-                let attempts = rows
-                    .iter()
-                    .find(|r| r.locuri == uri)
-                    .map_or(0, |r| r.attempts);
+                let row = rows.iter().find(|r| r.locuri == uri);
+                // A refused setting keeps its status: reading it back says nothing new.
+                if row.is_some_and(|r| r.state == "failed") {
+                    continue;
+                }
+                let attempts = row.map_or(0, |r| r.attempts);
                 if matches!(state, SettingState::Drift { .. }) && attempts < MAX_ATTEMPTS {
                     resend.insert(command);
                 }
                 set_state(tx, pid, &uri, &state, false)?;
+            }
+            // A refused setting this Get read is not verified either: sent again (pending
+            // until the device answers, so one verification follows all the retries).
+            let read: Vec<String> = winmdm_omadm::decode_commands(fragment.as_bytes())
+                .into_iter()
+                .flatten()
+                .flat_map(|c| {
+                    c.items()
+                        .iter()
+                        .filter_map(|i| i.target_uri().map(normalize_loc_uri).map(String::from))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for r in &rows {
+                let refused = r.state == "failed" && r.attempts < MAX_ATTEMPTS;
+                if let Some(s) = profile.setting(&r.locuri).filter(|_| refused)
+                    && read.iter().any(|u| *u == s.normalized_uri())
+                {
+                    resend.insert(s.command);
+                    set_state(tx, pid, &r.locuri, &SettingState::Pending, false)?;
+                }
             }
             let commands = profile.install_commands();
             for n in resend.into_iter().filter(|n| *n < commands.len()) {

@@ -14,6 +14,7 @@ use crate::tls::Peer;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -21,8 +22,8 @@ use winmdm_enroll::pki::{self, CsrPolicy, RenewalPolicy};
 use winmdm_enroll::token::{AuthError, Authenticator, Credential};
 use winmdm_enroll::types::constant_time_eq;
 use winmdm_enroll::{
-    DmCredentials, EnrollError, EnrollmentRequest, Envelope, Fault, GetPolicies, PollSchedule,
-    Renewal, RequestType, Secret,
+    DmCredentials, EnrollError, EnrollmentRequest, Envelope, Fault, FaultCode, GetPolicies,
+    PollSchedule, Renewal, RequestType, Secret,
 };
 
 use crate::App;
@@ -74,8 +75,25 @@ pub fn fault(err: &EnrollError, relates_to: Option<&str>) -> Response {
     soap(env.http_status(), env.to_xml())
 }
 
+/// A body the server would not read (larger than `--max-body`, or cut short): the
+/// `MessageFormat` fault, with the rejection's HTTP status (413 for the size).
+fn unread(rejection: &BytesRejection) -> Response {
+    tracing::info!(error = %rejection, "enrollment request body refused");
+    let reason = format!("request body refused: {rejection}");
+    let env =
+        Envelope::<Fault>::response(Fault::enrollment(FaultCode::MESSAGE_FORMAT, &reason), None);
+    soap(rejection.status().as_u16(), env.to_xml())
+}
+
 /// POST Discovery.svc.
-pub async fn discovery(State(app): State<Arc<App>>, body: Bytes) -> Response {
+pub async fn discovery(
+    State(app): State<Arc<App>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => return unread(&r),
+    };
     let request = match Envelope::<winmdm_enroll::Discover>::decode(&body) {
         Ok(r) => r,
         Err(e) => return fault(&EnrollError::Decode(e), None),
@@ -87,7 +105,11 @@ pub async fn discovery(State(app): State<Arc<App>>, body: Bytes) -> Response {
 }
 
 /// POST Policy.svc: GetPolicies, after the credential is checked as for the RST.
-pub async fn policy(State(app): State<Arc<App>>, body: Bytes) -> Response {
+pub async fn policy(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => return unread(&r),
+    };
     let request = match Envelope::<GetPolicies>::decode(&body) {
         Ok(r) => r,
         Err(e) => return fault(&EnrollError::Decode(e), None),
@@ -188,8 +210,12 @@ impl Authenticator for Authn<'_> {
 pub async fn enrollment(
     State(app): State<Arc<App>>,
     Extension(peer): Extension<Peer>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => return unread(&r),
+    };
     // RSA signing and the database are blocking work.
     tokio::task::spawn_blocking(move || enroll_blocking(&app, &peer, &body))
         .await

@@ -186,13 +186,7 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         )
         .route("/EnrollmentServer/Enrollment.svc", post(enroll::enrollment))
         .route("/ManagementServer/MDM.svc", post(mdm::management))
-        .nest(
-            "/api/v1",
-            admin::routes().route_layer(axum::middleware::from_fn_with_state(
-                app.clone(),
-                admin::require_admin,
-            )),
-        )
+        .nest("/api/v1", admin::routes(app.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app)
 }
@@ -251,8 +245,11 @@ async fn prune_hourly(store: Arc<dyn store::Store>, days: u64) {
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: a log file or a collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -146,6 +146,34 @@ fn tls_names(public: &HttpsUrl) -> (Vec<String>, Vec<IpAddr>) {
     (dns, ips)
 }
 
+/// Whether the first certificate of `pem` names `host` (a DNS name or an IP address) in
+/// its SubjectAltName.
+fn names_host(pem: &str, host: &str) -> bool {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    use winmdm_enroll::pki::der::Decode;
+    use winmdm_enroll::pki::x509_cert::Certificate;
+    use winmdm_enroll::pki::x509_cert::ext::pkix::{SubjectAltName, name::GeneralName};
+    let Some(Ok(der)) = CertificateDer::pem_slice_iter(pem.as_bytes()).next() else {
+        return false;
+    };
+    let Ok(cert) = Certificate::from_der(&der) else {
+        return false;
+    };
+    let Ok(Some((_, san))) = cert.tbs_certificate().get_extension::<SubjectAltName>() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = host.parse::<IpAddr>().ok().map(|ip| match ip {
+        IpAddr::V4(v) => v.octets().to_vec(),
+        IpAddr::V6(v) => v.octets().to_vec(),
+    });
+    san.0.iter().any(|n| match n {
+        GeneralName::DnsName(d) => d.to_string().eq_ignore_ascii_case(host),
+        GeneralName::IpAddress(o) => ip.as_deref() == Some(o.as_bytes()),
+        _ => false,
+    })
+}
+
 /// Creates or loads everything in the data directory; `port` is the one listened on
 /// (for the default public URL).
 pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
@@ -198,6 +226,20 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         _ => (paths.tls_cert.clone(), paths.tls_key.clone()),
     };
+    // A generated certificate that does not name the public host (a restart with another
+    // --public-url) is issued again, with a new key.
+    let stale = args.tls_cert.is_none()
+        && tls_cert_path.exists()
+        && !names_host(&read(&tls_cert_path)?, public.host());
+    if stale {
+        tracing::info!(
+            host = public.host(),
+            "TLS certificate issued again for the public host"
+        );
+        for p in [&tls_cert_path, &tls_key_path] {
+            fs::remove_file(p).map_err(|e| SetupError::Io(p.display().to_string(), e))?;
+        }
+    }
     if args.tls_cert.is_none() && !tls_cert_path.exists() {
         let (key_pem, spki) = generate_tls_key()?;
         let (dns, ips) = tls_names(&public);

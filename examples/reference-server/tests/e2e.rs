@@ -413,8 +413,13 @@ async fn hostile_bodies_get_protocol_errors_and_the_server_keeps_serving() {
                 "{path}: {text}"
             );
         }
-        let (s, _) = https(&post(path, vec![b'x'; 70_000], soap)).await.unwrap();
+        // Oversized: 413, and the MessageFormat fault like any other refused body.
+        let (s, text) = https(&post(path, vec![b'x'; 70_000], soap)).await.unwrap();
         assert_eq!(s, 413, "{path}: oversized");
+        assert!(
+            text.contains("s:Fault") && text.contains("MessageFormat"),
+            "{path}: oversized: {text}"
+        );
     }
     let mdm = "/ManagementServer/MDM.svc";
     for body in [
@@ -790,4 +795,137 @@ async fn recovery_gives_a_device_that_lost_its_key_a_new_certificate_of_its_enro
         let (s, body) = https(&recover(password, device_id)).await.unwrap();
         assert!(s >= 400 && body.contains("Authentication"), "{s}: {body}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_updated_profile_reaches_the_devices_it_is_assigned_to() {
+    let data = tempdir();
+    let server = Server::start(data.path(), free_port(), &[]);
+    let dir = tempdir();
+    let mut device = enroll(&server, dir.path(), secret(&server)).await.unwrap();
+    device.sync().await.unwrap();
+    let id = device.device_id().to_owned();
+    let put = |body: String| {
+        let server = &server;
+        async move {
+            let (s, r) = server
+                .admin("PUT", "/api/v1/profiles/p", Some(json!({ "syncml": body })))
+                .await;
+            assert_eq!(s, 200, "{r}");
+        }
+    };
+    // Version 1 sets Camera and Cortana; another profile sets Bluetooth.
+    put(profile(&[(CAMERA, "0"), (CORTANA, "0")])).await;
+    let (s, _) = server
+        .admin(
+            "PUT",
+            "/api/v1/profiles/other",
+            Some(json!({ "syncml": profile(&[(BLUETOOTH, "0")]) })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    for p in ["p", "other"] {
+        let (s, _) = server
+            .admin("PUT", &format!("/api/v1/devices/{id}/profiles/{p}"), None)
+            .await;
+        assert_eq!(s, 202);
+    }
+    device.sync().await.unwrap();
+    device.sync().await.unwrap();
+    let rows = settings(&server, &device).await;
+    assert_eq!(state_of(&rows, CORTANA), "verified", "{rows:?}");
+    assert_eq!(device.tree().value(CAMERA), Some("0"));
+
+    // Version 2: Camera allowed, Cortana no longer set, Bluetooth set too (as `other`).
+    put(profile(&[(CAMERA, "1"), (BLUETOOTH, "0")])).await;
+    let rows = settings(&server, &device).await;
+    assert_eq!(state_of(&rows, CAMERA), "pending", "{rows:?}");
+    let report = device.sync().await.unwrap();
+    let sent: Vec<(&str, &str)> = report
+        .commands
+        .iter()
+        .map(|(c, u, _)| (c.as_str(), u.as_str()))
+        .collect();
+    assert!(sent.contains(&("Replace", CAMERA)), "{sent:?}");
+    assert!(sent.contains(&("Delete", CORTANA)), "{sent:?}");
+    assert!(
+        !sent.contains(&("Delete", BLUETOOTH)) && !sent.contains(&("Delete", CAMERA)),
+        "only the node no assigned profile sets any more is deleted: {sent:?}"
+    );
+    assert_eq!(device.tree().value(CAMERA), Some("1"));
+    assert_eq!(device.tree().value(CORTANA), None);
+    device.sync().await.unwrap();
+    let (_, rows) = server
+        .admin("GET", &format!("/api/v1/devices/{id}/profiles"), None)
+        .await;
+    let p: Vec<(&str, &str)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["profile_id"] == "p")
+        .map(|r| (r["locuri"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        p,
+        vec![(BLUETOOTH, "verified"), (CAMERA, "verified")],
+        "{rows:?}"
+    );
+
+    // The same text again changes nothing.
+    put(profile(&[(CAMERA, "1"), (BLUETOOTH, "0")])).await;
+    let report = device.sync().await.unwrap();
+    assert!(report.commands.is_empty(), "{:?}", report.commands);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_setting_is_sent_again_until_accepted_at_most_three_times() {
+    let data = tempdir();
+    let server = Server::start(data.path(), free_port(), &[]);
+    let dir = tempdir();
+    let mut device = enroll(&server, dir.path(), secret(&server)).await.unwrap();
+    device.sync().await.unwrap();
+    let id = device.device_id().to_owned();
+    // Camera is refused once (a passing failure), Bluetooth always.
+    let body = profile(&[(CAMERA, "0"), (BLUETOOTH, "0")]);
+    let (s, r) = server
+        .admin("PUT", "/api/v1/profiles/p", Some(json!({ "syncml": body })))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    device.tree_mut().fail(CAMERA, StatusCode(500)).unwrap();
+    device.tree_mut().fail(BLUETOOTH, StatusCode(405)).unwrap();
+    let (s, _) = server
+        .admin("PUT", &format!("/api/v1/devices/{id}/profiles/p"), None)
+        .await;
+    assert_eq!(s, 202);
+    let mut delivered = std::collections::BTreeMap::<&str, usize>::new();
+    let mut states = Vec::new();
+    for i in 0..8 {
+        if i == 1 {
+            device.tree_mut().unfail(CAMERA);
+        }
+        let report = device.sync().await.unwrap();
+        for uri in [CAMERA, BLUETOOTH] {
+            *delivered.entry(uri).or_default() += report
+                .commands
+                .iter()
+                .filter(|(c, u, _)| c == "Replace" && u == uri)
+                .count();
+        }
+        let rows = settings(&server, &device).await;
+        states.push((state_of(&rows, CAMERA), state_of(&rows, BLUETOOTH)));
+        if i == 0 {
+            assert_eq!(rows[CAMERA]["status"], 500, "{rows:?}");
+            assert_eq!(rows[BLUETOOTH]["status"], 405, "{rows:?}");
+        }
+    }
+    let rows = settings(&server, &device).await;
+    // Camera: refused, sent again, accepted, verified.
+    assert_eq!(delivered[CAMERA], 2, "{states:?}");
+    assert_eq!(state_of(&rows, CAMERA), "verified", "{states:?}");
+    assert_eq!(device.tree().value(CAMERA), Some("0"));
+    // Bluetooth: three deliveries, then it stays failed with the device's status.
+    assert_eq!(delivered[BLUETOOTH], 3, "{states:?}");
+    assert_eq!(state_of(&rows, BLUETOOTH), "failed", "{states:?}");
+    assert_eq!(rows[BLUETOOTH]["status"], 405);
+    assert_eq!(rows[BLUETOOTH]["attempts"], 3);
 }

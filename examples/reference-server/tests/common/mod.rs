@@ -32,6 +32,8 @@ pub struct Server {
     pub port: u16,
     pub url: String,
     pub log: Arc<std::sync::Mutex<String>>,
+    /// What the server printed on stdout (the start banner).
+    pub stdout: Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -60,8 +62,12 @@ impl Server {
             }
         });
         let (tx, rx) = std::sync::mpsc::channel();
+        let out = Arc::new(std::sync::Mutex::new(String::new()));
+        let o2 = out.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                o2.lock().unwrap().push_str(&line);
+                o2.lock().unwrap().push('\n');
                 if line.contains("listening on") {
                     let _ = tx.send(());
                 }
@@ -77,6 +83,7 @@ impl Server {
             port,
             url: format!("https://localhost:{port}"),
             log,
+            stdout: out,
         }
     }
 
@@ -117,6 +124,11 @@ impl Server {
             .status()
             .unwrap();
         assert!(ok.success());
+        self.wait_exit()
+    }
+
+    /// Waits (at most 40 s) for the process to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
