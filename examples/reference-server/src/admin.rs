@@ -172,12 +172,21 @@ fn store_err(e: StoreError) -> Response {
 
 type ApiResult<T> = Result<T, Response>;
 
+/// Runs `f` as one of the [`App::workers`] (`App::blocking`).
 async fn blocking<T: Send + 'static>(
+    workers: Arc<tokio::sync::Semaphore>,
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|_| Err(err(StatusCode::INTERNAL_SERVER_ERROR, "internal error")))
+    let internal = || Err(err(StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
+    let Ok(permit) = workers.acquire_owned().await else {
+        return internal();
+    };
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .unwrap_or_else(|_| internal())
 }
 
 fn device(app: &App, device_id: &str) -> ApiResult<Enrollment> {
@@ -189,7 +198,10 @@ fn device(app: &App, device_id: &str) -> ApiResult<Enrollment> {
 
 #[utoipa::path(get, path = "/api/v1/devices", responses((status = 200, body = [Enrollment])))]
 async fn list_devices(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<Enrollment>>> {
-    blocking(move || app.store.enrollments().map(Json).map_err(store_err)).await
+    blocking(app.workers.clone(), move || {
+        app.store.enrollments().map(Json).map_err(store_err)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/{device_id}",
@@ -199,7 +211,7 @@ async fn get_device(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Enrollment>> {
-    blocking(move || device(&app, &id).map(Json)).await
+    blocking(app.workers.clone(), move || device(&app, &id).map(Json)).await
 }
 
 /// Raw SyncML to queue.
@@ -252,7 +264,7 @@ async fn queue_commands(
     Path(id): Path<String>,
     Json(req): Json<CommandsRequest>,
 ) -> ApiResult<(StatusCode, Json<CommandIds>)> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         let e = device(&app, &id)?;
         let fragments =
             split_commands(&req.syncml).map_err(|m| err(StatusCode::BAD_REQUEST, &m))?;
@@ -272,7 +284,7 @@ async fn list_commands(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<CommandRow>>> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         let e = device(&app, &id)?;
         app.store.commands(e.id, 500).map(Json).map_err(store_err)
     })
@@ -285,7 +297,7 @@ async fn get_command(
     State(app): State<Arc<App>>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<CommandRow>> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         app.store
             .command(id)
             .map_err(store_err)?
@@ -336,7 +348,7 @@ async fn put_profile(
     Path(id): Path<String>,
     Json(req): Json<ProfileRequest>,
 ) -> ApiResult<Json<ProfileRow>> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         let id_ok = (1..=128).contains(&id.len())
             && id
                 .bytes()
@@ -430,7 +442,10 @@ fn redeploy(app: &App, pid: &str, old: &Profile, new: &Profile, now: i64) -> Api
 
 #[utoipa::path(get, path = "/api/v1/profiles", responses((status = 200, body = [ProfileRow])))]
 async fn list_profiles(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<ProfileRow>>> {
-    blocking(move || app.store.profiles().map(Json).map_err(store_err)).await
+    blocking(app.workers.clone(), move || {
+        app.store.profiles().map(Json).map_err(store_err)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/profiles/{profile_id}", params(("profile_id" = String, Path, description = "profile id")),
@@ -439,7 +454,7 @@ async fn get_profile(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ProfileRow>> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         app.store
             .profile(&id)
             .map_err(store_err)?
@@ -465,7 +480,7 @@ async fn assign_profile(
     State(app): State<Arc<App>>,
     Path((dev, pid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         let e = device(&app, &dev)?;
         let p = parsed_profile(&app, &pid)?;
         let uris: Vec<String> = p.settings().iter().map(|s| s.loc_uri.clone()).collect();
@@ -484,7 +499,7 @@ async fn unassign_profile(
     State(app): State<Arc<App>>,
     Path((dev, pid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         let e = device(&app, &dev)?;
         let removed = parsed_profile(&app, &pid)?;
         let others: Vec<Profile> = app
@@ -512,7 +527,7 @@ async fn device_profiles(
     State(app): State<Arc<App>>,
     Path(dev): Path<String>,
 ) -> ApiResult<Json<Vec<SettingRow>>> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         let e = device(&app, &dev)?;
         app.store.settings(e.id).map(Json).map_err(store_err)
     })
@@ -541,7 +556,7 @@ async fn create_token(
     State(app): State<Arc<App>>,
     Json(req): Json<TokenRequest>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         let ttl = req.ttl_seconds.unwrap_or(86_400).clamp(60, 30 * 86_400) as i64;
         let token = crate::setup::random_secret();
         let now = crate::unix_now();
@@ -579,7 +594,7 @@ async fn action(
     State(app): State<Arc<App>>,
     Path((dev, action)): Path<(String, Action)>,
 ) -> ApiResult<(StatusCode, Json<CommandIds>)> {
-    blocking(move || {
+    blocking(app.workers.clone(), move || {
         let (origin, item) = match action {
             Action::Unenroll => (
                 "unenroll",

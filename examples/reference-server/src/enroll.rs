@@ -217,9 +217,10 @@ pub async fn enrollment(
         Err(r) => return unread(&r),
     };
     // RSA signing and the database are blocking work.
-    tokio::task::spawn_blocking(move || enroll_blocking(&app, &peer, &body))
+    let a = app.clone();
+    app.blocking(move || enroll_blocking(&a, &peer, &body))
         .await
-        .unwrap_or_else(|_| soap(500, String::new()))
+        .unwrap_or_else(|| soap(500, String::new()))
 }
 
 fn enroll_blocking(app: &App, peer: &Peer, body: &[u8]) -> Response {

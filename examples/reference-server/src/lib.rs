@@ -136,6 +136,9 @@ pub struct App {
     pub entra: Option<EntraAuthenticator>,
     /// Management requests in progress.
     pub sessions: Arc<tokio::sync::Semaphore>,
+    /// Blocking tasks (storage, signing) running at once: [`Store::parallelism`]
+    /// (`store::Store`); the others wait for a permit in order ([`App::blocking`]).
+    pub workers: Arc<tokio::sync::Semaphore>,
     /// `--max-sessions` (the semaphore's size).
     pub max_sessions: usize,
     /// Counters since start (`GET /api/v1/metrics`).
@@ -151,6 +154,25 @@ pub struct App {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// `--client-cert-header`.
     pub client_cert_header: axum::http::HeaderName,
+}
+
+impl App {
+    /// Runs `f` on the blocking pool once one of the [`App::workers`] permits is free
+    /// (first come, first served); `None` if it panicked. Without the bound a burst
+    /// parks hundreds of threads on the store's lock, which is unfair: some wait for
+    /// hundreds of milliseconds while later ones barge in.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let permit = self.workers.clone().acquire_owned().await.ok()?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .ok()
+    }
 }
 
 /// Counters since this instance started.

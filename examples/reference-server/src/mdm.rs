@@ -69,13 +69,14 @@ pub async fn management(
         )
             .into_response();
     };
-    tokio::task::spawn_blocking(move || {
+    let a = app.clone();
+    app.blocking(move || {
         let _permit = permit;
-        let cert = client_certificate(&app, &peer, &headers);
-        message(&app, cert.as_deref().map(Vec::as_slice), &body)
+        let cert = client_certificate(&a, &peer, &headers);
+        message(&a, cert.as_deref().map(Vec::as_slice), &body)
     })
     .await
-    .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+    .unwrap_or_else(|| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
 }
 
 /// Why a request gets 403 (logged, never sent: the device learns nothing).

@@ -278,6 +278,7 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         }
     };
 
+    let workers = store.parallelism();
     let entra = match &args.jwks {
         Some(p) => {
             let jwks = Jwks::from_json(&read(p)?)
@@ -320,6 +321,7 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         admin_token,
         entra,
         sessions: Arc::new(tokio::sync::Semaphore::new(args.max_sessions)),
+        workers: Arc::new(tokio::sync::Semaphore::new(workers)),
         max_sessions: args.max_sessions,
         metrics: crate::Metrics::default(),
         issued: Default::default(),

@@ -900,6 +900,10 @@ fn statements_are_counted(store: &dyn Store) {
     // BEGIN, (the row lock on PostgreSQL), the snapshot upsert, last_seen_at, COMMIT.
     assert!((4..=5).contains(&n), "{n} statements");
     assert!(matches!(store.kind(), "sqlite" | "postgres"));
+    assert!(
+        store.parallelism() >= 1,
+        "the server runs at least one blocking task"
+    );
 }
 
 /// `open_message` by thumbprint, which must find an enrollment.

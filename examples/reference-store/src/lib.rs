@@ -287,6 +287,10 @@ pub trait Store: Send + Sync + 'static {
     fn statements(&self) -> u64;
     /// `"sqlite"` or `"postgres"`.
     fn kind(&self) -> &'static str;
+    /// How many callers may usefully use the store at once: more only wait, each on a
+    /// thread of its own (SQLite's one connection; PostgreSQL's pool). The server runs
+    /// at most this many blocking tasks and queues the rest, in order.
+    fn parallelism(&self) -> usize;
     /// Starts the transaction of one management message.
     fn session(
         &self,

@@ -707,6 +707,10 @@ impl Store for PgStore {
         "postgres"
     }
 
+    fn parallelism(&self) -> usize {
+        POOL_SIZE
+    }
+
     fn session(
         &self,
         enrollment_id: i64,

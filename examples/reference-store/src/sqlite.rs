@@ -595,6 +595,12 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn parallelism(&self) -> usize {
+        // One connection behind a mutex: a message holds it for its statements, and its
+        // engine work (a quiet message's all of it) runs outside: about two per core.
+        std::thread::available_parallelism().map_or(2, |n| 2 * n.get())
+    }
+
     fn session(
         &self,
         enrollment_id: i64,
