@@ -257,6 +257,11 @@ pub struct LoadOptions {
     /// wait until it is removed, at most [`READY_WAIT`] (default `None`): a script
     /// samples the target there, so that its figures cover the check-ins only.
     pub ready_file: Option<PathBuf>,
+    /// After the run, write one line per timed session to this file (default `None`):
+    /// `end_ms latency_ms`, the milliseconds from the start of the check-in phase to the
+    /// session's end and its latency (as in [`Summary::p99_ms`]), in order of completion.
+    /// A tail that comes from a stall shows as a run of long sessions ending together.
+    pub latency_log: Option<PathBuf>,
 }
 
 impl LoadOptions {
@@ -288,6 +293,7 @@ impl LoadOptions {
             floor: None,
             warmup: None,
             ready_file: None,
+            latency_log: None,
         }
     }
 }
@@ -633,6 +639,9 @@ struct Stats {
     /// Session times of completed sessions, microseconds (in the open loop from the
     /// scheduled start).
     latencies: Mutex<Vec<u32>>,
+    /// When each timed session ended and its latency (µs), in order of completion
+    /// ([`LoadOptions::latency_log`]).
+    ends: Mutex<Vec<(Instant, u32)>>,
     /// The sessions alone, from their actual start, microseconds.
     service: Mutex<Vec<u32>>,
     /// Their start delays (open loop), microseconds.
@@ -695,6 +704,7 @@ impl Stats {
         locked(&self.start_delays).push(micros(delay));
         let us = micros(took + delay);
         locked(&self.latencies).push(us);
+        locked(&self.ends).push((Instant::now(), us));
         let mut k = locked(&self.by_kind);
         if resumed < r.connections {
             k.0.push(us)
@@ -1436,6 +1446,16 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         v.sort_unstable();
         v
     };
+    if let Some(path) = &opts.latency_log {
+        let ends = std::mem::take(&mut *locked(&stats.ends));
+        let mut text = String::with_capacity(ends.len() * 16);
+        for (end, us) in ends {
+            let at = end.saturating_duration_since(start).as_secs_f64() * 1000.0;
+            text.push_str(&format!("{at:.3} {:.3}\n", f64::from(us) / 1000.0));
+        }
+        std::fs::write(path, text)
+            .map_err(|e| LoadError::Emu(state_err(path, format!("latency log: {e}"))))?;
+    }
     let lat = sorted(&stats.latencies);
     let service = sorted(&stats.service);
     let delays = sorted(&stats.start_delays);

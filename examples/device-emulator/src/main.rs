@@ -145,6 +145,10 @@ enum Cmd {
         /// server there (benches/server/run.sh: its CPU time and metrics).
         #[arg(long, value_name = "FILE")]
         ready_file: Option<PathBuf>,
+        /// After the run, write `end_ms latency_ms` per timed session to FILE (from the
+        /// start of the check-ins, in order of completion): where a tail comes from.
+        #[arg(long, value_name = "FILE")]
+        latency_log: Option<PathBuf>,
     },
 }
 
@@ -250,6 +254,7 @@ async fn load(cmd: Cmd) -> ExitCode {
         request_bytes,
         warmup,
         ready_file,
+        latency_log,
     } = cmd
     else {
         unreachable!("only load")
@@ -288,6 +293,7 @@ async fn load(cmd: Cmd) -> ExitCode {
     opts.session_limit = sessions;
     opts.warmup = warmup.map(Duration::from_secs);
     opts.ready_file = ready_file;
+    opts.latency_log = latency_log;
     opts.floor = floor.map(|url| {
         load::FloorOptions::new(
             url,

@@ -303,8 +303,28 @@ async fn an_open_loop_rate_bounds_the_session_starts() {
     o.rate = Some(10_000.0);
     o.session_limit = Some(30);
     o.warmup = Some(Duration::from_secs(20));
+    let log = state.path().join("latencies.txt");
+    o.latency_log = Some(log.clone());
     let s = load::run(o).await.expect("overloaded open-loop run");
     show(&s);
+    // The latency log: a line per timed session, in order of completion, each ending
+    // after its latency had passed since the phase began; the largest is the summary's.
+    let lines: Vec<(f64, f64)> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (end, ms) = l.split_once(' ').expect("two numbers");
+            (end.parse().unwrap(), ms.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(lines.len(), 30);
+    assert!(lines.windows(2).all(|w| w[0].0 <= w[1].0), "{lines:?}");
+    assert!(
+        lines.iter().all(|&(end, ms)| ms > 0.0 && end + 1.0 >= ms),
+        "{lines:?}"
+    );
+    let max = lines.iter().map(|l| l.1).fold(0.0, f64::max);
+    assert!((max - s.max_ms).abs() < 0.01, "{max} {s:?}");
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     assert_eq!(
         (s.reused, s.warmup_sessions, s.sessions),
