@@ -1068,11 +1068,13 @@ async fn warm_up(mut c: Client, ph: Arc<Phase>) -> Client {
     c
 }
 
-/// One device's check-ins until the deadline, then its state saved (the sessions save
-/// only what changes more than the counters: [`Device::set_lazy_save`]).
-async fn check_in(mut c: Client, ph: Arc<Phase>) {
+/// One device's check-ins until the deadline; the client back, its state saved by the
+/// caller once every device is done (the sessions save only what changes more than the
+/// counters: [`Device::set_lazy_save`]). Saving here, on the runtime's threads while
+/// other devices' sessions still run, stalled them at the end of every run.
+async fn check_in(mut c: Client, ph: Arc<Phase>) -> Client {
     sessions(&mut c, &ph).await;
-    c.save(&ph.stats, ph.opts.progress);
+    c
 }
 
 async fn sessions(c: &mut Client, ph: &Phase) {
@@ -1431,12 +1433,23 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
     for c in clients {
         set.spawn(check_in(c, phase.clone()));
     }
-    while set.join_next().await.is_some() {}
+    let mut done = Vec::with_capacity(n_devices);
+    while let Some(r) = set.join_next().await {
+        done.extend(r.ok());
+    }
     let duration_s = start.elapsed().as_secs_f64();
     let client_cpu_s = match (cpu_before, process_cpu_s()) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
+    // After the timing: the state directories (counters), off the runtime's threads.
+    let (save_stats, progress_lines) = (stats.clone(), opts.progress);
+    let _ = tokio::task::spawn_blocking(move || {
+        for c in done {
+            c.save(&save_stats, progress_lines);
+        }
+    })
+    .await;
     if let Some(t) = ticker {
         t.abort();
     }
