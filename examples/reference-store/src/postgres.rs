@@ -346,15 +346,23 @@ fn insert_commands(
     origin: &str,
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut ids = Vec::with_capacity(fragments.len());
-    for f in fragments {
-        let row = c.query_one(
-            "INSERT INTO commands (enrollment_id, syncml, origin, created_at)
-             VALUES ($1, $2, $3, $4) RETURNING id",
-            &[&enrollment_id, f, &origin, &now],
-        )?;
-        ids.push(row.try_get(0)?);
+    if fragments.is_empty() {
+        return Ok(Vec::new());
     }
+    // One round trip for all of them, inserted in the order given: the identity column
+    // numbers the rows as they are inserted, so the ids in ascending order are the
+    // fragments' order.
+    let rows = c.query(
+        "INSERT INTO commands (enrollment_id, syncml, origin, created_at)
+         SELECT $1, f, $3, $4 FROM unnest($2::text[]) WITH ORDINALITY AS t(f, n) ORDER BY n
+         RETURNING id",
+        &[&enrollment_id, &fragments, &origin, &now],
+    )?;
+    let mut ids = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<Vec<i64>, _>>()?;
+    ids.sort_unstable();
     Ok(ids)
 }
 
