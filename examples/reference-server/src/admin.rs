@@ -4,9 +4,10 @@
 //! Profiles are desired state: assigning queues the profile's install commands; each
 //! acknowledged setting is read back with a `Get` and compared by meaning
 //! (`winmdm_csp::profile::verify`); a setting the device changed shows `drift`, one it
-//! refused `failed`, and either is sent again (at most [`MAX_ATTEMPTS`] deliveries);
-//! unassigning deletes the nodes no other assigned profile sets; changing an assigned
-//! profile redeploys it; 418 on Add is retried as Replace.
+//! refused `failed`, and either is sent again (at most [`MAX_ATTEMPTS`] deliveries: a
+//! refused one in the next session); unassigning deletes the nodes no other assigned
+//! profile sets; changing an assigned profile redeploys it (a new revision: answers to an
+//! older one's commands are ignored); 418 on Add is retried as Replace.
 
 use std::sync::Arc;
 
@@ -18,15 +19,14 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
-use winmdm_csp::profile::{
-    InstallAnswer, Profile, SettingState, normalize_loc_uri, removal_commands,
-};
+use winmdm_csp::profile::{InstallAnswer, Profile, SettingState, removal_commands};
 use winmdm_enroll::types::constant_time_eq;
 use winmdm_omadm::Outcome;
 
 use crate::App;
 use crate::store::{
-    CommandRow, Enrollment, ProfileRow, SessionTx, SettingRow, SettingUpdate, StoreError,
+    CommandRow, Deployment, Enrollment, ProfileRow, SessionTx, SettingRow, SettingUpdate,
+    StoreError,
 };
 
 /// Most deliveries of one profile setting (the first and the retries after drift or a
@@ -390,54 +390,70 @@ async fn put_profile(
                 .into_response());
         }
         let now = crate::unix_now();
-        let old = app.store.profile(&id).map_err(store_err)?;
-        app.store
+        let row = app
+            .store
             .put_profile(&id, &req.syncml, now)
             .map_err(store_err)?;
-        if let (Some(old), Ok(new)) = (old.filter(|o| o.syncml != req.syncml), parsed) {
-            let old = Profile::parse(&old.syncml)
-                .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
-            redeploy(&app, &id, &old, &new, now)?;
+        if let Ok(new) = parsed {
+            redeploy(&app, &row, &new, now)?;
         }
-        Ok(Json(ProfileRow {
-            id,
-            syncml: req.syncml,
-            updated_at: now,
-        }))
+        Ok(Json(row))
     })
     .await
 }
 
-/// A changed profile is desired state too: every active device it is assigned to gets
-/// the new version (its nodes `pending` again, the old version's unsent commands
-/// dropped) after a Delete of each node only the old version set (none that another
-/// assigned profile still sets).
-fn redeploy(app: &App, pid: &str, old: &Profile, new: &Profile, now: i64) -> ApiResult<()> {
+/// A changed profile is desired state too: every active device it is assigned to at an
+/// older revision gets this one, in one store transaction per device
+/// ([`crate::store::Store::redeploy`]): the old revision's unsent commands dropped, a
+/// Delete of each node only the old revision set (none that another assigned profile
+/// still sets), the new revision's install commands, its nodes pending. The old nodes
+/// are the device's node rows (those of the revision it has), so the same PUT repeated
+/// after a failure (a server stopped half-way) brings the devices left behind up to date.
+fn redeploy(app: &App, row: &ProfileRow, new: &Profile, now: i64) -> ApiResult<()> {
     let uris: Vec<String> = new.settings().iter().map(|s| s.loc_uri.clone()).collect();
     let install = new.install_commands();
-    for e in app.store.enrollments().map_err(store_err)? {
-        if e.state != "active" {
-            continue;
-        }
-        let assigned = app.store.assigned(e.id).map_err(store_err)?;
-        if !assigned.iter().any(|r| r.id == pid) {
-            continue;
-        }
-        let others: Vec<Profile> = assigned
-            .iter()
-            .filter(|r| r.id != pid)
+    let d = Deployment {
+        profile_id: &row.id,
+        revision: row.revision,
+        locuris: &uris,
+        install: &install,
+    };
+    for e in app
+        .store
+        .outdated(&row.id, row.revision)
+        .map_err(store_err)?
+    {
+        let others: Vec<Profile> = (app.store.assigned(e).map_err(store_err)?.iter())
+            .filter(|r| r.id != row.id)
             .filter_map(|r| Profile::parse(&r.syncml).ok())
             .collect();
         let keep: Vec<&Profile> = others.iter().chain(std::iter::once(new)).collect();
-        let removal = removal_commands(old, &keep);
+        let nodes = app.store.settings(e).map_err(store_err)?;
+        let removal =
+            deployed(&nodes, &row.id).map_or_else(Vec::new, |old| removal_commands(&old, &keep));
         app.store
-            .unassign(pid, e.id, &removal, now)
-            .map_err(store_err)?;
-        app.store
-            .assign(pid, e.id, &uris, &install, now)
+            .redeploy(&d, e, &removal, now)
             .map_err(store_err)?;
     }
     Ok(())
+}
+
+/// The nodes of profile `pid` a device has (its node rows), as a profile of Replaces.
+fn deployed(rows: &[SettingRow], pid: &str) -> Option<Profile> {
+    let esc = |u: &str| {
+        u.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let items: String = (rows.iter().filter(|r| r.profile_id == pid))
+        .map(|r| {
+            format!(
+                "<Item><Target><LocURI>{}</LocURI></Target></Item>",
+                esc(&r.locuri)
+            )
+        })
+        .collect();
+    Profile::parse(&format!("<Replace><CmdID>1</CmdID>{items}</Replace>")).ok()
 }
 
 #[utoipa::path(get, path = "/api/v1/profiles", responses((status = 200, body = [ProfileRow])))]
@@ -464,13 +480,15 @@ async fn get_profile(
     .await
 }
 
-fn parsed_profile(app: &App, id: &str) -> ApiResult<Profile> {
+fn parsed_profile(app: &App, id: &str) -> ApiResult<(Profile, i64)> {
     let row = app
         .store
         .profile(id)
         .map_err(store_err)?
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such profile"))?;
-    Profile::parse(&row.syncml).map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+    Profile::parse(&row.syncml)
+        .map(|p| (p, row.revision))
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
 }
 
 #[utoipa::path(put, path = "/api/v1/devices/{device_id}/profiles/{profile_id}",
@@ -482,10 +500,17 @@ async fn assign_profile(
 ) -> ApiResult<StatusCode> {
     blocking(app.workers.clone(), move || {
         let e = device(&app, &dev)?;
-        let p = parsed_profile(&app, &pid)?;
+        let (p, revision) = parsed_profile(&app, &pid)?;
         let uris: Vec<String> = p.settings().iter().map(|s| s.loc_uri.clone()).collect();
+        let install = p.install_commands();
+        let d = Deployment {
+            profile_id: &pid,
+            revision,
+            locuris: &uris,
+            install: &install,
+        };
         app.store
-            .assign(&pid, e.id, &uris, &p.install_commands(), crate::unix_now())
+            .assign(&d, e.id, crate::unix_now())
             .map_err(store_err)?;
         Ok(StatusCode::ACCEPTED)
     })
@@ -501,7 +526,7 @@ async fn unassign_profile(
 ) -> ApiResult<StatusCode> {
     blocking(app.workers.clone(), move || {
         let e = device(&app, &dev)?;
-        let removed = parsed_profile(&app, &pid)?;
+        let (removed, _) = parsed_profile(&app, &pid)?;
         let others: Vec<Profile> = app
             .store
             .assigned(e.id)
@@ -615,8 +640,15 @@ async fn action(
 }
 
 /// Profile bookkeeping for one command outcome (`origin` without its `profile:` prefix:
-/// `ID:install:N`, `ID:verify` or `ID:remove`); the decisions are
-/// `Profile::install_outcome` and `Profile::verify_outcome`.
+/// `ID@REV:install:N`, `ID@REV:verify` or `ID@REV:remove`; without `@REV` as queued
+/// before revisions); the decisions are `Profile::install_outcome` and
+/// `Profile::verify_outcome`. The outcome of another revision's command is ignored: the
+/// redeploy that replaced it reset the node state and queued the current revision's
+/// commands, whose outcomes count. So is one of a profile no longer assigned.
+///
+/// A refused setting is sent again at once (in the next session) while it has
+/// deliveries left; the verification `Get`s follow when no setting of the profile is
+/// pending or waiting for a retry, once per install and its retries.
 pub fn profile_outcome(
     tx: &mut dyn SessionTx,
     origin: &str,
@@ -625,16 +657,27 @@ pub fn profile_outcome(
     now: i64,
 ) -> Result<(), StoreError> {
     let mut parts = origin.splitn(3, ':');
-    let (Some(pid), Some(kind)) = (parts.next(), parts.next()) else {
+    let (Some(head), Some(kind)) = (parts.next(), parts.next()) else {
         return Ok(());
     };
-    let Some(profile) = tx
-        .profile_syncml(pid)?
-        .and_then(|s| Profile::parse(&s).ok())
-    else {
+    let (pid, rev) = head
+        .split_once('@')
+        .map_or((head, None), |(p, r)| (p, Some(r)));
+    let Some((syncml, revision)) = tx.profile_syncml(pid)? else {
         return Ok(());
     };
-    let install_origin = |n: usize| format!("profile:{pid}:install:{n}");
+    if rev.is_some_and(|r| r.parse::<i64>().ok() != Some(revision)) {
+        return Ok(());
+    }
+    let Ok(profile) = Profile::parse(&syncml) else {
+        return Ok(());
+    };
+    let mut rows = tx.profile_settings(pid)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let install_origin = |n: usize| format!("profile:{pid}@{revision}:install:{n}");
+    let commands = profile.install_commands();
     match (kind, parts.next().and_then(|n| n.parse::<usize>().ok())) {
         ("install", Some(n)) => {
             let items: Vec<(&str, u16)> = o
@@ -651,68 +694,53 @@ pub fn profile_outcome(
                 original_error: o.original_error.as_deref(),
             };
             let out = profile.install_outcome(n, fragment, &answer);
+            let mut refused = false;
             for (uri, state) in &out.states {
                 set_state(tx, pid, uri, state, true)?;
+                if let Some(r) = rows.iter_mut().find(|r| r.locuri == *uri) {
+                    r.state = state.as_str().to_owned();
+                    r.attempts += 1;
+                    refused |= r.state == "failed" && r.attempts < MAX_ATTEMPTS;
+                }
             }
             if let Some(retry) = out.retry {
                 tx.queue(&[retry], &install_origin(n), now)?;
-            } else if !tx
-                .profile_settings(pid)?
-                .iter()
-                .any(|r| r.state == "pending")
-            {
-                // Every install command answered: read the settings back.
-                tx.queue(
-                    &profile.verify_commands(),
-                    &format!("profile:{pid}:verify"),
-                    now,
-                )?;
+            } else if let Some(again) = commands.get(n).filter(|_| refused) {
+                // Refused: the same command again, in the next session.
+                tx.queue(std::slice::from_ref(again), &install_origin(n), now)?;
+            } else if !rows.iter().any(awaits) {
+                // Every install command and retry answered: read the settings back.
+                let verify = format!("profile:{pid}@{revision}:verify");
+                tx.queue(&profile.verify_commands(), &verify, now)?;
             }
         }
         ("verify", _) => {
-            let rows = tx.profile_settings(pid)?;
             let mut resend = std::collections::BTreeSet::new();
             for (uri, state, command) in profile.verify_outcome(&o.results, o.status.map(|s| s.0)) {
-                let row = rows.iter().find(|r| r.locuri == uri);
                 // A refused setting keeps its status: reading it back says nothing new.
-                if row.is_some_and(|r| r.state == "failed") {
+                let Some(row) = rows.iter().find(|r| r.locuri == uri && r.state != "failed") else {
                     continue;
-                }
-                let attempts = row.map_or(0, |r| r.attempts);
-                if matches!(state, SettingState::Drift { .. }) && attempts < MAX_ATTEMPTS {
+                };
+                if matches!(state, SettingState::Drift { .. }) && row.attempts < MAX_ATTEMPTS {
                     resend.insert(command);
                 }
                 set_state(tx, pid, &uri, &state, false)?;
             }
-            // A refused setting this Get read is not verified either: sent again (pending
-            // until the device answers, so one verification follows all the retries).
-            let read: Vec<String> = winmdm_omadm::decode_commands(fragment.as_bytes())
-                .into_iter()
-                .flatten()
-                .flat_map(|c| {
-                    c.items()
-                        .iter()
-                        .filter_map(|i| i.target_uri().map(normalize_loc_uri).map(String::from))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            for r in &rows {
-                let refused = r.state == "failed" && r.attempts < MAX_ATTEMPTS;
-                if let Some(s) = profile.setting(&r.locuri).filter(|_| refused)
-                    && read.iter().any(|u| *u == s.normalized_uri())
-                {
-                    resend.insert(s.command);
-                    set_state(tx, pid, &r.locuri, &SettingState::Pending, false)?;
+            for n in resend {
+                if let Some(c) = commands.get(n) {
+                    tx.queue(std::slice::from_ref(c), &install_origin(n), now)?;
                 }
-            }
-            let commands = profile.install_commands();
-            for n in resend.into_iter().filter(|n| *n < commands.len()) {
-                tx.queue(std::slice::from_ref(&commands[n]), &install_origin(n), now)?;
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// Whether a setting waits for a delivery: pending, or refused or drifted with
+/// deliveries left (sent again already).
+fn awaits(r: &SettingRow) -> bool {
+    r.state == "pending" || (matches!(&*r.state, "failed" | "drift") && r.attempts < MAX_ATTEMPTS)
 }
 
 fn set_state(

@@ -130,6 +130,13 @@ async fn a_device_enrolls_gets_a_profile_verified_and_loses_it_when_unassigned()
     assert_eq!(state_of(&rows, BLUETOOTH), "failed");
     assert_eq!(rows[BLUETOOTH]["status"], 500);
 
+    // Bluetooth, refused, is sent again in each of the next two sessions (3 deliveries).
+    for _ in 0..2 {
+        device.sync().await.expect("refused setting sent again");
+    }
+    let rows = settings(&server, &device).await;
+    assert_eq!(rows[BLUETOOTH]["attempts"], 3, "{rows:?}");
+
     // The next session reads the settings back; the user changed Cortana meanwhile.
     device.tree_mut().set(CORTANA, "1").unwrap();
     device.sync().await.expect("verify");
@@ -928,4 +935,52 @@ async fn a_refused_setting_is_sent_again_until_accepted_at_most_three_times() {
     assert_eq!(state_of(&rows, BLUETOOTH), "failed", "{states:?}");
     assert_eq!(rows[BLUETOOTH]["status"], 405);
     assert_eq!(rows[BLUETOOTH]["attempts"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_setting_is_sent_again_in_the_next_session() {
+    let data = tempdir();
+    let server = Server::start(data.path(), free_port(), &[]);
+    let dir = tempdir();
+    let mut device = enroll(&server, dir.path(), secret(&server)).await.unwrap();
+    device.sync().await.unwrap();
+    let id = device.device_id().to_owned();
+    let body = profile(&[(CAMERA, "0")]);
+    let (s, r) = server
+        .admin("PUT", "/api/v1/profiles/p", Some(json!({ "syncml": body })))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    device.tree_mut().fail(CAMERA, StatusCode(500)).unwrap();
+    let (s, _) = server
+        .admin("PUT", &format!("/api/v1/devices/{id}/profiles/p"), None)
+        .await;
+    assert_eq!(s, 202);
+    let replaces = |report: &winmdm_device_emulator::SyncReport| -> Vec<u16> {
+        (report.commands.iter())
+            .filter(|(c, u, _)| c == "Replace" && u == CAMERA)
+            .map(|(_, _, s)| *s)
+            .collect()
+    };
+    let refused = device.sync().await.unwrap();
+    assert_eq!(replaces(&refused), [500], "{:?}", refused.commands);
+    let rows = settings(&server, &device).await;
+    assert_eq!(state_of(&rows, CAMERA), "failed", "{rows:?}");
+    // The refusal passes; the very next session delivers the setting again, and the one
+    // after reads it back.
+    device.tree_mut().unfail(CAMERA);
+    let again = device.sync().await.unwrap();
+    assert_eq!(replaces(&again), [200], "{:?}", again.commands);
+    assert_eq!(device.tree().value(CAMERA), Some("0"));
+    let verify = device.sync().await.unwrap();
+    assert!(
+        verify
+            .commands
+            .iter()
+            .any(|(c, u, _)| c == "Get" && u == CAMERA),
+        "{:?}",
+        verify.commands
+    );
+    let rows = settings(&server, &device).await;
+    assert_eq!(state_of(&rows, CAMERA), "verified", "{rows:?}");
+    assert_eq!(rows[CAMERA]["attempts"], 2);
 }

@@ -14,12 +14,12 @@ use common::pg::{PgDatabase, off_runtime};
 
 use serde_json::json;
 use winmdm_reference_server::store::{
-    MessageKey, NewCertificate, NewEnrollment, NewOutcome, OpenedMessage, PgStore, PruneReport,
-    QuietTx, SessionTx, SettingUpdate, SqliteStore, Store, StoreError,
+    Deployment, MessageKey, NewCertificate, NewEnrollment, NewOutcome, OpenedMessage, PgStore,
+    PruneReport, QuietTx, SessionTx, SettingUpdate, SqliteStore, Store, StoreError,
 };
 
 /// Migrations each backend has (`migrations/{sqlite,postgres}/000N_*.sql`).
-const MIGRATIONS: i64 = 3;
+const MIGRATIONS: i64 = 4;
 const NOW: i64 = 1_800_000_000;
 
 // ---------------------------------------------------------------- backends
@@ -102,6 +102,8 @@ contract!(
     two_opened_messages_never_run_at_once_and_the_second_sees_the_first,
     record_outcomes_records_each_once_in_one_statement,
     peek_message_says_quiet_only_when_nothing_is_stored_to_do,
+    profile_revisions_and_a_redeploy_in_one_transaction_per_device,
+    an_answer_to_another_revisions_command_changes_no_node_state,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -144,6 +146,19 @@ fn enroll(store: &dyn Store, device_id: &str, thumbprint: &str) -> i64 {
         .expect("create enrollment");
     assert!(done.created, "{done:?}");
     done.enrollment.id
+}
+
+/// Assigns revision 1 of `profile` (as stored by `put_profile`) with these nodes and
+/// install commands.
+fn assign(store: &dyn Store, profile: &str, e: i64, locuris: &[String], install: &[String]) {
+    let revision = store.profile(profile).unwrap().expect("profile").revision;
+    let d = Deployment {
+        profile_id: profile,
+        revision,
+        locuris,
+        install,
+    };
+    store.assign(&d, e, NOW).unwrap();
 }
 
 fn frags(n: usize) -> Vec<String> {
@@ -422,9 +437,7 @@ fn session_snapshot_saved_and_restored(store: &dyn Store) {
 fn session_dropped_without_commit_rolls_back(store: &dyn Store) {
     let e = enroll(store, "DEV1", "AA");
     store.put_profile("p", "<Replace/>", NOW).unwrap();
-    store
-        .assign("p", e, &["./A".to_owned()], &frags(1), NOW)
-        .unwrap();
+    assign(store, "p", e, &["./A".to_owned()], &frags(1));
     let ids = store.queue_commands(e, &frags(1), "admin", NOW).unwrap();
     let mut tx = store.session(e, "1").unwrap();
     tx.save(b"kept", NOW).unwrap();
@@ -482,8 +495,8 @@ fn profiles_assign_settings_unassign(store: &dyn Store) {
         .unwrap();
     let b = store.profile("b").unwrap().unwrap();
     assert_eq!(
-        (b.syncml.as_str(), b.updated_at),
-        ("<Replace>3</Replace>", NOW + 1)
+        (b.syncml.as_str(), b.updated_at, b.revision),
+        ("<Replace>3</Replace>", NOW + 1, 2)
     );
     let ids: Vec<String> = store
         .profiles()
@@ -494,7 +507,7 @@ fn profiles_assign_settings_unassign(store: &dyn Store) {
     assert_eq!(ids, vec!["a", "b"]);
 
     let locuris = vec!["./B".to_owned(), "./A".to_owned(), "./A".to_owned()];
-    store.assign("b", e, &locuris, &frags(2), NOW).unwrap();
+    assign(store, "b", e, &locuris, &frags(2));
     let assigned: Vec<String> = store
         .assigned(e)
         .unwrap()
@@ -515,18 +528,25 @@ fn profiles_assign_settings_unassign(store: &dyn Store) {
         .into_iter()
         .map(|c| c.origin)
         .collect();
-    assert_eq!(origins, vec!["profile:b:install:1", "profile:b:install:0"]);
+    assert_eq!(
+        origins,
+        vec!["profile:b@2:install:1", "profile:b@2:install:0"]
+    );
 
-    // Assigning again replaces the node state (and queues the install again).
-    store
-        .assign("b", e, &["./A".to_owned()], &frags(1), NOW)
-        .unwrap();
+    // Assigning again replaces the node state and queues the install again (the
+    // earlier one, unsent, is moot).
+    assign(store, "b", e, &["./A".to_owned()], &frags(1));
     assert_eq!(store.settings(e).unwrap().len(), 1);
+    let pending: Vec<String> = (store.commands(e, 10).unwrap().into_iter())
+        .filter(|c| c.state == "pending")
+        .map(|c| c.origin)
+        .collect();
+    assert_eq!(pending, vec!["profile:b@2:install:0"]);
 
     let mut tx = store.session(e, "1").unwrap();
     assert_eq!(
-        tx.profile_syncml("b").unwrap().as_deref(),
-        Some("<Replace>3</Replace>")
+        tx.profile_syncml("b").unwrap(),
+        Some(("<Replace>3</Replace>".to_owned(), 2))
     );
     assert_eq!(tx.profile_syncml("zz").unwrap(), None);
     let failed = SettingUpdate {
@@ -1611,4 +1631,245 @@ fn a_quiet_tx_reads_nothing_and_refuses_every_write() {
     needs(tx.record_outcomes(&[answered(1, 200, None)], NOW).map(drop));
     needs(tx.profile_syncml("p").map(drop));
     needs(Box::new(tx).commit());
+}
+
+/// The states of `e`'s commands of one origin, newest first.
+fn states_of(store: &dyn Store, e: i64, origin: &str) -> Vec<String> {
+    (store.commands(e, 100).unwrap().into_iter())
+        .filter(|c| c.origin == origin)
+        .map(|c| c.state)
+        .collect()
+}
+
+fn profile_revisions_and_a_redeploy_in_one_transaction_per_device(store: &dyn Store) {
+    let (e, other, gone) = (
+        enroll(store, "DEV1", "AA"),
+        enroll(store, "DEV2", "BB"),
+        enroll(store, "DEV3", "CC"),
+    );
+    // The revision counts changes of the text, not PUTs.
+    assert_eq!(store.put_profile("p_1", "v1", NOW).unwrap().revision, 1);
+    let same = store.put_profile("p_1", "v1", NOW + 1).unwrap();
+    assert_eq!((same.revision, same.updated_at), (1, NOW + 1));
+    // `_` is a LIKE wildcard: the commands of `pX1` are not `p_1`'s.
+    store.put_profile("pX1", "x", NOW).unwrap();
+    let ab = ["./A".to_owned(), "./B".to_owned()];
+    for id in [e, other, gone] {
+        assign(store, "p_1", id, &ab, &frags(2));
+    }
+    assign(store, "pX1", e, &["./X".to_owned()], &frags(1));
+    let mut tx = opened(store, "CC", "1", NOW).tx;
+    tx.unenrolled(NOW).unwrap();
+    tx.commit().unwrap();
+    // One of DEV1's install commands is out (sent, unanswered).
+    let out = store.commands(e, 100).unwrap();
+    let out = out.iter().find(|c| c.origin == "profile:p_1@1:install:0");
+    let mut tx = store.session(e, "1").unwrap();
+    tx.mark_sent(out.unwrap().id, NOW).unwrap();
+    tx.commit().unwrap();
+
+    let v2 = store.put_profile("p_1", "v2", NOW + 2).unwrap();
+    assert_eq!((v2.syncml.as_str(), v2.revision), ("v2", 2));
+    assert_eq!(store.profile("p_1").unwrap().unwrap().revision, 2);
+    // The active enrollments left on revision 1 (not the unenrolled one).
+    assert_eq!(store.outdated("p_1", 2).unwrap(), vec![e, other]);
+    let bc = ["./B".to_owned(), "./C".to_owned()];
+    let install = frags(1);
+    let d = Deployment {
+        profile_id: "p_1",
+        revision: 2,
+        locuris: &bc,
+        install: &install,
+    };
+    let removal = vec!["<Delete><CmdID>1</CmdID></Delete>".to_owned()];
+    assert!(store.redeploy(&d, e, &removal, NOW + 3).unwrap());
+    // Revision 1's unsent install is dropped, the one out stays out; the removal, then
+    // revision 2's install; pX1's command untouched.
+    assert_eq!(states_of(store, e, "profile:p_1@1:install:0"), ["sent"]);
+    assert_eq!(states_of(store, e, "profile:p_1@1:install:1"), ["done"]);
+    assert_eq!(states_of(store, e, "profile:pX1@1:install:0"), ["pending"]);
+    let cmds = store.commands(e, 100).unwrap();
+    let newest: Vec<(&str, &str)> = (cmds[..2].iter())
+        .map(|c| (c.origin.as_str(), c.state.as_str()))
+        .collect();
+    assert_eq!(
+        newest,
+        [
+            ("profile:p_1@2:install:0", "pending"),
+            ("profile:p_1@2:remove", "pending")
+        ]
+    );
+    let nodes: Vec<(String, String, i64)> = (store.settings(e).unwrap().into_iter())
+        .filter(|s| s.profile_id == "p_1")
+        .map(|s| (s.locuri, s.state, s.attempts))
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            ("./B".to_owned(), "pending".to_owned(), 0),
+            ("./C".to_owned(), "pending".to_owned(), 0)
+        ]
+    );
+    // Done once: again (a repeated PUT) changes nothing.
+    assert!(!store.redeploy(&d, e, &removal, NOW + 4).unwrap());
+    assert_eq!(store.commands(e, 100).unwrap().len(), cmds.len());
+    assert_eq!(store.outdated("p_1", 2).unwrap(), vec![other]);
+    // An older revision never replaces a newer one; no assignment, nothing.
+    assert!(store.redeploy(&d, other, &[], NOW + 4).unwrap());
+    let d1 = Deployment { revision: 1, ..d };
+    assert!(!store.redeploy(&d1, other, &removal, NOW + 5).unwrap());
+    assert!(states_of(store, other, "profile:p_1@1:remove").is_empty());
+    let none = enroll(store, "DEV4", "DD");
+    assert!(!store.redeploy(&d, none, &removal, NOW + 5).unwrap());
+    assert!(store.commands(none, 10).unwrap().is_empty());
+    assert!(store.settings(none).unwrap().is_empty());
+    // Revision 3 at once: revision 2's unsent install is dropped, its removal stays.
+    assert_eq!(store.put_profile("p_1", "v3", NOW + 6).unwrap().revision, 3);
+    let d3 = Deployment { revision: 3, ..d };
+    assert!(store.redeploy(&d3, e, &[], NOW + 6).unwrap());
+    assert_eq!(states_of(store, e, "profile:p_1@2:remove"), ["pending"]);
+    assert_eq!(states_of(store, e, "profile:p_1@2:install:0"), ["done"]);
+    assert_eq!(states_of(store, e, "profile:p_1@3:install:0"), ["pending"]);
+    // Unassigning drops p_1's unsent commands, not pX1's nor the removals.
+    store.unassign("p_1", e, &[], NOW + 7).unwrap();
+    assert_eq!(states_of(store, e, "profile:p_1@3:install:0"), ["done"]);
+    assert_eq!(states_of(store, e, "profile:p_1@2:remove"), ["pending"]);
+    assert_eq!(states_of(store, e, "profile:pX1@1:install:0"), ["pending"]);
+}
+
+/// An answer to a command of an older revision, after the profile changed, is recorded
+/// with its command and changes no node state (`admin::profile_outcome` over each store).
+fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Store) {
+    use winmdm_csp::profile::Profile;
+    use winmdm_omadm::syncml::{Data, Location};
+    use winmdm_omadm::{CommandKind, Disposition, Item, Outcome, StatusCode};
+    use winmdm_reference_server::admin::profile_outcome;
+
+    let camera = "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera";
+    let text = |v: &str| {
+        format!(
+            "<Replace><CmdID>1</CmdID><Item><Target><LocURI>{camera}</LocURI></Target>\
+             <Meta><Format xmlns=\"syncml:metinf\">int</Format></Meta><Data>{v}</Data></Item></Replace>"
+        )
+    };
+    let answer = |kind, results: Vec<Item<'static>>| Outcome {
+        tag: 1,
+        kind,
+        msg_ref: "2".into(),
+        cmd_ref: "3".into(),
+        disposition: Disposition::Answered,
+        status: Some(StatusCode(200)),
+        item_statuses: Vec::new(),
+        original_error: None,
+        results,
+        children: Vec::new(),
+    };
+    let read = |v: &'static str| Item {
+        source: Some(Location::uri(camera)),
+        data: Some(Data::text(v)),
+        ..Item::default()
+    };
+    let e = enroll(store, "DEV1", "AA");
+    let (v1, v2) = (
+        Profile::parse(&text("0")).unwrap(),
+        Profile::parse(&text("1")).unwrap(),
+    );
+    let node = [camera.to_owned()];
+    store.put_profile("p", &text("0"), NOW).unwrap();
+    assign(store, "p", e, &node, &v1.install_commands());
+    assert_eq!(
+        store
+            .put_profile("p", &text("1"), NOW + 1)
+            .unwrap()
+            .revision,
+        2
+    );
+    let install = v2.install_commands();
+    let d = Deployment {
+        profile_id: "p",
+        revision: 2,
+        locuris: &node,
+        install: &install,
+    };
+    assert!(store.redeploy(&d, e, &[], NOW + 1).unwrap());
+    let queued = store.commands(e, 100).unwrap().len();
+
+    // Revision 1's install and read-back answered now: as if they were not.
+    let mut tx = store.session(e, "1").unwrap();
+    let old = &v1.install_commands()[0];
+    profile_outcome(
+        &mut *tx,
+        "p@1:install:0",
+        old,
+        &answer(CommandKind::Replace, vec![]),
+        NOW + 2,
+    )
+    .unwrap();
+    let get = &v1.verify_commands()[0];
+    profile_outcome(
+        &mut *tx,
+        "p@1:verify",
+        get,
+        &answer(CommandKind::Get, vec![read("0")]),
+        NOW + 2,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let s = store.settings(e).unwrap();
+    assert_eq!(
+        (s[0].state.as_str(), s[0].attempts, s[0].actual.as_deref()),
+        ("pending", 0, None)
+    );
+    assert_eq!(
+        store.commands(e, 100).unwrap().len(),
+        queued,
+        "nothing queued"
+    );
+
+    // Revision 2's own answers count: sent, its read-back queued with its revision, and
+    // the value it reads verified.
+    let mut tx = store.session(e, "2").unwrap();
+    profile_outcome(
+        &mut *tx,
+        "p@2:install:0",
+        &install[0],
+        &answer(CommandKind::Replace, vec![]),
+        NOW + 3,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let s = store.settings(e).unwrap();
+    assert_eq!((s[0].state.as_str(), s[0].attempts), ("sent", 1));
+    assert_eq!(states_of(store, e, "profile:p@2:verify"), ["pending"]);
+    let mut tx = store.session(e, "3").unwrap();
+    let get = &v2.verify_commands()[0];
+    profile_outcome(
+        &mut *tx,
+        "p@2:verify",
+        get,
+        &answer(CommandKind::Get, vec![read("1")]),
+        NOW + 4,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(store.settings(e).unwrap()[0].state, "verified");
+
+    // A profile no longer assigned: nothing either.
+    store.unassign("p", e, &[], NOW + 5).unwrap();
+    let queued = store.commands(e, 100).unwrap().len();
+    let mut tx = store.session(e, "4").unwrap();
+    profile_outcome(
+        &mut *tx,
+        "p@2:install:0",
+        &install[0],
+        &answer(CommandKind::Replace, vec![]),
+        NOW + 6,
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        store.commands(e, 100).unwrap().len(),
+        queued,
+        "no read-back queued"
+    );
 }

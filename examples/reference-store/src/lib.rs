@@ -151,7 +151,7 @@ pub struct CommandRow {
     pub enrollment_id: i64,
     /// The SyncML command fragment.
     pub syncml: String,
-    /// Who queued it: `admin`, `profile:ID:install`, `profile:ID:verify`, ...
+    /// Who queued it: `admin`, `profile:ID@REV:install:N`, `profile:ID@REV:verify`, ...
     pub origin: String,
     /// `pending`, `sent` or `done`.
     pub state: String,
@@ -174,6 +174,23 @@ pub struct ProfileRow {
     pub syncml: String,
     /// Unix seconds.
     pub updated_at: i64,
+    /// 1 when created, one more each time the text changes ([`Store::put_profile`]).
+    pub revision: i64,
+}
+
+/// A revision of a profile to deploy to an enrollment ([`Store::assign`],
+/// [`Store::redeploy`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Deployment<'a> {
+    /// The profile.
+    pub profile_id: &'a str,
+    /// Its revision ([`ProfileRow::revision`]) the commands are of: the origin of each is
+    /// `profile:ID@REV:install:N` (`N`: the index in `install`).
+    pub revision: i64,
+    /// The nodes it sets (each one row, `pending`).
+    pub locuris: &'a [String],
+    /// Its install commands, in order.
+    pub install: &'a [String],
 }
 
 /// One node a profile sets on one device, with its state.
@@ -249,24 +266,37 @@ pub trait Store: Send + Sync + 'static {
     fn command(&self, id: i64) -> Result<Option<CommandRow>, StoreError>;
     /// The commands of an enrollment, newest first (at most `limit`).
     fn commands(&self, enrollment_id: i64, limit: u32) -> Result<Vec<CommandRow>, StoreError>;
-    /// Creates or replaces a profile.
-    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<(), StoreError>;
+    /// Creates or replaces a profile; its revision is one more when the text changed (1
+    /// when new). Returns the profile as stored.
+    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<ProfileRow, StoreError>;
     /// A profile.
     fn profile(&self, id: &str) -> Result<Option<ProfileRow>, StoreError>;
     /// Every profile.
     fn profiles(&self) -> Result<Vec<ProfileRow>, StoreError>;
-    /// Assigns a profile: records the assignment, the nodes it sets (pending) and queues
-    /// its install commands, in one transaction.
-    fn assign(
+    /// Assigns a profile revision, in one transaction: records the assignment (at
+    /// `d.revision`), replaces the node state with `d.locuris` (pending), drops the
+    /// profile's unsent install and verification commands (an earlier assignment's) and
+    /// queues `d.install`.
+    fn assign(&self, d: &Deployment<'_>, enrollment_id: i64, now: i64) -> Result<(), StoreError>;
+    /// Brings an assignment to a newer revision, in one transaction: when the profile is
+    /// assigned to the enrollment at a revision older than `d.revision`, drops the
+    /// profile's unsent install and verification commands (the older revision's),
+    /// queues `removal` (origin `profile:ID@REV:remove`), then does what
+    /// [`Store::assign`] does. `false` (nothing changed) when the profile is not assigned
+    /// or already at `d.revision` or newer.
+    fn redeploy(
         &self,
-        profile_id: &str,
+        d: &Deployment<'_>,
         enrollment_id: i64,
-        locuris: &[String],
-        install: &[String],
+        removal: &[String],
         now: i64,
-    ) -> Result<(), StoreError>;
-    /// Unassigns a profile: drops the assignment and its node state and queues the
-    /// removal commands, in one transaction.
+    ) -> Result<bool, StoreError>;
+    /// The active enrollments a profile is assigned to at a revision older than
+    /// `revision`, by id.
+    fn outdated(&self, profile_id: &str, revision: i64) -> Result<Vec<i64>, StoreError>;
+    /// Unassigns a profile: drops the assignment and its node state and the profile's
+    /// unsent install and verification commands, and queues the removal commands, in
+    /// one transaction.
     fn unassign(
         &self,
         profile_id: &str,
@@ -414,7 +444,7 @@ impl SessionTx for QuietTx {
     fn profile_settings(&mut self, _: &str) -> Result<Vec<SettingRow>, StoreError> {
         self.write()
     }
-    fn profile_syncml(&mut self, _: &str) -> Result<Option<String>, StoreError> {
+    fn profile_syncml(&mut self, _: &str) -> Result<Option<(String, i64)>, StoreError> {
         self.write()
     }
     fn merge_inventory(&mut self, _: &[(String, String)]) -> Result<(), StoreError> {
@@ -580,8 +610,8 @@ pub trait SessionTx {
     ) -> Result<(), StoreError>;
     /// The settings of a profile on this enrollment.
     fn profile_settings(&mut self, profile_id: &str) -> Result<Vec<SettingRow>, StoreError>;
-    /// A profile's fragment.
-    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<String>, StoreError>;
+    /// A profile's fragment and revision.
+    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<(String, i64)>, StoreError>;
     /// Merges reported inventory values.
     fn merge_inventory(&mut self, values: &[(String, String)]) -> Result<(), StoreError>;
     /// Stores the nonce the device uses in its next MD5 digest.

@@ -17,9 +17,9 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::{
-    CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment, NewOutcome,
-    OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx, SettingRow, SettingUpdate,
-    Store, StoreError, in_given_order, outcomes_json,
+    CommandRow, Deployment, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
+    NewOutcome, OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx, SettingRow,
+    SettingUpdate, Store, StoreError, in_given_order, outcomes_json,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_initial.sql"),
     include_str!("../migrations/postgres/0002_retries_retention.sql"),
     include_str!("../migrations/postgres/0003_sessions_by_age.sql"),
+    include_str!("../migrations/postgres/0004_profile_revisions.sql"),
 ];
 
 /// The advisory lock key that serialises migrations of instances starting at once.
@@ -336,7 +337,52 @@ fn profile_row(r: &Row) -> PgResult<ProfileRow> {
         id: r.try_get(0)?,
         syncml: r.try_get(1)?,
         updated_at: r.try_get(2)?,
+        revision: r.try_get(3)?,
     })
+}
+
+/// Marks the profile's unsent commands but its removals done (moot): those of an
+/// earlier deployment (`profile:ID:...` or `profile:ID@REV:...`). A removal stays
+/// queued: a node an older revision set is deleted even when another revision follows.
+fn drop_unsent(
+    c: &mut Conn<'_>,
+    profile_id: &str,
+    enrollment_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE commands SET state = 'done', status = NULL, done_at = $3
+         WHERE enrollment_id = $1 AND state = 'pending'
+           AND left(origin, length($2::text) + 1) IN ($2::text || ':', $2::text || '@')
+           AND origin NOT LIKE '%:remove'",
+        &[&enrollment_id, &format!("profile:{profile_id}"), &now],
+    )?;
+    Ok(())
+}
+
+/// The node state of `d` (pending) instead of the profile's, and its install commands.
+fn deploy(
+    c: &mut Conn<'_>,
+    d: &Deployment<'_>,
+    enrollment_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    c.execute(
+        "DELETE FROM profile_settings WHERE profile_id = $1 AND enrollment_id = $2",
+        &[&d.profile_id, &enrollment_id],
+    )?;
+    for l in d.locuris {
+        c.execute(
+            "INSERT INTO profile_settings (profile_id, enrollment_id, locuri) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&d.profile_id, &enrollment_id, l],
+        )?;
+    }
+    for (i, f) in d.install.iter().enumerate() {
+        let origin = format!("profile:{}@{}:install:{i}", d.profile_id, d.revision);
+        insert_commands(c, enrollment_id, std::slice::from_ref(f), &origin, now)?;
+    }
+    Ok(())
 }
 
 fn insert_commands(
@@ -583,65 +629,80 @@ impl Store for PgStore {
         self.rows(&sql, &[&enrollment_id, &i64::from(limit)], command_row)
     }
 
-    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<(), StoreError> {
-        self.conn()?.execute(
+    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<ProfileRow, StoreError> {
+        let row = self.conn()?.query_one(
             "INSERT INTO profiles (id, syncml, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET syncml = excluded.syncml, updated_at = excluded.updated_at",
+             ON CONFLICT (id) DO UPDATE SET
+               revision = profiles.revision
+                 + CASE WHEN profiles.syncml <> excluded.syncml THEN 1 ELSE 0 END,
+               syncml = excluded.syncml, updated_at = excluded.updated_at
+             RETURNING id, syncml, updated_at, revision",
             &[&id, &syncml, &now],
         )?;
-        Ok(())
+        Ok(profile_row(&row)?)
     }
 
     fn profile(&self, id: &str) -> Result<Option<ProfileRow>, StoreError> {
-        let sql = "SELECT id, syncml, updated_at FROM profiles WHERE id = $1";
+        let sql = "SELECT id, syncml, updated_at, revision FROM profiles WHERE id = $1";
         Ok(self.rows(sql, &[&id], profile_row)?.pop())
     }
 
     fn profiles(&self) -> Result<Vec<ProfileRow>, StoreError> {
         self.rows(
-            "SELECT id, syncml, updated_at FROM profiles ORDER BY id",
+            "SELECT id, syncml, updated_at, revision FROM profiles ORDER BY id",
             &[],
             profile_row,
         )
     }
 
-    fn assign(
-        &self,
-        profile_id: &str,
-        enrollment_id: i64,
-        locuris: &[String],
-        install: &[String],
-        now: i64,
-    ) -> Result<(), StoreError> {
+    fn assign(&self, d: &Deployment<'_>, enrollment_id: i64, now: i64) -> Result<(), StoreError> {
         self.tx(|tx| {
-        tx.execute(
-            "INSERT INTO assignments (profile_id, enrollment_id, assigned_at) VALUES ($1, $2, $3)
-             ON CONFLICT (profile_id, enrollment_id) DO UPDATE SET assigned_at = excluded.assigned_at",
-            &[&profile_id, &enrollment_id, &now],
-        )?;
-        tx.execute(
-            "DELETE FROM profile_settings WHERE profile_id = $1 AND enrollment_id = $2",
-            &[&profile_id, &enrollment_id],
-        )?;
-        for l in locuris {
             tx.execute(
-                "INSERT INTO profile_settings (profile_id, enrollment_id, locuri) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-                &[&profile_id, &enrollment_id, l],
+                "INSERT INTO assignments (profile_id, enrollment_id, assigned_at, revision)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (profile_id, enrollment_id) DO UPDATE
+                   SET assigned_at = excluded.assigned_at, revision = excluded.revision",
+                &[&d.profile_id, &enrollment_id, &now, &d.revision],
             )?;
-        }
-        for (i, c) in install.iter().enumerate() {
-            let origin = format!("profile:{profile_id}:install:{i}");
-            insert_commands(
-                tx,
-                enrollment_id,
-                std::slice::from_ref(c),
-                &origin,
-                now,
-            )?;
-        }
-        Ok(())
+            drop_unsent(tx, d.profile_id, enrollment_id, now)?;
+            deploy(tx, d, enrollment_id, now)
         })
+    }
+
+    fn redeploy(
+        &self,
+        d: &Deployment<'_>,
+        enrollment_id: i64,
+        removal: &[String],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.tx(|tx| {
+            // The row lock orders redeploys of one assignment: a second one waits, then
+            // finds the revision already there.
+            let n = tx.execute(
+                "UPDATE assignments SET revision = $3, assigned_at = $4
+                 WHERE profile_id = $1 AND enrollment_id = $2 AND revision < $3",
+                &[&d.profile_id, &enrollment_id, &d.revision, &now],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            drop_unsent(tx, d.profile_id, enrollment_id, now)?;
+            let origin = format!("profile:{}@{}:remove", d.profile_id, d.revision);
+            insert_commands(tx, enrollment_id, removal, &origin, now)?;
+            deploy(tx, d, enrollment_id, now)?;
+            Ok(true)
+        })
+    }
+
+    fn outdated(&self, profile_id: &str, revision: i64) -> Result<Vec<i64>, StoreError> {
+        self.rows(
+            "SELECT a.enrollment_id FROM assignments a JOIN enrollments e ON e.id = a.enrollment_id
+             WHERE a.profile_id = $1 AND a.revision < $2 AND e.state = 'active'
+             ORDER BY a.enrollment_id",
+            &[&profile_id, &revision],
+            |r| r.try_get(0),
+        )
     }
 
     fn unassign(
@@ -664,11 +725,7 @@ impl Store for PgStore {
                 &[&profile_id, &enrollment_id],
             )?;
             // Commands of the profile not yet sent are moot now.
-            tx.execute(
-                "UPDATE commands SET state = 'done', status = NULL, done_at = $3
-             WHERE enrollment_id = $1 AND state = 'pending' AND origin LIKE $2",
-                &[&enrollment_id, &format!("profile:{profile_id}:%"), &now],
-            )?;
+            drop_unsent(tx, profile_id, enrollment_id, now)?;
             insert_commands(
                 tx,
                 enrollment_id,
@@ -681,7 +738,7 @@ impl Store for PgStore {
     }
 
     fn assigned(&self, enrollment_id: i64) -> Result<Vec<ProfileRow>, StoreError> {
-        let sql = "SELECT p.id, p.syncml, p.updated_at FROM assignments a
+        let sql = "SELECT p.id, p.syncml, p.updated_at, p.revision FROM assignments a
             JOIN profiles p ON p.id = a.profile_id WHERE a.enrollment_id = $1 ORDER BY p.id";
         self.rows(sql, &[&enrollment_id], profile_row)
     }
@@ -1075,12 +1132,12 @@ impl SessionTx for PgSession<'_> {
         self.rows(&sql, &[&e, &profile_id], setting_row)
     }
 
-    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<String>, StoreError> {
+    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<(String, i64)>, StoreError> {
         Ok(self
             .rows(
-                "SELECT syncml FROM profiles WHERE id = $1",
+                "SELECT syncml, revision FROM profiles WHERE id = $1",
                 &[&profile_id],
-                |r| r.try_get(0),
+                |r| Ok((r.try_get(0)?, r.try_get(1)?)),
             )?
             .pop())
     }

@@ -10,9 +10,9 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    CommandRow, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment, NewOutcome,
-    OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx, SettingRow, SettingUpdate,
-    Store, StoreError, in_given_order, outcomes_json,
+    CommandRow, Deployment, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
+    NewOutcome, OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx, SettingRow,
+    SettingUpdate, Store, StoreError, in_given_order, outcomes_json,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_initial.sql"),
     include_str!("../migrations/sqlite/0002_retries_retention.sql"),
     include_str!("../migrations/sqlite/0003_sessions_by_age.sql"),
+    include_str!("../migrations/sqlite/0004_profile_revisions.sql"),
 ];
 
 /// How often the background thread checkpoints the WAL ([`SqliteStore::open`]).
@@ -223,6 +224,7 @@ fn profile_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProfileRow> {
         id: r.get(0)?,
         syncml: r.get(1)?,
         updated_at: r.get(2)?,
+        revision: r.get(3)?,
     })
 }
 
@@ -244,6 +246,49 @@ fn insert_commands(
         ids.push(conn.last_insert_rowid());
     }
     Ok(ids)
+}
+
+/// Marks the profile's unsent commands but its removals done (moot): those of an
+/// earlier deployment (`profile:ID:...` or `profile:ID@REV:...`). A removal stays
+/// queued: a node an older revision set is deleted even when another revision follows.
+fn drop_unsent(
+    conn: &Connection,
+    profile_id: &str,
+    enrollment_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.exec(
+        "UPDATE commands SET state = 'done', status = NULL, done_at = ?3
+         WHERE enrollment_id = ?1 AND state = 'pending'
+           AND substr(origin, 1, length(?2) + 1) IN (?2 || ':', ?2 || '@')
+           AND origin NOT LIKE '%:remove'",
+        params![enrollment_id, format!("profile:{profile_id}"), now],
+    )?;
+    Ok(())
+}
+
+/// The node state of `d` (pending) instead of the profile's, and its install commands.
+fn deploy(
+    conn: &Connection,
+    d: &Deployment<'_>,
+    enrollment_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.exec(
+        "DELETE FROM profile_settings WHERE profile_id = ?1 AND enrollment_id = ?2",
+        params![d.profile_id, enrollment_id],
+    )?;
+    for l in d.locuris {
+        conn.exec(
+            "INSERT OR IGNORE INTO profile_settings (profile_id, enrollment_id, locuri) VALUES (?1, ?2, ?3)",
+            params![d.profile_id, enrollment_id, l],
+        )?;
+    }
+    for (i, c) in d.install.iter().enumerate() {
+        let origin = format!("profile:{}@{}:install:{i}", d.profile_id, d.revision);
+        insert_commands(conn, enrollment_id, std::slice::from_ref(c), &origin, now)?;
+    }
+    Ok(())
 }
 
 fn insert_certificate(
@@ -467,59 +512,80 @@ impl Store for SqliteStore {
         self.rows(&sql, params![enrollment_id, limit], command_row)
     }
 
-    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<(), StoreError> {
-        self.lock().exec(
+    fn put_profile(&self, id: &str, syncml: &str, now: i64) -> Result<ProfileRow, StoreError> {
+        // SET reads the row as it was: the revision counts a changed text.
+        Ok(self.lock().one(
             "INSERT INTO profiles (id, syncml, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET syncml = excluded.syncml, updated_at = excluded.updated_at",
+             ON CONFLICT (id) DO UPDATE SET revision = revision + (syncml <> excluded.syncml),
+               syncml = excluded.syncml, updated_at = excluded.updated_at
+             RETURNING id, syncml, updated_at, revision",
             params![id, syncml, now],
-        )?;
-        Ok(())
+            profile_row,
+        )?)
     }
 
     fn profile(&self, id: &str) -> Result<Option<ProfileRow>, StoreError> {
-        let sql = "SELECT id, syncml, updated_at FROM profiles WHERE id = ?1";
+        let sql = "SELECT id, syncml, updated_at, revision FROM profiles WHERE id = ?1";
         Ok(self.rows(sql, [id], profile_row)?.pop())
     }
 
     fn profiles(&self) -> Result<Vec<ProfileRow>, StoreError> {
         self.rows(
-            "SELECT id, syncml, updated_at FROM profiles ORDER BY id",
+            "SELECT id, syncml, updated_at, revision FROM profiles ORDER BY id",
             [],
             profile_row,
         )
     }
 
-    fn assign(
-        &self,
-        profile_id: &str,
-        enrollment_id: i64,
-        locuris: &[String],
-        install: &[String],
-        now: i64,
-    ) -> Result<(), StoreError> {
+    fn assign(&self, d: &Deployment<'_>, enrollment_id: i64, now: i64) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.exec(
-            "INSERT INTO assignments (profile_id, enrollment_id, assigned_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO UPDATE SET assigned_at = excluded.assigned_at",
-            params![profile_id, enrollment_id, now],
+            "INSERT INTO assignments (profile_id, enrollment_id, assigned_at, revision)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO UPDATE SET assigned_at = excluded.assigned_at,
+               revision = excluded.revision",
+            params![d.profile_id, enrollment_id, now, d.revision],
         )?;
-        tx.exec(
-            "DELETE FROM profile_settings WHERE profile_id = ?1 AND enrollment_id = ?2",
-            params![profile_id, enrollment_id],
-        )?;
-        for l in locuris {
-            tx.exec(
-                "INSERT OR IGNORE INTO profile_settings (profile_id, enrollment_id, locuri) VALUES (?1, ?2, ?3)",
-                params![profile_id, enrollment_id, l],
-            )?;
-        }
-        for (i, c) in install.iter().enumerate() {
-            let origin = format!("profile:{profile_id}:install:{i}");
-            insert_commands(&tx, enrollment_id, std::slice::from_ref(c), &origin, now)?;
-        }
+        drop_unsent(&tx, d.profile_id, enrollment_id, now)?;
+        deploy(&tx, d, enrollment_id, now)?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn redeploy(
+        &self,
+        d: &Deployment<'_>,
+        enrollment_id: i64,
+        removal: &[String],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let n = tx.exec(
+            "UPDATE assignments SET revision = ?3, assigned_at = ?4
+             WHERE profile_id = ?1 AND enrollment_id = ?2 AND revision < ?3",
+            params![d.profile_id, enrollment_id, d.revision, now],
+        )?;
+        if n == 0 {
+            return Ok(false); // dropped: rolled back
+        }
+        drop_unsent(&tx, d.profile_id, enrollment_id, now)?;
+        let origin = format!("profile:{}@{}:remove", d.profile_id, d.revision);
+        insert_commands(&tx, enrollment_id, removal, &origin, now)?;
+        deploy(&tx, d, enrollment_id, now)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn outdated(&self, profile_id: &str, revision: i64) -> Result<Vec<i64>, StoreError> {
+        self.rows(
+            "SELECT a.enrollment_id FROM assignments a JOIN enrollments e ON e.id = a.enrollment_id
+             WHERE a.profile_id = ?1 AND a.revision < ?2 AND e.state = 'active'
+             ORDER BY a.enrollment_id",
+            params![profile_id, revision],
+            |r| r.get(0),
+        )
     }
 
     fn unassign(
@@ -543,11 +609,7 @@ impl Store for SqliteStore {
             params![profile_id, enrollment_id],
         )?;
         // Commands of the profile not yet sent are moot now.
-        tx.exec(
-            "UPDATE commands SET state = 'done', status = NULL, done_at = ?3
-             WHERE enrollment_id = ?1 AND state = 'pending' AND origin LIKE ?2",
-            params![enrollment_id, format!("profile:{profile_id}:%"), now],
-        )?;
+        drop_unsent(&tx, profile_id, enrollment_id, now)?;
         insert_commands(
             &tx,
             enrollment_id,
@@ -560,7 +622,7 @@ impl Store for SqliteStore {
     }
 
     fn assigned(&self, enrollment_id: i64) -> Result<Vec<ProfileRow>, StoreError> {
-        let sql = "SELECT p.id, p.syncml, p.updated_at FROM assignments a
+        let sql = "SELECT p.id, p.syncml, p.updated_at, p.revision FROM assignments a
             JOIN profiles p ON p.id = a.profile_id WHERE a.enrollment_id = ?1 ORDER BY p.id";
         self.rows(sql, [enrollment_id], profile_row)
     }
@@ -959,13 +1021,13 @@ impl SessionTx for SqliteSession<'_> {
         Ok(rows)
     }
 
-    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<String>, StoreError> {
+    fn profile_syncml(&mut self, profile_id: &str) -> Result<Option<(String, i64)>, StoreError> {
         Ok(self
             .conn
             .one(
-                "SELECT syncml FROM profiles WHERE id = ?1",
+                "SELECT syncml, revision FROM profiles WHERE id = ?1",
                 [profile_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
     }
