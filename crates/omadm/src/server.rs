@@ -997,6 +997,15 @@ impl ServerSession {
         reply
     }
 
+    /// [`refusal`] of `msg` with `code`, numbered as this session's next message (one
+    /// after the last `MsgID` the engine sent; 1 in a new session). For a message
+    /// [`receive`](ServerSession::receive) or [`respond`](ServerSession::respond)
+    /// refused, with [`refusal_code`] of the error. The engine is not changed: a session
+    /// whose state is kept is judged again on the device's next message.
+    pub fn refuse(&self, msg: &SyncML<'_>, code: StatusCode) -> SyncML<'static> {
+        refusal(msg, &self.cfg.server_uri, self.state.my_msg_id + 1, code)
+    }
+
     /// Ends the session (see [`abandon`](ServerSession::abandon)) and delivers the
     /// outcomes to `queue`.
     pub fn abandon_into(&mut self, queue: &mut dyn CommandQueue) {
@@ -1299,5 +1308,210 @@ impl ServerSession {
             }),
             ..SyncHdr::default()
         }
+    }
+}
+
+/// The `SyncHdr` Status code that answers a message the engine refused with `e`
+/// ([`ServerSession::receive`], [`ServerSession::respond`]), for [`refusal`]. Codes of
+/// OMA-DM 1.2 (SyncML RepPro section 10):
+///
+/// | `SessionError` | code |
+/// |---|---|
+/// | `MissingHeader`, `BadMsgId`, `UnexpectedMsgId`, `SessionMismatch`, `SenderChanged`, `Finished` | 400 Bad Request: the message does not fit the session (a header element missing, out of order, from another sender, after the session's end) |
+/// | `Expired` | 408 Request Timeout: the pause since the previous message was longer than `ServerConfig::session_timeout` |
+/// | `MaxMsgSizeTooSmall` | 406 Optional Feature Not Supported: no response fits a `MaxMsgSize` below [`MIN_MAX_MSG_SIZE`] |
+/// | `TooManyMessages`, `ResponsePending`, `NoResponsePending`, `NotStarted` | 500 Command Failed: the server cannot go on with the session |
+///
+/// An unsupported `VerDTD` (505) or `VerProto` (513), a refused identity (403) and failed
+/// DM authentication (401, 407) are not errors: `receive` answers them itself in the
+/// response's SyncHdr Status.
+pub fn refusal_code(e: &SessionError) -> StatusCode {
+    match e {
+        SessionError::MissingHeader(_)
+        | SessionError::BadMsgId(_)
+        | SessionError::UnexpectedMsgId { .. }
+        | SessionError::SessionMismatch { .. }
+        | SessionError::SenderChanged
+        | SessionError::Finished => StatusCode::BAD_REQUEST,
+        SessionError::Expired => StatusCode::REQUEST_TIMEOUT,
+        SessionError::MaxMsgSizeTooSmall(_) => StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED,
+        SessionError::TooManyMessages(_)
+        | SessionError::ResponsePending
+        | SessionError::NoResponsePending
+        | SessionError::NotStarted => StatusCode::COMMAND_FAILED,
+    }
+}
+
+/// A response that answers the device message `msg` with only its `SyncHdr` Status
+/// `code`, and `Final`: how a server refuses a message it could read but will not process
+/// (see [`refusal_code`]; [`ServerSession::refuse`] numbers it in a session). The
+/// header is the received one turned around: the same `SessionID`, `Target` the
+/// message's `Source` (the device), `Source` `server_uri`, `MsgID` `msg_id` (the
+/// server's next message number in the session). The Status (CmdID 1) refers to the
+/// message's `MsgID` with `CmdRef` 0 and `Cmd` `SyncHdr`. An error code on the SyncHdr
+/// ends the session for the device, which does not answer a Final message of Statuses.
+///
+/// Send it as any other SyncML response (HTTP 200). A body that is not SyncML, or whose
+/// `SyncHdr` has no `SessionID` or numeric `MsgID` ([`SessionHeader::read`] fails),
+/// cannot be referred to: refuse it at the transport (HTTP 400).
+///
+/// ```
+/// use winmdm_omadm::StatusCode;
+/// use winmdm_omadm::server::refusal;
+/// let msg = winmdm_omadm::decode(br#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr>
+///   <VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1A</SessionID><MsgID>3</MsgID>
+///   <Target><LocURI>https://mdm.example/omadm</LocURI></Target>
+///   <Source><LocURI>DEVICE1</LocURI></Source></SyncHdr><SyncBody><Final/></SyncBody></SyncML>"#)?;
+/// let reply = refusal(&msg, "https://mdm.example/omadm", 2, StatusCode::BAD_REQUEST);
+/// let xml = reply.to_xml()?;
+/// assert!(xml.contains("<MsgRef>3</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>400</Data>"));
+/// assert!(reply.body.r#final);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn refusal(
+    msg: &SyncML<'_>,
+    server_uri: &str,
+    msg_id: u64,
+    code: StatusCode,
+) -> SyncML<'static> {
+    let h = &msg.hdr;
+    let trimmed = |v: Option<&str>| v.map(|s| s.trim().to_owned());
+    let device = h
+        .source
+        .as_ref()
+        .and_then(|l| l.loc_uri.as_deref())
+        .map(|u| Location::uri(u.trim().to_owned()));
+    let msg_ref = trimmed(h.msg_id.as_deref()).unwrap_or_default();
+    let mut st = status_for(&msg_ref, Some("0"), "SyncHdr", code);
+    st.cmd_id = Some(Cow::Borrowed("1"));
+    SyncML {
+        hdr: SyncHdr {
+            ver_dtd: Some(Cow::Borrowed("1.2")),
+            ver_proto: Some(Cow::Borrowed("DM/1.2")),
+            session_id: trimmed(h.session_id.as_deref()).map(Cow::Owned),
+            msg_id: Some(Cow::Owned(msg_id.to_string())),
+            target: device,
+            source: Some(Location::uri(server_uri.to_owned())),
+            ..SyncHdr::default()
+        },
+        body: winmdm_syncml::SyncBody {
+            commands: vec![Command::Status(Box::new(st))],
+            r#final: true,
+            ..winmdm_syncml::SyncBody::default()
+        },
+        ..SyncML::default()
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+    use crate::device::{DeviceConfig, DeviceSession};
+    use crate::tree::MemoryTree;
+
+    const URI: &str = "https://mdm.example/omadm";
+
+    fn hdr_status<'m, 'x>(reply: &'m SyncML<'x>) -> &'m Status<'x> {
+        assert_eq!(reply.body.commands.len(), 1, "{reply:?}");
+        match &reply.body.commands[0] {
+            Command::Status(st) => st,
+            other => panic!("not a Status: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refusal_turns_the_header_around_and_carries_only_the_synchdr_status() {
+        let msg = crate::decode(
+            br#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr><VerDTD>1.2</VerDTD>
+            <VerProto>DM/1.2</VerProto><SessionID> 5 </SessionID><MsgID> 4 </MsgID>
+            <Target><LocURI>https://mdm.example/omadm</LocURI></Target>
+            <Source><LocURI> DEV-1 </LocURI></Source></SyncHdr>
+            <SyncBody><Get><CmdID>2</CmdID><Item><Target><LocURI>./x</LocURI></Target></Item></Get><Final/></SyncBody></SyncML>"#,
+        )
+        .unwrap();
+        let reply = refusal(&msg, URI, 7, StatusCode::REQUEST_TIMEOUT);
+        let h = SessionHeader::read(&reply).unwrap();
+        assert_eq!((h.session_id, h.msg_id), ("5", 7));
+        assert_eq!((h.device_id, h.target), (Some(URI), Some("DEV-1")));
+        let st = hdr_status(&reply);
+        assert_eq!(st.cmd_id.as_deref(), Some("1"));
+        assert_eq!(st.msg_ref.as_deref(), Some("4"));
+        assert_eq!(st.cmd_ref.as_deref(), Some("0"));
+        assert_eq!(st.cmd.as_deref(), Some("SyncHdr"));
+        assert_eq!(st.code(), Some(StatusCode::REQUEST_TIMEOUT));
+        assert!(reply.body.r#final);
+        // It survives the wire.
+        let xml = reply.to_xml().unwrap();
+        let back = crate::decode(xml.as_bytes()).unwrap();
+        assert_eq!(hdr_status(&back).code(), Some(StatusCode::REQUEST_TIMEOUT));
+    }
+
+    #[test]
+    fn refusal_codes_follow_the_error() {
+        let cases = [
+            (SessionError::MissingHeader("Source"), 400),
+            (SessionError::BadMsgId("x".into()), 400),
+            (
+                SessionError::UnexpectedMsgId {
+                    expected: 2,
+                    got: 5,
+                },
+                400,
+            ),
+            (SessionError::SenderChanged, 400),
+            (SessionError::Finished, 400),
+            (SessionError::Expired, 408),
+            (SessionError::MaxMsgSizeTooSmall(100), 406),
+            (SessionError::TooManyMessages(3), 500),
+            (SessionError::NoResponsePending, 500),
+        ];
+        for (e, code) in cases {
+            assert_eq!(refusal_code(&e).0, code, "{e}");
+        }
+    }
+
+    #[test]
+    fn the_engine_numbers_its_refusal_and_the_device_ends_the_session_on_it() {
+        let cfg = ServerConfig::new(URI);
+        let mut server = ServerSession::new(cfg.clone());
+        let mut device = DeviceSession::new(DeviceConfig::new("DEV-1", URI, "9"));
+        let mut tree = MemoryTree::new();
+        let mut queue = FifoQueue::new();
+        queue.push(crate::DmCommand::get(
+            crate::LocUri::try_from("./DevInfo/Man").unwrap(),
+        ));
+        let m1 = device.start();
+        let r1 = server
+            .handle(&m1, SystemTime::UNIX_EPOCH, &mut queue)
+            .unwrap();
+        let m2 = device
+            .handle(&r1, &mut tree)
+            .unwrap()
+            .expect("the Get is answered");
+
+        // Message 2 arrives with MsgID 5: refused, numbered as the server's message 2.
+        let mut skipped = m2.clone();
+        skipped.hdr.msg_id = Some(Cow::Borrowed("5"));
+        let e = server
+            .receive(&skipped, SystemTime::UNIX_EPOCH)
+            .unwrap_err();
+        assert_eq!(refusal_code(&e), StatusCode::BAD_REQUEST);
+        let refused = server.refuse(&skipped, refusal_code(&e));
+        let h = SessionHeader::read(&refused).unwrap();
+        assert_eq!((h.session_id, h.msg_id), ("9", 2));
+        assert_eq!(hdr_status(&refused).msg_ref.as_deref(), Some("5"));
+
+        // The engine is unchanged: the real message 2 goes on.
+        server
+            .handle(&m2, SystemTime::UNIX_EPOCH, &mut queue)
+            .unwrap();
+
+        // A device that gets the refusal ends its session without answering.
+        let mut other = DeviceSession::new(DeviceConfig::new("DEV-1", URI, "9"));
+        let first = other.start();
+        let fresh = ServerSession::new(cfg);
+        let refused = fresh.refuse(&first, StatusCode::OPTIONAL_FEATURE_NOT_SUPPORTED);
+        assert_eq!(SessionHeader::read(&refused).unwrap().msg_id, 1);
+        assert!(other.handle(&refused, &mut tree).unwrap().is_none());
     }
 }

@@ -122,7 +122,8 @@ pub struct Metrics {
     pub sessions: u64,
     /// Management messages answered since start.
     pub messages: u64,
-    /// Management requests in progress now.
+    /// Management sessions in progress on this instance now (begun and not ended, nor
+    /// idle for longer than 2 minutes), at most `--max-sessions`.
     pub sessions_in_progress: u64,
     /// `sqlite` or `postgres`.
     pub store: String,
@@ -132,13 +133,17 @@ pub struct Metrics {
 async fn metrics(State(app): State<Arc<App>>) -> Json<Metrics> {
     use std::sync::atomic::Ordering::Relaxed;
     let m = &app.metrics;
-    let free = app.sessions.available_permits();
+    let open = app
+        .sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .in_progress(crate::unix_now());
     Json(Metrics {
         db_statements: app.store.statements(),
         enrollments: m.enrollments.load(Relaxed),
         sessions: m.sessions.load(Relaxed),
         messages: m.messages.load(Relaxed),
-        sessions_in_progress: app.max_sessions.saturating_sub(free) as u64,
+        sessions_in_progress: open as u64,
         store: app.store.kind().to_owned(),
     })
 }

@@ -73,7 +73,8 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Most management requests in progress at once; beyond it, 429 with Retry-After.
+    /// Most management sessions in progress at once on this instance; a new session
+    /// beyond it gets 429 with Retry-After (messages of sessions in progress go through).
     #[arg(long, default_value_t = 256)]
     pub max_sessions: usize,
     /// Validity of issued device certificates, in days. Devices renew from 42 days
@@ -134,13 +135,13 @@ pub struct App {
     pub admin_token: String,
     /// Federated enrollment, when `--jwks` was given.
     pub entra: Option<EntraAuthenticator>,
-    /// Management requests in progress.
-    pub sessions: Arc<tokio::sync::Semaphore>,
+    /// Management requests in flight (`mdm::request_limit` of `--max-sessions`).
+    pub requests: Arc<tokio::sync::Semaphore>,
+    /// Management sessions in progress (at most `--max-sessions`).
+    pub sessions: std::sync::Mutex<mdm::Sessions>,
     /// Blocking tasks (storage, signing) running at once: [`Store::parallelism`]
     /// (`store::Store`); the others wait for a permit in order ([`App::blocking`]).
     pub workers: Arc<tokio::sync::Semaphore>,
-    /// `--max-sessions` (the semaphore's size).
-    pub max_sessions: usize,
     /// Counters since start (`GET /api/v1/metrics`).
     pub metrics: Metrics,
     /// SHA-256 of client certificates (DER) already found issued by our CA: the

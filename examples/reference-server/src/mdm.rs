@@ -8,6 +8,7 @@
 //! message were new); after it, neither (the retried MsgID gets the same bytes back and
 //! pulls nothing). See `docs/server.md`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
@@ -20,13 +21,14 @@ use axum::response::{IntoResponse, Response};
 use winmdm_enroll::pki::Thumbprint;
 use winmdm_enroll::pki::der::Decode;
 use winmdm_enroll::pki::x509_cert::Certificate;
-use winmdm_omadm::Outcome;
 use winmdm_omadm::alert::{DeviceAlert, GenericKind};
 use winmdm_omadm::auth::{Credentials, ServerAuth, ServerNonces};
 use winmdm_omadm::server::{
     DeviceEvent, Pushed, ServerConfig, ServerEvent, ServerPhase, ServerSession, SessionHeader,
+    refusal_code,
 };
 use winmdm_omadm::snapshot::ServerSnapshot;
+use winmdm_omadm::{Outcome, SessionError, SyncML};
 
 use crate::App;
 use crate::store::{
@@ -40,10 +42,108 @@ pub const SYNCML_DM: &str = "application/vnd.syncml.dm+xml";
 /// A session whose last message is older than this (seconds) counts as abandoned when
 /// the device starts another: its unanswered commands go back to pending. A younger one
 /// may still be running (two instances, two SessionIDs) and keeps its commands.
-const ABANDONED_AFTER_SECS: i64 = 120;
+/// It is also how long an idle session counts as in progress (`Sessions`).
+pub const ABANDONED_AFTER_SECS: i64 = 120;
 
 /// Seconds a device is told to wait when the server is at its session limit.
 const RETRY_AFTER_SECS: &str = "30";
+
+/// Management requests in flight at most (`App::requests`) for `--max-sessions`: one
+/// message per session in progress (a device waits for each answer), as many again and
+/// 16 more for first messages being looked at (and turned away with 429 when no session
+/// is free). Beyond it a request gets 429 with `Retry-After` before its body is decoded:
+/// a flood of new sessions is bounded in threads and memory, and takes the permits of
+/// sessions in progress only when more than `--max-sessions` + 16 of its requests are in
+/// flight at once.
+pub fn request_limit(max_sessions: usize) -> usize {
+    max_sessions.saturating_mul(2).saturating_add(16)
+}
+
+/// The sessions in progress on this instance, at most `--max-sessions` (`App::sessions`).
+///
+/// A session's first message (MsgID 1 of a SessionID the device has not in progress
+/// here) is admitted while fewer than the limit are in progress; any other message goes
+/// through, and counts if there is room (a session begun on another instance or before
+/// a restart). A device has one entry: its new session takes the place of its previous
+/// one, which is over here. An entry ends when the session does (a response that ends
+/// it, or a message answered with anything but a SyncML response that continues it) or
+/// when it has been idle longer than `idle_secs` (`ABANDONED_AFTER_SECS`: the device
+/// gave up; its next message, if any, still goes through). Time is passed in.
+#[derive(Debug)]
+pub struct Sessions {
+    max: usize,
+    idle_secs: i64,
+    /// Device (certificate thumbprint, or DeviceID with DM digest) -> (SessionID, last
+    /// message).
+    open: HashMap<String, (String, i64)>,
+    /// When idle entries were last dropped (at most once a second).
+    swept_at: i64,
+}
+
+impl Sessions {
+    /// At most `max` sessions, each counted until idle for more than `idle_secs`.
+    pub fn new(max: usize, idle_secs: i64) -> Self {
+        Sessions {
+            max,
+            idle_secs,
+            open: HashMap::new(),
+            swept_at: i64::MIN,
+        }
+    }
+
+    /// Whether the message `msg_id` of `session` from `device` may go through at `now`.
+    pub fn admit(&mut self, device: &str, session: &str, msg_id: u64, now: i64) -> bool {
+        if let Some((s, seen)) = self.open.get_mut(device) {
+            if s == session || msg_id == 1 {
+                session.clone_into(s);
+                *seen = now;
+            }
+            return true;
+        }
+        if self.open.len() >= self.max && now > self.swept_at {
+            self.swept_at = now;
+            let idle = self.idle_secs;
+            self.open.retain(|_, (_, seen)| now - *seen <= idle);
+        }
+        if self.open.len() < self.max {
+            self.open
+                .insert(device.to_owned(), (session.to_owned(), now));
+            return true;
+        }
+        msg_id != 1
+    }
+
+    /// After the message was answered: the session goes on (its idle time starts again)
+    /// or is over.
+    pub fn answered(&mut self, device: &str, session: &str, goes_on: bool, now: i64) {
+        match self.open.get_mut(device) {
+            Some((s, seen)) if s == session && goes_on => *seen = now,
+            Some((s, _)) if s == session => {
+                self.open.remove(device);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sessions in progress at `now` (not idle longer than the bound).
+    pub fn in_progress(&self, now: i64) -> usize {
+        let idle = self.idle_secs;
+        self.open.values().filter(|(_, t)| now - *t <= idle).count()
+    }
+}
+
+/// Marks a SyncML response after which the session goes on (`Sessions::answered`).
+#[derive(Debug, Clone, Copy)]
+struct GoesOn;
+
+fn busy() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, RETRY_AFTER_SECS)],
+        "too many sessions in progress",
+    )
+        .into_response()
+}
 
 fn plain(status: StatusCode, text: &str) -> Response {
     (
@@ -61,13 +161,8 @@ pub async fn management(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(permit) = app.sessions.clone().try_acquire_owned() else {
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, RETRY_AFTER_SECS)],
-            "too many sessions in progress",
-        )
-            .into_response();
+    let Ok(permit) = app.requests.clone().try_acquire_owned() else {
+        return busy();
     };
     let a = app.clone();
     app.blocking(move || {
@@ -196,6 +291,28 @@ fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
         Ok(k) => k,
         Err(r) => return r,
     };
+    let (MessageKey::Thumbprint(who) | MessageKey::Device(who)) = key;
+    let sessions = || app.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    if !sessions().admit(who, hdr.session_id, hdr.msg_id, crate::unix_now()) {
+        tracing::info!("session refused: at --max-sessions");
+        return busy();
+    }
+    let response = exchange(app, &msg, &hdr, key, identity, unknown);
+    let goes_on = response.extensions().get::<GoesOn>().is_some();
+    sessions().answered(who, hdr.session_id, goes_on, crate::unix_now());
+    response
+}
+
+/// A message from an identified device, admitted: peek or open its transaction, check
+/// the enrollment, run the engine.
+fn exchange(
+    app: &App,
+    msg: &SyncML<'_>,
+    hdr: &SessionHeader<'_>,
+    key: MessageKey<'_>,
+    identity: Identity,
+    unknown: &str,
+) -> Response {
     let now = crate::unix_now();
     // A session's first message, certificate-authenticated: with nothing stored to
     // continue, deliver or requeue (an idle check-in), one statement and no lock while
@@ -212,7 +329,7 @@ fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
                     return r;
                 }
                 let tx = Box::new(QuietTx::default());
-                match answer(app, tx, &msg, hdr.msg_id, &p.enrollment, false) {
+                match answer(app, tx, msg, hdr.msg_id, &p.enrollment, false) {
                     Err(StoreError::NeedsTransaction) => {}
                     done => return done.unwrap_or_else(|e| store_failed(&e)),
                 }
@@ -230,7 +347,7 @@ fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
         return r;
     }
     let digest = matches!(identity, Identity::Digest);
-    answer(app, tx, &msg, hdr.msg_id, &enrollment, digest).unwrap_or_else(|e| store_failed(&e))
+    answer(app, tx, msg, hdr.msg_id, &enrollment, digest).unwrap_or_else(|e| store_failed(&e))
 }
 
 /// Runs the engine over the message's transaction and commits; the response, or the
@@ -238,19 +355,23 @@ fn message(app: &App, cert: Option<&[u8]>, body: &[u8]) -> Response {
 fn answer(
     app: &App,
     mut tx: Box<dyn SessionTx + '_>,
-    msg: &winmdm_omadm::SyncML<'_>,
+    msg: &SyncML<'_>,
     msg_id: u64,
     enrollment: &Enrollment,
     digest: bool,
 ) -> Result<Response, StoreError> {
     match run_engine(app, tx.as_mut(), msg, msg_id, enrollment, digest)? {
-        Ok((xml, started)) => {
+        Ok((xml, started, finished)) => {
             tx.commit()?;
             app.metrics.messages.fetch_add(1, Ordering::Relaxed);
             if started {
                 app.metrics.sessions.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response())
+            let mut r = ([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response();
+            if !finished {
+                r.extensions_mut().insert(GoesOn);
+            }
+            Ok(r)
         }
         Err(refused) => Ok(refused),
     }
@@ -301,21 +422,17 @@ fn engine_for(
 fn run_engine(
     app: &App,
     tx: &mut dyn SessionTx,
-    msg: &winmdm_omadm::SyncML<'_>,
+    msg: &SyncML<'_>,
     msg_id: u64,
     enrollment: &Enrollment,
     digest: bool,
-) -> Result<Result<(String, bool), Response>, StoreError> {
+) -> Result<Result<(String, bool, bool), Response>, StoreError> {
     let now = SystemTime::now();
     let now_s = crate::unix_now();
     let digest = digest.then_some(enrollment);
     let (mut engine, started) = engine_for(app, tx, msg_id, digest)?;
     if let Err(e) = engine.receive(msg, now) {
-        tracing::info!(error = %e, "message refused by the session engine");
-        return Ok(Err(plain(
-            StatusCode::BAD_REQUEST,
-            &format!("session: {e}"),
-        )));
+        return Ok(Err(refused(&engine, msg, &e)));
     }
     // Pull commands while the engine has room; a command that can never fit is failed.
     // Those taken are marked sent in one statement per batch, before the next read.
@@ -368,13 +485,9 @@ fn run_engine(
     tx.mark_sent_all(&taken, now_s)?;
     let response = match engine.respond() {
         Ok(r) => r,
-        Err(e) => {
-            return Ok(Err(plain(
-                StatusCode::BAD_REQUEST,
-                &format!("session: {e}"),
-            )));
-        }
+        Err(e) => return Ok(Err(refused(&engine, msg, &e))),
     };
+    let finished = engine.phase() == ServerPhase::Finished;
     let xml = match response.to_xml() {
         Ok(x) => x,
         Err(e) => {
@@ -413,14 +526,32 @@ fn run_engine(
     // A session that began and ended with this message (an idle check-in) leaves
     // nothing to continue: no snapshot is stored. It sent no command, so a retransmitted
     // message 1 starting it again delivers nothing twice.
-    if started && !sent && engine.phase() == ServerPhase::Finished {
-        return Ok(Ok((xml, started)));
+    if started && !sent && finished {
+        return Ok(Ok((xml, started, finished)));
     }
     match engine.snapshot() {
         Ok(s) => tx.save(&serde_json::to_vec(&s).unwrap_or_default(), now_s)?,
         Err(e) => tracing::error!(error = %e, "engine not idle after respond"),
     }
-    Ok(Ok((xml, started)))
+    Ok(Ok((xml, started, finished)))
+}
+
+/// The answer to a message the session engine read and refused (out of order, after the
+/// session's end, expired, a `MaxMsgSize` too small, ...): the engine's
+/// `refuse`, a SyncML message with only the SyncHdr Status of `refusal_code` (400, 406,
+/// 408, 500) and Final, sent with HTTP 200. OMA-DM carries every SyncML answer in a
+/// 200 response (its HTTP binding); any other HTTP status is a transport failure, which
+/// Windows answers by retrying the message and then the session later, never reading
+/// the body. The SyncHdr Status makes the device end the session. Nothing is stored
+/// (the transaction is not committed), so the session's state is judged again on the
+/// next message.
+fn refused(engine: &ServerSession, msg: &SyncML<'_>, e: &SessionError) -> Response {
+    let code = refusal_code(e);
+    tracing::info!(error = %e, status = code.0, "message refused by the session engine");
+    match engine.refuse(msg, code).to_xml() {
+        Ok(xml) => ([(header::CONTENT_TYPE, SYNCML_DM)], xml).into_response(),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("encode: {e}")),
+    }
 }
 
 /// Whether every reported value is already the stored one (read when the device was
@@ -500,4 +631,52 @@ fn follow_up(
         crate::admin::profile_outcome(tx, rest, fragment, o, now)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sessions;
+
+    #[test]
+    fn sessions_are_admitted_up_to_the_limit_and_end_or_expire() {
+        let mut t = Sessions::new(2, 120);
+        assert!(t.admit("a", "1", 1, 0));
+        assert!(t.admit("b", "1", 1, 0));
+        // Full: a third device's first message waits; messages of admitted sessions
+        // and of sessions this instance does not know go through, uncounted.
+        assert!(!t.admit("c", "1", 1, 1));
+        assert!(t.admit("a", "1", 2, 1));
+        assert!(t.admit("c", "7", 3, 1));
+        assert_eq!(t.in_progress(1), 2);
+        // A device's new session takes its previous one's place.
+        assert!(t.admit("b", "2", 1, 2));
+        assert_eq!(t.in_progress(2), 2);
+        t.answered("b", "1", false, 2); // the old session: nothing to free
+        assert!(!t.admit("c", "1", 1, 2));
+        // The session ends: its slot is free.
+        t.answered("a", "1", false, 3);
+        assert_eq!(t.in_progress(3), 1);
+        assert!(t.admit("c", "1", 1, 3));
+        assert!(!t.admit("d", "1", 1, 3));
+        // One that goes on stays; idle longer than the bound, it no longer counts and
+        // its slot is taken.
+        t.answered("c", "1", true, 100);
+        assert_eq!(t.in_progress(123), 1, "b (seen at 2) is idle, c is not");
+        assert!(t.admit("d", "1", 1, 123));
+        assert!(!t.admit("e", "1", 1, 123));
+        assert!(t.open.len() <= 2);
+        // Idle abandoned sessions free their slots for later ones.
+        assert!(t.admit("e", "1", 1, 1000));
+        assert!(t.admit("f", "1", 1, 1000));
+        assert!(!t.admit("g", "1", 1, 1000));
+        assert_eq!(t.in_progress(1000), 2);
+    }
+
+    #[test]
+    fn at_zero_no_session_starts_and_other_messages_go_through() {
+        let mut t = Sessions::new(0, 120);
+        assert!(!t.admit("a", "1", 1, 0));
+        assert!(t.admit("a", "1", 2, 0));
+        assert_eq!(t.in_progress(0), 0);
+    }
 }

@@ -320,9 +320,14 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         enrollment_secret,
         admin_token,
         entra,
-        sessions: Arc::new(tokio::sync::Semaphore::new(args.max_sessions)),
+        requests: Arc::new(tokio::sync::Semaphore::new(crate::mdm::request_limit(
+            args.max_sessions,
+        ))),
+        sessions: std::sync::Mutex::new(crate::mdm::Sessions::new(
+            args.max_sessions,
+            crate::mdm::ABANDONED_AFTER_SECS,
+        )),
         workers: Arc::new(tokio::sync::Semaphore::new(workers)),
-        max_sessions: args.max_sessions,
         metrics: crate::Metrics::default(),
         issued: Default::default(),
         catalog: winmdm_csp::Catalog::builtin(),

@@ -441,6 +441,23 @@ async fn hostile_bodies_get_protocol_errors_and_the_server_keeps_serving() {
             .unwrap();
         assert_eq!(s, 400);
     }
+    // SyncML whose SyncHdr names no session: nothing a SyncML answer could refer to, a
+    // plain 400 (a readable one the engine refuses gets its SyncHdr Status: sessions.rs).
+    let no_session = "<SyncML xmlns=\"SYNCML:SYNCML1.2\"><SyncHdr><VerDTD>1.2</VerDTD>\
+        <VerProto>DM/1.2</VerProto><MsgID>1</MsgID><Target><LocURI>x</LocURI></Target>\
+        <Source><LocURI>y</LocURI></Source></SyncHdr><SyncBody><Final/></SyncBody></SyncML>";
+    let (s, text) = https(&post(
+        mdm,
+        no_session.into(),
+        "application/vnd.syncml.dm+xml",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s, 400, "{text}");
+    assert!(
+        text.contains("SessionID") && !text.contains("<SyncML"),
+        "{text}"
+    );
     let (s, _) = https(&post(
         mdm,
         vec![b'x'; 70_000],
