@@ -3,13 +3,49 @@
 //! executes each server message against a [`NodeTree`] and
 //! answers it; [`DeviceConfig`] holds its settings (DevInfo, sizes,
 //! [`DeviceAuth`]).
+//!
+//! # `msft:originalerror`
+//!
+//! When the tree reports an HRESULT beside a failure ([`NodeTree::original_error`]), the
+//! failed Status carries it as Windows sends it (MS-MDM 2.2.5.1 and 2.2.4.3, the shape of
+//! `crates/syncml/tests/data/published/ms-mdm-spec_2.2.5.1_data-originalerror.xml`): an
+//! attribute `msft:originalerror="0x86000002"` on the Status's `Data`, and the prefix
+//! declared on the message's `SyncBody`
+//! (`xmlns:msft="http://schemas.microsoft.com/MobileDevice/MDM"`,
+//! [`winmdm_syncml::MDM_NAMESPACE`]). The declaration is written on the messages that carry
+//! such a Status, and counted in the server's `MaxMsgSize`.
+//!
+//! ```
+//! use winmdm_omadm::device::{DeviceConfig, DeviceSession};
+//! use winmdm_omadm::tree::{Hresult, MemoryTree, Node};
+//! use winmdm_omadm::{Command, StatusCode, decode};
+//!
+//! let mut tree = MemoryTree::new();
+//! tree.set("./Vendor/MSFT/A", Node::chr("1"))
+//!     .fail_with("./Vendor/MSFT/A", StatusCode::COMMAND_FAILED, Hresult(0x8600_0002));
+//! let mut device = DeviceSession::new(DeviceConfig::new("DEV", "https://mdm.example", "1"));
+//! device.start();
+//! let server = br#"<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr><VerDTD>1.2</VerDTD>
+//!   <VerProto>DM/1.2</VerProto><SessionID>1</SessionID><MsgID>1</MsgID>
+//!   <Target><LocURI>DEV</LocURI></Target><Source><LocURI>https://mdm.example</LocURI></Source>
+//!   </SyncHdr><SyncBody><Replace><CmdID>2</CmdID><Item><Target><LocURI>./Vendor/MSFT/A</LocURI>
+//!   </Target><Data>2</Data></Item></Replace><Final/></SyncBody></SyncML>"#;
+//! let reply = device.handle(&decode(server)?, &mut tree)?.unwrap();
+//! let wire = reply.to_xml()?;
+//! assert!(wire.contains(r#"<SyncBody xmlns:msft="http://schemas.microsoft.com/MobileDevice/MDM">"#));
+//! assert!(wire.contains(r#"<Data msft:originalerror="0x86000002">500</Data>"#));
+//! let back = decode(wire.as_bytes())?;
+//! let Command::Status(st) = &back.body.commands[1] else { panic!() };
+//! assert_eq!(st.original_error(), Some("0x86000002"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use winmdm_syncml::{
-    Alert, AlertCode, Command, CommandKind, Container, Data, Item, ItemCommand, Location, Meta,
-    Results, Status, StatusCode, SyncBody, SyncHdr, SyncML,
+    Alert, AlertCode, Attr, Command, CommandKind, Container, Data, Item, ItemCommand, Location,
+    MDM_NAMESPACE, Meta, Results, Status, StatusCode, SyncBody, SyncHdr, SyncML,
 };
 
 use crate::auth::{self, AuthScheme, DeviceAuth};
@@ -18,7 +54,7 @@ use crate::package::{
     MIN_MAX_MSG_SIZE, ObjectKey, OutgoingObject, Packer,
 };
 use crate::session::{SessionError, SessionHeader, asks_next, no_end_of_data_alert, status_for};
-use crate::tree::{Node, NodeTree};
+use crate::tree::{Hresult, Node, NodeTree};
 use winmdm_types::{LocUri, Query};
 
 /// The `./DevInfo` values sent in package 1.
@@ -422,7 +458,14 @@ impl DeviceSession {
 
     fn build(&mut self) -> SyncML<'static> {
         let hdr = self.header();
-        let mut p = Packer::new(hdr, self.state.server_max_msg, true);
+        // Room for `xmlns:msft` on SyncBody when a Status to send may need it.
+        let decl = if self.state.statuses.iter().any(has_msft_attr) {
+            msft_declaration_len()
+        } else {
+            0
+        };
+        let budget = self.state.server_max_msg.saturating_sub(decl);
+        let mut p = Packer::new(hdr, budget, true);
         let drained = p.push_statuses(&mut self.state.statuses) && self.fill(&mut p);
         let mut fin = false;
         if drained {
@@ -432,7 +475,16 @@ impl DeviceSession {
                 fin = true;
             }
         }
-        p.finish(fin)
+        let mut msg = p.finish(fin);
+        let needs_decl = msg
+            .body
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::Status(s) if has_msft_attr(s)));
+        if needs_decl {
+            msg.body.attrs.push(msft_declaration());
+        }
+        msg
     }
 
     /// Places the outgoing large object's next chunk and queued Results; returns
@@ -552,6 +604,7 @@ impl DeviceSession {
                 let mut codes = Vec::new();
                 for it in &g.items {
                     let uri = it.target_uri().unwrap_or("");
+                    let mut hresult = None;
                     let code = match LocUri::absolute_or_relative(uri.trim()) {
                         Err(_) => StatusCode::BAD_REQUEST,
                         Ok(u) => match get_nodes(tree, &u) {
@@ -571,10 +624,13 @@ impl DeviceSession {
                                 }));
                                 StatusCode::OK
                             }
-                            Err(e) => e,
+                            Err(e) => {
+                                hresult = tree.original_error(CommandKind::Get, &u, e);
+                                e
+                            }
                         },
                     };
-                    codes.push((uri.to_owned(), code));
+                    codes.push((uri.to_owned(), code, hresult));
                 }
                 let code = push_item_statuses(statuses, &st, &codes);
                 if !items.is_empty() {
@@ -592,8 +648,8 @@ impl DeviceSession {
                 let mut codes = Vec::new();
                 for it in &ic.items {
                     let uri = it.target_uri().unwrap_or("").trim().to_owned();
-                    let code = self.item_op(c, ic, it, &uri, tree);
-                    codes.push((uri, code));
+                    let (code, hresult) = self.item_op(c, ic, it, &uri, tree);
+                    codes.push((uri, code, hresult));
                 }
                 if codes.is_empty() {
                     statuses.push(st(StatusCode::BAD_REQUEST));
@@ -669,9 +725,9 @@ impl DeviceSession {
         it: &Item<'_>,
         uri: &str,
         tree: &mut dyn NodeTree,
-    ) -> StatusCode {
+    ) -> (StatusCode, Option<Hresult>) {
         let Ok(u) = LocUri::absolute_or_relative(uri) else {
-            return StatusCode::BAD_REQUEST;
+            return (StatusCode::BAD_REQUEST, None);
         };
         let key = ObjectKey::Command {
             kind: c.kind().unwrap_or(CommandKind::Add),
@@ -692,7 +748,7 @@ impl DeviceSession {
         }
         match fed {
             Fed::Whole => {}
-            Fed::Code(code) => return code,
+            Fed::Code(code) => return (code, None),
             Fed::Complete(text, m) => {
                 data = Some(text);
                 meta = m;
@@ -710,12 +766,16 @@ impl DeviceSession {
                 .map(str::to_owned),
             data,
         };
-        match c {
-            Command::Add(_) => tree.add(&u, node),
-            Command::Replace(_) => tree.replace(&u, node),
-            Command::Delete(_) => tree.delete(&u),
-            _ => tree.exec(&u, node.data.as_deref()),
-        }
+        let (kind, code) = match c {
+            Command::Add(_) => (CommandKind::Add, tree.add(&u, node)),
+            Command::Replace(_) => (CommandKind::Replace, tree.replace(&u, node)),
+            Command::Delete(_) => (CommandKind::Delete, tree.delete(&u)),
+            _ => (CommandKind::Exec, tree.exec(&u, node.data.as_deref())),
+        };
+        let hresult = (!code.is_success())
+            .then(|| tree.original_error(kind, &u, code))
+            .flatten();
+        (code, hresult)
     }
 }
 
@@ -744,19 +804,59 @@ fn get_nodes(tree: &mut dyn NodeTree, u: &LocUri<'_>) -> Result<Vec<(String, Nod
     }
 }
 
-/// One Status when all items share a code, else one per item with `TargetRef`.
+/// The `xmlns:msft` declaration Windows puts on `SyncBody` (MS-MDM 2.2.4.3).
+fn msft_declaration() -> Attr<'static> {
+    Attr::new("xmlns:msft", MDM_NAMESPACE)
+}
+
+/// The bytes `msft_declaration` adds to a message: ` xmlns:msft="..."`.
+fn msft_declaration_len() -> u64 {
+    let a = msft_declaration();
+    (a.name.len() + a.value.len() + 4) as u64
+}
+
+/// Whether a Status carries an attribute in the `msft` namespace on its `Data`.
+fn has_msft_attr(s: &Status<'_>) -> bool {
+    s.data.as_ref().is_some_and(|d| {
+        d.attrs
+            .iter()
+            .any(|a| a.ns.as_deref() == Some(MDM_NAMESPACE))
+    })
+}
+
+/// Puts `msft:originalerror` on a failed Status's `Data`, as Windows writes it (MS-MDM
+/// 2.2.5.1: `<Data msft:originalerror="0x86000002">`).
+fn set_original_error(s: &mut Status<'static>, hresult: Option<Hresult>) {
+    if let (Some(h), Some(d)) = (hresult, s.data.as_mut()) {
+        d.attrs.push(Attr::in_ns(
+            MDM_NAMESPACE,
+            "msft:originalerror",
+            h.to_string(),
+        ));
+    }
+}
+
+/// One Status when all items share a code, else one per item with `TargetRef`; a failed
+/// Status carries the item's HRESULT (the first item's, for one Status for all).
 fn push_item_statuses(
     statuses: &mut Vec<Status<'static>>,
     st: &dyn Fn(StatusCode) -> Status<'static>,
-    codes: &[(String, StatusCode)],
+    codes: &[(String, StatusCode, Option<Hresult>)],
 ) -> StatusCode {
     let first = codes.first().map_or(StatusCode::OK, |c| c.1);
     if codes.iter().all(|c| c.1 == first) {
-        statuses.push(st(first));
+        let mut s = st(first);
+        if !first.is_success() {
+            set_original_error(&mut s, codes.iter().find_map(|c| c.2));
+        }
+        statuses.push(s);
     } else {
-        for (u, code) in codes {
+        for (u, code, hresult) in codes {
             let mut s = st(*code);
             s.target_refs.push(Cow::Owned(u.clone()));
+            if !code.is_success() {
+                set_original_error(&mut s, *hresult);
+            }
             statuses.push(s);
         }
     }

@@ -24,7 +24,7 @@
 //! |---|---|---|
 //! | [`server`] | run the server side of sessions (an MDM server) | [`ServerSession`](server::ServerSession), [`ServerConfig`](server::ServerConfig), [`ServerEvent`](server::ServerEvent), [`CommandQueue`](server::CommandQueue), [`FifoQueue`](server::FifoQueue), [`SessionHeader`](server::SessionHeader) |
 //! | [`device`] | run the device side (emulators, tests) | [`DeviceSession`](device::DeviceSession), [`DeviceConfig`](device::DeviceConfig), [`DevInfo`](device::DevInfo) |
-//! | [`tree`] | give the device engine its management tree | [`NodeTree`](tree::NodeTree), [`MemoryTree`](tree::MemoryTree), [`Node`](tree::Node) |
+//! | [`tree`] | give the device engine its management tree | [`NodeTree`](tree::NodeTree), [`MemoryTree`](tree::MemoryTree), [`Node`](tree::Node), [`Hresult`](tree::Hresult) (`msft:originalerror`) |
 //! | [`auth`] | set up DM authentication, either side, or bind the TLS identity | [`ServerAuth`](auth::ServerAuth), [`DeviceAuth`](auth::DeviceAuth), [`Credentials`](auth::Credentials), [`IdentityBinding`](auth::IdentityBinding) |
 //! | [`alert`] | read the alerts a device sends (1201, 1224, 1226, ...) | [`DeviceAlert`](alert::DeviceAlert), [`ClientEvent`](alert::ClientEvent), [`GenericAlert`](alert::GenericAlert) |
 //! | [`snapshot`] | store a session between two messages | [`ServerSnapshot`](snapshot::ServerSnapshot), [`DeviceSnapshot`](snapshot::DeviceSnapshot), [`SnapshotError`](snapshot::SnapshotError) |

@@ -1,9 +1,12 @@
 //! The node tree the device engine executes commands against: the [`NodeTree`] trait
-//! and [`MemoryTree`], an in-memory one for emulators and tests.
+//! and [`MemoryTree`], an in-memory one for emulators and tests; [`Hresult`], the
+//! Windows error code a tree can report beside a failure (`msft:originalerror`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
 
-use winmdm_syncml::StatusCode;
+use winmdm_syncml::{CommandKind, StatusCode};
 
 use winmdm_types::LocUri;
 
@@ -41,6 +44,56 @@ impl Node {
     }
 }
 
+/// An HRESULT, the code of the Windows component that failed, as a device reports it in
+/// the `msft:originalerror` attribute of a failed Status's `Data` (MS-MDM 2.2.5.1: Windows
+/// 10 1809 and later, once the server set the DMClient provider's
+/// `SyncApplicationVersion` to 3.0 or higher).
+///
+/// Written as Windows's example writes it: `0x` and eight hex digits (`0x86000002`, MS-MDM
+/// 2.2.5.1; the repository's sample is
+/// `crates/syncml/tests/data/published/ms-mdm-spec_2.2.5.1_data-originalerror.xml`). That
+/// example has no letter digit, so the case of `A`-`F` is not sourced: upper case is
+/// written, either case is read.
+///
+/// ```
+/// use winmdm_omadm::tree::Hresult;
+///
+/// assert_eq!(Hresult(0x8600_0002).to_string(), "0x86000002");
+/// assert_eq!(Hresult(0x8007_000D).to_string(), "0x8007000D");
+/// assert_eq!("0x8007000d".parse(), Ok(Hresult(0x8007_000D)));
+/// assert!("86000002".parse::<Hresult>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hresult(pub u32);
+
+impl fmt::Display for Hresult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{:08X}", self.0)
+    }
+}
+
+/// Why a string is not an [`Hresult`]: not `0x` (or `0X`) followed by one to eight hex
+/// digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an HRESULT (0x and up to eight hex digits): {0:?}")]
+pub struct HresultError(pub String);
+
+impl FromStr for Hresult {
+    type Err = HresultError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let digits = t
+            .strip_prefix("0x")
+            .or_else(|| t.strip_prefix("0X"))
+            .filter(|d| !d.is_empty() && d.len() <= 8 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| HresultError(s.to_owned()))?;
+        u32::from_str_radix(digits, 16)
+            .map(Hresult)
+            .map_err(|_| HresultError(s.to_owned()))
+    }
+}
+
 /// A device's management tree, as the device engine sees it. Each operation returns the
 /// status code the device reports (200, 404, 405, 418, 500, ...).
 pub trait NodeTree {
@@ -66,6 +119,20 @@ pub trait NodeTree {
     fn commit_atomic(&mut self);
     /// Ends an Atomic, undoing its changes; `false` when that failed (516).
     fn rollback_atomic(&mut self) -> bool;
+    /// The HRESULT to report beside a failure, as `msft:originalerror` on the failed
+    /// Status's `Data`: asked by the engine right after the command `kind` (Get, Add,
+    /// Replace, Delete, Exec) on `uri` (as the server addressed it, query included) came
+    /// to `code`, which is not 2xx. The default reports none (no attribute, as Windows
+    /// before SyncApplicationVersion 3.0).
+    fn original_error(
+        &mut self,
+        kind: CommandKind,
+        uri: &LocUri<'_>,
+        code: StatusCode,
+    ) -> Option<Hresult> {
+        let _ = (kind, uri, code);
+        None
+    }
 }
 
 /// An in-memory [`NodeTree`] for emulators and tests: implicit interior creation,
@@ -75,7 +142,7 @@ pub struct MemoryTree {
     nodes: BTreeMap<String, Node>,
     read_only: BTreeSet<String>,
     executable: BTreeSet<String>,
-    failing: BTreeMap<String, StatusCode>,
+    failing: BTreeMap<String, (StatusCode, Option<Hresult>)>,
     snapshot: Option<BTreeMap<String, Node>>,
     /// Every Exec performed, in order: (path, data).
     pub execs: Vec<(String, Option<String>)>,
@@ -119,7 +186,14 @@ impl MemoryTree {
 
     /// Makes every write to `path` fail with `code`.
     pub fn fail(&mut self, path: &str, code: StatusCode) -> &mut Self {
-        self.failing.insert(path.to_owned(), code);
+        self.failing.insert(path.to_owned(), (code, None));
+        self
+    }
+
+    /// Makes every write to `path` fail with `code` and report `hresult` beside it
+    /// (`msft:originalerror`, see [`NodeTree::original_error`]).
+    pub fn fail_with(&mut self, path: &str, code: StatusCode, hresult: Hresult) -> &mut Self {
+        self.failing.insert(path.to_owned(), (code, Some(hresult)));
         self
     }
 
@@ -145,7 +219,7 @@ impl MemoryTree {
     }
 
     fn write_check(&self, p: &str) -> Option<StatusCode> {
-        if let Some(c) = self.failing.get(p) {
+        if let Some((c, _)) = self.failing.get(p) {
             return Some(*c);
         }
         self.is_read_only(p)
@@ -220,7 +294,7 @@ impl NodeTree for MemoryTree {
 
     fn exec(&mut self, uri: &LocUri<'_>, data: Option<&str>) -> StatusCode {
         let p = uri.path();
-        if let Some(c) = self.failing.get(p) {
+        if let Some((c, _)) = self.failing.get(p) {
             return *c;
         }
         if !self.executable.contains(p) {
@@ -267,6 +341,20 @@ impl NodeTree for MemoryTree {
                 true
             }
             None => false,
+        }
+    }
+
+    /// The HRESULT given to [`MemoryTree::fail_with`] when `code` is the injected one;
+    /// none otherwise.
+    fn original_error(
+        &mut self,
+        _kind: CommandKind,
+        uri: &LocUri<'_>,
+        code: StatusCode,
+    ) -> Option<Hresult> {
+        match self.failing.get(uri.path()) {
+            Some((c, h)) if *c == code => *h,
+            _ => None,
         }
     }
 }

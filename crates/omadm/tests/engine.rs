@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{Q, device_msg, run, wire};
+use common::{Q, device_msg, run, run_with, wire};
 use winmdm_omadm::alert::{ClientEvent, DeviceAlert, LoginStatus};
 use winmdm_omadm::auth::{
     AuthScheme, CertDeviceId, Credentials, DeviceAuth, ServerAuth, ServerNonces,
@@ -924,4 +924,184 @@ fn abandoned_large_objects_get_alert_1225() {
         .unwrap();
     assert!(r.body.r#final);
     assert_eq!(q.outcome(0).disposition, Disposition::Incomplete);
+}
+
+/// The shape Windows gives a failure's HRESULT (MS-MDM 2.2.5.1 and 2.2.4.3; the repository's
+/// sample `crates/syncml/tests/data/published/ms-mdm-spec_2.2.5.1_data-originalerror.xml`):
+/// `<SyncBody xmlns:msft="http://schemas.microsoft.com/MobileDevice/MDM">` and
+/// `<Data msft:originalerror="0x86000002">` on the failed Status.
+#[test]
+fn a_failed_status_carries_the_trees_hresult_as_msft_originalerror() {
+    use winmdm_omadm::DmItem;
+    use winmdm_omadm::tree::Hresult;
+    use winmdm_syncml::MDM_NAMESPACE;
+
+    let mut t = tree();
+    t.set("./Vendor/MSFT/T/Broken", Node::chr("0"))
+        .fail_with(
+            "./Vendor/MSFT/T/Broken",
+            StatusCode::COMMAND_FAILED,
+            Hresult(0x8600_0002),
+        )
+        .set("./Vendor/MSFT/T/Plain", Node::chr("0"))
+        .fail("./Vendor/MSFT/T/Plain", StatusCode::COMMAND_FAILED)
+        .set("./Vendor/MSFT/T/Ok", Node::chr("0"));
+    let mut q = Q::with(vec![
+        DmCommand::replace(u("./Vendor/MSFT/T/Broken"), Value::Int(1)),
+        DmCommand::replace(u("./Vendor/MSFT/T/Plain"), Value::Int(1)),
+        DmCommand::get(u("./Vendor/MSFT/T/Broken")),
+        DmCommand::Replace(vec![
+            DmItem::new(u("./Vendor/MSFT/T/Ok"), Value::Int(1)),
+            DmItem::new(u("./Vendor/MSFT/T/Broken"), Value::Int(1)),
+        ]),
+    ]);
+    let tr = run(
+        &mut ServerSession::new(server_cfg()),
+        &mut device(),
+        &mut t,
+        &mut q,
+        None,
+        None,
+    );
+    // What the server engine read from the wire.
+    assert_eq!(q.outcome(0).status, Some(StatusCode::COMMAND_FAILED));
+    assert_eq!(q.outcome(0).original_error.as_deref(), Some("0x86000002"));
+    assert_eq!(q.outcome(1).status, Some(StatusCode::COMMAND_FAILED));
+    assert_eq!(q.outcome(1).original_error, None, "no HRESULT injected");
+    assert_eq!(q.outcome(2).status, Some(StatusCode::OK));
+    assert_eq!(q.outcome(2).original_error, None);
+    let multi = q.outcome(3);
+    let per_item: Vec<_> = multi.item_statuses.iter().map(|s| s.code.0).collect();
+    assert_eq!(per_item, [200, 500]);
+    assert_eq!(multi.original_error.as_deref(), Some("0x86000002"));
+
+    // The device message that answered them, as bytes and decoded again.
+    let answer = tr
+        .device()
+        .find(|m| {
+            m.body
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::Status(s) if s.original_error().is_some()))
+        })
+        .expect("a message with msft:originalerror");
+    let xml = answer.to_xml().unwrap();
+    assert!(
+        xml.contains(r#"<SyncBody xmlns:msft="http://schemas.microsoft.com/MobileDevice/MDM">"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<Data msft:originalerror="0x86000002">500</Data>"#),
+        "{xml}"
+    );
+    let back = winmdm_syncml::decode(xml.as_bytes()).unwrap();
+    let failed: Vec<_> = back
+        .body
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Status(s) if s.code() == Some(StatusCode::COMMAND_FAILED) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 3, "{xml}");
+    let attrs: Vec<_> = failed
+        .iter()
+        .map(|s| {
+            let a = &s.data.as_ref().unwrap().attrs;
+            assert!(a.len() <= 1, "{a:?}");
+            a.first()
+                .map(|a| (a.name.to_string(), a.ns.as_deref().map(str::to_owned)))
+        })
+        .collect();
+    let expected = Some((
+        "msft:originalerror".to_owned(),
+        Some(MDM_NAMESPACE.to_owned()),
+    ));
+    assert_eq!(attrs, [expected.clone(), None, expected]);
+    assert_eq!(failed[0].original_error(), Some("0x86000002"));
+    assert_eq!(failed[2].target_refs, ["./Vendor/MSFT/T/Broken"]);
+    // Messages without such a Status declare nothing.
+    for m in tr.device().filter(|m| !std::ptr::eq(*m, answer)) {
+        assert!(m.body.attrs.is_empty(), "{:?}", m.body.attrs);
+    }
+}
+
+/// The `xmlns:msft` declaration counts in the server's MaxMsgSize: many failed Statuses
+/// spread over messages of at most 2048 bytes, each declaring the prefix it uses.
+#[test]
+fn msft_declarations_fit_in_max_msg_size() {
+    use winmdm_omadm::tree::Hresult;
+
+    let mut t = tree();
+    let mut cmds = Vec::new();
+    for i in 0..80 {
+        let p = format!("./Vendor/MSFT/T/N{i}");
+        t.set(&p, Node::chr("0"))
+            .fail_with(&p, StatusCode::COMMAND_FAILED, Hresult(0x8007_000D));
+        cmds.push(DmCommand::replace(u(&p), Value::Int(1)));
+    }
+    let mut q = Q::with(cmds);
+    let mut cfg = server_cfg();
+    cfg.declared_max_msg_size = Some(2048);
+    let tr = run(
+        &mut ServerSession::new(cfg),
+        &mut device(),
+        &mut t,
+        &mut q,
+        None,
+        Some(2048),
+    );
+    assert_eq!(q.outcomes.len(), 80);
+    assert!(
+        q.outcomes
+            .iter()
+            .all(|o| o.original_error.as_deref() == Some("0x8007000D"))
+    );
+    let carrying = tr
+        .device()
+        .filter(|m| {
+            m.body
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::Status(s) if s.original_error().is_some()))
+        })
+        .inspect(|m| assert_eq!(m.body.attrs.len(), 1, "{:?}", m.body.attrs))
+        .count();
+    assert!(carrying >= 3, "{carrying}");
+
+    // Both sides at 2048 bytes and many path lengths (Deletes are smaller than their
+    // Statuses, so the device's answers span messages): every message, declaration
+    // included, within MaxMsgSize (`run_with` checks each one).
+    for pad in 0..48 {
+        let mut t = tree();
+        let mut cmds = Vec::new();
+        for i in 0..60 {
+            let p = format!("./Vendor/MSFT/T/{}{i}", "x".repeat(pad % 8 + i % 3));
+            t.set(&p, Node::chr("0")).fail_with(
+                &p,
+                StatusCode::COMMAND_FAILED,
+                Hresult(0x8600_0002),
+            );
+            cmds.push(DmCommand::delete(u(&p)));
+        }
+        let mut q = Q::with(cmds);
+        let mut cfg = server_cfg();
+        cfg.declared_max_msg_size = Some(2048);
+        let mut d = DeviceSession::new({
+            let mut c = DeviceConfig::new(DEV, SERVER, "1");
+            c.max_msg_size = Some(2048);
+            c
+        });
+        run_with(
+            &mut ServerSession::new(cfg),
+            &mut d,
+            &mut t,
+            &mut q,
+            Some(2048),
+            Some(2048),
+            false,
+        );
+        assert_eq!(q.outcomes.len(), 60);
+    }
 }

@@ -64,11 +64,13 @@ pub use mgmt::{
 pub use state::{
     DEVICE_FILE, DmAuth, Enrollment, PollSchedule, RenewalSettings, STATE_VERSION, TREE_FILE,
 };
-pub use tree::{DeviceTree, ExecRecord, StoredNode, TreeError, catalog};
+pub use tree::{DeviceTree, ExecRecord, StoredNode, TreeError, catalog, original_error_for};
 /// `Full` (user enrollment) or `Device`, as in the RST's `EnrollmentType` context item.
 pub use winmdm_enroll::EnrollmentType;
 /// The device's RSA key pair ([`EnrollOptions::key`]).
 pub use winmdm_enroll::pki::DeviceKey;
+/// The HRESULT a failed Status carries as `msft:originalerror` ([`DeviceTree::fail_with`]).
+pub use winmdm_omadm::tree::Hresult;
 
 use state::DeviceState;
 

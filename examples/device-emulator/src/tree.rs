@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use winmdm_csp::{Access, Catalog, Format as DdfFormat, Match, Scope};
-use winmdm_omadm::tree::{Node, NodeTree};
-use winmdm_omadm::{LocUri, StatusCode};
+use winmdm_omadm::tree::{Hresult, Node, NodeTree};
+use winmdm_omadm::{CommandKind, LocUri, StatusCode};
 
 use crate::facts::DeviceFacts;
 
@@ -75,6 +75,31 @@ impl From<StoredNode> for Node {
     }
 }
 
+/// The HRESULT Windows reports in `msft:originalerror` beside a failure with `code`, as
+/// far as the repository can source it; `None` where it cannot.
+///
+/// The only HRESULT in the repository's sources is `0x86000002`: MS-MDM 2.2.5.1 gives it
+/// as the example of `<Data msft:originalerror="0x86000002">`, and the protocol notes
+/// repeat it; the spec pairs it with no status code. The repository's sample
+/// (`crates/syncml/tests/data/published/ms-mdm-spec_2.2.5.1_data-originalerror.xml`,
+/// constructed around the spec's syntax lines, not a wire capture) pairs it with 404, and
+/// so does this emulator: **404 -> `0x86000002`** is an assumption until a real capture
+/// shows it. For 405, 418, 500 and the other codes no HRESULT is sourced, so none is sent
+/// unless a test injects one ([`DeviceTree::fail_with`]).
+pub fn original_error_for(code: StatusCode) -> Option<Hresult> {
+    (code == StatusCode::NOT_FOUND).then_some(Hresult(0x8600_0002))
+}
+
+/// Whether a `SyncApplicationVersion` value (`^(\d\.)?(\d)$` in the DMClient DDF: `3.0`,
+/// `5`) is 3.0 or higher.
+fn version_at_least_3(v: &str) -> bool {
+    v.trim()
+        .split('.')
+        .next()
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| major >= 3)
+}
+
 /// One `Exec` the device performed (Reboot, RemoteWipe, ...), in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecRecord {
@@ -118,13 +143,23 @@ pub enum TreeError {
 /// Node paths are compared after dropping the `./Device` prefix (`./Device/Vendor/MSFT/X`
 /// and `./Vendor/MSFT/X` are one node) and matched against the DDFs as the catalog does
 /// (names exactly, then ignoring case). Failures can be injected per node
-/// ([`fail`](DeviceTree::fail)) and values changed behind the server's back
-/// ([`set`](DeviceTree::set), "drift"). The whole tree serialises to JSON.
+/// ([`fail`](DeviceTree::fail), [`fail_with`](DeviceTree::fail_with)) and values changed
+/// behind the server's back ([`set`](DeviceTree::set), "drift"). The whole tree
+/// serialises to JSON.
+///
+/// Beside a failure it reports an HRESULT ([`NodeTree::original_error`], sent as
+/// `msft:originalerror` on the Status's `Data`) as Windows 10 1809 and later do: only once
+/// the server has set `./Vendor/MSFT/DMClient/Provider/{ProviderID}/SyncApplicationVersion`
+/// to 3.0 or higher (MS-MDM 2.2.5.1; the DDF's default is 1.0). The HRESULT is the one
+/// injected with the failure, else [`original_error_for`] the status code.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DeviceTree {
     nodes: BTreeMap<String, StoredNode>,
     #[serde(default)]
     failing: BTreeMap<String, u16>,
+    /// The HRESULT reported beside an injected failure, by node (none: no attribute).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    failing_hresults: BTreeMap<String, u32>,
     #[serde(default)]
     execs: Vec<ExecRecord>,
     #[serde(skip)]
@@ -231,9 +266,27 @@ impl DeviceTree {
     }
 
     /// Makes every `Add`, `Replace`, `Delete` and `Exec` of the node at `path` fail with
-    /// `code` (e.g. `StatusCode(500)`); `Get` still returns the stored value.
+    /// `code` (e.g. `StatusCode(500)`); `Get` still returns the stored value. The HRESULT
+    /// reported beside it is [`original_error_for`] `code` (none for most codes): see
+    /// [`fail_with`](DeviceTree::fail_with) to choose it.
     pub fn fail(&mut self, path: &str, code: StatusCode) -> Result<(), TreeError> {
+        self.fail_with(path, code, original_error_for(code))
+    }
+
+    /// [`fail`](DeviceTree::fail) with the HRESULT to report beside the failure as
+    /// `msft:originalerror` (`None`: no attribute). Like Windows, the device sends it only
+    /// when the server has set `SyncApplicationVersion` 3.0 or higher (see [`DeviceTree`]).
+    pub fn fail_with(
+        &mut self,
+        path: &str,
+        code: StatusCode,
+        hresult: Option<Hresult>,
+    ) -> Result<(), TreeError> {
         let r = resolve(path).ok_or_else(|| TreeError::Unknown(path.to_owned()))?;
+        match hresult {
+            Some(h) => self.failing_hresults.insert(r.key.clone(), h.0),
+            None => self.failing_hresults.remove(&r.key),
+        };
         self.failing.insert(r.key, code.0);
         self.revision += 1;
         Ok(())
@@ -241,11 +294,25 @@ impl DeviceTree {
 
     /// Removes an injected failure; returns whether there was one.
     pub fn unfail(&mut self, path: &str) -> bool {
-        let had = resolve(path).is_some_and(|r| self.failing.remove(&r.key).is_some());
+        let had = resolve(path).is_some_and(|r| {
+            self.failing_hresults.remove(&r.key);
+            self.failing.remove(&r.key).is_some()
+        });
         if had {
             self.revision += 1;
         }
         had
+    }
+
+    /// Whether the server set a `DMClient/Provider/{ProviderID}/SyncApplicationVersion` of
+    /// 3.0 or higher: the device then reports HRESULTs beside failures (MS-MDM 2.2.5.1).
+    pub fn reports_original_errors(&self) -> bool {
+        const PROVIDERS: &str = "./Vendor/MSFT/DMClient/Provider/";
+        self.nodes
+            .range(PROVIDERS.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(PROVIDERS))
+            .filter(|(k, _)| k.ends_with("/SyncApplicationVersion"))
+            .any(|(_, n)| n.data.as_deref().is_some_and(version_at_least_3))
     }
 
     /// Every `Exec` performed, oldest first.
@@ -515,5 +582,24 @@ impl NodeTree for DeviceTree {
             }
             None => false,
         }
+    }
+
+    /// With `SyncApplicationVersion` 3.0 or higher: the HRESULT injected with the node's
+    /// failure ([`DeviceTree::fail_with`]), else [`original_error_for`] the code.
+    fn original_error(
+        &mut self,
+        _kind: CommandKind,
+        uri: &LocUri<'_>,
+        code: StatusCode,
+    ) -> Option<Hresult> {
+        if !self.reports_original_errors() {
+            return None;
+        }
+        if let Some(r) = resolve(uri.path())
+            && self.failing.get(&r.key) == Some(&code.0)
+        {
+            return self.failing_hresults.get(&r.key).copied().map(Hresult);
+        }
+        original_error_for(code)
     }
 }

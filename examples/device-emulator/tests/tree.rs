@@ -355,3 +355,123 @@ fn a_session_gets_windows_status_codes() {
     );
     assert_eq!(t.execs().len(), 1);
 }
+
+/// Runs one in-memory session of `cmds` against `t`; the outcomes' (status, originalerror).
+fn session(t: &mut DeviceTree, cmds: Vec<DmCommand>) -> Vec<(u16, Option<String>)> {
+    let mut queue = FifoQueue::new();
+    let tags: Vec<_> = cmds.into_iter().map(|c| queue.push(c)).collect();
+    let url = "https://mdm.example.com/ManagementServer/MDM.svc";
+    let mut server = ServerSession::new(ServerConfig::new(url));
+    let mut device = DeviceSession::new(DeviceConfig::new(
+        "B5B954E81FBCB94EB79BD08BE625F4EE",
+        url,
+        "1",
+    ));
+    let mut msg = device.start();
+    loop {
+        let reply = server
+            .handle(&msg, SystemTime::UNIX_EPOCH, &mut queue)
+            .unwrap();
+        // Through the wire: encoded, then decoded as the server would.
+        let reply = winmdm_omadm::decode(reply.to_xml().unwrap().as_bytes())
+            .unwrap()
+            .into_owned();
+        match device.handle(&reply, t).unwrap() {
+            Some(next) => {
+                msg = winmdm_omadm::decode(next.to_xml().unwrap().as_bytes())
+                    .unwrap()
+                    .into_owned()
+            }
+            None => break,
+        }
+    }
+    tags.iter()
+        .map(|t| {
+            let o = queue.outcome_for(*t).unwrap();
+            (o.status.unwrap().0, o.original_error.clone())
+        })
+        .collect()
+}
+
+/// Like Windows 10 1809+, HRESULTs go out as `msft:originalerror` only once the server set
+/// `SyncApplicationVersion` 3.0 (MS-MDM 2.2.5.1): the injected one, else 0x86000002 for a
+/// 404 (the only HRESULT the repository sources), else none.
+#[test]
+fn failures_carry_hresults_once_sync_application_version_is_3() {
+    use winmdm_device_emulator::{Hresult, original_error_for};
+
+    const SAV: &str = "./Vendor/MSFT/DMClient/Provider/P/SyncApplicationVersion";
+    const LOCK: &str = "./Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock";
+    assert_eq!(
+        original_error_for(StatusCode::NOT_FOUND),
+        Some(Hresult(0x8600_0002))
+    );
+    assert_eq!(original_error_for(StatusCode(405)), None);
+    assert_eq!(original_error_for(StatusCode(500)), None);
+
+    let mut t = tree();
+    t.fail_with(CAMERA, StatusCode(500), Some(Hresult(0x8007_0057)))
+        .unwrap();
+    t.fail(LOCK, StatusCode(500)).unwrap();
+    let failing = || {
+        vec![
+            DmCommand::get(u("./Vendor/MSFT/NoSuchCsp").into_owned()),
+            DmCommand::replace(u(CAMERA).into_owned(), Value::Int(0)),
+            DmCommand::replace(u(LOCK).into_owned(), Value::Int(5)),
+            DmCommand::replace(u("./DevInfo/DevId").into_owned(), Value::Chr("x".into())),
+        ]
+    };
+    // SyncApplicationVersion not set (the DDF's default, 1.0): codes only.
+    assert!(!t.reports_original_errors());
+    assert_eq!(
+        session(&mut t, failing()),
+        [(404, None), (500, None), (500, None), (405, None)]
+    );
+    // 2.0 changes nothing.
+    let mut cmds = vec![DmCommand::add(
+        u(SAV).into_owned(),
+        Value::Chr("2.0".into()),
+    )];
+    cmds.extend(failing());
+    let out = session(&mut t, cmds);
+    assert_eq!(out[0], (200, None));
+    assert!(out[1..].iter().all(|(_, e)| e.is_none()), "{out:?}");
+    // The server sets 3.0: the device reports HRESULTs from the next command on.
+    let mut cmds = vec![DmCommand::replace(
+        u(SAV).into_owned(),
+        Value::Chr("3.0".into()),
+    )];
+    cmds.extend(failing());
+    assert_eq!(
+        session(&mut t, cmds),
+        [
+            (200, None),
+            (404, Some("0x86000002".into())),
+            (500, Some("0x80070057".into())),
+            (500, None),
+            (405, None),
+        ]
+    );
+    assert!(t.reports_original_errors());
+    // The injected HRESULT survives the state file; unfail forgets it.
+    let back: DeviceTree = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+    let mut back = back;
+    assert_eq!(
+        back.original_error(
+            winmdm_omadm::CommandKind::Replace,
+            &u(CAMERA),
+            StatusCode(500)
+        ),
+        Some(Hresult(0x8007_0057))
+    );
+    assert!(back.unfail(CAMERA));
+    assert_eq!(back.replace(&u(CAMERA), Node::chr("1")), StatusCode::OK);
+    assert_eq!(
+        back.original_error(
+            winmdm_omadm::CommandKind::Replace,
+            &u(CAMERA),
+            StatusCode(500)
+        ),
+        None
+    );
+}

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Request, Server, free_port, https, tempdir};
 use serde_json::{Value, json};
-use winmdm_device_emulator::{Credential, Device, EmuError, EnrollOptions};
+use winmdm_device_emulator::{Credential, Device, EmuError, EnrollOptions, Hresult};
 use winmdm_omadm::StatusCode;
 
 const CAMERA: &str = "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera";
@@ -76,10 +76,29 @@ async fn a_device_enrolls_gets_a_profile_verified_and_loses_it_when_unassigned()
     let mut device = enroll(&server, dev_dir.path(), secret(&server))
         .await
         .expect("enroll");
+    // DM session version 3.0, as a server sets it for Windows to report the HRESULT of a
+    // failure (`msft:originalerror`, MS-MDM 2.2.5.1; the emulator, like Windows, sends it
+    // only then).
+    let provider = device.enrollment().unwrap().provider_id.clone();
+    let sav = format!("./Vendor/MSFT/DMClient/Provider/{provider}/SyncApplicationVersion");
+    let (s, ids) = server
+        .admin(
+            "POST",
+            &format!("/api/v1/devices/{}/commands", device.device_id()),
+            Some(json!({ "syncml": format!("<Add><CmdID>1</CmdID><Item><Target><LocURI>{sav}</LocURI></Target><Data>3.0</Data></Item></Add>") })),
+        )
+        .await;
+    assert_eq!(s, 201, "{ids}");
+    let sav_id = ids["command_ids"][0].as_i64().unwrap();
 
     // The first session reads the inventory.
     let first = device.sync().await.expect("first sync");
     assert!(first.http_statuses.iter().all(|s| *s == 200), "{first:?}");
+    let (s, cmd) = server
+        .admin("GET", &format!("/api/v1/commands/{sav_id}"), None)
+        .await;
+    assert_eq!((s, &cmd["status"]), (200, &json!(200)), "{cmd}");
+    assert_eq!(device.tree().value(&sav), Some("3.0"));
     let (s, dev) = server
         .admin(
             "GET",
@@ -111,7 +130,11 @@ async fn a_device_enrolls_gets_a_profile_verified_and_loses_it_when_unassigned()
         )
         .await;
     assert_eq!(s, 200, "{r}");
-    device.tree_mut().fail(BLUETOOTH, StatusCode(500)).unwrap();
+    // Refused with 500 and the HRESULT E_INVALIDARG beside it.
+    device
+        .tree_mut()
+        .fail_with(BLUETOOTH, StatusCode(500), Some(Hresult(0x8007_0057)))
+        .unwrap();
     let (s, _) = server
         .admin(
             "PUT",
@@ -127,8 +150,12 @@ async fn a_device_enrolls_gets_a_profile_verified_and_loses_it_when_unassigned()
     assert_eq!(device.tree().value(CAMERA), Some("0"));
     let rows = settings(&server, &device).await;
     assert_eq!(state_of(&rows, CAMERA), "sent", "{rows:?}");
+    // The admin API shows the failure: LocURI, status code and msft:originalerror.
     assert_eq!(state_of(&rows, BLUETOOTH), "failed");
+    assert_eq!(rows[BLUETOOTH]["locuri"], BLUETOOTH);
     assert_eq!(rows[BLUETOOTH]["status"], 500);
+    assert_eq!(rows[BLUETOOTH]["original_error"], "0x80070057", "{rows:?}");
+    assert_eq!(rows[CAMERA]["original_error"], Value::Null);
 
     // Bluetooth, refused, is sent again in each of the next two sessions (3 deliveries).
     for _ in 0..2 {
