@@ -30,6 +30,25 @@ use crate::App;
 use crate::store::{NewCertificate, NewEnrollment, StoreError};
 
 /// The DevDetail/DevInfo nodes read in the first session (DevInfo comes in package 1).
+/// The DM session version the server asks for (MS-MDM 2.2.5.1): from 3.0 Windows (1809
+/// and later) declares `xmlns:msft` on its SyncBody and gives the HRESULT of a failure
+/// in `msft:originalerror`, which profile state shows. 4.0 adds a header the server does
+/// not read, 5.0 multi-session behaviour it does not handle (protocol notes, "feature
+/// gates"): 3.0 is all the server uses.
+pub const SYNC_APPLICATION_VERSION: &str = "3.0";
+
+/// The Replace of `DMClient/Provider/{PROVIDER_ID}/SyncApplicationVersion` queued for a
+/// new enrollment's first session (the node exists on Windows with the DDF's default,
+/// 1.0).
+fn session_version() -> String {
+    format!(
+        "<Replace><CmdID>1</CmdID><Item><Target><LocURI>./Vendor/MSFT/DMClient/Provider/{}/\
+         SyncApplicationVersion</LocURI></Target><Meta><Format xmlns=\"syncml:metinf\">chr</Format>\
+         </Meta><Data>{SYNC_APPLICATION_VERSION}</Data></Item></Replace>",
+        crate::PROVIDER_ID
+    )
+}
+
 const INVENTORY_GET: &str = "<Get><CmdID>1</CmdID>\
     <Item><Target><LocURI>./DevDetail/SwV</LocURI></Target></Item>\
     <Item><Target><LocURI>./DevDetail/Ext/Microsoft/OSPlatform</LocURI></Target></Item>\
@@ -342,8 +361,8 @@ fn issue(app: &App, request: &EnrollmentRequest) -> Result<String, EnrollError> 
         dm_password: creds.device_secret.expose(),
         dm_nonce: &creds.device_nonce,
         cert: row.new_certificate(),
-        // The first session reads the inventory.
-        first_commands: &[("inventory", INVENTORY_GET)],
+        // The first session reads the inventory and sets the DM session version.
+        first_commands: &[("inventory", INVENTORY_GET), ("setup", &session_version())],
     };
     let done = match app
         .store

@@ -76,20 +76,34 @@ async fn a_device_enrolls_gets_a_profile_verified_and_loses_it_when_unassigned()
     let mut device = enroll(&server, dev_dir.path(), secret(&server))
         .await
         .expect("enroll");
-    // DM session version 3.0, as a server sets it for Windows to report the HRESULT of a
-    // failure (`msft:originalerror`, MS-MDM 2.2.5.1; the emulator, like Windows, sends it
-    // only then).
+    // The enrollment queued the DM session version 3.0 for the first session (Windows,
+    // and the emulator, report the HRESULT of a failure in `msft:originalerror` only
+    // from 3.0, MS-MDM 2.2.5.1).
     let provider = device.enrollment().unwrap().provider_id.clone();
     let sav = format!("./Vendor/MSFT/DMClient/Provider/{provider}/SyncApplicationVersion");
-    let (s, ids) = server
+    let (s, cmds) = server
         .admin(
-            "POST",
+            "GET",
             &format!("/api/v1/devices/{}/commands", device.device_id()),
-            Some(json!({ "syncml": format!("<Add><CmdID>1</CmdID><Item><Target><LocURI>{sav}</LocURI></Target><Data>3.0</Data></Item></Add>") })),
+            None,
         )
         .await;
-    assert_eq!(s, 201, "{ids}");
-    let sav_id = ids["command_ids"][0].as_i64().unwrap();
+    assert_eq!(s, 200, "{cmds}");
+    let setup: Vec<&serde_json::Value> = cmds
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["origin"] == "setup")
+        .collect();
+    assert_eq!(setup.len(), 1, "{cmds}");
+    let syncml = setup[0]["syncml"].as_str().unwrap();
+    assert!(
+        syncml.starts_with("<Replace>")
+            && syncml.contains(&sav)
+            && syncml.contains("<Data>3.0</Data>"),
+        "{syncml}"
+    );
+    let sav_id = setup[0]["id"].as_i64().unwrap();
 
     // The first session reads the inventory.
     let first = device.sync().await.expect("first sync");

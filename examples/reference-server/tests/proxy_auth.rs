@@ -161,7 +161,8 @@ async fn dm_digest_opens_management_without_a_certificate_only_when_allowed() {
     assert!(second.contains(&212), "{second:?}");
 
     // Wrong password: challenged, never authenticated; once the server gives up, the
-    // session is over (a further message gets 400).
+    // session is over (a further message gets a SyncML answer with SyncHdr status 400,
+    // in an HTTP 200; `Err(400)` stays for a server that answers plain HTTP 400).
     let wrong = digest_session(&server, &device, Some(dm_auth(&device, Some("wrong")))).await;
     match &wrong {
         Ok(s) => assert!(!s.contains(&212) && s.contains(&401), "{s:?}"),

@@ -253,10 +253,21 @@ async fn same_request_to_both(pair: &Pair, credential: &ClientCredential) {
         )
         .await;
     assert_eq!(s, 200);
+    let origins: Vec<&str> = inventory
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["origin"].as_str())
+        .collect();
     assert_eq!(
-        inventory.as_array().map(Vec::len),
-        Some(1),
+        origins.iter().filter(|o| **o == "inventory").count(),
+        1,
         "one inventory Get, not one per answer: {inventory}"
+    );
+    assert_eq!(
+        origins.len(),
+        2,
+        "the first commands once: the inventory Get and the session version: {inventory}"
     );
 
     let key_pem = key.to_pkcs8_pem().expect("key PEM");
