@@ -100,6 +100,10 @@ pub struct Args {
     /// Largest request body accepted on any endpoint, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_body: usize,
+    /// Longest time one request may take, the upload of its body included (seconds);
+    /// beyond it the request gets 408 and its connection is closed.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
     /// Database: `postgres://user:pass@host:port/db` for PostgreSQL (several instances
     /// may share it); default: the SQLite file `winmdm.db` in the data directory.
     #[arg(long)]
@@ -195,8 +199,36 @@ pub fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
-/// The HTTP routes.
-pub fn router(app: Arc<App>, max_body: usize) -> Router {
+/// Every request: a `request` span (method, path) around it, and at most `limit` for it,
+/// body included (a client that sends its body slowly holds its connection for that
+/// long at most): beyond it, 408.
+async fn per_request(
+    limit: Duration,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use tracing::Instrument;
+    let span = tracing::info_span!("request", method = %req.method(), path = req.uri().path());
+    match tokio::time::timeout(limit, next.run(req))
+        .instrument(span)
+        .await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::info!("request timed out");
+            (
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                [(axum::http::header::CONNECTION, "close")],
+                "request timed out",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The HTTP routes; each request may take `request_timeout` at most.
+pub fn router(app: Arc<App>, max_body: usize, request_timeout: Duration) -> Router {
     Router::new()
         .route(
             "/EnrollmentServer/Discovery.svc",
@@ -211,6 +243,9 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         .route("/ManagementServer/MDM.svc", post(mdm::management))
         .nest("/api/v1", admin::routes(app.clone()))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            per_request(request_timeout, req, next)
+        }))
         .with_state(app)
 }
 
@@ -225,7 +260,11 @@ pub async fn run(args: Args) -> Result<(), setup::SetupError> {
         .map_err(|e| setup::SetupError::Io("local_addr".into(), e))?;
     let ready = setup::prepare(&args, addr.port())?;
     let app = Arc::new(ready.app);
-    let router = router(app.clone(), args.max_body);
+    let router = router(
+        app.clone(),
+        args.max_body,
+        Duration::from_secs(args.request_timeout),
+    );
     let (url, p) = (&app.public_url, &ready.paths);
     println!(
         "winmdm-server listening on https://{addr}\n  discovery URL: {url}/EnrollmentServer/Discovery.svc\n  \

@@ -372,9 +372,9 @@ async fn every_admin_route_needs_the_token_whatever_its_path_ends_with() {
         .admin("GET", &format!("/api/v1/devices/{id}/commands"), None)
         .await;
     assert_eq!(
-        cmds.as_array().map(Vec::len),
-        Some(1),
-        "only the inventory Get: {cmds}"
+        first_commands(&cmds),
+        ["inventory", "setup"],
+        "only the first session's commands, queued at enrollment: {cmds}"
     );
     // The OpenAPI document itself is public.
     let (s, doc) = https(&Request::new(
@@ -447,7 +447,7 @@ async fn admin_routes_with_a_body_refuse_malformed_and_oversized_ones() {
     }
     // Nothing was stored; the server still serves and never panicked.
     let (_, cmds) = server.admin("GET", &commands, None).await;
-    assert_eq!(cmds.as_array().map(Vec::len), Some(1), "{cmds}");
+    assert_eq!(first_commands(&cmds), ["inventory", "setup"], "{cmds}");
     let (s, profiles) = server.admin("GET", "/api/v1/profiles", None).await;
     assert_eq!((s, profiles), (200, json!([])));
     assert!(!server.log().contains("panicked"), "{}", server.log());
@@ -481,4 +481,57 @@ async fn a_restart_with_another_public_url_gets_a_tls_certificate_naming_it() {
     // The same flags again: the certificate is kept.
     let server = Server::start(data.path(), port, &["--public-url", &public]);
     assert_eq!(server.file("tls.pem"), second_tls);
+}
+
+/// `--request-timeout`: a request whose body stops arriving gets 408 once the limit has
+/// passed (its connection closed), on an enrollment and on the management endpoint, and
+/// the server keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_gets_408_after_the_request_timeout() {
+    let data = tempdir();
+    let port = free_port();
+    let server = Server::start(data.path(), port, &["--request-timeout", "2"]);
+    let ca = server.ca_pem();
+    for path in [
+        "/EnrollmentServer/Enrollment.svc",
+        "/ManagementServer/MDM.svc",
+    ] {
+        let mut tls = connect(port, &ca).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost:{port}\r\n\
+             Content-Type: application/soap+xml\r\nContent-Length: 1000\r\n\r\n<s:Envelope"
+        );
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.flush().await.unwrap();
+        let start = Instant::now();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), tls.read_to_end(&mut answer))
+            .await
+            .expect("answered and closed well before 20 s");
+        let took = start.elapsed();
+        let _ = read;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(
+            took >= Duration::from_millis(1900),
+            "{path}: after {took:?}"
+        );
+    }
+    // Still serving.
+    let (s, _) = https(&Request::new("GET", &server.discovery_url(), &ca))
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+}
+
+/// The origins of a device's commands (the admin API's list, newest first), oldest first.
+fn first_commands(cmds: &Value) -> Vec<String> {
+    let mut v: Vec<String> = cmds
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["origin"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    v.reverse();
+    v
 }
