@@ -19,7 +19,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
-use winmdm_csp::profile::{InstallAnswer, Profile, SettingState, removal_commands};
+use winmdm_csp::profile::{
+    InstallAnswer, Profile, SettingState, normalize_loc_uri, removal_commands,
+};
 use winmdm_enroll::types::constant_time_eq;
 use winmdm_omadm::Outcome;
 
@@ -653,9 +655,15 @@ async fn action(
 ///
 /// A refused setting is sent again at once (in the next session) while it has
 /// deliveries left; the verification `Get`s follow when no setting of the profile is
-/// pending or waiting for a retry, once per install and its retries.
+/// pending or waiting for a retry, once per install and its retries. They read only the
+/// nodes `catalog` does not say cannot be read (`Profile::verify_commands_with`); a
+/// read answered 405 without results (a node the catalog does not know to be
+/// write-only) changes no node. A read-back that leaves nothing to deliver records the
+/// assignment as verified at `now` (`SessionTx::set_verified`: re-verification counts
+/// from it).
 pub fn profile_outcome(
     tx: &mut dyn SessionTx,
+    catalog: &winmdm_csp::Catalog,
     origin: &str,
     fragment: &str,
     o: &Outcome,
@@ -716,21 +724,32 @@ pub fn profile_outcome(
             } else if !rows.iter().any(awaits) {
                 // Every install command and retry answered: read the settings back.
                 let verify = format!("profile:{pid}@{revision}:verify");
-                tx.queue(&profile.verify_commands(), &verify, now)?;
+                tx.queue(&profile.verify_commands_with(catalog), &verify, now)?;
             }
         }
         ("verify", _) => {
+            let status = o.status.map(|s| s.0);
+            let unreadable = status == Some(405) && o.results.is_empty();
+            let outcome = (!unreadable).then(|| profile.verify_outcome(&o.results, status));
+            let asked = asked_nodes(fragment);
             let mut resend = std::collections::BTreeSet::new();
-            for (uri, state, command) in profile.verify_outcome(&o.results, o.status.map(|s| s.0)) {
+            for (uri, state, command) in outcome.unwrap_or_default() {
                 // A refused setting keeps its status: reading it back says nothing new.
-                let Some(row) = rows.iter().find(|r| r.locuri == uri && r.state != "failed") else {
+                // A node this Get did not read (another Get's, or one that cannot be
+                // read) is not judged by its status.
+                let Some(row) = (rows.iter_mut())
+                    .filter(|r| asked.contains(&normalize_loc_uri(&r.locuri).into_owned()))
+                    .find(|r| r.locuri == uri && r.state != "failed")
+                else {
                     continue;
                 };
                 if matches!(state, SettingState::Drift { .. }) && row.attempts < MAX_ATTEMPTS {
                     resend.insert(command);
                 }
+                state.as_str().clone_into(&mut row.state);
                 set_state(tx, pid, &uri, &state, false)?;
             }
+            tx.set_verified(pid, (!rows.iter().any(awaits)).then_some(now))?;
             for n in resend {
                 if let Some(c) = commands.get(n) {
                     tx.queue(std::slice::from_ref(c), &install_origin(n), now)?;
@@ -740,6 +759,15 @@ pub fn profile_outcome(
         _ => {}
     }
     Ok(())
+}
+
+/// The nodes a verification `Get` reads (normalized LocURIs).
+fn asked_nodes(fragment: &str) -> std::collections::HashSet<String> {
+    let cmds = winmdm_omadm::decode_commands(fragment.as_bytes()).unwrap_or_default();
+    (cmds.iter().flat_map(|c| c.items()))
+        .filter_map(|i| i.target_uri())
+        .map(|u| normalize_loc_uri(u).into_owned())
+        .collect()
 }
 
 /// Whether a setting waits for a delivery: pending, or refused or drifted with

@@ -112,6 +112,11 @@ pub struct Args {
     /// then hourly. 0 keeps them forever.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=36_500))]
     pub retention_days: u64,
+    /// Seconds after which a verified profile is read back again (at the device's next
+    /// session), so that a value changed on the device since shows as drift. 0: at
+    /// every session.
+    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(0..=315_360_000))]
+    pub reverify_secs: u64,
 }
 
 /// `--log-format`.
@@ -151,8 +156,10 @@ pub struct App {
     /// SHA-256 of client certificates (DER) already found issued by our CA: the
     /// signature check is done once per certificate, not per message (`mdm::identify`).
     pub issued: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
-    /// The profile lint catalog.
+    /// The profile lint catalog (also: which nodes a verification may read).
     pub catalog: winmdm_csp::Catalog,
+    /// `--reverify-secs`.
+    pub reverify_secs: i64,
     /// `--allow-dm-digest`.
     pub allow_dm_digest: bool,
     /// `--trusted-proxy`.

@@ -18,6 +18,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use winmdm_csp::profile::Profile;
 use winmdm_enroll::pki::Thumbprint;
 use winmdm_enroll::pki::der::Decode;
 use winmdm_enroll::pki::x509_cert::Certificate;
@@ -319,10 +320,8 @@ fn exchange(
     // the engine runs; a write it turns out to need takes the transaction below.
     if hdr.msg_id == 1 && matches!(identity, Identity::Certificate) {
         let idle_before = now - ABANDONED_AFTER_SECS;
-        match app
-            .store
-            .peek_message(key, hdr.session_id, idle_before, now)
-        {
+        let verified_before = now - app.reverify_secs;
+        match (app.store).peek_message(key, hdr.session_id, idle_before, verified_before, now) {
             Ok(None) => return forbidden(unknown),
             Ok(Some(p)) if p.quiet => {
                 if let Err(r) = check(&p.enrollment, hdr.device_id) {
@@ -407,16 +406,39 @@ fn engine_for(
         }
         Some(e) => Ok((e, false)),
         None => {
-            let n = tx.requeue_abandoned(crate::unix_now() - ABANDONED_AFTER_SECS)?;
+            let now = crate::unix_now();
+            let n = tx.requeue_abandoned(now - ABANDONED_AFTER_SECS)?;
             if n > 0 {
                 tracing::info!(
                     requeued = n,
                     "commands of an abandoned session queued again"
                 );
             }
+            reverify(app, tx, now)?;
             Ok((ServerSession::new(cfg), true))
         }
     }
+}
+
+/// Profiles re-verified per session at most.
+const REVERIFY_PER_SESSION: u32 = 8;
+
+/// At a new session: the verification Gets again for the assignments verified more than
+/// `--reverify-secs` ago (a value changed on the device since is drift), a few per
+/// session.
+fn reverify(app: &App, tx: &mut dyn SessionTx, now: i64) -> Result<(), StoreError> {
+    let due = tx.take_due_verifications(now - app.reverify_secs, REVERIFY_PER_SESSION)?;
+    for d in due {
+        let Some(p) = d.syncml.and_then(|s| Profile::parse(&s).ok()) else {
+            continue;
+        };
+        let origin = format!("profile:{}@{}:verify", d.profile_id, d.revision);
+        let gets = p.verify_commands_with(&app.catalog);
+        if !gets.is_empty() {
+            tx.queue(&gets, &origin, now)?;
+        }
+    }
+    Ok(())
 }
 
 fn run_engine(
@@ -519,7 +541,7 @@ fn run_engine(
             _ => {}
         }
     }
-    record(tx, &outcomes, now_s)?;
+    record(tx, &app.catalog, &outcomes, now_s)?;
     if let (Some(_), Some(next)) = (digest, engine.nonce_for_next_session()) {
         tx.set_dm_nonce(next)?;
     }
@@ -583,7 +605,12 @@ pub fn results_json(o: &Outcome) -> Option<serde_json::Value> {
 
 /// Records a message's outcomes (each once: one already recorded is left alone) and,
 /// for each recorded, what its origin asks: inventory, unenrollment, profile state.
-fn record(tx: &mut dyn SessionTx, outcomes: &[Outcome], now: i64) -> Result<(), StoreError> {
+fn record(
+    tx: &mut dyn SessionTx,
+    catalog: &winmdm_csp::Catalog,
+    outcomes: &[Outcome],
+    now: i64,
+) -> Result<(), StoreError> {
     let results: Vec<_> = outcomes.iter().map(results_json).collect();
     let rows: Vec<NewOutcome<'_>> = outcomes
         .iter()
@@ -601,7 +628,7 @@ fn record(tx: &mut dyn SessionTx, outcomes: &[Outcome], now: i64) -> Result<(), 
     }
     for r in tx.record_outcomes(&rows, now)? {
         if let Some(o) = first.get(&r.id) {
-            follow_up(tx, o, &r.origin, &r.fragment, now)?;
+            follow_up(tx, catalog, o, &r.origin, &r.fragment, now)?;
         }
     }
     Ok(())
@@ -609,6 +636,7 @@ fn record(tx: &mut dyn SessionTx, outcomes: &[Outcome], now: i64) -> Result<(), 
 
 fn follow_up(
     tx: &mut dyn SessionTx,
+    catalog: &winmdm_csp::Catalog,
     o: &Outcome,
     origin: &str,
     fragment: &str,
@@ -628,7 +656,7 @@ fn follow_up(
         tracing::info!("device unenrolled (DMClient Unenroll)");
         tx.unenrolled(now)?;
     } else if let Some(rest) = origin.strip_prefix("profile:") {
-        crate::admin::profile_outcome(tx, rest, fragment, o, now)?;
+        crate::admin::profile_outcome(tx, catalog, rest, fragment, o, now)?;
     }
     Ok(())
 }

@@ -331,6 +331,7 @@ pub fn prepare(args: &Args, port: u16) -> Result<Ready, SetupError> {
         metrics: crate::Metrics::default(),
         issued: Default::default(),
         catalog: winmdm_csp::Catalog::builtin(),
+        reverify_secs: args.reverify_secs as i64,
         allow_dm_digest: args.allow_dm_digest,
         trusted_proxies: args.trusted_proxies.clone(),
         client_cert_header: axum::http::HeaderName::try_from(args.client_cert_header.as_str())

@@ -1042,3 +1042,54 @@ async fn a_refused_setting_is_sent_again_in_the_next_session() {
     assert_eq!(state_of(&rows, CAMERA), "verified", "{rows:?}");
     assert_eq!(rows[CAMERA]["attempts"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_changed_on_the_device_after_verification_is_found_at_a_later_session() {
+    let data = tempdir();
+    let server = Server::start(data.path(), free_port(), &["--reverify-secs", "0"]);
+    let dev_dir = tempdir();
+    let mut device = enroll(&server, dev_dir.path(), secret(&server))
+        .await
+        .expect("enroll");
+    device.sync().await.expect("first sync");
+    let body = profile(&[(CAMERA, "0")]);
+    let (s, r) = server
+        .admin(
+            "PUT",
+            "/api/v1/profiles/camera",
+            Some(json!({ "syncml": body })),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let path = format!("/api/v1/devices/{}/profiles/camera", device.device_id());
+    assert_eq!(server.admin("PUT", &path, None).await.0, 202);
+    device.sync().await.expect("install");
+    device.sync().await.expect("verify");
+    let rows = settings(&server, &device).await;
+    assert_eq!(state_of(&rows, CAMERA), "verified", "{rows:?}");
+    assert_eq!(rows[CAMERA]["attempts"], 1);
+
+    // Verified once; the user changes the value afterwards. With --reverify-secs 0 the
+    // next session reads the profile back again and finds it.
+    device.tree_mut().set(CAMERA, "1").unwrap();
+    let report = device.sync().await.expect("re-verify");
+    assert!(
+        report
+            .commands
+            .iter()
+            .any(|(c, u, st)| c == "Get" && u == CAMERA && *st == 200),
+        "{:?}",
+        report.commands
+    );
+    let rows = settings(&server, &device).await;
+    assert_eq!(state_of(&rows, CAMERA), "drift", "{rows:?}");
+    assert_eq!(rows[CAMERA]["actual"], "1");
+
+    // Drift is corrected as after the first read-back, and verified again.
+    device.sync().await.expect("resend");
+    assert_eq!(device.tree().value(CAMERA), Some("0"));
+    device.sync().await.expect("verify again");
+    let rows = settings(&server, &device).await;
+    assert_eq!(state_of(&rows, CAMERA), "verified", "{rows:?}");
+    assert_eq!(rows[CAMERA]["attempts"], 2);
+}

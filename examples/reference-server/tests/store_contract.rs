@@ -19,7 +19,7 @@ use winmdm_reference_server::store::{
 };
 
 /// Migrations each backend has (`migrations/{sqlite,postgres}/000N_*.sql`).
-const MIGRATIONS: i64 = 4;
+const MIGRATIONS: i64 = 5;
 const NOW: i64 = 1_800_000_000;
 
 // ---------------------------------------------------------------- backends
@@ -104,6 +104,8 @@ contract!(
     peek_message_says_quiet_only_when_nothing_is_stored_to_do,
     profile_revisions_and_a_redeploy_in_one_transaction_per_device,
     an_answer_to_another_revisions_command_changes_no_node_state,
+    due_verifications_are_taken_once_oldest_first_and_reset_by_a_deployment,
+    a_read_back_skips_write_only_nodes_and_records_the_verification,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -1530,8 +1532,19 @@ async fn postgres_e2e_a_device_enrolls_and_syncs() {
 
 /// `peek_message` by thumbprint: whether the message of `session` is quiet.
 fn quiet(store: &dyn Store, session: &str, idle_before: i64, now: i64) -> bool {
+    quiet_at(store, session, idle_before, now, now)
+}
+
+/// [`quiet`] with a re-verification cut-off (`verified_before`).
+fn quiet_at(store: &dyn Store, session: &str, idle_before: i64, verified: i64, now: i64) -> bool {
     let p = store
-        .peek_message(MessageKey::Thumbprint("AA"), session, idle_before, now)
+        .peek_message(
+            MessageKey::Thumbprint("AA"),
+            session,
+            idle_before,
+            verified,
+            now,
+        )
         .unwrap()
         .expect("enrollment found");
     assert_eq!(p.enrollment.last_seen_at, Some(now), "set by the peek");
@@ -1542,7 +1555,12 @@ fn peek_message_says_quiet_only_when_nothing_is_stored_to_do(store: &dyn Store) 
     let e = enroll(store, "DEV1", "AA");
     enroll(store, "DEV2", "BB");
     for key in [MessageKey::Thumbprint("ZZ"), MessageKey::Device("NOPE")] {
-        assert!(store.peek_message(key, "1", NOW, NOW).unwrap().is_none());
+        assert!(
+            store
+                .peek_message(key, "1", NOW, NOW, NOW)
+                .unwrap()
+                .is_none()
+        );
     }
 
     // Nothing stored: quiet, in one statement (no transaction), last_seen_at committed.
@@ -1552,7 +1570,7 @@ fn peek_message_says_quiet_only_when_nothing_is_stored_to_do(store: &dyn Store) 
     let seen = store.enrollment_by_device("DEV1").unwrap().unwrap();
     assert_eq!(seen.last_seen_at, Some(NOW));
     let by_device = store
-        .peek_message(MessageKey::Device("DEV1"), "1", NOW - 120, NOW + 1)
+        .peek_message(MessageKey::Device("DEV1"), "1", NOW - 120, NOW, NOW + 1)
         .unwrap()
         .unwrap();
     assert_eq!((by_device.enrollment.id, by_device.quiet), (e, true));
@@ -1561,7 +1579,7 @@ fn peek_message_says_quiet_only_when_nothing_is_stored_to_do(store: &dyn Store) 
     let ids = store.queue_commands(e, &frags(1), "admin", NOW).unwrap();
     assert!(!quiet(store, "1", NOW - 120, NOW + 2));
     let other = store
-        .peek_message(MessageKey::Thumbprint("BB"), "1", NOW - 120, NOW + 2)
+        .peek_message(MessageKey::Thumbprint("BB"), "1", NOW - 120, NOW, NOW + 2)
         .unwrap()
         .unwrap();
     assert!(
@@ -1592,13 +1610,36 @@ fn peek_message_says_quiet_only_when_nothing_is_stored_to_do(store: &dyn Store) 
         "an old snapshot to drop"
     );
 
+    // An assignment verified at or before the cut-off makes it not quiet (a
+    // re-verification is due); one being installed (never verified) does not.
+    store.put_profile("p", "v1", NOW).unwrap();
+    assign(store, "p", e, &["./A".to_owned()], &[]);
+    assert!(
+        quiet_at(store, "2", NOW + 5, NOW + 6, NOW + 6),
+        "not verified yet"
+    );
+    let mut tx = store.session(e, "x").unwrap();
+    tx.set_verified("p", Some(NOW + 6)).unwrap();
+    tx.commit().unwrap();
+    assert!(quiet_at(store, "2", NOW + 5, NOW + 5, NOW + 7));
+    let before = store.statements();
+    assert!(!quiet_at(store, "2", NOW + 5, NOW + 6, NOW + 7), "due");
+    assert_eq!(store.statements() - before, 1, "still one statement");
+    let other = (store.peek_message(MessageKey::Thumbprint("BB"), "1", NOW, NOW + 6, NOW + 7))
+        .unwrap()
+        .unwrap();
+    assert!(
+        other.quiet,
+        "another enrollment's assignment is not this one's"
+    );
+
     // Revoked certificates peek at nothing.
     let mut tx = opened(store, "AA", "3", NOW + 7).tx;
     tx.unenrolled(NOW + 7).unwrap();
     tx.commit().unwrap();
     assert!(
         store
-            .peek_message(MessageKey::Thumbprint("AA"), "4", NOW, NOW + 8)
+            .peek_message(MessageKey::Thumbprint("AA"), "4", NOW, NOW, NOW + 8)
             .unwrap()
             .is_none()
     );
@@ -1745,6 +1786,7 @@ fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Stor
     use winmdm_omadm::{CommandKind, Disposition, Item, Outcome, StatusCode};
     use winmdm_reference_server::admin::profile_outcome;
 
+    let catalog = winmdm_csp::Catalog::builtin();
     let camera = "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera";
     let text = |v: &str| {
         format!(
@@ -1799,6 +1841,7 @@ fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Stor
     let old = &v1.install_commands()[0];
     profile_outcome(
         &mut *tx,
+        &catalog,
         "p@1:install:0",
         old,
         &answer(CommandKind::Replace, vec![]),
@@ -1808,6 +1851,7 @@ fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Stor
     let get = &v1.verify_commands()[0];
     profile_outcome(
         &mut *tx,
+        &catalog,
         "p@1:verify",
         get,
         &answer(CommandKind::Get, vec![read("0")]),
@@ -1831,6 +1875,7 @@ fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Stor
     let mut tx = store.session(e, "2").unwrap();
     profile_outcome(
         &mut *tx,
+        &catalog,
         "p@2:install:0",
         &install[0],
         &answer(CommandKind::Replace, vec![]),
@@ -1845,6 +1890,7 @@ fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Stor
     let get = &v2.verify_commands()[0];
     profile_outcome(
         &mut *tx,
+        &catalog,
         "p@2:verify",
         get,
         &answer(CommandKind::Get, vec![read("1")]),
@@ -1860,6 +1906,7 @@ fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Stor
     let mut tx = store.session(e, "4").unwrap();
     profile_outcome(
         &mut *tx,
+        &catalog,
         "p@2:install:0",
         &install[0],
         &answer(CommandKind::Replace, vec![]),
@@ -1872,4 +1919,194 @@ fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Stor
         queued,
         "no read-back queued"
     );
+}
+
+/// `take_due_verifications`: the assignments verified at or before the cut-off, with no
+/// node pending, at most `limit`, oldest first, each once (marked); `assign` and
+/// `redeploy` reset the verification; another revision's text is not returned.
+fn due_verifications_are_taken_once_oldest_first_and_reset_by_a_deployment(store: &dyn Store) {
+    let (e, other) = (enroll(store, "DEV1", "AA"), enroll(store, "DEV2", "BB"));
+    for p in ["p1", "p2", "p3", "p4"] {
+        store.put_profile(p, &format!("text of {p}"), NOW).unwrap();
+        assign(store, p, e, &[format!("./{p}")], &[]);
+    }
+    assign(store, "p1", other, &["./p1".to_owned()], &[]);
+    let settle = |tx: &mut dyn SessionTx, p: &str, state: &str| {
+        let u = SettingUpdate {
+            state,
+            status: None,
+            original_error: None,
+            actual: None,
+            attempt: false,
+        };
+        tx.set_setting(p, &format!("./{p}"), &u).unwrap();
+    };
+    let mut tx = store.session(e, "1").unwrap();
+    assert!(
+        tx.take_due_verifications(NOW + 100, 8).unwrap().is_empty(),
+        "none verified"
+    );
+    for (p, at) in [
+        ("p1", NOW + 3),
+        ("p2", NOW + 1),
+        ("p3", NOW + 2),
+        ("p4", NOW + 1),
+    ] {
+        settle(&mut *tx, p, "verified");
+        tx.set_verified(p, Some(at)).unwrap();
+    }
+    settle(&mut *tx, "p4", "pending"); // being installed: not taken
+    tx.commit().unwrap();
+    let mut tx = store.session(other, "1").unwrap();
+    settle(&mut *tx, "p1", "verified");
+    tx.set_verified("p1", Some(NOW)).unwrap();
+    tx.commit().unwrap();
+
+    let ids = |due: Vec<winmdm_reference_server::store::Due>| -> Vec<(String, Option<String>)> {
+        due.into_iter().map(|d| (d.profile_id, d.syncml)).collect()
+    };
+    let text = |p: &str| (p.to_owned(), Some(format!("text of {p}")));
+    let mut tx = store.session(e, "2").unwrap();
+    assert!(tx.take_due_verifications(NOW, 8).unwrap().is_empty());
+    // The two oldest of those due (p2, p3), not p1 (verified later) nor p4 (pending).
+    let due = tx.take_due_verifications(NOW + 3, 2).unwrap();
+    assert_eq!(due.iter().map(|d| d.revision).collect::<Vec<_>>(), [1, 1]);
+    assert_eq!(ids(due), [text("p2"), text("p3")]);
+    // Marked: each taken once.
+    assert_eq!(
+        ids(tx.take_due_verifications(NOW + 3, 8).unwrap()),
+        [text("p1")]
+    );
+    assert!(tx.take_due_verifications(i64::MAX, 8).unwrap().is_empty());
+    settle(&mut *tx, "p4", "sent");
+    assert_eq!(
+        ids(tx.take_due_verifications(i64::MAX, 8).unwrap()),
+        [text("p4")]
+    );
+    tx.commit().unwrap();
+    assert!(
+        quiet_at(store, "9", NOW, i64::MAX - 1, NOW + 4),
+        "nothing due once taken"
+    );
+    // The other enrollment's is its own; rolled back, it is still due.
+    let mut tx = store.session(other, "2").unwrap();
+    assert_eq!(tx.take_due_verifications(NOW, 8).unwrap().len(), 1);
+    drop(tx);
+    let mut tx = store.session(other, "2").unwrap();
+    assert_eq!(tx.take_due_verifications(NOW, 8).unwrap().len(), 1);
+    tx.set_verified("p1", Some(NOW + 5)).unwrap();
+    tx.commit().unwrap();
+
+    // A new assignment or a redeploy starts over: not verified.
+    let mut tx = store.session(e, "3").unwrap();
+    tx.set_verified("p1", Some(NOW + 5)).unwrap();
+    tx.set_verified("p2", Some(NOW + 5)).unwrap();
+    tx.commit().unwrap();
+    assign(store, "p1", e, &["./p1".to_owned()], &[]);
+    store.put_profile("p2", "p2 v2", NOW + 6).unwrap();
+    let node = ["./p2".to_owned()];
+    let d = Deployment {
+        profile_id: "p2",
+        revision: 2,
+        locuris: &node,
+        install: &[],
+    };
+    assert!(store.redeploy(&d, e, &[], NOW + 6).unwrap());
+    let mut tx = store.session(e, "4").unwrap();
+    assert!(tx.take_due_verifications(i64::MAX, 8).unwrap().is_empty());
+    // p3 changed while its device stays on revision 1 (the redeploy not done): no text.
+    tx.set_verified("p3", Some(NOW + 6)).unwrap();
+    tx.commit().unwrap();
+    store.put_profile("p3", "p3 v2", NOW + 7).unwrap();
+    let mut tx = store.session(e, "5").unwrap();
+    let due = tx.take_due_verifications(NOW + 6, 8).unwrap();
+    assert_eq!(ids(due), [("p3".to_owned(), None)]);
+    tx.commit().unwrap();
+}
+
+/// `admin::profile_outcome` over each store: the read-back skips nodes the catalog says
+/// cannot be read, a failed Get drifts only the nodes it read, a 405 without results
+/// changes no node, and a read-back that leaves nothing to deliver records the
+/// verification (which `take_due_verifications` then finds).
+fn a_read_back_skips_write_only_nodes_and_records_the_verification(store: &dyn Store) {
+    use winmdm_omadm::syncml::{Data, Location};
+    use winmdm_omadm::{CommandKind, Disposition, Item, Outcome, StatusCode};
+    use winmdm_reference_server::admin::profile_outcome;
+
+    let catalog = winmdm_csp::Catalog::builtin();
+    let camera = "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera";
+    let password = "./Device/Vendor/MSFT/Accounts/Users/alice/Password";
+    let text = format!(
+        "<Replace><CmdID>1</CmdID><Item><Target><LocURI>{camera}</LocURI></Target>\
+         <Meta><Format xmlns=\"syncml:metinf\">int</Format></Meta><Data>0</Data></Item></Replace>\
+         <Add><CmdID>2</CmdID><Item><Target><LocURI>{password}</LocURI></Target>\
+         <Data>secret</Data></Item></Add>"
+    );
+    let p = winmdm_csp::profile::Profile::parse(&text).unwrap();
+    let answer = |kind, status: u16, results: Vec<Item<'static>>| Outcome {
+        tag: 1,
+        kind,
+        msg_ref: "2".into(),
+        cmd_ref: "3".into(),
+        disposition: Disposition::Answered,
+        status: Some(StatusCode(status)),
+        item_statuses: Vec::new(),
+        original_error: None,
+        results,
+        children: Vec::new(),
+    };
+    let e = enroll(store, "DEV1", "AA");
+    store.put_profile("p", &text, NOW).unwrap();
+    let nodes = [camera.to_owned(), password.to_owned()];
+    let install = p.install_commands();
+    assign(store, "p", e, &nodes, &install);
+    let mut tx = store.session(e, "1").unwrap();
+    for (n, c) in install.iter().enumerate() {
+        let o = answer(CommandKind::Replace, 200, vec![]);
+        profile_outcome(&mut *tx, &catalog, &format!("p@1:install:{n}"), c, &o, NOW).unwrap();
+    }
+    tx.commit().unwrap();
+    // One Get, of the camera alone: the password cannot be read.
+    let gets: Vec<_> = (store.commands(e, 100).unwrap().into_iter())
+        .filter(|c| c.origin == "profile:p@1:verify")
+        .collect();
+    assert_eq!(gets.len(), 1);
+    let get = gets[0].syncml.clone();
+    assert!(get.contains(camera) && !get.contains(password), "{get}");
+    let state = |uri: &str| {
+        let s = store.settings(e).unwrap();
+        let row = s.iter().find(|r| r.locuri == uri).unwrap();
+        (row.state.clone(), row.actual.clone())
+    };
+    let due = |at: i64| {
+        let mut tx = store.session(e, "look").unwrap();
+        tx.take_due_verifications(at, 8).unwrap().len() // dropped: rolled back
+    };
+
+    // A 405 without results (a node the device cannot read): no node changes.
+    let mut tx = store.session(e, "2").unwrap();
+    let o = answer(CommandKind::Get, 405, vec![]);
+    profile_outcome(&mut *tx, &catalog, "p@1:verify", &get, &o, NOW + 1).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(state(camera).0, "sent");
+    // A 404 without results: the camera (read) drifts, the password (not read) does not.
+    let mut tx = store.session(e, "3").unwrap();
+    let o = answer(CommandKind::Get, 404, vec![]);
+    profile_outcome(&mut *tx, &catalog, "p@1:verify", &get, &o, NOW + 2).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(state(camera), ("drift".to_owned(), None));
+    assert_eq!(state(password).0, "sent");
+    assert_eq!(due(i64::MAX), 0, "a correction follows: not verified");
+    // The value read back: verified, and the verification recorded.
+    let mut tx = store.session(e, "4").unwrap();
+    let read = Item {
+        source: Some(Location::uri(camera)),
+        data: Some(Data::text("0")),
+        ..Item::default()
+    };
+    let o = answer(CommandKind::Get, 200, vec![read]);
+    profile_outcome(&mut *tx, &catalog, "p@1:verify", &get, &o, NOW + 3).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(state(camera).0, "verified");
+    assert_eq!((due(NOW + 2), due(NOW + 3)), (0, 1));
 }

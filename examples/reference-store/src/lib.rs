@@ -352,8 +352,10 @@ pub trait Store: Send + Sync + 'static {
     /// enrollment as [`Store::open_message`] does (none: `Ok(None)`), sets its
     /// `last_seen_at` to `now` and says whether the message is [`Peeked::quiet`]: no
     /// snapshot of `session_id` is stored, no command is pending, none was sent in
-    /// another session, and no other session's snapshot was last saved before
-    /// `idle_before` (nothing for [`SessionTx::requeue_abandoned`] to do). A quiet
+    /// another session, no other session's snapshot was last saved before
+    /// `idle_before` (nothing for [`SessionTx::requeue_abandoned`] to do), and no
+    /// assignment was verified at or before `verified_before` (nothing for
+    /// [`SessionTx::take_due_verifications`] to take). A quiet
     /// message is answered by a new engine over a [`QuietTx`], with no lock held while
     /// it runs; a write it turns out to need ([`StoreError::NeedsTransaction`]) sends it
     /// through [`Store::open_message`].
@@ -366,6 +368,7 @@ pub trait Store: Send + Sync + 'static {
         key: MessageKey<'_>,
         session_id: &str,
         idle_before: i64,
+        verified_before: i64,
         now: i64,
     ) -> Result<Option<Peeked>, StoreError>;
 }
@@ -434,6 +437,12 @@ impl SessionTx for QuietTx {
     }
     fn requeue_abandoned(&mut self, _: i64) -> Result<usize, StoreError> {
         Ok(0)
+    }
+    fn take_due_verifications(&mut self, _: i64, _: u32) -> Result<Vec<Due>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn set_verified(&mut self, _: &str, _: Option<i64>) -> Result<(), StoreError> {
+        self.write()
     }
     fn queue(&mut self, _: &[String], _: &str, _: i64) -> Result<Vec<i64>, StoreError> {
         self.write()
@@ -594,6 +603,20 @@ pub trait SessionTx {
     /// it), and drops those sessions' snapshots. A session still in progress (on
     /// another instance, say) keeps its commands: none is delivered twice at once.
     fn requeue_abandoned(&mut self, idle_before: i64) -> Result<usize, StoreError>;
+    /// At the start of a new session: up to `limit` of this enrollment's assignments
+    /// verified at or before `verified_before` (`verified_at`, see
+    /// [`SessionTx::set_verified`]) with no node `pending`, oldest first, in one
+    /// statement that also marks them (`verified_at` NULL: not due again until a
+    /// read-back sets it).
+    fn take_due_verifications(
+        &mut self,
+        verified_before: i64,
+        limit: u32,
+    ) -> Result<Vec<Due>, StoreError>;
+    /// Records when a profile's assignment to this enrollment was last verified with
+    /// nothing left to deliver (`None`: not verified, or a correction is under way).
+    /// [`Store::assign`] and [`Store::redeploy`] set `None`.
+    fn set_verified(&mut self, profile_id: &str, at: Option<i64>) -> Result<(), StoreError>;
     /// Queues more commands (verification Gets, retries).
     fn queue(
         &mut self,
@@ -622,6 +645,18 @@ pub trait SessionTx {
     fn save(&mut self, snapshot: &[u8], now: i64) -> Result<(), StoreError>;
     /// Commits.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// An assignment due for re-verification ([`SessionTx::take_due_verifications`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// The profile.
+    pub profile_id: String,
+    /// The revision the device has.
+    pub revision: i64,
+    /// The profile's text, `None` when the profile is at another revision (a redeploy
+    /// left undone): there is nothing to compare the device's nodes with.
+    pub syncml: Option<String>,
 }
 
 /// A command's outcome to record ([`SessionTx::record_outcomes`]).

@@ -17,9 +17,9 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::{
-    CommandRow, Deployment, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
-    NewOutcome, OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx, SettingRow,
-    SettingUpdate, Store, StoreError, in_given_order, outcomes_json,
+    CommandRow, Deployment, Due, Enrolled, Enrollment, Hints, MessageKey, NewCertificate,
+    NewEnrollment, NewOutcome, OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx,
+    SettingRow, SettingUpdate, Store, StoreError, in_given_order, outcomes_json,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0002_retries_retention.sql"),
     include_str!("../migrations/postgres/0003_sessions_by_age.sql"),
     include_str!("../migrations/postgres/0004_profile_revisions.sql"),
+    include_str!("../migrations/postgres/0005_reverification.sql"),
 ];
 
 /// The advisory lock key that serialises migrations of instances starting at once.
@@ -661,7 +662,8 @@ impl Store for PgStore {
                 "INSERT INTO assignments (profile_id, enrollment_id, assigned_at, revision)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (profile_id, enrollment_id) DO UPDATE
-                   SET assigned_at = excluded.assigned_at, revision = excluded.revision",
+                   SET assigned_at = excluded.assigned_at, revision = excluded.revision,
+                     verified_at = NULL",
                 &[&d.profile_id, &enrollment_id, &now, &d.revision],
             )?;
             drop_unsent(tx, d.profile_id, enrollment_id, now)?;
@@ -680,7 +682,7 @@ impl Store for PgStore {
             // The row lock orders redeploys of one assignment: a second one waits, then
             // finds the revision already there.
             let n = tx.execute(
-                "UPDATE assignments SET revision = $3, assigned_at = $4
+                "UPDATE assignments SET revision = $3, assigned_at = $4, verified_at = NULL
                  WHERE profile_id = $1 AND enrollment_id = $2 AND revision < $3",
                 &[&d.profile_id, &enrollment_id, &d.revision, &now],
             )?;
@@ -859,6 +861,7 @@ impl Store for PgStore {
         key: MessageKey<'_>,
         session_id: &str,
         idle_before: i64,
+        verified_before: i64,
         now: i64,
     ) -> Result<Option<Peeked>, StoreError> {
         let (sql, name) = match key {
@@ -867,7 +870,10 @@ impl Store for PgStore {
         };
         let mut conn = self.conn()?;
         let Some(row) = conn
-            .query(sql, &[&name, &now, &session_id, &idle_before])?
+            .query(
+                sql,
+                &[&name, &now, &session_id, &idle_before, &verified_before],
+            )?
             .pop()
         else {
             return Ok(None);
@@ -881,7 +887,7 @@ impl Store for PgStore {
 
 /// The peek (`Store::peek_message`): `last_seen_at = $2` on the enrollment `by` names
 /// (`$1`), returning it and whether the message of session `$3` is quiet (`$4`: the
-/// requeue's `idle_before`). One statement: its subqueries read the snapshot the
+/// requeue's `idle_before`, `$5`: `verified_before`). One statement: its subqueries read the snapshot the
 /// statement started with (see `Store::peek_message`).
 ///
 /// Its transaction (the statement's own) commits without waiting for the WAL flush
@@ -901,7 +907,9 @@ fn peek_query(by: &str) -> String {
            AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = e.id
              AND c.state = 'pending')
            AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = e.id
-             AND c.state = 'sent' AND c.session_id <> $3)"
+             AND c.state = 'sent' AND c.session_id <> $3)
+           AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.enrollment_id = e.id
+             AND a.verified_at <= $5)"
     )
 }
 
@@ -1090,6 +1098,45 @@ impl SessionTx for PgSession<'_> {
         Ok(n as usize)
     }
 
+    fn take_due_verifications(
+        &mut self,
+        verified_before: i64,
+        limit: u32,
+    ) -> Result<Vec<Due>, StoreError> {
+        let e = self.enrollment_id;
+        let mut due = self.rows(
+            "UPDATE assignments a SET verified_at = NULL
+             WHERE a.enrollment_id = $1 AND a.profile_id IN (
+               SELECT d.profile_id FROM assignments d
+               WHERE d.enrollment_id = $1 AND d.verified_at <= $2
+                 AND NOT EXISTS (SELECT 1 FROM profile_settings s
+                   WHERE s.profile_id = d.profile_id AND s.enrollment_id = $1
+                     AND s.state = 'pending')
+               ORDER BY d.verified_at, d.profile_id LIMIT $3)
+             RETURNING a.profile_id, a.revision,
+               (SELECT syncml FROM profiles p WHERE p.id = a.profile_id
+                 AND p.revision = a.revision)",
+            &[&e, &verified_before, &i64::from(limit)],
+            |r| {
+                Ok(Due {
+                    profile_id: r.try_get(0)?,
+                    revision: r.try_get(1)?,
+                    syncml: r.try_get(2)?,
+                })
+            },
+        )?;
+        due.sort_by(|a, b| a.profile_id.cmp(&b.profile_id));
+        Ok(due)
+    }
+
+    fn set_verified(&mut self, profile_id: &str, at: Option<i64>) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE assignments SET verified_at = $3 WHERE profile_id = $1 AND enrollment_id = $2",
+            &[&profile_id, &self.enrollment_id, &at],
+        )?;
+        Ok(())
+    }
+
     fn queue(
         &mut self,
         fragments: &[String],
@@ -1259,7 +1306,7 @@ mod tests {
         };
         assert_eq!(setting(&mut store.conn().unwrap()), "on");
         let p = store
-            .peek_message(MessageKey::Thumbprint("AA"), "1", 0, 5)
+            .peek_message(MessageKey::Thumbprint("AA"), "1", 0, 0, 5)
             .unwrap()
             .expect("found");
         assert!(p.quiet);

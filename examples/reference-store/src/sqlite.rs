@@ -10,9 +10,9 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    CommandRow, Deployment, Enrolled, Enrollment, Hints, MessageKey, NewCertificate, NewEnrollment,
-    NewOutcome, OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx, SettingRow,
-    SettingUpdate, Store, StoreError, in_given_order, outcomes_json,
+    CommandRow, Deployment, Due, Enrolled, Enrollment, Hints, MessageKey, NewCertificate,
+    NewEnrollment, NewOutcome, OpenedMessage, Peeked, ProfileRow, PruneReport, Recorded, SessionTx,
+    SettingRow, SettingUpdate, Store, StoreError, in_given_order, outcomes_json,
 };
 
 /// Versioned migrations, applied in order at start (`schema_version` records the last).
@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_retries_retention.sql"),
     include_str!("../migrations/sqlite/0003_sessions_by_age.sql"),
     include_str!("../migrations/sqlite/0004_profile_revisions.sql"),
+    include_str!("../migrations/sqlite/0005_reverification.sql"),
 ];
 
 /// How often the background thread checkpoints the WAL ([`SqliteStore::open`]).
@@ -544,7 +545,7 @@ impl Store for SqliteStore {
             "INSERT INTO assignments (profile_id, enrollment_id, assigned_at, revision)
              VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT DO UPDATE SET assigned_at = excluded.assigned_at,
-               revision = excluded.revision",
+               revision = excluded.revision, verified_at = NULL",
             params![d.profile_id, enrollment_id, now, d.revision],
         )?;
         drop_unsent(&tx, d.profile_id, enrollment_id, now)?;
@@ -563,7 +564,7 @@ impl Store for SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let n = tx.exec(
-            "UPDATE assignments SET revision = ?3, assigned_at = ?4
+            "UPDATE assignments SET revision = ?3, assigned_at = ?4, verified_at = NULL
              WHERE profile_id = ?1 AND enrollment_id = ?2 AND revision < ?3",
             params![d.profile_id, enrollment_id, d.revision, now],
         )?;
@@ -734,6 +735,7 @@ impl Store for SqliteStore {
         key: MessageKey<'_>,
         session_id: &str,
         idle_before: i64,
+        verified_before: i64,
         now: i64,
     ) -> Result<Option<Peeked>, StoreError> {
         let (sql, name) = match key {
@@ -742,7 +744,7 @@ impl Store for SqliteStore {
         };
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(sql)?;
-        let mut rows = stmt.query(params![name, session_id, now, idle_before])?;
+        let mut rows = stmt.query(params![name, session_id, now, idle_before, verified_before])?;
         let Some(r) = rows.next()? else {
             return Ok(None);
         };
@@ -781,7 +783,7 @@ fn open_query(by: &str) -> String {
 
 /// The peek (`Store::peek_message`): `last_seen_at = ?3` on the enrollment `by` names
 /// (`?1`), returning it and whether the message of session `?2` is quiet (`?4`: the
-/// requeue's `idle_before`).
+/// requeue's `idle_before`, `?5`: `verified_before`).
 fn peek_query(by: &str) -> String {
     let cols = ENROLLMENT_COLS.replace("e.", "enrollments.");
     format!(
@@ -794,7 +796,9 @@ fn peek_query(by: &str) -> String {
            AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
              AND c.state = 'pending')
            AND NOT EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
-             AND c.state = 'sent' AND c.session_id <> ?2)"
+             AND c.state = 'sent' AND c.session_id <> ?2)
+           AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.enrollment_id = enrollments.id
+             AND a.verified_at <= ?5)"
     )
 }
 
@@ -974,6 +978,45 @@ impl SessionTx for SqliteSession<'_> {
             )?;
         }
         Ok(n)
+    }
+
+    fn take_due_verifications(
+        &mut self,
+        verified_before: i64,
+        limit: u32,
+    ) -> Result<Vec<Due>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE assignments SET verified_at = NULL
+             WHERE enrollment_id = ?1 AND profile_id IN (
+               SELECT a.profile_id FROM assignments a
+               WHERE a.enrollment_id = ?1 AND a.verified_at <= ?2
+                 AND NOT EXISTS (SELECT 1 FROM profile_settings s
+                   WHERE s.profile_id = a.profile_id AND s.enrollment_id = ?1
+                     AND s.state = 'pending')
+               ORDER BY a.verified_at, a.profile_id LIMIT ?3)
+             RETURNING profile_id, revision,
+               (SELECT syncml FROM profiles p WHERE p.id = assignments.profile_id
+                 AND p.revision = assignments.revision)",
+        )?;
+        let mut due = stmt
+            .query_map(params![self.enrollment_id, verified_before, limit], |r| {
+                Ok(Due {
+                    profile_id: r.get(0)?,
+                    revision: r.get(1)?,
+                    syncml: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        due.sort_by(|a, b| a.profile_id.cmp(&b.profile_id));
+        Ok(due)
+    }
+
+    fn set_verified(&mut self, profile_id: &str, at: Option<i64>) -> Result<(), StoreError> {
+        self.conn.exec(
+            "UPDATE assignments SET verified_at = ?3 WHERE profile_id = ?1 AND enrollment_id = ?2",
+            params![profile_id, self.enrollment_id, at],
+        )?;
+        Ok(())
     }
 
     fn queue(
