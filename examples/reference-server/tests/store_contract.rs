@@ -1957,6 +1957,19 @@ fn due_verifications_are_taken_once_oldest_first_and_reset_by_a_deployment(store
     }
     settle(&mut *tx, "p4", "pending"); // being installed: not taken
     tx.commit().unwrap();
+    // A message's transaction knows the oldest verification from its open: before it,
+    // nothing can be due and no statement is sent; from it, the store is asked (rolled
+    // back: nothing taken).
+    let mut tx = opened(store, "AA", "h", NOW + 10).tx;
+    let before = store.statements();
+    assert!(tx.take_due_verifications(NOW, 8).unwrap().is_empty());
+    assert_eq!(
+        store.statements(),
+        before,
+        "nothing verified by then: not asked"
+    );
+    assert!(!tx.take_due_verifications(NOW + 1, 8).unwrap().is_empty());
+    drop(tx);
     let mut tx = store.session(other, "1").unwrap();
     settle(&mut *tx, "p1", "verified");
     tx.set_verified("p1", Some(NOW)).unwrap();

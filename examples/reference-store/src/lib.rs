@@ -406,9 +406,6 @@ impl SessionTx for QuietTx {
     fn pending(&mut self, _: u32, _: &[i64]) -> Result<Vec<(i64, String, String)>, StoreError> {
         Ok(Vec::new())
     }
-    fn mark_sent(&mut self, _: i64, _: i64) -> Result<(), StoreError> {
-        self.write()
-    }
     fn mark_sent_all(&mut self, ids: &[i64], _: i64) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
@@ -423,16 +420,6 @@ impl SessionTx for QuietTx {
         if outcomes.is_empty() {
             return Ok(Vec::new());
         }
-        self.write()
-    }
-    fn record_outcome(
-        &mut self,
-        _: i64,
-        _: Option<i64>,
-        _: Option<&str>,
-        _: Option<&serde_json::Value>,
-        _: i64,
-    ) -> Result<bool, StoreError> {
         self.write()
     }
     fn requeue_abandoned(&mut self, _: i64) -> Result<usize, StoreError> {
@@ -508,6 +495,10 @@ struct Hints {
     oldest_other: Option<i64>,
     /// Pending commands may exist.
     pending: bool,
+    /// The oldest `verified_at` of the enrollment's assignments (`None`: none verified;
+    /// `i64::MIN`: unknown), so that [`SessionTx::take_due_verifications`] looks only
+    /// when one can be due.
+    oldest_verified: Option<i64>,
     /// Ids a short [`SessionTx::pending`] read returned that are still pending in this
     /// transaction (`None`: no short read since the last change that may add pending
     /// commands). Empty: every pending command has been taken, none can be found.
@@ -525,6 +516,7 @@ impl Hints {
             other_sent: true,
             oldest_other: Some(i64::MIN),
             pending: true,
+            oldest_verified: Some(i64::MIN),
             short_read: None,
             opened: false,
         }
@@ -553,6 +545,18 @@ impl Hints {
     fn added_pending(&mut self) {
         self.pending = true;
         self.short_read = None;
+    }
+
+    /// Whether an assignment verified at or before `verified_before` can exist.
+    fn may_be_due(&self, verified_before: i64) -> bool {
+        self.oldest_verified.is_some_and(|t| t <= verified_before)
+    }
+
+    /// An assignment's `verified_at` set in this transaction.
+    fn verified(&mut self, at: Option<i64>) {
+        if let Some(at) = at {
+            self.oldest_verified = Some(self.oldest_verified.map_or(at, |t| t.min(at)));
+        }
     }
 
     /// Whether the requeue's UPDATE and DELETE can change anything.
@@ -584,11 +588,15 @@ pub trait SessionTx {
         outcomes: &[NewOutcome<'_>],
         now: i64,
     ) -> Result<Vec<Recorded>, StoreError>;
-    /// Marks a command sent in this session.
-    fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError>;
+    /// Marks a command sent in this session ([`mark_sent_all`](SessionTx::mark_sent_all)
+    /// of one).
+    fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.mark_sent_all(&[id], now)
+    }
     /// Marks commands sent in this session, in one statement.
     fn mark_sent_all(&mut self, ids: &[i64], now: i64) -> Result<(), StoreError>;
-    /// Records a command's outcome (once: a command already done is left alone).
+    /// Records a command's outcome (once: a command already done is left alone);
+    /// whether it did ([`record_outcomes`](SessionTx::record_outcomes) of one).
     fn record_outcome(
         &mut self,
         id: i64,
@@ -596,7 +604,15 @@ pub trait SessionTx {
         original_error: Option<&str>,
         results: Option<&serde_json::Value>,
         now: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let outcome = NewOutcome {
+            id,
+            status,
+            original_error,
+            results,
+        };
+        Ok(!self.record_outcomes(&[outcome], now)?.is_empty())
+    }
     /// At the start of a new session: puts commands sent in other sessions of this
     /// enrollment and never answered back to pending, when that session's snapshot was
     /// last saved before `idle_before` (Unix seconds) or is gone (the device abandoned

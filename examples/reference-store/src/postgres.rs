@@ -839,7 +839,8 @@ impl Store for PgStore {
                  AND session_id <> $2),
                (SELECT updated_at FROM sessions WHERE enrollment_id = $1
                  AND session_id <> $2 ORDER BY updated_at LIMIT 1),
-               EXISTS (SELECT 1 FROM commands WHERE enrollment_id = $1 AND state = 'pending')",
+               EXISTS (SELECT 1 FROM commands WHERE enrollment_id = $1 AND state = 'pending'),
+               (SELECT MIN(verified_at) FROM assignments WHERE enrollment_id = $1)",
             &[&enrollment.id, &session_id],
         )?;
         s.hints = Hints {
@@ -847,6 +848,7 @@ impl Store for PgStore {
             other_sent: row.try_get(1)?,
             oldest_other: row.try_get(2)?,
             pending: row.try_get(3)?,
+            oldest_verified: row.try_get(4)?,
             short_read: None,
             opened: true,
         };
@@ -993,40 +995,6 @@ impl SessionTx for PgSession<'_> {
         Ok(rows)
     }
 
-    fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.hints.taken(id);
-        self.conn.execute(
-            "UPDATE commands SET state = 'sent', session_id = $2, sent_at = $3 WHERE id = $1",
-            &[&id, &self.session_id, &now],
-        )?;
-        Ok(())
-    }
-
-    fn record_outcome(
-        &mut self,
-        id: i64,
-        status: Option<i64>,
-        original_error: Option<&str>,
-        results: Option<&serde_json::Value>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.hints.taken(id);
-        let results = results.map(|r| r.to_string());
-        let n = self.conn.execute(
-            "UPDATE commands SET state = 'done', status = $2, original_error = $3, results = $4, done_at = $5
-             WHERE id = $1 AND enrollment_id = $6 AND state <> 'done'",
-            &[
-                &id,
-                &status,
-                &original_error,
-                &results,
-                &now,
-                &self.enrollment_id,
-            ],
-        )?;
-        Ok(n == 1)
-    }
-
     fn record_outcomes(
         &mut self,
         outcomes: &[NewOutcome<'_>],
@@ -1103,6 +1071,9 @@ impl SessionTx for PgSession<'_> {
         verified_before: i64,
         limit: u32,
     ) -> Result<Vec<Due>, StoreError> {
+        if !self.hints.may_be_due(verified_before) {
+            return Ok(Vec::new());
+        }
         let e = self.enrollment_id;
         let mut due = self.rows(
             "UPDATE assignments a SET verified_at = NULL
@@ -1130,6 +1101,7 @@ impl SessionTx for PgSession<'_> {
     }
 
     fn set_verified(&mut self, profile_id: &str, at: Option<i64>) -> Result<(), StoreError> {
+        self.hints.verified(at);
         self.conn.execute(
             "UPDATE assignments SET verified_at = $3 WHERE profile_id = $1 AND enrollment_id = $2",
             &[&profile_id, &self.enrollment_id, &at],

@@ -712,6 +712,7 @@ impl Store for SqliteStore {
                         other_sent: r.get(15)?,
                         oldest_other: r.get(16)?,
                         pending: r.get(17)?,
+                        oldest_verified: r.get(18)?,
                         short_read: None,
                         opened: true,
                     },
@@ -763,7 +764,8 @@ const BY_DEVICE: &str = "SELECT id FROM enrollments WHERE device_id = ?1 ORDER B
 
 /// The message's open (`Store::open_message`): `last_seen_at = ?3` on the enrollment
 /// `by` names (`?1`), returning it and, for session `?2`, its snapshot and the hints:
-/// sent commands of other sessions, the oldest other session, pending commands.
+/// sent commands of other sessions, the oldest other session, pending commands, the
+/// oldest verified assignment.
 fn open_query(by: &str) -> String {
     // RETURNING names the updated table's columns without an alias.
     let cols = ENROLLMENT_COLS.replace("e.", "enrollments.");
@@ -777,7 +779,9 @@ fn open_query(by: &str) -> String {
            (SELECT updated_at FROM sessions s WHERE s.enrollment_id = enrollments.id
              AND s.session_id <> ?2 ORDER BY updated_at LIMIT 1),
            EXISTS (SELECT 1 FROM commands c WHERE c.enrollment_id = enrollments.id
-             AND c.state = 'pending')"
+             AND c.state = 'pending'),
+           (SELECT MIN(a.verified_at) FROM assignments a
+             WHERE a.enrollment_id = enrollments.id)"
     )
 }
 
@@ -870,39 +874,6 @@ impl SessionTx for SqliteSession<'_> {
             .collect())
     }
 
-    fn mark_sent(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.hints.taken(id);
-        self.conn.exec(
-            "UPDATE commands SET state = 'sent', session_id = ?2, sent_at = ?3 WHERE id = ?1",
-            params![id, self.session_id, now],
-        )?;
-        Ok(())
-    }
-
-    fn record_outcome(
-        &mut self,
-        id: i64,
-        status: Option<i64>,
-        original_error: Option<&str>,
-        results: Option<&serde_json::Value>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.hints.taken(id);
-        let n = self.conn.exec(
-            "UPDATE commands SET state = 'done', status = ?2, original_error = ?3, results = ?4, done_at = ?5
-             WHERE id = ?1 AND enrollment_id = ?6 AND state <> 'done'",
-            params![
-                id,
-                status,
-                original_error,
-                results.map(|r| r.to_string()),
-                now,
-                self.enrollment_id
-            ],
-        )?;
-        Ok(n == 1)
-    }
-
     fn record_outcomes(
         &mut self,
         outcomes: &[NewOutcome<'_>],
@@ -985,6 +956,9 @@ impl SessionTx for SqliteSession<'_> {
         verified_before: i64,
         limit: u32,
     ) -> Result<Vec<Due>, StoreError> {
+        if !self.hints.may_be_due(verified_before) {
+            return Ok(Vec::new());
+        }
         let mut stmt = self.conn.prepare_cached(
             "UPDATE assignments SET verified_at = NULL
              WHERE enrollment_id = ?1 AND profile_id IN (
@@ -1012,6 +986,7 @@ impl SessionTx for SqliteSession<'_> {
     }
 
     fn set_verified(&mut self, profile_id: &str, at: Option<i64>) -> Result<(), StoreError> {
+        self.hints.verified(at);
         self.conn.exec(
             "UPDATE assignments SET verified_at = ?3 WHERE profile_id = ?1 AND enrollment_id = ?2",
             params![profile_id, self.enrollment_id, at],
