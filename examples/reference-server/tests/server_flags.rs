@@ -6,13 +6,10 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::manual::enroll;
-use common::{Request, Server, free_port, https, tempdir};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use common::{Request, Server, free_port, https, tempdir, tls_connect};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use winmdm_device_emulator::{Credential, Device, EnrollOptions};
@@ -254,28 +251,6 @@ async fn json_logs_carry_the_device_and_session_of_each_request() {
     );
 }
 
-/// A TLS connection to the server trusting `ca_pem`.
-async fn connect(
-    port: u16,
-    ca_pem: &str,
-) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
     let data = tempdir();
@@ -284,7 +259,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
     let ca = server.ca_pem();
     // A request whose body is half sent when SIGTERM arrives.
     let body = br#"{"ttl_seconds": 600}"#;
-    let mut tls = connect(port, &ca).await.unwrap();
+    let mut tls = tls_connect(port, &ca).await.unwrap();
     let head = format!(
         "POST /api/v1/enrollment-tokens HTTP/1.1\r\nHost: localhost:{port}\r\n\
          Authorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -308,7 +283,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_zero() {
         "the server waits for the request in flight"
     );
     // No new connection is accepted while draining.
-    let refused = tokio::time::timeout(Duration::from_secs(5), connect(port, &ca)).await;
+    let refused = tokio::time::timeout(Duration::from_secs(5), tls_connect(port, &ca)).await;
     assert!(
         matches!(refused, Ok(Err(_))),
         "a new connection after SIGTERM must fail"
@@ -496,7 +471,7 @@ async fn a_body_that_stops_arriving_gets_408_after_the_request_timeout() {
         "/EnrollmentServer/Enrollment.svc",
         "/ManagementServer/MDM.svc",
     ] {
-        let mut tls = connect(port, &ca).await.unwrap();
+        let mut tls = tls_connect(port, &ca).await.unwrap();
         let head = format!(
             "POST {path} HTTP/1.1\r\nHost: localhost:{port}\r\n\
              Content-Type: application/soap+xml\r\nContent-Length: 1000\r\n\r\n<s:Envelope"

@@ -5,12 +5,11 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::{Request, Server, free_port, https, tempdir};
+use common::{Request, Server, free_port, https, tempdir, tls_connect};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use winmdm_enroll::pki::const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1};
 use winmdm_enroll::pki::der::{Decode, Encode};
 use winmdm_enroll::pki::x509_cert::Certificate;
@@ -26,22 +25,7 @@ fn chain(pem: &str) -> Vec<Vec<u8>> {
 /// The certificate chain the server at `port` presents in a TLS handshake that checks it
 /// against `ca_pem` for the name `localhost`.
 async fn presented(port: u16, ca_pem: &str) -> Vec<Vec<u8>> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+    let tls = tls_connect(port, ca_pem)
         .await
         .expect("TLS handshake checked against the device CA");
     tls.get_ref()
