@@ -639,9 +639,9 @@ struct Stats {
     /// Session times of completed sessions, microseconds (in the open loop from the
     /// scheduled start).
     latencies: Mutex<Vec<u32>>,
-    /// When each timed session ended and its latency (µs), in order of completion
-    /// ([`LoadOptions::latency_log`]).
-    ends: Mutex<Vec<(Instant, u32)>>,
+    /// When each timed session ended and its latency (µs), in order of completion, kept
+    /// only with a [`LoadOptions::latency_log`] (`None` otherwise).
+    ends: Option<Mutex<Vec<(Instant, u32)>>>,
     /// The sessions alone, from their actual start, microseconds.
     service: Mutex<Vec<u32>>,
     /// Their start delays (open loop), microseconds.
@@ -704,7 +704,9 @@ impl Stats {
         locked(&self.start_delays).push(micros(delay));
         let us = micros(took + delay);
         locked(&self.latencies).push(us);
-        locked(&self.ends).push((Instant::now(), us));
+        if let Some(ends) = &self.ends {
+            locked(ends).push((Instant::now(), us));
+        }
         let mut k = locked(&self.by_kind);
         if resumed < r.connections {
             k.0.push(us)
@@ -1256,7 +1258,10 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         .unwrap_or(DEFAULT_KEY_POOL)
         .min(opts.devices)
         .max(1);
-    let stats = Arc::new(Stats::default());
+    let stats = Arc::new(Stats {
+        ends: opts.latency_log.as_ref().map(|_| Mutex::default()),
+        ..Stats::default()
+    });
 
     // Phase 1: enrollment (or reuse); the floor client only reuses.
     let mut devices: Vec<Device> = Vec::with_capacity(opts.devices);
@@ -1460,7 +1465,11 @@ pub async fn run(opts: LoadOptions) -> Result<Summary, LoadError> {
         v
     };
     if let Some(path) = &opts.latency_log {
-        let ends = std::mem::take(&mut *locked(&stats.ends));
+        let ends = stats
+            .ends
+            .as_ref()
+            .map(|e| std::mem::take(&mut *locked(e)))
+            .unwrap_or_default();
         let mut text = String::with_capacity(ends.len() * 16);
         for (end, us) in ends {
             let at = end.saturating_duration_since(start).as_secs_f64() * 1000.0;
