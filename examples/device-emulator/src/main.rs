@@ -34,13 +34,18 @@ enum Cmd {
         #[arg(long)]
         ca: PathBuf,
         /// OnPremise password (with --upn).
-        #[arg(long, conflicts_with = "token", required_unless_present = "token")]
+        #[arg(
+            long,
+            conflicts_with = "token",
+            required_unless_present = "token",
+            allow_hyphen_values = true
+        )]
         secret: Option<String>,
         /// OnPremise user principal name (default: user@ followed by the discovery host).
         #[arg(long, requires = "secret")]
         upn: Option<String>,
         /// A security token for the BinarySecurityToken (Federated / Entra / one-time).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         token: Option<String>,
         /// The device ID (default: 32 random hex digits).
         #[arg(long)]
@@ -87,7 +92,7 @@ enum Cmd {
         #[arg(long)]
         ca: PathBuf,
         /// The enrollment secret (not needed with --floor).
-        #[arg(long, required_unless_present = "floor")]
+        #[arg(long, required_unless_present = "floor", allow_hyphen_values = true)]
         secret: Option<String>,
         /// Where the devices and the key pool live.
         #[arg(long)]

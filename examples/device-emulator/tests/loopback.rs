@@ -678,6 +678,35 @@ async fn the_cli_works_across_invocations() {
     assert!(!ok && err.starts_with("winmdm-device: "), "{err}");
 }
 
+/// A secret or token that begins with `-` is a value, not an option: generated secrets
+/// did begin with one, and `--secret "$(cat enrollment-secret)"` then failed as usage.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_or_token_starting_with_a_hyphen_is_taken_as_the_value() {
+    let h = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &h.ca_pem).unwrap();
+    for flag in ["--secret", "--token"] {
+        let state = dir.path().join(flag.trim_start_matches('-'));
+        let (ok, _, err) = cli(&[
+            "enroll",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--discovery-url",
+            &h.discovery,
+            "--ca",
+            ca.to_str().unwrap(),
+            flag,
+            "-2wrong-secret",
+        ])
+        .await;
+        // Parsed, sent, and refused by the server as a wrong credential (exit 1).
+        assert!(!ok, "{flag}: a wrong credential enrolled");
+        assert!(err.starts_with("winmdm-device: "), "{flag}: {err}");
+        assert!(!err.contains("unexpected argument"), "{flag}: {err}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn renewal_replaces_the_certificate_and_key() {
     let h = start().await;

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use base64::Engine;
 use rand::Rng;
 use winmdm_enroll::pki::{self, CertificateAuthority, IssueOptions, Signer, Subject};
 use winmdm_enroll::token::{EntraAuthenticator, Jwks, JwtValidation};
@@ -110,11 +109,13 @@ fn write_public(p: &Path, contents: &str) -> Result<(), SetupError> {
     fs::write(p, contents).map_err(|e| SetupError::Io(p.display().to_string(), e))
 }
 
-/// A random URL-safe secret of 32 bytes.
+/// A random secret of 32 bytes in lowercase hex: safe in a shell word, a URL and a
+/// header, and never starting with `-` (a base64url secret did, once in 64 starts, and
+/// then read as an option in `--secret "$(cat enrollment-secret)"`).
 pub fn random_secret() -> String {
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn secret_file(p: &Path) -> Result<String, SetupError> {

@@ -61,6 +61,14 @@ async fn a_fresh_data_directory_holds_every_file_the_banner_names_them_and_a_res
     }
     assert!(server.secret().len() >= 16 && server.token().len() >= 16);
     assert_ne!(server.secret(), server.token());
+    // Generated secrets are hex, so `--secret "$(cat enrollment-secret)"` never reads as an
+    // option (a base64url one began with `-` once in 64 starts and broke the README command).
+    for s in [server.secret(), server.token()] {
+        assert!(
+            s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{s}"
+        );
+    }
     // The banner: the discovery URL, the admin URL and where the files are.
     let url = format!("https://localhost:{port}");
     for needle in [
