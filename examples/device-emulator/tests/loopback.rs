@@ -140,8 +140,9 @@ impl Mini {
             }
             ("POST", "/EnrollmentServer/Enrollment.svc") => {
                 let directory = |c: &TokenCredential<'_>, _: SystemTime| match c {
+                    // `load` enrolls as user@ the discovery host.
                     TokenCredential::UsernameToken(u)
-                        if u.username == "user@example.com"
+                        if (u.username == "user@example.com" || u.username == "user@127.0.0.1")
                             && constant_time_eq(u.password.as_bytes(), b"secret") =>
                     {
                         Ok(u.username.to_owned())
@@ -676,6 +677,52 @@ async fn the_cli_works_across_invocations() {
     ])
     .await;
     assert!(!ok && err.starts_with("winmdm-device: "), "{err}");
+}
+
+/// `load --threads N` runs the load generator on N runtime threads (N >= 1): one device
+/// enrolls and checks in on a single thread; zero threads is a usage error.
+#[tokio::test(flavor = "multi_thread")]
+async fn load_runs_on_the_threads_it_is_given() {
+    let h = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &h.ca_pem).unwrap();
+    let base = h
+        .discovery
+        .trim_end_matches("/EnrollmentServer/Discovery.svc");
+    let state = dir.path().join("load");
+    let args = |threads: &'static str| {
+        vec![
+            "load".to_owned(),
+            "--quiet".to_owned(),
+            "--threads".to_owned(),
+            threads.to_owned(),
+            "--server".to_owned(),
+            base.to_owned(),
+            "--ca".to_owned(),
+            ca.to_str().unwrap().to_owned(),
+            "--secret".to_owned(),
+            "secret".to_owned(),
+            "--state-dir".to_owned(),
+            state.to_str().unwrap().to_owned(),
+            "--devices".to_owned(),
+            "1".to_owned(),
+            "--concurrency".to_owned(),
+            "1".to_owned(),
+            "--sessions".to_owned(),
+            "2".to_owned(),
+            "--duration".to_owned(),
+            "10".to_owned(),
+        ]
+    };
+    let (ok, _, err) = cli(&args("0").iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(!ok && err.contains("--threads"), "{err}");
+    let (ok, out, err) = cli(&args("1").iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(ok, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["enrollments"], 1, "{out}");
+    assert_eq!(summary["sessions"], 2, "{out}");
+    assert_eq!(summary["errors"], serde_json::json!({}), "{out}");
 }
 
 /// A secret or token that begins with `-` is a value, not an option: generated secrets
