@@ -19,7 +19,7 @@ use winmdm_reference_server::store::{
 };
 
 /// Migrations each backend has (`migrations/{sqlite,postgres}/000N_*.sql`).
-const MIGRATIONS: i64 = 5;
+const MIGRATIONS: i64 = 6;
 const NOW: i64 = 1_800_000_000;
 
 // ---------------------------------------------------------------- backends
@@ -1291,6 +1291,22 @@ fn sqlite_a_version_1_database_is_upgraded_at_open() {
         plan.contains("COVERING INDEX sessions_enrollment_updated"),
         "{plan}"
     );
+    // Version 6: an enrollment's newest certificate without sorting its certificates.
+    let plan: Vec<String> = c
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT thumbprint FROM certificates WHERE enrollment_id = 1
+               ORDER BY issued_at DESC, rowid DESC LIMIT 1",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter().any(|p| p.contains("INDEX certificates_newest"))
+            && !plan.iter().any(|p| p.contains("TEMP B-TREE")),
+        "{plan:?}"
+    );
     // Opened again: nothing re-applied.
     drop(SqliteStore::open(&path).unwrap());
     let n: i64 = c
@@ -1322,6 +1338,26 @@ fn postgres_a_version_1_database_is_upgraded_at_open() {
     assert_eq!(
         db.query_i64("SELECT MAX(version) FROM schema_version"),
         MIGRATIONS
+    );
+    // Version 6: the newest enrollment of a device through an index, also in the generic
+    // plan of a prepared statement (before: a backward scan of every enrollment). The
+    // tables hold a row or two here, so sequential scans are ruled out.
+    let plan = db.explain(
+        "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
+         PREPARE newest(text) AS SELECT id FROM enrollments WHERE device_id = $1 \
+           ORDER BY id DESC LIMIT 1",
+        "EXPLAIN EXECUTE newest('OLD')",
+    );
+    assert!(plan.contains("enrollments_device_newest"), "{plan}");
+    let plan = db.explain(
+        "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
+         PREPARE cert(bigint) AS SELECT thumbprint FROM certificates WHERE enrollment_id = $1 \
+           ORDER BY issued_at DESC, seq DESC LIMIT 1",
+        "EXPLAIN EXECUTE cert(1)",
+    );
+    assert!(
+        plan.contains("certificates_newest") && !plan.contains("Sort"),
+        "{plan}"
     );
     drop(store);
     drop(PgStore::open(&db.url).unwrap());

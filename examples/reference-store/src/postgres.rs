@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0003_sessions_by_age.sql"),
     include_str!("../migrations/postgres/0004_profile_revisions.sql"),
     include_str!("../migrations/postgres/0005_reverification.sql"),
+    include_str!("../migrations/postgres/0006_lookup_indexes.sql"),
 ];
 
 /// The advisory lock key that serialises migrations of instances starting at once.
@@ -1007,12 +1008,15 @@ impl SessionTx for PgSession<'_> {
             self.hints.taken(o.id);
         }
         let e = self.enrollment_id;
+        // `+ 0` keeps the enrollment out of the index choice: the rows are found by id
+        // from the outcomes, not by a scan of every command of the device (the generic
+        // plan's choice), which grew with the device's history.
         let rows = self.rows(
             "UPDATE commands c SET state = 'done', status = x.status, original_error = x.error,
                results = x.results, done_at = $2
              FROM jsonb_to_recordset($1::text::jsonb)
                AS x(id BIGINT, status BIGINT, error TEXT, results TEXT)
-             WHERE c.id = x.id AND c.enrollment_id = $3 AND c.state <> 'done'
+             WHERE c.id = x.id AND c.enrollment_id + 0 = $3 AND c.state <> 'done'
              RETURNING c.id, c.origin, c.syncml",
             &[&outcomes_json(outcomes), &now, &e],
             |r| {

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_sessions_by_age.sql"),
     include_str!("../migrations/sqlite/0004_profile_revisions.sql"),
     include_str!("../migrations/sqlite/0005_reverification.sql"),
+    include_str!("../migrations/sqlite/0006_lookup_indexes.sql"),
 ];
 
 /// How often the background thread checkpoints the WAL ([`SqliteStore::open`]).
@@ -913,6 +914,20 @@ impl Drop for SqliteSession<'_> {
     }
 }
 
+/// A message's outcomes in one statement. `+` keeps the enrollment out of the index
+/// choice: the rows are found by id from the outcomes (a search each), not by scanning
+/// every command of the device, done ones included, against every outcome, which grew
+/// with the device's history.
+const RECORD_OUTCOMES: &str =
+    "UPDATE commands SET state = 'done', status = x.status, original_error = x.error,
+               results = x.results, done_at = ?2
+             FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status,
+                     value ->> 'error' AS error, value ->> 'results' AS results
+                   FROM json_each(?1)) AS x
+             WHERE commands.id = x.id AND +commands.enrollment_id = ?3
+               AND commands.state <> 'done'
+             RETURNING commands.id, commands.origin, commands.syncml";
+
 impl SessionTx for SqliteSession<'_> {
     fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(read) = self.hints.snapshot.take() {
@@ -966,16 +981,7 @@ impl SessionTx for SqliteSession<'_> {
         for o in outcomes {
             self.hints.taken(o.id);
         }
-        let mut stmt = self.conn.prepare_cached(
-            "UPDATE commands SET state = 'done', status = x.status, original_error = x.error,
-               results = x.results, done_at = ?2
-             FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status,
-                     value ->> 'error' AS error, value ->> 'results' AS results
-                   FROM json_each(?1)) AS x
-             WHERE commands.id = x.id AND commands.enrollment_id = ?3
-               AND commands.state <> 'done'
-             RETURNING commands.id, commands.origin, commands.syncml",
-        )?;
+        let mut stmt = self.conn.prepare_cached(RECORD_OUTCOMES)?;
         let rows = stmt
             .query_map(
                 params![outcomes_json(outcomes), now, self.enrollment_id],
@@ -1326,6 +1332,37 @@ mod tests {
             )
             .unwrap();
         assert_eq!(changed as u64, written.min(20000), "an update was lost");
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Recording outcomes finds each command by its id, whatever the device's history:
+    /// not by a scan of all the device's commands (the plan before `+`).
+    #[test]
+    fn outcomes_are_recorded_by_id_not_by_a_scan_of_the_device() {
+        let dir = std::env::temp_dir().join(format!("winmdm-store-plan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("t.db")).unwrap();
+        let conn = store.lock();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {RECORD_OUTCOMES}"))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(params!["[]", 0, 1], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|s| s.contains("INTEGER PRIMARY KEY")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|s| s.contains("commands_open")),
+            "{plan:?}"
+        );
+        drop(stmt);
+        drop(conn);
         drop(store);
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -78,6 +78,23 @@ impl PgDatabase {
             c.query_one(sql, &[]).unwrap().get(0)
         })
     }
+
+    /// The plan PostgreSQL makes for `sql` after `setup` on one connection of the test's
+    /// database (an `EXPLAIN ...` statement, `PREPARE` and settings in `setup`), its lines
+    /// joined.
+    pub fn explain(&self, setup: &str, sql: &str) -> String {
+        off_runtime(|| {
+            let mut c = ::postgres::Client::connect(&self.url, ::postgres::NoTls).unwrap();
+            c.batch_execute(setup).unwrap();
+            let lines: Vec<String> = c
+                .query(sql, &[])
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            lines.join("\n")
+        })
+    }
 }
 
 impl Drop for PgDatabase {
