@@ -1319,10 +1319,11 @@ mod tests {
             restarts() >= first + 3,
             "the WAL did not start over 3 times in {written} transactions ({wal_len} bytes)"
         );
-        // The table's first transaction alone is some 5 MB of WAL; after it, SQLite's
-        // own autocheckpoint ([`AUTOCHECKPOINT_PAGES`]) would let the WAL reach 40 MB
-        // (28 MB in these 2 s with `wal_reset_frames` = `i64::MAX`, and no restart).
-        assert!(wal_len < 8 << 20, "WAL {wal_len} bytes");
+        // The table's first transaction alone is some 5 MB of WAL (4.8 MB at the end of
+        // the test, measured); after it, SQLite's own autocheckpoint
+        // ([`AUTOCHECKPOINT_PAGES`]) would let the WAL reach 40 MB (28 MB in these 2 s
+        // with `wal_reset_frames` = `i64::MAX`, and no restart). Room for a busy machine.
+        assert!(wal_len < 16 << 20, "WAL {wal_len} bytes");
         let changed: i64 = store
             .lock()
             .one(
