@@ -247,9 +247,14 @@ measure_store() {
   local mps rqb rsb
   mps=$(field .messages_per_session "$best_j"); rqb=$(r0 "$(field .request_bytes_mean "$best_j")"); rsb=$(r0 "$(field .response_bytes_mean "$best_j")")
   R[$store.idle_sizes]="$(r1 "$mps") msg, $rqb B up, $rsb B down"
+  # The arguments of the runs at the peak's concurrency (again after their floor runs).
+  local idle_args=("${S[@]}" "${T1[@]}" --devices "$warm" --concurrency "$best_c" --duration "$dur" --warmup)
+  local full_args=("${S[@]}" --devices "$devices" --concurrency "$best_c" --duration "$dur" --no-resume)
+  local cmd_args=("${S[@]}" "${T1[@]}" --devices "$warm" --concurrency "$best_c" --duration "$dur"
+                  --commands-per-session 5 --admin-token "$token" --warmup)
 
   echo "-- full handshakes: all $devices devices, no TLS resumption, concurrency $best_c"
-  j=$(run idle_full "$server_pid" "${S[@]}" --devices "$devices" --concurrency "$best_c" --duration "$dur" --no-resume --warmup 180)
+  j=$(run idle_full "$server_pid" "${full_args[@]}" --warmup 180)
   local full_j=$j
   # Its warm-up is every device's first check-in after enrollment, full handshakes too:
   # the session that delivers the commands queued at enrollment.
@@ -274,8 +279,7 @@ measure_store() {
   echo "  p50 / p99 ${R[$store.r80f]} ms (${R[$store.r80f_rate]})"
 
   echo "-- check-in with 5 queued Gets: $warm devices after a warm-up, concurrency $best_c, TLS resumed"
-  j=$(run cmd5 "$server_pid" "${S[@]}" "${T1[@]}" --devices "$warm" --concurrency "$best_c" --duration "$dur" \
-      --commands-per-session 5 --admin-token "$token" --warmup)
+  j=$(run cmd5 "$server_pid" "${cmd_args[@]}")
   local cmd_j=$j
   R[$store.cmd]=$(r0 "$(field .sessions_per_s "$j")"); R[$store.cmd_lat]="$(field .p50_ms "$j") / $(field .p99_ms "$j")"
   R[$store.cmd_cpu]=$(cpu_ms "$j"); R[$store.cmd_stmts]=$(stmts "$j")
@@ -306,13 +310,13 @@ measure_store() {
   j=$(floor_run floor_idle_resumed "$best_j" "$warm" "${T1[@]}" --warmup)
   R[$store.f_peak]=$(r0 "$(field .sessions_per_s "$j")"); R[$store.f_peak_cpu]=$(cpu_ms "$j")
   local again
-  again=$(run idle_resumed_again "$server_pid" "${S[@]}" "${T1[@]}" --devices "$warm" --concurrency "$best_c" --duration "$dur" --warmup)
+  again=$(run idle_resumed_again "$server_pid" "${idle_args[@]}")
   R[$store.peak_again]=$(r0 "$(field .sessions_per_s "$again")")
   R[$store.f_peak_ratio]=$(ratio "$best" "$(field .sessions_per_s "$again")" "$(field .sessions_per_s "$j")")
   echo "  idle, resumed: $(r0 "$(field .sessions_per_s "$j")") sessions/s; server again ${R[$store.peak_again]} (server/floor ${R[$store.f_peak_ratio]}x)"
   j=$(floor_run floor_idle_full "$full_j" "$devices" --no-resume --warmup 180)
   R[$store.f_full]=$(r0 "$(field .sessions_per_s "$j")"); R[$store.f_full_cpu]=$(cpu_ms "$j")
-  again=$(run idle_full_again "$server_pid" "${S[@]}" --devices "$devices" --concurrency "$best_c" --duration "$dur" --no-resume)
+  again=$(run idle_full_again "$server_pid" "${full_args[@]}")
   R[$store.full_again]=$(r0 "$(field .sessions_per_s "$again")")
   R[$store.f_full_ratio]=$(ratio "$(field .sessions_per_s "$full_j")" "$(field .sessions_per_s "$again")" "$(field .sessions_per_s "$j")")
   echo "  idle, full handshakes: $(r0 "$(field .sessions_per_s "$j")") sessions/s; server again ${R[$store.full_again]} (server/floor ${R[$store.f_full_ratio]}x)"
@@ -320,8 +324,7 @@ measure_store() {
   # the floor makes every HTTPS request the measured run makes.
   j=$(floor_run floor_cmd5 "$cmd_j" "$warm" "${T1[@]}" --warmup --commands-per-session 5 --admin-token floor)
   R[$store.f_cmd]=$(r0 "$(field .sessions_per_s "$j")"); R[$store.f_cmd_cpu]=$(cpu_ms "$j")
-  again=$(run cmd5_again "$server_pid" "${S[@]}" "${T1[@]}" --devices "$warm" --concurrency "$best_c" --duration "$dur" \
-      --commands-per-session 5 --admin-token "$token" --warmup)
+  again=$(run cmd5_again "$server_pid" "${cmd_args[@]}")
   R[$store.cmd_again]=$(r0 "$(field .sessions_per_s "$again")")
   R[$store.f_cmd_ratio]=$(ratio "$(field .sessions_per_s "$cmd_j")" "$(field .sessions_per_s "$again")" "$(field .sessions_per_s "$j")")
   echo "  5 Gets pattern: $(r0 "$(field .sessions_per_s "$j")") sessions/s; server again ${R[$store.cmd_again]} (server/floor ${R[$store.f_cmd_ratio]}x)"

@@ -604,7 +604,7 @@ async fn an_untrusted_server_is_a_tls_error() {
     ));
 }
 
-async fn cli(args: &[&str]) -> (bool, String, String) {
+async fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_winmdm-device"))
         .args(args)
         .output()
@@ -715,9 +715,9 @@ async fn load_runs_on_the_threads_it_is_given() {
             "10".to_owned(),
         ]
     };
-    let (ok, _, err) = cli(&args("0").iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (ok, _, err) = cli(&args("0")).await;
     assert!(!ok && err.contains("--threads"), "{err}");
-    let (ok, out, err) = cli(&args("1").iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (ok, out, err) = cli(&args("1")).await;
     assert!(ok, "{err}");
     let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(summary["enrollments"], 1, "{out}");

@@ -1871,30 +1871,32 @@ fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Stor
     };
     assert!(store.redeploy(&d, e, &[], NOW + 1).unwrap());
     let queued = store.commands(e, 100).unwrap().len();
+    // One message of session `sid` answering (origin, command, outcome)s, committed.
+    let answered = |sid: &str, answers: &[(&str, &str, Outcome)], now: i64| {
+        let mut tx = store.session(e, sid).unwrap();
+        for (origin, fragment, o) in answers {
+            profile_outcome(&mut *tx, &catalog, origin, fragment, o, now).unwrap();
+        }
+        tx.commit().unwrap();
+    };
 
     // Revision 1's install and read-back answered now: as if they were not.
-    let mut tx = store.session(e, "1").unwrap();
-    let old = &v1.install_commands()[0];
-    profile_outcome(
-        &mut *tx,
-        &catalog,
-        "p@1:install:0",
-        old,
-        &answer(CommandKind::Replace, vec![]),
+    answered(
+        "1",
+        &[
+            (
+                "p@1:install:0",
+                &v1.install_commands()[0],
+                answer(CommandKind::Replace, vec![]),
+            ),
+            (
+                "p@1:verify",
+                &v1.verify_commands()[0],
+                answer(CommandKind::Get, vec![read("0")]),
+            ),
+        ],
         NOW + 2,
-    )
-    .unwrap();
-    let get = &v1.verify_commands()[0];
-    profile_outcome(
-        &mut *tx,
-        &catalog,
-        "p@1:verify",
-        get,
-        &answer(CommandKind::Get, vec![read("0")]),
-        NOW + 2,
-    )
-    .unwrap();
-    tx.commit().unwrap();
+    );
     let s = store.settings(e).unwrap();
     assert_eq!(
         (s[0].state.as_str(), s[0].attempts, s[0].actual.as_deref()),
@@ -1908,48 +1910,41 @@ fn an_answer_to_another_revisions_command_changes_no_node_state(store: &dyn Stor
 
     // Revision 2's own answers count: sent, its read-back queued with its revision, and
     // the value it reads verified.
-    let mut tx = store.session(e, "2").unwrap();
-    profile_outcome(
-        &mut *tx,
-        &catalog,
-        "p@2:install:0",
-        &install[0],
-        &answer(CommandKind::Replace, vec![]),
+    answered(
+        "2",
+        &[(
+            "p@2:install:0",
+            &install[0],
+            answer(CommandKind::Replace, vec![]),
+        )],
         NOW + 3,
-    )
-    .unwrap();
-    tx.commit().unwrap();
+    );
     let s = store.settings(e).unwrap();
     assert_eq!((s[0].state.as_str(), s[0].attempts), ("sent", 1));
     assert_eq!(states_of(store, e, "profile:p@2:verify"), ["pending"]);
-    let mut tx = store.session(e, "3").unwrap();
-    let get = &v2.verify_commands()[0];
-    profile_outcome(
-        &mut *tx,
-        &catalog,
-        "p@2:verify",
-        get,
-        &answer(CommandKind::Get, vec![read("1")]),
+    answered(
+        "3",
+        &[(
+            "p@2:verify",
+            &v2.verify_commands()[0],
+            answer(CommandKind::Get, vec![read("1")]),
+        )],
         NOW + 4,
-    )
-    .unwrap();
-    tx.commit().unwrap();
+    );
     assert_eq!(store.settings(e).unwrap()[0].state, "verified");
 
     // A profile no longer assigned: nothing either.
     store.unassign("p", e, &[], NOW + 5).unwrap();
     let queued = store.commands(e, 100).unwrap().len();
-    let mut tx = store.session(e, "4").unwrap();
-    profile_outcome(
-        &mut *tx,
-        &catalog,
-        "p@2:install:0",
-        &install[0],
-        &answer(CommandKind::Replace, vec![]),
+    answered(
+        "4",
+        &[(
+            "p@2:install:0",
+            &install[0],
+            answer(CommandKind::Replace, vec![]),
+        )],
         NOW + 6,
-    )
-    .unwrap();
-    tx.commit().unwrap();
+    );
     assert_eq!(
         store.commands(e, 100).unwrap().len(),
         queued,

@@ -474,6 +474,17 @@ pub enum MessageKey<'a> {
     Device(&'a str),
 }
 
+impl<'a> MessageKey<'a> {
+    /// The thumbprint or DeviceID, with `by_thumbprint` or `by_device` as the key says
+    /// (a store's statement for each kind of key).
+    pub fn pick<T>(self, by_thumbprint: T, by_device: T) -> (T, &'a str) {
+        match self {
+            MessageKey::Thumbprint(t) => (by_thumbprint, t),
+            MessageKey::Device(d) => (by_device, d),
+        }
+    }
+}
+
 /// A management message's transaction and its enrollment ([`Store::open_message`]).
 pub struct OpenedMessage<'s> {
     /// The enrollment, as locked and updated by the transaction.

@@ -818,10 +818,7 @@ impl Store for PgStore {
         };
         // The UPDATE takes the row lock that `session` takes with FOR NO KEY UPDATE (it
         // changes no key column): one message of a device at a time across instances.
-        let (by, name) = match key {
-            MessageKey::Thumbprint(t) => (OPEN_BY_THUMBPRINT, t),
-            MessageKey::Device(d) => (OPEN_BY_DEVICE, d),
-        };
+        let (by, name) = key.pick(OPEN_BY_THUMBPRINT, OPEN_BY_DEVICE);
         let sql = format!(
             "UPDATE enrollments e SET last_seen_at = $2 WHERE e.id = ({by})
              RETURNING {ENROLLMENT_COLS}"
@@ -867,10 +864,7 @@ impl Store for PgStore {
         verified_before: i64,
         now: i64,
     ) -> Result<Option<Peeked>, StoreError> {
-        let (sql, name) = match key {
-            MessageKey::Thumbprint(t) => (&*PEEK_BY_THUMBPRINT, t),
-            MessageKey::Device(d) => (&*PEEK_BY_DEVICE, d),
-        };
+        let (sql, name) = key.pick(&*PEEK_BY_THUMBPRINT, &*PEEK_BY_DEVICE);
         let mut conn = self.conn()?;
         let Some(row) = conn
             .query(

@@ -74,18 +74,18 @@ fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
 }
 
 /// One round of the checkpoint thread: a passive checkpoint, and when the WAL holds at
-/// least `reset_frames`, the passes that let the next COMMIT start it over. True when a
-/// pass under the store's lock copied the WAL's last frame.
+/// least `reset_frames`, the passes that let the next COMMIT start it over. A failure is
+/// tried again at the next round.
 fn checkpoint_round(
     conn: &Connection,
     store: &std::sync::Weak<Mutex<Connection>>,
     reset_frames: i64,
-) -> bool {
+) {
     let Ok((mut log, mut done)) = passive_checkpoint(conn) else {
-        return false; // tried again at the next interval
+        return;
     };
     if log < reset_frames {
-        return false;
+        return;
     }
     // Each pass copies what the writer added during the one before: a few of them leave
     // a short tail, unless the writer outpaces them (then the next round tries again).
@@ -95,18 +95,18 @@ fn checkpoint_round(
         }
         match passive_checkpoint(conn) {
             Ok((l, d)) => (log, done) = (l, d),
-            Err(_) => return false,
+            Err(_) => return,
         }
     }
     if log - done > WAL_RESET_TAIL {
-        return false;
+        return;
     }
     let Some(store) = store.upgrade() else {
-        return false;
+        return;
     };
     // No message runs while the lock is held, so this pass reaches the WAL's last frame.
     let _writer = store.lock().unwrap_or_else(|p| p.into_inner());
-    passive_checkpoint(conn).is_ok_and(|(l, d)| l == d)
+    let _ = passive_checkpoint(conn);
 }
 
 /// Starts the checkpoint thread on a second connection to `path`; `None` when that
@@ -779,10 +779,7 @@ impl Store for SqliteStore {
         };
         // One statement: the write lock is already held, so the enrollment, its
         // last_seen_at, the snapshot and the hints are one consistent state.
-        let (sql, name) = match key {
-            MessageKey::Thumbprint(t) => (&*OPEN_BY_THUMBPRINT, t),
-            MessageKey::Device(d) => (&*OPEN_BY_DEVICE, d),
-        };
+        let (sql, name) = key.pick(&*OPEN_BY_THUMBPRINT, &*OPEN_BY_DEVICE);
         let opened = {
             let mut stmt = s.conn.prepare_cached(sql)?;
             let mut rows = stmt.query(params![name, session_id, now])?;
@@ -821,10 +818,7 @@ impl Store for SqliteStore {
         verified_before: i64,
         now: i64,
     ) -> Result<Option<Peeked>, StoreError> {
-        let (sql, name) = match key {
-            MessageKey::Thumbprint(t) => (&*PEEK_BY_THUMBPRINT, t),
-            MessageKey::Device(d) => (&*PEEK_BY_DEVICE, d),
-        };
+        let (sql, name) = key.pick(&*PEEK_BY_THUMBPRINT, &*PEEK_BY_DEVICE);
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(sql)?;
         let mut rows = stmt.query(params![name, session_id, now, idle_before, verified_before])?;
