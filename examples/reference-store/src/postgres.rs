@@ -950,6 +950,23 @@ impl PgSession<'_> {
     }
 }
 
+/// [`SessionTx::record_outcomes`]: `$1` the outcomes as JSON, `$2` now, `$3` the
+/// enrollment, `$4` the outcomes' ids.
+///
+/// The rows are found by id through the primary key: `= ANY($4)` (which the
+/// planner takes for a few rows) and not the join with the JSON alone, which it
+/// takes for 100 rows: a plan made while the table was small joined a scan of
+/// every command with them, and a connection kept it as the table grew (16 ms a
+/// call after 15,000 commands). `+ 0` keeps the enrollment's index out of the
+/// choice (a scan of every command of the device, which grows with its history).
+const RECORD_OUTCOMES: &str = "UPDATE commands c SET state = 'done', status = x.status,
+       original_error = x.error, results = x.results, done_at = $2
+     FROM jsonb_to_recordset($1::text::jsonb)
+       AS x(id BIGINT, status BIGINT, error TEXT, results TEXT)
+     WHERE c.id = ANY($4) AND c.id = x.id AND c.enrollment_id + 0 = $3
+       AND c.state <> 'done'
+     RETURNING c.id, c.origin, c.syncml";
+
 impl SessionTx for PgSession<'_> {
     fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(read) = self.hints.snapshot.take() {
@@ -1002,17 +1019,10 @@ impl SessionTx for PgSession<'_> {
             self.hints.taken(o.id);
         }
         let e = self.enrollment_id;
-        // `+ 0` keeps the enrollment out of the index choice: the rows are found by id
-        // from the outcomes, not by a scan of every command of the device (the generic
-        // plan's choice), which grew with the device's history.
+        let ids: Vec<i64> = outcomes.iter().map(|o| o.id).collect();
         let rows = self.rows(
-            "UPDATE commands c SET state = 'done', status = x.status, original_error = x.error,
-               results = x.results, done_at = $2
-             FROM jsonb_to_recordset($1::text::jsonb)
-               AS x(id BIGINT, status BIGINT, error TEXT, results TEXT)
-             WHERE c.id = x.id AND c.enrollment_id + 0 = $3 AND c.state <> 'done'
-             RETURNING c.id, c.origin, c.syncml",
-            &[&outcomes_json(outcomes), &now, &e],
+            RECORD_OUTCOMES,
+            &[&outcomes_json(outcomes), &now, &e, &ids],
             |r| {
                 Ok(Recorded {
                     id: r.try_get(0)?,
@@ -1235,13 +1245,14 @@ mod tests {
     /// The peek turns `synchronous_commit` off for its own transaction only: the pooled
     /// connection's next transaction (a message's `open_message`) commits as before.
     /// Runs with `WINMDM_TEST_POSTGRES` (a URL whose user may create databases).
-    #[test]
-    fn the_peeks_asynchronous_commit_does_not_outlive_it() {
+    /// A database of its own for a test (`winmdm_store_TEST_PID`) and an admin
+    /// connection that drops it; `None` (skipped) without `WINMDM_TEST_POSTGRES`.
+    fn test_database(test: &str) -> Option<(String, Client, String)> {
         let Ok(admin_url) = std::env::var("WINMDM_TEST_POSTGRES") else {
             eprintln!("skipped: WINMDM_TEST_POSTGRES not set");
-            return;
+            return None;
         };
-        let name = format!("winmdm_store_peek_{}", std::process::id());
+        let name = format!("winmdm_store_{test}_{}", std::process::id());
         let url = match admin_url.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{name}"),
             None => panic!("WINMDM_TEST_POSTGRES names no database: {admin_url}"),
@@ -1253,6 +1264,57 @@ mod tests {
         ] {
             admin.batch_execute(&sql).unwrap();
         }
+        Some((url, admin, name))
+    }
+
+    /// The generic plan of [`RECORD_OUTCOMES`] finds the rows through the primary key
+    /// when the statistics say the table is small and every command is done (a
+    /// server's first minutes: the enrollments' commands, answered). Without `= ANY($4)`
+    /// it was a scan of every command, and a pooled connection kept that plan while
+    /// the table grew.
+    #[test]
+    fn recording_outcomes_finds_the_rows_by_id_in_the_generic_plan() {
+        let Some((url, mut admin, name)) = test_database("outcomes_plan") else {
+            return;
+        };
+        drop(PgStore::open(&url).unwrap());
+        let mut c = Client::connect(&url, NoTls).unwrap();
+        c.batch_execute(
+            "INSERT INTO enrollments (device_id, auth, dm_username, dm_password, enrolled_at)
+               SELECT 'D' || g, 'onpremise', 'u', 'p', 1 FROM generate_series(1, 1000) g;
+             INSERT INTO commands (enrollment_id, syncml, origin, created_at, state)
+               SELECT 1 + g % 1000, repeat('x', 300), 'enroll', 1, 'done'
+               FROM generate_series(1, 2000) g;
+             ANALYZE;
+             SET plan_cache_mode = force_generic_plan;",
+        )
+        .unwrap();
+        c.batch_execute(&format!(
+            "PREPARE record(text, bigint, bigint, bigint[]) AS {RECORD_OUTCOMES}"
+        ))
+        .unwrap();
+        let plan: Vec<String> = c
+            .query("EXPLAIN EXECUTE record('[]', 1, 1, '{1}')", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("commands_pkey") && !plan.contains("Seq Scan"),
+            "{plan}"
+        );
+        drop(c);
+        admin
+            .batch_execute(&format!("DROP DATABASE {name}"))
+            .unwrap();
+    }
+
+    #[test]
+    fn the_peeks_asynchronous_commit_does_not_outlive_it() {
+        let Some((url, mut admin, name)) = test_database("peek") else {
+            return;
+        };
         let store = PgStore::open(&url).unwrap();
         let e = NewEnrollment {
             device_id: "DEV1",
