@@ -120,6 +120,22 @@ cpu_s() { # user + system seconds of PID
   awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}'
 }
 
+# PostgreSQL's own CPU: "PID ticks" of the postmaster and its children (the backends, the
+# WAL writer, ...) into FILE; nothing for SQLite. db_cpu_delta F0 F1: the seconds between
+# two samples (a process new in F1 counts whole; one gone by F1 is left out, which the
+# server's pool of kept connections makes rare).
+db_cpu_sample() { # FILE
+  : >"$1"
+  if [ "$store" != postgres ] || [ ! -f "$pg_dir/data/postmaster.pid" ]; then return 0; fi
+  local pm p; pm=$(head -1 "$pg_dir/data/postmaster.pid")
+  for p in "$pm" $(pgrep -P "$pm" || true); do
+    if [ -r "/proc/$p/stat" ]; then echo "$p $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')" >>"$1" || true; fi
+  done
+}
+db_cpu_delta() { # F0 F1
+  awk -v hz="$(getconf CLK_TCK)" 'NR == FNR {t0[$1] = $2; next} {d += $2 - ($1 in t0 ? t0[$1] : 0)} END {printf "%.2f", d / hz}' "$1" "$2"
+}
+
 start_sampler() { # PID FILE: VmRSS every 0.5 s
   ( while kill -0 "$1" 2>/dev/null; do rss_mb "$1" >>"$2" 2>/dev/null || true; echo >>"$2"; sleep 0.5; done ) &
   sampler_pid=$!
@@ -147,24 +163,28 @@ run() {
     "$device_bin" load --quiet --ca "$data/ca.pem" --state-dir "$state" "$@" --ready-file "$ready" >"$work/line" &
     lp=$!
     while [ ! -e "$ready" ] && kill -0 "$lp" 2>/dev/null; do sleep 0.02; done
-    m0=$(metrics); c0=$(cpu_s "$pid")
+    m0=$(metrics); c0=$(cpu_s "$pid"); db_cpu_sample "$work/db0"
     rm -f "$ready"
     wait "$lp"
     line=$(cat "$work/line")
   else
-    m0=$(metrics); c0=$(cpu_s "$pid")
+    m0=$(metrics); c0=$(cpu_s "$pid"); db_cpu_sample "$work/db0"
     line=$("$device_bin" load --quiet --ca "$data/ca.pem" --state-dir "$state" "$@")
   fi
-  c1=$(cpu_s "$pid"); m1=$(metrics)
+  c1=$(cpu_s "$pid"); m1=$(metrics); db_cpu_sample "$work/db1"
   line=$(jq -c --arg lbl "$label" --arg store "$store" --argjson c0 "$c0" --argjson c1 "$c1" \
-    --argjson m0 "$m0" --argjson m1 "$m1" \
-    '. + {"label": $lbl, "store": $store, "server_cpu_s": ($c1 - $c0), "metrics_before": $m0, "metrics_after": $m1}' <<<"$line")
+    --argjson m0 "$m0" --argjson m1 "$m1" --argjson db "$(db_cpu_delta "$work/db0" "$work/db1")" \
+    '. + {"label": $lbl, "store": $store, "server_cpu_s": ($c1 - $c0), "db_cpu_s": $db, "metrics_before": $m0, "metrics_after": $m1}' <<<"$line")
   echo "$line" >>"$raw"
   echo "$line"
 }
 field() { jq -r "$1" <<<"$2"; }
 # Server CPU milliseconds per completed session.
 cpu_ms() { jq -r 'if .sessions > 0 then (.server_cpu_s * 1000 / .sessions * 100 | round / 100) else "n/a" end' <<<"$1"; }
+# PostgreSQL's CPU milliseconds per completed session (n/a for SQLite: in the server).
+db_ms() { jq -r 'if .store == "postgres" and .sessions > 0 then ((.db_cpu_s // 0) * 1000 / .sessions * 100 | round / 100) else "n/a" end' <<<"$1"; }
+# The load generator's CPU milliseconds per completed session.
+client_ms() { jq -r '(.client_cpu_s // 0) * 1000 / ([.sessions,1] | max) * 100 | round / 100' <<<"$1"; }
 # Database statements per completed session from the metrics counters (n/a without the
 # endpoint, which answers 404 on a server that does not have it yet).
 stmts() {
@@ -241,9 +261,9 @@ measure_store() {
     fi
   done
   R[$store.peak]=$(r0 "$best"); R[$store.peak_c]=$best_c
-  R[$store.peak_cpu]=$(cpu_ms "$best_j"); R[$store.peak_stmts]=$(stmts "$best_j")
+  R[$store.peak_cpu]=$(cpu_ms "$best_j"); R[$store.peak_stmts]=$(stmts "$best_j"); R[$store.peak_db]=$(db_ms "$best_j")
   R[$store.peak_resumed]=$(field .tls_resumed "$best_j"); R[$store.peak_full]=$(field .tls_full "$best_j")
-  R[$store.peak_client_cpu]=$(jq -r '(.client_cpu_s // 0) * 1000 / ([.sessions,1] | max) * 100 | round / 100' <<<"$best_j")
+  R[$store.peak_client_cpu]=$(client_ms "$best_j")
   local mps rqb rsb
   mps=$(field .messages_per_session "$best_j"); rqb=$(r0 "$(field .request_bytes_mean "$best_j")"); rsb=$(r0 "$(field .response_bytes_mean "$best_j")")
   R[$store.idle_sizes]="$(r1 "$mps") msg, $rqb B up, $rsb B down"
@@ -259,7 +279,7 @@ measure_store() {
   # Its warm-up is every device's first check-in after enrollment, full handshakes too:
   # the session that delivers the commands queued at enrollment.
   R[$store.first]=$(jq -r 'if .warmup_s > 0 then (.warmup_sessions / .warmup_s | round) else "n/a" end' <<<"$j")
-  R[$store.full]=$(r0 "$(field .sessions_per_s "$j")"); R[$store.full_cpu]=$(cpu_ms "$j"); R[$store.full_stmts]=$(stmts "$j")
+  R[$store.full]=$(r0 "$(field .sessions_per_s "$j")"); R[$store.full_cpu]=$(cpu_ms "$j"); R[$store.full_stmts]=$(stmts "$j"); R[$store.full_db]=$(db_ms "$j")
   echo "  $(r0 "$(field .sessions_per_s "$j")") sessions/s, p50 $(field .p50_ms "$j") ms, p99 $(field .p99_ms "$j") ms"
 
   local rate; rate=$(awk -v p="$best" 'BEGIN {printf "%.0f", 0.8 * p}')
@@ -282,7 +302,7 @@ measure_store() {
   j=$(run cmd5 "$server_pid" "${cmd_args[@]}")
   local cmd_j=$j
   R[$store.cmd]=$(r0 "$(field .sessions_per_s "$j")"); R[$store.cmd_lat]="$(field .p50_ms "$j") / $(field .p99_ms "$j")"
-  R[$store.cmd_cpu]=$(cpu_ms "$j"); R[$store.cmd_stmts]=$(stmts "$j")
+  R[$store.cmd_cpu]=$(cpu_ms "$j"); R[$store.cmd_stmts]=$(stmts "$j"); R[$store.cmd_db]=$(db_ms "$j"); R[$store.cmd_client_cpu]=$(client_ms "$j")
   R[$store.cmd_queue]="$(field .queue_requests "$j") requests, $(field .queue_p50_ms "$j") / $(field .queue_p99_ms "$j") ms"
   R[$store.cmd_answered]="$(field .commands_answered "$j") of $(field .commands_queued "$j")"
   R[$store.cmd_sizes]="$(r1 "$(field .messages_per_session "$j")") msg, $(r0 "$(field .request_bytes_mean "$j")") B up, $(r0 "$(field .response_bytes_mean "$j")") B down"
@@ -323,7 +343,7 @@ measure_store() {
   # The 5-Get pattern's queueing request goes to the floor too (201 and ids, nothing queued):
   # the floor makes every HTTPS request the measured run makes.
   j=$(floor_run floor_cmd5 "$cmd_j" "$warm" "${T1[@]}" --warmup --commands-per-session 5 --admin-token floor)
-  R[$store.f_cmd]=$(r0 "$(field .sessions_per_s "$j")"); R[$store.f_cmd_cpu]=$(cpu_ms "$j")
+  R[$store.f_cmd]=$(r0 "$(field .sessions_per_s "$j")"); R[$store.f_cmd_cpu]=$(cpu_ms "$j"); R[$store.f_cmd_client]=$(client_ms "$j")
   again=$(run cmd5_again "$server_pid" "${cmd_args[@]}")
   R[$store.cmd_again]=$(r0 "$(field .sessions_per_s "$again")")
   R[$store.f_cmd_ratio]=$(ratio "$(field .sessions_per_s "$cmd_j")" "$(field .sessions_per_s "$again")" "$(field .sessions_per_s "$j")")
@@ -368,11 +388,13 @@ col() { for s in $stores; do printf ' %s |' "${R[$s.$1]:-n/a}"; done; }
   echo "| 5-Get session: messages, bytes per message |$(col cmd_sizes) |"
   echo "| DB statements per session: idle / full / 5 Gets |$(for s in $stores; do printf ' %s / %s / %s |' "${R[$s.peak_stmts]}" "${R[$s.full_stmts]}" "${R[$s.cmd_stmts]}"; done) |"
   echo "| server CPU ms per session: idle / full / 5 Gets |$(for s in $stores; do printf ' %s / %s / %s |' "${R[$s.peak_cpu]}" "${R[$s.full_cpu]}" "${R[$s.cmd_cpu]}"; done) |"
-  echo "| load generator CPU ms per idle session (resumed) |$(col peak_client_cpu) |"
+  echo "| PostgreSQL's CPU ms per session (its processes): idle / full / 5 Gets |$(for s in $stores; do printf ' %s / %s / %s |' "${R[$s.peak_db]}" "${R[$s.full_db]}" "${R[$s.cmd_db]}"; done) |"
+  echo "| load generator CPU ms per session: idle (resumed) / 5 Gets |$(for s in $stores; do printf ' %s / %s |' "${R[$s.peak_client_cpu]}" "${R[$s.cmd_client_cpu]}"; done) |"
   echo "| floor sessions/s: idle resumed / full / 5-Get pattern |$(for s in $stores; do printf ' %s / %s / %s |' "${R[$s.f_peak]}" "${R[$s.f_full]}" "${R[$s.f_cmd]}"; done) |"
   echo "| server sessions/s again, after each floor run: idle resumed / full / 5-Get pattern |$(for s in $stores; do printf ' %s / %s / %s |' "${R[$s.peak_again]}" "${R[$s.full_again]}" "${R[$s.cmd_again]}"; done) |"
   echo "| server / floor (mean of the server runs before and after the floor): idle resumed / full / 5-Get pattern |$(for s in $stores; do printf ' %sx / %sx / %sx |' "${R[$s.f_peak_ratio]}" "${R[$s.f_full_ratio]}" "${R[$s.f_cmd_ratio]}"; done) >= 0.5x |"
   echo "| floor server CPU ms per session: idle resumed / full / 5-Get |$(for s in $stores; do printf ' %s / %s / %s |' "${R[$s.f_peak_cpu]}" "${R[$s.f_full_cpu]}" "${R[$s.f_cmd_cpu]}"; done) |"
+  echo "| floor client CPU ms per 5-Get-pattern session |$(col f_cmd_client) |"
   echo "| errors (all runs; warm-ups' as warmup_KIND) |$(col errors) none |"
 } >"$out/results.md"
 echo "uptime at the end: $(uptime)" >>"$out/conditions.txt"
