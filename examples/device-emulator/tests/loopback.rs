@@ -617,12 +617,19 @@ async fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_cli_works_across_invocations() {
+/// [`start`], and a temporary directory holding the server's CA as `ca.pem` (its path
+/// third) for the CLI's `--ca`.
+async fn start_for_cli() -> (Harness, tempfile::TempDir, std::path::PathBuf) {
     let h = start().await;
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &h.ca_pem).unwrap();
+    (h, dir, ca)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_works_across_invocations() {
+    let (h, dir, ca) = start_for_cli().await;
     let state = dir.path().join("dev");
     let st = state.to_str().unwrap();
     let (ok, out, err) = cli(&[
@@ -683,36 +690,34 @@ async fn the_cli_works_across_invocations() {
 /// enrolls and checks in on a single thread; zero threads is a usage error.
 #[tokio::test(flavor = "multi_thread")]
 async fn load_runs_on_the_threads_it_is_given() {
-    let h = start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &h.ca_pem).unwrap();
+    let (h, dir, ca) = start_for_cli().await;
     let base = h
         .discovery
         .trim_end_matches("/EnrollmentServer/Discovery.svc");
     let state = dir.path().join("load");
-    let args = |threads: &'static str| {
-        vec![
-            "load".to_owned(),
-            "--quiet".to_owned(),
-            "--threads".to_owned(),
-            threads.to_owned(),
-            "--server".to_owned(),
-            base.to_owned(),
-            "--ca".to_owned(),
-            ca.to_str().unwrap().to_owned(),
-            "--secret".to_owned(),
-            "secret".to_owned(),
-            "--state-dir".to_owned(),
-            state.to_str().unwrap().to_owned(),
-            "--devices".to_owned(),
-            "1".to_owned(),
-            "--concurrency".to_owned(),
-            "1".to_owned(),
-            "--sessions".to_owned(),
-            "2".to_owned(),
-            "--duration".to_owned(),
-            "10".to_owned(),
+    let (ca, state) = (ca.to_str().unwrap(), state.to_str().unwrap());
+    let args = |threads| {
+        [
+            "load",
+            "--quiet",
+            "--threads",
+            threads,
+            "--server",
+            base,
+            "--ca",
+            ca,
+            "--secret",
+            "secret",
+            "--state-dir",
+            state,
+            "--devices",
+            "1",
+            "--concurrency",
+            "1",
+            "--sessions",
+            "2",
+            "--duration",
+            "10",
         ]
     };
     let (ok, _, err) = cli(&args("0")).await;
@@ -729,10 +734,7 @@ async fn load_runs_on_the_threads_it_is_given() {
 /// did begin with one, and `--secret "$(cat enrollment-secret)"` then failed as usage.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_or_token_starting_with_a_hyphen_is_taken_as_the_value() {
-    let h = start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &h.ca_pem).unwrap();
+    let (h, dir, ca) = start_for_cli().await;
     for flag in ["--secret", "--token"] {
         let state = dir.path().join(flag.trim_start_matches('-'));
         let (ok, _, err) = cli(&[

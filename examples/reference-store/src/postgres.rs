@@ -1242,11 +1242,9 @@ impl SessionTx for PgSession<'_> {
 mod tests {
     use super::*;
 
-    /// The peek turns `synchronous_commit` off for its own transaction only: the pooled
-    /// connection's next transaction (a message's `open_message`) commits as before.
-    /// Runs with `WINMDM_TEST_POSTGRES` (a URL whose user may create databases).
     /// A database of its own for a test (`winmdm_store_TEST_PID`) and an admin
-    /// connection that drops it; `None` (skipped) without `WINMDM_TEST_POSTGRES`.
+    /// connection that drops it; `None` (skipped) without `WINMDM_TEST_POSTGRES` (a URL
+    /// whose user may create databases).
     fn test_database(test: &str) -> Option<(String, Client, String)> {
         let Ok(admin_url) = std::env::var("WINMDM_TEST_POSTGRES") else {
             eprintln!("skipped: WINMDM_TEST_POSTGRES not set");
@@ -1310,6 +1308,8 @@ mod tests {
             .unwrap();
     }
 
+    /// The peek turns `synchronous_commit` off for its own transaction only: the pooled
+    /// connection's next transaction (a message's `open_message`) commits as before.
     #[test]
     fn the_peeks_asynchronous_commit_does_not_outlive_it() {
         let Some((url, mut admin, name)) = test_database("peek") else {

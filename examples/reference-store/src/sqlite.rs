@@ -1191,12 +1191,20 @@ impl SessionTx for SqliteSession<'_> {
 mod tests {
     use super::*;
 
+    /// An empty directory of its own for a test (`winmdm-store-NAME-PID` in the temporary
+    /// directory); the test removes it at the end.
+    fn test_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("winmdm-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     /// With the query planner stability guarantee a cached statement is parsed once, not
     /// again for every new value bound (as it was for the newest enrollment of a device).
     #[test]
     fn cached_statements_are_not_parsed_again_for_new_values() {
-        let dir = std::env::temp_dir().join(format!("winmdm-store-qpsg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = test_dir("qpsg");
         let store = SqliteStore::open(&dir.join("t.db")).unwrap();
         let sql = format!(
             "SELECT {ENROLLMENT_COLS} FROM enrollments e WHERE e.device_id = ?1 ORDER BY e.id DESC LIMIT 1"
@@ -1226,9 +1234,7 @@ mod tests {
     /// does not do by itself.
     #[test]
     fn the_wal_is_checkpointed_in_the_background() {
-        let dir = std::env::temp_dir().join(format!("winmdm-store-ckpt-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = test_dir("ckpt");
         let db = dir.join("t.db");
         let store = SqliteStore::open(&db).unwrap();
         let conn = store.lock();
@@ -1271,9 +1277,7 @@ mod tests {
     /// counts the restarts), so its file stays small, and nothing written is lost.
     #[test]
     fn the_wal_starts_over_under_a_writer_that_never_pauses() {
-        let dir = std::env::temp_dir().join(format!("winmdm-store-reset-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = test_dir("reset");
         let db = dir.join("t.db");
         let wal = dir.join("t.db-wal");
         let interval = std::time::Duration::from_millis(20);
@@ -1335,9 +1339,7 @@ mod tests {
     /// not by a scan of all the device's commands (the plan before `+`).
     #[test]
     fn outcomes_are_recorded_by_id_not_by_a_scan_of_the_device() {
-        let dir = std::env::temp_dir().join(format!("winmdm-store-plan-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = test_dir("plan");
         let store = SqliteStore::open(&dir.join("t.db")).unwrap();
         let conn = store.lock();
         let mut stmt = conn
